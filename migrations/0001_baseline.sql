@@ -1,0 +1,439 @@
+-- Baseline: the whole schema as first released; equal to sql/init_db.sql at that time (opentr db check).
+
+CREATE FUNCTION set_updated_at() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END
+$$;
+
+-- users and authentication ----------------------------------------------------------------------------------------
+
+CREATE TABLE users (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    email text NOT NULL CHECK (length(email) BETWEEN 3 AND 320 AND email LIKE '%_@_%'),
+    hashed_password text NOT NULL,
+    full_name text NOT NULL DEFAULT '' CHECK (length(full_name) <= 200),
+    is_active boolean NOT NULL DEFAULT true,
+    role text NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    last_login_at timestamptz
+);
+CREATE UNIQUE INDEX users_email_key ON users (lower(email));
+
+CREATE TABLE auth_tokens (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    token_hash bytea NOT NULL UNIQUE,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL,
+    last_used_at timestamptz,
+    revoked_at timestamptz,
+    CHECK (expires_at > created_at)
+);
+CREATE INDEX auth_tokens_user_id_idx ON auth_tokens (user_id);
+
+-- media files -----------------------------------------------------------------------------------------------------
+
+CREATE TABLE media_files (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    filename text NOT NULL CHECK (length(filename) BETWEEN 1 AND 255),
+    storage_path text NOT NULL UNIQUE,
+    file_size bigint NOT NULL CHECK (file_size >= 0),
+    content_type text NOT NULL DEFAULT 'application/octet-stream',
+    file_hash text CHECK (file_hash ~ '^[0-9a-f]{64}$'),
+    duration double precision CHECK (duration >= 0),
+    language text,
+    title text,
+    author text,
+    description text,
+    source_url text,
+    is_public boolean NOT NULL DEFAULT false,
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN (
+        'pending', 'queued', 'processing', 'completed', 'error', 'cancelling', 'cancelled', 'orphaned')),
+    upload_time timestamptz NOT NULL DEFAULT now(),
+    completed_at timestamptz,
+    -- technical metadata
+    media_format text,
+    codec text,
+    frame_rate double precision,
+    frame_count bigint,
+    resolution_width integer CHECK (resolution_width > 0),
+    resolution_height integer CHECK (resolution_height > 0),
+    aspect_ratio text,
+    audio_channels integer CHECK (audio_channels > 0),
+    audio_sample_rate integer CHECK (audio_sample_rate > 0),
+    audio_bit_depth integer CHECK (audio_bit_depth > 0),
+    creation_date timestamptz,
+    last_modified_date timestamptz,
+    device_make text,
+    device_model text,
+    metadata_raw jsonb,
+    metadata_important jsonb,
+    waveform_data jsonb,
+    thumbnail_path text,
+    -- processing bookkeeping
+    active_task_id text,
+    task_started_at timestamptz,
+    task_last_update timestamptz,
+    progress real NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 1),
+    cancellation_requested boolean NOT NULL DEFAULT false,
+    retry_count integer NOT NULL DEFAULT 0 CHECK (retry_count >= 0),
+    max_retries integer NOT NULL DEFAULT 3 CHECK (max_retries >= 0),
+    last_error_message text,
+    error_category text,
+    recovery_attempts integer NOT NULL DEFAULT 0 CHECK (recovery_attempts >= 0),
+    last_recovery_attempt timestamptz,
+    force_delete_eligible boolean NOT NULL DEFAULT false,
+    summary_status text CHECK (summary_status IN ('pending', 'processing', 'completed', 'failed')),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX media_files_user_page_idx ON media_files (user_id, upload_time DESC, id DESC);
+CREATE INDEX media_files_page_idx ON media_files (upload_time DESC, id DESC);
+CREATE INDEX media_files_user_hash_idx ON media_files (user_id, file_hash);
+CREATE INDEX media_files_active_status_idx ON media_files (status)
+    WHERE status IN ('pending', 'queued', 'processing', 'cancelling');
+
+-- speakers --------------------------------------------------------------------------------------------------------
+
+CREATE TABLE speaker_profiles (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    description text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (user_id, name)
+);
+
+CREATE TABLE speakers (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    media_file_id bigint NOT NULL REFERENCES media_files (id) ON DELETE CASCADE,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    label text NOT NULL CHECK (length(label) BETWEEN 1 AND 100),
+    display_name text CHECK (length(display_name) <= 200),
+    suggested_name text,
+    profile_id bigint REFERENCES speaker_profiles (id) ON DELETE SET NULL,
+    verified boolean NOT NULL DEFAULT false,
+    confidence real CHECK (confidence BETWEEN 0 AND 1),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (media_file_id, label)
+);
+CREATE INDEX speakers_profile_id_idx ON speakers (profile_id) WHERE profile_id IS NOT NULL;
+CREATE INDEX speakers_user_id_idx ON speakers (user_id);
+
+CREATE TABLE speaker_collections (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    description text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (user_id, name)
+);
+
+CREATE TABLE speaker_collection_members (
+    collection_id bigint NOT NULL REFERENCES speaker_collections (id) ON DELETE CASCADE,
+    profile_id bigint NOT NULL REFERENCES speaker_profiles (id) ON DELETE CASCADE,
+    added_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (collection_id, profile_id)
+);
+CREATE INDEX speaker_collection_members_profile_id_idx ON speaker_collection_members (profile_id);
+
+CREATE TABLE speaker_matches (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    speaker1_id bigint NOT NULL REFERENCES speakers (id) ON DELETE CASCADE,
+    speaker2_id bigint NOT NULL REFERENCES speakers (id) ON DELETE CASCADE,
+    confidence real NOT NULL CHECK (confidence BETWEEN 0 AND 1),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (speaker1_id < speaker2_id),
+    UNIQUE (speaker1_id, speaker2_id)
+);
+CREATE INDEX speaker_matches_speaker2_id_idx ON speaker_matches (speaker2_id);
+
+-- transcripts -----------------------------------------------------------------------------------------------------
+
+CREATE TABLE transcript_segments (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    media_file_id bigint NOT NULL REFERENCES media_files (id) ON DELETE CASCADE,
+    speaker_id bigint REFERENCES speakers (id) ON DELETE SET NULL,
+    start_time double precision NOT NULL CHECK (start_time >= 0),
+    end_time double precision NOT NULL,
+    text text NOT NULL,
+    words jsonb,
+    search_vector tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, text)) STORED,
+    CHECK (end_time >= start_time)
+);
+CREATE UNIQUE INDEX transcript_segments_identity_key
+    ON transcript_segments (media_file_id, start_time, end_time, md5(text));
+CREATE INDEX transcript_segments_speaker_id_idx ON transcript_segments (speaker_id) WHERE speaker_id IS NOT NULL;
+CREATE INDEX transcript_segments_search_idx ON transcript_segments USING gin (search_vector);
+
+-- tags, comments, collections -------------------------------------------------------------------------------------
+
+CREATE TABLE tags (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    name text NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 100 AND name = btrim(name)),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE file_tags (
+    media_file_id bigint NOT NULL REFERENCES media_files (id) ON DELETE CASCADE,
+    tag_id bigint NOT NULL REFERENCES tags (id) ON DELETE CASCADE,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (media_file_id, tag_id)
+);
+CREATE INDEX file_tags_tag_id_idx ON file_tags (tag_id);
+
+CREATE TABLE comments (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    media_file_id bigint NOT NULL REFERENCES media_files (id) ON DELETE CASCADE,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    text text NOT NULL CHECK (length(text) BETWEEN 1 AND 10000),
+    timestamp double precision CHECK (timestamp >= 0),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX comments_media_file_id_idx ON comments (media_file_id, created_at);
+CREATE INDEX comments_user_id_idx ON comments (user_id);
+
+CREATE TABLE collections (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    description text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (user_id, name)
+);
+
+CREATE TABLE collection_members (
+    collection_id bigint NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
+    media_file_id bigint NOT NULL REFERENCES media_files (id) ON DELETE CASCADE,
+    added_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (collection_id, media_file_id)
+);
+CREATE INDEX collection_members_media_file_id_idx ON collection_members (media_file_id);
+
+-- background work -------------------------------------------------------------------------------------------------
+
+CREATE TABLE tasks (
+    id text PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 200),
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    media_file_id bigint REFERENCES media_files (id) ON DELETE CASCADE,
+    task_type text NOT NULL CHECK (task_type IN ('transcription', 'summarization', 'analytics', 'maintenance')),
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN (
+        'pending', 'in_progress', 'completed', 'failed', 'cancelled')),
+    progress real NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 1),
+    error_message text,
+    heartbeat_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    completed_at timestamptz
+);
+CREATE INDEX tasks_user_id_idx ON tasks (user_id, created_at DESC);
+CREATE INDEX tasks_media_file_id_idx ON tasks (media_file_id);
+CREATE INDEX tasks_open_idx ON tasks (status) WHERE status IN ('pending', 'in_progress');
+
+CREATE TABLE analytics (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    media_file_id bigint NOT NULL UNIQUE REFERENCES media_files (id) ON DELETE CASCADE,
+    speaker_stats jsonb NOT NULL DEFAULT '{}',
+    keywords jsonb NOT NULL DEFAULT '[]',
+    sentiment jsonb,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- settings and AI -------------------------------------------------------------------------------------------------
+
+CREATE TABLE user_settings (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    key text NOT NULL CHECK (key ~ '^[a-z][a-z0-9_.]{0,99}$'),
+    value jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (user_id, key)
+);
+
+CREATE TABLE user_llm_configurations (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    provider text NOT NULL CHECK (provider IN ('openai', 'anthropic', 'ollama', 'vllm', 'openrouter', 'custom')),
+    model_name text NOT NULL CHECK (length(model_name) BETWEEN 1 AND 200),
+    base_url text,
+    api_key_encrypted bytea,
+    api_key_version integer,
+    max_tokens integer NOT NULL DEFAULT 4096 CHECK (max_tokens > 0),
+    temperature real NOT NULL DEFAULT 0.3 CHECK (temperature BETWEEN 0 AND 2),
+    is_active boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (user_id, name),
+    CHECK ((api_key_encrypted IS NULL) = (api_key_version IS NULL))
+);
+CREATE UNIQUE INDEX user_llm_configurations_one_active_key ON user_llm_configurations (user_id) WHERE is_active;
+
+CREATE TABLE llm_connection_tests (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    configuration_id bigint NOT NULL REFERENCES user_llm_configurations (id) ON DELETE CASCADE,
+    tested_at timestamptz NOT NULL DEFAULT now(),
+    ok boolean NOT NULL,
+    latency_ms integer CHECK (latency_ms >= 0),
+    message text
+);
+CREATE INDEX llm_connection_tests_configuration_id_idx ON llm_connection_tests (configuration_id, tested_at DESC);
+
+CREATE TABLE summary_prompts (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    user_id bigint REFERENCES users (id) ON DELETE CASCADE,
+    name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    description text,
+    prompt_text text NOT NULL CHECK (length(prompt_text) BETWEEN 1 AND 100000),
+    content_type text NOT NULL DEFAULT 'general' CHECK (content_type IN (
+        'general', 'meeting', 'interview', 'podcast', 'documentary', 'lecture', 'speaker_identification')),
+    is_system_default boolean NOT NULL DEFAULT false,
+    is_active boolean NOT NULL DEFAULT true,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (NOT is_system_default OR user_id IS NULL),
+    UNIQUE NULLS NOT DISTINCT (user_id, name)
+);
+CREATE UNIQUE INDEX summary_prompts_one_system_default_key ON summary_prompts (content_type) WHERE is_system_default;
+
+CREATE TABLE file_summaries (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    media_file_id bigint NOT NULL REFERENCES media_files (id) ON DELETE CASCADE,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    prompt_id bigint REFERENCES summary_prompts (id) ON DELETE SET NULL,
+    llm_configuration_id bigint REFERENCES user_llm_configurations (id) ON DELETE SET NULL,
+    provider text,
+    model_name text,
+    version integer NOT NULL CHECK (version > 0),
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'processing', 'completed', 'failed')),
+    bluf text,
+    brief_summary text,
+    major_topics jsonb NOT NULL DEFAULT '[]',
+    action_items jsonb NOT NULL DEFAULT '[]',
+    key_decisions jsonb NOT NULL DEFAULT '[]',
+    follow_up_items jsonb NOT NULL DEFAULT '[]',
+    raw_response text,
+    error_message text,
+    input_tokens integer CHECK (input_tokens >= 0),
+    output_tokens integer CHECK (output_tokens >= 0),
+    processing_ms integer CHECK (processing_ms >= 0),
+    started_at timestamptz,
+    completed_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    search_vector tsvector GENERATED ALWAYS AS (
+        to_tsvector('english'::regconfig, coalesce(bluf, '') || ' ' || coalesce(brief_summary, ''))) STORED,
+    UNIQUE (media_file_id, version)
+);
+CREATE INDEX file_summaries_user_id_idx ON file_summaries (user_id);
+CREATE INDEX file_summaries_search_idx ON file_summaries USING gin (search_vector);
+
+-- notifications ---------------------------------------------------------------------------------------------------
+
+CREATE TABLE notifications (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    kind text NOT NULL CHECK (kind IN ('upload', 'processing', 'transcription', 'summary', 'error', 'system')),
+    title text NOT NULL CHECK (length(title) BETWEEN 1 AND 500),
+    message text NOT NULL DEFAULT '',
+    data jsonb NOT NULL DEFAULT '{}',
+    progress real CHECK (progress BETWEEN 0 AND 1),
+    media_file_id bigint REFERENCES media_files (id) ON DELETE SET NULL,
+    task_id text REFERENCES tasks (id) ON DELETE SET NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    read_at timestamptz
+);
+CREATE INDEX notifications_user_id_idx ON notifications (user_id, created_at DESC, id DESC);
+CREATE INDEX notifications_unread_idx ON notifications (user_id) WHERE read_at IS NULL;
+CREATE INDEX notifications_media_file_id_idx ON notifications (media_file_id) WHERE media_file_id IS NOT NULL;
+CREATE INDEX notifications_task_id_idx ON notifications (task_id) WHERE task_id IS NOT NULL;
+
+CREATE TABLE notification_preferences (
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    kind text NOT NULL CHECK (kind IN ('upload', 'processing', 'transcription', 'summary', 'error', 'system')),
+    in_app boolean NOT NULL DEFAULT true,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, kind)
+);
+
+-- updated_at is kept by the database, not by the application ----------------------------------------------------
+
+CREATE TRIGGER users_updated_at BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER media_files_updated_at BEFORE UPDATE ON media_files FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER speaker_profiles_updated_at BEFORE UPDATE ON speaker_profiles
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER speakers_updated_at BEFORE UPDATE ON speakers FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER speaker_collections_updated_at BEFORE UPDATE ON speaker_collections
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER speaker_matches_updated_at BEFORE UPDATE ON speaker_matches
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER comments_updated_at BEFORE UPDATE ON comments FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER collections_updated_at BEFORE UPDATE ON collections FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER tasks_updated_at BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER analytics_updated_at BEFORE UPDATE ON analytics FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER user_settings_updated_at BEFORE UPDATE ON user_settings
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER user_llm_configurations_updated_at BEFORE UPDATE ON user_llm_configurations
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER summary_prompts_updated_at BEFORE UPDATE ON summary_prompts
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER file_summaries_updated_at BEFORE UPDATE ON file_summaries
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE TRIGGER notification_preferences_updated_at BEFORE UPDATE ON notification_preferences
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+
+-- seed rows: the two system prompts -------------------------------------------------------------------------------
+
+INSERT INTO summary_prompts (user_id, name, description, prompt_text, content_type, is_system_default) VALUES
+(NULL, 'Universal Content Analyzer',
+ 'BLUF (bottom line up front) summary of any recording: topics, decisions, action items.',
+ 'You analyse transcripts of recordings. Answer with one JSON object and nothing else, with the keys:
+"bluf" (two or three sentences: the bottom line up front), "brief_summary" (one paragraph),
+"major_topics" (list of strings), "action_items" (list of strings), "key_decisions" (list of strings),
+"follow_up_items" (list of strings). Use only what the transcript says.
+
+Speakers:
+{speaker_data}
+
+Transcript:
+{transcript}
+',
+ 'general', true),
+(NULL, 'Speaker Identification Assistant',
+ 'Suggests real names for the diarized speaker labels from what is said in the recording.',
+ 'The transcript below labels speakers SPEAKER_00, SPEAKER_01 and so on. From introductions, forms of address
+and context, suggest who each speaker is. Answer with one JSON object mapping each label to an object with
+"name" (or null when unknown), "confidence" (0 to 1) and "reason".
+
+Speakers:
+{speaker_data}
+
+Transcript:
+{transcript}
+',
+ 'speaker_identification', true);

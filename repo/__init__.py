@@ -1,0 +1,1 @@
+"""The raw-SQL repository layer: pool, transactions, named queries, repositories."""

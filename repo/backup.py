@@ -1,0 +1,44 @@
+"""`db backup` / `db restore`: pg_dump's custom format, with progress."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from repo import pgtools
+from repo.schema import database_name, with_database
+
+
+def default_path(directory: Path, conninfo: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return directory / f"{database_name(conninfo)}-{stamp}.dump"
+
+
+def backup(conninfo: str, path: Path, progress: pgtools.Progress | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    pgtools.run("pg_dump", ["--format=custom", "--verbose", "--file", str(partial), "-d", conninfo], progress)
+    partial.rename(path)
+    return path
+
+
+def restore(conninfo: str, path: Path, into: str | None = None, progress: pgtools.Progress | None = None) -> str:
+    """Restore `path` into a new database `into` (created here), or over the configured database.
+
+    Returns the conninfo of the database restored into.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"no backup file at {path}")
+    args = ["--no-owner", "--no-privileges", "--verbose", "--exit-on-error"]
+    target = conninfo
+    if into:
+        with psycopg.connect(with_database(conninfo, "postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(into)))
+        target = with_database(conninfo, into)
+    else:
+        args += ["--clean", "--if-exists"]
+    pgtools.run("pg_restore", [*args, "-d", target, str(path)], progress)
+    return target

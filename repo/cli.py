@@ -1,0 +1,238 @@
+"""The `opentr` command line."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+
+from repo import backup, embedded, schema
+from repo.errors import ConfigError, DataError
+from repo.settings import Settings, load_settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _database(settings: Settings) -> str:
+    url = embedded.database_url(settings)
+    try:
+        with psycopg.connect(url, connect_timeout=10):
+            pass
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"DATABASE_URL: cannot connect: {reason}") from None
+    return url
+
+
+def _confirm(question: str, yes: bool) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        print(f"{question} -- refusing without --yes (no terminal to ask)", file=sys.stderr)
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
+    from repo import devserver
+
+    return devserver.run(settings, args.host, args.port, worker=not args.no_worker)
+
+
+def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.is_production:
+        raise ConfigError("OPENTR_ENV: reset dev refuses to run in production")
+    url = _database(settings)
+    name = schema.database_name(url)
+    if not _confirm(f"drop and rebuild database {name!r}?", args.yes):
+        return 1
+    admin = schema.with_database(url, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(name)))
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+    schema.build_from_init_sql(url)
+    schema.baseline(url)
+    print(f"rebuilt {name} from sql/init_db.sql")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from repo import pgtools
+
+    url = _database(settings)
+    if not args.no_backup:
+        target = backup.default_path(settings.opentr_home / "backups", url)
+        try:
+            backup.backup(url, target, pgtools.stderr_progress("backup"))
+        except (RuntimeError, ConfigError) as exc:
+            print(f"\nrefusing to migrate without a backup ({exc}); pass --no-backup to skip it", file=sys.stderr)
+            return 1
+        print(f"\nbackup written to {target}")
+    applied = schema.migrate(url, lock_timeout=args.lock_timeout)
+    print(f"applied {len(applied)} migration(s)" if applied else "nothing to migrate: the schema is up to date")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    for migration_id, applied in schema.status(_database(settings)):
+        print(f"{'applied' if applied else 'PENDING'}  {migration_id}")
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace, settings: Settings) -> int:
+    marked = schema.baseline(_database(settings))
+    print(f"marked {len(marked)} migration(s) applied: {', '.join(marked)}" if marked else "already baselined")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from repo import querycheck, statements
+
+    url = _database(settings)
+    diff = schema.compare_schemas(url, say=lambda line: print(line, file=sys.stderr))
+    if diff:
+        print("the init SQL and the migrations build different schemas:")
+        print("\n".join(diff))
+        return 1
+    print("schemas identical: sql/init_db.sql == migrations/")
+    with schema.temporary_database(url, "opentr_check_queries") as scratch:
+        schema.build_from_init_sql(scratch)
+        problems = querycheck.check_all(scratch)
+    for problem in problems:
+        print(f"query problem: {problem}")
+    if not problems:
+        print(f"all {len(statements.BOUND)} named queries prepare and match their row types")
+    return 1 if problems else 0
+
+
+def cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
+    from repo import inspect
+    from repo.database import Database
+
+    url = _database(settings)
+    with Database(url, settings, application_name="opentr-inspect", min_size=1, max_size=1) as db:
+        with db.transaction():
+            pass
+        print(inspect.report(url, db.stats()))
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from repo import pgtools
+
+    url = _database(settings)
+    target = Path(args.output) if args.output else backup.default_path(settings.opentr_home / "backups", url)
+    backup.backup(url, target, pgtools.stderr_progress("backup"))
+    print(f"\nbackup written to {target}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from repo import pgtools
+
+    url = _database(settings)
+    if not args.into and not _confirm(f"overwrite database {schema.database_name(url)!r} from {args.file}?", args.yes):
+        return 1
+    target = backup.restore(url, Path(args.file), args.into, pgtools.stderr_progress("restore"))
+    print(f"\nrestored into {schema.database_name(target)}")
+    return 0
+
+
+def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
+    from repo.database import Database
+    from repo.users import UserRepository
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("the passwords differ", file=sys.stderr)
+            return 1
+    with Database(_database(settings), settings, min_size=1, max_size=1) as db, db.transaction() as conn:
+        user = UserRepository(conn).create(args.email, password, args.full_name, "admin" if args.admin else "user")
+    print(f"created {user.role} {user.email} ({user.uuid})")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.runner import run_worker
+
+    _database(settings)
+    run_worker(embedded.redis_url(settings), burst=args.burst)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="opentr", description="Self-hosted transcription platform: data layer tools")
+    sub = top.add_subparsers(dest="command", required=True)
+    dev = sub.add_parser("dev", help="run PostgreSQL, Redis, the web app and a worker")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8000)
+    dev.add_argument("--no-worker", action="store_true")
+    dev.set_defaults(func=cmd_dev)
+    reset = sub.add_parser("reset", help="reset dev: drop and rebuild the dev database")
+    reset.add_argument("target", choices=["dev"])
+    reset.add_argument("--yes", action="store_true")
+    reset.set_defaults(func=cmd_reset)
+
+    db = sub.add_parser("db", help="schema and database tools").add_subparsers(dest="db_command", required=True)
+    migrate = db.add_parser("migrate", help="back up, then apply pending migrations under an advisory lock")
+    migrate.add_argument("--no-backup", action="store_true")
+    migrate.add_argument("--lock-timeout", type=float, default=600.0)
+    migrate.set_defaults(func=cmd_migrate)
+    db.add_parser("status", help="applied and pending migrations").set_defaults(func=cmd_status)
+    db.add_parser("baseline", help="mark migrations applied on an init-SQL database").set_defaults(func=cmd_baseline)
+    db.add_parser("check", help="init SQL == migrations; every query prepares").set_defaults(func=cmd_check)
+    db.add_parser("inspect", help="tables, sizes, index use, slow queries, pool").set_defaults(func=cmd_inspect)
+    dump = db.add_parser("backup", help="pg_dump the database")
+    dump.add_argument("--output", "-o")
+    dump.set_defaults(func=cmd_backup)
+    restore = db.add_parser("restore", help="restore a backup")
+    restore.add_argument("file")
+    restore.add_argument("--into", help="restore into this new database instead of over the configured one")
+    restore.add_argument("--yes", action="store_true")
+    restore.set_defaults(func=cmd_restore)
+
+    user = sub.add_parser("user", help="user accounts").add_subparsers(dest="user_command", required=True)
+    create = user.add_parser("create", help="create a user (asks for the password)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--full-name", default="")
+    create.add_argument("--admin", action="store_true")
+    create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    create.set_defaults(func=cmd_user_create)
+
+    worker = sub.add_parser("worker", help="an RQ worker on the project's queues")
+    worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.set_defaults(func=cmd_worker)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("opentr").setLevel(logging.INFO)
+    try:
+        settings = load_settings()
+        from repo.statements import set_slow_query_ms
+
+        set_slow_query_ms(settings.db_slow_query_ms)
+        code: int = args.func(args, settings)
+    except ConfigError as exc:
+        print(f"opentr: error: {exc}", file=sys.stderr)
+        return 2
+    except (DataError, FileNotFoundError, schema.MigrationLockTimeout, RuntimeError) as exc:
+        print(f"opentr: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""The pool and the transaction context manager that every caller goes through.
+
+`Database.transaction()` checks a connection out, BEGINs, commits on success, rolls back on any exception and
+always returns the connection; used again inside itself (same thread or task) it opens a SAVEPOINT on the same
+connection. `Database.run(fn)` is the retrying form: the whole function is re-run on a serialization failure or a
+deadlock, a bounded number of times. Connections are autocommit outside `transaction()`, so nothing runs in an
+implicit transaction that nobody commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Literal, TypeVar
+
+import psycopg
+from psycopg import errors as pg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from repo.errors import Conflict, Unavailable
+from repo.settings import Settings
+
+log = logging.getLogger("opentr.db")
+T = TypeVar("T")
+Connection = psycopg.Connection[Any]
+Isolation = Literal["read committed", "repeatable read", "serializable"]
+RETRYABLE = (pg.SerializationFailure, pg.DeadlockDetected)
+
+
+def connection_kwargs(settings: Settings, application_name: str) -> dict[str, Any]:
+    return {
+        "autocommit": True,
+        "application_name": application_name,
+        "options": f"-c statement_timeout={settings.db_statement_timeout}",
+    }
+
+
+class Database:
+    """One pool per process; create it after any fork (web lifespan, RQ job), never before."""
+
+    def __init__(
+        self,
+        url: str,
+        settings: Settings,
+        *,
+        application_name: str = "opentr",
+        min_size: int | None = None,
+        max_size: int | None = None,
+        open: bool = True,
+    ) -> None:
+        self.url = url
+        self.settings = settings
+        self.pid = os.getpid()
+        self._current: ContextVar[Connection | None] = ContextVar(f"opentr_tx_{id(self)}", default=None)
+        self._checking = threading.Lock()
+        self.retries = 0
+        self.pool: ConnectionPool[Connection] = ConnectionPool(
+            url,
+            min_size=settings.db_pool_min if min_size is None else min_size,
+            max_size=settings.db_pool_max if max_size is None else max_size,
+            timeout=settings.db_pool_timeout,
+            max_lifetime=settings.db_max_lifetime,
+            max_idle=settings.db_max_idle,
+            reconnect_timeout=max(settings.db_pool_timeout * 6, 60.0),
+            kwargs=connection_kwargs(settings, application_name),
+            check=ConnectionPool.check_connection,
+            name=application_name,
+            open=False,
+        )
+        if open:
+            self.open()
+
+    def open(self, wait: bool = False) -> None:
+        self.pool.open(wait=wait, timeout=self.settings.db_pool_timeout)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self, *, isolation: Isolation | None = None, read_only: bool = False) -> Iterator[Connection]:
+        if os.getpid() != self.pid:
+            raise RuntimeError("this Database was created before a fork; create one per process")
+        outer = self._current.get()
+        if outer is not None:
+            with outer.transaction():
+                yield outer
+            return
+        try:
+            with self.pool.connection() as conn:
+                token = self._current.set(conn)
+                try:
+                    with conn.transaction():
+                        if isolation or read_only:
+                            level = f" ISOLATION LEVEL {isolation.upper()}" if isolation else ""
+                            conn.execute(f"SET TRANSACTION{level}{' READ ONLY' if read_only else ''}")
+                        yield conn
+                finally:
+                    self._current.reset(token)
+        except PoolTimeout as exc:
+            raise Unavailable(f"no database connection free within {self.settings.db_pool_timeout:g} s") from exc
+        except (psycopg.OperationalError, Unavailable) as exc:
+            cause = exc if isinstance(exc, psycopg.OperationalError) else exc.__cause__
+            if isinstance(cause, psycopg.OperationalError) and not isinstance(cause, pg.QueryCanceled):
+                self._recheck_idle_connections()
+            raise
+
+    def run(self, fn: Callable[[Connection], T], *, attempts: int = 4, isolation: Isolation | None = None) -> T:
+        """Run `fn(conn)` in a transaction, re-running it whole on serialization failures and deadlocks."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.transaction(isolation=isolation) as conn:
+                    return fn(conn)
+            except RETRYABLE as exc:
+                if self._current.get() is not None:
+                    raise  # only the outermost transaction can be re-run
+                self.retries += 1
+                if attempt == attempts:
+                    raise Conflict("the data changed concurrently; try again") from exc
+                log.info("retrying transaction after %s (attempt %d)", type(exc).__name__, attempt)
+                time.sleep(random.uniform(0.005, 0.02) * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _recheck_idle_connections(self) -> None:
+        """After a lost connection, test every idle one at once instead of one backoff step per request."""
+        if self._checking.acquire(blocking=False):
+            try:
+                self.pool.check()
+            except Exception:
+                log.debug("pool check failed", exc_info=True)
+            finally:
+                self._checking.release()
+
+    def stats(self) -> dict[str, int]:
+        stats = dict(self.pool.get_stats())
+        stats["transaction_retries"] = self.retries
+        return stats

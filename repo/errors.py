@@ -1,0 +1,36 @@
+"""Exceptions raised by the data layer; the web layer maps each one to an HTTP status."""
+
+from __future__ import annotations
+
+
+class DataError(Exception):
+    """Base class of every error the repository layer raises on purpose."""
+
+    def __init__(self, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+class NotFound(DataError):
+    """The row does not exist, or the acting user may not see it."""
+
+
+class Conflict(DataError):
+    """A unique constraint or a state guard refused the write."""
+
+
+class Invalid(DataError):
+    """The values break a constraint: a foreign key, a CHECK, a NOT NULL, a bad literal."""
+
+
+class Unavailable(DataError):
+    """The database (or the pool) could not serve the request in time."""
+
+
+class QueryLoadError(Exception):
+    """A named-query file is malformed: found at load time, never at call time."""
+
+
+class ConfigError(Exception):
+    """The settings are wrong; the message is one line meant for the operator."""

@@ -1,0 +1,184 @@
+"""Build, migrate and compare the schema: init SQL for dev, yoyo migrations for production.
+
+`migrate()` holds a session-level advisory lock on the very connection that runs the migrations, decides what is
+pending only once it holds the lock, and applies each transactional migration together with its bookkeeping row in
+one transaction, so a killed migrator leaves neither a stale lock nor a half-recorded migration.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from repo import pgtools
+from repo.queries import SQL_DIR
+from repo.settings import PROJECT_ROOT
+
+INIT_SQL = SQL_DIR / "init_db.sql"
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+MIGRATION_LOCK_KEY = 0x6F70656E7472  # "opentr"
+YOYO_TABLES = ("_yoyo_log", "_yoyo_migration", "_yoyo_version", "yoyo_lock")
+Say = Callable[[str], None]
+# Attribute options some servers stamp on every column with a per-build value: not part of the schema.
+PER_BUILD = re.compile(r"^ALTER TABLE ONLY \S+ ALTER COLUMN \S+ SET \(pg_attver=\d+\);$")
+
+
+class MigrationLockTimeout(RuntimeError):
+    """Another migrator held the lock for longer than we were willing to wait."""
+
+
+def with_database(conninfo: str, dbname: str) -> str:
+    return make_conninfo(conninfo, dbname=dbname)
+
+
+def database_name(conninfo: str) -> str:
+    return str(conninfo_to_dict(conninfo).get("dbname") or "postgres")
+
+
+def yoyo_uri(conninfo: str) -> str:
+    """yoyo wants a URL; every libpq parameter but user/password/dbname travels as a query argument."""
+    params: dict[str, Any] = dict(conninfo_to_dict(conninfo))
+    user = quote(str(params.pop("user", "") or ""), safe="")
+    password = params.pop("password", None)
+    dbname = quote(str(params.pop("dbname", "postgres")), safe="")
+    auth = f"{user}:{quote(str(password), safe='')}@" if password else (f"{user}@" if user else "")
+    query = urlencode({k: str(v) for k, v in params.items()})
+    return f"postgresql+psycopg://{auth}/{dbname}" + (f"?{query}" if query else "")
+
+
+def is_empty(conninfo: str) -> bool:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> ALL(%s)", [list(YOYO_TABLES)]
+        ).fetchone()
+    return row is not None and row[0] == 0
+
+
+def build_from_init_sql(conninfo: str, init_sql: Path = INIT_SQL) -> None:
+    with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
+        conn.execute(init_sql.read_text(encoding="utf-8"))  # a trusted file, run without parameters
+
+
+def read_migrations() -> Any:
+    from yoyo import read_migrations as yoyo_read
+
+    return yoyo_read(str(MIGRATIONS_DIR))
+
+
+def status(conninfo: str) -> list[tuple[str, bool]]:
+    from yoyo import get_backend
+
+    backend = get_backend(yoyo_uri(conninfo))
+    try:
+        applied = set(backend.get_applied_migration_hashes())
+        return [(m.id, m.hash in applied) for m in read_migrations()]
+    finally:
+        backend.connection.close()
+
+
+def baseline(conninfo: str) -> list[str]:
+    """Mark every migration applied: the init SQL is the migrations' head (`db check` proves it)."""
+    from yoyo import get_backend
+
+    backend = get_backend(yoyo_uri(conninfo))
+    try:
+        pending = backend.to_apply(read_migrations())
+        backend.mark_migrations(pending)
+        return [m.id for m in pending]
+    finally:
+        backend.connection.close()
+
+
+@contextmanager
+def _advisory_lock(conn: psycopg.Connection[Any], timeout: float, say: Say) -> Iterator[None]:
+    deadline = time.monotonic() + timeout
+    told = False
+    while not conn.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK_KEY]).fetchone()[0]:  # type: ignore[index]
+        if not told:
+            say("another migration is running; waiting for its lock")
+            told = True
+        if time.monotonic() > deadline:
+            raise MigrationLockTimeout(f"the migration lock was still held after {timeout:g} s")
+        time.sleep(0.25)
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
+
+
+def migrate(conninfo: str, say: Say = print, lock_timeout: float = 600.0) -> list[str]:
+    """Apply pending migrations under the advisory lock; return the ids applied (empty: nothing to do)."""
+    from yoyo import get_backend
+
+    backend = get_backend(yoyo_uri(conninfo))
+    applied: list[str] = []
+    try:
+        with _advisory_lock(backend.connection, lock_timeout, say):
+            backend.ensure_internal_schema_updated()
+            pending = backend.to_apply(read_migrations())
+            for number, migration in enumerate(pending, start=1):
+                say(f"[{number}/{len(pending)}] applying {migration.id}")
+                if migration.use_transactions:
+                    with backend.transaction():
+                        migration.process_steps(backend, "apply")
+                        backend.mark_one(migration)
+                else:
+                    migration.process_steps(backend, "apply")
+                    with backend.transaction():
+                        backend.mark_one(migration)
+                applied.append(migration.id)
+    finally:
+        backend.connection.close()
+    return applied
+
+
+@contextmanager
+def temporary_database(conninfo: str, prefix: str = "opentr_tmp") -> Iterator[str]:
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = with_database(conninfo, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield with_database(conninfo, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def schema_dump(conninfo: str) -> str:
+    """`pg_dump --schema-only` without yoyo's tables, comments, SET lines and per-run tokens."""
+    args = ["--schema-only", "--no-owner", "--no-privileges", "--no-comments", "-d", conninfo]
+    for table in YOYO_TABLES:
+        args += ["--exclude-table", table]
+    lines = pgtools.run("pg_dump", args).splitlines()
+    skip = ("--", "SET ", "SELECT pg_catalog.set_config", "\\restrict", "\\unrestrict")
+    kept = [line for line in lines if line.strip() and not line.startswith(skip) and not PER_BUILD.search(line)]
+    return "\n".join(kept) + "\n"
+
+
+def compare_schemas(conninfo: str, init_sql: Path = INIT_SQL, say: Say = print) -> list[str]:
+    """Build the schema both ways in throwaway databases; return the unified diff (empty when identical)."""
+    with (
+        temporary_database(conninfo, "opentr_check_init") as from_init,
+        temporary_database(conninfo, "opentr_check_migr") as from_migrations,
+    ):
+        say("building the schema from sql/init_db.sql")
+        build_from_init_sql(from_init, init_sql)
+        say("building the schema from migrations/")
+        migrate(from_migrations, say=lambda _: None)
+        first, second = schema_dump(from_init), schema_dump(from_migrations)
+    return list(
+        difflib.unified_diff(first.splitlines(), second.splitlines(), "init_db.sql", "migrations", lineterm="", n=1)
+    )

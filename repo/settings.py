@@ -1,0 +1,102 @@
+"""One validated settings object, read from the environment."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from repo.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_NAMES = {
+    "database_url": "DATABASE_URL",
+    "redis_url": "REDIS_URL",
+    "opentr_secret_key": "OPENTR_SECRET_KEY",
+    "opentr_storage_dir": "OPENTR_STORAGE_DIR",
+    "opentr_home": "OPENTR_HOME",
+    "opentr_env": "OPENTR_ENV",
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    opentr_secret_key: str | None = None
+    opentr_env: Literal["dev", "production"] = "dev"
+    opentr_home: Path = Field(default_factory=lambda: Path.cwd() / ".opentr")
+    opentr_storage_dir: Path | None = None
+    opentr_max_upload_mb: int = Field(default=2048, ge=1)
+    db_pool_min: int = Field(default=1, ge=0, le=100)
+    db_pool_max: int = Field(default=10, ge=1, le=200)
+    db_pool_timeout: float = Field(default=10.0, gt=0)
+    db_max_lifetime: float = Field(default=3600.0, gt=0)
+    db_max_idle: float = Field(default=600.0, gt=0)
+    db_statement_timeout: int = Field(default=30_000, ge=0, description="milliseconds; 0 disables")
+    db_slow_query_ms: float = Field(default=500.0, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.opentr_storage_dir or self.opentr_home / "storage"
+
+    @property
+    def is_production(self) -> bool:
+        return self.opentr_env == "production"
+
+    def secret_key(self) -> bytes:
+        """The master key; dev keeps a generated one under OPENTR_HOME, production must be given one."""
+        if self.opentr_secret_key:
+            return self.opentr_secret_key.encode()
+        if self.is_production:
+            raise ConfigError("OPENTR_SECRET_KEY: required when OPENTR_ENV=production")
+        path = self.opentr_home / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+
+def load_settings() -> Settings:
+    """Read the environment; a bad value becomes one ConfigError line naming the variable."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        name = ENV_NAMES.get(field, field.upper())
+        raise ConfigError(f"{name}: {first['msg']}") from None
+    if settings.db_pool_min > settings.db_pool_max:
+        raise ConfigError("DB_POOL_MIN: must not exceed DB_POOL_MAX")
+    if settings.is_production and not settings.opentr_secret_key:
+        raise ConfigError("OPENTR_SECRET_KEY: required when OPENTR_ENV=production")
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,222 @@
+"""Typed callables bound to named queries: one vocabulary of result markers, one place that executes SQL.
+
+`get_file = one("files.get", MediaFile)` checks at import time that the query exists with the `:one` marker;
+`get_file(conn, uuid=..., user_id=...)` runs it, maps rows with `class_row`, translates driver errors into
+repo.errors, times it for the slow-query log and tells any observers (the statement-counting tests).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Generic, TypeVar
+
+import psycopg
+from psycopg import errors as pg
+from psycopg.rows import class_row, tuple_row
+
+from repo import queries
+from repo.errors import Conflict, DataError, Invalid, NotFound, QueryLoadError, Unavailable
+
+log = logging.getLogger("opentr.sql")
+R = TypeVar("R")
+Connection = psycopg.Connection[Any]
+Observer = Callable[[str, float], None]
+
+SLOW_QUERY_MS = 500.0
+observers: list[Observer] = []
+BOUND: list[Bound] = []
+_cursor_names = itertools.count()
+
+
+def set_slow_query_ms(threshold: float) -> None:
+    global SLOW_QUERY_MS
+    SLOW_QUERY_MS = threshold
+
+
+def _field_from_diag(exc: psycopg.Error) -> str | None:
+    diag = exc.diag
+    if diag.column_name:
+        return diag.column_name
+    constraint, table = diag.constraint_name or "", diag.table_name or ""
+    for suffix in ("_key", "_fkey", "_check", "_idx"):
+        if constraint.startswith(table + "_") and constraint.endswith(suffix):
+            return constraint[len(table) + 1 : -len(suffix)] or None
+    return constraint or None
+
+
+def translate(exc: psycopg.Error) -> DataError | None:
+    """The domain error for a driver error, or None for errors the caller must see (serialization...)."""
+    field = _field_from_diag(exc)
+    if isinstance(exc, pg.UniqueViolation):
+        return Conflict(f"{field or 'value'} already exists", field)
+    if isinstance(exc, pg.ForeignKeyViolation):
+        return Invalid(f"{field or 'reference'} does not refer to an existing row", field)
+    if isinstance(exc, pg.NotNullViolation):
+        return Invalid(f"{field or 'value'} is required", field)
+    if isinstance(exc, pg.CheckViolation | pg.ExclusionViolation):
+        return Invalid(f"{field or 'value'} is out of range", field)
+    if isinstance(exc, pg.QueryCanceled):
+        return Unavailable("the database took too long to answer")
+    if isinstance(exc, pg.DataError):
+        return Invalid(exc.diag.message_primary or "invalid value", field)
+    if isinstance(exc, pg.SerializationFailure | pg.DeadlockDetected):
+        return None
+    if isinstance(exc, psycopg.OperationalError):
+        return Unavailable("the database connection was lost")
+    return None
+
+
+@contextmanager
+def _executing(query: queries.Query) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    except psycopg.Error as exc:
+        domain = translate(exc)
+        if domain is not None:
+            raise domain from exc
+        raise
+    finally:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if elapsed_ms >= SLOW_QUERY_MS:
+            log.warning("slow query %s took %.1f ms", query.name, elapsed_ms)
+        for observer in observers:
+            observer(query.name, elapsed_ms)
+
+
+class Bound:
+    """A named query with the marker it must carry and the row type its columns fill."""
+
+    marker = ""
+
+    def __init__(self, name: str, row_type: type[Any] | None = None) -> None:
+        self.query = queries.get(name)
+        if self.query.marker != self.marker:
+            raise QueryLoadError(f"{self.query.source}: {name} is {self.query.marker}, bound as {self.marker}")
+        self.row_type = row_type
+        BOUND.append(self)
+
+    def _args(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.query.check_params(set(params))
+        return params
+
+
+class One(Bound, Generic[R]):
+    marker = ":one"
+
+    def __init__(self, name: str, row_type: type[R]) -> None:
+        super().__init__(name, row_type)
+        self.rows = class_row(row_type)
+
+    def __call__(self, conn: Connection, **params: Any) -> R:
+        with _executing(self.query), conn.cursor(row_factory=self.rows) as cur:
+            row = cur.execute(self.query.sql, self._args(params)).fetchone()
+        if row is None:
+            raise NotFound(f"{self.query.name.split('.')[0].rstrip('s')} not found")
+        return row
+
+
+class OneOrNone(Bound, Generic[R]):
+    marker = ":one?"
+
+    def __init__(self, name: str, row_type: type[R]) -> None:
+        super().__init__(name, row_type)
+        self.rows = class_row(row_type)
+
+    def __call__(self, conn: Connection, **params: Any) -> R | None:
+        with _executing(self.query), conn.cursor(row_factory=self.rows) as cur:
+            return cur.execute(self.query.sql, self._args(params)).fetchone()
+
+
+class Many(Bound, Generic[R]):
+    marker = ":many"
+
+    def __init__(self, name: str, row_type: type[R]) -> None:
+        super().__init__(name, row_type)
+        self.rows = class_row(row_type)
+
+    def __call__(self, conn: Connection, **params: Any) -> list[R]:
+        with _executing(self.query), conn.cursor(row_factory=self.rows) as cur:
+            return cur.execute(self.query.sql, self._args(params)).fetchall()
+
+    def stream(self, conn: Connection, batch: int = 2000, **params: Any) -> Iterator[R]:
+        """Rows through a server-side cursor, `batch` at a time; needs an open transaction."""
+        with _executing(self.query), conn.cursor(name=f"stream_{next(_cursor_names)}", row_factory=self.rows) as cur:
+            cur.itersize = batch
+            cur.execute(self.query.sql, self._args(params))
+            yield from cur
+
+
+class Scalar(Bound, Generic[R]):
+    marker = ":scalar"
+
+    def __init__(self, name: str, value_type: type[R]) -> None:
+        super().__init__(name, value_type)
+
+    def __call__(self, conn: Connection, **params: Any) -> R:
+        with _executing(self.query), conn.cursor(row_factory=tuple_row) as cur:
+            row = cur.execute(self.query.sql, self._args(params)).fetchone()
+        if row is None:
+            raise NotFound(f"{self.query.name} returned no row")
+        value: R = row[0]
+        return value
+
+
+class RowCount(Bound):
+    marker = ":rowcount"
+
+    def __call__(self, conn: Connection, **params: Any) -> int:
+        with _executing(self.query), conn.cursor() as cur:
+            return cur.execute(self.query.sql, self._args(params)).rowcount
+
+
+class Exec(Bound):
+    marker = ":exec"
+
+    def __call__(self, conn: Connection, **params: Any) -> None:
+        with _executing(self.query), conn.cursor() as cur:
+            cur.execute(self.query.sql, self._args(params))
+
+
+class Copy(Bound):
+    marker = ":copy"
+
+    def __call__(self, conn: Connection, rows: Iterable[Sequence[Any]]) -> int:
+        count = 0
+        with _executing(self.query), conn.cursor() as cur, cur.copy(self.query.sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        return count
+
+
+def one(name: str, row_type: type[R]) -> One[R]:
+    return One(name, row_type)
+
+
+def one_or_none(name: str, row_type: type[R]) -> OneOrNone[R]:
+    return OneOrNone(name, row_type)
+
+
+def many(name: str, row_type: type[R]) -> Many[R]:
+    return Many(name, row_type)
+
+
+def scalar(name: str, value_type: type[R]) -> Scalar[R]:
+    return Scalar(name, value_type)
+
+
+def rowcount(name: str) -> RowCount:
+    return RowCount(name)
+
+
+def execute(name: str) -> Exec:
+    return Exec(name)
+
+
+def copy(name: str) -> Copy:
+    return Copy(name)

@@ -1,0 +1,135 @@
+"""Users and their bearer tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from repo import crypto
+from repo import statements as s
+from repo.database import Connection
+from repo.errors import Invalid, NotFound
+from repo.rows import Actor
+
+Role = Literal["user", "admin"]
+TOKEN_TTL_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    uuid: UUID
+    email: str
+    full_name: str
+    is_active: bool
+    role: str
+    created_at: datetime
+    updated_at: datetime
+    last_login_at: datetime | None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.id, self.role == "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    id: int
+    hashed_password: str
+    is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    users: int
+    files: int
+    processing: int
+    segments: int
+    storage_bytes: int
+    total_duration: float
+
+
+_create = s.one("users.create", User)
+_get_by_uuid = s.one("users.get_by_uuid", User)
+_get_by_id = s.one("users.get_by_id", User)
+_credentials = s.one_or_none("users.credentials_by_email", Credentials)
+_update_profile = s.one("users.update_profile", User)
+_touch_login = s.execute("users.touch_login")
+_list_all = s.many("users.list_all", User)
+_delete = s.rowcount("users.delete")
+_stats = s.one("users.stats", Stats)
+_token_create = s.execute("auth_tokens.create")
+_token_authenticate = s.one_or_none("auth_tokens.authenticate", User)
+_token_revoke = s.rowcount("auth_tokens.revoke")
+_token_revoke_all = s.rowcount("auth_tokens.revoke_all")
+_token_purge = s.rowcount("auth_tokens.purge_expired")
+_DUMMY_HASH = crypto.hash_password("timing-equaliser")
+
+
+class UserRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def create(self, email: str, password: str, full_name: str = "", role: Role = "user") -> User:
+        if len(password) < 8:
+            raise Invalid("password must have at least 8 characters", "password")
+        hashed = crypto.hash_password(password)
+        return _create(self.conn, email=email.strip(), hashed_password=hashed, full_name=full_name, role=role)
+
+    def get(self, actor: Actor, uuid: UUID) -> User:
+        return _get_by_uuid(self.conn, uuid=uuid, **actor.scope())
+
+    def get_by_id(self, user_id: int) -> User:
+        return _get_by_id(self.conn, id=user_id)
+
+    def authenticate_password(self, email: str, password: str) -> User | None:
+        """The user for these credentials, or None; costs one scrypt either way."""
+        found = _credentials(self.conn, email=email.strip())
+        ok = crypto.verify_password(password, found.hashed_password if found else _DUMMY_HASH)
+        if found is None or not ok or not found.is_active:
+            return None
+        _touch_login(self.conn, id=found.id)
+        return self.get_by_id(found.id)
+
+    def update_me(
+        self, actor: Actor, *, full_name: str | None = None, email: str | None = None, password: str | None = None
+    ) -> User:
+        if password is not None and len(password) < 8:
+            raise Invalid("password must have at least 8 characters", "password")
+        hashed = crypto.hash_password(password) if password is not None else None
+        return _update_profile(
+            self.conn,
+            full_name=full_name,
+            email=email.strip() if email else None,
+            hashed_password=hashed,
+            **actor.scope(),
+        )
+
+    def list_all(self, actor: Actor, *, after_id: int | None = None, limit: int = 100) -> list[User]:
+        return _list_all(self.conn, after_id=after_id, limit=limit, actor_is_admin=actor.is_admin)
+
+    def delete(self, actor: Actor, uuid: UUID) -> None:
+        if _delete(self.conn, uuid=uuid, actor_is_admin=actor.is_admin) == 0:
+            raise NotFound("user not found")
+
+    def stats(self) -> Stats:
+        return _stats(self.conn)
+
+    def issue_token(self, user: User, ttl_seconds: int = TOKEN_TTL_SECONDS) -> str:
+        token = crypto.new_token()
+        _token_create(self.conn, user_id=user.id, token_hash=crypto.hash_token(token), ttl_seconds=ttl_seconds)
+        return token
+
+    def user_for_token(self, token: str) -> User | None:
+        return _token_authenticate(self.conn, token_hash=crypto.hash_token(token))
+
+    def revoke_token(self, token: str) -> bool:
+        return _token_revoke(self.conn, token_hash=crypto.hash_token(token)) > 0
+
+    def revoke_all_tokens(self, actor: Actor) -> int:
+        return _token_revoke_all(self.conn, user_id=actor.id)
+
+    def purge_expired_tokens(self) -> int:
+        return _token_purge(self.conn)

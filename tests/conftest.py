@@ -1,0 +1,120 @@
+"""Real servers for the tests: the ones named by DATABASE_URL / REDIS_URL, else embedded ones started here.
+
+Every test gets its own database state: `fresh_url` is a new database cloned from a template built once from
+sql/init_db.sql, and `conn` is a connection inside a transaction that is rolled back after the test.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from repo import embedded, schema
+from repo.database import Database
+from repo.settings import Settings
+
+TEST_REDIS_DB = int(os.environ.get("OPENTR_TEST_REDIS_DB", "15"))
+
+
+def _create_database(admin: str, name: str, template: str | None = None) -> None:
+    query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(query)
+
+
+def _drop_database(admin: str, name: str) -> None:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Admin conninfo (database `postgres`) of the server the tests use."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield schema.with_database(external, "postgres")
+        return
+    url = embedded.start_postgres(tmp_path_factory.mktemp("pg") / "data", database="postgres")
+    yield schema.with_database(url, "postgres")
+    embedded.stop_all()
+
+
+@pytest.fixture(scope="session")
+def template_name(server_url: str) -> Iterator[str]:
+    name = f"opentr_test_tmpl_{secrets.token_hex(3)}"
+    _create_database(server_url, name)
+    url = schema.with_database(server_url, name)
+    schema.build_from_init_sql(url)
+    schema.baseline(url)
+    yield name
+    _drop_database(server_url, name)
+
+
+@pytest.fixture
+def fresh_url(server_url: str, template_name: str) -> Iterator[str]:
+    """A new database with the whole schema, dropped after the test."""
+    name = f"opentr_test_{secrets.token_hex(4)}"
+    _create_database(server_url, name, template_name)
+    yield schema.with_database(server_url, name)
+    _drop_database(server_url, name)
+
+
+@pytest.fixture
+def empty_url(server_url: str) -> Iterator[str]:
+    """A new, empty database, dropped after the test."""
+    name = f"opentr_test_empty_{secrets.token_hex(4)}"
+    _create_database(server_url, name)
+    yield schema.with_database(server_url, name)
+    _drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def shared_url(server_url: str, template_name: str) -> Iterator[str]:
+    name = f"opentr_test_shared_{secrets.token_hex(3)}"
+    _create_database(server_url, name, template_name)
+    yield schema.with_database(server_url, name)
+    _drop_database(server_url, name)
+
+
+@pytest.fixture
+def conn(shared_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection whose every change is rolled back after the test."""
+    with psycopg.connect(shared_url, autocommit=True) as connection, connection.transaction(force_rollback=True):
+        yield connection
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(opentr_home=tmp_path / "home", db_pool_min=1, db_pool_max=4, db_pool_timeout=5)
+
+
+@pytest.fixture
+def db(fresh_url: str, settings: Settings) -> Iterator[Database]:
+    with Database(fresh_url, settings, application_name="opentr-test") as database:
+        yield database
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("REDIS_URL")
+    if external:
+        from redis import Redis
+
+        base = external.split("?")[0].rstrip("/")
+        if base.startswith(("redis://", "rediss://")) and base.count("/") > 2:
+            base = base.rsplit("/", 1)[0]
+        url = f"{base}/{TEST_REDIS_DB}"
+        Redis.from_url(url).flushdb()
+        yield url
+        Redis.from_url(url).flushdb()
+        return
+    yield embedded.start_redis(tmp_path_factory.mktemp("redis"))

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from repo import schema
+
+
+def _run(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "repo.cli", *args], env=env, text=True, capture_output=True, timeout=timeout
+    )
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    return {**base, "OPENTR_HOME": str(tmp_path / "home"), **extra}
+
+
+def _url(conninfo: str) -> str:
+    return schema.yoyo_uri(conninfo).replace("postgresql+psycopg://", "postgresql://")
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({"DATABASE_URL": "mysql://root@localhost/x"}, "DATABASE_URL: Value error, must be a postgresql:// URL"),
+        ({"REDIS_URL": "http://localhost"}, "REDIS_URL: Value error, must be a redis://"),
+        ({"DB_POOL_MAX": "many"}, "DB_POOL_MAX: Input should be a valid integer"),
+        ({"DB_POOL_MIN": "9", "DB_POOL_MAX": "3"}, "DB_POOL_MIN: must not exceed DB_POOL_MAX"),
+        ({"OPENTR_ENV": "production"}, "OPENTR_SECRET_KEY: required when OPENTR_ENV=production"),
+        ({"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nothing"}, "DATABASE_URL: cannot connect"),
+    ],
+)
+def test_bad_configuration_is_one_clear_line_and_exit_code_2(
+    tmp_path: Path, variables: dict[str, str], expected: str
+) -> None:
+    result = _run("db", "status", env=_env(tmp_path, **variables))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("opentr: error: ") and expected in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_db_check_passes(tmp_path: Path, server_url: str) -> None:
+    result = _run("db", "check", env=_env(tmp_path, DATABASE_URL=_url(server_url)), timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "schemas identical" in result.stdout and "named queries prepare" in result.stdout
+
+
+def test_user_create_and_status_and_inspect(tmp_path: Path, fresh_url: str) -> None:
+    env = _env(tmp_path, DATABASE_URL=_url(fresh_url))
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "repo.cli",
+            "user",
+            "create",
+            "--email",
+            "admin@example.com",
+            "--admin",
+            "--password-stdin",
+        ],
+        input="correct horse battery\n",
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    assert "created admin admin@example.com" in created.stdout
+    status = _run("db", "status", env=env)
+    assert status.stdout.strip() == "applied  0001_baseline"
+    inspect = _run("db", "inspect", env=env)
+    assert inspect.returncode == 0, inspect.stderr
+    assert "users" in inspect.stdout and "pool" in inspect.stdout
+
+
+def test_backup_and_restore_into_a_new_database(tmp_path: Path, fresh_url: str, server_url: str) -> None:
+    import psycopg
+
+    env = _env(tmp_path, DATABASE_URL=_url(fresh_url))
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO tags (name) VALUES ('backed up')")
+    dump = tmp_path / "b.dump"
+    assert _run("db", "backup", "-o", str(dump), env=env).returncode == 0
+    target = f"opentr_test_restored_{os.getpid()}"
+    restored = _run("db", "restore", str(dump), "--into", target, env=env)
+    try:
+        assert restored.returncode == 0, restored.stderr
+        with psycopg.connect(schema.with_database(server_url, target)) as conn:
+            assert conn.execute("SELECT name FROM tags").fetchall() == [("backed up",)]
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_dev_serves_health_and_stops_cleanly_on_ctrl_c(tmp_path: Path, empty_url: str, redis_url: str) -> None:
+    """`opentr dev` on the session's kind of servers: embedded ones when no URLs are given."""
+    port = _free_port()
+    extra = {}
+    if os.environ.get("DATABASE_URL"):
+        extra = {"DATABASE_URL": _url(empty_url), "REDIS_URL": redis_url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "repo.cli", "dev", "--port", str(port)],
+        env=_env(tmp_path, **extra),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        body = b""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.3)
+        assert b'"database":"ok"' in body
+    finally:
+        proc.send_signal(2)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert f"http://127.0.0.1:{port}/api" in out
+    if not extra:
+        assert (tmp_path / "home" / "pg" / "PG_VERSION").exists()
+        assert not (tmp_path / "home" / "pg" / "postmaster.pid").exists(), "embedded PostgreSQL was stopped"

@@ -1,0 +1,1 @@
+"""The Starlette API over the repositories."""

@@ -1,0 +1,1 @@
+"""RQ jobs: media processing, summaries, recovery, cleanup."""

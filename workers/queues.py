@@ -1,0 +1,20 @@
+"""The project's RQ queues and the Redis connection they share."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from redis import Redis
+from rq import Queue
+
+MEDIA, SUMMARIES, MAINTENANCE = "media", "summaries", "maintenance"
+ALL_QUEUES = (MEDIA, SUMMARIES, MAINTENANCE)
+
+
+@lru_cache(maxsize=8)
+def redis_connection(url: str) -> Redis:
+    return Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30)
+
+
+def queue(url: str, name: str) -> Queue:
+    return Queue(name, connection=redis_connection(url))
