@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): `python -m bench` prints a table and writes JSON."""
