@@ -46,15 +46,19 @@ def database_name(conninfo: str) -> str:
     return str(conninfo_to_dict(conninfo).get("dbname") or "postgres")
 
 
-def yoyo_uri(conninfo: str) -> str:
-    """yoyo wants a URL; every libpq parameter but user/password/dbname travels as a query argument."""
+def to_url(conninfo: str, scheme: str = "postgresql") -> str:
+    """A postgresql:// URL for a conninfo string; every parameter but user/password/dbname goes in the query."""
     params: dict[str, Any] = dict(conninfo_to_dict(conninfo))
     user = quote(str(params.pop("user", "") or ""), safe="")
     password = params.pop("password", None)
     dbname = quote(str(params.pop("dbname", "postgres")), safe="")
     auth = f"{user}:{quote(str(password), safe='')}@" if password else (f"{user}@" if user else "")
     query = urlencode({k: str(v) for k, v in params.items()})
-    return f"postgresql+psycopg://{auth}/{dbname}" + (f"?{query}" if query else "")
+    return f"{scheme}://{auth}/{dbname}" + (f"?{query}" if query else "")
+
+
+def yoyo_uri(conninfo: str) -> str:
+    return to_url(conninfo, "postgresql+psycopg")
 
 
 def is_empty(conninfo: str) -> bool:
@@ -63,6 +67,16 @@ def is_empty(conninfo: str) -> bool:
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> ALL(%s)", [list(YOYO_TABLES)]
         ).fetchone()
     return row is not None and row[0] == 0
+
+
+def applied_version(conn: psycopg.Connection[Any]) -> str | None:
+    """The newest applied migration's id (None on a database yoyo never touched)."""
+    if conn.execute("SELECT to_regclass('_yoyo_migration') IS NOT NULL").fetchone() != (True,):
+        return None
+    row = conn.execute(
+        "SELECT migration_id FROM _yoyo_migration ORDER BY applied_at_utc DESC, migration_id DESC LIMIT 1"
+    ).fetchone()
+    return str(row[0]) if row else None
 
 
 def build_from_init_sql(conninfo: str, init_sql: Path = INIT_SQL) -> None:

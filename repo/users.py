@@ -104,7 +104,7 @@ class UserRepository:
             full_name=full_name,
             email=email.strip() if email else None,
             hashed_password=hashed,
-            **actor.scope(),
+            actor_id=actor.id,
         )
 
     def list_all(self, actor: Actor, *, after_id: int | None = None, limit: int = 100) -> list[User]:

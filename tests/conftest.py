@@ -118,3 +118,26 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         Redis.from_url(url).flushdb()
         return
     yield embedded.start_redis(tmp_path_factory.mktemp("redis"))
+
+
+@pytest.fixture
+def app_settings(fresh_url: str, redis_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=schema.to_url(fresh_url),
+        redis_url=redis_url,
+        opentr_home=tmp_path / "home",
+        db_pool_min=1,
+        db_pool_max=4,
+        db_pool_timeout=5,
+    )
+
+
+@pytest.fixture
+def client(app_settings: Settings) -> Iterator[Any]:
+    """An HTTP client driving the whole app (lifespan included) on the test's own database."""
+    from starlette.testclient import TestClient
+
+    from web.app import create_app
+
+    with TestClient(create_app(app_settings)) as test_client:
+        yield test_client

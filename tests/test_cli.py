@@ -25,7 +25,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def _url(conninfo: str) -> str:
-    return schema.yoyo_uri(conninfo).replace("postgresql+psycopg://", "postgresql://")
+    return schema.to_url(conninfo)
 
 
 @pytest.mark.parametrize(

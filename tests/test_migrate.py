@@ -21,7 +21,7 @@ def _opentr(url: str, *args: str, home: str) -> subprocess.Popen[str]:
 
 def _as_url(conninfo: str) -> str:
     """The CLI reads DATABASE_URL as a URL; turn a conninfo string back into one."""
-    return schema.yoyo_uri(conninfo).replace("postgresql+psycopg://", "postgresql://")
+    return schema.to_url(conninfo)
 
 
 def test_migrate_applies_the_baseline_then_nothing(empty_url: str) -> None:

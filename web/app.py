@@ -2,35 +2,50 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from repo import embedded
 from repo.database import Database
 from repo.settings import Settings, get_settings
+from repo.statements import set_slow_query_ms
+from web import errors, openapi
+from web.api import all_endpoints
+from web.endpoint import routes
+from web.services import Services
+
+log = logging.getLogger("opentr.web")
 
 
-async def health(request: Request) -> JSONResponse:
-    db: Database = request.app.state.db
-    with db.transaction() as conn:
-        conn.execute("SELECT 1")
-    return JSONResponse({"status": "ok", "database": "ok", "pool": db.stats()})
-
-
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     settings = settings or get_settings()
+    endpoints = all_endpoints()
+    document = openapi.document(endpoints)
+
+    async def openapi_json(request: Request) -> JSONResponse:
+        return JSONResponse(document)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.db = Database(embedded.database_url(settings), settings, application_name="opentr-web")
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        set_slow_query_ms(settings.db_slow_query_ms)
+        db = Database(embedded.database_url(settings), settings, application_name="opentr-web")
+        services = Services(settings, db, embedded.redis_url(settings), settings.secret_key(), settings.storage_dir)
+        app.state.services = services
         try:
-            yield
+            yield {}
         finally:
-            app.state.db.close()
+            db.close()
 
-    return Starlette(routes=[Route("/api/health", health)], lifespan=lifespan)
+    app = Starlette(
+        routes=[*routes(endpoints), Route("/api/openapi.json", openapi_json), *(extra_routes or [])],
+        lifespan=lifespan,
+        exception_handlers={**errors.HANDLERS, Exception: errors.handle_unexpected},
+    )
+    return app

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.web import make_admin, register
+
+
+def test_register_token_me_logout(client: Any) -> None:
+    created = client.post(
+        "/api/auth/register", json={"email": "Ann@Example.com", "password": "long enough", "full_name": "Ann"}
+    )
+    assert created.status_code == 201
+    body = created.json()
+    assert body["email"] == "Ann@example.com" and "hashed_password" not in body and "id" not in body
+    form = client.post("/api/auth/token", data={"username": "ann@example.com", "password": "long enough"})
+    as_json = client.post("/api/auth/token", json={"username": "ANN@example.com", "password": "long enough"})
+    assert form.status_code == as_json.status_code == 200
+    assert form.json()["token_type"] == "bearer"
+    headers = {"Authorization": f"Bearer {form.json()['access_token']}"}
+    assert client.get("/api/users/me", headers=headers).json()["full_name"] == "Ann"
+    assert client.post("/api/auth/logout", headers=headers).status_code == 204
+    revoked = client.get("/api/users/me", headers=headers)
+    assert revoked.status_code == 401 and revoked.headers["www-authenticate"] == "Bearer"
+    other = {"Authorization": f"Bearer {as_json.json()['access_token']}"}
+    assert client.get("/api/users/me", headers=other).status_code == 200, "logout revokes only its own token"
+
+
+def test_update_me_changes_the_password(client: Any) -> None:
+    headers = register(client, email="bob@example.com")
+    changed = client.put("/api/users/me", headers=headers, json={"password": "a new password", "full_name": "Bob"})
+    assert changed.status_code == 200 and changed.json()["full_name"] == "Bob"
+    assert (
+        client.post("/api/auth/token", data={"username": "bob@example.com", "password": "correct horse 1"}).status_code
+        == 401
+    )
+    assert (
+        client.post("/api/auth/token", data={"username": "bob@example.com", "password": "a new password"}).status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "not an email", "password": "long enough"}, "email"),
+        ({"email": "a@example.com", "password": "short"}, "password"),
+        ({"email": "a@example.com"}, "password"),
+        ({"email": "a@example.com", "password": "long enough", "full_name": "x" * 201}, "full_name"),
+        ({"email": "a@example.com", "password": "long enough", "role": "admin"}, "role"),
+        ({"email": 12, "password": "long enough"}, "email"),
+    ],
+)
+def test_bad_registrations_name_the_field(client: Any, body: dict[str, Any], field: str) -> None:
+    response = client.post("/api/auth/register", json=body)
+    assert response.status_code == 422
+    assert response.json()["field"] == field
+
+
+@pytest.mark.parametrize("raw", [b"{", b"[1, 2]", b"\xff\xfe", b'"text"'])
+def test_malformed_json_is_a_4xx(client: Any, raw: bytes) -> None:
+    response = client.post("/api/auth/register", content=raw, headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500
+    assert response.json()["field"] == "body"
+
+
+def test_oversized_body_is_413(client: Any) -> None:
+    response = client.post(
+        "/api/auth/register",
+        content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+
+
+def test_duplicate_email_is_a_conflict(client: Any) -> None:
+    register(client, email="dup@example.com")
+    again = client.post("/api/auth/register", json={"email": "DUP@example.com", "password": "long enough"})
+    assert again.status_code == 409 and again.json()["field"] == "email"
+
+
+def test_missing_and_bad_tokens_are_401(client: Any) -> None:
+    assert client.get("/api/users/me").status_code == 401
+    assert client.get("/api/users/me", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.get("/api/users/me", headers={"Authorization": "Basic abc"}).status_code == 401
+
+
+def test_repeated_wrong_passwords_lock_the_account_for_a_growing_time(client: Any) -> None:
+    register(client, email="target@example.com")
+    for _ in range(5):
+        wrong = client.post("/api/auth/token", data={"username": "target@example.com", "password": "guess"})
+        assert wrong.status_code == 401
+    locked = client.post("/api/auth/token", data={"username": "target@example.com", "password": "correct horse 1"})
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) >= 1
+    other = client.post("/api/auth/token", data={"username": "someone@example.com", "password": "guess"})
+    assert other.status_code == 401, "the lock is per account"
+
+
+def test_admin_routes_refuse_users_and_serve_admins(client: Any, fresh_url: str) -> None:
+    user = register(client)
+    admin = register(client)
+    make_admin(fresh_url, admin, client)
+    for method, path in [
+        ("GET", "/api/admin/users"),
+        ("GET", "/api/admin/stats"),
+        ("POST", "/api/admin/users"),
+        ("DELETE", "/api/admin/users/" + "0" * 32),
+    ]:
+        assert client.request(method, path, headers=user, json={}).status_code == 403, path
+        assert client.request(method, path).status_code == 401, path
+    listed = client.get("/api/admin/users", headers=admin)
+    assert listed.status_code == 200 and len(listed.json()) == 2
+    made = client.post("/api/admin/users", headers=admin, json={"email": "new@example.com", "password": "long enough"})
+    assert made.status_code == 201
+    assert client.delete(f"/api/admin/users/{made.json()['uuid']}", headers=admin).status_code == 204
+    assert client.delete(f"/api/admin/users/{made.json()['uuid']}", headers=admin).status_code == 404
+    assert client.get("/api/admin/stats", headers=admin).json()["users"] == 2
+
+
+def test_health_reports_every_dependency(client: Any) -> None:
+    health = client.get("/api/health").json()
+    assert health["database"] == "ok" and health["redis"] == "ok"
+    assert health["schema_version"] == "0001_baseline"
+    assert health["pool"]["pool_max"] == 4
+
+
+def test_openapi_document_validates_and_lists_every_route(client: Any) -> None:
+    from openapi_spec_validator import validate
+
+    from web.api import all_endpoints
+
+    document = client.get("/api/openapi.json").json()
+    validate(document)
+    for endpoint in all_endpoints():
+        path = endpoint.path
+        assert endpoint.method.lower() in document["paths"][path], path

@@ -1,0 +1,63 @@
+"""Administration: users and platform statistics (administrators only)."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from repo.users import Stats, User, UserRepository
+from web.auth import UserOut
+from web.endpoint import Ctx, Router
+
+router = Router("admin")
+
+
+class UserListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(default=100, ge=1, le=500)
+    after: int | None = Field(default=None, ge=0, description="opaque position from the previous page")
+
+
+class NewUserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: EmailStr
+    password: str = Field(min_length=8, max_length=256)
+    full_name: str = Field(default="", max_length=200)
+    role: Literal["user", "admin"] = "user"
+
+
+class StatsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    users: int
+    files: int
+    processing: int
+    segments: int
+    storage_bytes: int
+    total_duration: float
+
+
+@router.get("/api/admin/users", query=UserListQuery, response=list[UserOut], admin=True)
+def list_users(ctx: Ctx, query: UserListQuery) -> list[User]:
+    """Every user, oldest first."""
+    return UserRepository(ctx.conn).list_all(ctx.actor, after_id=query.after, limit=query.limit)
+
+
+@router.post("/api/admin/users", body=NewUserIn, response=UserOut, status=201, admin=True)
+def create_user(ctx: Ctx, body: NewUserIn) -> User:
+    """Create a user or another administrator."""
+    return UserRepository(ctx.conn).create(body.email, body.password, body.full_name, body.role)
+
+
+@router.delete("/api/admin/users/{uuid}", status=204, admin=True)
+def delete_user(ctx: Ctx) -> None:
+    """Delete a user and everything they own."""
+    target: UUID = ctx.uuid("uuid")
+    UserRepository(ctx.conn).delete(ctx.actor, target)
+
+
+@router.get("/api/admin/stats", response=StatsOut, admin=True)
+def stats(ctx: Ctx) -> Stats:
+    """Counts across the platform."""
+    return UserRepository(ctx.conn).stats()

@@ -1,0 +1,156 @@
+"""Accounts and sessions: register, token (OAuth2 password form or JSON), logout, me.
+
+Failed logins are counted per account in Redis; from the fifth failure on, the account is locked for a doubling
+interval (1 s, 2 s, 4 s ... up to 15 min), so guessing a password is slow no matter how many clients try.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from redis import Redis
+from redis.exceptions import RedisError
+from starlette.requests import Request
+
+from repo.users import User, UserRepository
+from web.endpoint import Ctx, Router, bearer_token, read_body
+from web.errors import ApiError, ServiceUnavailable, TooManyRequests, Unauthorized
+
+router = Router("auth")
+FREE_FAILURES = 5
+MAX_LOCK_SECONDS = 900
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    uuid: UUID
+    email: str
+    full_name: str
+    role: str
+    is_active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class RegisterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: EmailStr
+    password: str = Field(min_length=8, max_length=256)
+    full_name: str = Field(default="", max_length=200)
+
+
+class TokenIn(BaseModel):
+    username: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+class MeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    full_name: str | None = Field(default=None, max_length=200)
+    email: EmailStr | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=256)
+
+
+def _keys(username: str) -> tuple[str, str]:
+    digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+    return f"opentr:login:failures:{digest}", f"opentr:login:locked:{digest}"
+
+
+def check_not_locked(redis: Redis, username: str) -> None:
+    _, locked = _keys(username)
+    try:
+        ttl = int(redis.pttl(locked))
+    except RedisError as exc:
+        raise ServiceUnavailable("sign-in is unavailable while Redis is down") from exc
+    if ttl > 0:
+        seconds = max(1, (ttl + 999) // 1000)
+        raise TooManyRequests(
+            f"too many failed sign-ins; try again in {seconds} s", headers={"Retry-After": str(seconds)}
+        )
+
+
+def record_failure(redis: Redis, username: str) -> None:
+    failures_key, locked = _keys(username)
+    try:
+        failures = int(redis.incr(failures_key))
+        redis.expire(failures_key, 24 * 3600)
+        if failures >= FREE_FAILURES:
+            redis.set(locked, "1", ex=min(2 ** (failures - FREE_FAILURES), MAX_LOCK_SECONDS))
+    except RedisError as exc:
+        raise ServiceUnavailable("sign-in is unavailable while Redis is down") from exc
+
+
+def clear_failures(redis: Redis, username: str) -> None:
+    with contextlib.suppress(RedisError):  # the counter expires on its own
+        redis.delete(*_keys(username))
+
+
+@router.post("/api/auth/register", body=RegisterIn, response=UserOut, status=201, auth=False)
+def register(ctx: Ctx, body: RegisterIn) -> User:
+    """Create an account."""
+    return UserRepository(ctx.conn).create(body.email, body.password, body.full_name)
+
+
+async def token_credentials(request: Request) -> TokenIn:
+    """OAuth2 password form (`username`, `password`, urlencoded) or the same fields as JSON."""
+    raw = await read_body(request, 64 * 1024)
+    data: Any
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        data = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    else:
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError:
+            raise ApiError("body: not valid JSON or form data", "body") from None
+    if not isinstance(data, dict):
+        raise ApiError("body: expected username and password", "body")
+    return TokenIn.model_validate(data)
+
+
+@router.post("/api/auth/token", body=TokenIn, body_parser=token_credentials, response=TokenOut, auth=False)
+def token(ctx: Ctx, body: TokenIn) -> TokenOut:
+    """Exchange email and password for a bearer token."""
+    redis = ctx.services.redis
+    check_not_locked(redis, body.username)
+    users = UserRepository(ctx.conn)
+    user = users.authenticate_password(body.username, body.password)
+    if user is None:
+        record_failure(redis, body.username)
+        raise Unauthorized("wrong email or password")
+    clear_failures(redis, body.username)
+    return TokenOut(access_token=users.issue_token(user))
+
+
+@router.post("/api/auth/logout", status=204)
+def logout(ctx: Ctx) -> None:
+    """Revoke the bearer token this request carries."""
+    token = bearer_token(ctx.request)
+    if token:
+        UserRepository(ctx.conn).revoke_token(token)
+
+
+@router.get("/api/users/me", response=UserOut)
+def me(ctx: Ctx) -> User:
+    """The signed-in user."""
+    assert ctx.user is not None
+    return ctx.user
+
+
+@router.put("/api/users/me", body=MeIn, response=UserOut)
+def update_me(ctx: Ctx, body: MeIn) -> User:
+    """Change name, email or password."""
+    return UserRepository(ctx.conn).update_me(
+        ctx.actor, full_name=body.full_name, email=body.email, password=body.password
+    )

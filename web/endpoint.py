@@ -1,0 +1,227 @@
+"""Declaring endpoints: typed body/query models, one transaction per request, JSON out through pydantic.
+
+    router = Router("files")
+
+    @router.get("/api/files/{uuid}", response=FileOut)
+    def get_file(ctx: Ctx) -> MediaFile:
+        return MediaFileRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
+
+The handler runs in a worker thread inside `Database.transaction()`: the transaction commits when the handler
+returns (a 2xx), and rolls back when it raises or returns an error response. Work registered with
+`ctx.after_commit` (enqueueing a job, removing a file) runs only once the commit succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import cache, partial
+from typing import Any
+from uuid import UUID
+
+import anyio
+from pydantic import BaseModel, TypeAdapter
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from repo.database import Connection
+from repo.rows import Actor
+from repo.users import User, UserRepository
+from web.errors import ApiError, Forbidden, PayloadTooLarge, Unauthorized
+from web.services import Services
+
+log = logging.getLogger("opentr.web")
+JSON_BODY_LIMIT = 1024 * 1024
+Handler = Callable[..., Any]
+
+
+@dataclass
+class Ctx:
+    request: Request
+    services: Services
+    conn: Connection
+    user: User | None
+    post_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def actor(self) -> Actor:
+        if self.user is None:
+            raise Unauthorized()
+        return self.user.actor
+
+    def uuid(self, name: str) -> UUID:
+        raw = self.request.path_params.get(name, "")
+        try:
+            return UUID(str(raw))
+        except ValueError:
+            raise ApiError(f"{name}: not a valid uuid", name) from None
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        self.post_commit.append(action)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    tag: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: Any = None
+    status: int = 200
+    auth: bool = True
+    admin: bool = False
+    summary: str = ""
+    body_parser: Callable[[Request], Awaitable[BaseModel]] | None = None
+    openapi: dict[str, Any] | None = None  # merged into the generated operation (uploads, binary responses)
+
+
+class _Rollback(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ApiError("content-length: not a number", "content-length")
+        if int(declared) > limit:
+            raise PayloadTooLarge(f"body larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@cache
+def adapter(response: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(response)
+
+
+def render(endpoint: Endpoint, result: Any) -> Response:
+    if isinstance(result, Response):
+        return result
+    if result is None or endpoint.response is None:
+        return Response(status_code=204 if endpoint.status in (200, 204) else endpoint.status)
+    out = adapter(endpoint.response)
+    payload = out.dump_json(out.validate_python(result, from_attributes=True))
+    return Response(payload, status_code=endpoint.status, media_type="application/json")
+
+
+def _parse(endpoint: Endpoint, request: Request, raw: bytes | None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if endpoint.query is not None:
+        kwargs["query"] = endpoint.query.model_validate(dict(request.query_params))
+    if raw is not None and endpoint.body is not None:
+        try:
+            data = json.loads(raw) if raw.strip() else {}
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError("body: not valid JSON", "body") from None
+        if not isinstance(data, dict):
+            raise ApiError("body: expected a JSON object", "body")
+        kwargs["body"] = endpoint.body.model_validate(data)
+    return kwargs
+
+
+def _run(
+    endpoint: Endpoint, request: Request, services: Services, raw: bytes | None, parsed: dict[str, Any]
+) -> tuple[Any, Ctx]:
+    """Authenticate, then validate (so 401/403 come before 422), then handle: all in one transaction."""
+    with services.db.transaction() as conn:
+        user = None
+        token = bearer_token(request)
+        if token:
+            user = UserRepository(conn).user_for_token(token)
+        if endpoint.auth and user is None:
+            raise Unauthorized("missing, expired or revoked bearer token" if token else "not authenticated")
+        if endpoint.admin and (user is None or user.role != "admin"):
+            raise Forbidden("administrators only")
+        ctx = Ctx(request, services, conn, user)
+        result = endpoint.handler(ctx, **parsed, **_parse(endpoint, request, raw))
+        if isinstance(result, Response) and result.status_code >= 400:
+            raise _Rollback(result)
+    return result, ctx
+
+
+def asgi_endpoint(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        services: Services = request.app.state.services
+        parsed: dict[str, Any] = {}
+        raw = None
+        if endpoint.body_parser is not None:
+            parsed["body"] = await endpoint.body_parser(request)
+        elif endpoint.body is not None:
+            raw = await read_body(request, JSON_BODY_LIMIT)
+        try:
+            result, ctx = await anyio.to_thread.run_sync(partial(_run, endpoint, request, services, raw, parsed))
+        except _Rollback as rollback:
+            return rollback.response
+        for action in ctx.post_commit:
+            await anyio.to_thread.run_sync(action)
+        return render(endpoint, result)
+
+    return handle
+
+
+class Router:
+    """The endpoints of one resource module."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.endpoints: list[Endpoint] = []
+
+    def add(self, method: str, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            summary = options.pop("summary", None) or (handler.__doc__ or handler.__name__).strip().splitlines()[0]
+            self.endpoints.append(Endpoint(method, path, handler, self.tag, summary=summary, **options))
+            return handler
+
+        return register
+
+    def get(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.add("GET", path, **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.add("POST", path, **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.add("PUT", path, **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.add("DELETE", path, **options)
+
+
+def routes(endpoints: list[Endpoint]) -> list[Route]:
+    """One Starlette Route per path, dispatching on method (so /files/{uuid} GET, PUT and DELETE share it)."""
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for endpoint in endpoints:
+        methods = by_path.setdefault(endpoint.path, {})
+        if endpoint.method in methods:
+            raise ValueError(f"{endpoint.method} {endpoint.path} is declared twice")
+        methods[endpoint.method] = endpoint
+    result = []
+    for path, methods in by_path.items():
+        handlers = {m: asgi_endpoint(e) for m, e in methods.items()}
+
+        async def dispatch(request: Request, handlers: dict[str, Any] = handlers) -> Response:
+            handler = handlers.get(request.method) or (handlers.get("GET") if request.method == "HEAD" else None)
+            if handler is None:
+                raise ApiError(f"method {request.method} not allowed", None)
+            response: Response = await handler(request)
+            return response
+
+        result.append(Route(path, dispatch, methods=[*methods, *(["HEAD"] if "GET" in methods else [])]))
+    return result

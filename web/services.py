@@ -1,0 +1,56 @@
+"""What a web process holds for its lifetime: settings, the pool, Redis, the master key, storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from repo.database import Database
+from repo.settings import Settings
+from web.errors import ServiceUnavailable
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    redis_url: str
+    master_key: bytes
+    storage_dir: Path
+    redis: Redis = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.redis = Redis.from_url(self.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self.storage_dir.mkdir(parents=True, exist_ok=True)
+
+    def require_redis(self) -> Redis:
+        """Redis, or a 503 that says so: work that needs the queue must not start without it."""
+        try:
+            self.redis.ping()
+        except RedisError as exc:
+            raise ServiceUnavailable("the job queue (Redis) is unavailable; try again shortly") from exc
+        return self.redis
+
+    def redis_status(self) -> str:
+        try:
+            self.redis.ping()
+            return "ok"
+        except RedisError as exc:
+            return f"unavailable: {type(exc).__name__}"
+
+    def enqueue(self, queue_name: str, func: str, *args: Any, job_id: str, timeout: int = 3600) -> None:
+        from rq import Queue, Retry
+
+        queue = Queue(queue_name, connection=self.require_redis())
+        queue.enqueue(
+            func,
+            *args,
+            job_id=job_id,
+            job_timeout=timeout,
+            retry=Retry(max=2, interval=[10, 60]),
+            failure_ttl=7 * 24 * 3600,
+        )
