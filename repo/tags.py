@@ -1,0 +1,77 @@
+"""Tags: global names shared by everyone, attached to the files their owners can see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from repo import statements as s
+from repo.database import Connection
+from repo.errors import Invalid, NotFound
+from repo.rows import Actor
+
+MAX_NAME_LENGTH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    id: int
+    uuid: UUID
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TagCount:
+    name: str
+    uuid: UUID
+    file_count: int
+
+
+_insert = s.one_or_none("tags.insert", Tag)
+_get_by_name = s.one("tags.get_by_name", Tag)
+_attach = s.scalar("tags.attach", bool)
+_detach = s.rowcount("tags.detach")
+_list_with_counts = s.many("tags.list_with_counts", TagCount)
+_for_file = s.many("tags.for_file", Tag)
+_file_visible = s.scalar("tags.file_visible", bool)
+
+
+def clean_name(name: str) -> str:
+    cleaned = name.strip()
+    if not 1 <= len(cleaned) <= MAX_NAME_LENGTH:
+        raise Invalid(f"a tag name has 1 to {MAX_NAME_LENGTH} characters", "name")
+    return cleaned
+
+
+class TagRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get_or_create(self, name: str) -> Tag:
+        """The tag with this (trimmed) name; safe when several sessions create the same name at once."""
+        cleaned = clean_name(name)
+        # A separate SELECT (new snapshot) sees a row that a concurrent insert committed while ours waited.
+        return _insert(self.conn, name=cleaned) or _get_by_name(self.conn, name=cleaned)
+
+    def attach(self, actor: Actor, file_uuid: UUID, name: str) -> Tag:
+        # Tags are global and anyone may create one, so creating it before the file check reveals nothing.
+        tag = self.get_or_create(name)
+        if not _attach(self.conn, file_uuid=file_uuid, tag_id=tag.id, **actor.scope()):
+            raise NotFound("file not found")
+        return tag
+
+    def detach(self, actor: Actor, file_uuid: UUID, name: str) -> None:
+        if _detach(self.conn, file_uuid=file_uuid, name=name.strip(), **actor.scope()) == 0:
+            raise NotFound("tag not found on this file")
+
+    def list_with_counts(self, actor: Actor) -> list[TagCount]:
+        """Tags on the actor's files (every file for an admin), with how many of those files carry each."""
+        return _list_with_counts(self.conn, **actor.scope())
+
+    def tags_for_file(self, actor: Actor, file_uuid: UUID) -> list[Tag]:
+        tags = _for_file(self.conn, file_uuid=file_uuid, **actor.scope())
+        if not tags and not _file_visible(self.conn, file_uuid=file_uuid, **actor.scope()):
+            raise NotFound("file not found")
+        return tags
