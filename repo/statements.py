@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,10 +38,20 @@ def set_slow_query_ms(threshold: float) -> None:
     SLOW_QUERY_MS = threshold
 
 
+KEY_DETAIL = re.compile(r"^Key \((?P<columns>.+?)\)=")
+SCOPE_COLUMNS = {"user_id", "media_file_id"}
+
+
 def _field_from_diag(exc: psycopg.Error) -> str | None:
+    """The column a user would name: from the error, from `Key (user_id, name)=...`, or from the constraint."""
     diag = exc.diag
     if diag.column_name:
         return diag.column_name
+    detail = KEY_DETAIL.match(diag.message_detail or "")
+    if detail:
+        columns = [re.sub(r"^\w+\((\w+)\)$", r"\1", c.strip()) for c in detail.group("columns").split(",")]
+        named = [c for c in columns if c not in SCOPE_COLUMNS] or columns
+        return named[-1]
     constraint, table = diag.constraint_name or "", diag.table_name or ""
     for suffix in ("_key", "_fkey", "_check", "_idx"):
         if constraint.startswith(table + "_") and constraint.endswith(suffix):
