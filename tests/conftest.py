@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,9 +45,12 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield schema.with_database(external, "postgres")
         return
-    url = embedded.start_postgres(tmp_path_factory.mktemp("pg") / "data", database="postgres")
+    # Not under pytest's basetemp: a concurrent pytest session may prune old basetemps while we run.
+    home = Path(tempfile.mkdtemp(prefix="opentr-test-pg-"))
+    url = embedded.start_postgres(home / "data", database="postgres")
     yield schema.with_database(url, "postgres")
     embedded.stop_all()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +122,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
         Redis.from_url(url).flushdb()
         return
-    yield embedded.start_redis(tmp_path_factory.mktemp("redis"))
+    home = Path(tempfile.mkdtemp(prefix="opentr-test-redis-"))
+    yield embedded.start_redis(home)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,0 +1,175 @@
+"""Speaker profiles (a person recognised across files) and collections of profiles, both owned by a user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+from uuid import UUID
+
+from repo import statements as s
+from repo.database import Connection
+from repo.errors import Conflict, NotFound
+from repo.rows import Actor
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerProfile:
+    id: int
+    uuid: UUID
+    name: str
+    description: str | None
+    speaker_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileOccurrence:
+    """One file where a speaker is linked to the profile."""
+
+    file_uuid: UUID
+    filename: str
+    speaker_uuid: UUID
+    speaker_label: str
+    speaker_name: str
+    segment_count: int
+    talk_time: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerCollection:
+    id: int
+    uuid: UUID
+    name: str
+    description: str | None
+    profile_uuids: list[UUID]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChange:
+    matched: int
+    changed: int
+
+
+_create = s.one_or_none("speaker_profiles.create", SpeakerProfile)
+_get = s.one("speaker_profiles.get", SpeakerProfile)
+_list = s.many("speaker_profiles.list", SpeakerProfile)
+_update = s.one("speaker_profiles.update", SpeakerProfile)
+_delete = s.rowcount("speaker_profiles.delete")
+_profile_visible = s.scalar("speaker_profiles.profile_visible", bool)
+_occurrences = s.many("speaker_profiles.occurrences", ProfileOccurrence)
+_create_collection = s.one_or_none("speaker_profiles.create_collection", SpeakerCollection)
+_get_collection = s.one_or_none("speaker_profiles.get_collection", SpeakerCollection)
+_list_collections = s.many("speaker_profiles.list_collections", SpeakerCollection)
+_update_collection = s.one_or_none("speaker_profiles.update_collection", SpeakerCollection)
+_delete_collection = s.rowcount("speaker_profiles.delete_collection")
+_add_members = s.one_or_none("speaker_profiles.add_members", MemberChange)
+_remove_members = s.one_or_none("speaker_profiles.remove_members", MemberChange)
+
+
+@contextmanager
+def _name_taken_is_conflict(kind: str) -> Iterator[None]:
+    """The unique (user_id, name) constraint reports field "user_id_name"; callers know it as "name"."""
+    try:
+        yield
+    except Conflict as exc:
+        raise Conflict(f"a {kind} with this name already exists", "name") from exc
+
+
+class SpeakerProfileRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def create(self, actor: Actor, name: str, description: str | None = None) -> SpeakerProfile:
+        created = _create(self.conn, name=name, description=description, actor_id=actor.id)
+        if created is None:
+            raise Conflict("a speaker profile with this name already exists", "name")
+        return created
+
+    def get(self, actor: Actor, profile_uuid: UUID) -> SpeakerProfile:
+        return _get(self.conn, profile_uuid=profile_uuid, **actor.scope())
+
+    def list_mine(self, actor: Actor, *, after_name: str | None = None, limit: int = 100) -> list[SpeakerProfile]:
+        """The actor's own profiles by name; pass the last name seen as `after_name` for the next page."""
+        return _list(self.conn, after_name=after_name, limit=limit, actor_id=actor.id)
+
+    def update(
+        self, actor: Actor, profile_uuid: UUID, *, name: str | None = None, description: str | None = None
+    ) -> SpeakerProfile:
+        with _name_taken_is_conflict("speaker profile"):
+            return _update(self.conn, profile_uuid=profile_uuid, name=name, description=description, **actor.scope())
+
+    def delete(self, actor: Actor, profile_uuid: UUID) -> None:
+        """Speakers linked to the profile stay, unlinked."""
+        if _delete(self.conn, profile_uuid=profile_uuid, **actor.scope()) == 0:
+            raise NotFound("speaker profile not found")
+
+    def occurrences(self, actor: Actor, profile_uuid: UUID) -> list[ProfileOccurrence]:
+        """Where the profile's person speaks, across files; [] for a visible profile linked to nobody."""
+        found = _occurrences(self.conn, profile_uuid=profile_uuid, **actor.scope())
+        if not found and not _profile_visible(self.conn, profile_uuid=profile_uuid, **actor.scope()):
+            raise NotFound("speaker profile not found")
+        return found
+
+
+class SpeakerCollectionRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def create(self, actor: Actor, name: str, description: str | None = None) -> SpeakerCollection:
+        created = _create_collection(self.conn, name=name, description=description, actor_id=actor.id)
+        if created is None:
+            raise Conflict("a speaker collection with this name already exists", "name")
+        return created
+
+    def get(self, actor: Actor, collection_uuid: UUID) -> SpeakerCollection:
+        return _found(_get_collection(self.conn, collection_uuid=collection_uuid, **actor.scope()))
+
+    def list_mine(self, actor: Actor, *, after_name: str | None = None, limit: int = 100) -> list[SpeakerCollection]:
+        """The actor's own collections (with their profiles) by name; keyset on `after_name`."""
+        return _list_collections(self.conn, after_name=after_name, limit=limit, actor_id=actor.id)
+
+    def update(
+        self, actor: Actor, collection_uuid: UUID, *, name: str | None = None, description: str | None = None
+    ) -> SpeakerCollection:
+        with _name_taken_is_conflict("speaker collection"):
+            updated = _update_collection(
+                self.conn, collection_uuid=collection_uuid, name=name, description=description, **actor.scope()
+            )
+        return _found(updated)
+
+    def delete(self, actor: Actor, collection_uuid: UUID) -> None:
+        """The profiles stay; only their membership goes."""
+        if _delete_collection(self.conn, collection_uuid=collection_uuid, **actor.scope()) == 0:
+            raise NotFound("speaker collection not found")
+
+    def add_profiles(self, actor: Actor, collection_uuid: UUID, profile_uuids: Sequence[UUID]) -> SpeakerCollection:
+        """Add several profiles at once (already present ones are kept); all or nothing."""
+        self._change_members(_add_members, actor, collection_uuid, profile_uuids)
+        return self.get(actor, collection_uuid)
+
+    def remove_profiles(self, actor: Actor, collection_uuid: UUID, profile_uuids: Sequence[UUID]) -> SpeakerCollection:
+        """Remove several profiles at once (ones not in the collection are ignored); all or nothing."""
+        self._change_members(_remove_members, actor, collection_uuid, profile_uuids)
+        return self.get(actor, collection_uuid)
+
+    def _change_members(
+        self, query: s.OneOrNone[MemberChange], actor: Actor, collection_uuid: UUID, profile_uuids: Sequence[UUID]
+    ) -> None:
+        wanted = list(dict.fromkeys(profile_uuids))
+        change = _found(query(self.conn, collection_uuid=collection_uuid, profile_uuids=wanted, **actor.scope()))
+        if change.matched != len(wanted):
+            raise NotFound("speaker profile not found")
+
+
+def _found(row: T | None) -> T:
+    if row is None:
+        raise NotFound("speaker collection not found")
+    return row

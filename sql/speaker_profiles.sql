@@ -1,0 +1,129 @@
+-- name: create :one?
+-- No row when the user already has a profile with this name.
+INSERT INTO speaker_profiles (user_id, name, description)
+VALUES (%(actor_id)s, btrim(%(name)s), %(description)s)
+ON CONFLICT (user_id, name) DO NOTHING
+RETURNING id, uuid, name, description, 0::bigint AS speaker_count, created_at, updated_at;
+
+-- name: get :one
+SELECT p.id, p.uuid, p.name, p.description,
+       (SELECT count(*) FROM speakers sp WHERE sp.profile_id = p.id) AS speaker_count, p.created_at, p.updated_at
+FROM speaker_profiles p
+WHERE p.uuid = %(profile_uuid)s AND (p.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+
+-- name: list :many
+-- The actor's own profiles by name (keyset: pass the last name seen).
+SELECT p.id, p.uuid, p.name, p.description,
+       (SELECT count(*) FROM speakers sp WHERE sp.profile_id = p.id) AS speaker_count, p.created_at, p.updated_at
+FROM speaker_profiles p
+WHERE p.user_id = %(actor_id)s AND (%(after_name)s::text IS NULL OR p.name > %(after_name)s::text)
+ORDER BY p.name
+LIMIT %(limit)s;
+
+-- name: update :one
+UPDATE speaker_profiles p
+SET name = coalesce(btrim(%(name)s::text), p.name),
+    description = coalesce(%(description)s::text, p.description)
+WHERE p.uuid = %(profile_uuid)s AND (p.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+RETURNING p.id, p.uuid, p.name, p.description,
+          (SELECT count(*) FROM speakers sp WHERE sp.profile_id = p.id) AS speaker_count, p.created_at, p.updated_at;
+
+-- name: delete :rowcount
+-- Speakers linked to the profile keep existing, unlinked (ON DELETE SET NULL).
+DELETE FROM speaker_profiles
+WHERE uuid = %(profile_uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+
+-- name: profile_visible :scalar
+SELECT EXISTS (
+    SELECT 1 FROM speaker_profiles
+    WHERE uuid = %(profile_uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+) AS visible;
+
+-- name: occurrences :many
+-- Every file where a speaker is linked to the profile, with that speaker's label and talk time, newest file first.
+SELECT f.uuid AS file_uuid, f.filename, sp.uuid AS speaker_uuid, sp.label AS speaker_label,
+       coalesce(sp.display_name, sp.label) AS speaker_name, count(ts.id) AS segment_count,
+       coalesce(sum(ts.end_time - ts.start_time), 0)::float8 AS talk_time
+FROM speaker_profiles p
+JOIN speakers sp ON sp.profile_id = p.id
+JOIN media_files f ON f.id = sp.media_file_id
+LEFT JOIN transcript_segments ts ON ts.speaker_id = sp.id
+WHERE p.uuid = %(profile_uuid)s
+  AND (p.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+  AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+GROUP BY f.id, sp.id
+ORDER BY f.upload_time DESC, f.id DESC, sp.label;
+
+-- name: create_collection :one?
+-- No row when the user already has a collection with this name.
+INSERT INTO speaker_collections (user_id, name, description)
+VALUES (%(actor_id)s, btrim(%(name)s), %(description)s)
+ON CONFLICT (user_id, name) DO NOTHING
+RETURNING id, uuid, name, description, '{}'::uuid[] AS profile_uuids, created_at, updated_at;
+
+-- name: get_collection :one?
+SELECT c.id, c.uuid, c.name, c.description,
+       ARRAY(SELECT p.uuid FROM speaker_collection_members m JOIN speaker_profiles p ON p.id = m.profile_id
+             WHERE m.collection_id = c.id ORDER BY p.name) AS profile_uuids,
+       c.created_at, c.updated_at
+FROM speaker_collections c
+WHERE c.uuid = %(collection_uuid)s AND (c.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+
+-- name: list_collections :many
+-- The actor's own collections with their members, by name (keyset: pass the last name seen).
+SELECT c.id, c.uuid, c.name, c.description,
+       ARRAY(SELECT p.uuid FROM speaker_collection_members m JOIN speaker_profiles p ON p.id = m.profile_id
+             WHERE m.collection_id = c.id ORDER BY p.name) AS profile_uuids,
+       c.created_at, c.updated_at
+FROM speaker_collections c
+WHERE c.user_id = %(actor_id)s AND (%(after_name)s::text IS NULL OR c.name > %(after_name)s::text)
+ORDER BY c.name
+LIMIT %(limit)s;
+
+-- name: update_collection :one?
+UPDATE speaker_collections c
+SET name = coalesce(btrim(%(name)s::text), c.name),
+    description = coalesce(%(description)s::text, c.description)
+WHERE c.uuid = %(collection_uuid)s AND (c.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+RETURNING c.id, c.uuid, c.name, c.description,
+          ARRAY(SELECT p.uuid FROM speaker_collection_members m JOIN speaker_profiles p ON p.id = m.profile_id
+                WHERE m.collection_id = c.id ORDER BY p.name) AS profile_uuids,
+          c.created_at, c.updated_at;
+
+-- name: delete_collection :rowcount
+DELETE FROM speaker_collections
+WHERE uuid = %(collection_uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+
+-- name: add_members :one?
+-- All or nothing: inserts only when every named profile is one of the collection owner's.
+WITH c AS (
+    SELECT id, user_id FROM speaker_collections
+    WHERE uuid = %(collection_uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+), wanted AS (
+    SELECT p.id FROM speaker_profiles p JOIN c ON c.user_id = p.user_id
+    WHERE p.uuid = ANY(%(profile_uuids)s::uuid[])
+), added AS (
+    INSERT INTO speaker_collection_members (collection_id, profile_id)
+    SELECT c.id, wanted.id FROM c, wanted
+    WHERE (SELECT count(*) FROM wanted) = cardinality(%(profile_uuids)s::uuid[])
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM wanted) AS matched, (SELECT count(*) FROM added) AS changed FROM c;
+
+-- name: remove_members :one?
+-- All or nothing, like add_members: removes only when every named profile is one of the collection owner's.
+WITH c AS (
+    SELECT id, user_id FROM speaker_collections
+    WHERE uuid = %(collection_uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+), wanted AS (
+    SELECT p.id FROM speaker_profiles p JOIN c ON c.user_id = p.user_id
+    WHERE p.uuid = ANY(%(profile_uuids)s::uuid[])
+), removed AS (
+    DELETE FROM speaker_collection_members m
+    USING c
+    WHERE m.collection_id = c.id AND m.profile_id IN (SELECT id FROM wanted)
+      AND (SELECT count(*) FROM wanted) = cardinality(%(profile_uuids)s::uuid[])
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM wanted) AS matched, (SELECT count(*) FROM removed) AS changed FROM c;

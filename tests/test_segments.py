@@ -1,0 +1,226 @@
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+
+from repo import statements
+from repo.database import Database
+from repo.errors import Invalid, NotFound
+from repo.rows import Actor
+from repo.segments import NewSegment, SegmentRepository
+from tests import factories
+
+Conn = psycopg.Connection[Any]
+
+
+def _seg(i: int, label: str | None = "SPEAKER_00", text: str | None = None) -> NewSegment:
+    words = [{"word": f"w{i}", "start": float(i), "end": i + 0.5, "score": 0.9}]
+    return NewSegment(float(i), i + 0.9, text or f"segment {i}", label, words)
+
+
+def _file(conn: Conn) -> tuple[Actor, int, uuid.UUID]:
+    owner = factories.user(conn)
+    file_id, file_uuid = factories.media_file(conn, owner)
+    return owner, file_id, file_uuid
+
+
+def test_replace_then_read_returns_segments_in_time_order_with_speakers(conn: Conn) -> None:
+    owner, file_id, file_uuid = _file(conn)
+    repo = SegmentRepository(conn)
+    segments = [_seg(2, "SPEAKER_01"), _seg(0, "SPEAKER_00"), _seg(1, None)]
+    counts = repo.replace_transcript(file_id, segments)
+    assert (counts.segments, counts.speakers) == (3, 2)
+
+    read = repo.transcript(owner, file_uuid)
+    assert [seg.text for seg in read] == ["segment 0", "segment 1", "segment 2"]
+    assert [seg.speaker_label for seg in read] == ["SPEAKER_00", None, "SPEAKER_01"]
+    assert read[0].speaker_name == "SPEAKER_00" and read[1].speaker_uuid is None
+    assert read[0].words == segments[1].words
+    assert list(repo.stream_transcript(owner, file_uuid, batch=2)) == read
+    assert repo.segment_count(file_id) == 3
+    owners = conn.execute("SELECT DISTINCT user_id FROM speakers WHERE media_file_id = %s", (file_id,)).fetchall()
+    assert owners == [(owner.id,)]
+
+
+def test_speaker_name_is_the_display_name_when_set(conn: Conn) -> None:
+    owner, file_id, file_uuid = _file(conn)
+    repo = SegmentRepository(conn)
+    repo.replace_transcript(file_id, [_seg(0)])
+    conn.execute("UPDATE speakers SET display_name = 'Ann' WHERE media_file_id = %s", (file_id,))
+    assert repo.transcript(owner, file_uuid)[0].speaker_name == "Ann"
+
+
+def test_empty_transcript_of_a_visible_file_is_empty_not_missing(conn: Conn) -> None:
+    owner, _, file_uuid = _file(conn)
+    admin = factories.user(conn, admin=True)
+    repo = SegmentRepository(conn)
+    assert repo.transcript(owner, file_uuid) == []
+    assert list(repo.stream_transcript(owner, file_uuid)) == []
+    assert repo.transcript(admin, file_uuid) == []
+
+
+def test_another_users_file_is_not_found_for_every_method(conn: Conn) -> None:
+    owner, file_id, file_uuid = _file(conn)
+    repo = SegmentRepository(conn)
+    repo.replace_transcript(file_id, [_seg(0), _seg(1, "SPEAKER_01")])
+    segment = repo.transcript(owner, file_uuid)[0]
+    other = factories.user(conn)
+    with pytest.raises(NotFound):
+        repo.transcript(other, file_uuid)
+    with pytest.raises(NotFound):
+        repo.stream_transcript(other, file_uuid)
+    with pytest.raises(NotFound):
+        repo.transcript(owner, uuid.uuid4())
+    with pytest.raises(NotFound):
+        repo.update_segment(other, file_uuid, segment.uuid, text="stolen")
+    with pytest.raises(NotFound):
+        repo.update_segment(other, file_uuid, segment.uuid, speaker_uuid=segment.speaker_uuid)
+    with pytest.raises(NotFound):
+        repo.update_segment(owner, uuid.uuid4(), segment.uuid, text="wrong file")
+    assert repo.transcript(owner, file_uuid)[0].text == "segment 0"
+
+
+def test_update_segment_changes_text_times_and_speaker(conn: Conn) -> None:
+    owner, file_id, file_uuid = _file(conn)
+    repo = SegmentRepository(conn)
+    repo.replace_transcript(file_id, [_seg(0, "SPEAKER_00"), _seg(1, "SPEAKER_01")])
+    first, second = repo.transcript(owner, file_uuid)
+
+    updated = repo.update_segment(owner, file_uuid, first.uuid, text="Hello there", speaker_uuid=second.speaker_uuid)
+    assert (updated.text, updated.speaker_label, updated.start_time) == ("Hello there", "SPEAKER_01", 0.0)
+    moved = repo.update_segment(owner, file_uuid, first.uuid, start_time=0.25, end_time=0.75)
+    assert (moved.start_time, moved.end_time, moved.text) == (0.25, 0.75, "Hello there")
+    assert repo.transcript(owner, file_uuid)[0] == moved
+
+
+def test_update_segment_rejects_a_speaker_of_another_file_and_bad_times(conn: Conn) -> None:
+    owner, file_id, file_uuid = _file(conn)
+    other_file_id, other_file_uuid = factories.media_file(conn, owner)
+    repo = SegmentRepository(conn)
+    repo.replace_transcript(file_id, [_seg(0)])
+    repo.replace_transcript(other_file_id, [_seg(0, "SPEAKER_09")])
+    segment = repo.transcript(owner, file_uuid)[0]
+    foreign_speaker = repo.transcript(owner, other_file_uuid)[0].speaker_uuid
+    assert foreign_speaker is not None
+
+    for speaker_uuid in (foreign_speaker, uuid.uuid4()):
+        with pytest.raises(Invalid) as info:
+            repo.update_segment(owner, file_uuid, segment.uuid, speaker_uuid=speaker_uuid)
+        assert info.value.field == "speaker_uuid"
+    with pytest.raises(Invalid):
+        repo.update_segment(owner, file_uuid, segment.uuid, start_time=5.0, end_time=1.0)
+    with pytest.raises(Invalid), conn.transaction():
+        repo.update_segment(owner, file_uuid, segment.uuid, end_time=-1.0)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (NewSegment(5.0, 4.0, "backwards", None, None), "end_time"),
+        (NewSegment(-1.0, 4.0, "negative", None, None), "start_time"),
+        (NewSegment(float("nan"), 4.0, "nan", None, None), "finite"),
+        (NewSegment(1.0, 2.0, "nul\x00", None, None), "NUL"),
+        (NewSegment(1.0, 2.0, "no label", "", None), "speaker_label"),
+        (NewSegment(0.0, 0.9, "segment 0", None, None), "repeats"),
+    ],
+)
+def test_invalid_segments_are_rejected_up_front_naming_the_index(conn: Conn, bad: NewSegment, message: str) -> None:
+    owner, file_id, file_uuid = _file(conn)
+    repo = SegmentRepository(conn)
+    repo.replace_transcript(file_id, [_seg(7)])
+    with pytest.raises(Invalid, match=f"segment 2: .*{message}"):
+        repo.replace_transcript(file_id, [_seg(0), _seg(1), bad])
+    assert [seg.text for seg in repo.transcript(owner, file_uuid)] == ["segment 7"]
+
+
+def test_rerunning_replace_leaves_exactly_one_transcript(conn: Conn) -> None:
+    owner, file_id, file_uuid = _file(conn)
+    repo = SegmentRepository(conn)
+    segments = [_seg(0, "SPEAKER_00"), _seg(1, "SPEAKER_01"), _seg(2, "SPEAKER_00")]
+    repo.replace_transcript(file_id, segments)
+    conn.execute(
+        "UPDATE speakers SET display_name = 'Ann' WHERE label = 'SPEAKER_00' AND media_file_id = %s", (file_id,)
+    )
+    counts = repo.replace_transcript(file_id, segments)
+    assert (counts.segments, counts.speakers) == (3, 2)
+    assert repo.segment_count(file_id) == 3
+    speakers = conn.execute(
+        "SELECT label, display_name FROM speakers WHERE media_file_id = %s ORDER BY label", (file_id,)
+    ).fetchall()
+    assert speakers == [("SPEAKER_00", "Ann"), ("SPEAKER_01", None)]
+
+    repo.replace_transcript(file_id, [_seg(5, "SPEAKER_02")])
+    assert [(seg.text, seg.speaker_label) for seg in repo.transcript(owner, file_uuid)] == [("segment 5", "SPEAKER_02")]
+    labels = conn.execute("SELECT label FROM speakers WHERE media_file_id = %s", (file_id,)).fetchall()
+    assert labels == [("SPEAKER_02",)]
+    assert repo.replace_transcript(file_id, []) == type(counts)(0, 0)
+    assert repo.transcript(owner, file_uuid) == []
+    assert conn.execute("SELECT count(*) FROM speakers WHERE media_file_id = %s", (file_id,)).fetchone() == (0,)
+
+
+def test_replace_on_a_missing_file_is_not_found(conn: Conn) -> None:
+    with pytest.raises(NotFound), conn.transaction():
+        SegmentRepository(conn).replace_transcript(-1, [_seg(0)])
+
+
+def test_copy_ingest_of_100k_segments_round_trips_exactly(conn: Conn) -> None:
+    owner, file_id, file_uuid = _file(conn)
+    repo = SegmentRepository(conn)
+    segments = [_seg(i, f"SPEAKER_{i % 4:02d}", f"line {i} of a long meeting") for i in range(100_000)]
+    started = time.perf_counter()
+    counts = repo.replace_transcript(file_id, segments)
+    elapsed = time.perf_counter() - started
+    assert (counts.segments, counts.speakers) == (100_000, 4)
+    assert elapsed < 10, f"COPY of 100k segments took {elapsed:.1f} s"
+
+    assert repo.segment_count(file_id) == 100_000
+    read = repo.transcript(owner, file_uuid)
+    assert len(read) == 100_000
+    for index in [0, 1, 4_242, 31_337, 77_777, 99_999]:
+        expected, got = segments[index], read[index]
+        assert (got.start_time, got.end_time, got.text, got.words, got.speaker_label) == (
+            expected.start_time,
+            expected.end_time,
+            expected.text,
+            expected.words,
+            expected.speaker_label,
+        )
+    assert [seg.text for seg in read[::997]] == [seg.text for seg in segments[::997]]
+
+
+def _texts(conn: Conn, file_id: int) -> set[str]:
+    rows = conn.execute("SELECT text FROM transcript_segments WHERE media_file_id = %s", (file_id,)).fetchall()
+    return {row[0] for row in rows}
+
+
+def test_a_concurrent_reader_sees_all_old_or_all_new(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    with db.transaction() as setup:
+        owner, file_id, file_uuid = _file(setup)
+        old = [_seg(i, "SPEAKER_00", f"old {i}") for i in range(500)]
+        SegmentRepository(setup).replace_transcript(file_id, old)
+    new = [_seg(i, "SPEAKER_01", f"new {i}") for i in range(700)]
+    old_texts, new_texts = {seg.text for seg in old}, {seg.text for seg in new}
+    seen_mid_way: list[tuple[str, set[str]]] = []
+
+    with psycopg.connect(db.url, autocommit=True) as reader:
+
+        def read_mid_way(name: str, elapsed_ms: float) -> None:
+            if name.startswith("segments."):
+                seen_mid_way.append((name, _texts(reader, file_id)))
+
+        monkeypatch.setattr(statements, "observers", [read_mid_way])
+        with db.transaction() as writer:
+            SegmentRepository(writer).replace_transcript(file_id, new)
+        monkeypatch.setattr(statements, "observers", [])
+        after = _texts(reader, file_id)
+        with db.transaction() as check:
+            read = SegmentRepository(check).transcript(owner, file_uuid)
+
+    assert "segments.copy_segments" in [name for name, _ in seen_mid_way]
+    assert all(texts == old_texts for _, texts in seen_mid_way)
+    assert after == new_texts
+    assert {seg.speaker_label for seg in read} == {"SPEAKER_01"} and len(read) == 700
