@@ -1,0 +1,135 @@
+"""Summary prompts: system prompts (no owner, visible to everyone, edited by admins) and each user's own."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Literal, get_args
+from uuid import UUID
+
+from repo import statements as s
+from repo.database import Connection
+from repo.errors import Conflict, Invalid, NotFound
+from repo.rows import Actor
+
+ContentType = Literal["general", "meeting", "interview", "podcast", "documentary", "lecture", "speaker_identification"]
+CONTENT_TYPES: Final = frozenset(get_args(ContentType))
+ACTIVE_PROMPT_SETTING: Final = "summary.active_prompt"
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    id: int
+    uuid: UUID
+    user_id: int | None
+    name: str
+    description: str | None
+    prompt_text: str
+    content_type: str
+    is_system_default: bool
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def is_system(self) -> bool:
+        return self.user_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedPrompt:
+    is_system_default: bool
+
+
+_list_visible = s.many("prompts.list_visible", Prompt)
+_get = s.one("prompts.get", Prompt)
+_create = s.one("prompts.create", Prompt)
+_update = s.one("prompts.update", Prompt)
+_delete = s.one_or_none("prompts.delete", DeletedPrompt)
+_activate = s.one("prompts.activate", Prompt)
+_active = s.one("prompts.active", Prompt)
+
+
+def _check_content_type(content_type: str | None) -> None:
+    if content_type is not None and content_type not in CONTENT_TYPES:
+        raise Invalid(f"content_type must be one of {', '.join(sorted(CONTENT_TYPES))}", "content_type")
+
+
+def _name_conflict(exc: Conflict) -> Conflict:
+    return Conflict("a prompt with this name already exists", "name") if exc.field == "user_id_name" else exc
+
+
+class PromptRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def list(self, actor: Actor, content_type: str | None = None) -> builtins.list[Prompt]:
+        _check_content_type(content_type)
+        return _list_visible(self.conn, actor_id=actor.id, content_type=content_type)
+
+    def get(self, actor: Actor, uuid: UUID) -> Prompt:
+        return _get(self.conn, uuid=uuid, **actor.scope())
+
+    def create(
+        self,
+        actor: Actor,
+        name: str,
+        prompt_text: str,
+        content_type: str = "general",
+        description: str | None = None,
+    ) -> Prompt:
+        _check_content_type(content_type)
+        try:
+            return _create(
+                self.conn,
+                actor_id=actor.id,
+                name=name.strip(),
+                description=description or None,
+                prompt_text=prompt_text,
+                content_type=content_type,
+            )
+        except Conflict as exc:
+            raise _name_conflict(exc) from exc
+
+    def update(
+        self,
+        actor: Actor,
+        uuid: UUID,
+        *,
+        name: str | None = None,
+        prompt_text: str | None = None,
+        content_type: str | None = None,
+        description: str | None = None,
+        is_active: bool | None = None,
+    ) -> Prompt:
+        """None leaves a field unchanged; description "" clears it. System prompts: admins only."""
+        _check_content_type(content_type)
+        try:
+            return _update(
+                self.conn,
+                uuid=uuid,
+                name=name.strip() if name is not None else None,
+                description=description,
+                prompt_text=prompt_text,
+                content_type=content_type,
+                is_active=is_active,
+                **actor.scope(),
+            )
+        except Conflict as exc:
+            raise _name_conflict(exc) from exc
+
+    def delete(self, actor: Actor, uuid: UUID) -> None:
+        deleted = _delete(self.conn, uuid=uuid, **actor.scope())
+        if deleted is None:
+            raise NotFound("prompt not found")
+        if deleted.is_system_default:
+            raise Conflict("a system default prompt cannot be deleted; edit it instead", "is_system_default")
+
+    def activate(self, actor: Actor, uuid: UUID) -> Prompt:
+        """Use this prompt for the actor's summaries (stored as the setting summary.active_prompt)."""
+        return _activate(self.conn, uuid=uuid, **actor.scope())
+
+    def active(self, actor: Actor, content_type: str = "general") -> Prompt:
+        _check_content_type(content_type)
+        return _active(self.conn, content_type=content_type, **actor.scope())

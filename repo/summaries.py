@@ -1,0 +1,188 @@
+"""AI summaries of media files: several versions per file, each moving pending → processing → completed | failed.
+
+Every transition is a guarded UPDATE that also keeps media_files.summary_status in step (when the summary is the
+file's newest version) in the same statement; a transition from the wrong state is a Conflict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from repo import statements as s
+from repo.database import Connection
+from repo.errors import Conflict, Invalid, NotFound
+from repo.rows import Actor
+
+STARTABLE: Final = ["pending"]
+COMPLETABLE: Final = ["processing"]
+FAILABLE: Final = ["pending", "processing"]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    id: int
+    uuid: UUID
+    media_file_id: int
+    user_id: int
+    prompt_id: int | None
+    llm_configuration_id: int | None
+    provider: str | None
+    model_name: str | None
+    version: int
+    status: str
+    bluf: str | None
+    brief_summary: str | None
+    major_topics: list[Any]
+    action_items: list[Any]
+    key_decisions: list[Any]
+    follow_up_items: list[Any]
+    raw_response: str | None
+    error_message: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    processing_ms: int | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LockedFile:
+    id: int
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    id: int
+
+
+_lock_file = s.one_or_none("summaries.lock_file", LockedFile)
+_create_pending = s.one_or_none("summaries.create_pending", Summary)
+_start = s.one_or_none("summaries.start", Summary)
+_complete = s.one_or_none("summaries.complete", Summary)
+_fail = s.one_or_none("summaries.fail", Summary)
+_file_visible = s.one_or_none("summaries.file_visible", FileRef)
+_list_for_file = s.many("summaries.list_for_file", Summary)
+_get = s.one_or_none("summaries.get", Summary)
+_get_by_id = s.one_or_none("summaries.get_by_id", Summary)
+
+
+def _as_actor(actor_or_owner: Actor | int) -> Actor:
+    return actor_or_owner if isinstance(actor_or_owner, Actor) else Actor(actor_or_owner)
+
+
+def _found(summary: Summary | None) -> Summary:
+    if summary is None:
+        raise NotFound("summary not found")
+    return summary
+
+
+class SummaryRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def create_pending(
+        self,
+        actor_or_owner: Actor | int,
+        file_id: int,
+        prompt_id: int | None,
+        llm_configuration_id: int | None,
+        provider: str | None,
+        model_name: str | None,
+    ) -> Summary:
+        """A new pending version (previous max + 1). The file row is locked first, so concurrent requests for
+        the same file queue and get consecutive versions instead of colliding on UNIQUE (file, version)."""
+        actor = _as_actor(actor_or_owner)
+        with self.conn.transaction():
+            if _lock_file(self.conn, file_id=file_id, **actor.scope()) is None:
+                raise NotFound("file not found")
+            created = _create_pending(
+                self.conn,
+                file_id=file_id,
+                prompt_id=prompt_id,
+                llm_configuration_id=llm_configuration_id,
+                provider=provider,
+                model_name=model_name,
+                **actor.scope(),
+            )
+        if created is None:
+            raise Invalid("the prompt or the LLM configuration is not available to this user", "prompt_id")
+        return created
+
+    def _transitioned(self, summary_id: int, changed: Summary | None, to: str) -> Summary:
+        if changed is not None:
+            return changed
+        current = self.get_by_id(summary_id)
+        raise Conflict(f"summary is {current.status}; it cannot become {to}", "status")
+
+    def start(self, summary_id: int) -> Summary:
+        changed = _start(self.conn, summary_id=summary_id, from_statuses=STARTABLE)
+        return self._transitioned(summary_id, changed, "processing")
+
+    def complete(
+        self,
+        summary_id: int,
+        bluf: str | None,
+        brief_summary: str | None,
+        major_topics: list[Any],
+        action_items: list[Any],
+        key_decisions: list[Any],
+        follow_up_items: list[Any],
+        raw_response: str | None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        processing_ms: int | None = None,
+    ) -> Summary:
+        changed = _complete(
+            self.conn,
+            summary_id=summary_id,
+            from_statuses=COMPLETABLE,
+            bluf=bluf,
+            brief_summary=brief_summary,
+            major_topics=Jsonb(major_topics),
+            action_items=Jsonb(action_items),
+            key_decisions=Jsonb(key_decisions),
+            follow_up_items=Jsonb(follow_up_items),
+            raw_response=raw_response,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            processing_ms=processing_ms,
+        )
+        return self._transitioned(summary_id, changed, "completed")
+
+    def fail(self, summary_id: int, error_message: str, raw_response: str | None = None) -> Summary:
+        changed = _fail(
+            self.conn,
+            summary_id=summary_id,
+            from_statuses=FAILABLE,
+            error_message=error_message,
+            raw_response=raw_response,
+        )
+        return self._transitioned(summary_id, changed, "failed")
+
+    def list_for_file(
+        self, actor: Actor, file_uuid: UUID, *, completed_only: bool = False, limit: int = 100
+    ) -> list[Summary]:
+        """Newest version first; NotFound (not an empty list) when the file is not the actor's."""
+        if _file_visible(self.conn, file_uuid=file_uuid, **actor.scope()) is None:
+            raise NotFound("file not found")
+        return _list_for_file(
+            self.conn, file_uuid=file_uuid, completed_only=completed_only, limit=limit, **actor.scope()
+        )
+
+    def latest(self, actor: Actor, file_uuid: UUID, *, completed_only: bool = False) -> Summary | None:
+        found = self.list_for_file(actor, file_uuid, completed_only=completed_only, limit=1)
+        return found[0] if found else None
+
+    def get(self, actor: Actor, uuid: UUID) -> Summary:
+        return _found(_get(self.conn, uuid=uuid, **actor.scope()))
+
+    def get_by_id(self, summary_id: int) -> Summary:
+        return _found(_get_by_id(self.conn, summary_id=summary_id))

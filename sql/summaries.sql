@@ -1,0 +1,112 @@
+-- name: lock_file :one?
+-- Serialises summary creation per file: the version is computed only after this lock is held.
+SELECT id, user_id FROM media_files
+WHERE id = %(file_id)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+FOR NO KEY UPDATE;
+
+-- name: create_pending :one?
+-- No row when the prompt or the configuration is not one the acting user may use.
+WITH created AS (
+    INSERT INTO file_summaries (media_file_id, user_id, prompt_id, llm_configuration_id, provider, model_name,
+                                version)
+    SELECT %(file_id)s, %(actor_id)s, %(prompt_id)s, %(llm_configuration_id)s, %(provider)s, %(model_name)s,
+           coalesce((SELECT max(version) FROM file_summaries WHERE media_file_id = %(file_id)s), 0) + 1
+    WHERE (%(prompt_id)s::bigint IS NULL OR EXISTS (
+              SELECT 1 FROM summary_prompts p WHERE p.id = %(prompt_id)s::bigint
+                AND (p.user_id IS NULL OR p.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)))
+      AND (%(llm_configuration_id)s::bigint IS NULL OR EXISTS (
+              SELECT 1 FROM user_llm_configurations c WHERE c.id = %(llm_configuration_id)s::bigint
+                AND (c.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)))
+    RETURNING *
+), file AS (
+    UPDATE media_files m SET summary_status = 'pending' FROM created WHERE m.id = created.media_file_id
+)
+SELECT id, uuid, media_file_id, user_id, prompt_id, llm_configuration_id, provider, model_name, version, status,
+       bluf, brief_summary, major_topics, action_items, key_decisions, follow_up_items, raw_response, error_message,
+       input_tokens, output_tokens, processing_ms, started_at, completed_at, created_at, updated_at
+FROM created;
+
+-- name: start :one?
+-- Guarded: only a pending summary starts. The file's summary_status follows its newest version only.
+WITH changed AS (
+    UPDATE file_summaries SET status = 'processing', started_at = now()
+    WHERE id = %(summary_id)s AND status = ANY(%(from_statuses)s::text[])
+    RETURNING *
+), file AS (
+    UPDATE media_files m SET summary_status = changed.status FROM changed
+    WHERE m.id = changed.media_file_id
+      AND changed.version = (SELECT max(version) FROM file_summaries f WHERE f.media_file_id = changed.media_file_id)
+)
+SELECT id, uuid, media_file_id, user_id, prompt_id, llm_configuration_id, provider, model_name, version, status,
+       bluf, brief_summary, major_topics, action_items, key_decisions, follow_up_items, raw_response, error_message,
+       input_tokens, output_tokens, processing_ms, started_at, completed_at, created_at, updated_at
+FROM changed;
+
+-- name: complete :one?
+WITH changed AS (
+    UPDATE file_summaries
+    SET status = 'completed', completed_at = now(), error_message = NULL,
+        bluf = %(bluf)s, brief_summary = %(brief_summary)s, major_topics = %(major_topics)s,
+        action_items = %(action_items)s, key_decisions = %(key_decisions)s, follow_up_items = %(follow_up_items)s,
+        raw_response = %(raw_response)s, input_tokens = %(input_tokens)s, output_tokens = %(output_tokens)s,
+        processing_ms = %(processing_ms)s
+    WHERE id = %(summary_id)s AND status = ANY(%(from_statuses)s::text[])
+    RETURNING *
+), file AS (
+    UPDATE media_files m SET summary_status = changed.status FROM changed
+    WHERE m.id = changed.media_file_id
+      AND changed.version = (SELECT max(version) FROM file_summaries f WHERE f.media_file_id = changed.media_file_id)
+)
+SELECT id, uuid, media_file_id, user_id, prompt_id, llm_configuration_id, provider, model_name, version, status,
+       bluf, brief_summary, major_topics, action_items, key_decisions, follow_up_items, raw_response, error_message,
+       input_tokens, output_tokens, processing_ms, started_at, completed_at, created_at, updated_at
+FROM changed;
+
+-- name: fail :one?
+WITH changed AS (
+    UPDATE file_summaries
+    SET status = 'failed', completed_at = now(), error_message = %(error_message)s,
+        raw_response = coalesce(%(raw_response)s::text, raw_response)
+    WHERE id = %(summary_id)s AND status = ANY(%(from_statuses)s::text[])
+    RETURNING *
+), file AS (
+    UPDATE media_files m SET summary_status = changed.status FROM changed
+    WHERE m.id = changed.media_file_id
+      AND changed.version = (SELECT max(version) FROM file_summaries f WHERE f.media_file_id = changed.media_file_id)
+)
+SELECT id, uuid, media_file_id, user_id, prompt_id, llm_configuration_id, provider, model_name, version, status,
+       bluf, brief_summary, major_topics, action_items, key_decisions, follow_up_items, raw_response, error_message,
+       input_tokens, output_tokens, processing_ms, started_at, completed_at, created_at, updated_at
+FROM changed;
+
+-- name: file_visible :one?
+SELECT id FROM media_files
+WHERE uuid = %(file_uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+
+-- name: list_for_file :many
+SELECT s.id, s.uuid, s.media_file_id, s.user_id, s.prompt_id, s.llm_configuration_id, s.provider, s.model_name,
+       s.version, s.status, s.bluf, s.brief_summary, s.major_topics, s.action_items, s.key_decisions,
+       s.follow_up_items, s.raw_response, s.error_message, s.input_tokens, s.output_tokens, s.processing_ms,
+       s.started_at, s.completed_at, s.created_at, s.updated_at
+FROM file_summaries s
+JOIN media_files m ON m.id = s.media_file_id
+WHERE m.uuid = %(file_uuid)s AND (m.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+  AND (NOT %(completed_only)s::boolean OR s.status = 'completed')
+ORDER BY s.version DESC
+LIMIT %(limit)s;
+
+-- name: get :one?
+SELECT s.id, s.uuid, s.media_file_id, s.user_id, s.prompt_id, s.llm_configuration_id, s.provider, s.model_name,
+       s.version, s.status, s.bluf, s.brief_summary, s.major_topics, s.action_items, s.key_decisions,
+       s.follow_up_items, s.raw_response, s.error_message, s.input_tokens, s.output_tokens, s.processing_ms,
+       s.started_at, s.completed_at, s.created_at, s.updated_at
+FROM file_summaries s
+JOIN media_files m ON m.id = s.media_file_id
+WHERE s.uuid = %(uuid)s AND (m.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+
+-- name: get_by_id :one?
+-- For the worker, which re-reads by id inside its own transaction.
+SELECT id, uuid, media_file_id, user_id, prompt_id, llm_configuration_id, provider, model_name, version, status,
+       bluf, brief_summary, major_topics, action_items, key_decisions, follow_up_items, raw_response, error_message,
+       input_tokens, output_tokens, processing_ms, started_at, completed_at, created_at, updated_at
+FROM file_summaries WHERE id = %(summary_id)s;
