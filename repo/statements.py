@@ -81,6 +81,13 @@ def translate(exc: psycopg.Error) -> DataError | None:
     return None
 
 
+def _noun(query_name: str) -> str:
+    """`summaries.get` → "summary", `media_files.get` → "media file": what a NotFound message names."""
+    plural = query_name.split(".")[0]
+    singular = plural[:-3] + "y" if plural.endswith("ies") else plural.removesuffix("s")
+    return singular.replace("_", " ")
+
+
 @contextmanager
 def _executing(query: queries.Query) -> Iterator[None]:
     started = time.perf_counter()
@@ -127,7 +134,7 @@ class One(Bound, Generic[R]):
         with _executing(self.query), conn.cursor(row_factory=self.rows) as cur:
             row = cur.execute(self.query.sql, self._args(params)).fetchone()
         if row is None:
-            raise NotFound(f"{self.query.name.split('.')[0].rstrip('s')} not found")
+            raise NotFound(f"{_noun(self.query.name)} not found")
         return row
 
 

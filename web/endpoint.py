@@ -42,9 +42,15 @@ Handler = Callable[..., Any]
 class Ctx:
     request: Request
     services: Services
-    conn: Connection
+    connection: Connection | None
     user: User | None
     post_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def conn(self) -> Connection:
+        if self.connection is None:
+            raise RuntimeError("this endpoint runs outside a transaction: use ctx.services.db.transaction()")
+        return self.connection
 
     @property
     def actor(self) -> Actor:
@@ -76,7 +82,8 @@ class Endpoint:
     auth: bool = True
     admin: bool = False
     summary: str = ""
-    body_parser: Callable[[Request], Awaitable[BaseModel]] | None = None
+    body_parser: Callable[[Request], Awaitable[Any]] | None = None
+    in_transaction: bool = True  # False: for slow outside calls; the handler opens short transactions itself
     openapi: dict[str, Any] | None = None  # merged into the generated operation (uploads, binary responses)
 
 
@@ -121,6 +128,23 @@ def render(endpoint: Endpoint, result: Any) -> Response:
     return Response(payload, status_code=endpoint.status, media_type="application/json")
 
 
+def _authenticate(endpoint: Endpoint, request: Request, conn: Connection) -> User | None:
+    user = None
+    token = bearer_token(request)
+    if token:
+        user = UserRepository(conn).user_for_token(token)
+    if endpoint.auth and user is None:
+        raise Unauthorized("missing, expired or revoked bearer token" if token else "not authenticated")
+    if endpoint.admin and (user is None or user.role != "admin"):
+        raise Forbidden("administrators only")
+    return user
+
+
+def _authenticate_only(endpoint: Endpoint, request: Request, services: Services) -> None:
+    with services.db.transaction() as conn:
+        _authenticate(endpoint, request, conn)
+
+
 def _parse(endpoint: Endpoint, request: Request, raw: bytes | None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     if endpoint.query is not None:
@@ -140,16 +164,13 @@ def _run(
     endpoint: Endpoint, request: Request, services: Services, raw: bytes | None, parsed: dict[str, Any]
 ) -> tuple[Any, Ctx]:
     """Authenticate, then validate (so 401/403 come before 422), then handle: all in one transaction."""
+    if not endpoint.in_transaction:
+        with services.db.transaction() as conn:
+            user = _authenticate(endpoint, request, conn)
+        ctx = Ctx(request, services, None, user)
+        return endpoint.handler(ctx, **parsed, **_parse(endpoint, request, raw)), ctx
     with services.db.transaction() as conn:
-        user = None
-        token = bearer_token(request)
-        if token:
-            user = UserRepository(conn).user_for_token(token)
-        if endpoint.auth and user is None:
-            raise Unauthorized("missing, expired or revoked bearer token" if token else "not authenticated")
-        if endpoint.admin and (user is None or user.role != "admin"):
-            raise Forbidden("administrators only")
-        ctx = Ctx(request, services, conn, user)
+        ctx = Ctx(request, services, conn, _authenticate(endpoint, request, conn))
         result = endpoint.handler(ctx, **parsed, **_parse(endpoint, request, raw))
         if isinstance(result, Response) and result.status_code >= 400:
             raise _Rollback(result)
@@ -162,6 +183,8 @@ def asgi_endpoint(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]
         parsed: dict[str, Any] = {}
         raw = None
         if endpoint.body_parser is not None:
+            if endpoint.auth:  # refuse a stranger before reading (possibly gigabytes of) body
+                await anyio.to_thread.run_sync(partial(_authenticate_only, endpoint, request, services))
             parsed["body"] = await endpoint.body_parser(request)
         elif endpoint.body is not None:
             raw = await read_body(request, JSON_BODY_LIMIT)
