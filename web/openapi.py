@@ -64,13 +64,14 @@ def document(endpoints: list[Endpoint], title: str = "opentr", version: str = "0
                 "content": {"application/json": {"schema": schema_of(endpoint.body, "validation")}},
             }
         ok = str(endpoint.status)
-        if endpoint.response is None:
-            operation["responses"][ok if endpoint.status != 200 else "204"] = {"description": "done"}
-        else:
+        declared = (endpoint.openapi or {}).get("responses", {})
+        if endpoint.response is not None:
             operation["responses"][ok] = {
                 "description": "success",
                 "content": {"application/json": {"schema": schema_of(endpoint.response, "serialization")}},
             }
+        elif not declared:
+            operation["responses"][ok if endpoint.status != 200 else "204"] = {"description": "done"}
         operation["responses"]["422"] = _error("a field is invalid")
         if endpoint.auth:
             operation["security"] = [{"bearer": []}]
