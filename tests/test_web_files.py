@@ -11,6 +11,7 @@ import pytest
 from redis import Redis
 from rq import Queue
 
+from repo.rows import Actor
 from repo.settings import Settings
 from tests import factories
 from tests.web import register
@@ -44,12 +45,12 @@ def upload(
     return client.post("/api/files", headers=headers, files=files, data=fields)
 
 
-def actor_of(conninfo: str, client: Any, headers: dict[str, str]) -> factories.Actor:
+def actor_of(conninfo: str, client: Any, headers: dict[str, str]) -> Actor:
     email = client.get("/api/users/me", headers=headers).json()["email"]
     with psycopg.connect(conninfo) as conn:
         row = conn.execute("SELECT id, role = 'admin' FROM users WHERE email = %s", [email]).fetchone()
     assert row is not None
-    return factories.Actor(row[0], row[1])
+    return Actor(row[0], row[1])
 
 
 def test_upload_stores_streams_hashes_and_enqueues(client: Any, app_settings: Settings) -> None:
