@@ -16,9 +16,10 @@ from repo import embedded
 from repo.database import Database
 from repo.settings import Settings, get_settings
 from repo.statements import set_slow_query_ms
-from web import errors, openapi
+from web import errors, live, openapi
 from web.api import all_endpoints
 from web.endpoint import routes
+from web.live import LiveHub
 from web.services import Services
 
 log = logging.getLogger("opentr.web")
@@ -38,13 +39,16 @@ def create_app(settings: Settings | None = None, extra_routes: list[BaseRoute] |
         db = Database(embedded.database_url(settings), settings, application_name="opentr-web")
         services = Services(settings, db, embedded.redis_url(settings), settings.secret_key(), settings.storage_dir)
         app.state.services = services
+        app.state.live = LiveHub(services)
+        app.state.live.start()
         try:
             yield {}
         finally:
+            await app.state.live.stop()
             db.close()
 
     app = Starlette(
-        routes=[*routes(endpoints), Route("/api/openapi.json", openapi_json), *(extra_routes or [])],
+        routes=[*routes(endpoints), Route("/api/openapi.json", openapi_json), *live.ROUTES, *(extra_routes or [])],
         lifespan=lifespan,
         exception_handlers={**errors.HANDLERS, Exception: errors.handle_unexpected},
     )

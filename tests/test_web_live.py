@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psycopg
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+from repo.notifications import NotificationRepository
+from tests.web import register
+
+
+def _user_id(conninfo: str, client: Any, headers: dict[str, str]) -> int:
+    email = client.get("/api/users/me", headers=headers).json()["email"]
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute("SELECT id FROM users WHERE email = %s", [email]).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _notify(conninfo: str, user_id: int, title: str) -> None:
+    with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
+        NotificationRepository(conn).notify(user_id, "processing", title)
+
+
+def _wait_listening(client: Any) -> None:
+    deadline = time.monotonic() + 10
+    while not client.app.state.live.listening:
+        assert time.monotonic() < deadline, "the notification listener never connected"
+        time.sleep(0.05)
+
+
+def test_unread_on_connect_then_live_and_only_its_own(client: Any, fresh_url: str) -> None:
+    alice, bob = register(client), register(client)
+    alice_id, bob_id = _user_id(fresh_url, client, alice), _user_id(fresh_url, client, bob)
+    _notify(fresh_url, alice_id, "before connecting")
+    _wait_listening(client)
+    token = alice["Authorization"].split()[1]
+    with client.websocket_connect(f"/api/ws/notifications?token={token}") as ws:
+        first = ws.receive_json()
+        assert first["type"] == "notification" and first["notification"]["title"] == "before connecting"
+        assert "user_id" not in first["notification"] and "id" not in first["notification"]
+        _notify(fresh_url, bob_id, "for bob only")
+        _notify(fresh_url, alice_id, "live one")
+        assert ws.receive_json()["notification"]["title"] == "live one"
+
+
+def test_token_may_come_as_the_first_message(client: Any, fresh_url: str) -> None:
+    headers = register(client)
+    _notify(fresh_url, _user_id(fresh_url, client, headers), "hello")
+    with client.websocket_connect("/api/ws/notifications") as ws:
+        ws.send_json({"token": headers["Authorization"].split()[1]})
+        assert ws.receive_json()["notification"]["title"] == "hello"
+
+
+@pytest.mark.parametrize("query", ["", "?token=wrong"])
+def test_bad_or_missing_token_closes_the_socket(client: Any, query: str) -> None:
+    with client.websocket_connect(f"/api/ws/notifications{query}") as ws:
+        if not query:
+            ws.send_json({"token": 42})
+        assert ws.receive_json() == {"type": "error", "detail": "not authenticated"}
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == 4401
+
+
+def test_a_rolled_back_notification_is_never_sent(client: Any, fresh_url: str) -> None:
+    headers = register(client)
+    user_id = _user_id(fresh_url, client, headers)
+    _wait_listening(client)
+    with client.websocket_connect(f"/api/ws/notifications?token={headers['Authorization'].split()[1]}") as ws:
+        with psycopg.connect(fresh_url, autocommit=True) as conn:
+            with pytest.raises(RuntimeError), conn.transaction():
+                NotificationRepository(conn).notify(user_id, "processing", "rolled back")
+                raise RuntimeError("abort")
+        _notify(fresh_url, user_id, "committed")
+        assert ws.receive_json()["notification"]["title"] == "committed"

@@ -1,0 +1,183 @@
+"""Live notifications: one LISTEN connection per web process fans `pg_notify` events out to WebSockets.
+
+A client connects to `WS /api/ws/notifications` with its token (`?token=` or a first message `{"token": ...}`),
+receives every unread notification, then each new one as it is committed, and only its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import anyio
+import psycopg
+from pydantic import BaseModel, ConfigDict
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from repo.notifications import CHANNEL, Notification, NotificationRepository
+from repo.rows import Actor
+from repo.users import User, UserRepository
+from web.services import Services
+
+log = logging.getLogger("opentr.web.live")
+AUTH_TIMEOUT = 10.0
+CLOSE_UNAUTHORIZED = 4401
+RESYNC = None  # queued after a reconnect: the socket re-reads what is unread, as events may have been missed
+
+
+class LiveNotificationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    uuid: UUID
+    kind: str
+    title: str
+    message: str
+    data: dict[str, Any]
+    progress: float | None
+    media_file_uuid: UUID | None
+    task_id: str | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+class LiveHub:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.subscribers: dict[int, set[asyncio.Queue[Notification | None]]] = {}
+        self.listening = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._listen())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def subscribe(self, user_id: int) -> asyncio.Queue[Notification | None]:
+        queue: asyncio.Queue[Notification | None] = asyncio.Queue(maxsize=1000)
+        self.subscribers.setdefault(user_id, set()).add(queue)
+        return queue
+
+    def unsubscribe(self, user_id: int, queue: asyncio.Queue[Notification | None]) -> None:
+        queues = self.subscribers.get(user_id, set())
+        queues.discard(queue)
+        if not queues:
+            self.subscribers.pop(user_id, None)
+
+    async def _listen(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.services.db.url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self.listening, delay = True, 0.5
+                    self._broadcast(RESYNC)
+                    async for event in conn.notifies():
+                        await self._dispatch(event.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database went away: keep retrying, sockets resync afterwards
+                log.warning("notification listener lost its connection (%s); retrying in %.1f s", exc, delay)
+            self.listening = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    def _broadcast(self, item: Notification | None) -> None:
+        for queues in self.subscribers.values():
+            for queue in queues:
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(item)
+
+    async def _dispatch(self, payload: str) -> None:
+        try:
+            event = json.loads(payload)
+            user_id, uuid = int(event["user_id"]), UUID(event["uuid"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed notification event")
+            return
+        queues = self.subscribers.get(user_id)
+        if not queues:
+            return
+        notification = await anyio.to_thread.run_sync(self._read, user_id, uuid)
+        for queue in list(queues):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(notification)
+
+    def _read(self, user_id: int, uuid: UUID) -> Notification:
+        with self.services.db.transaction() as conn:
+            return NotificationRepository(conn).get(Actor(user_id), uuid)
+
+    def unread(self, user_id: int) -> list[Notification]:
+        with self.services.db.transaction() as conn:
+            return list(reversed(NotificationRepository(conn).list(Actor(user_id), unread_only=True, limit=200)))
+
+    def authenticate(self, token: str) -> User | None:
+        with self.services.db.transaction() as conn:
+            return UserRepository(conn).user_for_token(token)
+
+
+async def _token(websocket: WebSocket) -> str | None:
+    token = websocket.query_params.get("token")
+    if token:
+        return token
+    try:
+        message = await asyncio.wait_for(websocket.receive_json(), AUTH_TIMEOUT)
+    except (TimeoutError, ValueError, WebSocketDisconnect, KeyError):
+        return None
+    return message.get("token") if isinstance(message, dict) and isinstance(message.get("token"), str) else None
+
+
+async def notifications_socket(websocket: WebSocket) -> None:
+    await websocket.accept()
+    hub: LiveHub = websocket.app.state.live
+    token = await _token(websocket)
+    user = await anyio.to_thread.run_sync(hub.authenticate, token) if token else None
+    if user is None:
+        await websocket.send_json({"type": "error", "detail": "not authenticated"})
+        await websocket.close(CLOSE_UNAUTHORIZED)
+        return
+    queue = hub.subscribe(user.id)
+    sent: set[UUID] = set()
+
+    async def send(notification: Notification) -> None:
+        if notification.uuid not in sent:
+            sent.add(notification.uuid)
+            body = LiveNotificationOut.model_validate(notification).model_dump(mode="json")
+            await websocket.send_json({"type": "notification", "notification": body})
+
+    async def send_unread() -> None:
+        for notification in await anyio.to_thread.run_sync(hub.unread, user.id):
+            await send(notification)
+
+    async def until_disconnect() -> None:
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await websocket.receive_text()
+
+    closed = asyncio.get_running_loop().create_task(until_disconnect())
+    try:
+        await send_unread()
+        while not closed.done():
+            getter = asyncio.get_running_loop().create_task(queue.get())
+            done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                break
+            item = getter.result()
+            await (send_unread() if item is RESYNC else send(item))
+    except (WebSocketDisconnect, RuntimeError):
+        pass  # the client went away while we were sending
+    finally:
+        hub.unsubscribe(user.id, queue)
+        closed.cancel()
+
+
+ROUTES = [WebSocketRoute("/api/ws/notifications", notifications_socket)]
