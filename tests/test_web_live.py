@@ -70,9 +70,8 @@ def test_a_rolled_back_notification_is_never_sent(client: Any, fresh_url: str) -
     user_id = _user_id(fresh_url, client, headers)
     _wait_listening(client)
     with client.websocket_connect(f"/api/ws/notifications?token={headers['Authorization'].split()[1]}") as ws:
-        with psycopg.connect(fresh_url, autocommit=True) as conn:
-            with pytest.raises(RuntimeError), conn.transaction():
-                NotificationRepository(conn).notify(user_id, "processing", "rolled back")
-                raise RuntimeError("abort")
+        with psycopg.connect(fresh_url, autocommit=True) as conn, pytest.raises(RuntimeError), conn.transaction():
+            NotificationRepository(conn).notify(user_id, "processing", "rolled back")
+            raise RuntimeError("abort")
         _notify(fresh_url, user_id, "committed")
         assert ws.receive_json()["notification"]["title"] == "committed"
