@@ -28,6 +28,7 @@ class Analytics:
 
 _upsert = s.one("analytics.upsert", Analytics)
 _get_for_file = s.one_or_none("analytics.get_for_file", Analytics)
+_delete_for_file = s.rowcount("analytics.delete_for_file")
 
 
 class AnalyticsRepository:
@@ -52,3 +53,6 @@ class AnalyticsRepository:
         if found is None:
             raise NotFound("analytics not found")
         return found
+
+    def delete_for_file(self, file_id: int) -> int:
+        return _delete_for_file(self.conn, file_id=file_id)

@@ -70,6 +70,7 @@ class ConfigOwner:
 
 _create = s.one("llm_configs.create", LlmConfig)
 _get = s.one("llm_configs.get", LlmConfig)
+_get_by_id = s.one("llm_configs.get_by_id", LlmConfig)
 _list_for_user = s.many("llm_configs.list_for_user", LlmConfig)
 _update = s.one("llm_configs.update", LlmConfig)
 _delete = s.rowcount("llm_configs.delete")
@@ -150,6 +151,10 @@ class LlmConfigRepository:
 
     def get(self, actor: Actor, uuid: UUID) -> LlmConfig:
         return _get(self.conn, uuid=uuid, **actor.scope())
+
+    def get_by_id(self, config_id: int) -> LlmConfig:
+        """For the worker: the configuration a summary was queued with."""
+        return _get_by_id(self.conn, id=config_id)
 
     def list(self, actor: Actor) -> builtins.list[LlmConfig]:
         return _list_for_user(self.conn, actor_id=actor.id)

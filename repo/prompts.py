@@ -44,6 +44,7 @@ class DeletedPrompt:
 
 _list_visible = s.many("prompts.list_visible", Prompt)
 _get = s.one("prompts.get", Prompt)
+_get_by_id = s.one("prompts.get_by_id", Prompt)
 _create = s.one("prompts.create", Prompt)
 _update = s.one("prompts.update", Prompt)
 _delete = s.one_or_none("prompts.delete", DeletedPrompt)
@@ -70,6 +71,10 @@ class PromptRepository:
 
     def get(self, actor: Actor, uuid: UUID) -> Prompt:
         return _get(self.conn, uuid=uuid, **actor.scope())
+
+    def get_by_id(self, prompt_id: int) -> Prompt:
+        """For the worker, which runs for the summary's owner; never reached by a user's request."""
+        return _get_by_id(self.conn, id=prompt_id)
 
     def create(
         self,

@@ -10,3 +10,7 @@ SELECT a.id, a.media_file_id, a.speaker_stats, a.keywords, a.sentiment, a.create
 FROM analytics a
 JOIN media_files m ON m.id = a.media_file_id
 WHERE m.uuid = %(file_uuid)s AND (m.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+
+-- name: delete_for_file :rowcount
+-- Partial results of a cancelled job go with it.
+DELETE FROM analytics WHERE media_file_id = %(file_id)s;

@@ -99,3 +99,10 @@ JOIN user_llm_configurations c ON c.id = t.configuration_id
 WHERE c.uuid = %(uuid)s AND (c.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
 ORDER BY t.tested_at DESC, t.id DESC
 LIMIT %(limit)s;
+
+-- name: get_by_id :one
+-- For the worker: the configuration a summary was queued with.
+SELECT id, uuid, user_id, name, provider, model_name, base_url, api_key_encrypted IS NOT NULL AS has_api_key,
+       max_tokens, temperature, is_active, created_at, updated_at
+FROM user_llm_configurations
+WHERE id = %(id)s;

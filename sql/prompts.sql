@@ -77,3 +77,10 @@ WHERE c.uuid_text IS NOT NULL
    OR (p.is_system_default AND p.content_type IN (%(content_type)s::text, 'general'))
 ORDER BY c.uuid_text IS NULL, p.content_type <> %(content_type)s::text
 LIMIT 1;
+
+-- name: get_by_id :one
+-- For the worker, which acts for the summary's owner and re-reads the prompt it was given.
+SELECT id, uuid, user_id, name, description, prompt_text, content_type, is_system_default, is_active,
+       created_at, updated_at
+FROM summary_prompts
+WHERE id = %(id)s;

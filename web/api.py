@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
-from web import admin, auth, health
+from web import (
+    admin,
+    auth,
+    collections,
+    comments,
+    files,
+    health,
+    processing,
+    search,
+    speaker_profiles,
+    speakers,
+    tags,
+    transcripts,
+)
 from web.endpoint import Endpoint
 
 ROUTERS = [health.router, auth.router, admin.router]
+ROUTERS += [processing.router, files.router, transcripts.router]
+ROUTERS += [
+    tags.router,
+    comments.router,
+    collections.router,
+    search.router,
+    speakers.router,
+    speaker_profiles.router,
+]
 
 
 def all_endpoints() -> list[Endpoint]:
