@@ -9,11 +9,17 @@ from web import (
     comments,
     files,
     health,
+    llm_configs,
+    notifications,
     processing,
+    prompts,
     search,
+    settings,
     speaker_profiles,
     speakers,
+    summaries,
     tags,
+    tasks,
     transcripts,
 )
 from web.endpoint import Endpoint
@@ -28,6 +34,8 @@ ROUTERS += [
     speakers.router,
     speaker_profiles.router,
 ]
+
+ROUTERS += [settings.router, llm_configs.router, prompts.router, summaries.router, notifications.router, tasks.router]
 
 
 def all_endpoints() -> list[Endpoint]:

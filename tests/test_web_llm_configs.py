@@ -1,0 +1,229 @@
+"""/api/llm-configs through HTTP: CRUD, activation, the write-only api key, and live connection tests."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.test_llm_clients import LocalServer, Received, Reply, openai_answer
+from tests.web import register
+
+SECRET = "sk-web-3d9f1a7c-NEVER-SHOWN-52be"
+UNKNOWN = "00000000-0000-4000-8000-000000000000"
+
+
+class Recorder:
+    """A client wrapper that keeps every response body, to prove the api key never comes back."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.bodies: list[str] = []
+
+    def __call__(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.client.request(method, path, **kwargs)
+        self.bodies.append(response.text)
+        return response
+
+
+@pytest.fixture
+def http(client: Any) -> Iterator[Recorder]:
+    recorder = Recorder(client)
+    yield recorder
+    assert all(SECRET not in body for body in recorder.bodies), "the api key leaked into a response"
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    local = LocalServer(lambda _: Reply(body=openai_answer("OK")))
+    local.start()
+    yield local
+    local.stop()
+
+
+def new_config(http: Recorder, headers: dict[str, str], **changes: Any) -> dict[str, Any]:
+    body = {"name": "Local", "provider": "custom", "model_name": "test-model", "api_key": SECRET, **changes}
+    response = http("POST", "/api/llm-configs", headers=headers, json=body)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_create_list_get_update_delete(http: Recorder) -> None:
+    headers = register(http.client)
+    created = new_config(http, headers, base_url="http://127.0.0.1:9/v1", temperature=0.5, max_tokens=1000)
+    assert created["has_api_key"] is True and created["api_key_mask"] == "••••"
+    assert {"id", "user_id", "api_key", "api_key_encrypted"}.isdisjoint(created)
+    assert created["temperature"] == 0.5 and created["max_tokens"] == 1000 and created["is_active"] is False
+    uuid = created["uuid"]
+    listed = http("GET", "/api/llm-configs", headers=headers)
+    assert listed.status_code == 200 and [c["uuid"] for c in listed.json()] == [uuid]
+    detail = http("GET", f"/api/llm-configs/{uuid}", headers=headers)
+    assert detail.status_code == 200 and detail.json()["recent_tests"] == []
+    changed = http("PUT", f"/api/llm-configs/{uuid}", headers=headers, json={"name": "Renamed", "base_url": ""})
+    assert changed.status_code == 200
+    assert changed.json()["name"] == "Renamed" and changed.json()["base_url"] is None
+    assert changed.json()["has_api_key"] is True, "a key not mentioned stays"
+    removed = http("PUT", f"/api/llm-configs/{uuid}", headers=headers, json={"api_key": ""})
+    assert removed.json()["has_api_key"] is False and removed.json()["api_key_mask"] is None
+    assert http("GET", f"/api/llm-configs/{uuid}", headers=headers).json()["name"] == "Renamed"
+    assert http("DELETE", f"/api/llm-configs/{uuid}", headers=headers).status_code == 204
+    assert http("GET", f"/api/llm-configs/{uuid}", headers=headers).status_code == 404
+    assert http("GET", "/api/llm-configs", headers=headers).json() == []
+
+
+def test_the_key_is_stored_encrypted_and_a_new_key_replaces_it(http: Recorder, fresh_url: str) -> None:
+    headers = register(http.client)
+    uuid = new_config(http, headers)["uuid"]
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        row = conn.execute("SELECT api_key_encrypted FROM user_llm_configurations WHERE uuid = %s", [uuid]).fetchone()
+    assert row is not None and SECRET.encode() not in bytes(row[0])
+    replaced = http("PUT", f"/api/llm-configs/{uuid}", headers=headers, json={"api_key": SECRET + "-2"})
+    assert replaced.status_code == 200 and replaced.json()["has_api_key"] is True
+
+
+def test_activate_keeps_exactly_one_active(http: Recorder) -> None:
+    headers = register(http.client)
+    first = new_config(http, headers, name="First")["uuid"]
+    second = new_config(http, headers, name="Second")["uuid"]
+    for target in (first, second, second):
+        response = http("POST", f"/api/llm-configs/{target}/activate", headers=headers)
+        assert response.status_code == 200 and response.json()["is_active"] is True
+        active = [c["uuid"] for c in http("GET", "/api/llm-configs", headers=headers).json() if c["is_active"]]
+        assert active == [target]
+
+
+def test_connection_test_against_a_local_openai_compatible_server(
+    http: Recorder, server: LocalServer, fresh_url: str
+) -> None:
+    headers = register(http.client)
+    uuid = new_config(http, headers, base_url=f"{server.url}/v1")["uuid"]
+    open_transactions: list[int] = []
+
+    def answer(received: Received) -> Reply:
+        with psycopg.connect(fresh_url, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND state LIKE 'idle in transaction%%' AND pid <> pg_backend_pid()"
+            ).fetchone()
+        open_transactions.append(row[0] if row else -1)
+        return Reply(body=openai_answer("OK"))
+
+    server.responder = answer
+    response = http("POST", f"/api/llm-configs/{uuid}/test", headers=headers)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["ok"] is True and isinstance(result["latency_ms"], int)
+    assert "test-model" in result["message"]
+    assert open_transactions == [0], "no database transaction is held while the LLM answers"
+    request = server.requests[-1]
+    assert request.path == "/v1/chat/completions"
+    assert request.headers["authorization"] == f"Bearer {SECRET}"
+    assert request.json()["model"] == "test-model"
+    history = http("GET", f"/api/llm-configs/{uuid}", headers=headers).json()["recent_tests"]
+    assert len(history) == 1 and history[0]["ok"] is True and history[0]["latency_ms"] == result["latency_ms"]
+
+
+def test_connection_test_to_a_closed_port_fails_readably_and_is_recorded(http: Recorder) -> None:
+    headers = register(http.client)
+    uuid = new_config(http, headers, base_url=f"http://127.0.0.1:{closed_port()}/v1")["uuid"]
+    response = http("POST", f"/api/llm-configs/{uuid}/test", headers=headers)
+    assert response.status_code == 200
+    result = response.json()
+    assert result["ok"] is False and "could not reach" in result["message"]
+    history = http("GET", f"/api/llm-configs/{uuid}", headers=headers).json()["recent_tests"]
+    assert [(t["ok"], t["message"]) for t in history] == [(False, result["message"])]
+
+
+def test_connection_test_reports_a_server_error_without_the_key(http: Recorder, server: LocalServer) -> None:
+    headers = register(http.client)
+    uuid = new_config(http, headers, base_url=f"{server.url}/v1")["uuid"]
+    server.responder = lambda _: Reply(status=401, body={"error": f"bad key {SECRET}"})
+    result = http("POST", f"/api/llm-configs/{uuid}/test", headers=headers).json()
+    assert result["ok"] is False and "HTTP 401" in result["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "x", "provider": "gpt", "model_name": "m"}, "provider"),
+        ({"name": "", "provider": "openai", "model_name": "m"}, "name"),
+        ({"name": "x", "provider": "openai"}, "model_name"),
+        ({"name": "x", "provider": "openai", "model_name": "m", "temperature": 3}, "temperature"),
+        ({"name": "x", "provider": "openai", "model_name": "m", "max_tokens": 0}, "max_tokens"),
+        ({"name": "x", "provider": "openai", "model_name": "m", "base_url": "ftp://host"}, "base_url"),
+        ({"name": "x", "provider": "openai", "model_name": "m", "api_key_encrypted": "x"}, "api_key_encrypted"),
+    ],
+)
+def test_bad_configurations_name_the_field(http: Recorder, body: dict[str, Any], field: str) -> None:
+    headers = register(http.client)
+    response = http("POST", "/api/llm-configs", headers=headers, json=body)
+    assert response.status_code == 422
+    assert response.json()["field"] == field
+
+
+def test_bad_updates_and_uuids_name_the_field(http: Recorder) -> None:
+    headers = register(http.client)
+    uuid = new_config(http, headers)["uuid"]
+    new_config(http, headers, name="Taken")
+    duplicate = http("PUT", f"/api/llm-configs/{uuid}", headers=headers, json={"name": "Taken"})
+    assert duplicate.status_code == 409 and duplicate.json()["field"] == "name"
+    twice = http(
+        "POST", "/api/llm-configs", headers=headers, json={"name": "Taken", "provider": "ollama", "model_name": "m"}
+    )
+    assert twice.status_code == 409 and twice.json()["field"] == "name"
+    bad = http("PUT", f"/api/llm-configs/{uuid}", headers=headers, json={"provider": "nope"})
+    assert bad.status_code == 422 and bad.json()["field"] == "provider"
+    for method, path in [
+        ("GET", "/api/llm-configs/not-a-uuid"),
+        ("PUT", "/api/llm-configs/not-a-uuid"),
+        ("DELETE", "/api/llm-configs/not-a-uuid"),
+        ("POST", "/api/llm-configs/not-a-uuid/activate"),
+        ("POST", "/api/llm-configs/not-a-uuid/test"),
+    ]:
+        response = http(method, path, headers=headers, json={})
+        assert response.status_code == 400 and response.json()["field"] == "uuid", path
+    assert http("GET", f"/api/llm-configs/{UNKNOWN}", headers=headers).status_code == 404
+
+
+def test_another_users_configuration_is_not_found(http: Recorder, server: LocalServer) -> None:
+    owner, stranger = register(http.client), register(http.client)
+    uuid = new_config(http, owner, base_url=f"{server.url}/v1")["uuid"]
+    for method, path, body in [
+        ("GET", f"/api/llm-configs/{uuid}", None),
+        ("PUT", f"/api/llm-configs/{uuid}", {"name": "Mine now"}),
+        ("DELETE", f"/api/llm-configs/{uuid}", None),
+        ("POST", f"/api/llm-configs/{uuid}/activate", None),
+        ("POST", f"/api/llm-configs/{uuid}/test", None),
+    ]:
+        assert http(method, path, headers=stranger, json=body).status_code == 404, (method, path)
+    assert http("GET", "/api/llm-configs", headers=stranger).json() == []
+    assert server.requests == [], "a stranger cannot make the owner's key travel"
+    kept = http("GET", f"/api/llm-configs/{uuid}", headers=owner).json()
+    assert kept["name"] == "Local" and kept["is_active"] is False
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/llm-configs"),
+        ("POST", "/api/llm-configs"),
+        ("GET", f"/api/llm-configs/{UNKNOWN}"),
+        ("PUT", f"/api/llm-configs/{UNKNOWN}"),
+        ("DELETE", f"/api/llm-configs/{UNKNOWN}"),
+        ("POST", f"/api/llm-configs/{UNKNOWN}/activate"),
+        ("POST", f"/api/llm-configs/{UNKNOWN}/test"),
+    ],
+)
+def test_every_route_needs_a_token(client: Any, method: str, path: str) -> None:
+    assert client.request(method, path, json={}).status_code == 401

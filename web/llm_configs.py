@@ -1,0 +1,184 @@
+"""Users' LLM configurations: CRUD, choosing the active one, and a live connection test.
+
+The api key is write-only: it goes in with a create or an update and never comes back out; responses say only
+whether there is one (`has_api_key`) and show a constant mask.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, cast
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from repo.crypto import DecryptionError
+from repo.errors import Conflict
+from repo.llm_configs import ConnectionTest, LlmConfig, LlmConfigRepository, Provider
+from web.endpoint import Ctx, Router
+from workers import llm_clients
+from workers.llm_clients import LlmSettings
+
+router = Router("llm-configs")
+TEST_TIMEOUT_SECONDS = 30.0
+RECENT_TESTS = 10
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+BaseUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^(https?://\S+)?$")]
+ApiKey = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+MaxTokens = Annotated[int, Field(ge=1, le=1_000_000)]
+Temperature = Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)]
+
+
+class LlmConfigIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    provider: Provider
+    model_name: ModelName
+    base_url: BaseUrl | None = Field(default=None, description="the server's address; empty: the provider's default")
+    api_key: ApiKey | None = Field(default=None, description="write-only: stored encrypted, never shown again")
+    max_tokens: MaxTokens = 4096
+    temperature: Temperature = 0.3
+
+
+class LlmConfigUpdateIn(BaseModel):
+    """Absent or null fields stay as they are; "" removes the base url or the api key."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Name | None = None
+    provider: Provider | None = None
+    model_name: ModelName | None = None
+    base_url: BaseUrl | None = None
+    api_key: ApiKey | None = None
+    max_tokens: MaxTokens | None = None
+    temperature: Temperature | None = None
+
+
+class LlmConfigOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    uuid: UUID
+    name: str
+    provider: str
+    model_name: str
+    base_url: str | None
+    has_api_key: bool
+    api_key_mask: str | None
+    max_tokens: int
+    temperature: float
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConnectionTestOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    tested_at: datetime
+    ok: bool
+    latency_ms: int | None
+    message: str | None
+
+
+class LlmConfigDetailOut(LlmConfigOut):
+    recent_tests: list[ConnectionTestOut] = Field(description="the latest connection tests, newest first")
+
+
+class TestResultOut(BaseModel):
+    ok: bool
+    latency_ms: int
+    message: str
+
+
+def _repository(ctx: Ctx) -> LlmConfigRepository:
+    return LlmConfigRepository(ctx.conn, ctx.services.master_key)
+
+
+def _detail(config: LlmConfig, tests: list[ConnectionTest]) -> LlmConfigDetailOut:
+    out = LlmConfigOut.model_validate(config)
+    return LlmConfigDetailOut(**out.model_dump(), recent_tests=[ConnectionTestOut.model_validate(t) for t in tests])
+
+
+@router.get("/api/llm-configs", response=list[LlmConfigOut])
+def list_configs(ctx: Ctx) -> list[LlmConfig]:
+    """Your LLM configurations."""
+    return _repository(ctx).list(ctx.actor)
+
+
+@router.post("/api/llm-configs", body=LlmConfigIn, response=LlmConfigOut, status=201)
+def create_config(ctx: Ctx, body: LlmConfigIn) -> LlmConfig:
+    """Add an LLM configuration (the api key is stored encrypted)."""
+    return _repository(ctx).create(
+        ctx.actor,
+        body.name,
+        body.provider,
+        body.model_name,
+        base_url=body.base_url or None,
+        api_key=body.api_key or None,
+        max_tokens=body.max_tokens,
+        temperature=body.temperature,
+    )
+
+
+@router.get("/api/llm-configs/{uuid}", response=LlmConfigDetailOut)
+def get_config(ctx: Ctx) -> LlmConfigDetailOut:
+    """One configuration, with its recent connection tests."""
+    repository, uuid = _repository(ctx), ctx.uuid("uuid")
+    return _detail(repository.get(ctx.actor, uuid), repository.tests_for(ctx.actor, uuid, limit=RECENT_TESTS))
+
+
+@router.put("/api/llm-configs/{uuid}", body=LlmConfigUpdateIn, response=LlmConfigOut)
+def update_config(ctx: Ctx, body: LlmConfigUpdateIn) -> LlmConfig:
+    """Change a configuration; an api key given replaces the stored one, "" removes it."""
+    return _repository(ctx).update(
+        ctx.actor,
+        ctx.uuid("uuid"),
+        name=body.name,
+        provider=body.provider,
+        model_name=body.model_name,
+        base_url=body.base_url,
+        api_key=body.api_key,
+        max_tokens=body.max_tokens,
+        temperature=body.temperature,
+    )
+
+
+@router.delete("/api/llm-configs/{uuid}", status=204)
+def delete_config(ctx: Ctx) -> None:
+    """Delete a configuration (and its test history)."""
+    _repository(ctx).delete(ctx.actor, ctx.uuid("uuid"))
+
+
+@router.post("/api/llm-configs/{uuid}/activate", response=LlmConfigOut)
+def activate_config(ctx: Ctx) -> LlmConfig:
+    """Use this configuration for your summaries (the others become inactive)."""
+    return _repository(ctx).activate(ctx.actor, ctx.uuid("uuid"))
+
+
+@router.post("/api/llm-configs/{uuid}/test", response=TestResultOut, in_transaction=False)
+def test_config(ctx: Ctx) -> TestResultOut:
+    """Send a tiny prompt to the configured server and record how it went.
+
+    No transaction is held while the server answers: one short transaction reads the configuration, another
+    records the result.
+    """
+    uuid, actor, master_key = ctx.uuid("uuid"), ctx.actor, ctx.services.master_key
+    with ctx.services.db.transaction() as conn:
+        repository = LlmConfigRepository(conn, master_key)
+        config = repository.get(actor, uuid)
+        try:
+            api_key = repository.api_key(actor, uuid)
+        except DecryptionError:
+            raise Conflict("the stored api key cannot be opened any more; enter it again", "api_key") from None
+    settings = LlmSettings(
+        provider=cast(llm_clients.Provider, config.provider),
+        model_name=config.model_name,
+        base_url=config.base_url,
+        api_key=api_key,
+        max_tokens=config.max_tokens,
+        temperature=config.temperature,
+        timeout_seconds=TEST_TIMEOUT_SECONDS,
+    )
+    ok, latency_ms, message = llm_clients.test_connection(settings)
+    with ctx.services.db.transaction() as conn:
+        LlmConfigRepository(conn, master_key).record_test(actor, uuid, ok, latency_ms, message)
+    return TestResultOut(ok=ok, latency_ms=latency_ms, message=message)

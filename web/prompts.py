@@ -1,0 +1,124 @@
+"""Summary prompts: the system prompts everyone sees (admins edit them) and each user's own prompts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from repo.prompts import ContentType, Prompt, PromptRepository
+from web.endpoint import Ctx, Router
+from web.errors import Forbidden
+
+router = Router("prompts")
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+PromptText = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+class PromptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    prompt_text: PromptText = Field(description="may use the placeholders {transcript} and {speaker_data}")
+    content_type: ContentType = "general"
+    description: Description | None = None
+
+
+class PromptUpdateIn(BaseModel):
+    """Absent or null fields stay as they are; description "" clears it."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Name | None = None
+    prompt_text: PromptText | None = None
+    content_type: ContentType | None = None
+    description: Description | None = None
+    is_active: bool | None = None
+
+
+class PromptListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    content_type: ContentType | None = None
+
+
+class ActivePromptQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    content_type: ContentType = "general"
+
+
+class PromptOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    uuid: UUID
+    name: str
+    description: str | None
+    prompt_text: str
+    content_type: str
+    is_system: bool = Field(description="a system prompt, shared by everyone and edited by administrators")
+    is_system_default: bool
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+def _writable(ctx: Ctx, repository: PromptRepository, uuid: UUID) -> None:
+    """Your own prompts are yours to change; system prompts only an administrator's (visible, yet 403)."""
+    if repository.get(ctx.actor, uuid).is_system and not ctx.actor.is_admin:
+        raise Forbidden("system prompts can be changed only by administrators")
+
+
+@router.get("/api/prompts", query=PromptListQuery, response=list[PromptOut])
+def list_prompts(ctx: Ctx, query: PromptListQuery) -> list[Prompt]:
+    """The system prompts, then your own."""
+    return PromptRepository(ctx.conn).list(ctx.actor, query.content_type)
+
+
+@router.post("/api/prompts", body=PromptIn, response=PromptOut, status=201)
+def create_prompt(ctx: Ctx, body: PromptIn) -> Prompt:
+    """Write a prompt of your own."""
+    return PromptRepository(ctx.conn).create(
+        ctx.actor, body.name, body.prompt_text, body.content_type, body.description or None
+    )
+
+
+@router.get("/api/prompts/active", query=ActivePromptQuery, response=PromptOut)
+def active_prompt(ctx: Ctx, query: ActivePromptQuery) -> Prompt:
+    """The prompt your summaries of this content type use."""
+    return PromptRepository(ctx.conn).active(ctx.actor, query.content_type)
+
+
+@router.get("/api/prompts/{uuid}", response=PromptOut)
+def get_prompt(ctx: Ctx) -> Prompt:
+    """One prompt."""
+    return PromptRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
+
+
+@router.put("/api/prompts/{uuid}", body=PromptUpdateIn, response=PromptOut)
+def update_prompt(ctx: Ctx, body: PromptUpdateIn) -> Prompt:
+    """Change a prompt."""
+    repository, uuid = PromptRepository(ctx.conn), ctx.uuid("uuid")
+    _writable(ctx, repository, uuid)
+    return repository.update(
+        ctx.actor,
+        uuid,
+        name=body.name,
+        prompt_text=body.prompt_text,
+        content_type=body.content_type,
+        description=body.description,
+        is_active=body.is_active,
+    )
+
+
+@router.delete("/api/prompts/{uuid}", status=204)
+def delete_prompt(ctx: Ctx) -> None:
+    """Delete a prompt (a system default cannot be deleted)."""
+    repository, uuid = PromptRepository(ctx.conn), ctx.uuid("uuid")
+    _writable(ctx, repository, uuid)
+    repository.delete(ctx.actor, uuid)
+
+
+@router.post("/api/prompts/{uuid}/activate", response=PromptOut)
+def activate_prompt(ctx: Ctx) -> Prompt:
+    """Use this prompt for your summaries."""
+    return PromptRepository(ctx.conn).activate(ctx.actor, ctx.uuid("uuid"))

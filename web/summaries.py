@@ -1,0 +1,123 @@
+"""AI summaries of a file: request one (queued for a worker), list a file's versions, read one."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+from redis.exceptions import RedisError
+
+from repo.errors import Conflict, NotFound
+from repo.llm_configs import LlmConfig, LlmConfigRepository
+from repo.media_files import MediaFileRepository
+from repo.prompts import Prompt, PromptRepository
+from repo.summaries import Summary, SummaryRepository
+from repo.tasks import TaskRepository
+from web.endpoint import Ctx, Router
+from web.errors import ServiceUnavailable
+
+router = Router("summaries")
+log = logging.getLogger("opentr.web")
+QUEUE = "summaries"
+JOB = "workers.summary_job.generate_summary"
+
+
+def summary_task_id(summary_uuid: UUID) -> str:
+    return f"summary-{summary_uuid}"
+
+
+class SummaryRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt_uuid: UUID | None = Field(default=None, description="default: your active prompt")
+    llm_config_uuid: UUID | None = Field(default=None, description="default: your active LLM configuration")
+
+
+class SummaryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    uuid: UUID
+    version: int
+    status: str
+    provider: str | None
+    model_name: str | None
+    bluf: str | None
+    brief_summary: str | None
+    major_topics: list[Any]
+    action_items: list[Any]
+    key_decisions: list[Any]
+    follow_up_items: list[Any]
+    error_message: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    processing_ms: int | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class QueuedSummaryOut(SummaryOut):
+    @computed_field(description="follow the job at /api/tasks/{task_id}")  # type: ignore[prop-decorator]
+    @property
+    def task_id(self) -> str:
+        return summary_task_id(self.uuid)
+
+
+def _config(ctx: Ctx, uuid: UUID | None) -> LlmConfig:
+    configs = LlmConfigRepository(ctx.conn, ctx.services.master_key)
+    if uuid is None:
+        active = configs.active(ctx.actor)
+        if active is None:
+            raise Conflict("no active LLM configuration: activate one or name it", "llm_config_uuid")
+        return active
+    try:
+        return configs.get(ctx.actor, uuid)
+    except NotFound:
+        raise NotFound("LLM configuration not found", "llm_config_uuid") from None
+
+
+def _prompt(ctx: Ctx, uuid: UUID | None) -> Prompt | None:
+    prompts = PromptRepository(ctx.conn)
+    try:
+        return prompts.get(ctx.actor, uuid) if uuid is not None else prompts.active(ctx.actor)
+    except NotFound:
+        if uuid is not None:
+            raise NotFound("prompt not found", "prompt_uuid") from None
+        return None  # no active prompt and no system default: the worker uses its built-in one
+
+
+def _enqueue(ctx: Ctx, summary_id: int, task_id: str) -> None:
+    try:
+        ctx.services.enqueue(QUEUE, JOB, summary_id, task_id, job_id=task_id)
+    except (RedisError, ServiceUnavailable) as exc:
+        log.warning("summary %s stored but not enqueued (recovery will retry): %s", task_id, exc)
+
+
+@router.post("/api/files/{uuid}/summaries", body=SummaryRequestIn, response=QueuedSummaryOut, status=202)
+def request_summary(ctx: Ctx, body: SummaryRequestIn) -> Summary:
+    """Summarise a file with an LLM; the summary is written by a worker (follow it with its task_id)."""
+    ctx.services.require_redis()
+    file = MediaFileRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
+    config = _config(ctx, body.llm_config_uuid)
+    prompt = _prompt(ctx, body.prompt_uuid)
+    summary = SummaryRepository(ctx.conn).create_pending(
+        ctx.actor, file.id, prompt.id if prompt else None, config.id, config.provider, config.model_name
+    )  # also marks the file's summary_status pending, in the same statement
+    task_id = summary_task_id(summary.uuid)
+    TaskRepository(ctx.conn).create(task_id, summary.user_id, file.id, "summarization")
+    ctx.after_commit(lambda: _enqueue(ctx, summary.id, task_id))
+    return summary
+
+
+@router.get("/api/files/{uuid}/summaries", response=list[SummaryOut])
+def list_summaries(ctx: Ctx) -> list[Summary]:
+    """A file's summaries, newest version first."""
+    return SummaryRepository(ctx.conn).list_for_file(ctx.actor, ctx.uuid("uuid"))
+
+
+@router.get("/api/summaries/{uuid}", response=SummaryOut)
+def get_summary(ctx: Ctx) -> Summary:
+    """One summary."""
+    return SummaryRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
