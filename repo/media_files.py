@@ -202,6 +202,13 @@ class Waveform:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredFile:
+    id: int
+    storage_path: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
 class _StoragePath:
     storage_path: str
 
@@ -223,6 +230,8 @@ class ProgressReport:
         return not self.accepted or self.cancellation_requested
 
 
+_storage_inventory = s.many("media_files.storage_inventory", StoredFile)
+_mark_orphaned = s.rowcount("media_files.mark_orphaned")
 _create = s.one("media_files.create", MediaFile)
 _find_duplicate = s.one_or_none("media_files.find_duplicate", MediaFile)
 _get = s.one("media_files.get", MediaFile)
@@ -520,11 +529,13 @@ class MediaFileRepository:
         if _set_summary_status(self.conn, file_id=file_id, summary_status=status) == 0:
             raise NotFound(f"file {file_id} not found")
 
-    def stuck(self, older_than_seconds: float, *, limit: int = 100) -> list[FileState]:
+    def stuck(
+        self, older_than_seconds: float, *, limit: int = 100, statuses: tuple[str, ...] = STUCK_STATUSES
+    ) -> list[FileState]:
         """Running files (processing or cancelling) whose job has been silent longer than this, oldest first."""
         return _stuck(
             self.conn,
-            statuses=list(STUCK_STATUSES),
+            statuses=list(statuses),
             older_than_seconds=older_than_seconds,
             limit=keyset.clamp_limit(limit),
         )
@@ -533,3 +544,10 @@ class MediaFileRepository:
         """processing|queued → pending after its job was lost, counting the attempt; the caller re-enqueues."""
         state = _record_recovery(self.conn, file_id=file_id, from_statuses=list(FROM["recover"]))
         return _moved(state, "recover", file_id)
+
+    def storage_inventory(self) -> list[StoredFile]:
+        """For the cleanup job: every row's storage path."""
+        return _storage_inventory(self.conn)
+
+    def mark_orphaned(self, file_ids: list[int]) -> int:
+        return _mark_orphaned(self.conn, ids=file_ids)

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     opentr_home: Path = Field(default_factory=lambda: Path.cwd() / ".opentr")
     opentr_storage_dir: Path | None = None
     opentr_max_upload_mb: int = Field(default=2048, ge=1)
+    opentr_asr_engine: str | None = None
     db_pool_min: int = Field(default=1, ge=0, le=100)
     db_pool_max: int = Field(default=10, ge=1, le=200)
     db_pool_timeout: float = Field(default=10.0, gt=0)

@@ -318,3 +318,14 @@ WHERE (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
       < now() - make_interval(secs => %(older_than_seconds)s::float8)
 ORDER BY coalesce(task_last_update, task_started_at, updated_at), id
 LIMIT %(limit)s;
+
+-- name: storage_inventory :many
+-- For the cleanup job: every stored file, to compare with what is on disk.
+SELECT id, storage_path, status FROM media_files ORDER BY id;
+
+-- name: mark_orphaned :rowcount
+-- Rows whose media vanished from storage: kept (with their transcript), but marked so nobody waits on them.
+UPDATE media_files
+SET status = 'orphaned', active_task_id = NULL, last_error_message = 'the stored media file is missing',
+    error_category = 'storage'
+WHERE id = ANY(%(ids)s::bigint[]) AND status <> 'orphaned';

@@ -154,14 +154,14 @@ def test_an_enqueue_failure_after_commit_keeps_the_summary_and_warns(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RedisConnectionError("connection reset")
 
-    monkeypatch.setattr(client.app.state.services, "enqueue", broken)
-    with caplog.at_level(logging.WARNING, logger="opentr.web"):
+    monkeypatch.setattr("workers.dispatch.Queue.enqueue", broken)
+    with caplog.at_level(logging.WARNING, logger="opentr.dispatch"):
         response = client.post(f"/api/files/{file_uuid}/summaries", headers=headers, json={})
     assert response.status_code == 202
     assert [s["uuid"] for s in client.get(f"/api/files/{file_uuid}/summaries", headers=headers).json()] == [
         response.json()["uuid"]
     ]
-    assert any("not enqueued" in record.getMessage() for record in caplog.records)
+    assert any("recovery will retry" in record.getMessage() for record in caplog.records)
 
 
 def test_another_users_file_configuration_prompt_and_summary_are_not_found(client: Any, fresh_url: str) -> None:

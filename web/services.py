@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -41,16 +40,3 @@ class Services:
             return "ok"
         except RedisError as exc:
             return f"unavailable: {type(exc).__name__}"
-
-    def enqueue(self, queue_name: str, func: str, *args: Any, job_id: str, timeout: int = 3600) -> None:
-        from rq import Queue, Retry
-
-        queue = Queue(queue_name, connection=self.require_redis())
-        queue.enqueue(
-            func,
-            *args,
-            job_id=job_id,
-            job_timeout=timeout,
-            retry=Retry(max=2, interval=[10, 60]),
-            failure_ttl=7 * 24 * 3600,
-        )

@@ -8,21 +8,18 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
-from redis.exceptions import RedisError
 
 from repo.errors import Conflict, NotFound
 from repo.llm_configs import LlmConfig, LlmConfigRepository
 from repo.media_files import MediaFileRepository
 from repo.prompts import Prompt, PromptRepository
 from repo.summaries import Summary, SummaryRepository
-from repo.tasks import TaskRepository
 from web.endpoint import Ctx, Router
-from web.errors import ServiceUnavailable
+from workers import dispatch
+from workers.summary_job import queue_summary
 
 router = Router("summaries")
 log = logging.getLogger("opentr.web")
-QUEUE = "summaries"
-JOB = "workers.summary_job.generate_summary"
 
 
 def summary_task_id(summary_uuid: UUID) -> str:
@@ -88,13 +85,6 @@ def _prompt(ctx: Ctx, uuid: UUID | None) -> Prompt | None:
         return None  # no active prompt and no system default: the worker uses its built-in one
 
 
-def _enqueue(ctx: Ctx, summary_id: int, task_id: str) -> None:
-    try:
-        ctx.services.enqueue(QUEUE, JOB, summary_id, task_id, job_id=task_id)
-    except (RedisError, ServiceUnavailable) as exc:
-        log.warning("summary %s stored but not enqueued (recovery will retry): %s", task_id, exc)
-
-
 @router.post("/api/files/{uuid}/summaries", body=SummaryRequestIn, response=QueuedSummaryOut, status=202)
 def request_summary(ctx: Ctx, body: SummaryRequestIn) -> Summary:
     """Summarise a file with an LLM; the summary is written by a worker (follow it with its task_id)."""
@@ -102,13 +92,14 @@ def request_summary(ctx: Ctx, body: SummaryRequestIn) -> Summary:
     file = MediaFileRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
     config = _config(ctx, body.llm_config_uuid)
     prompt = _prompt(ctx, body.prompt_uuid)
-    summary = SummaryRepository(ctx.conn).create_pending(
-        ctx.actor, file.id, prompt.id if prompt else None, config.id, config.provider, config.model_name
-    )  # also marks the file's summary_status pending, in the same statement
-    task_id = summary_task_id(summary.uuid)
-    TaskRepository(ctx.conn).create(task_id, summary.user_id, file.id, "summarization")
-    ctx.after_commit(lambda: _enqueue(ctx, summary.id, task_id))
-    return summary
+    summary_id, task_id = queue_summary(ctx.conn, file.user_id, file.id, prompt.id if prompt else None, config.id)
+    redis = ctx.services.redis
+
+    def enqueue() -> None:
+        dispatch.enqueue_summary(redis, summary_id, task_id)
+
+    ctx.after_commit(enqueue)
+    return SummaryRepository(ctx.conn).get_by_id(summary_id)
 
 
 @router.get("/api/files/{uuid}/summaries", response=list[SummaryOut])

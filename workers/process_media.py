@@ -1,0 +1,180 @@
+"""`process_media(file_id, task_id)`: pending → processing → completed | error | cancelled.
+
+Each step commits on its own (metadata, waveform, transcript, analytics, completion), with progress and a
+notification. Re-running the job after a crash is safe: the transcript is replaced whole, analytics upserted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+from repo.analytics import AnalyticsRepository
+from repo.database import Connection
+from repo.errors import Conflict, DataError, NotFound
+from repo.media_files import MediaFileRepository
+from repo.rows import Actor
+from repo.segments import NewSegment, SegmentRepository
+from repo.tasks import TaskRepository
+from repo.user_settings import SettingsRepository
+from workers import analytics, dispatch
+from workers.context import JobContext, job_context
+from workers.engines import TranscriptionError, get_engine
+from workers.media_probe import MediaError, ProbeUnavailable, probe
+from workers.sidecars import SidecarError
+from workers.steps import FileJob, JobCancelled, JobSuperseded, ignoring_gone
+from workers.waveform import peaks
+
+log = logging.getLogger("opentr.jobs.media")
+SIDECAR_SUFFIX = ".transcript"
+EXPECTED_FAILURES: dict[type[Exception], str] = {
+    SidecarError: "transcript",
+    TranscriptionError: "transcription",
+    MediaError: "media",
+    DataError: "data",
+    FileNotFoundError: "storage",
+}
+
+
+def process_media(file_id: int, task_id: str) -> str:
+    context = job_context()
+    job = _claim(context, file_id, task_id)
+    if job is None:
+        return "skipped"
+    try:
+        _run(context, job)
+    except JobSuperseded:
+        log.info("%s: file %s moved on without this job", task_id, file_id)
+        return "superseded"
+    except JobCancelled:
+        _finish_cancelled(context, job)
+        return "cancelled"
+    except Exception as exc:
+        category = next((c for kind, c in EXPECTED_FAILURES.items() if isinstance(exc, kind)), "internal")
+        _record_failure(context, job, exc, category)
+        if category == "internal":
+            raise  # RQ keeps the traceback; the file already says what went wrong
+        return "error"
+    return "completed"
+
+
+def _claim(context: JobContext, file_id: int, task_id: str) -> FileJob | None:
+    """Take the file for this job; None when it was cancelled, deleted or taken meanwhile."""
+    try:
+        with context.db.transaction() as conn:
+            state = MediaFileRepository(conn).start_processing(file_id, task_id)
+            TaskRepository(conn).start(task_id)
+            job = FileJob(context.db, file_id, state.user_id, task_id, state.filename)
+            job.notify(conn, "processing", "processing started", progress=0.0)
+            return job
+    except (Conflict, NotFound):
+        with context.db.transaction() as conn, ignoring_gone():
+            TaskRepository(conn).cancel(task_id)
+        log.info("%s: file %s is not waiting for this job; nothing to do", task_id, file_id)
+        return None
+
+
+def _run(context: JobContext, job: FileJob) -> None:
+    with context.db.transaction() as conn:
+        media = MediaFileRepository(conn).get_by_id(job.file_id)
+    path = context.storage_dir / media.storage_path
+    if not path.is_file():
+        raise FileNotFoundError(f"the uploaded media is missing from storage ({media.filename})")
+
+    metadata = _metadata(path, media.content_type)
+    job.step(
+        0.15,
+        "read the technical metadata",
+        lambda conn: MediaFileRepository(conn).set_metadata(job.file_id, **metadata),
+    )
+    waveform = _waveform(path)
+    if waveform is not None:
+        job.step(
+            0.3,
+            "computed the waveform",
+            lambda conn: MediaFileRepository(conn).set_metadata(job.file_id, waveform_data=waveform),
+        )
+
+    sidecar_path = path.with_name(path.name + SIDECAR_SUFFIX)
+    sidecar = sidecar_path.read_bytes() if sidecar_path.is_file() else None
+    found = get_engine(context.settings.opentr_asr_engine).transcribe(path, sidecar, media.language)
+    segments = [
+        NewSegment(s.start_time, s.end_time, s.text, s.speaker_label, [dict(w) for w in s.words] if s.words else None)
+        for s in found
+    ]
+    job.step(0.7, f"transcribed {len(segments)} segments", lambda conn: _store_transcript(conn, job.file_id, segments))
+    job.step(
+        0.9,
+        "computed analytics",
+        lambda conn: AnalyticsRepository(conn).upsert(
+            job.file_id, analytics.speaker_stats(segments), analytics.keywords(segments), None
+        ),
+    )
+    _complete(context, job)
+
+
+def _metadata(path: Path, content_type: str) -> dict[str, Any]:
+    try:
+        info = probe(path, content_type)
+    except ProbeUnavailable as exc:
+        return {"metadata_important": {"note": str(exc)}}
+    return {k: v for k, v in dataclasses.asdict(info).items() if v is not None}
+
+
+def _waveform(path: Path) -> list[float] | None:
+    try:
+        return peaks(path)
+    except ProbeUnavailable:
+        return None
+
+
+def _store_transcript(conn: Connection, file_id: int, segments: list[NewSegment]) -> None:
+    SegmentRepository(conn).replace_transcript(file_id, segments)
+
+
+def _complete(context: JobContext, job: FileJob) -> None:
+    summary_task: tuple[int, str] | None = None
+    with context.db.transaction() as conn:
+        MediaFileRepository(conn).complete(job.file_id, job.task_id)
+        TaskRepository(conn).complete(job.task_id)
+        job.notify(conn, "transcription", "transcript ready", progress=1.0)
+        if SettingsRepository(conn).get(Actor(job.user_id), "summary.auto"):
+            summary_task = _queue_auto_summary(conn, job)
+    if summary_task is not None:
+        from workers.queues import redis_connection
+
+        dispatch.enqueue_summary(redis_connection(context.redis_url), *summary_task)
+
+
+def _queue_auto_summary(conn: Connection, job: FileJob) -> tuple[int, str] | None:
+    from workers.summary_job import queue_summary
+
+    try:
+        return queue_summary(conn, job.user_id, job.file_id)
+    except DataError as exc:  # e.g. no active LLM configuration: the transcript stands, say why
+        job.notify(conn, "summary", "automatic summary skipped", exc.detail)
+        return None
+
+
+def _finish_cancelled(context: JobContext, job: FileJob) -> None:
+    with context.db.transaction() as conn:
+        SegmentRepository(conn).replace_transcript(job.file_id, [])
+        AnalyticsRepository(conn).delete_for_file(job.file_id)
+        with ignoring_gone():
+            MediaFileRepository(conn).finish_cancel(job.file_id)
+        with ignoring_gone():
+            TaskRepository(conn).cancel(job.task_id)
+        job.notify(conn, "processing", "processing cancelled")
+
+
+def _record_failure(context: JobContext, job: FileJob, exc: Exception, category: str) -> None:
+    message = str(exc) or type(exc).__name__
+    log.warning("%s failed (%s): %s", job.task_id, category, message)
+    with context.db.transaction() as conn:
+        with ignoring_gone():
+            MediaFileRepository(conn).fail(job.file_id, job.task_id, message[:2000], category)
+        with ignoring_gone():
+            TaskRepository(conn).fail(job.task_id, message[:2000])
+        job.notify(conn, "error", "processing failed", message[:500])

@@ -1,0 +1,65 @@
+"""One job step = one transaction that writes its result, its progress (file, task) and a notification.
+
+A step that finds the file's cancel flag raised (or the file taken over by another job) raises instead of
+committing, so the job stops between steps and never writes past a cancellation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from repo.database import Connection, Database
+from repo.errors import Conflict, NotFound
+from repo.media_files import MediaFileRepository
+from repo.notifications import NotificationRepository
+from repo.tasks import TaskRepository
+
+
+class JobCancelled(Exception):
+    """The user asked to cancel this file."""
+
+
+class JobSuperseded(Exception):
+    """The file is no longer this job's (deleted, recovered by another job): stop without touching it."""
+
+
+@dataclass(frozen=True)
+class FileJob:
+    db: Database
+    file_id: int
+    user_id: int
+    task_id: str
+    filename: str
+
+    def step(self, progress: float, title: str, write: Callable[[Connection], object] | None = None) -> None:
+        with self.db.transaction() as conn:
+            if write is not None:
+                write(conn)
+            report = MediaFileRepository(conn).update_progress(self.file_id, self.task_id, progress)
+            if not report.accepted:
+                raise JobSuperseded(f"file {self.file_id} is no longer owned by {self.task_id}")
+            if report.cancellation_requested:
+                raise JobCancelled(title)
+            TaskRepository(conn).heartbeat(self.task_id, progress)
+            self.notify(conn, "processing", title, progress=progress)
+
+    def notify(self, conn: Connection, kind: str, title: str, message: str = "", progress: float | None = None) -> None:
+        NotificationRepository(conn).notify(
+            self.user_id,
+            kind,
+            f"{self.filename}: {title}",
+            message,
+            data={"task_id": self.task_id},
+            progress=progress,
+            media_file_id=self.file_id,
+            task_id=self.task_id,
+        )
+
+
+@contextlib.contextmanager
+def ignoring_gone() -> Iterator[None]:
+    """For bookkeeping on rows that another actor may have moved on or deleted meanwhile."""
+    with contextlib.suppress(Conflict, NotFound):
+        yield
