@@ -163,8 +163,25 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from workers.runner import run_worker
 
-    _database(settings)
-    run_worker(embedded.redis_url(settings), burst=args.burst)
+    run_worker(
+        settings, _database(settings), embedded.redis_url(settings), burst=args.burst, recovery=not args.no_recovery
+    )
+    return 0
+
+
+def cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
+    from repo.database import Database
+    from workers.cleanup import cleanup
+
+    with Database(_database(settings), settings, min_size=0, max_size=1) as db:
+        report = cleanup(db, settings.storage_dir, apply=args.yes)
+    for path in report.stray_files:
+        print(f"stray file: {path}")
+    for path in report.stale_partials:
+        print(f"abandoned partial upload: {path}")
+    for file_id in report.missing_media:
+        print(f"media missing for file id {file_id}")
+    print(report.summary() + ("" if args.yes else "; run again with --yes to fix"))
     return 0
 
 
@@ -209,7 +226,11 @@ def parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="an RQ worker on the project's queues")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.add_argument("--no-recovery", action="store_true", help="do not look for stuck files at start")
     worker.set_defaults(func=cmd_worker)
+    clean = sub.add_parser("cleanup", help="report (and with --yes fix) stray storage files and missing media")
+    clean.add_argument("--yes", action="store_true")
+    clean.set_defaults(func=cmd_cleanup)
     return top
 
 

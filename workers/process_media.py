@@ -44,7 +44,8 @@ def process_media(file_id: int, task_id: str) -> str:
     if job is None:
         return "skipped"
     try:
-        _run(context, job)
+        with job.heartbeat(context.settings.opentr_job_heartbeat_seconds):
+            _run(context, job)
     except JobSuperseded:
         log.info("%s: file %s moved on without this job", task_id, file_id)
         return "superseded"

@@ -7,6 +7,8 @@ committing, so the job stops between steps and never writes past a cancellation.
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -15,6 +17,8 @@ from repo.errors import Conflict, NotFound
 from repo.media_files import MediaFileRepository
 from repo.notifications import NotificationRepository
 from repo.tasks import TaskRepository
+
+log = logging.getLogger("opentr.jobs")
 
 
 class JobCancelled(Exception):
@@ -25,13 +29,14 @@ class JobSuperseded(Exception):
     """The file is no longer this job's (deleted, recovered by another job): stop without touching it."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class FileJob:
     db: Database
     file_id: int
     user_id: int
     task_id: str
     filename: str
+    progress: float = 0.0
 
     def step(self, progress: float, title: str, write: Callable[[Connection], object] | None = None) -> None:
         with self.db.transaction() as conn:
@@ -44,6 +49,29 @@ class FileJob:
                 raise JobCancelled(title)
             TaskRepository(conn).heartbeat(self.task_id, progress)
             self.notify(conn, "processing", title, progress=progress)
+        self.progress = progress
+
+    @contextlib.contextmanager
+    def heartbeat(self, every_seconds: float) -> Iterator[None]:
+        """While the body runs, tell the database this job is alive, so recovery leaves it alone."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every_seconds):
+                try:
+                    with self.db.transaction() as conn:
+                        MediaFileRepository(conn).update_progress(self.file_id, self.task_id, self.progress)
+                        TaskRepository(conn).heartbeat(self.task_id, self.progress)
+                except Exception:  # a missed beat is harmless; the next one may get through
+                    log.debug("heartbeat of %s failed", self.task_id, exc_info=True)
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{self.task_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=every_seconds + 5)
 
     def notify(self, conn: Connection, kind: str, title: str, message: str = "", progress: float | None = None) -> None:
         NotificationRepository(conn).notify(

@@ -142,6 +142,7 @@ def _prepare(context: JobContext, summary_id: int, task_id: str) -> SummaryInput
         api_key,
         config.max_tokens,
         config.temperature,
+        context.settings.opentr_llm_timeout_seconds,
     )
     return SummaryInput(
         owner.id,

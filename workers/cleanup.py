@@ -1,0 +1,68 @@
+"""`cleanup()`: storage files no row points at, rows whose media vanished, abandoned partial uploads.
+
+Without `apply` it only reports; with it, stray files are deleted and rows without media are marked orphaned
+(their transcripts stay: the media may come back from a backup).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from repo.database import Database
+from repo.media_files import MediaFileRepository
+
+SIDECAR_SUFFIX = ".transcript"
+INCOMING = "incoming"
+PARTIAL_UPLOAD_AGE_SECONDS = 24 * 3600
+
+
+@dataclass
+class CleanupReport:
+    stray_files: list[str] = field(default_factory=list)
+    missing_media: list[int] = field(default_factory=list)
+    stale_partials: list[str] = field(default_factory=list)
+    applied: bool = False
+
+    def summary(self) -> str:
+        verb = "removed" if self.applied else "found"
+        return (
+            f"{verb} {len(self.stray_files)} stray file(s), {len(self.stale_partials)} abandoned partial "
+            f"upload(s); {len(self.missing_media)} row(s) whose media is missing"
+            f"{' (marked orphaned)' if self.applied else ''}"
+        )
+
+
+def cleanup(db: Database, storage_dir: Path, apply: bool = False) -> CleanupReport:
+    report = CleanupReport(applied=apply)
+    with db.transaction() as conn:
+        inventory = MediaFileRepository(conn).storage_inventory()
+    known = {row.storage_path for row in inventory}
+    known |= {path + SIDECAR_SUFFIX for path in known}
+    incoming = storage_dir / INCOMING
+    cutoff = time.time() - PARTIAL_UPLOAD_AGE_SECONDS
+    for path in sorted(p for p in storage_dir.rglob("*") if p.is_file()):
+        relative = path.relative_to(storage_dir).as_posix()
+        if incoming in path.parents:
+            if path.stat().st_mtime < cutoff:  # younger ones may be uploads in progress
+                report.stale_partials.append(relative)
+        elif relative not in known:
+            report.stray_files.append(relative)
+    report.missing_media = [
+        row.id for row in inventory if row.status != "orphaned" and not (storage_dir / row.storage_path).is_file()
+    ]
+    if apply:
+        for relative in report.stray_files + report.stale_partials:
+            (storage_dir / relative).unlink(missing_ok=True)
+        if report.missing_media:
+            with db.transaction() as conn:
+                MediaFileRepository(conn).mark_orphaned(report.missing_media)
+    return report
+
+
+def cleanup_job(apply: bool = True) -> str:
+    from workers.context import job_context
+
+    context = job_context()
+    return cleanup(context.db, context.storage_dir, apply).summary()
