@@ -10,39 +10,23 @@ import asyncio
 import contextlib
 import json
 import logging
-from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import anyio
 import psycopg
-from pydantic import BaseModel, ConfigDict
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from repo.notifications import CHANNEL, Notification, NotificationRepository
 from repo.rows import Actor
 from repo.users import User, UserRepository
+from web.notifications import NotificationOut
 from web.services import Services
 
 log = logging.getLogger("opentr.web.live")
 AUTH_TIMEOUT = 10.0
 CLOSE_UNAUTHORIZED = 4401
 RESYNC = None  # queued after a reconnect: the socket re-reads what is unread, as events may have been missed
-
-
-class LiveNotificationOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    uuid: UUID
-    kind: str
-    title: str
-    message: str
-    data: dict[str, Any]
-    progress: float | None
-    media_file_uuid: UUID | None
-    task_id: str | None
-    created_at: datetime
-    read_at: datetime | None
 
 
 class LiveHub:
@@ -150,7 +134,7 @@ async def notifications_socket(websocket: WebSocket) -> None:
     async def send(notification: Notification) -> None:
         if notification.uuid not in sent:
             sent.add(notification.uuid)
-            body = LiveNotificationOut.model_validate(notification).model_dump(mode="json")
+            body = NotificationOut.model_validate(notification).model_dump(mode="json")
             await websocket.send_json({"type": "notification", "notification": body})
 
     async def send_unread() -> None:
