@@ -28,14 +28,12 @@ def run(settings: Settings, host: str, port: int, worker: bool = True) -> int:
     if ensure_dev_schema(database_url):
         print("built the dev schema from sql/init_db.sql")
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", host, "--port", str(port)],
-            env=env,
-        )
-    ]
+    # Children get their own session: Ctrl-C reaches only us, and we stop them with a quiet SIGTERM.
+    web = [sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", host, "--port", str(port)]
+    children = [subprocess.Popen(web, env=env, start_new_session=True)]
     if worker:
-        children.append(subprocess.Popen([sys.executable, "-m", "repo.cli", "worker"], env=env))
+        worker_command = [sys.executable, "-m", "repo.cli", "worker"]
+        children.append(subprocess.Popen(worker_command, env=env, start_new_session=True))
     print(f"opentr is running at http://{host}:{port}/api  (Ctrl-C stops it)", flush=True)
 
     stopping = False
@@ -58,7 +56,7 @@ def run(settings: Settings, host: str, port: int, worker: bool = True) -> int:
     finally:
         for child in children:
             if child.poll() is None:
-                child.send_signal(signal.SIGINT)
+                child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 15
         for child in children:
             try:
