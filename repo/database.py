@@ -69,7 +69,7 @@ class Database:
             max_idle=settings.db_max_idle,
             reconnect_timeout=max(settings.db_pool_timeout * 6, 60.0),
             kwargs=connection_kwargs(settings, application_name),
-            check=ConnectionPool.check_connection,
+            check=self._check_connection,
             name=application_name,
             open=False,
         )
@@ -131,6 +131,16 @@ class Database:
                 log.info("retrying transaction after %s (attempt %d)", type(exc).__name__, attempt)
                 time.sleep(random.uniform(0.005, 0.02) * 2**attempt)
         raise AssertionError("unreachable")
+
+    def _check_connection(self, conn: Connection) -> None:
+        """The pool's check on checkout. One stale connection usually means the server restarted and every idle
+        one is stale too: test them all at once, or the pool tries them one by one with 1, 2, 4 s pauses between
+        (psycopg_pool's backoff), and the requests behind them time out although the server is back."""
+        try:
+            ConnectionPool.check_connection(conn)
+        except Exception:
+            self._recheck_idle_connections()
+            raise
 
     def _recheck_idle_connections(self) -> None:
         """After a lost connection, test every idle one at once instead of one backoff step per request."""
