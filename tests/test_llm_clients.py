@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
-import threading
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from tests.llm_servers import LocalServer, Reply, Responder, in_turn, openai_answer, serving
 from workers import llm_clients
 from workers.llm_clients import LlmError, LlmSettings
 
@@ -21,104 +18,10 @@ SECRET = "sk-test-7f3b9c2e-DO-NOT-LEAK-41d8"
 FAST = 0.01  # retry backoff in tests
 
 
-@dataclass(frozen=True)
-class Received:
-    path: str
-    headers: dict[str, str]
-    raw: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.raw)
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int = 200
-    body: Any = None  # dict/list are sent as JSON, str as it is
-    sleep: float = 0.0
-
-
-Responder = Callable[[Received], Reply]
-
-
-@dataclass
-class LocalServer:
-    responder: Responder
-    requests: list[Received] = field(default_factory=list)
-    released: threading.Event = field(default_factory=threading.Event)
-
-    def start(self) -> None:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                received = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                server.requests.append(received)
-                reply = server.responder(received)
-                if reply.sleep:
-                    server.released.wait(reply.sleep)
-                text = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
-                payload = text.encode()
-                try:
-                    self.send_response(reply.status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except OSError:
-                    pass  # the client gave up (timeout test)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def stop(self) -> None:
-        self.released.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
-
-
 @pytest.fixture
 def serve() -> Iterator[Callable[[Responder], LocalServer]]:
-    servers: list[LocalServer] = []
-
-    def start(responder: Responder) -> LocalServer:
-        server = LocalServer(responder)
-        server.start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-def in_turn(*replies: Reply) -> Responder:
-    """The replies in order, the last one repeated."""
-    queue = list(replies)
-
-    def respond(_: Received) -> Reply:
-        return queue.pop(0) if len(queue) > 1 else queue[0]
-
-    return respond
-
-
-def openai_answer(text: str = "Hello there") -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-1",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 21, "completion_tokens": 5, "total_tokens": 26},
-    }
+    with serving() as start:
+        yield start
 
 
 def settings(provider: llm_clients.Provider, base_url: str | None, **changes: Any) -> LlmSettings:

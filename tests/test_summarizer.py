@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_llm_clients import LocalServer, Received, Reply, Responder, in_turn, openai_answer
+from tests.llm_servers import LocalServer, Received, Reply, Responder, in_turn, openai_answer
 from workers import llm_clients, summarizer
 from workers.llm_clients import LlmError, LlmSettings
 from workers.summarizer import Bluf, SpeakerStats, SummaryError, SummaryFormatError

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.test_llm_clients import LocalServer, Received, Reply, openai_answer
+from tests.llm_servers import LocalServer, Received, Reply, openai_answer
 from tests.web import register
 
 SECRET = "sk-web-3d9f1a7c-NEVER-SHOWN-52be"

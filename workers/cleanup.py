@@ -1,7 +1,9 @@
 """`cleanup()`: storage files no row points at, rows whose media vanished, abandoned partial uploads.
 
 Without `apply` it only reports; with it, stray files are deleted and rows without media are marked orphaned
-(their transcripts stay: the media may come back from a backup).
+(their transcripts stay: the media may come back from a backup). A file written in the last hour is never stray: an
+upload moves its file into storage just before its row commits. A storage directory that does not exist is refused
+rather than taken as "every media file is missing".
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from repo.media_files import MediaFileRepository
 SIDECAR_SUFFIX = ".transcript"
 INCOMING = "incoming"
 PARTIAL_UPLOAD_AGE_SECONDS = 24 * 3600
+STRAY_FILE_AGE_SECONDS = 3600
 
 
 @dataclass
@@ -38,16 +41,18 @@ def cleanup(db: Database, storage_dir: Path, apply: bool = False) -> CleanupRepo
     report = CleanupReport(applied=apply)
     with db.transaction() as conn:
         inventory = MediaFileRepository(conn).storage_inventory()
+    if inventory and not storage_dir.is_dir():
+        raise FileNotFoundError(f"the storage directory {storage_dir} does not exist; check OPENTR_STORAGE_DIR")
     known = {row.storage_path for row in inventory}
     known |= {path + SIDECAR_SUFFIX for path in known}
     incoming = storage_dir / INCOMING
-    cutoff = time.time() - PARTIAL_UPLOAD_AGE_SECONDS
+    now = time.time()
     for path in sorted(p for p in storage_dir.rglob("*") if p.is_file()):
         relative = path.relative_to(storage_dir).as_posix()
         if incoming in path.parents:
-            if path.stat().st_mtime < cutoff:  # younger ones may be uploads in progress
+            if path.stat().st_mtime < now - PARTIAL_UPLOAD_AGE_SECONDS:  # younger ones may be uploads in progress
                 report.stale_partials.append(relative)
-        elif relative not in known:
+        elif relative not in known and path.stat().st_mtime < now - STRAY_FILE_AGE_SECONDS:
             report.stray_files.append(relative)
     report.missing_media = [
         row.id for row in inventory if row.status != "orphaned" and not (storage_dir / row.storage_path).is_file()

@@ -6,12 +6,15 @@ answer) is stored in one transaction afterwards, so a summary is never lost in b
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
 from repo.crypto import DecryptionError
-from repo.database import Connection
+from repo.database import Connection, Database
 from repo.errors import Conflict, DataError, NotFound
 from repo.llm_configs import LlmConfigRepository, Provider
 from repo.media_files import MediaFileRepository
@@ -85,7 +88,8 @@ def generate_summary(summary_id: int, task_id: str) -> str:
     if source is None:
         return "failed"
     try:
-        result = summarize(source.settings, source.prompt_text, source.transcript, source.speakers)
+        with _heartbeat(context.db, task_id, context.settings.opentr_job_heartbeat_seconds):
+            result = summarize(source.settings, source.prompt_text, source.transcript, source.speakers)
     except SummaryFormatError as exc:
         _fail(context, summary_id, task_id, exc.message, exc.raw_response)
         return "failed"
@@ -107,9 +111,32 @@ def generate_summary(summary_id: int, task_id: str) -> str:
             result.output_tokens,
             result.processing_ms,
         )
-        TaskRepository(conn).complete(task_id)
+        with ignoring_gone():  # recovery may have closed a task it took for dead: the summary still counts
+            TaskRepository(conn).complete(task_id)
         _notify(conn, source.owner, source.file_id, task_id, f"{source.filename}: summary ready", bluf.bluf[:300])
     return "completed"
+
+
+@contextlib.contextmanager
+def _heartbeat(db: Database, task_id: str, every_seconds: float) -> Iterator[None]:
+    """While the LLM works (calls can take minutes), keep the task's heartbeat fresh so recovery leaves it alone."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_seconds):
+            try:
+                with db.transaction() as conn:
+                    TaskRepository(conn).heartbeat(task_id, 0.1)
+            except Exception:  # a missed beat is harmless; the next one may get through
+                log.debug("heartbeat of %s failed", task_id, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{task_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=every_seconds + 5)
 
 
 def _prepare(context: JobContext, summary_id: int, task_id: str) -> SummaryInput | None:
@@ -120,7 +147,7 @@ def _prepare(context: JobContext, summary_id: int, task_id: str) -> SummaryInput
         media = MediaFileRepository(conn).get_by_id(summary.media_file_id)
         configs = LlmConfigRepository(conn, context.master_key)
         if summary.llm_configuration_id is None:
-            raise NotFound("the LLM configuration of this summary was deleted")
+            raise DataError("the LLM configuration of this summary was deleted", "llm_config_uuid")  # fail, not skip
         config = configs.get_by_id(summary.llm_configuration_id)
         api_key = configs.api_key(owner, config.uuid)
         prompts = PromptRepository(conn)

@@ -1,0 +1,181 @@
+"""`cleanup()` and `opentr cleanup [--yes]` on a real database and a real storage directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from repo import schema
+from repo.database import Database
+from repo.segments import NewSegment, SegmentRepository
+from tests import factories
+from workers.cleanup import cleanup
+
+DAY = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Layout:
+    storage: Path
+    kept: list[str]  # files that must survive cleanup --yes
+    stray: list[str]  # old files no row points at
+    old_partials: list[str]  # uploads abandoned in storage/incoming more than a day ago
+    real_id: int  # a row whose media is there
+    missing_id: int  # a row whose media vanished
+    orphaned_id: int  # a row already marked orphaned earlier
+
+
+def put(storage: Path, relative: str, age_seconds: float = 0.0, content: bytes = b"data") -> str:
+    path = storage / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    if age_seconds:
+        then = time.time() - age_seconds
+        os.utime(path, (then, then))
+    return relative
+
+
+def arrange(conninfo: str, storage: Path) -> Layout:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        owner = factories.user(conn)
+        real_id, _ = factories.media_file(conn, owner, status="completed", storage_path=f"{owner.id}/real-media")
+        missing_id, _ = factories.media_file(conn, owner, status="completed", storage_path=f"{owner.id}/vanished")
+        SegmentRepository(conn).replace_transcript(missing_id, [NewSegment(0.0, 1.0, "still here", "SPEAKER_00")])
+        orphaned_id, _ = factories.media_file(conn, owner, status="orphaned", storage_path=f"{owner.id}/long-gone")
+    kept = [
+        put(storage, f"{owner.id}/real-media", age_seconds=30 * DAY),  # old, but a row points at it
+        put(storage, f"{owner.id}/real-media.transcript", age_seconds=30 * DAY),  # its sidecar
+        put(storage, f"{owner.id}/just-moved-in"),  # an upload whose row is not committed yet
+        put(storage, "incoming/4f1c-in-progress.part"),  # an upload still arriving
+        put(storage, "incoming/9a2e-slow.part", age_seconds=DAY - 600),  # slow, but not a day old
+    ]
+    stray = [
+        put(storage, f"{owner.id}/left-behind", age_seconds=2 * 3600),
+        put(storage, f"{owner.id}/deleted-file.transcript", age_seconds=3 * DAY),
+        put(storage, "999/of-a-deleted-user", age_seconds=7 * DAY),
+    ]
+    old_partials = [put(storage, "incoming/77b0-abandoned.part", age_seconds=DAY + 600)]
+    return Layout(storage, kept, sorted(stray), old_partials, real_id, missing_id, orphaned_id)
+
+
+def statuses(conninfo: str) -> dict[int, tuple[Any, ...]]:
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(
+            "SELECT id, status, last_error_message, error_category FROM media_files ORDER BY id"
+        ).fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+def files_in(storage: Path) -> set[str]:
+    return {p.relative_to(storage).as_posix() for p in storage.rglob("*") if p.is_file()}
+
+
+def opentr_cleanup(conninfo: str, home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "OPENTR_STORAGE_DIR")}
+    return subprocess.run(
+        [sys.executable, "-m", "repo.cli", "cleanup", *args],
+        env={**base, "DATABASE_URL": schema.to_url(conninfo), "OPENTR_HOME": str(home), **env},
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def test_cli_reports_without_yes_and_fixes_with_it(fresh_url: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    layout = arrange(fresh_url, home / "storage")
+    before_files, before_rows = files_in(layout.storage), statuses(fresh_url)
+
+    report = opentr_cleanup(fresh_url, home)
+
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.splitlines() == [
+        *(f"stray file: {path}" for path in layout.stray),
+        *(f"abandoned partial upload: {path}" for path in layout.old_partials),
+        f"media missing for file id {layout.missing_id}",
+        "found 3 stray file(s), 1 abandoned partial upload(s); 1 row(s) whose media is missing; "
+        "run again with --yes to fix",
+    ]
+    assert files_in(layout.storage) == before_files  # a report changes nothing
+    assert statuses(fresh_url) == before_rows
+
+    fixed = opentr_cleanup(fresh_url, home, "--yes")
+
+    assert fixed.returncode == 0, fixed.stderr
+    assert fixed.stdout.splitlines()[-1] == (
+        "removed 3 stray file(s), 1 abandoned partial upload(s); 1 row(s) whose media is missing (marked orphaned)"
+    )
+    assert files_in(layout.storage) == set(layout.kept)
+    after = statuses(fresh_url)
+    assert after[layout.missing_id] == ("orphaned", "the stored media file is missing", "storage")
+    assert after[layout.real_id] == before_rows[layout.real_id] == ("completed", None, None)
+    assert after[layout.orphaned_id] == before_rows[layout.orphaned_id]
+    with psycopg.connect(fresh_url) as conn:  # the transcript stays: the media may come back from a backup
+        assert conn.execute(
+            "SELECT text FROM transcript_segments WHERE media_file_id = %s", (layout.missing_id,)
+        ).fetchall() == [("still here",)]
+
+    again = opentr_cleanup(fresh_url, home, "--yes")  # nothing left to do
+    assert again.stdout.splitlines() == [
+        "removed 0 stray file(s), 0 abandoned partial upload(s); 0 row(s) whose media is missing (marked orphaned)"
+    ]
+    assert files_in(layout.storage) == set(layout.kept)
+
+
+def test_cleanup_function_reports_what_it_found(db: Database, fresh_url: str, tmp_path: Path) -> None:
+    layout = arrange(fresh_url, tmp_path / "storage")
+
+    found = cleanup(db, layout.storage)
+
+    assert (found.stray_files, found.stale_partials, found.missing_media) == (
+        layout.stray,
+        layout.old_partials,
+        [layout.missing_id],
+    )
+    assert found.applied is False
+    assert files_in(layout.storage) == {*layout.kept, *layout.stray, *layout.old_partials}
+
+    removed = cleanup(db, layout.storage, apply=True)
+
+    assert (removed.stray_files, removed.missing_media, removed.applied) == (layout.stray, [layout.missing_id], True)
+    assert files_in(layout.storage) == set(layout.kept)
+    assert statuses(fresh_url)[layout.missing_id][0] == "orphaned"
+
+
+def test_a_storage_directory_that_does_not_exist_is_refused(fresh_url: str, tmp_path: Path) -> None:
+    """A wrong OPENTR_HOME or OPENTR_STORAGE_DIR must not make every row 'orphaned'."""
+    home = tmp_path / "home"
+    layout = arrange(fresh_url, home / "storage")
+    before = statuses(fresh_url)
+    nowhere = tmp_path / "not-mounted"
+
+    result = opentr_cleanup(fresh_url, home, "--yes", OPENTR_STORAGE_DIR=str(nowhere))
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"opentr: the storage directory {nowhere} does not exist; check OPENTR_STORAGE_DIR"
+    )
+    assert statuses(fresh_url) == before
+    assert files_in(layout.storage) == {*layout.kept, *layout.stray, *layout.old_partials}
+
+
+def test_an_empty_install_without_storage_is_fine(db: Database, tmp_path: Path) -> None:
+    report = cleanup(db, tmp_path / "never-created", apply=True)
+    assert (report.stray_files, report.stale_partials, report.missing_media) == ([], [], [])
+
+
+@pytest.mark.parametrize("age_hours", [0.0, 0.9])
+def test_a_recent_unknown_file_is_not_stray(db: Database, tmp_path: Path, age_hours: float) -> None:
+    """An upload moves its file into storage just before its row commits; cleanup must not race it."""
+    storage = tmp_path / "storage"
+    put(storage, "7/arriving", age_seconds=age_hours * 3600)
+    assert cleanup(db, storage, apply=True).stray_files == []
+    assert files_in(storage) == {"7/arriving"}
