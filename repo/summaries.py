@@ -68,6 +68,7 @@ _create_pending = s.one_or_none("summaries.create_pending", Summary)
 _start = s.one_or_none("summaries.start", Summary)
 _complete = s.one_or_none("summaries.complete", Summary)
 _fail = s.one_or_none("summaries.fail", Summary)
+_fail_abandoned = s.rowcount("summaries.fail_abandoned")
 _file_visible = s.one_or_none("summaries.file_visible", FileRef)
 _list_for_file = s.many("summaries.list_for_file", Summary)
 _get = s.one_or_none("summaries.get", Summary)
@@ -82,6 +83,11 @@ def _found(summary: Summary | None) -> Summary:
     if summary is None:
         raise NotFound("summary not found")
     return summary
+
+
+def task_id_for(summary_uuid: UUID) -> str:
+    """The job and task id of a summary; `fail_abandoned` joins on this shape."""
+    return f"summary-{summary_uuid}"
 
 
 class SummaryRepository:
@@ -156,6 +162,10 @@ class SummaryRepository:
             processing_ms=processing_ms,
         )
         return self._transitioned(summary_id, changed, "completed")
+
+    def fail_abandoned(self, error_message: str) -> int:
+        """Recovery: fail every summary whose task ended (`summary-<uuid>`) without recording an outcome."""
+        return _fail_abandoned(self.conn, error_message=error_message)
 
     def fail(self, summary_id: int, error_message: str, raw_response: str | None = None) -> Summary:
         changed = _fail(

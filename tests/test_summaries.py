@@ -243,3 +243,24 @@ def test_concurrent_creates_get_consecutive_versions(db: Database) -> None:
     assert errors == [] and versions == [1, 2]
     with db.transaction() as conn:
         assert [s.version for s in SummaryRepository(conn).list_for_file(me, file_uuid)] == [2, 1]
+
+
+def test_recovery_fails_summaries_whose_task_ended_without_an_outcome(conn: psycopg.Connection[Any]) -> None:
+    from repo.summaries import task_id_for
+    from repo.tasks import TaskRepository
+
+    owner = factories.user(conn)
+    file_id, _ = factories.media_file(conn, owner, status="completed")
+    summaries = SummaryRepository(conn)
+    stuck = summaries.start(summaries.create_pending(owner, file_id, None, None, "openai", "m").id)
+    tasks = TaskRepository(conn)
+    tasks.create(task_id_for(stuck.uuid), owner.id, file_id, "summarization")
+    tasks.start(task_id_for(stuck.uuid))
+    live = summaries.create_pending(owner, file_id, None, None, "openai", "m")
+    tasks.create(task_id_for(live.uuid), owner.id, file_id, "summarization")
+    assert summaries.fail_abandoned("worker died") == 0, "running tasks are left alone"
+    tasks.fail(task_id_for(stuck.uuid), "the worker stopped responding")
+    assert summaries.fail_abandoned("worker died") == 1
+    assert summaries.get_by_id(stuck.id).status == "failed"
+    assert summaries.get_by_id(stuck.id).error_message == "worker died"
+    assert summaries.get_by_id(live.id).status == "pending"

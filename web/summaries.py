@@ -13,17 +13,13 @@ from repo.errors import Conflict, NotFound
 from repo.llm_configs import LlmConfig, LlmConfigRepository
 from repo.media_files import MediaFileRepository
 from repo.prompts import Prompt, PromptRepository
-from repo.summaries import Summary, SummaryRepository
+from repo.summaries import Summary, SummaryRepository, task_id_for
 from web.endpoint import Ctx, Router
 from workers import dispatch
 from workers.summary_job import queue_summary
 
 router = Router("summaries")
 log = logging.getLogger("opentr.web")
-
-
-def summary_task_id(summary_uuid: UUID) -> str:
-    return f"summary-{summary_uuid}"
 
 
 class SummaryRequestIn(BaseModel):
@@ -59,7 +55,7 @@ class QueuedSummaryOut(SummaryOut):
     @computed_field(description="follow the job at /api/tasks/{task_id}")  # type: ignore[prop-decorator]
     @property
     def task_id(self) -> str:
-        return summary_task_id(self.uuid)
+        return task_id_for(self.uuid)
 
 
 def _config(ctx: Ctx, uuid: UUID | None) -> LlmConfig:

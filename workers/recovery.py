@@ -18,6 +18,7 @@ from repo.database import Database
 from repo.media_files import FileState, MediaFileRepository
 from repo.notifications import NotificationRepository
 from repo.segments import SegmentRepository
+from repo.summaries import SummaryRepository
 from repo.tasks import TaskRepository
 from workers import dispatch
 from workers.queues import ALL_QUEUES
@@ -35,6 +36,7 @@ class RecoveryReport:
     given_up: list[int] = field(default_factory=list)
     cancelled: list[int] = field(default_factory=list)
     stale_tasks: int = 0
+    abandoned_summaries: int = 0
 
 
 def waiting_job_ids(redis: Redis) -> set[str]:
@@ -62,7 +64,19 @@ def recover_stuck(db: Database, redis: Redis, stale_seconds: float = STALE_SECON
         _recover_file(db, redis, state, report)
     with db.transaction() as conn:
         report.stale_tasks = TaskRepository(conn).fail_stale(stale_seconds, "the worker stopped responding")
-    if any((report.requeued, report.reenqueued, report.given_up, report.cancelled, report.stale_tasks)):
+        report.abandoned_summaries = SummaryRepository(conn).fail_abandoned(
+            "the worker stopped while summarising; request the summary again"
+        )
+    if any(
+        (
+            report.requeued,
+            report.reenqueued,
+            report.given_up,
+            report.cancelled,
+            report.stale_tasks,
+            report.abandoned_summaries,
+        )
+    ):
         log.warning("recovery: %s", report)
     return report
 

@@ -22,7 +22,7 @@ from repo.notifications import NotificationRepository
 from repo.prompts import PromptRepository
 from repo.rows import Actor
 from repo.segments import SegmentRepository
-from repo.summaries import SummaryRepository
+from repo.summaries import SummaryRepository, task_id_for
 from repo.tasks import TaskRepository
 from workers import analytics
 from workers.context import JobContext, job_context
@@ -58,7 +58,7 @@ def queue_summary(
     summary = SummaryRepository(conn).create_pending(
         actor, file_id, prompt.id, config.id, config.provider, config.model_name
     )
-    task_id = f"summary-{summary.uuid}"
+    task_id = task_id_for(summary.uuid)
     TaskRepository(conn).create(task_id, user_id, file_id, "summarization")
     return summary.id, task_id
 

@@ -1,0 +1,600 @@
+"""Isolation matrix (issue 7 item 7): two users, every route of `web.api.all_endpoints()`, every resource of the other.
+
+(a) every route with auth=True answers 401 without a token, with a garbage token and with a revoked one;
+(b) user B calls every route that addresses a resource by uuid/id with user A's identifiers → 404 every time. Each
+    route that names several resources (a path and body fields) is also called with B's own resources everywhere
+    but one slot that holds A's. Bodies are generated from the route's pydantic model and validated locally, and the
+    same call with B's own identifiers must succeed (2xx), so neither a 422 nor an unmatched route can pass for 404;
+(c) every admin route answers 403 to a non-administrator (and works for an administrator);
+(d) afterwards every row of A's (and the system prompts) and A's stored media are byte-for-byte unchanged.
+
+The test fails when a route is added without being classified: it is either exercised by (b), listed in OWN_SCOPE
+(routes that do not address another user's resource), or an admin route; unknown path parameters and unknown
+identifier fields in bodies or queries fail too, until they are added to the tables below.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from pydantic import BaseModel
+
+from repo.rows import Actor
+from repo.settings import Settings
+from tests import factories
+from tests.test_journey import own_redis
+from tests.web import make_admin, register
+from tests.workers_support import wav
+from web.api import all_endpoints
+from web.endpoint import Endpoint
+
+Key = tuple[str, str]
+Ids = dict[str, str]
+PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+
+# Routes that address nothing of another user's: they act on the caller, the caller's own lists, or global names.
+OWN_SCOPE: dict[Key, str] = {
+    ("GET", "/api/health"): "public",
+    ("POST", "/api/auth/register"): "creates an account",
+    ("POST", "/api/auth/token"): "signs in",
+    ("POST", "/api/auth/logout"): "revokes the token it carries",
+    ("GET", "/api/users/me"): "the caller",
+    ("PUT", "/api/users/me"): "the caller",
+    ("GET", "/api/files/management/stuck"): "the caller's files",
+    ("POST", "/api/files"): "creates a file of the caller's",
+    ("GET", "/api/files"): "the caller's files; ?collection= filters by one of them",
+    ("GET", "/api/tags"): "tags on the caller's files",
+    ("POST", "/api/tags"): "a global name",
+    ("GET", "/api/collections"): "the caller's collections",
+    ("POST", "/api/collections"): "creates one of the caller's",
+    ("GET", "/api/search"): "the caller's files",
+    ("GET", "/api/speaker-profiles"): "the caller's profiles",
+    ("POST", "/api/speaker-profiles"): "creates one of the caller's",
+    ("GET", "/api/speaker-collections"): "the caller's speaker collections",
+    ("POST", "/api/speaker-collections"): "creates one of the caller's",
+    ("GET", "/api/settings"): "the caller's settings",
+    ("PUT", "/api/settings"): "the caller's settings",
+    ("GET", "/api/settings/{key}"): "the caller's setting, by key name",
+    ("PUT", "/api/settings/{key}"): "the caller's setting, by key name",
+    ("DELETE", "/api/settings/{key}"): "the caller's setting, by key name",
+    ("GET", "/api/llm-configs"): "the caller's configurations",
+    ("POST", "/api/llm-configs"): "creates one of the caller's",
+    ("GET", "/api/prompts"): "system prompts and the caller's",
+    ("POST", "/api/prompts"): "creates one of the caller's",
+    ("GET", "/api/prompts/active"): "the caller's choice",
+    ("GET", "/api/notifications"): "the caller's; ?cursor= is a position among them",
+    ("POST", "/api/notifications/read"): "marks the caller's; other uuids are ignored",
+    ("GET", "/api/notifications/preferences"): "the caller's",
+    ("PUT", "/api/notifications/preferences"): "the caller's",
+    ("GET", "/api/tasks"): "the caller's tasks",
+}
+PUBLIC: set[Key] = {("GET", "/api/health"), ("POST", "/api/auth/register"), ("POST", "/api/auth/token")}
+
+# What a path parameter names: `{uuid}` by the path's first segment, the others by their own name.
+UUID_PATH_RESOURCE = {
+    "files": "file",
+    "comments": "comment",
+    "collections": "collection",
+    "speakers": "speaker",
+    "speaker-profiles": "profile",
+    "speaker-collections": "speaker_collection",
+    "llm-configs": "llm_config",
+    "prompts": "prompt",
+    "summaries": "summary",
+    "admin": "user",
+}
+OTHER_PATH_RESOURCE = {"segment_uuid": "segment", "id": "task"}
+VALUE_PATH_PARAM = {"name": "tag_name", "key": "setting_key"}  # values, not another user's identifiers
+
+# Identifier fields of bodies and queries, and the resource each names.
+UUID_FIELDS = {
+    "file_uuids": "file",
+    "profile_uuids": "profile",
+    "profile_uuid": "profile",
+    "source_uuid": "speaker2",
+    "target_uuid": "speaker",
+    "speaker_uuid": "speaker",
+    "prompt_uuid": "prompt",
+    "llm_config_uuid": "llm_config",
+    "uuids": "notification",
+    "collection": "collection",
+    "cursor": "notification",
+}
+STRING_EXAMPLES = {"base_url": "http://127.0.0.1:9"}  # fields with a pattern the generator cannot guess
+
+# (route, slot) calls that do not answer 404 for A's identifier in that slot, and why that is no leak. They must answer
+# exactly as they do for an identifier that exists nowhere, so B learns nothing about A's resource.
+TOLERATED: dict[tuple[str, str, str], str] = {
+    ("POST", "/api/collections/{uuid}/files/remove", "body.file_uuids"): (
+        "files not in the collection are ignored (removed: 0), and B's collection can never hold A's file"
+    ),
+    ("PUT", "/api/files/{uuid}/transcript/segments/{segment_uuid}", "body.speaker_uuid"): (
+        "422 'not a speaker of this file': only the file's own speakers are looked up"
+    ),
+}
+
+# B's own calls (the controls) that must come after the others: state transitions, then destructive ones.
+CONTROL_FIRST: list[Key] = [
+    ("POST", "/api/files/{uuid}/reprocess"),  # completed → queued
+    ("POST", "/api/files/{uuid}/cancel"),  # queued → cancelled
+    ("POST", "/api/files/{uuid}/retry"),  # cancelled → queued
+]
+CONTROL_DESTRUCTIVE: list[Key] = [("POST", "/api/files/{uuid}/speakers/merge")]
+
+
+@dataclass
+class Owner:
+    headers: dict[str, str]
+    actor: Actor
+    ids: Ids
+    secrets: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Slot:
+    place: str  # "path", "body" or "query"
+    name: str
+    kind: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.place}.{self.name}"
+
+
+# --- generating valid bodies and queries from the pydantic models --------------------------------------------------
+
+
+def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:
+        return _resolve(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            options = [option for option in schema[key] if option.get("type") != "null"]
+            return _resolve(options[0], defs)
+    return schema
+
+
+def _is_uuid(schema: dict[str, Any], defs: dict[str, Any]) -> bool:
+    resolved = _resolve(schema, defs)
+    if resolved.get("type") == "array":
+        return _is_uuid(resolved.get("items", {}), defs)
+    return resolved.get("format") == "uuid"
+
+
+def identifier_fields(model: type[BaseModel] | None) -> list[str]:
+    if model is None:
+        return []
+    schema = model.model_json_schema()
+    defs = schema.get("$defs", {})
+    names = [name for name, prop in schema.get("properties", {}).items() if _is_uuid(prop, defs)]
+    unknown = [name for name in names if name not in UUID_FIELDS]
+    assert not unknown, f"{model.__name__}: classify identifier field(s) {unknown} in UUID_FIELDS"
+    return names
+
+
+def _value(name: str, schema: dict[str, Any], defs: dict[str, Any], uuid_of: Callable[[str], str]) -> Any:
+    schema = _resolve(schema, defs)
+    if schema.get("type") == "array":
+        return [_value(name, schema.get("items", {}), defs, uuid_of)]
+    if schema.get("format") == "uuid":
+        return uuid_of(name)
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    kind = schema.get("type")
+    if kind == "string":
+        if schema.get("format") == "email":
+            return f"hijack-{secrets.token_hex(4)}@example.com"
+        if name in STRING_EXAMPLES:
+            return STRING_EXAMPLES[name]
+        assert "pattern" not in schema, f"field {name!r} has a pattern: add an example to STRING_EXAMPLES"
+        text = f"hijack {name}"
+        return text[: schema.get("maxLength", len(text))].ljust(schema.get("minLength", 0), "x")
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1)
+        value = min(low, schema.get("maximum", low))
+        return int(value) if kind == "integer" else float(value)
+    if kind == "boolean":
+        return True
+    if kind == "object":
+        return {}
+    return "hijack"
+
+
+def example_body(model: type[BaseModel], uuid_of: Callable[[str], str]) -> dict[str, Any]:
+    """Every field filled (optional ones too, so that a leak would change something), valid for the model."""
+    schema = model.model_json_schema()
+    defs = schema.get("$defs", {})
+    body = {name: _value(name, prop, defs, uuid_of) for name, prop in schema.get("properties", {}).items()}
+    model.model_validate(body)  # a body the route would refuse with 422 proves nothing
+    return body
+
+
+def example_query(model: type[BaseModel] | None, uuid_of: Callable[[str], str], search: str) -> dict[str, Any]:
+    """The required parameters and the identifier ones."""
+    if model is None:
+        return {}
+    schema = model.model_json_schema()
+    defs = schema.get("$defs", {})
+    required, wanted = set(schema.get("required", [])), set(identifier_fields(model))
+    query = {
+        name: search if name == "q" else _value(name, prop, defs, uuid_of)
+        for name, prop in schema.get("properties", {}).items()
+        if name in required or name in wanted
+    }
+    model.model_validate(query)
+    return query
+
+
+# --- classifying routes ------------------------------------------------------------------------------------------
+
+
+def key_of(endpoint: Endpoint) -> Key:
+    return endpoint.method, endpoint.path
+
+
+def slots_of(endpoint: Endpoint) -> list[Slot]:
+    slots = []
+    for name in PATH_PARAM.findall(endpoint.path):
+        if name in VALUE_PATH_PARAM:
+            continue
+        if name == "uuid":
+            first = endpoint.path.split("/")[2]
+            assert first in UUID_PATH_RESOURCE, f"{endpoint.path}: add {first!r} to UUID_PATH_RESOURCE"
+            slots.append(Slot("path", name, UUID_PATH_RESOURCE[first]))
+        else:
+            assert name in OTHER_PATH_RESOURCE, f"{endpoint.path}: classify path parameter {name!r}"
+            slots.append(Slot("path", name, OTHER_PATH_RESOURCE[name]))
+    slots += [Slot("body", name, UUID_FIELDS[name]) for name in identifier_fields(endpoint.body)]
+    slots += [Slot("query", name, UUID_FIELDS[name]) for name in identifier_fields(endpoint.query)]
+    return slots
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    json: dict[str, Any] | None
+    params: dict[str, Any]
+
+
+def build(endpoint: Endpoint, source: Callable[[Slot], Ids], values: Ids, search: str = "nothing") -> Request:
+    """The request with each slot's identifier taken from `source(slot)`; value parameters from `values`."""
+    slots = {(slot.place, slot.name): slot for slot in slots_of(endpoint)}
+
+    def fill(place: str, name: str) -> str:
+        slot = slots[(place, name)]
+        ids = source(slot)
+        assert slot.kind in ids, f"{endpoint.path}: own_everything() must create a {slot.kind} for each user"
+        return ids[slot.kind]
+
+    def path_value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return values[VALUE_PATH_PARAM[name]] if name in VALUE_PATH_PARAM else fill("path", name)
+
+    path = PATH_PARAM.sub(path_value, endpoint.path)
+    body = example_body(endpoint.body, lambda name: fill("body", name)) if endpoint.body is not None else None
+    params = example_query(endpoint.query, lambda name: fill("query", name), search)
+    return Request(endpoint.method, path, body, params)
+
+
+def only(chosen: Slot, theirs: Ids, own: Ids) -> Callable[[Slot], Ids]:
+    """The other user's identifier in one slot, the caller's own everywhere else."""
+    return lambda slot: theirs if slot == chosen else own
+
+
+def replaced(source: Callable[[Slot], Ids], theirs: Ids, instead: Ids) -> Callable[[Slot], Ids]:
+    """`source`, with identifiers that exist nowhere where it took the other user's."""
+    return lambda slot: instead if source(slot) is theirs else source(slot)
+
+
+# --- two users owning one of everything ---------------------------------------------------------------------------
+
+
+def _one(conninfo: str, query: str, *params: Any) -> Any:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        row = conn.execute(query, params).fetchone()
+    assert row is not None, query
+    return row[0] if len(row) == 1 else row
+
+
+def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> Owner:
+    """A user with a file (segments, two speakers, tag, comment), a collection, a speaker profile and collection,
+    an LLM configuration (tested once), a prompt, a summary, tasks, notifications and settings."""
+    email = f"{marker}-{secrets.token_hex(3)}@example.com"
+    headers = register(client, email)
+    user_id, user_uuid = _one(conninfo, "SELECT id, uuid FROM users WHERE email = %s", email)
+    actor = Actor(user_id)
+
+    def ok(response: Any, status: int = 200) -> Any:
+        assert response.status_code == status, response.text
+        return response.json()
+
+    files = {"file": ("talk.wav", wav(seconds), "audio/wav")}
+    uploaded = ok(client.post("/api/files", headers=headers, files=files, data={"title": f"{marker} title"}), 201)
+    file_uuid = uploaded["uuid"]
+    with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
+        file_id = conn.execute(
+            "UPDATE media_files SET status = 'completed', progress = 1, completed_at = now() WHERE uuid = %s "
+            "RETURNING id",
+            [file_uuid],
+        ).fetchone()
+        assert file_id is not None
+        first = factories.speaker(conn, actor, file_id[0], "SPEAKER_00")
+        second = factories.speaker(conn, actor, file_id[0], "SPEAKER_01")
+        factories.segments(conn, file_id[0], [f"{marker} opening words", f"{marker} second thought"], first)
+        conn.execute(
+            "INSERT INTO speaker_matches (speaker1_id, speaker2_id, confidence) VALUES (%s, %s, 0.9)",
+            [min(first, second), max(first, second)],
+        )
+        conn.execute("INSERT INTO analytics (media_file_id, speaker_stats) VALUES (%s, '{}')", [file_id[0]])
+    speakers = {s["label"]: s["uuid"] for s in ok(client.get(f"/api/files/{file_uuid}/speakers", headers=headers))}
+    segment = ok(client.get(f"/api/files/{file_uuid}/transcript", headers=headers))[0]["uuid"]
+    ok(client.put(f"/api/speakers/{speakers['SPEAKER_00']}", headers=headers, json={"display_name": f"{marker} X"}))
+    tag_name = f"{marker}-tag"
+    ok(client.post(f"/api/files/{file_uuid}/tags", headers=headers, json={"name": tag_name}), 201)
+    comment = ok(client.post(f"/api/files/{file_uuid}/comments", headers=headers, json={"text": f"{marker} c"}), 201)
+    collection = ok(client.post("/api/collections", headers=headers, json={"name": f"{marker} coll"}), 201)
+    ok(client.post(f"/api/collections/{collection['uuid']}/files", headers=headers, json={"file_uuids": [file_uuid]}))
+    profile = ok(client.post("/api/speaker-profiles", headers=headers, json={"name": f"{marker} person"}), 201)
+    link = {"profile_uuid": profile["uuid"]}
+    ok(client.put(f"/api/speakers/{speakers['SPEAKER_00']}/profile", headers=headers, json=link))
+    group = ok(client.post("/api/speaker-collections", headers=headers, json={"name": f"{marker} group"}), 201)
+    uuids = {"profile_uuids": [profile["uuid"]]}
+    ok(client.post(f"/api/speaker-collections/{group['uuid']}/profiles", headers=headers, json=uuids))
+    config_body = {
+        "name": f"{marker} llm",
+        "provider": "custom",
+        "model_name": f"{marker}-model",
+        "base_url": "http://127.0.0.1:9",
+        "api_key": f"sk-{marker}-key",
+    }
+    config = ok(client.post("/api/llm-configs", headers=headers, json=config_body), 201)
+    ok(client.post(f"/api/llm-configs/{config['uuid']}/activate", headers=headers))
+    assert ok(client.post(f"/api/llm-configs/{config['uuid']}/test", headers=headers))["ok"] is False
+    prompt_body = {"name": f"{marker} prompt", "prompt_text": f"{marker} {{transcript}}"}
+    prompt = ok(client.post("/api/prompts", headers=headers, json=prompt_body), 201)
+    ok(client.post(f"/api/prompts/{prompt['uuid']}/activate", headers=headers))
+    summary = ok(client.post(f"/api/files/{file_uuid}/summaries", headers=headers, json={}), 202)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE file_summaries SET status = 'completed', bluf = %s, brief_summary = %s WHERE uuid = %s",
+            [f"{marker} bottom line", f"{marker} brief", summary["uuid"]],
+        )
+    ok(client.put("/api/settings/ui.theme", headers=headers, json={"value": "dark"}))
+    ok(client.put("/api/notifications/preferences", headers=headers, json={"system": False}))
+    notification = ok(client.get("/api/notifications", headers=headers))["items"][0]["uuid"]
+    ids = {
+        "user": str(user_uuid),
+        "file": file_uuid,
+        "segment": segment,
+        "speaker": speakers["SPEAKER_00"],
+        "speaker2": speakers["SPEAKER_01"],
+        "comment": comment["uuid"],
+        "collection": collection["uuid"],
+        "profile": profile["uuid"],
+        "speaker_collection": group["uuid"],
+        "llm_config": config["uuid"],
+        "prompt": prompt["uuid"],
+        "summary": summary["uuid"],
+        "task": summary["task_id"],
+        "notification": notification,
+        "tag_name": tag_name,
+        "setting_key": "ui.theme",
+    }
+    upload_task = _one(conninfo, "SELECT active_task_id FROM media_files WHERE uuid = %s", file_uuid)
+    return Owner(headers, actor, ids, [marker, upload_task, *(v for k, v in ids.items() if k != "setting_key")])
+
+
+# --- A's data, for comparing before and after ---------------------------------------------------------------------
+
+OWNED_BY = "user_id = %(u)s"
+FILES = "SELECT id FROM media_files WHERE user_id = %(u)s"
+OF_FILES = f"media_file_id IN ({FILES})"
+A_ROWS: dict[str, str] = {
+    "users": "id = %(u)s",
+    "auth_tokens": OWNED_BY,
+    "media_files": OWNED_BY,
+    "speaker_profiles": OWNED_BY,
+    "speakers": OWNED_BY,
+    "speaker_collections": OWNED_BY,
+    "speaker_collection_members": "collection_id IN (SELECT id FROM speaker_collections WHERE user_id = %(u)s) "
+    "OR profile_id IN (SELECT id FROM speaker_profiles WHERE user_id = %(u)s)",
+    "speaker_matches": "speaker1_id IN (SELECT id FROM speakers WHERE user_id = %(u)s) "
+    "OR speaker2_id IN (SELECT id FROM speakers WHERE user_id = %(u)s)",
+    "transcript_segments": OF_FILES,
+    "tags": f"id IN (SELECT tag_id FROM file_tags WHERE {OF_FILES})",
+    "file_tags": OF_FILES,
+    "comments": f"{OWNED_BY} OR {OF_FILES}",
+    "collections": OWNED_BY,
+    "collection_members": f"collection_id IN (SELECT id FROM collections WHERE user_id = %(u)s) OR {OF_FILES}",
+    "tasks": f"{OWNED_BY} OR {OF_FILES}",
+    "analytics": OF_FILES,
+    "user_settings": OWNED_BY,
+    "user_llm_configurations": OWNED_BY,
+    "llm_connection_tests": "configuration_id IN (SELECT id FROM user_llm_configurations WHERE user_id = %(u)s)",
+    "summary_prompts": "user_id = %(u)s OR user_id IS NULL",  # the system prompts too: no user may change them
+    "file_summaries": f"{OWNED_BY} OR {OF_FILES}",
+    "notifications": OWNED_BY,
+    "notification_preferences": OWNED_BY,
+}
+
+
+def snapshot(conninfo: str, user_id: int, storage: Path) -> dict[str, Any]:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        tables = {
+            name
+            for (name,) in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE '%%yoyo%%'"
+            )
+        }
+        assert tables == set(A_ROWS), f"classify the rows of a user in table(s) {tables ^ set(A_ROWS)} in A_ROWS"
+        rows = {
+            table: conn.execute(
+                sql.SQL(
+                    "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY to_jsonb(t)::text), '[]') FROM {} t WHERE "
+                ).format(sql.Identifier(table))
+                + sql.SQL(condition),
+                {"u": user_id},
+            ).fetchone()
+            for table, condition in A_ROWS.items()
+        }
+    media = {str(p.relative_to(storage)): p.read_bytes() for p in (storage / str(user_id)).rglob("*") if p.is_file()}
+    assert media, "A's stored media is part of the snapshot"
+    return {"rows": rows, "media": media}
+
+
+# --- the test -----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(app_settings: Settings) -> Iterator[Any]:
+    """The app on the test PostgreSQL with a Redis of its own: the jobs it enqueues stay out of the shared one."""
+    from starlette.testclient import TestClient
+
+    from web.app import create_app
+
+    with own_redis() as url, TestClient(create_app(app_settings.model_copy(update={"redis_url": url}))) as test_client:
+        yield test_client
+
+
+def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: Settings) -> None:
+    endpoints = all_endpoints()
+    keys = [key_of(e) for e in endpoints]
+    assert len(keys) == len(set(keys))
+
+    # Every route is classified; the tables hold no stale entries.
+    stale = set(OWN_SCOPE) - set(keys)
+    assert not stale, f"OWN_SCOPE names routes that do not exist: {stale}"
+    addressing = [e for e in endpoints if not e.admin and key_of(e) not in OWN_SCOPE]
+    for endpoint in endpoints:
+        key, slots = key_of(endpoint), slots_of(endpoint)
+        assert endpoint.admin == endpoint.path.startswith("/api/admin/"), f"{key}: admin routes live under /api/admin"
+        assert not (endpoint.admin and key in OWN_SCOPE), f"{key} is an admin route: remove it from OWN_SCOPE"
+        if key in OWN_SCOPE:
+            assert not [s for s in slots if s.place == "path"], f"{key} addresses a resource by path: not OWN_SCOPE"
+        elif not endpoint.admin:
+            assert any(s.place == "path" for s in slots), (
+                f"{key} is not classified: add it to OWN_SCOPE (with why) if it addresses nothing of another user's"
+            )
+        assert endpoint.auth == (key not in PUBLIC), f"{key}: only {sorted(PUBLIC)} may be called without a token"
+    for missing in {s for s in CONTROL_FIRST + CONTROL_DESTRUCTIVE if s not in keys}:
+        raise AssertionError(f"the control order names a route that does not exist: {missing}")
+
+    a = own_everything(client, fresh_url, "alphasecret", 1.0)
+    b = own_everything(client, fresh_url, "bravo", 1.5)
+    assert set(a.ids.values()) & set(b.ids.values()) == {"ui.theme"}, "distinct resources, the same setting key"
+    nowhere = {kind: str(uuid.uuid4()) for kind in a.ids} | {"task": f"summary-{uuid.uuid4()}"}
+    storage = app_settings.storage_dir
+    before = snapshot(fresh_url, a.actor.id, storage)
+    calls: list[str] = []
+
+    def call(request: Request, headers: dict[str, str]) -> Any:
+        calls.append(f"{request.method} {request.path}")
+        response = client.request(
+            request.method, request.path, headers=headers, json=request.json, params=request.params
+        )
+        assert response.status_code < 500, f"{request.method} {request.path}: {response.status_code} {response.text}"
+        if 200 <= response.status_code < 300 and headers is b.headers:
+            leaked = [s for s in a.secrets if s in response.text]
+            assert not leaked, f"{request.method} {request.path} showed B {leaked}: {response.text[:500]}"
+        return response
+
+    def all_of(owner: Owner) -> Callable[[Slot], Ids]:
+        return lambda _slot: owner.ids
+
+    # (a) no token, a garbage token, a revoked token: 401 on every route that needs one.
+    revoked = register(client)
+    assert client.post("/api/auth/logout", headers=revoked).status_code == 204
+    for endpoint in endpoints:
+        if not endpoint.auth:
+            continue
+        request = build(endpoint, all_of(a), a.ids)
+        for headers in ({}, {"Authorization": "Bearer not-a-real-token"}, revoked):
+            response = call(request, headers)
+            assert response.status_code == 401, f"{key_of(endpoint)} with {headers}: {response.text}"
+            assert response.headers.get("www-authenticate") == "Bearer"
+
+    # (b) B with A's identifiers: all of them, then one slot at a time among B's own.
+    exercised: set[Key] = set()
+    for endpoint in addressing:
+        slots = slots_of(endpoint)
+        variants: dict[str, Callable[[Slot], Ids]] = {"all": all_of(a)}
+        if len(slots) > 1:
+            for chosen in slots:
+                variants[chosen.label] = only(chosen, a.ids, b.ids)
+        for label, source in variants.items():
+            values = a.ids if source(slots[0]) is a.ids else b.ids  # a tag name goes with its file
+            response = call(build(endpoint, source, values), b.headers)
+            if (*key_of(endpoint), label) in TOLERATED:
+                unknown = call(build(endpoint, replaced(source, a.ids, nowhere), values), b.headers)
+                assert (response.status_code, response.text) == (unknown.status_code, unknown.text), (
+                    f"{key_of(endpoint)} tells A's {label} from an unknown one"
+                )
+                continue
+            assert response.status_code == 404, (
+                f"{endpoint.method} {endpoint.path} with A's {label} answered B {response.status_code}: "
+                f"{response.text[:300]}"
+            )
+        exercised.add(key_of(endpoint))
+
+    # Own-scope routes: B's reads show nothing of A's; A's identifiers in their queries and bodies change nothing.
+    for endpoint in endpoints:
+        if key_of(endpoint) not in OWN_SCOPE or not endpoint.auth:
+            continue
+        if endpoint.method == "GET" or slots_of(endpoint):
+            response = call(build(endpoint, all_of(a), b.ids, search="alphasecret"), b.headers)
+            assert response.status_code in (200, 404), f"{key_of(endpoint)}: {response.text}"
+    for path, params in [("/api/search", {"q": "alphasecret"}), ("/api/files", {"q": "alphasecret"})]:
+        assert "alphasecret" not in call(Request("GET", path, None, params), b.headers).text
+
+    # (c) admin routes refuse a non-administrator, and serve an administrator.
+    admin_headers = register(client)
+    make_admin(fresh_url, admin_headers, client)
+    victim = register(client)
+    victim_uuid = client.get("/api/users/me", headers=victim).json()["uuid"]
+    for endpoint in endpoints:
+        if not endpoint.admin:
+            continue
+        response = call(build(endpoint, all_of(a), a.ids), b.headers)
+        assert response.status_code == 403, f"{key_of(endpoint)} answered a non-admin {response.status_code}"
+        as_admin = call(build(endpoint, lambda _slot: {"user": victim_uuid}, {}), admin_headers)
+        assert 200 <= as_admin.status_code < 300, f"{key_of(endpoint)} as admin: {as_admin.text}"
+
+    # Controls: the very same requests with B's own identifiers succeed, so each 404 above was about ownership.
+    def order(endpoint: Endpoint) -> tuple[int, int]:
+        key = key_of(endpoint)
+        if key in CONTROL_FIRST:
+            return 1, CONTROL_FIRST.index(key)
+        if key in CONTROL_DESTRUCTIVE:
+            return 3, 0
+        if endpoint.method == "DELETE":
+            return (5, 0) if endpoint.path == "/api/files/{uuid}" else (4, 0)
+        return (0 if endpoint.method == "GET" else 2), 0
+
+    for endpoint in sorted(addressing, key=order):
+        response = call(build(endpoint, all_of(b), b.ids), b.headers)
+        assert 200 <= response.status_code < 300, (
+            f"control {endpoint.method} {endpoint.path} with B's own resources: {response.status_code} {response.text}"
+        )
+    assert client.get(f"/api/files/{b.ids['file']}", headers=b.headers).status_code == 404, "B's own delete worked"
+
+    # (d) nothing of A's changed.
+    after = snapshot(fresh_url, a.actor.id, storage)
+    for table in A_ROWS:
+        assert after["rows"][table] == before["rows"][table], f"A's rows in {table} changed"
+    assert after["media"] == before["media"], "A's stored media changed"
+    assert exercised == {key_of(e) for e in addressing}
+    assert len(calls) > 3 * len(endpoints)
+    for path in (f"/api/files/{a.ids['file']}", f"/api/summaries/{a.ids['summary']}", f"/api/tasks/{a.ids['task']}"):
+        assert client.get(path, headers=a.headers).status_code == 200, path
