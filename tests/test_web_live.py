@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -75,3 +76,25 @@ def test_a_rolled_back_notification_is_never_sent(client: Any, fresh_url: str) -
             raise RuntimeError("abort")
         _notify(fresh_url, user_id, "committed")
         assert ws.receive_json()["notification"]["title"] == "committed"
+
+
+def test_a_real_websocket_client_through_uvicorn(app_settings: Any, fresh_url: str) -> None:
+    """Through uvicorn and a real WebSocket client: the server can upgrade the connection at all."""
+    import httpx
+    from websockets.sync.client import connect
+
+    from tests.fault_support import serve_app
+
+    with serve_app(app_settings) as served:
+        http = httpx.Client(base_url=served.url)
+        email = "ws@example.com"
+        assert http.post("/api/auth/register", json={"email": email, "password": "long enough"}).status_code == 201
+        token = http.post("/api/auth/token", data={"username": email, "password": "long enough"}).json()
+        with psycopg.connect(fresh_url) as conn:
+            row = conn.execute("SELECT id FROM users WHERE email = %s", [email]).fetchone()
+        assert row is not None
+        _notify(fresh_url, row[0], "waiting for you")
+        ws_url = served.url.replace("http://", "ws://") + "/api/ws/notifications"
+        with connect(f"{ws_url}?token={token['access_token']}", open_timeout=10) as ws:
+            message = json.loads(ws.recv(timeout=10))
+        assert message["notification"]["title"] == "waiting for you"
