@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import secrets
 from typing import Any
 from uuid import uuid4
 
@@ -9,17 +8,7 @@ import pytest
 
 from repo.rows import Actor
 from tests import factories
-from tests.web import register
-
-
-def signed_in(client: Any, url: str) -> tuple[dict[str, str], Actor]:
-    """A user registered through the API: their auth headers and the Actor that factories take."""
-    email = f"{secrets.token_hex(5)}@example.com"
-    headers = register(client, email=email)
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT id FROM users WHERE email = %s", [email]).fetchone()
-    assert row is not None
-    return headers, Actor(row[0])
+from tests.web import signed_in
 
 
 def files(url: str, owner: Actor, count: int) -> list[str]:

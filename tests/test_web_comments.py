@@ -1,31 +1,11 @@
 from __future__ import annotations
 
-import secrets
 from typing import Any
 from uuid import uuid4
 
-import psycopg
 import pytest
 
-from repo.rows import Actor
-from tests import factories
-from tests.web import register
-
-
-def signed_in(client: Any, url: str) -> tuple[dict[str, str], Actor]:
-    """A user registered through the API: their auth headers and the Actor that factories take."""
-    email = f"{secrets.token_hex(5)}@example.com"
-    headers = register(client, email=email)
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT id FROM users WHERE email = %s", [email]).fetchone()
-    assert row is not None
-    return headers, Actor(row[0])
-
-
-def a_file(url: str, owner: Actor) -> str:
-    with psycopg.connect(url, autocommit=True) as conn:
-        _, file_uuid = factories.media_file(conn, owner)
-    return str(file_uuid)
+from tests.web import a_file, signed_in
 
 
 def test_comment_edit_and_delete(client: Any, fresh_url: str) -> None:

@@ -11,10 +11,9 @@ import pytest
 from redis import Redis
 from rq import Queue
 
-from repo.rows import Actor
 from repo.settings import Settings
 from tests import factories
-from tests.web import register
+from tests.web import actor_of, register
 
 SRT = (
     b"1\n00:00:00,000 --> 00:00:01,500\n[SPEAKER_00]: Hello there\n\n2\n00:00:01,500 --> 00:00:03,000\nSPEAKER_01: Hi\n"
@@ -43,14 +42,6 @@ def upload(
     if sidecar is not None:
         files["transcript"] = ("talk.srt", sidecar, "application/x-subrip")
     return client.post("/api/files", headers=headers, files=files, data=fields)
-
-
-def actor_of(conninfo: str, client: Any, headers: dict[str, str]) -> Actor:
-    email = client.get("/api/users/me", headers=headers).json()["email"]
-    with psycopg.connect(conninfo) as conn:
-        row = conn.execute("SELECT id, role = 'admin' FROM users WHERE email = %s", [email]).fetchone()
-    assert row is not None
-    return Actor(row[0], row[1])
 
 
 def test_upload_stores_streams_hashes_and_enqueues(client: Any, app_settings: Settings) -> None:
@@ -185,7 +176,7 @@ def test_content_supports_range_requests(client: Any) -> None:
 def test_transcript_segments_and_subtitles(client: Any, fresh_url: str) -> None:
     headers = register(client)
     uuid = upload(client, headers).json()["uuid"]
-    owner = actor_of(fresh_url, client, headers)
+    owner = actor_of(client, fresh_url, headers)
     with psycopg.connect(fresh_url, autocommit=True) as conn:
         row = conn.execute("SELECT id FROM media_files WHERE uuid = %s", [uuid]).fetchone()
         assert row is not None

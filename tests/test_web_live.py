@@ -9,15 +9,7 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from repo.notifications import NotificationRepository
-from tests.web import register
-
-
-def _user_id(conninfo: str, client: Any, headers: dict[str, str]) -> int:
-    email = client.get("/api/users/me", headers=headers).json()["email"]
-    with psycopg.connect(conninfo) as conn:
-        row = conn.execute("SELECT id FROM users WHERE email = %s", [email]).fetchone()
-    assert row is not None
-    return int(row[0])
+from tests.web import actor_of, register
 
 
 def _notify(conninfo: str, user_id: int, title: str) -> None:
@@ -34,7 +26,7 @@ def _wait_listening(client: Any) -> None:
 
 def test_unread_on_connect_then_live_and_only_its_own(client: Any, fresh_url: str) -> None:
     alice, bob = register(client), register(client)
-    alice_id, bob_id = _user_id(fresh_url, client, alice), _user_id(fresh_url, client, bob)
+    alice_id, bob_id = actor_of(client, fresh_url, alice).id, actor_of(client, fresh_url, bob).id
     _notify(fresh_url, alice_id, "before connecting")
     _wait_listening(client)
     token = alice["Authorization"].split()[1]
@@ -49,7 +41,7 @@ def test_unread_on_connect_then_live_and_only_its_own(client: Any, fresh_url: st
 
 def test_token_may_come_as_the_first_message(client: Any, fresh_url: str) -> None:
     headers = register(client)
-    _notify(fresh_url, _user_id(fresh_url, client, headers), "hello")
+    _notify(fresh_url, actor_of(client, fresh_url, headers).id, "hello")
     with client.websocket_connect("/api/ws/notifications") as ws:
         ws.send_json({"token": headers["Authorization"].split()[1]})
         assert ws.receive_json()["notification"]["title"] == "hello"
@@ -68,7 +60,7 @@ def test_bad_or_missing_token_closes_the_socket(client: Any, query: str) -> None
 
 def test_a_rolled_back_notification_is_never_sent(client: Any, fresh_url: str) -> None:
     headers = register(client)
-    user_id = _user_id(fresh_url, client, headers)
+    user_id = actor_of(client, fresh_url, headers).id
     _wait_listening(client)
     with client.websocket_connect(f"/api/ws/notifications?token={headers['Authorization'].split()[1]}") as ws:
         with psycopg.connect(fresh_url, autocommit=True) as conn, pytest.raises(RuntimeError), conn.transaction():

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import psycopg
@@ -8,17 +7,7 @@ import pytest
 
 from repo.rows import Actor
 from tests import factories
-from tests.web import register
-
-
-def signed_in(client: Any, url: str) -> tuple[dict[str, str], Actor]:
-    """A user registered through the API: their auth headers and the Actor that factories take."""
-    email = f"{secrets.token_hex(5)}@example.com"
-    headers = register(client, email=email)
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT id FROM users WHERE email = %s", [email]).fetchone()
-    assert row is not None
-    return headers, Actor(row[0])
+from tests.web import signed_in
 
 
 def transcribed(url: str, owner: Actor, texts: list[str], filename: str = "talk.wav") -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
@@ -12,7 +11,7 @@ import pytest
 
 from repo.rows import Actor
 from tests import factories
-from tests.web import register
+from tests.web import signed_in
 
 Route = tuple[str, str, Any]  # method, path template, body template
 
@@ -22,16 +21,6 @@ class Recording:
     file_uuid: str
     ann: str  # speaker uuids: SPEAKER_00 talks in segments 0 and 1, SPEAKER_01 in segment 2
     bob: str
-
-
-def signed_in(client: Any, url: str) -> tuple[dict[str, str], Actor]:
-    """A user registered through the API: their auth headers and the Actor that factories take."""
-    email = f"{secrets.token_hex(5)}@example.com"
-    headers = register(client, email=email)
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT id FROM users WHERE email = %s", [email]).fetchone()
-    assert row is not None
-    return headers, Actor(row[0])
 
 
 def recording(url: str, owner: Actor, filename: str = "talk.wav") -> Recording:

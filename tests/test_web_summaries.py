@@ -12,20 +12,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue
 from rq.job import Job
 
-from repo.rows import Actor
 from tests import factories
-from tests.web import register
+from tests.web import actor_of, register
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 JOB = "workers.summary_job.generate_summary"
-
-
-def actor_of(client: Any, fresh_url: str, headers: dict[str, str]) -> Actor:
-    email = client.get("/api/users/me", headers=headers).json()["email"]
-    with psycopg.connect(fresh_url, autocommit=True) as conn:
-        row = conn.execute("SELECT id FROM users WHERE email = %s", [email]).fetchone()
-    assert row is not None
-    return Actor(row[0])
 
 
 def new_file(client: Any, fresh_url: str, headers: dict[str, str]) -> str:

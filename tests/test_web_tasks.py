@@ -9,15 +9,7 @@ import pytest
 
 from repo.rows import Actor
 from tests import factories
-from tests.web import register
-
-
-def actor_of(client: Any, fresh_url: str, headers: dict[str, str]) -> Actor:
-    email = client.get("/api/users/me", headers=headers).json()["email"]
-    with psycopg.connect(fresh_url, autocommit=True) as conn:
-        row = conn.execute("SELECT id FROM users WHERE email = %s", [email]).fetchone()
-    assert row is not None
-    return Actor(row[0])
+from tests.web import actor_of, register
 
 
 def add_tasks(fresh_url: str, actor: Actor, statuses: list[str], *, prefix: str = "job") -> str:

@@ -7,6 +7,9 @@ from typing import Any
 
 import psycopg
 
+from repo.rows import Actor
+from tests import factories
+
 
 def register(client: Any, email: str | None = None, password: str = "correct horse 1") -> dict[str, str]:
     """Register a user and sign in; returns the Authorization header."""
@@ -22,3 +25,25 @@ def make_admin(conninfo: str, headers: dict[str, str], client: Any) -> None:
     email = client.get("/api/users/me", headers=headers).json()["email"]
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("UPDATE users SET role = 'admin' WHERE email = %s", [email])
+
+
+def actor_of(client: Any, conninfo: str, headers: dict[str, str]) -> Actor:
+    """The Actor (id, admin flag) behind an API user's token, for arranging rows with factories."""
+    email = client.get("/api/users/me", headers=headers).json()["email"]
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute("SELECT id, role = 'admin' FROM users WHERE email = %s", [email]).fetchone()
+    assert row is not None
+    return Actor(row[0], row[1])
+
+
+def signed_in(client: Any, conninfo: str) -> tuple[dict[str, str], Actor]:
+    """A user registered through the API: their auth headers and the Actor that factories take."""
+    headers = register(client)
+    return headers, actor_of(client, conninfo, headers)
+
+
+def a_file(conninfo: str, owner: Actor, **columns: Any) -> str:
+    """A media file row owned by `owner` (no upload); its uuid as the API shows it."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        _, file_uuid = factories.media_file(conn, owner, **columns)
+    return str(file_uuid)
