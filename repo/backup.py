@@ -20,7 +20,11 @@ def default_path(directory: Path, conninfo: str) -> Path:
 def backup(conninfo: str, path: Path, progress: pgtools.Progress | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(path.suffix + ".partial")
-    pgtools.run("pg_dump", ["--format=custom", "--verbose", "--file", str(partial), "-d", conninfo], progress)
+    try:
+        pgtools.run("pg_dump", ["--format=custom", "--verbose", "--file", str(partial), "-d", conninfo], progress)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # no half-written dump left behind: it may be what filled the disk
+        raise
     partial.rename(path)
     return path
 

@@ -69,7 +69,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
         target = backup.default_path(settings.opentr_home / "backups", url)
         try:
             backup.backup(url, target, pgtools.stderr_progress("backup"))
-        except (RuntimeError, ConfigError) as exc:
+        except (RuntimeError, ConfigError, OSError) as exc:
             print(f"\nrefusing to migrate without a backup ({exc}); pass --no-backup to skip it", file=sys.stderr)
             return 1
         print(f"\nbackup written to {target}")
@@ -185,6 +185,33 @@ def cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    """Re-seal every stored api key: OPENTR_OLD_SECRET_KEY opens them, OPENTR_SECRET_KEY seals them again."""
+    import os
+
+    from repo.crypto import DecryptionError
+    from repo.database import Database
+    from repo.llm_configs import rotate_keys
+
+    new_key = settings.opentr_secret_key
+    old_key = os.environ.get("OPENTR_OLD_SECRET_KEY")
+    if not new_key:
+        raise ConfigError("OPENTR_SECRET_KEY: required by keys rotate (the new master key)")
+    if not old_key:
+        raise ConfigError("OPENTR_OLD_SECRET_KEY: required by keys rotate (the master key the keys are sealed with)")
+    if old_key == new_key:
+        raise ConfigError("OPENTR_OLD_SECRET_KEY: is the same as OPENTR_SECRET_KEY; nothing to rotate")
+    with Database(_database(settings), settings, min_size=1, max_size=1) as db:
+        try:
+            with db.transaction() as conn:
+                count = rotate_keys(conn, old_key.encode(), new_key.encode())
+        except DecryptionError as exc:
+            print(f"opentr: nothing rotated: {exc}", file=sys.stderr)
+            return 1
+    print(f"re-sealed {count} api key(s) under the new master key")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="opentr", description="Self-hosted transcription platform: data layer tools")
     sub = top.add_subparsers(dest="command", required=True)
@@ -228,6 +255,11 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     worker.add_argument("--no-recovery", action="store_true", help="do not look for stuck files at start")
     worker.set_defaults(func=cmd_worker)
+    keys = sub.add_parser("keys", help="the master key that seals stored secrets").add_subparsers(
+        dest="keys_command", required=True
+    )
+    rotate = keys.add_parser("rotate", help="re-seal every api key: OPENTR_OLD_SECRET_KEY -> OPENTR_SECRET_KEY")
+    rotate.set_defaults(func=cmd_keys_rotate)
     clean = sub.add_parser("cleanup", help="report (and with --yes fix) stray storage files and missing media")
     clean.add_argument("--yes", action="store_true")
     clean.set_defaults(func=cmd_cleanup)

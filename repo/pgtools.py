@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 import re
 import shutil
 import subprocess
@@ -31,7 +32,14 @@ def find(tool: str) -> str:
     """The newest `tool` among pgserver's bundled binaries, Debian's versioned ones and PATH.
 
     pg_dump must be at least as new as the server it dumps, and a newer one dumps older servers.
+    OPENTR_PG_DUMP, OPENTR_PG_RESTORE (OPENTR_<TOOL>) name the program to use instead; nothing else is tried then.
     """
+    variable = f"OPENTR_{tool.upper()}"
+    override = os.environ.get(variable)
+    if override:
+        if not (Path(override).is_file() and os.access(override, os.X_OK)):
+            raise ConfigError(f"{variable}: {override} is not an executable program")
+        return override
     candidates: list[str] = []
     try:
         from pgserver._commands import POSTGRES_BIN_PATH

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,10 +24,33 @@ from web.live import LiveHub
 from web.services import Services
 
 log = logging.getLogger("opentr.web")
+TOKEN_IN_QUERY = re.compile(r"((?:^|[?&;])(?:access_)?token=)[^&;\s\"']+", re.IGNORECASE)
+
+
+class RedactQueryTokens(logging.Filter):
+    """uvicorn logs every request path with its query string, and WS /api/ws/notifications takes `?token=`:
+    without this filter each live connection would write its bearer token into the server log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                TOKEN_IN_QUERY.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = TOKEN_IN_QUERY.sub(r"\1[redacted]", record.msg)
+        return True
+
+
+def _redact_tokens_in_server_logs() -> None:
+    for name in ("uvicorn.error", "uvicorn.access"):
+        server_log = logging.getLogger(name)
+        if not any(isinstance(existing, RedactQueryTokens) for existing in server_log.filters):
+            server_log.addFilter(RedactQueryTokens())
 
 
 def create_app(settings: Settings | None = None, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     settings = settings or get_settings()
+    _redact_tokens_in_server_logs()
     endpoints = all_endpoints()
     document = openapi.document(endpoints)
 
