@@ -19,7 +19,8 @@ from repo.errors import Conflict, Invalid, NotFound
 from repo.rows import Actor
 
 STARTABLE: Final = ["pending"]
-COMPLETABLE: Final = ["processing"]
+# "failed" too: recovery may give up on a job that was only slow to report; its answer, when it comes, wins.
+COMPLETABLE: Final = ["processing", "failed"]
 FAILABLE: Final = ["pending", "processing"]
 
 

@@ -162,19 +162,20 @@ def _parse(endpoint: Endpoint, request: Request, raw: bytes | None) -> dict[str,
 
 def _run(
     endpoint: Endpoint, request: Request, services: Services, raw: bytes | None, parsed: dict[str, Any]
-) -> tuple[Any, Ctx]:
-    """Authenticate, then validate (so 401/403 come before 422), then handle: all in one transaction."""
+) -> tuple[Response, Ctx]:
+    """Authenticate, then validate (so 401/403 come before 422), then handle: all in one transaction. The response
+    is rendered here too, after the commit and off the event loop (a long transcript is real work)."""
     if not endpoint.in_transaction:
         with services.db.transaction() as conn:
             user = _authenticate(endpoint, request, conn)
         ctx = Ctx(request, services, None, user)
-        return endpoint.handler(ctx, **parsed, **_parse(endpoint, request, raw)), ctx
+        return render(endpoint, endpoint.handler(ctx, **parsed, **_parse(endpoint, request, raw))), ctx
     with services.db.transaction() as conn:
         ctx = Ctx(request, services, conn, _authenticate(endpoint, request, conn))
         result = endpoint.handler(ctx, **parsed, **_parse(endpoint, request, raw))
         if isinstance(result, Response) and result.status_code >= 400:
             raise _Rollback(result)
-    return result, ctx
+    return render(endpoint, result), ctx
 
 
 def asgi_endpoint(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
@@ -189,12 +190,12 @@ def asgi_endpoint(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]
         elif endpoint.body is not None:
             raw = await read_body(request, JSON_BODY_LIMIT)
         try:
-            result, ctx = await anyio.to_thread.run_sync(partial(_run, endpoint, request, services, raw, parsed))
+            response, ctx = await anyio.to_thread.run_sync(partial(_run, endpoint, request, services, raw, parsed))
         except _Rollback as rollback:
             return rollback.response
         for action in ctx.post_commit:
             await anyio.to_thread.run_sync(action)
-        return render(endpoint, result)
+        return response
 
     return handle
 
