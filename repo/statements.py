@@ -7,6 +7,7 @@ repo.errors, times it for the slow-query log and tells any observers (the statem
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import re
@@ -17,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import psycopg
 from psycopg import errors as pg
-from psycopg.rows import class_row, tuple_row
+from psycopg.rows import RowMaker, no_result, tuple_row
 
 from repo import queries
 from repo.errors import Conflict, DataError, Invalid, NotFound, QueryLoadError, Unavailable
@@ -106,6 +107,38 @@ def _executing(query: queries.Query) -> Iterator[None]:
             observer(query.name, elapsed_ms)
 
 
+class Rows(Generic[R]):
+    """`class_row(row_type)` for one named query, with the column names read once instead of on every execution.
+
+    psycopg's class_row decodes every column name of every result and builds each row as `cls(**dict(...))`; for
+    a 50-column row that was most of the layer's cost (bench/layer.py). A named query's SQL is fixed, so are its
+    column names: they are read from the first result (and again only if the column count changes), and when they
+    are the dataclass's fields in order, rows are built positionally.
+    """
+
+    def __init__(self, row_type: type[R]) -> None:
+        self.row_type = row_type
+        fields = dataclasses.fields(row_type) if dataclasses.is_dataclass(row_type) else ()
+        self.fields = tuple(f.name for f in fields if f.init)
+        self.names: tuple[str, ...] = ()
+        self.maker: RowMaker[R] = no_result
+
+    def __call__(self, cursor: psycopg.Cursor[Any]) -> RowMaker[R]:
+        nfields = cursor.pgresult.nfields if cursor.pgresult is not None else 0
+        if not self.names or len(self.names) != nfields:
+            columns = cursor.description
+            if columns is None:
+                return no_result
+            names = tuple(c.name for c in columns)
+            cls = self.row_type
+            if names == self.fields:
+                self.maker = lambda values: cls(*values)
+            else:
+                self.maker = lambda values: cls(**dict(zip(names, values, strict=True)))
+            self.names = names
+        return self.maker
+
+
 class Bound:
     """A named query with the marker it must carry and the row type its columns fill."""
 
@@ -128,7 +161,7 @@ class One(Bound, Generic[R]):
 
     def __init__(self, name: str, row_type: type[R]) -> None:
         super().__init__(name, row_type)
-        self.rows = class_row(row_type)
+        self.rows = Rows(row_type)
 
     def __call__(self, conn: Connection, **params: Any) -> R:
         with _executing(self.query), conn.cursor(row_factory=self.rows) as cur:
@@ -143,7 +176,7 @@ class OneOrNone(Bound, Generic[R]):
 
     def __init__(self, name: str, row_type: type[R]) -> None:
         super().__init__(name, row_type)
-        self.rows = class_row(row_type)
+        self.rows = Rows(row_type)
 
     def __call__(self, conn: Connection, **params: Any) -> R | None:
         with _executing(self.query), conn.cursor(row_factory=self.rows) as cur:
@@ -155,7 +188,7 @@ class Many(Bound, Generic[R]):
 
     def __init__(self, name: str, row_type: type[R]) -> None:
         super().__init__(name, row_type)
-        self.rows = class_row(row_type)
+        self.rows = Rows(row_type)
 
     def __call__(self, conn: Connection, **params: Any) -> list[R]:
         with _executing(self.query), conn.cursor(row_factory=self.rows) as cur:

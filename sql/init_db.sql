@@ -440,3 +440,7 @@ Transcript:
 {transcript}
 ',
  'speaker_identification', true);
+
+-- migration 0002_segments_by_file_index: a narrow per-file index for segment counts, deletes and search -----------
+
+CREATE INDEX transcript_segments_media_file_id_idx ON transcript_segments (media_file_id);

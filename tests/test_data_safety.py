@@ -279,7 +279,7 @@ def test_migrate_refuses_without_a_backup_unless_told_no_backup(empty_url: str, 
     env = _env(tmp_path, empty_url, **cases[0][0])
     proceeded = _opentr("db", "migrate", "--no-backup", env=env)
     assert proceeded.returncode == 0, proceeded.stderr
-    assert proceeded.stdout.strip().splitlines()[-1] == "applied 1 migration(s)"
+    assert proceeded.stdout.strip().splitlines()[-1] == f"applied {len(schema.read_migrations())} migration(s)"
     assert all(applied for _, applied in schema.status(empty_url))
 
     taken = _opentr("db", "migrate", env=_env(tmp_path, empty_url))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import psycopg
@@ -19,8 +20,15 @@ def _count(db: Database) -> int:
 
 
 def _all_returned(db: Database) -> bool:
-    stats = db.stats()
-    return stats.get("pool_available", 0) == stats.get("pool_size", -1)
+    """Every connection is back in the pool; waits briefly, as the pool may still be opening one it was asked for."""
+    deadline = time.monotonic() + 3
+    while True:
+        stats = db.stats()
+        if stats.get("pool_available", 0) == stats.get("pool_size", -1):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
 
 
 def test_commit_on_success(db: Database) -> None:

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from repo import schema
 from tests.web import make_admin, register
 
 
@@ -121,7 +122,7 @@ def test_admin_routes_refuse_users_and_serve_admins(client: Any, fresh_url: str)
 def test_health_reports_every_dependency(client: Any) -> None:
     health = client.get("/api/health").json()
     assert health["database"] == "ok" and health["redis"] == "ok"
-    assert health["schema_version"] == "0001_baseline"
+    assert health["schema_version"] == schema.read_migrations()[-1].id
     assert health["pool"]["pool_max"] == 4
 
 

@@ -1,0 +1,223 @@
+"""Measures 3 and 6: the API under uvicorn, driven by a load generator in another process, for several pool sizes.
+
+For each pool size, uvicorn serves `web.app:create_app` in a subprocess (DB_POOL_MIN = DB_POOL_MAX = the size) and
+the load generator — `wrk` when installed, else `python -m bench.loadgen` — keeps a fixed number of connections
+busy on each endpoint in turn, after a warm-up. Measure 3 reports requests/s and p50/p95/p99 at one pool size;
+measure 6 compares throughput across the sizes and recommends the smallest pool within 5 % of the best.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from bench import Context, Measure
+from bench.dataset import SEARCH_QUERIES
+from repo import schema
+from repo.settings import PROJECT_ROOT
+
+WRK_SCRIPT = """
+local paths = {%(paths)s}
+local counter = 0
+wrk.headers["Authorization"] = "Bearer %(token)s"
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH_JSON {\\"requests\\":%%d,\\"duration_us\\":%%d,\\"bytes\\":%%d,\\"errors\\":%%d,\\"non_2xx\\":%%d," ..
+    "\\"p50_us\\":%%d,\\"p95_us\\":%%d,\\"p99_us\\":%%d,\\"mean_us\\":%%.1f,\\"max_us\\":%%d}\\n",
+    summary.requests, summary.duration, summary.bytes, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.mean, latency.max))
+end
+"""
+
+
+def endpoints(ctx: Context) -> list[tuple[str, str, list[str]]]:
+    """(short name, route, the paths the load cycles through)."""
+    user = ctx.users[0]
+    return [
+        ("files", "GET /api/files?limit=50", ["/api/files?limit=50"]),
+        ("transcript", "GET /api/files/{uuid}/transcript", [f"/api/files/{u}/transcript" for u in user.file_uuids]),
+        ("search", "GET /api/search?q=…", [f"/api/search?q={quote(q)}" for q in SEARCH_QUERIES]),
+    ]
+
+
+def tool(choice: str) -> str:
+    if choice == "auto":
+        return "wrk" if shutil.which("wrk") else "python"
+    if choice == "wrk" and not shutil.which("wrk"):
+        raise SystemExit("--loadgen wrk: wrk is not installed")
+    return choice
+
+
+def run(ctx: Context) -> list[Measure]:
+    options = ctx.options
+    generator = tool(options.loadgen)
+    http = Measure("http", f"3. HTTP under uvicorn ({options.http_connections} connections, load: {generator})")
+    pools = Measure("pool_sizing", "6. pool sizing: requests/s per pool size")
+    sizes = list(dict.fromkeys([*options.pool_sizes]))
+    if options.http_pool_size not in sizes:
+        sizes.append(options.http_pool_size)
+    home = Path(tempfile.mkdtemp(prefix="opentr-bench-http-"))
+    results: dict[int, dict[str, dict[str, Any]]] = {}
+    try:
+        for size in sizes:
+            results[size] = {}
+            with serve(ctx, size, home) as base:
+                for name, _, paths in endpoints(ctx):
+                    results[size][name] = load(generator, base, paths, ctx.users[0].token, ctx, home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+    for name, route, _ in endpoints(ctx):
+        found = results[options.http_pool_size][name]
+        http.rows.append({"endpoint": route, "pool": options.http_pool_size, **_figures(found)})
+    names = [name for name, _, _ in endpoints(ctx)]
+    best = {name: max(results[size][name]["rps"] for size in sizes) or 1.0 for name in names}
+    scores: dict[int, float] = {}
+    for size in sorted(sizes):
+        row: dict[str, Any] = {"pool": size}
+        for name in names:
+            row[f"{name} rps"] = results[size][name]["rps"]
+            row[f"{name} p99_ms"] = results[size][name]["p99_ms"]
+        scores[size] = sum(results[size][name]["rps"] / best[name] for name in names) / len(names)
+        row["relative_throughput"] = round(scores[size], 3)
+        pools.rows.append(row)
+    top = max(scores.values())
+    recommended = min(size for size in sizes if scores[size] >= 0.95 * top)
+    pools.extra["recommended_pool_size"] = recommended
+    pools.extra["per_pool"] = {str(size): results[size] for size in sorted(sizes)}
+    pools.notes.append(
+        f"recommended: the smallest pool within 5 % of the best mean relative throughput = {recommended} "
+        f"(one uvicorn worker, {options.http_connections} concurrent connections)"
+    )
+    http.notes.append(
+        f"load generator: {generator}; {options.http_duration:g} s measured after {options.http_warmup:g} s"
+    )
+    return [http, pools]
+
+
+def _figures(result: dict[str, Any]) -> dict[str, Any]:
+    keys = ("rps", "p50_ms", "p95_ms", "p99_ms", "requests", "errors", "non_2xx", "bytes_per_response")
+    return {key: result.get(key) for key in keys}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(ctx: Context, pool_size: int, home: Path) -> Iterator[str]:
+    """uvicorn serving the app on the benchmark database with this pool size; yields its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": schema.to_url(ctx.url),
+        "REDIS_URL": ctx.redis_url,
+        "OPENTR_HOME": str(home / "home"),
+        "OPENTR_SECRET_KEY": secrets.token_urlsafe(32),
+        "OPENTR_ENV": "dev",
+        "DB_POOL_MIN": str(pool_size),
+        "DB_POOL_MAX": str(pool_size),
+        "DB_POOL_TIMEOUT": "30",
+        "DB_SLOW_QUERY_MS": "60000",
+    }
+    log_path = home / f"uvicorn-pool-{pool_size}.log"
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(ctx.options.http_workers), "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(base, process, log_path)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"uvicorn exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base}/api/health", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"uvicorn was not ready within {timeout:g} s:\n{log_path.read_text()[-3000:]}")
+
+
+def load(generator: str, base: str, paths: list[str], token: str, ctx: Context, home: Path) -> dict[str, Any]:
+    options = ctx.options
+    _check(base, paths[0], token)
+    if generator == "wrk":
+        script = home / "bench.lua"
+        listed = ", ".join(f'"{p}"' for p in paths)
+        script.write_text(WRK_SCRIPT % {"paths": listed, "token": token})
+        threads = str(min(2, options.http_connections))
+        for seconds in (options.http_warmup, options.http_duration):
+            command = ["wrk", "-t", threads, "-c", str(options.http_connections), "-d", f"{max(1, round(seconds))}s",
+                       "--timeout", "30s", "-s", str(script), base]  # fmt: skip
+            done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=True)
+        line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON "))
+        raw = json.loads(line.removeprefix("BENCH_JSON "))
+        seconds_run = raw["duration_us"] / 1e6
+        return {
+            "tool": "wrk",
+            "requests": raw["requests"],
+            "seconds": round(seconds_run, 2),
+            "rps": round(raw["requests"] / seconds_run, 1),
+            "errors": raw["errors"],
+            "non_2xx": raw["non_2xx"],
+            "bytes_per_response": round(raw["bytes"] / raw["requests"]) if raw["requests"] else 0,
+            "p50_ms": round(raw["p50_us"] / 1000, 2),
+            "p95_ms": round(raw["p95_us"] / 1000, 2),
+            "p99_ms": round(raw["p99_us"] / 1000, 2),
+            "mean_ms": round(raw["mean_us"] / 1000, 2),
+            "max_ms": round(raw["max_us"] / 1000, 2),
+        }
+    command = [sys.executable, "-m", "bench.loadgen", "--base", base, "--header", f"Authorization: Bearer {token}",
+               "--connections", str(options.http_connections), "--processes", "2",
+               "--duration", str(options.http_duration), "--warmup", str(options.http_warmup)]  # fmt: skip
+    for path in paths:
+        command += ["--path", path]
+    timeout = options.http_duration + options.http_warmup + 120
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=True, cwd=PROJECT_ROOT)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _check(base: str, path: str, token: str) -> None:
+    """One request first: a benchmark of 401s or 500s would be worthless."""
+    response = httpx.get(base + path, headers={"Authorization": f"Bearer {token}"}, timeout=60.0)
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {path} answered {response.status_code}: {response.text[:500]}")

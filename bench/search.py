@@ -1,0 +1,87 @@
+"""Measure 5: latency of SearchRepository.search over the whole dataset, for a set of realistic queries.
+
+Each query runs `search_repeats` times, each time as a random user (a user sees a tenth of the default dataset),
+one transaction per search as the web app does. p95 is over every run of every query; the slowest query's plan
+(EXPLAIN ANALYZE) goes into the JSON so the figure can be explained.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import psycopg
+
+from bench import Context, Measure, median, ms, percentile
+from bench.dataset import SEARCH_QUERIES
+from repo import queries
+from repo.database import Database
+from repo.search import SearchRepository
+from repo.settings import Settings
+
+TARGET_MS = 50.0
+
+
+def run(ctx: Context) -> Measure:
+    measure = Measure("search", "5. search: SearchRepository.search latency over the dataset")
+    rng = random.Random(3)
+    settings = Settings(db_pool_min=1, db_pool_max=1, db_slow_query_ms=600_000)
+    everything: list[float] = []
+    slowest: tuple[float, str, int] = (0.0, SEARCH_QUERIES[0], ctx.users[0].id)
+    with Database(ctx.url, settings, application_name="opentr-bench", open=False) as db:
+        db.open(wait=True)
+        for q in SEARCH_QUERIES:  # warm-up: the caches, and psycopg's prepared statement
+            for user in ctx.users[:2]:
+                _search(db, user.actor, q)
+        for q in SEARCH_QUERIES:
+            samples = []
+            files = 0
+            for _ in range(ctx.options.search_repeats):
+                user = rng.choice(ctx.users)
+                started = time.perf_counter()
+                found = _search(db, user.actor, q)
+                elapsed = time.perf_counter() - started
+                samples.append(elapsed)
+                files = max(files, len(found))
+                if elapsed > slowest[0]:
+                    slowest = (elapsed, q, user.id)
+            everything += samples
+            measure.rows.append(
+                {
+                    "query": q,
+                    "p50_ms": ms(median(samples)),
+                    "p95_ms": ms(percentile(samples, 95)),
+                    "max_ms": ms(max(samples)),
+                    "files_returned": files,
+                    "runs": len(samples),
+                }
+            )
+    p95 = percentile(everything, 95) * 1000
+    measure.rows.append(
+        {
+            "query": "(all queries)",
+            "p50_ms": ms(median(everything)),
+            "p95_ms": round(p95, 3),
+            "max_ms": ms(max(everything)),
+            "files_returned": None,
+            "runs": len(everything),
+        }
+    )
+    measure.target("search: p95 over all queries", f"< {TARGET_MS:g} ms", round(p95, 2), p95 < TARGET_MS, "ms")
+    if ctx.options.explain:
+        measure.extra["slowest"] = {"query": slowest[1], "ms": ms(slowest[0]), "plan": explain(ctx.url, *slowest[1:])}
+    return measure
+
+
+def _search(db: Database, actor: Any, q: str) -> list[Any]:
+    with db.transaction() as conn:
+        return SearchRepository(conn).search(actor, q)
+
+
+def explain(url: str, q: str, user_id: int) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of search.search for this query and user."""
+    params = {"q": q, "limit_files": 20, "hits_per_file": 5, "actor_id": user_id, "actor_is_admin": False}
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + queries.get("search.search").sql, params).fetchall()
+    return [str(row[0]) for row in rows]

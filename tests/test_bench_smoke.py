@@ -1,0 +1,39 @@
+"""`python -m bench --smoke` runs end to end: every measure produces figures and the JSON is written.
+
+Nothing here is about speed: the smoke sizes are tiny and CI machines are noisy. The benchmark picks its servers the
+way the rest of the suite does (DATABASE_URL / REDIS_URL, else embedded ones it starts itself) and its load
+generator the way a user's machine would (wrk when installed, else bench/loadgen.py).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from repo.settings import PROJECT_ROOT
+
+MEASURES = {"layer", "orm", "search", "http", "pool_sizing", "ingest"}
+
+
+def test_smoke_run_writes_every_measure(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    written = list(tmp_path.glob("*.json"))
+    assert len(written) == 1, written
+    report = json.loads(written[0].read_text())
+    assert set(report["measures"]) == MEASURES
+    for name, measure in report["measures"].items():
+        assert "error" not in measure, (name, measure)
+        assert measure["rows"], name
+    assert report["dataset"]["transcript_segments"] == report["options"]["segments"]
+    assert {t["target"].split(":")[0] for t in report["targets"]} == {"layer", "ORM", "search", "ingest"}
+    assert report["measures"]["pool_sizing"]["extra"]["recommended_pool_size"] in report["options"]["pool_sizes"]
+    assert "== targets" in done.stdout and str(written[0]) in done.stdout
