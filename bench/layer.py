@@ -19,6 +19,7 @@ from bench.dataset import processing_files
 from repo import queries
 from repo.comments import CommentRepository
 from repo.database import Database
+from repo.file_processing import FileProcessingRepository
 from repo.media_files import FROM, MediaFileRepository
 from repo.settings import Settings
 
@@ -36,7 +37,7 @@ def run(ctx: Context) -> Measure:
     rng = random.Random(7)
     settings = Settings(db_pool_min=2, db_pool_max=2, db_slow_query_ms=10_000)
     sql = {name: queries.get(name).sql for name in ("media_files.get", "media_files.list_page", "comments.create")}
-    sql["update_progress"] = queries.get("media_files.update_progress").sql
+    sql["update_progress"] = queries.get("file_processing.update_progress").sql
     progress_from = list(FROM["progress"])
     page_params: dict[str, Any] = {
         "status": None,
@@ -83,7 +84,7 @@ def run(ctx: Context) -> Measure:
         def ours_progress(i: int) -> object:
             file_id, task_id = jobs[i % len(jobs)]
             with db.transaction() as conn:
-                return MediaFileRepository(conn).update_progress(file_id, task_id, (i % 100) / 100)
+                return FileProcessingRepository(conn).update_progress(file_id, task_id, (i % 100) / 100)
 
         def raw_progress(i: int) -> object:
             file_id, task_id = jobs[i % len(jobs)]

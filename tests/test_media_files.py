@@ -14,6 +14,7 @@ import pytest
 from repo import cursor, statements
 from repo.database import Database
 from repo.errors import Conflict, Invalid, NotFound
+from repo.file_processing import FileProcessingRepository
 from repo.media_files import FilePage, MediaFileRepository
 from repo.rows import Actor
 from tests import factories
@@ -27,6 +28,11 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 @pytest.fixture
 def files(conn: Conn) -> MediaFileRepository:
     return MediaFileRepository(conn)
+
+
+@pytest.fixture
+def work(conn: Conn) -> FileProcessingRepository:
+    return FileProcessingRepository(conn)
 
 
 def _tag(conn: Conn, file_id: int, name: str) -> None:
@@ -185,13 +191,15 @@ def test_deleting_a_transcribed_file_removes_it_and_its_children_in_one_statemen
         files.get(owner, file_uuid)
 
 
-def test_worker_writes_of_a_missing_file_are_not_found(conn: Conn, files: MediaFileRepository) -> None:
+def test_worker_writes_of_a_missing_file_are_not_found(
+    conn: Conn, files: MediaFileRepository, work: FileProcessingRepository
+) -> None:
     with pytest.raises(NotFound):
         files.get_by_id(-1)
     with pytest.raises(NotFound):
-        files.set_metadata(-1, duration=1.0)
+        work.set_metadata(-1, duration=1.0)
     with pytest.raises(NotFound):
-        files.set_summary_status(-1, "pending")
+        work.set_summary_status(-1, "pending")
 
 
 # -- ownership ---------------------------------------------------------------------------------------------------
@@ -370,17 +378,19 @@ def test_list_rows_carry_tags_and_counts_and_list_and_detail_are_one_statement_e
 # -- processing state machine ------------------------------------------------------------------------------------
 
 
-def test_a_file_goes_from_pending_through_processing_to_completed(conn: Conn, files: MediaFileRepository) -> None:
+def test_a_file_goes_from_pending_through_processing_to_completed(
+    conn: Conn, files: MediaFileRepository, work: FileProcessingRepository
+) -> None:
     owner = factories.user(conn)
     created = _create(files, owner)
-    queued = files.mark_queued(created.id, "job-1")
+    queued = work.mark_queued(created.id, "job-1")
     assert (queued.status, queued.active_task_id) == ("queued", "job-1")
-    started = files.start_processing(created.id, "job-1")
+    started = work.start_processing(created.id, "job-1")
     assert started.status == "processing" and started.task_started_at is not None and started.progress == 0
 
-    report = files.update_progress(created.id, "job-1", 0.4)
+    report = work.update_progress(created.id, "job-1", 0.4)
     assert report.accepted and not report.cancellation_requested and not report.should_stop
-    files.set_metadata(
+    work.set_metadata(
         created.id,
         duration=61.5,
         codec="pcm_s16le",
@@ -388,78 +398,84 @@ def test_a_file_goes_from_pending_through_processing_to_completed(conn: Conn, fi
         metadata_raw={"Format": "WAVE"},
         waveform_data=[0.1, 0.5, 0.2],
     )
-    done = files.complete(created.id, "job-1")
+    done = work.complete(created.id, "job-1")
     assert (done.status, done.progress, done.active_task_id) == ("completed", 1.0, None)
 
     final = files.get(owner, created.uuid)
     assert final.completed_at is not None and final.duration == 61.5 and final.codec == "pcm_s16le"
     assert final.metadata_raw == {"Format": "WAVE"} and final.has_waveform and final.audio_channels == 2
     assert files.waveform(owner, created.uuid).waveform_data == [0.1, 0.5, 0.2]
-    files.set_summary_status(created.id, "processing")
+    work.set_summary_status(created.id, "processing")
     assert files.get(owner, created.uuid).summary_status == "processing"
     with pytest.raises(Conflict), conn.transaction():
-        files.mark_queued(created.id, "job-2")
+        work.mark_queued(created.id, "job-2")
 
 
-def test_only_the_job_that_owns_a_file_may_start_report_or_complete_it(conn: Conn, files: MediaFileRepository) -> None:
+def test_only_the_job_that_owns_a_file_may_start_report_or_complete_it(
+    conn: Conn, files: MediaFileRepository, work: FileProcessingRepository
+) -> None:
     owner = factories.user(conn)
     file_id, _ = factories.media_file(conn, owner)
-    files.mark_queued(file_id, "job-1")
+    work.mark_queued(file_id, "job-1")
     with pytest.raises(Conflict) as refused, conn.transaction():
-        files.start_processing(file_id, "job-2")
+        work.start_processing(file_id, "job-2")
     assert refused.value.field == "status"
-    files.start_processing(file_id, "job-1")
-    assert files.update_progress(file_id, "job-2", 0.5).should_stop
+    work.start_processing(file_id, "job-1")
+    assert work.update_progress(file_id, "job-2", 0.5).should_stop
     with pytest.raises(Conflict), conn.transaction():
-        files.complete(file_id, "job-2")
+        work.complete(file_id, "job-2")
     with pytest.raises(Conflict), conn.transaction():
-        files.fail(file_id, "job-2", "boom", "processing_error")
+        work.fail(file_id, "job-2", "boom", "processing_error")
     with pytest.raises(Conflict), conn.transaction():
-        files.start_processing(file_id, "job-1")
+        work.start_processing(file_id, "job-1")
     assert files.get_by_id(file_id).progress == 0
 
 
 def test_cancelling_a_running_file_flags_the_job_which_then_finishes_the_cancel(
-    conn: Conn, files: MediaFileRepository
+    conn: Conn, files: MediaFileRepository, work: FileProcessingRepository
 ) -> None:
     owner = factories.user(conn)
     file_id, file_uuid = factories.media_file(conn, owner)
-    files.start_processing(file_id, "job-1")
+    work.start_processing(file_id, "job-1")
     cancelling = files.request_cancel(owner, file_uuid)
     assert (cancelling.status, cancelling.cancellation_requested) == ("cancelling", True)
 
-    report = files.update_progress(file_id, "job-1", 0.3)
+    report = work.update_progress(file_id, "job-1", 0.3)
     assert report.accepted and report.cancellation_requested and report.should_stop
     with pytest.raises(Conflict), conn.transaction():
-        files.complete(file_id, "job-1")
-    cancelled = files.finish_cancel(file_id)
+        work.complete(file_id, "job-1")
+    cancelled = work.finish_cancel(file_id)
     assert (cancelled.status, cancelled.active_task_id) == ("cancelled", None)
-    assert not files.update_progress(file_id, "job-1", 0.4).accepted
+    assert not work.update_progress(file_id, "job-1", 0.4).accepted
     with pytest.raises(Conflict) as again, conn.transaction():
         files.request_cancel(owner, file_uuid)
     assert again.value.field == "status"
 
 
-def test_a_file_nobody_works_on_is_cancelled_at_once(conn: Conn, files: MediaFileRepository) -> None:
+def test_a_file_nobody_works_on_is_cancelled_at_once(
+    conn: Conn, files: MediaFileRepository, work: FileProcessingRepository
+) -> None:
     owner = factories.user(conn)
     pending_id, pending = factories.media_file(conn, owner)
     queued_id, queued = factories.media_file(conn, owner)
-    files.mark_queued(queued_id, "job-q")
+    work.mark_queued(queued_id, "job-q")
     assert files.request_cancel(owner, pending).status == "cancelled"
     after = files.request_cancel(owner, queued)
     assert (after.status, after.cancellation_requested, after.active_task_id) == ("cancelled", False, None)
     with pytest.raises(Conflict), conn.transaction():
-        files.start_processing(queued_id, "job-q")
+        work.start_processing(queued_id, "job-q")
     with pytest.raises(Conflict), conn.transaction():
-        files.finish_cancel(pending_id)
+        work.finish_cancel(pending_id)
 
 
-def test_a_failed_file_can_be_retried_until_its_budget_is_spent(conn: Conn, files: MediaFileRepository) -> None:
+def test_a_failed_file_can_be_retried_until_its_budget_is_spent(
+    conn: Conn, files: MediaFileRepository, work: FileProcessingRepository
+) -> None:
     owner = factories.user(conn)
     file_id, file_uuid = factories.media_file(conn, owner, max_retries=2)
     for attempt in (1, 2):
-        files.start_processing(file_id, f"job-{attempt}")
-        failed = files.fail(file_id, f"job-{attempt}", "decoder crashed", "processing_error")
+        work.start_processing(file_id, f"job-{attempt}")
+        failed = work.fail(file_id, f"job-{attempt}", "decoder crashed", "processing_error")
         assert (failed.status, failed.last_error_message, failed.error_category) == (
             "error",
             "decoder crashed",
@@ -467,7 +483,7 @@ def test_a_failed_file_can_be_retried_until_its_budget_is_spent(conn: Conn, file
         )
         retried = files.retry(owner, file_uuid)
         assert (retried.status, retried.retry_count, retried.last_error_message) == ("pending", attempt, None)
-    files.fail(file_id, "job-3", "again", "processing_error")
+    work.fail(file_id, "job-3", "again", "processing_error")
     with pytest.raises(Conflict) as spent, conn.transaction():
         files.retry(owner, file_uuid)
     assert spent.value.field == "retry_count"
@@ -499,29 +515,31 @@ def test_reprocess_starts_a_finished_file_afresh(conn: Conn, files: MediaFileRep
     )
 
 
-def test_stuck_files_are_found_and_sent_back_to_pending_by_recovery(conn: Conn, files: MediaFileRepository) -> None:
+def test_stuck_files_are_found_and_sent_back_to_pending_by_recovery(
+    conn: Conn, files: MediaFileRepository, work: FileProcessingRepository
+) -> None:
     owner, other = factories.user(conn), factories.user(conn)
     stuck_id, stuck = factories.media_file(conn, owner, status="processing", active_task_id="job-lost")
     lively_id, _ = factories.media_file(conn, owner, status="processing", active_task_id="job-alive")
     conn.execute("UPDATE media_files SET task_last_update = now() - interval '2 hours' WHERE id = %s", (stuck_id,))
     conn.execute("UPDATE media_files SET task_last_update = now() WHERE id = %s", (lively_id,))
 
-    assert [f.id for f in files.stuck(3600) if f.user_id == owner.id] == [stuck_id]
+    assert [f.id for f in work.stuck(3600) if f.user_id == owner.id] == [stuck_id]
     assert [f.uuid for f in files.stuck_for(owner, older_than_seconds=3600)] == [stuck]
     assert files.stuck_for(other, older_than_seconds=3600) == []
 
-    recovered = files.record_recovery(stuck_id)
+    recovered = work.record_recovery(stuck_id)
     assert (recovered.status, recovered.recovery_attempts, recovered.active_task_id) == ("pending", 1, None)
     assert recovered.last_recovery_attempt is not None
-    assert stuck_id not in [f.id for f in files.stuck(3600)]
+    assert stuck_id not in [f.id for f in work.stuck(3600)]
     with pytest.raises(Conflict), conn.transaction():
-        files.record_recovery(stuck_id)
+        work.record_recovery(stuck_id)
 
 
 # -- races (real commits, one connection per thread) -------------------------------------------------------------
 
 
-def _race(db: Database, attempt: Callable[[MediaFileRepository, int], object]) -> list[str]:
+def _race(db: Database, attempt: Callable[[Conn, int], object]) -> list[str]:
     """Runs attempt in two threads released together; each holds its transaction a moment after winning."""
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
@@ -530,7 +548,7 @@ def _race(db: Database, attempt: Callable[[MediaFileRepository, int], object]) -
         try:
             with db.transaction() as tx:
                 barrier.wait(timeout=10)
-                attempt(MediaFileRepository(tx), n)
+                attempt(tx, n)
                 time.sleep(0.2)
             outcomes.append("won")
         except Conflict:
@@ -551,7 +569,7 @@ def test_two_workers_racing_to_start_the_same_file_exactly_one_wins(db: Database
         owner = factories.user(tx)
         file_id, _ = factories.media_file(tx, owner)
 
-    outcomes = _race(db, lambda repo, n: repo.start_processing(file_id, f"job-{n}"))
+    outcomes = _race(db, lambda tx, n: FileProcessingRepository(tx).start_processing(file_id, f"job-{n}"))
 
     assert outcomes == ["conflict", "won"]
     with db.transaction() as tx:
@@ -564,7 +582,7 @@ def test_two_racing_retries_count_once(db: Database) -> None:
         owner = factories.user(tx)
         file_id, file_uuid = factories.media_file(tx, owner, status="error")
 
-    outcomes = _race(db, lambda repo, n: repo.retry(owner, file_uuid))
+    outcomes = _race(db, lambda tx, n: MediaFileRepository(tx).retry(owner, file_uuid))
 
     assert outcomes == ["conflict", "won"]
     with db.transaction() as tx:

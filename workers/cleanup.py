@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from repo.database import Database
-from repo.media_files import MediaFileRepository
+from repo.file_processing import FileProcessingRepository
 
 SIDECAR_SUFFIX = ".transcript"
 INCOMING = "incoming"
@@ -40,7 +40,7 @@ class CleanupReport:
 def cleanup(db: Database, storage_dir: Path, apply: bool = False) -> CleanupReport:
     report = CleanupReport(applied=apply)
     with db.transaction() as conn:
-        inventory = MediaFileRepository(conn).storage_inventory()
+        inventory = FileProcessingRepository(conn).storage_inventory()
     if inventory and not storage_dir.is_dir():
         raise FileNotFoundError(f"the storage directory {storage_dir} does not exist; check OPENTR_STORAGE_DIR")
     known = {row.storage_path for row in inventory}
@@ -62,7 +62,7 @@ def cleanup(db: Database, storage_dir: Path, apply: bool = False) -> CleanupRepo
             (storage_dir / relative).unlink(missing_ok=True)
         if report.missing_media:
             with db.transaction() as conn:
-                MediaFileRepository(conn).mark_orphaned(report.missing_media)
+                FileProcessingRepository(conn).mark_orphaned(report.missing_media)
     return report
 
 

@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry
 
 from repo.database import Connection
-from repo.media_files import MediaFileRepository
+from repo.file_processing import FileProcessingRepository
 from repo.tasks import TaskRepository
 from workers.queues import MEDIA, SUMMARIES
 
@@ -25,7 +25,7 @@ def queue_processing(conn: Connection, file_id: int, user_id: int) -> str:
     """Create the transcription task and move the file pending → queued; returns the job id to enqueue."""
     task_id = f"process-{uuid.uuid4().hex}"
     TaskRepository(conn).create(task_id, user_id, file_id, "transcription")
-    MediaFileRepository(conn).mark_queued(file_id, task_id)
+    FileProcessingRepository(conn).mark_queued(file_id, task_id)
     return task_id
 
 

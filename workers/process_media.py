@@ -14,6 +14,7 @@ from typing import Any
 from repo.analytics import AnalyticsRepository
 from repo.database import Connection
 from repo.errors import Conflict, DataError, NotFound
+from repo.file_processing import FileProcessingRepository
 from repo.media_files import MediaFileRepository
 from repo.rows import Actor
 from repo.segments import NewSegment, SegmentRepository
@@ -65,7 +66,7 @@ def _claim(context: JobContext, file_id: int, task_id: str) -> FileJob | None:
     """Take the file for this job; None when it was cancelled, deleted or taken meanwhile."""
     try:
         with context.db.transaction() as conn:
-            state = MediaFileRepository(conn).start_processing(file_id, task_id)
+            state = FileProcessingRepository(conn).start_processing(file_id, task_id)
             TaskRepository(conn).start(task_id)
             job = FileJob(context.db, file_id, state.user_id, task_id, state.filename)
             job.notify(conn, "processing", "processing started", progress=0.0)
@@ -88,14 +89,14 @@ def _run(context: JobContext, job: FileJob) -> None:
     job.step(
         0.15,
         "read the technical metadata",
-        lambda conn: MediaFileRepository(conn).set_metadata(job.file_id, **metadata),
+        lambda conn: FileProcessingRepository(conn).set_metadata(job.file_id, **metadata),
     )
     waveform = _waveform(path)
     if waveform is not None:
         job.step(
             0.3,
             "computed the waveform",
-            lambda conn: MediaFileRepository(conn).set_metadata(job.file_id, waveform_data=waveform),
+            lambda conn: FileProcessingRepository(conn).set_metadata(job.file_id, waveform_data=waveform),
         )
 
     sidecar_path = path.with_name(path.name + SIDECAR_SUFFIX)
@@ -138,7 +139,7 @@ def _store_transcript(conn: Connection, file_id: int, segments: list[NewSegment]
 def _complete(context: JobContext, job: FileJob) -> None:
     summary_task: tuple[int, str] | None = None
     with context.db.transaction() as conn:
-        MediaFileRepository(conn).complete(job.file_id, job.task_id)
+        FileProcessingRepository(conn).complete(job.file_id, job.task_id)
         TaskRepository(conn).complete(job.task_id)
         job.notify(conn, "transcription", "transcript ready", progress=1.0)
         if SettingsRepository(conn).get(Actor(job.user_id), "summary.auto"):
@@ -164,7 +165,7 @@ def _finish_cancelled(context: JobContext, job: FileJob) -> None:
         SegmentRepository(conn).replace_transcript(job.file_id, [])
         AnalyticsRepository(conn).delete_for_file(job.file_id)
         with ignoring_gone():
-            MediaFileRepository(conn).finish_cancel(job.file_id)
+            FileProcessingRepository(conn).finish_cancel(job.file_id)
         with ignoring_gone():
             TaskRepository(conn).cancel(job.task_id)
         job.notify(conn, "processing", "processing cancelled")
@@ -175,7 +176,7 @@ def _record_failure(context: JobContext, job: FileJob, exc: Exception, category:
     log.warning("%s failed (%s): %s", job.task_id, category, message)
     with context.db.transaction() as conn:
         with ignoring_gone():
-            MediaFileRepository(conn).fail(job.file_id, job.task_id, message[:2000], category)
+            FileProcessingRepository(conn).fail(job.file_id, job.task_id, message[:2000], category)
         with ignoring_gone():
             TaskRepository(conn).fail(job.task_id, message[:2000])
         job.notify(conn, "error", "processing failed", message[:500])

@@ -15,7 +15,8 @@ from rq.registry import ScheduledJobRegistry
 
 from repo.analytics import AnalyticsRepository
 from repo.database import Database
-from repo.media_files import FileState, MediaFileRepository
+from repo.file_processing import FileProcessingRepository
+from repo.media_files import FileState
 from repo.notifications import NotificationRepository
 from repo.segments import SegmentRepository
 from repo.summaries import SummaryRepository
@@ -55,7 +56,7 @@ def recover_stuck(db: Database, redis: Redis, stale_seconds: float = STALE_SECON
     report = RecoveryReport()
     waiting = waiting_job_ids(redis)
     with db.transaction() as conn:
-        candidates = MediaFileRepository(conn).stuck(
+        candidates = FileProcessingRepository(conn).stuck(
             stale_seconds, limit=200, statuses=("processing", "cancelling", "queued")
         )
     for state in candidates:
@@ -88,7 +89,7 @@ def _recover_file(db: Database, redis: Redis, state: FileState, report: Recovery
         return
     task_id: str | None = None
     with db.transaction() as conn:
-        files, tasks, notes = MediaFileRepository(conn), TaskRepository(conn), NotificationRepository(conn)
+        files, tasks, notes = FileProcessingRepository(conn), TaskRepository(conn), NotificationRepository(conn)
         if state.active_task_id:
             with ignoring_gone():
                 tasks.fail(state.active_task_id, "the worker running this job stopped")

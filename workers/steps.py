@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from repo.database import Connection, Database
 from repo.errors import Conflict, NotFound
-from repo.media_files import MediaFileRepository
+from repo.file_processing import FileProcessingRepository
 from repo.notifications import NotificationRepository
 from repo.tasks import TaskRepository
 
@@ -42,7 +42,7 @@ class FileJob:
         with self.db.transaction() as conn:
             if write is not None:
                 write(conn)
-            report = MediaFileRepository(conn).update_progress(self.file_id, self.task_id, progress)
+            report = FileProcessingRepository(conn).update_progress(self.file_id, self.task_id, progress)
             if not report.accepted:
                 raise JobSuperseded(f"file {self.file_id} is no longer owned by {self.task_id}")
             if report.cancellation_requested:
@@ -60,7 +60,7 @@ class FileJob:
             while not stop.wait(every_seconds):
                 try:
                     with self.db.transaction() as conn:
-                        MediaFileRepository(conn).update_progress(self.file_id, self.task_id, self.progress)
+                        FileProcessingRepository(conn).update_progress(self.file_id, self.task_id, self.progress)
                         TaskRepository(conn).heartbeat(self.task_id, self.progress)
                 except Exception:  # a missed beat is harmless; the next one may get through
                     log.debug("heartbeat of %s failed", self.task_id, exc_info=True)
