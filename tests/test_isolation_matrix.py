@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from repo.rows import Actor
 from repo.settings import Settings
 from tests import factories
-from tests.test_journey import own_redis
+from tests.fuzz_support import private_redis
 from tests.web import make_admin, register
 from tests.workers_support import wav
 from web.api import all_endpoints
@@ -464,7 +464,10 @@ def client(app_settings: Settings) -> Iterator[Any]:
 
     from web.app import create_app
 
-    with own_redis() as url, TestClient(create_app(app_settings.model_copy(update={"redis_url": url}))) as test_client:
+    with (
+        private_redis() as url,
+        TestClient(create_app(app_settings.model_copy(update={"redis_url": url}))) as test_client,
+    ):
         yield test_client
 
 

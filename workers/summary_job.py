@@ -6,15 +6,12 @@ answer) is stored in one transaction afterwards, so a summary is never lost in b
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
 from repo.crypto import DecryptionError
-from repo.database import Connection, Database
+from repo.database import Connection
 from repo.errors import Conflict, DataError, NotFound
 from repo.llm_configs import LlmConfigRepository, Provider
 from repo.media_files import MediaFileRepository
@@ -27,7 +24,7 @@ from repo.tasks import TaskRepository
 from workers import analytics
 from workers.context import JobContext, job_context
 from workers.llm_clients import LlmError, LlmSettings
-from workers.steps import ignoring_gone
+from workers.steps import heartbeat, ignoring_gone
 from workers.summarizer import (
     SpeakerStats,
     SummaryError,
@@ -88,7 +85,12 @@ def generate_summary(summary_id: int, task_id: str) -> str:
     if source is None:
         return "failed"
     try:
-        with _heartbeat(context.db, task_id, context.settings.opentr_job_heartbeat_seconds):
+        with heartbeat(
+            context.db,
+            task_id,
+            lambda conn: TaskRepository(conn).heartbeat(task_id, 0.1),
+            context.settings.opentr_job_heartbeat_seconds,
+        ):
             result = summarize(source.settings, source.prompt_text, source.transcript, source.speakers)
     except SummaryFormatError as exc:
         _fail(context, summary_id, task_id, exc.message, exc.raw_response)
@@ -115,28 +117,6 @@ def generate_summary(summary_id: int, task_id: str) -> str:
             TaskRepository(conn).complete(task_id)
         _notify(conn, source.owner, source.file_id, task_id, f"{source.filename}: summary ready", bluf.bluf[:300])
     return "completed"
-
-
-@contextlib.contextmanager
-def _heartbeat(db: Database, task_id: str, every_seconds: float) -> Iterator[None]:
-    """While the LLM works (calls can take minutes), keep the task's heartbeat fresh so recovery leaves it alone."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(every_seconds):
-            try:
-                with db.transaction() as conn:
-                    TaskRepository(conn).heartbeat(task_id, 0.1)
-            except Exception:  # a missed beat is harmless; the next one may get through
-                log.debug("heartbeat of %s failed", task_id, exc_info=True)
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{task_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=every_seconds + 5)
 
 
 def _prepare(context: JobContext, summary_id: int, task_id: str) -> SummaryInput | None:
