@@ -54,6 +54,11 @@ class SpeakerLabel:
 
 
 @dataclass(frozen=True, slots=True)
+class JsonDocument:
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
 class SegmentSpeaker:
     segment_id: int
     speaker_id: int | None
@@ -66,6 +71,7 @@ _ensure_speakers = s.many("segments.ensure_speakers", SpeakerLabel)
 _copy_segments = s.copy("segments.copy_segments")
 _file_visible = s.scalar("segments.file_visible", bool)
 _transcript = s.many("segments.transcript", TranscriptSegment)
+_transcript_json = s.one_or_none("segments.transcript_json", JsonDocument)
 _resolve_speaker = s.one("segments.resolve_speaker", SegmentSpeaker)
 _update = s.one("segments.update", TranscriptSegment)
 _count_for_file = s.scalar("segments.count_for_file", int)
@@ -140,6 +146,13 @@ class SegmentRepository:
         if not found:
             self._require_file(actor, file_uuid)
         return found
+
+    def transcript_json(self, actor: Actor, file_uuid: UUID) -> str:
+        """transcript() as a JSON array of the same fields, encoded by PostgreSQL in one query (for the API)."""
+        found = _transcript_json(self.conn, file_uuid=file_uuid, **actor.scope())
+        if found is None:
+            raise NotFound("file not found")
+        return found.body
 
     def stream_transcript(self, actor: Actor, file_uuid: UUID, batch: int = 2000) -> Iterator[TranscriptSegment]:
         """Like transcript(), through a server-side cursor; needs an open transaction.

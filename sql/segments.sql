@@ -44,6 +44,21 @@ LEFT JOIN speakers sp ON sp.id = ts.speaker_id
 WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
 ORDER BY ts.start_time, ts.end_time, ts.id;
 
+-- name: transcript_json :one?
+-- The same transcript as the API's JSON array, built by PostgreSQL: a long transcript's word timings then never
+-- become Python objects only to be encoded again (the transcript route's cost, bench/README.md). No row: the file
+-- is not the actor's.
+SELECT coalesce((
+           SELECT json_agg(json_build_object(
+                      'uuid', ts.uuid, 'start_time', ts.start_time, 'end_time', ts.end_time, 'text', ts.text,
+                      'words', ts.words, 'speaker_uuid', sp.uuid, 'speaker_label', sp.label,
+                      'speaker_name', coalesce(sp.display_name, sp.label))
+                  ORDER BY ts.start_time, ts.end_time, ts.id)
+           FROM transcript_segments ts LEFT JOIN speakers sp ON sp.id = ts.speaker_id
+           WHERE ts.media_file_id = f.id), '[]'::json)::text AS body
+FROM media_files f
+WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+
 -- name: resolve_speaker :one
 -- The segment the actor may edit, and the named speaker's id when that speaker belongs to the same file.
 SELECT ts.id AS segment_id, sp.id AS speaker_id

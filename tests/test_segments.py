@@ -224,3 +224,40 @@ def test_a_concurrent_reader_sees_all_old_or_all_new(db: Database, monkeypatch: 
     assert all(texts == old_texts for _, texts in seen_mid_way)
     assert after == new_texts
     assert {seg.speaker_label for seg in read} == {"SPEAKER_01"} and len(read) == 700
+
+
+def test_transcript_json_is_the_transcript_field_for_field(conn: psycopg.Connection[Any]) -> None:
+    import json
+
+    from pydantic import TypeAdapter
+
+    from web.transcripts import SegmentOut
+
+    owner = factories.user(conn)
+    file_id, file_uuid = factories.media_file(conn, owner)
+    segments = SegmentRepository(conn)
+    words = [{"word": "Hi", "start": 0.25, "end": 0.5, "score": 0.9}]
+    segments.replace_transcript(
+        file_id,
+        [
+            NewSegment(0.0, 1.5, 'Hi "there" <b>', "SPEAKER_00", words),
+            NewSegment(1.5, 3.0, "ünïcode ✓", None, None),
+            NewSegment(3.0, 4.25, "third", "SPEAKER_01", []),
+        ],
+    )
+    conn.execute(
+        "UPDATE speakers SET display_name = 'Ann' WHERE media_file_id = %s AND label = 'SPEAKER_00'", [file_id]
+    )
+    adapter = TypeAdapter(list[SegmentOut])
+    rows = adapter.validate_python(segments.transcript(owner, file_uuid), from_attributes=True)
+    expected = adapter.dump_python(rows, mode="json")
+    assert json.loads(segments.transcript_json(owner, file_uuid)) == expected
+    assert expected[0]["speaker_name"] == "Ann" and expected[1]["speaker_uuid"] is None
+
+
+def test_transcript_json_of_an_invisible_or_empty_file(conn: psycopg.Connection[Any]) -> None:
+    owner, stranger = factories.user(conn), factories.user(conn)
+    _, file_uuid = factories.media_file(conn, owner)
+    assert SegmentRepository(conn).transcript_json(owner, file_uuid) == "[]"
+    with pytest.raises(NotFound):
+        SegmentRepository(conn).transcript_json(stranger, file_uuid)
