@@ -10,8 +10,8 @@ from uuid import UUID
 
 from repo import statements as s
 from repo.database import Connection
-from repo.errors import Conflict, Invalid, NotFound
-from repo.rows import Actor
+from repo.errors import Conflict, NotFound
+from repo.rows import Actor, trimmed
 
 MAX_NAME_LENGTH = 200
 
@@ -57,10 +57,7 @@ _files = s.many("collections.files", CollectionFile)
 
 
 def clean_name(name: str) -> str:
-    cleaned = name.strip()
-    if not 1 <= len(cleaned) <= MAX_NAME_LENGTH:
-        raise Invalid(f"a collection name has 1 to {MAX_NAME_LENGTH} characters", "name")
-    return cleaned
+    return trimmed(name, "name", MAX_NAME_LENGTH, "a collection name")
 
 
 def _duplicate_name() -> Conflict:

@@ -10,7 +10,7 @@ from uuid import UUID
 from repo import statements as s
 from repo.database import Connection
 from repo.errors import Invalid, NotFound
-from repo.rows import Actor
+from repo.rows import Actor, trimmed
 
 MAX_TEXT_LENGTH = 10_000
 
@@ -35,10 +35,7 @@ _delete = s.rowcount("comments.delete")
 
 
 def clean_text(text: str) -> str:
-    cleaned = text.strip()
-    if not 1 <= len(cleaned) <= MAX_TEXT_LENGTH:
-        raise Invalid(f"a comment has 1 to {MAX_TEXT_LENGTH} characters", "text")
-    return cleaned
+    return trimmed(text, "text", MAX_TEXT_LENGTH, "a comment")
 
 
 def check_timestamp(timestamp: float | None) -> float | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from repo.errors import Invalid
+
 
 @dataclass(frozen=True, slots=True)
 class Actor:
@@ -14,3 +16,11 @@ class Actor:
 
     def scope(self) -> dict[str, object]:
         return {"actor_id": self.id, "actor_is_admin": self.is_admin}
+
+
+def trimmed(value: str, field: str, max_length: int, what: str) -> str:
+    """`value` without surrounding white space; Invalid naming `field` unless 1..max_length characters remain."""
+    cleaned = value.strip()
+    if not 1 <= len(cleaned) <= max_length:
+        raise Invalid(f"{what} has 1 to {max_length} characters", field)
+    return cleaned

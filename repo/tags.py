@@ -8,8 +8,8 @@ from uuid import UUID
 
 from repo import statements as s
 from repo.database import Connection
-from repo.errors import Invalid, NotFound
-from repo.rows import Actor
+from repo.errors import NotFound
+from repo.rows import Actor, trimmed
 
 MAX_NAME_LENGTH = 100
 
@@ -39,10 +39,7 @@ _file_visible = s.scalar("tags.file_visible", bool)
 
 
 def clean_name(name: str) -> str:
-    cleaned = name.strip()
-    if not 1 <= len(cleaned) <= MAX_NAME_LENGTH:
-        raise Invalid(f"a tag name has 1 to {MAX_NAME_LENGTH} characters", "name")
-    return cleaned
+    return trimmed(name, "name", MAX_NAME_LENGTH, "a tag name")
 
 
 class TagRepository:
