@@ -55,6 +55,7 @@ _fail = s.one_or_none("file_processing.fail", FileState)
 _finish_cancel = s.one_or_none("file_processing.finish_cancel", FileState)
 _record_recovery = s.one_or_none("file_processing.record_recovery", FileState)
 _stuck = s.many("file_processing.stuck", FileState)
+_lock_state = s.one_or_none("file_processing.lock_state", FileState)
 
 
 def _jsonb(value: Json | None) -> Jsonb | None:
@@ -175,6 +176,10 @@ class FileProcessingRepository:
             older_than_seconds=older_than_seconds,
             limit=keyset.clamp_limit(limit),
         )
+
+    def lock_state(self, file_id: int) -> FileState | None:
+        """The file's processing state, row-locked until the transaction ends; None when it was deleted."""
+        return _lock_state(self.conn, file_id=file_id)
 
     def record_recovery(self, file_id: int) -> FileState:
         """processing|queued → pending after its job was lost, counting the attempt; the caller re-enqueues."""

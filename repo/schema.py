@@ -23,6 +23,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from repo import pgtools
+from repo.errors import Unavailable
 from repo.queries import SQL_DIR
 from repo.settings import PROJECT_ROOT
 
@@ -202,3 +203,41 @@ def compare_schemas(conninfo: str, init_sql: Path = INIT_SQL, say: Say = print) 
     return list(
         difflib.unified_diff(first.splitlines(), second.splitlines(), "init_db.sql", "migrations", lineterm="", n=1)
     )
+
+
+def readiness(conninfo: str) -> str | None:
+    """None when the schema is ready for the services; otherwise why not, in words for a log line."""
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+        built = conn.execute("SELECT to_regclass('public.media_files') IS NOT NULL").fetchone()
+        if built != (True,):
+            return "the schema is not built yet (`opentr db migrate` builds it)"
+        if conn.execute("SELECT to_regclass('public._yoyo_migration') IS NOT NULL").fetchone() != (True,):
+            return None  # built from the init SQL, which is the migrations' head
+        applied = {row[0] for row in conn.execute("SELECT migration_id FROM _yoyo_migration")}
+    # Read the files, never yoyo's backend: that would create yoyo's tables under a running `db migrate`.
+    pending = [m.id for m in read_migrations() if m.id not in applied]
+    return f"migrations pending: {', '.join(pending)}" if pending else None
+
+
+def wait_until_ready(conninfo: str, timeout: float, say: Say = print, poll: float = 0.5) -> None:
+    """Block until `readiness` says ready, announcing each new reason once; Unavailable after `timeout` s.
+
+    Procfile runners start every process at once: the web and the workers wait here for `release` to migrate
+    instead of dying on a missing table."""
+    deadline = time.monotonic() + timeout
+    last: str | None = None
+    while True:
+        try:
+            reason = readiness(conninfo)
+        except psycopg.OperationalError as exc:
+            reason = f"the database is unreachable ({str(exc).strip().splitlines()[0] if str(exc).strip() else exc})"
+        if reason is None:
+            if last is not None:
+                say("the database schema is ready")
+            return
+        if reason != last:
+            say(f"waiting for the database: {reason}")
+            last = reason
+        if time.monotonic() >= deadline:
+            raise Unavailable(f"the database schema was not ready after {timeout:g} s: {reason}")
+        time.sleep(poll)

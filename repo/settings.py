@@ -34,8 +34,9 @@ class Settings(BaseSettings):
     opentr_storage_dir: Path | None = None
     opentr_max_upload_mb: int = Field(default=2048, ge=1)
     opentr_asr_engine: str | None = None
-    opentr_job_heartbeat_seconds: float = Field(default=15.0, gt=0)
-    opentr_recovery_stale_seconds: float = Field(default=120.0, gt=0)
+    opentr_job_keepalive_seconds: int = Field(default=10, ge=1, le=3600)
+    opentr_maintenance_seconds: float = Field(default=10.0, gt=0, le=3600)
+    opentr_schema_wait_seconds: float = Field(default=300.0, ge=0, le=86400)
     opentr_llm_timeout_seconds: float = Field(default=120.0, gt=0)
     db_pool_min: int = Field(default=1, ge=0, le=100)
     db_pool_max: int = Field(default=10, ge=1, le=200)

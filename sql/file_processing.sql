@@ -114,3 +114,12 @@ UPDATE media_files
 SET status = 'orphaned', active_task_id = NULL, last_error_message = 'the stored media file is missing',
     error_category = 'storage'
 WHERE id = ANY(%(ids)s::bigint[]) AND status <> 'orphaned';
+
+-- name: lock_state :one?
+-- Recovery's first statement about a file: its row lock comes before the task's (the lock order in sql/jobs.sql).
+SELECT id, uuid, user_id, filename, status, progress, active_task_id, task_started_at, task_last_update,
+    cancellation_requested, retry_count, max_retries, recovery_attempts, last_recovery_attempt, last_error_message,
+    error_category, updated_at
+FROM media_files
+WHERE id = %(file_id)s
+FOR UPDATE;

@@ -145,7 +145,7 @@ def test_an_enqueue_failure_after_commit_keeps_the_summary_and_warns(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RedisConnectionError("connection reset")
 
-    monkeypatch.setattr("workers.dispatch.Queue.enqueue", broken)
+    monkeypatch.setattr("jobs.dispatch.Queue.enqueue", broken)
     with caplog.at_level(logging.WARNING, logger="opentr.dispatch"):
         response = client.post(f"/api/files/{file_uuid}/summaries", headers=headers, json={})
     assert response.status_code == 202

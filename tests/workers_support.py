@@ -17,11 +17,11 @@ from typing import Any
 import psycopg
 from redis import Redis
 
+from jobs import dispatch
 from repo import schema
 from repo.media_files import MediaFileRepository
 from repo.rows import Actor
 from tests import factories
-from workers import dispatch
 
 
 def wav(seconds: float = 1.0, rate: int = 8000) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from repo import embedded
+from repo import embedded, schema
 from repo.database import Database
 from repo.settings import Settings, get_settings
 from repo.statements import set_slow_query_ms
@@ -60,7 +61,11 @@ def create_app(settings: Settings | None = None, extra_routes: list[BaseRoute] |
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         set_slow_query_ms(settings.db_slow_query_ms)
-        db = Database(embedded.database_url(settings), settings, application_name="opentr-web")
+        url = embedded.database_url(settings)
+        # Under a Procfile runner `release` may still be migrating: wait for it (one log line) instead of
+        # answering 500s on missing tables; uvicorn accepts connections only after this.
+        await asyncio.to_thread(schema.wait_until_ready, url, settings.opentr_schema_wait_seconds, log.warning)
+        db = Database(url, settings, application_name="opentr-web")
         services = Services(settings, db, embedded.redis_url(settings), settings.secret_key(), settings.storage_dir)
         app.state.services = services
         app.state.live = LiveHub(services)

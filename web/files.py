@@ -13,12 +13,12 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import FileResponse
 
+from jobs import dispatch
 from repo.errors import Conflict, NotFound
 from repo.media_files import FileDetail, FilePage, MediaFile, MediaFileRepository
 from repo.notifications import NotificationRepository
 from web.endpoint import Ctx, Router
 from web.uploads import ReceivedUpload, move_into_storage, receive_upload
-from workers import dispatch
 
 log = logging.getLogger("opentr.web.files")
 router = Router("files")

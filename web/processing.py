@@ -7,10 +7,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobs import dispatch
 from repo.media_files import FileState, MediaFile, MediaFileRepository
 from web.endpoint import Ctx, Router
 from web.files import FileOut
-from workers import dispatch
 
 router = Router("processing")
 

@@ -9,14 +9,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from jobs import dispatch
 from repo.errors import Conflict, NotFound
 from repo.llm_configs import LlmConfig, LlmConfigRepository
 from repo.media_files import MediaFileRepository
 from repo.prompts import Prompt, PromptRepository
 from repo.summaries import Summary, SummaryRepository, task_id_for
 from web.endpoint import Ctx, Router
-from workers import dispatch
-from workers.summary_job import queue_summary
 
 router = Router("summaries")
 log = logging.getLogger("opentr.web")
@@ -88,7 +87,9 @@ def request_summary(ctx: Ctx, body: SummaryRequestIn) -> Summary:
     file = MediaFileRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
     config = _config(ctx, body.llm_config_uuid)
     prompt = _prompt(ctx, body.prompt_uuid)
-    summary_id, task_id = queue_summary(ctx.conn, file.user_id, file.id, prompt.id if prompt else None, config.id)
+    summary_id, task_id = dispatch.queue_summary(
+        ctx.conn, file.user_id, file.id, prompt.id if prompt else None, config.id
+    )
     redis = ctx.services.redis
 
     def enqueue() -> None:

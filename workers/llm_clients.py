@@ -80,7 +80,7 @@ def complete(settings: LlmSettings, system_prompt: str, user_prompt: str, *, bac
     try:
         return _complete(settings, system_prompt, user_prompt, backoff_seconds)
     except LlmError as exc:
-        raise LlmError(_redact(exc.message, settings.api_key), exc.retryable) from None
+        raise LlmError(redact(exc.message, settings.api_key), exc.retryable) from None
 
 
 def test_connection(settings: LlmSettings) -> tuple[bool, int, str]:
@@ -114,7 +114,7 @@ def _complete(settings: LlmSettings, system_prompt: str, user_prompt: str, backo
                 )
                 log.warning(
                     "LLM request failed (%s); attempt %d of %d, retrying in %.1f s",
-                    _redact(exc.message, settings.api_key),
+                    redact(exc.message, settings.api_key),
                     attempt,
                     attempts,
                     delay,
@@ -287,7 +287,7 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _redact(message: str, api_key: str | None) -> str:
+def redact(message: str, api_key: str | None) -> str:
     key = (api_key or "").strip()
     return message.replace(key, REDACTED) if key else message
 

@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from jobs import dispatch
 from repo.analytics import AnalyticsRepository
 from repo.database import Connection
 from repo.errors import Conflict, DataError, NotFound
@@ -20,9 +21,10 @@ from repo.rows import Actor
 from repo.segments import NewSegment, SegmentRepository
 from repo.tasks import TaskRepository
 from repo.user_settings import SettingsRepository
-from workers import analytics, dispatch
+from workers import analytics
 from workers.context import JobContext, job_context
 from workers.engines import TranscriptionError, get_engine
+from workers.liveness import JobLease, LeaseTaken
 from workers.media_probe import MediaError, ProbeUnavailable, probe
 from workers.sidecars import SidecarError
 from workers.steps import FileJob, JobCancelled, JobSuperseded, ignoring_gone
@@ -41,12 +43,20 @@ EXPECTED_FAILURES: dict[type[Exception], str] = {
 
 def process_media(file_id: int, task_id: str) -> str:
     context = job_context()
+    try:
+        with JobLease(context.database_url, context.settings, task_id):
+            return _process(context, file_id, task_id)
+    except LeaseTaken:
+        log.info("%s: another live copy of this job owns it; nothing to do", task_id)
+        return "skipped"
+
+
+def _process(context: JobContext, file_id: int, task_id: str) -> str:
     job = _claim(context, file_id, task_id)
     if job is None:
         return "skipped"
     try:
-        with job.heartbeat(context.settings.opentr_job_heartbeat_seconds):
-            _run(context, job)
+        _run(context, job)
     except JobSuperseded:
         log.info("%s: file %s moved on without this job", task_id, file_id)
         return "superseded"
@@ -145,16 +155,14 @@ def _complete(context: JobContext, job: FileJob) -> None:
         if SettingsRepository(conn).get(Actor(job.user_id), "summary.auto"):
             summary_task = _queue_auto_summary(conn, job)
     if summary_task is not None:
-        from workers.queues import redis_connection
+        from jobs.queues import redis_connection
 
         dispatch.enqueue_summary(redis_connection(context.redis_url), *summary_task)
 
 
 def _queue_auto_summary(conn: Connection, job: FileJob) -> tuple[int, str] | None:
-    from workers.summary_job import queue_summary
-
     try:
-        return queue_summary(conn, job.user_id, job.file_id)
+        return dispatch.queue_summary(conn, job.user_id, job.file_id)
     except DataError as exc:  # e.g. no active LLM configuration: the transcript stands, say why
         job.notify(conn, "summary", "automatic summary skipped", exc.detail)
         return None

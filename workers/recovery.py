@@ -1,146 +1,159 @@
-"""`recover_stuck()`: files whose job died (worker killed, Redis restarted) are re-run or given up on.
+"""Recovery: work whose owner died (process killed, machine gone) is re-run, given up on, or closed.
 
-A file counts as stuck when its job has not beaten its heartbeat for `stale_seconds` and RQ does not still
-hold the job as queued or scheduled. Runs at worker start and then every minute.
+A claimed task's owner is alive exactly while it holds the task's advisory lock (workers/liveness.py), so recovery
+asks PostgreSQL with `pg_try_advisory_lock`: taken → the owner is dead (or finished between the two reads; the
+guarded re-read inside the transaction tells) and this recovery alone now decides that task; refused → a live job
+or another worker's recovery has it, and it is left alone. No threshold, no clock: a job inside a two-hour step is
+never touched, and a job killed a moment ago is recovered at once.
+
+Each task is recovered in its own transaction, taking row locks in the order of sql/jobs.sql (file, then task), and
+a failure there is logged and skipped: recovery never crashes the worker that runs it.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
+import psycopg
 from redis import Redis
-from rq import Queue
-from rq.registry import ScheduledJobRegistry
+from redis.exceptions import RedisError
 
+from jobs import dispatch
 from repo.analytics import AnalyticsRepository
 from repo.database import Database
 from repo.file_processing import FileProcessingRepository
+from repo.jobs import ClaimedJob, JobRepository
 from repo.media_files import FileState
 from repo.notifications import NotificationRepository
 from repo.segments import SegmentRepository
 from repo.summaries import SummaryRepository
 from repo.tasks import TaskRepository
-from workers import dispatch
-from workers.queues import ALL_QUEUES
 from workers.steps import ignoring_gone
 
 log = logging.getLogger("opentr.recovery")
-STALE_SECONDS = 300.0
-RECOVERY_JOB_ID = "recover-stuck"
+DEAD_OWNER = "the worker running this job stopped"
 
 
 @dataclass
 class RecoveryReport:
     requeued: list[int] = field(default_factory=list)
-    reenqueued: list[int] = field(default_factory=list)
     given_up: list[int] = field(default_factory=list)
     cancelled: list[int] = field(default_factory=list)
-    stale_tasks: int = 0
-    abandoned_summaries: int = 0
+    failed_summaries: list[int] = field(default_factory=list)
+    closed_tasks: list[str] = field(default_factory=list)
+    errors: int = 0
+
+    def __bool__(self) -> bool:
+        return any((self.requeued, self.given_up, self.cancelled, self.failed_summaries, self.closed_tasks))
 
 
-def waiting_job_ids(redis: Redis) -> set[str]:
-    """Jobs RQ will still start: queued, or scheduled for a retry. A running job proves it is alive by its
-    heartbeat in the database (every `opentr_job_heartbeat_seconds`), not by RQ's registry, which keeps a
-    killed worker's job for up to its TTL."""
-    waiting: set[str] = set()
-    for name in ALL_QUEUES:
-        queue = Queue(name, connection=redis)
-        waiting.update(queue.get_job_ids())
-        waiting.update(ScheduledJobRegistry(queue=queue).get_job_ids(cleanup=False))  # type: ignore[no-untyped-call]
-    return waiting
-
-
-def recover_stuck(db: Database, redis: Redis, stale_seconds: float = STALE_SECONDS) -> RecoveryReport:
+def recover(db: Database, lock_session: psycopg.Connection[Any], redis: Redis | None) -> RecoveryReport:
+    """One pass over every claimed task; `lock_session` is an autocommit connection of the caller's own."""
     report = RecoveryReport()
-    waiting = waiting_job_ids(redis)
     with db.transaction() as conn:
-        candidates = FileProcessingRepository(conn).stuck(
-            stale_seconds, limit=200, statuses=("processing", "cancelling", "queued")
-        )
-    for state in candidates:
-        if state.active_task_id in waiting:
+        claimed = JobRepository(conn).claimed()
+    locks = JobRepository(lock_session)
+    for job in claimed:
+        if not locks.try_lock(job.task_id):
             continue
-        _recover_file(db, redis, state, report)
-    with db.transaction() as conn:
-        report.stale_tasks = TaskRepository(conn).fail_stale(stale_seconds, "the worker stopped responding")
-        report.abandoned_summaries = SummaryRepository(conn).fail_abandoned(
-            "the worker stopped while summarising; request the summary again"
-        )
-    if any(
-        (
-            report.requeued,
-            report.reenqueued,
-            report.given_up,
-            report.cancelled,
-            report.stale_tasks,
-            report.abandoned_summaries,
-        )
-    ):
+        try:
+            _recover(db, redis, job, report)
+        except Exception as exc:  # one bad row must not stop recovery of the others, nor the worker
+            report.errors += 1
+            log.warning("recovery of %s failed: %s: %s", job.task_id, type(exc).__name__, exc)
+        finally:
+            locks.unlock(job.task_id)
+    if report:
         log.warning("recovery: %s", report)
     return report
 
 
-def _recover_file(db: Database, redis: Redis, state: FileState, report: RecoveryReport) -> None:
-    if state.status == "queued" and state.active_task_id:
-        if dispatch.enqueue_processing(redis, state.id, state.active_task_id):  # its job was lost before running
-            report.reenqueued.append(state.id)
-        return
-    task_id: str | None = None
-    with db.transaction() as conn:
-        files, tasks, notes = FileProcessingRepository(conn), TaskRepository(conn), NotificationRepository(conn)
-        if state.active_task_id:
+def _recover(db: Database, redis: Redis | None, job: ClaimedJob, report: RecoveryReport) -> None:
+    if job.task_type == "transcription" and job.media_file_id is not None:
+        _recover_file(db, redis, job, report)
+    elif job.task_type == "summarization" and job.summary_id is not None:
+        with db.transaction() as conn:
             with ignoring_gone():
-                tasks.fail(state.active_task_id, "the worker running this job stopped")
-        if state.status == "cancelling":
-            SegmentRepository(conn).replace_transcript(state.id, [])
-            AnalyticsRepository(conn).delete_for_file(state.id)
-            with ignoring_gone():
-                files.finish_cancel(state.id)
-            report.cancelled.append(state.id)
-            return
-        if state.recovery_attempts >= state.max_retries:
-            message = f"processing stopped {state.recovery_attempts + 1} times; giving up"
-            with ignoring_gone():
-                files.fail(state.id, state.active_task_id or "", message, "recovery")
-                notes.notify(
-                    state.user_id, "error", f"{state.filename}: processing failed", message, media_file_id=state.id
+                summary = SummaryRepository(conn).fail(job.summary_id, f"{DEAD_OWNER}; request the summary again")
+                NotificationRepository(conn).notify(
+                    summary.user_id,
+                    "error",
+                    "summary failed",
+                    "the worker stopped while summarising; request the summary again",
+                    media_file_id=summary.media_file_id,
+                    task_id=job.task_id,
                 )
-            report.given_up.append(state.id)
+                report.failed_summaries.append(job.summary_id)
+            _close_task(conn, job.task_id, report)
+    else:
+        with db.transaction() as conn:
+            _close_task(conn, job.task_id, report)
+
+
+def _close_task(conn: psycopg.Connection[Any], task_id: str, report: RecoveryReport) -> None:
+    with ignoring_gone():
+        TaskRepository(conn).fail(task_id, DEAD_OWNER)
+        report.closed_tasks.append(task_id)
+
+
+def _recover_file(db: Database, redis: Redis | None, job: ClaimedJob, report: RecoveryReport) -> None:
+    assert job.media_file_id is not None
+    new_task: str | None = None
+    with db.transaction() as conn:
+        files = FileProcessingRepository(conn)
+        state = files.lock_state(job.media_file_id)
+        if state is None or state.active_task_id != job.task_id or state.status not in ("processing", "cancelling"):
+            _close_task(conn, job.task_id, report)  # the file moved on (or is gone); only the task is left open
             return
-        with ignoring_gone():
-            files.record_recovery(state.id)
-            task_id = dispatch.queue_processing(conn, state.id, state.user_id)
-            notes.notify(
-                state.user_id,
-                "processing",
-                f"{state.filename}: restarting after a worker stopped",
-                media_file_id=state.id,
-                task_id=task_id,
-            )
-    if task_id is not None:
-        dispatch.enqueue_processing(redis, state.id, task_id)
-        report.requeued.append(state.id)
+        if state.status == "cancelling":
+            _finish_cancel(conn, state, job.task_id)
+            report.cancelled.append(state.id)
+        elif state.recovery_attempts >= state.max_retries:
+            _give_up(conn, state, job.task_id)
+            report.given_up.append(state.id)
+        else:
+            new_task = _requeue(conn, state, job.task_id)
+            report.requeued.append(state.id)
+    if new_task is not None and redis is not None:
+        try:
+            dispatch.enqueue_processing(redis, job.media_file_id, new_task)
+        except RedisError:  # the task row is pending: the dispatcher enqueues it when Redis is back
+            log.info("recovery: %s waits for Redis", new_task)
 
 
-def recover_stuck_job(stale_seconds: float = STALE_SECONDS, reschedule_seconds: int | None = 60) -> str:
-    """The RQ job form: recover, then schedule the next run (one fixed job id, however many workers)."""
-    from datetime import timedelta
+def _finish_cancel(conn: psycopg.Connection[Any], state: FileState, task_id: str) -> None:
+    SegmentRepository(conn).replace_transcript(state.id, [])
+    AnalyticsRepository(conn).delete_for_file(state.id)
+    FileProcessingRepository(conn).finish_cancel(state.id)
+    with ignoring_gone():
+        TaskRepository(conn).cancel(task_id)
+    NotificationRepository(conn).notify(
+        state.user_id, "processing", f"{state.filename}: processing cancelled", media_file_id=state.id
+    )
 
-    from workers.context import job_context
-    from workers.queues import MAINTENANCE, redis_connection
 
-    context = job_context()
-    redis = redis_connection(context.redis_url)
-    report = recover_stuck(context.db, redis, stale_seconds)
-    if reschedule_seconds:
-        Queue(MAINTENANCE, connection=redis).enqueue_in(
-            timedelta(seconds=reschedule_seconds),
-            recover_stuck_job,
-            stale_seconds,
-            reschedule_seconds,
-            job_id=RECOVERY_JOB_ID,
-            result_ttl=0,
-        )
-    return str(report)
+def _give_up(conn: psycopg.Connection[Any], state: FileState, task_id: str) -> None:
+    message = f"processing stopped {state.recovery_attempts + 1} times; giving up"
+    FileProcessingRepository(conn).fail(state.id, task_id, message, "recovery")
+    with ignoring_gone():
+        TaskRepository(conn).fail(task_id, DEAD_OWNER)
+    NotificationRepository(conn).notify(
+        state.user_id, "error", f"{state.filename}: processing failed", message, media_file_id=state.id
+    )
+
+
+def _requeue(conn: psycopg.Connection[Any], state: FileState, task_id: str) -> str:
+    FileProcessingRepository(conn).record_recovery(state.id)
+    with ignoring_gone():
+        TaskRepository(conn).fail(task_id, DEAD_OWNER)
+    new_task = dispatch.queue_processing(conn, state.id, state.user_id)
+    NotificationRepository(conn).notify(
+        state.user_id,
+        "processing",
+        f"{state.filename}: restarting after a worker stopped",
+        media_file_id=state.id,
+        task_id=new_task,
+    )
+    return new_task

@@ -1,18 +1,41 @@
-"""`opentr worker`: RQ's own forking worker on the project's queues, with recovery at start and every minute."""
+"""`opentr worker`: a supervising process that outlives Redis and PostgreSQL outages.
+
+The process itself runs maintenance (recovery + dispatch, workers/maintenance.py) in a thread and keeps one child
+process running RQ's `SimpleWorker` on the project's queues. Jobs run inside that child (no work horse per job: a
+loaded speech model is reused across jobs, and no grandchild can outlive us). When Redis goes away the child's RQ
+loop dies; the supervisor waits for Redis with bounded backoff — one log line when it goes, one when it is back —
+and starts a new child, and the dispatcher re-enqueues whatever an emptied Redis lost.
+
+The child gets SIGKILL from the kernel when the supervisor dies, however it dies (`PR_SET_PDEATHSIG`, Linux), so
+killing only the main pid leaves nothing running; SIGTERM/SIGINT stop the child (SIGTERM, then SIGKILL after a
+grace period) and then the supervisor. A job killed that way is recovered at once by the next worker: its advisory
+lock went with its process.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from types import FrameType
 
-from rq import Queue, Worker
+from redis.exceptions import RedisError
+from rq import SimpleWorker
 
-from repo.database import Database
+from jobs.queues import ALL_QUEUES, redis_connection
+from repo import schema
 from repo.settings import Settings
-from workers.queues import ALL_QUEUES, MAINTENANCE, redis_connection
-from workers.recovery import RECOVERY_JOB_ID, recover_stuck, recover_stuck_job
+from workers.maintenance import Maintenance
 
 log = logging.getLogger("opentr.worker")
+STOP_GRACE_SECONDS = 10.0
+MAX_BACKOFF_SECONDS = 10.0
+_PR_SET_PDEATHSIG = 1
 
 
 def run_worker(
@@ -24,15 +47,97 @@ def run_worker(
     name: str | None = None,
     recovery: bool = True,
 ) -> bool:
-    # Jobs run in forked work horses that build their own pool from the environment.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Jobs build their own pool from the environment (workers/context.py), in this process or the child.
     os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = database_url, redis_url
-    connection = redis_connection(redis_url)
+    schema.wait_until_ready(database_url, settings.opentr_schema_wait_seconds, say=log.warning)
+    maintenance = Maintenance(settings, database_url, redis_url)
+    if burst:
+        try:
+            if recovery:
+                maintenance.run_once()
+            return bool(job_worker(redis_url, name).work(burst=True, with_scheduler=False, logging_level="INFO"))
+        finally:
+            maintenance.stop()
     if recovery:
-        with Database(database_url, settings, application_name="opentr-recovery", min_size=0, max_size=1) as db:
-            recover_stuck(db, connection, settings.opentr_recovery_stale_seconds)
-        if not burst:
-            Queue(MAINTENANCE, connection=connection).enqueue(
-                recover_stuck_job, settings.opentr_recovery_stale_seconds, job_id=RECOVERY_JOB_ID, result_ttl=0
-            )
-    worker = Worker(list(ALL_QUEUES), connection=connection, name=name)
-    return bool(worker.work(burst=burst, with_scheduler=not burst, logging_level="INFO"))
+        maintenance.start()
+    try:
+        return Supervisor(redis_url, name).run()
+    finally:
+        maintenance.stop()
+
+
+def job_worker(redis_url: str, name: str | None = None) -> SimpleWorker:
+    return SimpleWorker(list(ALL_QUEUES), connection=redis_connection(redis_url), name=name)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: the kernel sends SIGKILL when the supervisor's thread that forked it ends."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Supervisor:
+    def __init__(self, redis_url: str, name: str | None) -> None:
+        self.redis_url, self.name = redis_url, name
+        self.stopping = threading.Event()
+        self.child: subprocess.Popen[bytes] | None = None
+        self.generation = 0
+
+    def run(self) -> bool:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        backoff, redis_down = 0.5, False
+        while not self.stopping.is_set():
+            if not self._redis_reachable():
+                if not redis_down:
+                    log.warning("worker: Redis unavailable; waiting for it (jobs wait in the database)")
+                    redis_down = True
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                continue
+            if redis_down:
+                log.warning("worker: Redis available again; starting the job worker")
+                redis_down = False
+            started = time.monotonic()
+            code = self._run_child()
+            if self.stopping.is_set():
+                break
+            log.warning("worker: the job worker exited (code %s); restarting it", code)
+            backoff = 0.5 if time.monotonic() - started > 30 else min(backoff * 2, MAX_BACKOFF_SECONDS)
+            self.stopping.wait(backoff)
+        return True
+
+    def _redis_reachable(self) -> bool:
+        try:
+            return bool(redis_connection(self.redis_url).ping())
+        except RedisError:
+            return False
+
+    def _run_child(self) -> int:
+        self.generation += 1
+        name = f"{self.name}-{self.generation}" if self.name else ""
+        self.child = subprocess.Popen(
+            [sys.executable, "-m", "workers.job_process", name],
+            env=os.environ.copy(),
+            preexec_fn=_die_with_parent,
+        )
+        while True:
+            try:
+                return self.child.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                if self.stopping.is_set():
+                    return self._stop_child()
+
+    def _stop_child(self) -> int:
+        assert self.child is not None
+        self.child.send_signal(signal.SIGTERM)
+        try:
+            return self.child.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.child.kill()
+            return self.child.wait()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        log.warning("worker: %s received; stopping", signal.Signals(signum).name)
+        self.stopping.set()

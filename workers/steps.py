@@ -1,14 +1,15 @@
 """One job step = one transaction that writes its result, its progress (file, task) and a notification.
 
 A step that finds the file's cancel flag raised (or the file taken over by another job) raises instead of
-committing, so the job stops between steps and never writes past a cancellation.
+committing, so the job stops between steps and never writes past a cancellation. Progress written here is for
+display only: whether the job is alive is its advisory lock's business (workers/liveness.py), so no background
+heartbeat competes with a step for the file's row.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -51,15 +52,6 @@ class FileJob:
             self.notify(conn, "processing", title, progress=progress)
         self.progress = progress
 
-    def heartbeat(self, every_seconds: float) -> contextlib.AbstractContextManager[None]:
-        """While the body runs, tell the database this job is alive, so recovery leaves it alone."""
-
-        def beat(conn: Connection) -> None:
-            FileProcessingRepository(conn).update_progress(self.file_id, self.task_id, self.progress)
-            TaskRepository(conn).heartbeat(self.task_id, self.progress)
-
-        return heartbeat(self.db, self.task_id, beat, every_seconds)
-
     def notify(self, conn: Connection, kind: str, title: str, message: str = "", progress: float | None = None) -> None:
         NotificationRepository(conn).notify(
             self.user_id,
@@ -78,25 +70,3 @@ def ignoring_gone() -> Iterator[None]:
     """For bookkeeping on rows that another actor may have moved on or deleted meanwhile."""
     with contextlib.suppress(Conflict, NotFound):
         yield
-
-
-@contextlib.contextmanager
-def heartbeat(db: Database, task_id: str, beat: Callable[[Connection], object], every_seconds: float) -> Iterator[None]:
-    """Run `beat` in its own transaction every `every_seconds` while the body runs (a background thread)."""
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.wait(every_seconds):
-            try:
-                with db.transaction() as conn:
-                    beat(conn)
-            except Exception:  # a missed beat is harmless; the next one may get through
-                log.debug("heartbeat of %s failed", task_id, exc_info=True)
-
-    thread = threading.Thread(target=loop, name=f"heartbeat-{task_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=every_seconds + 5)

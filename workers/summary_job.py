@@ -19,12 +19,13 @@ from repo.notifications import NotificationRepository
 from repo.prompts import PromptRepository
 from repo.rows import Actor
 from repo.segments import SegmentRepository
-from repo.summaries import SummaryRepository, task_id_for
+from repo.summaries import SummaryRepository
 from repo.tasks import TaskRepository
 from workers import analytics
 from workers.context import JobContext, job_context
-from workers.llm_clients import LlmError, LlmSettings
-from workers.steps import heartbeat, ignoring_gone
+from workers.liveness import JobLease, LeaseTaken
+from workers.llm_clients import LlmError, LlmSettings, redact
+from workers.steps import ignoring_gone
 from workers.summarizer import (
     SpeakerStats,
     SummaryError,
@@ -35,29 +36,6 @@ from workers.summarizer import (
 )
 
 log = logging.getLogger("opentr.jobs.summary")
-
-
-class NoActiveConfiguration(Conflict):
-    def __init__(self) -> None:
-        super().__init__("no active LLM configuration: add one and activate it", "llm_config_uuid")
-
-
-def queue_summary(
-    conn: Connection, user_id: int, file_id: int, prompt_id: int | None = None, config_id: int | None = None
-) -> tuple[int, str]:
-    """Create the pending summary and its task in the caller's transaction; returns (summary_id, task_id)."""
-    actor = Actor(user_id)
-    configs = LlmConfigRepository(conn, b"")
-    config = configs.get_by_id(config_id) if config_id is not None else configs.active(actor)
-    if config is None:
-        raise NoActiveConfiguration()
-    prompt = PromptRepository(conn).get_by_id(prompt_id) if prompt_id else PromptRepository(conn).active(actor)
-    summary = SummaryRepository(conn).create_pending(
-        actor, file_id, prompt.id, config.id, config.provider, config.model_name
-    )
-    task_id = task_id_for(summary.uuid)
-    TaskRepository(conn).create(task_id, user_id, file_id, "summarization")
-    return summary.id, task_id
 
 
 @dataclass(frozen=True)
@@ -74,6 +52,17 @@ class SummaryInput:
 def generate_summary(summary_id: int, task_id: str) -> str:
     context = job_context()
     try:
+        with JobLease(context.database_url, context.settings, task_id):
+            return _generate(context, summary_id, task_id)
+    except LeaseTaken:
+        log.info("%s: another live copy of this job owns it; nothing to do", task_id)
+        return "skipped"
+
+
+def _generate(context: JobContext, summary_id: int, task_id: str) -> str:
+    """Ends the summary and its task in a final state whatever happens; only a lost database leaves them to
+    recovery (which sees the job's lock gone)."""
+    try:
         source = _prepare(context, summary_id, task_id)
     except (Conflict, NotFound):
         with context.db.transaction() as conn, ignoring_gone():
@@ -85,18 +74,17 @@ def generate_summary(summary_id: int, task_id: str) -> str:
     if source is None:
         return "failed"
     try:
-        with heartbeat(
-            context.db,
-            task_id,
-            lambda conn: TaskRepository(conn).heartbeat(task_id, 0.1),
-            context.settings.opentr_job_heartbeat_seconds,
-        ):
-            result = summarize(source.settings, source.prompt_text, source.transcript, source.speakers)
+        result = summarize(source.settings, source.prompt_text, source.transcript, source.speakers)
     except SummaryFormatError as exc:
         _fail(context, summary_id, task_id, exc.message, exc.raw_response)
         return "failed"
     except (LlmError, SummaryError) as exc:
         _fail(context, summary_id, task_id, str(exc), None)
+        return "failed"
+    except Exception as exc:  # a bad configuration can make the HTTP client itself raise (e.g. a non-ASCII key)
+        log.exception("summary %s: unexpected error from the LLM client", summary_id)
+        message = redact(f"the LLM request failed: {type(exc).__name__}: {exc}", source.settings.api_key)
+        _fail(context, summary_id, task_id, message, None)
         return "failed"
     bluf = result.bluf
     with context.db.transaction() as conn:

@@ -1,0 +1,30 @@
+"""The supervised child of `opentr worker`: RQ's SimpleWorker on the project's queues (see workers/runner.py)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from redis.exceptions import RedisError
+
+from workers.runner import job_worker
+
+log = logging.getLogger("opentr.worker")
+EXIT_REDIS_LOST = 3
+
+
+def main(argv: list[str]) -> int:
+    import os
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    name = argv[0] if argv and argv[0] else None
+    try:
+        job_worker(os.environ["REDIS_URL"], name).work(burst=False, with_scheduler=False, logging_level="INFO")
+    except RedisError as exc:  # the supervisor waits for Redis and starts a new child
+        log.warning("job worker: lost Redis (%s)", exc)
+        return EXIT_REDIS_LOST
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,96 @@
+"""Periodic work every worker does: recovery of dead jobs, then the outbox dispatcher.
+
+It runs in a thread of `opentr worker`'s supervising process, at start and every `OPENTR_MAINTENANCE_SECONDS`,
+independent of any RQ job or scheduler (a job that re-schedules itself is lost with its id or with Redis). Several
+workers may run it at the same moment: recovery decides each task under its advisory lock and re-reads it under a
+row lock, and dispatching twice only enqueues a copy that finds nothing to do.
+
+Outages are states, not errors: one log line when the database or Redis goes away, one when it is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import psycopg
+
+from jobs.dispatch import dispatch_pending
+from jobs.queues import redis_connection
+from repo.database import Database
+from repo.settings import Settings
+from workers.liveness import open_lock_session
+from workers.recovery import RecoveryReport, recover
+
+log = logging.getLogger("opentr.maintenance")
+
+
+class Maintenance:
+    def __init__(self, settings: Settings, database_url: str, redis_url: str) -> None:
+        self.settings, self.database_url, self.redis_url = settings, database_url, redis_url
+        self.db = Database(database_url, settings, application_name="opentr-maintenance", min_size=0, max_size=2)
+        self._session: psycopg.Connection[Any] | None = None
+        self._down: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.passes = 0
+
+    def run_once(self) -> RecoveryReport | None:
+        """One pass; never raises (a worker must outlive its database and its Redis)."""
+        self.passes += 1
+        redis = redis_connection(self.redis_url)
+        report: RecoveryReport | None = None
+        try:
+            report = recover(self.db, self._lock_session(), redis)
+            self._available("database")
+        except Exception as exc:
+            self._unavailable("database", exc)
+            self._drop_session()
+            return None
+        try:
+            dispatch_pending(self.db, redis)
+            self._available("redis")
+        except Exception as exc:
+            self._unavailable("redis" if "redis" in type(exc).__module__ else "database", exc)
+        return report
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="opentr-maintenance", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._drop_session()
+        self.db.close()
+
+    def _loop(self) -> None:
+        self.run_once()
+        while not self._stop.wait(self.settings.opentr_maintenance_seconds):
+            self.run_once()
+
+    def _lock_session(self) -> psycopg.Connection[Any]:
+        if self._session is None or self._session.closed:
+            self._session = open_lock_session(self.database_url, self.settings, "opentr-maintenance-locks")
+        return self._session
+
+    def _drop_session(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def _unavailable(self, what: str, exc: Exception) -> None:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if what not in self._down:
+            log.warning("maintenance: %s unavailable (%s); retrying every %g s", what, reason, self._interval)
+        self._down[what] = reason
+
+    def _available(self, what: str) -> None:
+        if self._down.pop(what, None) is not None:
+            log.warning("maintenance: %s available again", what)
+
+    @property
+    def _interval(self) -> float:
+        return self.settings.opentr_maintenance_seconds
