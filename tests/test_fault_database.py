@@ -218,3 +218,24 @@ def test_requests_recover_after_the_network_drops_every_connection(
             check_writes_and_pool(database, app, load, before)
             assert app.services.db is db and app.thread.is_alive(), "the app was not restarted"
             assert proxy.cuts >= 2
+
+
+@pytest.mark.parametrize("seconds", [3.0, 8.0, 15.0])
+def test_the_first_success_follows_the_server_back_for_any_outage_length(
+    cluster: ThrowawayPostgres, database: str, tmp_path: Path, seconds: float
+) -> None:
+    """16 clients while PostgreSQL is down for 3, 8 and 15 s: only 503s meanwhile, nothing acknowledged is lost,
+    and the pool reconnects within a second of the server accepting connections — its reconnect backoff is capped,
+    so the length of the outage does not decide how long the service stays down after it."""
+    with serve_app(app_settings(database, tmp_path / "home")) as app:
+        load = Load(app.url, users_with_tokens(database, 16), new_collection, "/api/collections")
+        load.start()
+        wait_until(lambda: load.successes_since(0) >= 32, 30, "the load to warm up")
+        try:
+            before = app.pool_stats()
+            phase = outage(f"{seconds:g} s outage", app, load, cluster.stop, cluster.start, seconds)
+        finally:
+            load.stop()
+        check_phase(phase, expect_failures=True)
+        check_writes_and_pool(database, app, load, before)
+        assert phase.first_success_seconds < 1.0, f"first 2xx {phase.first_success_seconds:.2f} s after the server"

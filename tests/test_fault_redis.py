@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,8 @@ from rq import Queue
 from jobs.queues import MEDIA
 from repo import schema
 from repo.settings import Settings
-from tests.fault_support import ServedApp, ThrowawayRedis, serve_app
-from tests.workers_support import WorkerEnv, srt, wav
+from tests.fault_support import ServedApp, ThrowawayRedis, serve_app, wait_until
+from tests.workers_support import WorkerEnv, kill_group, srt, wav
 
 pytestmark = pytest.mark.slow
 
@@ -162,3 +164,57 @@ def test_jobs_queued_in_a_persistent_redis_simply_run_after_its_restart(
     for uuid in uuids:
         status, _, recovery_attempts, segments, tasks = file_state(workers, uuid)
         assert (status, recovery_attempts, segments, tasks) == ("completed", 0, 1, ["completed"])
+
+
+def test_a_running_worker_outlives_a_redis_outage_and_finishes_every_acknowledged_upload(
+    fresh_url: str, volatile_redis: ThrowawayRedis, home: Path, tmp_path: Path
+) -> None:
+    """Redis stops for 10 s under a burst of uploads and comes back empty; the same worker process carries on:
+    uploads during the outage were refused with 503 + Retry-After, every acknowledged one ends `completed`."""
+    workers = WorkerEnv(fresh_url, volatile_redis.url, home)
+    log = tmp_path / "worker.log"
+    worker = workers.serve(log)
+    results: list[httpx.Response] = []
+    stop = threading.Event()
+    try:
+        with serve_app(settings_for(fresh_url, volatile_redis, home)) as app:
+
+            def burst(headers: dict[str, str]) -> None:
+                with httpx.Client(base_url=app.url, timeout=20) as client:
+                    while not stop.is_set():
+                        results.append(upload(client, headers, f"burst {len(results)}"))
+                        time.sleep(0.1)
+
+            with httpx.Client(base_url=app.url, timeout=20) as client:
+                _, headers = sign_up(client)
+            uploader = threading.Thread(target=burst, args=(headers,))
+            uploader.start()
+            try:
+                wait_until(lambda: sum(r.status_code == 201 for r in results) >= 3, 30, "uploads before the outage")
+                volatile_redis.stop()
+                time.sleep(10)
+                before_restart = len(results)
+                volatile_redis.start()  # empty: whatever was queued is gone
+                wait_until(
+                    lambda: sum(r.status_code == 201 for r in results[before_restart:]) >= 3, 30, "uploads after it"
+                )
+            finally:
+                stop.set()
+                uploader.join(timeout=30)
+        acknowledged = [r.json()["uuid"] for r in results if r.status_code == 201]
+        refused = [r for r in results if r.status_code != 201]
+        assert refused, "no upload met the outage"
+        for response in refused:
+            assert_unavailable(response, "")
+        wait_until(
+            lambda: all(file_state(workers, uuid)[0] == "completed" for uuid in acknowledged),
+            60,
+            "every acknowledged upload to complete",
+        )
+        assert worker.poll() is None, "the worker process must outlive the outage"
+        text = log.read_text()
+        assert text.count("Redis unavailable") == 1 and text.count("Redis available again") == 1, text[-4000:]
+        assert "Traceback" not in text, text[-4000:]
+        print(f"{len(acknowledged)} uploads acknowledged and completed, {len(refused)} refused with 503")
+    finally:
+        kill_group(worker)

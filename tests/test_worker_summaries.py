@@ -88,6 +88,8 @@ def add_config(
     provider: str = "openai",
     max_tokens: int = 1024,
     activate: bool = True,
+    api_key: str = API_KEY,
+    base_url: str | None = None,
 ) -> LlmConfig:
     configs = LlmConfigRepository(conn, master_key(workers))
     config = configs.create(
@@ -95,8 +97,8 @@ def add_config(
         name,
         provider,
         MODEL,
-        base_url=f"{server.url}/v1",
-        api_key=API_KEY,
+        base_url=base_url or f"{server.url}/v1",
+        api_key=api_key,
         max_tokens=max_tokens,
         temperature=0.2,
     )
@@ -446,4 +448,37 @@ def test_summaries_that_cannot_start_fail_with_the_reason(
             ("failed", reason)
         ]
         assert notifications(workers, job.task_id)[-1] == ("error", "summary failed", reason)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("api_key", "host"),
+    [("sk-clé-non-ascii", None), (API_KEY, "a" * 64 + ".example")],
+    ids=["non-ascii-key", "host-label-over-63"],
+)
+def test_an_unexpected_client_error_fails_the_summary_once(
+    workers: WorkerEnv,
+    conn: psycopg.Connection[Any],
+    serve: Callable[[Responder], LocalServer],
+    api_key: str,
+    host: str | None,
+) -> None:
+    """Configurations stored before the API refused them make the HTTP client itself raise: the summary and its
+    task still end `failed` with a message, once, and a second worker run finds nothing left to do."""
+    server = serve(in_turn(Reply(body=openai_answer(json.dumps(BLUF)))))
+    owner = factories.user(conn)
+    config = add_config(workers, conn, owner, server, api_key=api_key, base_url=f"http://{host}/v1" if host else None)
+    job = queue(workers, conn, owner, transcribed_file(conn, owner, CUES), config)
+
+    run(workers)
+    run(workers)
+
+    row = summary_row(workers, job.summary_id)
+    assert row["status"] == "failed" and row["error_message"].startswith("the LLM request failed: "), row
+    assert api_key not in row["error_message"]
+    assert workers.query("SELECT status FROM tasks WHERE id = %s", job.task_id) == [("failed",)]
+    assert [n[:2] for n in notifications(workers, job.task_id)] == [
+        ("summary", "standup.wav: summarising"),
+        ("error", "summary failed"),
+    ]
     assert server.requests == []

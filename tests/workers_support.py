@@ -76,12 +76,17 @@ class WorkerEnv:
             "DATABASE_URL": schema.to_url(self.conninfo),
             "REDIS_URL": self.redis_url,
             "OPENTR_HOME": str(self.home),
-            "OPENTR_JOB_HEARTBEAT_SECONDS": "0.5",
             **extra,
         }
 
     def arrange(
-        self, media: bytes, sidecar: bytes | None, owner: Actor | None = None, name: str = "talk.wav"
+        self,
+        media: bytes,
+        sidecar: bytes | None,
+        owner: Actor | None = None,
+        name: str = "talk.wav",
+        *,
+        enqueue: bool = True,
     ) -> Arranged:
         with psycopg.connect(self.conninfo, autocommit=True) as conn, conn.transaction():
             owner = owner or factories.user(conn)
@@ -100,7 +105,8 @@ class WorkerEnv:
                 file_hash=None,
             )
             task_id = dispatch.queue_processing(conn, created.id, owner.id)
-        dispatch.enqueue_processing(Redis.from_url(self.redis_url), created.id, task_id)
+        if enqueue:
+            dispatch.enqueue_processing(Redis.from_url(self.redis_url), created.id, task_id)
         return Arranged(created.id, task_id, owner)
 
     def run_burst(self, timeout: float = 180, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -121,6 +127,19 @@ class WorkerEnv:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+    def serve(self, log: Path, **extra: str) -> subprocess.Popen[str]:
+        """`opentr worker` as a supervisor runs it (not --burst): maintenance every 0.2 s unless told otherwise."""
+        env = self.env(**{"OPENTR_MAINTENANCE_SECONDS": "0.2", **extra})
+        with log.open("a") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "repo.cli", "worker"],
+                env=env,
+                text=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.conninfo) as conn:

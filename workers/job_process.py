@@ -13,10 +13,22 @@ log = logging.getLogger("opentr.worker")
 EXIT_REDIS_LOST = 3
 
 
+class OneLineForLostRedis(logging.Filter):
+    """RQ logs a lost Redis as a chained traceback; it is a state change, said in one line (the supervisor says
+    the rest: waiting, and back again)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], RedisError):
+            record.msg = f"{record.getMessage()} ({record.exc_info[1]})"
+            record.args, record.exc_info, record.exc_text = None, None, None
+        return True
+
+
 def main(argv: list[str]) -> int:
     import os
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("rq.worker").addFilter(OneLineForLostRedis())
     name = argv[0] if argv and argv[0] else None
     try:
         job_worker(os.environ["REDIS_URL"], name).work(burst=False, with_scheduler=False, logging_level="INFO")
