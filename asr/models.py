@@ -126,8 +126,7 @@ def pull(name: str, models_dir: Path) -> Path:
 
 
 def _download(name: str, models_dir: Path, *, progress: bool) -> Path:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+    from huggingface_hub import disable_progress_bars, enable_progress_bars, snapshot_download
 
     models_dir.mkdir(parents=True, exist_ok=True)
     (enable_progress_bars if progress else disable_progress_bars)()

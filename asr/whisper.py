@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from asr import models
 from asr.errors import TranscriptionCancelled, TranscriptionError
 from asr.types import Pcm, Progress, Segment, ShouldStop, Transcription, Word
-from asr.windows import ProgressMeter, Window, windows
+from asr.windows import ProgressMeter, Window, place, windows
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -159,11 +159,5 @@ def _checked(segments: Iterator[Any], should_stop: ShouldStop) -> Iterator[Any]:
 
 
 def _place(window: Window, segment: Any, not_before: float) -> Segment:
-    """A faster-whisper segment with times made absolute, kept inside its window and after the previous segment."""
-    start = max(window.absolute(segment.start), not_before)
-    end = max(window.absolute(segment.end), start)
-    words = []
-    for word in segment.words or []:
-        word_start = window.absolute(word.start)
-        words.append(Word(word_start, max(window.absolute(word.end), word_start), word.word, float(word.probability)))
-    return Segment(start, end, segment.text.strip(), words)
+    words = [Word(w.start, w.end, w.word, float(w.probability)) for w in segment.words or []]
+    return place(window, segment.start, segment.end, segment.text, words, not_before)

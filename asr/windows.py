@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from asr.types import SAMPLE_RATE, Pcm, Progress
+from asr.types import SAMPLE_RATE, Pcm, Progress, Segment, Word
 
 CUT_SEARCH_SECONDS = 5.0
 FRAME_SAMPLES = SAMPLE_RATE // 10
@@ -82,3 +82,14 @@ class ProgressMeter:
         if seconds > self.done:
             self.done = seconds
             self._on_progress(seconds)
+
+
+def place(window: Window, start: float, end: float, text: str, words: list[Word], not_before: float) -> Segment:
+    """A segment whose times (and its words' times) the engine gave relative to `window`, made absolute, kept inside
+    the window and starting no earlier than the previous segment (`not_before`), so the stream stays in order."""
+    absolute_start = max(window.absolute(start), not_before)
+    placed_words = []
+    for word in words:
+        word_start = window.absolute(word.start)
+        placed_words.append(Word(word_start, max(window.absolute(word.end), word_start), word.text, word.probability))
+    return Segment(absolute_start, max(window.absolute(end), absolute_start), text.strip(), placed_words)

@@ -18,7 +18,7 @@ REDACTED: Final = "[redacted]"
 
 def backoff_delay(attempt: int, base_seconds: float, retry_after_seconds: float | None) -> float:
     """Seconds to wait after failed attempt number `attempt` (1-based)."""
-    return min(MAX_BACKOFF_SECONDS, max(base_seconds * 2 ** (attempt - 1), retry_after_seconds or 0))
+    return min(MAX_BACKOFF_SECONDS, max(base_seconds * 2.0 ** (attempt - 1), retry_after_seconds or 0))
 
 
 def snippet(text: str) -> str:

@@ -63,7 +63,7 @@ def _tokenizer() -> tuple[Any, list[str]]:
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     tokenizer.add_special_tokens(SPECIALS_BEFORE_TIMESTAMPS + [f"<|{i * 0.02:.2f}|>" for i in range(1501)])
-    tokens = [tokenizer.id_to_token(i) for i in range(tokenizer.get_vocab_size())]
+    tokens = [str(tokenizer.id_to_token(i)) for i in range(tokenizer.get_vocab_size())]
     assert tokens[256] == "<|endoftext|>" and tokens[-1] == "<|30.00|>", "the token order faster-whisper relies on"
     return tokenizer, tokens
 
