@@ -126,13 +126,18 @@ def pull(name: str, models_dir: Path) -> Path:
 
 
 def _download(name: str, models_dir: Path, *, progress: bool) -> Path:
-    from huggingface_hub import disable_progress_bars, enable_progress_bars, snapshot_download
+    from faster_whisper.utils import download_model
+    from huggingface_hub import snapshot_download
 
     models_dir.mkdir(parents=True, exist_ok=True)
-    (enable_progress_bars if progress else disable_progress_bars)()
+    if not progress:  # faster-whisper's own download: the same files and cache layout, without progress bars
+        return Path(download_model(name, cache_dir=str(models_dir)))
     return Path(snapshot_download(hub_repo(name), cache_dir=str(models_dir), allow_patterns=MODEL_FILES))
 
 
-def _one_line(exc: Exception) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:300]
+def _one_line(exc: BaseException) -> str:
+    """The root cause's first line: the hub wraps an HTTP error in paragraphs of advice about the local cache."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:300]

@@ -124,7 +124,7 @@ class RemoteEngine:
         should_stop: ShouldStop,
     ) -> Iterator[Segment]:
         not_before = 0.0
-        with client:
+        try:
             while True:
                 for segment in self._segments(answer, piece, not_before):
                     if should_stop():
@@ -140,6 +140,8 @@ class RemoteEngine:
                     return
                 piece = following
                 answer = self._post(client, piece, language)
+        finally:
+            client.close()
 
     def _post(self, client: httpx.Client, piece: Window, language: str | None) -> dict[str, Any]:
         """One piece's verbose_json answer, retried per the module's rules; errors come out with the key scrubbed."""
