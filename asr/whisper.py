@@ -98,7 +98,7 @@ class WhisperEngine:
             segments, info = self._start(model, first, language)
         except ValueError as exc:  # faster-whisper's verdict on an unknown language code
             raise TranscriptionError(f"language {language!r}: {exc}") from None
-        detected = language or info.language
+        detected = str(info.language)  # the one used: an English-only model says "en" whatever it was asked
         probability = None if language else float(info.language_probability)
         stream = self._stream(model, first, segments, pending, detected, ProgressMeter(on_progress), should_stop)
         return Transcription(detected, probability, stream)

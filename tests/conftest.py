@@ -155,3 +155,9 @@ def client(app_settings: Settings) -> Iterator[Any]:
 def tiny_whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A ~2 MB random-weight Whisper model in CTranslate2 format, built offline once (tests/tiny_whisper.py)."""
     return build_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper"))
+
+
+@pytest.fixture(scope="session")
+def tiny_multilingual_whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same with Whisper's language tokens, so faster-whisper detects a language (a random one)."""
+    return build_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper-multi"), multilingual=True)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from faster_whisper.tokenizer import _LANGUAGE_CODES
 from huggingface_hub import constants
 
-from asr.errors import ModelMissing, TranscriptionCancelled
+from asr.errors import ModelMissing, TranscriptionCancelled, TranscriptionError
 from asr.types import SAMPLE_RATE, Pcm, Segment, Transcription
 from asr.whisper import WhisperConfig, WhisperEngine, load_model
 
@@ -141,12 +142,13 @@ def test_the_model_is_loaded_once_for_many_jobs(tiny_whisper_dir: Path) -> None:
     assert load_model.cache_info().hits == 1
 
 
-def test_a_given_language_is_used_instead_of_detection(tiny_whisper_dir: Path) -> None:
+@pytest.mark.parametrize("asked", ["en", "de"])
+def test_a_given_language_replaces_detection_as_far_as_the_model_can(tiny_whisper_dir: Path, asked: str) -> None:
     transcription = WhisperEngine(config(tiny_whisper_dir)).transcribe(
-        Source(tone(3.0)), total_seconds=3.0, language="en", on_progress=lambda _: None, should_stop=lambda: False
+        Source(tone(3.0)), total_seconds=3.0, language=asked, on_progress=lambda _: None, should_stop=lambda: False
     )
 
-    assert transcription.language == "en"
+    assert transcription.language == "en"  # the tiny model is English-only, like tiny.en: it reports what it used
     assert transcription.language_probability is None  # nothing was detected
 
 
@@ -184,3 +186,24 @@ def test_a_missing_model_names_itself_and_the_command_to_fetch_it(
 
     assert "speech model 'tiny' is not available" in str(caught.value)
     assert str(caught.value).endswith("download it with: opentr models pull tiny")
+
+
+def test_a_multilingual_model_reports_the_language_it_detected(tiny_multilingual_whisper_dir: Path) -> None:
+    progress: list[float] = []
+    audio = np.concatenate([tone(8.0), tone(4.0, hz=220, seed=2)])
+    transcription, _ = run(tiny_multilingual_whisper_dir, audio, progress)
+    segments = list(transcription.segments)
+
+    assert transcription.language in _LANGUAGE_CODES
+    assert transcription.language_probability is not None and 0 < transcription.language_probability <= 1
+    assert all(0 <= s.start <= s.end <= 12.0 for s in segments)
+    assert progress[-1] == pytest.approx(12.0)
+
+
+def test_a_multilingual_model_refuses_an_unknown_language(tiny_multilingual_whisper_dir: Path) -> None:
+    engine = WhisperEngine(config(tiny_multilingual_whisper_dir))
+
+    with pytest.raises(TranscriptionError, match=r"^language 'xx': 'xx' is not a valid language code"):
+        engine.transcribe(
+            Source(tone(2.0)), total_seconds=2.0, language="xx", on_progress=lambda _: None, should_stop=lambda: False
+        )

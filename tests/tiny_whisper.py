@@ -7,7 +7,7 @@ assert the structure of its output (times, order, words, progress), never the te
   the timestamp ids <|0.00|> .. <|30.00|> fill the rest of the vocabulary;
 - the tokenizer must encode any string (faster-whisper encodes " -"), hence the 256 byte symbols;
 - tokenizer.json must sit in the model directory, else faster-whisper fetches openai/whisper-tiny from the hub;
-- English-only: a multilingual vocabulary needs ctranslate2 >= 4.7, and detection on random weights means nothing.
+- multilingual (language detection) needs ctranslate2 >= 4.7, which recognises it by an empty-string token.
 Decode it greedily (one temperature, beam 1): random weights make every temperature fallback fire otherwise.
 """
 
@@ -33,17 +33,20 @@ SPECIALS_BEFORE_TIMESTAMPS = [
 ]
 
 
-def build_tiny_whisper(out_dir: Path, seed: int = 0) -> Path:
-    """Write the model (model.bin, config.json, vocabulary, tokenizer.json) into `out_dir` and return it."""
+def build_tiny_whisper(out_dir: Path, seed: int = 0, multilingual: bool = False) -> Path:
+    """Write the model (model.bin, config.json, vocabulary, tokenizer.json) into `out_dir` and return it.
+    English-only by default, like `tiny.en`; `multilingual` adds Whisper's language tokens, so it detects one."""
     from ctranslate2.converters.converter import Converter
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
 
-    tokenizer, tokens = _tokenizer()
+    languages = list(_LANGUAGE_CODES) if multilingual else []
+    tokenizer, tokens = _tokenizer(languages)
     rng = np.random.default_rng(seed)
     eot = tokens.index("<|endoftext|>")
 
     class RandomWhisper(Converter):  # type: ignore[misc]
         def _load(self) -> Any:
-            return _spec(rng, tokens, eot)
+            return _spec(rng, tokens, eot, len(languages))
 
     RandomWhisper().convert(str(out_dir), force=True)
     tokenizer.save(str(out_dir / "tokenizer.json"))
@@ -52,23 +55,26 @@ def build_tiny_whisper(out_dir: Path, seed: int = 0) -> Path:
     return out_dir
 
 
-def _tokenizer() -> tuple[Any, list[str]]:
+def _tokenizer(languages: list[str]) -> tuple[Any, list[str]]:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
     # GPT-2's bytes_to_unicode: one printable symbol per byte, id == byte value, no merges.
     printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
     others = [b for b in range(256) if b not in printable]
     symbol = {b: chr(b) for b in printable} | {b: chr(256 + i) for i, b in enumerate(others)}
-    tokenizer = Tokenizer(models.BPE(vocab={symbol[b]: b for b in range(256)}, merges=[]))
+    vocabulary = {symbol[b]: b for b in range(256)} | ({"": 256} if languages else {})
+    tokenizer = Tokenizer(models.BPE(vocab=vocabulary, merges=[]))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.add_special_tokens(SPECIALS_BEFORE_TIMESTAMPS + [f"<|{i * 0.02:.2f}|>" for i in range(1501)])
+    start, rest = SPECIALS_BEFORE_TIMESTAMPS[:2], SPECIALS_BEFORE_TIMESTAMPS[2:]
+    timestamps = [f"<|{i * 0.02:.2f}|>" for i in range(1501)]
+    tokenizer.add_special_tokens(start + [f"<|{code}|>" for code in languages] + rest + timestamps)
     tokens = [str(tokenizer.id_to_token(i)) for i in range(tokenizer.get_vocab_size())]
-    assert tokens[256] == "<|endoftext|>" and tokens[-1] == "<|30.00|>", "the token order faster-whisper relies on"
+    assert tokens[len(vocabulary)] == "<|endoftext|>" and tokens[-1] == "<|30.00|>", "the order faster-whisper needs"
     return tokenizer, tokens
 
 
-def _spec(rng: np.random.Generator, tokens: list[str], eot: int) -> Any:
+def _spec(rng: np.random.Generator, tokens: list[str], eot: int, languages: int) -> Any:
     from ctranslate2.specs import whisper_spec
 
     def weights(*shape: int) -> npt.NDArray[np.float32]:
@@ -113,6 +119,6 @@ def _spec(rng: np.random.Generator, tokens: list[str], eot: int) -> Any:
     spec.register_vocabulary(tokens)
     spec.config.suppress_ids = []
     spec.config.suppress_ids_begin = [32, eot]  # " " and <|endoftext|>
-    spec.config.lang_ids = []
+    spec.config.lang_ids = list(range(eot + 2, eot + 2 + languages))  # right after <|startoftranscript|>
     spec.config.alignment_heads = [[LAYERS // 2, head] for head in range(HEADS)]
     return spec
