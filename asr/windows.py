@@ -46,7 +46,9 @@ def windows(chunks: Iterable[Pcm], window_seconds: float) -> Iterator[Window]:
     buffered = 0
     offset = 0
     for chunk in chunks:
-        samples = np.asarray(chunk, dtype=np.float32).reshape(-1)
+        samples = np.asarray(chunk, dtype=np.float32)
+        if samples.ndim != 1:  # flattening would interleave channels into noise at double length
+            raise ValueError(f"PCM chunks must be 1-D mono, got shape {samples.shape}")
         if not samples.size:
             continue
         pending.append(samples)

@@ -42,6 +42,11 @@ def test_a_window_ends_in_the_pause_before_its_limit() -> None:
     assert second.offset == first.end
 
 
+def test_a_stereo_chunk_is_refused_rather_than_interleaved() -> None:
+    with pytest.raises(ValueError, match=r"PCM chunks must be 1-D mono, got shape \(2, 16000\)"):
+        list(windows(iter([np.zeros((2, SAMPLE_RATE), np.float32)]), window_seconds=5.0))
+
+
 def test_an_empty_stream_has_no_windows() -> None:
     assert list(windows(iter([np.zeros(0, np.float32)]), window_seconds=5.0)) == []
 
