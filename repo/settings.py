@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     opentr_storage_dir: Path | None = None
     opentr_max_upload_mb: int = Field(default=2048, ge=1)
     opentr_asr_engine: str | None = None
+    opentr_job_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    opentr_recovery_stale_seconds: float = Field(default=120.0, gt=0)
+    opentr_llm_timeout_seconds: float = Field(default=120.0, gt=0)
+    db_pool_min: int = Field(default=1, ge=0, le=100)
+    db_pool_max: int = Field(default=10, ge=1, le=200)
+    db_pool_timeout: float = Field(default=10.0, gt=0)
+    db_max_lifetime: float = Field(default=3600.0, gt=0)
+    db_max_idle: float = Field(default=600.0, gt=0)
+    db_statement_timeout: int = Field(default=30_000, ge=0, description="milliseconds; 0 disables")
+    db_slow_query_ms: float = Field(default=500.0, ge=0)
     opentr_asr_model: str = Field(default="small", min_length=1)  # a size name, a hub id or a model directory
     opentr_asr_device: Literal["auto", "cpu", "cuda"] = "auto"
     opentr_asr_compute_type: ComputeType | None = None  # None: int8 on CPU, float16 on GPU
@@ -58,16 +68,6 @@ class Settings(BaseSettings):
     opentr_asr_remote_key: SecretStr | None = None
     opentr_asr_remote_max_upload_mb: float = Field(default=24.0, gt=0, le=1024)
     opentr_asr_remote_timeout_seconds: float = Field(default=600.0, gt=0)
-    opentr_job_heartbeat_seconds: float = Field(default=15.0, gt=0)
-    opentr_recovery_stale_seconds: float = Field(default=120.0, gt=0)
-    opentr_llm_timeout_seconds: float = Field(default=120.0, gt=0)
-    db_pool_min: int = Field(default=1, ge=0, le=100)
-    db_pool_max: int = Field(default=10, ge=1, le=200)
-    db_pool_timeout: float = Field(default=10.0, gt=0)
-    db_max_lifetime: float = Field(default=3600.0, gt=0)
-    db_max_idle: float = Field(default=600.0, gt=0)
-    db_statement_timeout: int = Field(default=30_000, ge=0, description="milliseconds; 0 disables")
-    db_slow_query_ms: float = Field(default=500.0, ge=0)
 
     @field_validator("database_url")
     @classmethod

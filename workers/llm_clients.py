@@ -17,7 +17,6 @@ from typing import Any, Final, Literal, get_args
 import httpx
 
 from repo.outbound import backoff_delay
-from repo.outbound import redact as _redact
 from repo.outbound import retry_after as _retry_after
 from repo.outbound import snippet as _snippet
 
@@ -33,6 +32,7 @@ DEFAULT_BASE_URLS: Final[dict[str, str]] = {
 ANTHROPIC_VERSION: Final = "2023-06-01"
 CONNECT_TIMEOUT_SECONDS: Final = 10.0
 RETRYABLE_STATUSES: Final = frozenset({408, 429})
+REDACTED: Final = "[redacted]"
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +269,11 @@ def _int_or_none(value: Any) -> int | None:
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _redact(message: str, api_key: str | None) -> str:
+    key = (api_key or "").strip()
+    return message.replace(key, REDACTED) if key else message
 
 
 def _elapsed_ms(started: float) -> int:
