@@ -212,6 +212,18 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_models_pull(args: argparse.Namespace, settings: Settings) -> int:
+    from asr import models
+
+    try:
+        path = models.pull(args.name, settings.asr_models_dir)
+    except models.PullFailed as exc:
+        print(f"opentr: {exc}", file=sys.stderr)
+        return 1
+    print(f"speech model {args.name} is ready in {path}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="opentr", description="Self-hosted transcription platform: data layer tools")
     sub = top.add_subparsers(dest="command", required=True)
@@ -260,6 +272,10 @@ def parser() -> argparse.ArgumentParser:
     )
     rotate = keys.add_parser("rotate", help="re-seal every api key: OPENTR_OLD_SECRET_KEY -> OPENTR_SECRET_KEY")
     rotate.set_defaults(func=cmd_keys_rotate)
+    speech = sub.add_parser("models", help="speech models").add_subparsers(dest="models_command", required=True)
+    pull = speech.add_parser("pull", help="download a faster-whisper model into OPENTR_ASR_MODELS_DIR")
+    pull.add_argument("name", help="a size name (tiny, small, large-v3, ...) or a Hugging Face id (org/name)")
+    pull.set_defaults(func=cmd_models_pull)
     clean = sub.add_parser("cleanup", help="report (and with --yes fix) stray storage files and missing media")
     clean.add_argument("--yes", action="store_true")
     clean.set_defaults(func=cmd_cleanup)

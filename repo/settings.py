@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from repo.errors import ConfigError
@@ -21,6 +21,19 @@ ENV_NAMES = {
     "opentr_home": "OPENTR_HOME",
     "opentr_env": "OPENTR_ENV",
 }
+
+ComputeType = Literal[
+    "default",
+    "auto",
+    "int8",
+    "int8_float16",
+    "int8_float32",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+]
 
 
 class Settings(BaseSettings):
@@ -45,6 +58,17 @@ class Settings(BaseSettings):
     db_max_idle: float = Field(default=600.0, gt=0)
     db_statement_timeout: int = Field(default=30_000, ge=0, description="milliseconds; 0 disables")
     db_slow_query_ms: float = Field(default=500.0, ge=0)
+    opentr_asr_model: str = Field(default="small", min_length=1)  # a size name, a hub id or a model directory
+    opentr_asr_device: Literal["auto", "cpu", "cuda"] = "auto"
+    opentr_asr_compute_type: ComputeType | None = None  # None: int8 on CPU, float16 on GPU
+    opentr_asr_models_dir: Path | None = None
+    opentr_asr_beam_size: int = Field(default=5, ge=1, le=20)
+    opentr_asr_vad: bool = True  # accepts on/off, true/false, 1/0
+    opentr_asr_remote_url: str | None = None
+    opentr_asr_remote_model: str = Field(default="whisper-1", min_length=1)
+    opentr_asr_remote_key: SecretStr | None = None
+    opentr_asr_remote_max_upload_mb: float = Field(default=24.0, gt=0, le=1024)
+    opentr_asr_remote_timeout_seconds: float = Field(default=600.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
@@ -63,6 +87,19 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
+
+    @field_validator("opentr_asr_remote_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def asr_models_dir(self) -> Path:
+        return self.opentr_asr_models_dir or self.opentr_home / "models"
 
     @property
     def storage_dir(self) -> Path:

@@ -21,6 +21,7 @@ from psycopg import sql
 from repo import embedded, schema
 from repo.database import Database
 from repo.settings import Settings
+from tests.tiny_whisper import build_tiny_whisper
 
 TEST_REDIS_DB = int(os.environ.get("OPENTR_TEST_REDIS_DB", "15"))
 
@@ -148,3 +149,15 @@ def client(app_settings: Settings) -> Iterator[Any]:
 
     with TestClient(create_app(app_settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ~2 MB random-weight Whisper model in CTranslate2 format, built offline once (tests/tiny_whisper.py)."""
+    return build_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper"))
+
+
+@pytest.fixture(scope="session")
+def tiny_multilingual_whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same with Whisper's language tokens, so faster-whisper detects a language (a random one)."""
+    return build_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper-multi"), multilingual=True)

@@ -26,6 +26,7 @@ class Reply:
     status: int = 200
     body: Any = None  # dict/list are sent as JSON, str as it is
     sleep: float = 0.0  # held this long before answering, or until the server's `released` is set
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 Responder = Callable[[Received], Reply]
@@ -54,6 +55,8 @@ class LocalServer:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(payload)
                 except OSError:

@@ -16,6 +16,10 @@ from typing import Any, Final, Literal, get_args
 
 import httpx
 
+from repo.outbound import backoff_delay, redact
+from repo.outbound import retry_after as _retry_after
+from repo.outbound import snippet as _snippet
+
 Provider = Literal["openai", "anthropic", "ollama", "vllm", "openrouter", "custom"]
 PROVIDERS: Final = frozenset(get_args(Provider))
 OPENAI_COMPATIBLE: Final = frozenset({"openai", "openrouter", "vllm", "custom"})
@@ -27,10 +31,7 @@ DEFAULT_BASE_URLS: Final[dict[str, str]] = {
 }
 ANTHROPIC_VERSION: Final = "2023-06-01"
 CONNECT_TIMEOUT_SECONDS: Final = 10.0
-MAX_BACKOFF_SECONDS: Final = 30.0
-ERROR_BODY_CHARS: Final = 200
 RETRYABLE_STATUSES: Final = frozenset({408, 429})
-REDACTED: Final = "[redacted]"
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +110,7 @@ def _complete(settings: LlmSettings, system_prompt: str, user_prompt: str, backo
                     if attempt > 1:
                         raise LlmError(f"{exc.message} (gave up after {attempt} attempts)", exc.retryable) from None
                     raise
-                delay = min(
-                    MAX_BACKOFF_SECONDS, max(backoff_seconds * 2 ** (attempt - 1), exc.retry_after_seconds or 0)
-                )
+                delay = backoff_delay(attempt, backoff_seconds, exc.retry_after_seconds)
                 log.warning(
                     "LLM request failed (%s); attempt %d of %d, retrying in %.1f s",
                     redact(exc.message, settings.api_key),
@@ -259,22 +258,6 @@ def _describe(value: Any) -> str:
     return repr(value) if not isinstance(value, dict) else str({k: value[k] for k in list(value)[:8]})
 
 
-def _snippet(text: str) -> str:
-    flat = " ".join(text.split())
-    if not flat:
-        return "(empty body)"
-    return flat[:ERROR_BODY_CHARS] + ("…" if len(flat) > ERROR_BODY_CHARS else "")
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
-
-
 def _dict_of(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -285,11 +268,6 @@ def _int_or_none(value: Any) -> int | None:
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def redact(message: str, api_key: str | None) -> str:
-    key = (api_key or "").strip()
-    return message.replace(key, REDACTED) if key else message
 
 
 def _elapsed_ms(started: float) -> int:

@@ -16,6 +16,7 @@ from repo.errors import Conflict, DataError, NotFound
 from repo.llm_configs import LlmConfigRepository, Provider
 from repo.media_files import MediaFileRepository
 from repo.notifications import NotificationRepository
+from repo.outbound import redact
 from repo.prompts import PromptRepository
 from repo.rows import Actor
 from repo.segments import SegmentRepository
@@ -24,7 +25,7 @@ from repo.tasks import TaskRepository
 from workers import analytics
 from workers.context import JobContext, job_context
 from workers.liveness import JobLease, LeaseTaken
-from workers.llm_clients import LlmError, LlmSettings, redact
+from workers.llm_clients import LlmError, LlmSettings
 from workers.steps import ignoring_gone
 from workers.summarizer import (
     SpeakerStats,

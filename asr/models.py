@@ -1,0 +1,143 @@
+"""Where faster-whisper models live: find one on disk, tell whether it can be fetched, download one on request.
+
+Models are cached under OPENTR_ASR_MODELS_DIR in the Hugging Face Hub layout faster-whisper itself uses, so a model
+fetched by `opentr models pull NAME` is the one a worker finds. A worker never waits on a dead network: it looks on
+disk first (`local_files_only`), then spends at most `REACH_TIMEOUT_SECONDS` finding out whether the hub answers at
+all before it downloads, and otherwise fails with `ModelMissing` naming the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from asr.errors import ModelMissing, TranscriptionError
+
+REACH_TIMEOUT_SECONDS = 3.0
+MODEL_FILES = ["config.json", "preprocessor_config.json", "model.bin", "tokenizer.json", "vocabulary.*"]
+OFFLINE_VALUES = frozenset({"1", "on", "yes", "true"})
+
+log = logging.getLogger("opentr.asr.models")
+
+
+class PullFailed(RuntimeError):
+    """`opentr models pull` could not download the model; the message is one line for the terminal."""
+
+
+def hub_repo(name: str) -> str:
+    """The Hugging Face repository of a size name (`small` -> `Systran/faster-whisper-small`) or of an `org/name` id."""
+    from faster_whisper.utils import _MODELS, available_models  # the size names are only in this private table
+
+    if "/" in name:
+        return name
+    repo = _MODELS.get(name)
+    if repo is None:
+        raise TranscriptionError(
+            f"unknown speech model {name!r}: expected a size name ({', '.join(available_models())}), "
+            "a Hugging Face model id (org/name) or a directory holding a CTranslate2 model"
+        )
+    return str(repo)
+
+
+def local_directory(name: str) -> Path | None:
+    """`name` as a model directory on disk, None when it is a model name; a path that holds no model is an error."""
+    path = Path(name).expanduser()
+    if not (path.is_dir() or name.startswith(("/", ".", "~"))):
+        return None
+    if not (path / "model.bin").is_file():
+        raise TranscriptionError(f"speech model directory {str(path)!r} holds no CTranslate2 model (no model.bin)")
+    return path
+
+
+def cached(name: str, models_dir: Path) -> Path | None:
+    """The downloaded model in the cache, None when it has not been downloaded; never touches the network."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        found = snapshot_download(
+            hub_repo(name), cache_dir=str(models_dir), allow_patterns=MODEL_FILES, local_files_only=True
+        )
+    except LocalEntryNotFoundError:
+        return None
+    return Path(found)
+
+
+def hub_reachable(timeout: float = REACH_TIMEOUT_SECONDS) -> bool:
+    """Whether a TCP connection to the hub opens within `timeout` (name lookup included); False when set offline."""
+    from huggingface_hub import constants
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in OFFLINE_VALUES:
+        return False
+    endpoint = urlsplit(constants.ENDPOINT)
+    host, port = endpoint.hostname or "", endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    opened = threading.Event()
+
+    def connect() -> None:  # in a thread because getaddrinfo takes no timeout
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            opened.set()
+        except OSError:
+            pass
+
+    threading.Thread(target=connect, daemon=True, name="opentr-hub-probe").start()
+    return opened.wait(timeout)
+
+
+def resolve(name: str, models_dir: Path) -> Path:
+    """The directory of the model to load: a local directory, the cached download, or a fresh download."""
+    local = local_directory(name)
+    if local is not None:
+        return local
+    found = cached(name, models_dir)
+    if found is not None:
+        return found
+    from huggingface_hub import constants
+
+    if not hub_reachable():
+        raise ModelMissing(name, f"not downloaded yet, and {constants.ENDPOINT} cannot be reached")
+    log.info("downloading speech model %s into %s", name, models_dir)
+    try:
+        return _download(name, models_dir, progress=False)
+    except Exception as exc:  # the hub raises many kinds (HTTP, OS, its own); each means the same to the user
+        raise ModelMissing(name, f"download failed: {_one_line(exc)}") from None
+
+
+def pull(name: str, models_dir: Path) -> Path:
+    """Download `name` into the models dir with a progress bar on the terminal; the directory it ends up in."""
+    from huggingface_hub import constants
+
+    try:
+        if local_directory(name) is not None:
+            raise PullFailed(f"{name} is a local model directory; there is nothing to download")
+        repo = hub_repo(name)
+    except TranscriptionError as exc:
+        raise PullFailed(str(exc)) from None
+    if not hub_reachable():
+        raise PullFailed(f"cannot download model {name!r} ({repo}): {constants.ENDPOINT} cannot be reached")
+    try:
+        return _download(name, models_dir, progress=True)
+    except Exception as exc:  # as in resolve(): any failure of the hub is one line for the operator
+        raise PullFailed(f"cannot download model {name!r} ({repo}): {_one_line(exc)}") from None
+
+
+def _download(name: str, models_dir: Path, *, progress: bool) -> Path:
+    from faster_whisper.utils import download_model
+    from huggingface_hub import snapshot_download
+
+    models_dir.mkdir(parents=True, exist_ok=True)
+    if not progress:  # faster-whisper's own download: the same files and cache layout, without progress bars
+        return Path(download_model(name, cache_dir=str(models_dir)))
+    return Path(snapshot_download(hub_repo(name), cache_dir=str(models_dir), allow_patterns=MODEL_FILES))
+
+
+def _one_line(exc: BaseException) -> str:
+    """The root cause's first line: the hub wraps an HTTP error in paragraphs of advice about the local cache."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:300]
