@@ -75,7 +75,22 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"\nbackup written to {target}")
     applied = schema.migrate(url, lock_timeout=args.lock_timeout)
     print(f"applied {len(applied)} migration(s)" if applied else "nothing to migrate: the schema is up to date")
+    if args.hold:
+        _hold()
     return 0
+
+
+def _hold() -> None:
+    """Stay up until stopped: Procfile runners (honcho, foreman) stop every process as soon as one exits, so a
+    `release:` that migrated and exited would take the web and the workers down with it."""
+    import signal
+
+    print("migrations done; holding until stopped (--hold)", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -241,6 +256,7 @@ def parser() -> argparse.ArgumentParser:
     migrate = db.add_parser("migrate", help="back up, then apply pending migrations under an advisory lock")
     migrate.add_argument("--no-backup", action="store_true")
     migrate.add_argument("--lock-timeout", type=float, default=600.0)
+    migrate.add_argument("--hold", action="store_true", help="stay up after migrating (for Procfile runners)")
     migrate.set_defaults(func=cmd_migrate)
     db.add_parser("status", help="applied and pending migrations").set_defaults(func=cmd_status)
     db.add_parser("baseline", help="mark migrations applied on an init-SQL database").set_defaults(func=cmd_baseline)
