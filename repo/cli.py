@@ -83,14 +83,13 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _hold() -> None:
     """Stay up until stopped: Procfile runners (honcho, foreman) stop every process as soon as one exits, so a
     `release:` that migrated and exited would take the web and the workers down with it."""
+    import contextlib
     import signal
 
     print("migrations done; holding until stopped (--hold)", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         signal.pause()
-    except KeyboardInterrupt:
-        pass
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
