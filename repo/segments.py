@@ -105,6 +105,16 @@ def validate(segments: Sequence[NewSegment]) -> list[str]:
     return list(labels)
 
 
+def replace_speakers(conn: Connection, file_id: int, labels: list[str]) -> dict[str, int]:
+    """First half of replacing a file's transcript: lock the file, delete its segments and the speakers whose
+    label does not come back, ensure one speaker per label; returns label → speaker id."""
+    owner_id = _lock_file_owner(conn, file_id=file_id)
+    _delete_for_file(conn, file_id=file_id)
+    _delete_unused_speakers(conn, file_id=file_id, labels=labels)
+    speakers = _ensure_speakers(conn, file_id=file_id, user_id=owner_id, labels=labels)
+    return {speaker.label: speaker.id for speaker in speakers}
+
+
 class SegmentRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -117,11 +127,7 @@ class SegmentRepository:
         """
         labels = validate(segments)
         with self.conn.transaction():
-            owner_id = _lock_file_owner(self.conn, file_id=file_id)
-            _delete_for_file(self.conn, file_id=file_id)
-            _delete_unused_speakers(self.conn, file_id=file_id, labels=labels)
-            speakers = _ensure_speakers(self.conn, file_id=file_id, user_id=owner_id, labels=labels)
-            speaker_ids = {speaker.label: speaker.id for speaker in speakers}
+            speaker_ids = replace_speakers(self.conn, file_id, labels)
             rows = (
                 (
                     file_id,

@@ -94,7 +94,8 @@ CREATE TABLE media_files (
     last_recovery_attempt timestamptz,
     force_delete_eligible boolean NOT NULL DEFAULT false,
     summary_status text CHECK (summary_status IN ('pending', 'processing', 'completed', 'failed')),
-    updated_at timestamptz NOT NULL DEFAULT now()
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    language_probability real CHECK (language_probability BETWEEN 0 AND 1)
 );
 CREATE INDEX media_files_user_page_idx ON media_files (user_id, upload_time DESC, id DESC);
 CREATE INDEX media_files_page_idx ON media_files (upload_time DESC, id DESC);
@@ -444,3 +445,17 @@ Transcript:
 -- migration 0002_segments_by_file_index: a narrow per-file index for segment counts, deletes and search -----------
 
 CREATE INDEX transcript_segments_media_file_id_idx ON transcript_segments (media_file_id);
+
+-- migration 0003_transcript_staging: segments staged per task while an engine runs ---------------------------------
+
+CREATE TABLE transcript_staging (
+    task_id text NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    seq integer NOT NULL CHECK (seq >= 0),
+    start_time double precision NOT NULL CHECK (start_time >= 0),
+    end_time double precision NOT NULL,
+    text text NOT NULL,
+    speaker_label text CHECK (length(speaker_label) BETWEEN 1 AND 100),
+    words jsonb,
+    PRIMARY KEY (task_id, seq),
+    CHECK (end_time >= start_time)
+);

@@ -1,0 +1,87 @@
+"""A running job's transcript, staged segment batch by segment batch, then published in one short transaction.
+
+An engine on a CPU can take an hour: its segments are written as they come (each batch its own short transaction,
+COPY), keyed by the job's task, and nothing of the file is locked meanwhile. `publish` makes them the file's only
+transcript atomically (readers see all-old or all-new) and deletes them from staging; a job that dies leaves rows
+that no reader sees, deleted by the file's next run. So "exactly one transcript" holds across crashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from repo import statements as s
+from repo.database import Connection
+from repo.segments import NewSegment, TranscriptCounts, replace_speakers, validate
+
+
+@dataclass(frozen=True, slots=True)
+class StagedSegment:
+    seq: int
+    start_time: float
+    end_time: float
+    text: str
+    speaker_label: str | None
+    words: list[dict[str, Any]] | None
+
+    def as_new(self) -> NewSegment:
+        return NewSegment(self.start_time, self.end_time, self.text, self.speaker_label, self.words)
+
+
+@dataclass(frozen=True, slots=True)
+class _Label:
+    label: str
+
+
+_stage = s.copy("transcript_staging.stage")
+_staged = s.many("transcript_staging.staged", StagedSegment)
+_staged_labels = s.many("transcript_staging.staged_labels", _Label)
+_publish = s.rowcount("transcript_staging.publish")
+_clear = s.rowcount("transcript_staging.clear")
+_clear_for_file = s.rowcount("transcript_staging.clear_for_file")
+
+
+class TranscriptStaging:
+    def __init__(self, conn: Connection, task_id: str) -> None:
+        self.conn, self.task_id = conn, task_id
+
+    def stage(self, first_seq: int, segments: Sequence[NewSegment]) -> int:
+        """Append a batch (validated like a whole transcript); returns the next sequence number."""
+        validate(segments)
+        rows = (
+            (
+                self.task_id,
+                first_seq + i,
+                seg.start_time,
+                seg.end_time,
+                seg.text,
+                seg.speaker_label,
+                None if seg.words is None else Jsonb(seg.words),
+            )
+            for i, seg in enumerate(segments)
+        )
+        return first_seq + _stage(self.conn, rows)
+
+    def staged(self) -> list[StagedSegment]:
+        return _staged(self.conn, task_id=self.task_id)
+
+    def restage(self, segments: Sequence[NewSegment]) -> int:
+        """Replace what is staged (e.g. after diarization split and relabelled the segments)."""
+        _clear(self.conn, task_id=self.task_id)
+        return self.stage(0, segments)
+
+    def publish(self, file_id: int) -> TranscriptCounts:
+        """The staged segments become the file's only transcript, in the caller's transaction."""
+        labels = [row.label for row in _staged_labels(self.conn, task_id=self.task_id)]
+        speaker_ids = replace_speakers(self.conn, file_id, labels)
+        written = _publish(self.conn, file_id=file_id, task_id=self.task_id)
+        _clear(self.conn, task_id=self.task_id)
+        _clear_for_file(self.conn, file_id=file_id, keep_task_id=self.task_id)
+        return TranscriptCounts(segments=written, speakers=len(speaker_ids))
+
+    def discard(self) -> int:
+        return _clear(self.conn, task_id=self.task_id)

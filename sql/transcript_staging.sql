@@ -1,0 +1,31 @@
+-- Segments staged by a running job (keyed by its task), published as the file's transcript in one transaction.
+
+-- name: stage :copy
+COPY transcript_staging (task_id, seq, start_time, end_time, text, speaker_label, words) FROM STDIN;
+
+-- name: staged :many
+SELECT seq, start_time, end_time, text, speaker_label, words
+FROM transcript_staging WHERE task_id = %(task_id)s ORDER BY seq;
+
+-- name: staged_labels :many
+SELECT DISTINCT speaker_label AS label FROM transcript_staging
+WHERE task_id = %(task_id)s AND speaker_label IS NOT NULL ORDER BY speaker_label;
+
+-- name: publish :rowcount
+-- The staged rows become segments; a repeat of the same times and text (engines on noise do that) is kept once,
+-- as the segments' identity index demands.
+INSERT INTO transcript_segments (media_file_id, speaker_id, start_time, end_time, text, words)
+SELECT DISTINCT ON (st.start_time, st.end_time, md5(st.text))
+       %(file_id)s, sp.id, st.start_time, st.end_time, st.text, st.words
+FROM transcript_staging st
+LEFT JOIN speakers sp ON sp.media_file_id = %(file_id)s AND sp.label = st.speaker_label
+WHERE st.task_id = %(task_id)s
+ORDER BY st.start_time, st.end_time, md5(st.text), st.seq;
+
+-- name: clear :rowcount
+DELETE FROM transcript_staging WHERE task_id = %(task_id)s;
+
+-- name: clear_for_file :rowcount
+-- What dead or superseded jobs of this file staged.
+DELETE FROM transcript_staging st USING tasks t
+WHERE t.id = st.task_id AND t.media_file_id = %(file_id)s AND t.id <> %(keep_task_id)s;
