@@ -37,18 +37,24 @@ def pcm_chunks(path: Path, *, sample_rate: int = 16000, chunk_seconds: float = 3
             raise MediaError(path.name, "it has no audio stream to transcribe")
         buffer = np.empty(size, dtype=np.float32)
         filled = 0
-        for mono in _resampled(container, stream, path.name, sample_rate):
-            start = 0
-            while start < len(mono):
-                taken = min(size - filled, len(mono) - start)
-                buffer[filled : filled + taken] = mono[start : start + taken]
-                filled += taken
-                start += taken
-                if filled == size:
-                    yield buffer.copy()
-                    filled = 0
+        failure: MediaError | None = None
+        try:
+            for mono in _resampled(container, stream, path.name, sample_rate):
+                start = 0
+                while start < len(mono):
+                    taken = min(size - filled, len(mono) - start)
+                    buffer[filled : filled + taken] = mono[start : start + taken]
+                    filled += taken
+                    start += taken
+                    if filled == size:
+                        yield buffer.copy()
+                        filled = 0
+        except MediaError as exc:
+            failure = exc  # truncated: hand over all that decoded first, then say so
         if filled:
             yield buffer[:filled].copy()
+        if failure is not None:
+            raise failure
 
 
 def duration_seconds(path: Path) -> float | None:
@@ -66,16 +72,22 @@ def _resampled(
     """Mono float32 pieces at `sample_rate`; a resampler per channel layout (a stream may switch mid-way)."""
     resampler: av.AudioResampler | None = None
     layout = ""
-    for frame in audio_frames(container, stream, name):
-        if resampler is None or frame.layout.name != layout:
-            if resampler is not None:
-                yield from _mixed(resampler.resample(None))
-            layout = frame.layout.name
-            resampler = av.AudioResampler(format="fltp", layout=frame.layout, rate=sample_rate)
-        frame.pts = None  # positions come from counting samples; gaps in pts must not make FFmpeg pad or drop
-        yield from _mixed(resampler.resample(frame))
+    failure: MediaError | None = None
+    try:
+        for frame in audio_frames(container, stream, name):
+            if resampler is None or frame.layout.name != layout:
+                if resampler is not None:
+                    yield from _mixed(resampler.resample(None))
+                layout = frame.layout.name
+                resampler = av.AudioResampler(format="fltp", layout=frame.layout, rate=sample_rate)
+            frame.pts = None  # positions come from counting samples; gaps in pts must not make FFmpeg pad or drop
+            yield from _mixed(resampler.resample(frame))
+    except MediaError as exc:
+        failure = exc  # the resampler's last samples belong to what was decoded: flush them first
     if resampler is not None:
         yield from _mixed(resampler.resample(None))
+    if failure is not None:
+        raise failure
 
 
 def _mixed(frames: list[av.AudioFrame]) -> Iterator[NDArray[np.float32]]:

@@ -6,6 +6,10 @@ Video has a moving gradient whose frame size sets the aspect ratio a thumbnail m
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
+import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -52,6 +56,23 @@ SAMPLES = [
     Sample("phone.mov", "mov", "aac", "aac", 48000, 1, "fltp", "mpeg4", "mpeg4", (160, 120)),
     Sample("lecture.mkv", "matroska", "libopus", "opus", 48000, 2, "s16", "libx264", "h264", (96, 128)),
 ]
+
+
+BY_NAME = {sample.name: sample for sample in SAMPLES}
+VIDEOS = [sample for sample in SAMPLES if sample.is_video]
+
+
+@functools.cache
+def _directory() -> Path:
+    directory = Path(tempfile.mkdtemp(prefix="opentr-media-"))
+    atexit.register(shutil.rmtree, directory, True)
+    return directory
+
+
+@functools.cache
+def encoded(name: str) -> Path:
+    """The fixture `name` (see SAMPLES), encoded once per test session; read it, never change it."""
+    return encode(_directory() / name, BY_NAME[name])
 
 
 def signal(rate: int, channels: int, seconds: float = SECONDS) -> NDArray[np.float32]:
