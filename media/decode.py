@@ -58,7 +58,9 @@ def pcm_chunks(path: Path, *, sample_rate: int = 16000, chunk_seconds: float = 3
 
 
 def duration_seconds(path: Path) -> float | None:
-    """The audio's duration as the headers declare it (no decoding); None when they do not say."""
+    """The audio's duration as the headers declare it (no decoding); None when they do not say or there is no audio.
+
+    Raises `MediaError` for a file that cannot be opened."""
     with open_media(path) as container:
         stream = audio_stream(container)
         if stream is None:

@@ -40,6 +40,9 @@ class MediaError(Exception):
     def renamed(self, name: str) -> MediaError:
         return MediaError(name, self.reason)
 
+    def __reduce__(self) -> tuple[type[MediaError], tuple[str, str]]:  # pickles (e.g. into a job result) intact
+        return MediaError, (self.name, self.reason)
+
 
 @contextlib.contextmanager
 def open_media(path: Path) -> Iterator[av.container.InputContainer]:
@@ -54,7 +57,7 @@ def open_media(path: Path) -> Iterator[av.container.InputContainer]:
     if size == 0:
         raise MediaError(name, "the file is empty")
     try:
-        container = av.open(str(path), "r")
+        container = av.open(str(path.resolve()), "r")  # absolute: a "name:" prefix can never read as a protocol
     except av.error.InvalidDataError:
         raise MediaError(name, "not a recognised audio or video file (or a damaged one)") from None
     except av.error.EOFError:

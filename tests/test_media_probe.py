@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 import struct
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -160,4 +161,6 @@ def test_an_error_can_name_the_uploaded_file_instead_of_the_stored_one(tmp_path:
     with pytest.raises(MediaError) as caught:
         probe(random_bytes(tmp_path / "3f2a9c"))
 
-    assert str(caught.value.renamed("talk.mp3")).startswith("could not read talk.mp3: not a recognised")
+    renamed = caught.value.renamed("talk.mp3")
+    assert str(renamed).startswith("could not read talk.mp3: not a recognised")
+    assert str(pickle.loads(pickle.dumps(renamed))) == str(renamed)
