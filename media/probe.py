@@ -151,8 +151,9 @@ def _info(
 
 
 def _codec_name(stream: av.stream.Stream) -> str:
-    """The codec's canonical name ("mp3", "h264"), not the decoder's ("mp3float")."""
-    return str(stream.codec_context.codec.canonical_name)
+    """The codec's canonical name ("mp3", "h264"), not the decoder's ("mp3float"); "unknown" without a decoder."""
+    context = stream.codec_context
+    return str(context.codec.canonical_name) if context is not None else "unknown"
 
 
 def _bit_depth(audio: av.AudioStream) -> int | None:
@@ -172,7 +173,7 @@ def _stream_report(stream: av.stream.Stream) -> dict[str, Any]:
     report: dict[str, Any] = {
         "index": stream.index,
         "codec_type": stream.type,
-        "codec_name": _codec_name(stream) if stream.codec_context is not None else None,
+        "codec_name": _codec_name(stream),
         "duration": float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None,
         "tags": dict(stream.metadata),
     }
