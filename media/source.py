@@ -67,6 +67,10 @@ def open_media(path: Path) -> Iterator[av.container.InputContainer]:
     with container:
         if not container.streams.audio and not container.streams.video:
             raise MediaError(name, "it contains no audio or video stream")
+        if not container.streams.audio and container.format.name.endswith("_pipe"):  # FFmpeg's image demuxers
+            raise MediaError(
+                name, f"it is a still image ({container.format.name.removesuffix('_pipe')}), not audio or video"
+            )
         yield container
 
 

@@ -147,6 +147,20 @@ def test_an_ogg_cut_inside_its_header_says_it_is_truncated(tmp_path: Path) -> No
         probe(cut)
 
 
+def test_a_picture_is_not_media(tmp_path: Path) -> None:
+    from media.thumbnail import thumbnail
+
+    jpeg = thumbnail(encoded("clip.mp4"))
+    assert jpeg is not None
+    picture = tmp_path / "cover.mp3"
+    picture.write_bytes(jpeg)
+
+    with pytest.raises(
+        MediaError, match=r"^could not read cover\.mp3: it is a still image \(jpeg\), not audio or video$"
+    ):
+        probe(picture)
+
+
 def test_empty_and_missing_files(tmp_path: Path) -> None:
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
