@@ -4,11 +4,13 @@ Partly decodable files (decided here, once, for metadata, waveform and transcrip
 - a packet the decoder rejects in the middle of a stream is skipped, as a player would (FFmpeg conceals the gap),
   unless more than `MAX_DAMAGED_PACKETS` are, which means the stream is garbage rather than scratched;
 - a stream whose decoded audio ends clearly before the length its header declares (mp3 Xing/LAME header, FLAC
-  STREAMINFO, Matroska/WebM duration, MP4 atoms) is *truncated*: the reader raises `MediaError` once it reaches the
-  end, so a transcript that silently stops half-way is never presented as complete. Re-exporting the file (or
-  uploading the complete one) fixes it, and the message says by how much it fell short.
-- formats whose length is only known from the data itself (PCM WAV, Ogg) cannot be told apart from a shorter
-  recording: a cut-off WAV is what a crashed recorder leaves, and it is read as the audio it holds.
+  STREAMINFO, the duration of an audio-only Matroska/WebM, an MP4 track's own length) is *truncated*: the reader
+  raises `MediaError` once it reaches the end, so a transcript that silently stops half-way is never presented as
+  complete. Re-exporting the file (or uploading the complete one) fixes it, and the message says by how much it fell
+  short.
+- formats whose length is only known from the data itself (PCM WAV, Ogg), and the sound track of a Matroska/WebM
+  video (only the whole file's length is stated, and sound may stop before the picture), cannot be told apart from a
+  shorter recording: a cut-off WAV is what a crashed recorder leaves, and it is read as the audio it holds.
 """
 
 from __future__ import annotations
@@ -119,13 +121,21 @@ def audio_frames(container: av.container.InputContainer, stream: av.AudioStream,
         raise MediaError(name, f"the audio cannot be read past {where} ({_reason(exc)})") from None
     if samples == 0:
         raise MediaError(name, "no audio could be decoded from it")
-    declared = declared_seconds(container, stream)
+    declared = _audio_length(container, stream)
     decoded = samples / rate
     if declared is not None and declared - decoded > max(
         TRUNCATION_TOLERANCE_SECONDS, declared * TRUNCATION_TOLERANCE_SHARE
     ):
         shortfall = f"its header declares {declared:.1f} s of audio, only {decoded:.1f} s decode"
         raise MediaError(name, f"it is truncated or damaged: {shortfall}")
+
+
+def _audio_length(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
+    """What the audio should add up to. A video container's overall length (Matroska/WebM state no per-stream one)
+    says nothing about its sound track, which may legitimately stop before the picture: no check then."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return None if main_video(container) is not None else declared_seconds(container, stream)
 
 
 def _reason(exc: BaseException) -> str:

@@ -83,8 +83,8 @@ def signal(rate: int, channels: int, seconds: float = SECONDS) -> NDArray[np.flo
     return np.tile(mono, (channels, 1))
 
 
-def encode(path: Path, sample: Sample, seconds: float = SECONDS) -> Path:
-    """Write `seconds` of the test signal (and video, for video samples) into `path`."""
+def encode(path: Path, sample: Sample, seconds: float = SECONDS, audio_seconds: float | None = None) -> Path:
+    """Write `seconds` of video (for video samples) and `audio_seconds` (default: as long) of the signal into `path`."""
     with av.open(str(path), "w", format=sample.container) as out:
         layout = "mono" if sample.channels == 1 else "stereo"
         audio = out.add_stream(sample.audio_codec, rate=sample.sample_rate, layout=layout)
@@ -96,7 +96,7 @@ def encode(path: Path, sample: Sample, seconds: float = SECONDS) -> Path:
             video = added
             video.width, video.height = sample.size
             video.pix_fmt = "yuv420p"
-        samples = signal(sample.sample_rate, sample.channels, seconds)
+        samples = signal(sample.sample_rate, sample.channels, seconds if audio_seconds is None else audio_seconds)
         block, pts = 1024, 0
         for start in range(0, samples.shape[1], block):
             piece = samples[:, start : start + block]
