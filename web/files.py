@@ -285,7 +285,10 @@ def content(ctx: Ctx) -> FileResponse:
 THUMBNAIL_OPENAPI = {
     "responses": {
         "200": {"description": "a frame of the video", "content": {"image/jpeg": {"schema": {"type": "string"}}}},
-        "404": {"description": "no such file of yours, or it has no thumbnail (audio, or not processed yet)"},
+        "404": {
+            "description": "no such file of yours, or it has no thumbnail (audio, or not processed yet)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        },
     }
 }
 
