@@ -30,7 +30,8 @@ import psycopg
 
 from bench import Context, Measure, Options, dataset
 
-MEASURES = ("layer", "orm", "search", "http", "ingest")
+MEASURES = ("layer", "orm", "search", "http", "ingest", "asr")
+STANDALONE = {"asr"}  # measures that need neither the database nor the dataset
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -180,6 +181,10 @@ def runner(name: str) -> Callable[[Context], Measure | list[Measure]]:
         from bench import http
 
         return http.run
+    if name == "asr":
+        from bench import asr
+
+        return asr.run
     from bench import ingest
 
     return ingest.run
@@ -203,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     home = Path(tempfile.mkdtemp(prefix="opentr-bench-"))
     try:
+        standalone = [m for m in MEASURES if m in wanted and m in STANDALONE]
+        failed |= _measure(standalone, Context(options, "", "", [], ""), measures)
+        if not set(wanted) - STANDALONE:
+            return _finish(report, measures, started, args, options, failed)
         with (
             dataset.server() as admin,
             dataset.redis(home) as redis_url,
@@ -223,24 +232,42 @@ def main(argv: list[str] | None = None) -> int:
             report["dataset"] = {**dataset.counts(url), "words": options.words, "generation_seconds": round(seconds, 1)}
             say(f"dataset ready in {seconds:.1f} s: {report['dataset']}")
             ctx = Context(options, url, redis_url, users, server_version)
-            for name in [m for m in MEASURES if m in wanted]:
-                say(f"measure {name}")
-                began = time.perf_counter()
-                try:
-                    produced = runner(name)(ctx)
-                except Exception as exc:
-                    failed = True
-                    traceback.print_exc()
-                    measures[name] = {"error": f"{type(exc).__name__}: {exc}"}
-                    continue
-                for measure in produced if isinstance(produced, list) else [produced]:
-                    measure.seconds = time.perf_counter() - began
-                    measures[measure.name] = measure.as_json()
-                    print(f"\n== {measure.title}\n{table(measure.rows)}", flush=True)
-                    for note in measure.notes:
-                        print(f"   note: {note}", flush=True)
+            failed |= _measure([m for m in MEASURES if m in wanted and m not in STANDALONE], ctx, measures)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+    return _finish(report, measures, started, args, options, failed)
+
+
+def _measure(names: list[str], ctx: Context, measures: dict[str, Any]) -> bool:
+    """Run the named measures into `measures`; True when one of them failed."""
+    failed = False
+    for name in names:
+        say(f"measure {name}")
+        began = time.perf_counter()
+        try:
+            produced = runner(name)(ctx)
+        except Exception as exc:
+            failed = True
+            traceback.print_exc()
+            measures[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
+        for measure in produced if isinstance(produced, list) else [produced]:
+            measure.seconds = time.perf_counter() - began
+            measures[measure.name] = measure.as_json()
+            print(f"\n== {measure.title}\n{table(measure.rows)}", flush=True)
+            for note in measure.notes:
+                print(f"   note: {note}", flush=True)
+    return failed
+
+
+def _finish(
+    report: dict[str, Any],
+    measures: dict[str, Any],
+    started: datetime,
+    args: argparse.Namespace,
+    options: Options,
+    failed: bool,
+) -> int:
     report["measures"] = measures
     report["targets"] = [t for m in measures.values() for t in m.get("targets", [])]
     report["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 1)

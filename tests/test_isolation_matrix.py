@@ -325,11 +325,12 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
     file_uuid = uploaded["uuid"]
     with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
         file_id = conn.execute(
-            "UPDATE media_files SET status = 'completed', progress = 1, completed_at = now() WHERE uuid = %s "
-            "RETURNING id",
+            "UPDATE media_files SET status = 'completed', progress = 1, completed_at = now(), "
+            "thumbnail_path = storage_path || '.thumbnail.jpg' WHERE uuid = %s RETURNING id, thumbnail_path",
             [file_uuid],
         ).fetchone()
         assert file_id is not None
+        (client.app.state.services.storage_dir / file_id[1]).write_bytes(f"{marker} thumbnail".encode())
         first = factories.speaker(conn, actor, file_id[0], "SPEAKER_00")
         second = factories.speaker(conn, actor, file_id[0], "SPEAKER_01")
         factories.segments(conn, file_id[0], [f"{marker} opening words", f"{marker} second thought"], first)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import FileResponse
 
 from jobs import dispatch
+from media.storage import COMPANION_SUFFIXES, SIDECAR_SUFFIX
 from repo.errors import Conflict, NotFound
 from repo.media_files import FileDetail, FilePage, MediaFile, MediaFileRepository
 from repo.notifications import NotificationRepository
@@ -22,7 +23,6 @@ from web.uploads import ReceivedUpload, move_into_storage, receive_upload
 
 log = logging.getLogger("opentr.web.files")
 router = Router("files")
-SIDECAR_SUFFIX = ".transcript"
 
 
 class FileOut(BaseModel):
@@ -254,7 +254,7 @@ def delete_file(ctx: Ctx) -> None:
     path = stored_path(ctx.services.storage_dir, storage_path)
 
     def remove() -> None:
-        for leftover in (path, path.with_name(path.name + SIDECAR_SUFFIX)):
+        for leftover in (path, *(path.with_name(path.name + suffix) for suffix in COMPANION_SUFFIXES)):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
 
@@ -280,3 +280,26 @@ def content(ctx: Ctx) -> FileResponse:
     return FileResponse(
         path, media_type=stored.content_type, filename=stored.filename, content_disposition_type="inline"
     )
+
+
+THUMBNAIL_OPENAPI = {
+    "responses": {
+        "200": {"description": "a frame of the video", "content": {"image/jpeg": {"schema": {"type": "string"}}}},
+        "404": {
+            "description": "no such file of yours, or it has no thumbnail (audio, or not processed yet)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        },
+    }
+}
+
+
+@router.get("/api/files/{uuid}/thumbnail", openapi=THUMBNAIL_OPENAPI)
+def thumbnail(ctx: Ctx) -> FileResponse:
+    """A JPEG frame of a video file (about 10% in), made while the file was processed."""
+    media = MediaFileRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
+    if media.thumbnail_path is None:
+        raise NotFound("this file has no thumbnail")
+    path = stored_path(ctx.services.storage_dir, media.thumbnail_path)
+    if not path.is_file():
+        raise NotFound("the stored thumbnail is missing; reprocess the file")
+    return FileResponse(path, media_type="image/jpeg")

@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from media.storage import companions
 from repo.database import Database
 from repo.file_processing import FileProcessingRepository
 
-SIDECAR_SUFFIX = ".transcript"
 INCOMING = "incoming"
 PARTIAL_UPLOAD_AGE_SECONDS = 24 * 3600
 STRAY_FILE_AGE_SECONDS = 3600
@@ -44,7 +44,7 @@ def cleanup(db: Database, storage_dir: Path, apply: bool = False) -> CleanupRepo
     if inventory and not storage_dir.is_dir():
         raise FileNotFoundError(f"the storage directory {storage_dir} does not exist; check OPENTR_STORAGE_DIR")
     known = {row.storage_path for row in inventory}
-    known |= {path + SIDECAR_SUFFIX for path in known}
+    known |= {companion for path in list(known) for companion in companions(path)}
     incoming = storage_dir / INCOMING
     now = time.time()
     for path in sorted(p for p in storage_dir.rglob("*") if p.is_file()):

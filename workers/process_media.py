@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from jobs import dispatch
+from media import MediaError
+from media.probe import probe
+from media.storage import SIDECAR_SUFFIX, thumbnail_path
+from media.thumbnail import thumbnail
+from media.waveform import peaks
 from repo.analytics import AnalyticsRepository
 from repo.database import Connection
 from repo.errors import Conflict, DataError, NotFound
@@ -25,13 +31,10 @@ from workers import analytics
 from workers.context import JobContext, job_context
 from workers.engines import TranscriptionError, get_engine
 from workers.liveness import JobLease, LeaseTaken
-from workers.media_probe import MediaError, ProbeUnavailable, probe
 from workers.sidecars import SidecarError
 from workers.steps import FileJob, JobCancelled, JobSuperseded, ignoring_gone
-from workers.waveform import peaks
 
 log = logging.getLogger("opentr.jobs.media")
-SIDECAR_SUFFIX = ".transcript"
 EXPECTED_FAILURES: dict[type[Exception], str] = {
     SidecarError: "transcript",
     TranscriptionError: "transcription",
@@ -95,18 +98,25 @@ def _run(context: JobContext, job: FileJob) -> None:
     if not path.is_file():
         raise FileNotFoundError(f"the uploaded media is missing from storage ({media.filename})")
 
-    metadata = _metadata(path, media.content_type)
+    metadata = _metadata(path, media.content_type, media.filename)
     job.step(
         0.15,
         "read the technical metadata",
         lambda conn: FileProcessingRepository(conn).set_metadata(job.file_id, **metadata),
     )
-    waveform = _waveform(path)
+    waveform = _waveform(path, media.filename)
     if waveform is not None:
         job.step(
             0.3,
             "computed the waveform",
             lambda conn: FileProcessingRepository(conn).set_metadata(job.file_id, waveform_data=waveform),
+        )
+    thumb = _thumbnail(context.storage_dir, media.storage_path, media.filename)
+    if thumb is not None:
+        job.step(
+            0.35,
+            "made the video thumbnail",
+            lambda conn: FileProcessingRepository(conn).set_metadata(job.file_id, thumbnail_path=thumb),
         )
 
     sidecar_path = path.with_name(path.name + SIDECAR_SUFFIX)
@@ -127,19 +137,38 @@ def _run(context: JobContext, job: FileJob) -> None:
     _complete(context, job)
 
 
-def _metadata(path: Path, content_type: str) -> dict[str, Any]:
+def _metadata(path: Path, content_type: str, filename: str) -> dict[str, Any]:
     try:
         info = probe(path, content_type)
-    except ProbeUnavailable as exc:
-        return {"metadata_important": {"note": str(exc)}}
+    except MediaError as exc:
+        raise exc.renamed(filename) from None  # the stored file has a random name; say what the user uploaded
     return {k: v for k, v in dataclasses.asdict(info).items() if v is not None}
 
 
-def _waveform(path: Path) -> list[float] | None:
+def _waveform(path: Path, filename: str) -> list[float] | None:
+    """Decodes the whole audio, so a truncated file fails here, before any transcription; None without audio."""
     try:
-        return peaks(path)
-    except ProbeUnavailable:
+        return peaks(path) or None
+    except MediaError as exc:
+        raise exc.renamed(filename) from None
+
+
+def _thumbnail(storage_dir: Path, storage_path: str, filename: str) -> str | None:
+    """A video's thumbnail, written next to the upload; its storage path, or None for audio.
+
+    A picture that cannot be decoded costs the file its thumbnail, not its transcript."""
+    try:
+        jpeg = thumbnail(storage_dir / storage_path)
+    except MediaError as exc:
+        log.warning("no thumbnail for %s: %s", filename, exc.reason)
         return None
+    if jpeg is None:
+        return None
+    relative = thumbnail_path(storage_path)
+    partial = storage_dir / (relative + ".partial")
+    partial.write_bytes(jpeg)
+    os.replace(partial, storage_dir / relative)
+    return relative
 
 
 def _store_transcript(conn: Connection, file_id: int, segments: list[NewSegment]) -> None:
