@@ -43,14 +43,24 @@ class FileJob:
         with self.db.transaction() as conn:
             if write is not None:
                 write(conn)
-            report = FileProcessingRepository(conn).update_progress(self.file_id, self.task_id, progress)
-            if not report.accepted:
-                raise JobSuperseded(f"file {self.file_id} is no longer owned by {self.task_id}")
-            if report.cancellation_requested:
-                raise JobCancelled(title)
-            TaskRepository(conn).heartbeat(self.task_id, progress)
-            self.notify(conn, "processing", title, progress=progress)
+            self._progress(conn, progress, title, announce=True)
         self.progress = progress
+
+    def report(self, progress: float, title: str, *, announce: bool = True) -> None:
+        """Progress inside a long step (its own short transaction); raises like `step` when told to stop."""
+        with self.db.transaction() as conn:
+            self._progress(conn, progress, title, announce=announce)
+        self.progress = progress
+
+    def _progress(self, conn: Connection, progress: float, title: str, *, announce: bool) -> None:
+        report = FileProcessingRepository(conn).update_progress(self.file_id, self.task_id, progress)
+        if not report.accepted:
+            raise JobSuperseded(f"file {self.file_id} is no longer owned by {self.task_id}")
+        if report.cancellation_requested:
+            raise JobCancelled(title)
+        TaskRepository(conn).heartbeat(self.task_id, progress)
+        if announce:
+            self.notify(conn, "processing", title, progress=progress)
 
     def notify(self, conn: Connection, kind: str, title: str, message: str = "", progress: float | None = None) -> None:
         NotificationRepository(conn).notify(
