@@ -15,7 +15,7 @@ from repo import schema
 
 def _run(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "repo.cli", *args], env=env, text=True, capture_output=True, timeout=timeout
+        [sys.executable, "-m", "opentr_cli", *args], env=env, text=True, capture_output=True, timeout=timeout
     )
 
 
@@ -61,7 +61,7 @@ def test_user_create_and_status_and_inspect(tmp_path: Path, fresh_url: str) -> N
         [
             sys.executable,
             "-m",
-            "repo.cli",
+            "opentr_cli",
             "user",
             "create",
             "--email",
@@ -116,7 +116,7 @@ def test_dev_serves_health_and_stops_cleanly_on_ctrl_c(tmp_path: Path, empty_url
     if os.environ.get("DATABASE_URL"):
         extra = {"DATABASE_URL": _url(empty_url), "REDIS_URL": redis_url}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "repo.cli", "dev", "--port", str(port)],
+        [sys.executable, "-m", "opentr_cli", "dev", "--port", str(port)],
         env=_env(tmp_path, **extra),
         text=True,
         stdout=subprocess.PIPE,

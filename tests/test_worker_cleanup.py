@@ -81,7 +81,7 @@ def files_in(storage: Path) -> set[str]:
 def opentr_cleanup(conninfo: str, home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "OPENTR_STORAGE_DIR")}
     return subprocess.run(
-        [sys.executable, "-m", "repo.cli", "cleanup", *args],
+        [sys.executable, "-m", "opentr_cli", "cleanup", *args],
         env={**base, "DATABASE_URL": schema.to_url(conninfo), "OPENTR_HOME": str(home), **env},
         text=True,
         capture_output=True,

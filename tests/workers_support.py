@@ -105,7 +105,7 @@ class WorkerEnv:
 
     def run_burst(self, timeout: float = 180, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "repo.cli", "worker", "--burst"],
+            [sys.executable, "-m", "opentr_cli", "worker", "--burst"],
             env=self.env(**extra),
             text=True,
             capture_output=True,
@@ -114,7 +114,7 @@ class WorkerEnv:
 
     def start(self, **extra: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "repo.cli", "worker", "--burst"],
+            [sys.executable, "-m", "opentr_cli", "worker", "--burst"],
             env=self.env(**extra),
             text=True,
             stdout=subprocess.DEVNULL,

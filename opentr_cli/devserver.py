@@ -32,7 +32,7 @@ def run(settings: Settings, host: str, port: int, worker: bool = True) -> int:
     web = [sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", host, "--port", str(port)]
     children = [subprocess.Popen(web, env=env, start_new_session=True)]
     if worker:
-        worker_command = [sys.executable, "-m", "repo.cli", "worker"]
+        worker_command = [sys.executable, "-m", "opentr_cli", "worker"]
         children.append(subprocess.Popen(worker_command, env=env, start_new_session=True))
     print(f"opentr is running at http://{host}:{port}/api  (Ctrl-C stops it)", flush=True)
 
