@@ -8,19 +8,23 @@ A file holds blocks like::
 
 The name is qualified by the file's stem (`files.get_file`). Every block needs a result marker from MARKERS;
 a duplicate name, an unknown marker or an empty body is a QueryLoadError at load time.
+
+The files are package data of the `sql` package, read through importlib.resources, so an installed wheel finds them
+wherever it is installed (never a path relative to the source checkout).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 
 from repo.errors import QueryLoadError
-from repo.settings import PROJECT_ROOT
 
-SQL_DIR = PROJECT_ROOT / "sql"
+SQL_FILES: Traversable = resources.files("sql")
 SCHEMA_FILES = frozenset({"init_db.sql"})
 MARKERS = frozenset({":one", ":one?", ":many", ":scalar", ":rowcount", ":exec", ":copy"})
 HEADER = re.compile(r"^--\s*name:\s*(?P<rest>.*)$")
@@ -85,26 +89,31 @@ def parse_file(text: str, namespace: str, filename: str) -> dict[str, Query]:
     return queries
 
 
-def load_directory(directory: Path) -> dict[str, Query]:
-    """Load every named-query file below `directory`; sub-folders become dotted namespaces."""
+def _sql_files(directory: Traversable, folders: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Traversable]]:
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name):
+        if entry.is_dir():
+            yield from _sql_files(entry, (*folders, entry.name))
+        elif entry.name.endswith(".sql") and entry.name not in SCHEMA_FILES:
+            yield (*folders, entry.name.removesuffix(".sql")), entry
+
+
+def load_directory(directory: Traversable) -> dict[str, Query]:
+    """Load every named-query file below `directory` (a folder or package resources); sub-folders become dotted
+    namespaces."""
     loaded: dict[str, Query] = {}
-    for path in sorted(directory.rglob("*.sql")):
-        if path.name in SCHEMA_FILES:
-            continue
-        relative = path.relative_to(directory).with_suffix("")
-        namespace = ".".join(relative.parts)
-        for query in parse_file(path.read_text(encoding="utf-8"), namespace, str(relative) + ".sql").values():
+    for parts, entry in _sql_files(directory):
+        for query in parse_file(entry.read_text(encoding="utf-8"), ".".join(parts), "/".join(parts) + ".sql").values():
             loaded[query.name] = query
     return loaded
 
 
 @lru_cache(maxsize=1)
 def all_queries() -> dict[str, Query]:
-    return load_directory(SQL_DIR)
+    return load_directory(SQL_FILES)
 
 
 def get(name: str) -> Query:
     try:
         return all_queries()[name]
     except KeyError:
-        raise QueryLoadError(f"no named query {name!r} in {SQL_DIR}") from None
+        raise QueryLoadError(f"no named query {name!r} in {SQL_FILES}") from None
