@@ -140,3 +140,15 @@ def test_dev_serves_health_and_stops_cleanly_on_ctrl_c(tmp_path: Path, empty_url
     if not extra:
         assert (tmp_path / "home" / "pg" / "PG_VERSION").exists()
         assert not (tmp_path / "home" / "pg" / "postmaster.pid").exists(), "embedded PostgreSQL was stopped"
+
+
+def test_commands_that_start_the_embedded_servers_print_no_warnings(tmp_path: Path) -> None:
+    """Without XDG_RUNTIME_DIR (services, containers, CI) pgserver's import used to print a RuntimeDirWarning."""
+    env = {k: v for k, v in _env(tmp_path).items() if k != "XDG_RUNTIME_DIR"}
+    helped = _run("--help", env=env)
+    assert helped.returncode == 0 and helped.stderr == ""
+    status = _run("db", "status", env=env, timeout=120)
+    assert status.returncode == 0, status.stderr
+    backup = _run("db", "backup", "-o", str(tmp_path / "b.dump"), env=env, timeout=120)
+    assert backup.returncode == 0, backup.stderr
+    assert "Warning" not in status.stderr + backup.stderr, status.stderr + backup.stderr
