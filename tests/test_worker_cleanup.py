@@ -179,3 +179,15 @@ def test_a_recent_unknown_file_is_not_stray(db: Database, tmp_path: Path, age_ho
     put(storage, "7/arriving", age_seconds=age_hours * 3600)
     assert cleanup(db, storage, apply=True).stray_files == []
     assert files_in(storage) == {"7/arriving"}
+
+
+def test_a_row_pointing_outside_storage_counts_as_missing(db: Database, fresh_url: str, tmp_path: Path) -> None:
+    """The file a climbing storage_path names exists, but not in storage: the row's media is missing."""
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    put(tmp_path, "elsewhere.wav")
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        owner = factories.user(conn)
+        climbing_id, _ = factories.media_file(conn, owner, status="completed", storage_path="../elsewhere.wav")
+    assert cleanup(db, storage).missing_media == [climbing_id]
+    assert (tmp_path / "elsewhere.wav").is_file()

@@ -14,9 +14,8 @@ from pathlib import Path
 
 from repo.database import Database
 from repo.file_processing import FileProcessingRepository
+from storage import layout
 
-SIDECAR_SUFFIX = ".transcript"
-INCOMING = "incoming"
 PARTIAL_UPLOAD_AGE_SECONDS = 24 * 3600
 STRAY_FILE_AGE_SECONDS = 3600
 
@@ -44,8 +43,8 @@ def cleanup(db: Database, storage_dir: Path, apply: bool = False) -> CleanupRepo
     if inventory and not storage_dir.is_dir():
         raise FileNotFoundError(f"the storage directory {storage_dir} does not exist; check OPENTR_STORAGE_DIR")
     known = {row.storage_path for row in inventory}
-    known |= {path + SIDECAR_SUFFIX for path in known}
-    incoming = storage_dir / INCOMING
+    known |= {layout.sidecar_of(path) for path in known}
+    incoming = layout.incoming_dir(storage_dir)
     now = time.time()
     for path in sorted(p for p in storage_dir.rglob("*") if p.is_file()):
         relative = path.relative_to(storage_dir).as_posix()
@@ -55,7 +54,7 @@ def cleanup(db: Database, storage_dir: Path, apply: bool = False) -> CleanupRepo
         elif relative not in known and path.stat().st_mtime < now - STRAY_FILE_AGE_SECONDS:
             report.stray_files.append(relative)
     report.missing_media = [
-        row.id for row in inventory if row.status != "orphaned" and not (storage_dir / row.storage_path).is_file()
+        row.id for row in inventory if row.status != "orphaned" and not layout.is_stored(storage_dir, row.storage_path)
     ]
     if apply:
         for relative in report.stray_files + report.stale_partials:

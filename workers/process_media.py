@@ -20,6 +20,7 @@ from repo.rows import Actor
 from repo.segments import NewSegment, SegmentRepository
 from repo.tasks import TaskRepository
 from repo.user_settings import SettingsRepository
+from storage import layout
 from workers import analytics, dispatch
 from workers.context import JobContext, job_context
 from workers.engines import TranscriptionError, get_engine
@@ -29,7 +30,6 @@ from workers.steps import FileJob, JobCancelled, JobSuperseded, ignoring_gone
 from workers.waveform import peaks
 
 log = logging.getLogger("opentr.jobs.media")
-SIDECAR_SUFFIX = ".transcript"
 EXPECTED_FAILURES: dict[type[Exception], str] = {
     SidecarError: "transcript",
     TranscriptionError: "transcription",
@@ -81,7 +81,7 @@ def _claim(context: JobContext, file_id: int, task_id: str) -> FileJob | None:
 def _run(context: JobContext, job: FileJob) -> None:
     with context.db.transaction() as conn:
         media = MediaFileRepository(conn).get_by_id(job.file_id)
-    path = context.storage_dir / media.storage_path
+    path = layout.resolve(context.storage_dir, media.storage_path)
     if not path.is_file():
         raise FileNotFoundError(f"the uploaded media is missing from storage ({media.filename})")
 
@@ -99,7 +99,7 @@ def _run(context: JobContext, job: FileJob) -> None:
             lambda conn: FileProcessingRepository(conn).set_metadata(job.file_id, waveform_data=waveform),
         )
 
-    sidecar_path = path.with_name(path.name + SIDECAR_SUFFIX)
+    sidecar_path = layout.sidecar_path(context.storage_dir, media.storage_path)
     sidecar = sidecar_path.read_bytes() if sidecar_path.is_file() else None
     found = get_engine(context.settings.opentr_asr_engine).transcribe(path, sidecar, media.language)
     segments = [
