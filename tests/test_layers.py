@@ -1,7 +1,7 @@
 """Dependencies point one way: read every module's imports (with ast, so imports inside functions count too).
 
-repo/ is the bottom layer and imports none of the layers above it; web/ and workers/ both use repo/ (and storage/)
-but never each other; only opentr_cli/ (the command line and the dev server) wires them all together.
+repo/ is the bottom layer and imports none of the layers above it; web/ and workers/ both use repo/ (and storage/,
+jobs/) but never each other; only opentr_cli/ (the command line and the dev server) wires them all together.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from pathlib import Path
 from repo.settings import PROJECT_ROOT
 
 FORBIDDEN: dict[str, frozenset[str]] = {
-    "repo": frozenset({"web", "workers", "storage", "opentr_cli"}),
+    "repo": frozenset({"web", "workers", "storage", "jobs", "opentr_cli"}),
     "storage": frozenset({"web", "workers", "opentr_cli"}),
+    "jobs": frozenset({"web", "workers", "opentr_cli"}),  # what web/ and workers/ share to enqueue jobs
     "web": frozenset({"workers", "opentr_cli"}),
     "workers": frozenset({"web", "opentr_cli"}),
 }
