@@ -100,10 +100,11 @@ def migrations_directory() -> Path:
     if MIGRATIONS_DIR is not None:
         return MIGRATIONS_DIR
     spec = importlib.util.find_spec("migrations")
-    found = {Path(p).resolve() for p in (spec.submodule_search_locations or []) if Path(p).is_dir()} if spec else set()
-    if len(found) != 1:  # a namespace package merges every `migrations` folder on sys.path: refuse to guess
-        raise RuntimeError(f"expected one `migrations` package on the Python path, found {sorted(map(str, found))}")
-    return found.pop()
+    # In sys.path order: the first is the one a regular package would be imported from (the rest are other copies).
+    found = [Path(p) for p in (spec.submodule_search_locations or []) if Path(p).is_dir()] if spec else []
+    if not found:
+        raise RuntimeError("the `migrations` package is not installed (reinstall opentr)")
+    return found[0]
 
 
 def read_migrations() -> Any:

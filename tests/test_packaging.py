@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -62,7 +63,10 @@ def test_the_installed_wheel_runs_opentr_dev_outside_the_checkout(tmp_path: Path
     elsewhere.mkdir()
     hidden = ("DATABASE_URL", "REDIS_URL", "PYTHONPATH", "OPENTR_MIGRATIONS_DIR", "VIRTUAL_ENV")
     env = {k: v for k, v in os.environ.items() if k not in hidden}
-    env["OPENTR_HOME"] = str(tmp_path / "home")
+    # Not below tmp_path: as root, pgserver runs PostgreSQL as another user that must traverse every parent folder,
+    # and any other pytest session on the machine resets /tmp/pytest-of-<user> to 0700.
+    home = Path(tempfile.mkdtemp(prefix="opentr-wheel-home-"))
+    env["OPENTR_HOME"] = str(home)
 
     where = subprocess.run(
         [bin_dir / "python", "-c", "import migrations, opentr_cli, repo, sql; print(repo.__file__, sql.__file__)"],
@@ -95,6 +99,7 @@ def test_the_installed_wheel_runs_opentr_dev_outside_the_checkout(tmp_path: Path
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
+        shutil.rmtree(home, ignore_errors=True)
     assert b'"database":"ok"' in body, out + err
     assert proc.returncode == 0, err
     assert "built the dev schema from sql/init_db.sql" in out
