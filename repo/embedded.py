@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +26,27 @@ _postgres: dict[Path, Any] = {}
 _redis: dict[Path, Any] = {}
 
 
+def import_pgserver() -> Any:
+    """pgserver, imported without the warning it causes on every start where XDG_RUNTIME_DIR is unset (services,
+    containers, CI): at import it asks platformdirs for a runtime directory for its lock file, and platformdirs warns
+    before falling back to /tmp/runtime-<uid>, which is a fine place for that lock. Only that one warning is silenced.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
+    return pgserver
+
+
 def start_postgres(pgdata: Path, database: str = DATABASE_NAME) -> str:
     """Start (or join) the embedded cluster in `pgdata`, make sure `database` exists, return its URL."""
-    import pgserver
-
+    pgserver = import_pgserver()
     with _lock:
         pgdata = pgdata.resolve()
         if pgdata not in _postgres:
             pgdata.parent.mkdir(parents=True, exist_ok=True)
             log.info("starting embedded PostgreSQL in %s", pgdata)
             try:
-                _postgres[pgdata] = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+                _postgres[pgdata] = pgserver.get_server(pgdata, cleanup_mode="stop")
             except Exception as exc:  # pgserver raises plain exceptions with the server log
                 raise ConfigError(f"embedded PostgreSQL did not start in {pgdata}: {exc}") from None
         server = _postgres[pgdata]

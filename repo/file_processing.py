@@ -56,6 +56,7 @@ _finish_cancel = s.one_or_none("file_processing.finish_cancel", FileState)
 _record_recovery = s.one_or_none("file_processing.record_recovery", FileState)
 _stuck = s.many("file_processing.stuck", FileState)
 _lock_state = s.one_or_none("file_processing.lock_state", FileState)
+_set_language = s.rowcount("file_processing.set_language")
 
 
 def _jsonb(value: Json | None) -> Jsonb | None:
@@ -176,6 +177,9 @@ class FileProcessingRepository:
             older_than_seconds=older_than_seconds,
             limit=keyset.clamp_limit(limit),
         )
+
+    def set_language(self, file_id: int, language: str, probability: float | None) -> None:
+        _set_language(self.conn, file_id=file_id, language=language, probability=probability)
 
     def lock_state(self, file_id: int) -> FileState | None:
         """The file's processing state, row-locked until the transaction ends; None when it was deleted."""

@@ -42,6 +42,9 @@ def find(tool: str) -> str:
         return override
     candidates: list[str] = []
     try:
+        from repo.embedded import import_pgserver
+
+        import_pgserver()
         from pgserver._commands import POSTGRES_BIN_PATH
 
         candidates.append(str(Path(POSTGRES_BIN_PATH) / tool))

@@ -2,28 +2,41 @@
 
 A file holds blocks like::
 
+    -- fragment: file_columns
+    id, uuid, filename
+
     -- name: get_file :one?
     -- Optional description lines.
-    SELECT ... WHERE uuid = %(uuid)s
+    SELECT {{file_columns}} FROM media_files WHERE uuid = %(uuid)s
+
+A fragment is a piece of SQL written once and pasted where a query of the same file says `{{name}}`; an unknown or
+unused fragment, or a fragment that includes another, is a QueryLoadError like any other defect.
 
 The name is qualified by the file's stem (`files.get_file`). Every block needs a result marker from MARKERS;
 a duplicate name, an unknown marker or an empty body is a QueryLoadError at load time.
+
+The files are package data of the `sql` package, read through importlib.resources, so an installed wheel finds them
+wherever it is installed (never a path relative to the source checkout).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 
 from repo.errors import QueryLoadError
-from repo.settings import PROJECT_ROOT
 
-SQL_DIR = PROJECT_ROOT / "sql"
+SQL_FILES: Traversable = resources.files("sql")
 SCHEMA_FILES = frozenset({"init_db.sql"})
 MARKERS = frozenset({":one", ":one?", ":many", ":scalar", ":rowcount", ":exec", ":copy"})
-HEADER = re.compile(r"^--\s*name:\s*(?P<rest>.*)$")
+HEADER = re.compile(r"^--\s*(?P<kind>name|fragment):\s*(?P<rest>.*)$")
+# `{{fragment_name}}` in a query is replaced by that fragment of the same file. Braces are not psycopg syntax (its
+# placeholders start with %), and an accidental match (say a 2-D array literal '{{a}}') fails the load, never silently.
+INCLUDE = re.compile(r"\{\{(?P<name>[A-Za-z0-9_]*)\}\}")
 NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 PARAM = re.compile(r"%\((?P<name>[A-Za-z_][A-Za-z0-9_]*)\)s")
 
@@ -43,68 +56,120 @@ class Query:
             raise TypeError(f"query {self.name} ({self.source}): missing {sorted(missing)} unexpected {sorted(extra)}")
 
 
+@dataclass(slots=True)
+class _Block:
+    kind: str  # "name" or "fragment"
+    name: str
+    marker: str
+    line: int
+    body: list[str] = field(default_factory=list)
+
+    def code(self) -> str:
+        """The block's SQL without comment lines and without the closing semicolon."""
+        statement = "\n".join(self.body).strip().rstrip(";").strip()
+        return "\n".join(ln for ln in statement.splitlines() if not ln.lstrip().startswith("--")).strip()
+
+
+def _header(raw: str, filename: str, number: int) -> _Block | None:
+    match = HEADER.match(raw.strip())
+    if match is None:
+        return None
+    kind, parts = match.group("kind"), match.group("rest").split()
+    if kind == "fragment":
+        if len(parts) != 1:
+            raise QueryLoadError(f"{filename}:{number}: expected '-- fragment: <name>'")
+        parts.append("")
+    elif len(parts) != 2:
+        raise QueryLoadError(f"{filename}:{number}: expected '-- name: <name> <marker>'")
+    name, marker = parts
+    if not NAME.match(name):
+        raise QueryLoadError(f"{filename}:{number}: bad {'fragment' if kind == 'fragment' else 'query'} name {name!r}")
+    if kind == "name" and marker not in MARKERS:
+        raise QueryLoadError(f"{filename}:{number}: unknown marker {marker!r}; use one of {sorted(MARKERS)}")
+    return _Block(kind, name, marker, number)
+
+
+def _fragments(blocks: list[_Block], filename: str) -> dict[str, str]:
+    fragments: dict[str, str] = {}
+    for block in blocks:
+        if block.kind != "fragment":
+            continue
+        code = block.code()
+        if not code:
+            raise QueryLoadError(f"{filename}:{block.line}: fragment {block.name!r} has no SQL")
+        if INCLUDE.search(code):
+            raise QueryLoadError(f"{filename}:{block.line}: fragment {block.name!r} includes another fragment")
+        if block.name in fragments:
+            raise QueryLoadError(f"{filename}:{block.line}: duplicate fragment name {block.name!r}")
+        fragments[block.name] = code
+    return fragments
+
+
 def parse_file(text: str, namespace: str, filename: str) -> dict[str, Query]:
     """Parse one file's named blocks; raise QueryLoadError naming file and line on any defect."""
-    queries: dict[str, Query] = {}
-    current: tuple[str, str, int] | None = None
-    body: list[str] = []
-
-    def close() -> None:
-        if current is None:
-            return
-        name, marker, line = current
-        statement = "\n".join(body).strip().rstrip(";").strip()
-        code = "\n".join(ln for ln in statement.splitlines() if not ln.lstrip().startswith("--")).strip()
-        if not code:
-            raise QueryLoadError(f"{filename}:{line}: query {name!r} has no SQL")
-        if marker == ":copy" and not re.match(r"(?is)^copy\b.*\bfrom\s+stdin\b", code):
-            raise QueryLoadError(f"{filename}:{line}: :copy query {name!r} must be COPY ... FROM STDIN")
-        params = frozenset(m.group("name") for m in PARAM.finditer(code))
-        queries[name] = Query(f"{namespace}.{name}", marker, code, params, f"{filename}:{line}")
-
+    blocks: list[_Block] = []
     for number, raw in enumerate(text.splitlines(), start=1):
-        match = HEADER.match(raw.strip())
-        if match is None:
-            if current is None and raw.strip() and not raw.strip().startswith("--"):
-                raise QueryLoadError(f"{filename}:{number}: SQL before the first '-- name:' header")
-            body.append(raw)
+        block = _header(raw, filename, number)
+        if block is not None:
+            blocks.append(block)
+        elif not blocks and raw.strip() and not raw.strip().startswith("--"):
+            raise QueryLoadError(f"{filename}:{number}: SQL before the first '-- name:' header")
+        elif blocks:
+            blocks[-1].body.append(raw)
+    fragments = _fragments(blocks, filename)
+    used: set[str] = set()
+    queries: dict[str, Query] = {}
+    for block in blocks:
+        if block.kind != "name":
             continue
-        close()
-        parts = match.group("rest").split()
-        if len(parts) != 2:
-            raise QueryLoadError(f"{filename}:{number}: expected '-- name: <name> <marker>'")
-        name, marker = parts
-        if not NAME.match(name):
-            raise QueryLoadError(f"{filename}:{number}: bad query name {name!r} (use lower_snake_case)")
-        if marker not in MARKERS:
-            raise QueryLoadError(f"{filename}:{number}: unknown marker {marker!r}; use one of {sorted(MARKERS)}")
-        if name in queries or (current is not None and current[0] == name):
-            raise QueryLoadError(f"{filename}:{number}: duplicate query name {name!r}")
-        current, body = (name, marker, number), []
-    close()
+        name, where = block.name, f"{filename}:{block.line}"
+        if name in queries:
+            raise QueryLoadError(f"{where}: duplicate query name {name!r}")
+
+        def include(match: re.Match[str], where: str = where) -> str:
+            if match.group("name") not in fragments:
+                raise QueryLoadError(f"{where}: unknown fragment {{{{{match.group('name')}}}}}")
+            used.add(match.group("name"))
+            return fragments[match.group("name")]
+
+        code = INCLUDE.sub(include, block.code())
+        if not code:
+            raise QueryLoadError(f"{where}: query {name!r} has no SQL")
+        if block.marker == ":copy" and not re.match(r"(?is)^copy\b.*\bfrom\s+stdin\b", code):
+            raise QueryLoadError(f"{where}: :copy query {name!r} must be COPY ... FROM STDIN")
+        params = frozenset(m.group("name") for m in PARAM.finditer(code))
+        queries[name] = Query(f"{namespace}.{name}", block.marker, code, params, where)
+    unused = sorted(set(fragments) - used)
+    if unused:
+        raise QueryLoadError(f"{filename}: fragment {unused[0]!r} is not used by any query")
     return queries
 
 
-def load_directory(directory: Path) -> dict[str, Query]:
-    """Load every named-query file below `directory`; sub-folders become dotted namespaces."""
+def _sql_files(directory: Traversable, folders: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Traversable]]:
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name):
+        if entry.is_dir():
+            yield from _sql_files(entry, (*folders, entry.name))
+        elif entry.name.endswith(".sql") and entry.name not in SCHEMA_FILES:
+            yield (*folders, entry.name.removesuffix(".sql")), entry
+
+
+def load_directory(directory: Traversable) -> dict[str, Query]:
+    """Load every named-query file below `directory` (a folder or package resources); sub-folders become dotted
+    namespaces."""
     loaded: dict[str, Query] = {}
-    for path in sorted(directory.rglob("*.sql")):
-        if path.name in SCHEMA_FILES:
-            continue
-        relative = path.relative_to(directory).with_suffix("")
-        namespace = ".".join(relative.parts)
-        for query in parse_file(path.read_text(encoding="utf-8"), namespace, str(relative) + ".sql").values():
+    for parts, entry in _sql_files(directory):
+        for query in parse_file(entry.read_text(encoding="utf-8"), ".".join(parts), "/".join(parts) + ".sql").values():
             loaded[query.name] = query
     return loaded
 
 
 @lru_cache(maxsize=1)
 def all_queries() -> dict[str, Query]:
-    return load_directory(SQL_DIR)
+    return load_directory(SQL_FILES)
 
 
 def get(name: str) -> Query:
     try:
         return all_queries()[name]
     except KeyError:
-        raise QueryLoadError(f"no named query {name!r} in {SQL_DIR}") from None
+        raise QueryLoadError(f"no named query {name!r} in {SQL_FILES}") from None

@@ -14,14 +14,12 @@ import repo
 from repo import queries, statements
 
 PARAM = re.compile(r"%\((\w+)\)s")
-NOT_REPOSITORIES = {"cli"}
 
 
 def load_repositories() -> list[statements.Bound]:
     """Import every repository module so that all its bindings register."""
     for module in pkgutil.iter_modules(repo.__path__):
-        if module.name not in NOT_REPOSITORIES:
-            importlib.import_module(f"repo.{module.name}")
+        importlib.import_module(f"repo.{module.name}")
     return list(statements.BOUND)
 
 

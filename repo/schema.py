@@ -8,12 +8,14 @@ one transaction, so a killed migrator leaves neither a stale lock nor a half-rec
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import os
 import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -24,12 +26,13 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from repo import pgtools
 from repo.errors import Unavailable
-from repo.queries import SQL_DIR
-from repo.settings import PROJECT_ROOT
+from repo.queries import SQL_FILES
 
-INIT_SQL = SQL_DIR / "init_db.sql"
-# OPENTR_MIGRATIONS_DIR points the migrator at another directory (the tests use it for deliberately slow migrations).
-MIGRATIONS_DIR = Path(os.environ.get("OPENTR_MIGRATIONS_DIR") or PROJECT_ROOT / "migrations")
+INIT_SQL: Traversable = SQL_FILES / "init_db.sql"
+# OPENTR_MIGRATIONS_DIR points the migrator at another directory (the tests use it for deliberately slow migrations);
+# unset, the migrations shipped as package data of `migrations` are used.
+_OVERRIDE = os.environ.get("OPENTR_MIGRATIONS_DIR")
+MIGRATIONS_DIR: Path | None = Path(_OVERRIDE) if _OVERRIDE else None
 MIGRATION_LOCK_KEY = 0x6F70656E7472  # "opentr"
 YOYO_TABLES = ("_yoyo_log", "_yoyo_migration", "_yoyo_version", "yoyo_lock")
 Say = Callable[[str], None]
@@ -82,15 +85,33 @@ def applied_version(conn: psycopg.Connection[Any]) -> str | None:
     return str(row[0]) if row else None
 
 
-def build_from_init_sql(conninfo: str, init_sql: Path = INIT_SQL) -> None:
+def build_from_init_sql(conninfo: str, init_sql: Traversable = INIT_SQL) -> None:
     with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
         conn.execute(init_sql.read_text(encoding="utf-8"))  # a trusted file, run without parameters
+
+
+def migrations_directory() -> Path:
+    """The migrations as a real directory, which is what yoyo reads: OPENTR_MIGRATIONS_DIR, else the `migrations`
+    package wherever it is installed.
+
+    `migrations` has no __init__.py (yoyo would take it for a migration, and so would a plain `yoyo apply`), which
+    makes it a namespace package; `importlib.resources.files()` cannot open those under an editable install on
+    Python 3.11, so the import system's own search locations say where it is.
+    """
+    if MIGRATIONS_DIR is not None:
+        return MIGRATIONS_DIR
+    spec = importlib.util.find_spec("migrations")
+    # In sys.path order: the first is the one a regular package would be imported from (the rest are other copies).
+    found = [Path(p) for p in (spec.submodule_search_locations or []) if Path(p).is_dir()] if spec else []
+    if not found:
+        raise RuntimeError("the `migrations` package is not installed (reinstall opentr)")
+    return found[0]
 
 
 def read_migrations() -> Any:
     from yoyo import read_migrations as yoyo_read
 
-    return yoyo_read(str(MIGRATIONS_DIR))
+    return yoyo_read(str(migrations_directory()))
 
 
 def status(conninfo: str) -> list[tuple[str, bool]]:
@@ -189,7 +210,7 @@ def schema_dump(conninfo: str) -> str:
     return "\n".join(kept) + "\n"
 
 
-def compare_schemas(conninfo: str, init_sql: Path = INIT_SQL, say: Say = print) -> list[str]:
+def compare_schemas(conninfo: str, init_sql: Traversable = INIT_SQL, say: Say = print) -> list[str]:
     """Build the schema both ways in throwaway databases; return the unified diff (empty when identical)."""
     with (
         temporary_database(conninfo, "opentr_check_init") as from_init,

@@ -123,3 +123,8 @@ SELECT id, uuid, user_id, filename, status, progress, active_task_id, task_start
 FROM media_files
 WHERE id = %(file_id)s
 FOR UPDATE;
+
+-- name: set_language :rowcount
+-- The language the speech engine used, and how sure it was (NULL when the language was given, not detected).
+UPDATE media_files SET language = %(language)s::text, language_probability = %(probability)s::real
+WHERE id = %(file_id)s;

@@ -1,8 +1,23 @@
 -- Media files. Every query on behalf of a user filters by owner (admins see all); worker queries address a file
 -- by its internal id. State changes are guarded UPDATEs: the status they may start from is a parameter
 -- (from_statuses), so two racing workers cannot both move the same file.
--- The MediaFile column list (every column but waveform_data, which has its own query) recurs below on purpose:
--- `opentr db check` proves each copy matches the MediaFile row type.
+
+-- fragment: media_file_columns
+-- The MediaFile row: every column but waveform_data, which has its own query (`opentr db check` proves each query
+-- that uses it matches the MediaFile row type).
+id, uuid, user_id, filename, storage_path, file_size, content_type, file_hash, duration, language, title,
+    author, description, source_url, is_public, status, upload_time, completed_at, media_format, codec, frame_rate,
+    frame_count, resolution_width, resolution_height, aspect_ratio, audio_channels, audio_sample_rate,
+    audio_bit_depth, creation_date, last_modified_date, device_make, device_model, metadata_raw, metadata_important,
+    thumbnail_path, waveform_data IS NOT NULL AS has_waveform, active_task_id, task_started_at, task_last_update,
+    progress, cancellation_requested, retry_count, max_retries, last_error_message, error_category,
+    recovery_attempts, last_recovery_attempt, force_delete_eligible, summary_status, updated_at
+
+-- fragment: file_state_columns
+-- The FileState row: where a file is in processing.
+id, uuid, user_id, filename, status, progress, active_task_id, task_started_at, task_last_update,
+    cancellation_requested, retry_count, max_retries, recovery_attempts, last_recovery_attempt, last_error_message,
+    error_category, updated_at
 
 -- name: create :one
 INSERT INTO media_files (
@@ -11,55 +26,29 @@ INSERT INTO media_files (
 VALUES (
     %(user_id)s, %(filename)s, %(storage_path)s, %(file_size)s, %(content_type)s, %(file_hash)s, %(title)s,
     %(author)s, %(description)s, %(language)s, %(source_url)s, %(is_public)s)
-RETURNING id, uuid, user_id, filename, storage_path, file_size, content_type, file_hash, duration, language, title,
-    author, description, source_url, is_public, status, upload_time, completed_at, media_format, codec, frame_rate,
-    frame_count, resolution_width, resolution_height, aspect_ratio, audio_channels, audio_sample_rate,
-    audio_bit_depth, creation_date, last_modified_date, device_make, device_model, metadata_raw, metadata_important,
-    thumbnail_path, waveform_data IS NOT NULL AS has_waveform, active_task_id, task_started_at, task_last_update,
-    progress, cancellation_requested, retry_count, max_retries, last_error_message, error_category,
-    recovery_attempts, last_recovery_attempt, force_delete_eligible, summary_status, updated_at;
+RETURNING {{media_file_columns}};
 
 -- name: find_duplicate :one?
 -- The owner's newest file with the same content (sha256); other users' files never count.
-SELECT id, uuid, user_id, filename, storage_path, file_size, content_type, file_hash, duration, language, title,
-    author, description, source_url, is_public, status, upload_time, completed_at, media_format, codec, frame_rate,
-    frame_count, resolution_width, resolution_height, aspect_ratio, audio_channels, audio_sample_rate,
-    audio_bit_depth, creation_date, last_modified_date, device_make, device_model, metadata_raw, metadata_important,
-    thumbnail_path, waveform_data IS NOT NULL AS has_waveform, active_task_id, task_started_at, task_last_update,
-    progress, cancellation_requested, retry_count, max_retries, last_error_message, error_category,
-    recovery_attempts, last_recovery_attempt, force_delete_eligible, summary_status, updated_at
+SELECT {{media_file_columns}}
 FROM media_files
 WHERE user_id = %(user_id)s AND file_hash = %(file_hash)s
 ORDER BY upload_time DESC, id DESC
 LIMIT 1;
 
 -- name: get :one
-SELECT id, uuid, user_id, filename, storage_path, file_size, content_type, file_hash, duration, language, title,
-    author, description, source_url, is_public, status, upload_time, completed_at, media_format, codec, frame_rate,
-    frame_count, resolution_width, resolution_height, aspect_ratio, audio_channels, audio_sample_rate,
-    audio_bit_depth, creation_date, last_modified_date, device_make, device_model, metadata_raw, metadata_important,
-    thumbnail_path, waveform_data IS NOT NULL AS has_waveform, active_task_id, task_started_at, task_last_update,
-    progress, cancellation_requested, retry_count, max_retries, last_error_message, error_category,
-    recovery_attempts, last_recovery_attempt, force_delete_eligible, summary_status, updated_at
+SELECT {{media_file_columns}}
 FROM media_files
 WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
 
 -- name: get_by_id :one
 -- Workers only: they act for the system and re-read the file by id inside their own transaction.
-SELECT id, uuid, user_id, filename, storage_path, file_size, content_type, file_hash, duration, language, title,
-    author, description, source_url, is_public, status, upload_time, completed_at, media_format, codec, frame_rate,
-    frame_count, resolution_width, resolution_height, aspect_ratio, audio_channels, audio_sample_rate,
-    audio_bit_depth, creation_date, last_modified_date, device_make, device_model, metadata_raw, metadata_important,
-    thumbnail_path, waveform_data IS NOT NULL AS has_waveform, active_task_id, task_started_at, task_last_update,
-    progress, cancellation_requested, retry_count, max_retries, last_error_message, error_category,
-    recovery_attempts, last_recovery_attempt, force_delete_eligible, summary_status, updated_at
+SELECT {{media_file_columns}}
 FROM media_files
 WHERE id = %(file_id)s;
 
 -- name: state :one
-SELECT id, uuid, user_id, filename, status, progress, active_task_id, task_started_at, task_last_update,
-    cancellation_requested, retry_count, max_retries, recovery_attempts, last_recovery_attempt, last_error_message,
-    error_category, updated_at
+SELECT {{file_state_columns}}
 FROM media_files
 WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
 
@@ -75,13 +64,7 @@ WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean
 
 -- name: detail :one
 -- The file with its speakers, tags, collections and counts in one statement (correlated subqueries).
-SELECT id, uuid, user_id, filename, storage_path, file_size, content_type, file_hash, duration, language, title,
-    author, description, source_url, is_public, status, upload_time, completed_at, media_format, codec, frame_rate,
-    frame_count, resolution_width, resolution_height, aspect_ratio, audio_channels, audio_sample_rate,
-    audio_bit_depth, creation_date, last_modified_date, device_make, device_model, metadata_raw, metadata_important,
-    thumbnail_path, waveform_data IS NOT NULL AS has_waveform, active_task_id, task_started_at, task_last_update,
-    progress, cancellation_requested, retry_count, max_retries, last_error_message, error_category,
-    recovery_attempts, last_recovery_attempt, force_delete_eligible, summary_status, updated_at,
+SELECT {{media_file_columns}},
     coalesce((
         SELECT json_agg(json_build_object(
                    'uuid', s.uuid, 'label', s.label, 'display_name', s.display_name, 'verified', s.verified)
@@ -143,13 +126,7 @@ SET title = CASE WHEN %(title)s::text IS NULL THEN title ELSE nullif(%(title)s::
     language = CASE WHEN %(language)s::text IS NULL THEN language ELSE nullif(%(language)s::text, '') END,
     is_public = coalesce(%(is_public)s::boolean, is_public)
 WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
-RETURNING id, uuid, user_id, filename, storage_path, file_size, content_type, file_hash, duration, language, title,
-    author, description, source_url, is_public, status, upload_time, completed_at, media_format, codec, frame_rate,
-    frame_count, resolution_width, resolution_height, aspect_ratio, audio_channels, audio_sample_rate,
-    audio_bit_depth, creation_date, last_modified_date, device_make, device_model, metadata_raw, metadata_important,
-    thumbnail_path, waveform_data IS NOT NULL AS has_waveform, active_task_id, task_started_at, task_last_update,
-    progress, cancellation_requested, retry_count, max_retries, last_error_message, error_category,
-    recovery_attempts, last_recovery_attempt, force_delete_eligible, summary_status, updated_at;
+RETURNING {{media_file_columns}};
 
 -- name: delete :one
 -- One statement: segments, speakers, tags, comments, tasks, summaries... go with it through ON DELETE CASCADE.
@@ -165,13 +142,7 @@ SET status = CASE WHEN status = 'processing' THEN 'cancelling' ELSE 'cancelled' 
     active_task_id = CASE WHEN status = 'processing' THEN active_task_id END
 WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
   AND status = ANY(%(from_statuses)s::text[])
-RETURNING id, uuid, user_id, filename, storage_path, file_size, content_type, file_hash, duration, language, title,
-    author, description, source_url, is_public, status, upload_time, completed_at, media_format, codec, frame_rate,
-    frame_count, resolution_width, resolution_height, aspect_ratio, audio_channels, audio_sample_rate,
-    audio_bit_depth, creation_date, last_modified_date, device_make, device_model, metadata_raw, metadata_important,
-    thumbnail_path, waveform_data IS NOT NULL AS has_waveform, active_task_id, task_started_at, task_last_update,
-    progress, cancellation_requested, retry_count, max_retries, last_error_message, error_category,
-    recovery_attempts, last_recovery_attempt, force_delete_eligible, summary_status, updated_at;
+RETURNING {{media_file_columns}};
 
 -- name: retry :one?
 UPDATE media_files
@@ -180,13 +151,7 @@ SET status = 'pending', retry_count = retry_count + 1, progress = 0, completed_a
     error_category = NULL
 WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
   AND status = ANY(%(from_statuses)s::text[]) AND retry_count < max_retries
-RETURNING id, uuid, user_id, filename, storage_path, file_size, content_type, file_hash, duration, language, title,
-    author, description, source_url, is_public, status, upload_time, completed_at, media_format, codec, frame_rate,
-    frame_count, resolution_width, resolution_height, aspect_ratio, audio_channels, audio_sample_rate,
-    audio_bit_depth, creation_date, last_modified_date, device_make, device_model, metadata_raw, metadata_important,
-    thumbnail_path, waveform_data IS NOT NULL AS has_waveform, active_task_id, task_started_at, task_last_update,
-    progress, cancellation_requested, retry_count, max_retries, last_error_message, error_category,
-    recovery_attempts, last_recovery_attempt, force_delete_eligible, summary_status, updated_at;
+RETURNING {{media_file_columns}};
 
 -- name: reprocess :one?
 -- A fresh start: the retry and recovery budgets are restored too.
@@ -196,18 +161,10 @@ SET status = 'pending', retry_count = 0, recovery_attempts = 0, progress = 0, co
     last_error_message = NULL, error_category = NULL
 WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
   AND status = ANY(%(from_statuses)s::text[])
-RETURNING id, uuid, user_id, filename, storage_path, file_size, content_type, file_hash, duration, language, title,
-    author, description, source_url, is_public, status, upload_time, completed_at, media_format, codec, frame_rate,
-    frame_count, resolution_width, resolution_height, aspect_ratio, audio_channels, audio_sample_rate,
-    audio_bit_depth, creation_date, last_modified_date, device_make, device_model, metadata_raw, metadata_important,
-    thumbnail_path, waveform_data IS NOT NULL AS has_waveform, active_task_id, task_started_at, task_last_update,
-    progress, cancellation_requested, retry_count, max_retries, last_error_message, error_category,
-    recovery_attempts, last_recovery_attempt, force_delete_eligible, summary_status, updated_at;
+RETURNING {{media_file_columns}};
 
 -- name: stuck_for_actor :many
-SELECT id, uuid, user_id, filename, status, progress, active_task_id, task_started_at, task_last_update,
-    cancellation_requested, retry_count, max_retries, recovery_attempts, last_recovery_attempt, last_error_message,
-    error_category, updated_at
+SELECT {{file_state_columns}}
 FROM media_files
 WHERE (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
   AND status = ANY(%(statuses)s::text[])

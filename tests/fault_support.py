@@ -58,13 +58,15 @@ class ThrowawayPostgres:
     """
 
     def __init__(self, prefix: str = "opentr-fault-pg-") -> None:
-        import pgserver
+        from repo.embedded import import_pgserver
+
+        pgserver = import_pgserver()
         from pgserver._commands import POSTGRES_BIN_PATH
 
         self.root = Path(tempfile.mkdtemp(prefix=prefix))
         self.pgdata = self.root / "data"
         self.pg_ctl_path = Path(POSTGRES_BIN_PATH) / "pg_ctl"
-        self.server: Any = pgserver.get_server(self.pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+        self.server: Any = pgserver.get_server(self.pgdata, cleanup_mode="stop")
         info = self.server.get_postmaster_info()
         self.socket_dir = Path(info.socket_dir)
         self.port = int(info.port)

@@ -24,7 +24,7 @@ def pull(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
     environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "HF_HUB_OFFLINE")}
     environment |= {"OPENTR_HOME": str(tmp_path / "home"), **env}
     return subprocess.run(
-        [sys.executable, "-m", "repo.cli", "models", "pull", *args],
+        [sys.executable, "-m", "opentr_cli", "models", "pull", *args],
         env=environment,
         text=True,
         capture_output=True,

@@ -15,7 +15,7 @@ from repo import schema
 
 def _run(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "repo.cli", *args], env=env, text=True, capture_output=True, timeout=timeout
+        [sys.executable, "-m", "opentr_cli", *args], env=env, text=True, capture_output=True, timeout=timeout
     )
 
 
@@ -61,7 +61,7 @@ def test_user_create_and_status_and_inspect(tmp_path: Path, fresh_url: str) -> N
         [
             sys.executable,
             "-m",
-            "repo.cli",
+            "opentr_cli",
             "user",
             "create",
             "--email",
@@ -116,7 +116,7 @@ def test_dev_serves_health_and_stops_cleanly_on_ctrl_c(tmp_path: Path, empty_url
     if os.environ.get("DATABASE_URL"):
         extra = {"DATABASE_URL": _url(empty_url), "REDIS_URL": redis_url}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "repo.cli", "dev", "--port", str(port)],
+        [sys.executable, "-m", "opentr_cli", "dev", "--port", str(port)],
         env=_env(tmp_path, **extra),
         text=True,
         stdout=subprocess.PIPE,
@@ -140,3 +140,15 @@ def test_dev_serves_health_and_stops_cleanly_on_ctrl_c(tmp_path: Path, empty_url
     if not extra:
         assert (tmp_path / "home" / "pg" / "PG_VERSION").exists()
         assert not (tmp_path / "home" / "pg" / "postmaster.pid").exists(), "embedded PostgreSQL was stopped"
+
+
+def test_commands_that_start_the_embedded_servers_print_no_warnings(tmp_path: Path) -> None:
+    """Without XDG_RUNTIME_DIR (services, containers, CI) pgserver's import used to print a RuntimeDirWarning."""
+    env = {k: v for k, v in _env(tmp_path).items() if k != "XDG_RUNTIME_DIR"}
+    helped = _run("--help", env=env)
+    assert helped.returncode == 0 and helped.stderr == ""
+    status = _run("db", "status", env=env, timeout=120)
+    assert status.returncode == 0, status.stderr
+    backup = _run("db", "backup", "-o", str(tmp_path / "b.dump"), env=env, timeout=120)
+    assert backup.returncode == 0, backup.stderr
+    assert "Warning" not in status.stderr + backup.stderr, status.stderr + backup.stderr

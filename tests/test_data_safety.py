@@ -194,7 +194,7 @@ def _env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
 
 def _opentr(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "repo.cli", *args], env=env, text=True, capture_output=True, timeout=timeout
+        [sys.executable, "-m", "opentr_cli", *args], env=env, text=True, capture_output=True, timeout=timeout
     )
 
 

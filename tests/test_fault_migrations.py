@@ -34,7 +34,7 @@ def _migrate(url: str, home: Path, *args: str, migrations: Path | None = None) -
     if migrations is not None:
         env["OPENTR_MIGRATIONS_DIR"] = str(migrations)
     return subprocess.Popen(
-        [sys.executable, "-m", "repo.cli", "db", "migrate", "--no-backup", *args],
+        [sys.executable, "-m", "opentr_cli", "db", "migrate", "--no-backup", *args],
         env=env,
         text=True,
         stdout=subprocess.PIPE,

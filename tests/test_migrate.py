@@ -17,7 +17,7 @@ ALL = [m.id for m in schema.read_migrations()]  # every migration, in the order 
 def _opentr(url: str, *args: str, home: str) -> subprocess.Popen[str]:
     env = {**os.environ, "DATABASE_URL": _as_url(url), "OPENTR_HOME": home}
     return subprocess.Popen(
-        [sys.executable, "-m", "repo.cli", *args], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, "-m", "opentr_cli", *args], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
 
 

@@ -116,7 +116,7 @@ def test_a_worker_on_an_empty_database_waits_for_the_schema_then_works(
     env = service_env(empty_url, redis, tmp_path / "home", OPENTR_MAINTENANCE_SECONDS="0.2")
     with log.open("w") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "repo.cli", "worker"], env=env, stdout=out, stderr=subprocess.STDOUT, text=True
+            [sys.executable, "-m", "opentr_cli", "worker"], env=env, stdout=out, stderr=subprocess.STDOUT, text=True
         )
     try:
         wait_until(lambda: "waiting for the database" in log.read_text(), 30, "the worker to say it waits")
@@ -142,7 +142,7 @@ def test_a_worker_gives_up_waiting_for_the_schema_after_its_bound_with_one_line(
 ) -> None:
     env = service_env(empty_url, redis, tmp_path / "home", OPENTR_SCHEMA_WAIT_SECONDS="1")
     result = subprocess.run(
-        [sys.executable, "-m", "repo.cli", "worker"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "opentr_cli", "worker"], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 1, result.stderr
     assert "the database schema was not ready after 1 s" in result.stderr and "Traceback" not in result.stderr

@@ -65,3 +65,56 @@ def test_the_project_sql_loads() -> None:
     loaded = queries.all_queries()
     assert "users.create" in loaded
     assert all(q.marker in queries.MARKERS for q in loaded.values())
+
+
+FRAGMENTS = """
+-- fragment: thing_columns
+-- The Thing row.
+id, owner,
+    note
+
+-- name: get_thing :one
+SELECT {{thing_columns}} FROM things WHERE id = %(id)s;
+
+-- name: update_thing :one
+UPDATE things SET note = %(note)s WHERE id = %(id)s RETURNING {{thing_columns}};
+"""
+
+
+def test_a_fragment_is_written_once_and_pasted_into_each_query() -> None:
+    parsed = queries.parse_file(FRAGMENTS, "things", "things.sql")
+    assert set(parsed) == {"get_thing", "update_thing"}
+    assert parsed["get_thing"].sql == "SELECT id, owner,\n    note FROM things WHERE id = %(id)s"
+    assert parsed["update_thing"].sql.endswith("RETURNING id, owner,\n    note")
+    assert parsed["update_thing"].params == {"note", "id"}
+    assert parsed["update_thing"].source == "things.sql:10"
+
+
+def test_a_fragment_may_carry_parameters() -> None:
+    text = "-- fragment: mine\nowner = %(owner)s\n-- name: mine :many\nSELECT id FROM things WHERE {{mine}};"
+    assert queries.parse_file(text, "x", "x.sql")["mine"].params == {"owner"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("-- name: a :one\nSELECT {{columns}} FROM t;", r"x.sql:1: unknown fragment \{\{columns\}\}"),
+        ("-- name: a :one\nSELECT 1 WHERE '{{a}}' <> '';", r"x.sql:1: unknown fragment \{\{a\}\}"),
+        ("-- fragment: c\nid\n-- name: a :one\nSELECT 1;", "x.sql: fragment 'c' is not used"),
+        ("-- fragment: c\nid\n-- fragment: c\nid\n-- name: a :one\nSELECT {{c}};", "x.sql:3: duplicate fragment"),
+        ("-- fragment: c\n-- nothing\n-- name: a :one\nSELECT {{c}};", "x.sql:1: fragment 'c' has no SQL"),
+        ("-- fragment: c\n{{d}}\n-- fragment: d\nid\n-- name: a :one\nSELECT {{c}};", "includes another fragment"),
+        ("-- fragment: c :one\nid\n-- name: a :one\nSELECT {{c}};", "expected '-- fragment: <name>'"),
+        ("-- fragment: Bad-Name\nid\n-- name: a :one\nSELECT 1;", "bad fragment name"),
+    ],
+)
+def test_fragment_mistakes_fail_at_load(text: str, message: str) -> None:
+    with pytest.raises(QueryLoadError, match=message):
+        queries.parse_file(text, "x", "x.sql")
+
+
+def test_the_media_file_column_list_is_written_once() -> None:
+    text = (queries.SQL_FILES / "media_files.sql").read_text(encoding="utf-8")
+    assert text.count("force_delete_eligible") == 1
+    users_of_the_list = [q for q in queries.all_queries().values() if "force_delete_eligible" in q.sql]
+    assert len(users_of_the_list) == 9

@@ -218,7 +218,7 @@ def _rotate(url: str, tmp_path: Path, **keys: str) -> subprocess.CompletedProces
     base = {k: v for k, v in os.environ.items() if k not in unset}
     env = {**base, "DATABASE_URL": schema.to_url(url), "OPENTR_HOME": str(tmp_path / "home"), **keys}
     return subprocess.run(
-        [sys.executable, "-m", "repo.cli", "keys", "rotate"], env=env, text=True, capture_output=True, timeout=60
+        [sys.executable, "-m", "opentr_cli", "keys", "rotate"], env=env, text=True, capture_output=True, timeout=60
     )
 
 

@@ -81,7 +81,7 @@ def files_in(storage: Path) -> set[str]:
 def opentr_cleanup(conninfo: str, home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "OPENTR_STORAGE_DIR")}
     return subprocess.run(
-        [sys.executable, "-m", "repo.cli", "cleanup", *args],
+        [sys.executable, "-m", "opentr_cli", "cleanup", *args],
         env={**base, "DATABASE_URL": schema.to_url(conninfo), "OPENTR_HOME": str(home), **env},
         text=True,
         capture_output=True,
@@ -179,3 +179,15 @@ def test_a_recent_unknown_file_is_not_stray(db: Database, tmp_path: Path, age_ho
     put(storage, "7/arriving", age_seconds=age_hours * 3600)
     assert cleanup(db, storage, apply=True).stray_files == []
     assert files_in(storage) == {"7/arriving"}
+
+
+def test_a_row_pointing_outside_storage_counts_as_missing(db: Database, fresh_url: str, tmp_path: Path) -> None:
+    """The file a climbing storage_path names exists, but not in storage: the row's media is missing."""
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    put(tmp_path, "elsewhere.wav")
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        owner = factories.user(conn)
+        climbing_id, _ = factories.media_file(conn, owner, status="completed", storage_path="../elsewhere.wav")
+    assert cleanup(db, storage).missing_media == [climbing_id]
+    assert (tmp_path / "elsewhere.wav").is_file()

@@ -4,6 +4,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from redis import Redis
 
@@ -167,3 +168,21 @@ def test_a_lost_queued_job_is_enqueued_again(workers: WorkerEnv) -> None:
     time.sleep(1.2)
     assert workers.run_burst(OPENTR_RECOVERY_STALE_SECONDS="1").returncode == 0
     assert workers.query("SELECT status FROM media_files WHERE id = %s", job.file_id) == [("completed",)]
+
+
+def test_a_stored_path_leading_outside_storage_is_never_read(workers: WorkerEnv) -> None:
+    """A row whose storage_path climbs out of the storage directory fails as a storage error; the file it points at
+    (a perfectly processable recording with its sidecar) is not read."""
+    job = workers.arrange(wav(1.0), srt([(0.0, 1.0, "SPEAKER_00", "secret")]))
+    outside = workers.home / "outside.wav"
+    outside.write_bytes(wav(1.0))
+    outside.with_name("outside.wav.transcript").write_bytes(srt([(0.0, 1.0, "SPEAKER_00", "not yours")]))
+    with psycopg.connect(workers.conninfo, autocommit=True) as conn:
+        conn.execute("UPDATE media_files SET storage_path = '../outside.wav' WHERE id = %s", [job.file_id])
+    assert workers.run_burst().returncode == 0
+    status, category, message = workers.query(
+        "SELECT status, error_category, last_error_message FROM media_files WHERE id = %s", job.file_id
+    )[0]
+    assert (status, category) == ("error", "storage"), message
+    assert "outside the storage directory" in message
+    assert workers.query("SELECT count(*) FROM transcript_segments WHERE media_file_id = %s", job.file_id) == [(0,)]

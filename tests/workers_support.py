@@ -111,7 +111,7 @@ class WorkerEnv:
 
     def run_burst(self, timeout: float = 180, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "repo.cli", "worker", "--burst"],
+            [sys.executable, "-m", "opentr_cli", "worker", "--burst"],
             env=self.env(**extra),
             text=True,
             capture_output=True,
@@ -120,7 +120,7 @@ class WorkerEnv:
 
     def start(self, **extra: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "repo.cli", "worker", "--burst"],
+            [sys.executable, "-m", "opentr_cli", "worker", "--burst"],
             env=self.env(**extra),
             text=True,
             stdout=subprocess.DEVNULL,
@@ -133,7 +133,7 @@ class WorkerEnv:
         env = self.env(**{"OPENTR_MAINTENANCE_SECONDS": "0.2", **extra})
         with log.open("a") as out:
             return subprocess.Popen(
-                [sys.executable, "-m", "repo.cli", "worker"],
+                [sys.executable, "-m", "opentr_cli", "worker"],
                 env=env,
                 text=True,
                 stdout=out,

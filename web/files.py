@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import FileResponse
 
 from jobs import dispatch
-from media.storage import COMPANION_SUFFIXES, SIDECAR_SUFFIX
 from repo.errors import Conflict, NotFound
 from repo.media_files import FileDetail, FilePage, MediaFile, MediaFileRepository
 from repo.notifications import NotificationRepository
+from storage import layout
 from web.endpoint import Ctx, Router
 from web.uploads import ReceivedUpload, move_into_storage, receive_upload
 
@@ -141,7 +141,7 @@ async def _receive(request: Any) -> ReceivedUpload:
     services = request.app.state.services
     services.require_redis()  # no queue, no upload: answer 503 before storing anything
     limit = services.settings.opentr_max_upload_mb * 1024 * 1024
-    received: ReceivedUpload = await receive_upload(request, services.storage_dir / "incoming", limit)
+    received: ReceivedUpload = await receive_upload(request, layout.incoming_dir(services.storage_dir), limit)
     return received
 
 
@@ -187,8 +187,9 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
             raise Conflict(f"this file was already uploaded as {duplicate.uuid}", "file")
         storage_path = move_into_storage(body.media, storage, actor.id)
         if body.sidecar is not None:
-            os.replace(body.sidecar.path, storage / (storage_path + SIDECAR_SUFFIX))
-            body.sidecar.path = storage / (storage_path + SIDECAR_SUFFIX)
+            sidecar = layout.sidecar_path(storage, storage_path)
+            os.replace(body.sidecar.path, sidecar)
+            body.sidecar.path = sidecar
         created = files.create(
             actor,
             filename=body.media.filename,
@@ -240,11 +241,10 @@ def update_file(ctx: Ctx, body: FileUpdateIn) -> MediaFile:
 
 def stored_path(storage_dir: Path, storage_path: str) -> Path:
     """The file on disk, refusing any stored path that would resolve outside the storage directory."""
-    root = storage_dir.resolve()
-    path = (root / storage_path).resolve()
-    if root not in path.parents:
-        raise NotFound("file content not found")
-    return path
+    try:
+        return layout.resolve(storage_dir, storage_path)
+    except layout.OutsideStorage:
+        raise NotFound("file content not found") from None
 
 
 @router.delete("/api/files/{uuid}", status=204)
@@ -252,9 +252,10 @@ def delete_file(ctx: Ctx) -> None:
     """Delete a file and everything about it; its stored media goes after the commit."""
     storage_path = MediaFileRepository(ctx.conn).delete(ctx.actor, ctx.uuid("uuid"))
     path = stored_path(ctx.services.storage_dir, storage_path)
+    companions = [stored_path(ctx.services.storage_dir, c) for c in layout.companions(storage_path)]
 
     def remove() -> None:
-        for leftover in (path, *(path.with_name(path.name + suffix) for suffix in COMPANION_SUFFIXES)):
+        for leftover in (path, *companions):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
 

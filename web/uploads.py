@@ -17,6 +17,7 @@ from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
+from storage import layout
 from web.errors import ApiError, PayloadTooLarge
 
 MEDIA_EXTENSIONS = frozenset(
@@ -183,8 +184,8 @@ async def receive_upload(request: Request, directory: Path, max_media_bytes: int
 
 def move_into_storage(part: StoredPart, storage_dir: Path, owner_id: int, suffix: str = "") -> str:
     """Move a received part to its final random name; returns the storage path relative to storage_dir."""
-    relative = f"{owner_id}/{uuid.uuid4().hex}{suffix}"
-    target = storage_dir / relative
+    relative = layout.new_media_path(owner_id) + suffix
+    target = layout.resolve(storage_dir, relative)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(part.path, target)
     part.path = target

@@ -12,11 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from media.storage import companions
 from repo.database import Database
 from repo.file_processing import FileProcessingRepository
+from storage import layout
 
-INCOMING = "incoming"
 PARTIAL_UPLOAD_AGE_SECONDS = 24 * 3600
 STRAY_FILE_AGE_SECONDS = 3600
 
@@ -44,8 +43,8 @@ def cleanup(db: Database, storage_dir: Path, apply: bool = False) -> CleanupRepo
     if inventory and not storage_dir.is_dir():
         raise FileNotFoundError(f"the storage directory {storage_dir} does not exist; check OPENTR_STORAGE_DIR")
     known = {row.storage_path for row in inventory}
-    known |= {companion for path in list(known) for companion in companions(path)}
-    incoming = storage_dir / INCOMING
+    known |= {companion for path in list(known) for companion in layout.companions(path)}
+    incoming = layout.incoming_dir(storage_dir)
     now = time.time()
     for path in sorted(p for p in storage_dir.rglob("*") if p.is_file()):
         relative = path.relative_to(storage_dir).as_posix()
@@ -55,7 +54,7 @@ def cleanup(db: Database, storage_dir: Path, apply: bool = False) -> CleanupRepo
         elif relative not in known and path.stat().st_mtime < now - STRAY_FILE_AGE_SECONDS:
             report.stray_files.append(relative)
     report.missing_media = [
-        row.id for row in inventory if row.status != "orphaned" and not (storage_dir / row.storage_path).is_file()
+        row.id for row in inventory if row.status != "orphaned" and not layout.is_stored(storage_dir, row.storage_path)
     ]
     if apply:
         for relative in report.stray_files + report.stale_partials:

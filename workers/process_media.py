@@ -15,7 +15,6 @@ from typing import Any
 from jobs import dispatch
 from media import MediaError
 from media.probe import probe
-from media.storage import SIDECAR_SUFFIX, thumbnail_path
 from media.thumbnail import thumbnail
 from media.waveform import peaks
 from repo.analytics import AnalyticsRepository
@@ -27,6 +26,7 @@ from repo.rows import Actor
 from repo.segments import NewSegment, SegmentRepository
 from repo.tasks import TaskRepository
 from repo.user_settings import SettingsRepository
+from storage import layout
 from workers import analytics
 from workers.context import JobContext, job_context
 from workers.engines import TranscriptionError, get_engine
@@ -94,7 +94,7 @@ def _claim(context: JobContext, file_id: int, task_id: str) -> FileJob | None:
 def _run(context: JobContext, job: FileJob) -> None:
     with context.db.transaction() as conn:
         media = MediaFileRepository(conn).get_by_id(job.file_id)
-    path = context.storage_dir / media.storage_path
+    path = layout.resolve(context.storage_dir, media.storage_path)
     if not path.is_file():
         raise FileNotFoundError(f"the uploaded media is missing from storage ({media.filename})")
 
@@ -119,7 +119,7 @@ def _run(context: JobContext, job: FileJob) -> None:
             lambda conn: FileProcessingRepository(conn).set_metadata(job.file_id, thumbnail_path=thumb),
         )
 
-    sidecar_path = path.with_name(path.name + SIDECAR_SUFFIX)
+    sidecar_path = layout.sidecar_path(context.storage_dir, media.storage_path)
     sidecar = sidecar_path.read_bytes() if sidecar_path.is_file() else None
     found = get_engine(context.settings.opentr_asr_engine).transcribe(path, sidecar, media.language)
     segments = [
@@ -164,7 +164,7 @@ def _thumbnail(storage_dir: Path, storage_path: str, filename: str) -> str | Non
         return None
     if jpeg is None:
         return None
-    relative = thumbnail_path(storage_path)
+    relative = layout.thumbnail_of(storage_path)
     partial = storage_dir / (relative + ".partial")
     partial.write_bytes(jpeg)
     os.replace(partial, storage_dir / relative)

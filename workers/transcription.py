@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from asr import speech_engine
 from asr.errors import TranscriptionCancelled
-from asr.types import Segment
+from asr.types import Pcm, Segment
 from media import MediaError
 from media.decode import pcm_chunks
 from repo.file_processing import FileProcessingRepository
@@ -53,7 +53,9 @@ def transcribe(context: JobContext, job: FileJob, media: MediaFile, path: Path, 
     if sidecar is not None:
         found = parse_sidecar(sidecar, f"transcript of {media.filename}")
         segments = [
-            NewSegment(s.start_time, s.end_time, s.text, s.speaker_label, [dict(w) for w in s.words] if s.words else None)
+            NewSegment(
+                s.start_time, s.end_time, s.text, s.speaker_label, [dict(w) for w in s.words] if s.words else None
+            )
             for s in found
         ]
         with context.db.transaction() as conn:
@@ -110,7 +112,7 @@ def _as_new(segment: Segment) -> NewSegment:
     return NewSegment(segment.start, segment.end, segment.text, segment.speaker or DEFAULT_SPEAKER, words or None)
 
 
-def _renamed_errors(chunks: Iterable[object], filename: str) -> Iterable[object]:
+def _renamed_errors(chunks: Iterable[Pcm], filename: str) -> Iterator[Pcm]:
     """Decoding errors name the file the user uploaded, not its random storage name."""
     try:
         yield from chunks

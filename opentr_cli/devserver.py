@@ -28,11 +28,13 @@ def run(settings: Settings, host: str, port: int, worker: bool = True) -> int:
     if ensure_dev_schema(database_url):
         print("built the dev schema from sql/init_db.sql")
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
-    # Children get their own session: Ctrl-C reaches only us, and we stop them with a quiet SIGTERM.
-    web = [sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", host, "--port", str(port)]
+    # Children get their own session: Ctrl-C reaches only us, and we stop them with a quiet SIGTERM. -P keeps the
+    # current directory off sys.path, so a folder there named web/, sql/ or migrations/ cannot shadow ours.
+    python = [sys.executable, "-P", "-m"]
+    web = [*python, "uvicorn", "--factory", "web.app:create_app", "--host", host, "--port", str(port)]
     children = [subprocess.Popen(web, env=env, start_new_session=True)]
     if worker:
-        worker_command = [sys.executable, "-m", "repo.cli", "worker"]
+        worker_command = [*python, "opentr_cli", "worker"]
         children.append(subprocess.Popen(worker_command, env=env, start_new_session=True))
     print(f"opentr is running at http://{host}:{port}/api  (Ctrl-C stops it)", flush=True)
 

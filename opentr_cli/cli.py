@@ -39,7 +39,7 @@ def _confirm(question: str, yes: bool) -> bool:
 
 
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
-    from repo import devserver
+    from opentr_cli import devserver
 
     return devserver.run(settings, args.host, args.port, worker=not args.no_worker)
 

@@ -1,0 +1,94 @@
+"""Dependencies point one way: read every module's imports (with ast, so imports inside functions count too).
+
+repo/ is the bottom layer and imports none of the layers above it; web/ and workers/ both use repo/ (and storage/,
+jobs/) but never each other; only opentr_cli/ (the command line and the dev server) wires them all together.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+from repo.settings import PROJECT_ROOT
+
+FORBIDDEN: dict[str, frozenset[str]] = {
+    "repo": frozenset({"web", "workers", "storage", "jobs", "media", "asr", "opentr_cli"}),
+    "media": frozenset({"web", "workers", "jobs", "asr", "opentr_cli"}),  # decoding, used by workers and benches
+    "asr": frozenset({"web", "workers", "jobs", "media", "opentr_cli"}),  # engines consume PCM, not files
+    "storage": frozenset({"web", "workers", "opentr_cli"}),
+    "jobs": frozenset({"web", "workers", "opentr_cli"}),  # what web/ and workers/ share to enqueue jobs
+    "web": frozenset({"workers", "opentr_cli"}),
+    "workers": frozenset({"web", "opentr_cli"}),
+}
+# TEMPORARY: the web routes that still enqueue jobs (or test an LLM configuration) through workers/ directly. The
+# job-dispatch rework replaces them with a module both layers import; delete each entry (and then this list) as its
+# import goes. A listed import that no longer exists fails the test, so the list cannot outlive the imports.
+ALLOWED_FOR_NOW: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("web.llm_configs", "workers.llm_clients"),
+    }
+)
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports(path: Path, module: str) -> Iterator[str]:
+    """Every module `path` imports, absolute, as dotted names (`from workers import dispatch` -> workers.dispatch)."""
+    is_package = path.name == "__init__.py"
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                package = module.split(".")[: len(module.split(".")) - node.level + (1 if is_package else 0)]
+                base = ".".join([*package, *([base] if base else [])])
+            if "." not in base:  # `from workers import dispatch` names a module of the package
+                yield from (f"{base}.{alias.name}" for alias in node.names)
+            else:
+                yield base
+
+
+def violations(root: Path) -> tuple[list[str], set[tuple[str, str]]]:
+    """(imports that break a rule, allow-listed imports that were found)."""
+    broken: list[str] = []
+    used: set[tuple[str, str]] = set()
+    for layer, forbidden in FORBIDDEN.items():
+        for path in sorted((root / layer).rglob("*.py")):
+            module = module_name(path, root)
+            for imported in imports(path, module):
+                if imported.split(".")[0] not in forbidden:
+                    continue
+                allowed = next((a for a in ALLOWED_FOR_NOW if a[0] == module and imported.startswith(a[1])), None)
+                if allowed is None:
+                    broken.append(f"{module} imports {imported}")
+                else:
+                    used.add(allowed)
+    return broken, used
+
+
+def test_every_layer_imports_only_the_layers_below_it() -> None:
+    broken, _ = violations(PROJECT_ROOT)
+    assert broken == []
+
+
+def test_the_temporary_allow_list_names_only_imports_that_still_exist() -> None:
+    _, used = violations(PROJECT_ROOT)
+    assert sorted(ALLOWED_FOR_NOW - used) == []
+
+
+def test_the_checker_sees_imports_inside_functions_and_relative_ones(tmp_path: Path) -> None:
+    (tmp_path / "repo" / "sub").mkdir(parents=True)
+    for layer in ("storage", "web", "workers"):
+        (tmp_path / layer).mkdir()
+    (tmp_path / "repo" / "cli.py").write_text("def run() -> None:\n    from workers.runner import run_worker\n")
+    (tmp_path / "repo" / "sub" / "__init__.py").write_text("from .. import settings\nimport web.app\n")
+    (tmp_path / "workers" / "job.py").write_text("from web import errors\nfrom . import steps\n")
+    broken, _ = violations(tmp_path)
+    assert broken == ["repo.cli imports workers.runner", "repo.sub imports web.app", "workers.job imports web.errors"]

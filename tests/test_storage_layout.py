@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from storage import layout
+
+
+def test_a_new_media_path_is_random_and_under_its_owner() -> None:
+    first, second = layout.new_media_path(7), layout.new_media_path(7)
+    assert re.fullmatch(r"7/[0-9a-f]{32}", first) and first != second
+
+
+def test_the_sidecar_sits_next_to_its_media(tmp_path: Path) -> None:
+    assert layout.sidecar_path(tmp_path, "3/abc") == (tmp_path / "3" / "abc.transcript").resolve()
+
+
+@pytest.mark.parametrize("evil", ["../outside", "/etc/passwd", "3/../../x", "", "."])
+def test_stored_paths_cannot_escape_storage(tmp_path: Path, evil: str) -> None:
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    with pytest.raises(layout.OutsideStorage):
+        layout.resolve(storage, evil)
+    assert layout.is_stored(storage, evil) is False
+
+
+def test_a_symlink_out_of_storage_is_refused(tmp_path: Path) -> None:
+    storage, outside = tmp_path / "storage", tmp_path / "secret"
+    storage.mkdir()
+    outside.write_text("not yours")
+    (storage / "3").mkdir()
+    (storage / "3" / "link").symlink_to(outside)
+    with pytest.raises(layout.OutsideStorage):
+        layout.resolve(storage, "3/link")
+    assert layout.is_stored(storage, "3/link") is False
+
+
+def test_is_stored_sees_files_inside_storage(tmp_path: Path) -> None:
+    (tmp_path / "3").mkdir()
+    (tmp_path / "3" / "abc").write_bytes(b"media")
+    assert layout.is_stored(tmp_path, "3/abc") is True
+    assert layout.is_stored(tmp_path, "3/missing") is False
