@@ -54,6 +54,7 @@ class WhisperConfig:
             models_dir=settings.asr_models_dir,
             beam_size=settings.opentr_asr_beam_size,
             vad=settings.opentr_asr_vad,
+            temperatures=FALLBACK_TEMPERATURES if settings.opentr_asr_temperature_fallback else (0.0,),
         )
 
 

@@ -46,9 +46,10 @@ class Settings(BaseSettings):
     opentr_home: Path = Field(default_factory=lambda: Path.cwd() / ".opentr")
     opentr_storage_dir: Path | None = None
     opentr_max_upload_mb: int = Field(default=2048, ge=1)
-    opentr_asr_engine: str | None = None
+    opentr_asr_engine: str = "faster-whisper"  # used when an upload comes without a transcript sidecar
     opentr_job_keepalive_seconds: int = Field(default=10, ge=1, le=3600)
     opentr_maintenance_seconds: float = Field(default=10.0, gt=0, le=3600)
+    opentr_progress_seconds: float = Field(default=2.0, gt=0, le=600)  # how often a long step writes progress
     opentr_schema_wait_seconds: float = Field(default=300.0, ge=0, le=86400)
     opentr_llm_timeout_seconds: float = Field(default=120.0, gt=0)
     db_pool_min: int = Field(default=1, ge=0, le=100)
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
     opentr_asr_models_dir: Path | None = None
     opentr_asr_beam_size: int = Field(default=5, ge=1, le=20)
     opentr_asr_vad: bool = True  # accepts on/off, true/false, 1/0
+    # Re-decode a window at higher temperatures when greedy output looks wrong (faster-whisper's default); off is
+    # faster on a slow CPU, at some cost in quality on hard audio.
+    opentr_asr_temperature_fallback: bool = True
     opentr_asr_remote_url: str | None = None
     opentr_asr_remote_model: str = Field(default="whisper-1", min_length=1)
     opentr_asr_remote_key: SecretStr | None = None

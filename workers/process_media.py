@@ -1,7 +1,9 @@
 """`process_media(file_id, task_id)`: pending → processing → completed | error | cancelled.
 
-Each step commits on its own (metadata, waveform, transcript, analytics, completion), with progress and a
-notification. Re-running the job after a crash is safe: the transcript is replaced whole, analytics upserted.
+Each step commits on its own (metadata, waveform, thumbnail, transcript, analytics, completion), with progress
+and a notification. The transcript is staged while it is produced (workers/transcription.py) and published in one
+short transaction, so re-running the job after a crash is safe: nothing partial was ever visible, the transcript
+is replaced whole, analytics upserted.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from asr.errors import TranscriptionError
 from jobs import dispatch
 from media import MediaError
 from media.probe import probe
@@ -25,11 +28,11 @@ from repo.media_files import MediaFileRepository
 from repo.rows import Actor
 from repo.segments import NewSegment, SegmentRepository
 from repo.tasks import TaskRepository
+from repo.transcript_staging import TranscriptStaging
 from repo.user_settings import SettingsRepository
 from storage import layout
-from workers import analytics
+from workers import analytics, transcription
 from workers.context import JobContext, job_context
-from workers.engines import TranscriptionError, get_engine
 from workers.liveness import JobLease, LeaseTaken
 from workers.sidecars import SidecarError
 from workers.steps import FileJob, JobCancelled, JobSuperseded, ignoring_gone
@@ -37,7 +40,7 @@ from workers.steps import FileJob, JobCancelled, JobSuperseded, ignoring_gone
 log = logging.getLogger("opentr.jobs.media")
 EXPECTED_FAILURES: dict[type[Exception], str] = {
     SidecarError: "transcript",
-    TranscriptionError: "transcription",
+    TranscriptionError: "transcription",  # asr's: model missing, remote server failing, bad language…
     MediaError: "media",
     DataError: "data",
     FileNotFoundError: "storage",
@@ -121,14 +124,18 @@ def _run(context: JobContext, job: FileJob) -> None:
 
     sidecar_path = layout.sidecar_path(context.storage_dir, media.storage_path)
     sidecar = sidecar_path.read_bytes() if sidecar_path.is_file() else None
-    found = get_engine(context.settings.opentr_asr_engine).transcribe(path, sidecar, media.language)
-    segments = [
-        NewSegment(s.start_time, s.end_time, s.text, s.speaker_label, [dict(w) for w in s.words] if s.words else None)
-        for s in found
-    ]
-    job.step(0.7, f"transcribed {len(segments)} segments", lambda conn: _store_transcript(conn, job.file_id, segments))
+    duration = metadata.get("duration", media.duration)
+    staged = transcription.transcribe(context, job, dataclasses.replace(media, duration=duration), path, sidecar)
+    segments: list[NewSegment] = []
+
+    def publish(conn: Connection) -> None:
+        staging = TranscriptStaging(conn, job.task_id)
+        segments.extend(s.as_new() for s in staging.staged())
+        staging.publish(job.file_id)
+
+    job.step(0.9, f"transcribed {staged.segments} segments ({staged.source})", publish)
     job.step(
-        0.9,
+        0.95,
         "computed analytics",
         lambda conn: AnalyticsRepository(conn).upsert(
             job.file_id, analytics.speaker_stats(segments), analytics.keywords(segments), None
@@ -171,10 +178,6 @@ def _thumbnail(storage_dir: Path, storage_path: str, filename: str) -> str | Non
     return relative
 
 
-def _store_transcript(conn: Connection, file_id: int, segments: list[NewSegment]) -> None:
-    SegmentRepository(conn).replace_transcript(file_id, segments)
-
-
 def _complete(context: JobContext, job: FileJob) -> None:
     summary_task: tuple[int, str] | None = None
     with context.db.transaction() as conn:
@@ -200,6 +203,7 @@ def _queue_auto_summary(conn: Connection, job: FileJob) -> tuple[int, str] | Non
 def _finish_cancelled(context: JobContext, job: FileJob) -> None:
     with context.db.transaction() as conn:
         SegmentRepository(conn).replace_transcript(job.file_id, [])
+        TranscriptStaging(conn, job.task_id).discard()
         AnalyticsRepository(conn).delete_for_file(job.file_id)
         with ignoring_gone():
             FileProcessingRepository(conn).finish_cancel(job.file_id)
@@ -214,6 +218,7 @@ def _record_failure(context: JobContext, job: FileJob, exc: Exception, category:
     with context.db.transaction() as conn:
         with ignoring_gone():
             FileProcessingRepository(conn).fail(job.file_id, job.task_id, message[:2000], category)
+        TranscriptStaging(conn, job.task_id).discard()
         with ignoring_gone():
             TaskRepository(conn).fail(job.task_id, message[:2000])
         job.notify(conn, "error", "processing failed", message[:500])

@@ -30,6 +30,7 @@ from repo.notifications import NotificationRepository
 from repo.segments import SegmentRepository
 from repo.summaries import SummaryRepository
 from repo.tasks import TaskRepository
+from repo.transcript_staging import TranscriptStaging
 from workers.steps import ignoring_gone
 
 log = logging.getLogger("opentr.recovery")
@@ -125,6 +126,7 @@ def _recover_file(db: Database, redis: Redis | None, job: ClaimedJob, report: Re
 
 def _finish_cancel(conn: psycopg.Connection[Any], state: FileState, task_id: str) -> None:
     SegmentRepository(conn).replace_transcript(state.id, [])
+    TranscriptStaging(conn, task_id).discard()
     AnalyticsRepository(conn).delete_for_file(state.id)
     FileProcessingRepository(conn).finish_cancel(state.id)
     with ignoring_gone():
@@ -137,6 +139,7 @@ def _finish_cancel(conn: psycopg.Connection[Any], state: FileState, task_id: str
 def _give_up(conn: psycopg.Connection[Any], state: FileState, task_id: str) -> None:
     message = f"processing stopped {state.recovery_attempts + 1} times; giving up"
     FileProcessingRepository(conn).fail(state.id, task_id, message, "recovery")
+    TranscriptStaging(conn, task_id).discard()
     with ignoring_gone():
         TaskRepository(conn).fail(task_id, DEAD_OWNER)
     NotificationRepository(conn).notify(
@@ -146,6 +149,7 @@ def _give_up(conn: psycopg.Connection[Any], state: FileState, task_id: str) -> N
 
 def _requeue(conn: psycopg.Connection[Any], state: FileState, task_id: str) -> str:
     FileProcessingRepository(conn).record_recovery(state.id)
+    TranscriptStaging(conn, task_id).discard()  # the next run starts over: what a dead job staged is not trusted
     with ignoring_gone():
         TaskRepository(conn).fail(task_id, DEAD_OWNER)
     new_task = dispatch.queue_processing(conn, state.id, state.user_id)

@@ -6,9 +6,9 @@ they come, and `process_media` publishes them as the file's transcript in one sh
 transaction stays open and no row of the file stays locked for the length of a transcription (an hour on a CPU),
 and a crash leaves no partial transcript visible.
 
-While the engine runs, progress (decoded audio position / duration) is written at most every `PROGRESS_SECONDS`
-and only when it moved by at least `PROGRESS_STEP`, so a long file shows a real progress bar without flooding the
-notifications; the same write answers whether the user asked to cancel, and the engine stops between segments.
+While the engine runs, progress (decoded audio position / duration) is written at most every
+`OPENTR_PROGRESS_SECONDS` (2 s) and only when it moved by at least `PROGRESS_STEP`, so a long file shows a real
+progress bar without flooding the notifications; the same write answers whether the user asked to cancel, and the engine stops between segments.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from workers.steps import FileJob, JobCancelled, JobSuperseded
 
 log = logging.getLogger("opentr.jobs.transcription")
 DEFAULT_SPEAKER = "SPEAKER_00"  # an engine gives no speaker labels; diarization may split them later
-PROGRESS_SECONDS = 2.0
 PROGRESS_STEP = 0.01
 STAGE_BATCH = 200
 START, END = 0.35, 0.85  # the share of the file's progress bar that transcription fills
@@ -69,7 +68,8 @@ def transcribe(context: JobContext, job: FileJob, media: MediaFile, path: Path, 
 def _listen(context: JobContext, job: FileJob, media: MediaFile, path: Path) -> Staged:
     engine = speech_engine(context.settings)
     language = media.language or _preferred_language(context, job)
-    reporter = ProgressReporter(job, media.duration)
+    every = context.settings.opentr_progress_seconds
+    reporter = ProgressReporter(job, media.duration, every)
     with context.db.transaction() as conn:
         TranscriptStaging(conn, job.task_id).discard()
     try:
@@ -88,7 +88,7 @@ def _listen(context: JobContext, job: FileJob, media: MediaFile, path: Path) -> 
         flushed_at = time.monotonic()
         for segment in result.segments:
             batch.append(_as_new(segment))
-            if len(batch) >= STAGE_BATCH or time.monotonic() - flushed_at >= PROGRESS_SECONDS:
+            if len(batch) >= STAGE_BATCH or time.monotonic() - flushed_at >= every:
                 staged = _stage(context, job, staged, batch)
                 batch, flushed_at = [], time.monotonic()
         staged = _stage(context, job, staged, batch)
@@ -130,8 +130,8 @@ class ProgressReporter:
     """Turns the engine's `on_progress(seconds)` into throttled progress writes and its `should_stop()` into the
     user's cancel flag (or the file having moved on to another job), polled at the same pace."""
 
-    def __init__(self, job: FileJob, duration: float | None) -> None:
-        self.job, self.duration = job, duration
+    def __init__(self, job: FileJob, duration: float | None, every_seconds: float) -> None:
+        self.job, self.duration, self.every = job, duration, every_seconds
         self.written = START
         self.checked_at = time.monotonic()
         self.stop_reason: str | None = None
@@ -140,11 +140,11 @@ class ProgressReporter:
         if not self.duration or self.duration <= 0:
             return
         progress = START + (END - START) * min(1.0, max(0.0, seconds / self.duration))
-        if progress - self.written >= PROGRESS_STEP and time.monotonic() - self.checked_at >= PROGRESS_SECONDS:
+        if progress - self.written >= PROGRESS_STEP and time.monotonic() - self.checked_at >= self.every:
             self._report(progress)
 
     def should_stop(self) -> bool:
-        if self.stop_reason is None and time.monotonic() - self.checked_at >= PROGRESS_SECONDS:
+        if self.stop_reason is None and time.monotonic() - self.checked_at >= self.every:
             self._report(self.written, announce=False)
         return self.stop_reason is not None
 
