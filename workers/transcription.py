@@ -8,7 +8,8 @@ and a crash leaves no partial transcript visible.
 
 While the engine runs, progress (decoded audio position / duration) is written at most every
 `OPENTR_PROGRESS_SECONDS` (2 s) and only when it moved by at least `PROGRESS_STEP`, so a long file shows a real
-progress bar without flooding the notifications; the same write answers whether the user asked to cancel, and the engine stops between segments.
+progress bar without flooding the notifications; the same write answers whether the user asked to cancel, and the
+engine stops between segments.
 """
 
 from __future__ import annotations
