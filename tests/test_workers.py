@@ -88,14 +88,16 @@ def test_vtt_and_whisperx_pipelines(workers: WorkerEnv) -> None:
     assert workers.query("SELECT count(*) FROM speakers WHERE media_file_id = %s", vtt_job.file_id) == [(2,)]
 
 
-def test_a_file_without_transcript_source_fails_with_a_clear_reason(workers: WorkerEnv) -> None:
+def test_without_a_sidecar_a_missing_speech_model_fails_naming_it_and_the_command(workers: WorkerEnv) -> None:
+    """No transcript uploaded, so the default engine must listen; its model was never downloaded and this machine
+    cannot fetch it: the file says which model and how to get it."""
     job = workers.arrange(wav(1.0), None)
-    assert workers.run_burst().returncode == 0
+    assert workers.run_burst(HF_HUB_OFFLINE="1").returncode == 0
     status, message, category = workers.query(
         "SELECT status, last_error_message, error_category FROM media_files WHERE id = %s", job.file_id
     )[0]
     assert status == "error" and category == "transcription"
-    assert message == "this file has no transcript sidecar and no ASR engine is configured"
+    assert "speech model 'small' is not available" in message and message.endswith("opentr models pull small")
     assert workers.query("SELECT status, error_message FROM tasks WHERE id = %s", job.task_id) == [("failed", message)]
     assert workers.query(
         "SELECT kind FROM notifications WHERE media_file_id = %s ORDER BY id DESC LIMIT 1", job.file_id
