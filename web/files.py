@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import FileResponse
 
 from jobs import dispatch
+from repo.diarization import MAX_SPEAKERS, DiarizationRepository, SpeakerHints
 from repo.errors import Conflict, NotFound
 from repo.media_files import FileDetail, FilePage, MediaFile, MediaFileRepository
 from repo.notifications import NotificationRepository
@@ -135,6 +136,10 @@ class UploadFields(BaseModel):
     description: str | None = Field(default=None, max_length=10_000)
     language: str | None = Field(default=None, max_length=20)
     source_url: str | None = Field(default=None, max_length=2000)
+    # for diarization (repo.diarization.SpeakerHints): the exact count, or a range
+    min_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
+    max_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
+    num_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
 
 
 async def _receive(request: Any) -> ReceivedUpload:
@@ -180,6 +185,7 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
     storage = ctx.services.storage_dir
     try:
         fields = UploadFields.model_validate(body.fields)
+        hints = SpeakerHints(fields.min_speakers, fields.max_speakers, fields.num_speakers)
         actor = ctx.actor
         files = MediaFileRepository(ctx.conn)
         duplicate = files.find_duplicate(actor, body.media.sha256)
@@ -196,8 +202,9 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
             file_size=body.media.size,
             content_type=body.media.content_type,
             file_hash=body.media.sha256,
-            **fields.model_dump(),
+            **fields.model_dump(exclude=set(SpeakerHints.__dataclass_fields__)),
         )
+        DiarizationRepository(ctx.conn).set_hints(created.id, hints)
         task_id = dispatch.queue_processing(ctx.conn, created.id, actor.id)
         NotificationRepository(ctx.conn).notify(
             actor.id,
