@@ -188,6 +188,8 @@ def arrange(client: Any, url: str, headers: dict[str, str], closed_port: int) ->
 def _pool_kind(path: str, name: str) -> str:
     if name == "segment_uuid":
         return "segments"
+    if name == "profile_uuid":
+        return "speaker-profiles"
     if name == "id":
         return "tasks"
     if name == "key":
