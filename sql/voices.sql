@@ -11,11 +11,15 @@ SET embedding = %(embedding)s::real[], embedding_signature = %(signature)s::bit(
 WHERE media_file_id = %(file_id)s AND label = %(label)s;
 
 -- name: clear_file_matches :exec
--- A file processed again is matched afresh: its pending suggestions and its speaker pairs go (rejections stay).
+-- A file processed again is matched afresh: its pending suggestions, its automatic profile links and its speaker
+-- pairs go. What the user decided stays: rejections, accepted suggestions, links made or verified by hand.
 WITH mine AS (SELECT id FROM speakers WHERE media_file_id = %(file_id)s),
 gone AS (
     DELETE FROM speaker_profile_suggestions
     WHERE speaker_id IN (SELECT id FROM mine) AND status = 'pending'
+), unlinked AS (
+    UPDATE speakers SET profile_id = NULL, assigned_by = NULL, confidence = NULL
+    WHERE media_file_id = %(file_id)s AND assigned_by = 'auto' AND NOT verified
 )
 DELETE FROM speaker_matches
 WHERE speaker1_id IN (SELECT id FROM mine) OR speaker2_id IN (SELECT id FROM mine);

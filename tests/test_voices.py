@@ -212,3 +212,20 @@ def test_signatures_screen_by_angle() -> None:
 
     assert len(signature(a)) == SIGNATURE_BITS and distance(a, a) == 0
     assert distance(a, b) <= screen_bits(SUGGEST) < distance(a, far)
+
+
+def test_processing_a_file_again_matches_it_afresh_but_keeps_the_users_decisions(conn: Conn) -> None:
+    me = factories.user(conn)
+    first = record(conn, me, {"SPEAKER_00": list(ANN)})
+    ann = profile_from(conn, me, first, "SPEAKER_00", "Ann")
+    second = record(conn, me, {"SPEAKER_00": noisy(ANN, 8), "SPEAKER_01": noisy(ANN, 9)})
+    speakers, voices = SpeakerRepository(conn), VoiceRepository(conn)
+    kept, changed = second.uuid_of(conn, "SPEAKER_00"), second.uuid_of(conn, "SPEAKER_01")
+    speakers.update(me, kept, verified=True)  # the user confirmed this automatic link
+
+    voices.store_embeddings(second.file_id, {"SPEAKER_01": Voice(list(BOB))})  # another voice this time
+    voices.match_file(second.file_id, me.id, auto_assign=AUTO, suggest=SUGGEST)
+
+    assert (speakers.get(me, kept).profile_uuid, speakers.get(me, kept).verified) == (ann, True)
+    assert speakers.get(me, changed).profile_uuid is None
+    assert speakers.suggestions(me, changed) == []
