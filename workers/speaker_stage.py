@@ -1,13 +1,25 @@
 """The worker side of speakers across files: after a file's transcript is stored, record how its speakers were
 found, store their voice embeddings, and match them against the owner's profiles and other recordings.
 
-`process_media` calls these inside one job step (one transaction), after `SegmentRepository.replace_transcript`
-created the speakers, so the speakers, their embeddings, the matches and the notification commit together:
+How `process_media` wires the diarization stage (asr/diarization.py) and this module:
 
-    def write(conn):
-        _store_transcript(conn, job.file_id, segments)
+    config = DiarizationConfig.from_settings(context.settings)
+    with context.db.transaction() as conn:
+        hints = DiarizationRepository(conn).hints(job.file_id)        # min/max/num_speakers from the upload
+    result = unavailable(config)                                      # off / models missing: no audio decoded
+    if result is None and not sidecar_has_labels:
+        result = diarize(pcm_chunks(path), 16_000, hints, config)    # bounded memory, never raises for models
+    segments = assign_speakers(segments, result.turns)                # SPEAKER_00 for all without turns
+    voices = result.voices                                            # or, for a WhisperX sidecar:
+    # voices = {label: Voice(v) for label, v in parse_speaker_embeddings(sidecar).items()}; outcome "transcript"
+
+    def write(conn):                                                  # one job step, one transaction
+        _store_transcript(conn, job.file_id, new_segments)           # creates the speakers by label
         report = speaker_stage.store_speakers_and_match(conn, job.file_id, job.user_id, voices)
-        speaker_stage.record_outcome(conn, job, result.status, result.message, report)
+        speaker_stage.record_outcome(conn, job, result.outcome, result.message, report)
+
+So the speakers, their embeddings, the matches, the file's `diarization` outcome and the notification commit
+together.
 """
 
 from __future__ import annotations
