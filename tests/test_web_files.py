@@ -263,7 +263,7 @@ def test_upload_stores_speaker_count_hints_for_diarization(client: Any, app_sett
     headers = register(client)
     created = upload(client, headers, min_speakers="2", max_speakers="4")
     assert created.status_code == 201, created.text
-    exact = upload(client, headers, wav_bytes(tone=500), num_speakers="3")
+    exact = upload(client, headers, wav_bytes(tone=500), num_speakers="3", min_speakers="")
     assert exact.status_code == 201, exact.text
     with psycopg.connect(str(app_settings.database_url)) as conn:
         rows = conn.execute(

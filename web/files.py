@@ -7,10 +7,10 @@ import logging
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.responses import FileResponse
 
 from jobs import dispatch
@@ -129,6 +129,13 @@ class FileUpdateIn(BaseModel):
     is_public: bool | None = None
 
 
+# A form field is text: "3" is a count (not strict, whatever the model's mode), an empty field is no hint.
+SpeakerCount = Annotated[
+    Annotated[int, Field(ge=1, le=MAX_SPEAKERS, strict=False)] | None,
+    BeforeValidator(lambda value: None if value == "" else value),
+]
+
+
 class UploadFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str | None = Field(default=None, max_length=500)
@@ -137,9 +144,9 @@ class UploadFields(BaseModel):
     language: str | None = Field(default=None, max_length=20)
     source_url: str | None = Field(default=None, max_length=2000)
     # for diarization (repo.diarization.SpeakerHints): the exact count, or a range
-    min_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
-    max_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
-    num_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
+    min_speakers: SpeakerCount = None
+    max_speakers: SpeakerCount = None
+    num_speakers: SpeakerCount = None
 
 
 async def _receive(request: Any) -> ReceivedUpload:
