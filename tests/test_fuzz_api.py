@@ -371,7 +371,9 @@ def case_strategy(op: Operation, strategies: SchemaStrategies, pools: dict[str, 
             bodies.append(st.tuples(st.just("form"), form))
     elif "multipart/form-data" in content:
         fields = st.dictionaries(
-            st.sampled_from(["title", "author", "description", "language", "source_url", "bogus"]),
+            st.sampled_from(
+                ["title", "author", "description", "language", "source_url", "min_speakers", "num_speakers", "bogus"]
+            ),
             hostile_text(),
             max_size=4,
         )
