@@ -1,4 +1,4 @@
-"""Measure 7: voice matching at scale. A user with 20,000 speakers (4 per file over 5,000 files) and 500 profiles,
+"""Measure 8: voice matching at scale. A user with 20,000 speakers (4 per file over 5,000 files) and 500 profiles,
 next to a second user just as big; one new file with 4 speakers (3 people who have a profile, one stranger) is
 stored and matched (`VoiceRepository.store_embeddings` + `match_file`: suggestions, auto-assignment, speaker pairs)
 in one transaction, rolled back after each run so every run sees the same data.
@@ -148,8 +148,8 @@ def _pgvector(conn: psycopg.Connection[Any], user_id: int, probes: np.ndarray, r
 
 
 def run(ctx: Context) -> list[Measure]:
-    measure = Measure("speakers", "7. speakers: matching one new file's voices against a user's speakers and profiles")
-    scan = Measure("speakers_plain_scan", "7b. speakers: the plain scan (exact cosine of every speaker, no screen)")
+    measure = Measure("speakers", "8. speakers: matching one new file's voices against a user's speakers and profiles")
+    scan = Measure("speakers_plain_scan", "8b. speakers: the plain scan (exact cosine of every speaker, no screen)")
     rng = np.random.default_rng(7)
     total = 500 if ctx.options.smoke else 20_000
     runs = 3 if ctx.options.smoke else 30
