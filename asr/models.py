@@ -4,13 +4,21 @@ Models are cached under OPENTR_ASR_MODELS_DIR in the Hugging Face Hub layout fas
 fetched by `opentr models pull NAME` is the one a worker finds. A worker never waits on a dead network: it looks on
 disk first (`local_files_only`), then spends at most `REACH_TIMEOUT_SECONDS` finding out whether the hub answers at
 all before it downloads, and otherwise fails with `ModelMissing` naming the command that fixes it.
+
+`opentr models pull diarization` fetches the two speaker-diarization models (asr/diarization.py) from sherpa-onnx's
+releases (`OPENTR_DIARIZATION_MODELS_URL` names a mirror) into `<models dir>/diarization/`, where the default
+`OPENTR_DIARIZATION_*_MODEL` settings look: the pyannote-3.0 segmentation model and a WeSpeaker ResNet34 embedding
+model (256-d). A worker never downloads these by itself: without them files get one speaker, and say why.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
+import tarfile
+import tempfile
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,6 +26,19 @@ from urllib.parse import urlsplit
 from asr.errors import ModelMissing, TranscriptionError
 
 REACH_TIMEOUT_SECONDS = 3.0
+DIARIZATION = "diarization"
+DIARIZATION_MODELS_URL = "https://github.com/k2-fsa/sherpa-onnx/releases/download"
+# (file in <models dir>/diarization, path under the releases URL, member to extract when it is an archive);
+# "recongition" is the release tag's own spelling.
+DIARIZATION_FILES = (
+    (
+        "segmentation.onnx",
+        "speaker-segmentation-models/sherpa-onnx-pyannote-segmentation-3-0.tar.bz2",
+        "sherpa-onnx-pyannote-segmentation-3-0/model.onnx",
+    ),
+    ("embedding.onnx", "speaker-recongition-models/wespeaker_en_voxceleb_resnet34_LM.onnx", None),
+)
+DOWNLOAD_TIMEOUT_SECONDS = 600.0
 MODEL_FILES = ["config.json", "preprocessor_config.json", "model.bin", "tokenizer.json", "vocabulary.*"]
 OFFLINE_VALUES = frozenset({"1", "on", "yes", "true"})
 
@@ -73,7 +94,12 @@ def hub_reachable(timeout: float = REACH_TIMEOUT_SECONDS) -> bool:
 
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in OFFLINE_VALUES:
         return False
-    endpoint = urlsplit(constants.ENDPOINT)
+    return reachable(constants.ENDPOINT, timeout)
+
+
+def reachable(url: str, timeout: float = REACH_TIMEOUT_SECONDS) -> bool:
+    """Whether a TCP connection to the URL's host opens within `timeout` (name lookup included)."""
+    endpoint = urlsplit(url)
     host, port = endpoint.hostname or "", endpoint.port or (443 if endpoint.scheme == "https" else 80)
     opened = threading.Event()
 
@@ -111,6 +137,8 @@ def pull(name: str, models_dir: Path) -> Path:
     """Download `name` into the models dir with a progress bar on the terminal; the directory it ends up in."""
     from huggingface_hub import constants
 
+    if name == DIARIZATION:
+        return pull_diarization(models_dir)
     try:
         if local_directory(name) is not None:
             raise PullFailed(f"{name} is a local model directory; there is nothing to download")
@@ -141,3 +169,47 @@ def _one_line(exc: BaseException) -> str:
         exc = exc.__cause__
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return (lines[0] if lines else type(exc).__name__)[:300]
+
+
+def pull_diarization(models_dir: Path) -> Path:
+    """Download the segmentation and embedding models into `models_dir/diarization` (each file replaced only once
+    it arrived whole); the directory. PullFailed is one line naming the URL and the reason."""
+    base = os.environ.get("OPENTR_DIARIZATION_MODELS_URL", "").strip().rstrip("/") or DIARIZATION_MODELS_URL
+    if not reachable(base):
+        raise PullFailed(f"cannot download the diarization models: {base} cannot be reached")
+    target = models_dir / DIARIZATION
+    target.mkdir(parents=True, exist_ok=True)
+    for filename, remote, member in DIARIZATION_FILES:
+        url = f"{base}/{remote}"
+        try:
+            _fetch(url, target / filename, member)
+        except PullFailed:
+            raise
+        except Exception as exc:  # HTTP, network, archive: each is one line for the operator
+            raise PullFailed(f"cannot download {url}: {_one_line(exc)}") from None
+    return target
+
+
+def _fetch(url: str, destination: Path, member: str | None) -> None:
+    import httpx
+
+    with tempfile.TemporaryDirectory(dir=destination.parent) as scratch:
+        downloaded = Path(scratch) / "download"
+        with httpx.stream("GET", url, follow_redirects=True, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
+            response.raise_for_status()
+            with downloaded.open("wb") as out:
+                for chunk in response.iter_bytes(1 << 20):
+                    out.write(chunk)
+        if member is not None:
+            unpacked = Path(scratch) / "unpacked"
+            with tarfile.open(downloaded) as archive:
+                try:
+                    source = archive.extractfile(member)
+                except KeyError:
+                    source = None
+                if source is None:
+                    raise PullFailed(f"cannot download {url}: the archive holds no {member}")
+                with source, unpacked.open("wb") as out:
+                    shutil.copyfileobj(source, out)
+            downloaded = unpacked
+        os.replace(downloaded, destination)

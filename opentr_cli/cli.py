@@ -289,7 +289,11 @@ def parser() -> argparse.ArgumentParser:
     rotate.set_defaults(func=cmd_keys_rotate)
     speech = sub.add_parser("models", help="speech models").add_subparsers(dest="models_command", required=True)
     pull = speech.add_parser("pull", help="download a faster-whisper model into OPENTR_ASR_MODELS_DIR")
-    pull.add_argument("name", help="a size name (tiny, small, large-v3, ...) or a Hugging Face id (org/name)")
+    pull.add_argument(
+        "name",
+        help="a size name (tiny, small, large-v3, ...), a Hugging Face id (org/name), or `diarization` for the "
+        "speaker-diarization models",
+    )
     pull.set_defaults(func=cmd_models_pull)
     clean = sub.add_parser("cleanup", help="report (and with --yes fix) stray storage files and missing media")
     clean.add_argument("--yes", action="store_true")

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     opentr_asr_remote_key: SecretStr | None = None
     opentr_asr_remote_max_upload_mb: float = Field(default=24.0, gt=0, le=1024)
     opentr_asr_remote_timeout_seconds: float = Field(default=600.0, gt=0)
+    opentr_diarization: Literal["auto", "off"] = "auto"
+    opentr_diarization_segmentation_model: Path | None = None  # default: <models dir>/diarization/segmentation.onnx
+    opentr_diarization_embedding_model: Path | None = None  # default: <models dir>/diarization/embedding.onnx
+    opentr_diarization_threshold: float = Field(default=0.5, gt=0, lt=2)  # cosine distance: one speaker below it
+    opentr_diarization_block_seconds: float = Field(default=600.0, ge=1, le=86400)
 
     @field_validator("database_url")
     @classmethod
@@ -104,6 +109,14 @@ class Settings(BaseSettings):
     @property
     def asr_models_dir(self) -> Path:
         return self.opentr_asr_models_dir or self.opentr_home / "models"
+
+    @property
+    def diarization_segmentation_model(self) -> Path:
+        return self.opentr_diarization_segmentation_model or self.asr_models_dir / "diarization" / "segmentation.onnx"
+
+    @property
+    def diarization_embedding_model(self) -> Path:
+        return self.opentr_diarization_embedding_model or self.asr_models_dir / "diarization" / "embedding.onnx"
 
     @property
     def storage_dir(self) -> Path:

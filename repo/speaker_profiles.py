@@ -39,6 +39,9 @@ class ProfileOccurrence:
     speaker_name: str
     segment_count: int
     talk_time: float
+    assigned_by: str | None  # 'auto': linked by voice matching (with `confidence`); 'user': by hand
+    verified: bool
+    confidence: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,7 @@ _create = s.one_or_none("speaker_profiles.create", SpeakerProfile)
 _get = s.one("speaker_profiles.get", SpeakerProfile)
 _list = s.many("speaker_profiles.list", SpeakerProfile)
 _update = s.one("speaker_profiles.update", SpeakerProfile)
+_forget_links = s.execute("speaker_profiles.forget_links")
 _delete = s.rowcount("speaker_profiles.delete")
 _profile_visible = s.scalar("speaker_profiles.profile_visible", bool)
 _occurrences = s.many("speaker_profiles.occurrences", ProfileOccurrence)
@@ -108,8 +112,10 @@ class SpeakerProfileRepository:
 
     def delete(self, actor: Actor, profile_uuid: UUID) -> None:
         """Speakers linked to the profile stay, unlinked."""
-        if _delete(self.conn, profile_uuid=profile_uuid, **actor.scope()) == 0:
-            raise NotFound("speaker profile not found")
+        with self.conn.transaction():
+            _forget_links(self.conn, profile_uuid=profile_uuid, **actor.scope())
+            if _delete(self.conn, profile_uuid=profile_uuid, **actor.scope()) == 0:
+                raise NotFound("speaker profile not found")
 
     def occurrences(self, actor: Actor, profile_uuid: UUID) -> list[ProfileOccurrence]:
         """Where the profile's person speaks, across files; [] for a visible profile linked to nobody."""

@@ -1,4 +1,9 @@
-"""The speakers of a file: naming, verifying, merging, linking to profiles, and cross-file matches."""
+"""The speakers of a file: creating, naming, verifying, merging, deleting, linking to profiles (by hand or by
+answering a suggestion), and cross-file matches.
+
+Every change that can alter what a profile learns from (a verified speaker's link, its verification, a merge or a
+delete) re-learns the profiles involved in the same transaction (repo.voices.VoiceRepository.relearn).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ from uuid import UUID
 
 from repo import statements as s
 from repo.database import Connection
-from repo.errors import Invalid, NotFound
+from repo.errors import Conflict, Invalid, NotFound
 from repo.rows import Actor
+from repo.voices import VoiceRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +31,7 @@ class Speaker:
     profile_name: str | None
     segment_count: int
     talk_time: float
+    assigned_by: str | None  # 'auto' (matching linked it) or 'user'; None without a profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +53,41 @@ class MergePair:
     target_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A profile suggested for a speaker by voice matching, still open."""
+
+    profile_uuid: UUID
+    profile_name: str
+    confidence: float
+    assigned: bool  # the speaker is already linked to it (auto-assigned, awaiting the user's answer)
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerSummary:
+    """One person across the user's files: a profile, else a display name, else a label."""
+
+    name: str
+    profile_uuid: UUID | None
+    file_count: int
+    speaker_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteTarget:
+    speaker_id: int
+    profile_id: int | None
+    segment_count: int
+    target_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    speaker_id: int
+    profile_id: int
+    previous_profile_id: int | None
+
+
 _list_for_file = s.many("speakers.list_for_file", Speaker)
 _file_visible = s.scalar("segments.file_visible", bool)
 _get = s.one("speakers.get", Speaker)
@@ -58,6 +100,15 @@ _absorb_source = s.execute("speakers.absorb_source")
 _upsert_match = s.scalar("speakers.upsert_match", int)
 _speaker_visible = s.scalar("speakers.speaker_visible", bool)
 _matches_for = s.many("speakers.matches_for", SpeakerMatch)
+_create = s.one_or_none("speakers.create", Speaker)
+_lock_for_delete = s.one("speakers.lock_for_delete", DeleteTarget)
+_delete_by_id = s.execute("speakers.delete_by_id")
+_suggestions = s.many("speakers.suggestions", Suggestion)
+_decide = s.one_or_none("speakers.decide_suggestion", Decision)
+_link_accepted = s.execute("speakers.link_accepted")
+_unlink_rejected = s.execute("speakers.unlink_rejected")
+_summary = s.many("speakers.summary", SpeakerSummary)
+_own_file_visible = s.scalar("speakers.own_file_visible", bool)
 
 
 class SpeakerRepository:
@@ -83,22 +134,33 @@ class SpeakerRepository:
         verified: bool | None = None,
         suggested_name: str | None = None,
     ) -> Speaker:
-        """Rename or verify; None leaves a field unchanged, "" clears a name."""
-        return _update(
-            self.conn,
-            speaker_uuid=speaker_uuid,
-            display_name=display_name,
-            suggested_name=suggested_name,
-            verified=verified,
-            **actor.scope(),
-        )
+        """Rename or verify; None leaves a field unchanged, "" clears a name. A change of `verified` re-learns the
+        speaker's profile."""
+        with self.conn.transaction():
+            updated = _update(
+                self.conn,
+                speaker_uuid=speaker_uuid,
+                display_name=display_name,
+                suggested_name=suggested_name,
+                verified=verified,
+                **actor.scope(),
+            )
+            if verified is not None:
+                voices = VoiceRepository(self.conn)
+                voices.relearn([voices.profile_of(speaker_uuid)])
+            return updated
 
     def assign_profile(self, actor: Actor, speaker_uuid: UUID, profile_uuid: UUID | None) -> Speaker:
-        """Link the speaker to one of the owner's profiles, or unlink it with None."""
-        found = _assign_profile(self.conn, speaker_uuid=speaker_uuid, profile_uuid=profile_uuid, **actor.scope())
-        if found is None:
-            raise NotFound("speaker or speaker profile not found")
-        return found
+        """Link the speaker to one of the owner's profiles (the user's link: matching never overrides it), or unlink
+        it with None; both profiles re-learn when the speaker is verified."""
+        voices = VoiceRepository(self.conn)
+        with self.conn.transaction():
+            before = voices.profile_of(speaker_uuid)
+            found = _assign_profile(self.conn, speaker_uuid=speaker_uuid, profile_uuid=profile_uuid, **actor.scope())
+            if found is None:
+                raise NotFound("speaker or speaker profile not found")
+            voices.relearn([before, voices.profile_of(speaker_uuid)])
+            return found
 
     def merge(self, actor: Actor, file_uuid: UUID, source_speaker_uuid: UUID, target_speaker_uuid: UUID) -> Speaker:
         """Fold the source speaker into the target: its segments and matches move, then it is deleted."""
@@ -112,10 +174,13 @@ class SpeakerRepository:
                 target_uuid=target_speaker_uuid,
                 **actor.scope(),
             )
+            voices = VoiceRepository(self.conn)
+            profiles = [voices.profile_of(source_speaker_uuid), voices.profile_of(target_speaker_uuid)]
             ids = {"source_id": pair.source_id, "target_id": pair.target_id}
             _move_segments(self.conn, **ids)
             _move_matches(self.conn, **ids)
             _absorb_source(self.conn, **ids)
+            voices.relearn(profiles)
             return self.get(actor, target_speaker_uuid)
 
     def upsert_match(self, speaker_a_id: int, speaker_b_id: int, confidence: float) -> int:
@@ -128,4 +193,82 @@ class SpeakerRepository:
         found = _matches_for(self.conn, speaker_uuid=speaker_uuid, **actor.scope())
         if not found and not _speaker_visible(self.conn, speaker_uuid=speaker_uuid, **actor.scope()):
             raise NotFound("speaker not found")
+        return found
+
+    def create(
+        self, actor: Actor, file_uuid: UUID, label: str | None = None, display_name: str | None = None
+    ) -> Speaker:
+        """A speaker of the file with no segments yet; without a label it gets the next free SPEAKER_NN."""
+        with self.conn.transaction():
+            created = _create(self.conn, file_uuid=file_uuid, label=label, display_name=display_name, **actor.scope())
+            if created is not None:
+                return created
+            if not _file_visible(self.conn, file_uuid=file_uuid, **actor.scope()):
+                raise NotFound("media file not found")
+            raise Conflict("this file already has a speaker with this label", "label")
+
+    def delete(self, actor: Actor, speaker_uuid: UUID, move_segments_to: UUID | None = None) -> None:
+        """Delete a speaker. Its segments (and matches) move to `move_segments_to`, a speaker of the same file;
+        without one, a speaker that still has segments is refused (Conflict) rather than leaving them unlabelled."""
+        if move_segments_to == speaker_uuid:
+            raise Invalid("a speaker cannot take over its own segments", "move_segments_to")
+        with self.conn.transaction():
+            found = _lock_for_delete(
+                self.conn, speaker_uuid=speaker_uuid, target_uuid=move_segments_to, **actor.scope()
+            )
+            if move_segments_to is not None and found.target_id is None:
+                raise NotFound("move_segments_to: no such speaker in this file", "move_segments_to")
+            if found.target_id is not None:
+                ids = {"source_id": found.speaker_id, "target_id": found.target_id}
+                _move_segments(self.conn, **ids)
+                _move_matches(self.conn, **ids)
+            elif found.segment_count:
+                raise Conflict(
+                    f"the speaker still has {found.segment_count} segment(s): name a speaker of this file in "
+                    "move_segments_to to take them over",
+                    "move_segments_to",
+                )
+            _delete_by_id(self.conn, speaker_id=found.speaker_id)
+            VoiceRepository(self.conn).relearn([found.profile_id])
+
+    def suggestions(self, actor: Actor, speaker_uuid: UUID) -> list[Suggestion]:
+        """The open profile suggestions for the speaker, best first; [] for a visible speaker without any."""
+        found = _suggestions(self.conn, speaker_uuid=speaker_uuid, **actor.scope())
+        if not found and not _speaker_visible(self.conn, speaker_uuid=speaker_uuid, **actor.scope()):
+            raise NotFound("speaker not found")
+        return found
+
+    def accept_suggestion(self, actor: Actor, speaker_uuid: UUID, profile_uuid: UUID) -> Speaker:
+        """The speaker is this profile's person: linked by the user, verified; the profiles involved re-learn."""
+        with self.conn.transaction():
+            decision = self._decide(actor, speaker_uuid, profile_uuid, "accepted")
+            _link_accepted(self.conn, speaker_id=decision.speaker_id, profile_id=decision.profile_id)
+            VoiceRepository(self.conn).relearn([decision.previous_profile_id, decision.profile_id])
+            return self.get(actor, speaker_uuid)
+
+    def reject_suggestion(self, actor: Actor, speaker_uuid: UUID, profile_uuid: UUID) -> None:
+        """The speaker is not this profile's person: remembered (never suggested again), and a link to it goes."""
+        with self.conn.transaction():
+            decision = self._decide(actor, speaker_uuid, profile_uuid, "rejected")
+            _unlink_rejected(self.conn, speaker_id=decision.speaker_id, profile_id=decision.profile_id)
+            VoiceRepository(self.conn).relearn([decision.profile_id])
+
+    def _decide(self, actor: Actor, speaker_uuid: UUID, profile_uuid: UUID, status: str) -> Decision:
+        decision = _decide(
+            self.conn, speaker_uuid=speaker_uuid, profile_uuid=profile_uuid, status=status, **actor.scope()
+        )
+        if decision is None:
+            raise NotFound("speaker or speaker profile not found")
+        return decision
+
+    def summary(self, actor: Actor, file_uuid: UUID | None = None) -> list[SpeakerSummary]:
+        """The actor's own speakers across files, one entry per person with their file count (for filters);
+        with `file_uuid`, only the people speaking in that file (NotFound unless it is the actor's)."""
+        found = _summary(self.conn, file_uuid=file_uuid, actor_id=actor.id)
+        if (
+            file_uuid is not None
+            and not found
+            and not _own_file_visible(self.conn, file_uuid=file_uuid, actor_id=actor.id)
+        ):
+            raise NotFound("media file not found")
         return found

@@ -41,6 +41,12 @@ SETTINGS: dict[str, SettingSpec] = {
     "transcription.language": _spec(
         Annotated[str, Field(min_length=2, max_length=35)] | None, None, "spoken language (None: detect)"
     ),
+    "match.auto_assign": _spec(
+        Annotated[float, Field(ge=0, le=1)], 0.80, "voice similarity at which a speaker is linked to a profile"
+    ),
+    "match.suggest": _spec(
+        Annotated[float, Field(ge=0, le=1)], 0.65, "voice similarity at which a profile is suggested for a speaker"
+    ),
 }
 
 

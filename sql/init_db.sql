@@ -95,7 +95,13 @@ CREATE TABLE media_files (
     force_delete_eligible boolean NOT NULL DEFAULT false,
     summary_status text CHECK (summary_status IN ('pending', 'processing', 'completed', 'failed')),
     updated_at timestamptz NOT NULL DEFAULT now(),
-    language_probability real CHECK (language_probability BETWEEN 0 AND 1)
+    language_probability real CHECK (language_probability BETWEEN 0 AND 1),
+    -- 0004_speakers: speaker-count hints given at upload, and what the diarization stage did
+    min_speakers integer CHECK (min_speakers BETWEEN 1 AND 100),
+    max_speakers integer CHECK (max_speakers BETWEEN 1 AND 100),
+    num_speakers integer CHECK (num_speakers BETWEEN 1 AND 100),
+    diarization text CHECK (diarization IN ('diarized', 'off', 'models_missing', 'failed', 'transcript')),
+    CONSTRAINT media_files_speaker_hints_check CHECK (min_speakers <= max_speakers)
 );
 CREATE INDEX media_files_user_page_idx ON media_files (user_id, upload_time DESC, id DESC);
 CREATE INDEX media_files_page_idx ON media_files (upload_time DESC, id DESC);
@@ -113,7 +119,12 @@ CREATE TABLE speaker_profiles (
     description text,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (user_id, name)
+    UNIQUE (user_id, name),
+    -- 0004_speakers: the weighted mean of the verified speakers' voice embeddings (unit length) and its signature
+    embedding real[] CHECK (array_ndims(embedding) = 1 AND cardinality(embedding) BETWEEN 1 AND 4096),
+    embedding_signature bit(256),
+    embedding_weight real NOT NULL DEFAULT 0 CHECK (embedding_weight >= 0),
+    CONSTRAINT speaker_profiles_embedding_signature_check CHECK ((embedding IS NULL) = (embedding_signature IS NULL))
 );
 
 CREATE TABLE speakers (
@@ -129,7 +140,14 @@ CREATE TABLE speakers (
     confidence real CHECK (confidence BETWEEN 0 AND 1),
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (media_file_id, label)
+    UNIQUE (media_file_id, label),
+    -- 0004_speakers: the voice embedding (unit length), its SimHash signature, the seconds of speech it comes from,
+    -- and whether the profile link was made by matching ('auto') or by the user
+    embedding real[] CHECK (array_ndims(embedding) = 1 AND cardinality(embedding) BETWEEN 1 AND 4096),
+    embedding_signature bit(256),
+    embedding_seconds real CHECK (embedding_seconds >= 0),
+    assigned_by text CHECK (assigned_by IN ('auto', 'user')),
+    CONSTRAINT speakers_embedding_signature_check CHECK ((embedding IS NULL) = (embedding_signature IS NULL))
 );
 CREATE INDEX speakers_profile_id_idx ON speakers (profile_id) WHERE profile_id IS NOT NULL;
 CREATE INDEX speakers_user_id_idx ON speakers (user_id);
@@ -459,3 +477,30 @@ CREATE TABLE transcript_staging (
     PRIMARY KEY (task_id, seq),
     CHECK (end_time >= start_time)
 );
+
+-- migration 0004_speakers: voice matching -------------------------------------------------------------------------
+
+CREATE INDEX speakers_voice_idx ON speakers (user_id) INCLUDE (id, media_file_id, embedding_signature)
+    WHERE embedding_signature IS NOT NULL;
+
+CREATE TABLE speaker_profile_suggestions (
+    speaker_id bigint NOT NULL REFERENCES speakers (id) ON DELETE CASCADE,
+    profile_id bigint NOT NULL REFERENCES speaker_profiles (id) ON DELETE CASCADE,
+    confidence real NOT NULL CHECK (confidence BETWEEN 0 AND 1),
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'accepted', 'rejected')),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (speaker_id, profile_id)
+);
+CREATE INDEX speaker_profile_suggestions_profile_id_idx ON speaker_profile_suggestions (profile_id);
+CREATE TRIGGER speaker_profile_suggestions_updated_at BEFORE UPDATE ON speaker_profile_suggestions
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+
+-- Cosine similarity of two unit-length embeddings (their dot product); NULL when the dimensions differ (embeddings
+-- of two different models are not comparable). Clamped to [-1, 1] against float rounding.
+CREATE FUNCTION voice_similarity(a real[], b real[]) RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN cardinality(a) = cardinality(b) THEN
+        greatest(-1.0, least(1.0, (SELECT sum(x::float8 * y) FROM unnest(a, b) AS t (x, y))))
+    END
+$$;

@@ -28,6 +28,14 @@ WHERE p.uuid = %(profile_uuid)s AND (p.user_id = %(actor_id)s OR %(actor_is_admi
 RETURNING p.id, p.uuid, p.name, p.description,
           (SELECT count(*) FROM speakers sp WHERE sp.profile_id = p.id) AS speaker_count, p.created_at, p.updated_at;
 
+-- name: forget_links :exec
+-- Before a profile is deleted: how its speakers were linked stops meaning anything (the link itself goes with
+-- ON DELETE SET NULL).
+UPDATE speakers sp SET assigned_by = NULL, confidence = NULL
+FROM speaker_profiles p
+WHERE sp.profile_id = p.id AND p.uuid = %(profile_uuid)s
+  AND (p.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+
 -- name: delete :rowcount
 -- Speakers linked to the profile keep existing, unlinked (ON DELETE SET NULL).
 DELETE FROM speaker_profiles
@@ -40,10 +48,12 @@ SELECT EXISTS (
 ) AS visible;
 
 -- name: occurrences :many
--- Every file where a speaker is linked to the profile, with that speaker's label and talk time, newest file first.
+-- Every file where a speaker is linked to the profile, with that speaker's label and talk time, newest file first;
+-- how it was linked (assigned_by 'auto' by voice matching, with its confidence, or 'user') and whether verified.
 SELECT f.uuid AS file_uuid, f.filename, sp.uuid AS speaker_uuid, sp.label AS speaker_label,
        coalesce(sp.display_name, sp.label) AS speaker_name, count(ts.id) AS segment_count,
-       coalesce(sum(ts.end_time - ts.start_time), 0)::float8 AS talk_time
+       coalesce(sum(ts.end_time - ts.start_time), 0)::float8 AS talk_time,
+       sp.assigned_by, sp.verified, sp.confidence::float8 AS confidence
 FROM speaker_profiles p
 JOIN speakers sp ON sp.profile_id = p.id
 JOIN media_files f ON f.id = sp.media_file_id

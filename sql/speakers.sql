@@ -1,7 +1,8 @@
 -- name: list_for_file :many
 -- The file's speakers with their profile and how much each one talks, in one query.
 SELECT sp.id, sp.uuid, f.uuid AS media_file_uuid, sp.label, sp.display_name, sp.suggested_name, sp.verified,
-       sp.confidence, p.uuid AS profile_uuid, p.name AS profile_name, talk.segment_count, talk.talk_time
+       sp.confidence, p.uuid AS profile_uuid, p.name AS profile_name, talk.segment_count, talk.talk_time,
+       CASE WHEN sp.profile_id IS NOT NULL THEN sp.assigned_by END AS assigned_by
 FROM media_files f
 JOIN speakers sp ON sp.media_file_id = f.id
 LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
@@ -14,7 +15,8 @@ ORDER BY sp.label;
 
 -- name: get :one
 SELECT sp.id, sp.uuid, f.uuid AS media_file_uuid, sp.label, sp.display_name, sp.suggested_name, sp.verified,
-       sp.confidence, p.uuid AS profile_uuid, p.name AS profile_name, talk.segment_count, talk.talk_time
+       sp.confidence, p.uuid AS profile_uuid, p.name AS profile_name, talk.segment_count, talk.talk_time,
+       CASE WHEN sp.profile_id IS NOT NULL THEN sp.assigned_by END AS assigned_by
 FROM speakers sp
 JOIN media_files f ON f.id = sp.media_file_id
 LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
@@ -39,7 +41,8 @@ WITH updated AS (
     RETURNING sp.*
 )
 SELECT sp.id, sp.uuid, f.uuid AS media_file_uuid, sp.label, sp.display_name, sp.suggested_name, sp.verified,
-       sp.confidence, p.uuid AS profile_uuid, p.name AS profile_name, talk.segment_count, talk.talk_time
+       sp.confidence, p.uuid AS profile_uuid, p.name AS profile_name, talk.segment_count, talk.talk_time,
+       CASE WHEN sp.profile_id IS NOT NULL THEN sp.assigned_by END AS assigned_by
 FROM updated sp
 JOIN media_files f ON f.id = sp.media_file_id
 LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
@@ -49,7 +52,8 @@ CROSS JOIN LATERAL (
 ) talk;
 
 -- name: assign_profile :one?
--- The profile must belong to the file's owner (and be visible to the actor); a NULL profile unassigns.
+-- The profile must belong to the file's owner (and be visible to the actor); a NULL profile unassigns. A link made
+-- here is the user's (assigned_by 'user'): matching never overwrites it.
 WITH target AS (
     SELECT sp.id, f.user_id
     FROM speakers sp JOIN media_files f ON f.id = sp.media_file_id
@@ -59,13 +63,16 @@ WITH target AS (
     FROM speaker_profiles p JOIN target t ON t.user_id = p.user_id
     WHERE p.uuid = %(profile_uuid)s::uuid AND (p.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
 ), updated AS (
-    UPDATE speakers sp SET profile_id = (SELECT id FROM profile)
+    UPDATE speakers sp
+    SET profile_id = (SELECT id FROM profile),
+        assigned_by = CASE WHEN %(profile_uuid)s::uuid IS NULL THEN NULL ELSE 'user' END
     FROM target t
     WHERE sp.id = t.id AND (%(profile_uuid)s::uuid IS NULL OR EXISTS (SELECT 1 FROM profile))
     RETURNING sp.*
 )
 SELECT sp.id, sp.uuid, f.uuid AS media_file_uuid, sp.label, sp.display_name, sp.suggested_name, sp.verified,
-       sp.confidence, p.uuid AS profile_uuid, p.name AS profile_name, talk.segment_count, talk.talk_time
+       sp.confidence, p.uuid AS profile_uuid, p.name AS profile_name, talk.segment_count, talk.talk_time,
+       CASE WHEN sp.profile_id IS NOT NULL THEN sp.assigned_by END AS assigned_by
 FROM updated sp
 JOIN media_files f ON f.id = sp.media_file_id
 LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
@@ -146,3 +153,103 @@ WHERE sp.uuid = %(speaker_uuid)s
   AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
   AND (other_file.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
 ORDER BY m.confidence DESC, m.id;
+
+-- name: create :one?
+-- A speaker with no segments yet (to move segments to). Without a label it gets the next free SPEAKER_NN. No row:
+-- the file is not the actor's, or it already has a speaker with this label.
+WITH f AS (
+    SELECT id, user_id FROM media_files
+    WHERE uuid = %(file_uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+), inserted AS (
+    INSERT INTO speakers (media_file_id, user_id, label, display_name)
+    SELECT f.id, f.user_id,
+           coalesce(%(label)s::text, (
+               SELECT 'SPEAKER_' || lpad((coalesce(max(substring(x.label FROM '^SPEAKER_(\d{1,6})$')::int), -1) + 1)::text,
+                                         2, '0')
+               FROM speakers x WHERE x.media_file_id = f.id)),
+           nullif(btrim(%(display_name)s::text), '')
+    FROM f
+    ON CONFLICT (media_file_id, label) DO NOTHING
+    RETURNING *
+)
+SELECT sp.id, sp.uuid, %(file_uuid)s::uuid AS media_file_uuid, sp.label, sp.display_name, sp.suggested_name,
+       sp.verified, sp.confidence, NULL::uuid AS profile_uuid, NULL::text AS profile_name, 0::bigint AS segment_count,
+       0::float8 AS talk_time, NULL::text AS assigned_by
+FROM inserted sp;
+
+-- name: lock_for_delete :one
+-- The speaker the actor may delete, locked, with its segment count, its profile, and the id of the speaker of the
+-- same file its segments should move to (NULL when none was named or it is not a speaker of this file).
+SELECT sp.id AS speaker_id, sp.profile_id,
+       (SELECT count(*) FROM transcript_segments ts WHERE ts.speaker_id = sp.id) AS segment_count,
+       tgt.id AS target_id
+FROM speakers sp
+JOIN media_files f ON f.id = sp.media_file_id
+LEFT JOIN speakers tgt ON tgt.media_file_id = f.id AND tgt.uuid = %(target_uuid)s::uuid
+WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+FOR UPDATE OF sp;
+
+-- name: delete_by_id :exec
+DELETE FROM speakers WHERE id = %(speaker_id)s;
+
+-- name: suggestions :many
+-- The profiles suggested for a speaker and still open, best first; `assigned` marks one matching already linked.
+SELECT p.uuid AS profile_uuid, p.name AS profile_name, s.confidence::float8 AS confidence,
+       coalesce(sp.profile_id = p.id, false) AS assigned
+FROM speakers sp
+JOIN media_files f ON f.id = sp.media_file_id
+JOIN speaker_profile_suggestions s ON s.speaker_id = sp.id AND s.status = 'pending'
+JOIN speaker_profiles p ON p.id = s.profile_id
+WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+ORDER BY s.confidence DESC, p.name;
+
+-- name: decide_suggestion :one?
+-- Record the user's answer about speaker + profile (both the file owner's), whether or not it was suggested: a
+-- rejection is kept so that matching never suggests the pair again. No row: either is not the actor's.
+WITH target AS (
+    SELECT sp.id, sp.profile_id, sp.embedding, f.user_id
+    FROM speakers sp JOIN media_files f ON f.id = sp.media_file_id
+    WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+), profile AS (
+    SELECT p.id, p.embedding FROM speaker_profiles p JOIN target t ON t.user_id = p.user_id
+    WHERE p.uuid = %(profile_uuid)s
+)
+INSERT INTO speaker_profile_suggestions (speaker_id, profile_id, confidence, status)
+SELECT t.id, p.id, greatest(0.0, least(1.0, coalesce(voice_similarity(t.embedding, p.embedding), 1.0))),
+       %(status)s
+FROM target t, profile p
+ON CONFLICT (speaker_id, profile_id) DO UPDATE SET status = EXCLUDED.status
+RETURNING speaker_id, profile_id, (SELECT profile_id FROM target) AS previous_profile_id;
+
+-- name: link_accepted :exec
+-- An accepted suggestion: the user's own link, verified.
+UPDATE speakers SET profile_id = %(profile_id)s, assigned_by = 'user', verified = true WHERE id = %(speaker_id)s;
+
+-- name: unlink_rejected :exec
+-- A rejected profile the speaker was linked to: the link goes (and with it the verification of that link).
+UPDATE speakers SET profile_id = NULL, assigned_by = NULL, confidence = NULL, verified = false
+WHERE id = %(speaker_id)s AND profile_id = %(profile_id)s;
+
+-- name: summary :many
+-- The actor's speakers across files, one entry per person (a profile, else a name, else a label) with how many
+-- files they speak in; with a file, only the people who speak in it.
+WITH mine AS (
+    SELECT sp.media_file_id, p.uuid AS profile_uuid, coalesce(p.name, sp.display_name, sp.label) AS name
+    FROM speakers sp
+    JOIN media_files f ON f.id = sp.media_file_id
+    LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
+    WHERE f.user_id = %(actor_id)s
+), in_file AS (
+    SELECT DISTINCT m.profile_uuid, m.name
+    FROM mine m JOIN media_files f ON f.id = m.media_file_id
+    WHERE f.uuid = %(file_uuid)s::uuid
+)
+SELECT m.name, m.profile_uuid, count(DISTINCT m.media_file_id) AS file_count, count(*) AS speaker_count
+FROM mine m
+WHERE %(file_uuid)s::uuid IS NULL
+   OR EXISTS (SELECT 1 FROM in_file i WHERE i.name = m.name AND i.profile_uuid IS NOT DISTINCT FROM m.profile_uuid)
+GROUP BY m.profile_uuid, m.name
+ORDER BY file_count DESC, m.name, m.profile_uuid;
+
+-- name: own_file_visible :scalar
+SELECT EXISTS (SELECT 1 FROM media_files WHERE uuid = %(file_uuid)s AND user_id = %(actor_id)s) AS visible;

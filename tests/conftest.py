@@ -21,6 +21,7 @@ from psycopg import sql
 from repo import embedded, schema
 from repo.database import Database
 from repo.settings import Settings
+from tests.tiny_diarization import build_tiny_diarization
 from tests.tiny_whisper import build_tiny_whisper
 
 TEST_REDIS_DB = int(os.environ.get("OPENTR_TEST_REDIS_DB", "15"))
@@ -161,3 +162,9 @@ def tiny_whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_multilingual_whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same with Whisper's language tokens, so faster-whisper detects a language (a random one)."""
     return build_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper-multi"), multilingual=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_diarization_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(segmentation, embedding): two ~20 KB ONNX models sherpa-onnx diarizes tones with (tests/tiny_diarization.py)."""
+    return build_tiny_diarization(tmp_path_factory.mktemp("tiny-diarization"))

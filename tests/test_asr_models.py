@@ -133,3 +133,102 @@ def test_a_worker_whose_hub_refuses_gets_model_missing(
     assert str(caught.value).startswith("speech model 'tiny' is not available on this machine (download failed: ")
     assert "404 Not Found" in str(caught.value)
     assert str(caught.value).endswith("; download it with: opentr models pull tiny")
+
+
+# --- opentr models pull diarization --------------------------------------------------------------------------------
+
+
+class _Releases(BaseHTTPRequestHandler):
+    """A release server: serves what `files` maps paths to, 404 for the rest."""
+
+    files: dict[str, bytes] = {}
+
+    def do_GET(self) -> None:
+        body = self.files.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def releases() -> Iterator[tuple[str, dict[str, bytes]]]:
+    files: dict[str, bytes] = {}
+    handler = type("Handler", (_Releases,), {"files": files})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", files
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _tar_bz2(member: str, data: bytes) -> bytes:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:bz2") as archive:
+        info = tarfile.TarInfo(member)
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_pull_diarization_offline_is_one_line(tmp_path: Path) -> None:
+    result = pull(tmp_path, "diarization", OPENTR_DIARIZATION_MODELS_URL=CLOSED_ENDPOINT)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"opentr: cannot download the diarization models: {CLOSED_ENDPOINT} cannot be reached"
+    )
+    assert not (tmp_path / "home" / "models" / "diarization" / "segmentation.onnx").exists()
+
+
+def test_pull_diarization_names_the_file_the_server_refuses(
+    tmp_path: Path, releases: tuple[str, dict[str, bytes]]
+) -> None:
+    url, _ = releases
+    result = pull(tmp_path, "diarization", OPENTR_DIARIZATION_MODELS_URL=url)
+
+    assert result.returncode == 1
+    line = result.stderr.strip()
+    assert line.startswith(
+        f"opentr: cannot download {url}/speaker-segmentation-models/sherpa-onnx-pyannote-segmentation-3-0.tar.bz2: "
+    )
+    assert "404 Not Found" in line and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_pull_diarization_puts_both_models_where_the_settings_look(
+    tmp_path: Path, releases: tuple[str, dict[str, bytes]], tiny_diarization_models: tuple[Path, Path]
+) -> None:
+    url, files = releases
+    segmentation, embedding = (p.read_bytes() for p in tiny_diarization_models)
+    for name, remote, member in models.DIARIZATION_FILES:
+        data = segmentation if name == "segmentation.onnx" else embedding
+        files[f"/{remote}"] = _tar_bz2(member, data) if member else data
+
+    result = pull(tmp_path, "diarization", OPENTR_DIARIZATION_MODELS_URL=url)
+
+    assert result.returncode == 0, result.stderr
+    from repo.settings import Settings
+
+    settings = Settings(opentr_home=tmp_path / "home")
+    assert settings.diarization_segmentation_model.read_bytes() == segmentation
+    assert settings.diarization_embedding_model.read_bytes() == embedding
+
+
+def test_pull_diarization_refuses_an_archive_without_the_model(
+    tmp_path: Path, releases: tuple[str, dict[str, bytes]]
+) -> None:
+    url, files = releases
+    _, remote, member = models.DIARIZATION_FILES[0]
+    files[f"/{remote}"] = _tar_bz2("something-else/README.md", b"hello")
+
+    result = pull(tmp_path, "diarization", OPENTR_DIARIZATION_MODELS_URL=url)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(f"the archive holds no {member}")

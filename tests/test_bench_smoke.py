@@ -14,7 +14,7 @@ from pathlib import Path
 
 from repo.settings import PROJECT_ROOT
 
-MEASURES = {"layer", "orm", "search", "http", "pool_sizing", "ingest", "asr"}
+MEASURES = {"layer", "orm", "search", "http", "pool_sizing", "ingest", "asr", "speakers", "speakers_plain_scan"}
 
 
 def test_smoke_run_writes_every_measure(tmp_path: Path) -> None:
@@ -34,6 +34,7 @@ def test_smoke_run_writes_every_measure(tmp_path: Path) -> None:
         assert "error" not in measure, (name, measure)
         assert measure["rows"], name
     assert report["dataset"]["transcript_segments"] == report["options"]["segments"]
-    assert {t["target"].split(":")[0] for t in report["targets"]} == {"layer", "ORM", "search", "ingest", "asr"}
+    targets = {t["target"].split(":")[0] for t in report["targets"]}
+    assert targets == {"layer", "ORM", "search", "ingest", "asr", "speakers"}
     assert report["measures"]["pool_sizing"]["extra"]["recommended_pool_size"] in report["options"]["pool_sizes"]
     assert "== targets" in done.stdout and str(written[0]) in done.stdout

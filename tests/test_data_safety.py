@@ -101,6 +101,16 @@ def _populate(url: str) -> None:
                 [group[0], profile[0]],
             )
             conn.execute("UPDATE speakers SET profile_id = %s WHERE user_id = %s", [profile[0], owner.id])
+            conn.execute(  # voices: real[] and bit(256) round-trip too
+                "UPDATE speakers SET embedding = ARRAY[0.6, -0.8, 1e-30]::real[], assigned_by = 'auto', "
+                "embedding_signature = repeat('01', 128)::bit(256), embedding_seconds = 1.5 WHERE user_id = %s",
+                [owner.id],
+            )
+            conn.execute(
+                "INSERT INTO speaker_profile_suggestions (speaker_id, profile_id, confidence, status) "
+                "SELECT id, %s, 0.7, 'rejected' FROM speakers WHERE user_id = %s",
+                [profile[0], owner.id],
+            )
             collection = conn.execute(
                 "INSERT INTO collections (user_id, name, description) VALUES (%s, 'all', %s) RETURNING id",
                 [owner.id, AWKWARD[2]],

@@ -188,6 +188,8 @@ def arrange(client: Any, url: str, headers: dict[str, str], closed_port: int) ->
 def _pool_kind(path: str, name: str) -> str:
     if name == "segment_uuid":
         return "segments"
+    if name == "profile_uuid":
+        return "speaker-profiles"
     if name == "id":
         return "tasks"
     if name == "key":
@@ -369,7 +371,9 @@ def case_strategy(op: Operation, strategies: SchemaStrategies, pools: dict[str, 
             bodies.append(st.tuples(st.just("form"), form))
     elif "multipart/form-data" in content:
         fields = st.dictionaries(
-            st.sampled_from(["title", "author", "description", "language", "source_url", "bogus"]),
+            st.sampled_from(
+                ["title", "author", "description", "language", "source_url", "min_speakers", "num_speakers", "bogus"]
+            ),
             hostile_text(),
             max_size=4,
         )

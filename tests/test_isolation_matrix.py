@@ -57,6 +57,7 @@ OWN_SCOPE: dict[Key, str] = {
     ("GET", "/api/collections"): "the caller's collections",
     ("POST", "/api/collections"): "creates one of the caller's",
     ("GET", "/api/search"): "the caller's files",
+    ("GET", "/api/speakers"): "the caller's speakers; ?file= filters by one of their files",
     ("GET", "/api/speaker-profiles"): "the caller's profiles",
     ("POST", "/api/speaker-profiles"): "creates one of the caller's",
     ("GET", "/api/speaker-collections"): "the caller's speaker collections",
@@ -92,7 +93,7 @@ UUID_PATH_RESOURCE = {
     "summaries": "summary",
     "admin": "user",
 }
-OTHER_PATH_RESOURCE = {"segment_uuid": "segment", "id": "task"}
+OTHER_PATH_RESOURCE = {"segment_uuid": "segment", "id": "task", "profile_uuid": "profile"}
 VALUE_PATH_PARAM = {"name": "tag_name", "key": "setting_key"}  # values, not another user's identifiers
 
 # Identifier fields of bodies and queries, and the resource each names.
@@ -103,6 +104,8 @@ UUID_FIELDS = {
     "source_uuid": "speaker2",
     "target_uuid": "speaker",
     "speaker_uuid": "speaker",
+    "move_segments_to": "speaker3",
+    "file": "file",
     "prompt_uuid": "prompt",
     "llm_config_uuid": "llm_config",
     "uuids": "notification",
@@ -339,6 +342,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
             [min(first, second), max(first, second)],
         )
         conn.execute("INSERT INTO analytics (media_file_id, speaker_stats) VALUES (%s, '{}')", [file_id[0]])
+    ok(client.post(f"/api/files/{file_uuid}/speakers", headers=headers, json={"label": "SPEAKER_02"}), 201)
     speakers = {s["label"]: s["uuid"] for s in ok(client.get(f"/api/files/{file_uuid}/speakers", headers=headers))}
     segment = ok(client.get(f"/api/files/{file_uuid}/transcript", headers=headers))[0]["uuid"]
     ok(client.put(f"/api/speakers/{speakers['SPEAKER_00']}", headers=headers, json={"display_name": f"{marker} X"}))
@@ -381,6 +385,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "segment": segment,
         "speaker": speakers["SPEAKER_00"],
         "speaker2": speakers["SPEAKER_01"],
+        "speaker3": speakers["SPEAKER_02"],  # takes over the segments of a deleted speaker
         "comment": comment["uuid"],
         "collection": collection["uuid"],
         "profile": profile["uuid"],
@@ -413,6 +418,8 @@ A_ROWS: dict[str, str] = {
     "OR profile_id IN (SELECT id FROM speaker_profiles WHERE user_id = %(u)s)",
     "speaker_matches": "speaker1_id IN (SELECT id FROM speakers WHERE user_id = %(u)s) "
     "OR speaker2_id IN (SELECT id FROM speakers WHERE user_id = %(u)s)",
+    "speaker_profile_suggestions": "speaker_id IN (SELECT id FROM speakers WHERE user_id = %(u)s) "
+    "OR profile_id IN (SELECT id FROM speaker_profiles WHERE user_id = %(u)s)",
     "transcript_segments": OF_FILES,
     "tags": f"id IN (SELECT tag_id FROM file_tags WHERE {OF_FILES})",
     "file_tags": OF_FILES,

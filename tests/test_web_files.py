@@ -257,3 +257,34 @@ def test_stored_paths_cannot_escape_storage(tmp_path: Path) -> None:
     for evil in ("../outside", "/etc/passwd", "3/../../x"):
         with pytest.raises(NotFound):
             stored_path(tmp_path, evil)
+
+
+def test_upload_stores_speaker_count_hints_for_diarization(client: Any, app_settings: Settings) -> None:
+    headers = register(client)
+    created = upload(client, headers, min_speakers="2", max_speakers="4")
+    assert created.status_code == 201, created.text
+    exact = upload(client, headers, wav_bytes(tone=500), num_speakers="3", min_speakers="")
+    assert exact.status_code == 201, exact.text
+    with psycopg.connect(str(app_settings.database_url)) as conn:
+        rows = conn.execute(
+            "SELECT uuid::text, min_speakers, max_speakers, num_speakers FROM media_files ORDER BY id"
+        ).fetchall()
+    assert rows == [(created.json()["uuid"], 2, 4, None), (exact.json()["uuid"], None, None, 3)]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"min_speakers": "5", "max_speakers": "2"}, "min_speakers"),
+        ({"num_speakers": "0"}, "num_speakers"),
+        ({"max_speakers": "101"}, "max_speakers"),
+        ({"num_speakers": "two"}, "num_speakers"),
+    ],
+)
+def test_bad_speaker_count_hints_name_the_field(
+    client: Any, app_settings: Settings, fields: dict[str, str], field: str
+) -> None:
+    response = upload(client, register(client), None, "talk.wav", None, **fields)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
+    assert [p for p in app_settings.storage_dir.rglob("*") if p.is_file()] == []

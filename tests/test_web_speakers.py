@@ -159,6 +159,11 @@ SPEAKER_ROUTES: list[Route] = [
     ("POST", "/api/files/{file}/speakers/merge", {"source_uuid": "{other}", "target_uuid": "{speaker}"}),
     ("PUT", "/api/speakers/{speaker}/profile", {"profile_uuid": None}),
     ("GET", "/api/speakers/{speaker}/matches", None),
+    ("POST", "/api/files/{file}/speakers", {"label": "Guest"}),
+    ("DELETE", "/api/speakers/{speaker}", {"move_segments_to": "{other}"}),
+    ("GET", "/api/speakers/{speaker}/suggestions", None),
+    ("POST", "/api/speakers/{speaker}/suggestions/{profile}/accept", None),
+    ("POST", "/api/speakers/{speaker}/suggestions/{profile}/reject", None),
 ]
 PROFILE_ROUTES: list[Route] = [
     ("GET", "/api/speaker-profiles/{profile}", None),
@@ -175,6 +180,7 @@ COLLECTION_ROUTES: list[Route] = [
 ]
 ADDRESSED = SPEAKER_ROUTES + PROFILE_ROUTES + COLLECTION_ROUTES
 UNADDRESSED: list[Route] = [
+    ("GET", "/api/speakers", None),
     ("GET", "/api/speaker-profiles", None),
     ("POST", "/api/speaker-profiles", {"name": "x"}),
     ("GET", "/api/speaker-collections", None),
@@ -403,3 +409,117 @@ def test_bad_uuid_in_the_path_names_the_field(client: Any, fresh_url: str, metho
     names = {key: str(uuid4()) for key in ("file", "speaker", "other", "profile", "collection")}
     response = client.request(method, fill(path, {**names, placeholder: "nope"}), headers=alice, json=fill(body, names))
     assert 400 <= response.status_code < 500 and response.json()["field"] == "uuid"
+
+
+# --- creating and deleting speakers, voice suggestions, all speakers ---------------------------------------------
+
+
+def voice(url: str, speaker_uuid: str, vector: list[float], seconds: float = 10.0) -> None:
+    """Give a speaker a voice embedding and match its file, as the worker does after processing."""
+    from repo.voices import Voice, VoiceRepository
+
+    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+        row = conn.execute(
+            "SELECT sp.media_file_id, sp.label, sp.user_id FROM speakers sp WHERE sp.uuid = %s", [speaker_uuid]
+        ).fetchone()
+        assert row is not None
+        voices = VoiceRepository(conn)
+        voices.store_embeddings(row[0], {row[1]: Voice(vector, seconds)})
+        voices.match_file(row[0], row[2], auto_assign=0.8, suggest=0.65)
+
+
+def test_create_a_speaker_then_delete_speakers_moving_their_segments(client: Any, fresh_url: str) -> None:
+    alice, alice_actor = signed_in(client, fresh_url)
+    rec = recording(fresh_url, alice_actor)
+    other = recording(fresh_url, alice_actor, "other.wav")
+
+    created = client.post(f"/api/files/{rec.file_uuid}/speakers", headers=alice, json={})
+    assert created.status_code == 201, created.text
+    assert (created.json()["label"], created.json()["segment_count"]) == ("SPEAKER_02", 0)
+    guest = client.post(
+        f"/api/files/{rec.file_uuid}/speakers", headers=alice, json={"label": " Guest ", "display_name": "Dee"}
+    ).json()
+    assert (guest["label"], guest["display_name"], guest["assigned_by"]) == ("Guest", "Dee", None)
+    taken = client.post(f"/api/files/{rec.file_uuid}/speakers", headers=alice, json={"label": "Guest"})
+    assert (taken.status_code, taken.json()["field"]) == (409, "label")
+
+    refused = client.delete(f"/api/speakers/{rec.ann}", headers=alice)
+    assert (refused.status_code, refused.json()["field"]) == (409, "move_segments_to")
+    assert "still has 2 segment(s)" in refused.json()["detail"]
+    itself = client.request("DELETE", f"/api/speakers/{rec.ann}", headers=alice, json={"move_segments_to": rec.ann})
+    assert (itself.status_code, itself.json()["field"]) == (422, "move_segments_to")
+    elsewhere = client.request(
+        "DELETE", f"/api/speakers/{rec.ann}", headers=alice, json={"move_segments_to": other.ann}
+    )
+    assert (elsewhere.status_code, elsewhere.json()["field"]) == (404, "move_segments_to")
+
+    moved = client.request(
+        "DELETE", f"/api/speakers/{rec.ann}", headers=alice, json={"move_segments_to": guest["uuid"]}
+    )
+    assert moved.status_code == 204, moved.text
+    assert client.delete(f"/api/speakers/{created.json()['uuid']}", headers=alice).status_code == 204
+    left = {s["label"]: s["segment_count"] for s in speakers_of(client, alice, rec.file_uuid).values()}
+    assert left == {"Guest": 2, "SPEAKER_01": 1}
+    transcript = client.get(f"/api/files/{rec.file_uuid}/transcript", headers=alice).json()
+    assert sorted(t["speaker_label"] for t in transcript) == ["Guest", "Guest", "SPEAKER_01"]
+
+
+def test_voice_suggestions_accept_and_reject(client: Any, fresh_url: str) -> None:
+    alice, alice_actor = signed_in(client, fresh_url)
+    first = recording(fresh_url, alice_actor, "monday.wav")
+    second = recording(fresh_url, alice_actor, "tuesday.wav")
+    ann_voice, cy_voice = [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]
+    voice(fresh_url, first.ann, ann_voice)
+    profile = client.post("/api/speaker-profiles", headers=alice, json={"name": "Ann"}).json()
+    accepted = client.post(f"/api/speakers/{first.ann}/suggestions/{profile['uuid']}/accept", headers=alice)
+    assert accepted.status_code == 200, accepted.text
+    assert (accepted.json()["profile_name"], accepted.json()["verified"], accepted.json()["assigned_by"]) == (
+        "Ann",
+        True,
+        "user",
+    )
+    voice(fresh_url, second.ann, [0.7, 0.0, 0.71414284, 0.0])  # cosine 0.7 with Ann
+    voice(fresh_url, second.bob, cy_voice)
+
+    suggested = client.get(f"/api/speakers/{second.ann}/suggestions", headers=alice)
+    assert suggested.status_code == 200, suggested.text
+    assert [(s["profile_name"], round(s["confidence"], 3), s["assigned"]) for s in suggested.json()] == [
+        ("Ann", 0.7, False)
+    ]
+    assert client.get(f"/api/speakers/{second.bob}/suggestions", headers=alice).json() == []
+
+    rejected = client.post(f"/api/speakers/{second.ann}/suggestions/{profile['uuid']}/reject", headers=alice)
+    assert rejected.status_code == 204, rejected.text
+    assert client.get(f"/api/speakers/{second.ann}/suggestions", headers=alice).json() == []
+    voice(fresh_url, second.ann, [0.7, 0.0, 0.71414284, 0.0])  # processed again: still not suggested
+    assert client.get(f"/api/speakers/{second.ann}/suggestions", headers=alice).json() == []
+
+    occurrences = client.get(f"/api/speaker-profiles/{profile['uuid']}/occurrences", headers=alice).json()
+    assert [(o["filename"], o["assigned_by"], o["verified"]) for o in occurrences] == [("monday.wav", "user", True)]
+
+
+def test_all_speakers_with_file_counts_for_filters(client: Any, fresh_url: str) -> None:
+    alice, alice_actor = signed_in(client, fresh_url)
+    bob, bob_actor = signed_in(client, fresh_url)
+    first = recording(fresh_url, alice_actor, "monday.wav")
+    second = recording(fresh_url, alice_actor, "tuesday.wav")
+    theirs = recording(fresh_url, bob_actor)
+    profile = client.post("/api/speaker-profiles", headers=alice, json={"name": "Ann"}).json()
+    for speaker in (first.ann, second.ann):
+        link = client.put(f"/api/speakers/{speaker}/profile", headers=alice, json={"profile_uuid": profile["uuid"]})
+        assert link.status_code == 200, link.text
+    client.put(f"/api/speakers/{second.bob}", headers=alice, json={"display_name": "Bob"})
+
+    everyone = client.get("/api/speakers", headers=alice)
+    assert everyone.status_code == 200, everyone.text
+    assert [(s["name"], s["profile_uuid"], s["file_count"]) for s in everyone.json()] == [
+        ("Ann", profile["uuid"], 2),
+        ("Bob", None, 1),
+        ("SPEAKER_01", None, 1),
+    ]
+    in_second = client.get("/api/speakers", headers=alice, params={"file": second.file_uuid}).json()
+    assert [(s["name"], s["file_count"]) for s in in_second] == [("Ann", 2), ("Bob", 1)]
+    assert client.get("/api/speakers", headers=alice, params={"file": theirs.file_uuid}).status_code == 404
+    bad = client.get("/api/speakers", headers=alice, params={"file": "nope"})
+    assert (bad.status_code, bad.json()["field"]) == (422, "file")
+    assert [s["name"] for s in client.get("/api/speakers", headers=bob).json()] == ["SPEAKER_00", "SPEAKER_01"]

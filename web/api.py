@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from web import (
     admin,
+    analytics,
     auth,
     collections,
     comments,
@@ -33,6 +34,7 @@ ROUTERS += [
     search.router,
     speakers.router,
     speaker_profiles.router,
+    analytics.router,
 ]
 
 ROUTERS += [settings.router, llm_configs.router, prompts.router, summaries.router, notifications.router, tasks.router]

@@ -7,13 +7,14 @@ import logging
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.responses import FileResponse
 
 from jobs import dispatch
+from repo.diarization import MAX_SPEAKERS, DiarizationRepository, SpeakerHints
 from repo.errors import Conflict, NotFound
 from repo.media_files import FileDetail, FilePage, MediaFile, MediaFileRepository
 from repo.notifications import NotificationRepository
@@ -128,6 +129,13 @@ class FileUpdateIn(BaseModel):
     is_public: bool | None = None
 
 
+# A form field is text: "3" is a count (not strict, whatever the model's mode), an empty field is no hint.
+SpeakerCount = Annotated[
+    Annotated[int, Field(ge=1, le=MAX_SPEAKERS, strict=False)] | None,
+    BeforeValidator(lambda value: None if value == "" else value),
+]
+
+
 class UploadFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str | None = Field(default=None, max_length=500)
@@ -135,6 +143,10 @@ class UploadFields(BaseModel):
     description: str | None = Field(default=None, max_length=10_000)
     language: str | None = Field(default=None, max_length=20)
     source_url: str | None = Field(default=None, max_length=2000)
+    # for diarization (repo.diarization.SpeakerHints): the exact count, or a range
+    min_speakers: SpeakerCount = None
+    max_speakers: SpeakerCount = None
+    num_speakers: SpeakerCount = None
 
 
 async def _receive(request: Any) -> ReceivedUpload:
@@ -180,6 +192,7 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
     storage = ctx.services.storage_dir
     try:
         fields = UploadFields.model_validate(body.fields)
+        hints = SpeakerHints(fields.min_speakers, fields.max_speakers, fields.num_speakers)
         actor = ctx.actor
         files = MediaFileRepository(ctx.conn)
         duplicate = files.find_duplicate(actor, body.media.sha256)
@@ -197,8 +210,9 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
             file_size=body.media.size,
             content_type=body.media.content_type,
             file_hash=body.media.sha256,
-            **fields.model_dump(),
+            **fields.model_dump(exclude=set(SpeakerHints.__dataclass_fields__)),
         )
+        DiarizationRepository(ctx.conn).set_hints(created.id, hints)
         task_id = dispatch.queue_processing(ctx.conn, created.id, actor.id)
         NotificationRepository(ctx.conn).notify(
             actor.id,

@@ -70,6 +70,9 @@ class OccurrenceOut(BaseModel):
     speaker_name: str
     segment_count: int
     talk_time: float
+    assigned_by: str | None = Field(description="'auto': linked by voice matching, with its confidence; 'user'")
+    verified: bool
+    confidence: float | None
 
 
 class SpeakerCollectionOut(BaseModel):
@@ -116,7 +119,7 @@ def delete_profile(ctx: Ctx) -> None:
 
 @router.get("/api/speaker-profiles/{uuid}/occurrences", response=list[OccurrenceOut])
 def profile_occurrences(ctx: Ctx) -> list[ProfileOccurrence]:
-    """Where the profile's person speaks, across your files, newest file first."""
+    """Where the profile's person speaks, across your files, newest file first; linked automatically or verified."""
     return SpeakerProfileRepository(ctx.conn).occurrences(ctx.actor, ctx.uuid("uuid"))
 
 

@@ -1,18 +1,22 @@
-"""The speakers of a file: naming, verifying, merging, linking to a speaker profile, and cross-file matches."""
+"""Speakers: a file's speakers (create, name, verify, merge, delete), linking to a speaker profile by hand or by
+answering a voice-matching suggestion, cross-file matches, and all of the user's speakers for filters."""
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from repo.errors import Invalid
-from repo.speakers import Speaker, SpeakerMatch, SpeakerRepository
+from repo.speakers import Speaker, SpeakerMatch, SpeakerRepository, SpeakerSummary, Suggestion
 from web.endpoint import Ctx, Router
 
 router = Router("speakers")
 
 MAX_DISPLAY_NAME_LENGTH = 200
+MAX_LABEL_LENGTH = 100
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL_LENGTH)]
 
 
 class SpeakerEditIn(BaseModel):
@@ -32,6 +36,24 @@ class ProfileLinkIn(BaseModel):
     profile_uuid: UUID | None = Field(description="one of your speaker profiles, or null to unlink")
 
 
+class SpeakerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: Label | None = Field(default=None, description="default: the next free SPEAKER_NN")
+    display_name: str | None = Field(default=None, max_length=MAX_DISPLAY_NAME_LENGTH)
+
+
+class SpeakerDeleteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    move_segments_to: UUID | None = Field(
+        default=None, description="a speaker of the same file that takes over the segments (required while any)"
+    )
+
+
+class SpeakersQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    file: UUID | None = Field(default=None, description="only the people speaking in this file")
+
+
 class SpeakerOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     uuid: UUID
@@ -45,6 +67,23 @@ class SpeakerOut(BaseModel):
     profile_name: str | None
     segment_count: int
     talk_time: float
+    assigned_by: str | None = Field(description="'auto' (voice matching) or 'user'; null without a profile")
+
+
+class SuggestionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    profile_uuid: UUID
+    profile_name: str
+    confidence: float
+    assigned: bool = Field(description="the speaker is already linked to this profile (automatically)")
+
+
+class SpeakerSummaryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str
+    profile_uuid: UUID | None
+    file_count: int
+    speaker_count: int
 
 
 class SpeakerMatchOut(BaseModel):
@@ -96,3 +135,39 @@ def link_profile(ctx: Ctx, body: ProfileLinkIn) -> Speaker:
 def speaker_matches(ctx: Ctx) -> list[SpeakerMatch]:
     """Speakers in your other files that sound like this one, best match first."""
     return SpeakerRepository(ctx.conn).matches_for(ctx.actor, ctx.uuid("uuid"))
+
+
+@router.post("/api/files/{uuid}/speakers", body=SpeakerIn, response=SpeakerOut, status=201)
+def create_speaker(ctx: Ctx, body: SpeakerIn) -> Speaker:
+    """Add a speaker with no segments yet to a file (to move segments to); 409 when the label is taken."""
+    return SpeakerRepository(ctx.conn).create(ctx.actor, ctx.uuid("uuid"), body.label, body.display_name)
+
+
+@router.delete("/api/speakers/{uuid}", body=SpeakerDeleteIn, status=204)
+def delete_speaker(ctx: Ctx, body: SpeakerDeleteIn) -> None:
+    """Delete a speaker; its segments move to `move_segments_to`, else 409 while segments still point at it."""
+    SpeakerRepository(ctx.conn).delete(ctx.actor, ctx.uuid("uuid"), body.move_segments_to)
+
+
+@router.get("/api/speakers", query=SpeakersQuery, response=list[SpeakerSummaryOut])
+def list_all_speakers(ctx: Ctx, query: SpeakersQuery) -> list[SpeakerSummary]:
+    """Your speakers across files, one entry per person with the number of files they speak in (for filters)."""
+    return SpeakerRepository(ctx.conn).summary(ctx.actor, query.file)
+
+
+@router.get("/api/speakers/{uuid}/suggestions", response=list[SuggestionOut])
+def speaker_suggestions(ctx: Ctx) -> list[Suggestion]:
+    """Speaker profiles whose voice matches this speaker, most confident first (rejected ones never return)."""
+    return SpeakerRepository(ctx.conn).suggestions(ctx.actor, ctx.uuid("uuid"))
+
+
+@router.post("/api/speakers/{uuid}/suggestions/{profile_uuid}/accept", response=SpeakerOut)
+def accept_suggestion(ctx: Ctx) -> Speaker:
+    """This speaker is the profile's person: link and verify it; the profile learns its voice."""
+    return SpeakerRepository(ctx.conn).accept_suggestion(ctx.actor, ctx.uuid("uuid"), ctx.uuid("profile_uuid"))
+
+
+@router.post("/api/speakers/{uuid}/suggestions/{profile_uuid}/reject", status=204)
+def reject_suggestion(ctx: Ctx) -> None:
+    """This speaker is not the profile's person: never suggested again, and an automatic link to it goes."""
+    SpeakerRepository(ctx.conn).reject_suggestion(ctx.actor, ctx.uuid("uuid"), ctx.uuid("profile_uuid"))

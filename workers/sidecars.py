@@ -4,6 +4,8 @@ The format is recognised by content, not by file name. Speaker labels come from 
 voice tag (`<v SPEAKER_01>`) or a leading `[SPEAKER_01]: ` / `SPEAKER_01: ` prefix. Text is cleaned of markup and
 whitespace. Anything malformed raises `SidecarError` naming the cue or segment (and line) at fault. Segments repeated
 with the same start, end and text are kept once, since the database holds each only once per file.
+A WhisperX JSON made with `return_embeddings` also carries `speaker_embeddings` (label -> vector):
+`parse_speaker_embeddings` reads them, for voice matching across files.
 """
 
 from __future__ import annotations
@@ -45,6 +47,33 @@ def parse_sidecar(data: bytes, filename: str | None = None) -> list[SidecarSegme
     except SidecarError as exc:
         raise SidecarError(f"{filename}: {exc}" if filename else str(exc)) from None
     return _without_repeats(segments)
+
+
+def parse_speaker_embeddings(data: bytes, filename: str | None = None) -> dict[str, list[float]]:
+    """WhisperX's top-level `speaker_embeddings` ({"SPEAKER_00": [0.1, ...]}); {} for SRT, WebVTT or a JSON
+    transcript without them. A malformed entry is a SidecarError naming its label."""
+    text = _decode(data).lstrip()
+    if not text.startswith("{"):
+        return {}
+    try:
+        document = json.loads(text, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, SidecarError):
+        return {}  # parse_sidecar reports a broken document; the embeddings are only an extra
+    found = document.get("speaker_embeddings") if isinstance(document, dict) else None
+    if found is None:
+        return {}
+    where = f"{filename}: " if filename else ""
+    if not isinstance(found, dict):
+        raise SidecarError(f'{where}"speaker_embeddings" must be an object mapping speaker labels to lists of numbers')
+    embeddings: dict[str, list[float]] = {}
+    for label, vector in found.items():
+        name = _normalise(str(label))
+        if not name or not isinstance(vector, list) or not vector:
+            raise SidecarError(f"{where}speaker_embeddings[{label!r}]: expected a non-empty list of numbers")
+        if not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in vector):
+            raise SidecarError(f"{where}speaker_embeddings[{label!r}]: every value must be a finite number")
+        embeddings[name] = [float(x) for x in vector]
+    return embeddings
 
 
 def _parse(text: str) -> list[SidecarSegment]:
