@@ -154,3 +154,18 @@ def test_every_page_renders_for_a_signed_in_user(client: Any, fresh_url: str) ->
         page = client.get(path)
         assert page.status_code == 200 and "<main" in page.text, path
     assert client.get("/admin").status_code == 403  # administrators only
+
+
+def test_a_file_in_error_says_what_happened_and_offers_a_way_on(client: Any, fresh_url: str) -> None:
+    sign_up(client)
+    me = client.get("/api/users/me").json()
+    with psycopg.connect(fresh_url) as conn:
+        row = conn.execute("SELECT id FROM users WHERE uuid = %s", [me["uuid"]]).fetchone()
+    assert row is not None
+    from repo.rows import Actor
+
+    failed = a_file(fresh_url, Actor(row[0]), status="error", last_error_message="the audio stream is unreadable")
+    page = client.get(f"/files/{failed}")
+    assert page.status_code == 200
+    assert "We could not transcribe this file: the audio stream is unreadable" in page.text
+    assert 'data-action="retry"' in page.text and 'data-action="delete"' in page.text

@@ -54,7 +54,7 @@ function showUnread() {
 }
 
 function connect(delay) {
-  if (!csrf()) return; // not signed in
+  if (!document.querySelector("form.signout")) return; // not signed in
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}/api/ws/notifications`);
   socket.addEventListener("open", () => {

@@ -8,6 +8,13 @@ function row(uuid) {
   return list ? list.querySelector(`li.file[data-file="${CSS.escape(uuid)}"]`) : null;
 }
 
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "-";
+  const total = Math.floor(seconds), hours = Math.floor(total / 3600), rest = total % 3600;
+  const mmss = `${Math.floor(rest / 60)}:${String(rest % 60).padStart(2, "0")}`;
+  return hours ? `${hours}:${mmss.padStart(5, "0")}` : mmss;
+}
+
 function show(item, status, progress) {
   item.dataset.status = status;
   const badge = item.querySelector('[data-role="badge"]');
@@ -23,7 +30,12 @@ async function refresh(uuid) {
   if (!item) return;
   try {
     const state = await api("GET", `/api/files/${uuid}/status`);
+    const finished = state.status === "completed" && item.dataset.status !== "completed";
     show(item, state.status, state.progress);
+    if (finished) {
+      const file = await api("GET", `/api/files/${uuid}`);
+      item.querySelector('[data-role="duration"]').textContent = duration(file.duration);
+    }
   } catch { /* the next event or poll tries again */ }
 }
 

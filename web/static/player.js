@@ -96,7 +96,9 @@ function drawWaveform() {
 if (canvas) {
   api("GET", `/api/files/${fileUuid}/waveform`).then((data) => {
     const raw = data.waveform_data;
-    peaks = Array.isArray(raw) ? raw : (raw && Array.isArray(raw.peaks) ? raw.peaks : []);
+    const values = Array.isArray(raw) ? raw : (raw && Array.isArray(raw.peaks) ? raw.peaks : []);
+    const loudest = Math.max(...values, 0.01); // scaled to the loudest moment, so quiet recordings still show
+    peaks = values.map((value) => value / loudest);
     drawWaveform();
   }).catch(() => canvas.remove());
   canvas.addEventListener("click", (event) => {
