@@ -16,7 +16,7 @@ from repo.collections import CollectionRepository
 from repo.comments import CommentRepository
 from repo.errors import Invalid
 from repo.media_files import MediaFileRepository
-from repo.segments import SegmentRepository
+from repo.segments import SegmentRepository, TranscriptSegment
 from repo.speakers import SpeakerRepository
 from repo.summaries import SummaryRepository
 from repo.tags import TagRepository
@@ -45,18 +45,28 @@ def _timestamp(raw: str) -> float | None:
     return value if value >= 0 else None
 
 
+def clickable_words(segment: TranscriptSegment) -> list[dict[str, Any]] | None:
+    """The segment's timed words, unless its text was corrected since (the words would show the old text)."""
+    words = segment.words or []
+    if not words or any(not isinstance(w.get("word"), str) for w in words):
+        return None
+    return words if " ".join(w["word"] for w in words).split() == segment.text.split() else None
+
+
 @page("/files/{uuid}")
 def file_page(view: View) -> Response:
     actor, uuid = view.actor, view.uuid("uuid")
     detail = MediaFileRepository(view.conn).detail(actor, uuid)
     speakers = SpeakerRepository(view.conn).list_for_file(actor, uuid)
+    segments = SegmentRepository(view.conn).transcript(actor, uuid)
     colour = {s.uuid: index % SPEAKER_COLOURS for index, s in enumerate(speakers)}
     total_talk = sum(s.talk_time for s in speakers) or 1.0
     context: dict[str, Any] = {
         "file": detail,
         "media_kind": "video" if detail.content_type.startswith("video/") else "audio",
         "in_progress": detail.status in IN_PROGRESS,
-        "segments": SegmentRepository(view.conn).transcript(actor, uuid),
+        "segments": segments,
+        "words": {seg.uuid: clickable_words(seg) for seg in segments},
         "speakers": speakers,
         "colour": colour,
         "talk_share": {s.uuid: s.talk_time / total_talk for s in speakers},
