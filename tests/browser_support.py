@@ -38,6 +38,7 @@ FLAGS = [
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 DESKTOP = (1280, 900)
 PHONE = (390, 844)
+TAKEN: list[Path] = []  # reported at the end of the run by tests/conftest.py
 SCREENSHOTS = Path(os.environ.get("OPENTR_SCREENSHOT_DIR", Path(__file__).resolve().parent.parent / "screenshots"))
 
 
@@ -95,5 +96,6 @@ def screenshot(driver: WebDriver, name: str, size: tuple[int, int]) -> Path:
     driver.execute_script("window.scrollTo(0, 0)")
     path = SCREENSHOTS / f"{name}-{'phone' if size == PHONE else 'desktop'}.png"
     driver.save_screenshot(str(path))
+    TAKEN.append(path)
     driver.set_window_size(*DESKTOP)
     return path

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,3 +162,11 @@ def tiny_whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_multilingual_whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same with Whisper's language tokens, so faster-whisper detects a language (a random one)."""
     return build_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper-multi"), multilingual=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say where the browser tests put their screenshots (CI keeps that folder)."""
+    browser = sys.modules.get("tests.browser_support")
+    taken = getattr(browser, "TAKEN", [])
+    if taken:
+        terminalreporter.write_line(f"screenshots ({len(taken)}): {taken[0].parent}")

@@ -243,5 +243,4 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         assert driver.current_url.startswith(f"{base}/signin?next=%2Ffiles%2F")
         assert css(driver, "h1").text == "Sign in"
         page_is_clean(driver, "sign in")
-    assert all(p.is_file() and p.stat().st_size > 10_000 for p in shots)
-    print(f"\nscreenshots: {SCREENSHOTS}")
+    assert all(p.is_file() and p.stat().st_size > 10_000 and p.parent == SCREENSHOTS for p in shots)

@@ -153,6 +153,7 @@ def test_every_page_renders_for_a_signed_in_user(client: Any, fresh_url: str) ->
     for path in ("/", "/upload", "/search", "/search?q=budget", "/collections", "/notifications", "/settings"):
         page = client.get(path)
         assert page.status_code == 200 and "<main" in page.text, path
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert client.get("/admin").status_code == 403  # administrators only
 
 

@@ -70,6 +70,7 @@ document.addEventListener("click", async (event) => {
   event.preventDefault();
   more.setAttribute("aria-busy", "true");
   const response = await fetch(`/library/rows${new URL(more.href).search}`, { credentials: "same-origin" });
+  if (response.redirected) { location.assign(response.url); return; } // the session ended: sign in again
   if (!response.ok) { more.removeAttribute("aria-busy"); return; }
   const holder = document.createElement("template");
   holder.innerHTML = await response.text();
