@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver import Chrome as WebDriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
@@ -61,7 +63,12 @@ def chromium() -> Iterator[WebDriver]:
 
 
 def wait(driver: WebDriver, condition: Any, timeout: float = 20, what: str = "") -> Any:
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition, what)
+    started = time.monotonic()
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition, what)
+    except TimeoutException:
+        waited = time.monotonic() - started
+        raise AssertionError(f"waited {waited:.1f} s for {what} on {driver.current_url}") from None
 
 
 def console_errors(driver: WebDriver) -> list[str]:

@@ -25,11 +25,17 @@ function show(item, status, progress) {
   bar.hidden = TERMINAL.has(status);
 }
 
+// Events come in bursts and their status requests may answer out of order: only the newest request's answer counts.
+const asked = new Map();
+
 async function refresh(uuid) {
   const item = row(uuid);
   if (!item) return;
+  const ticket = (asked.get(uuid) || 0) + 1;
+  asked.set(uuid, ticket);
   try {
     const state = await api("GET", `/api/files/${uuid}/status`);
+    if (asked.get(uuid) !== ticket) return;
     const finished = state.status === "completed" && item.dataset.status !== "completed";
     show(item, state.status, state.progress);
     if (finished) {

@@ -163,6 +163,7 @@ document.addEventListener("click", async (event) => {
   }
 });
 
+let statusAsked = 0;
 window.addEventListener("opentr:notification", async (event) => {
   const n = event.detail;
   if (n.file_uuid !== fileUuid) return;
@@ -177,7 +178,9 @@ window.addEventListener("opentr:notification", async (event) => {
   if (!["pending", "queued", "processing", "cancelling"].includes(page.dataset.status)) return;
   const bar = document.querySelector('[data-role="progress"]');
   if (bar && typeof n.progress === "number") bar.value = n.progress;
+  const ticket = ++statusAsked; // answers may arrive out of order: only the newest counts
   const state = await api("GET", `/api/files/${fileUuid}/status`).catch(() => null);
+  if (ticket !== statusAsked) return;
   if (state && state.status !== page.dataset.status && ["completed", "error", "cancelled"].includes(state.status)) {
     location.reload();
   }
