@@ -55,6 +55,7 @@ if (player) {
   for (const name of ["timeupdate", "seeked", "play", "pause", "loadedmetadata"]) player.addEventListener(name, highlight);
   const tick = () => { if (!player.paused) { highlight(); requestAnimationFrame(tick); } };
   player.addEventListener("play", () => requestAnimationFrame(tick));
+  highlight(); // the metadata may have loaded before this module ran, so no event would mark the first segment
   if (page.dataset.start) {
     seek(Number(page.dataset.start), false);
     const target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
