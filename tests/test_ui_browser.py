@@ -13,9 +13,12 @@ CSRF refusals and another user's file page are covered without a browser in test
 from __future__ import annotations
 
 import contextlib
+import io
+import math
 import os
 import signal
 import subprocess
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,7 +43,7 @@ from tests.browser_support import (
 )
 from tests.fault_support import serve_app
 from tests.fuzz_support import private_redis as private_redis_server
-from tests.workers_support import WorkerEnv, srt, wav
+from tests.workers_support import WorkerEnv, srt
 
 PASSWORD = "correct horse battery 9"
 CUES = [
@@ -48,6 +51,27 @@ CUES = [
     (1.5, 4.0, "SPEAKER_01", "We are discussing the budgets today"),
     (4.0, 6.0, "SPEAKER_00", "Let us begin"),
 ]
+
+
+def speech_like_wav(seconds: float, rate: int = 8000) -> bytes:
+    """A tone whose loudness rises and falls like speech, quiet at the turns: the waveform has a shape."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        frames = bytearray()
+        for i in range(int(seconds * rate)):
+            t = i / rate
+            envelope = 0.15 + 0.6 * abs(math.sin(t * 2.3) * math.sin(t * 7.1))
+            if any(abs(t - turn) < 0.12 for turn in (1.5, 4.0)):
+                envelope = 0.02
+            sample = int(32767 * envelope * math.sin(2 * math.pi * 220 * t))
+            frames += sample.to_bytes(2, "little", signed=True)
+        out.writeframes(bytes(frames))
+    return buffer.getvalue()
+
+
 PLAYER_STATE = """
 const player = document.getElementById('player');
 const current = document.querySelector('#transcript li.segment.current');
@@ -107,7 +131,7 @@ def submit(driver: WebDriver, form_selector: str) -> None:
 
 def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str, tmp_path: Path) -> None:
     media, sidecar = tmp_path / "planning.wav", tmp_path / "planning.srt"
-    media.write_bytes(wav(6.0))
+    media.write_bytes(speech_like_wav(6.0))
     sidecar.write_bytes(srt(CUES))
     settings = Settings(
         database_url=schema.to_url(fresh_url),
@@ -212,6 +236,9 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         names = [s.find_element(By.CSS_SELECTOR, ".speaker").text for s in segments]
         assert names == ["Alice", "SPEAKER_01", "Alice"]
         page_is_clean(driver, "file, after editing")
+        wait(driver, lambda d: d.execute_script("return document.getElementById('player').readyState >= 1"))
+        driver.execute_script("document.getElementById('player').currentTime = 2.5")  # mid-way, for the picture
+        wait(driver, lambda d: player_state(d)["start"] == 1.5, what="the highlight at 2.5 s")
         shots += [screenshot(driver, "file", size) for size in (DESKTOP, PHONE)]
 
         # search a word, open the hit: the player is at the hit's time
