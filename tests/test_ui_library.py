@@ -8,18 +8,14 @@ from typing import Any
 
 import psycopg
 
-from repo.rows import Actor
 from tests import factories
-from tests.test_web_sessions import sign_up
+from tests.web import actor_of, sign_up
 
 
 def test_load_more_pages_through_every_file_once(client: Any, fresh_url: str) -> None:
     sign_up(client)
-    me = client.get("/api/users/me").json()
+    owner = actor_of(client, fresh_url, {})
     with psycopg.connect(fresh_url, autocommit=True) as conn:
-        row = conn.execute("SELECT id FROM users WHERE uuid = %s", [me["uuid"]]).fetchone()
-        assert row is not None
-        owner = Actor(row[0])
         made = {str(factories.media_file(conn, owner, filename=f"f{i:02}.wav")[1]) for i in range(30)}
     first = client.get("/").text
     shown = re.findall(r'data-file="([0-9a-f-]{36})"', first)
@@ -34,11 +30,8 @@ def test_load_more_pages_through_every_file_once(client: Any, fresh_url: str) ->
 
 def test_filters_and_badges(client: Any, fresh_url: str) -> None:
     sign_up(client)
-    me = client.get("/api/users/me").json()
+    owner = actor_of(client, fresh_url, {})
     with psycopg.connect(fresh_url, autocommit=True) as conn:
-        row = conn.execute("SELECT id FROM users WHERE uuid = %s", [me["uuid"]]).fetchone()
-        assert row is not None
-        owner = Actor(row[0])
         _, done = factories.media_file(conn, owner, filename="done.wav", status="completed", progress=1.0)
         _, failed = factories.media_file(conn, owner, filename="broken.wav", status="error")
     page = client.get("/").text

@@ -15,17 +15,13 @@ import pytest
 from repo.rows import Actor
 from repo.segments import NewSegment, SegmentRepository
 from tests import factories
-from tests.test_web_sessions import sign_up
+from tests.web import actor_of, sign_up
 
 
 @pytest.fixture
 def signed_in(client: Any, fresh_url: str) -> tuple[str, Actor]:
     token = sign_up(client)
-    me = client.get("/api/users/me").json()
-    with psycopg.connect(fresh_url) as conn:
-        row = conn.execute("SELECT id FROM users WHERE uuid = %s", [me["uuid"]]).fetchone()
-    assert row is not None
-    return token, Actor(row[0])
+    return token, actor_of(client, fresh_url, {})
 
 
 def transcribed_file(conninfo: str, owner: Actor) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-from tests.test_web_sessions import sign_up
+from tests.web import sign_up
 
 API_KEY = "sk-ui-7f3a-never-shown-again"
 

@@ -7,34 +7,10 @@ sign in again with a sentence saying so.
 
 from __future__ import annotations
 
-import re
-import secrets
 from typing import Any
 
-import psycopg
-
-from tests.web import a_file, actor_of, register
-
-PASSWORD = "correct horse 1"
-
-
-def csrf_in(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html[:2000]
-    return found.group(1)
-
-
-def sign_up(client: Any, email: str | None = None) -> str:
-    """Register through the page, as a browser does; returns the CSRF token of the signed-in session."""
-    form = client.get("/register")
-    assert form.status_code == 200 and "text/html" in form.headers["content-type"]
-    email = email or f"{secrets.token_hex(5)}@example.com"
-    fields = {"csrf": csrf_in(form.text), "email": email, "full_name": "Pat", "password": PASSWORD}
-    done = client.post("/register", data={**fields, "password_again": PASSWORD}, follow_redirects=False)
-    assert done.status_code == 303 and done.headers["location"] == "/", done.text
-    library = client.get("/")
-    assert library.status_code == 200 and "Library" in library.text
-    return csrf_in(library.text)
+from tests.web import PAGE_PASSWORD as PASSWORD
+from tests.web import a_file, actor_of, csrf_in, register, sign_up
 
 
 def test_register_sets_a_signed_httponly_lax_session_cookie(client: Any) -> None:
@@ -83,13 +59,7 @@ def test_sign_in_with_a_wrong_password_says_so_and_a_right_one_opens_the_page_as
 
 def test_a_form_post_without_the_token_is_refused_and_changes_nothing(client: Any, fresh_url: str) -> None:
     token = sign_up(client)
-    me = client.get("/api/users/me").json()
-    with psycopg.connect(fresh_url) as conn:
-        row = conn.execute("SELECT id FROM users WHERE uuid = %s", [me["uuid"]]).fetchone()
-    assert row is not None
-    from repo.rows import Actor
-
-    file_uuid = a_file(fresh_url, Actor(row[0]))
+    file_uuid = a_file(fresh_url, actor_of(client, fresh_url, {}))  # {}: the session cookie signs the request in
     for data in ({"name": "sneaky"}, {"name": "sneaky", "csrf": "forged"}):
         refused = client.post(f"/files/{file_uuid}/tags", data=data, follow_redirects=False)
         assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
@@ -159,13 +129,9 @@ def test_every_page_renders_for_a_signed_in_user(client: Any, fresh_url: str) ->
 
 def test_a_file_in_error_says_what_happened_and_offers_a_way_on(client: Any, fresh_url: str) -> None:
     sign_up(client)
-    me = client.get("/api/users/me").json()
-    with psycopg.connect(fresh_url) as conn:
-        row = conn.execute("SELECT id FROM users WHERE uuid = %s", [me["uuid"]]).fetchone()
-    assert row is not None
-    from repo.rows import Actor
-
-    failed = a_file(fresh_url, Actor(row[0]), status="error", last_error_message="the audio stream is unreadable")
+    failed = a_file(
+        fresh_url, actor_of(client, fresh_url, {}), status="error", last_error_message="the audio stream is unreadable"
+    )
     page = client.get(f"/files/{failed}")
     assert page.status_code == 200
     assert "We could not transcribe this file: the audio stream is unreadable" in page.text
