@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+
 from tests.web import PAGE_PASSWORD as PASSWORD
 from tests.web import a_file, actor_of, csrf_in, register, sign_up
 
@@ -95,6 +97,17 @@ def test_another_users_file_page_is_a_404_page(client: Any, fresh_url: str) -> N
     page = client.get(f"/files/{theirs}")
     assert "text/html" in page.headers["content-type"] and "Not found" in page.text
     assert client.get("/files/not-a-uuid").status_code == 404
+    # their file's forms are 404s too, with a valid token of our own, and change nothing
+    token = csrf_in(client.get("/").text)
+    for path, data in (
+        (f"/files/{theirs}/tags", {"name": "mine now"}),
+        (f"/files/{theirs}/comments", {"text": "hello", "timestamp": "1"}),
+    ):
+        refused = client.post(path, data={**data, "csrf": token})
+        assert refused.status_code == 404 and "text/html" in refused.headers["content-type"], path
+    with psycopg.connect(fresh_url) as conn:
+        counts = conn.execute("SELECT (SELECT count(*) FROM file_tags), (SELECT count(*) FROM comments)").fetchone()
+    assert counts == (0, 0)
 
 
 def test_sign_out_ends_the_session_and_the_file_page_asks_to_sign_in_again(client: Any, fresh_url: str) -> None:
