@@ -28,6 +28,7 @@ import pytest
 from selenium.webdriver import Chrome as WebDriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from repo import schema
 from repo.settings import Settings
@@ -215,6 +216,12 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         assert 4.0 <= state["time"] < 6.0, state
         if not state["paused"]:
             press(driver, "k")
+        # the same from the keyboard: Enter on a segment's time button
+        segments[1].find_element(By.CSS_SELECTOR, "button.seek").send_keys(Keys.ENTER)
+        state = wait(driver, lambda d: (s := player_state(d))["start"] == 1.5 and s, what="the jump by keyboard")
+        assert 1.5 <= state["time"] < 4.0, state
+        press(driver, "k")  # Enter played from there: pause again
+        wait(driver, lambda d: player_state(d)["paused"], what="pause")
 
         # edit the first segment's text (in place, through the API) and name its speaker (a form)
         first = segments[0]
