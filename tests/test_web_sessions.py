@@ -13,6 +13,7 @@ import psycopg
 
 from tests.web import PAGE_PASSWORD as PASSWORD
 from tests.web import a_file, actor_of, csrf_in, register, sign_up
+from tests.workers_support import wav
 
 
 def test_register_sets_a_signed_httponly_lax_session_cookie(client: Any) -> None:
@@ -149,3 +150,17 @@ def test_a_file_in_error_says_what_happened_and_offers_a_way_on(client: Any, fre
     assert page.status_code == 200
     assert "We could not transcribe this file: the audio stream is unreadable" in page.text
     assert 'data-action="retry"' in page.text and 'data-action="delete"' in page.text
+
+
+def test_uploads_and_media_ranges_work_with_the_cookie(client: Any, app_settings: Any) -> None:
+    token = sign_up(client)
+    media = wav(1.0)
+    files = {"file": ("talk.wav", media, "audio/wav")}
+    refused = client.post("/api/files", files=files)
+    assert refused.status_code == 403
+    assert client.get("/api/files").json()["items"] == []
+    assert not [p for p in app_settings.storage_dir.rglob("*") if p.is_file()]  # refused before reading the body
+    uploaded = client.post("/api/files", files=files, headers={"X-CSRF-Token": token})
+    assert uploaded.status_code == 201, uploaded.text
+    part = client.get(f"/api/files/{uploaded.json()['uuid']}/content", headers={"Range": "bytes=0-11"})
+    assert part.status_code == 206 and part.content == media[:12]
