@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,3 +169,11 @@ def tiny_multilingual_whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> P
 def tiny_diarization_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(segmentation, embedding): two ~20 KB ONNX models sherpa-onnx diarizes tones with (tests/tiny_diarization.py)."""
     return build_tiny_diarization(tmp_path_factory.mktemp("tiny-diarization"))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say where the browser tests put their screenshots (CI keeps that folder)."""
+    browser = sys.modules.get("tests.browser_support")
+    taken = getattr(browser, "TAKEN", [])
+    if taken:
+        terminalreporter.write_line(f"screenshots ({len(taken)}): {taken[0].parent}")

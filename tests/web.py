@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -47,3 +48,25 @@ def a_file(conninfo: str, owner: Actor, **columns: Any) -> str:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         _, file_uuid = factories.media_file(conn, owner, **columns)
     return str(file_uuid)
+
+
+PAGE_PASSWORD = "correct horse 1"
+
+
+def csrf_in(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html[:2000]
+    return found.group(1)
+
+
+def sign_up(client: Any, email: str | None = None) -> str:
+    """Register through the page, as a browser does; returns the CSRF token of the signed-in session."""
+    form = client.get("/register")
+    assert form.status_code == 200 and "text/html" in form.headers["content-type"]
+    email = email or f"{secrets.token_hex(5)}@example.com"
+    fields = {"csrf": csrf_in(form.text), "email": email, "full_name": "Pat", "password": PAGE_PASSWORD}
+    done = client.post("/register", data={**fields, "password_again": PAGE_PASSWORD}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/", done.text
+    library = client.get("/")
+    assert library.status_code == 200 and "Library" in library.text
+    return csrf_in(library.text)

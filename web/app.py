@@ -18,7 +18,7 @@ from repo import embedded, schema
 from repo.database import Database
 from repo.settings import Settings, get_settings
 from repo.statements import set_slow_query_ms
-from web import errors, live, openapi
+from web import errors, live, openapi, ui
 from web.api import all_endpoints
 from web.endpoint import routes
 from web.live import LiveHub
@@ -77,8 +77,15 @@ def create_app(settings: Settings | None = None, extra_routes: list[BaseRoute] |
             db.close()
 
     app = Starlette(
-        routes=[*routes(endpoints), Route("/api/openapi.json", openapi_json), *live.ROUTES, *(extra_routes or [])],
+        routes=[
+            *routes(endpoints),
+            Route("/api/openapi.json", openapi_json),
+            *live.ROUTES,
+            *(extra_routes or []),
+            *ui.routes(),
+        ],
         lifespan=lifespan,
         exception_handlers={**errors.HANDLERS, Exception: errors.handle_unexpected},
     )
+    app.router.default = ui.not_found(app.router.default)
     return app

@@ -30,6 +30,7 @@ from starlette.routing import Route
 from repo.database import Connection
 from repo.rows import Actor
 from repo.users import User, UserRepository
+from web import sessions
 from web.errors import ApiError, Forbidden, PayloadTooLarge, Unauthorized
 from web.services import Services
 
@@ -133,6 +134,8 @@ def _authenticate(endpoint: Endpoint, request: Request, conn: Connection) -> Use
     token = bearer_token(request)
     if token:
         user = UserRepository(conn).user_for_token(token)
+    elif (user := sessions.cookie_user(request, conn)) is not None and request.method not in sessions.SAFE_METHODS:
+        sessions.require_csrf(request, request.headers.get(sessions.CSRF_HEADER))  # a browser session: see sessions
     if endpoint.auth and user is None:
         raise Unauthorized("missing, expired or revoked bearer token" if token else "not authenticated")
     if endpoint.admin and (user is None or user.role != "admin"):

@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from repo.notifications import CHANNEL, Notification, NotificationRepository
 from repo.rows import Actor
 from repo.users import User, UserRepository
+from web import sessions
 from web.notifications import NotificationOut
 from web.services import Services
 
@@ -112,6 +113,8 @@ async def _token(websocket: WebSocket) -> str | None:
     token = websocket.query_params.get("token")
     if token:
         return token
+    if (cookie := sessions.session_token(websocket) if sessions.same_origin(websocket) else None) is not None:
+        return cookie  # a signed-in browser page
     try:
         message = await asyncio.wait_for(websocket.receive_json(), AUTH_TIMEOUT)
     except (TimeoutError, ValueError, WebSocketDisconnect, KeyError):

@@ -1,0 +1,86 @@
+// The library: status badges and progress bars follow processing live; "Load more" appends the next page in place.
+import { api, live } from "/static/app.js";
+
+const TERMINAL = new Set(["completed", "error", "cancelled", "orphaned"]);
+const list = document.getElementById("files");
+
+function row(uuid) {
+  return list ? list.querySelector(`li.file[data-file="${CSS.escape(uuid)}"]`) : null;
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "-";
+  const total = Math.floor(seconds), hours = Math.floor(total / 3600), rest = total % 3600;
+  const mmss = `${Math.floor(rest / 60)}:${String(rest % 60).padStart(2, "0")}`;
+  return hours ? `${hours}:${mmss.padStart(5, "0")}` : mmss;
+}
+
+function show(item, status, progress) {
+  item.dataset.status = status;
+  const badge = item.querySelector('[data-role="badge"]');
+  badge.textContent = status;
+  badge.className = `badge status-${status}`;
+  const bar = item.querySelector('[data-role="progress"]');
+  if (typeof progress === "number") bar.value = progress;
+  bar.hidden = TERMINAL.has(status);
+}
+
+// Events come in bursts and their status requests may answer out of order: only the newest request's answer counts.
+const asked = new Map();
+
+async function refresh(uuid) {
+  const item = row(uuid);
+  if (!item) return;
+  const ticket = (asked.get(uuid) || 0) + 1;
+  asked.set(uuid, ticket);
+  try {
+    const state = await api("GET", `/api/files/${uuid}/status`);
+    if (asked.get(uuid) !== ticket) return;
+    const finished = state.status === "completed" && item.dataset.status !== "completed";
+    show(item, state.status, state.progress);
+    if (finished) {
+      const file = await api("GET", `/api/files/${uuid}`);
+      item.querySelector('[data-role="duration"]').textContent = duration(file.duration);
+    }
+  } catch { /* the next event or poll tries again */ }
+}
+
+window.addEventListener("opentr:notification", (event) => {
+  const n = event.detail;
+  if (!n.file_uuid) return;
+  const item = row(n.file_uuid);
+  if (item && typeof n.progress === "number" && !TERMINAL.has(item.dataset.status)) {
+    item.querySelector('[data-role="progress"]').value = n.progress;
+  }
+  refresh(n.file_uuid);
+});
+
+// Without the socket (a proxy that drops WebSockets), poll the files still in progress.
+setInterval(() => {
+  if (live.open || !list) return;
+  for (const item of list.querySelectorAll("li.file")) {
+    if (!TERMINAL.has(item.dataset.status)) refresh(item.dataset.file);
+  }
+}, 5000);
+// A file may have finished between rendering and the socket opening: check once when it connects.
+window.addEventListener("opentr:live", (event) => {
+  if (!event.detail || !list) return;
+  for (const item of list.querySelectorAll("li.file")) {
+    if (!TERMINAL.has(item.dataset.status)) refresh(item.dataset.file);
+  }
+});
+
+document.addEventListener("click", async (event) => {
+  const more = event.target.closest('[data-role="more"]');
+  if (!more || !list) return;
+  event.preventDefault();
+  more.setAttribute("aria-busy", "true");
+  const response = await fetch(`/library/rows${new URL(more.href).search}`, { credentials: "same-origin" });
+  if (response.redirected) { location.assign(response.url); return; } // the session ended: sign in again
+  if (!response.ok) { more.removeAttribute("aria-busy"); return; }
+  const holder = document.createElement("template");
+  holder.innerHTML = await response.text();
+  const first = holder.content.querySelector("li.file a");
+  more.closest("li").replaceWith(holder.content);
+  if (first) list.querySelector(`a[href="${first.getAttribute("href")}"]`)?.focus();
+});

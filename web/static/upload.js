@@ -1,0 +1,87 @@
+// Upload: drag and drop or choose several files; each goes up on its own request with its own progress bar.
+import { csrf, explain } from "/static/app.js";
+
+const form = document.getElementById("upload-form");
+const input = document.getElementById("files");
+const drop = document.getElementById("drop");
+const list = document.getElementById("uploads");
+
+for (const name of ["dragenter", "dragover"]) {
+  drop.addEventListener(name, (event) => { event.preventDefault(); drop.classList.add("over"); });
+}
+for (const name of ["dragleave", "drop"]) {
+  drop.addEventListener(name, () => drop.classList.remove("over"));
+}
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  if (event.dataTransfer && event.dataTransfer.files.length) {
+    input.files = event.dataTransfer.files;
+    input.dispatchEvent(new Event("change"));
+  }
+});
+
+function entry(file) {
+  const item = document.createElement("li");
+  const label = document.createElement("span");
+  label.className = "name";
+  label.textContent = file.name;
+  const bar = document.createElement("progress");
+  bar.max = 1;
+  bar.value = 0;
+  bar.setAttribute("aria-label", `Upload progress of ${file.name}`);
+  const state = document.createElement("span");
+  state.className = "state";
+  state.setAttribute("role", "status");
+  state.textContent = "waiting";
+  item.append(label, bar, state);
+  list.append(item);
+  return { item, bar, state };
+}
+
+function send(file, transcript, fields, view) {
+  const data = new FormData();
+  data.append("file", file);
+  if (transcript) data.append("transcript", transcript);
+  for (const [name, value] of Object.entries(fields)) if (value) data.append(name, value);
+  const request = new XMLHttpRequest();
+  request.open("POST", "/api/files");
+  request.setRequestHeader("X-CSRF-Token", csrf());
+  request.upload.addEventListener("progress", (event) => {
+    if (event.lengthComputable) view.bar.value = event.loaded / event.total;
+    view.state.textContent = "uploading";
+  });
+  request.addEventListener("load", () => {
+    let body = null;
+    try { body = JSON.parse(request.responseText); } catch { /* not JSON: explained by status */ }
+    if (request.status === 201 && body) {
+      view.bar.value = 1;
+      view.item.classList.add("done");
+      view.state.textContent = "";
+      const link = document.createElement("a");
+      link.href = `/files/${body.uuid}`;
+      link.textContent = "uploaded; processing — open it";
+      view.state.append(link);
+    } else if (request.status === 401) {
+      view.item.classList.add("failed");
+      view.state.innerHTML = 'Your session has ended. <a href="/signin?next=/upload">Sign in again</a> and upload once more.';
+    } else {
+      view.item.classList.add("failed");
+      view.state.textContent = `Not uploaded: ${explain(request.status, body)}`;
+    }
+  });
+  request.addEventListener("error", () => {
+    view.item.classList.add("failed");
+    view.state.textContent = "Not uploaded: the connection to the server was lost. Check it and try again.";
+  });
+  request.send(data);
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const files = [...input.files];
+  if (!files.length) { input.focus(); return; }
+  const sidecar = document.getElementById("transcript").files[0];
+  const fields = { language: document.getElementById("language").value.trim() };
+  for (const file of files) send(file, files.length === 1 ? sidecar : null, fields, entry(file));
+  form.reset();
+});

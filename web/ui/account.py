@@ -1,0 +1,86 @@
+"""Sign in, register, sign out: the browser side of `web.auth`, with the session in a cookie (see web.sessions)."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from repo.errors import Conflict
+from repo.users import UserRepository
+from web import sessions
+from web.auth import RegisterIn, check_not_locked, clear_failures, record_failure
+from web.ui.render import View, local_next, page
+
+
+def _anonymous_form(view: View, template: str, status: int = 200, **context: object) -> Response:
+    nonce = sessions.pre_session_nonce(view.request)
+    response = view.render(template, status, form_csrf=sessions.csrf_token(view.request, nonce), **context)
+    sessions.keep_pre_session(response, view.request, nonce)
+    return response
+
+
+def _signed_in(view: View, token: str, target: str) -> Response:
+    response = view.redirect(local_next(target, "/"))
+    sessions.start(response, view.request, token)
+    return response
+
+
+@page("/signin", methods=("GET", "POST"), auth=False)
+def signin(view: View) -> Response:
+    target = local_next(view.form.get("next") or view.query("next"), "/")
+    if view.request.method == "GET":
+        if view.user is not None:
+            return view.redirect(target)
+        expired = view.query("expired") == "1"
+        return _anonymous_form(view, "signin.html", next=target, expired=expired, error=None, email="")
+    email, password = view.form.get("email", "").strip(), view.form.get("password", "")
+    redis = view.services.redis
+    check_not_locked(redis, email)
+    users = UserRepository(view.conn)
+    user = users.authenticate_password(email, password) if email and password else None
+    if user is None:
+        if email:
+            record_failure(redis, email)
+        error = "That email and password do not match an account. Check them and try again."
+        return _anonymous_form(view, "signin.html", 200, next=target, expired=False, error=error, email=email)
+    clear_failures(redis, email)
+    return _signed_in(view, users.issue_token(user), target)
+
+
+@page("/register", methods=("GET", "POST"), auth=False)
+def register(view: View) -> Response:
+    if view.request.method == "GET":
+        if view.user is not None:
+            return view.redirect("/")
+        return _anonymous_form(view, "register.html", error=None, email="", full_name="")
+    email, full_name = view.form.get("email", "").strip(), view.form.get("full_name", "").strip()
+    if view.form.get("password", "") != view.form.get("password_again", ""):
+        error = "The two passwords differ. Type the same password twice."
+        return _anonymous_form(view, "register.html", error=error, email=email, full_name=full_name)
+    try:
+        body = RegisterIn(email=email, password=view.form.get("password", ""), full_name=full_name)
+    except ValueError as exc:
+        reason = "Use a valid email address and a password of at least 8 characters."
+        if "email" not in str(exc):
+            reason = "Choose a password of at least 8 characters."
+        return _anonymous_form(view, "register.html", error=reason, email=email, full_name=full_name)
+    users = UserRepository(view.conn)
+    try:
+        with view.conn.transaction():  # a savepoint: the taken-email error must not abort the whole request
+            user = users.create(body.email, body.password, body.full_name)
+    except Conflict:
+        error = "An account with this email already exists. Sign in instead."
+        return _anonymous_form(view, "register.html", error=error, email=email, full_name=full_name)
+    return _signed_in(view, users.issue_token(user), "/")
+
+
+@page("/signout", methods=("POST",), auth=False)
+def signout(view: View) -> Response:
+    token = sessions.session_token(view.request)
+    if token:
+        UserRepository(view.conn).revoke_token(token)
+    response = view.redirect("/signin")
+    sessions.end(response)
+    return response
+
+
+ROUTES = [signin, register, signout]

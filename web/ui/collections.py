@@ -1,0 +1,38 @@
+"""Collections: list, create, rename, delete; a collection's files are the library filtered by it."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from repo.collections import CollectionRepository
+from web.ui.render import View, page
+
+
+@page("/collections")
+def collections(view: View) -> Response:
+    return view.render("collections.html", collections=CollectionRepository(view.conn).list(view.actor))
+
+
+@page("/collections/new", methods=("POST",))
+def create(view: View) -> Response:
+    description = view.form.get("description", "").strip() or None
+    CollectionRepository(view.conn).create(view.actor, view.field("name", label="Name"), description)
+    return view.redirect("/collections")
+
+
+@page("/collections/{uuid}/edit", methods=("POST",))
+def edit(view: View) -> Response:
+    description = view.form.get("description", "").strip()
+    CollectionRepository(view.conn).update(
+        view.actor, view.uuid("uuid"), name=view.field("name", label="Name"), description=description
+    )
+    return view.redirect("/collections")
+
+
+@page("/collections/{uuid}/delete", methods=("POST",))
+def delete(view: View) -> Response:
+    CollectionRepository(view.conn).delete(view.actor, view.uuid("uuid"))
+    return view.redirect("/collections")
+
+
+ROUTES = [collections, create, edit, delete]

@@ -1,0 +1,162 @@
+"""The file page: player, waveform, transcript with speakers, tags, comments, summaries, exports; and its forms.
+
+The page's script edits segments, requests summaries, retries and deletes through the JSON API (same routes,
+cookie + CSRF header); the forms here cover what works without a script: tags, comments, speaker names and
+merges, suggestions, collections, and a segment's text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from starlette.responses import Response
+
+from repo.collections import CollectionRepository
+from repo.comments import CommentRepository
+from repo.errors import Invalid
+from repo.media_files import MediaFileRepository
+from repo.segments import SegmentRepository, TranscriptSegment
+from repo.speakers import SpeakerRepository
+from repo.summaries import SummaryRepository
+from repo.tags import TagRepository
+from web.ui.render import View, page
+
+SPEAKER_COLOURS = 8
+IN_PROGRESS = ("pending", "queued", "processing", "cancelling")
+
+
+def _back(view: View, anchor: str = "") -> Response:
+    return view.redirect(f"/files/{view.uuid('uuid')}{anchor}")
+
+
+def _form_uuid(view: View, name: str, label: str) -> UUID:
+    try:
+        return UUID(view.field(name, label=label))
+    except ValueError:
+        raise Invalid(f"{label}: choose one from the list", name) from None
+
+
+def _timestamp(raw: str) -> float | None:
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+def clickable_words(segment: TranscriptSegment) -> list[dict[str, Any]] | None:
+    """The segment's timed words, unless its text was corrected since (the words would show the old text)."""
+    words = segment.words or []
+    if not words or any(not isinstance(w.get("word"), str) for w in words):
+        return None
+    return words if " ".join(w["word"] for w in words).split() == segment.text.split() else None
+
+
+@page("/files/{uuid}")
+def file_page(view: View) -> Response:
+    actor, uuid = view.actor, view.uuid("uuid")
+    detail = MediaFileRepository(view.conn).detail(actor, uuid)
+    speakers = SpeakerRepository(view.conn).list_for_file(actor, uuid)
+    segments = SegmentRepository(view.conn).transcript(actor, uuid)
+    colour = {s.uuid: index % SPEAKER_COLOURS for index, s in enumerate(speakers)}
+    total_talk = sum(s.talk_time for s in speakers) or 1.0
+    context: dict[str, Any] = {
+        "file": detail,
+        "media_kind": "video" if detail.content_type.startswith("video/") else "audio",
+        "in_progress": detail.status in IN_PROGRESS,
+        "segments": segments,
+        "words": {seg.uuid: clickable_words(seg) for seg in segments},
+        "speakers": speakers,
+        "colour": colour,
+        "talk_share": {s.uuid: s.talk_time / total_talk for s in speakers},
+        "comments": CommentRepository(view.conn).list_for_file(actor, uuid),
+        "summaries": SummaryRepository(view.conn).list_for_file(actor, uuid, limit=10),
+        "collections": CollectionRepository(view.conn).list(actor),
+        "start": _timestamp(view.query("t")),
+    }
+    return view.render("file.html", **context)
+
+
+@page("/files/{uuid}/tags", methods=("POST",))
+def add_tag(view: View) -> Response:
+    TagRepository(view.conn).attach(view.actor, view.uuid("uuid"), view.field("name", label="Tag"))
+    return _back(view, "#tags")
+
+
+@page("/files/{uuid}/tags/remove", methods=("POST",))
+def remove_tag(view: View) -> Response:
+    TagRepository(view.conn).detach(view.actor, view.uuid("uuid"), view.field("name", label="Tag"))
+    return _back(view, "#tags")
+
+
+@page("/files/{uuid}/comments", methods=("POST",))
+def add_comment(view: View) -> Response:
+    at = _timestamp(view.form.get("timestamp", ""))
+    CommentRepository(view.conn).create(view.actor, view.uuid("uuid"), view.field("text", label="Comment"), at)
+    return _back(view, "#comments")
+
+
+@page("/files/{uuid}/comments/{comment}/delete", methods=("POST",))
+def delete_comment(view: View) -> Response:
+    CommentRepository(view.conn).delete(view.actor, view.uuid("comment"))
+    return _back(view, "#comments")
+
+
+@page("/files/{uuid}/speakers/{speaker}", methods=("POST",))
+def rename_speaker(view: View) -> Response:
+    """Rename; an empty name goes back to the label. `accept`/`reject` act on the speaker's suggested name."""
+    speakers, speaker = SpeakerRepository(view.conn), view.uuid("speaker")
+    action = view.form.get("action", "rename")
+    current = speakers.get(view.actor, speaker)
+    if current.media_file_uuid != view.uuid("uuid"):
+        raise Invalid("that speaker belongs to another file", "speaker")
+    if action == "accept" and current.suggested_name:
+        speakers.update(view.actor, speaker, display_name=current.suggested_name, suggested_name="")
+    elif action == "reject":
+        speakers.update(view.actor, speaker, suggested_name="")
+    else:
+        speakers.update(view.actor, speaker, display_name=view.form.get("display_name", "").strip())
+    return _back(view, "#speakers")
+
+
+@page("/files/{uuid}/speakers-merge", methods=("POST",))
+def merge_speakers(view: View) -> Response:
+    source = _form_uuid(view, "source", "Speaker to merge")
+    target = _form_uuid(view, "target", "Speaker to keep")
+    SpeakerRepository(view.conn).merge(view.actor, view.uuid("uuid"), source, target)
+    return _back(view, "#speakers")
+
+
+@page("/files/{uuid}/segments/{segment}", methods=("POST",))
+def edit_segment(view: View) -> Response:
+    """The no-script way to correct a segment (the page's script uses the API route instead)."""
+    speaker = view.form.get("speaker_uuid", "").strip()
+    SegmentRepository(view.conn).update_segment(
+        view.actor,
+        view.uuid("uuid"),
+        view.uuid("segment"),
+        text=view.field("text", label="Segment text"),
+        speaker_uuid=_form_uuid(view, "speaker_uuid", "Speaker") if speaker else None,
+    )
+    return _back(view, f"#seg-{view.uuid('segment')}")
+
+
+@page("/files/{uuid}/collections", methods=("POST",))
+def add_to_collection(view: View) -> Response:
+    collection = _form_uuid(view, "collection", "Collection")
+    CollectionRepository(view.conn).add_files(view.actor, collection, [view.uuid("uuid")])
+    return _back(view, "#collections")
+
+
+ROUTES = [
+    file_page,
+    add_tag,
+    remove_tag,
+    add_comment,
+    delete_comment,
+    rename_speaker,
+    merge_speakers,
+    edit_segment,
+    add_to_collection,
+]

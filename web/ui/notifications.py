@@ -1,0 +1,25 @@
+"""Notifications: the list (new ones arrive live through the page script's WebSocket) and marking them read."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from repo.notifications import NotificationRepository
+from web.ui.render import View, page
+
+SHOWN = 100
+
+
+@page("/notifications")
+def notifications(view: View) -> Response:
+    items = NotificationRepository(view.conn).list(view.actor, limit=SHOWN)
+    return view.render("notifications.html", notifications=items)
+
+
+@page("/notifications/read", methods=("POST",))
+def mark_read(view: View) -> Response:
+    NotificationRepository(view.conn).mark_read(view.actor)
+    return view.redirect("/notifications")
+
+
+ROUTES = [notifications, mark_read]

@@ -1,0 +1,104 @@
+"""Settings: preferences, notification kinds, LLM configurations (the api key is write-only), summary prompts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from repo.llm_configs import LlmConfigRepository
+from repo.notifications import KINDS, NotificationRepository
+from repo.prompts import PromptRepository
+from repo.user_settings import SettingsRepository
+from web.llm_configs import LlmConfigIn
+from web.prompts import PromptIn
+from web.ui.render import View, page
+
+THEMES = ("system", "light", "dark")
+
+
+def _configs(view: View) -> LlmConfigRepository:
+    return LlmConfigRepository(view.conn, view.services.master_key)
+
+
+@page("/settings")
+def settings(view: View) -> Response:
+    actor = view.actor
+    return view.render(
+        "settings.html",
+        values=SettingsRepository(view.conn).get_all(actor),
+        themes=THEMES,
+        kinds=NotificationRepository(view.conn).preferences(actor),
+        configs=_configs(view).list(actor),
+        prompts=PromptRepository(view.conn).list(actor),
+    )
+
+
+@page("/settings/preferences", methods=("POST",))
+def preferences(view: View) -> Response:
+    values: dict[str, Any] = {
+        "summary.auto": view.form.get("summary.auto") == "on",
+        "ui.theme": view.form.get("ui.theme", "system"),
+        "transcription.language": view.form.get("transcription.language", "").strip() or None,
+    }
+    SettingsRepository(view.conn).set_many(view.actor, values)
+    notifications = NotificationRepository(view.conn)
+    for kind in KINDS:
+        notifications.set_preference(view.actor, kind, view.form.get(f"notify.{kind}") == "on")
+    return view.redirect("/settings#preferences")
+
+
+@page("/settings/llm", methods=("POST",))
+def add_llm_config(view: View) -> Response:
+    fields = {k: v.strip() for k, v in view.form.items() if k in LlmConfigIn.model_fields and v.strip()}
+    body = LlmConfigIn.model_validate(fields)
+    created = _configs(view).create(
+        view.actor,
+        body.name,
+        body.provider,
+        body.model_name,
+        base_url=body.base_url or None,
+        api_key=body.api_key or None,
+        max_tokens=body.max_tokens,
+        temperature=body.temperature,
+    )
+    if view.form.get("activate") == "on":
+        _configs(view).activate(view.actor, created.uuid)
+    return view.redirect("/settings#llm")
+
+
+@page("/settings/llm/{uuid}/activate", methods=("POST",))
+def activate_llm_config(view: View) -> Response:
+    _configs(view).activate(view.actor, view.uuid("uuid"))
+    return view.redirect("/settings#llm")
+
+
+@page("/settings/llm/{uuid}/delete", methods=("POST",))
+def delete_llm_config(view: View) -> Response:
+    _configs(view).delete(view.actor, view.uuid("uuid"))
+    return view.redirect("/settings#llm")
+
+
+@page("/settings/prompts", methods=("POST",))
+def add_prompt(view: View) -> Response:
+    fields = {k: v.strip() for k, v in view.form.items() if k in PromptIn.model_fields and v.strip()}
+    body = PromptIn.model_validate(fields)
+    PromptRepository(view.conn).create(view.actor, body.name, body.prompt_text, body.content_type, body.description)
+    return view.redirect("/settings#prompts")
+
+
+@page("/settings/prompts/{uuid}/activate", methods=("POST",))
+def activate_prompt(view: View) -> Response:
+    PromptRepository(view.conn).activate(view.actor, view.uuid("uuid"))
+    return view.redirect("/settings#prompts")
+
+
+ROUTES = [
+    settings,
+    preferences,
+    add_llm_config,
+    activate_llm_config,
+    delete_llm_config,
+    add_prompt,
+    activate_prompt,
+]
