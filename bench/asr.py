@@ -134,7 +134,7 @@ def pipeline_overhead(measure: Measure, options: Options, audio: Path) -> None:
     from asr.types import Segment, Word
     from asr.windows import windows
     from repo.segments import validate
-    from workers.transcription import _as_new
+    from workers.transcription import as_row
 
     started = time.perf_counter()
     rows = []
@@ -143,7 +143,7 @@ def pipeline_overhead(measure: Measure, options: Options, audio: Path) -> None:
             begin = window.offset + float(at)
             words = [Word(begin + i * 0.4, begin + i * 0.4 + 0.3, f" w{i}", 0.9) for i in range(12)]
             segment = Segment(begin, begin + 4.8, "".join(w.text for w in words), words)
-            rows.append(_as_new(segment))
+            rows.append(as_row(segment))
     validate(rows)
     seconds = time.perf_counter() - started
     audio_seconds = float(measure.extra.get("audio_seconds") or 0.0)

@@ -182,3 +182,64 @@ def test_the_upload_language_is_used_and_not_called_detected(
     assert workers.run_burst(timeout=180, **engine).returncode == 0
     state = file_state(workers, arranged.file_id)
     assert (state["status"], state["language"], state["language_probability"]) == ("completed", "en", None)
+
+
+def wav_of(audio: Any, rate: int = 16_000) -> bytes:
+    import io
+    import wave
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    return buffer.getvalue()
+
+
+def test_two_voices_are_diarized_and_the_transcript_split_between_them(
+    workers: WorkerEnv, engine: dict[str, str], tiny_diarization_models: tuple[Path, Path]
+) -> None:
+    """The real engine and the real sherpa-onnx diarization on tiny models: two alternating 'voices' (tones) make
+    two speakers, every segment carries one of their labels, and the file says it was diarized."""
+    from tests.tiny_diarization import alternating
+
+    segmentation, embedding = tiny_diarization_models
+    arranged = workers.arrange(wav_of(alternating(turns=6, seconds=3.0)), None, name="dialogue.wav")
+    env = {
+        **engine,
+        "OPENTR_DIARIZATION": "auto",
+        "OPENTR_DIARIZATION_SEGMENTATION_MODEL": str(segmentation),
+        "OPENTR_DIARIZATION_EMBEDDING_MODEL": str(embedding),
+    }
+    assert workers.run_burst(timeout=180, **env).returncode == 0
+    [(status, outcome)] = workers.query("SELECT status, diarization FROM media_files WHERE id = %s", arranged.file_id)
+    assert (status, outcome) == ("completed", "diarized")
+    speakers = workers.query(
+        "SELECT label, embedding IS NOT NULL FROM speakers WHERE media_file_id = %s ORDER BY label", arranged.file_id
+    )
+    assert [label for label, _ in speakers] == ["SPEAKER_00", "SPEAKER_01"] and all(v for _, v in speakers)
+    labels = workers.query(
+        "SELECT DISTINCT sp.label FROM transcript_segments s JOIN speakers sp ON sp.id = s.speaker_id"
+        " WHERE s.media_file_id = %s",
+        arranged.file_id,
+    )
+    assert labels and {label for (label,) in labels} <= {"SPEAKER_00", "SPEAKER_01"}
+    assert workers.query(
+        "SELECT count(*) FROM transcript_segments WHERE media_file_id = %s AND speaker_id IS NULL", arranged.file_id
+    ) == [(0,)]
+
+
+def test_without_diarization_models_one_speaker_and_the_file_says_why(
+    workers: WorkerEnv, engine: dict[str, str], tmp_path: Path
+) -> None:
+    arranged = workers.arrange(recording(tmp_path, "tone.wav", 5.0), None, name="alone.wav")
+    assert workers.run_burst(timeout=180, **engine).returncode == 0
+    [(status, outcome)] = workers.query("SELECT status, diarization FROM media_files WHERE id = %s", arranged.file_id)
+    assert (status, outcome) == ("completed", "models_missing")
+    [(title, message)] = workers.query(
+        "SELECT title, message FROM notifications WHERE media_file_id = %s AND kind = 'error'", arranged.file_id
+    )
+    assert "models are missing" in title and "opentr models pull diarization" in message

@@ -33,6 +33,7 @@ from repo.user_settings import SettingsRepository
 from storage import layout
 from workers import analytics, transcription
 from workers.context import JobContext, job_context
+from workers.diarization_step import find_speakers
 from workers.liveness import JobLease, LeaseTaken
 from workers.sidecars import SidecarError
 from workers.steps import FileJob, JobCancelled, JobSuperseded, ignoring_gone
@@ -126,14 +127,17 @@ def _run(context: JobContext, job: FileJob) -> None:
     sidecar = sidecar_path.read_bytes() if sidecar_path.is_file() else None
     duration = metadata.get("duration", media.duration)
     staged = transcription.transcribe(context, job, dataclasses.replace(media, duration=duration), path, sidecar)
+    job.step(0.86, f"transcribed {staged.segments} segments ({staged.source})")
+    speakers = find_speakers(context, job, path, sidecar)
     segments: list[NewSegment] = []
 
     def publish(conn: Connection) -> None:
         staging = TranscriptStaging(conn, job.task_id)
         segments.extend(s.as_new() for s in staging.staged())
         staging.publish(job.file_id)
+        speakers.publish(conn, job)
 
-    job.step(0.9, f"transcribed {staged.segments} segments ({staged.source})", publish)
+    job.step(0.9, "stored the transcript and its speakers", publish)
     job.step(
         0.95,
         "computed analytics",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from asr import speech_engine
 from asr.errors import TranscriptionCancelled
-from asr.types import Pcm, Segment
+from asr.types import Pcm, Segment, Word
 from media import MediaError
 from media.decode import pcm_chunks
 from repo.file_processing import FileProcessingRepository
@@ -88,7 +88,7 @@ def _listen(context: JobContext, job: FileJob, media: MediaFile, path: Path) -> 
         batch: list[NewSegment] = []
         flushed_at = time.monotonic()
         for segment in result.segments:
-            batch.append(_as_new(segment))
+            batch.append(as_row(segment))
             if len(batch) >= STAGE_BATCH or time.monotonic() - flushed_at >= every:
                 staged = _stage(context, job, staged, batch)
                 batch, flushed_at = [], time.monotonic()
@@ -105,12 +105,23 @@ def _stage(context: JobContext, job: FileJob, first_seq: int, batch: list[NewSeg
         return TranscriptStaging(conn, job.task_id).stage(first_seq, batch)
 
 
-def _as_new(segment: Segment) -> NewSegment:
+def as_row(segment: Segment) -> NewSegment:
+    """An engine's segment as a transcript row (word timings as WhisperX writes them)."""
     words = [
         {"word": w.text, "start": w.start, "end": w.end, **({} if w.probability is None else {"score": w.probability})}
         for w in segment.words
     ]
     return NewSegment(segment.start, segment.end, segment.text, segment.speaker or DEFAULT_SPEAKER, words or None)
+
+
+def as_segment(row: NewSegment) -> Segment:
+    """A staged row back as an engine's segment (for diarization to relabel and split)."""
+    words = [
+        Word(float(w["start"]), float(w["end"]), str(w["word"]), w.get("score"))
+        for w in row.words or []
+        if isinstance(w, dict) and {"start", "end", "word"} <= w.keys()
+    ]
+    return Segment(row.start_time, row.end_time, row.text, words, row.speaker_label)
 
 
 def _renamed_errors(chunks: Iterable[Pcm], filename: str) -> Iterator[Pcm]:
