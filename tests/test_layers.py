@@ -18,17 +18,10 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "asr": frozenset({"web", "workers", "jobs", "media", "opentr_cli"}),  # engines consume PCM, not files
     "storage": frozenset({"web", "workers", "opentr_cli"}),
     "jobs": frozenset({"web", "workers", "opentr_cli"}),  # what web/ and workers/ share to enqueue jobs
+    "llm": frozenset({"web", "workers", "jobs", "opentr_cli"}),  # LLM clients: the web tests, workers summarise
     "web": frozenset({"workers", "opentr_cli"}),
     "workers": frozenset({"web", "opentr_cli"}),
 }
-# TEMPORARY: the web routes that still enqueue jobs (or test an LLM configuration) through workers/ directly. The
-# job-dispatch rework replaces them with a module both layers import; delete each entry (and then this list) as its
-# import goes. A listed import that no longer exists fails the test, so the list cannot outlive the imports.
-ALLOWED_FOR_NOW: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("web.llm_configs", "workers.llm_clients"),
-    }
-)
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -55,32 +48,22 @@ def imports(path: Path, module: str) -> Iterator[str]:
                 yield base
 
 
-def violations(root: Path) -> tuple[list[str], set[tuple[str, str]]]:
-    """(imports that break a rule, allow-listed imports that were found)."""
+def violations(root: Path) -> list[str]:
+    """Every import that breaks a rule, as "module imports module"."""
     broken: list[str] = []
-    used: set[tuple[str, str]] = set()
     for layer, forbidden in FORBIDDEN.items():
         for path in sorted((root / layer).rglob("*.py")):
             module = module_name(path, root)
-            for imported in imports(path, module):
-                if imported.split(".")[0] not in forbidden:
-                    continue
-                allowed = next((a for a in ALLOWED_FOR_NOW if a[0] == module and imported.startswith(a[1])), None)
-                if allowed is None:
-                    broken.append(f"{module} imports {imported}")
-                else:
-                    used.add(allowed)
-    return broken, used
+            broken.extend(
+                f"{module} imports {imported}"
+                for imported in imports(path, module)
+                if imported.split(".")[0] in forbidden
+            )
+    return broken
 
 
 def test_every_layer_imports_only_the_layers_below_it() -> None:
-    broken, _ = violations(PROJECT_ROOT)
-    assert broken == []
-
-
-def test_the_temporary_allow_list_names_only_imports_that_still_exist() -> None:
-    _, used = violations(PROJECT_ROOT)
-    assert sorted(ALLOWED_FOR_NOW - used) == []
+    assert violations(PROJECT_ROOT) == []
 
 
 def test_the_checker_sees_imports_inside_functions_and_relative_ones(tmp_path: Path) -> None:
@@ -90,5 +73,8 @@ def test_the_checker_sees_imports_inside_functions_and_relative_ones(tmp_path: P
     (tmp_path / "repo" / "cli.py").write_text("def run() -> None:\n    from workers.runner import run_worker\n")
     (tmp_path / "repo" / "sub" / "__init__.py").write_text("from .. import settings\nimport web.app\n")
     (tmp_path / "workers" / "job.py").write_text("from web import errors\nfrom . import steps\n")
-    broken, _ = violations(tmp_path)
-    assert broken == ["repo.cli imports workers.runner", "repo.sub imports web.app", "workers.job imports web.errors"]
+    assert violations(tmp_path) == [
+        "repo.cli imports workers.runner",
+        "repo.sub imports web.app",
+        "workers.job imports web.errors",
+    ]

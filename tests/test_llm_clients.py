@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from llm import clients as llm_clients
+from llm.clients import LlmError, LlmSettings
 from tests.llm_servers import LocalServer, Reply, Responder, in_turn, openai_answer, serving
-from workers import llm_clients
-from workers.llm_clients import LlmError, LlmSettings
 
 SECRET = "sk-test-7f3b9c2e-DO-NOT-LEAK-41d8"
 FAST = 0.01  # retry backoff in tests
@@ -172,7 +172,7 @@ def test_server_errors_are_retried_until_success(
     answer = llm_clients.complete(settings("openai", server.url), "s", "u", backoff_seconds=FAST)
     assert answer.text == "finally"
     assert len(server.requests) == 3
-    retries = [r.getMessage() for r in caplog.records if r.name == "workers.llm_clients"]
+    retries = [r.getMessage() for r in caplog.records if r.name == "llm.clients"]
     assert len(retries) == 2 and "HTTP 500" in retries[0] and "attempt 1 of 3" in retries[0]
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from llm import clients as llm_clients
+from llm.clients import LlmError, LlmSettings
 from tests.llm_servers import LocalServer, Received, Reply, Responder, in_turn, openai_answer
-from workers import llm_clients, summarizer
-from workers.llm_clients import LlmError, LlmSettings
+from workers import summarizer
 from workers.summarizer import Bluf, SpeakerStats, SummaryError, SummaryFormatError
 
 TEMPLATE = """Answer with JSON like {"bluf": "...", "major_topics": ["..."]} and keep {placeholders} you do not know.

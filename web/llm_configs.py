@@ -12,12 +12,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from llm import clients as llm_clients
+from llm.clients import LlmSettings
 from repo.crypto import DecryptionError
 from repo.errors import Conflict
 from repo.llm_configs import ConnectionTest, LlmConfig, LlmConfigRepository, Provider
 from web.endpoint import Ctx, Router
-from workers import llm_clients
-from workers.llm_clients import LlmSettings
 
 router = Router("llm-configs")
 TEST_TIMEOUT_SECONDS = 30.0

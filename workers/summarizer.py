@@ -18,8 +18,8 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from workers import llm_clients
-from workers.llm_clients import LlmAnswer, LlmSettings
+from llm import clients as llm_clients
+from llm.clients import LlmAnswer, LlmSettings
 
 SYSTEM_PROMPT: Final = "You summarise transcripts of recordings. Answer with one JSON object and nothing else."
 MERGE_PROMPT: Final = """Below are JSON summaries of consecutive parts of one recording, in order. Combine them into

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import cast
 
+from llm.clients import LlmError, LlmSettings
 from repo.crypto import DecryptionError
 from repo.database import Connection
 from repo.errors import Conflict, DataError, NotFound
@@ -25,7 +26,6 @@ from repo.tasks import TaskRepository
 from workers import analytics
 from workers.context import JobContext, job_context
 from workers.liveness import JobLease, LeaseTaken
-from workers.llm_clients import LlmError, LlmSettings
 from workers.steps import ignoring_gone
 from workers.summarizer import (
     SpeakerStats,
