@@ -7,6 +7,7 @@ from web import (
     auth,
     collections,
     comments,
+    exports,
     files,
     health,
     llm_configs,
@@ -25,7 +26,7 @@ from web import (
 from web.endpoint import Endpoint
 
 ROUTERS = [health.router, auth.router, admin.router]
-ROUTERS += [processing.router, files.router, transcripts.router]
+ROUTERS += [processing.router, files.router, transcripts.router, exports.router]
 ROUTERS += [
     tags.router,
     comments.router,
