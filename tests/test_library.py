@@ -224,7 +224,8 @@ def test_a_cursor_belongs_to_its_sort_and_direction(conn: Conn, lib: Library) ->
     files = MediaFileRepository(conn)
     by_title = files.list_page(lib.owner, limit=2, sort="title").next_cursor
     assert by_title is not None
-    for options in [{}, {"sort": "title", "descending": True}, {"sort": "duration"}]:
+    others: list[dict[str, Any]] = [{}, {"sort": "title", "descending": True}, {"sort": "duration"}]
+    for options in others:
         with pytest.raises(Invalid) as info:
             files.list_page(lib.owner, limit=2, cursor=by_title, **options)
         assert info.value.field == "cursor"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from web import (
     admin,
     auth,
+    bulk,
     collections,
     comments,
     exports,
@@ -26,7 +27,7 @@ from web import (
 from web.endpoint import Endpoint
 
 ROUTERS = [health.router, auth.router, admin.router]
-ROUTERS += [processing.router, files.router, transcripts.router, exports.router]
+ROUTERS += [processing.router, files.router, transcripts.router, exports.router, bulk.router]
 ROUTERS += [
     tags.router,
     comments.router,
