@@ -200,20 +200,27 @@ def _txt(transcript: Transcript, options: ExportOptions) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _json_export_schema() -> dict[str, object]:
+    # The same schema the generator derives from `response=`, which also registers the nested models.
+    schema = TranscriptExportOut.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+    schema.pop("$defs", None)
+    return schema
+
+
 EXPORT_OPENAPI = {
     "responses": {
         "200": {
-            "description": "the transcript as a download",
+            "description": "the transcript as a download (json: the schema below)",
             "content": {
                 **{media: {"schema": {"type": "string"}} for fmt, media in MEDIA_TYPES.items() if fmt != "json"},
-                "application/json": {"schema": {"$ref": "#/components/schemas/TranscriptExportOut"}},
+                "application/json": {"schema": _json_export_schema()},
             },
         }
     }
 }
 
 
-@router.get("/api/files/{uuid}/export", query=ExportOptions, openapi=EXPORT_OPENAPI)
+@router.get("/api/files/{uuid}/export", query=ExportOptions, response=TranscriptExportOut, openapi=EXPORT_OPENAPI)
 def export_file(ctx: Ctx, query: ExportOptions) -> Response:
     """Download a file's transcript as txt, json, csv, srt or vtt, named after its title."""
     transcript = read(ctx.conn, ctx.actor, ctx.uuid("uuid"), query)
