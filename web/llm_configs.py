@@ -195,11 +195,12 @@ def _stored(ctx: Ctx, uuid: UUID) -> tuple[LlmConfig, str | None]:
 def _unsaved(ctx: Ctx, body: ProviderIn, timeout_seconds: float) -> LlmSettings:
     """The server a request names, with no model chosen yet."""
     api_key = body.api_key or None
-    if api_key is None and body.llm_config_uuid is not None:
+    if body.llm_config_uuid is not None:  # checked even when unused: another user's uuid is always 404
         try:
-            _, api_key = _stored(ctx, body.llm_config_uuid)
+            _, stored_key = _stored(ctx, body.llm_config_uuid)
         except NotFound:
             raise NotFound("LLM configuration not found", "llm_config_uuid") from None
+        api_key = api_key or stored_key
     return LlmSettings(
         provider=body.provider,
         model_name="",
