@@ -20,6 +20,7 @@ from repo import queries
 from repo.comments import CommentRepository
 from repo.database import Database
 from repo.file_processing import FileProcessingRepository
+from repo.library import LibraryFilter
 from repo.media_files import FROM, MediaFileRepository
 from repo.settings import Settings
 
@@ -40,13 +41,13 @@ def run(ctx: Context) -> Measure:
     sql["update_progress"] = queries.get("file_processing.update_progress").sql
     progress_from = list(FROM["progress"])
     page_params: dict[str, Any] = {
-        "status": None,
-        "tag": None,
-        "collection": None,
         "pattern": None,
-        "uploaded_from": None,
-        "uploaded_to": None,
+        **LibraryFilter().params(),
+        "sort": "upload_time",
+        "descending": True,
         "after_time": None,
+        "after_text": None,
+        "after_number": None,
         "after_id": None,
         "limit": 51,
         **scope,

@@ -97,6 +97,57 @@ def test_connection(settings: LlmSettings) -> tuple[bool, int, str]:
     return True, answer.latency_ms, f"{settings.model_name} answered in {answer.latency_ms} ms{said}"
 
 
+def list_models(settings: LlmSettings) -> list[str]:
+    """The model names the provider offers, sorted: OpenAI-compatible `GET /models`, Ollama `GET /api/tags`,
+    Anthropic `GET /v1/models`. One attempt within `settings.timeout_seconds`; LlmError says why not."""
+    try:
+        return _list_models(settings)
+    except LlmError as exc:
+        raise LlmError(redact(exc.message, settings.api_key), exc.retryable) from None
+
+
+def _list_models(settings: LlmSettings) -> list[str]:
+    if settings.provider not in PROVIDERS:
+        raise LlmError(f"unknown LLM provider {settings.provider!r}; expected one of {sorted(PROVIDERS)}", False)
+    base = _base_url(settings)
+    key = settings.api_key.strip() if settings.api_key else ""
+    headers = {"Accept": "application/json"}
+    if settings.provider == "anthropic":
+        url = f"{base}/models" if base.endswith("/v1") else f"{base}/v1/models"
+        headers["anthropic-version"] = ANTHROPIC_VERSION
+        if key:
+            headers["x-api-key"] = key
+        params = {"limit": "1000"}
+    else:
+        url = f"{base}/api/tags" if settings.provider == "ollama" else f"{base}/models"
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        params = {}
+    timeout = httpx.Timeout(settings.timeout_seconds, connect=min(CONNECT_TIMEOUT_SECONDS, settings.timeout_seconds))
+    try:
+        with httpx.Client(timeout=timeout) as client:
+            response = client.get(url, headers=headers, params=params)
+    except httpx.TimeoutException:
+        raise LlmError(f"GET {url} timed out after {settings.timeout_seconds:g} s", True) from None
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise LlmError(f"cannot send to {url}: {exc}", False) from None
+    except httpx.TransportError as exc:
+        raise LlmError(f"could not reach {url}: {type(exc).__name__}: {exc}", True) from None
+    if response.status_code >= 400:
+        raise LlmError(f"HTTP {response.status_code} from {url}: {_snippet(response.text)}", False)
+    try:
+        data = response.json()
+    except ValueError:
+        raise LlmError(f"answer from {url} is not JSON: {_snippet(response.text)}", False) from None
+    # Ollama lists {"models": [{"name": ...}]}; the others {"data": [{"id": ...}]}.
+    listing, field = ("models", "name") if settings.provider == "ollama" else ("data", "id")
+    entries = data.get(listing) if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise LlmError(f"answer from {url} lists no models: {_snippet(response.text)}", False)
+    names = {entry[field] for entry in entries if isinstance(entry, dict) and isinstance(entry.get(field), str)}
+    return sorted(names)
+
+
 def _complete(settings: LlmSettings, system_prompt: str, user_prompt: str, backoff_seconds: float) -> LlmAnswer:
     request = _build_request(settings, system_prompt, user_prompt)
     timeout = httpx.Timeout(settings.timeout_seconds, connect=min(CONNECT_TIMEOUT_SECONDS, settings.timeout_seconds))

@@ -67,3 +67,38 @@ def split_page(
     if len(rows) <= limit or not items:
         return items, None
     return items, encode(kind, *position(items[-1]))
+
+
+Value = str | int | float
+
+
+def encode_values(kind: str, values: Sequence[Value]) -> str:
+    """A cursor over any sort key: the last row's sort values, in order (for lists the user may sort)."""
+    payload = json.dumps({"k": kind, "v": list(values)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).rstrip(b"=").decode("ascii")
+
+
+def decode_values(kind: str, cursor: str | None, types: Sequence[type[Value]]) -> list[Value] | None:
+    """The sort values a cursor made by encode_values holds, each of the given type; None for the first page."""
+    if not cursor:
+        return None
+    malformed = Invalid("the cursor is malformed; start again from the first page", "cursor")
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise malformed
+    try:
+        data = json.loads(base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True))
+    except (binascii.Error, ValueError, TypeError):
+        raise malformed from None
+    if not isinstance(data, dict) or set(data) != {"k", "v"} or data["k"] != kind or not isinstance(data["v"], list):
+        raise malformed
+    values: list[Value] = data["v"]
+    if len(values) != len(types):
+        raise malformed
+    checked: list[Value] = []
+    for value, expected in zip(values, types, strict=True):
+        if expected is float and type(value) is int:
+            value = float(value)  # JSON writes 3.0 as 3.0, but a hand-made cursor may say 3
+        if type(value) is not expected:
+            raise malformed
+        checked.append(value)
+    return checked

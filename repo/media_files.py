@@ -7,6 +7,7 @@ repo/file_processing.py, the ones users ask for (cancel, retry, reprocess) here.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -16,11 +17,11 @@ from repo import cursor as keyset
 from repo import statements as s
 from repo.database import Connection
 from repo.errors import Conflict, Invalid
+from repo.library import LibraryFilter, SortKey
 from repo.rows import Actor
 
 Json = dict[str, Any] | list[Any]
 SummaryStatus = Literal["pending", "processing", "completed", "failed"]
-STATUSES = ("pending", "queued", "processing", "completed", "error", "cancelling", "cancelled", "orphaned")
 FROM: dict[str, tuple[str, ...]] = {
     "queue": ("pending",),
     "start": ("pending", "queued"),
@@ -36,6 +37,7 @@ FROM: dict[str, tuple[str, ...]] = {
 STUCK_STATUSES = ("processing", "cancelling")
 STUCK_AFTER_SECONDS = 30 * 60
 CURSOR_KIND = "files"
+SORT_VALUE_TYPES: dict[str, type[keyset.Value]] = {"upload_time": str, "title": str, "duration": float}
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +222,16 @@ _reprocess = s.one_or_none("media_files.reprocess", MediaFile)
 _stuck_for_actor = s.many("media_files.stuck_for_actor", FileState)
 
 
+def _cursor_time(value: keyset.Value) -> datetime:
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise Invalid("the cursor is malformed; start again from the first page", "cursor") from None
+    if at.tzinfo is None:
+        raise Invalid("the cursor is malformed; start again from the first page", "cursor")
+    return at
+
+
 def _ilike_pattern(q: str | None) -> str | None:
     """A contains-pattern in which the user's %, _ and backslash stand for themselves."""
     text = (q or "").strip()
@@ -291,35 +303,63 @@ class MediaFileRepository:
         self,
         actor: Actor,
         *,
+        filters: LibraryFilter | None = None,
         status: str | None = None,
         tag: str | None = None,
         collection: UUID | None = None,
         q: str | None = None,
         uploaded_from: datetime | None = None,
         uploaded_to: datetime | None = None,
+        sort: SortKey = "upload_time",
+        descending: bool | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> FilePage:
-        """Newest first; uploaded_from is inclusive, uploaded_to exclusive; limit is clamped to 1..200."""
-        if status is not None and status not in STATUSES:
-            raise Invalid(f"unknown status {status!r}", "status")
-        after = keyset.decode(CURSOR_KIND, cursor, int)
+        """One page of the library: `filters` (repo.library) plus the shorthands status, tag, collection and the
+        upload range, and `q` matched against filename, title and description. Newest first by default; titles
+        sort A→Z and durations longest first unless `descending` says otherwise. limit is clamped to 1..200."""
+        base = filters or LibraryFilter()
+        params = dataclasses.replace(
+            base,
+            statuses=[*(base.statuses or ()), *([status] if status is not None else [])] or None,
+            tags=[*(base.tags or ()), *([tag] if tag is not None else [])] or None,
+            collection=collection or base.collection,
+            uploaded_from=uploaded_from or base.uploaded_from,
+            uploaded_to=uploaded_to or base.uploaded_to,
+        ).params()
+        if sort not in SORT_VALUE_TYPES:
+            raise Invalid(f"sort is one of {', '.join(SORT_VALUE_TYPES)}", "sort")
+        down = sort != "title" if descending is None else descending
+        kind = f"{CURSOR_KIND}:{sort}:{'desc' if down else 'asc'}"
+        after = keyset.decode_values(kind, cursor, [SORT_VALUE_TYPES[sort], int])
+        after_key = after[0] if after else None
+        after_time = _cursor_time(after_key) if sort == "upload_time" and after_key is not None else None
         size = keyset.clamp_limit(limit)
         rows = _list_page(
             self.conn,
-            status=status,
-            tag=(tag or "").strip() or None,
-            collection=collection,
             pattern=_ilike_pattern(q),
-            uploaded_from=uploaded_from,
-            uploaded_to=uploaded_to,
-            after_time=after.at if after else None,
-            after_id=after.key if after else None,
+            **params,
+            sort=sort,
+            descending=down,
+            after_time=after_time,
+            after_text=after_key if sort == "title" else None,
+            after_number=after_key if sort == "duration" else None,
+            after_id=after[1] if after else None,
             limit=size + 1,
             **actor.scope(),
         )
-        items, next_cursor = keyset.split_page(rows, size, CURSOR_KIND, lambda r: (r.upload_time, r.id))
-        return FilePage(items, next_cursor)
+        items = rows[:size]
+        if len(rows) <= size or not items:
+            return FilePage(items, None)
+        last = items[-1]
+        key: keyset.Value
+        if sort == "title":
+            key = last.title if last.title is not None else last.filename
+        elif sort == "duration":
+            key = float(last.duration or 0)
+        else:
+            key = last.upload_time.isoformat()
+        return FilePage(items, keyset.encode_values(kind, [key, last.id]))
 
     def update(
         self,

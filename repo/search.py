@@ -8,6 +8,7 @@ from uuid import UUID
 
 from repo import statements as s
 from repo.database import Connection
+from repo.library import LibraryFilter
 from repo.rows import Actor
 
 HitKind = Literal["segment", "summary"]
@@ -63,11 +64,21 @@ class SearchRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def search(self, actor: Actor, q: str, *, limit_files: int = 20, hits_per_file: int = 5) -> list[FileHits]:
+    def search(
+        self,
+        actor: Actor,
+        q: str,
+        *,
+        limit_files: int = 20,
+        hits_per_file: int = 5,
+        filters: LibraryFilter | None = None,
+    ) -> list[FileHits]:
         """Files whose segments or latest summary match `q` (web-search syntax: "phrase", or, -word), best first.
 
         The limits are capped at MAX_FILES and MAX_HITS_PER_FILE: every returned hit costs a ts_headline.
+        `filters` narrows the files as in the library's file list (repo.library).
         """
+        params = (filters or LibraryFilter()).params()
         text = q.replace("\x00", " ").strip()
         if not text or limit_files < 1 or hits_per_file < 1:
             return []
@@ -76,6 +87,7 @@ class SearchRepository:
             q=text,
             limit_files=min(limit_files, MAX_FILES),
             hits_per_file=min(hits_per_file, MAX_HITS_PER_FILE),
+            **params,
             **actor.scope(),
         )
         return [

@@ -64,6 +64,12 @@ class FileRef:
     id: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Deleted:
+    status: str
+    deleted: bool
+
+
 _lock_file = s.one_or_none("summaries.lock_file", LockedFile)
 _create_pending = s.one_or_none("summaries.create_pending", Summary)
 _start = s.one_or_none("summaries.start", Summary)
@@ -74,6 +80,8 @@ _file_visible = s.one_or_none("summaries.file_visible", FileRef)
 _list_for_file = s.many("summaries.list_for_file", Summary)
 _get = s.one_or_none("summaries.get", Summary)
 _get_by_id = s.one_or_none("summaries.get_by_id", Summary)
+_delete = s.one_or_none("summaries.delete", _Deleted)
+BUSY = ["pending", "processing"]
 
 
 def _as_actor(actor_or_owner: Actor | int) -> Actor:
@@ -197,3 +205,11 @@ class SummaryRepository:
 
     def get_by_id(self, summary_id: int) -> Summary:
         return _found(_get_by_id(self.conn, summary_id=summary_id))
+
+    def delete(self, actor: Actor, uuid: UUID) -> None:
+        """Delete one finished version; Conflict while it is pending or processing (its job would write to it)."""
+        found = _delete(self.conn, uuid=uuid, busy=BUSY, **actor.scope())
+        if found is None:
+            raise NotFound("summary not found")
+        if not found.deleted:
+            raise Conflict(f"the summary is {found.status}; delete it once it has finished", "status")

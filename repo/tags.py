@@ -29,6 +29,11 @@ class TagCount:
     file_count: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Name:
+    name: str
+
+
 _insert = s.one_or_none("tags.insert", Tag)
 _get_by_name = s.one("tags.get_by_name", Tag)
 _attach = s.scalar("tags.attach", bool)
@@ -36,6 +41,8 @@ _detach = s.rowcount("tags.detach")
 _list_with_counts = s.many("tags.list_with_counts", TagCount)
 _for_file = s.many("tags.for_file", Tag)
 _file_visible = s.scalar("tags.file_visible", bool)
+_list_unused = s.many("tags.list_unused", TagCount)
+_delete_unused = s.many("tags.delete_unused", _Name)
 
 
 def clean_name(name: str) -> str:
@@ -72,3 +79,13 @@ class TagRepository:
         if not tags and not _file_visible(self.conn, file_uuid=file_uuid, **actor.scope()):
             raise NotFound("file not found")
         return tags
+
+    def list_unused(self) -> list[TagCount]:
+        """Tags on no file at all (anyone's), by name."""
+        return _list_unused(self.conn)
+
+    def delete_unused(self, actor: Actor) -> list[str]:
+        """Administrators: delete every tag no file carries; the names deleted, by name."""
+        if not actor.is_admin:
+            raise NotFound("not found")
+        return sorted(row.name for row in _delete_unused(self.conn, actor_is_admin=actor.is_admin))

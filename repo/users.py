@@ -10,7 +10,7 @@ from uuid import UUID
 from repo import crypto
 from repo import statements as s
 from repo.database import Connection
-from repo.errors import Invalid, NotFound
+from repo.errors import Conflict, Invalid, NotFound
 from repo.rows import Actor
 
 Role = Literal["user", "admin"]
@@ -55,6 +55,8 @@ _create = s.one("users.create", User)
 _get_by_uuid = s.one("users.get_by_uuid", User)
 _get_by_id = s.one("users.get_by_id", User)
 _credentials = s.one_or_none("users.credentials_by_email", Credentials)
+_credentials_by_id = s.one("users.credentials_by_id", Credentials)
+_admin_update = s.one("users.admin_update", User)
 _update_profile = s.one("users.update_profile", User)
 _touch_login = s.execute("users.touch_login")
 _list_all = s.many("users.list_all", User)
@@ -94,10 +96,24 @@ class UserRepository:
         return self.get_by_id(found.id)
 
     def update_me(
-        self, actor: Actor, *, full_name: str | None = None, email: str | None = None, password: str | None = None
+        self,
+        actor: Actor,
+        *,
+        full_name: str | None = None,
+        email: str | None = None,
+        password: str | None = None,
+        current_password: str | None = None,
     ) -> User:
+        """A new email or password needs the current password (Invalid naming current_password otherwise), so a
+        stolen session alone cannot take the account over."""
         if password is not None and len(password) < 8:
             raise Invalid("password must have at least 8 characters", "password")
+        if email is not None or password is not None:
+            if not current_password:
+                raise Invalid("give your current password to change your email or password", "current_password")
+            stored = _credentials_by_id(self.conn, id=actor.id)
+            if not crypto.verify_password(current_password, stored.hashed_password):
+                raise Invalid("the current password is wrong", "current_password")
         hashed = crypto.hash_password(password) if password is not None else None
         return _update_profile(
             self.conn,
@@ -106,6 +122,39 @@ class UserRepository:
             hashed_password=hashed,
             actor_id=actor.id,
         )
+
+    def admin_update(
+        self,
+        actor: Actor,
+        uuid: UUID,
+        *,
+        role: Role | None = None,
+        is_active: bool | None = None,
+        full_name: str | None = None,
+        password: str | None = None,
+    ) -> User:
+        """An administrator edits an account. Deactivating it or resetting its password revokes its tokens in the
+        same transaction, so its sessions end at once; an administrator cannot demote or deactivate themself."""
+        if not actor.is_admin:
+            raise NotFound("user not found")
+        if password is not None and len(password) < 8:
+            raise Invalid("password must have at least 8 characters", "password")
+        target = self.get(actor, uuid)
+        if target.id == actor.id and (role == "user" or is_active is False):
+            raise Conflict("you cannot demote or deactivate yourself; ask another administrator", "role")
+        hashed = crypto.hash_password(password) if password is not None else None
+        updated = _admin_update(
+            self.conn,
+            uuid=uuid,
+            role=role,
+            is_active=is_active,
+            full_name=full_name,
+            hashed_password=hashed,
+            actor_is_admin=actor.is_admin,
+        )
+        if is_active is False or password is not None:
+            _token_revoke_all(self.conn, user_id=updated.id)
+        return updated
 
     def list_all(self, actor: Actor, *, after_id: int | None = None, limit: int = 100) -> list[User]:
         return _list_all(self.conn, after_id=after_id, limit=limit, actor_is_admin=actor.is_admin)

@@ -85,8 +85,10 @@ FROM media_files f
 WHERE f.uuid = %(uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
 
 -- name: list_page :many
--- One page of the file list, newest first, keyset on (upload_time, id); the caller asks for limit + 1 rows to
--- learn whether another page follows. `pattern` is an already escaped ILIKE pattern. The date range is half-open.
+-- One page of the library, keyset-paginated on (sort key, id) in the chosen direction; the caller asks for
+-- limit + 1 rows to learn whether another page follows. `pattern` is an already escaped ILIKE pattern.
+-- The filter block (from `statuses` to `transcript`) is repo.library.LibraryFilter; search.search repeats it.
+-- Titles sort as shown (the title, else the filename), files without a duration as 0 seconds.
 SELECT f.id, f.uuid, f.user_id, f.filename, f.title, f.status, f.progress, f.duration, f.file_size,
     f.content_type, f.language, f.is_public, f.upload_time, f.completed_at, f.summary_status,
     coalesce((
@@ -97,23 +99,62 @@ SELECT f.id, f.uuid, f.user_id, f.filename, f.title, f.status, f.progress, f.dur
     (SELECT count(*) FROM transcript_segments ts WHERE ts.media_file_id = f.id) AS segment_count
 FROM media_files f
 WHERE (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
-  AND (%(status)s::text IS NULL OR f.status = %(status)s::text)
-  AND (%(tag)s::text IS NULL OR EXISTS (
-        SELECT 1 FROM file_tags ft JOIN tags t ON t.id = ft.tag_id
-        WHERE ft.media_file_id = f.id AND t.name = %(tag)s::text))
-  AND (%(collection)s::uuid IS NULL OR EXISTS (
-        SELECT 1 FROM collection_members cm JOIN collections c ON c.id = cm.collection_id
-        WHERE cm.media_file_id = f.id AND c.uuid = %(collection)s::uuid
-          AND (c.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)))
   AND (%(pattern)s::text IS NULL
        OR f.filename ILIKE %(pattern)s::text
        OR f.title ILIKE %(pattern)s::text
        OR f.description ILIKE %(pattern)s::text)
+  -- filters
+  AND (%(statuses)s::text[] IS NULL OR f.status = ANY(%(statuses)s::text[]))
+  AND (%(tags)s::text[] IS NULL OR (
+        SELECT count(*) FROM file_tags ft JOIN tags t ON t.id = ft.tag_id
+        WHERE ft.media_file_id = f.id AND t.name = ANY(%(tags)s::text[]))
+      >= CASE WHEN %(tags_any)s::boolean THEN 1 ELSE cardinality(%(tags)s::text[]) END)
+  AND (%(collection)s::uuid IS NULL OR EXISTS (
+        SELECT 1 FROM collection_members cm JOIN collections c ON c.id = cm.collection_id
+        WHERE cm.media_file_id = f.id AND c.uuid = %(collection)s::uuid
+          AND (c.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)))
+  AND (%(speaker)s::text IS NULL OR EXISTS (
+        SELECT 1 FROM speakers s LEFT JOIN speaker_profiles p ON p.id = s.profile_id
+        WHERE s.media_file_id = f.id
+          AND lower(%(speaker)s::text) IN (lower(coalesce(s.display_name, s.label)), lower(p.name))))
+  AND (%(profile_uuid)s::uuid IS NULL OR EXISTS (
+        SELECT 1 FROM speakers s JOIN speaker_profiles p ON p.id = s.profile_id
+        WHERE s.media_file_id = f.id AND p.uuid = %(profile_uuid)s::uuid
+          AND (p.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)))
+  AND (%(duration_min)s::float8 IS NULL OR f.duration >= %(duration_min)s::float8)
+  AND (%(duration_max)s::float8 IS NULL OR f.duration <= %(duration_max)s::float8)
   AND (%(uploaded_from)s::timestamptz IS NULL OR f.upload_time >= %(uploaded_from)s::timestamptz)
   AND (%(uploaded_to)s::timestamptz IS NULL OR f.upload_time < %(uploaded_to)s::timestamptz)
-  AND (%(after_time)s::timestamptz IS NULL
-       OR (f.upload_time, f.id) < (%(after_time)s::timestamptz, %(after_id)s::bigint))
-ORDER BY f.upload_time DESC, f.id DESC
+  AND (%(recorded_from)s::timestamptz IS NULL OR f.creation_date >= %(recorded_from)s::timestamptz)
+  AND (%(recorded_to)s::timestamptz IS NULL OR f.creation_date < %(recorded_to)s::timestamptz)
+  AND (%(media_type)s::text IS NULL OR %(media_type)s::text = CASE
+        WHEN starts_with(f.content_type, 'video/') OR f.resolution_width IS NOT NULL THEN 'video' ELSE 'audio' END)
+  AND (%(transcript)s::text IS NULL OR EXISTS (
+        SELECT 1 FROM transcript_segments ts
+        WHERE ts.media_file_id = f.id AND ts.search_vector @@ websearch_to_tsquery('english', %(transcript)s::text)))
+  -- the page
+  AND (%(after_id)s::bigint IS NULL OR CASE
+        WHEN %(sort)s::text = 'title' AND %(descending)s::boolean
+            THEN (coalesce(f.title, f.filename), f.id) < (%(after_text)s::text, %(after_id)s::bigint)
+        WHEN %(sort)s::text = 'title'
+            THEN (coalesce(f.title, f.filename), f.id) > (%(after_text)s::text, %(after_id)s::bigint)
+        WHEN %(sort)s::text = 'duration' AND %(descending)s::boolean
+            THEN (coalesce(f.duration, 0), f.id) < (%(after_number)s::float8, %(after_id)s::bigint)
+        WHEN %(sort)s::text = 'duration'
+            THEN (coalesce(f.duration, 0), f.id) > (%(after_number)s::float8, %(after_id)s::bigint)
+        WHEN %(descending)s::boolean
+            THEN (f.upload_time, f.id) < (%(after_time)s::timestamptz, %(after_id)s::bigint)
+        ELSE (f.upload_time, f.id) > (%(after_time)s::timestamptz, %(after_id)s::bigint)
+      END)
+ORDER BY
+    CASE WHEN %(sort)s::text = 'title' AND %(descending)s::boolean THEN coalesce(f.title, f.filename) END DESC,
+    CASE WHEN %(sort)s::text = 'title' AND NOT %(descending)s::boolean THEN coalesce(f.title, f.filename) END,
+    CASE WHEN %(sort)s::text = 'duration' AND %(descending)s::boolean THEN coalesce(f.duration, 0) END DESC,
+    CASE WHEN %(sort)s::text = 'duration' AND NOT %(descending)s::boolean THEN coalesce(f.duration, 0) END,
+    CASE WHEN %(sort)s::text = 'upload_time' AND %(descending)s::boolean THEN f.upload_time END DESC,
+    CASE WHEN %(sort)s::text = 'upload_time' AND NOT %(descending)s::boolean THEN f.upload_time END,
+    CASE WHEN %(descending)s::boolean THEN f.id END DESC,
+    CASE WHEN NOT %(descending)s::boolean THEN f.id END
 LIMIT %(limit)s;
 
 -- name: update :one

@@ -127,3 +127,30 @@ WITH changed AS (
       AND changed.version = (SELECT max(version) FROM file_summaries f WHERE f.media_file_id = changed.media_file_id)
 )
 SELECT media_file_id FROM changed;
+
+-- name: delete :one?
+-- A finished version (completed or failed) goes; a pending or processing one stays, its job still writes to it.
+-- The file's summary_status then follows its newest remaining version (none: NULL). The subquery reads the
+-- statement's snapshot, in which the deleted row is still there: hence `other.id <> target.id`.
+WITH target AS (
+    SELECT s.id, s.media_file_id, s.status
+    FROM file_summaries s
+    JOIN media_files m ON m.id = s.media_file_id
+    WHERE s.uuid = %(uuid)s AND (m.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    FOR UPDATE OF s
+), deleted AS (
+    DELETE FROM file_summaries s
+    USING target
+    WHERE s.id = target.id AND target.status <> ALL(%(busy)s::text[])
+    RETURNING s.id, s.media_file_id
+), file AS (
+    UPDATE media_files m
+    SET summary_status = (
+        SELECT other.status FROM file_summaries other
+        WHERE other.media_file_id = m.id AND other.id <> deleted.id
+        ORDER BY other.version DESC
+        LIMIT 1)
+    FROM deleted
+    WHERE m.id = deleted.media_file_id
+)
+SELECT target.status, EXISTS (SELECT 1 FROM deleted) AS deleted FROM target;

@@ -52,3 +52,20 @@ SELECT EXISTS (
     SELECT 1 FROM media_files f
     WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
 ) AS file_visible;
+
+-- name: list_unused :many
+-- Tags no file carries, anyone's: global names, so their existence is no one's secret (POST /api/tags tells).
+SELECT t.name, t.uuid, 0::bigint AS file_count
+FROM tags t
+WHERE NOT EXISTS (SELECT 1 FROM file_tags ft WHERE ft.tag_id = t.id)
+ORDER BY t.name;
+
+-- name: delete_unused :many
+-- Administrators only. A tag someone is attaching right now holds a key-share lock on its row (the foreign key
+-- check of the new file_tags row): SKIP LOCKED leaves it alone instead of cascading that attachment away.
+DELETE FROM tags
+WHERE id IN (
+    SELECT t.id FROM tags t
+    WHERE NOT EXISTS (SELECT 1 FROM file_tags ft WHERE ft.tag_id = t.id) AND %(actor_is_admin)s::boolean
+    FOR UPDATE SKIP LOCKED)
+RETURNING name;

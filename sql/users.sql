@@ -16,6 +16,19 @@ FROM users WHERE id = %(id)s;
 -- name: credentials_by_email :one?
 SELECT id, hashed_password, is_active FROM users WHERE lower(email) = lower(%(email)s);
 
+-- name: credentials_by_id :one
+SELECT id, hashed_password, is_active FROM users WHERE id = %(id)s;
+
+-- name: admin_update :one
+-- An administrator changes another account: absent (NULL) fields stay as they are.
+UPDATE users
+SET role = coalesce(%(role)s::text, role),
+    is_active = coalesce(%(is_active)s::boolean, is_active),
+    full_name = coalesce(%(full_name)s::text, full_name),
+    hashed_password = coalesce(%(hashed_password)s::text, hashed_password)
+WHERE uuid = %(uuid)s AND %(actor_is_admin)s::boolean
+RETURNING id, uuid, email, full_name, is_active, role, created_at, updated_at, last_login_at;
+
 -- name: update_profile :one
 UPDATE users
 SET full_name = coalesce(%(full_name)s::text, full_name),

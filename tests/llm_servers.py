@@ -42,6 +42,9 @@ class LocalServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # model listings
+                self.do_POST()
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 received = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)

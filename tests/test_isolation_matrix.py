@@ -51,8 +51,11 @@ OWN_SCOPE: dict[Key, str] = {
     ("PUT", "/api/users/me"): "the caller",
     ("GET", "/api/files/management/stuck"): "the caller's files",
     ("POST", "/api/files"): "creates a file of the caller's",
-    ("GET", "/api/files"): "the caller's files; ?collection= filters by one of them",
-    ("GET", "/api/tags"): "tags on the caller's files",
+    ("GET", "/api/files"): "the caller's files; ?collection= and ?profile_uuid= filter by one of theirs",
+    ("GET", "/api/files/filters"): "counts over the caller's files",
+    ("POST", "/api/files/export"): "the caller's files; another's uuid is 404",
+    ("POST", "/api/files/bulk"): "the caller's files; another's are reported not found and left alone",
+    ("GET", "/api/tags"): "tags on the caller's files, or global names no file carries",
     ("POST", "/api/tags"): "a global name",
     ("GET", "/api/collections"): "the caller's collections",
     ("POST", "/api/collections"): "creates one of the caller's",
@@ -69,6 +72,8 @@ OWN_SCOPE: dict[Key, str] = {
     ("DELETE", "/api/settings/{key}"): "the caller's setting, by key name",
     ("GET", "/api/llm-configs"): "the caller's configurations",
     ("POST", "/api/llm-configs"): "creates one of the caller's",
+    ("POST", "/api/llm-configs/test"): "a server the caller names; only the caller's own stored key is lent",
+    ("POST", "/api/llm-configs/models"): "a server the caller names; only the caller's own stored key is lent",
     ("GET", "/api/prompts"): "system prompts and the caller's",
     ("POST", "/api/prompts"): "creates one of the caller's",
     ("GET", "/api/prompts/active"): "the caller's choice",
@@ -110,6 +115,7 @@ UUID_FIELDS = {
     "llm_config_uuid": "llm_config",
     "uuids": "notification",
     "collection": "collection",
+    "collection_uuid": "collection",
     "cursor": "notification",
 }
 STRING_EXAMPLES = {"base_url": "http://127.0.0.1:9"}  # fields with a pattern the generator cannot guess
@@ -427,6 +433,7 @@ A_ROWS: dict[str, str] = {
     "collections": OWNED_BY,
     "collection_members": f"collection_id IN (SELECT id FROM collections WHERE user_id = %(u)s) OR {OF_FILES}",
     "tasks": f"{OWNED_BY} OR {OF_FILES}",
+    "transcript_staging": f"task_id IN (SELECT id FROM tasks WHERE {OWNED_BY} OR {OF_FILES})",
     "analytics": OF_FILES,
     "user_settings": OWNED_BY,
     "user_llm_configurations": OWNED_BY,
@@ -517,7 +524,8 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
         )
         assert response.status_code < 500, f"{request.method} {request.path}: {response.status_code} {response.text}"
         if 200 <= response.status_code < 300 and headers is b.headers:
-            leaked = [s for s in a.secrets if s in response.text]
+            sent = f"{request.path} {request.params} {request.json}"  # echoing what B sent tells B nothing
+            leaked = [s for s in a.secrets if s in response.text and s not in sent]
             assert not leaked, f"{request.method} {request.path} showed B {leaked}: {response.text[:500]}"
         return response
 

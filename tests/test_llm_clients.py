@@ -239,3 +239,74 @@ def test_connection_test_reports_failure_once_and_without_the_key(serve: Callabl
     assert ok is False and latency_ms >= 0
     assert message.startswith("HTTP 401 from") and SECRET not in message
     assert len(server.requests) == 1
+
+
+# -- listing a provider's models -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("provider", "suffix", "path", "answer", "expected"),
+    [
+        (
+            "openai",
+            "/v1",
+            "/v1/models",
+            {"object": "list", "data": [{"id": "gpt-b"}, {"id": "gpt-a"}, {"x": 1}, {"id": "gpt-a"}]},
+            ["gpt-a", "gpt-b"],
+        ),
+        ("vllm", "/v1", "/v1/models", {"data": [{"id": "Qwen/Qwen2.5-7B", "object": "model"}]}, ["Qwen/Qwen2.5-7B"]),
+        (
+            "ollama",
+            "",
+            "/api/tags",
+            {"models": [{"name": "qwen2.5:7b"}, {"name": "llama3.1:latest"}]},
+            ["llama3.1:latest", "qwen2.5:7b"],
+        ),
+        (
+            "anthropic",
+            "",
+            "/v1/models?limit=1000",
+            {"data": [{"id": "claude-x", "type": "model"}], "has_more": False},
+            ["claude-x"],
+        ),
+    ],
+)
+def test_models_are_listed_with_each_providers_request(
+    serve: Callable[[Responder], LocalServer],
+    provider: Any,
+    suffix: str,
+    path: str,
+    answer: dict[str, Any],
+    expected: list[str],
+) -> None:
+    server = serve(lambda _: Reply(body=answer))
+    assert llm_clients.list_models(settings(provider, server.url + suffix)) == expected
+    (request,) = server.requests
+    assert request.path == path
+    if provider == "anthropic":
+        assert (request.headers["x-api-key"], request.headers["anthropic-version"]) == (SECRET, "2023-06-01")
+    else:
+        assert request.headers["authorization"] == f"Bearer {SECRET}"
+
+
+def test_listing_models_fails_readably_without_the_key(
+    serve: Callable[[Responder], LocalServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    for reply, expected in [
+        (Reply(status=401, body={"error": f"bad key {SECRET}"}), "HTTP 401"),
+        (Reply(body="<html>"), "not JSON"),
+        (Reply(body={"data": "nope"}), "lists no models"),
+        (Reply(body=[1, 2]), "lists no models"),
+    ]:
+        server = serve(lambda _, reply=reply: reply)  # type: ignore[misc]
+        with pytest.raises(LlmError) as info:
+            llm_clients.list_models(settings("custom", server.url))
+        assert expected in info.value.message and SECRET not in info.value.message
+        assert_no_secret(info.value, caplog)
+
+
+def test_listing_models_times_out(serve: Callable[[Responder], LocalServer]) -> None:
+    server = serve(lambda _: Reply(body={"data": []}, sleep=5))
+    with pytest.raises(LlmError) as info:
+        llm_clients.list_models(settings("custom", server.url, timeout_seconds=0.3))
+    assert "timed out after 0.3 s" in info.value.message

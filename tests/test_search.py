@@ -32,7 +32,7 @@ def summary(
     )
 
 
-def search(conn: Conn, actor: Actor, q: str, **options: int) -> list[FileHits]:
+def search(conn: Conn, actor: Actor, q: str, **options: Any) -> list[FileHits]:
     return SearchRepository(conn).search(actor, q, **options)
 
 

@@ -168,7 +168,9 @@ def test_no_secret_in_the_database_dump_or_the_logs(
         summary = http.get(f"/api/summaries/{queued.json()['uuid']}", headers=auth).json()
         assert summary["status"] == "failed", summary
 
-        changed_password = http.put("/api/users/me", headers=auth, json={"password": new_password})
+        changed_password = http.put(
+            "/api/users/me", headers=auth, json={"password": new_password, "current_password": password}
+        )
         assert changed_password.status_code == 200, changed_password.text
         again = http.post("/api/auth/token", json={"username": email, "password": new_password})
         assert again.status_code == 200, again.text

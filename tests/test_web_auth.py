@@ -30,7 +30,15 @@ def test_register_token_me_logout(client: Any) -> None:
 
 def test_update_me_changes_the_password(client: Any) -> None:
     headers = register(client, email="bob@example.com")
-    changed = client.put("/api/users/me", headers=headers, json={"password": "a new password", "full_name": "Bob"})
+    new = {"password": "a new password", "full_name": "Bob"}
+    for current, field in [(None, "current_password"), ("not my password", "current_password")]:
+        refused = client.put("/api/users/me", headers=headers, json={**new, "current_password": current})
+        assert (refused.status_code, refused.json()["field"]) == (422, field), refused.text
+    email_change = client.put("/api/users/me", headers=headers, json={"email": "robert@example.com"})
+    assert (email_change.status_code, email_change.json()["field"]) == (422, "current_password")
+    renamed = client.put("/api/users/me", headers=headers, json={"full_name": "Robert"})
+    assert renamed.status_code == 200 and renamed.json()["full_name"] == "Robert", "a name needs no password"
+    changed = client.put("/api/users/me", headers=headers, json={**new, "current_password": "correct horse 1"})
     assert changed.status_code == 200 and changed.json()["full_name"] == "Bob"
     assert (
         client.post("/api/auth/token", data={"username": "bob@example.com", "password": "correct horse 1"}).status_code
@@ -136,3 +144,47 @@ def test_openapi_document_validates_and_lists_every_route(client: Any) -> None:
     for endpoint in all_endpoints():
         path = endpoint.path
         assert endpoint.method.lower() in document["paths"][path], path
+
+
+def test_an_admin_edits_a_user_and_deactivating_ends_their_sessions_at_once(client: Any, fresh_url: str) -> None:
+    admin = register(client)
+    make_admin(fresh_url, admin, client)
+    email = "carol@example.com"
+    carol = register(client, email=email)
+    second_session = {
+        "Authorization": "Bearer "
+        + client.post("/api/auth/token", data={"username": email, "password": "correct horse 1"}).json()["access_token"]
+    }
+    carol_uuid = client.get("/api/users/me", headers=carol).json()["uuid"]
+    path = f"/api/admin/users/{carol_uuid}"
+
+    assert client.put(path, headers=carol, json={"role": "admin"}).status_code == 403
+    promoted = client.put(path, headers=admin, json={"role": "admin", "full_name": "Carol"})
+    assert promoted.status_code == 200 and (promoted.json()["role"], promoted.json()["full_name"]) == ("admin", "Carol")
+    assert client.get("/api/admin/stats", headers=carol).status_code == 200, "the new role applies to her tokens"
+
+    deactivated = client.put(path, headers=admin, json={"is_active": False, "role": "user"})
+    assert deactivated.status_code == 200 and deactivated.json()["is_active"] is False
+    for session in (carol, second_session):
+        assert client.get("/api/users/me", headers=session).status_code == 401
+    assert client.post("/api/auth/token", data={"username": email, "password": "correct horse 1"}).status_code == 401
+    reactivated = client.put(path, headers=admin, json={"is_active": True})
+    assert reactivated.status_code == 200
+    for session in (carol, second_session):
+        assert client.get("/api/users/me", headers=session).status_code == 401, "revoked tokens stay revoked"
+
+    fresh = client.post("/api/auth/token", data={"username": email, "password": "correct horse 1"})
+    assert fresh.status_code == 200
+    reset = client.put(path, headers=admin, json={"password": "reset by admin"})
+    assert reset.status_code == 200
+    fresh_headers = {"Authorization": f"Bearer {fresh.json()['access_token']}"}
+    assert client.get("/api/users/me", headers=fresh_headers).status_code == 401, "a reset ends the sessions too"
+    assert client.post("/api/auth/token", data={"username": email, "password": "reset by admin"}).status_code == 200
+
+    admin_uuid = client.get("/api/users/me", headers=admin).json()["uuid"]
+    for change in ({"role": "user"}, {"is_active": False}):
+        refused = client.put(f"/api/admin/users/{admin_uuid}", headers=admin, json=change)
+        assert (refused.status_code, refused.json()["field"]) == (409, "role"), refused.text
+    short = client.put(path, headers=admin, json={"password": "short"})
+    assert (short.status_code, short.json()["field"]) == (422, "password")
+    assert client.put(f"/api/admin/users/{'0' * 32}", headers=admin, json={"full_name": "x"}).status_code == 404

@@ -288,3 +288,53 @@ def test_bad_speaker_count_hints_name_the_field(
     assert response.status_code == 422, response.text
     assert response.json()["field"] == field
     assert [p for p in app_settings.storage_dir.rglob("*") if p.is_file()] == []
+
+
+def test_library_filters_arrive_from_the_query_string_and_bad_ones_name_their_field(
+    client: Any, fresh_url: str
+) -> None:
+    headers = register(client)
+    owner = actor_of(client, fresh_url, headers)
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        made = {
+            name: factories.media_file(conn, owner, filename=f"{name}.wav", status=status, duration=duration)
+            for name, status, duration in [("a", "completed", 30.0), ("b", "error", 90.0), ("c", "queued", 600.0)]
+        }
+    for name, tags in {"a": ["red", "blue"], "b": ["red"]}.items():
+        for tag in tags:
+            created = client.post(f"/api/files/{made[name][1]}/tags", headers=headers, json={"name": tag})
+            assert created.status_code == 201, created.text
+    names = {str(file_uuid): name for name, (_, file_uuid) in made.items()}
+
+    def listed(**params: Any) -> list[str]:
+        response = client.get("/api/files", headers=headers, params=params)
+        assert response.status_code == 200, response.text
+        return [names[item["uuid"]] for item in response.json()["items"]]
+
+    assert listed(status="completed,error", sort="duration") == ["b", "a"]
+    assert listed(tags="red,blue") == ["a"]
+    assert listed(tags="red, blue", tags_mode="any", sort="title") == ["a", "b"]
+    assert listed(duration_min="60", order="asc", sort="duration") == ["b", "c"]
+    first = client.get("/api/files", headers=headers, params={"sort": "title", "limit": 2}).json()
+    rest = client.get(
+        "/api/files", headers=headers, params={"sort": "title", "limit": 2, "cursor": first["next_cursor"]}
+    ).json()
+    assert [names[i["uuid"]] for i in first["items"] + rest["items"]] == ["a", "b", "c"] and rest["next_cursor"] is None
+    for params, field in [
+        ({"status": "done"}, "status"),
+        ({"duration_min": "9", "duration_max": "1"}, "duration_min"),
+        ({"sort": "size"}, "sort"),
+        ({"media_type": "image"}, "media_type"),
+        ({"sort": "title", "cursor": first["next_cursor"], "order": "desc"}, "cursor"),
+    ]:
+        refused = client.get("/api/files", headers=headers, params=params)
+        assert refused.status_code in (400, 422), (params, refused.text)
+        assert refused.json()["field"] == field, (params, refused.text)
+
+    values = client.get("/api/files/filters", headers=headers)
+    assert values.status_code == 200, values.text
+    body = values.json()
+    assert body["file_count"] == 3
+    assert body["tags"] == [{"name": "blue", "file_count": 1}, {"name": "red", "file_count": 2}]
+    assert (body["duration_min"], body["duration_max"]) == (30.0, 600.0)
+    assert client.get("/api/files/filters", headers=register(client)).json()["file_count"] == 0

@@ -227,3 +227,57 @@ def test_another_users_configuration_is_not_found(http: Recorder, server: LocalS
 )
 def test_every_route_needs_a_token(client: Any, method: str, path: str) -> None:
     assert client.request(method, path, json={}).status_code == 401
+
+
+def test_an_unsaved_configuration_is_tested_and_its_models_listed_with_a_saved_key(
+    http: Recorder, server: LocalServer
+) -> None:
+    headers = register(http.client)
+
+    def answer(received: Received) -> Reply:
+        if received.path.endswith("/models"):
+            return Reply(body={"data": [{"id": "model-b"}, {"id": "model-a"}]})
+        return Reply(body=openai_answer("OK"))
+
+    server.responder = answer
+    body = {"provider": "custom", "base_url": f"{server.url}/v1", "model_name": "model-a", "api_key": SECRET}
+    tested = http("POST", "/api/llm-configs/test", headers=headers, json=body)
+    assert tested.status_code == 200 and tested.json()["ok"] is True, tested.text
+    assert server.requests[-1].json()["model"] == "model-a"
+    assert http("GET", "/api/llm-configs", headers=headers).json() == [], "a test saves nothing"
+
+    listed = http(
+        "POST", "/api/llm-configs/models", headers=headers, json={"provider": "custom", "base_url": body["base_url"]}
+    )
+    assert listed.json() == {"ok": True, "models": ["model-a", "model-b"], "message": "2 models"}
+    assert "authorization" not in server.requests[-1].headers, "no key given, none sent"
+
+    saved = new_config(http, headers, base_url=f"{server.url}/v1")
+    borrowed = {"provider": "custom", "base_url": f"{server.url}/v1", "llm_config_uuid": saved["uuid"]}
+    assert http("POST", "/api/llm-configs/models", headers=headers, json=borrowed).json()["ok"] is True
+    assert server.requests[-1].headers["authorization"] == f"Bearer {SECRET}", "the saved key is lent"
+    from_saved = http("GET", f"/api/llm-configs/{saved['uuid']}/models", headers=headers)
+    assert from_saved.json()["models"] == ["model-a", "model-b"]
+
+    stranger = register(http.client)
+    reached = len(server.requests)
+    for method, path, json in [
+        ("POST", "/api/llm-configs/models", borrowed),
+        ("POST", "/api/llm-configs/test", {**borrowed, "model_name": "m"}),
+        ("GET", f"/api/llm-configs/{saved['uuid']}/models", None),
+    ]:
+        refused = http(method, path, headers=stranger, json=json)
+        assert refused.status_code == 404, (path, refused.text)
+    assert len(server.requests) == reached, "another user's configuration lends no key and reaches no server"
+
+
+def test_an_unreachable_server_answers_ok_false_quickly(http: Recorder) -> None:
+    headers = register(http.client)
+    body = {"provider": "ollama", "base_url": f"http://127.0.0.1:{closed_port()}"}
+    listed = http("POST", "/api/llm-configs/models", headers=headers, json=body)
+    assert listed.status_code == 200 and listed.json()["ok"] is False and listed.json()["models"] == []
+    assert "could not reach" in listed.json()["message"]
+    tested = http("POST", "/api/llm-configs/test", headers=headers, json={**body, "model_name": "llama3.1"})
+    assert tested.status_code == 200 and tested.json()["ok"] is False
+    bad = http("POST", "/api/llm-configs/models", headers=headers, json={"provider": "nope"})
+    assert (bad.status_code, bad.json()["field"]) == (422, "provider")

@@ -74,3 +74,26 @@ def test_odd_queries_are_not_errors(client: Any, fresh_url: str, q: str) -> None
     transcribed(fresh_url, alice_actor, ["the budget"])
     response = client.get("/api/search", headers=alice, params={"q": q})
     assert response.status_code == 200, response.text
+
+
+def test_search_takes_the_library_filters_from_the_query_string(client: Any, fresh_url: str) -> None:
+    alice, owner = signed_in(client, fresh_url)
+    short = transcribed(fresh_url, owner, ["the budget is short"], filename="short.wav")
+    long = transcribed(fresh_url, owner, ["the budget is long"], filename="long.wav")
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute("UPDATE media_files SET duration = 30 WHERE uuid = %s", [short])
+        conn.execute("UPDATE media_files SET duration = 3000, status = 'error' WHERE uuid = %s", [long])
+    assert client.post(f"/api/files/{long}/tags", headers=alice, json={"name": "board"}).status_code == 201
+
+    def found(**params: str) -> list[str]:
+        response = client.get("/api/search", headers=alice, params={"q": "budget", **params})
+        assert response.status_code == 200, response.text
+        return sorted(hit["filename"] for hit in response.json())
+
+    assert found() == ["long.wav", "short.wav"]
+    assert found(duration_max="60") == ["short.wav"]
+    assert found(tags="board,other", tags_mode="any") == ["long.wav"]
+    assert found(status="completed") == ["short.wav"]
+    assert found(status="completed", tags="board") == []
+    refused = client.get("/api/search", headers=alice, params={"q": "budget", "status": "finished"})
+    assert (refused.status_code, refused.json()["field"]) == (422, "status")

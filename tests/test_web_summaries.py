@@ -152,7 +152,7 @@ def test_an_enqueue_failure_after_commit_keeps_the_summary_and_warns(
     assert [s["uuid"] for s in client.get(f"/api/files/{file_uuid}/summaries", headers=headers).json()] == [
         response.json()["uuid"]
     ]
-    assert any("recovery will retry" in record.getMessage() for record in caplog.records)
+    assert any("the dispatcher will retry it" in record.getMessage() for record in caplog.records)
 
 
 def test_another_users_file_configuration_prompt_and_summary_are_not_found(client: Any, fresh_url: str) -> None:
@@ -215,3 +215,43 @@ def test_malformed_uuids_on_reads_name_the_field(client: Any) -> None:
 )
 def test_every_route_needs_a_token(client: Any, method: str, path: str) -> None:
     assert client.request(method, path, json={}).status_code == 401
+
+
+def test_a_finished_summary_version_can_be_deleted_and_the_file_follows_its_newest_remaining_one(
+    client: Any, fresh_url: str
+) -> None:
+    headers = register(client)
+    owner = actor_of(client, fresh_url, headers)
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        file_id, file_uuid = factories.media_file(conn, owner, status="completed", summary_status="failed")
+        versions = {}
+        for version, status in [(1, "completed"), (2, "completed"), (3, "failed")]:
+            row = conn.execute(
+                "INSERT INTO file_summaries (media_file_id, user_id, version, status, bluf) "
+                "VALUES (%s, %s, %s, %s, %s) RETURNING uuid",
+                [file_id, owner.id, version, status, f"version {version}"],
+            ).fetchone()
+            assert row is not None
+            versions[version] = str(row[0])
+
+    def summary_status() -> Any:
+        return client.get(f"/api/files/{file_uuid}", headers=headers).json()["summary_status"]
+
+    assert client.delete(f"/api/summaries/{versions[3]}", headers=register(client)).status_code == 404
+    assert client.delete(f"/api/summaries/{versions[3]}", headers=headers).status_code == 204
+    assert summary_status() == "completed"
+    assert client.delete(f"/api/summaries/{versions[1]}", headers=headers).status_code == 204
+    listed = client.get(f"/api/files/{file_uuid}/summaries", headers=headers).json()
+    assert [(s["version"], s["bluf"]) for s in listed] == [(2, "version 2")]
+    assert client.get(f"/api/summaries/{versions[1]}", headers=headers).status_code == 404
+    assert client.delete(f"/api/summaries/{versions[1]}", headers=headers).status_code == 404
+
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute("UPDATE file_summaries SET status = 'processing' WHERE uuid = %s", [versions[2]])
+    busy = client.delete(f"/api/summaries/{versions[2]}", headers=headers)
+    assert (busy.status_code, busy.json()["field"]) == (409, "status")
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute("UPDATE file_summaries SET status = 'failed' WHERE uuid = %s", [versions[2]])
+    assert client.delete(f"/api/summaries/{versions[2]}", headers=headers).status_code == 204
+    assert summary_status() is None
+    assert client.get(f"/api/files/{file_uuid}/summaries", headers=headers).json() == []

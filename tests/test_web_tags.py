@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.web import a_file, signed_in
+from tests.web import a_file, make_admin, signed_in
 
 
 def test_tag_a_file_count_it_and_detach_it(client: Any, fresh_url: str) -> None:
@@ -101,3 +101,29 @@ def test_bad_file_uuid_names_the_field(client: Any, fresh_url: str) -> None:
     detached = client.delete("/api/files/not-a-uuid/tags/x", headers=alice)
     for response in (attached, detached):
         assert 400 <= response.status_code < 500 and response.json()["field"] == "uuid"
+
+
+def test_unused_tags_are_listed_and_an_administrator_cleans_them_up(client: Any, fresh_url: str) -> None:
+    headers, owner = signed_in(client, fresh_url)
+    stranger, _ = signed_in(client, fresh_url)
+    mine = a_file(fresh_url, owner)
+    assert client.post(f"/api/files/{mine}/tags", headers=headers, json={"name": "kept"}).status_code == 201
+    for name in ("spare", "also spare"):
+        assert client.post("/api/tags", headers=stranger, json={"name": name}).status_code == 201
+    detached = client.post(f"/api/files/{mine}/tags", headers=headers, json={"name": "detached"})
+    assert detached.status_code == 201
+    assert client.delete(f"/api/files/{mine}/tags/detached", headers=headers).status_code == 204
+
+    unused = client.get("/api/tags", headers=headers, params={"unused": "true"})
+    assert unused.status_code == 200
+    assert [(t["name"], t["file_count"]) for t in unused.json()] == [("also spare", 0), ("detached", 0), ("spare", 0)]
+    assert [t["name"] for t in client.get("/api/tags", headers=headers).json()] == ["kept"]
+
+    assert client.delete("/api/admin/tags/unused", headers=headers).status_code == 403
+    admin, _ = signed_in(client, fresh_url)
+    make_admin(fresh_url, admin, client)
+    cleaned = client.delete("/api/admin/tags/unused", headers=admin)
+    assert cleaned.status_code == 200 and cleaned.json() == {"deleted": ["also spare", "detached", "spare"]}
+    assert client.get("/api/tags", headers=headers, params={"unused": "true"}).json() == []
+    assert client.get(f"/api/files/{mine}", headers=headers).json()["tags"] == ["kept"]
+    assert client.delete("/api/admin/tags/unused", headers=admin).json() == {"deleted": []}

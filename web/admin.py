@@ -28,6 +28,18 @@ class NewUserIn(BaseModel):
     role: Literal["user", "admin"] = "user"
 
 
+class UserUpdateIn(BaseModel):
+    """Absent fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["user", "admin"] | None = None
+    is_active: bool | None = Field(default=None, description="false: the user's tokens are revoked at once")
+    full_name: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(
+        default=None, min_length=8, max_length=256, description="a new password; the user's tokens are revoked"
+    )
+
+
 class StatsOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     users: int
@@ -48,6 +60,12 @@ def list_users(ctx: Ctx, query: UserListQuery) -> list[User]:
 def create_user(ctx: Ctx, body: NewUserIn) -> User:
     """Create a user or another administrator."""
     return UserRepository(ctx.conn).create(body.email, body.password, body.full_name, body.role)
+
+
+@router.put("/api/admin/users/{uuid}", body=UserUpdateIn, response=UserOut, admin=True)
+def update_user(ctx: Ctx, body: UserUpdateIn) -> User:
+    """Change a user's role, name or password, or (de)activate them; deactivating ends their sessions at once."""
+    return UserRepository(ctx.conn).admin_update(ctx.actor, ctx.uuid("uuid"), **body.model_dump())
 
 
 @router.delete("/api/admin/users/{uuid}", status=204, admin=True)

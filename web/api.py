@@ -6,8 +6,10 @@ from web import (
     admin,
     analytics,
     auth,
+    bulk,
     collections,
     comments,
+    exports,
     files,
     health,
     llm_configs,
@@ -26,7 +28,7 @@ from web import (
 from web.endpoint import Endpoint
 
 ROUTERS = [health.router, auth.router, admin.router]
-ROUTERS += [processing.router, files.router, transcripts.router]
+ROUTERS += [processing.router, files.router, transcripts.router, exports.router, bulk.router]
 ROUTERS += [
     tags.router,
     comments.router,

@@ -19,6 +19,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from starlette.requests import Request
 
+from repo.errors import Invalid
 from repo.users import User, UserRepository
 from web.endpoint import Ctx, Router, bearer_token, read_body
 from web.errors import ApiError, ServiceUnavailable, TooManyRequests, Unauthorized
@@ -61,6 +62,9 @@ class MeIn(BaseModel):
     full_name: str | None = Field(default=None, max_length=200)
     email: EmailStr | None = None
     password: str | None = Field(default=None, min_length=8, max_length=256)
+    current_password: str | None = Field(
+        default=None, max_length=256, description="required to change the email or the password"
+    )
 
 
 def _keys(username: str) -> tuple[str, str]:
@@ -150,7 +154,20 @@ def me(ctx: Ctx) -> User:
 
 @router.put("/api/users/me", body=MeIn, response=UserOut)
 def update_me(ctx: Ctx, body: MeIn) -> User:
-    """Change name, email or password."""
-    return UserRepository(ctx.conn).update_me(
-        ctx.actor, full_name=body.full_name, email=body.email, password=body.password
-    )
+    """Change name, email or password (the last two need `current_password`, guessed as slowly as a sign-in)."""
+    assert ctx.user is not None
+    redis, email = ctx.services.redis, ctx.user.email
+    if body.current_password:
+        check_not_locked(redis, email)
+    try:
+        return UserRepository(ctx.conn).update_me(
+            ctx.actor,
+            full_name=body.full_name,
+            email=body.email,
+            password=body.password,
+            current_password=body.current_password,
+        )
+    except Invalid as exc:
+        if exc.field == "current_password" and body.current_password:
+            record_failure(redis, email)
+        raise

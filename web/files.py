@@ -7,15 +7,17 @@ import logging
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.responses import FileResponse
 
 from jobs import dispatch
+from repo import library
 from repo.diarization import MAX_SPEAKERS, DiarizationRepository, SpeakerHints
 from repo.errors import Conflict, NotFound
+from repo.library import FilterValues, LibraryFilter, SortKey
 from repo.media_files import FileDetail, FilePage, MediaFile, MediaFileRepository
 from repo.notifications import NotificationRepository
 from storage import layout
@@ -108,16 +110,81 @@ class FilePageOut(BaseModel):
     next_cursor: str | None
 
 
-class FileListQuery(BaseModel):
+def _split(value: str | None) -> list[str] | None:
+    return [part for part in value.split(",") if part.strip()] if value else None
+
+
+class LibraryQuery(BaseModel):
+    """The library's filters, shared by the file list and search; several values are comma-separated."""
+
     model_config = ConfigDict(extra="forbid")
-    status: str | None = Field(default=None, max_length=20)
-    tag: str | None = Field(default=None, max_length=100)
+    status: str | None = Field(default=None, max_length=200, description="one or several statuses, comma-separated")
+    tag: str | None = Field(default=None, max_length=100, description="one tag (its name may hold a comma)")
+    tags: str | None = Field(default=None, max_length=2000, description="several tags, comma-separated")
+    tags_mode: Literal["all", "any"] = Field(default="all", description="files with all the tags, or any of them")
     collection: UUID | None = None
-    q: str | None = Field(default=None, max_length=500)
-    uploaded_from: datetime | None = None
-    uploaded_to: datetime | None = None
+    speaker: str | None = Field(default=None, max_length=200, description="a speaker's shown name or a profile's name")
+    profile_uuid: UUID | None = Field(default=None, description="files where this speaker profile speaks")
+    duration_min: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="seconds, inclusive")
+    duration_max: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="seconds, inclusive")
+    uploaded_from: datetime | None = Field(default=None, description="inclusive")
+    uploaded_to: datetime | None = Field(default=None, description="exclusive")
+    recorded_from: datetime | None = Field(default=None, description="recording date, inclusive")
+    recorded_to: datetime | None = Field(default=None, description="recording date, exclusive")
+    media_type: Literal["audio", "video"] | None = None
+    transcript: str | None = Field(default=None, max_length=200, description="web-search syntax, in the transcript")
+
+    def library_filter(self) -> LibraryFilter:
+        return LibraryFilter(
+            statuses=_split(self.status),
+            tags=[*(_split(self.tags) or ()), *([self.tag] if self.tag is not None else [])] or None,
+            tags_any=self.tags_mode == "any",
+            collection=self.collection,
+            speaker=self.speaker,
+            profile_uuid=self.profile_uuid,
+            duration_min=self.duration_min,
+            duration_max=self.duration_max,
+            uploaded_from=self.uploaded_from,
+            uploaded_to=self.uploaded_to,
+            recorded_from=self.recorded_from,
+            recorded_to=self.recorded_to,
+            media_type=self.media_type,
+            transcript=self.transcript,
+        )
+
+
+class FileListQuery(LibraryQuery):
+    q: str | None = Field(default=None, max_length=500, description="in the filename, title or description")
+    sort: SortKey = "upload_time"
+    order: Literal["asc", "desc"] | None = Field(default=None, description="default: titles A→Z, others descending")
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=1000)
+
+
+class NameCountOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str
+    file_count: int
+
+
+class ProfileCountOut(NameCountOut):
+    uuid: UUID
+
+
+class FilterValuesOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    file_count: int
+    tags: list[NameCountOut]
+    speakers: list[NameCountOut]
+    profiles: list[ProfileCountOut]
+    statuses: list[NameCountOut]
+    media_types: list[NameCountOut]
+    duration_min: float | None
+    duration_max: float | None
+    uploaded_first: datetime | None
+    uploaded_last: datetime | None
+    recorded_first: datetime | None
+    recorded_last: datetime | None
 
 
 class FileUpdateIn(BaseModel):
@@ -237,8 +304,22 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
 
 @router.get("/api/files", query=FileListQuery, response=FilePageOut)
 def list_files(ctx: Ctx, query: FileListQuery) -> FilePage:
-    """The user's files, newest first, with tags and counts; keyset pages via `cursor`."""
-    return MediaFileRepository(ctx.conn).list_page(ctx.actor, **query.model_dump())
+    """Your files, filtered and sorted (newest first by default), with tags and counts; keyset pages via `cursor`."""
+    return MediaFileRepository(ctx.conn).list_page(
+        ctx.actor,
+        filters=query.library_filter(),
+        q=query.q,
+        sort=query.sort,
+        descending=None if query.order is None else query.order == "desc",
+        limit=query.limit,
+        cursor=query.cursor,
+    )
+
+
+@router.get("/api/files/filters", response=FilterValuesOut)
+def filter_values(ctx: Ctx) -> FilterValues:
+    """What the library can be filtered by: tags, speakers and profiles with file counts, duration and date bounds."""
+    return library.filter_values(ctx.conn, ctx.actor)
 
 
 @router.get("/api/files/{uuid}", response=FileDetailOut)
@@ -265,11 +346,15 @@ def stored_path(storage_dir: Path, storage_path: str) -> Path:
 def delete_file(ctx: Ctx) -> None:
     """Delete a file and everything about it; its stored media goes after the commit."""
     storage_path = MediaFileRepository(ctx.conn).delete(ctx.actor, ctx.uuid("uuid"))
-    path = stored_path(ctx.services.storage_dir, storage_path)
-    companions = [stored_path(ctx.services.storage_dir, c) for c in layout.companions(storage_path)]
+    remove_after_commit(ctx, [storage_path])
+
+
+def remove_after_commit(ctx: Ctx, storage_paths: list[str]) -> None:
+    """Once the rows are gone for good, remove the stored media and its companions (sidecar, thumbnail)."""
+    paths = [stored_path(ctx.services.storage_dir, p) for s in storage_paths for p in (s, *layout.companions(s))]
 
     def remove() -> None:
-        for leftover in (path, *companions):
+        for leftover in paths:
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
 

@@ -6,6 +6,7 @@ whether there is one (`has_api_key`) and show a constant mask.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, cast
 from uuid import UUID
@@ -13,14 +14,15 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from llm import clients as llm_clients
-from llm.clients import LlmSettings
+from llm.clients import LlmError, LlmSettings
 from repo.crypto import DecryptionError
-from repo.errors import Conflict
+from repo.errors import Conflict, NotFound
 from repo.llm_configs import ConnectionTest, LlmConfig, LlmConfigRepository, Provider
 from web.endpoint import Ctx, Router
 
 router = Router("llm-configs")
 TEST_TIMEOUT_SECONDS = 30.0
+MODELS_TIMEOUT_SECONDS = 15.0
 RECENT_TESTS = 10
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -89,6 +91,30 @@ class TestResultOut(BaseModel):
     message: str
 
 
+class ProviderIn(BaseModel):
+    """A server to ask before a configuration is saved; `llm_config_uuid` lends a saved one's api key."""
+
+    model_config = ConfigDict(extra="forbid")
+    provider: Provider
+    base_url: BaseUrl | None = Field(default=None, description="the server's address; empty: the provider's default")
+    api_key: ApiKey | None = Field(default=None, description="used for this request only, never stored")
+    llm_config_uuid: UUID | None = Field(
+        default=None, description="when api_key is absent: use the api key stored in this configuration of yours"
+    )
+
+
+class UnsavedTestIn(ProviderIn):
+    model_name: ModelName
+    max_tokens: MaxTokens = 4096
+    temperature: Temperature = 0.3
+
+
+class ModelsOut(BaseModel):
+    ok: bool
+    models: list[str] = Field(description="the model names the server offers, sorted")
+    message: str
+
+
 def _repository(ctx: Ctx) -> LlmConfigRepository:
     return LlmConfigRepository(ctx.conn, ctx.services.master_key)
 
@@ -154,6 +180,58 @@ def activate_config(ctx: Ctx) -> LlmConfig:
     return _repository(ctx).activate(ctx.actor, ctx.uuid("uuid"))
 
 
+def _stored(ctx: Ctx, uuid: UUID) -> tuple[LlmConfig, str | None]:
+    """A configuration and its api key, read in one short transaction (no connection is held while a server
+    answers)."""
+    with ctx.services.db.transaction() as conn:
+        repository = LlmConfigRepository(conn, ctx.services.master_key)
+        config = repository.get(ctx.actor, uuid)
+        try:
+            return config, repository.api_key(ctx.actor, uuid)
+        except DecryptionError:
+            raise Conflict("the stored api key cannot be opened any more; enter it again", "api_key") from None
+
+
+def _unsaved(ctx: Ctx, body: ProviderIn, timeout_seconds: float) -> LlmSettings:
+    """The server a request names, with no model chosen yet."""
+    api_key = body.api_key or None
+    if body.llm_config_uuid is not None:  # checked even when unused: another user's uuid is always 404
+        try:
+            _, stored_key = _stored(ctx, body.llm_config_uuid)
+        except NotFound:
+            raise NotFound("LLM configuration not found", "llm_config_uuid") from None
+        api_key = api_key or stored_key
+    return LlmSettings(
+        provider=body.provider,
+        model_name="",
+        base_url=body.base_url or None,
+        api_key=api_key,
+        max_tokens=1,
+        temperature=0.0,
+        timeout_seconds=timeout_seconds,
+    )
+
+
+def _settings(config: LlmConfig, api_key: str | None, timeout_seconds: float) -> LlmSettings:
+    return LlmSettings(
+        provider=cast(llm_clients.Provider, config.provider),
+        model_name=config.model_name,
+        base_url=config.base_url,
+        api_key=api_key,
+        max_tokens=config.max_tokens,
+        temperature=config.temperature,
+        timeout_seconds=timeout_seconds,
+    )
+
+
+def _models(settings: LlmSettings) -> ModelsOut:
+    try:
+        models = llm_clients.list_models(settings)
+    except LlmError as exc:
+        return ModelsOut(ok=False, models=[], message=exc.message)
+    return ModelsOut(ok=True, models=models, message=f"{len(models)} models")
+
+
 @router.post("/api/llm-configs/{uuid}/test", response=TestResultOut, in_transaction=False)
 def test_config(ctx: Ctx) -> TestResultOut:
     """Send a tiny prompt to the configured server and record how it went.
@@ -162,23 +240,30 @@ def test_config(ctx: Ctx) -> TestResultOut:
     records the result.
     """
     uuid, actor, master_key = ctx.uuid("uuid"), ctx.actor, ctx.services.master_key
-    with ctx.services.db.transaction() as conn:
-        repository = LlmConfigRepository(conn, master_key)
-        config = repository.get(actor, uuid)
-        try:
-            api_key = repository.api_key(actor, uuid)
-        except DecryptionError:
-            raise Conflict("the stored api key cannot be opened any more; enter it again", "api_key") from None
-    settings = LlmSettings(
-        provider=cast(llm_clients.Provider, config.provider),
-        model_name=config.model_name,
-        base_url=config.base_url,
-        api_key=api_key,
-        max_tokens=config.max_tokens,
-        temperature=config.temperature,
-        timeout_seconds=TEST_TIMEOUT_SECONDS,
-    )
-    ok, latency_ms, message = llm_clients.test_connection(settings)
+    config, api_key = _stored(ctx, uuid)
+    ok, latency_ms, message = llm_clients.test_connection(_settings(config, api_key, TEST_TIMEOUT_SECONDS))
     with ctx.services.db.transaction() as conn:
         LlmConfigRepository(conn, master_key).record_test(actor, uuid, ok, latency_ms, message)
     return TestResultOut(ok=ok, latency_ms=latency_ms, message=message)
+
+
+@router.post("/api/llm-configs/test", body=UnsavedTestIn, response=TestResultOut, in_transaction=False)
+def test_unsaved(ctx: Ctx, body: UnsavedTestIn) -> TestResultOut:
+    """Try a configuration before saving it: a tiny prompt, answered within TEST_TIMEOUT_SECONDS; nothing stored."""
+    server = _unsaved(ctx, body, TEST_TIMEOUT_SECONDS)
+    settings = replace(server, model_name=body.model_name, max_tokens=body.max_tokens, temperature=body.temperature)
+    ok, latency_ms, message = llm_clients.test_connection(settings)
+    return TestResultOut(ok=ok, latency_ms=latency_ms, message=message)
+
+
+@router.post("/api/llm-configs/models", body=ProviderIn, response=ModelsOut, in_transaction=False)
+def models_unsaved(ctx: Ctx, body: ProviderIn) -> ModelsOut:
+    """The models a server offers, to pick one before saving a configuration (ok=false says why not)."""
+    return _models(_unsaved(ctx, body, MODELS_TIMEOUT_SECONDS))
+
+
+@router.get("/api/llm-configs/{uuid}/models", response=ModelsOut, in_transaction=False)
+def models_saved(ctx: Ctx) -> ModelsOut:
+    """The models the server of a saved configuration offers (ok=false says why not)."""
+    config, api_key = _stored(ctx, ctx.uuid("uuid"))
+    return _models(_settings(config, api_key, MODELS_TIMEOUT_SECONDS))

@@ -9,14 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from repo.search import MAX_FILES, FileHits, SearchRepository
 from web.endpoint import Ctx, Router
+from web.files import LibraryQuery
 
 router = Router("search")
 
 MAX_QUERY_LENGTH = 1000
 
 
-class SearchQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SearchQuery(LibraryQuery):
     q: str = Field(
         min_length=1, max_length=MAX_QUERY_LENGTH, description='web-search syntax: words, "a phrase", or, -word'
     )
@@ -44,5 +44,7 @@ class FileHitsOut(BaseModel):
 
 @router.get("/api/search", query=SearchQuery, response=list[FileHitsOut])
 def search(ctx: Ctx, query: SearchQuery) -> list[FileHits]:
-    """Files whose transcript or summary match, best first, with highlighted snippets and segment times."""
-    return SearchRepository(ctx.conn).search(ctx.actor, query.q, limit_files=query.limit)
+    """Files whose transcript or summary match, best first, with snippets and times; the library filters apply."""
+    return SearchRepository(ctx.conn).search(
+        ctx.actor, query.q, limit_files=query.limit, filters=query.library_filter()
+    )

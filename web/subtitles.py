@@ -1,9 +1,20 @@
-"""SRT and WebVTT renderings of a transcript."""
+"""SRT and WebVTT renderings of a transcript, one cue per segment or split into readable cues.
+
+Readable cues follow the usual subtitling limits: at most MAX_LINE characters per line, MAX_LINES lines and
+MAX_CUE_SECONDS on screen. A segment's time is shared among its words by their length (segments carry no reliable
+per-word timing once edited), so a cue starts about when its first word is said.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
+
+MAX_LINE = 42
+MAX_LINES = 2
+MAX_CUE_SECONDS = 7.0
+MAX_NAME = 24  # a longer speaker name is cut, so that name and first word share a line
 
 
 class Cue(Protocol):
@@ -26,7 +37,9 @@ def timestamp(seconds: float, separator: str) -> str:
 
 
 def _line(cue: Cue) -> str:
-    text = " ".join(cue.text.split())
+    # White space collapsed within each line; line breaks kept (a readable cue has two), blank lines dropped
+    # because a blank line ends a cue.
+    text = "\n".join(" ".join(line.split()) for line in cue.text.splitlines() if line.strip())
     return f"{cue.speaker_name}: {text}" if cue.speaker_name else text
 
 
@@ -38,8 +51,80 @@ def srt(cues: Iterable[Cue]) -> Iterable[str]:
         )
 
 
-def vtt(cues: Iterable[Cue]) -> Iterable[str]:
+def vtt(cues: Iterable[Cue], notes: Iterable[str] = ()) -> Iterable[str]:
+    """WebVTT; `notes` become NOTE blocks (comments for whoever reads the file, never shown)."""
     yield "WEBVTT\n\n"
+    for note in notes:
+        lines = [" ".join(line.split()).replace("-->", "->") for line in note.splitlines() if line.strip()]
+        if lines:
+            yield "NOTE\n" + "\n".join(lines) + "\n\n"
     for cue in cues:
         text = _line(cue).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         yield f"{timestamp(cue.start_time, '.')} --> {timestamp(cue.end_time, '.')}\n{text}\n\n"
+
+
+@dataclass(frozen=True, slots=True)
+class SubtitleCue:
+    start_time: float
+    end_time: float
+    text: str  # its lines joined with "\n"
+    speaker_name: str | None = None  # already part of `text` when the speaker is shown
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    text: str
+    start: float
+    end: float
+
+
+def _pieces(word: str) -> Iterator[str]:
+    """A word longer than a line, cut into line-sized pieces (URLs, long numbers)."""
+    for at in range(0, len(word), MAX_LINE):
+        yield word[at : at + MAX_LINE]
+
+
+def _timed_words(cue: Cue, show_speaker: bool) -> list[_Word]:
+    words = [piece for word in cue.text.split() for piece in _pieces(word)]
+    if show_speaker and cue.speaker_name:
+        name = " ".join(cue.speaker_name.split())[:MAX_NAME].replace("-->", "->")
+        words.insert(0, f"{name}:")
+    total = sum(len(word) + 1 for word in words)
+    start, span = cue.start_time, max(0.0, cue.end_time - cue.start_time)
+    timed, said = [], 0
+    for word in words:
+        begin = start + span * said / total
+        said += len(word) + 1
+        timed.append(_Word(word, begin, start + span * said / total))
+    return timed
+
+
+def _lines(words: Sequence[str]) -> list[str]:
+    lines: list[str] = []
+    for word in words:
+        if lines and len(lines[-1]) + 1 + len(word) <= MAX_LINE:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def readable_cues(segments: Iterable[Cue], *, show_speaker: bool = True) -> Iterator[SubtitleCue]:
+    """Each segment split into cues of at most MAX_LINES lines of MAX_LINE characters and MAX_CUE_SECONDS."""
+    for segment in segments:
+        pending: list[_Word] = []
+        for word in _timed_words(segment, show_speaker):
+            candidate = [w.text for w in (*pending, word)]
+            too_long = pending and word.end - pending[0].start > MAX_CUE_SECONDS
+            if pending and (too_long or len(_lines(candidate)) > MAX_LINES):
+                yield _cue(pending)
+                pending = []
+            pending.append(word)
+        if pending:
+            yield _cue(pending)
+
+
+def _cue(words: list[_Word]) -> SubtitleCue:
+    start = words[0].start
+    end = min(words[-1].end, start + MAX_CUE_SECONDS)  # one word said slowly still leaves the screen in time
+    return SubtitleCue(start, end, "\n".join(_lines([w.text for w in words])))

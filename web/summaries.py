@@ -109,3 +109,9 @@ def list_summaries(ctx: Ctx) -> list[Summary]:
 def get_summary(ctx: Ctx) -> Summary:
     """One summary."""
     return SummaryRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
+
+
+@router.delete("/api/summaries/{uuid}", status=204)
+def delete_summary(ctx: Ctx) -> None:
+    """Delete a summary version (not while it is being written); the file shows its newest remaining one."""
+    SummaryRepository(ctx.conn).delete(ctx.actor, ctx.uuid("uuid"))

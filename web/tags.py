@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from repo.tags import MAX_NAME_LENGTH, Tag, TagCount, TagRepository
 from web.endpoint import Ctx, Router
@@ -50,10 +50,26 @@ class TagCountOut(BaseModel):
     file_count: int
 
 
-@router.get("/api/tags", response=list[TagCountOut])
-def list_tags(ctx: Ctx) -> list[TagCount]:
-    """Tags on your files, by name, with how many of your files carry each."""
-    return TagRepository(ctx.conn).list_with_counts(ctx.actor)
+class TagListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    unused: bool = Field(default=False, description="instead: the tags no file carries (anyone's), to clean up")
+
+
+class DeletedTagsOut(BaseModel):
+    deleted: list[str]
+
+
+@router.get("/api/tags", query=TagListQuery, response=list[TagCountOut])
+def list_tags(ctx: Ctx, query: TagListQuery) -> list[TagCount]:
+    """Tags on your files, by name, with how many of your files carry each; `unused=true`: tags on no file."""
+    tags = TagRepository(ctx.conn)
+    return tags.list_unused() if query.unused else tags.list_with_counts(ctx.actor)
+
+
+@router.delete("/api/admin/tags/unused", response=DeletedTagsOut, admin=True)
+def delete_unused_tags(ctx: Ctx) -> DeletedTagsOut:
+    """Delete every tag no file carries (administrators); the deleted names come back."""
+    return DeletedTagsOut(deleted=TagRepository(ctx.conn).delete_unused(ctx.actor))
 
 
 @router.post("/api/tags", body=TagIn, response=TagOut, status=201)

@@ -13,7 +13,8 @@ from uuid import UUID
 from starlette.responses import Response
 
 from repo.collections import CollectionRepository
-from repo.media_files import STATUSES, MediaFileRepository
+from repo.library import STATUSES
+from repo.media_files import MediaFileRepository
 from repo.tags import TagRepository
 from web.ui.render import View, page
 

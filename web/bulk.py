@@ -1,0 +1,82 @@
+"""Bulk actions on files: delete, reprocess, tag, untag, add to a collection; up to 500 files in one transaction.
+
+The answer lists every requested file with its outcome (done, unchanged, not_found, conflict); files that are not
+the caller's are reported as not found and never touched. Stored media of deleted files and the jobs of reprocessed
+ones are handled only after the commit.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobs import dispatch
+from repo.bulk import MAX_FILES, BulkRepository, FileOutcome
+from web.endpoint import Ctx, Router
+from web.errors import ApiError
+from web.files import remove_after_commit
+from web.tags import TagName
+
+router = Router("bulk")
+Action = Literal["delete", "reprocess", "add_tag", "remove_tag", "add_to_collection"]
+
+
+class BulkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Action
+    file_uuids: list[UUID] = Field(min_length=1, max_length=MAX_FILES)
+    tag: TagName | None = Field(default=None, description="add_tag, remove_tag: the tag's name")
+    collection_uuid: UUID | None = Field(default=None, description="add_to_collection: one of your collections")
+
+
+class FileOutcomeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    uuid: UUID
+    outcome: Literal["done", "unchanged", "not_found", "conflict"]
+    detail: str
+
+
+class BulkOut(BaseModel):
+    action: Action
+    counts: dict[str, int]
+    results: list[FileOutcomeOut]
+
+
+@router.post("/api/files/bulk", body=BulkIn, response=BulkOut)
+def bulk(ctx: Ctx, body: BulkIn) -> BulkOut:
+    """Apply one action to many files in one transaction; every file's outcome comes back, in request order."""
+    uuids = list(dict.fromkeys(body.file_uuids))
+    repository, actor = BulkRepository(ctx.conn), ctx.actor
+    outcomes: list[FileOutcome]
+    if body.action in ("add_tag", "remove_tag"):
+        if body.tag is None:
+            raise ApiError(f"tag: required for {body.action}", "tag")
+        change = repository.add_tag if body.action == "add_tag" else repository.remove_tag
+        outcomes = change(actor, uuids, body.tag)
+    elif body.action == "add_to_collection":
+        if body.collection_uuid is None:
+            raise ApiError("collection_uuid: required for add_to_collection", "collection_uuid")
+        outcomes = repository.add_to_collection(actor, uuids, body.collection_uuid)
+    elif body.action == "delete":
+        outcomes, storage_paths = repository.delete(actor, uuids)
+        remove_after_commit(ctx, storage_paths)
+    else:
+        ctx.services.require_redis()
+        outcomes, moved = repository.reprocess(actor, uuids)
+        queued = [(file.id, dispatch.queue_processing(ctx.conn, file.id, file.user_id)) for file in moved]
+        redis = ctx.services.redis
+
+        def enqueue() -> None:
+            for file_id, task_id in queued:
+                dispatch.enqueue_processing(redis, file_id, task_id)
+
+        ctx.after_commit(enqueue)
+    counts = Counter(o.outcome for o in outcomes)
+    return BulkOut(
+        action=body.action,
+        counts=dict(sorted(counts.items())),
+        results=[FileOutcomeOut.model_validate(o) for o in outcomes],
+    )
