@@ -251,13 +251,13 @@ def test_transcript_json_is_the_transcript_field_for_field(conn: psycopg.Connect
     adapter = TypeAdapter(list[SegmentOut])
     rows = adapter.validate_python(segments.transcript(owner, file_uuid), from_attributes=True)
     expected = adapter.dump_python(rows, mode="json")
-    assert json.loads(segments.transcript_json(owner, file_uuid)) == expected
+    assert json.loads(segments.transcript_json(owner, file_uuid).body) == expected
     assert expected[0]["speaker_name"] == "Ann" and expected[1]["speaker_uuid"] is None
 
 
 def test_transcript_json_of_an_invisible_or_empty_file(conn: psycopg.Connection[Any]) -> None:
     owner, stranger = factories.user(conn), factories.user(conn)
     _, file_uuid = factories.media_file(conn, owner)
-    assert SegmentRepository(conn).transcript_json(owner, file_uuid) == "[]"
+    assert SegmentRepository(conn).transcript_json(owner, file_uuid).body == "[]"
     with pytest.raises(NotFound):
         SegmentRepository(conn).transcript_json(stranger, file_uuid)

@@ -8,9 +8,11 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from repo.errors import Invalid
 from repo.media_files import MediaFileRepository
 from repo.segments import SegmentRepository, TranscriptSegment
 from web import subtitles
+from web.body_cache import BodyCache, Encoded, accepts_gzip, etag_matches
 from web.endpoint import Ctx, Router
 
 router = Router("transcripts")
@@ -36,6 +38,16 @@ class SegmentUpdateIn(BaseModel):
     end_time: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
+class TranscriptQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    from_time: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="only segments that end at or after this second"
+    )
+    to_time: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="only segments that start before this second"
+    )
+
+
 class SubtitleQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: Literal["srt", "vtt"] = "srt"
@@ -47,11 +59,46 @@ class WaveformOut(BaseModel):
     waveform_data: list[float] | dict[str, Any] | None
 
 
-@router.get("/api/files/{uuid}/transcript", response=list[SegmentOut])
-def transcript(ctx: Ctx) -> Response:
-    """Every segment in time order, with its speaker's name."""
-    body = SegmentRepository(ctx.conn).transcript_json(ctx.actor, ctx.uuid("uuid"))
-    return Response(body, media_type="application/json")  # the shape of list[SegmentOut], encoded by the database
+# Whole transcripts of this process, by file and version (web/body_cache.py); 64 MB of gzip is ~300 transcripts
+# of 1,000 segments with word timings.
+TRANSCRIPTS = BodyCache(64 * 1024 * 1024)
+
+
+def _bound(seconds: float | None) -> str:
+    return "" if seconds is None else repr(seconds)
+
+
+def _transcript_response(ctx: Ctx, body: Encoded, etag: str) -> Response:
+    headers = {"ETag": etag, "Vary": "Accept-Encoding", "Cache-Control": "private, no-cache"}
+    if body.gzipped and accepts_gzip(ctx.request.headers.get("accept-encoding", "")):
+        headers["Content-Encoding"] = "gzip"
+        return Response(body.data, media_type="application/json", headers=headers)
+    return Response(body.raw(), media_type="application/json", headers=headers)
+
+
+@router.get("/api/files/{uuid}/transcript", query=TranscriptQuery, response=list[SegmentOut])
+def transcript(ctx: Ctx, query: TranscriptQuery) -> Response:
+    """Every segment in time order, with its speaker's name; `from_time`/`to_time` keep the segments that overlap
+    [from_time, to_time), so that a player can load what it shows first. The ETag changes with any edit of the
+    transcript or its speakers: send it back as If-None-Match to get 304 Not Modified."""
+    if query.from_time is not None and query.to_time is not None and query.to_time <= query.from_time:
+        raise Invalid("to_time must be after from_time", "to_time")
+    segments, file_uuid = SegmentRepository(ctx.conn), ctx.uuid("uuid")
+    whole = query.from_time is None and query.to_time is None
+    window = "" if whole else f";{_bound(query.from_time)}-{_bound(query.to_time)}"
+    current = segments.transcript_version(ctx.actor, file_uuid)
+    etag = f'W/"{current.file_id}.{current.version}{window}"'
+    if etag_matches(ctx.request.headers.get("if-none-match", ""), etag):
+        return Response(status_code=304, headers={"ETag": etag, "Vary": "Accept-Encoding"})
+    if whole and (cached := TRANSCRIPTS.get(current.file_id, current.version)) is not None:
+        return _transcript_response(ctx, cached, etag)
+    # The shape of list[SegmentOut], encoded by the database, read with the version it belongs to (an edit may
+    # have committed since the lookup above).
+    document = segments.transcript_json(ctx.actor, file_uuid, from_time=query.from_time, to_time=query.to_time)
+    body = Encoded.of(document.body.encode())
+    if whole:
+        TRANSCRIPTS.put(document.file_id, document.version, body)
+    return _transcript_response(ctx, body, f'W/"{document.file_id}.{document.version}{window}"')
 
 
 @router.put("/api/files/{uuid}/transcript/segments/{segment_uuid}", body=SegmentUpdateIn, response=SegmentOut)
