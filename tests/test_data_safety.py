@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json, Jsonb
 
 from repo import schema
 from tests import factories
@@ -64,9 +64,14 @@ def _populate(url: str) -> None:
                     [min(one, two), max(one, two)],
                 )
                 conn.execute(
-                    "INSERT INTO transcript_segments (media_file_id, speaker_id, start_time, end_time, text, words) "
-                    "SELECT %s, %s, g * 0.1, g * 0.1 + 0.05, %s || g, %s FROM generate_series(0, 199) g",
-                    [file_id, one, text[:2000], Jsonb([{"w": text[:50], "p": 0.1}])],
+                    "INSERT INTO transcript_segments (media_file_id, speaker_id, start_time, end_time, text) "
+                    "SELECT %s, %s, g * 0.1, g * 0.1 + 0.05, %s || g FROM generate_series(0, 199) g",
+                    [file_id, one, text[:2000]],
+                )
+                conn.execute(
+                    "INSERT INTO segment_words (segment_id, words) "
+                    "SELECT id, %s FROM transcript_segments WHERE media_file_id = %s",
+                    [Json([{"w": text[:50], "p": 0.1}]), file_id],
                 )
                 conn.execute(
                     "INSERT INTO comments (media_file_id, user_id, text, timestamp) VALUES (%s, %s, %s, %s)",

@@ -1,7 +1,7 @@
 """Encoded response bodies that are expensive to build and cheap to key: a bounded, thread-safe LRU of bytes with
 their gzip form, and Accept-Encoding negotiation.
 
-A whole transcript is keyed by (file id, transcript version): the version changes in the same transaction as any
+A whole transcript is keyed by (file uuid, transcript version): the version changes in the same transaction as any
 change to what the route returns (`transcript_versions`, kept by triggers), so an entry is never stale, only
 unused, and a process never needs to be told to forget one. Bytes, not objects: a 1,000-segment transcript is
 ~1 MB of JSON (~0.2 MB gzipped) and serving it from here costs a copy, where building it costs ~10-30 ms of

@@ -90,14 +90,16 @@ def transcript(ctx: Ctx, query: TranscriptQuery) -> Response:
     etag = f'W/"{current.file_id}.{current.version}{window}"'
     if etag_matches(ctx.request.headers.get("if-none-match", ""), etag):
         return Response(status_code=304, headers={"ETag": etag, "Vary": "Accept-Encoding"})
-    if whole and (cached := TRANSCRIPTS.get(current.file_id, current.version)) is not None:
+    # Keyed by the file's uuid, not its id: a database rebuilt under a running server (`opentr reset dev`, tests)
+    # starts ids and versions again, never a random uuid.
+    if whole and (cached := TRANSCRIPTS.get(file_uuid, current.version)) is not None:
         return _transcript_response(ctx, cached, etag)
     # The shape of list[SegmentOut], encoded by the database, read with the version it belongs to (an edit may
     # have committed since the lookup above).
     document = segments.transcript_json(ctx.actor, file_uuid, from_time=query.from_time, to_time=query.to_time)
     body = Encoded.of(document.body.encode())
     if whole:
-        TRANSCRIPTS.put(document.file_id, document.version, body)
+        TRANSCRIPTS.put(file_uuid, document.version, body)
     return _transcript_response(ctx, body, f'W/"{document.file_id}.{document.version}{window}"')
 
 
