@@ -9,26 +9,33 @@ import pytest
 from web.body_cache import BodyCache, Encoded, accepts_gzip, etag_matches
 
 
-def test_large_bodies_are_kept_gzipped_and_small_ones_raw() -> None:
+def test_each_form_is_made_once_on_demand() -> None:
     large, small = b'{"text":"' + b"a" * 5000 + b'"}', b"[]"
-    packed = Encoded.of(large)
-    assert packed.gzipped and gzip.decompress(packed.data) == large and packed.raw() == large
-    assert Encoded.of(small) == Encoded(small, False)
+    raw = Encoded(raw=large)
+    packed = raw.with_gzip()
+    assert packed.raw == large and packed.gzipped is not None and gzip.decompress(packed.gzipped) == large
+    assert packed.with_gzip() is packed and packed.with_raw() is packed and raw.with_raw() is raw
+    unpacked = Encoded(gzipped=packed.gzipped).with_raw()
+    assert unpacked.raw == large and unpacked.size == len(large) + len(packed.gzipped)
+    assert raw.compressible() and not Encoded(raw=small).compressible()  # under 1 KB: sent as it is
 
 
 def test_the_cache_holds_one_version_per_key_within_its_byte_bound() -> None:
     cache = BodyCache(max_bytes=10)
-    cache.put("a", 1, Encoded(b"aaaa", False))
-    cache.put("b", 1, Encoded(b"bbbb", False))
-    assert cache.get("a", 1) == Encoded(b"aaaa", False)  # "a" is now the most recently used
+    cache.put("a", 1, Encoded(b"aaaa"))
+    cache.put("b", 1, Encoded(b"bbbb"))
+    assert cache.get("a", 1) == Encoded(b"aaaa")  # "a" is now the most recently used
     assert cache.get("a", 2) is None  # another version is a miss
-    cache.put("c", 1, Encoded(b"cccc", False))  # over 10 bytes: the least recently used ("b") goes
+    cache.put("c", 1, Encoded(b"cccc"))  # over 10 bytes: the least recently used ("b") goes
     assert cache.get("b", 1) is None and cache.get("c", 1) is not None and cache.get("a", 1) is not None
-    cache.put("a", 3, Encoded(b"AA", False))
-    cache.put("a", 2, Encoded(b"old", False))  # a slower reader of an older version does not replace it
-    assert cache.get("a", 3) == Encoded(b"AA", False) and cache.get("a", 2) is None
-    cache.put("d", 1, Encoded(b"x" * 11, False))  # larger than the whole cache: not kept, nothing evicted
+    cache.put("a", 3, Encoded(b"AA"))
+    cache.put("a", 2, Encoded(b"old"))  # a slower reader of an older version does not replace it
+    assert cache.get("a", 3) == Encoded(b"AA") and cache.get("a", 2) is None
+    cache.put("a", 3, Encoded(b"AA", b"gz"))  # the same version with a second form replaces it, counted again
+    cache.put("d", 1, Encoded(b"x" * 11))  # larger than the whole cache: not kept, nothing evicted
     assert cache.get("d", 1) is None and cache.get("c", 1) is not None
+    cache.put("e", 1, Encoded(b"eeee"))  # 4 + 4 + 4 > 10: the least recently used ("a", 4 bytes with gz) goes
+    assert cache.get("a", 3) is None and cache.get("c", 1) is not None and cache.get("e", 1) is not None
 
 
 @pytest.mark.parametrize(

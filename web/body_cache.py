@@ -18,26 +18,35 @@ from dataclasses import dataclass
 
 # Smaller bodies are sent as they are: a gzip header and a round trip through zlib cost more than they save.
 MIN_COMPRESS_BYTES = 1024
-# Level 6 is zlib's default: ~3x faster than 9 on JSON for about 2 % more bytes.
-GZIP_LEVEL = 6
+# Level 1: a cache miss compresses the whole body while the client waits (a 3-hour transcript is ~13 MB of JSON),
+# and level 1 does that ~3x faster than level 6 for ~20 % more bytes (bench/README.md, measure 8).
+GZIP_LEVEL = 1
 
 
 @dataclass(frozen=True, slots=True)
 class Encoded:
-    """A body as it is kept: gzipped when it is large enough to gain from it (most clients accept gzip, and the
-    cache then holds ~5x more bodies), else raw."""
+    """A body in the forms clients have asked for: raw, gzipped, or both (each made once, on first demand, so a
+    miss never compresses for a client that does not accept gzip, and a hit never decompresses)."""
 
-    data: bytes
-    gzipped: bool
+    raw: bytes | None = None
+    gzipped: bytes | None = None
 
-    @classmethod
-    def of(cls, raw: bytes) -> Encoded:
-        if len(raw) < MIN_COMPRESS_BYTES:
-            return cls(raw, False)
-        return cls(gzip.compress(raw, GZIP_LEVEL, mtime=0), True)
+    @property
+    def size(self) -> int:
+        return len(self.raw or b"") + len(self.gzipped or b"")
 
-    def raw(self) -> bytes:
-        return gzip.decompress(self.data) if self.gzipped else self.data
+    def compressible(self) -> bool:
+        return self.gzipped is not None or len(self.raw or b"") >= MIN_COMPRESS_BYTES
+
+    def with_gzip(self) -> Encoded:
+        if self.gzipped is not None or self.raw is None:
+            return self
+        return Encoded(self.raw, gzip.compress(self.raw, GZIP_LEVEL, mtime=0))
+
+    def with_raw(self) -> Encoded:
+        if self.raw is not None or self.gzipped is None:
+            return self
+        return Encoded(gzip.decompress(self.gzipped), self.gzipped)
 
 
 class BodyCache:
@@ -65,14 +74,14 @@ class BodyCache:
                 return  # a slower request read an older version: keep the newer one
             if old is not None:
                 del self._entries[key]
-                self._bytes -= len(old[1].data)
-            if len(entry.data) > self.max_bytes:
+                self._bytes -= old[1].size
+            if entry.size > self.max_bytes:
                 return
             self._entries[key] = (version, entry)
-            self._bytes += len(entry.data)
+            self._bytes += entry.size
             while self._bytes > self.max_bytes:
                 _, (_, evicted) = self._entries.popitem(last=False)
-                self._bytes -= len(evicted.data)
+                self._bytes -= evicted.size
 
 
 def accepts_gzip(accept_encoding: str) -> bool:

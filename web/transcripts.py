@@ -59,21 +59,26 @@ class WaveformOut(BaseModel):
     waveform_data: list[float] | dict[str, Any] | None
 
 
-# Whole transcripts of this process, by file and version (web/body_cache.py); 64 MB of gzip is ~300 transcripts
-# of 1,000 segments with word timings.
-TRANSCRIPTS = BodyCache(64 * 1024 * 1024)
+# Whole transcripts of this process, by file and version (web/body_cache.py): 128 MB holds ~100 transcripts of
+# 1,000 segments with word timings in both forms, ~400 gzipped only.
+TRANSCRIPTS = BodyCache(128 * 1024 * 1024)
 
 
 def _bound(seconds: float | None) -> str:
     return "" if seconds is None else repr(seconds)
 
 
-def _transcript_response(ctx: Ctx, body: Encoded, etag: str) -> Response:
+def _send(ctx: Ctx, file_uuid: UUID | None, version: int, body: Encoded, etag: str) -> Response:
+    """The body in the form the client accepts, made (and kept, for a whole transcript) if it is missing."""
     headers = {"ETag": etag, "Vary": "Accept-Encoding", "Cache-Control": "private, no-cache"}
-    if body.gzipped and accepts_gzip(ctx.request.headers.get("accept-encoding", "")):
+    gzipped = body.compressible() and accepts_gzip(ctx.request.headers.get("accept-encoding", ""))
+    ready = body.with_gzip() if gzipped else body.with_raw()
+    if file_uuid is not None and ready is not body:
+        TRANSCRIPTS.put(file_uuid, version, ready)
+    if gzipped and ready.gzipped is not None:
         headers["Content-Encoding"] = "gzip"
-        return Response(body.data, media_type="application/json", headers=headers)
-    return Response(body.raw(), media_type="application/json", headers=headers)
+        return Response(ready.gzipped, media_type="application/json", headers=headers)
+    return Response(ready.raw, media_type="application/json", headers=headers)
 
 
 @router.get("/api/files/{uuid}/transcript", query=TranscriptQuery, response=list[SegmentOut])
@@ -93,14 +98,15 @@ def transcript(ctx: Ctx, query: TranscriptQuery) -> Response:
     # Keyed by the file's uuid, not its id: a database rebuilt under a running server (`opentr reset dev`, tests)
     # starts ids and versions again, never a random uuid.
     if whole and (cached := TRANSCRIPTS.get(file_uuid, current.version)) is not None:
-        return _transcript_response(ctx, cached, etag)
+        return _send(ctx, file_uuid, current.version, cached, etag)
     # The shape of list[SegmentOut], encoded by the database, read with the version it belongs to (an edit may
     # have committed since the lookup above).
     document = segments.transcript_json(ctx.actor, file_uuid, from_time=query.from_time, to_time=query.to_time)
-    body = Encoded.of(document.body.encode())
+    body = Encoded(raw=document.body.encode())
     if whole:
         TRANSCRIPTS.put(file_uuid, document.version, body)
-    return _transcript_response(ctx, body, f'W/"{document.file_id}.{document.version}{window}"')
+    etag = f'W/"{document.file_id}.{document.version}{window}"'
+    return _send(ctx, file_uuid if whole else None, document.version, body, etag)
 
 
 @router.put("/api/files/{uuid}/transcript/segments/{segment_uuid}", body=SegmentUpdateIn, response=SegmentOut)
