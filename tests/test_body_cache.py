@@ -9,15 +9,14 @@ import pytest
 from web.body_cache import BodyCache, Encoded, accepts_gzip, etag_matches
 
 
-def test_each_form_is_made_once_on_demand() -> None:
+def test_a_body_is_gzipped_or_unpacked_on_demand() -> None:
     large, small = b'{"text":"' + b"a" * 5000 + b'"}', b"[]"
     raw = Encoded(raw=large)
-    packed = raw.with_gzip()
-    assert packed.raw == large and packed.gzipped is not None and gzip.decompress(packed.gzipped) == large
-    assert packed.with_gzip() is packed and packed.with_raw() is packed and raw.with_raw() is raw
-    unpacked = Encoded(gzipped=packed.gzipped).with_raw()
-    assert unpacked.raw == large and unpacked.size == len(large) + len(packed.gzipped)
-    assert raw.compressible() and not Encoded(raw=small).compressible()  # under 1 KB: sent as it is
+    packed = raw.as_gzip()
+    assert packed.raw is None and packed.gzipped is not None and gzip.decompress(packed.gzipped) == large
+    assert packed.size == len(packed.gzipped) < len(large) / 10
+    assert packed.as_gzip() is packed and raw.as_raw() is raw and packed.as_raw() == raw
+    assert raw.compressible() and packed.compressible() and not Encoded(raw=small).compressible()
 
 
 def test_the_cache_holds_one_version_per_key_within_its_byte_bound() -> None:
@@ -31,7 +30,7 @@ def test_the_cache_holds_one_version_per_key_within_its_byte_bound() -> None:
     cache.put("a", 3, Encoded(b"AA"))
     cache.put("a", 2, Encoded(b"old"))  # a slower reader of an older version does not replace it
     assert cache.get("a", 3) == Encoded(b"AA") and cache.get("a", 2) is None
-    cache.put("a", 3, Encoded(b"AA", b"gz"))  # the same version with a second form replaces it, counted again
+    cache.put("a", 3, Encoded(b"AA", b"gz"))  # the same version in another form replaces it, counted again
     cache.put("d", 1, Encoded(b"x" * 11))  # larger than the whole cache: not kept, nothing evicted
     assert cache.get("d", 1) is None and cache.get("c", 1) is not None
     cache.put("e", 1, Encoded(b"eeee"))  # 4 + 4 + 4 > 10: the least recently used ("a", 4 bytes with gz) goes

@@ -60,7 +60,7 @@ class WaveformOut(BaseModel):
 
 
 # Whole transcripts of this process, by file and version (web/body_cache.py): 128 MB holds ~100 transcripts of
-# 1,000 segments with word timings in both forms, ~400 gzipped only.
+# 1,000 segments with word timings as raw JSON, ~400 gzipped.
 TRANSCRIPTS = BodyCache(128 * 1024 * 1024)
 
 
@@ -69,16 +69,16 @@ def _bound(seconds: float | None) -> str:
 
 
 def _send(ctx: Ctx, file_uuid: UUID | None, version: int, body: Encoded, etag: str) -> Response:
-    """The body in the form the client accepts, made (and kept, for a whole transcript) if it is missing."""
+    """The body in the form the client accepts; a whole transcript's gzip form, once made, replaces its raw form
+    in the cache."""
     headers = {"ETag": etag, "Vary": "Accept-Encoding", "Cache-Control": "private, no-cache"}
-    gzipped = body.compressible() and accepts_gzip(ctx.request.headers.get("accept-encoding", ""))
-    ready = body.with_gzip() if gzipped else body.with_raw()
-    if file_uuid is not None and ready is not body:
-        TRANSCRIPTS.put(file_uuid, version, ready)
-    if gzipped and ready.gzipped is not None:
+    if body.compressible() and accepts_gzip(ctx.request.headers.get("accept-encoding", "")):
+        packed = body.as_gzip()
+        if file_uuid is not None and packed is not body:
+            TRANSCRIPTS.put(file_uuid, version, packed)
         headers["Content-Encoding"] = "gzip"
-        return Response(ready.gzipped, media_type="application/json", headers=headers)
-    return Response(ready.raw, media_type="application/json", headers=headers)
+        return Response(packed.gzipped, media_type="application/json", headers=headers)
+    return Response(body.as_raw().raw, media_type="application/json", headers=headers)
 
 
 @router.get("/api/files/{uuid}/transcript", query=TranscriptQuery, response=list[SegmentOut])
