@@ -261,3 +261,20 @@ def test_transcript_json_of_an_invisible_or_empty_file(conn: psycopg.Connection[
     assert SegmentRepository(conn).transcript_json(owner, file_uuid).body == "[]"
     with pytest.raises(NotFound):
         SegmentRepository(conn).transcript_json(stranger, file_uuid)
+
+
+def test_word_timings_keep_their_values_and_refuse_what_json_cannot_hold(conn: psycopg.Connection[Any]) -> None:
+    owner = factories.user(conn)
+    file_id, file_uuid = factories.media_file(conn, owner)
+    segments = SegmentRepository(conn)
+    odd = [
+        {"word": 'ü "q" \\ \u2028', "start": 1e-7, "end": None, "score": 12345678901234567890},
+        {"w": [1, {"x": True}]},
+    ]
+    segments.replace_transcript(file_id, [NewSegment(0.0, 1.0, "odd words", None, odd)])
+    assert segments.transcript(owner, file_uuid)[0].words == odd
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(Invalid) as refused:
+            segments.replace_transcript(file_id, [NewSegment(0.0, 1.0, "bad", None, [{"start": bad}])])
+        assert refused.value.field == "words"
+    assert [s.words for s in segments.transcript(owner, file_uuid)] == [odd]  # the refused one changed nothing
