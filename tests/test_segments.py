@@ -267,7 +267,7 @@ def test_word_timings_keep_their_values_and_refuse_what_json_cannot_hold(conn: p
     owner = factories.user(conn)
     file_id, file_uuid = factories.media_file(conn, owner)
     segments = SegmentRepository(conn)
-    odd = [
+    odd: list[dict[str, Any]] = [
         {"word": 'ü "q" \\ \u2028', "start": 1e-7, "end": None, "score": 12345678901234567890},
         {"w": [1, {"x": True}]},
     ]
