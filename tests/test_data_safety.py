@@ -93,6 +93,11 @@ def _populate(url: str) -> None:
                     "VALUES (%s, 'upload', %s, %s, %s, %s, %s)",
                     [owner.id, f"t{i}", text[:1000], Jsonb({"x": text[:30]}), file_id, task],
                 )
+                conn.execute(
+                    "INSERT INTO transcript_staging (task_id, seq, start_time, end_time, text, speaker_label, words) "
+                    "VALUES (%s, 0, 0.5, 1.5, %s, 'SPEAKER_00', %s)",
+                    [task, text[:2000], Json([{"w": text[:50], "p": 0.1}])],
+                )
             profile = conn.execute(
                 "INSERT INTO speaker_profiles (user_id, name, description) VALUES (%s, 'Ann', %s) RETURNING id",
                 [owner.id, AWKWARD[3]],
