@@ -55,7 +55,6 @@ GZIP = {"Accept-Encoding": "gzip"}
 IDENTITY = {"Accept-Encoding": "identity"}  # httpx (bench/loadgen.py) asks for gzip unless told otherwise
 ETAG_OF_FIRST_PATH = "<etag>"  # replaced by the ETag the first path answers with
 REVALIDATE = {"If-None-Match": ETAG_OF_FIRST_PATH}
-LONG_TRANSCRIPT = 10_800  # segments of a 3-hour recording
 
 
 def endpoints(ctx: Context, long_uuid: str) -> list[tuple[str, str, list[str], dict[str, str]]]:
@@ -63,13 +62,14 @@ def endpoints(ctx: Context, long_uuid: str) -> list[tuple[str, str, list[str], d
     user = ctx.users[0]
     transcripts = [f"/api/files/{u}/transcript" for u in user.file_uuids]
     long = [f"/api/files/{long_uuid}/transcript"]
+    size = ctx.options.long_transcript
     return [
         ("files", "GET /api/files?limit=50", ["/api/files?limit=50"], IDENTITY),
         ("transcript", "GET /api/files/{uuid}/transcript", transcripts, IDENTITY),
         ("transcript_gzip", "GET /api/files/{uuid}/transcript (gzip)", transcripts, GZIP),
         ("transcript_304", "GET /api/files/{uuid}/transcript (If-None-Match, 304)", transcripts[:1], REVALIDATE),
-        ("long", f"GET transcript of {LONG_TRANSCRIPT:,} segments", long, IDENTITY),
-        ("long_gzip", f"GET transcript of {LONG_TRANSCRIPT:,} segments (gzip)", long, GZIP),
+        ("long", f"GET transcript of {size:,} segments", long, IDENTITY),
+        ("long_gzip", f"GET transcript of {size:,} segments (gzip)", long, GZIP),
         ("search", "GET /api/search?q=…", [f"/api/search?q={quote(q)}" for q in SEARCH_QUERIES], IDENTITY),
         ("search_gzip", "GET /api/search?q=… (gzip)", [f"/api/search?q={quote(q)}" for q in SEARCH_QUERIES], GZIP),
     ]
@@ -79,7 +79,7 @@ def _long_transcript(ctx: Context) -> tuple[int, str]:
     """A file of the first user with a 3-hour transcript (deleted after the measure)."""
     with psycopg.connect(ctx.url, autocommit=True) as conn:
         file_id = new_file(conn, ctx.users[0], "long-transcript")
-        SegmentRepository(conn).replace_transcript(file_id, transcript(LONG_TRANSCRIPT))
+        SegmentRepository(conn).replace_transcript(file_id, transcript(ctx.options.long_transcript))
         conn.execute("UPDATE media_files SET status = 'completed' WHERE id = %s", [file_id])
         row = conn.execute("SELECT uuid::text FROM media_files WHERE id = %s", [file_id]).fetchone()
     assert row is not None
