@@ -19,7 +19,7 @@ from dataclasses import dataclass
 # Smaller bodies are sent as they are: a gzip header and a round trip through zlib cost more than they save.
 MIN_COMPRESS_BYTES = 1024
 # Level 1: a cache miss compresses the whole body while the client waits (a 3-hour transcript is ~13 MB of JSON),
-# and level 1 does that ~3x faster than level 6 for ~20 % more bytes (bench/README.md, measure 8).
+# and level 1 does that ~3x faster than level 6 for ~20 % more bytes (bench/README.md, section 9).
 GZIP_LEVEL = 1
 
 
