@@ -39,6 +39,7 @@ class Options:
     http_workers: int = 1
     pool_sizes: tuple[int, ...] = (2, 5, 10, 20)
     http_pool_size: int = 10  # the pool size whose HTTP figures measure 3 reports
+    long_transcript: int = 10_800  # segments of the long transcript measure 3 serves (a 3-hour recording)
     loadgen: str = "auto"  # auto | wrk | python
     explain: bool = True
     smoke: bool = False
@@ -60,8 +61,9 @@ class Options:
             "http_duration": 1.0,
             "http_warmup": 0.3,
             "http_connections": 4,
-            "pool_sizes": (2, 5),
+            "pool_sizes": (5,),
             "http_pool_size": 5,
+            "long_transcript": 300,
             "explain": False,
             "smoke": True,
         }

@@ -136,15 +136,17 @@ def sentence(rng: random.Random, low: int = 6, high: int = 24) -> list[str]:
     return rng.choices(VOCABULARY, cum_weights=CUMULATIVE, k=rng.randint(low, high))
 
 
-def words_json(words: list[str], start: float, end: float, rng: random.Random) -> str:
+def word_scores(words: list[str], rng: random.Random) -> list[float]:
+    return [rng.uniform(0.6, 1.0) for _ in words]
+
+
+def words_json(words: list[str], start: float, end: float, scores: list[float]) -> str:
     """WhisperX-style word timings, written by hand: faster than json.dumps and the vocabulary needs no escaping."""
     step = (end - start) / len(words)
     parts = []
-    for i, word in enumerate(words):
+    for i, (word, score) in enumerate(zip(words, scores, strict=True)):
         at = start + i * step
-        parts.append(
-            f'{{"word":"{word}","start":{at:.2f},"end":{at + step * 0.9:.2f},"score":{rng.uniform(0.6, 1.0):.3f}}}'
-        )
+        parts.append(f'{{"word":"{word}","start":{at:.2f},"end":{at + step * 0.9:.2f},"score":{score:.3f}}}')
     return "[" + ",".join(parts) + "]"
 
 
@@ -177,25 +179,44 @@ def _copy_text(conn: Conn, statement: str, lines: Iterator[str], chunk_rows: int
 
 
 def _load_segments(url: str, plan: list[tuple[int, int, list[int]]], words: bool, seed: int) -> int:
-    """COPY the segments of the planned files (file id, segment count, speaker ids) in one transaction."""
-    rng = random.Random(seed)
+    """COPY the segments of the planned files (file id, segment count, speaker ids) in one transaction, then
+    their word timings into segment_words under ids reserved first (the same seeded draws replayed, in the same
+    order as before words had a table of their own, so the dataset is the same rows)."""
 
-    def lines() -> Iterator[str]:
+    def rows() -> Iterator[tuple[int, int | None, float, float, str, list[str], list[float]]]:
+        rng = random.Random(seed)
         for file_id, count, voices in plan:
             speaker = rng.choice(voices) if voices else None
             for start, end, text, spoken in segment_texts(rng, count):
                 if voices and rng.random() < 0.3:  # a change of speaker
                     speaker = rng.choice(voices)
-                words_value = words_json(spoken, start, end, rng) if words else NULL
-                yield f"{file_id}\t{NULL if speaker is None else speaker}\t{start}\t{end}\t{text}\t{words_value}\n"
+                yield file_id, speaker, start, end, text, spoken, word_scores(spoken, rng) if words else []
 
+    def word_lines(ids: list[int]) -> Iterator[str]:
+        for segment_id, (_, _, start, end, _, spoken, scores) in zip(ids, rows(), strict=True):
+            yield f"{segment_id}\t{words_json(spoken, start, end, scores)}\n"
+
+    total = sum(count for _, count, _ in plan)
     with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
         conn.execute("SET LOCAL synchronous_commit = off")
-        return _copy_text(
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT nextval(pg_get_serial_sequence('transcript_segments', 'id')) FROM generate_series(1, %s)",
+                [total],
+            )
+        ]
+        copied = _copy_text(
             conn,
-            "COPY transcript_segments (media_file_id, speaker_id, start_time, end_time, text, words) FROM STDIN",
-            lines(),
+            "COPY transcript_segments (id, media_file_id, speaker_id, start_time, end_time, text) FROM STDIN",
+            (
+                f"{segment_id}\t{file_id}\t{NULL if speaker is None else speaker}\t{start}\t{end}\t{text}\n"
+                for segment_id, (file_id, speaker, start, end, text, _, _) in zip(ids, rows(), strict=True)
+            ),
         )
+        if words:
+            _copy_text(conn, "COPY segment_words (segment_id, words) FROM STDIN", word_lines(ids))
+        return copied
 
 
 def generate(url: str, options: Options, seed: int = 20240601, say: Any = print) -> tuple[list[BenchUser], float]:

@@ -24,17 +24,19 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import psycopg
 
 from bench import Context, Measure
-from bench.dataset import SEARCH_QUERIES
+from bench.dataset import SEARCH_QUERIES, delete_files, new_file, transcript
 from repo import schema
+from repo.segments import SegmentRepository
 from repo.settings import PROJECT_ROOT
 
 WRK_SCRIPT = """
 local paths = {%(paths)s}
 local counter = 0
 wrk.headers["Authorization"] = "Bearer %(token)s"
-request = function()
+%(headers)srequest = function()
   counter = counter + 1
   return wrk.format("GET", paths[(counter %% #paths) + 1])
 end
@@ -49,14 +51,39 @@ end
 """
 
 
-def endpoints(ctx: Context) -> list[tuple[str, str, list[str]]]:
-    """(short name, route, the paths the load cycles through)."""
+GZIP = {"Accept-Encoding": "gzip"}
+IDENTITY = {"Accept-Encoding": "identity"}  # httpx (bench/loadgen.py) asks for gzip unless told otherwise
+ETAG_OF_FIRST_PATH = "<etag>"  # replaced by the ETag the first path answers with
+REVALIDATE = {"If-None-Match": ETAG_OF_FIRST_PATH}
+
+
+def endpoints(ctx: Context, long_uuid: str) -> list[tuple[str, str, list[str], dict[str, str]]]:
+    """(short name, route, the paths the load cycles through, extra request headers)."""
     user = ctx.users[0]
+    transcripts = [f"/api/files/{u}/transcript" for u in user.file_uuids]
+    long = [f"/api/files/{long_uuid}/transcript"]
+    size = ctx.options.long_transcript
     return [
-        ("files", "GET /api/files?limit=50", ["/api/files?limit=50"]),
-        ("transcript", "GET /api/files/{uuid}/transcript", [f"/api/files/{u}/transcript" for u in user.file_uuids]),
-        ("search", "GET /api/search?q=…", [f"/api/search?q={quote(q)}" for q in SEARCH_QUERIES]),
+        ("files", "GET /api/files?limit=50", ["/api/files?limit=50"], IDENTITY),
+        ("transcript", "GET /api/files/{uuid}/transcript", transcripts, IDENTITY),
+        ("transcript_gzip", "GET /api/files/{uuid}/transcript (gzip)", transcripts, GZIP),
+        ("transcript_304", "GET /api/files/{uuid}/transcript (If-None-Match, 304)", transcripts[:1], REVALIDATE),
+        ("long", f"GET transcript of {size:,} segments", long, IDENTITY),
+        ("long_gzip", f"GET transcript of {size:,} segments (gzip)", long, GZIP),
+        ("search", "GET /api/search?q=…", [f"/api/search?q={quote(q)}" for q in SEARCH_QUERIES], IDENTITY),
+        ("search_gzip", "GET /api/search?q=… (gzip)", [f"/api/search?q={quote(q)}" for q in SEARCH_QUERIES], GZIP),
     ]
+
+
+def _long_transcript(ctx: Context) -> tuple[int, str]:
+    """A file of the first user with a 3-hour transcript (deleted after the measure)."""
+    with psycopg.connect(ctx.url, autocommit=True) as conn:
+        file_id = new_file(conn, ctx.users[0], "long-transcript")
+        SegmentRepository(conn).replace_transcript(file_id, transcript(ctx.options.long_transcript))
+        conn.execute("UPDATE media_files SET status = 'completed' WHERE id = %s", [file_id])
+        row = conn.execute("SELECT uuid::text FROM media_files WHERE id = %s", [file_id]).fetchone()
+    assert row is not None
+    return file_id, str(row[0])
 
 
 def tool(choice: str) -> str:
@@ -77,19 +104,21 @@ def run(ctx: Context) -> list[Measure]:
         sizes.append(options.http_pool_size)
     home = Path(tempfile.mkdtemp(prefix="opentr-bench-http-"))
     results: dict[int, dict[str, dict[str, Any]]] = {}
+    long_id, long_uuid = _long_transcript(ctx)
     try:
         for size in sizes:
             results[size] = {}
             with serve(ctx, size, home) as base:
-                for name, _, paths in endpoints(ctx):
-                    results[size][name] = load(generator, base, paths, ctx.users[0].token, ctx, home)
+                for name, _, paths, headers in endpoints(ctx, long_uuid):
+                    results[size][name] = load(generator, base, paths, ctx.users[0].token, ctx, home, headers)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+        delete_files(ctx.url, [long_id])
 
-    for name, route, _ in endpoints(ctx):
+    for name, route, _, _ in endpoints(ctx, long_uuid):
         found = results[options.http_pool_size][name]
         http.rows.append({"endpoint": route, "pool": options.http_pool_size, **_figures(found)})
-    names = [name for name, _, _ in endpoints(ctx)]
+    names = [name for name, _, _, _ in endpoints(ctx, long_uuid)]
     best = {name: max(results[size][name]["rps"] for size in sizes) or 1.0 for name in names}
     scores: dict[int, float] = {}
     for size in sorted(sizes):
@@ -176,13 +205,17 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes], log_path: Path, tim
     raise RuntimeError(f"uvicorn was not ready within {timeout:g} s:\n{log_path.read_text()[-3000:]}")
 
 
-def load(generator: str, base: str, paths: list[str], token: str, ctx: Context, home: Path) -> dict[str, Any]:
+def load(
+    generator: str, base: str, paths: list[str], token: str, ctx: Context, home: Path, headers: dict[str, str]
+) -> dict[str, Any]:
     options = ctx.options
-    _check(base, paths[0], token)
+    etag = _check(base, paths[0], token)
+    headers = {k: etag if v == ETAG_OF_FIRST_PATH else v for k, v in headers.items()}
     if generator == "wrk":
         script = home / "bench.lua"
         listed = ", ".join(f'"{p}"' for p in paths)
-        script.write_text(WRK_SCRIPT % {"paths": listed, "token": token})
+        extra = "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items())
+        script.write_text(WRK_SCRIPT % {"paths": listed, "token": token, "headers": extra})
         threads = str(min(2, options.http_connections))
         for seconds in (options.http_warmup, options.http_duration):
             command = ["wrk", "-t", threads, "-c", str(options.http_connections), "-d", f"{max(1, round(seconds))}s",
@@ -210,14 +243,17 @@ def load(generator: str, base: str, paths: list[str], token: str, ctx: Context, 
                "--duration", str(options.http_duration), "--warmup", str(options.http_warmup)]  # fmt: skip
     for path in paths:
         command += ["--path", path]
+    for name, value in headers.items():
+        command += ["--header", f"{name}: {value}"]
     timeout = options.http_duration + options.http_warmup + 120
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=True, cwd=PROJECT_ROOT)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
-def _check(base: str, path: str, token: str) -> None:
-    """One request first: a benchmark of 401s or 500s would be worthless."""
+def _check(base: str, path: str, token: str) -> str:
+    """One request first: a benchmark of 401s or 500s would be worthless. Returns the response's ETag, if any."""
     response = httpx.get(base + path, headers={"Authorization": f"Bearer {token}"}, timeout=60.0)
     if response.status_code != 200:
         raise RuntimeError(f"GET {path} answered {response.status_code}: {response.text[:500]}")
+    return str(response.headers.get("etag", ""))

@@ -58,7 +58,8 @@ async def _drive(plan: Plan, offset: int) -> dict[str, Any]:
                 n += plan.connections
                 try:
                     response = await client.get(path)
-                    ok, size = response.status_code < 300, len(response.content)
+                    # 304 is a success (revalidation); size is the body as sent (compressed when it was)
+                    ok, size = response.status_code < 400, response.num_bytes_downloaded
                 except httpx.HTTPError:
                     ok, size = False, 0
                     if started >= measured_from:

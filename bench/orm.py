@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import (
+    JSON,
     REAL,
     BigInteger,
     Boolean,
@@ -118,8 +119,18 @@ class OrmSegment(Base):
     start_time: Mapped[float] = mapped_column(Double)
     end_time: Mapped[float] = mapped_column(Double)
     text: Mapped[str] = mapped_column(Text)
-    words: Mapped[Json | None] = mapped_column(JSONB)
+    word_row: Mapped[OrmSegmentWords | None] = relationship()
     speaker: Mapped[OrmSpeaker | None] = relationship()
+
+
+class OrmSegmentWords(Base):
+    """A segment's word timings (their own table since migration 0005)."""
+
+    __tablename__ = "segment_words"
+    segment_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("transcript_segments.id", ondelete="CASCADE"), primary_key=True
+    )
+    words: Mapped[Json] = mapped_column(JSON)
 
 
 class OrmFile(Base):
@@ -216,6 +227,7 @@ def orm_detail(engine: Engine, user_id: int, file_uuid: uuid.UUID) -> tuple[OrmF
             selectinload(OrmFile.speakers),
             selectinload(OrmFile.tags),
             selectinload(OrmFile.segments).joinedload(OrmSegment.speaker),
+            selectinload(OrmFile.segments).joinedload(OrmSegment.word_row),
         )
     )
     with Session(engine) as session:
@@ -226,7 +238,7 @@ def orm_detail(engine: Engine, user_id: int, file_uuid: uuid.UUID) -> tuple[OrmF
                 s.start_time,
                 s.end_time,
                 s.text,
-                s.words,
+                s.word_row.words if s.word_row else None,
                 s.speaker.uuid if s.speaker else None,
                 s.speaker.label if s.speaker else None,
                 (s.speaker.display_name or s.speaker.label) if s.speaker else None,
@@ -254,7 +266,7 @@ def orm_ingest_add_all(engine: Engine, file_id: int, owner_id: int, segments: li
                     start_time=seg.start_time,
                     end_time=seg.end_time,
                     text=seg.text,
-                    words=seg.words,
+                    word_row=None if seg.words is None else OrmSegmentWords(words=seg.words),
                 )
                 for seg in segments
             ]
@@ -273,8 +285,8 @@ def orm_ingest_bulk(engine: Engine, file_id: int, owner_id: int, segments: list[
                 [{"media_file_id": file_id, "user_id": owner_id, "label": label} for label in labels],
             )
             ids = {label: speaker_id for speaker_id, label in rows}
-        session.execute(
-            insert(OrmSegment),
+        segment_ids = session.scalars(
+            insert(OrmSegment).returning(OrmSegment.id, sort_by_parameter_order=True),
             [
                 {
                     "media_file_id": file_id,
@@ -282,11 +294,17 @@ def orm_ingest_bulk(engine: Engine, file_id: int, owner_id: int, segments: list[
                     "start_time": seg.start_time,
                     "end_time": seg.end_time,
                     "text": seg.text,
-                    "words": seg.words,
                 }
                 for seg in segments
             ],
-        )
+        ).all()
+        words = [
+            {"segment_id": segment_id, "words": seg.words}
+            for segment_id, seg in zip(segment_ids, segments, strict=True)
+            if seg.words is not None
+        ]
+        if words:
+            session.execute(insert(OrmSegmentWords), words)
     return len(segments)
 
 

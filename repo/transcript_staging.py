@@ -12,11 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from repo import statements as s
 from repo.database import Connection
-from repo.segments import NewSegment, TranscriptCounts, replace_speakers, validate
+from repo.segments import NewSegment, TranscriptCounts, replace_speakers, validate, words_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +39,7 @@ _stage = s.copy("transcript_staging.stage")
 _staged = s.many("transcript_staging.staged", StagedSegment)
 _staged_labels = s.many("transcript_staging.staged_labels", _Label)
 _publish = s.rowcount("transcript_staging.publish")
+_publish_words = s.rowcount("transcript_staging.publish_words")
 _clear = s.rowcount("transcript_staging.clear")
 _clear_for_file = s.rowcount("transcript_staging.clear_for_file")
 
@@ -60,7 +59,7 @@ class TranscriptStaging:
                 seg.end_time,
                 seg.text,
                 seg.speaker_label,
-                None if seg.words is None else Jsonb(seg.words),
+                None if seg.words is None else words_json(seg.words),
             )
             for i, seg in enumerate(segments)
         )
@@ -79,6 +78,7 @@ class TranscriptStaging:
         labels = [row.label for row in _staged_labels(self.conn, task_id=self.task_id)]
         speaker_ids = replace_speakers(self.conn, file_id, labels)
         written = _publish(self.conn, file_id=file_id, task_id=self.task_id)
+        _publish_words(self.conn, file_id=file_id, task_id=self.task_id)
         _clear(self.conn, task_id=self.task_id)
         _clear_for_file(self.conn, file_id=file_id, keep_task_id=self.task_id)
         return TranscriptCounts(segments=written, speakers=len(speaker_ids))

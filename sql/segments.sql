@@ -25,8 +25,15 @@ SELECT id, label FROM inserted
 UNION ALL
 SELECT s.id, s.label FROM speakers s JOIN wanted w ON w.label = s.label WHERE s.media_file_id = %(file_id)s;
 
+-- name: reserve_ids :many
+-- Ids for a batch of new segments, taken before the COPY so that their words can be copied beside them.
+SELECT nextval(pg_get_serial_sequence('transcript_segments', 'id')) AS id FROM generate_series(1, %(count)s);
+
 -- name: copy_segments :copy
-COPY transcript_segments (media_file_id, speaker_id, start_time, end_time, text, words) FROM STDIN;
+COPY transcript_segments (id, media_file_id, speaker_id, start_time, end_time, text) FROM STDIN;
+
+-- name: copy_words :copy
+COPY segment_words (segment_id, words) FROM STDIN;
 
 -- name: file_visible :scalar
 SELECT EXISTS (
@@ -36,27 +43,46 @@ SELECT EXISTS (
 
 -- name: transcript :many
 -- The whole transcript in time order with each segment's speaker, in one query.
-SELECT ts.uuid, ts.start_time, ts.end_time, ts.text, ts.words,
+SELECT ts.uuid, ts.start_time, ts.end_time, ts.text, sw.words,
        sp.uuid AS speaker_uuid, sp.label AS speaker_label, coalesce(sp.display_name, sp.label) AS speaker_name
 FROM media_files f
 JOIN transcript_segments ts ON ts.media_file_id = f.id
+LEFT JOIN segment_words sw ON sw.segment_id = ts.id
 LEFT JOIN speakers sp ON sp.id = ts.speaker_id
 WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
 ORDER BY ts.start_time, ts.end_time, ts.id;
 
--- name: transcript_json :one?
--- The same transcript as the API's JSON array, built by PostgreSQL: a long transcript's word timings then never
--- become Python objects only to be encoded again (the transcript route's cost, bench/README.md). No row: the file
--- is not the actor's.
-SELECT coalesce((
-           SELECT json_agg(json_build_object(
-                      'uuid', ts.uuid, 'start_time', ts.start_time, 'end_time', ts.end_time, 'text', ts.text,
-                      'words', ts.words, 'speaker_uuid', sp.uuid, 'speaker_label', sp.label,
-                      'speaker_name', coalesce(sp.display_name, sp.label))
-                  ORDER BY ts.start_time, ts.end_time, ts.id)
-           FROM transcript_segments ts LEFT JOIN speakers sp ON sp.id = ts.speaker_id
-           WHERE ts.media_file_id = f.id), '[]'::json)::text AS body
+-- name: transcript_version :one?
+-- What the transcript route's ETag says, without reading a segment. No row: the file is not the actor's.
+SELECT f.id AS file_id, coalesce(v.version, 0) AS version
 FROM media_files f
+LEFT JOIN transcript_versions v ON v.media_file_id = f.id
+WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+
+-- name: transcript_json :one?
+-- The transcript (or the segments overlapping [from_time, to_time)) as the API's JSON array, built by PostgreSQL
+-- in the same snapshot as the version it belongs to. Assembled as text: the words are stored `json`, copied as
+-- they are, and the separators are compact (json_build_object writes `"key" : value`, 11 % more bytes).
+-- No row: the file is not the actor's.
+SELECT f.id AS file_id, coalesce(v.version, 0) AS version, coalesce((
+           SELECT '[' || string_agg(
+                      '{"uuid":"' || ts.uuid::text
+                      || '","start_time":' || ts.start_time::text
+                      || ',"end_time":' || ts.end_time::text
+                      || ',"text":' || to_json(ts.text)::text
+                      || ',"words":' || coalesce(sw.words::text, 'null')
+                      || ',"speaker_uuid":' || coalesce('"' || sp.uuid::text || '"', 'null')
+                      || ',"speaker_label":' || coalesce(to_json(sp.label)::text, 'null')
+                      || ',"speaker_name":' || coalesce(to_json(coalesce(sp.display_name, sp.label))::text, 'null')
+                      || '}', ',' ORDER BY ts.start_time, ts.end_time, ts.id) || ']'
+           FROM transcript_segments ts
+           LEFT JOIN segment_words sw ON sw.segment_id = ts.id
+           LEFT JOIN speakers sp ON sp.id = ts.speaker_id
+           WHERE ts.media_file_id = f.id
+             AND ts.end_time >= coalesce(%(from_time)s::float8, '-infinity')
+             AND ts.start_time < coalesce(%(to_time)s::float8, 'infinity')), '[]') AS body
+FROM media_files f
+LEFT JOIN transcript_versions v ON v.media_file_id = f.id
 WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
 
 -- name: resolve_speaker :one
@@ -78,11 +104,12 @@ WITH updated AS (
     FROM media_files f
     WHERE f.id = ts.media_file_id AND f.uuid = %(file_uuid)s AND ts.uuid = %(segment_uuid)s
       AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
-    RETURNING ts.uuid, ts.start_time, ts.end_time, ts.text, ts.words, ts.speaker_id
+    RETURNING ts.id, ts.uuid, ts.start_time, ts.end_time, ts.text, ts.speaker_id
 )
-SELECT u.uuid, u.start_time, u.end_time, u.text, u.words,
+SELECT u.uuid, u.start_time, u.end_time, u.text, sw.words,
        sp.uuid AS speaker_uuid, sp.label AS speaker_label, coalesce(sp.display_name, sp.label) AS speaker_name
 FROM updated u
+LEFT JOIN segment_words sw ON sw.segment_id = u.id
 LEFT JOIN speakers sp ON sp.id = u.speaker_id;
 
 -- name: count_for_file :scalar

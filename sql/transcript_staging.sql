@@ -14,13 +14,25 @@ WHERE task_id = %(task_id)s AND speaker_label IS NOT NULL ORDER BY speaker_label
 -- name: publish :rowcount
 -- The staged rows become segments; a repeat of the same times and text (engines on noise do that) is kept once,
 -- as the segments' identity index demands.
-INSERT INTO transcript_segments (media_file_id, speaker_id, start_time, end_time, text, words)
+INSERT INTO transcript_segments (media_file_id, speaker_id, start_time, end_time, text)
 SELECT DISTINCT ON (st.start_time, st.end_time, md5(st.text))
-       %(file_id)s, sp.id, st.start_time, st.end_time, st.text, st.words
+       %(file_id)s, sp.id, st.start_time, st.end_time, st.text
 FROM transcript_staging st
 LEFT JOIN speakers sp ON sp.media_file_id = %(file_id)s AND sp.label = st.speaker_label
 WHERE st.task_id = %(task_id)s
 ORDER BY st.start_time, st.end_time, md5(st.text), st.seq;
+
+-- name: publish_words :rowcount
+-- The word timings of the segments just published, found through the identity index; of staged repeats the
+-- first one's words, as publish kept the first one.
+INSERT INTO segment_words (segment_id, words)
+SELECT DISTINCT ON (ts.id) ts.id, st.words
+FROM transcript_staging st
+JOIN transcript_segments ts
+  ON ts.media_file_id = %(file_id)s AND ts.start_time = st.start_time AND ts.end_time = st.end_time
+ AND md5(ts.text) = md5(st.text)
+WHERE st.task_id = %(task_id)s AND st.words IS NOT NULL
+ORDER BY ts.id, st.seq;
 
 -- name: clear :rowcount
 DELETE FROM transcript_staging WHERE task_id = %(task_id)s;

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json, Jsonb
 
 from repo import schema
 from tests import factories
@@ -64,9 +64,14 @@ def _populate(url: str) -> None:
                     [min(one, two), max(one, two)],
                 )
                 conn.execute(
-                    "INSERT INTO transcript_segments (media_file_id, speaker_id, start_time, end_time, text, words) "
-                    "SELECT %s, %s, g * 0.1, g * 0.1 + 0.05, %s || g, %s FROM generate_series(0, 199) g",
-                    [file_id, one, text[:2000], Jsonb([{"w": text[:50], "p": 0.1}])],
+                    "INSERT INTO transcript_segments (media_file_id, speaker_id, start_time, end_time, text) "
+                    "SELECT %s, %s, g * 0.1, g * 0.1 + 0.05, %s || g FROM generate_series(0, 199) g",
+                    [file_id, one, text[:2000]],
+                )
+                conn.execute(
+                    "INSERT INTO segment_words (segment_id, words) "
+                    "SELECT id, %s FROM transcript_segments WHERE media_file_id = %s",
+                    [Json([{"w": text[:50], "p": 0.1}]), file_id],
                 )
                 conn.execute(
                     "INSERT INTO comments (media_file_id, user_id, text, timestamp) VALUES (%s, %s, %s, %s)",
@@ -87,6 +92,11 @@ def _populate(url: str) -> None:
                     "INSERT INTO notifications (user_id, kind, title, message, data, media_file_id, task_id) "
                     "VALUES (%s, 'upload', %s, %s, %s, %s, %s)",
                     [owner.id, f"t{i}", text[:1000], Jsonb({"x": text[:30]}), file_id, task],
+                )
+                conn.execute(
+                    "INSERT INTO transcript_staging (task_id, seq, start_time, end_time, text, speaker_label, words) "
+                    "VALUES (%s, 0, 0.5, 1.5, %s, 'SPEAKER_00', %s)",
+                    [task, text[:2000], Json([{"w": text[:50], "p": 0.1}])],
                 )
             profile = conn.execute(
                 "INSERT INTO speaker_profiles (user_id, name, description) VALUES (%s, 'Ann', %s) RETURNING id",

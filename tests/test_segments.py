@@ -251,13 +251,30 @@ def test_transcript_json_is_the_transcript_field_for_field(conn: psycopg.Connect
     adapter = TypeAdapter(list[SegmentOut])
     rows = adapter.validate_python(segments.transcript(owner, file_uuid), from_attributes=True)
     expected = adapter.dump_python(rows, mode="json")
-    assert json.loads(segments.transcript_json(owner, file_uuid)) == expected
+    assert json.loads(segments.transcript_json(owner, file_uuid).body) == expected
     assert expected[0]["speaker_name"] == "Ann" and expected[1]["speaker_uuid"] is None
 
 
 def test_transcript_json_of_an_invisible_or_empty_file(conn: psycopg.Connection[Any]) -> None:
     owner, stranger = factories.user(conn), factories.user(conn)
     _, file_uuid = factories.media_file(conn, owner)
-    assert SegmentRepository(conn).transcript_json(owner, file_uuid) == "[]"
+    assert SegmentRepository(conn).transcript_json(owner, file_uuid).body == "[]"
     with pytest.raises(NotFound):
         SegmentRepository(conn).transcript_json(stranger, file_uuid)
+
+
+def test_word_timings_keep_their_values_and_refuse_what_json_cannot_hold(conn: psycopg.Connection[Any]) -> None:
+    owner = factories.user(conn)
+    file_id, file_uuid = factories.media_file(conn, owner)
+    segments = SegmentRepository(conn)
+    odd: list[dict[str, Any]] = [
+        {"word": 'ü "q" \\ \u2028', "start": 1e-7, "end": None, "score": 12345678901234567890},
+        {"w": [1, {"x": True}]},
+    ]
+    segments.replace_transcript(file_id, [NewSegment(0.0, 1.0, "odd words", None, odd)])
+    assert segments.transcript(owner, file_uuid)[0].words == odd
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(Invalid) as refused:
+            segments.replace_transcript(file_id, [NewSegment(0.0, 1.0, "bad", None, [{"start": bad}])])
+        assert refused.value.field == "words"
+    assert [s.words for s in segments.transcript(owner, file_uuid)] == [odd]  # the refused one changed nothing

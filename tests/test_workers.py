@@ -79,8 +79,9 @@ def test_vtt_and_whisperx_pipelines(workers: WorkerEnv) -> None:
         "SELECT text FROM transcript_segments WHERE media_file_id = %s ORDER BY start_time", vtt_job.file_id
     ) == [("Good morning everyone",), ("Morning, shall we start?",), ("Yes",)]
     rows = workers.query(
-        "SELECT s.text, s.words, sp.label FROM transcript_segments s JOIN speakers sp "
-        "ON sp.id = s.speaker_id WHERE s.media_file_id = %s ORDER BY s.start_time",
+        "SELECT s.text, w.words, sp.label FROM transcript_segments s JOIN speakers sp "
+        "ON sp.id = s.speaker_id LEFT JOIN segment_words w ON w.segment_id = s.id "
+        "WHERE s.media_file_id = %s ORDER BY s.start_time",
         wx_job.file_id,
     )
     assert [(text, label) for text, _, label in rows] == [("Hi there", "SPEAKER_02"), ("General Kenobi", "SPEAKER_03")]

@@ -8,9 +8,11 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from repo.errors import Invalid
 from repo.media_files import MediaFileRepository
 from repo.segments import SegmentRepository, TranscriptSegment
 from web import subtitles
+from web.body_cache import BodyCache, Encoded, accepts_gzip, etag_matches
 from web.endpoint import Ctx, Router
 
 router = Router("transcripts")
@@ -36,6 +38,16 @@ class SegmentUpdateIn(BaseModel):
     end_time: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
+class TranscriptQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    from_time: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="only segments that end at or after this second"
+    )
+    to_time: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="only segments that start before this second"
+    )
+
+
 class SubtitleQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: Literal["srt", "vtt"] = "srt"
@@ -47,11 +59,54 @@ class WaveformOut(BaseModel):
     waveform_data: list[float] | dict[str, Any] | None
 
 
-@router.get("/api/files/{uuid}/transcript", response=list[SegmentOut])
-def transcript(ctx: Ctx) -> Response:
-    """Every segment in time order, with its speaker's name."""
-    body = SegmentRepository(ctx.conn).transcript_json(ctx.actor, ctx.uuid("uuid"))
-    return Response(body, media_type="application/json")  # the shape of list[SegmentOut], encoded by the database
+# Whole transcripts of this process, by file and version (web/body_cache.py): 128 MB holds ~100 transcripts of
+# 1,000 segments with word timings as raw JSON, ~400 gzipped.
+TRANSCRIPTS = BodyCache(128 * 1024 * 1024)
+
+
+def _bound(seconds: float | None) -> str:
+    return "" if seconds is None else repr(seconds)
+
+
+def _send(ctx: Ctx, file_uuid: UUID | None, version: int, body: Encoded, etag: str) -> Response:
+    """The body in the form the client accepts; a whole transcript's gzip form, once made, replaces its raw form
+    in the cache."""
+    headers = {"ETag": etag, "Vary": "Accept-Encoding", "Cache-Control": "private, no-cache"}
+    if body.compressible() and accepts_gzip(ctx.request.headers.get("accept-encoding", "")):
+        packed = body.as_gzip()
+        if file_uuid is not None and packed is not body:
+            TRANSCRIPTS.put(file_uuid, version, packed)
+        headers["Content-Encoding"] = "gzip"
+        return Response(packed.gzipped, media_type="application/json", headers=headers)
+    return Response(body.as_raw().raw, media_type="application/json", headers=headers)
+
+
+@router.get("/api/files/{uuid}/transcript", query=TranscriptQuery, response=list[SegmentOut])
+def transcript(ctx: Ctx, query: TranscriptQuery) -> Response:
+    """Every segment in time order, with its speaker's name; `from_time`/`to_time` keep the segments that overlap
+    [from_time, to_time), so that a player can load what it shows first. The ETag changes with any edit of the
+    transcript or its speakers: send it back as If-None-Match to get 304 Not Modified."""
+    if query.from_time is not None and query.to_time is not None and query.to_time <= query.from_time:
+        raise Invalid("to_time must be after from_time", "to_time")
+    segments, file_uuid = SegmentRepository(ctx.conn), ctx.uuid("uuid")
+    whole = query.from_time is None and query.to_time is None
+    window = "" if whole else f";{_bound(query.from_time)}-{_bound(query.to_time)}"
+    current = segments.transcript_version(ctx.actor, file_uuid)
+    etag = f'W/"{current.file_id}.{current.version}{window}"'
+    if etag_matches(ctx.request.headers.get("if-none-match", ""), etag):
+        return Response(status_code=304, headers={"ETag": etag, "Vary": "Accept-Encoding"})
+    # Keyed by the file's uuid, not its id: a database rebuilt under a running server (`opentr reset dev`, tests)
+    # starts ids and versions again, never a random uuid.
+    if whole and (cached := TRANSCRIPTS.get(file_uuid, current.version)) is not None:
+        return _send(ctx, file_uuid, current.version, cached, etag)
+    # The shape of list[SegmentOut], encoded by the database, read with the version it belongs to (an edit may
+    # have committed since the lookup above).
+    document = segments.transcript_json(ctx.actor, file_uuid, from_time=query.from_time, to_time=query.to_time)
+    body = Encoded(raw=document.body.encode())
+    if whole:
+        TRANSCRIPTS.put(file_uuid, document.version, body)
+    etag = f'W/"{document.file_id}.{document.version}{window}"'
+    return _send(ctx, file_uuid if whole else None, document.version, body, etag)
 
 
 @router.put("/api/files/{uuid}/transcript/segments/{segment_uuid}", body=SegmentUpdateIn, response=SegmentOut)
