@@ -81,7 +81,9 @@ def system_resolver(host: str, port: int) -> list[str]:
 def check_address(address: str, allowance: Allowance, host: str | None = None) -> None:
     ip = ipaddress.ip_address(address.split("%")[0])  # drop an IPv6 zone id
     if not allowance.allows(ip):
-        named = f"{host} resolves to {ip}" if host and host != str(ip) else str(ip)
+        mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+        shown = f"::ffff:{mapped}" if mapped is not None else str(ip)
+        named = f"{host} resolves to {shown}" if host else shown
         raise BlockedUrl(f"{named}: a loopback, private or link-local address, which this server does not fetch")
 
 
@@ -100,10 +102,12 @@ def check_url(url: str, allowance: Allowance, resolve: Resolver = system_resolve
     if allowance.everything:
         return
     try:
-        addresses = [str(ipaddress.ip_address(host))]
+        literal = ipaddress.ip_address(host)
     except ValueError:
         addresses = resolve(host, port)
-    if not addresses:
-        raise BlockedUrl(f"the host {host} has no address")
-    for address in addresses:
-        check_address(address, allowance, host)
+        if not addresses:
+            raise BlockedUrl(f"the host {host} has no address") from None
+        for address in addresses:
+            check_address(address, allowance, host)
+    else:
+        check_address(str(literal), allowance)

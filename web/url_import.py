@@ -59,7 +59,7 @@ def import_from_url(ctx: Ctx, body: UrlImportIn) -> UrlImport:
     return created
 
 
-@router.get("/api/files/from-url/{uuid}", response=UrlImportOut)
+@router.get("/api/files/from-url/{import_uuid}", response=UrlImportOut)
 def get_url_import(ctx: Ctx) -> UrlImport:
     """An import's progress; `file_uuid` names the file once it is downloaded."""
-    return UrlImportRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
+    return UrlImportRepository(ctx.conn).get(ctx.actor, ctx.uuid("import_uuid"))

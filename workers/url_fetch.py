@@ -22,7 +22,7 @@ from netguard.addresses import Allowance, BlockedUrl, check_address, check_url
 from storage.names import clean_filename, is_media
 
 MAX_REDIRECTS = 5
-CHUNK_BYTES = 64 * 1024
+CHUNK_BYTES = 16 * 1024
 USER_AGENT = "opentr (media import)"
 Progress = Callable[[int, int | None], None]
 
