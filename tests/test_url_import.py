@@ -267,4 +267,4 @@ def test_yt_dlp_pages_resolve_to_a_direct_format_offline() -> None:
         {"User-Agent": "x"},
     )
     with pytest.raises(DownloadError, match="no format that can be downloaded directly"):
-        ytdlp.pick_format({"id": "x", "formats": [info["formats"][0]]})  # type: ignore[index]
+        ytdlp.pick_format({"id": "x", "formats": [info["formats"][0]]})
