@@ -51,6 +51,7 @@ OWN_SCOPE: dict[Key, str] = {
     ("PUT", "/api/users/me"): "the caller",
     ("GET", "/api/files/management/stuck"): "the caller's files",
     ("POST", "/api/files"): "creates a file of the caller's",
+    ("POST", "/api/files/from-url"): "creates an import of the caller's",
     ("GET", "/api/files"): "the caller's files; ?collection= filters by one of them",
     ("GET", "/api/tags"): "tags on the caller's files",
     ("POST", "/api/tags"): "a global name",
@@ -92,7 +93,7 @@ UUID_PATH_RESOURCE = {
     "summaries": "summary",
     "admin": "user",
 }
-OTHER_PATH_RESOURCE = {"segment_uuid": "segment", "id": "task"}
+OTHER_PATH_RESOURCE = {"segment_uuid": "segment", "id": "task", "import_uuid": "url_import"}
 VALUE_PATH_PARAM = {"name": "tag_name", "key": "setting_key"}  # values, not another user's identifiers
 
 # Identifier fields of bodies and queries, and the resource each names.
@@ -375,6 +376,9 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
     ok(client.put("/api/settings/ui.theme", headers=headers, json={"value": "dark"}))
     ok(client.put("/api/notifications/preferences", headers=headers, json={"system": False}))
     notification = ok(client.get("/api/notifications", headers=headers))["items"][0]["uuid"]
+    url_import = ok(
+        client.post("/api/files/from-url", headers=headers, json={"url": f"http://93.184.216.34/{marker}"}), 202
+    )
     ids = {
         "user": str(user_uuid),
         "file": file_uuid,
@@ -390,6 +394,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "summary": summary["uuid"],
         "task": summary["task_id"],
         "notification": notification,
+        "url_import": url_import["uuid"],
         "tag_name": tag_name,
         "setting_key": "ui.theme",
     }
@@ -428,6 +433,9 @@ A_ROWS: dict[str, str] = {
     "file_summaries": f"{OWNED_BY} OR {OF_FILES}",
     "notifications": OWNED_BY,
     "notification_preferences": OWNED_BY,
+    "url_imports": OWNED_BY,
+    "transcript_staging": "task_id IN (SELECT id FROM tasks WHERE user_id = %(u)s)",
+    "import_origins": "FALSE",  # written only by `opentr import`, never through the API
 }
 
 
