@@ -1,4 +1,5 @@
-"""Password hashes (scrypt; bcrypt ones imported from OpenTranscribe are verified, then replaced), opaque bearer tokens (stored as sha256), and per-user encryption of secrets.
+"""Password hashes (scrypt; bcrypt ones imported from OpenTranscribe are verified, then replaced), opaque bearer
+tokens (stored as sha256), and per-user encryption of secrets.
 
 Secrets such as LLM api keys are sealed with AES-GCM under a key derived by HKDF from the master key and the
 user's id, with the row's identity as associated data: a ciphertext copied to another user's row (or another

@@ -35,6 +35,7 @@ _start = s.one_or_none("url_imports.start", UrlImport)
 _progress = s.rowcount("url_imports.progress")
 _complete = s.rowcount("url_imports.complete")
 _fail = s.rowcount("url_imports.fail")
+_fail_for_task = s.rowcount("url_imports.fail_for_task")
 
 
 class UrlImportRepository:
@@ -64,3 +65,7 @@ class UrlImportRepository:
 
     def fail(self, import_id: int, message: str) -> bool:
         return _fail(self.conn, id=import_id, error_message=message) > 0
+
+    def fail_for_task(self, task_id: str, message: str) -> bool:
+        """For recovery, which knows the task, not the import."""
+        return _fail_for_task(self.conn, task_id=task_id, error_message=message) > 0

@@ -41,3 +41,8 @@ WHERE id = %(id)s AND status = 'downloading';
 -- name: fail :rowcount
 UPDATE url_imports SET status = 'failed', error_message = %(error_message)s
 WHERE id = %(id)s AND status IN ('pending', 'downloading');
+
+-- name: fail_for_task :rowcount
+-- Recovery: the job holding this task died; its import ends failed (the user imports the URL again).
+UPDATE url_imports SET status = 'failed', error_message = %(error_message)s
+WHERE task_id = %(task_id)s AND status IN ('pending', 'downloading');

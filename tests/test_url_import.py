@@ -268,3 +268,28 @@ def test_yt_dlp_pages_resolve_to_a_direct_format_offline() -> None:
     )
     with pytest.raises(DownloadError, match="no format that can be downloaded directly"):
         ytdlp.pick_format({"id": "x", "formats": [info["formats"][0]]})
+
+
+def test_a_download_whose_worker_died_ends_failed_at_the_next_recovery(fresh_url: str, tmp_path: Path) -> None:
+    from jobs import dispatch
+    from repo.database import Database
+    from repo.tasks import TaskRepository
+    from repo.url_imports import UrlImportRepository
+    from tests import factories
+    from workers.liveness import open_lock_session
+    from workers.recovery import DEAD_OWNER, recover
+
+    settings = Settings(opentr_home=tmp_path / "home", db_pool_min=0, db_pool_max=2)
+    with Database(fresh_url, settings) as db, open_lock_session(fresh_url, settings, "t") as locks:
+        with db.transaction() as conn:
+            owner = factories.user(conn)
+            started = dispatch.queue_url_import(conn, owner.id, "http://93.184.216.34/talk.wav")
+            UrlImportRepository(conn).start(started.id, started.task_id)  # as the job does, then it dies
+            TaskRepository(conn).start(started.task_id)
+        report = recover(db, locks, None)
+        with db.transaction() as conn:
+            ended = UrlImportRepository(conn).get(owner, started.uuid)
+            task = TaskRepository(conn).get(owner, started.task_id)
+    assert report.closed_tasks == [started.task_id]
+    assert (ended.status, ended.error_message) == ("failed", f"{DEAD_OWNER}; import the URL again")
+    assert (task.status, task.error_message) == ("failed", DEAD_OWNER)
