@@ -20,6 +20,8 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "jobs": frozenset({"web", "workers", "opentr_cli"}),  # what web/ and workers/ share to enqueue jobs
     "web": frozenset({"workers", "opentr_cli"}),
     "workers": frozenset({"web", "opentr_cli"}),
+    "netguard": frozenset({"repo", "web", "workers", "storage", "jobs", "media", "asr", "importers", "opentr_cli"}),
+    "importers": frozenset({"web", "workers", "jobs", "media", "asr", "opentr_cli"}),  # reads another database
 }
 # TEMPORARY: the web routes that still enqueue jobs (or test an LLM configuration) through workers/ directly. The
 # job-dispatch rework replaces them with a module both layers import; delete each entry (and then this list) as its
