@@ -308,10 +308,12 @@ class Importer:
         report.source = self.source.count("transcript_segment")
         files = sorted(self.files.items())
         for done, (old_file, new_file) in enumerate(files, 1):
-            rows = list(self.source.rows("transcript_segment", ["speaker_id", "start_time", "end_time", "text"],
-                                         "WHERE media_file_id = %s", (old_file,)))  # fmt: skip
-            segments = [(self.speakers.get(r["speaker_id"]), max(r["start_time"], 0.0), r["end_time"], r["text"])
-                        for r in rows]  # fmt: skip
+            wanted = ["speaker_id", "start_time", "end_time", "text", "words"]  # words: later versions only
+            rows = self.source.rows("transcript_segment", wanted, "WHERE media_file_id = %s", (old_file,))
+            segments = [
+                (self.speakers.get(r["speaker_id"]), max(r["start_time"], 0.0), r["end_time"], r["text"], r["words"])
+                for r in rows
+            ]
             with self.db.transaction() as conn:
                 added = ImportRepository(conn).segments(new_file, segments)
             report.copied += added

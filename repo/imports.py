@@ -101,8 +101,8 @@ class ImportRepository:
     def speaker_collection_member(self, **values: Any) -> int:
         return _speaker_collection_member(self.conn, **values)
 
-    def segments(self, media_file_id: int, rows: list[tuple[int | None, float, float, str]]) -> int:
-        """One file's segments as (speaker id, start, end, text); returns how many were new."""
+    def segments(self, media_file_id: int, rows: list[tuple[int | None, float, float, str, Any]]) -> int:
+        """One file's segments as (speaker id, start, end, text, words or None); returns how many were new."""
         return _segments(
             self.conn,
             media_file_id=media_file_id,
@@ -110,6 +110,7 @@ class ImportRepository:
             starts=[r[1] for r in rows],
             ends=[r[2] for r in rows],
             texts=[r[3] for r in rows],
+            words=[None if r[4] is None else Jsonb(r[4]) for r in rows],
         )
 
     def comment(self, **values: Any) -> int:

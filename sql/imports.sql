@@ -97,10 +97,10 @@ ON CONFLICT DO NOTHING;
 
 -- name: segments :rowcount
 -- One file's transcript; the identity index makes a second run insert nothing.
-INSERT INTO transcript_segments (media_file_id, speaker_id, start_time, end_time, text)
-SELECT %(media_file_id)s, s.speaker_id, s.start_time, greatest(s.end_time, s.start_time), s.text
-FROM unnest(%(speaker_ids)s::bigint[], %(starts)s::float8[], %(ends)s::float8[], %(texts)s::text[])
-     AS s (speaker_id, start_time, end_time, text)
+INSERT INTO transcript_segments (media_file_id, speaker_id, start_time, end_time, text, words)
+SELECT %(media_file_id)s, s.speaker_id, s.start_time, greatest(s.end_time, s.start_time), s.text, s.words
+FROM unnest(%(speaker_ids)s::bigint[], %(starts)s::float8[], %(ends)s::float8[], %(texts)s::text[],
+            %(words)s::jsonb[]) AS s (speaker_id, start_time, end_time, text, words)
 ON CONFLICT DO NOTHING;
 
 -- name: comment :scalar

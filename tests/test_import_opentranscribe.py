@@ -348,3 +348,42 @@ def test_a_database_that_is_not_opentranscribe_is_refused(
         capsys.readouterr().err
         == "opentr: error: --database: no media_file, user table: not an OpenTranscribe database\n"
     )
+
+
+LATER_SCHEMA = Path(__file__).parent / "fixtures" / "opentranscribe-init_db-2026-05.sql"
+
+
+def test_a_later_schema_is_recognised_and_its_word_timings_come_along(
+    client: Any,
+    app_settings: Settings,
+    fresh_url: str,
+    empty_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    objects = tmp_path / "bucket"
+    (objects / "u").mkdir(parents=True)
+    (objects / "u" / "talk.wav").write_bytes(wav(0.5))
+    words = [{"word": "hello", "start": 0.0, "end": 0.4}, {"word": "there", "start": 0.5, "end": 0.9}]
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute(LATER_SCHEMA.read_text())
+        hashed = bcrypt.hashpw(b"later password", bcrypt.gensalt(rounds=4)).decode()
+        user = first(conn.execute('INSERT INTO "user" (email, hashed_password, full_name) VALUES '
+                                  "('dee@example.com', %s, 'Dee') RETURNING id", [hashed]))  # fmt: skip
+        file_id = first(conn.execute("INSERT INTO media_file (filename, storage_path, file_size, content_type, status, "
+                                     "user_id) VALUES ('talk.wav', 'u/talk.wav', 1, 'audio/wav', 'completed', %s) "
+                                     "RETURNING id", [user]))  # fmt: skip
+        speaker = first(conn.execute("INSERT INTO speaker (user_id, media_file_id, name) VALUES (%s, %s, "
+                                     "'SPEAKER_00') RETURNING id", [user, file_id]))  # fmt: skip
+        conn.execute("INSERT INTO transcript_segment (media_file_id, speaker_id, start_time, end_time, text, words) "
+                     "VALUES (%s, %s, 0, 1, 'hello there', %s)", [file_id, speaker, json.dumps(words)])  # fmt: skip
+        conn.execute("INSERT INTO analytics (media_file_id, overall_analytics) VALUES (%s, '{}')", [file_id])
+    report = run_import(monkeypatch, app_settings, empty_url, objects, capsys)
+
+    assert report.splitlines()[0] == "OpenTranscribe schema: a later schema (29 tables)"
+    with psycopg.connect(fresh_url) as conn:
+        assert conn.execute("SELECT text, words FROM transcript_segments").fetchall() == [("hello there", words)]
+        assert conn.execute("SELECT speaker_stats, keywords FROM analytics").fetchall() == [({}, [])]
+    signed_in = client.post("/api/auth/token", data={"username": "dee@example.com", "password": "later password"})
+    assert signed_in.status_code == 200, signed_in.text
