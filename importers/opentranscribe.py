@@ -30,7 +30,7 @@ from psycopg.rows import dict_row
 
 from importers.sources import ObjectSource, OldKeys, copy_object
 from repo.database import Connection, Database
-from repo.errors import Conflict
+from repo.errors import Conflict, DataError
 from repo.imports import ImportRepository, Origins
 from repo.llm_configs import LlmConfigRepository
 from repo.rows import Actor
@@ -196,25 +196,19 @@ class Importer:
 
     def _copy_users(self) -> dict[int, int]:
         wanted = ["id", "email", "hashed_password", "full_name", "is_active", "is_superuser", "role", "created_at"]
-        report = self.report.table("users")
-        with self.db.transaction() as conn:
-            origins, repo = self._origins(conn, "user"), ImportRepository(conn)
-            for row in self._each("user", "users", wanted):
-                if row["id"] in origins:
-                    report.present += 1
-                    continue
-                admin = bool(row["is_superuser"]) or row["role"] == "admin"
-                user_id = repo.user(
-                    email=row["email"].strip(),
-                    hashed_password=row["hashed_password"],
-                    full_name=(row["full_name"] or "")[:200],
-                    is_active=bool(row["is_active"]),
-                    role="admin" if admin else "user",
-                    created_at=row["created_at"],
-                )
-                origins.remember(row["id"], user_id)
-                report.copied += 1
-            return {int(k): v for k, v in origins.ids.items()}
+
+        def write(repo: ImportRepository, row: dict[str, Any]) -> int:
+            admin = bool(row["is_superuser"]) or row["role"] == "admin"
+            return repo.user(
+                email=row["email"].strip(),
+                hashed_password=row["hashed_password"],
+                full_name=(row["full_name"] or "")[:200],
+                is_active=bool(row["is_active"]),
+                role="admin" if admin else "user",
+                created_at=row["created_at"],
+            )
+
+        return self._keyed("user", "users", wanted, write)
 
     def _copy_files(self) -> dict[int, int]:
         wanted = ["id", "user_id", "filename", "storage_path", "file_size", "content_type", "duration", "language",
@@ -234,8 +228,12 @@ class Importer:
             if owner is None:
                 report.skipped["of a user not copied"] += 1
                 continue
-            with self.db.transaction() as conn:
-                files[str(row["id"])] = self._copy_file(conn, row, owner)
+            try:
+                with self.db.transaction() as conn:
+                    files[str(row["id"])] = self._copy_file(conn, row, owner)
+            except DataError as exc:
+                report.skipped[f"refused: {exc.detail}"] += 1
+                continue
             report.copied += 1
         return {int(k): v for k, v in files.items()}
 
@@ -565,10 +563,13 @@ class Importer:
                     report.present += 1
                     continue
                 try:
-                    origins.remember(row["id"], write(repo, row))
+                    with self.db.transaction():  # a SAVEPOINT: a row our schema refuses is skipped, not the table
+                        origins.remember(row["id"], write(repo, row))
                     report.copied += 1
                 except Skip as skip:
                     report.skipped[skip.reason] += 1
+                except DataError as exc:
+                    report.skipped[f"refused: {exc.detail}"] += 1
             return {int(k): v for k, v in origins.ids.items()}
 
     def _joined(self, table: str, target: str, wanted: list[str],
@@ -578,9 +579,13 @@ class Importer:
             repo = ImportRepository(conn)
             for row in self._each(table, target, wanted):
                 try:
-                    added = write(repo, row)
+                    with self.db.transaction():
+                        added = write(repo, row)
                 except Skip as skip:
                     report.skipped[skip.reason] += 1
+                    continue
+                except DataError as exc:
+                    report.skipped[f"refused: {exc.detail}"] += 1
                     continue
                 report.copied += added
                 report.present += 1 - added

@@ -387,3 +387,31 @@ def test_a_later_schema_is_recognised_and_its_word_timings_come_along(
         assert conn.execute("SELECT speaker_stats, keywords FROM analytics").fetchall() == [({}, [])]
     signed_in = client.post("/api/auth/token", data={"username": "dee@example.com", "password": "later password"})
     assert signed_in.status_code == 200, signed_in.text
+
+
+def test_rows_our_schema_refuses_are_skipped_with_the_reason_and_the_rest_copied(
+    client: Any,
+    app_settings: Settings,
+    fresh_url: str,
+    empty_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute(SCHEMA.read_text())
+        add_user = 'INSERT INTO "user" (email, hashed_password, full_name) VALUES (%s, %s, %s) RETURNING id'
+        good, bad = (
+            first(conn.execute(add_user, [email, "$2b$04$" + "x" * 53, "X"]))
+            for email in ("ok@example.com", "no-at-sign")
+        )
+        for owner in (good, bad, bad):
+            conn.execute("INSERT INTO media_file (filename, storage_path, file_size, content_type, user_id) VALUES "
+                         "('a.wav', 'a.wav', 1, 'audio/wav', %s)", [owner])  # fmt: skip
+    report = run_import(monkeypatch, app_settings, empty_url, tmp_path, capsys)
+
+    users = next(line for line in report.splitlines() if line.startswith("users "))
+    files = next(line for line in report.splitlines() if line.startswith("media_files "))
+    assert users.split()[1:4] == ["2", "1", "0"] and "skipped: 1 refused: " in users
+    assert files.split()[1:4] == ["3", "1", "0"] and files.endswith("skipped: 2 of a user not copied")
+    assert counts(fresh_url, ["users", "media_files"]) == {"users": 1, "media_files": 1}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from jobs import dispatch
 from jobs.queues import redis_connection
-from netguard.addresses import BlockedUrl
+from netguard.addresses import BlockedUrl, check_url
 from repo.database import Connection
 from repo.errors import Conflict, NotFound
 from repo.media_files import MediaFileRepository
@@ -98,6 +98,7 @@ def _fetch(context: JobContext, job: _Job, part: Path) -> tuple[Fetched, str | N
     settings = context.settings
     url, headers, filename, title = job.record.url, None, None, None
     if ytdlp.claims(url):
+        check_url(url, settings.url_allowance)  # again: the name may resolve elsewhere than when it was accepted
         source = ytdlp.resolve(url)
         url, headers, filename, title = source.url, source.headers, source.filename, source.title
 
