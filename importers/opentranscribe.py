@@ -1,11 +1,12 @@
 """`opentr import opentranscribe`: copy an OpenTranscribe PostgreSQL database (and its media) into this one.
 
-The source is read, never written. Its version is recognised from its tables: the 18 of `database/init_db.sql`
-(2025-09), or a later Alembic-managed schema (more tables, `uuid` columns, `alembic_version`); only columns both
-have are read, and a column a version lacks reads as NULL. Every copied row is remembered in `import_origins`
-(repo/imports.py), and rows with a natural key (email, tag name, per-user names, segment identity) match existing
-ones, so a second run adds only what is new. Each table is copied in one transaction with its origins (a media file
-with its object, its transcript in its own), so an interrupted run leaves nothing half-copied to confuse the next.
+The source is read, never written (importers/opentranscribe_source.py, which recognises its version from its
+tables: the 18 of `database/init_db.sql` of 2025-09, or a later Alembic-managed schema). Every copied row is
+remembered in `import_origins` (repo/imports.py), and rows with a natural key (email, tag name, per-user names,
+segment identity) match existing ones, so a second run adds only what is new. Each table is copied in one
+transaction with its origins, a savepoint per row (a media file with its object, a transcript in its own), so an
+interrupted run leaves nothing half-copied to confuse the next, and a row our schema refuses is skipped with the
+reason.
 
 What changes on the way: passwords stay bcrypt hashes (verified with bcrypt at the next sign-in, then replaced by
 ours); api keys are opened with the old ENCRYPTION_KEY and sealed with ours; unfinished work (a file or task the
@@ -17,17 +18,13 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-import psycopg
-from psycopg import sql
-from psycopg.rows import dict_row
-
+from importers.opentranscribe_source import Source
+from importers.report import Report
 from importers.sources import ObjectSource, OldKeys, copy_object
 from repo.database import Connection, Database
 from repo.errors import Conflict, DataError
@@ -37,12 +34,6 @@ from repo.rows import Actor
 from storage.names import clean_filename
 
 SOURCE = "opentranscribe"
-CORE_TABLES = (
-    "user", "media_file", "tag", "file_tag", "speaker_profile", "speaker", "speaker_collection",
-    "speaker_collection_member", "transcript_segment", "comment", "task", "analytics", "collection",
-    "collection_member", "speaker_match", "summary_prompt", "user_setting", "user_llm_settings",
-)  # fmt: skip
-REQUIRED = {"user", "media_file"}
 FILE_STATUSES = {"completed": "completed", "error": "error", "failed": "error", "cancelled": "cancelled",
                  "orphaned": "orphaned"}  # fmt: skip
 TASK_TYPES = {"transcription": "transcription", "summarization": "summarization", "summary": "summarization",
@@ -52,110 +43,6 @@ PROVIDERS = {"openai": "openai", "vllm": "vllm", "ollama": "ollama", "claude": "
              "openrouter": "openrouter", "custom": "custom"}  # fmt: skip
 CONTENT_TYPES = {"general", "meeting", "interview", "podcast", "documentary", "lecture", "speaker_identification"}
 UNFINISHED = "was not finished in OpenTranscribe when it was imported; reprocess it"
-
-
-class NotOpenTranscribe(Exception):
-    """The source database is not one this importer recognises."""
-
-
-@dataclass
-class TableReport:
-    source: int = 0
-    copied: int = 0
-    present: int = 0  # copied by an earlier run, or matched to an existing row
-    skipped: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass
-class Report:
-    version: str
-    tables: dict[str, TableReport] = field(default_factory=dict)
-    notes: Counter[str] = field(default_factory=Counter)
-
-    def table(self, name: str) -> TableReport:
-        return self.tables.setdefault(name, TableReport())
-
-    def render(self) -> str:
-        lines = [f"OpenTranscribe schema: {self.version}", f"{'table':<28}{'source':>8}{'copied':>8}{'present':>9}"]
-        for name, t in self.tables.items():
-            skipped = "; ".join(f"{n} {why}" for why, n in t.skipped.items())
-            lines.append(
-                f"{name:<28}{t.source:>8}{t.copied:>8}{t.present:>9}" + (f"  skipped: {skipped}" if skipped else "")
-            )
-        lines += [f"note: {n} {what}" for what, n in self.notes.items()]
-        return "\n".join(lines)
-
-
-class Progress:
-    """One line per table on stderr, redrawn in place: `speakers [########    ] 120/180`."""
-
-    def __init__(self, out: TextIO | None = None) -> None:
-        self.out = out or sys.stderr
-
-    def __call__(self, table: str, done: int, total: int) -> None:
-        width = 30
-        filled = width * done // total if total else width
-        end = "\n" if done >= total else ""
-        self.out.write(f"\r{table:<28}[{'#' * filled}{' ' * (width - filled)}] {done}/{total}{end}")
-        self.out.flush()
-
-
-class Source:
-    """The OpenTranscribe database, read-only."""
-
-    def __init__(self, url: str) -> None:
-        self.conn = psycopg.connect(url, row_factory=dict_row, autocommit=False)
-        self.conn.read_only = True
-        rows = self.conn.execute(
-            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
-        ).fetchall()
-        self.columns: dict[str, set[str]] = {}
-        for row in rows:
-            self.columns.setdefault(row["table_name"], set()).add(row["column_name"])
-        missing = REQUIRED - set(self.columns)
-        if missing:
-            raise NotOpenTranscribe(
-                f"--database: no {', '.join(sorted(missing))} table: not an OpenTranscribe database"
-            )
-
-    def version(self) -> str:
-        tables = set(self.columns)
-        if tables <= set(CORE_TABLES) and "uuid" not in self.columns["user"]:
-            return f"init_db.sql of 2025-09 ({len(tables)} tables)"
-        alembic = ""
-        if "alembic_version" in tables:
-            row = self.conn.execute("SELECT version_num FROM alembic_version LIMIT 1").fetchone()
-            alembic = f", Alembic revision {row['version_num']}" if row else ""
-        return f"a later schema ({len(tables)} tables{alembic})"
-
-    def has(self, table: str) -> bool:
-        return table in self.columns
-
-    def count(self, table: str) -> int:
-        if not self.has(table):
-            return 0
-        row = self.conn.execute(sql.SQL("SELECT count(*) AS n FROM {}").format(sql.Identifier(table))).fetchone()
-        return int(row["n"]) if row else 0
-
-    def rows(
-        self, table: str, wanted: list[str], where: str = "", params: tuple[Any, ...] = ()
-    ) -> Iterator[dict[str, Any]]:
-        """The wanted columns (NULL where this version lacks one), in id order."""
-        if not self.has(table):
-            return iter(())
-        have = self.columns[table]
-        columns = sql.SQL(", ").join(
-            sql.Identifier(c) if c in have else sql.SQL("NULL AS {}").format(sql.Identifier(c)) for c in wanted
-        )
-        order = sql.Identifier("id") if "id" in have else sql.SQL("1")
-        query = sql.SQL("SELECT {} FROM {} {} ORDER BY {}").format(
-            columns, sql.Identifier(table), sql.SQL(where), order
-        )
-        return iter(self.conn.execute(query, params).fetchall())
-
-    def close(self) -> None:
-        self.conn.rollback()
-        self.conn.close()
 
 
 @dataclass

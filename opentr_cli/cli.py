@@ -230,7 +230,7 @@ def cmd_import_opentranscribe(args: argparse.Namespace, settings: Settings) -> i
     """Copy an OpenTranscribe database (and its media) into this one; a second run adds only what is new."""
     import os
 
-    from importers import opentranscribe, sources
+    from importers import opentranscribe, opentranscribe_source, report, sources
     from repo.database import Database
 
     if args.minio and not args.bucket:
@@ -243,18 +243,18 @@ def cmd_import_opentranscribe(args: argparse.Namespace, settings: Settings) -> i
     old_key = args.old_key or os.environ.get("OPENTRANSCRIBE_ENCRYPTION_KEY")
     try:
         old_keys = sources.OldKeys(old_key) if old_key else None
-        source = opentranscribe.Source(args.database)
-    except (ValueError, psycopg.OperationalError, opentranscribe.NotOpenTranscribe) as exc:
+        source = opentranscribe_source.Source(args.database)
+    except (ValueError, psycopg.OperationalError, opentranscribe_source.NotOpenTranscribe) as exc:
         raise ConfigError(str(exc).strip().splitlines()[-1]) from None
     try:
         with Database(_database(settings), settings, min_size=1, max_size=2) as db:
             importer = opentranscribe.Importer(
-                source, db, settings.storage_dir, objects, settings.secret_key(), old_keys, opentranscribe.Progress()
+                source, db, settings.storage_dir, objects, settings.secret_key(), old_keys, report.Progress()
             )
-            report = importer.run()
+            outcome = importer.run()
     finally:
         source.close()
-    print(report.render())
+    print(outcome.render())
     return 0
 
 
