@@ -29,6 +29,7 @@ from repo.prompts import PromptRepository
 from repo.rows import Actor
 from repo.summaries import SummaryRepository, task_id_for
 from repo.tasks import TaskRepository
+from repo.url_imports import UrlImport, UrlImportRepository
 
 log = logging.getLogger("opentr.dispatch")
 
@@ -44,7 +45,8 @@ class JobRef:
 
 PROCESS_MEDIA = JobRef("workers.process_media.process_media", MEDIA, 4 * 3600)
 GENERATE_SUMMARY = JobRef("workers.summary_job.generate_summary", SUMMARIES, 3600)
-JOB_FOR_TASK_TYPE = {"transcription": PROCESS_MEDIA, "summarization": GENERATE_SUMMARY}
+DOWNLOAD_URL = JobRef("workers.url_import.download_url", MEDIA, 3 * 3600)
+JOB_FOR_TASK_TYPE = {"transcription": PROCESS_MEDIA, "summarization": GENERATE_SUMMARY, "download": DOWNLOAD_URL}
 
 
 class NoActiveConfiguration(Conflict):
@@ -76,6 +78,17 @@ def queue_summary(
     task_id = task_id_for(summary.uuid)
     TaskRepository(conn).create(task_id, user_id, file_id, "summarization")
     return summary.id, task_id
+
+
+def queue_url_import(conn: Connection, user_id: int, url: str) -> UrlImport:
+    """Create the download task and its pending URL import in the caller's transaction; enqueue `task_id` after."""
+    task_id = f"download-{uuid.uuid4().hex}"
+    TaskRepository(conn).create(task_id, user_id, None, "download")
+    return UrlImportRepository(conn).create(user_id, task_id, url)
+
+
+def enqueue_url_import(redis: Redis, import_id: int, task_id: str) -> bool:
+    return enqueue(redis, DOWNLOAD_URL, import_id, task_id)
 
 
 def enqueue_processing(redis: Redis, file_id: int, task_id: str) -> bool:

@@ -226,6 +226,38 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import_opentranscribe(args: argparse.Namespace, settings: Settings) -> int:
+    """Copy an OpenTranscribe database (and its media) into this one; a second run adds only what is new."""
+    import os
+
+    from importers import opentranscribe, opentranscribe_source, report, sources
+    from repo.database import Database
+
+    if args.minio and not args.bucket:
+        raise ConfigError("--bucket: required with --minio")
+    objects: sources.ObjectSource | None = None
+    if args.storage:
+        objects = sources.DirectorySource(Path(args.storage))
+    elif args.minio:
+        objects = sources.MinioSource(args.minio, args.bucket)
+    old_key = args.old_key or os.environ.get("OPENTRANSCRIBE_ENCRYPTION_KEY")
+    try:
+        old_keys = sources.OldKeys(old_key) if old_key else None
+        source = opentranscribe_source.Source(args.database)
+    except (ValueError, psycopg.OperationalError, opentranscribe_source.NotOpenTranscribe) as exc:
+        raise ConfigError(str(exc).strip().splitlines()[-1]) from None
+    try:
+        with Database(_database(settings), settings, min_size=1, max_size=2) as db:
+            importer = opentranscribe.Importer(
+                source, db, settings.storage_dir, objects, settings.secret_key(), old_keys, report.Progress()
+            )
+            outcome = importer.run()
+    finally:
+        source.close()
+    print(outcome.render())
+    return 0
+
+
 def cmd_models_pull(args: argparse.Namespace, settings: Settings) -> int:
     from asr import models
 
@@ -295,6 +327,17 @@ def parser() -> argparse.ArgumentParser:
         "speaker-diarization models",
     )
     pull.set_defaults(func=cmd_models_pull)
+    imports = sub.add_parser("import", help="bring data over from another platform").add_subparsers(
+        dest="import_command", required=True
+    )
+    ot = imports.add_parser("opentranscribe", help="copy an OpenTranscribe database and its media")
+    ot.add_argument("--database", required=True, help="the OpenTranscribe PostgreSQL URL (read only)")
+    objects = ot.add_mutually_exclusive_group()
+    objects.add_argument("--storage", help="a directory holding its MinIO objects (a copy of the bucket)")
+    objects.add_argument("--minio", help="its MinIO server, http://ACCESS:SECRET@host:9000 (needs `pip install minio`)")
+    ot.add_argument("--bucket", help="the MinIO bucket (with --minio)")
+    ot.add_argument("--old-key", help="its ENCRYPTION_KEY, to carry api keys over (or OPENTRANSCRIBE_ENCRYPTION_KEY)")
+    ot.set_defaults(func=cmd_import_opentranscribe)
     clean = sub.add_parser("cleanup", help="report (and with --yes fix) stray storage files and missing media")
     clean.add_argument("--yes", action="store_true")
     clean.set_defaults(func=cmd_cleanup)

@@ -1,4 +1,5 @@
-"""Password hashes (scrypt), opaque bearer tokens (stored as sha256), and per-user encryption of secrets.
+"""Password hashes (scrypt; bcrypt ones imported from OpenTranscribe are verified, then replaced), opaque bearer
+tokens (stored as sha256), and per-user encryption of secrets.
 
 Secrets such as LLM api keys are sealed with AES-GCM under a key derived by HKDF from the master key and the
 user's id, with the row's identity as associated data: a ciphertext copied to another user's row (or another
@@ -13,6 +14,7 @@ import hmac
 import os
 import secrets
 
+import bcrypt
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -20,6 +22,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
 TOKEN_BYTES = 32
 
 
@@ -35,6 +38,8 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password: str, stored: str) -> bool:
+    if stored.startswith(BCRYPT_PREFIXES):
+        return _verify_bcrypt(password, stored)
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
@@ -44,6 +49,20 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(expected, base64.b64decode(digest))
+
+
+def needs_rehash(stored: str) -> bool:
+    """A hash brought over from another platform (bcrypt): replaced by ours at the user's next sign-in."""
+    return not stored.startswith("scrypt$")
+
+
+def _verify_bcrypt(password: str, stored: str) -> bool:
+    # OpenTranscribe hashed with passlib's bcrypt, which used only the first 72 bytes of a password; bcrypt>=5
+    # refuses longer ones instead, so cut them the same way for the old hashes to keep matching.
+    try:
+        return bcrypt.checkpw(password.encode()[:72], stored.encode())
+    except ValueError:
+        return False
 
 
 def new_token() -> str:

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from netguard import addresses
 from repo.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +53,10 @@ class Settings(BaseSettings):
     opentr_progress_seconds: float = Field(default=2.0, gt=0, le=600)  # how often a long step writes progress
     opentr_schema_wait_seconds: float = Field(default=300.0, ge=0, le=86400)
     opentr_llm_timeout_seconds: float = Field(default=120.0, gt=0)
+    # Imports from a URL never reach loopback/private/link-local addresses unless allowed: 1, or a list of networks.
+    opentr_allow_private_urls: str = ""
+    # LLM servers on the private network (a self-hosted Ollama) stay allowed unless the deployment says 0.
+    opentr_llm_allow_private: bool = True
     db_pool_min: int = Field(default=1, ge=0, le=100)
     db_pool_max: int = Field(default=10, ge=1, le=200)
     db_pool_timeout: float = Field(default=10.0, gt=0)
@@ -96,6 +101,20 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
+
+    @field_validator("opentr_allow_private_urls")
+    @classmethod
+    def _allowance(cls, value: str) -> str:
+        addresses.parse_allowance(value)  # raises naming the bad part
+        return value
+
+    @property
+    def url_allowance(self) -> addresses.Allowance:
+        return addresses.parse_allowance(self.opentr_allow_private_urls)
+
+    @property
+    def llm_allowance(self) -> addresses.Allowance:
+        return addresses.parse_allowance(self.opentr_llm_allow_private or self.opentr_allow_private_urls)
 
     @field_validator("opentr_asr_remote_url")
     @classmethod

@@ -17,7 +17,7 @@ from repo.database import Connection
 from repo.errors import Conflict, Invalid
 from repo.rows import Actor
 
-TaskType = Literal["transcription", "summarization", "analytics", "maintenance"]
+TaskType = Literal["transcription", "summarization", "analytics", "maintenance", "download"]
 STATUSES = ("pending", "in_progress", "completed", "failed", "cancelled")
 OPEN_STATUSES = ("pending", "in_progress")
 CURSOR_KIND = "tasks"

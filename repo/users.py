@@ -87,11 +87,15 @@ class UserRepository:
         return _get_by_id(self.conn, id=user_id)
 
     def authenticate_password(self, email: str, password: str) -> User | None:
-        """The user for these credentials, or None; costs one scrypt either way."""
+        """The user for these credentials, or None; costs one scrypt either way (an imported bcrypt hash is
+        verified with bcrypt, then replaced by ours)."""
         found = _credentials(self.conn, email=email.strip())
         ok = crypto.verify_password(password, found.hashed_password if found else _DUMMY_HASH)
         if found is None or not ok or not found.is_active:
             return None
+        if crypto.needs_rehash(found.hashed_password):
+            hashed = crypto.hash_password(password)
+            _update_profile(self.conn, full_name=None, email=None, hashed_password=hashed, actor_id=found.id)
         _touch_login(self.conn, id=found.id)
         return self.get_by_id(found.id)
 

@@ -256,7 +256,8 @@ CREATE TABLE tasks (
     id text PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 200),
     user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     media_file_id bigint REFERENCES media_files (id) ON DELETE CASCADE,
-    task_type text NOT NULL CHECK (task_type IN ('transcription', 'summarization', 'analytics', 'maintenance')),
+    task_type text NOT NULL CHECK (task_type IN (
+        'transcription', 'summarization', 'analytics', 'maintenance', 'download')),
     status text NOT NULL DEFAULT 'pending' CHECK (status IN (
         'pending', 'in_progress', 'completed', 'failed', 'cancelled')),
     progress real NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 1),
@@ -539,3 +540,31 @@ CREATE TRIGGER transcript_segments_deleted AFTER DELETE ON transcript_segments
     REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bump_transcript_version();
 CREATE TRIGGER speakers_updated AFTER UPDATE ON speakers
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bump_transcript_version();
+
+-- migration 0006_url_imports: media imported from a URL; rows brought over from another platform ---------------
+
+CREATE TABLE url_imports (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    task_id text NOT NULL UNIQUE REFERENCES tasks (id) ON DELETE CASCADE,
+    url text NOT NULL CHECK (length(url) BETWEEN 1 AND 2000),
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'downloading', 'completed', 'failed')),
+    bytes_received bigint NOT NULL DEFAULT 0 CHECK (bytes_received >= 0),
+    bytes_total bigint CHECK (bytes_total >= 0),
+    media_file_id bigint REFERENCES media_files (id) ON DELETE SET NULL,
+    error_message text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX url_imports_user_id_idx ON url_imports (user_id, created_at DESC);
+CREATE TRIGGER url_imports_updated_at BEFORE UPDATE ON url_imports FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+
+CREATE TABLE import_origins (
+    source text NOT NULL CHECK (length(source) BETWEEN 1 AND 100),
+    source_table text NOT NULL CHECK (length(source_table) BETWEEN 1 AND 100),
+    source_key text NOT NULL CHECK (length(source_key) BETWEEN 1 AND 500),
+    target_id bigint NOT NULL,
+    imported_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, source_table, source_key)
+);

@@ -13,15 +13,17 @@ SELECT pg_try_advisory_lock(hashtextextended('opentr.job:' || %(task_id)s::text,
 SELECT pg_advisory_unlock(hashtextextended('opentr.job:' || %(task_id)s::text, 0));
 
 -- name: dispatchable :many
--- Pending tasks whose subject still waits for them: a queued file that names this task, a pending summary.
-SELECT t.id AS task_id, t.task_type, coalesce(m.id, s.id) AS subject_id
+-- Pending tasks whose subject still waits for them: a queued file that names this task, a pending summary, a
+-- pending URL import.
+SELECT t.id AS task_id, t.task_type, coalesce(m.id, s.id, u.id) AS subject_id
 FROM tasks t
 LEFT JOIN media_files m
        ON t.task_type = 'transcription' AND m.id = t.media_file_id AND m.status = 'queued' AND m.active_task_id = t.id
 LEFT JOIN file_summaries s
        ON t.task_type = 'summarization' AND s.media_file_id = t.media_file_id AND s.status = 'pending'
       AND t.id = 'summary-' || s.uuid::text
-WHERE t.status = 'pending' AND (m.id IS NOT NULL OR s.id IS NOT NULL)
+LEFT JOIN url_imports u ON t.task_type = 'download' AND u.task_id = t.id AND u.status = 'pending'
+WHERE t.status = 'pending' AND (m.id IS NOT NULL OR s.id IS NOT NULL OR u.id IS NOT NULL)
 ORDER BY t.created_at, t.id
 LIMIT %(limit)s;
 

@@ -164,6 +164,8 @@ def arrange(client: Any, url: str, headers: dict[str, str], closed_port: int) ->
     prompt = _ok(client.post("/api/prompts", headers=headers, json=prompt_body), 201)["uuid"]
     summary = _ok(client.post(f"/api/files/{recorded}/summaries", headers=headers, json={}), 202)["uuid"]
     task_files = {t["task_id"]: t["file_uuid"] for t in _ok(client.get("/api/tasks", headers=headers))["items"]}
+    url_import = {"url": "http://93.184.216.34/talk.mp3"}
+    imported = _ok(client.post("/api/files/from-url", headers=headers, json=url_import), 202)["uuid"]
     notifications = [item["uuid"] for item in _ok(client.get("/api/notifications", headers=headers))["items"]]
     pools = {
         "files": [uploaded, recorded],
@@ -179,6 +181,7 @@ def arrange(client: Any, url: str, headers: dict[str, str], closed_port: int) ->
         "summaries": [summary],
         "tasks": list(task_files),
         "notifications": notifications,
+        "url-imports": [imported],
         "tags": [tag],
         "settings": list(SETTINGS),
     }
@@ -193,6 +196,8 @@ def _pool_kind(path: str, name: str) -> str:
         return "speaker-profiles"
     if name == "id":
         return "tasks"
+    if name == "import_uuid":
+        return "url-imports"
     if name == "key":
         return "settings"
     if name == "name":
@@ -538,6 +543,7 @@ GETTERS = {
     "prompts": "/api/prompts/{}",
     "summaries": "/api/summaries/{}",
     "tasks": "/api/tasks/{}",
+    "url-imports": "/api/files/from-url/{}",
 }
 
 

@@ -56,6 +56,7 @@ OWN_SCOPE: dict[Key, str] = {
     ("POST", "/api/files/export"): "the caller's files; another's uuid is 404",
     ("POST", "/api/files/bulk"): "the caller's files; another's are reported not found and left alone",
     ("GET", "/api/tags"): "tags on the caller's files, or global names no file carries",
+    ("POST", "/api/files/from-url"): "creates an import of the caller's",
     ("POST", "/api/tags"): "a global name",
     ("GET", "/api/collections"): "the caller's collections",
     ("POST", "/api/collections"): "creates one of the caller's",
@@ -98,7 +99,7 @@ UUID_PATH_RESOURCE = {
     "summaries": "summary",
     "admin": "user",
 }
-OTHER_PATH_RESOURCE = {"segment_uuid": "segment", "id": "task", "profile_uuid": "profile"}
+OTHER_PATH_RESOURCE = {"segment_uuid": "segment", "id": "task", "profile_uuid": "profile", "import_uuid": "url_import"}
 VALUE_PATH_PARAM = {"name": "tag_name", "key": "setting_key"}  # values, not another user's identifiers
 
 # Identifier fields of bodies and queries, and the resource each names.
@@ -385,6 +386,9 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
     ok(client.put("/api/settings/ui.theme", headers=headers, json={"value": "dark"}))
     ok(client.put("/api/notifications/preferences", headers=headers, json={"system": False}))
     notification = ok(client.get("/api/notifications", headers=headers))["items"][0]["uuid"]
+    url_import = ok(
+        client.post("/api/files/from-url", headers=headers, json={"url": f"http://93.184.216.34/{marker}"}), 202
+    )
     ids = {
         "user": str(user_uuid),
         "file": file_uuid,
@@ -401,6 +405,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "summary": summary["uuid"],
         "task": summary["task_id"],
         "notification": notification,
+        "url_import": url_import["uuid"],
         "tag_name": tag_name,
         "setting_key": "ui.theme",
     }
@@ -444,6 +449,8 @@ A_ROWS: dict[str, str] = {
     "file_summaries": f"{OWNED_BY} OR {OF_FILES}",
     "notifications": OWNED_BY,
     "notification_preferences": OWNED_BY,
+    "url_imports": OWNED_BY,
+    "import_origins": "FALSE",  # written only by `opentr import`, never through the API
 }
 
 

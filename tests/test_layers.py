@@ -21,6 +21,8 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "llm": frozenset({"web", "workers", "jobs", "opentr_cli"}),  # LLM clients: the web tests, workers summarise
     "web": frozenset({"workers", "opentr_cli"}),
     "workers": frozenset({"web", "opentr_cli"}),
+    "netguard": frozenset({"repo", "web", "workers", "storage", "jobs", "media", "asr", "importers", "opentr_cli"}),
+    "importers": frozenset({"web", "workers", "jobs", "media", "asr", "opentr_cli"}),  # reads another database
 }
 
 

@@ -482,3 +482,19 @@ def test_an_unexpected_client_error_fails_the_summary_once(
         ("error", "summary failed"),
     ]
     assert server.requests == []
+
+
+def test_a_private_llm_server_is_refused_at_use_when_the_deployment_says_so(
+    workers: WorkerEnv, conn: psycopg.Connection[Any], serve: Callable[[Responder], LocalServer]
+) -> None:
+    server = serve(in_turn(Reply(body=openai_answer(json.dumps(BLUF)))))
+    owner = factories.user(conn)
+    add_config(workers, conn, owner, server)  # saved while allowed; the deployment tightened since
+    job = queue(workers, conn, owner, transcribed_file(conn, owner, CUES))
+
+    run(workers, OPENTR_LLM_ALLOW_PRIVATE="0")
+
+    reason = "base_url: 127.0.0.1: a loopback, private or link-local address, which this server does not fetch"
+    row = summary_row(workers, job.summary_id)
+    assert (row["status"], row["error_message"]) == ("failed", reason)
+    assert server.requests == []

@@ -24,11 +24,12 @@ from web import (
     tags,
     tasks,
     transcripts,
+    url_import,
 )
 from web.endpoint import Endpoint
 
 ROUTERS = [health.router, auth.router, admin.router]
-ROUTERS += [processing.router, files.router, transcripts.router, exports.router, bulk.router]
+ROUTERS += [processing.router, url_import.router, files.router, transcripts.router, exports.router, bulk.router]
 ROUTERS += [
     tags.router,
     comments.router,

@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from llm import clients as llm_clients
 from llm.clients import LlmError, LlmSettings
+from netguard.addresses import BlockedUrl, check_url
 from repo.crypto import DecryptionError
-from repo.errors import Conflict, NotFound
+from repo.errors import Conflict, Invalid, NotFound
 from repo.llm_configs import ConnectionTest, LlmConfig, LlmConfigRepository, Provider
 from web.endpoint import Ctx, Router
 
@@ -124,6 +125,16 @@ def _detail(config: LlmConfig, tests: list[ConnectionTest]) -> LlmConfigDetailOu
     return LlmConfigDetailOut(**out.model_dump(), recent_tests=[ConnectionTestOut.model_validate(t) for t in tests])
 
 
+def _guard_base_url(ctx: Ctx, base_url: str | None) -> None:
+    """With OPENTR_LLM_ALLOW_PRIVATE=0 a base_url on the server's own networks is refused (netguard/addresses.py)."""
+    allowance = ctx.services.settings.llm_allowance
+    if base_url and not allowance.everything:
+        try:
+            check_url(base_url, allowance)
+        except BlockedUrl as exc:
+            raise Invalid(f"base_url: {exc}", "base_url") from None
+
+
 @router.get("/api/llm-configs", response=list[LlmConfigOut])
 def list_configs(ctx: Ctx) -> list[LlmConfig]:
     """Your LLM configurations."""
@@ -133,6 +144,7 @@ def list_configs(ctx: Ctx) -> list[LlmConfig]:
 @router.post("/api/llm-configs", body=LlmConfigIn, response=LlmConfigOut, status=201)
 def create_config(ctx: Ctx, body: LlmConfigIn) -> LlmConfig:
     """Add an LLM configuration (the api key is stored encrypted)."""
+    _guard_base_url(ctx, body.base_url)
     return _repository(ctx).create(
         ctx.actor,
         body.name,
@@ -155,6 +167,7 @@ def get_config(ctx: Ctx) -> LlmConfigDetailOut:
 @router.put("/api/llm-configs/{uuid}", body=LlmConfigUpdateIn, response=LlmConfigOut)
 def update_config(ctx: Ctx, body: LlmConfigUpdateIn) -> LlmConfig:
     """Change a configuration; an api key given replaces the stored one, "" removes it."""
+    _guard_base_url(ctx, body.base_url)
     return _repository(ctx).update(
         ctx.actor,
         ctx.uuid("uuid"),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +17,9 @@ from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
 from storage import layout
+from storage.names import clean_filename, is_media
 from web.errors import ApiError, PayloadTooLarge
 
-MEDIA_EXTENSIONS = frozenset(
-    "wav mp3 m4a aac flac ogg oga opus wma aiff aif mp4 m4v mov mkv webm avi wmv mpeg mpg 3gp".split()  # noqa: SIM905
-)
 SIDECAR_LIMIT = 64 * 1024 * 1024
 FIELD_LIMIT = 64 * 1024
 FILE_FIELDS = ("file", "transcript")
@@ -47,20 +44,6 @@ class ReceivedUpload:
         for part in (self.media, self.sidecar):
             if part is not None:
                 part.path.unlink(missing_ok=True)
-
-
-def clean_filename(raw: str) -> str:
-    """The display name only: last path component, no control characters, at most 255 characters."""
-    name = re.split(r"[\\/]", raw)[-1]
-    name = "".join(ch for ch in name if ch.isprintable()).strip().lstrip(".")
-    return (name or "upload")[:255]
-
-
-def is_media(filename: str, content_type: str) -> bool:
-    if content_type.startswith(("audio/", "video/")):
-        return True
-    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    return content_type in ("application/octet-stream", "") and extension in MEDIA_EXTENSIONS
 
 
 class _Receiver:

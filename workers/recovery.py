@@ -31,6 +31,7 @@ from repo.segments import SegmentRepository
 from repo.summaries import SummaryRepository
 from repo.tasks import TaskRepository
 from repo.transcript_staging import TranscriptStaging
+from repo.url_imports import UrlImportRepository
 from workers.steps import ignoring_gone
 
 log = logging.getLogger("opentr.recovery")
@@ -87,6 +88,10 @@ def _recover(db: Database, redis: Redis | None, job: ClaimedJob, report: Recover
                     task_id=job.task_id,
                 )
                 report.failed_summaries.append(job.summary_id)
+            _close_task(conn, job.task_id, report)
+    elif job.task_type == "download":
+        with db.transaction() as conn:
+            UrlImportRepository(conn).fail_for_task(job.task_id, f"{DEAD_OWNER}; import the URL again")
             _close_task(conn, job.task_id, report)
     else:
         with db.transaction() as conn:

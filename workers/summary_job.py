@@ -10,10 +10,12 @@ import logging
 from dataclasses import dataclass
 from typing import cast
 
+from llm import clients as llm_clients
 from llm.clients import LlmError, LlmSettings
+from netguard.addresses import BlockedUrl, check_url
 from repo.crypto import DecryptionError
 from repo.database import Connection
-from repo.errors import Conflict, DataError, NotFound
+from repo.errors import Conflict, DataError, Invalid, NotFound
 from repo.llm_configs import LlmConfigRepository, Provider
 from repo.media_files import MediaFileRepository
 from repo.notifications import NotificationRepository
@@ -131,6 +133,7 @@ def _prepare(context: JobContext, summary_id: int, task_id: str) -> SummaryInput
         SpeakerStats(names.get(label, label), v["talk_time"], v["words"], v["turns"])
         for label, v in analytics.speaker_stats(segments).items()
     ]
+    _guard(context, config.base_url or llm_clients.DEFAULT_BASE_URLS.get(config.provider))
     settings = LlmSettings(
         cast(Provider, config.provider),
         config.model_name,
@@ -149,6 +152,16 @@ def _prepare(context: JobContext, summary_id: int, task_id: str) -> SummaryInput
         format_transcript((s.start_time, s.speaker_name, s.text) for s in segments),
         format_speaker_data(stats),
     )
+
+
+def _guard(context: JobContext, base_url: str | None) -> None:
+    """With OPENTR_LLM_ALLOW_PRIVATE=0, checked again at use: a name may resolve elsewhere than when it was saved."""
+    allowance = context.settings.llm_allowance
+    if base_url and not allowance.everything:
+        try:
+            check_url(base_url, allowance)
+        except BlockedUrl as exc:
+            raise Invalid(f"base_url: {exc}", "base_url") from None
 
 
 def _fail(context: JobContext, summary_id: int, task_id: str, message: str, raw: str | None) -> None:

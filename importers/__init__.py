@@ -1,0 +1,1 @@
+"""Bringing data over from other platforms (`opentr import ...`)."""

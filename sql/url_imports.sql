@@ -1,0 +1,48 @@
+-- Media imported from a URL: one row per request, driven by its `download` task (workers/url_import.py).
+-- Users read their own (admins all); workers act for the system and move a row along guarded by its status.
+
+-- fragment: columns
+u.id, u.uuid, u.user_id, u.task_id, u.url, u.status, u.bytes_received, u.bytes_total, t.progress,
+(SELECT m.uuid FROM media_files m WHERE m.id = u.media_file_id) AS file_uuid, u.error_message, u.created_at,
+u.updated_at
+
+-- name: create :one
+WITH created AS (
+    INSERT INTO url_imports (user_id, task_id, url)
+    VALUES (%(user_id)s, %(task_id)s, %(url)s)
+    RETURNING *
+)
+SELECT {{columns}}
+FROM created u JOIN tasks t ON t.id = u.task_id;
+
+-- name: get :one
+SELECT {{columns}}
+FROM url_imports u JOIN tasks t ON t.id = u.task_id
+WHERE u.uuid = %(uuid)s AND (u.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+
+-- name: start :one?
+-- pending → downloading for this job; no row when the import is gone or another job has it.
+WITH started AS (
+    UPDATE url_imports SET status = 'downloading'
+    WHERE id = %(id)s AND task_id = %(task_id)s AND status = 'pending'
+    RETURNING *
+)
+SELECT {{columns}}
+FROM started u JOIN tasks t ON t.id = u.task_id;
+
+-- name: progress :rowcount
+UPDATE url_imports SET bytes_received = %(bytes_received)s, bytes_total = %(bytes_total)s
+WHERE id = %(id)s AND status = 'downloading';
+
+-- name: complete :rowcount
+UPDATE url_imports SET status = 'completed', media_file_id = %(media_file_id)s, error_message = NULL
+WHERE id = %(id)s AND status = 'downloading';
+
+-- name: fail :rowcount
+UPDATE url_imports SET status = 'failed', error_message = %(error_message)s
+WHERE id = %(id)s AND status IN ('pending', 'downloading');
+
+-- name: fail_for_task :rowcount
+-- Recovery: the job holding this task died; its import ends failed (the user imports the URL again).
+UPDATE url_imports SET status = 'failed', error_message = %(error_message)s
+WHERE task_id = %(task_id)s AND status IN ('pending', 'downloading');
