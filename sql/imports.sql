@@ -96,12 +96,25 @@ VALUES (%(collection_id)s, %(profile_id)s, %(added_at)s)
 ON CONFLICT DO NOTHING;
 
 -- name: segments :rowcount
--- One file's transcript; the identity index makes a second run insert nothing.
-INSERT INTO transcript_segments (media_file_id, speaker_id, start_time, end_time, text, words)
-SELECT %(media_file_id)s, s.speaker_id, s.start_time, greatest(s.end_time, s.start_time), s.text, s.words
-FROM unnest(%(speaker_ids)s::bigint[], %(starts)s::float8[], %(ends)s::float8[], %(texts)s::text[],
-            %(words)s::jsonb[]) AS s (speaker_id, start_time, end_time, text, words)
-ON CONFLICT DO NOTHING;
+-- One file's transcript, word timings in their own table; the identity index makes a second run insert nothing.
+WITH source AS (
+    SELECT s.speaker_id, s.start_time, greatest(s.end_time, s.start_time) AS end_time, s.text, s.words
+    FROM unnest(%(speaker_ids)s::bigint[], %(starts)s::float8[], %(ends)s::float8[], %(texts)s::text[],
+                %(words)s::jsonb[]) AS s (speaker_id, start_time, end_time, text, words)
+), inserted AS (
+    INSERT INTO transcript_segments (media_file_id, speaker_id, start_time, end_time, text)
+    SELECT %(media_file_id)s, speaker_id, start_time, end_time, text FROM source
+    ON CONFLICT DO NOTHING
+    RETURNING id, start_time, end_time, text
+), timed AS (
+    INSERT INTO segment_words (segment_id, words)
+    SELECT i.id, s.words::json
+    FROM inserted i
+    JOIN source s ON s.start_time = i.start_time AND s.end_time = i.end_time AND s.text = i.text
+    WHERE s.words IS NOT NULL
+    ON CONFLICT DO NOTHING
+)
+SELECT id FROM inserted;
 
 -- name: comment :scalar
 INSERT INTO comments (media_file_id, user_id, text, timestamp, created_at)

@@ -98,6 +98,20 @@ def _populate(url: str) -> None:
                     "VALUES (%s, 0, 0.5, 1.5, %s, 'SPEAKER_00', %s)",
                     [task, text[:2000], Json([{"w": text[:50], "p": 0.1}])],
                 )
+                download = f"download-{secrets.token_hex(8)}"
+                conn.execute(
+                    "INSERT INTO tasks (id, user_id, task_type, status) VALUES (%s, %s, 'download', 'completed')",
+                    [download, owner.id],
+                )
+                conn.execute(
+                    "INSERT INTO url_imports (user_id, task_id, url, status, bytes_received, media_file_id) "
+                    "VALUES (%s, %s, %s, 'completed', 1000, %s)",
+                    [owner.id, download, f"https://example.com/{i}?q={text[:50]}", file_id],
+                )
+                conn.execute(
+                    "INSERT INTO import_origins (source, source_table, source_key, target_id) VALUES (%s, %s, %s, %s)",
+                    ["opentranscribe", "media_file", f"{n}-{i}-{text[:40]}", file_id],
+                )
             profile = conn.execute(
                 "INSERT INTO speaker_profiles (user_id, name, description) VALUES (%s, 'Ann', %s) RETURNING id",
                 [owner.id, AWKWARD[3]],
