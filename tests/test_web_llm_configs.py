@@ -192,7 +192,7 @@ def test_bad_updates_and_uuids_name_the_field(http: Recorder) -> None:
         ("POST", "/api/llm-configs/not-a-uuid/test"),
     ]:
         response = http(method, path, headers=headers, json={})
-        assert response.status_code == 400 and response.json()["field"] == "uuid", path
+        assert response.status_code == 422 and response.json()["field"] == "uuid", path
     assert http("GET", f"/api/llm-configs/{UNKNOWN}", headers=headers).status_code == 404
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from repo.comments import MAX_TEXT_LENGTH, Comment, CommentRepository
 from web.endpoint import Ctx, Router
+from web.fields import Seconds
 
 router = Router("comments")
 
@@ -19,7 +20,7 @@ CommentText = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 class CommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: CommentText
-    timestamp: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="seconds into the media")
+    timestamp: Seconds | None = Field(default=None, description="seconds into the media")
 
 
 class CommentEditIn(BaseModel):

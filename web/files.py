@@ -17,6 +17,7 @@ from repo.errors import Conflict, NotFound
 from repo.media_files import FileDetail, FilePage, MediaFile, MediaFileRepository
 from repo.notifications import NotificationRepository
 from web.endpoint import Ctx, Router
+from web.fields import QueryDateTime
 from web.uploads import ReceivedUpload, move_into_storage, receive_upload
 from workers import dispatch
 
@@ -113,8 +114,8 @@ class FileListQuery(BaseModel):
     tag: str | None = Field(default=None, max_length=100)
     collection: UUID | None = None
     q: str | None = Field(default=None, max_length=500)
-    uploaded_from: datetime | None = None
-    uploaded_to: datetime | None = None
+    uploaded_from: QueryDateTime | None = None
+    uploaded_to: QueryDateTime | None = None
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=1000)
 

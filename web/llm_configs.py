@@ -6,6 +6,7 @@ whether there is one (`has_api_key`) and show a constant mask.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, cast
 from uuid import UUID
@@ -16,19 +17,27 @@ from repo.crypto import DecryptionError
 from repo.errors import Conflict
 from repo.llm_configs import ConnectionTest, LlmConfig, LlmConfigRepository, Provider
 from web.endpoint import Ctx, Router
+from web.fields import storable_real
 from workers import llm_clients
 from workers.llm_clients import LlmSettings
 
+log = logging.getLogger("opentr.web")
 router = Router("llm-configs")
 TEST_TIMEOUT_SECONDS = 30.0
 RECENT_TESTS = 10
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-BaseUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^(https?://\S+)?$")]
-ApiKey = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+# An http(s) URL an HTTP client can open: ASCII host labels of 1-63 characters (an international name in its
+# xn-- form) or an IPv6 literal, a port up to 65535, then a path of visible ASCII. "" means the provider's default.
+HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+PORT = r"(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3})"
+URL = rf"https?://(?:{HOST_LABEL}(?:\.{HOST_LABEL})*\.?|\[[0-9A-Fa-f:.]{{2,45}}\])(?::{PORT})?(?:/[\x21-\x7e]*)?"
+BaseUrl = Annotated[str, StringConstraints(max_length=2000, pattern=rf"^(?:{URL})?$")]
+# Sent as an HTTP header value: visible ASCII only (a pasted key with a stray space or newline is refused).
+ApiKey = Annotated[str, StringConstraints(max_length=4000, pattern=r"^[\x21-\x7e]*$")]
 MaxTokens = Annotated[int, Field(ge=1, le=1_000_000)]
-Temperature = Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)]
+Temperature = storable_real(ge=0, le=2)
 
 
 class LlmConfigIn(BaseModel):
@@ -178,7 +187,11 @@ def test_config(ctx: Ctx) -> TestResultOut:
         temperature=config.temperature,
         timeout_seconds=TEST_TIMEOUT_SECONDS,
     )
-    ok, latency_ms, message = llm_clients.test_connection(settings)
+    try:
+        ok, latency_ms, message = llm_clients.test_connection(settings)
+    except Exception as exc:  # a configuration stored before today's rules (a bad url or key): a failed test
+        log.info("connection test of llm config %s could not run: %r", uuid, exc)
+        ok, latency_ms, message = False, 0, f"the configuration cannot be used: {type(exc).__name__}: {exc}"[:500]
     with ctx.services.db.transaction() as conn:
         LlmConfigRepository(conn, master_key).record_test(actor, uuid, ok, latency_ms, message)
     return TestResultOut(ok=ok, latency_ms=latency_ms, message=message)

@@ -1,0 +1,60 @@
+"""Field types shared by the request models: explicit formats for query strings, bounded numbers for bodies.
+
+Every bound here is one the database would otherwise enforce with its own words (or a renderer would trip over):
+the API states it in its schema and refuses the value with a 422 naming the field before any SQL runs.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$")
+QUERY_TRUE, QUERY_FALSE = ("true", "1"), ("false", "0")
+MAX_SECONDS = 7 * 24 * 3600.0  # a week: longer than any recording the platform takes
+MIN_NONZERO_REAL = 1e-6  # far above 1.2e-38, where a PostgreSQL `real` underflows
+
+
+def _iso_datetime(value: Any) -> Any:
+    if isinstance(value, str) and not ISO_DATETIME.match(value):
+        raise ValueError("expected an ISO 8601 date-time such as 2024-05-01T12:00:00Z")
+    return value
+
+
+def _query_bool(value: Any) -> Any:
+    if isinstance(value, str):
+        if value.lower() in QUERY_TRUE:
+            return True
+        if value.lower() in QUERY_FALSE:
+            return False
+        raise ValueError("expected true, false, 1 or 0")
+    return value
+
+
+def _storable_real(value: float) -> float:
+    """PostgreSQL `real` underflows below 1.2e-38 ("value out of range: underflow"): refuse tiny values here."""
+    if value != 0 and abs(value) < MIN_NONZERO_REAL:
+        raise ValueError(f"must be 0 or at least {MIN_NONZERO_REAL:g} in size")
+    return value
+
+
+QueryDateTime = Annotated[datetime, BeforeValidator(_iso_datetime), Field(json_schema_extra={"format": "date-time"})]
+QueryBool = Annotated[
+    bool,
+    BeforeValidator(_query_bool),
+    Field(json_schema_extra={"description": "true or false (1 and 0 are accepted too)"}),
+]
+# Seconds into a recording: finite, not negative, at most MAX_SECONDS (a file's own duration is checked on top).
+Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
+
+
+def storable_real(ge: float, le: float) -> Any:
+    """A PostgreSQL `real` within [ge, le] (bounds far from its overflow): 0, or at least 1e-6 in size, so it
+    never underflows; the schema states the gap with a `not`."""
+    gap = {"not": {"exclusiveMinimum": -MIN_NONZERO_REAL, "exclusiveMaximum": MIN_NONZERO_REAL, "not": {"const": 0}}}
+    return Annotated[
+        float, Field(ge=ge, le=le, allow_inf_nan=False, json_schema_extra=gap), AfterValidator(_storable_real)
+    ]
