@@ -51,10 +51,12 @@ QueryBool = Annotated[
 Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 
 
-def storable_real(ge: float, le: float) -> Any:
-    """A PostgreSQL `real` within [ge, le] (bounds far from its overflow): 0, or at least 1e-6 in size, so it
-    never underflows; the schema states the gap with a `not`."""
-    gap = {"not": {"exclusiveMinimum": -MIN_NONZERO_REAL, "exclusiveMaximum": MIN_NONZERO_REAL, "not": {"const": 0}}}
-    return Annotated[
-        float, Field(ge=ge, le=le, allow_inf_nan=False, json_schema_extra=gap), AfterValidator(_storable_real)
-    ]
+# The two halves of a PostgreSQL `real` field, used after its own bounds (which keep it far from overflow):
+# `Annotated[float, Field(ge=0, le=2, allow_inf_nan=False), REAL_GAP, REAL_CHECK]`. The value is 0 or at least 1e-6
+# in size, so it never underflows; the schema states the gap with a `not`.
+REAL_GAP = Field(
+    json_schema_extra={
+        "not": {"exclusiveMinimum": -MIN_NONZERO_REAL, "exclusiveMaximum": MIN_NONZERO_REAL, "not": {"const": 0}}
+    }
+)
+REAL_CHECK = AfterValidator(_storable_real)

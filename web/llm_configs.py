@@ -17,7 +17,7 @@ from repo.crypto import DecryptionError
 from repo.errors import Conflict
 from repo.llm_configs import ConnectionTest, LlmConfig, LlmConfigRepository, Provider
 from web.endpoint import Ctx, Router
-from web.fields import storable_real
+from web.fields import REAL_CHECK, REAL_GAP
 from workers import llm_clients
 from workers.llm_clients import LlmSettings
 
@@ -37,7 +37,7 @@ BaseUrl = Annotated[str, StringConstraints(max_length=2000, pattern=rf"^(?:{URL}
 # Sent as an HTTP header value: visible ASCII only (a pasted key with a stray space or newline is refused).
 ApiKey = Annotated[str, StringConstraints(max_length=4000, pattern=r"^[\x21-\x7e]*$")]
 MaxTokens = Annotated[int, Field(ge=1, le=1_000_000)]
-Temperature = storable_real(ge=0, le=2)
+Temperature = Annotated[float, Field(ge=0, le=2, allow_inf_nan=False), REAL_GAP, REAL_CHECK]
 
 
 class LlmConfigIn(BaseModel):
