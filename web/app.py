@@ -17,7 +17,7 @@ from repo import embedded
 from repo.database import Database
 from repo.settings import Settings, get_settings
 from repo.statements import set_slow_query_ms
-from web import errors, live, openapi
+from web import docs, errors, live, openapi
 from web.api import all_endpoints
 from web.endpoint import routes
 from web.live import LiveHub
@@ -72,7 +72,13 @@ def create_app(settings: Settings | None = None, extra_routes: list[BaseRoute] |
             db.close()
 
     app = Starlette(
-        routes=[*routes(endpoints), Route("/api/openapi.json", openapi_json), *live.ROUTES, *(extra_routes or [])],
+        routes=[
+            *routes(endpoints),
+            Route("/api/openapi.json", openapi_json),
+            *docs.ROUTES,
+            *live.ROUTES,
+            *(extra_routes or []),
+        ],
         lifespan=lifespan,
         exception_handlers={**errors.HANDLERS, Exception: errors.handle_unexpected},
     )
