@@ -183,7 +183,7 @@ class SegmentRepository:
             self.conn, file_uuid=file_uuid, segment_uuid=segment_uuid, speaker_uuid=speaker_uuid, **actor.scope()
         )
         if speaker_uuid is not None and found.speaker_id is None:
-            raise Invalid("the speaker is not a speaker of this file", "speaker_uuid")
+            raise Conflict("the speaker is not a speaker of this file", "speaker_uuid")
         for name, value in (("start_time", start_time), ("end_time", end_time)):
             if value is not None and not (math.isfinite(value) and value >= 0):
                 raise Invalid(f"{name}: must be a finite number of seconds, not negative", name)

@@ -108,7 +108,7 @@ def test_update_segment_rejects_a_speaker_of_another_file_and_bad_times(conn: Co
     assert foreign_speaker is not None
 
     for speaker_uuid in (foreign_speaker, uuid.uuid4()):
-        with pytest.raises(Invalid) as info:
+        with pytest.raises(Conflict) as info:
             repo.update_segment(owner, file_uuid, segment.uuid, speaker_uuid=speaker_uuid)
         assert info.value.field == "speaker_uuid"
     with pytest.raises(Conflict) as order:

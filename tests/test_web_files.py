@@ -84,7 +84,7 @@ def test_duplicate_upload_is_a_conflict_and_stores_nothing_new(client: Any, app_
     ("kwargs", "status", "field"),
     [
         ({"data": b"", "name": "empty.wav"}, 400, "file"),
-        ({"name": "notes.txt", "data": b"plain text"}, 400, "file"),
+        ({"name": "notes.txt", "data": b"plain text"}, 415, "file"),
         ({"title": "x" * 600}, 422, "title"),
     ],
 )
@@ -143,12 +143,17 @@ def test_list_detail_update_delete(client: Any, app_settings: Settings) -> None:
     assert len([p for p in app_settings.storage_dir.rglob("*") if p.is_file()]) == 1
 
 
+def test_a_cursor_the_server_did_not_write_is_a_page_not_found(client: Any) -> None:
+    response = client.get("/api/files", headers=register(client), params={"cursor": "garbage"})
+    assert response.status_code == 404 and response.json()["field"] == "cursor", response.text
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
         ({"limit": 0}, "limit"),
         ({"limit": "x"}, "limit"),
-        ({"cursor": "garbage"}, "cursor"),
+        ({"cursor": "not a cursor!"}, "cursor"),
         ({"collection": "nope"}, "collection"),
         ({"uploaded_from": "yesterday"}, "uploaded_from"),
         ({"status": "bogus"}, "status"),

@@ -171,7 +171,7 @@ def test_another_users_file_configuration_prompt_and_summary_are_not_found(clien
         ({"prompt_uuid": owner_prompt["uuid"]}, "prompt_uuid"),
     ]:
         response = client.post(f"/api/files/{own_file}/summaries", headers=stranger, json=body)
-        assert response.status_code == 404 and response.json()["field"] == field
+        assert response.status_code == 409 and response.json()["field"] == field
     assert client.get(f"/api/files/{own_file}/summaries", headers=stranger).json() == []
     assert len(client.get(f"/api/files/{file_uuid}/summaries", headers=owner).json()) == 1
 

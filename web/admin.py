@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from repo.users import Stats, User, UserRepository
 from web.auth import UserOut
 from web.endpoint import Ctx, Router
+from web.fields import Email
 
 router = Router("admin")
 
@@ -22,7 +23,7 @@ class UserListQuery(BaseModel):
 
 class NewUserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: EmailStr
+    email: Email
     password: str = Field(min_length=8, max_length=256)
     full_name: str = Field(default="", max_length=200)
     role: Literal["user", "admin"] = "user"

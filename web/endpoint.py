@@ -29,6 +29,7 @@ from uuid import UUID
 
 import anyio
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -36,11 +37,12 @@ from starlette.routing import Route
 from repo.database import Connection
 from repo.rows import Actor
 from repo.users import User, UserRepository
-from web.errors import ApiError, Forbidden, PayloadTooLarge, Unauthorized, Unprocessable
+from web.errors import ApiError, Forbidden, PayloadTooLarge, Unauthorized, Unprocessable, UnsupportedMediaType
 from web.services import Services
 
 log = logging.getLogger("opentr.web")
 JSON_BODY_LIMIT = 1024 * 1024
+EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"]
 TRANSACTION_ATTEMPTS = 4  # a deadlock or serialization failure re-runs the request's transaction this many times
 Handler = Callable[..., Any]
 
@@ -92,6 +94,11 @@ class Endpoint:
     body_parser: Callable[[Request], Awaitable[Any]] | None = None
     in_transaction: bool = True  # False: for slow outside calls; the handler opens short transactions itself
     openapi: dict[str, Any] | None = None  # merged into the generated operation (uploads, binary responses)
+    # Errors the handler raises beyond those the pipeline itself answers (see web/openapi.py: the document lists
+    # the statuses of both, from these same declarations).
+    raises: tuple[type[Exception], ...] = ()
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # JSON schemas of path parameters (not uuids)
+    documented: bool = True  # False: a fallback route the document leaves out (see web/settings.py)
 
 
 class ResponseModelError(Exception):
@@ -176,6 +183,22 @@ def _authenticate_only(endpoint: Endpoint, request: Request, services: Services)
         _authenticate(endpoint, request, conn)
 
 
+def is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def integral_as_int(value: Any) -> Any:
+    """JSON Schema counts 162.0 as an integer: so does the API (strict mode alone would refuse it for an int)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: integral_as_int(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [integral_as_int(item) for item in value]
+    return value
+
+
 def nul_field(value: Any, path: str = "") -> str | None:
     """The dotted path of the first string (or key) holding a NUL character, "" for the top level, else None."""
     if isinstance(value, str):
@@ -191,7 +214,7 @@ def nul_field(value: Any, path: str = "") -> str | None:
     return None
 
 
-def _refuse_nul(value: Any, top: str) -> None:
+def refuse_nul(value: Any, top: str) -> None:
     found = nul_field(value)
     if found is not None:
         raise Unprocessable(f"{found or top}: must not contain NUL characters", found or top)
@@ -201,19 +224,21 @@ def _parse(endpoint: Endpoint, request: Request, raw: bytes | None) -> dict[str,
     kwargs: dict[str, Any] = {}
     if endpoint.query is not None:
         params = dict(request.query_params)
-        _refuse_nul(params, "query")
+        refuse_nul(params, "query")
         kwargs["query"] = endpoint.query.model_validate(params)
     if raw is not None and endpoint.body is not None:
         if not raw.strip():
             raise Unprocessable("body: required (a JSON object)", "body")
+        if not is_json(request.headers.get("content-type")):
+            raise UnsupportedMediaType("body: send it as application/json", "body")
         try:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise ApiError("body: not valid JSON", "body") from None
         if not isinstance(data, dict):
             raise Unprocessable("body: expected a JSON object", "body")
-        _refuse_nul(data, "body")
-        kwargs["body"] = endpoint.body.model_validate_json(raw, strict=True)
+        refuse_nul(data, "body")
+        kwargs["body"] = endpoint.body.model_validate_json(json.dumps(integral_as_int(data)), strict=True)
     return kwargs
 
 
@@ -294,23 +319,31 @@ class Router:
 
 
 def routes(endpoints: list[Endpoint]) -> list[Route]:
-    """One Starlette Route per path, dispatching on method (so /files/{uuid} GET, PUT and DELETE share it)."""
+    """One Starlette Route per path, dispatching on method (so /files/{uuid} GET, PUT and DELETE share it).
+
+    Literal paths come first and answer every method they lack with 405: `PUT /api/prompts/active` is not
+    `PUT /api/prompts/{uuid}` with a malformed uuid."""
     by_path: dict[str, dict[str, Endpoint]] = {}
     for endpoint in endpoints:
         methods = by_path.setdefault(endpoint.path, {})
         if endpoint.method in methods:
             raise ValueError(f"{endpoint.method} {endpoint.path} is declared twice")
         methods[endpoint.method] = endpoint
-    result = []
-    for path, methods in by_path.items():
+    result: list[Route] = []
+    for path, methods in sorted(by_path.items(), key=lambda item: "{" in item[0]):
         handlers = {m: asgi_endpoint(e) for m, e in methods.items()}
+        allowed = [*methods, *(["HEAD"] if "GET" in methods else [])]
 
-        async def dispatch(request: Request, handlers: dict[str, Any] = handlers) -> Response:
+        async def dispatch(
+            request: Request, handlers: dict[str, Any] = handlers, allowed: list[str] = allowed
+        ) -> Response:
             handler = handlers.get(request.method) or (handlers.get("GET") if request.method == "HEAD" else None)
             if handler is None:
-                raise ApiError(f"method {request.method} not allowed", None)
+                raise HTTPException(405, f"method {request.method} not allowed", {"Allow": ", ".join(allowed)})
             response: Response = await handler(request)
             return response
 
-        result.append(Route(path, dispatch, methods=[*methods, *(["HEAD"] if "GET" in methods else [])]))
+        # Every method reaches dispatch: it answers those the path lacks 405 with the exact Allow. Literal paths
+        # come first, so a parametrised path never takes a method a literal one lacks.
+        result.append(Route(path, dispatch, methods=EVERY_METHOD))
     return result

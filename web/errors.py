@@ -45,6 +45,10 @@ class PayloadTooLarge(ApiError):
     status = 413
 
 
+class UnsupportedMediaType(ApiError):
+    status = 415
+
+
 class TooManyRequests(ApiError):
     status = 429
 
@@ -70,6 +74,15 @@ def field_of(error: ValidationError) -> str | None:
 
 CONTENTION_DETAIL = "the data changed concurrently; try again"
 DATA_STATUS: dict[type[DataError], int] = {NotFound: 404, Conflict: 409, Invalid: 422, Unavailable: 503}
+
+
+def status_of(kind: type[Exception]) -> int:
+    """The status an exception class is answered with: what the handlers below send, for the OpenAPI document."""
+    if issubclass(kind, ApiError):
+        return kind.status
+    if issubclass(kind, DataError):
+        return next((code for error, code in DATA_STATUS.items() if issubclass(kind, error)), 400)
+    raise ValueError(f"{kind.__name__} is not answered with a status of its own")
 
 
 async def handle_api_error(request: Request, exc: Exception) -> Response:

@@ -41,6 +41,22 @@ def _storable_real(value: float) -> float:
     return value
 
 
+def _email(value: str) -> str:
+    """Normalised: the domain in lower case (it is case-insensitive; the local part is not)."""
+    local, _, domain = value.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+# An account's email address: an identifier for signing in (no mail is sent), checked as the pattern says and no
+# more: one "@", no spaces, a dotted domain. (pydantic's EmailStr refused `.test` or `.arpa` domains that a client
+# reading `format: email` would send.)
+EMAIL_PATTERN = r"^[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]+$"
+Email = Annotated[str, Field(max_length=320, pattern=EMAIL_PATTERN), AfterValidator(_email)]
+# A keyset cursor as the server writes it (url-safe base64); one it did not write reads as a page not found.
+Cursor = Annotated[
+    str,
+    Field(max_length=1000, pattern=r"^[A-Za-z0-9_-]*$", description="next_cursor of the previous page"),
+]
 QueryDateTime = Annotated[datetime, BeforeValidator(_iso_datetime), Field(json_schema_extra={"format": "date-time"})]
 QueryBool = Annotated[
     bool,

@@ -7,7 +7,7 @@ import logging
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,8 +16,10 @@ from starlette.responses import FileResponse
 from repo.errors import Conflict, NotFound
 from repo.media_files import FileDetail, FilePage, MediaFile, MediaFileRepository
 from repo.notifications import NotificationRepository
-from web.endpoint import Ctx, Router
-from web.fields import QueryDateTime
+from web.endpoint import Ctx, Router, refuse_nul
+from web.errors import UnsupportedMediaType
+from web.fields import Cursor, QueryDateTime
+from web.openapi import NO_NUL
 from web.uploads import ReceivedUpload, move_into_storage, receive_upload
 from workers import dispatch
 
@@ -108,16 +110,19 @@ class FilePageOut(BaseModel):
     next_cursor: str | None
 
 
+FileStatus = Literal["pending", "queued", "processing", "completed", "error", "cancelling", "cancelled", "orphaned"]
+
+
 class FileListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: str | None = Field(default=None, max_length=20)
+    status: FileStatus | None = None
     tag: str | None = Field(default=None, max_length=100)
     collection: UUID | None = None
     q: str | None = Field(default=None, max_length=500)
     uploaded_from: QueryDateTime | None = None
     uploaded_to: QueryDateTime | None = None
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=1000)
+    cursor: Cursor | None = None
 
 
 class FileUpdateIn(BaseModel):
@@ -146,6 +151,13 @@ async def _receive(request: Any) -> ReceivedUpload:
     return received
 
 
+def _text_part(name: str) -> dict[str, Any]:
+    """A text part of the upload form, with the bounds UploadFields enforces."""
+    schema = UploadFields.model_json_schema()["properties"][name]
+    text: dict[str, Any] = next(s for s in schema.get("anyOf", [schema]) if s.get("type") == "string")
+    return {**text, "pattern": NO_NUL}
+
+
 UPLOAD_OPENAPI = {
     "requestBody": {
         "required": True,
@@ -154,6 +166,7 @@ UPLOAD_OPENAPI = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
+                    "additionalProperties": False,
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
                         "transcript": {
@@ -161,25 +174,29 @@ UPLOAD_OPENAPI = {
                             "format": "binary",
                             "description": "optional sidecar: WhisperX JSON, SRT or VTT",
                         },
-                        **{name: {"type": "string"} for name in UploadFields.model_fields},
+                        **{name: _text_part(name) for name in UploadFields.model_fields},
                     },
-                }
+                },
+                "encoding": {"file": {"contentType": "audio/*, video/*"}},
             }
         },
-    },
-    "responses": {
-        "409": {"description": "the same file was already uploaded"},
-        "413": {"description": "the file is larger than the upload limit"},
-        "503": {"description": "the job queue is unavailable"},
     },
 }
 
 
-@router.post("/api/files", body_parser=_receive, response=FileOut, status=201, openapi=UPLOAD_OPENAPI)
+@router.post(
+    "/api/files",
+    body_parser=_receive,
+    response=FileOut,
+    status=201,
+    openapi=UPLOAD_OPENAPI,
+    raises=(UnsupportedMediaType,),
+)
 def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
     """Upload a media file (multipart `file`, optional `transcript` sidecar); processing starts after commit."""
     storage = ctx.services.storage_dir
     try:
+        refuse_nul(body.fields, "body")
         fields = UploadFields.model_validate(body.fields)
         actor = ctx.actor
         files = MediaFileRepository(ctx.conn)
@@ -221,7 +238,7 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
     return files.get(actor, created.uuid)
 
 
-@router.get("/api/files", query=FileListQuery, response=FilePageOut)
+@router.get("/api/files", query=FileListQuery, response=FilePageOut, raises=(NotFound,))
 def list_files(ctx: Ctx, query: FileListQuery) -> FilePage:
     """The user's files, newest first, with tags and counts; keyset pages via `cursor`."""
     return MediaFileRepository(ctx.conn).list_page(ctx.actor, **query.model_dump())
@@ -264,7 +281,13 @@ def delete_file(ctx: Ctx) -> None:
 
 CONTENT_OPENAPI = {
     "responses": {
-        "200": {"description": "the media", "content": {"application/octet-stream": {"schema": {"type": "string"}}}},
+        "200": {
+            "description": "the media, of the type it was uploaded as",
+            "content": {
+                kind: {"schema": {"type": "string", "format": "binary"}}
+                for kind in ("audio/*", "video/*", "application/octet-stream")
+            },
+        },
         "206": {"description": "the requested byte range"},
         "416": {"description": "the range is outside the file"},
     }

@@ -53,9 +53,20 @@ class MarkedOut(BaseModel):
     marked: int
 
 
+def _preferences_schema(schema: dict[str, Any]) -> None:
+    schema.clear()
+    schema.update(
+        type="object",
+        properties={kind: {"type": "boolean"} for kind in KINDS},
+        additionalProperties=False,
+        description="kind → whether to receive it in the app; kinds not named stay as they are",
+    )
+
+
 class PreferencesIn(RootModel[dict[str, StrictBool]]):
     """Kind → whether to receive it in the app; kinds not named stay as they are."""
 
+    model_config = ConfigDict(json_schema_extra=_preferences_schema)
     root: dict[str, StrictBool] = Field(max_length=len(KINDS))
 
 

@@ -71,7 +71,11 @@ def tag_file(ctx: Ctx, body: TagIn) -> list[Tag]:
     return tags.tags_for_file(ctx.actor, file_uuid)
 
 
-@router.delete("/api/files/{uuid}/tags/{name}", status=204)
+@router.delete(
+    "/api/files/{uuid}/tags/{name}",
+    status=204,
+    params={"name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": "^[^/\\u0000]*$"}},
+)
 def untag_file(ctx: Ctx) -> None:
     """Detach a tag (by URL-encoded name) from a file."""
     file_uuid = ctx.uuid("uuid")

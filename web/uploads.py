@@ -17,7 +17,7 @@ from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
-from web.errors import ApiError, PayloadTooLarge
+from web.errors import ApiError, PayloadTooLarge, UnsupportedMediaType
 
 MEDIA_EXTENSIONS = frozenset(
     "wav mp3 m4a aac flac ogg oga opus wma aiff aif mp4 m4v mov mkv webm avi wmv mpeg mpg 3gp".split()  # noqa: SIM905
@@ -177,7 +177,7 @@ async def receive_upload(request: Request, directory: Path, max_media_bytes: int
         raise ApiError("file: required, and must not be empty", "file")
     if not is_media(media.filename, media.content_type):
         receiver.discard()
-        raise ApiError(f"file: {media.content_type or 'this type'} is not an audio or video file", "file")
+        raise UnsupportedMediaType(f"file: {media.content_type or 'this type'} is not an audio or video file", "file")
     return ReceivedUpload(media, receiver.parts.get("transcript"), receiver.fields)
 
 
