@@ -30,7 +30,7 @@ from tests.web import register
 from web.app import create_app
 
 FIXED_SEED = 20261201
-MAX_EXAMPLES = int(os.environ.get("OPENTR_ST_EXAMPLES", "12"))  # per operation and phase: ~89 operations
+MAX_EXAMPLES = int(os.environ.get("OPENTR_ST_EXAMPLES", "8"))  # per operation and phase: ~89 operations
 STATEFUL_STEPS = int(os.environ.get("OPENTR_ST_STEPS", "6"))
 
 
@@ -66,7 +66,7 @@ def run_schemathesis(base_url: str, seed: int, config: Path, report: Path, env: 
         "--phases=examples,coverage,fuzzing,stateful",
         f"--max-examples={MAX_EXAMPLES}",
         f"--seed={seed}",
-        "--workers=2",
+        "--workers=1",  # hypothesis parses lambdas' source with `ast`, which is not thread-safe on Python 3.11
         "--no-color",
         "--report=ndjson",
         f"--report-ndjson-path={report}",

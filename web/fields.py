@@ -48,9 +48,9 @@ def _email(value: str) -> str:
 
 
 # An account's email address: an identifier for signing in (no mail is sent), checked as the pattern says and no
-# more: one "@", no spaces, a dotted domain. (pydantic's EmailStr refused `.test` or `.arpa` domains that a client
-# reading `format: email` would send.)
-EMAIL_PATTERN = r"^[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]+$"
+# more: one "@", no ASCII space or control character, a dotted domain. (pydantic's EmailStr refused `.test` or
+# `.arpa` domains that a client reading `format: email` would send.)
+EMAIL_PATTERN = r"^[^@\x00-\x20\x7f]{1,64}@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$"
 Email = Annotated[str, Field(max_length=320, pattern=EMAIL_PATTERN), AfterValidator(_email)]
 # A keyset cursor as the server writes it (url-safe base64); one it did not write reads as a page not found.
 Cursor = Annotated[

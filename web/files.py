@@ -158,6 +158,7 @@ def _text_part(name: str) -> dict[str, Any]:
     return {**text, "pattern": NO_NUL}
 
 
+ONE_PART = {"type": ["string", "number", "boolean", "object"], "contentMediaType": "application/octet-stream"}
 UPLOAD_OPENAPI = {
     "requestBody": {
         "required": True,
@@ -168,10 +169,11 @@ UPLOAD_OPENAPI = {
                     "required": ["file"],
                     "additionalProperties": False,
                     "properties": {
-                        "file": {"type": "string", "format": "binary"},
+                        # A file part is one part of bytes, whatever they spell ("false" is a 5-byte file): any
+                        # value but a list (several parts) and, for the media, "" (an empty file).
+                        "file": {**ONE_PART, "not": {"const": ""}},
                         "transcript": {
-                            "type": "string",
-                            "format": "binary",
+                            **ONE_PART,
                             "description": "optional sidecar: WhisperX JSON, SRT or VTT",
                         },
                         **{name: _text_part(name) for name in UploadFields.model_fields},

@@ -32,7 +32,16 @@ ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 # xn-- form) or an IPv6 literal, a port up to 65535, then a path of visible ASCII. "" means the provider's default.
 HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 PORT = r"(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3})"
-URL = rf"https?://(?:{HOST_LABEL}(?:\.{HOST_LABEL})*\.?|\[[0-9A-Fa-f:.]{{2,45}}\])(?::{PORT})?(?:/[\x21-\x7e]*)?"
+H16 = "[0-9A-Fa-f]{1,4}"
+IPV6 = "|".join(  # the RFC 4291 text forms (no embedded IPv4, no zone): what a client can open
+    [
+        rf"(?:{H16}:){{7}}{H16}",
+        rf"(?:{H16}:){{1,7}}:",
+        *(rf"(?:{H16}:){{1,{6 - n}}}(?::{H16}){{1,{n + 1}}}" for n in range(6)),
+        rf":(?:(?::{H16}){{1,7}}|:)",
+    ]
+)
+URL = rf"https?://(?:{HOST_LABEL}(?:\.{HOST_LABEL})*\.?|\[(?:{IPV6})\])(?::{PORT})?(?:/[\x21-\x7e]*)?"
 BaseUrl = Annotated[str, StringConstraints(max_length=2000, pattern=rf"^(?:{URL})?$")]
 # Sent as an HTTP header value: visible ASCII only (a pasted key with a stray space or newline is refused).
 ApiKey = Annotated[str, StringConstraints(max_length=4000, pattern=r"^[\x21-\x7e]*$")]

@@ -88,8 +88,9 @@ class _Receiver:
     def on_headers_finished(self) -> None:
         _, options = parse_options_header(self.headers.get("content-disposition", ""))
         self._name = options.get(b"name", b"").decode("utf-8", "replace")
-        filename = options.get(b"filename")
-        if self._name in FILE_FIELDS and filename is not None:
+        # A file field is a file whether or not its part carries a filename (the document promises no more).
+        filename = options.get(b"filename", self._name.encode())
+        if self._name in FILE_FIELDS:
             if self._name in self.parts:
                 raise ApiError(f"{self._name}: sent twice", self._name)
             content_type = self.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
