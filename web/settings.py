@@ -7,14 +7,17 @@ type; the `{key}` routes behind them answer unknown keys (422 naming the key) an
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
-from repo.errors import Invalid
+from repo.errors import Conflict, Invalid, NotFound
+from repo.prompts import PromptRepository
 from repo.user_settings import SETTINGS, SettingsRepository
 from web.endpoint import Ctx, Handler, Router
 
 router = Router("settings")
+PROMPT_SETTING = "summary.active_prompt"
 MAX_KEY_LENGTH = 100
 
 
@@ -45,6 +48,18 @@ class SettingOut(BaseModel):
     value: Any
 
 
+def _check_references(ctx: Ctx, values: dict[str, Any]) -> None:
+    """A setting that names a prompt must name one the user can see (409 naming the key, as for any body
+    reference that resolves to nothing of yours): a stored uuid of someone else's prompt would be echoed back."""
+    prompt = values.get(PROMPT_SETTING)
+    if prompt is None:
+        return
+    try:
+        PromptRepository(ctx.conn).get(ctx.actor, UUID(str(prompt)))
+    except (NotFound, ValueError):
+        raise Conflict("no such prompt of yours (or system prompt)", PROMPT_SETTING) from None
+
+
 def _key(ctx: Ctx) -> str:
     key = str(ctx.request.path_params.get("key", ""))
     if len(key) > MAX_KEY_LENGTH:
@@ -61,6 +76,7 @@ def get_settings(ctx: Ctx) -> dict[str, Any]:
 @router.put("/api/settings", body=SettingsIn, response=dict[str, Any])
 def put_settings(ctx: Ctx, body: SettingsIn) -> dict[str, Any]:
     """Change several settings at once (all or nothing); answers with every setting."""
+    _check_references(ctx, body.root)
     return SettingsRepository(ctx.conn).set_many(ctx.actor, body.root)
 
 
@@ -78,6 +94,7 @@ def _routes_of(key: str) -> None:
         return SettingOut(key=key, value=SettingsRepository(ctx.conn).get(ctx.actor, key))
 
     def write(ctx: Ctx, body: BaseModel) -> SettingOut:
+        _check_references(ctx, {key: body.value})  # type: ignore[attr-defined]
         return SettingOut(key=key, value=SettingsRepository(ctx.conn).set(ctx.actor, key, body.value))  # type: ignore[attr-defined]
 
     def reset(ctx: Ctx) -> SettingOut:
@@ -110,6 +127,7 @@ def get_setting(ctx: Ctx) -> SettingOut:
 def put_setting(ctx: Ctx, body: SettingValueIn) -> SettingOut:
     """Change one setting."""
     key = _key(ctx)
+    _check_references(ctx, {key: body.value})
     return SettingOut(key=key, value=SettingsRepository(ctx.conn).set(ctx.actor, key, body.value))
 
 
