@@ -18,7 +18,7 @@ router = Router("admin")
 class UserListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     limit: int = Field(default=100, ge=1, le=500)
-    after: int | None = Field(default=None, ge=0, description="opaque position from the previous page")
+    after: int | None = Field(default=None, ge=0, le=2**63 - 1, description="opaque position from the previous page")
 
 
 class NewUserIn(BaseModel):
