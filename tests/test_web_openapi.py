@@ -46,8 +46,9 @@ def test_the_content_route_declares_every_media_type_it_serves(client: Any) -> N
 
 def test_request_strings_carry_no_nul_in_the_document(client: Any) -> None:
     paths = client.get("/api/openapi.json").json()["paths"]
-    body = paths["/api/files/{uuid}/comments"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert body["properties"]["text"]["pattern"] == "^[^\\u0000]*$"
+    body = paths["/api/collections"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    description = body["properties"]["description"]["anyOf"][0]
+    assert description["type"] == "string" and description["pattern"] == "^[^\\u0000]*$"
 
 
 def test_an_undeclared_method_is_405_with_the_exact_allow(client: Any) -> None:
@@ -65,3 +66,23 @@ def test_a_json_body_must_be_sent_as_json(client: Any) -> None:
         "/api/collections", headers={**register(client), "content-type": "text/plain"}, content=b'{"name": "x"}'
     )
     assert response.status_code == 415 and response.json()["field"] == "body"
+
+
+def test_stripped_names_are_documented_as_not_blank_and_tags_without_slash(client: Any) -> None:
+    import re
+
+    paths = client.get("/api/openapi.json").json()["paths"]
+    schema = paths["/api/tags"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    pattern = re.compile(schema["properties"]["name"]["pattern"])
+    assert [bool(pattern.search(v)) for v in ("weekly", " a ", " \u3000 ", "a/b", "a\x00")] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
+    from tests.web import register
+
+    headers = register(client)
+    for name, status in [(" \u3000 ", 422), ("a/b", 422), (" weekly ", 201)]:
+        assert client.post("/api/tags", headers=headers, json={"name": name}).status_code == status, name

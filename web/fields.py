@@ -52,6 +52,10 @@ def _email(value: str) -> str:
 # `.arpa` domains that a client reading `format: email` would send.)
 EMAIL_PATTERN = r"^[^@\x00-\x20\x7f]{1,64}@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$"
 Email = Annotated[str, Field(max_length=320, pattern=EMAIL_PATTERN), AfterValidator(_email)]
+# White space as pydantic's strip_whitespace (Rust's `trim`) sees it, spelled out: regex engines disagree on `\s`.
+WHITE_SPACE = "\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+# What a stripped text with min_length=1 accepts, for the document: something besides white space (and no NUL).
+NOT_BLANK = Field(json_schema_extra={"pattern": f"^[^\\u0000]*[^\\u0000{WHITE_SPACE}][^\\u0000]*$"})
 # A keyset cursor as the server writes it (url-safe base64); one it did not write reads as a page not found.
 Cursor = Annotated[
     str,

@@ -17,7 +17,7 @@ from repo.crypto import DecryptionError
 from repo.errors import Conflict
 from repo.llm_configs import ConnectionTest, LlmConfig, LlmConfigRepository, Provider
 from web.endpoint import Ctx, Router
-from web.fields import REAL_CHECK, REAL_GAP
+from web.fields import NOT_BLANK, REAL_CHECK, REAL_GAP
 from workers import llm_clients
 from workers.llm_clients import LlmSettings
 
@@ -26,8 +26,8 @@ router = Router("llm-configs")
 TEST_TIMEOUT_SECONDS = 30.0
 RECENT_TESTS = 10
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NOT_BLANK]
+ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NOT_BLANK]
 # An http(s) URL an HTTP client can open: ASCII host labels of 1-63 characters (an international name in its
 # xn-- form) or an IPv6 literal, a port up to 65535, then a path of visible ASCII. "" means the provider's default.
 HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

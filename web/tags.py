@@ -10,10 +10,11 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from repo.tags import MAX_NAME_LENGTH, Tag, TagCount, TagRepository
 from web.endpoint import Ctx, Router
+from web.fields import WHITE_SPACE
 
 router = Router("tags")
 
@@ -27,6 +28,7 @@ def no_slash(name: str) -> str:
 TagName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH),
+    Field(json_schema_extra={"pattern": f"^[^\\u0000/]*[^\\u0000/{WHITE_SPACE}][^\\u0000/]*$"}),
     AfterValidator(no_slash),
 ]
 
