@@ -31,7 +31,8 @@ from web.app import create_app
 
 FIXED_SEED = 20261201
 MAX_EXAMPLES = int(os.environ.get("OPENTR_ST_EXAMPLES", "8"))  # per operation and phase: ~89 operations
-STATEFUL_STEPS = int(os.environ.get("OPENTR_ST_STEPS", "6"))
+STATEFUL_STEPS = int(os.environ.get("OPENTR_ST_STEPS", "8"))
+STATEFUL_SCENARIOS = int(os.environ.get("OPENTR_ST_SCENARIOS", "60"))
 
 
 @pytest.fixture
@@ -64,7 +65,6 @@ def run_schemathesis(base_url: str, seed: int, config: Path, report: Path, env: 
         f"{base_url}/api/openapi.json",
         "--checks=all",
         "--phases=examples,coverage,fuzzing,stateful",
-        f"--max-examples={MAX_EXAMPLES}",
         f"--seed={seed}",
         "--workers=1",  # hypothesis parses lambdas' source with `ast`, which is not thread-safe on Python 3.11
         "--no-color",
@@ -92,7 +92,11 @@ def test_schemathesis_finds_nothing_over_the_whole_document(live_server: str, fr
         pools = arrange(client, fresh_url, headers, _closed_port()).pools
         user_id = _user_id(fresh_url, client, headers)
     config = tmp_path / "schemathesis.toml"
-    config.write_text(f"[phases.stateful]\nmax-steps = {STATEFUL_STEPS}\n")
+    config.write_text(
+        f"[generation]\nmax-examples = {MAX_EXAMPLES}\n\n"
+        f"[phases.stateful]\nmax-steps = {STATEFUL_STEPS}\n\n"
+        f"[phases.stateful.generation]\nmax-examples = {STATEFUL_SCENARIOS}\n"
+    )
     env = {
         **os.environ,
         "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks",
