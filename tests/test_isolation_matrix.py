@@ -211,9 +211,11 @@ def _value(name: str, schema: dict[str, Any], defs: dict[str, Any], uuid_of: Cal
             return f"hijack-{secrets.token_hex(4)}@example.com"
         if name in STRING_EXAMPLES:
             return STRING_EXAMPLES[name]
-        assert "pattern" not in schema, f"field {name!r} has a pattern: add an example to STRING_EXAMPLES"
         text = f"hijack {name}"
-        return text[: schema.get("maxLength", len(text))].ljust(schema.get("minLength", 0), "x")
+        text = text[: schema.get("maxLength", len(text))].ljust(schema.get("minLength", 0), "x")
+        pattern = schema.get("pattern")
+        assert pattern is None or re.search(pattern, text), f"{name!r}: add an example matching its pattern"
+        return text
     if kind in ("integer", "number"):
         low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1)
         value = min(low, schema.get("maximum", low))
