@@ -71,8 +71,10 @@ def run_schemathesis(base_url: str, seed: int, config: Path, report: Path, env: 
         "--report=ndjson",
         f"--report-ndjson-path={report}",
         "--request-timeout=30",
+        "--generation-database=none",  # nothing written into the checkout; a seed replays a run
     ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+    # Run in the test's temporary directory: schemathesis keeps a crash cache in its working directory.
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False, cwd=report.parent)
     return done.returncode, done.stdout + done.stderr
 
 
