@@ -115,7 +115,8 @@ class CollectionRepository:
         if result is None:
             raise NotFound("collection not found")
         if result.found != result.requested:
-            raise NotFound("file not found")
+            # A conflict, not a 404: the collection in the path exists; a file the body names does not (for you).
+            raise Conflict("not every file named is one of your files", "file_uuids")
         return result.added
 
     def remove_files(self, actor: Actor, collection_uuid: UUID, file_uuids: Sequence[UUID]) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from repo.errors import Invalid
+from repo.errors import NotFound
 
 R = TypeVar("R")
 Key = int | str
@@ -39,7 +39,7 @@ def decode(kind: str, cursor: str | None, key_type: type[int] | type[str]) -> Po
     """The position a cursor points after; None for the first page (no cursor, or an empty one)."""
     if not cursor:
         return None
-    malformed = Invalid("the cursor is malformed; start again from the first page", "cursor")
+    malformed = NotFound("no page at this cursor; start again from the first page", "cursor")
     if len(cursor) > MAX_CURSOR_CHARS:
         raise malformed
     try:
@@ -82,7 +82,7 @@ def decode_values(kind: str, cursor: str | None, types: Sequence[type[Value]]) -
     """The sort values a cursor made by encode_values holds, each of the given type; None for the first page."""
     if not cursor:
         return None
-    malformed = Invalid("the cursor is malformed; start again from the first page", "cursor")
+    malformed = NotFound("no page at this cursor; start again from the first page", "cursor")
     if len(cursor) > MAX_CURSOR_CHARS:
         raise malformed
     try:

@@ -24,7 +24,7 @@ from psycopg import errors as pg
 from psycopg_pool import ConnectionPool, PoolTimeout
 from psycopg_pool.base import AttemptWithBackoff
 
-from repo.errors import Conflict, Unavailable
+from repo.errors import Contention, Unavailable
 from repo.settings import Settings
 
 log = logging.getLogger("opentr.db")
@@ -134,7 +134,8 @@ class Database:
             raise Unavailable(f"no database connection free within {self.settings.db_pool_timeout:g} s") from exc
         except (psycopg.OperationalError, Unavailable) as exc:
             cause = exc if isinstance(exc, psycopg.OperationalError) else exc.__cause__
-            if isinstance(cause, psycopg.OperationalError) and not isinstance(cause, pg.QueryCanceled):
+            # Deadlocks and serialization failures are OperationalErrors too, but the connection is fine.
+            if isinstance(cause, psycopg.OperationalError) and not isinstance(cause, (pg.QueryCanceled, *RETRYABLE)):
                 self._recheck_idle_connections()
             raise
 
@@ -149,7 +150,7 @@ class Database:
                     raise  # only the outermost transaction can be re-run
                 self.retries += 1
                 if attempt == attempts:
-                    raise Conflict("the data changed concurrently; try again") from exc
+                    raise Contention("the data changed concurrently; try again") from exc
                 log.info("retrying transaction after %s (attempt %d)", type(exc).__name__, attempt)
                 time.sleep(random.uniform(0.005, 0.02) * 2**attempt)
         raise AssertionError("unreachable")

@@ -20,6 +20,10 @@ class Conflict(DataError):
     """A unique constraint or a state guard refused the write."""
 
 
+class Contention(Conflict):
+    """Concurrent transactions kept colliding (deadlock, serialization failure) after every retry: try again."""
+
+
 class Invalid(DataError):
     """The values break a constraint: a foreign key, a CHECK, a NOT NULL, a bad literal."""
 

@@ -13,7 +13,7 @@ import orjson
 
 from repo import statements as s
 from repo.database import Connection
-from repo.errors import Invalid, NotFound
+from repo.errors import Conflict, Invalid, NotFound
 from repo.rows import Actor
 
 MAX_LABEL_LENGTH = 100
@@ -81,8 +81,13 @@ class _Id:
 class SegmentSpeaker:
     segment_id: int
     speaker_id: int | None
+    start_time: float
+    end_time: float
+    duration: float | None
 
 
+# Times from another tool may overshoot the probed duration a little (frame rounding, a trailing cue).
+DURATION_TOLERANCE_SECONDS = 1.0
 _lock_file_owner = s.scalar("segments.lock_file_owner", int)
 _delete_for_file = s.rowcount("segments.delete_for_file")
 _delete_unused_speakers = s.rowcount("segments.delete_unused_speakers")
@@ -239,16 +244,27 @@ class SegmentRepository:
         start_time: float | None = None,
         end_time: float | None = None,
     ) -> TranscriptSegment:
-        speaker_id: int | None = None
-        if speaker_uuid is not None:
-            found = _resolve_speaker(
-                self.conn, file_uuid=file_uuid, segment_uuid=segment_uuid, speaker_uuid=speaker_uuid, **actor.scope()
-            )
-            if found.speaker_id is None:
-                raise Invalid("the speaker is not a speaker of this file", "speaker_uuid")
-            speaker_id = found.speaker_id
-        if start_time is not None and end_time is not None and end_time < start_time:
-            raise Invalid("end_time must not be before start_time", "end_time")
+        found = _resolve_speaker(
+            self.conn, file_uuid=file_uuid, segment_uuid=segment_uuid, speaker_uuid=speaker_uuid, **actor.scope()
+        )
+        if speaker_uuid is not None and found.speaker_id is None:
+            raise Conflict("the speaker is not a speaker of this file", "speaker_uuid")
+        for name, value in (("start_time", start_time), ("end_time", end_time)):
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise Invalid(f"{name}: must be a finite number of seconds, not negative", name)
+        start = found.start_time if start_time is None else start_time
+        end = found.end_time if end_time is None else end_time
+        # Each time is valid on its own (the API bounds it); these refusals depend on the stored segment and file,
+        # so they are conflicts with that state (409), naming the field.
+        if end < start:
+            field = "end_time" if end_time is not None else "start_time"
+            raise Conflict(f"{field}: the segment would end ({end:g} s) before it starts ({start:g} s)", field)
+        if found.duration is not None:
+            limit = found.duration + DURATION_TOLERANCE_SECONDS
+            for name, value in (("start_time", start_time), ("end_time", end_time)):
+                if value is not None and value > limit:
+                    raise Conflict(f"{name}: after the end of the recording ({found.duration:g} s)", name)
+        speaker_id = found.speaker_id
         return _update(
             self.conn,
             file_uuid=file_uuid,

@@ -172,7 +172,8 @@ class SpeakerCollectionRepository:
         wanted = list(dict.fromkeys(profile_uuids))
         change = _found(query(self.conn, collection_uuid=collection_uuid, profile_uuids=wanted, **actor.scope()))
         if change.matched != len(wanted):
-            raise NotFound("speaker profile not found")
+            # A conflict, not a 404: the collection in the path exists; a profile the body names does not.
+            raise Conflict("not every profile named is one of your speaker profiles", "profile_uuids")
 
 
 def _found(row: T | None) -> T:

@@ -35,6 +35,13 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenUser(User):
+    """The user behind a bearer token; `touch_due`: the token's last use is over a minute old (see touch_token)."""
+
+    touch_due: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Credentials:
     id: int
     hashed_password: str
@@ -63,7 +70,8 @@ _list_all = s.many("users.list_all", User)
 _delete = s.rowcount("users.delete")
 _stats = s.one("users.stats", Stats)
 _token_create = s.execute("auth_tokens.create")
-_token_authenticate = s.one_or_none("auth_tokens.authenticate", User)
+_token_authenticate = s.one_or_none("auth_tokens.authenticate", TokenUser)
+_token_touch = s.rowcount("auth_tokens.touch")
 _token_revoke = s.rowcount("auth_tokens.revoke")
 _token_revoke_all = s.rowcount("auth_tokens.revoke_all")
 _token_purge = s.rowcount("auth_tokens.purge_expired")
@@ -175,8 +183,13 @@ class UserRepository:
         _token_create(self.conn, user_id=user.id, token_hash=crypto.hash_token(token), ttl_seconds=ttl_seconds)
         return token
 
-    def user_for_token(self, token: str) -> User | None:
+    def user_for_token(self, token: str) -> TokenUser | None:
+        """A read only: call `touch_token` outside any long transaction when `touch_due`."""
         return _token_authenticate(self.conn, token_hash=crypto.hash_token(token))
+
+    def touch_token(self, token: str) -> bool:
+        """Record the token's use (run it in a short transaction of its own, never inside a request's)."""
+        return _token_touch(self.conn, token_hash=crypto.hash_token(token)) > 0
 
     def revoke_token(self, token: str) -> bool:
         return _token_revoke(self.conn, token_hash=crypto.hash_token(token)) > 0

@@ -86,8 +86,9 @@ LEFT JOIN transcript_versions v ON v.media_file_id = f.id
 WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
 
 -- name: resolve_speaker :one
--- The segment the actor may edit, and the named speaker's id when that speaker belongs to the same file.
-SELECT ts.id AS segment_id, sp.id AS speaker_id
+-- The segment the actor may edit, its times and its file's duration (the bounds of an edit), and the named
+-- speaker's id when that speaker belongs to the same file.
+SELECT ts.id AS segment_id, sp.id AS speaker_id, ts.start_time, ts.end_time, f.duration
 FROM media_files f
 JOIN transcript_segments ts ON ts.media_file_id = f.id
 LEFT JOIN speakers sp ON sp.media_file_id = f.id AND sp.uuid = %(speaker_uuid)s

@@ -141,7 +141,7 @@ def test_adding_a_file_the_actor_cannot_see_adds_nothing(conn: Conn) -> None:
     collections = CollectionRepository(conn)
     collection = collections.create(owner, "Mine")
     for requested in ([*mine, theirs[0]], [*mine, uuid.uuid4()]):
-        with pytest.raises(NotFound) as info:
+        with pytest.raises(Conflict) as info:
             collections.add_files(owner, collection.uuid, requested)
         assert str(theirs[0]) not in info.value.detail
     assert collections.get(owner, collection.uuid).file_count == 0
@@ -153,7 +153,7 @@ def test_an_admin_cannot_put_one_users_file_in_another_users_collection(conn: Co
     (foreign,) = files_of(conn, other, 1)
     (own,) = files_of(conn, owner, 1)
     collections = CollectionRepository(conn)
-    with pytest.raises(NotFound):
+    with pytest.raises(Conflict):
         collections.add_files(admin, collection.uuid, [foreign])
     assert collections.add_files(admin, collection.uuid, [own]) == 1
     assert [m.file_uuid for m in collections.files(owner, collection.uuid)] == [own]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from repo import cursor
-from repo.errors import Invalid
+from repo.errors import NotFound
 
 AT = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
@@ -45,8 +45,8 @@ def test_no_cursor_means_the_first_page() -> None:
         "A" * 5000,
     ],
 )
-def test_a_malformed_or_foreign_cursor_is_invalid_naming_the_field(token: str) -> None:
-    with pytest.raises(Invalid) as info:
+def test_a_malformed_or_foreign_cursor_is_a_page_not_found_naming_the_field(token: str) -> None:
+    with pytest.raises(NotFound) as info:
         cursor.decode("files", token, int)
     assert info.value.field == "cursor"
 

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from repo.rows import Actor
 from repo.settings import Settings
+from repo.user_settings import SETTINGS
 from tests import factories
 from tests.fuzz_support import private_redis
 from tests.web import make_admin, register
@@ -71,6 +72,7 @@ OWN_SCOPE: dict[Key, str] = {
     ("GET", "/api/settings/{key}"): "the caller's setting, by key name",
     ("PUT", "/api/settings/{key}"): "the caller's setting, by key name",
     ("DELETE", "/api/settings/{key}"): "the caller's setting, by key name",
+    **{(m, f"/api/settings/{key}"): "the caller's setting" for key in SETTINGS for m in ("GET", "PUT", "DELETE")},
     ("GET", "/api/llm-configs"): "the caller's configurations",
     ("POST", "/api/llm-configs"): "creates one of the caller's",
     ("POST", "/api/llm-configs/test"): "a server the caller names; only the caller's own stored key is lent",
@@ -118,8 +120,10 @@ UUID_FIELDS = {
     "collection": "collection",
     "collection_uuid": "collection",
     "cursor": "notification",
+    "summary.active_prompt": "prompt",  # PUT /api/settings
+    "value": "prompt",  # PUT /api/settings/summary.active_prompt (the only setting whose value is a uuid)
 }
-STRING_EXAMPLES = {"base_url": "http://127.0.0.1:9"}  # fields with a pattern the generator cannot guess
+STRING_EXAMPLES = {"base_url": "http://127.0.0.1:9", "api_key": "sk-hijack"}  # patterned fields
 
 # (route, slot) calls that do not answer 404 for A's identifier in that slot, and why that is no leak. They must answer
 # exactly as they do for an identifier that exists nowhere, so B learns nothing about A's resource.
@@ -128,8 +132,18 @@ TOLERATED: dict[tuple[str, str, str], str] = {
         "files not in the collection are ignored (removed: 0), and B's collection can never hold A's file"
     ),
     ("PUT", "/api/files/{uuid}/transcript/segments/{segment_uuid}", "body.speaker_uuid"): (
-        "422 'not a speaker of this file': only the file's own speakers are looked up"
+        "409 'not a speaker of this file': only the file's own speakers are looked up"
     ),
+    **{
+        route: "409 naming the field: a body reference that resolves to nothing of B's, exactly as an unknown uuid"
+        for route in [
+            ("POST", "/api/collections/{uuid}/files", "body.file_uuids"),
+            ("POST", "/api/speaker-collections/{uuid}/profiles", "body.profile_uuids"),
+            ("POST", "/api/speaker-collections/{uuid}/profiles/remove", "body.profile_uuids"),
+            ("POST", "/api/files/{uuid}/summaries", "body.prompt_uuid"),
+            ("POST", "/api/files/{uuid}/summaries", "body.llm_config_uuid"),
+        ]
+    },
 }
 
 # B's own calls (the controls) that must come after the others: state transitions, then destructive ones.
@@ -203,13 +217,15 @@ def _value(name: str, schema: dict[str, Any], defs: dict[str, Any], uuid_of: Cal
         return schema["const"]
     kind = schema.get("type")
     if kind == "string":
-        if schema.get("format") == "email":
+        if schema.get("format") == "email" or name == "email":
             return f"hijack-{secrets.token_hex(4)}@example.com"
         if name in STRING_EXAMPLES:
             return STRING_EXAMPLES[name]
-        assert "pattern" not in schema, f"field {name!r} has a pattern: add an example to STRING_EXAMPLES"
         text = f"hijack {name}"
-        return text[: schema.get("maxLength", len(text))].ljust(schema.get("minLength", 0), "x")
+        text = text[: schema.get("maxLength", len(text))].ljust(schema.get("minLength", 0), "x")
+        pattern = schema.get("pattern")
+        assert pattern is None or re.search(pattern, text), f"{name!r}: add an example matching its pattern"
+        return text
     if kind in ("integer", "number"):
         low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1)
         value = min(low, schema.get("maximum", low))
@@ -582,7 +598,8 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
             continue
         if endpoint.method == "GET" or slots_of(endpoint):
             response = call(build(endpoint, all_of(a), b.ids, search="alphasecret"), b.headers)
-            assert response.status_code in (200, 404), f"{key_of(endpoint)}: {response.text}"
+            # 409 is a body reference to nothing of B's (a setting naming A's prompt), refused naming the field.
+            assert response.status_code in (200, 404, 409), f"{key_of(endpoint)}: {response.text}"
     for path, params in [("/api/search", {"q": "alphasecret"}), ("/api/files", {"q": "alphasecret"})]:
         assert "alphasecret" not in call(Request("GET", path, None, params), b.headers).text
 

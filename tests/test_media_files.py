@@ -335,7 +335,7 @@ def test_keyset_pages_walk_120_files_without_duplicates_or_gaps(conn: Conn, file
     assert next_cursor is not None
     tampered = [next_cursor[:-3] + "!!!", next_cursor[:-5], cursor.encode("tasks", T0, "job-1")]
     for token in tampered:
-        with pytest.raises(Invalid) as info:
+        with pytest.raises(NotFound) as info:
             files.list_page(owner, limit=50, cursor=token)
         assert info.value.field == "cursor"
 

@@ -9,7 +9,7 @@ import pytest
 
 from repo import statements
 from repo.database import Database
-from repo.errors import Invalid, NotFound
+from repo.errors import Conflict, Invalid, NotFound
 from repo.rows import Actor
 from repo.segments import NewSegment, SegmentRepository
 from tests import factories
@@ -108,11 +108,12 @@ def test_update_segment_rejects_a_speaker_of_another_file_and_bad_times(conn: Co
     assert foreign_speaker is not None
 
     for speaker_uuid in (foreign_speaker, uuid.uuid4()):
-        with pytest.raises(Invalid) as info:
+        with pytest.raises(Conflict) as info:
             repo.update_segment(owner, file_uuid, segment.uuid, speaker_uuid=speaker_uuid)
         assert info.value.field == "speaker_uuid"
-    with pytest.raises(Invalid):
+    with pytest.raises(Conflict) as order:
         repo.update_segment(owner, file_uuid, segment.uuid, start_time=5.0, end_time=1.0)
+    assert order.value.field == "end_time"
     with pytest.raises(Invalid), conn.transaction():
         repo.update_segment(owner, file_uuid, segment.uuid, end_time=-1.0)
 

@@ -233,9 +233,9 @@ def test_collections_crud_members_and_unique_names(conn: Conn) -> None:
         bob.uuid,
         cy.uuid,
     ]
-    with pytest.raises(NotFound):
+    with pytest.raises(Conflict):
         collections.add_profiles(owner, team.uuid, [theirs.uuid])
-    with pytest.raises(NotFound):
+    with pytest.raises(Conflict):
         collections.remove_profiles(owner, team.uuid, [ann.uuid, uuid.uuid4()])
     assert collections.remove_profiles(owner, team.uuid, [ann.uuid, cy.uuid]).profile_uuids == [bob.uuid]
 

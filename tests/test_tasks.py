@@ -109,7 +109,7 @@ def test_the_task_list_pages_newest_first_and_filters_by_status(conn: Conn, task
         tasks.list(owner, status="running")
     assert bad_status.value.field == "status"
     for tampered in ("garbage", cursor.encode("files", datetime.now(UTC), 7)):
-        with pytest.raises(Invalid) as bad_cursor:
+        with pytest.raises(NotFound) as bad_cursor:
             tasks.list(owner, cursor=tampered)
         assert bad_cursor.value.field == "cursor"
 

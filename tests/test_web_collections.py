@@ -74,7 +74,7 @@ def test_adding_a_file_that_is_not_yours_adds_nothing(client: Any, fresh_url: st
     (theirs,) = files(fresh_url, bob_actor, 1)
     uuid = client.post("/api/collections", headers=alice, json={"name": "Mixed"}).json()["uuid"]
     refused = client.post(f"/api/collections/{uuid}/files", headers=alice, json={"file_uuids": [mine, theirs]})
-    assert refused.status_code == 404
+    assert refused.status_code == 409 and refused.json()["field"] == "file_uuids"
     assert client.get(f"/api/collections/{uuid}/files", headers=alice).json() == []
 
 

@@ -13,7 +13,7 @@ from rq import Queue
 
 from repo.settings import Settings
 from tests import factories
-from tests.web import actor_of, register
+from tests.web import a_file, actor_of, register, signed_in
 
 SRT = (
     b"1\n00:00:00,000 --> 00:00:01,500\n[SPEAKER_00]: Hello there\n\n2\n00:00:01,500 --> 00:00:03,000\nSPEAKER_01: Hi\n"
@@ -84,7 +84,7 @@ def test_duplicate_upload_is_a_conflict_and_stores_nothing_new(client: Any, app_
     ("kwargs", "status", "field"),
     [
         ({"data": b"", "name": "empty.wav"}, 400, "file"),
-        ({"name": "notes.txt", "data": b"plain text"}, 400, "file"),
+        ({"name": "notes.txt", "data": b"plain text"}, 415, "file"),
         ({"title": "x" * 600}, 422, "title"),
     ],
 )
@@ -143,12 +143,17 @@ def test_list_detail_update_delete(client: Any, app_settings: Settings) -> None:
     assert len([p for p in app_settings.storage_dir.rglob("*") if p.is_file()]) == 1
 
 
+def test_a_cursor_the_server_did_not_write_is_a_page_not_found(client: Any) -> None:
+    response = client.get("/api/files", headers=register(client), params={"cursor": "garbage"})
+    assert response.status_code == 404 and response.json()["field"] == "cursor", response.text
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
         ({"limit": 0}, "limit"),
         ({"limit": "x"}, "limit"),
-        ({"cursor": "garbage"}, "cursor"),
+        ({"cursor": "not a cursor!"}, "cursor"),
         ({"collection": "nope"}, "collection"),
         ({"uploaded_from": "yesterday"}, "uploaded_from"),
         ({"status": "bogus"}, "status"),
@@ -244,9 +249,37 @@ def test_another_users_file_is_404_on_every_route(client: Any) -> None:
     assert client.get(f"/api/files/{uuid}", headers=owner).status_code == 200
 
 
-def test_malformed_uuid_names_the_path_field(client: Any) -> None:
-    response = client.get("/api/files/not-a-uuid", headers=register(client))
-    assert response.status_code == 400 and response.json()["field"] == "uuid"
+def test_malformed_uuid_is_one_status_in_a_path_and_in_a_query(client: Any) -> None:
+    headers = register(client)
+    in_path = client.get("/api/files/not-a-uuid", headers=headers)
+    assert in_path.status_code == 422 and in_path.json()["field"] == "uuid"
+    in_query = client.get("/api/files", params={"collection": "not-a-uuid"}, headers=headers)
+    assert in_query.status_code == 422 and in_query.json()["field"] == "collection"
+
+
+def test_a_number_is_not_a_date_time_in_the_query(client: Any) -> None:
+    headers = register(client)
+    response = client.get("/api/files", params={"uploaded_to": "0.5"}, headers=headers)
+    assert response.status_code == 422 and response.json()["field"] == "uploaded_to"
+    iso = client.get("/api/files", params={"uploaded_to": "2030-01-01T00:00:00Z"}, headers=headers)
+    assert iso.status_code == 200, iso.text
+
+
+def test_a_missing_body_is_refused_on_put(client: Any, fresh_url: str) -> None:
+    headers, owner = signed_in(client, fresh_url)
+    file_uuid = a_file(fresh_url, owner, title="kept")
+    response = client.put(f"/api/files/{file_uuid}", headers=headers)
+    assert response.status_code == 422 and response.json()["field"] == "body"
+    assert client.get(f"/api/files/{file_uuid}", headers=headers).json()["title"] == "kept"
+
+
+def test_nul_characters_in_text_fields_are_refused_naming_the_field(client: Any, fresh_url: str) -> None:
+    headers, owner = signed_in(client, fresh_url)
+    file_uuid = a_file(fresh_url, owner)
+    response = client.put(f"/api/files/{file_uuid}", headers=headers, json={"title": "a\x00b"})
+    assert response.status_code == 422 and response.json()["field"] == "title"
+    query = client.get("/api/files", params={"q": "a\x00b"}, headers=headers)
+    assert query.status_code == 422 and query.json()["field"] == "q"
 
 
 def test_stored_paths_cannot_escape_storage(tmp_path: Path) -> None:
@@ -325,11 +358,13 @@ def test_library_filters_arrive_from_the_query_string_and_bad_ones_name_their_fi
         ({"duration_min": "9", "duration_max": "1"}, "duration_min"),
         ({"sort": "size"}, "sort"),
         ({"media_type": "image"}, "media_type"),
-        ({"sort": "title", "cursor": first["next_cursor"], "order": "desc"}, "cursor"),
     ]:
         refused = client.get("/api/files", headers=headers, params=params)
-        assert refused.status_code in (400, 422), (params, refused.text)
+        assert refused.status_code == 422, (params, refused.text)
         assert refused.json()["field"] == field, (params, refused.text)
+    other_sort = {"sort": "title", "cursor": first["next_cursor"], "order": "desc"}  # a cursor belongs to its sort
+    refused = client.get("/api/files", headers=headers, params=other_sort)
+    assert (refused.status_code, refused.json()["field"]) == (404, "cursor"), refused.text
 
     values = client.get("/api/files/filters", headers=headers)
     assert values.status_code == 200, values.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -163,6 +164,15 @@ def test_connection_test_reports_a_server_error_without_the_key(http: Recorder, 
         ({"name": "x", "provider": "openai", "model_name": "m", "max_tokens": 0}, "max_tokens"),
         ({"name": "x", "provider": "openai", "model_name": "m", "base_url": "ftp://host"}, "base_url"),
         ({"name": "x", "provider": "openai", "model_name": "m", "api_key_encrypted": "x"}, "api_key_encrypted"),
+        ({"name": "x", "provider": "openai", "model_name": "m", "api_key": "sk-\u00e9t\u00e9"}, "api_key"),
+        ({"name": "x", "provider": "openai", "model_name": "m", "api_key": "sk-a\nb"}, "api_key"),
+        ({"name": "x", "provider": "openai", "model_name": "m", "base_url": f"http://{'a' * 64}.com/v1"}, "base_url"),
+        ({"name": "x", "provider": "openai", "model_name": "m", "base_url": "http://h\u00f6st.example/v1"}, "base_url"),
+        ({"name": "x", "provider": "openai", "model_name": "m", "base_url": "http://host:70000/v1"}, "base_url"),
+        ({"name": "x", "provider": "openai", "model_name": "m", "temperature": 1e-50}, "temperature"),
+        ({"name": "x", "provider": "openai", "model_name": "m", "temperature": False}, "temperature"),
+        ({"name": "x", "provider": "openai", "model_name": "m", "max_tokens": True}, "max_tokens"),
+        ({"name": "x", "provider": "openai", "model_name": "m", "max_tokens": "12"}, "max_tokens"),
     ],
 )
 def test_bad_configurations_name_the_field(http: Recorder, body: dict[str, Any], field: str) -> None:
@@ -170,6 +180,59 @@ def test_bad_configurations_name_the_field(http: Recorder, body: dict[str, Any],
     response = http("POST", "/api/llm-configs", headers=headers, json=body)
     assert response.status_code == 422
     assert response.json()["field"] == field
+
+
+def test_bad_api_keys_and_urls_are_refused_on_update_too(http: Recorder) -> None:
+    headers = register(http.client)
+    uuid = new_config(http, headers)["uuid"]
+    for body, field in [
+        ({"api_key": "sk-\u00e9"}, "api_key"),
+        ({"base_url": f"https://{'b' * 64}.example/v1"}, "base_url"),
+        ({"temperature": 1e-50}, "temperature"),
+    ]:
+        response = http("PUT", f"/api/llm-configs/{uuid}", headers=headers, json=body)
+        assert response.status_code == 422 and response.json()["field"] == field, body
+
+
+def test_numbers_are_strict_yet_an_integer_is_a_float(http: Recorder) -> None:
+    headers = register(http.client)
+    created = new_config(http, headers, temperature=1, max_tokens=12)
+    assert (created["temperature"], created["max_tokens"]) == (1.0, 12)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("base_url", f"http://{'c' * 64}.example/v1"), ("base_url", "http://h\u00f6st:1/v1")],
+)
+def test_testing_a_bad_stored_configuration_is_a_failed_test(
+    http: Recorder, fresh_url: str, column: str, value: str
+) -> None:
+    """Rows saved before today's rules: the test answers 200 with ok=false and records it, never a 500."""
+    headers = register(http.client)
+    uuid = new_config(http, headers)["uuid"]
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute(f"UPDATE user_llm_configurations SET {column} = %s WHERE uuid = %s", [value, uuid])
+    response = http("POST", f"/api/llm-configs/{uuid}/test", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["ok"] is False
+    history = http("GET", f"/api/llm-configs/{uuid}", headers=headers).json()["recent_tests"]
+    assert [t["ok"] for t in history] == [False]
+
+
+def test_testing_a_stored_non_ascii_api_key_is_a_failed_test(http: Recorder, fresh_url: str) -> None:
+    from repo.llm_configs import LlmConfigRepository
+    from repo.rows import Actor
+
+    headers = register(http.client)
+    uuid = new_config(http, headers, base_url="http://127.0.0.1:9/v1")["uuid"]
+    master_key = http.client.app.state.services.master_key
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        row = conn.execute("SELECT user_id FROM user_llm_configurations WHERE uuid = %s", [uuid]).fetchone()
+        assert row is not None
+        LlmConfigRepository(conn, master_key).update(Actor(row[0]), UUID(uuid), api_key="sk-\u00e9t\u00e9")
+    response = http("POST", f"/api/llm-configs/{uuid}/test", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["ok"] is False
 
 
 def test_bad_updates_and_uuids_name_the_field(http: Recorder) -> None:
@@ -192,7 +255,7 @@ def test_bad_updates_and_uuids_name_the_field(http: Recorder) -> None:
         ("POST", "/api/llm-configs/not-a-uuid/test"),
     ]:
         response = http(method, path, headers=headers, json={})
-        assert response.status_code == 400 and response.json()["field"] == "uuid", path
+        assert response.status_code == 422 and response.json()["field"] == "uuid", path
     assert http("GET", f"/api/llm-configs/{UNKNOWN}", headers=headers).status_code == 404
 
 

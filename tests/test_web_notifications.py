@@ -131,3 +131,20 @@ def test_a_refused_preference_change_changes_nothing(client: Any) -> None:
 )
 def test_every_route_needs_a_token(client: Any, method: str, path: str) -> None:
     assert client.request(method, path, json={}).status_code == 401
+
+
+def test_a_missing_body_marks_nothing_read(client: Any, fresh_url: str) -> None:
+    headers = register(client)
+    notify(fresh_url, actor_of(client, fresh_url, headers), 2)
+    response = client.post("/api/notifications/read", headers=headers)
+    assert response.status_code == 422 and response.json()["field"] == "body"
+    assert client.get("/api/notifications", headers=headers).json()["unread_count"] == 2
+
+
+def test_unread_only_takes_true_false_1_0_and_nothing_else(client: Any, fresh_url: str) -> None:
+    headers = register(client)
+    for value in ("true", "false", "1", "0"):
+        assert client.get("/api/notifications", headers=headers, params={"unread_only": value}).status_code == 200
+    for value in ("yes", "on", "2"):
+        response = client.get("/api/notifications", headers=headers, params={"unread_only": value})
+        assert response.status_code == 422 and response.json()["field"] == "unread_only", value

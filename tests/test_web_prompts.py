@@ -139,7 +139,7 @@ def test_bad_queries_updates_and_uuids_name_the_field(client: Any) -> None:
         ("POST", "/api/prompts/nope/activate"),
     ]:
         response = client.request(method, path, headers=headers, json={})
-        assert response.status_code == 400 and response.json()["field"] == "uuid", (method, path)
+        assert response.status_code == 422 and response.json()["field"] == "uuid", (method, path)
     assert client.get(f"/api/prompts/{UNKNOWN}", headers=headers).status_code == 404
 
 

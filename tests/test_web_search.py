@@ -60,6 +60,7 @@ def test_search_needs_a_token(client: Any) -> None:
         ({"q": "budget", "limit": 101}, "limit"),
         ({"q": "budget", "limit": "many"}, "limit"),
         ({"q": "budget", "sort": "date"}, "sort"),
+        ({"q": "\x00budget"}, "q"),
     ],
 )
 def test_bad_queries_name_the_field(client: Any, fresh_url: str, params: dict[str, Any], field: str) -> None:
@@ -68,7 +69,7 @@ def test_bad_queries_name_the_field(client: Any, fresh_url: str, params: dict[st
     assert response.status_code == 422 and response.json()["field"] == field
 
 
-@pytest.mark.parametrize("q", ['"unterminated', "-", "a & b | !c", "\x00budget", "or or or", "(((", "ä ß 中文"])
+@pytest.mark.parametrize("q", ['"unterminated', "-", "a & b | !c", "or or or", "(((", "ä ß 中文"])
 def test_odd_queries_are_not_errors(client: Any, fresh_url: str, q: str) -> None:
     alice, alice_actor = signed_in(client, fresh_url)
     transcribed(fresh_url, alice_actor, ["the budget"])

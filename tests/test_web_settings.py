@@ -8,6 +8,7 @@ import pytest
 
 from repo.user_settings import SETTINGS
 from tests.web import register
+from web.openapi import without_nul
 
 DEFAULTS = {key: spec.default for key, spec in SETTINGS.items()}
 
@@ -125,3 +126,31 @@ def test_settings_are_per_user(client: Any) -> None:
 def test_every_route_needs_a_token(client: Any, method: str, path: str) -> None:
     response = client.request(method, path, json={"value": "dark"})
     assert response.status_code == 401
+
+
+def test_the_active_prompt_must_be_one_you_can_see(client: Any) -> None:
+    ann, bob = register(client), register(client)
+    theirs = client.post("/api/prompts", headers=bob, json={"name": "mine", "prompt_text": "Sum {transcript}"})
+    assert theirs.status_code == 201, theirs.text
+    for path, body in [
+        ("/api/settings", {"summary.active_prompt": theirs.json()["uuid"]}),
+        ("/api/settings/summary.active_prompt", {"value": theirs.json()["uuid"]}),
+        ("/api/settings/summary.active_prompt", {"value": "00000000-0000-4000-8000-000000000000"}),
+    ]:
+        response = client.put(path, headers=ann, json=body)
+        assert response.status_code == 409 and response.json()["field"] == "summary.active_prompt", response.text
+    assert client.get("/api/settings/summary.active_prompt", headers=ann).json()["value"] is None
+
+
+def test_each_key_is_documented_with_its_own_value_type(client: Any) -> None:
+    document = client.get("/api/openapi.json").json()
+    for key, spec in SETTINGS.items():
+        body = document["paths"][f"/api/settings/{key}"]["put"]["requestBody"]["content"]["application/json"]
+        value = body["schema"]["properties"]["value"]
+        assert value == {**without_nul(spec.adapter.json_schema()), "title": "Value"}, key
+        assert body["schema"]["additionalProperties"] is False
+    bulk = document["paths"]["/api/settings"]["put"]["requestBody"]["content"]["application/json"]["schema"]
+    assert set(bulk["properties"]) == set(SETTINGS) and bulk["additionalProperties"] is False
+    assert document["paths"]["/api/settings/ui.theme"]["put"]["requestBody"]["content"]["application/json"]["schema"][
+        "properties"
+    ]["value"]["enum"] == ["light", "dark", "system"]

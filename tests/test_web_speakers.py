@@ -107,7 +107,7 @@ def test_merge_refuses_speakers_of_another_file_and_itself(client: Any, fresh_ur
     across = client.post(path, headers=alice, json={"source_uuid": other.ann, "target_uuid": rec.ann})
     assert across.status_code == 404
     itself = client.post(path, headers=alice, json={"source_uuid": rec.ann, "target_uuid": rec.ann})
-    assert itself.status_code == 422 and itself.json()["field"] == "target_uuid"
+    assert itself.status_code == 409 and itself.json()["field"] == "target_uuid"
     assert len(speakers_of(client, alice, rec.file_uuid)) == 2 and len(speakers_of(client, alice, other.file_uuid)) == 2
 
 
@@ -245,7 +245,7 @@ def test_another_users_profile_cannot_be_linked_or_collected(client: Any, fresh_
         headers=alice,
         json={"profile_uuids": [mine["uuid"], theirs["uuid"]]},
     )
-    assert added.status_code == 404
+    assert added.status_code == 409 and added.json()["field"] == "profile_uuids"
     assert client.get(f"/api/speaker-collections/{collection['uuid']}", headers=alice).json()["profile_uuids"] == []
     assert speakers_of(client, alice, rec.file_uuid)[rec.ann]["profile_uuid"] is None
 

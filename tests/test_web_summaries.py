@@ -171,7 +171,7 @@ def test_another_users_file_configuration_prompt_and_summary_are_not_found(clien
         ({"prompt_uuid": owner_prompt["uuid"]}, "prompt_uuid"),
     ]:
         response = client.post(f"/api/files/{own_file}/summaries", headers=stranger, json=body)
-        assert response.status_code == 404 and response.json()["field"] == field
+        assert response.status_code == 409 and response.json()["field"] == field
     assert client.get(f"/api/files/{own_file}/summaries", headers=stranger).json() == []
     assert len(client.get(f"/api/files/{file_uuid}/summaries", headers=owner).json()) == 1
 
@@ -179,11 +179,11 @@ def test_another_users_file_configuration_prompt_and_summary_are_not_found(clien
 @pytest.mark.parametrize(
     ("path", "body", "status", "field"),
     [
-        ("/api/files/nope/summaries", {}, 400, "uuid"),
+        ("/api/files/nope/summaries", {}, 422, "uuid"),
         ("/api/files/{file}/summaries", {"prompt_uuid": "x"}, 422, "prompt_uuid"),
         ("/api/files/{file}/summaries", {"llm_config_uuid": 5}, 422, "llm_config_uuid"),
         ("/api/files/{file}/summaries", {"model": "gpt"}, 422, "model"),
-        ("/api/files/{file}/summaries", [1], 400, "body"),
+        ("/api/files/{file}/summaries", [1], 422, "body"),
     ],
 )
 def test_malformed_requests_name_the_field(
@@ -200,7 +200,7 @@ def test_malformed_uuids_on_reads_name_the_field(client: Any) -> None:
     headers = register(client)
     for path in ["/api/files/nope/summaries", "/api/summaries/nope"]:
         response = client.get(path, headers=headers)
-        assert response.status_code == 400 and response.json()["field"] == "uuid", path
+        assert response.status_code == 422 and response.json()["field"] == "uuid", path
     assert client.get(f"/api/summaries/{UNKNOWN}", headers=headers).status_code == 404
     assert client.get(f"/api/files/{UNKNOWN}/summaries", headers=headers).status_code == 404
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from repo.users import Stats, User, UserRepository
 from web.auth import UserOut
 from web.endpoint import Ctx, Router
+from web.fields import Email
 
 router = Router("admin")
 
@@ -17,12 +18,12 @@ router = Router("admin")
 class UserListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     limit: int = Field(default=100, ge=1, le=500)
-    after: int | None = Field(default=None, ge=0, description="opaque position from the previous page")
+    after: int | None = Field(default=None, ge=0, le=2**63 - 1, description="opaque position from the previous page")
 
 
 class NewUserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: EmailStr
+    email: Email
     password: str = Field(min_length=8, max_length=256)
     full_name: str = Field(default="", max_length=200)
     role: Literal["user", "admin"] = "user"

@@ -20,7 +20,7 @@ from repo import embedded, schema
 from repo.database import Database
 from repo.settings import Settings, get_settings
 from repo.statements import set_slow_query_ms
-from web import errors, live, openapi, ui
+from web import docs, errors, live, openapi, ui
 from web.api import all_endpoints
 from web.endpoint import routes
 from web.live import LiveHub
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, extra_routes: list[BaseRoute] |
         routes=[
             *routes(endpoints),
             Route("/api/openapi.json", openapi_json),
+            *docs.ROUTES,
             *live.ROUTES,
             *(extra_routes or []),
             *ui.routes(),

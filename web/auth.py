@@ -14,15 +14,17 @@ from typing import Any
 from urllib.parse import parse_qsl
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 from redis import Redis
 from redis.exceptions import RedisError
 from starlette.requests import Request
 
 from repo.errors import Invalid
 from repo.users import User, UserRepository
-from web.endpoint import Ctx, Router, bearer_token, read_body
-from web.errors import ApiError, ServiceUnavailable, TooManyRequests, Unauthorized
+from web.endpoint import Ctx, Router, bearer_token, read_body, refuse_nul
+from web.errors import ApiError, ServiceUnavailable, TooManyRequests, Unauthorized, Unprocessable
+from web.fields import Email
+from web.openapi import without_nul
 
 router = Router("auth")
 FREE_FAILURES = 5
@@ -42,7 +44,7 @@ class UserOut(BaseModel):
 
 class RegisterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: EmailStr
+    email: Email
     password: str = Field(min_length=8, max_length=256)
     full_name: str = Field(default="", max_length=200)
 
@@ -60,7 +62,7 @@ class TokenOut(BaseModel):
 class MeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     full_name: str | None = Field(default=None, max_length=200)
-    email: EmailStr | None = None
+    email: Email | None = None
     password: str | None = Field(default=None, min_length=8, max_length=256)
     current_password: str | None = Field(
         default=None, max_length=256, description="required to change the email or the password"
@@ -119,11 +121,31 @@ async def token_credentials(request: Request) -> TokenIn:
         except ValueError:
             raise ApiError("body: not valid JSON or form data", "body") from None
     if not isinstance(data, dict):
-        raise ApiError("body: expected username and password", "body")
+        raise Unprocessable("body: expected username and password", "body")
+    refuse_nul({name: data[name] for name in TokenIn.model_fields if name in data}, "body")
     return TokenIn.model_validate(data)
 
 
-@router.post("/api/auth/token", body=TokenIn, body_parser=token_credentials, response=TokenOut, auth=False)
+TOKEN_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            kind: {"schema": without_nul(TokenIn.model_json_schema())}
+            for kind in ("application/x-www-form-urlencoded", "application/json")
+        },
+    }
+}
+
+
+@router.post(
+    "/api/auth/token",
+    body=TokenIn,
+    body_parser=token_credentials,
+    response=TokenOut,
+    auth=False,
+    openapi=TOKEN_OPENAPI,
+    raises=(Unauthorized, TooManyRequests),
+)
 def token(ctx: Ctx, body: TokenIn) -> TokenOut:
     """Exchange email and password for a bearer token."""
     redis = ctx.services.redis

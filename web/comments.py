@@ -10,16 +10,19 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from repo.comments import MAX_TEXT_LENGTH, Comment, CommentRepository
 from web.endpoint import Ctx, Router
+from web.fields import NOT_BLANK, Seconds
 
 router = Router("comments")
 
-CommentText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_LENGTH)]
+CommentText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_LENGTH), NOT_BLANK
+]
 
 
 class CommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: CommentText
-    timestamp: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="seconds into the media")
+    timestamp: Seconds | None = Field(default=None, description="seconds into the media")
 
 
 class CommentEditIn(BaseModel):

@@ -10,7 +10,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from repo.errors import Conflict, DataError, Invalid, NotFound, Unavailable
+from repo.database import RETRYABLE
+from repo.errors import Conflict, Contention, DataError, Invalid, NotFound, Unavailable
 
 log = logging.getLogger("opentr.web")
 
@@ -34,8 +35,18 @@ class Forbidden(ApiError):
     status = 403
 
 
+class Unprocessable(ApiError):
+    """A value the server read but cannot take (a malformed uuid, a missing body, a NUL character)."""
+
+    status = 422
+
+
 class PayloadTooLarge(ApiError):
     status = 413
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
 
 
 class TooManyRequests(ApiError):
@@ -61,7 +72,17 @@ def field_of(error: ValidationError) -> str | None:
     return ".".join(loc) or None
 
 
+CONTENTION_DETAIL = "the data changed concurrently; try again"
 DATA_STATUS: dict[type[DataError], int] = {NotFound: 404, Conflict: 409, Invalid: 422, Unavailable: 503}
+
+
+def status_of(kind: type[Exception]) -> int:
+    """The status an exception class is answered with: what the handlers below send, for the OpenAPI document."""
+    if issubclass(kind, ApiError):
+        return kind.status
+    if issubclass(kind, DataError):
+        return next((code for error, code in DATA_STATUS.items() if issubclass(kind, error)), 400)
+    raise ValueError(f"{kind.__name__} is not answered with a status of its own")
 
 
 async def handle_api_error(request: Request, exc: Exception) -> Response:
@@ -72,7 +93,7 @@ async def handle_api_error(request: Request, exc: Exception) -> Response:
 async def handle_data_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DataError)
     status = next((code for kind, code in DATA_STATUS.items() if isinstance(exc, kind)), 400)
-    headers = {"Retry-After": "2"} if status == 503 else None
+    headers = {"Retry-After": "2"} if status == 503 or isinstance(exc, Contention) else None
     return error_response(status, exc.detail, exc.field, headers)
 
 
@@ -88,6 +109,8 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def handle_database_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, RETRYABLE):  # outside a retried transaction (an endpoint opening its own): ask the client
+        return error_response(409, CONTENTION_DETAIL, None, {"Retry-After": "1"})
     if isinstance(exc, psycopg.OperationalError):
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         return error_response(503, "the database is unavailable; try again shortly", None, {"Retry-After": "2"})

@@ -21,7 +21,10 @@ from repo.library import FilterValues, LibraryFilter, SortKey
 from repo.media_files import FileDetail, FilePage, MediaFile, MediaFileRepository
 from repo.notifications import NotificationRepository
 from storage import layout
-from web.endpoint import Ctx, Router
+from web.endpoint import Ctx, Router, refuse_nul
+from web.errors import UnsupportedMediaType
+from web.fields import Cursor, QueryDateTime
+from web.openapi import NO_NUL
 from web.uploads import ReceivedUpload, move_into_storage, receive_upload
 
 log = logging.getLogger("opentr.web.files")
@@ -127,10 +130,10 @@ class LibraryQuery(BaseModel):
     profile_uuid: UUID | None = Field(default=None, description="files where this speaker profile speaks")
     duration_min: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="seconds, inclusive")
     duration_max: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="seconds, inclusive")
-    uploaded_from: datetime | None = Field(default=None, description="inclusive")
-    uploaded_to: datetime | None = Field(default=None, description="exclusive")
-    recorded_from: datetime | None = Field(default=None, description="recording date, inclusive")
-    recorded_to: datetime | None = Field(default=None, description="recording date, exclusive")
+    uploaded_from: QueryDateTime | None = Field(default=None, description="inclusive")
+    uploaded_to: QueryDateTime | None = Field(default=None, description="exclusive")
+    recorded_from: QueryDateTime | None = Field(default=None, description="recording date, inclusive")
+    recorded_to: QueryDateTime | None = Field(default=None, description="recording date, exclusive")
     media_type: Literal["audio", "video"] | None = None
     transcript: str | None = Field(default=None, max_length=200, description="web-search syntax, in the transcript")
 
@@ -158,7 +161,7 @@ class FileListQuery(LibraryQuery):
     sort: SortKey = "upload_time"
     order: Literal["asc", "desc"] | None = Field(default=None, description="default: titles A→Z, others descending")
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=1000)
+    cursor: Cursor | None = None
 
 
 class NameCountOut(BaseModel):
@@ -224,6 +227,14 @@ async def _receive(request: Any) -> ReceivedUpload:
     return received
 
 
+def _text_part(name: str) -> dict[str, Any]:
+    """A text part of the upload form, with the bounds UploadFields enforces."""
+    schema = UploadFields.model_json_schema()["properties"][name]
+    text: dict[str, Any] = next(s for s in schema.get("anyOf", [schema]) if s.get("type") == "string")
+    return {**text, "pattern": NO_NUL}
+
+
+ONE_PART = {"type": ["string", "number", "boolean", "object"], "contentMediaType": "application/octet-stream"}
 UPLOAD_OPENAPI = {
     "requestBody": {
         "required": True,
@@ -232,32 +243,38 @@ UPLOAD_OPENAPI = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
+                    "additionalProperties": False,
                     "properties": {
-                        "file": {"type": "string", "format": "binary"},
+                        # A file part is one part of bytes, whatever they spell ("false" is a 5-byte file): any
+                        # value but a list (several parts) and, for the media, "" (an empty file).
+                        "file": {**ONE_PART, "not": {"const": ""}},
                         "transcript": {
-                            "type": "string",
-                            "format": "binary",
+                            **ONE_PART,
                             "description": "optional sidecar: WhisperX JSON, SRT or VTT",
                         },
-                        **{name: {"type": "string"} for name in UploadFields.model_fields},
+                        **{name: _text_part(name) for name in UploadFields.model_fields},
                     },
-                }
+                },
+                "encoding": {"file": {"contentType": "audio/*, video/*"}},
             }
         },
-    },
-    "responses": {
-        "409": {"description": "the same file was already uploaded"},
-        "413": {"description": "the file is larger than the upload limit"},
-        "503": {"description": "the job queue is unavailable"},
     },
 }
 
 
-@router.post("/api/files", body_parser=_receive, response=FileOut, status=201, openapi=UPLOAD_OPENAPI)
+@router.post(
+    "/api/files",
+    body_parser=_receive,
+    response=FileOut,
+    status=201,
+    openapi=UPLOAD_OPENAPI,
+    raises=(UnsupportedMediaType,),
+)
 def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
     """Upload a media file (multipart `file`, optional `transcript` sidecar); processing starts after commit."""
     storage = ctx.services.storage_dir
     try:
+        refuse_nul(body.fields, "body")
         fields = UploadFields.model_validate(body.fields)
         hints = SpeakerHints(fields.min_speakers, fields.max_speakers, fields.num_speakers)
         actor = ctx.actor
@@ -302,7 +319,7 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
     return files.get(actor, created.uuid)
 
 
-@router.get("/api/files", query=FileListQuery, response=FilePageOut)
+@router.get("/api/files", query=FileListQuery, response=FilePageOut, raises=(NotFound,))
 def list_files(ctx: Ctx, query: FileListQuery) -> FilePage:
     """Your files, filtered and sorted (newest first by default), with tags and counts; keyset pages via `cursor`."""
     return MediaFileRepository(ctx.conn).list_page(
@@ -363,7 +380,13 @@ def remove_after_commit(ctx: Ctx, storage_paths: list[str]) -> None:
 
 CONTENT_OPENAPI = {
     "responses": {
-        "200": {"description": "the media", "content": {"application/octet-stream": {"schema": {"type": "string"}}}},
+        "200": {
+            "description": "the media, of the type it was uploaded as",
+            "content": {
+                kind: {"schema": {"type": "string", "format": "binary"}}
+                for kind in ("audio/*", "video/*", "application/octet-stream")
+            },
+        },
         "206": {"description": "the requested byte range"},
         "416": {"description": "the range is outside the file"},
     }

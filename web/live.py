@@ -106,7 +106,11 @@ class LiveHub:
 
     def authenticate(self, token: str) -> User | None:
         with self.services.db.transaction() as conn:
-            return UserRepository(conn).user_for_token(token)
+            user = UserRepository(conn).user_for_token(token)
+        if user is not None and user.touch_due:
+            with self.services.db.transaction() as conn:
+                UserRepository(conn).touch_token(token)
+        return user
 
 
 async def _token(websocket: WebSocket) -> str | None:

@@ -6,6 +6,7 @@ whether there is one (`has_api_key`) and show a constant mask.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, cast
@@ -20,18 +21,35 @@ from repo.crypto import DecryptionError
 from repo.errors import Conflict, Invalid, NotFound
 from repo.llm_configs import ConnectionTest, LlmConfig, LlmConfigRepository, Provider
 from web.endpoint import Ctx, Router
+from web.fields import NOT_BLANK, REAL_CHECK, REAL_GAP
 
+log = logging.getLogger("opentr.web")
 router = Router("llm-configs")
 TEST_TIMEOUT_SECONDS = 30.0
 MODELS_TIMEOUT_SECONDS = 15.0
 RECENT_TESTS = 10
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-BaseUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^(https?://\S+)?$")]
-ApiKey = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NOT_BLANK]
+ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NOT_BLANK]
+# An http(s) URL an HTTP client can open: ASCII host labels of 1-63 characters (an international name in its
+# xn-- form) or an IPv6 literal, a port up to 65535, then a path of visible ASCII. "" means the provider's default.
+HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+PORT = r"(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3})"
+H16 = "[0-9A-Fa-f]{1,4}"
+IPV6 = "|".join(  # the RFC 4291 text forms (no embedded IPv4, no zone): what a client can open
+    [
+        rf"(?:{H16}:){{7}}{H16}",
+        rf"(?:{H16}:){{1,7}}:",
+        *(rf"(?:{H16}:){{1,{6 - n}}}(?::{H16}){{1,{n + 1}}}" for n in range(6)),
+        rf":(?:(?::{H16}){{1,7}}|:)",
+    ]
+)
+URL = rf"https?://(?:{HOST_LABEL}(?:\.{HOST_LABEL})*\.?|\[(?:{IPV6})\])(?::{PORT})?(?:/[\x21-\x7e]*)?"
+BaseUrl = Annotated[str, StringConstraints(max_length=2000, pattern=rf"^(?:{URL})?$")]
+# Sent as an HTTP header value: visible ASCII only (a pasted key with a stray space or newline is refused).
+ApiKey = Annotated[str, StringConstraints(max_length=4000, pattern=r"^[\x21-\x7e]*$")]
 MaxTokens = Annotated[int, Field(ge=1, le=1_000_000)]
-Temperature = Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)]
+Temperature = Annotated[float, Field(ge=0, le=2, allow_inf_nan=False), REAL_GAP, REAL_CHECK]
 
 
 class LlmConfigIn(BaseModel):
@@ -254,7 +272,11 @@ def test_config(ctx: Ctx) -> TestResultOut:
     """
     uuid, actor, master_key = ctx.uuid("uuid"), ctx.actor, ctx.services.master_key
     config, api_key = _stored(ctx, uuid)
-    ok, latency_ms, message = llm_clients.test_connection(_settings(config, api_key, TEST_TIMEOUT_SECONDS))
+    try:
+        ok, latency_ms, message = llm_clients.test_connection(_settings(config, api_key, TEST_TIMEOUT_SECONDS))
+    except Exception as exc:  # a configuration stored before today's rules (a bad url or key): a failed test
+        log.info("connection test of llm config %s could not run: %r", uuid, exc)
+        ok, latency_ms, message = False, 0, f"the configuration cannot be used: {type(exc).__name__}: {exc}"[:500]
     with ctx.services.db.transaction() as conn:
         LlmConfigRepository(conn, master_key).record_test(actor, uuid, ok, latency_ms, message)
     return TestResultOut(ok=ok, latency_ms=latency_ms, message=message)

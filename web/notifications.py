@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool
 from repo.errors import Invalid
 from repo.notifications import KINDS, NotificationRepository
 from web.endpoint import Ctx, Router
+from web.fields import QueryBool
 
 router = Router("notifications")
 MAX_MARKED = 1000
@@ -18,7 +19,7 @@ MAX_MARKED = 1000
 
 class NotificationQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    unread_only: bool = False
+    unread_only: QueryBool = False
     limit: int = Field(default=50, ge=1, le=200)
     cursor: UUID | None = Field(default=None, description="next_cursor of the previous page")
 
@@ -52,9 +53,20 @@ class MarkedOut(BaseModel):
     marked: int
 
 
+def _preferences_schema(schema: dict[str, Any]) -> None:
+    schema.clear()
+    schema.update(
+        type="object",
+        properties={kind: {"type": "boolean"} for kind in KINDS},
+        additionalProperties=False,
+        description="kind → whether to receive it in the app; kinds not named stay as they are",
+    )
+
+
 class PreferencesIn(RootModel[dict[str, StrictBool]]):
     """Kind → whether to receive it in the app; kinds not named stay as they are."""
 
+    model_config = ConfigDict(json_schema_extra=_preferences_schema)
     root: dict[str, StrictBool] = Field(max_length=len(KINDS))
 
 

@@ -1,4 +1,11 @@
-"""The OpenAPI 3.1 document, generated from the endpoints' pydantic models (never written by hand)."""
+"""The OpenAPI 3.1 document, generated from the endpoints' declarations (never written by hand).
+
+Every status an operation can answer is derived from the same declarations that make the pipeline answer it
+(web/endpoint.py): 401 where a token is required, 403 for administrators' routes, 404 and 422 where a path names a
+resource, 400/413/415/422 where a JSON body is read, 422 for query parameters, 409 and 503 wherever the database is
+used (a transaction that keeps colliding, an unavailable pool), plus the errors an endpoint declares it `raises`.
+Request strings are documented without NUL characters, which the pipeline refuses (PostgreSQL text cannot hold them).
+"""
 
 from __future__ import annotations
 
@@ -8,20 +15,71 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from web.endpoint import Endpoint
+from web.errors import status_of
 
 PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+NO_NUL = "^[^\\u0000]*$"
 ERROR_SCHEMA = {
     "type": "object",
     "properties": {"detail": {}, "field": {"type": ["string", "null"]}},
     "required": ["detail"],
 }
+STATUS_TEXT = {
+    400: "the body is not well-formed JSON (or multipart data)",
+    401: "missing, expired or revoked bearer token",
+    403: "not allowed to you (administrators only, or a system resource)",
+    404: "not found, or not yours",
+    405: "method not allowed",
+    409: "a conflict with the stored state, or concurrent changes collided: try again (Retry-After)",
+    413: "the body is too large",
+    415: "the body is not of a supported media type",
+    416: "the range is outside the file",
+    422: "a value is invalid: `field` names it",
+    429: "too many attempts: wait (Retry-After)",
+    503: "the database or the job queue is unavailable: try again shortly (Retry-After)",
+}
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
+def _error(status: int) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": STATUS_TEXT[status],
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
+    if status in (409, 429, 503):
+        response["headers"] = RETRY_AFTER
+    return response
+
+
+def error_statuses(endpoint: Endpoint) -> set[int]:
+    """Every error status the pipeline and the handler of `endpoint` can answer."""
+    statuses = {409, 503}  # every endpoint runs in a (retried) transaction on the pool
+    if endpoint.auth:
+        statuses.add(401)
+    if endpoint.admin:
+        statuses.add(403)
+    if PATH_PARAM.search(endpoint.path):
+        statuses |= {404, 422}
+    if endpoint.query is not None:
+        statuses.add(422)
+    if endpoint.body is not None or endpoint.body_parser is not None:
+        statuses |= {400, 413, 422}
+    if endpoint.body is not None and endpoint.body_parser is None:
+        statuses.add(415)  # the pipeline reads it as JSON
+    statuses |= {status_of(kind) for kind in endpoint.raises}
+    return statuses
+
+
+def without_nul(schema: Any) -> Any:
+    """Request strings carry no NUL: add the pattern to every free-form string (patterns already exclude it)."""
+    if isinstance(schema, list):
+        return [without_nul(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: without_nul(value) for key, value in schema.items()}
+    if result.get("type") == "string" and not {"pattern", "format", "enum", "const"} & result.keys():
+        result["pattern"] = NO_NUL
+    return result
 
 
 def document(endpoints: list[Endpoint], title: str = "opentr", version: str = "0.1.0") -> dict[str, Any]:
@@ -29,18 +87,24 @@ def document(endpoints: list[Endpoint], title: str = "opentr", version: str = "0
 
     def schema_of(kind: Any, mode: str) -> dict[str, Any]:
         schema = TypeAdapter(kind).json_schema(ref_template="#/components/schemas/{model}", mode=mode)  # type: ignore[arg-type]
+        if mode == "validation":
+            schema = without_nul(schema)
         components.update(schema.pop("$defs", {}))
         return schema
 
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
+        if not endpoint.documented:
+            continue
         path = PATH_PARAM.sub(r"{\1}", endpoint.path)
         parameters: list[dict[str, Any]] = [
             {
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "string", "format": "uuid"} if name.endswith("uuid") else {"type": "string"},
+                "schema": {"type": "string", "format": "uuid"}
+                if name.endswith("uuid")
+                else without_nul(endpoint.params.get(name, {"type": "string"})),
             }
             for name in PATH_PARAM.findall(endpoint.path)
         ]
@@ -72,14 +136,10 @@ def document(endpoints: list[Endpoint], title: str = "opentr", version: str = "0
             }
         elif not declared:
             operation["responses"][ok if endpoint.status != 200 else "204"] = {"description": "done"}
-        operation["responses"]["422"] = _error("a field is invalid")
+        for status in sorted(error_statuses(endpoint)):
+            operation["responses"][str(status)] = _error(status)
         if endpoint.auth:
             operation["security"] = [{"bearer": []}]
-            operation["responses"]["401"] = _error("missing or invalid token")
-        if parameters and any(p["in"] == "path" for p in parameters):
-            operation["responses"]["404"] = _error("not found, or not yours")
-        if endpoint.admin:
-            operation["responses"]["403"] = _error("administrators only")
         for key, value in (endpoint.openapi or {}).items():
             if key == "responses":
                 operation["responses"].update(value)

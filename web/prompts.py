@@ -8,13 +8,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from repo.errors import NotFound
 from repo.prompts import ContentType, Prompt, PromptRepository
 from web.endpoint import Ctx, Router
 from web.errors import Forbidden
+from web.fields import NOT_BLANK
 
 router = Router("prompts")
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NOT_BLANK]
 PromptText = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 
@@ -82,7 +84,7 @@ def create_prompt(ctx: Ctx, body: PromptIn) -> Prompt:
     )
 
 
-@router.get("/api/prompts/active", query=ActivePromptQuery, response=PromptOut)
+@router.get("/api/prompts/active", query=ActivePromptQuery, response=PromptOut, raises=(NotFound,))
 def active_prompt(ctx: Ctx, query: ActivePromptQuery) -> Prompt:
     """The prompt your summaries of this content type use."""
     return PromptRepository(ctx.conn).active(ctx.actor, query.content_type)
@@ -94,7 +96,7 @@ def get_prompt(ctx: Ctx) -> Prompt:
     return PromptRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
 
 
-@router.put("/api/prompts/{uuid}", body=PromptUpdateIn, response=PromptOut)
+@router.put("/api/prompts/{uuid}", body=PromptUpdateIn, response=PromptOut, raises=(Forbidden,))
 def update_prompt(ctx: Ctx, body: PromptUpdateIn) -> Prompt:
     """Change a prompt."""
     repository, uuid = PromptRepository(ctx.conn), ctx.uuid("uuid")
@@ -110,7 +112,7 @@ def update_prompt(ctx: Ctx, body: PromptUpdateIn) -> Prompt:
     )
 
 
-@router.delete("/api/prompts/{uuid}", status=204)
+@router.delete("/api/prompts/{uuid}", status=204, raises=(Forbidden,))
 def delete_prompt(ctx: Ctx) -> None:
     """Delete a prompt (a system default cannot be deleted)."""
     repository, uuid = PromptRepository(ctx.conn), ctx.uuid("uuid")

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from repo.errors import Invalid
+from repo.errors import Conflict
 from repo.speakers import Speaker, SpeakerMatch, SpeakerRepository, SpeakerSummary, Suggestion
 from web.endpoint import Ctx, Router
 
@@ -121,7 +121,8 @@ def merge_speakers(ctx: Ctx, body: MergeIn) -> Speaker:
     """Fold one speaker of a file into another; returns the merged target."""
     file_uuid = ctx.uuid("uuid")
     if body.source_uuid == body.target_uuid:
-        raise Invalid("a speaker cannot be merged into itself", "target_uuid")
+        # Not expressible in a schema: a conflict between the two values, not a malformed one.
+        raise Conflict("a speaker cannot be merged into itself", "target_uuid")
     return SpeakerRepository(ctx.conn).merge(ctx.actor, file_uuid, body.source_uuid, body.target_uuid)
 
 

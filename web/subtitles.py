@@ -7,6 +7,7 @@ per-word timing once edited), so a cue starts about when its first word is said.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,8 +29,13 @@ class Cue(Protocol):
     def speaker_name(self) -> str | None: ...
 
 
+# SRT and WebVTT write two-digit hours; a stored time beyond them (or not a number at all, from an old row or
+# another tool) is clamped into the format instead of failing the whole file.
+MAX_MILLIS = 100 * 3_600_000 - 1
+
+
 def timestamp(seconds: float, separator: str) -> str:
-    millis = max(0, round(seconds * 1000))
+    millis = 0 if math.isnan(seconds) else min(MAX_MILLIS, max(0, round(min(seconds, MAX_MILLIS / 1000) * 1000)))
     hours, rest = divmod(millis, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
     secs, millis = divmod(rest, 1000)

@@ -67,7 +67,8 @@ def _config(ctx: Ctx, uuid: UUID | None) -> LlmConfig:
     try:
         return configs.get(ctx.actor, uuid)
     except NotFound:
-        raise NotFound("LLM configuration not found", "llm_config_uuid") from None
+        # The file in the path exists: a configuration the body names that does not is a conflict, not a 404.
+        raise Conflict("LLM configuration not found", "llm_config_uuid") from None
 
 
 def _prompt(ctx: Ctx, uuid: UUID | None) -> Prompt | None:
@@ -76,7 +77,7 @@ def _prompt(ctx: Ctx, uuid: UUID | None) -> Prompt | None:
         return prompts.get(ctx.actor, uuid) if uuid is not None else prompts.active(ctx.actor)
     except NotFound:
         if uuid is not None:
-            raise NotFound("prompt not found", "prompt_uuid") from None
+            raise Conflict("prompt not found", "prompt_uuid") from None
         return None  # no active prompt and no system default: the worker uses its built-in one
 
 

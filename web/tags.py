@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from repo.tags import MAX_NAME_LENGTH, Tag, TagCount, TagRepository
 from web.endpoint import Ctx, Router
+from web.fields import WHITE_SPACE
 
 router = Router("tags")
 
@@ -27,6 +28,7 @@ def no_slash(name: str) -> str:
 TagName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH),
+    Field(json_schema_extra={"pattern": f"^[^\\u0000/]*[^\\u0000/{WHITE_SPACE}][^\\u0000/]*$"}),
     AfterValidator(no_slash),
 ]
 
@@ -87,7 +89,11 @@ def tag_file(ctx: Ctx, body: TagIn) -> list[Tag]:
     return tags.tags_for_file(ctx.actor, file_uuid)
 
 
-@router.delete("/api/files/{uuid}/tags/{name}", status=204)
+@router.delete(
+    "/api/files/{uuid}/tags/{name}",
+    status=204,
+    params={"name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": "^[^/\\u0000]*$"}},
+)
 def untag_file(ctx: Ctx) -> None:
     """Detach a tag (by URL-encoded name) from a file."""
     file_uuid = ctx.uuid("uuid")

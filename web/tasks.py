@@ -8,9 +8,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from repo.errors import Invalid
+from repo.errors import Invalid, NotFound
 from repo.tasks import Task, TaskPage, TaskRepository
 from web.endpoint import Ctx, Router
+from web.fields import Cursor
 
 router = Router("tasks")
 MAX_TASK_ID_LENGTH = 200
@@ -21,7 +22,7 @@ class TaskQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: TaskStatus | None = None
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=1024, description="next_cursor of the previous page")
+    cursor: Cursor | None = None
 
 
 class TaskOut(BaseModel):
@@ -44,13 +45,17 @@ class TaskPageOut(BaseModel):
     next_cursor: str | None
 
 
-@router.get("/api/tasks", query=TaskQuery, response=TaskPageOut)
+@router.get("/api/tasks", query=TaskQuery, response=TaskPageOut, raises=(NotFound,))
 def list_tasks(ctx: Ctx, query: TaskQuery) -> TaskPage:
     """Your tasks, newest first."""
     return TaskRepository(ctx.conn).list(ctx.actor, status=query.status, limit=query.limit, cursor=query.cursor)
 
 
-@router.get("/api/tasks/{id}", response=TaskOut)
+@router.get(
+    "/api/tasks/{id}",
+    response=TaskOut,
+    params={"id": {"type": "string", "minLength": 1, "maxLength": MAX_TASK_ID_LENGTH}},
+)
 def get_task(ctx: Ctx) -> Task:
     """One task, by its job id."""
     task_id = str(ctx.request.path_params.get("id", ""))

@@ -14,6 +14,7 @@ from repo.segments import SegmentRepository, TranscriptSegment
 from web import subtitles
 from web.body_cache import BodyCache, Encoded, accepts_gzip, etag_matches
 from web.endpoint import Ctx, Router
+from web.fields import Seconds
 
 router = Router("transcripts")
 
@@ -34,8 +35,8 @@ class SegmentUpdateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str | None = Field(default=None, min_length=1, max_length=20_000)
     speaker_uuid: UUID | None = None
-    start_time: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    end_time: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    start_time: Seconds | None = Field(default=None, description="seconds; within the file's duration")
+    end_time: Seconds | None = Field(default=None, description="seconds; not before start_time")
 
 
 class TranscriptQuery(BaseModel):

@@ -18,7 +18,7 @@ from starlette.requests import Request
 
 from storage import layout
 from storage.names import clean_filename, is_media
-from web.errors import ApiError, PayloadTooLarge
+from web.errors import ApiError, PayloadTooLarge, UnsupportedMediaType
 
 SIDECAR_LIMIT = 64 * 1024 * 1024
 FIELD_LIMIT = 64 * 1024
@@ -72,8 +72,9 @@ class _Receiver:
     def on_headers_finished(self) -> None:
         _, options = parse_options_header(self.headers.get("content-disposition", ""))
         self._name = options.get(b"name", b"").decode("utf-8", "replace")
-        filename = options.get(b"filename")
-        if self._name in FILE_FIELDS and filename is not None:
+        # A file field is a file whether or not its part carries a filename (the document promises no more).
+        filename = options.get(b"filename", self._name.encode())
+        if self._name in FILE_FIELDS:
             if self._name in self.parts:
                 raise ApiError(f"{self._name}: sent twice", self._name)
             content_type = self.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
@@ -161,7 +162,7 @@ async def receive_upload(request: Request, directory: Path, max_media_bytes: int
         raise ApiError("file: required, and must not be empty", "file")
     if not is_media(media.filename, media.content_type):
         receiver.discard()
-        raise ApiError(f"file: {media.content_type or 'this type'} is not an audio or video file", "file")
+        raise UnsupportedMediaType(f"file: {media.content_type or 'this type'} is not an audio or video file", "file")
     return ReceivedUpload(media, receiver.parts.get("transcript"), receiver.fields)
 
 

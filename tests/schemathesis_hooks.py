@@ -1,0 +1,76 @@
+"""Schemathesis hooks for tests/test_schemathesis.py (loaded through SCHEMATHESIS_HOOKS in the `st` process).
+
+- Every generated request carries a fresh bearer token of the test's user, issued straight into the database: a
+  generated `POST /api/auth/logout` revokes only its own token, so it cannot turn the rest of the run into 401s.
+- Links whose source value is null are not followed (filter_case); audio/* and video/* parts are sent as bytes.
+- In the example-based phases, half of the positive cases name one of the user's real resources in their path
+  (from OPENTR_ST_POOLS), so the requests reach real data and not only 404s; the stateful phase follows its links.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+from typing import Any
+
+import psycopg
+import schemathesis
+
+from repo import crypto
+from tests.test_fuzz_api import _pool_kind
+
+_local = threading.local()
+POOLS: dict[str, list[str]] = json.loads(os.environ.get("OPENTR_ST_POOLS", "{}"))
+
+
+def _connection() -> psycopg.Connection[Any]:
+    conn: psycopg.Connection[Any] | None = getattr(_local, "conn", None)
+    if conn is None or conn.closed:
+        conn = psycopg.connect(os.environ["OPENTR_ST_DATABASE"], autocommit=True)
+        _local.conn = conn
+    return conn
+
+
+@schemathesis.auth(refresh_interval=None)
+class FreshToken:
+    def get(self, case: Any, ctx: schemathesis.AuthContext) -> str:
+        token = crypto.new_token()
+        _connection().execute(
+            "INSERT INTO auth_tokens (user_id, token_hash, expires_at) VALUES (%s, %s, now() + interval '1 hour')",
+            [int(os.environ["OPENTR_ST_USER_ID"]), crypto.hash_token(token)],
+        )
+        return token
+
+    def set(self, case: Any, data: str, ctx: schemathesis.AuthContext) -> None:
+        case.headers["Authorization"] = f"Bearer {data}"
+
+
+# The upload's `file` part is declared audio/* or video/*: its bytes go as they are, like application/octet-stream.
+schemathesis.serializer.alias(["audio/*", "video/*"], "application/octet-stream")
+
+
+@schemathesis.hook
+def filter_case(context: schemathesis.HookContext, case: Any) -> bool:
+    """A link from a nullable field (a notification's file_uuid) yields the path `/api/files/None/...`: that is
+    no request the document allows, so it is not one to judge the API by."""
+    return all(value is not None and value != "None" for value in (case.path_parameters or {}).values())
+
+
+@schemathesis.hook
+def map_case(context: schemathesis.HookContext, case: Any) -> Any:
+    meta = case.meta
+    if meta is None or not case.path_parameters or meta.phase.name.value == "stateful":
+        return case
+    if not meta.generation.mode.is_positive:
+        return case
+    chooser = random.Random(repr(sorted(case.path_parameters.items())) + repr(case.body))
+    if chooser.random() < 0.5:
+        return case
+    path = case.operation.path
+    for name in list(case.path_parameters):
+        pool = POOLS.get(_pool_kind(path, name))
+        if pool:
+            case.path_parameters[name] = chooser.choice(pool)
+    return case
