@@ -114,4 +114,4 @@ def test_a_file_without_a_transcript_and_another_users_file(client: Any, fresh_u
     assert client.get(f"/api/files/{empty}/analytics", headers=bob).status_code == 404
     assert client.get(f"/api/files/{empty}/analytics").status_code == 401
     bad = client.get("/api/files/nope/analytics", headers=alice)
-    assert (bad.status_code, bad.json()["field"]) == (400, "uuid")
+    assert (bad.status_code, bad.json()["field"]) == (422, "uuid")

@@ -443,7 +443,7 @@ def test_create_a_speaker_then_delete_speakers_moving_their_segments(client: Any
     taken = client.post(f"/api/files/{rec.file_uuid}/speakers", headers=alice, json={"label": "Guest"})
     assert (taken.status_code, taken.json()["field"]) == (409, "label")
 
-    refused = client.delete(f"/api/speakers/{rec.ann}", headers=alice)
+    refused = client.request("DELETE", f"/api/speakers/{rec.ann}", headers=alice, json={})
     assert (refused.status_code, refused.json()["field"]) == (409, "move_segments_to")
     assert "still has 2 segment(s)" in refused.json()["detail"]
     itself = client.request("DELETE", f"/api/speakers/{rec.ann}", headers=alice, json={"move_segments_to": rec.ann})
@@ -457,7 +457,8 @@ def test_create_a_speaker_then_delete_speakers_moving_their_segments(client: Any
         "DELETE", f"/api/speakers/{rec.ann}", headers=alice, json={"move_segments_to": guest["uuid"]}
     )
     assert moved.status_code == 204, moved.text
-    assert client.delete(f"/api/speakers/{created.json()['uuid']}", headers=alice).status_code == 204
+    emptied = client.request("DELETE", f"/api/speakers/{created.json()['uuid']}", headers=alice, json={})
+    assert emptied.status_code == 204
     left = {s["label"]: s["segment_count"] for s in speakers_of(client, alice, rec.file_uuid).values()}
     assert left == {"Guest": 2, "SPEAKER_01": 1}
     transcript = client.get(f"/api/files/{rec.file_uuid}/transcript", headers=alice).json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -199,10 +200,21 @@ class FileUpdateIn(BaseModel):
     is_public: bool | None = None
 
 
-# A form field is text: "3" is a count (not strict, whatever the model's mode), an empty field is no hint.
+# A form field is text: "3" is a count, an empty field is no hint; nothing else (not " 3", "3.0" or "03"), so
+# that the server takes exactly what the document's pattern allows.
+SPEAKER_COUNT_PATTERN = "^([1-9][0-9]?|100)?$"
+
+
+def _speaker_count(value: object) -> object:
+    if isinstance(value, str):
+        if not re.fullmatch(SPEAKER_COUNT_PATTERN, value):
+            raise ValueError(f"a whole number from 1 to {MAX_SPEAKERS}, or empty")
+        return int(value) if value else None
+    return value
+
+
 SpeakerCount = Annotated[
-    Annotated[int, Field(ge=1, le=MAX_SPEAKERS, strict=False)] | None,
-    BeforeValidator(lambda value: None if value == "" else value),
+    Annotated[int, Field(ge=1, le=MAX_SPEAKERS, strict=False)] | None, BeforeValidator(_speaker_count)
 ]
 
 
@@ -229,6 +241,8 @@ async def _receive(request: Any) -> ReceivedUpload:
 
 def _text_part(name: str) -> dict[str, Any]:
     """A text part of the upload form, with the bounds UploadFields enforces."""
+    if name.endswith("_speakers"):
+        return {"type": "string", "pattern": SPEAKER_COUNT_PATTERN, "description": "speaker count hint (1 to 100)"}
     schema = UploadFields.model_json_schema()["properties"][name]
     text: dict[str, Any] = next(s for s in schema.get("anyOf", [schema]) if s.get("type") == "string")
     return {**text, "pattern": NO_NUL}
