@@ -88,6 +88,12 @@ def query_of(filters: dict[str, Any]) -> FileListQuery:
     raw["tags_mode"] = filters["tags_mode"] or "all"
     raw["duration_min"] = _minutes(filters["longer_than"], "longer_than")
     raw["duration_max"] = _minutes(filters["shorter_than"], "shorter_than")
+    if (
+        raw["duration_min"] is not None
+        and raw["duration_max"] is not None
+        and raw["duration_min"] > raw["duration_max"]
+    ):
+        raise Invalid("shorter than: more minutes than in longer than, please", "shorter_than")
     raw["uploaded_from"] = _day(filters["uploaded_from"], "uploaded_from")
     raw["uploaded_to"] = _day(filters["uploaded_to"], "uploaded_to", shift=1)  # the person's "to" includes the day
     return FileListQuery.model_validate({k: v for k, v in raw.items() if v is not None})
