@@ -29,6 +29,7 @@ from selenium.webdriver import Chrome as WebDriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.select import Select
 
 from repo import schema
 from repo.settings import Settings
@@ -73,6 +74,7 @@ def speech_like_wav(seconds: float, rate: int = 8000) -> bytes:
     return buffer.getvalue()
 
 
+FITS_WIDTH = "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"
 PLAYER_STATE = """
 const player = document.getElementById('player');
 const current = document.querySelector('#transcript li.segment.current');
@@ -162,10 +164,13 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         css(driver, "#files").send_keys(str(media))
         css(driver, "#transcript").send_keys(str(sidecar))
         css(driver, "#language").send_keys("en")
+        css(driver, "#num_speakers").send_keys("2")
         submit(driver, "#upload-form")
         link = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads li.done a"), what="the upload")[0]
         assert css(driver, "#uploads progress").get_attribute("value") == "1"
         file_url = link.get_attribute("href")
+        with psycopg.connect(fresh_url, autocommit=True) as conn:
+            assert conn.execute("SELECT num_speakers, min_speakers FROM media_files").fetchall() == [(2, None)]
         page_is_clean(driver, "upload, after uploading")
         # the same recording again: a sentence saying why, not JSON
         css(driver, "#files").send_keys(str(media))
@@ -174,6 +179,16 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         assert failed[0].text.startswith("Not uploaded: This file was already uploaded as "), failed[0].text
         assert "{" not in failed[0].text
         console_errors(driver)  # the refused upload's 409 is logged by Chromium as a failed resource load
+        # an import from an address of this machine: the server's guard refuses it, and the page says so
+        css(driver, "#url").send_keys("http://127.0.0.1:9/talk.wav")
+        submit(driver, "#url-form")
+        failed = wait(
+            driver,
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads li.failed .state")[1:],
+            what="the refused import",
+        )
+        assert failed[0].text.startswith("Not imported: Url: "), failed[0].text
+        console_errors(driver)  # the refused import's 422, likewise
 
         # the library: queued; a worker starts; the badge turns completed without a reload
         driver.get(f"{base}/")
@@ -192,6 +207,19 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         assert not css(driver, "li.file progress").is_displayed()
         wait(driver, lambda d: css(d, "li.file [data-role=duration]").text == "0:06", what="the duration")
         page_is_clean(driver, "library")
+        # a bulk action on the ticked rows: the tag appears after the page reloads, with a sentence saying so
+        css(driver, "li.file input.pick").click()
+        wait(driver, lambda d: css(d, "#bulk-count").text == "1 file selected.", what="the selection count")
+        css(driver, "#bulk-tag").send_keys("planning")
+        submit(driver, "#bulk")
+        wait(driver, lambda d: [t.text for t in d.find_elements(By.CSS_SELECTOR, "li.file a.tag")] == ["planning"])
+        assert css(driver, "#toast").text == "Done: 1 changed."
+        # the library's filters: a tag chosen in the form narrows the list to the files carrying it
+        Select(css(driver, "#f-tags")).select_by_value("planning")
+        submit(driver, "form.filters")
+        wait(driver, lambda d: "tags=planning" in d.current_url, what="the filtered library")
+        assert len(driver.find_elements(By.CSS_SELECTOR, "li.file")) == 1
+        page_is_clean(driver, "library, filtered")
         shots = [screenshot(driver, "library", size) for size in (DESKTOP, PHONE)]
 
         # the file page: play, and the highlighted segment follows currentTime
@@ -199,6 +227,8 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         wait(driver, lambda d: d.current_url == file_url, what="the file page")
         segments = driver.find_elements(By.CSS_SELECTOR, "#transcript li.segment")
         assert [s.find_element(By.CSS_SELECTOR, ".text").text for s in segments] == [c[3] for c in CUES]
+        talk = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#analytics tbody th")]
+        assert talk == ["SPEAKER_00", "SPEAKER_01"]  # the analytics table, most talk time (3.5 s, 2.5 s) first
         page_is_clean(driver, "file")
         wait(driver, lambda d: d.execute_script("return document.getElementById('player').readyState >= 1"))
         assert player_state(driver)["start"] == 0.0  # before playing: the first segment
@@ -247,6 +277,10 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         driver.execute_script("document.getElementById('player').currentTime = 2.5")  # mid-way, for the picture
         wait(driver, lambda d: player_state(d)["start"] == 1.5, what="the highlight at 2.5 s")
         shots += [screenshot(driver, "file", size) for size in (DESKTOP, PHONE)]
+        for size in (DESKTOP, PHONE):  # the side panels and the analytics table fit: no sideways scrolling
+            driver.set_window_size(*size)
+            assert driver.execute_script(FITS_WIDTH), f"the file page scrolls sideways at {size}"
+        driver.set_window_size(*DESKTOP)
 
         # search a word, open the hit: the player is at the hit's time
         driver.get(f"{base}/search")

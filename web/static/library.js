@@ -136,7 +136,8 @@ if (bulk) {
       if (action.endsWith("_tag")) body.tag = bulk.elements.tag.value.trim();
       if (action === "add_to_collection") body.collection_uuid = bulk.elements.collection_uuid.value || null;
       const result = await api("POST", "/api/files/bulk", body);
-      const parts = Object.entries(result.counts).map(([outcome, n]) => `${n} ${outcome.replace("_", " ")}`);
+      const words = { done: "changed", unchanged: "already so", not_found: "not found", conflict: "refused" };
+      const parts = Object.entries(result.counts).map(([outcome, n]) => `${n} ${words[outcome] || outcome}`);
       sessionStorage.setItem("opentr:bulk-result", `Done: ${parts.join(", ")}.`);
       location.reload();
     } catch (error) {
