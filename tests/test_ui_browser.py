@@ -1,11 +1,15 @@
 """The web interface in a real headless Chromium, against a real uvicorn and a real `opentr worker`.
 
-register → upload a WAV with a transcript file → the status becomes completed without reloading → open the file →
+register → upload a WAV with a transcript file and a speaker-count hint (a URL import of this machine is refused
+with a sentence) → the status becomes completed without reloading → tag it with a bulk action, filter the library
+by that tag → open the file: the analytics table →
 play: the highlighted segment follows currentTime → click a later segment: currentTime jumps there → edit a
 segment's text and rename a speaker, reload: both persisted → search a word, open the hit: the player is at the
 hit's time → every other page → sign out: the file page redirects to sign in. Every page is checked for console
 errors and axe-core's serious/critical accessibility violations; library, file and search pages are photographed
 at desktop and phone width into the screenshot folder (printed at the end).
+
+The upload page's import from a URL has its own test (a second worker and server).
 
 CSRF refusals and another user's file page are covered without a browser in tests/test_web_sessions.py.
 """
@@ -30,6 +34,9 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.select import Select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from repo import schema
 from repo.settings import Settings
@@ -95,8 +102,8 @@ def workers(fresh_url: str, private_redis: str, tmp_path: Path) -> WorkerEnv:
 
 
 @contextlib.contextmanager
-def running_worker(workers: WorkerEnv, log: Path) -> Iterator[subprocess.Popen[str]]:
-    worker = workers.serve(log)
+def running_worker(workers: WorkerEnv, log: Path, **env: str) -> Iterator[subprocess.Popen[str]]:
+    worker = workers.serve(log, **env)
     try:
         yield worker
     finally:
@@ -132,6 +139,17 @@ def submit(driver: WebDriver, form_selector: str) -> None:
     css(driver, f"{form_selector} button[type=submit]").click()
 
 
+def register(driver: WebDriver, base: str) -> None:
+    driver.get(f"{base}/register")
+    page_is_clean(driver, "register")
+    css(driver, "#full_name").send_keys("Robin")
+    css(driver, "#email").send_keys("robin@example.com")
+    css(driver, "#password").send_keys(PASSWORD)
+    css(driver, "#password_again").send_keys(PASSWORD)
+    submit(driver, "main form")
+    wait(driver, lambda d: d.current_url == f"{base}/", what="the library after registering")
+
+
 def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str, tmp_path: Path) -> None:
     media, sidecar = tmp_path / "planning.wav", tmp_path / "planning.srt"
     media.write_bytes(speech_like_wav(6.0))
@@ -146,15 +164,7 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
     with serve_app(settings) as served, chromium() as driver, contextlib.ExitStack() as stack:
         base = served.url
 
-        # register
-        driver.get(f"{base}/register")
-        page_is_clean(driver, "register")
-        css(driver, "#full_name").send_keys("Robin")
-        css(driver, "#email").send_keys("robin@example.com")
-        css(driver, "#password").send_keys(PASSWORD)
-        css(driver, "#password_again").send_keys(PASSWORD)
-        submit(driver, "main form")
-        wait(driver, lambda d: d.current_url == f"{base}/", what="the library after registering")
+        register(driver, base)
         assert "Nothing here yet" in css(driver, "main").text
         page_is_clean(driver, "empty library")
 
@@ -314,3 +324,41 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         assert css(driver, "h1").text == "Sign in"
         page_is_clean(driver, "sign in")
     assert all(p.is_file() and p.stat().st_size > 10_000 and p.parent == SCREENSHOTS for p in shots)
+
+
+def test_import_from_a_url_shows_its_progress_and_opens_the_file(
+    workers: WorkerEnv, fresh_url: str, tmp_path: Path
+) -> None:
+    """The upload page's import form: the worker downloads from a web address (this machine's, allowed here) and
+    the page follows the import until it links to the new file."""
+    recording = speech_like_wav(2.0)
+
+    async def media(request: Request) -> Response:
+        return Response(recording, media_type="audio/wav")
+
+    allowed = "127.0.0.1/32"
+    settings = Settings(
+        database_url=schema.to_url(fresh_url),
+        redis_url=workers.redis_url,
+        opentr_home=workers.home,
+        opentr_allow_private_urls=allowed,
+        db_pool_min=1,
+        db_pool_max=4,
+    )
+    with (
+        serve_app(settings, [Route("/fixture/interview.wav", media)]) as served,
+        chromium() as driver,
+        running_worker(workers, tmp_path / "worker.log", OPENTR_ALLOW_PRIVATE_URLS=allowed),
+    ):
+        register(driver, served.url)
+        driver.get(f"{served.url}/upload")
+        css(driver, "#url").send_keys(f"{served.url}/fixture/interview.wav")
+        submit(driver, "#url-form")
+        link = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads li.done a"), 60, "the import")[0]
+        assert link.text == "imported; processing — open it"
+        assert css(driver, "#uploads progress").get_attribute("value") == "1"
+        page_is_clean(driver, "upload, after importing")
+        file_uuid = link.get_attribute("href").rsplit("/", 1)[1]
+    assert workers.query("SELECT filename, file_size FROM media_files WHERE uuid = %s", file_uuid) == [
+        ("interview.wav", len(recording))
+    ]
