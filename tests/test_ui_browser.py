@@ -224,6 +224,10 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         submit(driver, "#bulk")
         wait(driver, lambda d: [t.text for t in d.find_elements(By.CSS_SELECTOR, "li.file a.tag")] == ["planning"])
         assert css(driver, "#toast").text == "Done: 1 changed."
+        css(driver, "li.file input.pick").click()  # and its transcript as a zip (POST /api/files/export)
+        Select(css(driver, "#bulk-action")).select_by_value("export")
+        submit(driver, "#bulk")
+        wait(driver, lambda d: css(d, "#toast").text == "Downloading 1 transcript.", what="the zip download")
         # the library's filters: a tag chosen in the form narrows the list to the files carrying it
         Select(css(driver, "#f-tags")).select_by_value("planning")
         submit(driver, "form.filters")
