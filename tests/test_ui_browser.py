@@ -1,11 +1,15 @@
 """The web interface in a real headless Chromium, against a real uvicorn and a real `opentr worker`.
 
-register → upload a WAV with a transcript file → the status becomes completed without reloading → open the file →
+register → upload a WAV with a transcript file and a speaker-count hint (a URL import of this machine is refused
+with a sentence) → the status becomes completed without reloading → tag it with a bulk action, filter the library
+by that tag → open the file: the analytics table →
 play: the highlighted segment follows currentTime → click a later segment: currentTime jumps there → edit a
 segment's text and rename a speaker, reload: both persisted → search a word, open the hit: the player is at the
 hit's time → every other page → sign out: the file page redirects to sign in. Every page is checked for console
 errors and axe-core's serious/critical accessibility violations; library, file and search pages are photographed
 at desktop and phone width into the screenshot folder (printed at the end).
+
+The upload page's import from a URL has its own test (a second worker and server).
 
 CSRF refusals and another user's file page are covered without a browser in tests/test_web_sessions.py.
 """
@@ -29,6 +33,10 @@ from selenium.webdriver import Chrome as WebDriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.select import Select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from repo import schema
 from repo.settings import Settings
@@ -73,6 +81,7 @@ def speech_like_wav(seconds: float, rate: int = 8000) -> bytes:
     return buffer.getvalue()
 
 
+FITS_WIDTH = "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"
 PLAYER_STATE = """
 const player = document.getElementById('player');
 const current = document.querySelector('#transcript li.segment.current');
@@ -93,8 +102,8 @@ def workers(fresh_url: str, private_redis: str, tmp_path: Path) -> WorkerEnv:
 
 
 @contextlib.contextmanager
-def running_worker(workers: WorkerEnv, log: Path) -> Iterator[subprocess.Popen[str]]:
-    worker = workers.serve(log)
+def running_worker(workers: WorkerEnv, log: Path, **env: str) -> Iterator[subprocess.Popen[str]]:
+    worker = workers.serve(log, **env)
     try:
         yield worker
     finally:
@@ -130,6 +139,17 @@ def submit(driver: WebDriver, form_selector: str) -> None:
     css(driver, f"{form_selector} button[type=submit]").click()
 
 
+def register(driver: WebDriver, base: str) -> None:
+    driver.get(f"{base}/register")
+    page_is_clean(driver, "register")
+    css(driver, "#full_name").send_keys("Robin")
+    css(driver, "#email").send_keys("robin@example.com")
+    css(driver, "#password").send_keys(PASSWORD)
+    css(driver, "#password_again").send_keys(PASSWORD)
+    submit(driver, "main form")
+    wait(driver, lambda d: d.current_url == f"{base}/", what="the library after registering")
+
+
 def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str, tmp_path: Path) -> None:
     media, sidecar = tmp_path / "planning.wav", tmp_path / "planning.srt"
     media.write_bytes(speech_like_wav(6.0))
@@ -144,15 +164,7 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
     with serve_app(settings) as served, chromium() as driver, contextlib.ExitStack() as stack:
         base = served.url
 
-        # register
-        driver.get(f"{base}/register")
-        page_is_clean(driver, "register")
-        css(driver, "#full_name").send_keys("Robin")
-        css(driver, "#email").send_keys("robin@example.com")
-        css(driver, "#password").send_keys(PASSWORD)
-        css(driver, "#password_again").send_keys(PASSWORD)
-        submit(driver, "main form")
-        wait(driver, lambda d: d.current_url == f"{base}/", what="the library after registering")
+        register(driver, base)
         assert "Nothing here yet" in css(driver, "main").text
         page_is_clean(driver, "empty library")
 
@@ -162,10 +174,13 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         css(driver, "#files").send_keys(str(media))
         css(driver, "#transcript").send_keys(str(sidecar))
         css(driver, "#language").send_keys("en")
+        css(driver, "#num_speakers").send_keys("2")
         submit(driver, "#upload-form")
         link = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads li.done a"), what="the upload")[0]
         assert css(driver, "#uploads progress").get_attribute("value") == "1"
         file_url = link.get_attribute("href")
+        with psycopg.connect(fresh_url, autocommit=True) as conn:
+            assert conn.execute("SELECT num_speakers, min_speakers FROM media_files").fetchall() == [(2, None)]
         page_is_clean(driver, "upload, after uploading")
         # the same recording again: a sentence saying why, not JSON
         css(driver, "#files").send_keys(str(media))
@@ -174,6 +189,16 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         assert failed[0].text.startswith("Not uploaded: This file was already uploaded as "), failed[0].text
         assert "{" not in failed[0].text
         console_errors(driver)  # the refused upload's 409 is logged by Chromium as a failed resource load
+        # an import from an address of this machine: the server's guard refuses it, and the page says so
+        css(driver, "#url").send_keys("http://127.0.0.1:9/talk.wav")
+        submit(driver, "#url-form")
+        failed = wait(
+            driver,
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads li.failed .state")[1:],
+            what="the refused import",
+        )
+        assert failed[0].text.startswith("Not imported: Url: "), failed[0].text
+        console_errors(driver)  # the refused import's 422, likewise
 
         # the library: queued; a worker starts; the badge turns completed without a reload
         driver.get(f"{base}/")
@@ -192,6 +217,23 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         assert not css(driver, "li.file progress").is_displayed()
         wait(driver, lambda d: css(d, "li.file [data-role=duration]").text == "0:06", what="the duration")
         page_is_clean(driver, "library")
+        # a bulk action on the ticked rows: the tag appears after the page reloads, with a sentence saying so
+        css(driver, "li.file input.pick").click()
+        wait(driver, lambda d: css(d, "#bulk-count").text == "1 file selected.", what="the selection count")
+        css(driver, "#bulk-tag").send_keys("planning")
+        submit(driver, "#bulk")
+        wait(driver, lambda d: [t.text for t in d.find_elements(By.CSS_SELECTOR, "li.file a.tag")] == ["planning"])
+        assert css(driver, "#toast").text == "Done: 1 changed."
+        css(driver, "li.file input.pick").click()  # and its transcript as a zip (POST /api/files/export)
+        Select(css(driver, "#bulk-action")).select_by_value("export")
+        submit(driver, "#bulk")
+        wait(driver, lambda d: css(d, "#toast").text == "Downloading 1 transcript.", what="the zip download")
+        # the library's filters: a tag chosen in the form narrows the list to the files carrying it
+        Select(css(driver, "#f-tags")).select_by_value("planning")
+        submit(driver, "form.filters")
+        wait(driver, lambda d: "tags=planning" in d.current_url, what="the filtered library")
+        assert len(driver.find_elements(By.CSS_SELECTOR, "li.file")) == 1
+        page_is_clean(driver, "library, filtered")
         shots = [screenshot(driver, "library", size) for size in (DESKTOP, PHONE)]
 
         # the file page: play, and the highlighted segment follows currentTime
@@ -199,6 +241,8 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         wait(driver, lambda d: d.current_url == file_url, what="the file page")
         segments = driver.find_elements(By.CSS_SELECTOR, "#transcript li.segment")
         assert [s.find_element(By.CSS_SELECTOR, ".text").text for s in segments] == [c[3] for c in CUES]
+        talk = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#analytics tbody th")]
+        assert talk == ["SPEAKER_00", "SPEAKER_01"]  # the analytics table, most talk time (3.5 s, 2.5 s) first
         page_is_clean(driver, "file")
         wait(driver, lambda d: d.execute_script("return document.getElementById('player').readyState >= 1"))
         assert player_state(driver)["start"] == 0.0  # before playing: the first segment
@@ -247,6 +291,10 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         driver.execute_script("document.getElementById('player').currentTime = 2.5")  # mid-way, for the picture
         wait(driver, lambda d: player_state(d)["start"] == 1.5, what="the highlight at 2.5 s")
         shots += [screenshot(driver, "file", size) for size in (DESKTOP, PHONE)]
+        for size in (DESKTOP, PHONE):  # the side panels and the analytics table fit: no sideways scrolling
+            driver.set_window_size(*size)
+            assert driver.execute_script(FITS_WIDTH), f"the file page scrolls sideways at {size}"
+        driver.set_window_size(*DESKTOP)
 
         # search a word, open the hit: the player is at the hit's time
         driver.get(f"{base}/search")
@@ -280,3 +328,41 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         assert css(driver, "h1").text == "Sign in"
         page_is_clean(driver, "sign in")
     assert all(p.is_file() and p.stat().st_size > 10_000 and p.parent == SCREENSHOTS for p in shots)
+
+
+def test_import_from_a_url_shows_its_progress_and_opens_the_file(
+    workers: WorkerEnv, fresh_url: str, tmp_path: Path
+) -> None:
+    """The upload page's import form: the worker downloads from a web address (this machine's, allowed here) and
+    the page follows the import until it links to the new file."""
+    recording = speech_like_wav(2.0)
+
+    async def media(request: Request) -> Response:
+        return Response(recording, media_type="audio/wav")
+
+    allowed = "127.0.0.1/32"
+    settings = Settings(
+        database_url=schema.to_url(fresh_url),
+        redis_url=workers.redis_url,
+        opentr_home=workers.home,
+        opentr_allow_private_urls=allowed,
+        db_pool_min=1,
+        db_pool_max=4,
+    )
+    with (
+        serve_app(settings, [Route("/fixture/interview.wav", media)]) as served,
+        chromium() as driver,
+        running_worker(workers, tmp_path / "worker.log", OPENTR_ALLOW_PRIVATE_URLS=allowed),
+    ):
+        register(driver, served.url)
+        driver.get(f"{served.url}/upload")
+        css(driver, "#url").send_keys(f"{served.url}/fixture/interview.wav")
+        submit(driver, "#url-form")
+        link = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads li.done a"), 60, "the import")[0]
+        assert link.text == "imported; processing — open it"
+        assert css(driver, "#uploads progress").get_attribute("value") == "1"
+        page_is_clean(driver, "upload, after importing")
+        file_uuid = link.get_attribute("href").rsplit("/", 1)[1]
+    assert workers.query("SELECT filename, file_size FROM media_files WHERE uuid = %s", file_uuid) == [
+        ("interview.wav", len(recording))
+    ]

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from tests import factories
-from tests.web import actor_of, sign_up
+from tests.web import actor_of, csrf_in, sign_up
 
 
 def test_load_more_pages_through_every_file_once(client: Any, fresh_url: str) -> None:
@@ -44,3 +44,45 @@ def test_filters_and_badges(client: Any, fresh_url: str) -> None:
     assert "No files match these filters." in client.get("/?q=nothing-like-it").text
     # an unknown status is ignored rather than an error page
     assert client.get("/?status=bogus").status_code == 200
+
+
+def test_the_api_filters_from_the_library_form(client: Any, fresh_url: str) -> None:
+    sign_up(client)
+    owner = actor_of(client, fresh_url, {})
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute("SET TIME ZONE 'UTC'")
+        long_id, long = factories.media_file(
+            conn, owner, filename="long.wav", status="completed", duration=900.0, upload_time="2026-03-01T10:00Z"
+        )
+        _, short = factories.media_file(
+            conn, owner, filename="short.mp4", content_type="video/mp4", duration=60.0, upload_time="2026-03-05T10:00Z"
+        )
+        factories.segments(conn, long_id, ["the quarterly budget"], speaker_id=factories.speaker(conn, owner, long_id))
+        conn.execute("UPDATE speakers SET display_name = 'Ann' WHERE media_file_id = %s", [long_id])
+    token = csrf_in(client.get("/").text)
+    for uuid, tags in ((long, "a,b"), (short, "b")):
+        for tag in tags.split(","):
+            client.post(f"/files/{uuid}/tags", data={"csrf": token, "name": tag})
+
+    def shown(query: str) -> list[str]:
+        page = client.get(f"/?{query}")
+        assert page.status_code == 200, page.text
+        return [
+            {str(long): "long", str(short): "short"}[u] for u in re.findall(r'data-file="([0-9a-f-]{36})"', page.text)
+        ]
+
+    assert shown("") == ["short", "long"]  # newest first
+    assert shown("sort=duration") == ["long", "short"] and shown("sort=title&order=desc") == ["short", "long"]
+    assert shown("tags=a&tags=b") == ["long"] and shown("tags=a&tags=b&tags_mode=any") == ["short", "long"]
+    assert shown("speaker=Ann") == ["long"] and shown("transcript=budget") == ["long"]
+    assert shown("media_type=video") == ["short"] and shown("longer_than=5") == ["long"]
+    assert shown("shorter_than=5") == ["short"]
+    assert shown("uploaded_from=2026-03-02") == ["short"] and shown("uploaded_to=2026-03-01") == ["long"]
+    assert shown("status=completed,error") == ["long"]
+    page = client.get("/?speaker=Ann").text
+    assert '<option value="Ann" selected>Ann (1)</option>' in page  # the choices come from GET /api/files/filters
+    assert re.search(r'<option value="b" *>b \(2\)</option>', page)
+    refused = client.get("/?uploaded_from=yesterday")
+    assert refused.status_code == 422 and "Uploaded from: a date like 2026-01-31." in refused.text
+    refused = client.get("/?longer_than=9&shorter_than=1")
+    assert refused.status_code == 422 and "Shorter than: more minutes than in longer than, please." in refused.text

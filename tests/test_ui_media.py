@@ -100,3 +100,86 @@ def test_tags_comments_and_collections(client: Any, fresh_url: str, signed_in: A
     assert client.get(f"/api/files/{file_uuid}").json()["tags"] == []
     library = client.get(f"/?collection={collection['uuid']}").text
     assert f'href="/files/{file_uuid}"' in library
+
+
+def test_voice_matches_are_offered_and_answered_on_the_page(client: Any, fresh_url: str, signed_in: Any) -> None:
+    from tests.test_web_speakers import recording, voice
+
+    token, owner = signed_in
+    first, second = recording(fresh_url, owner, "monday.wav"), recording(fresh_url, owner, "tuesday.wav")
+    voice(fresh_url, first.ann, [1.0, 0.0, 0.0, 0.0])
+    headers = {"X-CSRF-Token": token}
+    profile = client.post("/api/speaker-profiles", headers=headers, json={"name": "Ann"}).json()
+    client.post(f"/api/speakers/{first.ann}/suggestions/{profile['uuid']}/accept", headers=headers)
+    voice(fresh_url, second.ann, [0.7, 0.0, 0.71414284, 0.0])  # cosine 0.7 with Ann: suggested, not assigned
+    voice(fresh_url, second.bob, [0.0, 0.0, 1.0, 0.0])
+    page = client.get(f"/files/{second.file_uuid}").text
+    assert page.count("Sounds like <strong>Ann</strong> (70 %)") == 1
+    action = f"/files/{second.file_uuid}/speakers/{second.ann}/suggestions/{profile['uuid']}"
+    assert f'action="{action}"' in page
+    accepted = client.post(action, data={"csrf": token, "action": "accept"}, follow_redirects=False)
+    assert accepted.status_code == 303 and accepted.headers["location"] == f"/files/{second.file_uuid}#speakers"
+    linked = client.get(f"/api/files/{second.file_uuid}/speakers").json()
+    assert [(s["label"], s["profile_name"], s["verified"]) for s in linked if s["profile_name"]] == [
+        ("SPEAKER_00", "Ann", True)
+    ]
+    assert "Sounds like" not in client.get(f"/files/{second.file_uuid}").text
+    # a third recording: Ann's voice has learnt Tuesday's, so the same voice is now linked automatically (92 %)
+    # and still offered; rejecting it ends the link for good; a speaker of another file is refused with a sentence
+    third = recording(fresh_url, owner, "wednesday.wav")
+    voice(fresh_url, third.ann, [0.7, 0.0, 0.71414284, 0.0])
+    action = f"/files/{third.file_uuid}/speakers/{third.ann}/suggestions/{profile['uuid']}"
+    assert "Linked to <strong>Ann</strong> (92 %)" in client.get(f"/files/{third.file_uuid}").text
+    wrong_file = f"/files/{second.file_uuid}/speakers/{third.ann}/suggestions/{profile['uuid']}"
+    refused = client.post(wrong_file, data={"csrf": token, "action": "reject"})
+    assert refused.status_code == 422 and "That speaker belongs to another file." in refused.text
+    client.post(action, data={"csrf": token, "action": "reject"})
+    assert "<strong>Ann</strong>" not in client.get(f"/files/{third.file_uuid}").text
+    assert client.get(f"/api/speakers/{third.ann}/suggestions").json() == []
+
+
+def test_analytics_and_the_export_form(client: Any, fresh_url: str, signed_in: Any) -> None:
+    _, owner = signed_in
+    file_uuid = transcribed_file(fresh_url, owner)
+    page = client.get(f"/files/{file_uuid}").text
+    rows = re.findall(r'<tr>\s*<th scope="row">([^<]+)</th>\s*<td>.*?</span> ([^<]+)</td>', page, re.S)
+    assert rows == [("SPEAKER_01", "0:03 (75 %)"), ("SPEAKER_00", "0:01 (25 %)")]
+    form = re.search(r'<form method="get" action="(/api/files/[^"]+/export)"', page)
+    assert form is not None and form.group(1) == f"/api/files/{file_uuid}/export"
+    assert re.findall(r'<option value="(\w+)">', page.split('id="export-format"')[1].split("</select>")[0]) == [
+        "txt",
+        "json",
+        "csv",
+        "srt",
+        "vtt",
+    ]
+    # what the browser sends for "plain text, times ticked, speaker names and comments not"
+    sent = client.get(
+        f"/api/files/{file_uuid}/export",
+        params=[
+            ("format", "txt"),
+            ("speakers", "false"),
+            ("timestamps", "false"),
+            ("timestamps", "true"),
+            ("comments", "false"),
+        ],
+    )
+    assert sent.status_code == 200 and "attachment" in sent.headers["content-disposition"]
+    assert "Hello there" in sent.text and "SPEAKER_00" not in sent.text and "00:00:01" in sent.text
+
+
+def test_a_video_shows_its_thumbnail_in_the_library_and_as_the_poster(
+    client: Any, fresh_url: str, signed_in: Any
+) -> None:
+    _, owner = signed_in
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        _, with_thumb = factories.media_file(
+            conn, owner, filename="clip.mp4", content_type="video/mp4", thumbnail_path="x/clip.jpg"
+        )
+        _, without = factories.media_file(conn, owner, filename="raw.mp4", content_type="video/mp4")
+        _, audio = factories.media_file(conn, owner, filename="talk.wav", content_type="audio/wav")
+    library = client.get("/").text
+    assert re.findall(r'<img class="thumb" src="/api/files/([0-9a-f-]+)/thumbnail"', library) == [str(with_thumb)]
+    assert f'poster="/api/files/{with_thumb}/thumbnail"' in client.get(f"/files/{with_thumb}").text
+    assert "poster=" not in client.get(f"/files/{without}").text
+    assert "<audio" in client.get(f"/files/{audio}").text

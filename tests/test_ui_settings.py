@@ -3,11 +3,12 @@ admin.py): forms write through the repositories; the LLM api key is write-only."
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
 
-from tests.web import sign_up
+from tests.web import PAGE_PASSWORD, csrf_in, sign_up
 
 API_KEY = "sk-ui-7f3a-never-shown-again"
 
@@ -60,3 +61,66 @@ def test_admin_page_lists_users_for_administrators_only(client: Any, fresh_url: 
         conn.execute("UPDATE users SET role = 'admin' WHERE email = 'root@example.com'")
     page = client.get("/admin")
     assert page.status_code == 200 and "root@example.com" in page.text and "Recorded time" in page.text
+
+
+def test_account_changes_need_the_current_password_for_email_and_password(client: Any) -> None:
+    token = sign_up(client, "pat@example.com")
+    renamed = client.post(
+        "/settings/account", data={"csrf": token, "full_name": "Patricia", "email": "pat@example.com"}
+    )
+    assert renamed.status_code == 200 and 'value="Patricia"' in renamed.text
+    moved = {"csrf": token, "full_name": "Patricia", "email": "pat@example.org"}
+    refused = client.post("/settings/account", data=moved)
+    assert refused.status_code == 422 and "current password" in refused.text.lower()
+    wrong = client.post("/settings/account", data={**moved, "current_password": "not it at all"})
+    assert wrong.status_code == 422 and client.get("/api/users/me").json()["email"] == "pat@example.com"
+    done = client.post(
+        "/settings/account", data={**moved, "current_password": PAGE_PASSWORD, "password": "new pass 99"}
+    )
+    assert done.status_code == 200 and client.get("/api/users/me").json()["email"] == "pat@example.org"
+    client.post("/signout", data={"csrf": csrf_in(done.text)})
+    signed = client.post(
+        "/signin",
+        data={"csrf": csrf_in(client.get("/signin").text), "email": "pat@example.org", "password": "new pass 99"},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303
+
+
+def test_admin_edits_users_and_cleans_up_unused_tags(client: Any, fresh_url: str) -> None:
+    sign_up(client, "other@example.com")
+    client.cookies.clear()
+    sign_up(client, "root@example.com")
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute("UPDATE users SET role = 'admin' WHERE email = 'root@example.com'")
+        conn.execute("INSERT INTO tags (name) VALUES ('stale'), ('old')")
+    page = client.get("/admin").text
+    token = csrf_in(page)
+    assert re.search(
+        r"No file carries these tags: <span class=\"tag\">old</span> <span class=\"tag\">stale</span>", page
+    )
+    other = next(u for u in client.get("/api/admin/users").json() if u["email"] == "other@example.com")
+    edited = client.post(
+        f"/admin/users/{other['uuid']}",
+        data={"csrf": token, "full_name": "Olive", "role": "admin", "password": "reset pass 1"},
+    )
+    assert edited.status_code == 200
+    after = next(u for u in client.get("/api/admin/users").json() if u["email"] == "other@example.com")
+    assert (after["full_name"], after["role"], after["is_active"]) == ("Olive", "admin", False)  # box left unticked
+    me = next(u for u in client.get("/api/admin/users").json() if u["email"] == "root@example.com")
+    myself = client.post(f"/admin/users/{me['uuid']}", data={"csrf": token, "full_name": "Root", "role": "user"})
+    assert myself.status_code == 409 and "You cannot demote or deactivate yourself" in myself.text
+    short = client.post(f"/admin/users/{other['uuid']}", data={"csrf": token, "is_active": "on", "password": "x"})
+    assert short.status_code == 422 and "password" in short.text.lower()
+    cleaned = client.post("/admin/tags/unused/delete", data={"csrf": token})
+    assert cleaned.status_code == 200 and "Every tag is on some file." in cleaned.text
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM tags").fetchone() == (0,)
+
+
+def test_upload_page_offers_speaker_hints_and_url_import(client: Any) -> None:
+    sign_up(client)
+    page = client.get("/upload").text
+    names = re.findall(r'<input id="(\w+)" name="\1" type="number" min="1" max="100"', page)
+    assert names == ["num_speakers", "min_speakers", "max_speakers"]
+    assert '<form id="url-form"' in page and 'name="url" type="url"' in page

@@ -1,5 +1,5 @@
 // The library: status badges and progress bars follow processing live; "Load more" appends the next page in place.
-import { api, live } from "/static/app.js";
+import { api, csrf, explain, live, say } from "/static/app.js";
 
 const TERMINAL = new Set(["completed", "error", "cancelled", "orphaned"]);
 const list = document.getElementById("files");
@@ -84,3 +84,68 @@ document.addEventListener("click", async (event) => {
   more.closest("li").replaceWith(holder.content);
   if (first) list.querySelector(`a[href="${first.getAttribute("href")}"]`)?.focus();
 });
+
+// -- bulk actions: the checked rows, one request to POST /api/files/bulk (or /api/files/export for a zip) -----------
+const bulk = document.getElementById("bulk");
+
+function picked() {
+  return [...document.querySelectorAll("li.file input.pick:checked")].map((box) => box.value);
+}
+
+function showPicked() {
+  const count = document.getElementById("bulk-count");
+  const n = picked().length;
+  if (count) count.textContent = n ? `${n} file${n === 1 ? "" : "s"} selected.` : "Select files with their check boxes to act on several at once.";
+}
+document.addEventListener("change", (event) => { if (event.target.matches("input.pick")) showPicked(); });
+
+async function downloadZip(uuids) {
+  const response = await fetch("/api/files/export", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "X-CSRF-Token": csrf(), "Content-Type": "application/json" },
+    body: JSON.stringify({ file_uuids: uuids, format: "txt" }),
+  });
+  if (!response.ok) throw new Error(explain(response.status, await response.json().catch(() => null)));
+  const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = name ? name[1] : "transcripts.zip";
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+}
+
+if (bulk) {
+  bulk.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const uuids = picked();
+    if (!uuids.length) { say("Select at least one file first."); return; }
+    const action = bulk.elements.action.value;
+    const button = bulk.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      if (action === "export") {
+        await downloadZip(uuids);
+        say(`Downloading ${uuids.length} transcript${uuids.length === 1 ? "" : "s"}.`);
+        return;
+      }
+      if (action === "delete" && !confirm(`Delete ${uuids.length} file(s) and everything about them?`)) return;
+      const body = { action, file_uuids: uuids };
+      if (action.endsWith("_tag")) body.tag = bulk.elements.tag.value.trim();
+      if (action === "add_to_collection") body.collection_uuid = bulk.elements.collection_uuid.value || null;
+      const result = await api("POST", "/api/files/bulk", body);
+      const words = { done: "changed", unchanged: "already so", not_found: "not found", conflict: "refused" };
+      const parts = Object.entries(result.counts).map(([outcome, n]) => `${n} ${words[outcome] || outcome}`);
+      sessionStorage.setItem("opentr:bulk-result", `Done: ${parts.join(", ")}.`);
+      location.reload();
+    } catch (error) {
+      say(error.message);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  const last = sessionStorage.getItem("opentr:bulk-result");
+  if (last) { sessionStorage.removeItem("opentr:bulk-result"); say(last); }
+}

@@ -1,5 +1,5 @@
 // Upload: drag and drop or choose several files; each goes up on its own request with its own progress bar.
-import { csrf, explain } from "/static/app.js";
+import { api, csrf, explain } from "/static/app.js";
 
 const form = document.getElementById("upload-form");
 const input = document.getElementById("files");
@@ -81,7 +81,51 @@ form.addEventListener("submit", (event) => {
   const files = [...input.files];
   if (!files.length) { input.focus(); return; }
   const sidecar = document.getElementById("transcript").files[0];
-  const fields = { language: document.getElementById("language").value.trim() };
+  const fields = {};
+  for (const name of ["language", "num_speakers", "min_speakers", "max_speakers"]) {
+    fields[name] = document.getElementById(name).value.trim();
+  }
   for (const file of files) send(file, files.length === 1 ? sidecar : null, fields, entry(file));
   form.reset();
+});
+
+// -- import from a URL: the server downloads it in the background; its progress is polled until it is a file --------
+const urlForm = document.getElementById("url-form");
+
+async function follow(job, view) {
+  for (;;) {
+    view.bar.value = job.progress;
+    if (job.status === "completed" && job.file_uuid) {
+      view.bar.value = 1;
+      view.item.classList.add("done");
+      view.state.textContent = "";
+      const link = document.createElement("a");
+      link.href = `/files/${job.file_uuid}`;
+      link.textContent = "imported; processing — open it";
+      view.state.append(link);
+      return;
+    }
+    if (job.status === "failed") {
+      view.item.classList.add("failed");
+      view.state.textContent = `Not imported: ${job.error_message || "the download failed."}`;
+      return;
+    }
+    view.state.textContent = job.status;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    job = await api("GET", `/api/files/from-url/${job.uuid}`);
+  }
+}
+
+urlForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const url = urlForm.elements.url.value.trim();
+  const view = entry({ name: url });
+  try {
+    const job = await api("POST", "/api/files/from-url", { url });
+    urlForm.reset();
+    await follow(job, view);
+  } catch (error) {
+    view.item.classList.add("failed");
+    view.state.textContent = `Not imported: ${error.message}`;
+  }
 });

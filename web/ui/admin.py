@@ -1,17 +1,48 @@
-"""Administration: platform counts and the users (administrators only)."""
+"""Administration: platform counts, the users (edit, delete) and tags no file carries (administrators only).
+
+The forms call the same repository methods as PUT /api/admin/users/{uuid} and DELETE /api/admin/tags/unused.
+"""
 
 from __future__ import annotations
 
 from starlette.responses import Response
 
+from repo.tags import TagRepository
 from repo.users import UserRepository
+from web.admin import UserUpdateIn
 from web.ui.render import View, page
 
 
 @page("/admin", admin=True)
 def admin(view: View) -> Response:
     users = UserRepository(view.conn)
-    return view.render("admin.html", stats=users.stats(), users=users.list_all(view.actor, limit=200))
+    return view.render(
+        "admin.html",
+        stats=users.stats(),
+        users=users.list_all(view.actor, limit=200),
+        unused_tags=TagRepository(view.conn).list_unused(),
+    )
+
+
+@page("/admin/users/{uuid}", methods=("POST",), admin=True)
+def edit_user(view: View) -> Response:
+    """Role, name, active, and optionally a new password (which ends the user's sessions)."""
+    body = UserUpdateIn.model_validate(
+        {
+            "role": view.form.get("role") or None,
+            "full_name": view.form.get("full_name", "").strip(),
+            "is_active": view.form.get("is_active") == "on",
+            "password": view.form.get("password") or None,
+        }
+    )
+    UserRepository(view.conn).admin_update(view.actor, view.uuid("uuid"), **body.model_dump())
+    return view.redirect("/admin#users")
+
+
+@page("/admin/tags/unused/delete", methods=("POST",), admin=True)
+def delete_unused_tags(view: View) -> Response:
+    TagRepository(view.conn).delete_unused(view.actor)
+    return view.redirect("/admin#tags")
 
 
 @page("/admin/users/{uuid}/delete", methods=("POST",), admin=True)
@@ -22,4 +53,4 @@ def delete_user(view: View) -> Response:
     return view.redirect("/admin")
 
 
-ROUTES = [admin, delete_user]
+ROUTES = [admin, edit_user, delete_user, delete_unused_tags]

@@ -1,8 +1,11 @@
-"""The file page: player, waveform, transcript with speakers, tags, comments, summaries, exports; and its forms.
+"""The file page: player, waveform, transcript with speakers, suggestions, analytics, tags, comments, summaries,
+exports; and its forms.
 
 The page's script edits segments, requests summaries, retries and deletes through the JSON API (same routes,
 cookie + CSRF header); the forms here cover what works without a script: tags, comments, speaker names and
-merges, suggestions, collections, and a segment's text.
+merges, suggestions (a speaker's suggested name, and the voice-matched profiles of
+GET /api/speakers/{uuid}/suggestions), collections, and a segment's text. Exports are a plain GET form to
+/api/files/{uuid}/export.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from uuid import UUID
 
 from starlette.responses import Response
 
+from repo.analytics import AnalyticsRepository
 from repo.collections import CollectionRepository
 from repo.comments import CommentRepository
 from repo.errors import Invalid
@@ -20,6 +24,7 @@ from repo.segments import SegmentRepository, TranscriptSegment
 from repo.speakers import SpeakerRepository
 from repo.summaries import SummaryRepository
 from repo.tags import TagRepository
+from web.exports import MEDIA_TYPES
 from web.ui.render import View, page
 
 SPEAKER_COLOURS = 8
@@ -60,6 +65,7 @@ def file_page(view: View) -> Response:
     speakers = SpeakerRepository(view.conn).list_for_file(actor, uuid)
     segments = SegmentRepository(view.conn).transcript(actor, uuid)
     colour = {s.uuid: index % SPEAKER_COLOURS for index, s in enumerate(speakers)}
+    speaker_repo = SpeakerRepository(view.conn)
     total_talk = sum(s.talk_time for s in speakers) or 1.0
     context: dict[str, Any] = {
         "file": detail,
@@ -74,6 +80,9 @@ def file_page(view: View) -> Response:
         "summaries": SummaryRepository(view.conn).list_for_file(actor, uuid, limit=10),
         "collections": CollectionRepository(view.conn).list(actor),
         "start": _timestamp(view.query("t")),
+        "suggestions": {s.uuid: speaker_repo.suggestions(actor, s.uuid) for s in speakers},
+        "analytics": AnalyticsRepository(view.conn).for_file(actor, uuid),
+        "export_formats": list(MEDIA_TYPES),
     }
     return view.render("file.html", **context)
 
@@ -120,6 +129,19 @@ def rename_speaker(view: View) -> Response:
     return _back(view, "#speakers")
 
 
+@page("/files/{uuid}/speakers/{speaker}/suggestions/{profile}", methods=("POST",))
+def answer_suggestion(view: View) -> Response:
+    """Accept (link and verify; the profile learns the voice) or reject (never suggested again) a profile."""
+    speakers, speaker, profile = SpeakerRepository(view.conn), view.uuid("speaker"), view.uuid("profile")
+    if speakers.get(view.actor, speaker).media_file_uuid != view.uuid("uuid"):
+        raise Invalid("that speaker belongs to another file", "speaker")
+    if view.form.get("action") == "accept":
+        speakers.accept_suggestion(view.actor, speaker, profile)
+    else:
+        speakers.reject_suggestion(view.actor, speaker, profile)
+    return _back(view, "#speakers")
+
+
 @page("/files/{uuid}/speakers-merge", methods=("POST",))
 def merge_speakers(view: View) -> Response:
     source = _form_uuid(view, "source", "Speaker to merge")
@@ -156,6 +178,7 @@ ROUTES = [
     add_comment,
     delete_comment,
     rename_speaker,
+    answer_suggestion,
     merge_speakers,
     edit_segment,
     add_to_collection,

@@ -1,4 +1,5 @@
-"""Settings: preferences, notification kinds, LLM configurations (the api key is write-only), summary prompts."""
+"""Settings: the account (a new email or password needs the current password, guessed as slowly as a sign-in),
+preferences, notification kinds, LLM configurations (the api key is write-only), summary prompts."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ from typing import Any
 
 from starlette.responses import Response
 
+from repo.errors import Invalid
 from repo.llm_configs import LlmConfigRepository
 from repo.notifications import KINDS, NotificationRepository
 from repo.prompts import PromptRepository
 from repo.user_settings import SettingsRepository
+from repo.users import UserRepository
+from web.auth import MeIn, check_not_locked, record_failure
 from web.llm_configs import LlmConfigIn
 from web.prompts import PromptIn
 from web.ui.render import View, page
@@ -32,6 +36,38 @@ def settings(view: View) -> Response:
         configs=_configs(view).list(actor),
         prompts=PromptRepository(view.conn).list(actor),
     )
+
+
+@page("/settings/account", methods=("POST",))
+def account(view: View) -> Response:
+    """Like PUT /api/users/me: only what changed is sent, so saving the name alone needs no password."""
+    user = view.user
+    assert user is not None  # a page with auth=True
+    email = view.form.get("email", "").strip()
+    body = MeIn.model_validate(
+        {
+            "full_name": view.form.get("full_name", "").strip(),
+            "email": email if email and email.lower() != user.email.lower() else None,
+            "password": view.form.get("password") or None,
+            "current_password": view.form.get("current_password") or None,
+        }
+    )
+    redis = view.services.redis
+    if body.current_password:
+        check_not_locked(redis, user.email)
+    try:
+        UserRepository(view.conn).update_me(
+            view.actor,
+            full_name=body.full_name,
+            email=body.email,
+            password=body.password,
+            current_password=body.current_password,
+        )
+    except Invalid as exc:
+        if exc.field == "current_password" and body.current_password:
+            record_failure(redis, user.email)
+        raise
+    return view.redirect("/settings#account")
 
 
 @page("/settings/preferences", methods=("POST",))
@@ -95,6 +131,7 @@ def activate_prompt(view: View) -> Response:
 
 ROUTES = [
     settings,
+    account,
     preferences,
     add_llm_config,
     activate_llm_config,
