@@ -19,7 +19,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from starlette.requests import Request
 
-from repo.errors import Invalid
+from repo.errors import Conflict, Invalid
 from repo.users import User, UserRepository
 from web.endpoint import Ctx, Router, bearer_token, read_body, refuse_nul
 from web.errors import ApiError, ServiceUnavailable, TooManyRequests, Unauthorized, Unprocessable
@@ -192,4 +192,6 @@ def update_me(ctx: Ctx, body: MeIn) -> User:
     except Invalid as exc:
         if exc.field == "current_password" and body.current_password:
             record_failure(redis, email)
+        if exc.field == "current_password":  # missing or wrong: a rule between fields, not a malformed value
+            raise Conflict(exc.detail, exc.field) from None
         raise

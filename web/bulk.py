@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobs import dispatch
 from repo.bulk import MAX_FILES, BulkRepository, FileOutcome
+from repo.errors import Conflict, NotFound
 from web.endpoint import Ctx, Router
-from web.errors import ApiError
 from web.files import remove_after_commit
 from web.tags import TagName
 
@@ -53,13 +53,16 @@ def bulk(ctx: Ctx, body: BulkIn) -> BulkOut:
     outcomes: list[FileOutcome]
     if body.action in ("add_tag", "remove_tag"):
         if body.tag is None:
-            raise ApiError(f"tag: required for {body.action}", "tag")
+            raise Conflict(f"tag: required for {body.action}", "tag")
         change = repository.add_tag if body.action == "add_tag" else repository.remove_tag
         outcomes = change(actor, uuids, body.tag)
     elif body.action == "add_to_collection":
         if body.collection_uuid is None:
-            raise ApiError("collection_uuid: required for add_to_collection", "collection_uuid")
-        outcomes = repository.add_to_collection(actor, uuids, body.collection_uuid)
+            raise Conflict("collection_uuid: required for add_to_collection", "collection_uuid")
+        try:
+            outcomes = repository.add_to_collection(actor, uuids, body.collection_uuid)
+        except NotFound as exc:  # the body names it: a reference to nothing of yours
+            raise Conflict(exc.detail, exc.field or "collection_uuid") from None
     elif body.action == "delete":
         outcomes, storage_paths = repository.delete(actor, uuids)
         remove_after_commit(ctx, storage_paths)

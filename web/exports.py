@@ -23,7 +23,7 @@ from starlette.responses import Response, StreamingResponse
 
 from repo.comments import Comment, CommentRepository
 from repo.database import Connection
-from repo.errors import NotFound
+from repo.errors import Conflict, NotFound
 from repo.media_files import MediaFile, MediaFileRepository
 from repo.rows import Actor
 from repo.segments import SegmentRepository, TranscriptSegment
@@ -267,7 +267,7 @@ ZIP_OPENAPI = {
 
 @router.post("/api/files/export", body=ZipExportIn, in_transaction=False, openapi=ZIP_OPENAPI)
 def export_zip(ctx: Ctx, body: ZipExportIn) -> StreamingResponse:
-    """Several transcripts as one zip, one entry per file, streamed; 404 unless every file is yours.
+    """Several transcripts as one zip, one entry per file, streamed; 409 unless every file is yours.
 
     Each file is read in its own short transaction while the archive is being sent, so a large export holds
     neither a connection nor the whole archive in memory.
@@ -280,7 +280,7 @@ def export_zip(ctx: Ctx, body: ZipExportIn) -> StreamingResponse:
             try:
                 files.get(actor, file_uuid)
             except NotFound:
-                raise NotFound(f"file {file_uuid} not found", "file_uuids") from None
+                raise Conflict(f"file {file_uuid} not found", "file_uuids") from None
 
     def archive() -> Iterator[bytes]:
         sink, taken = _Sink(), set[str]()

@@ -80,3 +80,18 @@ REAL_GAP = Field(
     }
 )
 REAL_CHECK = AfterValidator(_storable_real)
+
+# An http(s) URL an HTTP client can open: ASCII host labels of 1-63 characters (an international name in its
+# xn-- form) or an IPv6 literal, a port up to 65535, then a path of visible ASCII (LLM servers, URL imports).
+HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+PORT = r"(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3})"
+H16 = "[0-9A-Fa-f]{1,4}"
+IPV6 = "|".join(  # the RFC 4291 text forms (no embedded IPv4, no zone): what a client can open
+    [
+        rf"(?:{H16}:){{7}}{H16}",
+        rf"(?:{H16}:){{1,7}}:",
+        *(rf"(?:{H16}:){{1,{6 - n}}}(?::{H16}){{1,{n + 1}}}" for n in range(6)),
+        rf":(?:(?::{H16}){{1,7}}|:)",
+    ]
+)
+URL = rf"https?://(?:{HOST_LABEL}(?:\.{HOST_LABEL})*\.?|\[(?:{IPV6})\])(?::{PORT})?(?:/[\x21-\x7e]*)?"

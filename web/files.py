@@ -118,13 +118,24 @@ def _split(value: str | None) -> list[str] | None:
     return [part for part in value.split(",") if part.strip()] if value else None
 
 
+_STATUS = "(?:" + "|".join(library.STATUSES) + ")"
+# Statuses, comma-separated, spaces around them allowed, empty items ignored: the document states the names.
+STATUS_LIST = f"^ *(?:{_STATUS} *)?(?:, *(?:{_STATUS} *)?)*$"
+# At most MAX_TAGS names, comma-separated (no NUL); `tag` adds one, so together they are checked by the handler.
+TAG_LIST = f"^[^,\\u0000]*(?:,[^,\\u0000]*){{0,{library.MAX_TAGS - 1}}}$"
+
+
 class LibraryQuery(BaseModel):
     """The library's filters, shared by the file list and search; several values are comma-separated."""
 
     model_config = ConfigDict(extra="forbid")
-    status: str | None = Field(default=None, max_length=200, description="one or several statuses, comma-separated")
+    status: str | None = Field(
+        default=None, max_length=200, pattern=STATUS_LIST, description="one or several statuses, comma-separated"
+    )
     tag: str | None = Field(default=None, max_length=100, description="one tag (its name may hold a comma)")
-    tags: str | None = Field(default=None, max_length=2000, description="several tags, comma-separated")
+    tags: str | None = Field(
+        default=None, max_length=2000, pattern=TAG_LIST, description="several tags (at most 20), comma-separated"
+    )
     tags_mode: Literal["all", "any"] = Field(default="all", description="files with all the tags, or any of them")
     collection: UUID | None = None
     speaker: str | None = Field(default=None, max_length=200, description="a speaker's shown name or a profile's name")
@@ -139,9 +150,15 @@ class LibraryQuery(BaseModel):
     transcript: str | None = Field(default=None, max_length=200, description="web-search syntax, in the transcript")
 
     def library_filter(self) -> LibraryFilter:
+        """The filter; Conflict naming the field for a combination the schema cannot state."""
+        if self.duration_min is not None and self.duration_max is not None and self.duration_min > self.duration_max:
+            raise Conflict("duration_min is above duration_max", "duration_min")
+        tags = [*(_split(self.tags) or ()), *([self.tag] if self.tag is not None else [])]
+        if len({t.strip() for t in tags if t.strip()}) > library.MAX_TAGS:
+            raise Conflict(f"at most {library.MAX_TAGS} tags with tag and tags together", "tag")
         return LibraryFilter(
             statuses=_split(self.status),
-            tags=[*(_split(self.tags) or ()), *([self.tag] if self.tag is not None else [])] or None,
+            tags=tags or None,
             tags_any=self.tags_mode == "any",
             collection=self.collection,
             speaker=self.speaker,
@@ -290,6 +307,10 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
     try:
         refuse_nul(body.fields, "body")
         fields = UploadFields.model_validate(body.fields)
+        low, high = fields.min_speakers, fields.max_speakers
+        if low is not None and high is not None and low > high:
+            # Not expressible in the form's schema: a conflict between two values, not a malformed one.
+            raise Conflict("min_speakers: must not exceed max_speakers", "min_speakers")
         hints = SpeakerHints(fields.min_speakers, fields.max_speakers, fields.num_speakers)
         actor = ctx.actor
         files = MediaFileRepository(ctx.conn)

@@ -21,7 +21,7 @@ from repo.crypto import DecryptionError
 from repo.errors import Conflict, Invalid, NotFound
 from repo.llm_configs import ConnectionTest, LlmConfig, LlmConfigRepository, Provider
 from web.endpoint import Ctx, Router
-from web.fields import NOT_BLANK, REAL_CHECK, REAL_GAP
+from web.fields import NOT_BLANK, REAL_CHECK, REAL_GAP, URL
 
 log = logging.getLogger("opentr.web")
 router = Router("llm-configs")
@@ -31,20 +31,7 @@ RECENT_TESTS = 10
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NOT_BLANK]
 ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NOT_BLANK]
-# An http(s) URL an HTTP client can open: ASCII host labels of 1-63 characters (an international name in its
-# xn-- form) or an IPv6 literal, a port up to 65535, then a path of visible ASCII. "" means the provider's default.
-HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-PORT = r"(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3})"
-H16 = "[0-9A-Fa-f]{1,4}"
-IPV6 = "|".join(  # the RFC 4291 text forms (no embedded IPv4, no zone): what a client can open
-    [
-        rf"(?:{H16}:){{7}}{H16}",
-        rf"(?:{H16}:){{1,7}}:",
-        *(rf"(?:{H16}:){{1,{6 - n}}}(?::{H16}){{1,{n + 1}}}" for n in range(6)),
-        rf":(?:(?::{H16}){{1,7}}|:)",
-    ]
-)
-URL = rf"https?://(?:{HOST_LABEL}(?:\.{HOST_LABEL})*\.?|\[(?:{IPV6})\])(?::{PORT})?(?:/[\x21-\x7e]*)?"
+# A server's address (web.fields.URL); "" means the provider's default.
 BaseUrl = Annotated[str, StringConstraints(max_length=2000, pattern=rf"^(?:{URL})?$")]
 # Sent as an HTTP header value: visible ASCII only (a pasted key with a stray space or newline is refused).
 ApiKey = Annotated[str, StringConstraints(max_length=4000, pattern=r"^[\x21-\x7e]*$")]
@@ -226,11 +213,11 @@ def _stored(ctx: Ctx, uuid: UUID) -> tuple[LlmConfig, str | None]:
 def _unsaved(ctx: Ctx, body: ProviderIn, timeout_seconds: float) -> LlmSettings:
     """The server a request names, with no model chosen yet."""
     api_key = body.api_key or None
-    if body.llm_config_uuid is not None:  # checked even when unused: another user's uuid is always 404
+    if body.llm_config_uuid is not None:  # checked even when unused: another user's uuid is always 409
         try:
             _, stored_key = _stored(ctx, body.llm_config_uuid)
-        except NotFound:
-            raise NotFound("LLM configuration not found", "llm_config_uuid") from None
+        except NotFound:  # the body names it, not the path: a reference to nothing of yours
+            raise Conflict("LLM configuration not found", "llm_config_uuid") from None
         api_key = api_key or stored_key
     return LlmSettings(
         provider=body.provider,

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from repo.errors import Conflict
+from repo.errors import Conflict, NotFound
 from repo.speakers import Speaker, SpeakerMatch, SpeakerRepository, SpeakerSummary, Suggestion
 from web.endpoint import Ctx, Router
 
@@ -123,7 +123,13 @@ def merge_speakers(ctx: Ctx, body: MergeIn) -> Speaker:
     if body.source_uuid == body.target_uuid:
         # Not expressible in a schema: a conflict between the two values, not a malformed one.
         raise Conflict("a speaker cannot be merged into itself", "target_uuid")
-    return SpeakerRepository(ctx.conn).merge(ctx.actor, file_uuid, body.source_uuid, body.target_uuid)
+    speakers = SpeakerRepository(ctx.conn)
+    try:
+        return speakers.merge(ctx.actor, file_uuid, body.source_uuid, body.target_uuid)
+    except NotFound:
+        speakers.list_for_file(ctx.actor, file_uuid)  # 404 when the path's file is not yours
+        # the body names speakers that are not this file's: a reference to nothing of yours
+        raise Conflict("source and target must be speakers of this file", "source_uuid") from None
 
 
 @router.put("/api/speakers/{uuid}/profile", body=ProfileLinkIn, response=SpeakerOut)
@@ -153,7 +159,10 @@ def delete_speaker(ctx: Ctx, body: SpeakerDeleteIn) -> None:
 @router.get("/api/speakers", query=SpeakersQuery, response=list[SpeakerSummaryOut])
 def list_all_speakers(ctx: Ctx, query: SpeakersQuery) -> list[SpeakerSummary]:
     """Your speakers across files, one entry per person with the number of files they speak in (for filters)."""
-    return SpeakerRepository(ctx.conn).summary(ctx.actor, query.file)
+    try:
+        return SpeakerRepository(ctx.conn).summary(ctx.actor, query.file)
+    except NotFound:  # the query names it, not the path: a reference to nothing of yours
+        raise Conflict("no such file of yours", "file") from None
 
 
 @router.get("/api/speakers/{uuid}/suggestions", response=list[SuggestionOut])

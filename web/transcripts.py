@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from repo.errors import Invalid
+from repo.errors import Conflict
 from repo.media_files import MediaFileRepository
 from repo.segments import SegmentRepository, TranscriptSegment
 from web import subtitles
@@ -88,7 +88,8 @@ def transcript(ctx: Ctx, query: TranscriptQuery) -> Response:
     [from_time, to_time), so that a player can load what it shows first. The ETag changes with any edit of the
     transcript or its speakers: send it back as If-None-Match to get 304 Not Modified."""
     if query.from_time is not None and query.to_time is not None and query.to_time <= query.from_time:
-        raise Invalid("to_time must be after from_time", "to_time")
+        # Not expressible in the schema: a conflict between the two values, not a malformed one.
+        raise Conflict("to_time must be after from_time", "to_time")
     segments, file_uuid = SegmentRepository(ctx.conn), ctx.uuid("uuid")
     whole = query.from_time is None and query.to_time is None
     window = "" if whole else f";{_bound(query.from_time)}-{_bound(query.to_time)}"

@@ -13,16 +13,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobs import dispatch
 from netguard.addresses import BlockedUrl, check_url
-from repo.errors import Invalid
+from repo.errors import Conflict
 from repo.url_imports import UrlImport, UrlImportRepository
 from web.endpoint import Ctx, Router
+from web.fields import URL
 
 router = Router("files")
 
 
 class UrlImportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(min_length=1, max_length=2000, description="an http(s) URL of a media file or a video page")
+    url: str = Field(
+        min_length=1, max_length=2000, pattern=f"^{URL}$", description="an http(s) URL of a media file or a video page"
+    )
 
 
 class UrlImportOut(BaseModel):
@@ -48,7 +51,8 @@ def import_from_url(ctx: Ctx, body: UrlImportIn) -> UrlImport:
     try:
         check_url(url, services.settings.url_allowance)
     except BlockedUrl as exc:
-        raise Invalid(f"url: {exc}", "url") from None
+        # well-formed, but a host this deployment does not fetch from (or none at all): not a malformed value
+        raise Conflict(f"url: {exc}", "url") from None
     redis = services.require_redis()  # no queue, no import
     created = dispatch.queue_url_import(ctx.conn, ctx.actor.id, url)
 
