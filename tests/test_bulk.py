@@ -127,9 +127,10 @@ def test_bad_requests_are_refused_naming_the_field_and_change_nothing(
         ).fetchone()
     assert row is not None
     cases: list[tuple[dict[str, Any], int, str]] = [
-        ({"action": "add_tag", "file_uuids": mine}, 400, "tag"),
-        ({"action": "add_to_collection", "file_uuids": mine}, 400, "collection_uuid"),
-        ({"action": "add_to_collection", "file_uuids": mine, "collection_uuid": str(row[0])}, 404, "collection_uuid"),
+        # a field the action needs (a rule the schema does not state), a body reference to nothing of yours: 409
+        ({"action": "add_tag", "file_uuids": mine}, 409, "tag"),
+        ({"action": "add_to_collection", "file_uuids": mine}, 409, "collection_uuid"),
+        ({"action": "add_to_collection", "file_uuids": mine, "collection_uuid": str(row[0])}, 409, "collection_uuid"),
         ({"action": "delete", "file_uuids": []}, 422, "file_uuids"),
         ({"action": "delete", "file_uuids": [str(uuid.uuid4()) for _ in range(501)]}, 422, "file_uuids"),
         ({"action": "archive", "file_uuids": mine}, 422, "action"),

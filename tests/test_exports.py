@@ -227,7 +227,9 @@ def test_bad_options_and_other_users_files_are_refused(client: Any, recording: R
     stranger = register(client)
     assert client.get(f"/api/files/{file_uuid}/export", headers=stranger).status_code == 404
     body = {"file_uuids": [file_uuid], "format": "srt"}
-    assert client.post("/api/files/export", headers=stranger, json=body).status_code == 404
+    # the body names the files, not the path: a reference to nothing of the caller's is a 409 naming the field
+    refused = client.post("/api/files/export", headers=stranger, json=body)
+    assert (refused.status_code, refused.json()["field"]) == (409, "file_uuids")
 
 
 def test_a_zip_holds_one_parsable_entry_per_file(client: Any, fresh_url: str, recording: Recording) -> None:
@@ -257,6 +259,6 @@ def test_a_zip_holds_one_parsable_entry_per_file(client: Any, fresh_url: str, re
         ]
 
     missing = client.post("/api/files/export", headers=headers, json={"file_uuids": [*more, str(uuid.uuid4())]})
-    assert missing.status_code == 404 and missing.json()["field"] == "file_uuids"
+    assert missing.status_code == 409 and missing.json()["field"] == "file_uuids"
     empty = client.post("/api/files/export", headers=headers, json={"file_uuids": []})
     assert empty.status_code in (400, 422) and empty.json()["field"] == "file_uuids"

@@ -123,7 +123,8 @@ UUID_FIELDS = {
     "summary.active_prompt": "prompt",  # PUT /api/settings
     "value": "prompt",  # PUT /api/settings/summary.active_prompt (the only setting whose value is a uuid)
 }
-STRING_EXAMPLES = {"base_url": "http://127.0.0.1:9", "api_key": "sk-hijack"}  # patterned fields
+# patterned fields
+STRING_EXAMPLES = {"base_url": "http://127.0.0.1:9", "url": "http://127.0.0.1:9/a.wav", "api_key": "sk-hijack"}
 
 # (route, slot) calls that do not answer 404 for A's identifier in that slot, and why that is no leak. They must answer
 # exactly as they do for an identifier that exists nowhere, so B learns nothing about A's resource.
@@ -142,6 +143,8 @@ TOLERATED: dict[tuple[str, str, str], str] = {
             ("POST", "/api/speaker-collections/{uuid}/profiles/remove", "body.profile_uuids"),
             ("POST", "/api/files/{uuid}/summaries", "body.prompt_uuid"),
             ("POST", "/api/files/{uuid}/summaries", "body.llm_config_uuid"),
+            ("POST", "/api/files/{uuid}/speakers/merge", "body.source_uuid"),
+            ("POST", "/api/files/{uuid}/speakers/merge", "body.target_uuid"),
         ]
     },
 }

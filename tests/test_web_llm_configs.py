@@ -324,13 +324,14 @@ def test_an_unsaved_configuration_is_tested_and_its_models_listed_with_a_saved_k
 
     stranger = register(http.client)
     reached = len(server.requests)
-    for method, path, json in [
-        ("POST", "/api/llm-configs/models", borrowed),
-        ("POST", "/api/llm-configs/test", {**borrowed, "model_name": "m"}),
-        ("GET", f"/api/llm-configs/{saved['uuid']}/models", None),
+    # a body naming another user's configuration is a 409 naming the field; the path naming it, a 404
+    for method, path, json, status in [
+        ("POST", "/api/llm-configs/models", borrowed, 409),
+        ("POST", "/api/llm-configs/test", {**borrowed, "model_name": "m"}, 409),
+        ("GET", f"/api/llm-configs/{saved['uuid']}/models", None, 404),
     ]:
         refused = http(method, path, headers=stranger, json=json)
-        assert refused.status_code == 404, (path, refused.text)
+        assert refused.status_code == status, (path, refused.text)
     assert len(server.requests) == reached, "another user's configuration lends no key and reaches no server"
 
 

@@ -105,7 +105,11 @@ def test_merge_refuses_speakers_of_another_file_and_itself(client: Any, fresh_ur
     other = recording(fresh_url, alice_actor)
     path = f"/api/files/{rec.file_uuid}/speakers/merge"
     across = client.post(path, headers=alice, json={"source_uuid": other.ann, "target_uuid": rec.ann})
-    assert across.status_code == 404
+    # the body names speakers of another file: a reference to nothing of this file's, 409 naming the field
+    assert (across.status_code, across.json()["field"]) == (409, "source_uuid")
+    elsewhere = f"/api/files/{uuid4()}/speakers/merge"  # the path's file: 404
+    pair = {"source_uuid": rec.bob, "target_uuid": rec.ann}
+    assert client.post(elsewhere, headers=alice, json=pair).status_code == 404
     itself = client.post(path, headers=alice, json={"source_uuid": rec.ann, "target_uuid": rec.ann})
     assert itself.status_code == 409 and itself.json()["field"] == "target_uuid"
     assert len(speakers_of(client, alice, rec.file_uuid)) == 2 and len(speakers_of(client, alice, other.file_uuid)) == 2
@@ -520,7 +524,8 @@ def test_all_speakers_with_file_counts_for_filters(client: Any, fresh_url: str) 
     ]
     in_second = client.get("/api/speakers", headers=alice, params={"file": second.file_uuid}).json()
     assert [(s["name"], s["file_count"]) for s in in_second] == [("Ann", 2), ("Bob", 1)]
-    assert client.get("/api/speakers", headers=alice, params={"file": theirs.file_uuid}).status_code == 404
+    theirs_query = client.get("/api/speakers", headers=alice, params={"file": theirs.file_uuid})
+    assert (theirs_query.status_code, theirs_query.json()["field"]) == (409, "file")  # the query names it
     bad = client.get("/api/speakers", headers=alice, params={"file": "nope"})
     assert (bad.status_code, bad.json()["field"]) == (422, "file")
     assert [s["name"] for s in client.get("/api/speakers", headers=bob).json()] == ["SPEAKER_00", "SPEAKER_01"]
