@@ -53,9 +53,10 @@ schemathesis.serializer.alias(["audio/*", "video/*"], "application/octet-stream"
 
 @schemathesis.hook
 def filter_case(context: schemathesis.HookContext, case: Any) -> bool:
-    """A link from a nullable field (a notification's file_uuid) yields the path `/api/files/None/...`: that is
-    no request the document allows, so it is not one to judge the API by."""
-    return all(value is not None and value != "None" for value in (case.path_parameters or {}).values())
+    """A link from a nullable field (a notification's file_uuid, a speaker's profile_uuid) yields the path
+    `/api/files/None/...` or `.../null/...`: that is no request the document allows, so it is not one to judge the
+    API by."""
+    return all(value not in (None, "None", "null") for value in (case.path_parameters or {}).values())
 
 
 @schemathesis.hook

@@ -101,7 +101,7 @@ def test_a_video_upload_gets_a_thumbnail_for_its_owner_only(
         frame = next(picture.decode(video=0))
     assert (picture.format.name, frame.width, frame.height) == ("jpeg_pipe", 320, 180)
     assert client.get(f"/api/files/{video}/thumbnail", headers=stranger).status_code == 404
-    assert client.get(f"/api/files/{audio}/thumbnail", headers=owner).status_code == 404
+    assert client.get(f"/api/files/{audio}/thumbnail", headers=owner).status_code == 409  # the file has none
     assert client.get(f"/api/files/{audio}", headers=owner).json()["status"] == "completed"
 
     # cleanup knows the thumbnail (even an old one is not stray); deleting the file removes it

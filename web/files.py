@@ -444,7 +444,11 @@ THUMBNAIL_OPENAPI = {
     "responses": {
         "200": {"description": "a frame of the video", "content": {"image/jpeg": {"schema": {"type": "string"}}}},
         "404": {
-            "description": "no such file of yours, or it has no thumbnail (audio, or not processed yet)",
+            "description": "no such file of yours",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        },
+        "409": {
+            "description": "the file has no thumbnail (audio, or not processed yet)",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         },
     }
@@ -455,9 +459,10 @@ THUMBNAIL_OPENAPI = {
 def thumbnail(ctx: Ctx) -> FileResponse:
     """A JPEG frame of a video file (about 10% in), made while the file was processed."""
     media = MediaFileRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
+    # The path's file exists: a missing thumbnail is its state (audio, not processed yet), not a missing resource.
     if media.thumbnail_path is None:
-        raise NotFound("this file has no thumbnail")
+        raise Conflict("this file has no thumbnail (audio, or not processed yet)")
     path = stored_path(ctx.services.storage_dir, media.thumbnail_path)
     if not path.is_file():
-        raise NotFound("the stored thumbnail is missing; reprocess the file")
+        raise Conflict("the stored thumbnail is missing; reprocess the file")
     return FileResponse(path, media_type="image/jpeg")
