@@ -29,6 +29,13 @@ def _database(settings: Settings) -> str:
     return url
 
 
+def _direct(settings: Settings) -> str:
+    """Where session-level work goes (migrations' advisory lock, pg_dump): DATABASE_DIRECT_URL when set."""
+    if settings.database_direct_url:
+        return _database(settings.model_copy(update={"database_url": settings.database_direct_url}))
+    return _database(settings)
+
+
 def _confirm(question: str, yes: bool) -> bool:
     if yes:
         return True
@@ -64,7 +71,7 @@ def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from repo import pgtools
 
-    url = _database(settings)
+    url = _direct(settings)
     if not args.no_backup:
         target = backup.default_path(settings.opentr_home / "backups", url)
         try:
@@ -139,7 +146,7 @@ def cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     from repo import pgtools
 
-    url = _database(settings)
+    url = _direct(settings)
     target = Path(args.output) if args.output else backup.default_path(settings.opentr_home / "backups", url)
     backup.backup(url, target, pgtools.stderr_progress("backup"))
     print(f"\nbackup written to {target}")

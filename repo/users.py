@@ -62,6 +62,7 @@ _delete = s.rowcount("users.delete")
 _stats = s.one("users.stats", Stats)
 _token_create = s.execute("auth_tokens.create")
 _token_authenticate = s.one_or_none("auth_tokens.authenticate", User)
+_token_authenticate_read = s.one_or_none("auth_tokens.authenticate_read", User)
 _token_revoke = s.rowcount("auth_tokens.revoke")
 _token_revoke_all = s.rowcount("auth_tokens.revoke_all")
 _token_purge = s.rowcount("auth_tokens.purge_expired")
@@ -124,6 +125,10 @@ class UserRepository:
 
     def user_for_token(self, token: str) -> User | None:
         return _token_authenticate(self.conn, token_hash=crypto.hash_token(token))
+
+    def user_for_token_read_only(self, token: str) -> User | None:
+        """`user_for_token` without recording the use: for read-only transactions (read replicas)."""
+        return _token_authenticate_read(self.conn, token_hash=crypto.hash_token(token))
 
     def revoke_token(self, token: str) -> bool:
         return _token_revoke(self.conn, token_hash=crypto.hash_token(token)) > 0

@@ -16,6 +16,12 @@ WITH live AS (
 )
 SELECT id, uuid, email, full_name, is_active, role, created_at, updated_at, last_login_at FROM live;
 
+-- name: authenticate_read :one?
+-- The same check in a read-only transaction (on a read replica): last use is recorded by the user's next write.
+SELECT u.id, u.uuid, u.email, u.full_name, u.is_active, u.role, u.created_at, u.updated_at, u.last_login_at
+FROM auth_tokens t JOIN users u ON u.id = t.user_id
+WHERE t.token_hash = %(token_hash)s AND t.revoked_at IS NULL AND t.expires_at > now() AND u.is_active;
+
 -- name: revoke :rowcount
 UPDATE auth_tokens SET revoked_at = now() WHERE token_hash = %(token_hash)s AND revoked_at IS NULL;
 

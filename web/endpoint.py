@@ -28,8 +28,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from repo.database import Connection
+from repo.replicas import PRIMARY_ONLY
 from repo.rows import Actor
 from repo.users import User, UserRepository
+from web import consistency
 from web.errors import ApiError, Forbidden, PayloadTooLarge, Unauthorized
 from web.services import Services
 
@@ -128,11 +130,12 @@ def render(endpoint: Endpoint, result: Any) -> Response:
     return Response(payload, status_code=endpoint.status, media_type="application/json")
 
 
-def _authenticate(endpoint: Endpoint, request: Request, conn: Connection) -> User | None:
+def _authenticate(endpoint: Endpoint, request: Request, conn: Connection, read_only: bool = False) -> User | None:
     user = None
     token = bearer_token(request)
     if token:
-        user = UserRepository(conn).user_for_token(token)
+        users = UserRepository(conn)
+        user = users.user_for_token_read_only(token) if read_only else users.user_for_token(token)
     if endpoint.auth and user is None:
         raise Unauthorized("missing, expired or revoked bearer token" if token else "not authenticated")
     if endpoint.admin and (user is None or user.role != "admin"):
@@ -160,18 +163,55 @@ def _parse(endpoint: Endpoint, request: Request, raw: bytes | None) -> dict[str,
     return kwargs
 
 
+class _OnPrimary(Exception):
+    """A replica did not know the bearer token (issued moments ago): run the request on the primary."""
+
+
 def _run(
     endpoint: Endpoint, request: Request, services: Services, raw: bytes | None, parsed: dict[str, Any]
 ) -> tuple[Response, Ctx]:
     """Authenticate, then validate (so 401/403 come before 422), then handle: all in one transaction. The response
-    is rendered here too, after the commit and off the event loop (a long transcript is real work)."""
+    is rendered here too, after the commit and off the event loop (a long transcript is real work).
+
+    With read replicas, a GET runs read-only on a replica that has replayed the session's last write (see
+    web/consistency.py); any other request records the position of its write for the session's next reads."""
+    token = bearer_token(request)
+    if services.db.replicas is None or not endpoint.in_transaction:
+        result = _run_on(endpoint, request, services, raw, parsed, read_only=False, min_lsn=None)
+    elif endpoint.method == "GET":
+        try:
+            lsn = consistency.min_lsn(services.redis, token)
+            return _run_on(endpoint, request, services, raw, parsed, read_only=True, min_lsn=lsn)
+        except _OnPrimary:
+            return _run_on(endpoint, request, services, raw, parsed, read_only=True, min_lsn=PRIMARY_ONLY)
+    else:
+        result = _run_on(endpoint, request, services, raw, parsed, read_only=False, min_lsn=None)
+    written = services.db.last_write_lsn()
+    if token and written:
+        consistency.remember_write(services.redis, token, written, services.settings.db_replica_max_lag)
+    return result
+
+
+def _run_on(
+    endpoint: Endpoint,
+    request: Request,
+    services: Services,
+    raw: bytes | None,
+    parsed: dict[str, Any],
+    *,
+    read_only: bool,
+    min_lsn: str | None,
+) -> tuple[Response, Ctx]:
     if not endpoint.in_transaction:
         with services.db.transaction() as conn:
             user = _authenticate(endpoint, request, conn)
         ctx = Ctx(request, services, None, user)
         return render(endpoint, endpoint.handler(ctx, **parsed, **_parse(endpoint, request, raw))), ctx
-    with services.db.transaction() as conn:
-        ctx = Ctx(request, services, conn, _authenticate(endpoint, request, conn))
+    with services.db.transaction(read_only=read_only, min_lsn=min_lsn) as conn:
+        user = _authenticate(endpoint, request, conn, read_only)
+        if user is None and bearer_token(request) and services.db.on_replica():
+            raise _OnPrimary()
+        ctx = Ctx(request, services, conn, user)
         result = endpoint.handler(ctx, **parsed, **_parse(endpoint, request, raw))
         if isinstance(result, Response) and result.status_code >= 400:
             raise _Rollback(result)

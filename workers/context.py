@@ -16,7 +16,7 @@ from repo.statements import set_slow_query_ms
 class JobContext:
     settings: Settings
     db: Database
-    database_url: str
+    database_url: str  # direct (never through a transaction pooler): job leases hold session advisory locks
     redis_url: str
     storage_dir: Path
 
@@ -37,5 +37,5 @@ def job_context() -> JobContext:
             raise ConfigError("DATABASE_URL and REDIS_URL must be set for jobs (`opentr worker` sets them)")
         set_slow_query_ms(settings.db_slow_query_ms)
         db = Database(settings.database_url, settings, application_name="opentr-worker", min_size=0, max_size=2)
-        _contexts[pid] = JobContext(settings, db, settings.database_url, settings.redis_url, settings.storage_dir)
+        _contexts[pid] = JobContext(settings, db, db.direct_url, settings.redis_url, settings.storage_dir)
     return _contexts[pid]
