@@ -130,12 +130,20 @@ def render(endpoint: Endpoint, result: Any) -> Response:
     return Response(payload, status_code=endpoint.status, media_type="application/json")
 
 
-def _authenticate(endpoint: Endpoint, request: Request, conn: Connection, read_only: bool = False) -> User | None:
+class _OnPrimary(Exception):
+    """A replica did not know the bearer token (issued moments ago): run the request on the primary."""
+
+
+def _authenticate(
+    endpoint: Endpoint, request: Request, conn: Connection, read_only: bool = False, on_replica: bool = False
+) -> User | None:
     user = None
     token = bearer_token(request)
     if token:
         users = UserRepository(conn)
         user = users.user_for_token_read_only(token) if read_only else users.user_for_token(token)
+        if user is None and on_replica:
+            raise _OnPrimary()
     if endpoint.auth and user is None:
         raise Unauthorized("missing, expired or revoked bearer token" if token else "not authenticated")
     if endpoint.admin and (user is None or user.role != "admin"):
@@ -161,10 +169,6 @@ def _parse(endpoint: Endpoint, request: Request, raw: bytes | None) -> dict[str,
             raise ApiError("body: expected a JSON object", "body")
         kwargs["body"] = endpoint.body.model_validate(data)
     return kwargs
-
-
-class _OnPrimary(Exception):
-    """A replica did not know the bearer token (issued moments ago): run the request on the primary."""
 
 
 def _run(
@@ -208,9 +212,7 @@ def _run_on(
         ctx = Ctx(request, services, None, user)
         return render(endpoint, endpoint.handler(ctx, **parsed, **_parse(endpoint, request, raw))), ctx
     with services.db.transaction(read_only=read_only, min_lsn=min_lsn) as conn:
-        user = _authenticate(endpoint, request, conn, read_only)
-        if user is None and bearer_token(request) and services.db.on_replica():
-            raise _OnPrimary()
+        user = _authenticate(endpoint, request, conn, read_only, services.db.on_replica())
         ctx = Ctx(request, services, conn, user)
         result = endpoint.handler(ctx, **parsed, **_parse(endpoint, request, raw))
         if isinstance(result, Response) and result.status_code >= 400:
