@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+
 import psycopg
 import pytest
 from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute
 from starlette.testclient import TestClient
 
 from repo import schema
@@ -31,6 +33,9 @@ def served_by(ctx: Ctx) -> JSONResponse:
     ctx.actor  # noqa: B018 - authenticated like any read
     in_recovery, port = serving_server(ctx.conn)
     return JSONResponse({"replica": in_recovery, "port": port})
+
+
+PROBE_ROUTES: list[BaseRoute] = [*routes(probe.endpoints)]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +81,7 @@ def test_a_user_reads_their_own_write_while_the_replica_is_behind_and_others_rea
     primary, replica = cluster.create_database("opentr_replica_web")
     ann, bob = users_with_tokens(primary, 2)
     cluster.wait_replayed()
-    app = create_app(_settings(primary, replica, tmp_path, redis_url), extra_routes=routes(probe.endpoints))
+    app = create_app(_settings(primary, replica, tmp_path, redis_url), extra_routes=PROBE_ROUTES)
     with TestClient(app) as client:
         assert _served(client, ann) is True
 
@@ -107,7 +112,7 @@ def test_a_token_issued_moments_ago_is_accepted_before_the_replica_has_it(
     cluster: ReplicatedPostgres, tmp_path: Path, redis_url: str
 ) -> None:
     primary, replica = cluster.create_database("opentr_replica_token")
-    app = create_app(_settings(primary, replica, tmp_path, redis_url), extra_routes=routes(probe.endpoints))
+    app = create_app(_settings(primary, replica, tmp_path, redis_url), extra_routes=PROBE_ROUTES)
     with TestClient(app) as client:
         registered = client.post(
             "/api/auth/register", json={"email": "new@example.com", "password": "correct horse", "full_name": "N"}
