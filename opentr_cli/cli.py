@@ -192,10 +192,12 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
     from repo.database import Database
+    from storage.backend import open_storage
+    from storage.layout import incoming_dir
     from workers.cleanup import cleanup
 
     with Database(_database(settings), settings, min_size=0, max_size=1) as db:
-        report = cleanup(db, settings.storage_dir, apply=args.yes)
+        report = cleanup(db, open_storage(settings), args.yes, incoming_dir(settings.storage_dir))
     for path in report.stray_files:
         print(f"stray file: {path}")
     for path in report.stale_partials:

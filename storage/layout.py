@@ -60,6 +60,20 @@ def resolve(storage_dir: Path, storage_path: str) -> Path:
     return path
 
 
+def object_key(storage_path: str) -> str:
+    """`storage_path` as an object-store key, refused (OutsideStorage) when it is absolute or climbs out with
+    `..`: the same guard as `resolve`, for backends without a directory to resolve against."""
+    parts = storage_path.split("/")
+    if (
+        not storage_path
+        or storage_path.startswith("/")
+        or "\\" in storage_path
+        or any(p in ("", ".", "..") for p in parts)
+    ):
+        raise OutsideStorage(f"stored path {storage_path!r} is outside the storage directory")
+    return storage_path
+
+
 def sidecar_path(storage_dir: Path, storage_path: str) -> Path:
     """The transcript sidecar of the media file at `storage_path` (guarded like the media itself)."""
     return resolve(storage_dir, sidecar_of(storage_path))
