@@ -97,12 +97,8 @@ def _claim(context: JobContext, file_id: int, task_id: str) -> FileJob | None:
 def _run(context: JobContext, job: FileJob) -> None:
     with context.db.transaction() as conn:
         media = MediaFileRepository(conn).get_by_id(job.file_id)
-    try:
-        key = layout.object_key(media.storage_path)
-        present = context.storage.exists(key)
-    except layout.OutsideStorage:
-        present = False
-    if not present:
+    key = layout.object_key(media.storage_path)  # OutsideStorage: a storage error naming the path
+    if not context.storage.exists(key):
         raise FileNotFoundError(f"the uploaded media is missing from storage ({media.filename})")
     with context.storage.local_copy(key) as path:  # for S3: streamed to a temporary file, removed afterwards
         _read_media(context, job, media, path)
