@@ -182,12 +182,49 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from repo import capacity
     from workers.runner import run_worker
 
+    url = _database(settings)
+    planned = capacity.worker_connections(args.processes)
+    capacity.check(url, settings, planned, f"opentr worker --processes {args.processes}", _warn)
     run_worker(
-        settings, _database(settings), embedded.redis_url(settings), burst=args.burst, recovery=not args.no_recovery
+        settings,
+        url,
+        embedded.redis_url(settings),
+        burst=args.burst,
+        recovery=not args.no_recovery,
+        processes=args.processes,
     )
     return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """uvicorn with N processes; each builds its own pool after the fork (web/app.py's lifespan)."""
+    import os
+
+    import uvicorn
+
+    from repo import capacity
+
+    url = _database(settings)
+    os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = url, embedded.redis_url(settings)
+    planned = capacity.web_connections(settings, args.workers)
+    capacity.check(url, settings, planned, f"opentr serve --workers {args.workers}", _warn)
+    uvicorn.run(
+        "web.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _warn(message: str) -> None:
+    logging.getLogger("opentr").warning(message)
 
 
 def cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
@@ -247,6 +284,12 @@ def cmd_models_pull(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _count(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 256:
+        raise argparse.ArgumentTypeError(f"{raw!r}: a whole number from 1 to 256")
+    return int(raw)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="opentr", description="Self-hosted transcription platform: data layer tools")
     sub = top.add_subparsers(dest="command", required=True)
@@ -290,7 +333,13 @@ def parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="an RQ worker on the project's queues")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     worker.add_argument("--no-recovery", action="store_true", help="do not look for stuck files at start")
+    worker.add_argument("--processes", type=_count, default=1, help="job processes under this supervisor")
     worker.set_defaults(func=cmd_worker)
+    serve = sub.add_parser("serve", help="the web app under uvicorn, in N processes")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=_count, default=1, help="uvicorn processes (each with its own pool)")
+    serve.set_defaults(func=cmd_serve)
     keys = sub.add_parser("keys", help="the master key that seals stored secrets").add_subparsers(
         dest="keys_command", required=True
     )
