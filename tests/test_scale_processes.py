@@ -21,10 +21,10 @@ import psycopg
 import pytest
 from redis import Redis
 
+from bench.cluster import free_port
 from tests import test_journey as journey
 from tests.fuzz_support import private_redis as private_redis_server
 from tests.llm_servers import LocalServer, Reply, openai_answer
-from tests.scale_support import free_port
 from tests.workers_support import WorkerEnv, kill_group, srt, wav
 
 WEB_PROCESSES = 4

@@ -16,10 +16,11 @@ from pydantic import SecretStr
 from redis import Redis
 from starlette.testclient import TestClient
 
+from bench.cluster import free_port
 from repo.database import Database
 from repo.settings import Settings
 from storage.backend import PART, S3Storage, open_storage
-from tests.scale_support import free_port, wait_port
+from tests.scale_support import wait_port
 from tests.web import register
 from tests.workers_support import WorkerEnv, srt, wav
 from web.app import create_app
