@@ -30,7 +30,7 @@ def run(ctx: Context) -> Measure:
     options = replace(ctx.options, files=min(ctx.options.files, 200), segments=min(ctx.options.segments, 100_000))
     generator = tool(options.loadgen)
     measure = Measure(
-        "scale", f"7. processes and a read replica: requests/s ({options.http_connections} connections, {generator})"
+        "scale", f"8. processes and a read replica: requests/s ({options.http_connections} connections, {generator})"
     )
     home = Path(tempfile.mkdtemp(prefix="opentr-bench-scale-"))
     try:
