@@ -150,6 +150,17 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     target = Path(args.output) if args.output else backup.default_path(settings.opentr_home / "backups", url)
     backup.backup(url, target, pgtools.stderr_progress("backup"))
     print(f"\nbackup written to {target}")
+    if settings.opentr_storage_url:  # off this machine too, next to the media it describes
+        import shutil
+        import tempfile
+
+        from storage import layout
+        from storage.backend import open_storage
+
+        with tempfile.TemporaryDirectory() as spool:
+            copy = Path(shutil.copy(target, Path(spool) / target.name))
+            open_storage(settings).put_file(copy, layout.backup_key(target.name))
+        print(f"and copied to {settings.opentr_storage_url}/{layout.backup_key(target.name)}")
     return 0
 
 

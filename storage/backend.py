@@ -63,7 +63,7 @@ class Storage(ABC):
 
     @abstractmethod
     def objects(self) -> Iterator[StoredObject]:
-        """Every stored object (the upload spool excluded)."""
+        """Every stored object (the upload spool and database backups excluded)."""
 
     def exists(self, key: str) -> bool:
         try:
@@ -121,10 +121,10 @@ class LocalStorage(Storage):
             self.path(key).unlink()
 
     def objects(self) -> Iterator[StoredObject]:
-        spool = layout.incoming_dir(self.root)
+        skipped = (layout.incoming_dir(self.root), self.root / layout.BACKUPS)
         if not self.root.is_dir():
             return
-        for path in sorted(p for p in self.root.rglob("*") if p.is_file() and spool not in p.parents):
+        for path in sorted(p for p in self.root.rglob("*") if p.is_file() and not set(skipped) & set(p.parents)):
             stat = path.stat()
             yield StoredObject(path.relative_to(self.root).as_posix(), stat.st_size, stat.st_mtime)
 
@@ -188,7 +188,9 @@ class S3Storage(Storage):
         start = f"{self.prefix}/" if self.prefix else ""
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=start):
             for item in page.get("Contents", []):
-                yield StoredObject(item["Key"][len(start) :], int(item["Size"]), item["LastModified"].timestamp())
+                key = item["Key"][len(start) :]
+                if not key.startswith(f"{layout.BACKUPS}/"):
+                    yield StoredObject(key, int(item["Size"]), item["LastModified"].timestamp())
 
 
 def s3_client(settings: Settings) -> Any:

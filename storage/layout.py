@@ -4,6 +4,7 @@
     <storage>/<owner id>/<uuid4 hex>.transcript    the transcript sidecar uploaded with it, if any
     <storage>/<owner id>/<uuid4 hex>.thumbnail.jpg a video's thumbnail, made while processing
     <storage>/incoming/<uuid4 hex>.part            an upload still being received (cleanup removes old ones)
+    <storage>/backups/<database>-<time>.dump       with OPENTR_STORAGE_URL: a copy of each `opentr db backup`
 
 A `storage_path` comes from the database, so it is resolved and refused when it would lead outside the storage
 directory (`..`, an absolute path, a symlink): a bad row must never make the web or a worker read or delete
@@ -19,6 +20,7 @@ SIDECAR_SUFFIX = ".transcript"
 THUMBNAIL_SUFFIX = ".thumbnail.jpg"
 COMPANION_SUFFIXES = (SIDECAR_SUFFIX, THUMBNAIL_SUFFIX)
 INCOMING = "incoming"
+BACKUPS = "backups"  # database dumps kept in object storage (`opentr db backup`); never stray, never media
 
 
 class OutsideStorage(FileNotFoundError):
@@ -44,6 +46,11 @@ def companions(storage_path: str) -> list[str]:
     """The storage paths of the files that may accompany the upload at `storage_path` (deleted with it, and known
     to cleanup)."""
     return [storage_path + suffix for suffix in COMPANION_SUFFIXES]
+
+
+def backup_key(filename: str) -> str:
+    """Where a database dump named `filename` is kept in object storage."""
+    return object_key(f"{BACKUPS}/{filename}")
 
 
 def incoming_dir(storage_dir: Path) -> Path:

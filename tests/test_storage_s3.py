@@ -6,6 +6,8 @@ ranged GETs, listings and deletes all cross the wire."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from redis import Redis
 from starlette.testclient import TestClient
 
 from bench.cluster import free_port
+from repo import schema
 from repo.database import Database
 from repo.settings import Settings
 from storage.backend import PART, S3Storage, open_storage
@@ -164,3 +167,36 @@ def test_cleanup_finds_stray_objects_and_rows_whose_object_is_gone(
     assert report.stray_files == ["999/stray"] and report.missing_media == [row[0]]
     assert status == ("orphaned",)
     assert "999/stray" not in _objects(s3_settings) and len(_objects(s3_settings)) == 1
+
+
+def test_a_database_backup_is_copied_to_the_bucket_and_is_never_taken_for_stray_media(
+    s3_settings: Settings, fresh_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "opentr.dump"
+    env = {
+        **os.environ,
+        "DATABASE_URL": schema.to_url(fresh_url),
+        "OPENTR_HOME": str(s3_settings.opentr_home),
+        "OPENTR_STORAGE_URL": str(s3_settings.opentr_storage_url),
+        "OPENTR_S3_ENDPOINT_URL": str(s3_settings.opentr_s3_endpoint_url),
+        "OPENTR_S3_ACCESS_KEY": "opentr",
+        "OPENTR_S3_SECRET_KEY": "opentr-secret",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "opentr_cli", "db", "backup", "-o", str(target)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    storage = open_storage(s3_settings)
+    assert isinstance(storage, S3Storage)
+    head = storage.client.head_object(Bucket=BUCKET, Key=storage.name("backups/opentr.dump"))
+    assert head["ContentLength"] == target.stat().st_size > 0
+
+    monkeypatch.setattr(cleanup_module, "STRAY_FILE_AGE_SECONDS", -60)
+    with Database(fresh_url, s3_settings) as db:
+        report = cleanup_module.cleanup(db, storage, apply=True, spool=s3_settings.storage_dir / "incoming")
+    assert report.stray_files == []
+    assert storage.client.head_object(Bucket=BUCKET, Key=storage.name("backups/opentr.dump"))["ContentLength"] > 0
