@@ -263,9 +263,13 @@ def stored_path(storage_dir: Path, storage_path: str) -> Path:
 def delete_file(ctx: Ctx) -> None:
     """Delete a file and everything about it; its stored media goes after the commit."""
     storage_path = MediaFileRepository(ctx.conn).delete(ctx.actor, ctx.uuid("uuid"))
-    keys = [storage_path, *layout.companions(storage_path)]
-    for key in keys:
-        stored_key(key)  # a row pointing outside storage: 404, nothing removed
+    remove_after_commit(ctx, [storage_path])
+
+
+def remove_after_commit(ctx: Ctx, storage_paths: list[str]) -> None:
+    """Once the rows are gone for good, remove the stored media and its companions (sidecar, thumbnail) from the
+    storage backend; a row pointing outside storage is a 404 and nothing is removed."""
+    keys = [stored_key(p) for s in storage_paths for p in (s, *layout.companions(s))]
     storage = ctx.services.storage
 
     def remove() -> None:
