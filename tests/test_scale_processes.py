@@ -39,7 +39,7 @@ def serve(env: dict[str, str], log: Path, processes: int = WEB_PROCESSES) -> Ite
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "opentr_cli", "serve", "--workers", str(processes), "--port", str(port)],
-            env=env,
+            env={**env, "DB_POOL_MIN": "1"},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -51,6 +51,8 @@ def serve(env: dict[str, str], log: Path, processes: int = WEB_PROCESSES) -> Ite
             assert process.poll() is None, log.read_text()[-3000:]
             time.sleep(0.2)
         assert _web_sessions(env["DATABASE_URL"]) >= processes, "every web process opened its own pool"
+        servers = [p for p in psutil.Process(process.pid).children(recursive=True) if "spawn" in " ".join(p.cmdline())]
+        assert len(servers) == processes, [p.cmdline() for p in servers]
         yield url
     finally:
         for child in [*psutil.Process(process.pid).children(recursive=True)]:
@@ -61,10 +63,10 @@ def serve(env: dict[str, str], log: Path, processes: int = WEB_PROCESSES) -> Ite
 
 
 def _web_sessions(url: str) -> int:
-    """Distinct client processes of the web app connected to the database (each web process has a pool)."""
+    """Pooled sessions of the web app: idle, each web process holds DB_POOL_MIN (1) of them."""
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT count(DISTINCT client_port) FROM pg_stat_activity"
+            "SELECT count(*) FROM pg_stat_activity"
             " WHERE datname = current_database() AND application_name = 'opentr-web'"
         ).fetchone()
     return int(row[0]) if row else 0
