@@ -50,7 +50,7 @@ def run(ctx: Context) -> Measure:
                     row: dict[str, Any] = {"reads": reads, "processes": processes}
                     with serve(run_ctx, POOL_PER_PROCESS, home, processes, extra) as base:
                         for name, cycle in paths.items():
-                            found = load(generator, base, cycle, user.token, run_ctx, home)
+                            found = load(generator, base, cycle, user.token, run_ctx, home, {})
                             row[f"{name} rps"] = found["rps"]
                             row[f"{name} p99_ms"] = found["p99_ms"]
                             row[f"{name} errors"] = found["errors"] + found["non_2xx"]

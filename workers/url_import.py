@@ -163,7 +163,7 @@ def _store(context: JobContext, job: _Job, part: Path, fetched: Fetched, title: 
             _notify(conn, record, f"Downloaded {fetched.filename}", progress=1.0, media_file_id=created.id)
             return created.id
     except BaseException:
-        target.unlink(missing_ok=True)  # the rows were rolled back: no file may stay behind them
+        context.storage.delete(relative)  # the rows were rolled back: no file may stay behind them
         raise
 
 
