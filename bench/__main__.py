@@ -4,6 +4,7 @@
     python -m bench --smoke            # a tiny run for CI (well under a minute); asserts nothing about time
     python -m bench --only search,http --segments 200000
     python -m bench --only speakers    # builds its own voices; the shared dataset shrinks to a token
+    python -m bench --only scale       # 1, 2, 4 uvicorn processes, reads on the primary and on a replica
 
 The database is created on DATABASE_URL's server (an embedded one when unset) and dropped at the end.
 """
@@ -31,8 +32,9 @@ import psycopg
 
 from bench import Context, Measure, Options, dataset
 
-MEASURES = ("layer", "orm", "search", "http", "ingest", "asr", "speakers")
-STANDALONE = {"asr"}  # measures that need neither the database nor the dataset
+MEASURES = ("layer", "orm", "search", "http", "ingest", "asr", "speakers", "scale")
+STANDALONE = {"asr", "scale"}  # measures that bring their own servers (scale: a primary with a replica) or none
+DEFAULT = tuple(m for m in MEASURES if m != "scale")  # scale starts 6 uvicorns and 2 clusters: only when asked
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -43,7 +45,11 @@ def _ints(text: str) -> tuple[int, ...]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--smoke", action="store_true", help="tiny sizes for CI (well under a minute)")
-    p.add_argument("--only", default=",".join(MEASURES), help=f"comma-separated subset of {','.join(MEASURES)}")
+    p.add_argument(
+        "--only",
+        default=",".join(DEFAULT),
+        help=f"comma-separated subset of {','.join(MEASURES)} (default: all but scale)",
+    )
     p.add_argument("--users", type=int, help="dataset users (default 10)")
     p.add_argument("--files", type=int, help="dataset files, spread over the users (default 1000)")
     p.add_argument("--segments", type=int, help="dataset segments, spread over the files (default 1000000)")
@@ -190,6 +196,10 @@ def runner(name: str) -> Callable[[Context], Measure | list[Measure]]:
         from bench import speakers
 
         return speakers.run
+    if name == "scale":
+        from bench import scale
+
+        return scale.run
     from bench import ingest
 
     return ingest.run

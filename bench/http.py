@@ -156,8 +156,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(ctx: Context, pool_size: int, home: Path) -> Iterator[str]:
-    """uvicorn serving the app on the benchmark database with this pool size; yields its base URL."""
+def serve(
+    ctx: Context, pool_size: int, home: Path, workers: int | None = None, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """uvicorn serving the app on the benchmark database with this pool size (and `workers` processes, default
+    --http-workers); yields its base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -171,11 +174,12 @@ def serve(ctx: Context, pool_size: int, home: Path) -> Iterator[str]:
         "DB_POOL_MAX": str(pool_size),
         "DB_POOL_TIMEOUT": "30",
         "DB_SLOW_QUERY_MS": "60000",
+        **(extra_env or {}),
     }
-    log_path = home / f"uvicorn-pool-{pool_size}.log"
+    log_path = home / f"uvicorn-pool-{pool_size}-{workers or ctx.options.http_workers}.log"
     command = [
         sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(ctx.options.http_workers), "--log-level", "warning", "--no-access-log",
+        "--workers", str(workers or ctx.options.http_workers), "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -31,6 +31,7 @@ from repo.errors import Conflict, DataError
 from repo.imports import ImportRepository, Origins
 from repo.llm_configs import LlmConfigRepository
 from repo.rows import Actor
+from storage.backend import Storage
 from storage.names import clean_filename
 
 SOURCE = "opentranscribe"
@@ -50,6 +51,7 @@ class Importer:
     source: Source
     db: Database
     storage_dir: Path
+    storage: Storage
     objects: ObjectSource | None
     master_key: bytes
     old_keys: OldKeys | None
@@ -125,7 +127,11 @@ class Importer:
         return {int(k): v for k, v in files.items()}
 
     def _copy_file(self, conn: Connection, row: dict[str, Any], owner: int) -> int:
-        copied = copy_object(self.objects, row["storage_path"], self.storage_dir, owner) if self.objects else None
+        copied = (
+            copy_object(self.objects, row["storage_path"], self.storage_dir, owner, self.storage)
+            if self.objects
+            else None
+        )
         status = FILE_STATUSES.get(row["status"] or "", "error")
         message, category = row["last_error_message"], None
         if status == "error" and row["status"] not in FILE_STATUSES:
@@ -180,7 +186,7 @@ class Importer:
             self._origins(conn, "media_file").remember(row["id"], file_id)
         except BaseException:
             if copied is not None:
-                (self.storage_dir / copied.storage_path).unlink(missing_ok=True)
+                self.storage.delete(copied.storage_path)
             raise
         return file_id
 

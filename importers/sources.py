@@ -18,7 +18,6 @@ import binascii
 import contextlib
 import hashlib
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet, InvalidToken
 
 from storage import layout
+from storage.backend import Storage
 
 
 class ObjectSource(Protocol):
@@ -94,8 +94,9 @@ class Copied:
     sha256: str
 
 
-def copy_object(source: ObjectSource, name: str, storage_dir: Path, owner_id: int) -> Copied | None:
-    """Copy one object into our storage under a fresh path; None when the source has no such object."""
+def copy_object(source: ObjectSource, name: str, storage_dir: Path, owner_id: int, storage: Storage) -> Copied | None:
+    """Copy one object into our storage (the local directory or S3) under a fresh path; None when the source has
+    no such object. `storage_dir` only spools the bytes on their way."""
     incoming = layout.incoming_dir(storage_dir)
     incoming.mkdir(parents=True, exist_ok=True)
     partial = incoming / f"import-{os.urandom(8).hex()}.part"
@@ -109,9 +110,7 @@ def copy_object(source: ObjectSource, name: str, storage_dir: Path, owner_id: in
                 size += len(chunk)
                 out.write(chunk)
     relative = layout.new_media_path(owner_id)
-    target = layout.resolve(storage_dir, relative)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(partial, target)
+    storage.put_file(partial, relative)
     return Copied(relative, size, digest.hexdigest())
 
 

@@ -29,6 +29,13 @@ def _database(settings: Settings) -> str:
     return url
 
 
+def _direct(settings: Settings) -> str:
+    """Where session-level work goes (migrations' advisory lock, pg_dump): DATABASE_DIRECT_URL when set."""
+    if settings.database_direct_url:
+        return _database(settings.model_copy(update={"database_url": settings.database_direct_url}))
+    return _database(settings)
+
+
 def _confirm(question: str, yes: bool) -> bool:
     if yes:
         return True
@@ -64,7 +71,7 @@ def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from repo import pgtools
 
-    url = _database(settings)
+    url = _direct(settings)
     if not args.no_backup:
         target = backup.default_path(settings.opentr_home / "backups", url)
         try:
@@ -139,10 +146,21 @@ def cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     from repo import pgtools
 
-    url = _database(settings)
+    url = _direct(settings)
     target = Path(args.output) if args.output else backup.default_path(settings.opentr_home / "backups", url)
     backup.backup(url, target, pgtools.stderr_progress("backup"))
     print(f"\nbackup written to {target}")
+    if settings.opentr_storage_url:  # off this machine too, next to the media it describes
+        import shutil
+        import tempfile
+
+        from storage import layout
+        from storage.backend import open_storage
+
+        with tempfile.TemporaryDirectory() as spool:
+            copy = Path(shutil.copy(target, Path(spool) / target.name))
+            open_storage(settings).put_file(copy, layout.backup_key(target.name))
+        print(f"and copied to {settings.opentr_storage_url}/{layout.backup_key(target.name)}")
     return 0
 
 
@@ -175,20 +193,59 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from repo import capacity
     from workers.runner import run_worker
 
+    url = _database(settings)
+    planned = capacity.worker_connections(args.processes)
+    capacity.check(url, settings, planned, f"opentr worker --processes {args.processes}", _warn)
     run_worker(
-        settings, _database(settings), embedded.redis_url(settings), burst=args.burst, recovery=not args.no_recovery
+        settings,
+        url,
+        embedded.redis_url(settings),
+        burst=args.burst,
+        recovery=not args.no_recovery,
+        processes=args.processes,
     )
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """uvicorn with N processes; each builds its own pool after the fork (web/app.py's lifespan)."""
+    import os
+
+    import uvicorn
+
+    from repo import capacity
+
+    url = _database(settings)
+    os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = url, embedded.redis_url(settings)
+    planned = capacity.web_connections(settings, args.workers)
+    capacity.check(url, settings, planned, f"opentr serve --workers {args.workers}", _warn)
+    uvicorn.run(
+        "web.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _warn(message: str) -> None:
+    logging.getLogger("opentr").warning(message)
+
+
 def cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
     from repo.database import Database
+    from storage.backend import open_storage
+    from storage.layout import incoming_dir
     from workers.cleanup import cleanup
 
     with Database(_database(settings), settings, min_size=0, max_size=1) as db:
-        report = cleanup(db, settings.storage_dir, apply=args.yes)
+        report = cleanup(db, open_storage(settings), args.yes, incoming_dir(settings.storage_dir))
     for path in report.stray_files:
         print(f"stray file: {path}")
     for path in report.stale_partials:
@@ -232,6 +289,7 @@ def cmd_import_opentranscribe(args: argparse.Namespace, settings: Settings) -> i
 
     from importers import opentranscribe, opentranscribe_source, report, sources
     from repo.database import Database
+    from storage.backend import open_storage
 
     if args.minio and not args.bucket:
         raise ConfigError("--bucket: required with --minio")
@@ -249,7 +307,14 @@ def cmd_import_opentranscribe(args: argparse.Namespace, settings: Settings) -> i
     try:
         with Database(_database(settings), settings, min_size=1, max_size=2) as db:
             importer = opentranscribe.Importer(
-                source, db, settings.storage_dir, objects, settings.secret_key(), old_keys, report.Progress()
+                source,
+                db,
+                settings.storage_dir,
+                open_storage(settings),
+                objects,
+                settings.secret_key(),
+                old_keys,
+                report.Progress(),
             )
             outcome = importer.run()
     finally:
@@ -268,6 +333,12 @@ def cmd_models_pull(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     print(f"speech model {args.name} is ready in {path}")
     return 0
+
+
+def _count(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 256:
+        raise argparse.ArgumentTypeError(f"{raw!r}: a whole number from 1 to 256")
+    return int(raw)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -313,7 +384,13 @@ def parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="an RQ worker on the project's queues")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     worker.add_argument("--no-recovery", action="store_true", help="do not look for stuck files at start")
+    worker.add_argument("--processes", type=_count, default=1, help="job processes under this supervisor")
     worker.set_defaults(func=cmd_worker)
+    serve = sub.add_parser("serve", help="the web app under uvicorn, in N processes")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=_count, default=1, help="uvicorn processes (each with its own pool)")
+    serve.set_defaults(func=cmd_serve)
     keys = sub.add_parser("keys", help="the master key that seals stored secrets").add_subparsers(
         dest="keys_command", required=True
     )

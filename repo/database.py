@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from typing import Any, Literal, TypeVar
 
@@ -25,6 +25,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from psycopg_pool.base import AttemptWithBackoff
 
 from repo.errors import Contention, Unavailable
+from repo.replicas import Replica, ReplicaSet
 from repo.settings import Settings
 
 log = logging.getLogger("opentr.db")
@@ -32,14 +33,19 @@ T = TypeVar("T")
 Connection = psycopg.Connection[Any]
 Isolation = Literal["read committed", "repeatable read", "serializable"]
 RETRYABLE = (pg.SerializationFailure, pg.DeadlockDetected)
+REPLICA_CHECKOUT_SECONDS = 1.0  # a replica that cannot hand out a connection this fast is skipped, not waited for
 
 
 def connection_kwargs(settings: Settings, application_name: str) -> dict[str, Any]:
-    return {
-        "autocommit": True,
-        "application_name": application_name,
-        "options": f"-c statement_timeout={settings.db_statement_timeout}",
-    }
+    kwargs: dict[str, Any] = {"autocommit": True, "application_name": application_name}
+    if not settings.behind_pooler:
+        # PgBouncer refuses the `options` startup parameter: behind it the timeout is SET LOCAL per transaction.
+        kwargs["options"] = f"-c statement_timeout={settings.db_statement_timeout}"
+    if not settings.prepared_statements:
+        # A transaction pooler hands each transaction any server connection: a statement psycopg prepared on one
+        # is unknown on the next ("prepared statement _pg3_0 does not exist").
+        kwargs["prepare_threshold"] = None
+    return kwargs
 
 
 class _FollowTheServer(AttemptWithBackoff):
@@ -77,9 +83,16 @@ class Database:
         open: bool = True,
     ) -> None:
         self.url = url
+        # Session-level features (advisory locks, LISTEN) never go through a transaction pooler.
+        self.direct_url = settings.database_direct_url or url
         self.settings = settings
         self.pid = os.getpid()
         self._current: ContextVar[Connection | None] = ContextVar(f"opentr_tx_{id(self)}", default=None)
+        self._on_replica: ContextVar[bool] = ContextVar(f"opentr_replica_{id(self)}", default=False)
+        self._write_lsn: ContextVar[str | None] = ContextVar(f"opentr_lsn_{id(self)}", default=None)
+        self._pooled_timeout = (
+            f"SET LOCAL statement_timeout = {settings.db_statement_timeout}" if settings.behind_pooler else None
+        )
         self._checking = threading.Lock()
         self.retries = 0
         self.pool: ConnectionPool[Connection] = _Pool(
@@ -95,14 +108,59 @@ class Database:
             name=application_name,
             open=False,
         )
+        self.replicas: ReplicaSet | None = None
+        if settings.replica_urls:
+            kwargs = connection_kwargs(settings, f"{application_name}-read")
+            self.replicas = ReplicaSet(
+                settings.replica_urls,
+                settings.db_replica_max_lag,
+                lambda replica_url: _Pool(
+                    replica_url,
+                    min_size=0,
+                    max_size=settings.db_pool_max if max_size is None else max_size,
+                    timeout=REPLICA_CHECKOUT_SECONDS,
+                    max_lifetime=settings.db_max_lifetime,
+                    max_idle=settings.db_max_idle,
+                    reconnect_timeout=max(settings.db_pool_timeout * 6, 60.0),
+                    kwargs=kwargs,
+                    check=ConnectionPool.check_connection,
+                    name=f"{application_name}-read",
+                    open=False,
+                ),
+                kwargs,
+            )
         if open:
             self.open()
 
     def open(self, wait: bool = False) -> None:
         self.pool.open(wait=wait, timeout=self.settings.db_pool_timeout)
+        if self.replicas is not None:
+            self.replicas.open()
 
     def close(self) -> None:
+        if self.replicas is not None:
+            self.replicas.close()
         self.pool.close()
+
+    def on_replica(self) -> bool:
+        """True inside a transaction that a read replica serves."""
+        return self._on_replica.get()
+
+    def last_write_lsn(self) -> str | None:
+        """The WAL position after this context's last committed read-write transaction (with replicas only)."""
+        return self._write_lsn.get()
+
+    def _checkout(self, stack: ExitStack, read_only: bool, min_lsn: str | None) -> tuple[Connection, bool]:
+        """A replica's connection for a read-only transaction when one is fit, else the primary's."""
+        replica: Replica | None = None
+        if read_only and self.replicas is not None:
+            replica = self.replicas.choose(min_lsn)
+        if replica is not None:
+            try:
+                return stack.enter_context(replica.pool.connection()), True
+            except (PoolTimeout, psycopg.OperationalError):
+                self.replicas.mark_down(replica)  # type: ignore[union-attr]
+        return stack.enter_context(self.pool.connection()), False
 
     def __enter__(self) -> Database:
         return self
@@ -111,7 +169,11 @@ class Database:
         self.close()
 
     @contextmanager
-    def transaction(self, *, isolation: Isolation | None = None, read_only: bool = False) -> Iterator[Connection]:
+    def transaction(
+        self, *, isolation: Isolation | None = None, read_only: bool = False, min_lsn: str | None = None
+    ) -> Iterator[Connection]:
+        """`read_only` transactions go to a fit replica when replicas are configured; `min_lsn` (a write's
+        `last_write_lsn()`) keeps them on the primary until a replica has replayed that far."""
         if os.getpid() != self.pid:
             raise RuntimeError("this Database was created before a fork; create one per process")
         outer = self._current.get()
@@ -120,16 +182,23 @@ class Database:
                 yield outer
             return
         try:
-            with self.pool.connection() as conn:
-                token = self._current.set(conn)
+            with ExitStack() as stack:
+                conn, on_replica = self._checkout(stack, read_only, min_lsn)
+                token, replica_token = self._current.set(conn), self._on_replica.set(on_replica)
                 try:
                     with conn.transaction():
                         if isolation or read_only:
                             level = f" ISOLATION LEVEL {isolation.upper()}" if isolation else ""
                             conn.execute(f"SET TRANSACTION{level}{' READ ONLY' if read_only else ''}")
+                        if self._pooled_timeout:
+                            conn.execute(self._pooled_timeout)
                         yield conn
+                    if self.replicas is not None and not read_only:
+                        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+                        self._write_lsn.set(row[0] if row else None)
                 finally:
                     self._current.reset(token)
+                    self._on_replica.reset(replica_token)
         except PoolTimeout as exc:
             raise Unavailable(f"no database connection free within {self.settings.db_pool_timeout:g} s") from exc
         except (psycopg.OperationalError, Unavailable) as exc:
@@ -139,11 +208,19 @@ class Database:
                 self._recheck_idle_connections()
             raise
 
-    def run(self, fn: Callable[[Connection], T], *, attempts: int = 4, isolation: Isolation | None = None) -> T:
+    def run(
+        self,
+        fn: Callable[[Connection], T],
+        *,
+        attempts: int = 4,
+        isolation: Isolation | None = None,
+        read_only: bool = False,
+        min_lsn: str | None = None,
+    ) -> T:
         """Run `fn(conn)` in a transaction, re-running it whole on serialization failures and deadlocks."""
         for attempt in range(1, attempts + 1):
             try:
-                with self.transaction(isolation=isolation) as conn:
+                with self.transaction(isolation=isolation, read_only=read_only, min_lsn=min_lsn) as conn:
                     return fn(conn)
             except RETRYABLE as exc:
                 if self._current.get() is not None:

@@ -16,6 +16,8 @@ from repo.errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_NAMES = {
     "database_url": "DATABASE_URL",
+    "database_direct_url": "DATABASE_DIRECT_URL",
+    "database_replica_urls": "DATABASE_REPLICA_URLS",
     "redis_url": "REDIS_URL",
     "opentr_secret_key": "OPENTR_SECRET_KEY",
     "opentr_storage_dir": "OPENTR_STORAGE_DIR",
@@ -37,10 +39,31 @@ ComputeType = Literal[
 ]
 
 
+def _postgres_url(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError("must be a postgresql:// URL")
+    return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
     database_url: str | None = None
+    # Behind a transaction pooler: session features (advisory locks, LISTEN, migrations) need a real session.
+    database_direct_url: str | None = None
+    database_replica_urls: str | None = None  # comma-separated; read-only work goes there (repo/replicas.py)
+    db_replica_max_lag: float = Field(default=10.0, gt=0, le=3600)  # seconds behind the primary before skipped
+    # auto: off when DATABASE_DIRECT_URL names another server than DATABASE_URL (a pooler such as PgBouncer < 1.21
+    # in transaction mode, where a prepared statement may meet another server connection); on: PgBouncer >= 1.21
+    # with max_prepared_statements set.
+    db_prepared_statements: Literal["auto", "on", "off"] = "auto"
+    opentr_storage_url: str | None = None  # s3://bucket/prefix; unset: the local OPENTR_STORAGE_DIR
+    opentr_s3_endpoint_url: str | None = None  # MinIO, Garage, SeaweedFS…; unset: AWS
+    opentr_s3_region: str = "us-east-1"
+    opentr_s3_access_key: str | None = None  # unset: boto3's own chain (AWS_ACCESS_KEY_ID, instance roles…)
+    opentr_s3_secret_key: SecretStr | None = None
     redis_url: str | None = None
     opentr_secret_key: str | None = None
     opentr_env: Literal["dev", "production"] = "dev"
@@ -84,14 +107,27 @@ class Settings(BaseSettings):
     opentr_diarization_threshold: float = Field(default=0.5, gt=0, lt=2)  # cosine distance: one speaker below it
     opentr_diarization_block_seconds: float = Field(default=600.0, ge=1, le=86400)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_direct_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:
+        return _postgres_url(value)
+
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _replica_urls(cls, value: str | None) -> str | None:
+        for url in (value or "").split(","):
+            if url.strip():
+                _postgres_url(url.strip())
+        return value or None
+
+    @field_validator("opentr_storage_url")
+    @classmethod
+    def _storage_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
-        if not value.startswith(("postgresql://", "postgres://")):
-            raise ValueError("must be a postgresql:// URL")
-        return value
+        if not value.startswith("s3://") or not value[5:].split("/")[0]:
+            raise ValueError("must be an s3://bucket[/prefix] URL")
+        return value.rstrip("/")
 
     @field_validator("redis_url")
     @classmethod
@@ -124,6 +160,26 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @property
+    def replica_urls(self) -> list[str]:
+        return [url.strip() for url in (self.database_replica_urls or "").split(",") if url.strip()]
+
+    @property
+    def direct_url(self) -> str | None:
+        """Where session-level features go: DATABASE_DIRECT_URL, else DATABASE_URL itself (no pooler)."""
+        return self.database_direct_url or self.database_url
+
+    @property
+    def behind_pooler(self) -> bool:
+        """DATABASE_DIRECT_URL names another server than DATABASE_URL: the latter is a (transaction) pooler."""
+        return bool(self.database_direct_url) and self.database_direct_url != self.database_url
+
+    @property
+    def prepared_statements(self) -> bool:
+        if self.db_prepared_statements == "auto":
+            return not self.behind_pooler
+        return self.db_prepared_statements == "on"
 
     @property
     def asr_models_dir(self) -> Path:

@@ -4,6 +4,7 @@
     <storage>/<owner id>/<uuid4 hex>.transcript    the transcript sidecar uploaded with it, if any
     <storage>/<owner id>/<uuid4 hex>.thumbnail.jpg a video's thumbnail, made while processing
     <storage>/incoming/<uuid4 hex>.part            an upload still being received (cleanup removes old ones)
+    <storage>/backups/<database>-<time>.dump       with OPENTR_STORAGE_URL: a copy of each `opentr db backup`
 
 A `storage_path` comes from the database, so it is resolved and refused when it would lead outside the storage
 directory (`..`, an absolute path, a symlink): a bad row must never make the web or a worker read or delete
@@ -19,6 +20,7 @@ SIDECAR_SUFFIX = ".transcript"
 THUMBNAIL_SUFFIX = ".thumbnail.jpg"
 COMPANION_SUFFIXES = (SIDECAR_SUFFIX, THUMBNAIL_SUFFIX)
 INCOMING = "incoming"
+BACKUPS = "backups"  # database dumps kept in object storage (`opentr db backup`); never stray, never media
 
 
 class OutsideStorage(FileNotFoundError):
@@ -46,6 +48,11 @@ def companions(storage_path: str) -> list[str]:
     return [storage_path + suffix for suffix in COMPANION_SUFFIXES]
 
 
+def backup_key(filename: str) -> str:
+    """Where a database dump named `filename` is kept in object storage."""
+    return object_key(f"{BACKUPS}/{filename}")
+
+
 def incoming_dir(storage_dir: Path) -> Path:
     """Where uploads are received before they are moved to their final name."""
     return storage_dir / INCOMING
@@ -58,6 +65,20 @@ def resolve(storage_dir: Path, storage_path: str) -> Path:
     if root not in path.parents:
         raise OutsideStorage(f"stored path {storage_path!r} is outside the storage directory")
     return path
+
+
+def object_key(storage_path: str) -> str:
+    """`storage_path` as an object-store key, refused (OutsideStorage) when it is absolute or climbs out with
+    `..`: the same guard as `resolve`, for backends without a directory to resolve against."""
+    parts = storage_path.split("/")
+    if (
+        not storage_path
+        or storage_path.startswith("/")
+        or "\\" in storage_path
+        or any(p in ("", ".", "..") for p in parts)
+    ):
+        raise OutsideStorage(f"stored path {storage_path!r} is outside the storage directory")
+    return storage_path
 
 
 def sidecar_path(storage_dir: Path, storage_path: str) -> Path:

@@ -35,9 +35,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from repo.database import Connection
+from repo.replicas import PRIMARY_ONLY
 from repo.rows import Actor
 from repo.users import User, UserRepository
-from web import sessions
+from web import consistency, sessions
 from web.errors import ApiError, Forbidden, PayloadTooLarge, Unauthorized, Unprocessable, UnsupportedMediaType
 from web.services import Services
 
@@ -151,7 +152,11 @@ def render(endpoint: Endpoint, result: Any) -> Response:
     return Response(payload, status_code=endpoint.status, media_type="application/json")
 
 
-def _authenticate(endpoint: Endpoint, request: Request, conn: Connection) -> User | None:
+class _OnPrimary(Exception):
+    """A replica did not know the bearer token (issued moments ago): run the request on the primary."""
+
+
+def _authenticate(endpoint: Endpoint, request: Request, conn: Connection, on_replica: bool = False) -> User | None:
     user = None
     token = bearer_token(request)
     if token:
@@ -163,6 +168,8 @@ def _authenticate(endpoint: Endpoint, request: Request, conn: Connection) -> Use
             request.state.touch_token = session
         if request.method not in sessions.SAFE_METHODS:  # a browser session: see web/sessions.py
             sessions.require_csrf(request, request.headers.get(sessions.CSRF_HEADER))
+    if user is None and on_replica and (token or sessions.session_token(request)):
+        raise _OnPrimary()  # a token issued moments ago may not have reached the replica yet
     if endpoint.auth and user is None:
         raise Unauthorized("missing, expired or revoked bearer token" if token else "not authenticated")
     if endpoint.admin and (user is None or user.role != "admin"):
@@ -252,7 +259,35 @@ def _run(
     endpoint: Endpoint, request: Request, services: Services, raw: bytes | None, parsed: dict[str, Any]
 ) -> tuple[Response, Ctx]:
     """Authenticate, then validate (so 401/403 come before 422), then handle and render: all in one transaction,
-    so an answer that breaks its own response model rolls the work back. Re-run whole on deadlocks."""
+    so an answer that breaks its own response model rolls the work back. Re-run whole on deadlocks.
+
+    With read replicas, a GET runs read-only on a replica that has replayed the session's last write (see
+    web/consistency.py); any other request records the position of its write for the session's next reads."""
+    token = bearer_token(request) or sessions.session_token(request)
+    if services.db.replicas is None or not endpoint.in_transaction or endpoint.method != "GET":
+        result = _run_on(endpoint, request, services, raw, parsed, read_only=False, min_lsn=None)
+    else:
+        try:
+            lsn = consistency.min_lsn(services.redis, token)
+            return _run_on(endpoint, request, services, raw, parsed, read_only=True, min_lsn=lsn)
+        except _OnPrimary:
+            return _run_on(endpoint, request, services, raw, parsed, read_only=True, min_lsn=PRIMARY_ONLY)
+    written = services.db.last_write_lsn()
+    if token and written:
+        consistency.remember_write(services.redis, token, written, services.settings.db_replica_max_lag)
+    return result
+
+
+def _run_on(
+    endpoint: Endpoint,
+    request: Request,
+    services: Services,
+    raw: bytes | None,
+    parsed: dict[str, Any],
+    *,
+    read_only: bool,
+    min_lsn: str | None,
+) -> tuple[Response, Ctx]:
     if not endpoint.in_transaction:
         with services.db.transaction() as conn:
             user = _authenticate(endpoint, request, conn)
@@ -260,7 +295,8 @@ def _run(
         return render(endpoint, endpoint.handler(ctx, **parsed, **_parse(endpoint, request, raw))), ctx
 
     def attempt(conn: Connection) -> tuple[Response, Ctx]:
-        ctx = Ctx(request, services, conn, _authenticate(endpoint, request, conn))
+        user = _authenticate(endpoint, request, conn, services.db.on_replica())
+        ctx = Ctx(request, services, conn, user)
         result = endpoint.handler(ctx, **parsed, **_parse(endpoint, request, raw))
         if isinstance(result, Response) and result.status_code >= 400:
             raise _Rollback(result)
@@ -268,7 +304,7 @@ def _run(
 
     # An upload's body is consumed by its first attempt: it cannot be re-run, only answered 409.
     attempts = 1 if endpoint.body_parser is not None else TRANSACTION_ATTEMPTS
-    return services.db.run(attempt, attempts=attempts)
+    return services.db.run(attempt, attempts=attempts, read_only=read_only, min_lsn=min_lsn)
 
 
 def asgi_endpoint(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:

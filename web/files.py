@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +10,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, Response
 
 from jobs import dispatch
 from repo import library
@@ -22,10 +20,12 @@ from repo.library import FilterValues, LibraryFilter, SortKey
 from repo.media_files import FileDetail, FilePage, MediaFile, MediaFileRepository
 from repo.notifications import NotificationRepository
 from storage import layout
+from storage.backend import LocalStorage
 from web.endpoint import Ctx, Router, refuse_nul
 from web.errors import UnsupportedMediaType
 from web.fields import Cursor, QueryDateTime
 from web.openapi import NO_NUL
+from web.ranges import ranged_response
 from web.uploads import ReceivedUpload, move_into_storage, receive_upload
 
 log = logging.getLogger("opentr.web.files")
@@ -303,7 +303,8 @@ UPLOAD_OPENAPI = {
 )
 def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
     """Upload a media file (multipart `file`, optional `transcript` sidecar); processing starts after commit."""
-    storage = ctx.services.storage_dir
+    storage = ctx.services.storage
+    stored: list[str] = []
     try:
         refuse_nul(body.fields, "body")
         fields = UploadFields.model_validate(body.fields)
@@ -317,11 +318,12 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
         duplicate = files.find_duplicate(actor, body.media.sha256)
         if duplicate is not None:
             raise Conflict(f"this file was already uploaded as {duplicate.uuid}", "file")
-        storage_path = move_into_storage(body.media, storage, actor.id)
+        storage_path = layout.new_media_path(actor.id)
+        move_into_storage(body.media, storage, storage_path)
+        stored.append(storage_path)
         if body.sidecar is not None:
-            sidecar = layout.sidecar_path(storage, storage_path)
-            os.replace(body.sidecar.path, sidecar)
-            body.sidecar.path = sidecar
+            move_into_storage(body.sidecar, storage, layout.sidecar_of(storage_path))
+            stored.append(layout.sidecar_of(storage_path))
         created = files.create(
             actor,
             filename=body.media.filename,
@@ -344,6 +346,8 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
         )
     except BaseException:
         body.discard()
+        for key in stored:
+            storage.delete(key)
         raise
     redis = ctx.services.redis
 
@@ -386,6 +390,14 @@ def update_file(ctx: Ctx, body: FileUpdateIn) -> MediaFile:
     return MediaFileRepository(ctx.conn).update(ctx.actor, ctx.uuid("uuid"), **body.model_dump())
 
 
+def stored_key(storage_path: str) -> str:
+    """The storage key, refusing any stored path that would lead outside storage."""
+    try:
+        return layout.object_key(storage_path)
+    except layout.OutsideStorage:
+        raise NotFound("file content not found") from None
+
+
 def stored_path(storage_dir: Path, storage_path: str) -> Path:
     """The file on disk, refusing any stored path that would resolve outside the storage directory."""
     try:
@@ -402,13 +414,14 @@ def delete_file(ctx: Ctx) -> None:
 
 
 def remove_after_commit(ctx: Ctx, storage_paths: list[str]) -> None:
-    """Once the rows are gone for good, remove the stored media and its companions (sidecar, thumbnail)."""
-    paths = [stored_path(ctx.services.storage_dir, p) for s in storage_paths for p in (s, *layout.companions(s))]
+    """Once the rows are gone for good, remove the stored media and its companions (sidecar, thumbnail) from the
+    storage backend; a row pointing outside storage is a 404 and nothing is removed."""
+    keys = [stored_key(p) for s in storage_paths for p in (s, *layout.companions(s))]
+    storage = ctx.services.storage
 
     def remove() -> None:
-        for leftover in paths:
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
+        for key in keys:
+            storage.delete(key)
 
     ctx.after_commit(remove)
 
@@ -429,15 +442,24 @@ CONTENT_OPENAPI = {
 
 
 @router.get("/api/files/{uuid}/content", openapi=CONTENT_OPENAPI)
-def content(ctx: Ctx) -> FileResponse:
+def content(ctx: Ctx) -> Response:
     """The uploaded media; honours HTTP Range requests for seeking."""
     stored = MediaFileRepository(ctx.conn).storage_path_for(ctx.actor, ctx.uuid("uuid"))
-    path = stored_path(ctx.services.storage_dir, stored.storage_path)
-    if not path.is_file():
-        raise NotFound("the stored media is missing; run `opentr` cleanup")
-    return FileResponse(
-        path, media_type=stored.content_type, filename=stored.filename, content_disposition_type="inline"
-    )
+    storage = ctx.services.storage
+    if isinstance(storage, LocalStorage):
+        path = stored_path(storage.root, stored.storage_path)
+        if not path.is_file():
+            raise NotFound("the stored media is missing; run `opentr` cleanup")
+        return FileResponse(
+            path, media_type=stored.content_type, filename=stored.filename, content_disposition_type="inline"
+        )
+    key = stored_key(stored.storage_path)
+    try:
+        size = storage.size(key)
+    except FileNotFoundError:
+        raise NotFound("the stored media is missing; run `opentr` cleanup") from None
+    head = ctx.request.method == "HEAD"
+    return ranged_response(storage, key, size, stored.content_type, stored.filename, ctx.request.headers, head)
 
 
 THUMBNAIL_OPENAPI = {
@@ -456,13 +478,14 @@ THUMBNAIL_OPENAPI = {
 
 
 @router.get("/api/files/{uuid}/thumbnail", openapi=THUMBNAIL_OPENAPI)
-def thumbnail(ctx: Ctx) -> FileResponse:
+def thumbnail(ctx: Ctx) -> Response:
     """A JPEG frame of a video file (about 10% in), made while the file was processed."""
     media = MediaFileRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
     # The path's file exists: a missing thumbnail is its state (audio, not processed yet), not a missing resource.
     if media.thumbnail_path is None:
         raise Conflict("this file has no thumbnail (audio, or not processed yet)")
-    path = stored_path(ctx.services.storage_dir, media.thumbnail_path)
-    if not path.is_file():
-        raise Conflict("the stored thumbnail is missing; reprocess the file")
-    return FileResponse(path, media_type="image/jpeg")
+    try:
+        jpeg = ctx.services.storage.read_bytes(stored_key(media.thumbnail_path))
+    except FileNotFoundError:
+        raise Conflict("the stored thumbnail is missing; reprocess the file") from None
+    return Response(jpeg, media_type="image/jpeg")

@@ -61,7 +61,7 @@ class LiveHub:
         delay = 0.5
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(self.services.db.url, autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(self.services.db.direct_url, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self.listening, delay = True, 0.5
                     self._broadcast(RESYNC)

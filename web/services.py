@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from repo.database import Database
 from repo.settings import Settings
+from storage.backend import Storage, open_storage
 from web.errors import ServiceUnavailable
 
 
@@ -21,9 +22,11 @@ class Services:
     master_key: bytes
     storage_dir: Path
     redis: Redis = field(init=False)
+    storage: Storage = field(init=False)
 
     def __post_init__(self) -> None:
         self.redis = Redis.from_url(self.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self.storage = open_storage(self.settings)
         self.storage_dir.mkdir(parents=True, exist_ok=True)
 
     def require_redis(self) -> Redis:

@@ -6,7 +6,6 @@ The stored name is random (`<owner id>/<uuid4 hex>`): no part of a client-suppli
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
-from storage import layout
+from storage.backend import Storage
 from storage.names import clean_filename, is_media
 from web.errors import ApiError, PayloadTooLarge, UnsupportedMediaType
 
@@ -166,11 +165,6 @@ async def receive_upload(request: Request, directory: Path, max_media_bytes: int
     return ReceivedUpload(media, receiver.parts.get("transcript"), receiver.fields)
 
 
-def move_into_storage(part: StoredPart, storage_dir: Path, owner_id: int, suffix: str = "") -> str:
-    """Move a received part to its final random name; returns the storage path relative to storage_dir."""
-    relative = layout.new_media_path(owner_id) + suffix
-    target = layout.resolve(storage_dir, relative)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(part.path, target)
-    part.path = target
-    return relative
+def move_into_storage(part: StoredPart, storage: Storage, key: str) -> None:
+    """Move a received part from the spool into storage as `key` (a rename, or a multipart upload to S3)."""
+    storage.put_file(part.path, key)

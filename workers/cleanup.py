@@ -15,6 +15,7 @@ from pathlib import Path
 from repo.database import Database
 from repo.file_processing import FileProcessingRepository
 from storage import layout
+from storage.backend import LocalStorage, Storage
 
 PARTIAL_UPLOAD_AGE_SECONDS = 24 * 3600
 STRAY_FILE_AGE_SECONDS = 3600
@@ -36,29 +37,37 @@ class CleanupReport:
         )
 
 
-def cleanup(db: Database, storage_dir: Path, apply: bool = False) -> CleanupReport:
+def cleanup(db: Database, storage: Storage | Path, apply: bool = False, spool: Path | None = None) -> CleanupReport:
+    """`storage`: the backend (a directory stands for its LocalStorage); `spool`: where uploads are received
+    (default: the local storage directory's `incoming/`)."""
+    if isinstance(storage, Path):
+        storage = LocalStorage(storage)
+    if spool is None and isinstance(storage, LocalStorage):
+        spool = layout.incoming_dir(storage.root)
     report = CleanupReport(applied=apply)
     with db.transaction() as conn:
         inventory = FileProcessingRepository(conn).storage_inventory()
-    if inventory and not storage_dir.is_dir():
-        raise FileNotFoundError(f"the storage directory {storage_dir} does not exist; check OPENTR_STORAGE_DIR")
+    if inventory and isinstance(storage, LocalStorage) and not storage.root.is_dir():
+        raise FileNotFoundError(f"the storage directory {storage.root} does not exist; check OPENTR_STORAGE_DIR")
     known = {row.storage_path for row in inventory}
     known |= {companion for path in list(known) for companion in layout.companions(path)}
-    incoming = layout.incoming_dir(storage_dir)
     now = time.time()
-    for path in sorted(p for p in storage_dir.rglob("*") if p.is_file()):
-        relative = path.relative_to(storage_dir).as_posix()
-        if incoming in path.parents:
+    if spool is not None and spool.is_dir():
+        for path in sorted(p for p in spool.rglob("*") if p.is_file()):
             if path.stat().st_mtime < now - PARTIAL_UPLOAD_AGE_SECONDS:  # younger ones may be uploads in progress
-                report.stale_partials.append(relative)
-        elif relative not in known and path.stat().st_mtime < now - STRAY_FILE_AGE_SECONDS:
-            report.stray_files.append(relative)
-    report.missing_media = [
-        row.id for row in inventory if row.status != "orphaned" and not layout.is_stored(storage_dir, row.storage_path)
-    ]
+                report.stale_partials.append(f"{layout.INCOMING}/{path.relative_to(spool).as_posix()}")
+    present = set()
+    for stored in storage.objects():
+        present.add(stored.key)
+        if stored.key not in known and stored.modified < now - STRAY_FILE_AGE_SECONDS:
+            report.stray_files.append(stored.key)
+    report.missing_media = [row.id for row in inventory if row.status != "orphaned" and row.storage_path not in present]
     if apply:
-        for relative in report.stray_files + report.stale_partials:
-            (storage_dir / relative).unlink(missing_ok=True)
+        for key in report.stray_files:
+            storage.delete(key)
+        for relative in report.stale_partials:
+            if spool is not None:
+                (spool / relative.removeprefix(f"{layout.INCOMING}/")).unlink(missing_ok=True)
         if report.missing_media:
             with db.transaction() as conn:
                 FileProcessingRepository(conn).mark_orphaned(report.missing_media)
@@ -69,4 +78,4 @@ def cleanup_job(apply: bool = True) -> str:
     from workers.context import job_context
 
     context = job_context()
-    return cleanup(context.db, context.storage_dir, apply).summary()
+    return cleanup(context.db, context.storage, apply, layout.incoming_dir(context.storage_dir)).summary()

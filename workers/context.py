@@ -10,15 +10,17 @@ from repo.database import Database
 from repo.errors import ConfigError
 from repo.settings import Settings, get_settings
 from repo.statements import set_slow_query_ms
+from storage.backend import Storage, open_storage
 
 
 @dataclass(frozen=True)
 class JobContext:
     settings: Settings
     db: Database
-    database_url: str
+    database_url: str  # direct (never through a transaction pooler): job leases hold session advisory locks
     redis_url: str
     storage_dir: Path
+    storage: Storage
 
     @property
     def master_key(self) -> bytes:
@@ -37,5 +39,7 @@ def job_context() -> JobContext:
             raise ConfigError("DATABASE_URL and REDIS_URL must be set for jobs (`opentr worker` sets them)")
         set_slow_query_ms(settings.db_slow_query_ms)
         db = Database(settings.database_url, settings, application_name="opentr-worker", min_size=0, max_size=2)
-        _contexts[pid] = JobContext(settings, db, settings.database_url, settings.redis_url, settings.storage_dir)
+        _contexts[pid] = JobContext(
+            settings, db, db.direct_url, settings.redis_url, settings.storage_dir, open_storage(settings)
+        )
     return _contexts[pid]

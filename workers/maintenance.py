@@ -73,7 +73,7 @@ class Maintenance:
 
     def _lock_session(self) -> psycopg.Connection[Any]:
         if self._session is None or self._session.closed:
-            self._session = open_lock_session(self.database_url, self.settings, "opentr-maintenance-locks")
+            self._session = open_lock_session(self.db.direct_url, self.settings, "opentr-maintenance-locks")
         return self._session
 
     def _drop_session(self) -> None:

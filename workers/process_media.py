@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +23,14 @@ from repo.analytics import AnalyticsRepository
 from repo.database import Connection
 from repo.errors import Conflict, DataError, NotFound
 from repo.file_processing import FileProcessingRepository
-from repo.media_files import MediaFileRepository
+from repo.media_files import MediaFile, MediaFileRepository
 from repo.rows import Actor
 from repo.segments import NewSegment, SegmentRepository
 from repo.tasks import TaskRepository
 from repo.transcript_staging import TranscriptStaging
 from repo.user_settings import SettingsRepository
 from storage import layout
+from storage.backend import Storage
 from workers import analytics, transcription
 from workers.context import JobContext, job_context
 from workers.diarization_step import find_speakers
@@ -98,10 +98,16 @@ def _claim(context: JobContext, file_id: int, task_id: str) -> FileJob | None:
 def _run(context: JobContext, job: FileJob) -> None:
     with context.db.transaction() as conn:
         media = MediaFileRepository(conn).get_by_id(job.file_id)
-    path = layout.resolve(context.storage_dir, media.storage_path)
-    if not path.is_file():
+    key = layout.object_key(media.storage_path)  # OutsideStorage: a storage error naming the path
+    if not context.storage.exists(key):
         raise FileNotFoundError(f"the uploaded media is missing from storage ({media.filename})")
+    with context.storage.local_copy(key) as path:  # for S3: streamed to a temporary file, removed afterwards
+        _read_media(context, job, media, path)
+    _complete(context, job)
 
+
+def _read_media(context: JobContext, job: FileJob, media: MediaFile, path: Path) -> None:
+    """Everything that reads the media, while a local copy of it exists (the stored file itself, when local)."""
     metadata = _metadata(path, media.content_type, media.filename)
     job.step(
         0.15,
@@ -115,7 +121,7 @@ def _run(context: JobContext, job: FileJob) -> None:
             "computed the waveform",
             lambda conn: FileProcessingRepository(conn).set_metadata(job.file_id, waveform_data=waveform),
         )
-    thumb = _thumbnail(context.storage_dir, media.storage_path, media.filename)
+    thumb = _thumbnail(context.storage, path, media.storage_path, media.filename)
     if thumb is not None:
         job.step(
             0.35,
@@ -123,8 +129,8 @@ def _run(context: JobContext, job: FileJob) -> None:
             lambda conn: FileProcessingRepository(conn).set_metadata(job.file_id, thumbnail_path=thumb),
         )
 
-    sidecar_path = layout.sidecar_path(context.storage_dir, media.storage_path)
-    sidecar = sidecar_path.read_bytes() if sidecar_path.is_file() else None
+    sidecar_key = layout.sidecar_of(media.storage_path)
+    sidecar = context.storage.read_bytes(sidecar_key) if context.storage.exists(sidecar_key) else None
     duration = metadata.get("duration", media.duration)
     staged = transcription.transcribe(context, job, dataclasses.replace(media, duration=duration), path, sidecar)
     job.step(0.86, f"transcribed {staged.segments} segments ({staged.source})")
@@ -145,7 +151,6 @@ def _run(context: JobContext, job: FileJob) -> None:
             job.file_id, analytics.speaker_stats(segments), analytics.keywords(segments), None
         ),
     )
-    _complete(context, job)
 
 
 def _metadata(path: Path, content_type: str, filename: str) -> dict[str, Any]:
@@ -164,21 +169,19 @@ def _waveform(path: Path, filename: str) -> list[float] | None:
         raise exc.renamed(filename) from None
 
 
-def _thumbnail(storage_dir: Path, storage_path: str, filename: str) -> str | None:
+def _thumbnail(storage: Storage, path: Path, storage_path: str, filename: str) -> str | None:
     """A video's thumbnail, written next to the upload; its storage path, or None for audio.
 
     A picture that cannot be decoded costs the file its thumbnail, not its transcript."""
     try:
-        jpeg = thumbnail(storage_dir / storage_path)
+        jpeg = thumbnail(path)
     except MediaError as exc:
         log.warning("no thumbnail for %s: %s", filename, exc.reason)
         return None
     if jpeg is None:
         return None
     relative = layout.thumbnail_of(storage_path)
-    partial = storage_dir / (relative + ".partial")
-    partial.write_bytes(jpeg)
-    os.replace(partial, storage_dir / relative)
+    storage.put_bytes(relative, jpeg)
     return relative
 
 

@@ -1,8 +1,9 @@
 """`opentr worker`: a supervising process that outlives Redis and PostgreSQL outages.
 
 The process itself runs maintenance (recovery + dispatch, workers/maintenance.py) in a thread and keeps one child
-process running RQ's `SimpleWorker` on the project's queues. Jobs run inside that child (no work horse per job: a
-loaded speech model is reused across jobs, and no grandchild can outlive us). When Redis goes away the child's RQ
+process (`--processes N`: N children, each restarted on its own) running RQ's `SimpleWorker` on the project's
+queues. Jobs run inside that child (no work horse per job: a loaded speech model is reused across jobs, and no
+grandchild can outlive us). When Redis goes away the child's RQ
 loop dies; the supervisor waits for Redis with bounded backoff — one log line when it goes, one when it is back —
 and starts a new child, and the dispatcher re-enqueues whatever an emptied Redis lost.
 
@@ -46,6 +47,7 @@ def run_worker(
     burst: bool = False,
     name: str | None = None,
     recovery: bool = True,
+    processes: int = 1,
 ) -> bool:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Jobs build their own pool from the environment (workers/context.py), in this process or the child.
@@ -62,7 +64,7 @@ def run_worker(
     if recovery:
         maintenance.start()
     try:
-        return Supervisor(redis_url, name).run()
+        return Supervisor(redis_url, name, processes).run()
     finally:
         maintenance.stop()
 
@@ -78,15 +80,28 @@ def _die_with_parent() -> None:
 
 
 class Supervisor:
-    def __init__(self, redis_url: str, name: str | None) -> None:
-        self.redis_url, self.name = redis_url, name
+    def __init__(self, redis_url: str, name: str | None, processes: int = 1) -> None:
+        self.redis_url, self.name, self.processes = redis_url, name, processes
         self.stopping = threading.Event()
-        self.child: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
         self.generation = 0
 
     def run(self) -> bool:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
+        keepers = [
+            threading.Thread(target=self._keep, args=(slot,), name=f"opentr-job-process-{slot}", daemon=True)
+            for slot in range(self.processes)
+        ]
+        for keeper in keepers:
+            keeper.start()
+        while any(keeper.is_alive() for keeper in keepers):  # the main thread stays free for signals
+            for keeper in keepers:
+                keeper.join(timeout=0.2)
+        return True
+
+    def _keep(self, slot: int) -> None:
+        """Keep one child running until stopped: wait for Redis, start it, restart it when it exits."""
         backoff, redis_down = 0.5, False
         while not self.stopping.is_set():
             if not self._redis_reachable():
@@ -100,13 +115,12 @@ class Supervisor:
                 log.warning("worker: Redis available again; starting the job worker")
                 redis_down = False
             started = time.monotonic()
-            code = self._run_child()
+            code = self._run_child(slot)
             if self.stopping.is_set():
                 break
             log.warning("worker: the job worker exited (code %s); restarting it", code)
             backoff = 0.5 if time.monotonic() - started > 30 else min(backoff * 2, MAX_BACKOFF_SECONDS)
             self.stopping.wait(backoff)
-        return True
 
     def _redis_reachable(self) -> bool:
         try:
@@ -114,29 +128,31 @@ class Supervisor:
         except RedisError:
             return False
 
-    def _run_child(self) -> int:
-        self.generation += 1
-        name = f"{self.name}-{self.generation}" if self.name else ""
-        self.child = subprocess.Popen(
+    def _run_child(self, slot: int) -> int:
+        with self._lock:
+            self.generation += 1
+            generation = self.generation
+        name = f"{self.name}-{slot}-{generation}" if self.name else ""
+        # PR_SET_PDEATHSIG fires when the forking *thread* ends: each keeper thread outlives its own child.
+        child = subprocess.Popen(
             [sys.executable, "-m", "workers.job_process", name],
             env=os.environ.copy(),
             preexec_fn=_die_with_parent,
         )
         while True:
             try:
-                return self.child.wait(timeout=0.5)
+                return child.wait(timeout=0.5)
             except subprocess.TimeoutExpired:
                 if self.stopping.is_set():
-                    return self._stop_child()
+                    return self._stop_child(child)
 
-    def _stop_child(self) -> int:
-        assert self.child is not None
-        self.child.send_signal(signal.SIGTERM)
+    def _stop_child(self, child: subprocess.Popen[bytes]) -> int:
+        child.send_signal(signal.SIGTERM)
         try:
-            return self.child.wait(timeout=STOP_GRACE_SECONDS)
+            return child.wait(timeout=STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
-            self.child.kill()
-            return self.child.wait()
+            child.kill()
+            return child.wait()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         log.warning("worker: %s received; stopping", signal.Signals(signum).name)

@@ -9,7 +9,6 @@ at every tenth of a download whose size is known, else every OPENTR_PROGRESS_SEC
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -139,7 +138,6 @@ def _progress(context: JobContext, job: _Job, received: int, total: int | None) 
 def _store(context: JobContext, job: _Job, part: Path, fetched: Fetched, title: str | None) -> int:
     record, owner = job.record, Actor(job.record.user_id)
     relative = layout.new_media_path(owner.id)
-    target = layout.resolve(context.storage_dir, relative)
     try:
         with context.db.transaction() as conn:
             files = MediaFileRepository(conn)
@@ -148,8 +146,7 @@ def _store(context: JobContext, job: _Job, part: Path, fetched: Fetched, title: 
                 raise DownloadError(f"{fetched.filename} is already in your library as {duplicate.uuid}")
             if not UrlImportRepository(conn).progress(record.id, fetched.size, fetched.size):
                 raise ImportGone()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(part, target)
+            context.storage.put_file(part, relative)  # the local directory or S3, like an upload
             created = files.create(
                 owner,
                 filename=fetched.filename,
@@ -166,7 +163,7 @@ def _store(context: JobContext, job: _Job, part: Path, fetched: Fetched, title: 
             _notify(conn, record, f"Downloaded {fetched.filename}", progress=1.0, media_file_id=created.id)
             return created.id
     except BaseException:
-        target.unlink(missing_ok=True)  # the rows were rolled back: no file may stay behind them
+        context.storage.delete(relative)  # the rows were rolled back: no file may stay behind them
         raise
 
 

@@ -1,0 +1,57 @@
+"""The settings of a deployment past one machine: bad values name their variable; a pooler in front turns off
+prepared statements and the `options` startup parameter PgBouncer refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from repo.database import connection_kwargs
+from repo.errors import ConfigError
+from repo.settings import Settings, load_settings
+
+POOLER = "postgresql://opentr@127.0.0.1:6432/opentr"
+DIRECT = "postgresql://opentr@127.0.0.1:5432/opentr"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DATABASE_REPLICA_URLS": f"{DIRECT},mysql://x"}, "DATABASE_REPLICA_URLS: Value error, must be a postgresql"),
+        ({"DATABASE_DIRECT_URL": "localhost:5432"}, "DATABASE_DIRECT_URL: Value error, must be a postgresql"),
+        ({"OPENTR_STORAGE_URL": "minio://bucket"}, "OPENTR_STORAGE_URL: Value error, must be an s3://bucket"),
+        ({"OPENTR_STORAGE_URL": "s3:///prefix"}, "OPENTR_STORAGE_URL: Value error, must be an s3://bucket"),
+        ({"DB_REPLICA_MAX_LAG": "0"}, "DB_REPLICA_MAX_LAG: Input should be greater than 0"),
+        ({"DB_PREPARED_STATEMENTS": "maybe"}, "DB_PREPARED_STATEMENTS: Input should be 'auto', 'on' or 'off'"),
+    ],
+)
+def test_bad_scale_settings_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    monkeypatch.setenv("OPENTR_HOME", str(tmp_path))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert str(raised.value).startswith(message), str(raised.value)
+
+
+def test_replica_urls_are_a_comma_separated_list(tmp_path: Path) -> None:
+    settings = Settings(opentr_home=tmp_path, database_replica_urls=f" {DIRECT} , {POOLER},")
+    assert settings.replica_urls == [DIRECT, POOLER]
+
+
+def test_behind_a_pooler_no_prepared_statements_and_no_options_parameter(tmp_path: Path) -> None:
+    pooled = Settings(opentr_home=tmp_path, database_url=POOLER, database_direct_url=DIRECT)
+    kwargs = connection_kwargs(pooled, "opentr-web")
+    assert kwargs["prepare_threshold"] is None and "options" not in kwargs
+    assert pooled.direct_url == DIRECT
+
+    newer_pgbouncer = pooled.model_copy(update={"db_prepared_statements": "on"})
+    assert "prepare_threshold" not in connection_kwargs(newer_pgbouncer, "opentr-web")
+
+    direct = Settings(opentr_home=tmp_path, database_url=DIRECT)
+    plain = connection_kwargs(direct, "opentr-web")
+    assert "prepare_threshold" not in plain and plain["options"] == "-c statement_timeout=30000"
+    assert direct.direct_url == DIRECT
