@@ -1,5 +1,6 @@
 """Many processes on one database: `opentr serve --workers 4` and three job processes (`opentr worker
---processes 2` plus a plain `opentr worker`): the whole journey passes through the four web processes, and 50
+--processes 2` plus a plain `opentr worker`): the whole journey and the isolation matrix pass through the four web
+processes, and 50
 uploads from several users are each processed exactly once. `opentr serve` / `opentr worker` warn, naming the
 numbers, when their pools could exceed what `max_connections` leaves free."""
 
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import psutil
@@ -22,6 +24,7 @@ import pytest
 from redis import Redis
 
 from bench.cluster import free_port
+from repo.settings import Settings
 from tests import test_journey as journey
 from tests.fuzz_support import private_redis as private_redis_server
 from tests.llm_servers import LocalServer, Reply, openai_answer
@@ -186,3 +189,24 @@ def test_a_warning_names_the_numbers_when_the_pools_could_exceed_max_connections
         timeout=60,
     )
     assert quiet.returncode == 0 and "max_connections" not in quiet.stderr
+
+
+class ServedClient(httpx.Client):
+    """An httpx client on a served app, shaped like Starlette's TestClient where the isolation matrix reaches into
+    the app (for the storage directory it plants a thumbnail in)."""
+
+    def __init__(self, base_url: str, storage_dir: Path) -> None:
+        super().__init__(base_url=base_url, timeout=60)
+        self.app = SimpleNamespace(state=SimpleNamespace(services=SimpleNamespace(storage_dir=storage_dir)))
+
+
+def test_the_isolation_matrix_passes_through_four_web_processes(
+    env_of: WorkerEnv, fresh_url: str, tmp_path: Path
+) -> None:
+    """Every route, every resource of another user, across four processes that each hold their own pool: 404 every
+    time, the owner's data unchanged (tests/test_isolation_matrix.py, driven over HTTP instead of in-process)."""
+    from tests import test_isolation_matrix as matrix
+
+    settings = Settings(opentr_home=env_of.home)
+    with serve(env_of.env(), tmp_path / "serve.log") as base, ServedClient(base, settings.storage_dir) as client:
+        matrix.test_every_route_isolates_users(client, fresh_url, settings)
