@@ -1,8 +1,7 @@
 """Many processes on one database: `opentr serve --workers 4` and three job processes (`opentr worker
 --processes 2` plus a plain `opentr worker`): the whole journey and the isolation matrix pass through the four web
-processes, and 50
-uploads from several users are each processed exactly once. `opentr serve` / `opentr worker` warn, naming the
-numbers, when their pools could exceed what `max_connections` leaves free."""
+processes, and 50 uploads from several users are each processed exactly once. `opentr serve` / `opentr worker`
+warn, naming the numbers, when their pools could exceed what `max_connections` leaves free."""
 
 from __future__ import annotations
 
