@@ -17,16 +17,14 @@ CSRF refusals and another user's file page are covered without a browser in test
 from __future__ import annotations
 
 import contextlib
-import io
-import math
 import os
 import signal
 import subprocess
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 from selenium.webdriver import Chrome as WebDriver
@@ -52,7 +50,7 @@ from tests.browser_support import (
 )
 from tests.fault_support import serve_app
 from tests.fuzz_support import private_redis as private_redis_server
-from tests.workers_support import WorkerEnv, srt
+from tests.workers_support import WorkerEnv, pcm_wav, srt
 
 PASSWORD = "correct horse battery 9"
 CUES = [
@@ -64,21 +62,10 @@ CUES = [
 
 def speech_like_wav(seconds: float, rate: int = 8000) -> bytes:
     """A tone whose loudness rises and falls like speech, quiet at the turns: the waveform has a shape."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        frames = bytearray()
-        for i in range(int(seconds * rate)):
-            t = i / rate
-            envelope = 0.15 + 0.6 * abs(math.sin(t * 2.3) * math.sin(t * 7.1))
-            if any(abs(t - turn) < 0.12 for turn in (1.5, 4.0)):
-                envelope = 0.02
-            sample = int(32767 * envelope * math.sin(2 * math.pi * 220 * t))
-            frames += sample.to_bytes(2, "little", signed=True)
-        out.writeframes(bytes(frames))
-    return buffer.getvalue()
+    t = np.arange(int(seconds * rate)) / rate
+    envelope = 0.15 + 0.6 * np.abs(np.sin(t * 2.3) * np.sin(t * 7.1))
+    envelope = np.where((np.abs(t - 1.5) < 0.12) | (np.abs(t - 4.0) < 0.12), 0.02, envelope)
+    return pcm_wav(envelope * np.sin(2 * np.pi * 220 * t), rate)
 
 
 FITS_WIDTH = "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"

@@ -21,7 +21,7 @@ from tests import media_fixtures
 from tests.fault_support import wait_until
 from tests.test_journey import Listener, _user_id, _wait_listening
 from tests.web import register
-from tests.workers_support import WorkerEnv, kill_group
+from tests.workers_support import WorkerEnv, kill_group, pcm_wav
 
 pytestmark = pytest.mark.slow
 
@@ -184,21 +184,6 @@ def test_the_upload_language_is_used_and_not_called_detected(
     assert (state["status"], state["language"], state["language_probability"]) == ("completed", "en", None)
 
 
-def wav_of(audio: Any, rate: int = 16_000) -> bytes:
-    import io
-    import wave
-
-    import numpy as np
-
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-    return buffer.getvalue()
-
-
 def test_two_voices_are_diarized_and_the_transcript_split_between_them(
     workers: WorkerEnv, engine: dict[str, str], tiny_diarization_models: tuple[Path, Path]
 ) -> None:
@@ -207,7 +192,7 @@ def test_two_voices_are_diarized_and_the_transcript_split_between_them(
     from tests.tiny_diarization import alternating
 
     segmentation, embedding = tiny_diarization_models
-    arranged = workers.arrange(wav_of(alternating(turns=6, seconds=3.0)), None, name="dialogue.wav")
+    arranged = workers.arrange(pcm_wav(alternating(turns=6, seconds=3.0), 16_000), None, name="dialogue.wav")
     env = {
         **engine,
         "OPENTR_DIARIZATION": "auto",

@@ -10,11 +10,14 @@ import signal
 import subprocess
 import sys
 import wave
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
+from numpy.typing import NDArray
 from redis import Redis
 
 from jobs import dispatch
@@ -24,17 +27,21 @@ from repo.rows import Actor
 from tests import factories
 
 
-def wav(seconds: float = 1.0, rate: int = 8000) -> bytes:
+def pcm_wav(samples: Sequence[float] | NDArray[np.floating[Any]], rate: int = 8000) -> bytes:
+    """Mono 16-bit PCM WAV of `samples` in [-1, 1] (clipped)."""
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)
-        frames = bytearray()
-        for i in range(int(seconds * rate)):
-            frames += (3000 if (i // 40) % 2 else -3000).to_bytes(2, "little", signed=True)
-        w.writeframes(bytes(frames))
+        w.writeframes((np.clip(np.asarray(samples, dtype=np.float64), -1, 1) * 32767).astype("<i2").tobytes())
     return buffer.getvalue()
+
+
+def wav(seconds: float = 1.0, rate: int = 8000) -> bytes:
+    """A square wave: any decoder reads it, and it is never silence."""
+    square = np.where((np.arange(int(seconds * rate)) // 40) % 2 == 1, 1.0, -1.0) * (3000 / 32767)
+    return pcm_wav(square, rate)
 
 
 def srt(cues: list[tuple[float, float, str, str]]) -> bytes:
