@@ -10,7 +10,9 @@ A file holds blocks like::
     SELECT {{file_columns}} FROM media_files WHERE uuid = %(uuid)s
 
 A fragment is a piece of SQL written once and pasted where a query of the same file says `{{name}}`; an unknown or
-unused fragment, or a fragment that includes another, is a QueryLoadError like any other defect.
+unused fragment, or a fragment that includes another, is a QueryLoadError like any other defect. `fragments.sql`
+holds only fragments, shared by every file (a file's own fragment of the same name is a load error, not a silent
+override): what two domains filter alike, such as the library's filters on the file list and on search.
 
 The name is qualified by the file's stem (`files.get_file`). Every block needs a result marker from MARKERS;
 a duplicate name, an unknown marker or an empty body is a QueryLoadError at load time.
@@ -32,6 +34,7 @@ from repo.errors import QueryLoadError
 
 SQL_FILES: Traversable = resources.files("sql")
 SCHEMA_FILES = frozenset({"init_db.sql"})
+SHARED_FRAGMENTS = "fragments.sql"
 MARKERS = frozenset({":one", ":one?", ":many", ":scalar", ":rowcount", ":exec", ":copy"})
 HEADER = re.compile(r"^--\s*(?P<kind>name|fragment):\s*(?P<rest>.*)$")
 # `{{fragment_name}}` in a query is replaced by that fragment of the same file. Braces are not psycopg syntax (its
@@ -105,18 +108,17 @@ def _fragments(blocks: list[_Block], filename: str) -> dict[str, str]:
     return fragments
 
 
-def parse_file(text: str, namespace: str, filename: str) -> dict[str, Query]:
-    """Parse one file's named blocks; raise QueryLoadError naming file and line on any defect."""
-    blocks: list[_Block] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        block = _header(raw, filename, number)
-        if block is not None:
-            blocks.append(block)
-        elif not blocks and raw.strip() and not raw.strip().startswith("--"):
-            raise QueryLoadError(f"{filename}:{number}: SQL before the first '-- name:' header")
-        elif blocks:
-            blocks[-1].body.append(raw)
+def parse_file(
+    text: str, namespace: str, filename: str, shared: dict[str, str] | None = None, used_shared: set[str] | None = None
+) -> dict[str, Query]:
+    """Parse one file's named blocks; raise QueryLoadError naming file and line on any defect. `shared` fragments
+    (from fragments.sql) may be included too; the ones included are added to `used_shared`."""
+    blocks = _blocks(text, filename)
     fragments = _fragments(blocks, filename)
+    shared = shared or {}
+    clash = sorted(set(fragments) & set(shared))
+    if clash:
+        raise QueryLoadError(f"{filename}: fragment {clash[0]!r} is also a shared fragment of {SHARED_FRAGMENTS}")
     used: set[str] = set()
     queries: dict[str, Query] = {}
     for block in blocks:
@@ -127,10 +129,15 @@ def parse_file(text: str, namespace: str, filename: str) -> dict[str, Query]:
             raise QueryLoadError(f"{where}: duplicate query name {name!r}")
 
         def include(match: re.Match[str], where: str = where) -> str:
-            if match.group("name") not in fragments:
-                raise QueryLoadError(f"{where}: unknown fragment {{{{{match.group('name')}}}}}")
-            used.add(match.group("name"))
-            return fragments[match.group("name")]
+            wanted = match.group("name")
+            if wanted in fragments:
+                used.add(wanted)
+                return fragments[wanted]
+            if wanted in shared:
+                if used_shared is not None:
+                    used_shared.add(wanted)
+                return shared[wanted]
+            raise QueryLoadError(f"{where}: unknown fragment {{{{{wanted}}}}}")
 
         code = INCLUDE.sub(include, block.code())
         if not code:
@@ -145,21 +152,53 @@ def parse_file(text: str, namespace: str, filename: str) -> dict[str, Query]:
     return queries
 
 
+def parse_shared_fragments(text: str, filename: str = SHARED_FRAGMENTS) -> dict[str, str]:
+    blocks = _blocks(text, filename)
+    for block in blocks:
+        if block.kind != "fragment":
+            raise QueryLoadError(f"{filename}:{block.line}: {filename} holds only fragments")
+    return _fragments(blocks, filename)
+
+
+def _blocks(text: str, filename: str) -> list[_Block]:
+    blocks: list[_Block] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        block = _header(raw, filename, number)
+        if block is not None:
+            blocks.append(block)
+        elif not blocks and raw.strip() and not raw.strip().startswith("--"):
+            raise QueryLoadError(f"{filename}:{number}: SQL before the first '-- name:' header")
+        elif blocks:
+            blocks[-1].body.append(raw)
+    return blocks
+
+
 def _sql_files(directory: Traversable, folders: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Traversable]]:
     for entry in sorted(directory.iterdir(), key=lambda e: e.name):
         if entry.is_dir():
             yield from _sql_files(entry, (*folders, entry.name))
-        elif entry.name.endswith(".sql") and entry.name not in SCHEMA_FILES:
+        elif (
+            entry.name.endswith(".sql")
+            and entry.name not in SCHEMA_FILES
+            and not (not folders and entry.name == SHARED_FRAGMENTS)
+        ):
             yield (*folders, entry.name.removesuffix(".sql")), entry
 
 
 def load_directory(directory: Traversable) -> dict[str, Query]:
     """Load every named-query file below `directory` (a folder or package resources); sub-folders become dotted
     namespaces."""
+    shared_file = directory / SHARED_FRAGMENTS
+    shared = parse_shared_fragments(shared_file.read_text(encoding="utf-8")) if shared_file.is_file() else {}
+    used_shared: set[str] = set()
     loaded: dict[str, Query] = {}
     for parts, entry in _sql_files(directory):
-        for query in parse_file(entry.read_text(encoding="utf-8"), ".".join(parts), "/".join(parts) + ".sql").values():
+        text, filename = entry.read_text(encoding="utf-8"), "/".join(parts) + ".sql"
+        for query in parse_file(text, ".".join(parts), filename, shared, used_shared).values():
             loaded[query.name] = query
+    unused = sorted(set(shared) - used_shared)
+    if unused:
+        raise QueryLoadError(f"{SHARED_FRAGMENTS}: fragment {unused[0]!r} is not used by any query")
     return loaded
 
 

@@ -32,36 +32,7 @@ WITH query AS (
     SELECT hits.media_file_id, max(hits.rank) AS best_rank
     FROM hits
     JOIN media_files f ON f.id = hits.media_file_id
-    -- the library's filters (repo.library.LibraryFilter), as in media_files.list_page
-    WHERE (%(statuses)s::text[] IS NULL OR f.status = ANY(%(statuses)s::text[]))
-      AND (%(tags)s::text[] IS NULL OR (
-            SELECT count(*) FROM file_tags ft JOIN tags t ON t.id = ft.tag_id
-            WHERE ft.media_file_id = f.id AND t.name = ANY(%(tags)s::text[]))
-          >= CASE WHEN %(tags_any)s::boolean THEN 1 ELSE cardinality(%(tags)s::text[]) END)
-      AND (%(collection)s::uuid IS NULL OR EXISTS (
-            SELECT 1 FROM collection_members cm JOIN collections c ON c.id = cm.collection_id
-            WHERE cm.media_file_id = f.id AND c.uuid = %(collection)s::uuid
-              AND (c.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)))
-      AND (%(speaker)s::text IS NULL OR EXISTS (
-            SELECT 1 FROM speakers s LEFT JOIN speaker_profiles p ON p.id = s.profile_id
-            WHERE s.media_file_id = f.id
-              AND lower(%(speaker)s::text) IN (lower(coalesce(s.display_name, s.label)), lower(p.name))))
-      AND (%(profile_uuid)s::uuid IS NULL OR EXISTS (
-            SELECT 1 FROM speakers s JOIN speaker_profiles p ON p.id = s.profile_id
-            WHERE s.media_file_id = f.id AND p.uuid = %(profile_uuid)s::uuid
-              AND (p.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)))
-      AND (%(duration_min)s::float8 IS NULL OR f.duration >= %(duration_min)s::float8)
-      AND (%(duration_max)s::float8 IS NULL OR f.duration <= %(duration_max)s::float8)
-      AND (%(uploaded_from)s::timestamptz IS NULL OR f.upload_time >= %(uploaded_from)s::timestamptz)
-      AND (%(uploaded_to)s::timestamptz IS NULL OR f.upload_time < %(uploaded_to)s::timestamptz)
-      AND (%(recorded_from)s::timestamptz IS NULL OR f.creation_date >= %(recorded_from)s::timestamptz)
-      AND (%(recorded_to)s::timestamptz IS NULL OR f.creation_date < %(recorded_to)s::timestamptz)
-      AND (%(media_type)s::text IS NULL OR %(media_type)s::text = CASE
-            WHEN starts_with(f.content_type, 'video/') OR f.resolution_width IS NOT NULL THEN 'video' ELSE 'audio' END)
-      AND (%(transcript)s::text IS NULL OR EXISTS (
-            SELECT 1 FROM transcript_segments ts
-            WHERE ts.media_file_id = f.id
-              AND ts.search_vector @@ websearch_to_tsquery('english', %(transcript)s::text)))
+    WHERE {{library_filter}}
     GROUP BY hits.media_file_id
     ORDER BY best_rank DESC, hits.media_file_id DESC
     LIMIT %(limit_files)s

@@ -113,6 +113,50 @@ def test_fragment_mistakes_fail_at_load(text: str, message: str) -> None:
         queries.parse_file(text, "x", "x.sql")
 
 
+def _sql_dir(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_a_shared_fragment_is_pasted_into_queries_of_several_files(tmp_path: Path) -> None:
+    directory = _sql_dir(
+        tmp_path,
+        {
+            "fragments.sql": "-- fragment: mine\nowner = %(owner)s\n",
+            "a.sql": "-- name: list :many\nSELECT id FROM a WHERE {{mine}};",
+            "b.sql": "-- fragment: cols\nid\n-- name: list :many\nSELECT {{cols}} FROM b WHERE {{mine}} AND x;",
+        },
+    )
+    loaded = queries.load_directory(directory)
+    assert set(loaded) == {"a.list", "b.list"}, "fragments.sql is no namespace of queries"
+    assert loaded["a.list"].sql == "SELECT id FROM a WHERE owner = %(owner)s"
+    assert loaded["b.list"].sql == "SELECT id FROM b WHERE owner = %(owner)s AND x"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"fragments.sql": "-- fragment: mine\nx\n", "a.sql": "-- name: a :one\nSELECT 1;"}, "'mine' is not used"),
+        ({"fragments.sql": "-- name: q :one\nSELECT 1;"}, "fragments.sql:1: fragments.sql holds only fragments"),
+        (
+            {"fragments.sql": "-- fragment: c\nx\n", "a.sql": "-- fragment: c\ny\n-- name: a :one\nSELECT {{c}};"},
+            "a.sql: fragment 'c' is also a shared fragment",
+        ),
+    ],
+)
+def test_shared_fragment_mistakes_fail_at_load(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    with pytest.raises(QueryLoadError, match=message):
+        queries.load_directory(_sql_dir(tmp_path, files))
+
+
+def test_the_library_filters_are_written_once_for_the_file_list_and_search() -> None:
+    users = [q.name for q in queries.all_queries().values() if "%(tags_any)s" in q.sql]
+    assert sorted(users) == ["media_files.list_page", "search.search"]
+    for name in ("media_files.sql", "search.sql"):
+        assert "tags_any" not in (queries.SQL_FILES / name).read_text(encoding="utf-8")
+
+
 def test_the_media_file_column_list_is_written_once() -> None:
     text = (queries.SQL_FILES / "media_files.sql").read_text(encoding="utf-8")
     assert text.count("force_delete_eligible") == 1
