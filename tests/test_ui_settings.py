@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 
+from repo.settings import Settings
 from tests.web import PAGE_PASSWORD, csrf_in, sign_up
 
 API_KEY = "sk-ui-7f3a-never-shown-again"
@@ -71,9 +72,9 @@ def test_account_changes_need_the_current_password_for_email_and_password(client
     assert renamed.status_code == 200 and 'value="Patricia"' in renamed.text
     moved = {"csrf": token, "full_name": "Patricia", "email": "pat@example.org"}
     refused = client.post("/settings/account", data=moved)
-    assert refused.status_code == 422 and "current password" in refused.text.lower()
+    assert refused.status_code == 409 and "current password" in refused.text.lower()  # as PUT /api/users/me
     wrong = client.post("/settings/account", data={**moved, "current_password": "not it at all"})
-    assert wrong.status_code == 422 and client.get("/api/users/me").json()["email"] == "pat@example.com"
+    assert wrong.status_code == 409 and client.get("/api/users/me").json()["email"] == "pat@example.com"
     done = client.post(
         "/settings/account", data={**moved, "current_password": PAGE_PASSWORD, "password": "new pass 99"}
     )
@@ -124,3 +125,27 @@ def test_upload_page_offers_speaker_hints_and_url_import(client: Any) -> None:
     names = re.findall(r'<input id="(\w+)" name="\1" type="number" min="1" max="100"', page)
     assert names == ["num_speakers", "min_speakers", "max_speakers"]
     assert '<form id="url-form"' in page and 'name="url" type="url"' in page
+
+
+def test_the_settings_page_guards_an_llm_base_url_like_the_api(app_settings: Settings) -> None:
+    """With OPENTR_LLM_ALLOW_PRIVATE=0 the page refuses a server on this machine's networks, as the JSON route does
+    (both go through web.llm_configs.create): nothing is saved."""
+    from starlette.testclient import TestClient
+
+    from web.app import create_app
+
+    guarded = app_settings.model_copy(update={"opentr_llm_allow_private": False})
+    with TestClient(create_app(guarded)) as client:
+        token = sign_up(client)
+        refused = client.post(
+            "/settings/llm",
+            data={
+                "csrf": token,
+                "name": "Sneaky",
+                "provider": "custom",
+                "model_name": "m1",
+                "base_url": "http://127.0.0.1:11434/v1",
+            },
+        )
+        assert refused.status_code == 422 and "base url" in refused.text.lower().replace("_", " ")
+        assert client.get("/api/llm-configs").json() == []

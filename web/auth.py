@@ -19,7 +19,9 @@ from redis import Redis
 from redis.exceptions import RedisError
 from starlette.requests import Request
 
+from repo.database import Connection
 from repo.errors import Conflict, Invalid
+from repo.rows import Actor
 from repo.users import User, UserRepository
 from web.endpoint import Ctx, Router, bearer_token, read_body, refuse_nul
 from web.errors import ApiError, ServiceUnavailable, TooManyRequests, Unauthorized, Unprocessable
@@ -177,13 +179,18 @@ def me(ctx: Ctx) -> User:
 @router.put("/api/users/me", body=MeIn, response=UserOut)
 def update_me(ctx: Ctx, body: MeIn) -> User:
     """Change name, email or password (the last two need `current_password`, guessed as slowly as a sign-in)."""
-    assert ctx.user is not None
-    redis, email = ctx.services.redis, ctx.user.email
+    assert ctx.user is not None and ctx.conn is not None
+    return update_account(ctx.conn, ctx.services.redis, ctx.actor, ctx.user.email, body)
+
+
+def update_account(conn: Connection, redis: Redis, actor: Actor, email: str, body: MeIn) -> User:
+    """The account change of the JSON route and the settings page: `current_password` is guessed as slowly as a
+    sign-in (the same lockout), and a missing or wrong one is a rule between fields (409), not a bad value."""
     if body.current_password:
         check_not_locked(redis, email)
     try:
-        return UserRepository(ctx.conn).update_me(
-            ctx.actor,
+        return UserRepository(conn).update_me(
+            actor,
             full_name=body.full_name,
             email=body.email,
             password=body.password,

@@ -18,10 +18,13 @@ from llm import clients as llm_clients
 from llm.clients import LlmError, LlmSettings
 from netguard.addresses import BlockedUrl, check_url
 from repo.crypto import DecryptionError
+from repo.database import Connection
 from repo.errors import Conflict, Invalid, NotFound
 from repo.llm_configs import ConnectionTest, LlmConfig, LlmConfigRepository, Provider
+from repo.rows import Actor
 from web.endpoint import Ctx, Router
 from web.fields import NOT_BLANK, REAL_CHECK, REAL_GAP, URL
+from web.services import Services
 
 log = logging.getLogger("opentr.web")
 router = Router("llm-configs")
@@ -130,9 +133,9 @@ def _detail(config: LlmConfig, tests: list[ConnectionTest]) -> LlmConfigDetailOu
     return LlmConfigDetailOut(**out.model_dump(), recent_tests=[ConnectionTestOut.model_validate(t) for t in tests])
 
 
-def _guard_base_url(ctx: Ctx, base_url: str | None) -> None:
+def _guard_base_url(services: Services, base_url: str | None) -> None:
     """With OPENTR_LLM_ALLOW_PRIVATE=0 a base_url on the server's own networks is refused (netguard/addresses.py)."""
-    allowance = ctx.services.settings.llm_allowance
+    allowance = services.settings.llm_allowance
     if base_url and not allowance.everything:
         try:
             check_url(base_url, allowance)
@@ -149,9 +152,15 @@ def list_configs(ctx: Ctx) -> list[LlmConfig]:
 @router.post("/api/llm-configs", body=LlmConfigIn, response=LlmConfigOut, status=201)
 def create_config(ctx: Ctx, body: LlmConfigIn) -> LlmConfig:
     """Add an LLM configuration (the api key is stored encrypted)."""
-    _guard_base_url(ctx, body.base_url)
-    return _repository(ctx).create(
-        ctx.actor,
+    assert ctx.conn is not None
+    return create(ctx.services, ctx.conn, ctx.actor, body)
+
+
+def create(services: Services, conn: Connection, actor: Actor, body: LlmConfigIn) -> LlmConfig:
+    """Store a new configuration (the JSON route and the settings page): its base_url guarded, its key sealed."""
+    _guard_base_url(services, body.base_url)
+    return LlmConfigRepository(conn, services.master_key).create(
+        actor,
         body.name,
         body.provider,
         body.model_name,
@@ -172,7 +181,7 @@ def get_config(ctx: Ctx) -> LlmConfigDetailOut:
 @router.put("/api/llm-configs/{uuid}", body=LlmConfigUpdateIn, response=LlmConfigOut)
 def update_config(ctx: Ctx, body: LlmConfigUpdateIn) -> LlmConfig:
     """Change a configuration; an api key given replaces the stored one, "" removes it."""
-    _guard_base_url(ctx, body.base_url)
+    _guard_base_url(ctx.services, body.base_url)
     return _repository(ctx).update(
         ctx.actor,
         ctx.uuid("uuid"),

@@ -7,13 +7,12 @@ from typing import Any
 
 from starlette.responses import Response
 
-from repo.errors import Invalid
 from repo.llm_configs import LlmConfigRepository
 from repo.notifications import KINDS, NotificationRepository
 from repo.prompts import PromptRepository
 from repo.user_settings import SettingsRepository
-from repo.users import UserRepository
-from web.auth import MeIn, check_not_locked, record_failure
+from web import llm_configs
+from web.auth import MeIn, update_account
 from web.llm_configs import LlmConfigIn
 from web.prompts import PromptIn
 from web.ui.render import View, page
@@ -52,21 +51,7 @@ def account(view: View) -> Response:
             "current_password": view.form.get("current_password") or None,
         }
     )
-    redis = view.services.redis
-    if body.current_password:
-        check_not_locked(redis, user.email)
-    try:
-        UserRepository(view.conn).update_me(
-            view.actor,
-            full_name=body.full_name,
-            email=body.email,
-            password=body.password,
-            current_password=body.current_password,
-        )
-    except Invalid as exc:
-        if exc.field == "current_password" and body.current_password:
-            record_failure(redis, user.email)
-        raise
+    update_account(view.conn, view.services.redis, view.actor, user.email, body)  # the JSON route's rules
     return view.redirect("/settings#account")
 
 
@@ -88,16 +73,7 @@ def preferences(view: View) -> Response:
 def add_llm_config(view: View) -> Response:
     fields = {k: v.strip() for k, v in view.form.items() if k in LlmConfigIn.model_fields and v.strip()}
     body = LlmConfigIn.model_validate(fields)
-    created = _configs(view).create(
-        view.actor,
-        body.name,
-        body.provider,
-        body.model_name,
-        base_url=body.base_url or None,
-        api_key=body.api_key or None,
-        max_tokens=body.max_tokens,
-        temperature=body.temperature,
-    )
+    created = llm_configs.create(view.services, view.conn, view.actor, body)  # the same rules as the JSON route
     if view.form.get("activate") == "on":
         _configs(view).activate(view.actor, created.uuid)
     return view.redirect("/settings#llm")
