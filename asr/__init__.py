@@ -1,6 +1,6 @@
 """Speech recognition: engines that turn 16 kHz mono PCM into timed segments with word timings.
 
-`asr` depends on nothing of web/ or workers/ (only repo.settings), so a worker, a benchmark or a script can use it.
+`asr` depends on nothing of web/ or workers/ (only config.settings), so a worker, a benchmark or a script can use it.
 `speech_engine(settings)` builds the engine OPENTR_ASR_ENGINE names; the heavy libraries load only when used.
 """
 
@@ -12,7 +12,7 @@ from asr.errors import TranscriptionError
 
 if TYPE_CHECKING:
     from asr.types import SpeechEngine
-    from repo.settings import Settings
+    from config.settings import Settings
 
 ENGINE_NAMES = ("faster-whisper", "openai")
 

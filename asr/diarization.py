@@ -31,8 +31,8 @@ from typing import Any, Literal
 import numpy as np
 
 from asr.types import Pcm, Segment, Word
+from config.settings import Settings
 from repo.diarization import SpeakerHints
-from repo.settings import Settings
 from repo.voices import Voice
 
 log = logging.getLogger("opentr.asr.diarization")

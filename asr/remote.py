@@ -28,10 +28,10 @@ from asr.errors import RemoteTranscriptionError, TranscriptionCancelled, Transcr
 from asr.languages import language_code
 from asr.types import SAMPLE_RATE, Pcm, Progress, Segment, ShouldStop, Transcription, Word
 from asr.windows import ProgressMeter, Window, place, windows
-from repo.outbound import backoff_delay, redact, retry_after, snippet
+from outbound.retries import backoff_delay, redact, retry_after, snippet
 
 if TYPE_CHECKING:
-    from repo.settings import Settings
+    from config.settings import Settings
 
 log = logging.getLogger("opentr.asr.remote")
 WAV_HEADER_BYTES = 44

@@ -23,7 +23,7 @@ from asr.windows import ProgressMeter, Window, place, windows
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
-    from repo.settings import Settings
+    from config.settings import Settings
 
 log = logging.getLogger("opentr.asr.whisper")
 Device = Literal["auto", "cpu", "cuda"]

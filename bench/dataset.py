@@ -25,7 +25,9 @@ from typing import Any
 import psycopg
 
 from bench import BenchUser, Options
-from repo import crypto, embedded, schema
+from credentials import tokens
+from embedded import servers as embedded
+from repo import schema
 from repo.segments import NewSegment
 
 log = logging.getLogger("opentr.bench")
@@ -235,11 +237,11 @@ def generate(url: str, options: Options, seed: int = 20240601, say: Any = print)
                     [f"bench-user-{i}@example.com", f"Bench User {i}"],
                 ).fetchone()
                 assert row is not None
-                token = crypto.new_token()
+                token = tokens.new_token()
                 conn.execute(
                     "INSERT INTO auth_tokens (user_id, token_hash, expires_at)"
                     " VALUES (%s, %s, now() + interval '2 days')",
-                    [row[0], crypto.hash_token(token)],
+                    [row[0], tokens.hash_token(token)],
                 )
                 users.append(BenchUser(row[0], f"bench-user-{i}@example.com", token, [], []))
 
@@ -339,10 +341,10 @@ def existing(url: str) -> list[BenchUser]:
     with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
         found = conn.execute("SELECT id, email FROM users WHERE email LIKE 'bench-user-%%' ORDER BY id").fetchall()
         for user_id, email in found:
-            token = crypto.new_token()
+            token = tokens.new_token()
             conn.execute(
                 "INSERT INTO auth_tokens (user_id, token_hash, expires_at) VALUES (%s, %s, now() + interval '2 days')",
-                [user_id, crypto.hash_token(token)],
+                [user_id, tokens.hash_token(token)],
             )
             files = conn.execute(
                 "SELECT id, uuid FROM media_files WHERE user_id = %s AND filename LIKE 'recording-%%' ORDER BY id",

@@ -28,9 +28,9 @@ import psycopg
 
 from bench import Context, Measure
 from bench.dataset import SEARCH_QUERIES, delete_files, new_file, transcript
+from config.settings import PROJECT_ROOT
 from repo import schema
 from repo.segments import SegmentRepository
-from repo.settings import PROJECT_ROOT
 
 WRK_SCRIPT = """
 local paths = {%(paths)s}

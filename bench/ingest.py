@@ -13,9 +13,9 @@ import psycopg
 
 from bench import Context, Measure, median, timed
 from bench.dataset import delete_files, new_file, transcript
+from config.settings import Settings
 from repo.database import Database
 from repo.segments import NewSegment, SegmentRepository
-from repo.settings import Settings
 
 TARGET = 150_000.0
 

@@ -16,13 +16,13 @@ from uuid import UUID
 
 from bench import Context, Measure, alternate, median, ms, percentile
 from bench.dataset import processing_files
+from config.settings import Settings
 from repo import queries
 from repo.comments import CommentRepository
 from repo.database import Database
 from repo.file_processing import FileProcessingRepository
 from repo.library import LibraryFilter
 from repo.media_files import FROM, MediaFileRepository
-from repo.settings import Settings
 
 TARGET = 1.15
 Op = Callable[[int], object]

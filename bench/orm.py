@@ -49,10 +49,10 @@ from sqlalchemy.orm import (
 
 from bench import BenchUser, Context, Measure, alternate, median, ms, timed
 from bench.dataset import delete_files, new_file, transcript
+from config.settings import Settings
 from repo.database import Database
 from repo.media_files import MediaFileRepository
 from repo.segments import NewSegment, SegmentRepository
-from repo.settings import Settings
 
 READ_TARGET = 3.0
 INGEST_TARGET = 20.0

@@ -15,10 +15,10 @@ import psycopg
 
 from bench import Context, Measure, median, ms, percentile
 from bench.dataset import SEARCH_QUERIES
+from config.settings import Settings
 from repo import queries
 from repo.database import Database
 from repo.search import SearchRepository
-from repo.settings import Settings
 
 TARGET_MS = 50.0
 

@@ -16,9 +16,9 @@ from typing import Any, Final, Literal, get_args
 
 import httpx
 
-from repo.outbound import backoff_delay, redact
-from repo.outbound import retry_after as _retry_after
-from repo.outbound import snippet as _snippet
+from outbound.retries import backoff_delay, redact
+from outbound.retries import retry_after as _retry_after
+from outbound.retries import snippet as _snippet
 
 Provider = Literal["openai", "anthropic", "ollama", "vllm", "openrouter", "custom"]
 PROVIDERS: Final = frozenset(get_args(Provider))

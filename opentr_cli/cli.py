@@ -11,9 +11,10 @@ from pathlib import Path
 
 import psycopg
 
-from repo import backup, embedded, schema
-from repo.errors import ConfigError, DataError
-from repo.settings import Settings, load_settings
+from config.settings import ConfigError, Settings, load_settings
+from embedded import servers as embedded
+from repo import backup, schema
+from repo.errors import DataError
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -260,7 +261,7 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     """Re-seal every stored api key: OPENTR_OLD_SECRET_KEY opens them, OPENTR_SECRET_KEY seals them again."""
     import os
 
-    from repo.crypto import DecryptionError
+    from credentials.sealing import DecryptionError
     from repo.database import Database
     from repo.llm_configs import rotate_keys
 

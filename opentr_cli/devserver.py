@@ -9,8 +9,9 @@ import sys
 import time
 from types import FrameType
 
-from repo import embedded, schema
-from repo.settings import Settings
+from config.settings import Settings
+from embedded import servers as embedded
+from repo import schema
 
 
 def ensure_dev_schema(conninfo: str) -> bool:

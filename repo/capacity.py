@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from repo.settings import Settings
+from config.settings import Settings
 
 WEB_EXTRA = 1  # the LISTEN session of live notifications
 JOB_POOL = 2  # workers/context.py

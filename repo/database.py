@@ -24,9 +24,9 @@ from psycopg import errors as pg
 from psycopg_pool import ConnectionPool, PoolTimeout
 from psycopg_pool.base import AttemptWithBackoff
 
+from config.settings import Settings
 from repo.errors import Contention, Unavailable
 from repo.replicas import Replica, ReplicaSet
-from repo.settings import Settings
 
 log = logging.getLogger("opentr.db")
 T = TypeVar("T")

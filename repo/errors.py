@@ -34,7 +34,3 @@ class Unavailable(DataError):
 
 class QueryLoadError(Exception):
     """A named-query file is malformed: found at load time, never at call time."""
-
-
-class ConfigError(Exception):
-    """The settings are wrong; the message is one line meant for the operator."""

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Final, Literal, get_args
 from uuid import UUID, uuid4
 
-from repo import crypto
+from credentials import sealing
 from repo import statements as s
 from repo.database import Connection
 from repo.errors import Conflict, Invalid, NotFound
@@ -102,12 +102,12 @@ def _name_conflict(exc: Conflict) -> Conflict:
 def _open(master_key: bytes, row: SealedKey) -> str | None:
     if row.api_key_encrypted is None:
         return None
-    if row.api_key_version != crypto.key_version(master_key):
-        raise crypto.DecryptionError(
+    if row.api_key_version != sealing.key_version(master_key):
+        raise sealing.DecryptionError(
             f"the api key of configuration {row.uuid} was sealed under another master key "
             f"(version {row.api_key_version}); rotate the keys or restore the old master key"
         )
-    return crypto.open_sealed(master_key, row.user_id, associated_data(row.uuid), row.api_key_encrypted)
+    return sealing.open_sealed(master_key, row.user_id, associated_data(row.uuid), row.api_key_encrypted)
 
 
 class LlmConfigRepository:
@@ -116,7 +116,7 @@ class LlmConfigRepository:
         self.master_key = master_key
 
     def _seal(self, user_id: int, config_uuid: UUID, api_key: str) -> bytes:
-        return crypto.seal(self.master_key, user_id, associated_data(config_uuid), api_key)
+        return sealing.seal(self.master_key, user_id, associated_data(config_uuid), api_key)
 
     def create(
         self,
@@ -142,7 +142,7 @@ class LlmConfigRepository:
                 model_name=model_name.strip(),
                 base_url=base_url or None,
                 api_key_encrypted=sealed,
-                api_key_version=crypto.key_version(self.master_key) if sealed else None,
+                api_key_version=sealing.key_version(self.master_key) if sealed else None,
                 max_tokens=max_tokens,
                 temperature=temperature,
             )
@@ -189,7 +189,7 @@ class LlmConfigRepository:
                     base_url=base_url,
                     set_api_key=api_key is not None,
                     api_key_encrypted=sealed,
-                    api_key_version=crypto.key_version(self.master_key) if sealed else None,
+                    api_key_version=sealing.key_version(self.master_key) if sealed else None,
                     max_tokens=max_tokens,
                     temperature=temperature,
                     **actor.scope(),
@@ -240,7 +240,7 @@ def rotate_keys(conn: Connection, old_master: bytes, new_master: bytes) -> int:
     All or nothing, and safe to run again: keys already under the new master key are left alone, and a key that
     the old master key cannot open stops the whole rotation with DecryptionError.
     """
-    new_version = crypto.key_version(new_master)
+    new_version = sealing.key_version(new_master)
     ids: list[int] = []
     resealed: list[bytes] = []
     with conn.transaction():
@@ -250,7 +250,7 @@ def rotate_keys(conn: Connection, old_master: bytes, new_master: bytes) -> int:
             plaintext = _open(old_master, row)
             assert plaintext is not None
             ids.append(row.id)
-            resealed.append(crypto.seal(new_master, row.user_id, associated_data(row.uuid), plaintext))
+            resealed.append(sealing.seal(new_master, row.user_id, associated_data(row.uuid), plaintext))
         if not ids:
             return 0
         return _reseal_keys(conn, ids=ids, sealed=resealed, api_key_version=new_version)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from repo.errors import ConfigError
+from config.settings import ConfigError
 
 Progress = Callable[[str], None]
 
@@ -42,7 +42,7 @@ def find(tool: str) -> str:
         return override
     candidates: list[str] = []
     try:
-        from repo.embedded import import_pgserver
+        from embedded.servers import import_pgserver
 
         import_pgserver()
         from pgserver._commands import POSTGRES_BIN_PATH

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from repo import crypto
+from credentials import passwords, tokens
 from repo import statements as s
 from repo.database import Connection
 from repo.errors import Conflict, Invalid, NotFound
@@ -75,7 +75,7 @@ _token_touch = s.rowcount("auth_tokens.touch")
 _token_revoke = s.rowcount("auth_tokens.revoke")
 _token_revoke_all = s.rowcount("auth_tokens.revoke_all")
 _token_purge = s.rowcount("auth_tokens.purge_expired")
-_DUMMY_HASH = crypto.hash_password("timing-equaliser")
+_DUMMY_HASH = passwords.hash_password("timing-equaliser")
 
 
 class UserRepository:
@@ -85,7 +85,7 @@ class UserRepository:
     def create(self, email: str, password: str, full_name: str = "", role: Role = "user") -> User:
         if len(password) < 8:
             raise Invalid("password must have at least 8 characters", "password")
-        hashed = crypto.hash_password(password)
+        hashed = passwords.hash_password(password)
         return _create(self.conn, email=email.strip(), hashed_password=hashed, full_name=full_name, role=role)
 
     def get(self, actor: Actor, uuid: UUID) -> User:
@@ -98,11 +98,11 @@ class UserRepository:
         """The user for these credentials, or None; costs one scrypt either way (an imported bcrypt hash is
         verified with bcrypt, then replaced by ours)."""
         found = _credentials(self.conn, email=email.strip())
-        ok = crypto.verify_password(password, found.hashed_password if found else _DUMMY_HASH)
+        ok = passwords.verify_password(password, found.hashed_password if found else _DUMMY_HASH)
         if found is None or not ok or not found.is_active:
             return None
-        if crypto.needs_rehash(found.hashed_password):
-            hashed = crypto.hash_password(password)
+        if passwords.needs_rehash(found.hashed_password):
+            hashed = passwords.hash_password(password)
             _update_profile(self.conn, full_name=None, email=None, hashed_password=hashed, actor_id=found.id)
         _touch_login(self.conn, id=found.id)
         return self.get_by_id(found.id)
@@ -124,9 +124,9 @@ class UserRepository:
             if not current_password:
                 raise Invalid("give your current password to change your email or password", "current_password")
             stored = _credentials_by_id(self.conn, id=actor.id)
-            if not crypto.verify_password(current_password, stored.hashed_password):
+            if not passwords.verify_password(current_password, stored.hashed_password):
                 raise Invalid("the current password is wrong", "current_password")
-        hashed = crypto.hash_password(password) if password is not None else None
+        hashed = passwords.hash_password(password) if password is not None else None
         return _update_profile(
             self.conn,
             full_name=full_name,
@@ -154,7 +154,7 @@ class UserRepository:
         target = self.get(actor, uuid)
         if target.id == actor.id and (role == "user" or is_active is False):
             raise Conflict("you cannot demote or deactivate yourself; ask another administrator", "role")
-        hashed = crypto.hash_password(password) if password is not None else None
+        hashed = passwords.hash_password(password) if password is not None else None
         updated = _admin_update(
             self.conn,
             uuid=uuid,
@@ -179,20 +179,20 @@ class UserRepository:
         return _stats(self.conn)
 
     def issue_token(self, user: User, ttl_seconds: int = TOKEN_TTL_SECONDS) -> str:
-        token = crypto.new_token()
-        _token_create(self.conn, user_id=user.id, token_hash=crypto.hash_token(token), ttl_seconds=ttl_seconds)
+        token = tokens.new_token()
+        _token_create(self.conn, user_id=user.id, token_hash=tokens.hash_token(token), ttl_seconds=ttl_seconds)
         return token
 
     def user_for_token(self, token: str) -> TokenUser | None:
         """A read only: call `touch_token` outside any long transaction when `touch_due`."""
-        return _token_authenticate(self.conn, token_hash=crypto.hash_token(token))
+        return _token_authenticate(self.conn, token_hash=tokens.hash_token(token))
 
     def touch_token(self, token: str) -> bool:
         """Record the token's use (run it in a short transaction of its own, never inside a request's)."""
-        return _token_touch(self.conn, token_hash=crypto.hash_token(token)) > 0
+        return _token_touch(self.conn, token_hash=tokens.hash_token(token)) > 0
 
     def revoke_token(self, token: str) -> bool:
-        return _token_revoke(self.conn, token_hash=crypto.hash_token(token)) > 0
+        return _token_revoke(self.conn, token_hash=tokens.hash_token(token)) > 0
 
     def revoke_all_tokens(self, actor: Actor) -> int:
         return _token_revoke_all(self.conn, user_id=actor.id)

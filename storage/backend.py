@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from repo.settings import Settings
+from config.settings import Settings
 from storage import layout
 
 CHUNK = 64 * 1024

@@ -19,9 +19,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from repo import embedded, schema
+from config.settings import Settings
+from embedded import servers as embedded
+from repo import schema
 from repo.database import Database
-from repo.settings import Settings
 from tests.tiny_diarization import build_tiny_diarization
 from tests.tiny_whisper import build_tiny_whisper
 

@@ -30,8 +30,8 @@ from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from config.settings import Settings
 from repo import schema
-from repo.settings import Settings
 from repo.users import UserRepository
 from tests import factories
 
@@ -58,7 +58,7 @@ class ThrowawayPostgres:
     """
 
     def __init__(self, prefix: str = "opentr-fault-pg-") -> None:
-        from repo.embedded import import_pgserver
+        from embedded.servers import import_pgserver
 
         pgserver = import_pgserver()
         from pgserver._commands import POSTGRES_BIN_PATH

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import schemathesis
 
-from repo import crypto
+from credentials import tokens
 from tests.test_fuzz_api import _pool_kind
 
 _local = threading.local()
@@ -36,10 +36,10 @@ def _connection() -> psycopg.Connection[Any]:
 @schemathesis.auth(refresh_interval=None)
 class FreshToken:
     def get(self, case: Any, ctx: schemathesis.AuthContext) -> str:
-        token = crypto.new_token()
+        token = tokens.new_token()
         _connection().execute(
             "INSERT INTO auth_tokens (user_id, token_hash, expires_at) VALUES (%s, %s, now() + interval '1 hour')",
-            [int(os.environ["OPENTR_ST_USER_ID"]), crypto.hash_token(token)],
+            [int(os.environ["OPENTR_ST_USER_ID"]), tokens.hash_token(token)],
         )
         return token
 

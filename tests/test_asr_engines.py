@@ -11,8 +11,7 @@ from asr import speech_engine
 from asr.errors import TranscriptionError
 from asr.remote import RemoteEngine
 from asr.whisper import WhisperEngine
-from repo.errors import ConfigError
-from repo.settings import Settings, load_settings
+from config.settings import ConfigError, Settings, load_settings
 
 
 def test_faster_whisper_is_configured_from_the_settings(tmp_path: Path) -> None:

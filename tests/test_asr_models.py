@@ -214,7 +214,7 @@ def test_pull_diarization_puts_both_models_where_the_settings_look(
     result = pull(tmp_path, "diarization", OPENTR_DIARIZATION_MODELS_URL=url)
 
     assert result.returncode == 0, result.stderr
-    from repo.settings import Settings
+    from config.settings import Settings
 
     settings = Settings(opentr_home=tmp_path / "home")
     assert settings.diarization_segmentation_model.read_bytes() == segmentation

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from repo.settings import PROJECT_ROOT
+from config.settings import PROJECT_ROOT
 
 MEASURES = {"layer", "orm", "search", "http", "pool_sizing", "ingest", "asr", "speakers", "speakers_plain_scan"}
 

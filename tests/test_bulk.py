@@ -8,8 +8,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from config.settings import Settings
 from repo.rows import Actor
-from repo.settings import Settings
 from tests import factories
 from tests.web import signed_in
 

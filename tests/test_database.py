@@ -7,9 +7,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from config.settings import Settings
 from repo.database import Database
 from repo.errors import Unavailable
-from repo.settings import Settings
 
 
 def _count(db: Database) -> int:

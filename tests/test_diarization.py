@@ -10,8 +10,8 @@ import pytest
 
 from asr.diarization import DiarizationConfig, Turn, assign_speakers, diarize
 from asr.types import Segment, Word
+from config.settings import Settings
 from repo.diarization import SpeakerHints
-from repo.settings import Settings
 from tests.tiny_diarization import SAMPLE_RATE, TONE_A, alternating, segmentation_model, tone
 
 NO_HINTS = SpeakerHints()

@@ -19,8 +19,8 @@ import httpx
 import psycopg
 import pytest
 
+from config.settings import Settings
 from repo import schema
-from repo.settings import Settings
 from tests.fault_support import (
     Load,
     Outcome,

@@ -17,8 +17,8 @@ import pytest
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from config.settings import Settings
 from repo import schema
-from repo.settings import Settings
 from tests.fault_support import backends, concurrent_requests, serve_app, users_with_tokens, wait_until
 from web.endpoint import Ctx, Endpoint, routes
 

@@ -20,9 +20,9 @@ import httpx
 import pytest
 from rq import Queue
 
+from config.settings import Settings
 from jobs.queues import MEDIA
 from repo import schema
-from repo.settings import Settings
 from tests.fault_support import ServedApp, ThrowawayRedis, serve_app, wait_until
 from tests.workers_support import WorkerEnv, kill_group, srt, wav
 

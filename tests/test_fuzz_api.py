@@ -31,8 +31,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
+from config.settings import Settings
 from repo.rows import Actor
-from repo.settings import Settings
 from repo.user_settings import SETTINGS
 from repo.users import UserRepository
 from tests import factories

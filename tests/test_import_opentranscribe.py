@@ -15,8 +15,8 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 
+from config.settings import Settings
 from opentr_cli.cli import main
-from repo.settings import Settings
 from tests.workers_support import wav
 
 SCHEMA = Path(__file__).parent / "fixtures" / "opentranscribe-init_db.sql"

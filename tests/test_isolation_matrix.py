@@ -28,8 +28,8 @@ import pytest
 from psycopg import sql
 from pydantic import BaseModel
 
+from config.settings import Settings
 from repo.rows import Actor
-from repo.settings import Settings
 from repo.user_settings import SETTINGS
 from tests import factories
 from tests.fuzz_support import private_redis

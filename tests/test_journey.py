@@ -31,8 +31,8 @@ import httpx
 import psycopg
 import pytest
 
+from config.settings import Settings
 from repo.notifications import NotificationRepository
-from repo.settings import Settings
 from tests.fuzz_support import private_redis as private_redis_server
 from tests.llm_servers import LocalServer, Received, Reply, openai_answer
 from tests.web import register

@@ -1,7 +1,10 @@
 """Dependencies point one way: read every module's imports (with ast, so imports inside functions count too).
 
-repo/ is the bottom layer and imports none of the layers above it; web/ and workers/ both use repo/ (and storage/,
-jobs/) but never each other; only opentr_cli/ (the command line and the dev server) wires them all together.
+Each package may import only the project packages listed for it below. From the bottom: `outbound` (SSRF guard,
+retry helpers) and `credentials` (hashes, sealing) import nothing of ours; `config` (settings) reads `outbound`'s
+address allowances; `embedded` (servers for a bare machine) reads `config`; `repo/` is data access on top of those;
+speech engines, LLM clients, media decoding and storage never reach into `repo/`; `web/` and `workers/` use what
+is below them and never each other; only `opentr_cli/` (the command line and the dev server) wires them all.
 """
 
 from __future__ import annotations
@@ -10,20 +13,25 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-from repo.settings import PROJECT_ROOT
+from config.settings import PROJECT_ROOT
 
-FORBIDDEN: dict[str, frozenset[str]] = {
-    "repo": frozenset({"web", "workers", "storage", "jobs", "media", "asr", "opentr_cli"}),
-    "media": frozenset({"web", "workers", "jobs", "asr", "opentr_cli"}),  # decoding, used by workers and benches
-    "asr": frozenset({"web", "workers", "jobs", "media", "opentr_cli"}),  # engines consume PCM, not files
-    "storage": frozenset({"web", "workers", "opentr_cli"}),
-    "jobs": frozenset({"web", "workers", "opentr_cli"}),  # what web/ and workers/ share to enqueue jobs
-    "llm": frozenset({"web", "workers", "jobs", "opentr_cli"}),  # LLM clients: the web tests, workers summarise
-    "web": frozenset({"workers", "opentr_cli"}),
-    "workers": frozenset({"web", "opentr_cli"}),
-    "netguard": frozenset({"repo", "web", "workers", "storage", "jobs", "media", "asr", "importers", "opentr_cli"}),
-    "importers": frozenset({"web", "workers", "jobs", "media", "asr", "opentr_cli"}),  # reads another database
+BASE = frozenset({"config", "outbound"})
+ALLOWED: dict[str, frozenset[str]] = {
+    "outbound": frozenset(),
+    "credentials": frozenset(),
+    "config": frozenset({"outbound"}),
+    "embedded": frozenset({"config"}),
+    "repo": frozenset({"config", "credentials", "embedded"}),
+    "media": BASE,
+    "asr": BASE | {"repo"},
+    "llm": BASE,
+    "storage": BASE,
+    "jobs": BASE | {"repo"},  # what web/ and workers/ share to enqueue jobs
+    "web": BASE | {"credentials", "embedded", "repo", "jobs", "llm", "storage"},
+    "workers": BASE | {"credentials", "repo", "jobs", "llm", "storage", "asr", "media"},
+    "importers": BASE | {"credentials", "repo", "storage"},  # reads another database
 }
+PROJECT = frozenset({*ALLOWED, "opentr_cli", "bench", "tests"})
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -53,13 +61,13 @@ def imports(path: Path, module: str) -> Iterator[str]:
 def violations(root: Path) -> list[str]:
     """Every import that breaks a rule, as "module imports module"."""
     broken: list[str] = []
-    for layer, forbidden in FORBIDDEN.items():
+    for layer, allowed in ALLOWED.items():
         for path in sorted((root / layer).rglob("*.py")):
             module = module_name(path, root)
             broken.extend(
                 f"{module} imports {imported}"
                 for imported in imports(path, module)
-                if imported.split(".")[0] in forbidden
+                if imported.split(".")[0] in PROJECT - allowed - {layer}
             )
     return broken
 

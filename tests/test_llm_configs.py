@@ -9,7 +9,7 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from repo import crypto
+from credentials import sealing
 from repo.errors import Conflict, Invalid, NotFound
 from repo.llm_configs import API_KEY_MASK, LlmConfigRepository, rotate_keys
 from repo.rows import Actor
@@ -58,7 +58,7 @@ def test_rows_never_carry_the_key_and_the_column_holds_only_ciphertext(conn: Con
     created = repo.create(me, "work", "anthropic", "claude", api_key=SECRET)
     sealed, version = _stored(conn, created.id)
     assert sealed is not None and SECRET.encode() not in sealed
-    assert version == crypto.key_version(MASTER)
+    assert version == sealing.key_version(MASTER)
     for row in (created, repo.get(me, created.uuid), *repo.list(me), repo.update(me, created.uuid, name="w2")):
         values = dataclasses.astuple(row)
         assert SECRET not in repr(values) and sealed not in values
@@ -192,9 +192,9 @@ def test_a_ciphertext_copied_to_another_row_does_not_open(conn: Conn) -> None:
         "WHERE s.id = %(source)s AND t.id = ANY(%(targets)s)",
         {"source": mine.id, "targets": [theirs.id, my_second.id]},
     )
-    with pytest.raises(crypto.DecryptionError, match="cannot be decrypted"):
+    with pytest.raises(sealing.DecryptionError, match="cannot be decrypted"):
         repo.api_key(other, theirs.uuid)
-    with pytest.raises(crypto.DecryptionError):
+    with pytest.raises(sealing.DecryptionError):
         repo.api_key(me, my_second.uuid)
     assert repo.api_key(me, mine.uuid) == SECRET
 
@@ -211,14 +211,14 @@ def test_rotate_keys_reseals_every_row(conn: Conn) -> None:
     assert rotated >= 2  # exactly these two unless something committed keys to the shared test database
     for config_id, (sealed, _) in before.items():
         now_sealed, version = _stored(conn, config_id)
-        assert now_sealed != sealed and version == crypto.key_version(new)
+        assert now_sealed != sealed and version == sealing.key_version(new)
     assert _stored(conn, keyless.id) == (None, None)
     assert _repo(conn, new).api_key(me, a.uuid) == "sk-a"
     assert _repo(conn, new).api_key(other, b.uuid) == "sk-b"
-    with pytest.raises(crypto.DecryptionError, match="another master key"):
+    with pytest.raises(sealing.DecryptionError, match="another master key"):
         _repo(conn, old).api_key(me, a.uuid)
     assert rotate_keys(conn, old, new) == 0
-    with pytest.raises(crypto.DecryptionError), conn.transaction():
+    with pytest.raises(sealing.DecryptionError), conn.transaction():
         rotate_keys(conn, os.urandom(32), os.urandom(32))
     assert _repo(conn, new).api_key(me, a.uuid) == "sk-a"
 

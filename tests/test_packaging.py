@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from repo.settings import PROJECT_ROOT
+from config.settings import PROJECT_ROOT
 
 NOT_SOURCES = shutil.ignore_patterns(
     ".git", ".venv", ".opentr", "build", "dist", "*.egg-info", "__pycache__", "*_cache", "results"

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from config.settings import Settings
 from repo import schema
-from repo.settings import Settings
 from tests import test_journey as journey
 from tests.fuzz_support import private_redis as private_redis_server
 from tests.llm_servers import LocalServer, Reply, openai_answer

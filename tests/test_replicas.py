@@ -16,9 +16,9 @@ from starlette.routing import BaseRoute
 from starlette.testclient import TestClient
 
 from bench.cluster import ReplicatedPostgres
+from config.settings import Settings
 from repo import schema
 from repo.database import Database
-from repo.settings import Settings
 from tests.fault_support import users_with_tokens, wait_until
 from tests.scale_support import serving_server
 from web.app import create_app

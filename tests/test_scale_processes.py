@@ -23,7 +23,7 @@ import pytest
 from redis import Redis
 
 from bench.cluster import free_port
-from repo.settings import Settings
+from config.settings import Settings
 from tests import test_journey as journey
 from tests.fuzz_support import private_redis as private_redis_server
 from tests.llm_servers import LocalServer, Reply, openai_answer

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import ConfigError, Settings, load_settings
 from repo.database import connection_kwargs
-from repo.errors import ConfigError
-from repo.settings import Settings, load_settings
 
 POOLER = "postgresql://opentr@127.0.0.1:6432/opentr"
 DIRECT = "postgresql://opentr@127.0.0.1:5432/opentr"

@@ -23,7 +23,7 @@ import httpx
 import pytest
 import uvicorn
 
-from repo.settings import Settings
+from config.settings import Settings
 from tests.fuzz_support import private_redis
 from tests.test_fuzz_api import _closed_port, _user_id, arrange
 from tests.web import register

@@ -24,10 +24,11 @@ import pytest
 import uvicorn
 from websockets.sync.client import connect
 
-from repo import crypto, pgtools, schema
+from config.settings import Settings
+from credentials import sealing
+from repo import pgtools, schema
 from repo.database import Database
 from repo.llm_configs import LlmConfigRepository, associated_data
-from repo.settings import Settings
 from tests import factories
 from tests.fuzz_support import private_redis
 from tests.llm_servers import Received, Reply, serving
@@ -237,7 +238,7 @@ def test_keys_rotate_reseals_every_key_and_the_old_master_key_opens_none(
                 plaintexts[configs.create(owner, f"c{n}", "openai", "m", api_key=key).uuid] = key
             configs.create(owner, "keyless", "ollama", "m")
     before = _keys(fresh_url)
-    assert len(before) == 4 and {r[4] for r in before} == {crypto.key_version(OLD.encode())}
+    assert len(before) == 4 and {r[4] for r in before} == {sealing.key_version(OLD.encode())}
 
     rotated = _rotate(fresh_url, tmp_path, OPENTR_SECRET_KEY=NEW, OPENTR_OLD_SECRET_KEY=OLD)
     assert rotated.returncode == 0, rotated.stderr
@@ -245,14 +246,14 @@ def test_keys_rotate_reseals_every_key_and_the_old_master_key_opens_none(
 
     after = _keys(fresh_url)
     assert [r[:3] for r in after] == [r[:3] for r in before]
-    assert {r[4] for r in after} == {crypto.key_version(NEW.encode())}
+    assert {r[4] for r in after} == {sealing.key_version(NEW.encode())}
     assert all(new[3] != old[3] for new, old in zip(after, before, strict=True)), "every ciphertext changed"
     with Database(fresh_url, settings) as db, db.transaction() as conn:
         for _, config_uuid, user_id, sealed, _ in after:
             assert LlmConfigRepository(conn, NEW.encode()).api_key(user_id, config_uuid) == plaintexts[config_uuid]
-            with pytest.raises(crypto.DecryptionError):
-                crypto.open_sealed(OLD.encode(), user_id, associated_data(config_uuid), sealed)
-            with pytest.raises(crypto.DecryptionError):
+            with pytest.raises(sealing.DecryptionError):
+                sealing.open_sealed(OLD.encode(), user_id, associated_data(config_uuid), sealed)
+            with pytest.raises(sealing.DecryptionError):
                 LlmConfigRepository(conn, OLD.encode()).api_key(user_id, config_uuid)
 
     again = _rotate(fresh_url, tmp_path, OPENTR_SECRET_KEY=NEW, OPENTR_OLD_SECRET_KEY=OLD)

@@ -19,9 +19,9 @@ from redis import Redis
 from starlette.testclient import TestClient
 
 from bench.cluster import free_port
+from config.settings import Settings
 from repo import schema
 from repo.database import Database
-from repo.settings import Settings
 from storage.backend import PART, S3Storage, open_storage
 from tests.scale_support import wait_port
 from tests.web import register

@@ -36,8 +36,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from config.settings import Settings
 from repo import schema
-from repo.settings import Settings
 from tests.browser_support import (
     DESKTOP,
     PHONE,

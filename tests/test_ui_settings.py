@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from repo.settings import Settings
+from config.settings import Settings
 from tests.web import PAGE_PASSWORD, csrf_in, sign_up
 
 API_KEY = "sk-ui-7f3a-never-shown-again"

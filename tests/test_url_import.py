@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from redis import Redis
 
-from repo.settings import Settings
+from config.settings import Settings
 from tests.web import register
 from tests.workers_support import WorkerEnv, wav
 from workers import ytdlp

@@ -15,7 +15,7 @@ import pytest
 from pydantic import BaseModel
 from starlette.testclient import TestClient
 
-from repo.settings import Settings
+from config.settings import Settings
 from repo.tags import TagRepository
 from tests.web import register
 from web.app import create_app

@@ -11,7 +11,7 @@ import pytest
 from redis import Redis
 from rq import Queue
 
-from repo.settings import Settings
+from config.settings import Settings
 from tests import factories
 from tests.web import a_file, actor_of, register, signed_in
 

@@ -20,10 +20,10 @@ import psycopg
 import pytest
 from redis import Redis
 
+from config.settings import Settings
 from jobs import dispatch
 from repo.database import Database
 from repo.file_processing import FileProcessingRepository
-from repo.settings import Settings
 from repo.tasks import TaskRepository
 from tests import factories
 from tests.fault_support import wait_until

@@ -13,8 +13,8 @@ import av
 import pytest
 from redis import Redis
 
+from config.settings import Settings
 from repo.database import Database
-from repo.settings import Settings
 from tests.media_fixtures import encoded, random_bytes
 from tests.web import register
 from tests.workers_support import WorkerEnv, srt, wav

@@ -15,11 +15,11 @@ import psycopg
 import pytest
 from redis import Redis
 
+from config.settings import Settings
 from jobs import dispatch
 from repo.llm_configs import LlmConfig, LlmConfigRepository
 from repo.rows import Actor
 from repo.segments import NewSegment, SegmentRepository
-from repo.settings import Settings
 from repo.user_settings import SettingsRepository
 from tests import factories
 from tests.llm_servers import LocalServer, Received, Reply, Responder, in_turn, openai_answer, serving

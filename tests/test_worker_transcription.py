@@ -15,8 +15,8 @@ import psycopg
 import pytest
 from redis import Redis
 
+from config.settings import Settings
 from repo.notifications import NotificationRepository
-from repo.settings import Settings
 from tests import media_fixtures
 from tests.fault_support import wait_until
 from tests.test_journey import Listener, _user_id, _wait_listening

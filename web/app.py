@@ -16,9 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from repo import embedded, schema
+from config.settings import Settings, get_settings
+from embedded import servers as embedded
+from repo import schema
 from repo.database import Database
-from repo.settings import Settings, get_settings
 from repo.statements import set_slow_query_ms
 from web import docs, errors, live, openapi, ui
 from web.api import all_endpoints

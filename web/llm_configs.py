@@ -14,10 +14,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from credentials.sealing import DecryptionError
 from llm import clients as llm_clients
 from llm.clients import LlmError, LlmSettings
-from netguard.addresses import BlockedUrl, check_url
-from repo.crypto import DecryptionError
+from outbound.addresses import BlockedUrl, check_url
 from repo.database import Connection
 from repo.errors import Conflict, Invalid, NotFound
 from repo.llm_configs import ConnectionTest, LlmConfig, LlmConfigRepository, Provider
@@ -134,7 +134,7 @@ def _detail(config: LlmConfig, tests: list[ConnectionTest]) -> LlmConfigDetailOu
 
 
 def _guard_base_url(services: Services, base_url: str | None) -> None:
-    """With OPENTR_LLM_ALLOW_PRIVATE=0 a base_url on the server's own networks is refused (netguard/addresses.py)."""
+    """With OPENTR_LLM_ALLOW_PRIVATE=0 a base_url on the server's own networks is refused (outbound/addresses.py)."""
     allowance = services.settings.llm_allowance
     if base_url and not allowance.everything:
         try:

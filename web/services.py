@@ -8,8 +8,8 @@ from pathlib import Path
 from redis import Redis
 from redis.exceptions import RedisError
 
+from config.settings import Settings
 from repo.database import Database
-from repo.settings import Settings
 from storage.backend import Storage, open_storage
 from web.errors import ServiceUnavailable
 

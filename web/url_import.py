@@ -12,7 +12,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobs import dispatch
-from netguard.addresses import BlockedUrl, check_url
+from outbound.addresses import BlockedUrl, check_url
 from repo.errors import Conflict
 from repo.url_imports import UrlImport, UrlImportRepository
 from web.endpoint import Ctx, Router

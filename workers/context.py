@@ -6,9 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.settings import ConfigError, Settings, get_settings
 from repo.database import Database
-from repo.errors import ConfigError
-from repo.settings import Settings, get_settings
 from repo.statements import set_slow_query_ms
 from storage.backend import Storage, open_storage
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import psycopg
 
+from config.settings import Settings
 from repo.jobs import JobRepository
-from repo.settings import Settings
 
 log = logging.getLogger("opentr.liveness")
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import psycopg
 
+from config.settings import Settings
 from jobs.dispatch import dispatch_pending
 from jobs.queues import redis_connection
 from repo.database import Database
-from repo.settings import Settings
 from workers.liveness import open_lock_session
 from workers.recovery import RecoveryReport, recover
 

@@ -28,9 +28,9 @@ from types import FrameType
 from redis.exceptions import RedisError
 from rq import SimpleWorker
 
+from config.settings import Settings
 from jobs.queues import ALL_QUEUES, redis_connection
 from repo import schema
-from repo.settings import Settings
 from workers.maintenance import Maintenance
 
 log = logging.getLogger("opentr.worker")

@@ -10,16 +10,16 @@ import logging
 from dataclasses import dataclass
 from typing import cast
 
+from credentials.sealing import DecryptionError
 from llm import clients as llm_clients
 from llm.clients import LlmError, LlmSettings
-from netguard.addresses import BlockedUrl, check_url
-from repo.crypto import DecryptionError
+from outbound.addresses import BlockedUrl, check_url
+from outbound.retries import redact
 from repo.database import Connection
 from repo.errors import Conflict, DataError, Invalid, NotFound
 from repo.llm_configs import LlmConfigRepository, Provider
 from repo.media_files import MediaFileRepository
 from repo.notifications import NotificationRepository
-from repo.outbound import redact
 from repo.prompts import PromptRepository
 from repo.rows import Actor
 from repo.segments import SegmentRepository

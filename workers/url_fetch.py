@@ -1,6 +1,6 @@
 """Fetching media from a URL into a file: guarded on every hop, bounded in size, hashed on the way.
 
-Redirects are followed by hand so that each hop's host goes through the SSRF guard (netguard/addresses.py) before
+Redirects are followed by hand so that each hop's host goes through the SSRF guard (outbound/addresses.py) before
 any connection; after connecting, the address actually connected to is checked again before the answer is read,
 which catches a name that resolved differently for the check and for the connection (DNS rebinding). A page of a
 site yt-dlp knows is resolved to its media URL by yt-dlp (workers/ytdlp.py) and that URL is fetched here, so the
@@ -18,7 +18,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
-from netguard.addresses import Allowance, BlockedUrl, check_address, check_url
+from outbound.addresses import Allowance, BlockedUrl, check_address, check_url
 from storage.names import clean_filename, is_media
 
 MAX_REDIRECTS = 5

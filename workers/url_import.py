@@ -16,7 +16,7 @@ from pathlib import Path
 
 from jobs import dispatch
 from jobs.queues import redis_connection
-from netguard.addresses import BlockedUrl, check_url
+from outbound.addresses import BlockedUrl, check_url
 from repo.database import Connection
 from repo.errors import Conflict, NotFound
 from repo.media_files import MediaFileRepository

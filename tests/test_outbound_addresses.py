@@ -8,10 +8,9 @@ import re
 import pytest
 from cryptography.fernet import Fernet
 
+from config.settings import ConfigError, load_settings
 from importers.sources import OldKeys
-from netguard.addresses import NOTHING, BlockedUrl, Resolver, check_url, parse_allowance
-from repo.errors import ConfigError
-from repo.settings import load_settings
+from outbound.addresses import NOTHING, BlockedUrl, Resolver, check_url, parse_allowance
 
 
 def resolver(answers: dict[str, list[str]]) -> Resolver:

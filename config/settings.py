@@ -1,4 +1,4 @@
-"""One validated settings object, read from the environment."""
+"""One validated settings object, read from the environment; a bad value is one line naming the variable."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from netguard import addresses
-from repo.errors import ConfigError
+from outbound import addresses
+
+
+class ConfigError(Exception):
+    """The settings are wrong; the message is one line meant for the operator."""
+
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_NAMES = {

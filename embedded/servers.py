@@ -16,8 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from repo.errors import ConfigError
-from repo.settings import Settings
+from config.settings import ConfigError, Settings
 
 log = logging.getLogger("opentr.embedded")
 DATABASE_NAME = "opentr"

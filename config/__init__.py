@@ -1,0 +1,1 @@
+"""The deployment's settings: one validated object read from the environment, below every other package."""
