@@ -64,7 +64,6 @@ class Options:
             "pool_sizes": (5,),
             "http_pool_size": 5,
             "long_transcript": 300,
-            "explain": False,
             "smoke": True,
         }
         sizes.update(overrides)

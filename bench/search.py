@@ -18,7 +18,8 @@ from bench.dataset import SEARCH_QUERIES
 from config.settings import Settings
 from repo import queries
 from repo.database import Database
-from repo.search import SearchRepository
+from repo.rows import Actor
+from repo.search import SearchRepository, search_parameters
 
 TARGET_MS = 50.0
 
@@ -81,7 +82,8 @@ def _search(db: Database, actor: Any, q: str) -> list[Any]:
 
 def explain(url: str, q: str, user_id: int) -> list[str]:
     """EXPLAIN (ANALYZE, BUFFERS) of search.search for this query and user."""
-    params = {"q": q, "limit_files": 20, "hits_per_file": 5, "actor_id": user_id, "actor_is_admin": False}
+    params = search_parameters(Actor(user_id, False), q)
+    assert params is not None, f"nothing to search for in {q!r}"
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + queries.get("search.search").sql, params).fetchall()
     return [str(row[0]) for row in rows]

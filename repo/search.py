@@ -60,6 +60,28 @@ def _hit(raw: dict[str, Any]) -> SearchHit:
     )
 
 
+def search_parameters(
+    actor: Actor,
+    q: str,
+    *,
+    limit_files: int = 20,
+    hits_per_file: int = 5,
+    filters: LibraryFilter | None = None,
+) -> dict[str, Any] | None:
+    """Every parameter of `search.search` for this search (None: nothing to search for). Written once, so that
+    whoever explains the query (bench/search.py) binds exactly what a search binds."""
+    text = q.replace("\x00", " ").strip()
+    if not text or limit_files < 1 or hits_per_file < 1:
+        return None
+    return {
+        "q": text,
+        "limit_files": min(limit_files, MAX_FILES),
+        "hits_per_file": min(hits_per_file, MAX_HITS_PER_FILE),
+        **(filters or LibraryFilter()).params(),
+        **actor.scope(),
+    }
+
+
 class SearchRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -78,18 +100,10 @@ class SearchRepository:
         The limits are capped at MAX_FILES and MAX_HITS_PER_FILE: every returned hit costs a ts_headline.
         `filters` narrows the files as in the library's file list (repo.library).
         """
-        params = (filters or LibraryFilter()).params()
-        text = q.replace("\x00", " ").strip()
-        if not text or limit_files < 1 or hits_per_file < 1:
+        params = search_parameters(actor, q, limit_files=limit_files, hits_per_file=hits_per_file, filters=filters)
+        if params is None:
             return []
-        rows = _search(
-            self.conn,
-            q=text,
-            limit_files=min(limit_files, MAX_FILES),
-            hits_per_file=min(hits_per_file, MAX_HITS_PER_FILE),
-            **params,
-            **actor.scope(),
-        )
+        rows = _search(self.conn, **params)
         return [
             FileHits(row.file_uuid, row.filename, row.title, row.best_rank, [_hit(raw) for raw in row.hits])
             for row in rows

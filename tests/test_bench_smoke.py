@@ -37,4 +37,7 @@ def test_smoke_run_writes_every_measure(tmp_path: Path) -> None:
     targets = {t["target"].split(":")[0] for t in report["targets"]}
     assert targets == {"layer", "ORM", "search", "ingest", "asr", "speakers"}
     assert report["measures"]["pool_sizing"]["extra"]["recommended_pool_size"] in report["options"]["pool_sizes"]
+    # The slowest search is explained as in a full run: the plan of the very query a search sends.
+    slowest = report["measures"]["search"]["extra"]["slowest"]
+    assert any("Execution Time" in line for line in slowest["plan"]), slowest
     assert "== targets" in done.stdout and str(written[0]) in done.stdout
