@@ -285,10 +285,13 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import_opentranscribe(args: argparse.Namespace, settings: Settings) -> int:
-    """Copy an OpenTranscribe database (and its media) into this one; a second run adds only what is new."""
+    """Copy an OpenTranscribe database (and its media) into this one; a later run adds only what it never copied.
+    The report goes to stdout in every case; exit 0: done, 3: done but rows marked ! need the operator, 1: stopped
+    early (what was copied stays), 130/143: interrupted."""
     import os
+    import signal
 
-    from importers import opentranscribe, opentranscribe_source, report, sources
+    from importers import copying, opentranscribe, opentranscribe_source, report, sources
     from repo.database import Database
     from storage.backend import open_storage
 
@@ -305,23 +308,35 @@ def cmd_import_opentranscribe(args: argparse.Namespace, settings: Settings) -> i
         source = opentranscribe_source.Source(args.database)
     except (ValueError, psycopg.OperationalError, opentranscribe_source.NotOpenTranscribe) as exc:
         raise ConfigError(str(exc).strip().splitlines()[-1]) from None
+
+    def terminated(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, terminated)  # a `kill` still prints the report
+    progress, outcome = report.Progress(), report.Report(source.version())
     try:
         with Database(_database(settings), settings, min_size=1, max_size=2) as db:
-            importer = opentranscribe.Importer(
+            opentranscribe.Importer(
                 source,
-                db,
+                copying.Copier(db, opentranscribe.SOURCE, outcome, progress),
                 settings.storage_dir,
                 open_storage(settings),
                 objects,
                 settings.secret_key(),
                 old_keys,
-                report.Progress(),
-            )
-            outcome = importer.run()
+            ).run()
+    except (Exception, KeyboardInterrupt) as exc:
+        progress.close()  # the report and the error start their own lines, never glued to a progress bar
+        outcome.stopped = outcome.stopped or f"before the first table: {exc}"
+        print(outcome.render(), flush=True)
+        print(f"opentr: the import stopped {outcome.stopped}", file=sys.stderr)
+        return (143 if "SIGTERM" in str(exc) else 130) if isinstance(exc, KeyboardInterrupt) else 1
     finally:
+        signal.signal(signal.SIGTERM, previous)
         source.close()
+    progress.close()
     print(outcome.render())
-    return 0
+    return 3 if outcome.needs_attention else 0
 
 
 def cmd_models_pull(args: argparse.Namespace, settings: Settings) -> int:
