@@ -29,7 +29,7 @@ from importers.opentranscribe_summaries import OldSummary, read_summary
 from importers.report import Report
 from importers.sources import ObjectSource, OldKeys, copy_object
 from repo.errors import Conflict, DataError, Unavailable
-from repo.imports import ImportRepository, Line, Origins, Written
+from repo.imports import ImportRepository, Line, Written
 from repo.llm_configs import LlmConfigRepository
 from repo.rows import Actor
 from storage.backend import Storage
@@ -49,6 +49,8 @@ SEGMENTS, SUMMARIES = "transcript_segment", "media_file.summary"  # origins' nam
 
 USER = Parent("user_id", "user", "user")
 FILE = Parent("media_file_id", "media_file", "file")
+# A line keeps its speaker when that was copied and is still here; otherwise it has none (as when one is deleted).
+SPEAKER = Parent("speaker_id", "speaker", "speaker", optional=True, keep_if_lost=True)
 
 
 @dataclass
@@ -210,21 +212,17 @@ class Importer:
         report = self.report.table("transcript_segments")
         per_file = self.source.count_by(SEGMENTS, "media_file_id")
         report.source = total = sum(per_file.values())
-        speakers = self.copier.known["speaker"]
         done = 0
         for old_file, count in sorted(per_file.items()):
             done += count
             try:
-                file_id = _id({"f": self.copier.resolve(FILE, old_file)}, "f")
+                file_id = self.copier.resolve(FILE, old_file)
             except Skip as skip:
                 report.skip(skip.reason, count=count)
                 continue
-            wanted = ["id", "speaker_id", "start_time", "end_time", "text", "words"]  # words: later versions only
-            lines = [
-                (str(r["id"]), _speaker_id(speakers, r["speaker_id"]), max(r["start_time"], 0.0), r["end_time"],
-                 r["text"], r["words"] if isinstance(r["words"], list) else None)
-                for r in self.source.rows(SEGMENTS, wanted, "WHERE media_file_id = %s", (old_file,))
-            ]  # fmt: skip
+            assert file_id is not None  # FILE is required: resolved, or skipped above
+            rows = self.source.rows(SEGMENTS, LINE_COLUMNS, "WHERE media_file_id = %s", (old_file,))
+            lines = [to_line(row, self.copier.resolve(SPEAKER, row["speaker_id"])) for row in rows]
             with self.copier.db.transaction() as conn:
                 self._file_lines(ImportRepository(conn), file_id, lines)
             self.copier.progress("transcript_segments", done, total)
@@ -362,10 +360,13 @@ def _float(value: Any, default: float) -> float:
         return default
 
 
-def _speaker_id(speakers: Origins, old: Any) -> int | None:
-    """A line keeps its speaker when that was copied and is still here; otherwise it has none (as when deleted)."""
-    found = speakers.target(old) if old is not None and not speakers.is_gone(old) else None
-    return found if isinstance(found, int) else None
+LINE_COLUMNS = ["id", "speaker_id", "start_time", "end_time", "text", "words"]  # words: later versions only
+
+
+def to_line(row: Row, speaker_id: int | None) -> Line:
+    """A source transcript line as the repository writes it: the one place that knows both shapes."""
+    words = row["words"] if isinstance(row["words"], list) else None
+    return str(row["id"]), speaker_id, max(row["start_time"], 0.0), row["end_time"], row["text"], words
 
 
 # --- the rows that need nothing but their values and parents -----------------------------------------------------

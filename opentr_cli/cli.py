@@ -423,7 +423,15 @@ def parser() -> argparse.ArgumentParser:
     imports = sub.add_parser("import", help="bring data over from another platform").add_subparsers(
         dest="import_command", required=True
     )
-    ot = imports.add_parser("opentranscribe", help="copy an OpenTranscribe database and its media")
+    ot = imports.add_parser(
+        "opentranscribe",
+        help="copy an OpenTranscribe database and its media",
+        description="Copy an OpenTranscribe database and its media. Run it again at any time: it adds only rows it "
+        "never copied, never puts back what users deleted here, never overwrites what they changed. The report "
+        "(stdout) comes at the end in every case; progress goes to stderr.",
+        epilog="exit status: 0 done; 3 done, but lines marked ! in the report need you (correct those rows in "
+        "OpenTranscribe, then run again); 1 stopped early (run again to go on); 130/143 interrupted",
+    )
     ot.add_argument("--database", required=True, help="the OpenTranscribe PostgreSQL URL (read only)")
     objects = ot.add_mutually_exclusive_group()
     objects.add_argument("--storage", help="a directory holding its MinIO objects (a copy of the bucket)")

@@ -848,3 +848,78 @@ def test_progress_on_a_terminal_redraws_one_line_and_ends_it_before_anything_els
         "transcript_segments: 20/20 done",
         "tags: 0/0 done",
     ]
+
+
+def test_names_emails_and_titles_in_any_script_round_trip(
+    client: Any,
+    app_settings: Settings,
+    empty_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    email, password = "jürgen.müller@例え.jp", "pässwörd 🔑 كلمة"
+    media = wav(0.3)
+    (tmp_path / "user_1").mkdir()
+    (tmp_path / "user_1" / "会議の記録.wav").write_bytes(media)
+    with psycopg.connect(empty_url, autocommit=True) as conn, conn.transaction():
+        q = conn.execute
+        conn.execute(SCHEMA.read_text())
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+        user = first(
+            q(
+                'INSERT INTO "user" (email, hashed_password, full_name) VALUES (%s, %s, %s) RETURNING id',
+                [email, hashed, "Jürgen Müller — فاطمة"],
+            )
+        )
+        file_id = first(
+            q(
+                "INSERT INTO media_file (filename, storage_path, file_size, content_type, status, user_id, title, "
+                "description, summary) VALUES ('会議の記録.wav', 'user_1/会議の記録.wav', %s, 'audio/wav', "
+                "'completed', %s, '会議の記録 🎙️', 'Grüße aus Köln', 'Zusammenfassung: Grüße 🌍') RETURNING id",
+                [len(media), user],
+            )
+        )
+        profile = first(
+            q("INSERT INTO speaker_profile (user_id, name, uuid) VALUES (%s, 'Παναγιώτης', 'p1') RETURNING id", [user])
+        )
+        speaker = first(
+            q(
+                "INSERT INTO speaker (user_id, media_file_id, profile_id, name, display_name, uuid) "
+                "VALUES (%s, %s, %s, 'SPEAKER_00', 'Zoë Ñúñez', 's1') RETURNING id",
+                [user, file_id, profile],
+            )
+        )
+        q(
+            "INSERT INTO transcript_segment (media_file_id, speaker_id, start_time, end_time, text) "
+            "VALUES (%s, %s, 0, 0.2, 'مرحبا بالعالم 👋')",
+            [file_id, speaker],
+        )
+        tag = first(q("INSERT INTO tag (name) VALUES ('Besprechung-Müller') RETURNING id"))
+        q("INSERT INTO file_tag (media_file_id, tag_id) VALUES (%s, %s)", [file_id, tag])
+        collection = first(q("INSERT INTO collection (name, user_id) VALUES ('Équipe 🚀', %s) RETURNING id", [user]))
+        q("INSERT INTO collection_member (collection_id, media_file_id) VALUES (%s, %s)", [collection, file_id])
+        q("INSERT INTO comment (media_file_id, user_id, text) VALUES (%s, %s, 'お疲れさまです 👍')", [file_id, user])
+    run_import(monkeypatch, app_settings, empty_url, tmp_path, capsys)
+
+    headers = sign_in(client, email, password)
+    me = client.get("/api/users/me", headers=headers).json()
+    assert (me["email"], me["full_name"]) == (email, "Jürgen Müller — فاطمة")
+    [item] = client.get("/api/files", headers=headers).json()["items"]
+    assert (item["filename"], item["title"]) == ("会議の記録.wav", "会議の記録 🎙️")
+    file = f"/api/files/{item['uuid']}"
+    assert client.get(file, headers=headers).json()["description"] == "Grüße aus Köln"
+    assert client.get(f"{file}/content", headers=headers).content == media
+    assert [s["text"] for s in client.get(f"{file}/transcript", headers=headers).json()] == ["مرحبا بالعالم 👋"]
+    assert [s["display_name"] for s in client.get(f"{file}/speakers", headers=headers).json()] == ["Zoë Ñúñez"]
+    assert [t["name"] for t in client.get("/api/tags", headers=headers).json()] == ["Besprechung-Müller"]
+    assert [c["name"] for c in client.get("/api/collections", headers=headers).json()] == ["Équipe 🚀"]
+    assert [c["text"] for c in client.get(f"{file}/comments", headers=headers).json()] == ["お疲れさまです 👍"]
+    summaries = client.get(f"{file}/summaries", headers=headers).json()
+    assert [s["brief_summary"] for s in summaries] == ["Zusammenfassung: Grüße 🌍"]
+    assert [p["name"] for p in client.get("/api/speaker-profiles", headers=headers).json()] == ["Παναγιώτης"]
+
+    again = parse(run_import(monkeypatch, app_settings, empty_url, tmp_path, capsys))
+    assert {name: (line.copied, line.skipped) for name, line in again.items() if line.present != line.source} == {
+        "summary_prompts": (0, 2)  # the schema's two system prompts
+    }
