@@ -138,17 +138,20 @@ ON CONFLICT DO NOTHING;
 -- are inserted, or matched to an identical line already here (the identity index), and remembered. Word timings
 -- go to their own table beside the new lines.
 WITH source AS (
+    -- The origin looked up line by line (a subplan on the primary key): an import_origins that grew by thousands
+    -- of rows since it was last analysed must not turn this into a scan of every remembered line, once per file.
     SELECT s.source_key, s.speaker_id, s.start_time, greatest(s.end_time, s.start_time) AS end_time, s.text,
-           s.words
+           s.words,
+           (SELECT o.target_id FROM import_origins o
+            WHERE o.source = %(source)s AND o.source_table = %(source_table)s AND o.source_key = s.source_key
+           ) AS origin_id
     FROM unnest(%(source_keys)s::text[], %(speaker_ids)s::bigint[], %(starts)s::float8[], %(ends)s::float8[],
                 %(texts)s::text[], %(words)s::jsonb[]) AS s (source_key, speaker_id, start_time, end_time, text, words)
 ), known AS (
-    SELECT o.source_key, EXISTS (SELECT 1 FROM transcript_segments t WHERE t.id = o.target_id) AS present
-    FROM import_origins o
-    WHERE o.source = %(source)s AND o.source_table = %(source_table)s
-      AND o.source_key = ANY(%(source_keys)s::text[])
+    SELECT EXISTS (SELECT 1 FROM transcript_segments t WHERE t.id = s.origin_id) AS present
+    FROM source s WHERE s.origin_id IS NOT NULL
 ), new AS (
-    SELECT s.* FROM source s WHERE NOT EXISTS (SELECT 1 FROM known k WHERE k.source_key = s.source_key)
+    SELECT * FROM source WHERE origin_id IS NULL
 ), inserted AS (
     INSERT INTO transcript_segments (media_file_id, speaker_id, start_time, end_time, text)
     SELECT %(media_file_id)s, speaker_id, start_time, end_time, text FROM new
