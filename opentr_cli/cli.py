@@ -309,28 +309,29 @@ def cmd_import_opentranscribe(args: argparse.Namespace, settings: Settings) -> i
     except (ValueError, psycopg.OperationalError, opentranscribe_source.NotOpenTranscribe) as exc:
         raise ConfigError(str(exc).strip().splitlines()[-1]) from None
 
-    def terminated(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+    class Terminated(KeyboardInterrupt):
+        """SIGTERM (a service manager, `kill`): stop as Ctrl-C does, and still print the report."""
 
-    previous = signal.signal(signal.SIGTERM, terminated)  # a `kill` still prints the report
+    def terminated(signum: int, _frame: object) -> None:
+        raise Terminated(f"stopped by signal {signal.Signals(signum).name}")
+
+    try:
+        database, storage, master_key = _database(settings), open_storage(settings), settings.secret_key()
+    except BaseException:
+        source.close()
+        raise
+    previous = signal.signal(signal.SIGTERM, terminated)
     progress, outcome = report.Progress(), report.Report(source.version())
     try:
-        with Database(_database(settings), settings, min_size=1, max_size=2) as db:
-            opentranscribe.Importer(
-                source,
-                copying.Copier(db, opentranscribe.SOURCE, outcome, progress),
-                settings.storage_dir,
-                open_storage(settings),
-                objects,
-                settings.secret_key(),
-                old_keys,
-            ).run()
+        with Database(database, settings, min_size=1, max_size=2) as db:
+            copier = copying.Copier(db, opentranscribe.SOURCE, outcome, progress)
+            opentranscribe.Importer(source, copier, settings.storage_dir, storage, objects, master_key, old_keys).run()
     except (Exception, KeyboardInterrupt) as exc:
         progress.close()  # the report and the error start their own lines, never glued to a progress bar
         outcome.stopped = outcome.stopped or f"before the first table: {exc}"
         print(outcome.render(), flush=True)
         print(f"opentr: the import stopped {outcome.stopped}", file=sys.stderr)
-        return (143 if "SIGTERM" in str(exc) else 130) if isinstance(exc, KeyboardInterrupt) else 1
+        return 143 if isinstance(exc, Terminated) else 130 if isinstance(exc, KeyboardInterrupt) else 1
     finally:
         signal.signal(signal.SIGTERM, previous)
         source.close()

@@ -799,6 +799,20 @@ def test_an_interrupted_run_reports_what_it_did_and_the_next_run_completes_witho
         stopped = "not reached: the run stopped here"
         assert parse(out)["media_files"] == Line(7, 2, 0, 5, {stopped: 5}, {stopped})  # ann's and bob's files
 
+        # Its connection lost (the server restarted, a failover): it stops, says so, and prints the report.
+        proc = start_import(app_settings, source_url, objects, log)
+        wait_until_blocked(fresh_url, proc)
+        rows_of(
+            fresh_url,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND application_name = 'opentr' AND datname = current_database()",
+        )
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 1, out
+        said = "during media_files: the database connection was lost"
+        assert log.read_text().splitlines()[-1] == f"opentr: the import stopped {said}"
+        assert f"! stopped: {said}" in out.splitlines()
+
         # Killed outright (SIGKILL: nothing runs after it) at the same place.
         proc = start_import(app_settings, source_url, objects, tmp_path / "killed.log")
         wait_until_blocked(fresh_url, proc)
@@ -923,3 +937,28 @@ def test_names_emails_and_titles_in_any_script_round_trip(
     assert {name: (line.copied, line.skipped) for name, line in again.items() if line.present != line.source} == {
         "summary_prompts": (0, 2)  # the schema's two system prompts
     }
+
+
+def test_an_import_made_before_rows_without_ids_were_remembered_is_taken_over_without_duplicates(
+    app_settings: Settings, fresh_url: str, source: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    source_url, objects, _ = source
+    run_import(monkeypatch, app_settings, source_url, objects, capsys, expected=3)
+    # What the previous version left: no origins for link rows, tasks, analytics, matches and transcript lines,
+    # and no summaries (it dropped them).
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute(
+            "DELETE FROM import_origins WHERE source_table IN ('file_tag', 'speaker_collection_member', "
+            "'collection_member', 'task', 'analytics', 'speaker_match', 'transcript_segment', 'media_file.summary')"
+        )
+        conn.execute("DELETE FROM file_summaries")
+    before = counts(fresh_url, list(TABLES.values()))
+
+    lines = parse(run_import(monkeypatch, app_settings, source_url, objects, capsys))
+    assert counts(fresh_url, list(TABLES.values())) == before | {"file_summaries": 2}
+    assert {name: line.copied for name, line in lines.items() if line.copied} == {"file_summaries": 2}
+    assert lines["transcript_segments"].present == lines["transcript_segments"].source  # matched, now remembered
+    assert lines["file_tags"].present == lines["file_tags"].source
+    remembered = dict(rows_of(fresh_url, "SELECT source_table, count(*) FROM import_origins GROUP BY 1"))
+    assert remembered["transcript_segment"] == counts(source_url, ["transcript_segment"])["transcript_segment"]
+    assert remembered["file_tag"] == counts(source_url, ["file_tag"])["file_tag"]
