@@ -21,11 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
+from importers import opentranscribe_rows as rows
 from importers.copying import COLLISIONS, Copier, Kind, Parent, Parents, Row, Skip, link_key
+from importers.opentranscribe_rows import SOURCE
 from importers.opentranscribe_source import Source
-from importers.opentranscribe_summaries import OldSummary, read_summary
+from importers.opentranscribe_summaries import read_summary
 from importers.report import Report
 from importers.sources import ObjectSource, OldKeys, copy_object
 from repo.errors import Conflict, DataError, Unavailable
@@ -35,7 +36,6 @@ from repo.rows import Actor
 from storage.backend import Storage
 from storage.names import clean_filename
 
-SOURCE = "opentranscribe"
 FILE_STATUSES = {"completed": "completed", "error": "error", "failed": "error", "cancelled": "cancelled",
                  "orphaned": "orphaned"}  # fmt: skip
 TASK_TYPES = {"transcription": "transcription", "summarization": "summarization", "summary": "summarization",
@@ -43,8 +43,6 @@ TASK_TYPES = {"transcription": "transcription", "summarization": "summarization"
 TASK_STATUSES = {"completed": "completed", "failed": "failed", "error": "failed", "cancelled": "cancelled"}
 PROVIDERS = {"openai": "openai", "vllm": "vllm", "ollama": "ollama", "claude": "anthropic", "anthropic": "anthropic",
              "openrouter": "openrouter", "custom": "custom"}  # fmt: skip
-CONTENT_TYPES = {"general", "meeting", "interview", "podcast", "documentary", "lecture", "speaker_identification"}
-UNFINISHED = "was not finished in OpenTranscribe when it was imported; reprocess it"
 SEGMENTS, SUMMARIES = "transcript_segment", "media_file.summary"  # origins' names for the two special tables
 
 USER = Parent("user_id", "user", "user")
@@ -100,41 +98,42 @@ class Importer:
         speaker_collection = Parent("collection_id", "speaker_collection", "speaker collection")
         collection = Parent("collection_id", "collection", "collection")
         speakers = (Parent("speaker1_id", "speaker", "speaker"), Parent("speaker2_id", "speaker", "speaker"))
+        owner_if_any = Parent("user_id", "user", "user", optional=True)  # none: a system prompt
         return [
             (Kind("user", "users", self._user),
              ["id", "email", "hashed_password", "full_name", "is_active", "is_superuser", "role", "created_at"]),
             (Kind("media_file", "media_files", self._media_file, (USER,), batch=1), MEDIA_COLUMNS),
-            (Kind("speaker_profile", "speaker_profiles", _speaker_profile, (USER,)),
+            (Kind("speaker_profile", "speaker_profiles", rows.speaker_profile, (USER,)),
              ["id", "user_id", "name", "description", "created_at"]),
-            (Kind("speaker", "speakers", _speaker, (USER, FILE, profile)),
+            (Kind("speaker", "speakers", rows.speaker, (USER, FILE, profile)),
              ["id", "user_id", "media_file_id", "profile_id", "name", "display_name", "suggested_name", "verified",
               "confidence", "created_at"]),
-            (Kind("tag", "tags", _tag), ["id", "name", "created_at"]),
-            (Kind("file_tag", "file_tags", _file_tag, (FILE, Parent("tag_id", "tag", "tag")),
+            (Kind("tag", "tags", rows.tag), ["id", "name", "created_at"]),
+            (Kind("file_tag", "file_tags", rows.file_tag, (FILE, Parent("tag_id", "tag", "tag")),
                   link_of("media_file_id", "tag_id"), link=True),
              ["media_file_id", "tag_id", "created_at"]),
-            (Kind("speaker_collection", "speaker_collections", _speaker_collection, (USER,)),
+            (Kind("speaker_collection", "speaker_collections", rows.speaker_collection, (USER,)),
              ["id", "user_id", "name", "description", "created_at"]),
-            (Kind("speaker_collection_member", "speaker_collection_members", _speaker_collection_member,
+            (Kind("speaker_collection_member", "speaker_collection_members", rows.speaker_collection_member,
                   (speaker_collection, Parent("speaker_profile_id", "speaker_profile", "speaker profile")),
                   link_of("collection_id", "speaker_profile_id"), link=True),
              ["collection_id", "speaker_profile_id", "added_at"]),
-            (Kind("comment", "comments", _comment, (FILE, USER)),
+            (Kind("comment", "comments", rows.comment, (FILE, USER)),
              ["id", "media_file_id", "user_id", "text", "timestamp", "created_at"]),
-            (Kind("task", "tasks", _task, (USER, Parent("media_file_id", "media_file", "file", optional=True))),
+            (Kind("task", "tasks", rows.task, (USER, Parent("media_file_id", "media_file", "file", optional=True))),
              ["id", "user_id", "media_file_id", "task_type", "status", "progress", "error_message", "created_at",
               "completed_at"]),
-            (Kind("analytics", "analytics", _analytics, (FILE,)),
+            (Kind("analytics", "analytics", rows.analytics, (FILE,)),
              ["id", "media_file_id", "speaker_stats", "keywords", "sentiment"]),
-            (Kind("collection", "collections", _collection, (USER,)),
+            (Kind("collection", "collections", rows.collection, (USER,)),
              ["id", "user_id", "name", "description", "created_at"]),
-            (Kind("collection_member", "collection_members", _collection_member, (collection, FILE),
+            (Kind("collection_member", "collection_members", rows.collection_member, (collection, FILE),
                   link_of("collection_id", "media_file_id"), link=True),
              ["collection_id", "media_file_id", "added_at"]),
-            (Kind("speaker_match", "speaker_matches", _speaker_match, speakers,
+            (Kind("speaker_match", "speaker_matches", rows.speaker_match, speakers,
                   lambda row: link_key(*sorted((row["speaker1_id"], row["speaker2_id"])))),
              ["speaker1_id", "speaker2_id", "confidence", "created_at"]),
-            (Kind("summary_prompt", "summary_prompts", _prompt, (Parent("user_id", "user", "user", optional=True),)),
+            (Kind("summary_prompt", "summary_prompts", rows.prompt, (owner_if_any,)),
              ["id", "user_id", "name", "description", "prompt_text", "content_type", "is_active",
               "is_system_default", "created_at"]),
             (Kind("user_llm_settings", "user_llm_configurations", self._llm_config, (USER,)),
@@ -149,7 +148,7 @@ class Importer:
     def _user(self, repo: ImportRepository, row: Row, _: Parents) -> Written:
         admin = bool(row["is_superuser"]) or row["role"] == "admin"
         return repo.user(
-            email=email_address(row["email"]),
+            email=rows.email_address(row["email"]),
             hashed_password=row["hashed_password"],
             full_name=(row["full_name"] or "").strip()[:200],
             is_active=row["is_active"] is not False,  # NULL: the old default, active
@@ -158,7 +157,7 @@ class Importer:
         )
 
     def _media_file(self, repo: ImportRepository, row: Row, parents: Parents) -> Written:
-        owner = _id(parents, "user_id")
+        owner = rows.need(parents, "user_id")
         try:
             copied = (
                 copy_object(self.objects, row["storage_path"], self.storage_dir, owner, self.storage)
@@ -170,7 +169,7 @@ class Importer:
         status = FILE_STATUSES.get(row["status"] or "", "error")
         message, category = row["last_error_message"], None
         if status == "error" and row["status"] not in FILE_STATUSES:
-            message, category = f"{row['filename']} {UNFINISHED}", "import"
+            message, category = f"{row['filename']} {rows.UNFINISHED}", "import"
         if copied is None:
             status, category = "orphaned", "import"
             message = "its media was not found in OpenTranscribe's storage"
@@ -221,8 +220,8 @@ class Importer:
                 report.skip(skip.reason, count=count)
                 continue
             assert file_id is not None  # FILE is required: resolved, or skipped above
-            rows = self.source.rows(SEGMENTS, LINE_COLUMNS, "WHERE media_file_id = %s", (old_file,))
-            lines = [to_line(row, self.copier.resolve(SPEAKER, row["speaker_id"])) for row in rows]
+            found = self.source.rows(SEGMENTS, rows.LINE_COLUMNS, "WHERE media_file_id = %s", (old_file,))
+            lines = [rows.to_line(row, self.copier.resolve(SPEAKER, row["speaker_id"])) for row in found]
             with self.copier.db.transaction() as conn:
                 self._file_lines(ImportRepository(conn), file_id, lines)
             self.copier.progress("transcript_segments", done, total)
@@ -248,27 +247,27 @@ class Importer:
                         attention=True, count=outcome.missed)  # fmt: skip
 
     def _copy_summaries(self) -> None:
-        rows = [
+        found = [
             {**row, "summary": summary}
             for row in self.source.rows("media_file", ["id", "summary", "summary_data", "completed_at"])
             if (summary := read_summary(row["summary_data"] if row["summary_data"] is not None else row["summary"]))
         ]
-        kind = Kind(SUMMARIES, "file_summaries", _summary, (Parent("id", "media_file", "file"),))
-        self.copier.copy(kind, rows)
+        kind = Kind(SUMMARIES, "file_summaries", rows.summary, (Parent("id", "media_file", "file"),))
+        self.copier.copy(kind, found)
 
     # --- what needs the importer's state ---------------------------------------------------------------------------
 
     def _llm_config(self, repo: ImportRepository, row: Row, parents: Parents) -> Written:
-        name, model = _name(row["name"], 200), (row["model_name"] or "").strip()[:200]
+        name, model = rows.required_name(row["name"], 200), (row["model_name"] or "").strip()[:200]
         if not model:
             raise Skip("without a model name")
         try:
             with repo.conn.transaction():  # a SAVEPOINT: a taken name skips this row only
                 created = LlmConfigRepository(repo.conn, self.master_key).create(
-                    Actor(_id(parents, "user_id")), name, PROVIDERS.get(row["provider"], "custom"), model,
+                    Actor(rows.need(parents, "user_id")), name, PROVIDERS.get(row["provider"], "custom"), model,
                     base_url=row["base_url"] or None, api_key=self._open_key(row["api_key"]),
                     max_tokens=row["max_tokens"] if (row["max_tokens"] or 0) > 0 else 4096,
-                    temperature=min(max(_float(row["temperature"], 0.3), 0.0), 2.0),
+                    temperature=min(max(rows.as_float(row["temperature"], 0.3), 0.0), 2.0),
                 )  # fmt: skip
         except Conflict:
             raise Skip("its name is taken by another configuration of that user here") from None
@@ -294,7 +293,9 @@ class Importer:
             value = json.loads(raw) if raw is not None else None
         except ValueError:
             value = raw
-        written = repo.setting(user_id=_id(parents, "user_id"), key=key, value=value, created_at=row["created_at"])
+        written = repo.setting(
+            user_id=rows.need(parents, "user_id"), key=key, value=value, created_at=row["created_at"]
+        )
         if written.created and row["setting_key"] == "active_llm_config_id" and str(value).isdigit():
             configs = self.copier.known.get("user_llm_settings")
             chosen = configs.target(value) if configs is not None and not configs.is_gone(value) else None
@@ -318,155 +319,5 @@ KEPT_COLUMNS = (
 )  # fmt: skip
 
 
-def email_address(value: str | None) -> str:
-    """Our schema's idea of an address (something, "@", something; at most 320 characters), said in words."""
-    email = (value or "").strip()
-    local, at, domain = email.rpartition("@")
-    if not (at and local and domain):
-        raise Skip("not an email address", attention=True)
-    if len(email) > 320:
-        raise Skip("an email address longer than 320 characters", attention=True)
-    return email
-
-
 def link_of(first: str, second: str) -> Callable[[Row], str]:
     return lambda row: link_key(row[first], row[second])
-
-
-def _id(parents: Parents, column: str) -> int:
-    found = parents[column]
-    assert found is not None, column  # a required parent is resolved or the row was skipped
-    return found
-
-
-def _name(value: str | None, limit: int) -> str:
-    name = (value or "").strip()[:limit].strip()
-    if not name:
-        raise Skip("without a name")
-    return name
-
-
-def _text(value: str | None, limit: int) -> str:
-    text = (value or "").strip()
-    if not text:
-        raise Skip("with no text")
-    return text[:limit]
-
-
-def _float(value: Any, default: float) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
-LINE_COLUMNS = ["id", "speaker_id", "start_time", "end_time", "text", "words"]  # words: later versions only
-
-
-def to_line(row: Row, speaker_id: int | None) -> Line:
-    """A source transcript line as the repository writes it: the one place that knows both shapes."""
-    words = row["words"] if isinstance(row["words"], list) else None
-    return str(row["id"]), speaker_id, max(row["start_time"], 0.0), row["end_time"], row["text"], words
-
-
-# --- the rows that need nothing but their values and parents -----------------------------------------------------
-
-
-def _speaker_profile(repo: ImportRepository, row: Row, parents: Parents) -> Written:
-    name = (row["name"] or "").strip()[:200].strip() or "unnamed"
-    return repo.speaker_profile(user_id=_id(parents, "user_id"), name=name, description=row["description"],
-                                created_at=row["created_at"])  # fmt: skip
-
-
-def _speaker(repo: ImportRepository, row: Row, parents: Parents) -> Written:
-    confidence, display = row["confidence"], (row["display_name"] or "").strip()[:200].strip()
-    return repo.speaker(
-        media_file_id=_id(parents, "media_file_id"), user_id=_id(parents, "user_id"),
-        label=(row["name"] or "").strip()[:100].strip() or f"SPEAKER_{row['id']}", display_name=display or None,
-        suggested_name=row["suggested_name"], profile_id=parents["profile_id"], verified=bool(row["verified"]),
-        confidence=None if confidence is None else min(max(confidence, 0.0), 1.0), created_at=row["created_at"],
-    )  # fmt: skip
-
-
-def _tag(repo: ImportRepository, row: Row, _: Parents) -> Written:
-    return repo.tag(name=_name(row["name"], 100), created_at=row["created_at"])
-
-
-def _file_tag(repo: ImportRepository, row: Row, parents: Parents) -> Written:
-    return repo.file_tag(media_file_id=_id(parents, "media_file_id"), tag_id=_id(parents, "tag_id"),
-                         created_at=row["created_at"])  # fmt: skip
-
-
-def _speaker_collection(repo: ImportRepository, row: Row, parents: Parents) -> Written:
-    return repo.speaker_collection(user_id=_id(parents, "user_id"), name=_name(row["name"], 200),
-                                   description=row["description"], created_at=row["created_at"])  # fmt: skip
-
-
-def _speaker_collection_member(repo: ImportRepository, row: Row, parents: Parents) -> Written:
-    return repo.speaker_collection_member(
-        collection_id=_id(parents, "collection_id"), profile_id=_id(parents, "speaker_profile_id"),
-        added_at=row["added_at"],
-    )  # fmt: skip
-
-
-def _comment(repo: ImportRepository, row: Row, parents: Parents) -> Written:
-    return repo.comment(
-        media_file_id=_id(parents, "media_file_id"), user_id=_id(parents, "user_id"), text=_text(row["text"], 10_000),
-        timestamp=row["timestamp"] if (row["timestamp"] or 0) >= 0 else None, created_at=row["created_at"],
-    )  # fmt: skip
-
-
-def _task(repo: ImportRepository, row: Row, parents: Parents) -> Written:
-    status = TASK_STATUSES.get(row["status"] or "", "failed")
-    message = row["error_message"] if row["status"] in TASK_STATUSES else f"this task {UNFINISHED}"
-    return repo.task(
-        id=f"{SOURCE}-{row['id']}"[:200], user_id=_id(parents, "user_id"), media_file_id=parents["media_file_id"],
-        task_type=TASK_TYPES.get(row["task_type"] or "", "maintenance"), status=status,
-        progress=min(max(row["progress"] or 0.0, 0.0), 1.0) if status != "completed" else 1.0, error_message=message,
-        created_at=row["created_at"],
-        completed_at=row["completed_at"] or (row["created_at"] if status != "completed" else None),
-    )  # fmt: skip
-
-
-def _analytics(repo: ImportRepository, row: Row, parents: Parents) -> Written:
-    return repo.analytics(media_file_id=_id(parents, "media_file_id"), speaker_stats=row["speaker_stats"] or {},
-                          keywords=row["keywords"] or [], sentiment=row["sentiment"])  # fmt: skip
-
-
-def _collection(repo: ImportRepository, row: Row, parents: Parents) -> Written:
-    return repo.collection(user_id=_id(parents, "user_id"), name=_name(row["name"], 200),
-                           description=row["description"], created_at=row["created_at"])  # fmt: skip
-
-
-def _collection_member(repo: ImportRepository, row: Row, parents: Parents) -> Written:
-    return repo.collection_member(collection_id=_id(parents, "collection_id"),
-                                  media_file_id=_id(parents, "media_file_id"), added_at=row["added_at"])  # fmt: skip
-
-
-def _speaker_match(repo: ImportRepository, row: Row, parents: Parents) -> Written:
-    a, b = _id(parents, "speaker1_id"), _id(parents, "speaker2_id")
-    if a == b:
-        raise Skip("a speaker matched with itself")
-    return repo.speaker_match(a=a, b=b, confidence=min(max(row["confidence"] or 0.0, 0.0), 1.0),
-                              created_at=row["created_at"])  # fmt: skip
-
-
-def _prompt(repo: ImportRepository, row: Row, parents: Parents) -> Written:
-    if row["is_system_default"] or parents["user_id"] is None:
-        raise Skip("a system prompt (ours apply)")
-    content_type = row["content_type"] if row["content_type"] in CONTENT_TYPES else "general"
-    return repo.prompt(
-        user_id=parents["user_id"], name=_name(row["name"], 200), description=row["description"],
-        prompt_text=_text(row["prompt_text"], 100_000), content_type=content_type,
-        is_active=row["is_active"] is not False, created_at=row["created_at"],
-    )  # fmt: skip
-
-
-def _summary(repo: ImportRepository, row: Row, parents: Parents) -> Written:
-    old: OldSummary = row["summary"]
-    return repo.file_summary(
-        media_file_id=_id(parents, "id"), provider=old.provider, model_name=old.model_name, bluf=old.bluf,
-        brief_summary=old.brief_summary, major_topics=old.major_topics, action_items=old.action_items,
-        key_decisions=old.key_decisions, follow_up_items=old.follow_up_items, raw_response=old.raw_response,
-        completed_at=row["completed_at"],
-    )  # fmt: skip

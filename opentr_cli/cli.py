@@ -291,7 +291,7 @@ def cmd_import_opentranscribe(args: argparse.Namespace, settings: Settings) -> i
     import os
     import signal
 
-    from importers import copying, opentranscribe, opentranscribe_source, report, sources
+    from importers import copying, opentranscribe, opentranscribe_rows, opentranscribe_source, report, sources
     from repo.database import Database
     from storage.backend import open_storage
 
@@ -324,7 +324,7 @@ def cmd_import_opentranscribe(args: argparse.Namespace, settings: Settings) -> i
     progress, outcome = report.Progress(), report.Report(source.version())
     try:
         with Database(database, settings, min_size=1, max_size=2) as db:
-            copier = copying.Copier(db, opentranscribe.SOURCE, outcome, progress)
+            copier = copying.Copier(db, opentranscribe_rows.SOURCE, outcome, progress)
             opentranscribe.Importer(source, copier, settings.storage_dir, storage, objects, master_key, old_keys).run()
     except (Exception, KeyboardInterrupt) as exc:
         progress.close()  # the report and the error start their own lines, never glued to a progress bar
