@@ -2,9 +2,10 @@
 
 The source is read, never written (importers/opentranscribe_source.py, which recognises its version from its
 tables: the 18 of `database/init_db.sql` of 2025-09, or a later Alembic-managed schema). Each table is one `Kind`
-(importers/copying.py): every row copied is remembered in `import_origins`, link rows and transcript lines
-included, so a later run adds only source rows it never copied, never puts back what a user deleted or removed
-here, never overwrites what a user changed, and skips (naming the reason) rows whose parent a user deleted.
+(importers/copying.py; most rows are written by importers/opentranscribe_rows.py): every row copied is remembered
+in `import_origins`, link rows and transcript lines included, so a later run adds only source rows it never
+copied, never puts back what a user deleted or removed here, never overwrites what a user changed, and skips
+(naming the reason) rows whose parent a user deleted.
 
 What changes on the way: passwords stay bcrypt hashes (verified with bcrypt at the next sign-in, then replaced by
 ours); api keys are opened with the old ENCRYPTION_KEY and sealed with ours; unfinished work (a file or task the
@@ -38,9 +39,6 @@ from storage.names import clean_filename
 
 FILE_STATUSES = {"completed": "completed", "error": "error", "failed": "error", "cancelled": "cancelled",
                  "orphaned": "orphaned"}  # fmt: skip
-TASK_TYPES = {"transcription": "transcription", "summarization": "summarization", "summary": "summarization",
-              "analytics": "analytics"}  # fmt: skip
-TASK_STATUSES = {"completed": "completed", "failed": "failed", "error": "failed", "cancelled": "cancelled"}
 PROVIDERS = {"openai": "openai", "vllm": "vllm", "ollama": "ollama", "claude": "anthropic", "anthropic": "anthropic",
              "openrouter": "openrouter", "custom": "custom"}  # fmt: skip
 SEGMENTS, SUMMARIES = "transcript_segment", "media_file.summary"  # origins' names for the two special tables
@@ -85,7 +83,8 @@ class Importer:
         steps: list[tuple[str, Callable[[], None]]] = [
             (kind.target, partial(self._copy, kind, columns)) for kind, columns in self._kinds()
         ]
-        steps.insert(4, ("transcript_segments", self._copy_segments))  # after files and speakers
+        after_speakers = [name for name, _ in steps].index("speakers") + 1  # a line needs its file and speaker
+        steps.insert(after_speakers, ("transcript_segments", self._copy_segments))
         steps.append(("file_summaries", self._copy_summaries))
         return steps
 
