@@ -1,12 +1,13 @@
 """Reading an OpenTranscribe database: which version it is (from its tables), and its rows, read-only.
 
 Only columns both known versions have are asked for by name; a column this version lacks reads as NULL, so the
-importer (importers/opentranscribe.py) maps one shape of row whatever the version.
+importer (importers/opentranscribe.py) maps one shape of row whatever the version. Every read of a run sees one
+snapshot (REPEATABLE READ), so counts and rows agree even while the old platform keeps running.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
 from typing import Any
 
 import psycopg
@@ -31,6 +32,7 @@ class Source:
     def __init__(self, url: str) -> None:
         self.conn = psycopg.connect(url, row_factory=dict_row, autocommit=False)
         self.conn.read_only = True
+        self.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         rows = self.conn.execute(
             "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
         ).fetchall()
@@ -64,10 +66,10 @@ class Source:
 
     def rows(
         self, table: str, wanted: list[str], where: str = "", params: tuple[Any, ...] = ()
-    ) -> Iterator[dict[str, Any]]:
+    ) -> list[dict[str, Any]]:
         """The wanted columns (NULL where this version lacks one), in id order."""
         if not self.has(table):
-            return iter(())
+            return []
         have = self.columns[table]
         columns = sql.SQL(", ").join(
             sql.Identifier(c) if c in have else sql.SQL("NULL AS {}").format(sql.Identifier(c)) for c in wanted
@@ -76,8 +78,19 @@ class Source:
         query = sql.SQL("SELECT {} FROM {} {} ORDER BY {}").format(
             columns, sql.Identifier(table), sql.SQL(where), order
         )
-        return iter(self.conn.execute(query, params).fetchall())
+        return self.conn.execute(query, params).fetchall()
+
+    def count_by(self, table: str, column: str) -> dict[Any, int]:
+        """How many rows of `table` each value of `column` has."""
+        if not self.has(table):
+            return {}
+        query = sql.SQL("SELECT {0} AS k, count(*) AS n FROM {1} GROUP BY {0}").format(
+            sql.Identifier(column), sql.Identifier(table)
+        )
+        return {row["k"]: int(row["n"]) for row in self.conn.execute(query)}
 
     def close(self) -> None:
-        self.conn.rollback()
+        """Closes the connection; one the server already dropped is closed all the same."""
+        with contextlib.suppress(psycopg.Error):
+            self.conn.rollback()
         self.conn.close()

@@ -285,10 +285,13 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import_opentranscribe(args: argparse.Namespace, settings: Settings) -> int:
-    """Copy an OpenTranscribe database (and its media) into this one; a second run adds only what is new."""
+    """Copy an OpenTranscribe database (and its media) into this one; a later run adds only what it never copied.
+    The report goes to stdout in every case; exit 0: done, 3: done but rows marked ! need the operator, 1: stopped
+    early (what was copied stays), 130/143: interrupted."""
     import os
+    import signal
 
-    from importers import opentranscribe, opentranscribe_source, report, sources
+    from importers import copying, opentranscribe, opentranscribe_rows, opentranscribe_source, report, sources
     from repo.database import Database
     from storage.backend import open_storage
 
@@ -305,23 +308,36 @@ def cmd_import_opentranscribe(args: argparse.Namespace, settings: Settings) -> i
         source = opentranscribe_source.Source(args.database)
     except (ValueError, psycopg.OperationalError, opentranscribe_source.NotOpenTranscribe) as exc:
         raise ConfigError(str(exc).strip().splitlines()[-1]) from None
+
+    class Terminated(KeyboardInterrupt):
+        """SIGTERM (a service manager, `kill`): stop as Ctrl-C does, and still print the report."""
+
+    def terminated(signum: int, _frame: object) -> None:
+        raise Terminated(f"stopped by signal {signal.Signals(signum).name}")
+
     try:
-        with Database(_database(settings), settings, min_size=1, max_size=2) as db:
-            importer = opentranscribe.Importer(
-                source,
-                db,
-                settings.storage_dir,
-                open_storage(settings),
-                objects,
-                settings.secret_key(),
-                old_keys,
-                report.Progress(),
-            )
-            outcome = importer.run()
-    finally:
+        database, storage, master_key = _database(settings), open_storage(settings), settings.secret_key()
+    except BaseException:
         source.close()
+        raise
+    previous = signal.signal(signal.SIGTERM, terminated)
+    progress, outcome = report.Progress(), report.Report(source.version())
+    try:
+        with Database(database, settings, min_size=1, max_size=2) as db:
+            copier = copying.Copier(db, opentranscribe_rows.SOURCE, outcome, progress)
+            opentranscribe.Importer(source, copier, settings.storage_dir, storage, objects, master_key, old_keys).run()
+    except (Exception, KeyboardInterrupt) as exc:
+        progress.close()  # the report and the error start their own lines, never glued to a progress bar
+        outcome.stopped = outcome.stopped or f"before the first table: {exc}"
+        print(outcome.render(), flush=True)
+        print(f"opentr: the import stopped {outcome.stopped}", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130 if isinstance(exc, KeyboardInterrupt) else 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        source.close()
+    progress.close()
     print(outcome.render())
-    return 0
+    return 3 if outcome.needs_attention else 0
 
 
 def cmd_models_pull(args: argparse.Namespace, settings: Settings) -> int:
@@ -408,7 +424,15 @@ def parser() -> argparse.ArgumentParser:
     imports = sub.add_parser("import", help="bring data over from another platform").add_subparsers(
         dest="import_command", required=True
     )
-    ot = imports.add_parser("opentranscribe", help="copy an OpenTranscribe database and its media")
+    ot = imports.add_parser(
+        "opentranscribe",
+        help="copy an OpenTranscribe database and its media",
+        description="Copy an OpenTranscribe database and its media. Run it again at any time: it adds only rows it "
+        "never copied, never puts back what users deleted here, never overwrites what they changed. The report "
+        "(stdout) comes at the end in every case; progress goes to stderr.",
+        epilog="exit status: 0 done; 3 done, but lines marked ! in the report need you (correct those rows in "
+        "OpenTranscribe, then run again); 1 stopped early (run again to go on); 130/143 interrupted",
+    )
     ot.add_argument("--database", required=True, help="the OpenTranscribe PostgreSQL URL (read only)")
     objects = ot.add_mutually_exclusive_group()
     objects.add_argument("--storage", help="a directory holding its MinIO objects (a copy of the bucket)")

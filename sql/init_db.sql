@@ -564,7 +564,10 @@ CREATE TABLE import_origins (
     source text NOT NULL CHECK (length(source) BETWEEN 1 AND 100),
     source_table text NOT NULL CHECK (length(source_table) BETWEEN 1 AND 100),
     source_key text NOT NULL CHECK (length(source_key) BETWEEN 1 AND 500),
-    target_id bigint NOT NULL,
+    target_id bigint,
     imported_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (source, source_table, source_key)
+    PRIMARY KEY (source, source_table, source_key),
+    -- 0007_import_origins_keys: the key of a row without a bigint id (a link row's ids "12,4", a task's id)
+    target_key text CHECK (length(target_key) BETWEEN 1 AND 500),
+    CONSTRAINT import_origins_one_target_check CHECK ((target_id IS NULL) <> (target_key IS NULL))
 );
