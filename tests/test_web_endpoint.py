@@ -19,7 +19,8 @@ from config.settings import Settings
 from repo.tags import TagRepository
 from tests.web import register
 from web.app import create_app
-from web.endpoint import TRANSACTION_ATTEMPTS, Ctx, Router, routes
+from web.endpoint import Ctx, Router
+from web.pipeline import TRANSACTION_ATTEMPTS, routes
 
 router = Router("test")
 calls: Counter[str] = Counter()
