@@ -150,6 +150,7 @@ def error_page(request: Request, status: int, message: str, user: User | None = 
         "error.html",
         status,
         user=user,
+        csrf=sessions.csrf_token(request) if user else "",  # the header's sign-out form works from here too
         title=titles.get(status, "That did not work"),
         message=message,
         back=back,
