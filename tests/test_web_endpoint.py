@@ -1,5 +1,6 @@
-"""The request pipeline of web/endpoint.py, through routes declared only for these tests: strict bodies, the
-response model checked before commit, deadlocks re-run then 409, and sign-in tokens that hold no lock."""
+"""The request pipeline (declared in web/endpoint.py, run by web/pipeline.py), through routes declared only for
+these tests: strict bodies, the response model checked before commit, deadlocks re-run then 409, and sign-in tokens
+that hold no lock."""
 
 from __future__ import annotations
 

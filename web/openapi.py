@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 document, generated from the endpoints' declarations (never written by hand).
 
 Every status an operation can answer is derived from the same declarations that make the pipeline answer it
-(web/endpoint.py): 401 where a token is required, 403 for administrators' routes, 404 and 422 where a path names a
+(web/pipeline.py): 401 where a token is required, 403 for administrators' routes, 404 and 422 where a path names a
 resource, 400/413/415/422 where a JSON body is read, 422 for query parameters, 409 and 503 wherever the database is
 used (a transaction that keeps colliding, an unavailable pool), plus the errors an endpoint declares it `raises`.
 Request strings are documented without NUL characters, which the pipeline refuses (PostgreSQL text cannot hold them).
