@@ -139,3 +139,12 @@ def test_the_sign_in_form_is_csrf_protected_before_any_session_exists(client: Te
         follow_redirects=False,
     )
     assert signed.status_code == 303 and "opentr_session=" in signed.headers["set-cookie"]
+
+
+def test_a_method_a_page_does_not_take_is_a_405_page_and_the_apis_stays_json(client: TestClient) -> None:
+    token = sign_up(client)
+    refused = client.post("/settings", data={"csrf": token})
+    assert refused.status_code == 405 and refused.headers["content-type"].startswith("text/html")
+    assert "Method POST not allowed." in refused.text and refused.headers["allow"] == "GET, HEAD"
+    api = client.patch("/api/collections", json={})
+    assert api.status_code == 405 and api.json()["detail"] == "method PATCH not allowed"

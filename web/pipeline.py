@@ -40,6 +40,7 @@ from web.endpoint import (
     JSON_BODY_LIMIT,
     Ctx,
     Endpoint,
+    Renderer,
     bearer_token,
     form_fields,
     parse,
@@ -207,13 +208,18 @@ def routes(endpoints: list[Endpoint]) -> list[Route]:
     for path, methods in sorted(by_path.items(), key=lambda item: "{" in item[0]):
         handlers = {m: asgi_endpoint(e) for m, e in methods.items()}
         allowed = [*methods, *(["HEAD"] if "GET" in methods else [])]
+        renderer = next(iter(methods.values())).renderer  # a page's path answers a wrong method with a page
 
         async def dispatch(
-            request: Request, handlers: dict[str, Any] = handlers, allowed: list[str] = allowed
+            request: Request,
+            handlers: dict[str, Any] = handlers,
+            allowed: list[str] = allowed,
+            renderer: Renderer = renderer,
         ) -> Response:
             handler = handlers.get(request.method) or (handlers.get("GET") if request.method == "HEAD" else None)
             if handler is None:
-                raise HTTPException(405, f"method {request.method} not allowed", {"Allow": ", ".join(allowed)})
+                refusal = HTTPException(405, f"method {request.method} not allowed", {"Allow": ", ".join(allowed)})
+                return renderer.error(request, refusal)
             response: Response = await handler(request)
             return response
 
