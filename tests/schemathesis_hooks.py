@@ -2,7 +2,8 @@
 
 - Every generated request carries a fresh bearer token of the test's user, issued straight into the database: a
   generated `POST /api/auth/logout` revokes only its own token, so it cannot turn the rest of the run into 401s.
-- Links whose source value is null are not followed (filter_case); audio/* and video/* parts are sent as bytes.
+- audio/* and video/* parts are sent as bytes. Links from a field that may be null (a URL import's task has no
+  file) are the document's own, one value at a time (web/openapi.py): no hook filters `/api/files/None` out.
 - In the example-based phases, half of the positive cases name one of the user's real resources in their path
   (from OPENTR_ST_POOLS), so the requests reach real data and not only 404s; the stateful phase follows its links.
 """
@@ -49,14 +50,6 @@ class FreshToken:
 
 # The upload's `file` part is declared audio/* or video/*: its bytes go as they are, like application/octet-stream.
 schemathesis.serializer.alias(["audio/*", "video/*"], "application/octet-stream")
-
-
-@schemathesis.hook
-def filter_case(context: schemathesis.HookContext, case: Any) -> bool:
-    """A link from a nullable field (a notification's file_uuid, a speaker's profile_uuid) yields the path
-    `/api/files/None/...` or `.../null/...`: that is no request the document allows, so it is not one to judge the
-    API by."""
-    return all(value not in (None, "None", "null") for value in (case.path_parameters or {}).values())
 
 
 @schemathesis.hook

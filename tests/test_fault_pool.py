@@ -20,7 +20,8 @@ from starlette.routing import BaseRoute
 from config.settings import Settings
 from repo import schema
 from tests.fault_support import backends, concurrent_requests, serve_app, users_with_tokens, wait_until
-from web.endpoint import Ctx, Endpoint, routes
+from web.endpoint import Ctx, Endpoint
+from web.pipeline import routes
 
 pytestmark = pytest.mark.slow
 

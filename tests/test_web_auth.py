@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 
 from repo import schema
-from tests.web import make_admin, register
+from tests.web import csrf_in, make_admin, register
+from web.auth import record_failure
 
 
 def test_register_token_me_logout(client: Any) -> None:
@@ -103,6 +104,8 @@ def test_repeated_wrong_passwords_lock_the_account_for_a_growing_time(client: An
         assert wrong.status_code == 401
     locked = client.post("/api/auth/token", data={"username": "target@example.com", "password": "correct horse 1"})
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) >= 1
+    # the right password is refused too while the wait lasts: the answer says so, so nobody doubts their password
+    assert "the right one too" in locked.json()["detail"]
     other = client.post("/api/auth/token", data={"username": "someone@example.com", "password": "guess"})
     assert other.status_code == 401, "the lock is per account"
 
@@ -190,3 +193,32 @@ def test_an_admin_edits_a_user_and_deactivating_ends_their_sessions_at_once(clie
     short = client.put(path, headers=admin, json={"password": "short"})
     assert (short.status_code, short.json()["field"]) == (422, "password")
     assert client.put(f"/api/admin/users/{'0' * 32}", headers=admin, json={"full_name": "x"}).status_code == 404
+
+
+def test_the_sign_in_page_says_the_wait_refuses_the_right_password_too(client: Any) -> None:
+    register(client, email="locked@example.com")
+    form = client.get("/signin")
+    fields = {"csrf": csrf_in(form.text), "email": "locked@example.com", "next": "/"}
+    for _ in range(5):
+        wrong = client.post("/signin", data={**fields, "password": "guess"})
+        assert wrong.status_code == 200 and "do not match an account" in wrong.text
+    for _ in range(4):  # four more failures: a 16 s wait, which outlasts a slow test machine
+        record_failure(client.app.state.services.redis, "locked@example.com")
+    right = client.post("/signin", data={**fields, "password": "correct horse 1"}, follow_redirects=False)
+    assert right.status_code == 429 and int(right.headers["retry-after"]) >= 1
+    assert "every password is refused, the right one too" in right.text
+    assert 'name="password"' in right.text and 'value="locked@example.com"' in right.text  # the form again
+    assert "opentr_session" not in right.headers.get("set-cookie", "")
+
+
+@pytest.mark.parametrize("email", ["ann.example.com", "ann@", "ann@localhost", "ann @example.com", "a@b@example.com"])
+def test_a_malformed_email_is_refused_in_words_by_the_api_and_the_register_page(client: Any, email: str) -> None:
+    words = "an address needs one @ and a domain, like ann@example.com"
+    refused = client.post("/api/auth/register", json={"email": email, "password": "long enough", "full_name": "A"})
+    assert refused.status_code == 422 and refused.json()["field"] == "email"
+    assert refused.json()["detail"].startswith(f"email: {words}") and "^" not in refused.json()["detail"]
+    form = client.get("/register")
+    fields = {"csrf": csrf_in(form.text), "email": email, "full_name": "Ann", "password": "long enough"}
+    page = client.post("/register", data={**fields, "password_again": "long enough"})
+    assert page.status_code == 200 and f"Email: {words}" in page.text and "pattern" not in page.text
+    assert client.get("/api/users/me").status_code == 401  # nobody was signed in

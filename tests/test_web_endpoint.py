@@ -1,5 +1,6 @@
-"""The request pipeline of web/endpoint.py, through routes declared only for these tests: strict bodies, the
-response model checked before commit, deadlocks re-run then 409, and sign-in tokens that hold no lock."""
+"""The request pipeline (declared in web/endpoint.py, run by web/pipeline.py), through routes declared only for
+these tests: strict bodies, the response model checked before commit, deadlocks re-run then 409, and sign-in tokens
+that hold no lock."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from config.settings import Settings
 from repo.tags import TagRepository
 from tests.web import register
 from web.app import create_app
-from web.endpoint import TRANSACTION_ATTEMPTS, Ctx, Router, routes
+from web.endpoint import Ctx, Router
+from web.pipeline import TRANSACTION_ATTEMPTS, routes
 
 router = Router("test")
 calls: Counter[str] = Counter()

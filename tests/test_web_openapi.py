@@ -3,11 +3,12 @@ that make the pipeline answer them (Schemathesis checks the rest from outside: t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from web.api import all_endpoints
 from web.errors import Unauthorized
-from web.openapi import error_statuses
+from web.openapi import error_statuses, nullable_pointers
 
 
 def test_every_operation_declares_the_statuses_its_pipeline_answers(client: Any) -> None:
@@ -86,3 +87,49 @@ def test_stripped_names_are_documented_as_not_blank_and_tags_without_slash(clien
     headers = register(client)
     for name, status in [(" \u3000 ", 422), ("a/b", 422), (" weekly ", 201)]:
         assert client.post("/api/tags", headers=headers, json={"name": name}).status_code == status, name
+
+
+def _links(document: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(response, link) for every link of the document."""
+    for item in document["paths"].values():
+        for operation in item.values():
+            for response in operation["responses"].values():
+                for link in response.get("links", {}).values():
+                    yield response, link
+
+
+def test_a_tasks_file_uuid_is_linked_to_the_file_one_value_at_a_time(client: Any) -> None:
+    """A URL import's task has no file (`file_uuid` null): the links from tasks to files read one value, which a
+    client follows only when it is there, never every item of the list."""
+    document = client.get("/api/openapi.json").json()
+    from_tasks = document["paths"]["/api/tasks"]["get"]["responses"]["200"]["links"]
+    to_put_file = [link for link in from_tasks.values() if link["operationId"] == "files_update_file"]
+    assert [link["parameters"] for link in to_put_file] == [{"path.uuid": "$response.body#/items/0/file_uuid"}]
+    operations = {op["operationId"]: path for path, item in document["paths"].items() for op in item.values()}
+    for _, link in _links(document):
+        assert "{uuid}" in operations[link["operationId"]], link
+        assert all("*" not in value for value in link["parameters"].values()), link
+
+
+def test_links_inferred_by_schemathesis_never_fan_out_over_a_field_that_may_be_null(client: Any) -> None:
+    """Schemathesis guesses links from field names and fans a list out over every item (`items/*/file_uuid`),
+    so a task without a file became `PUT /api/files/None`. The document's own links take the place of those guesses
+    for every field that may be null; guesses from fields that are never null stay."""
+    import schemathesis
+    from schemathesis.specs.openapi.stateful.dependencies import inject_links
+
+    schema = schemathesis.openapi.from_dict(client.get("/api/openapi.json").json())
+    inject_links(schema)
+    components = schema.raw_schema["components"]["schemas"]
+    fanned_out, kept = [], 0
+    for response, link in _links(schema.raw_schema):
+        body = response.get("content", {}).get("application/json", {}).get("schema")
+        for value in link.get("parameters", {}).values():
+            if not isinstance(value, str) or "/*/" not in value:
+                continue
+            pointer = value.split("#", 1)[1]
+            if pointer.replace("*", "0") in nullable_pointers(body, pointer.rsplit("/", 1)[-1], components):
+                fanned_out.append(value)
+            else:
+                kept += 1
+    assert fanned_out == [] and kept > 0

@@ -164,3 +164,18 @@ def test_uploads_and_media_ranges_work_with_the_cookie(client: Any, app_settings
     assert uploaded.status_code == 201, uploaded.text
     part = client.get(f"/api/files/{uploaded.json()['uuid']}/content", headers={"Range": "bytes=0-11"})
     assert part.status_code == 206 and part.content == media[:12]
+
+
+def test_forged_cookies_and_tokens_outside_ascii_are_refused_not_a_500(client: Any) -> None:
+    sign_up(client)
+    session = client.cookies.get("opentr_session")
+    refused = client.post("/collections/new", data={"csrf": "Grüße-🎙️", "name": "Team"})
+    assert refused.status_code == 403 and "did not come from this site" in refused.text
+    forged = ("é" * 64).encode()
+    api = client.put("/api/users/me", json={"full_name": "Mallory"}, headers={"X-CSRF-Token": forged})
+    assert api.status_code == 403
+    client.cookies.clear()
+    cookie = {"Cookie": b"opentr_session=" + session.rpartition(".")[0].encode() + b"." + forged}
+    assert client.get("/", headers=cookie, follow_redirects=False).headers["location"].startswith("/signin")
+    assert client.get("/api/users/me", headers=cookie).status_code == 401
+    assert client.get("/api/collections", headers={"Cookie": f"opentr_session={session}"}).json() == []

@@ -15,6 +15,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from config.settings import Settings, get_settings
 from embedded import servers as embedded
@@ -23,8 +24,9 @@ from repo.database import Database
 from repo.statements import set_slow_query_ms
 from web import docs, errors, live, openapi, ui
 from web.api import all_endpoints
-from web.endpoint import routes
+from web.headers import ResponseHeaders
 from web.live import LiveHub
+from web.pipeline import routes
 from web.services import Services
 
 log = logging.getLogger("opentr.web")
@@ -50,6 +52,14 @@ def _redact_tokens_in_server_logs() -> None:
         server_log = logging.getLogger(name)
         if not any(isinstance(existing, RedactQueryTokens) for existing in server_log.filters):
             server_log.addFilter(RedactQueryTokens())
+
+
+class App(Starlette):
+    """Starlette, with the headers every response carries (web/headers.py) set outside everything else: even the
+    500 that Starlette's outermost error middleware writes passes through them."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return ResponseHeaders(super().build_middleware_stack())
 
 
 def create_app(settings: Settings | None = None, extra_routes: list[BaseRoute] | None = None) -> Starlette:
@@ -79,7 +89,7 @@ def create_app(settings: Settings | None = None, extra_routes: list[BaseRoute] |
             await app.state.live.stop()
             db.close()
 
-    app = Starlette(
+    app = App(
         routes=[
             *routes(endpoints),
             Route("/api/openapi.json", openapi_json),
@@ -99,7 +109,7 @@ def create_app(settings: Settings | None = None, extra_routes: list[BaseRoute] |
                 exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/octet-stream"),
             )
         ],
-        exception_handlers={**errors.HANDLERS, Exception: errors.handle_unexpected},
+        exception_handlers={**errors.HANDLERS, Exception: errors.handle_any},
     )
     app.router.default = ui.not_found(app.router.default)
     return app

@@ -85,7 +85,9 @@ def check_not_locked(redis: Redis, username: str) -> None:
     if ttl > 0:
         seconds = max(1, (ttl + 999) // 1000)
         raise TooManyRequests(
-            f"too many failed sign-ins; try again in {seconds} s", headers={"Retry-After": str(seconds)}
+            f"too many failed sign-ins for this account: for the next {seconds} s every password is refused, "
+            "the right one too; wait, then try again",
+            headers={"Retry-After": str(seconds)},
         )
 
 

@@ -1,7 +1,8 @@
 """Read-your-writes with read replicas: the WAL position of a session's last write, kept in Redis by its token.
 
-After a request that wrote commits, the primary's WAL position is stored under the bearer token's digest for a
-little longer than a replica may lag (`DB_REPLICA_MAX_LAG`); a read-only request with that token reads from a
+After a request that wrote commits (an API call or a page's form post: web/pipeline.py), the primary's WAL position
+is stored under the digest of its token, the bearer token or the browser session's, for a little longer than a
+replica may lag (`DB_REPLICA_MAX_LAG`); a read-only request with that token reads from a
 replica only once that replica has replayed that far, and from the primary before. Keyed by token rather than by
 user because the token is known before any database is asked (so the choice of server precedes the transaction);
 another device of the same user signed in with another token may read up to `DB_REPLICA_MAX_LAG` behind.

@@ -1,4 +1,5 @@
-"""Declaring endpoints: typed body/query models, one transaction per request, JSON out through pydantic.
+"""Declaring endpoints, JSON routes and HTML pages alike: typed body/query models, who may call, how the answer is
+written. Every endpoint runs through the one request pipeline of web/pipeline.py.
 
     router = Router("files")
 
@@ -6,55 +7,60 @@
     def get_file(ctx: Ctx) -> MediaFile:
         return MediaFileRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
 
-The handler runs in a worker thread inside `Database.run()`: the transaction commits when the handler returns (a
-2xx) and its answer has been checked against the response model, and rolls back when it raises or returns an error
-response. A deadlock or serialization failure re-runs the whole transaction a few times, then answers 409 with
-Retry-After. Work registered with `ctx.after_commit` (enqueueing a job, removing a file) runs only once the commit
-succeeded.
+An endpoint differs from another only in what it declares here: its models, `auth`/`admin`, whether its body is an
+HTML form (`form`: read into `ctx.form`, its `csrf` field checked on every POST), and its `renderer`, which writes
+the handler's result and any failure: JSON by default (`{"detail", "field"}` for errors), HTML pages through
+web/ui/render.py. The transaction, the read replicas, the retries, the error mapping and the after-commit work are
+the pipeline's, the same for all.
 
 JSON bodies are validated in pydantic's strict mode (`true` is not a number, `"12"` is not 12; a JSON integer is a
-float), a missing body is a 422 naming `body`, and a NUL character anywhere in a body or a query string is a 422
-naming its field (PostgreSQL text cannot hold one).
+float), a missing body is a 422 naming `body`, and a NUL character anywhere in a body, a form or a query string is a
+422 naming its field (PostgreSQL text cannot hold one).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import cache, partial
+from functools import cache
 from typing import Any
+from urllib.parse import parse_qsl
 from uuid import UUID
 
-import anyio
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from repo.database import Connection
-from repo.replicas import PRIMARY_ONLY
 from repo.rows import Actor
-from repo.users import User, UserRepository
-from web import consistency, sessions
-from web.errors import ApiError, Forbidden, PayloadTooLarge, Unauthorized, Unprocessable, UnsupportedMediaType
+from repo.users import User
+from web.errors import (
+    ApiError,
+    PayloadTooLarge,
+    Unauthorized,
+    Unprocessable,
+    UnsupportedMediaType,
+    json_problem,
+    problem_of,
+)
 from web.services import Services
 
-log = logging.getLogger("opentr.web")
 JSON_BODY_LIMIT = 1024 * 1024
-EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"]
-TRANSACTION_ATTEMPTS = 4  # a deadlock or serialization failure re-runs the request's transaction this many times
+FORM_LIMIT = 256 * 1024
 Handler = Callable[..., Any]
 
 
 @dataclass
 class Ctx:
+    """What a handler works with: the request, the process's services, the request's transaction, the caller, and
+    (for a form endpoint) the submitted form."""
+
     request: Request
     services: Services
     connection: Connection | None
     user: User | None
+    form: dict[str, str] = field(default_factory=dict)
     post_commit: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -80,6 +86,23 @@ class Ctx:
         self.post_commit.append(action)
 
 
+class Renderer:
+    """How an endpoint's result and its failures become a response, and what context its handler receives. This
+    one writes JSON; web/ui/render.py's pages write HTML. The failure is first mapped by web/errors.py's
+    `problem_of`, the same for every renderer, so a status can never differ between the API and the pages."""
+
+    context: type[Ctx] = Ctx
+
+    def result(self, endpoint: Endpoint, result: Any) -> Response:
+        return render(endpoint, result)
+
+    def error(self, request: Request, exc: Exception) -> Response:
+        return json_problem(problem_of(request, exc))
+
+
+JSON = Renderer()
+
+
 @dataclass(frozen=True)
 class Endpoint:
     method: str
@@ -101,15 +124,12 @@ class Endpoint:
     raises: tuple[type[Exception], ...] = ()
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # JSON schemas of path parameters (not uuids)
     documented: bool = True  # False: a fallback route the document leaves out (see web/settings.py)
+    form: bool = False  # the body is an HTML form (ctx.form); its `csrf` field is required on every unsafe method
+    renderer: Renderer = JSON
 
 
 class ResponseModelError(Exception):
     """A handler's result does not fit its declared response model: a server bug, answered 500 and rolled back."""
-
-
-class _Rollback(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
 
 
 def bearer_token(request: Request) -> str | None:
@@ -152,50 +172,6 @@ def render(endpoint: Endpoint, result: Any) -> Response:
     return Response(payload, status_code=endpoint.status, media_type="application/json")
 
 
-class _OnPrimary(Exception):
-    """A replica did not know the bearer token (issued moments ago): run the request on the primary."""
-
-
-def _authenticate(endpoint: Endpoint, request: Request, conn: Connection, on_replica: bool = False) -> User | None:
-    user = None
-    token = bearer_token(request)
-    if token:
-        user = UserRepository(conn).user_for_token(token)
-        if user is not None and user.touch_due:
-            request.state.touch_token = token  # recorded after this transaction: see _touch_token
-    elif (session := sessions.session_token(request)) and (user := UserRepository(conn).user_for_token(session)):
-        if user.touch_due:
-            request.state.touch_token = session
-        if request.method not in sessions.SAFE_METHODS:  # a browser session: see web/sessions.py
-            sessions.require_csrf(request, request.headers.get(sessions.CSRF_HEADER))
-    if user is None and on_replica and (token or sessions.session_token(request)):
-        raise _OnPrimary()  # a token issued moments ago may not have reached the replica yet
-    if endpoint.auth and user is None:
-        raise Unauthorized("missing, expired or revoked bearer token" if token else "not authenticated")
-    if endpoint.admin and (user is None or user.role != "admin"):
-        raise Forbidden("administrators only")
-    return user
-
-
-def _touch_token(request: Request, services: Services) -> None:
-    """Record the token's use once the request's transaction is over, in a statement of its own: an UPDATE inside
-    the request would hold the token's row lock until commit, and every request sharing the token would queue."""
-    token = getattr(request.state, "touch_token", None)
-    if token is None:
-        return
-    request.state.touch_token = None
-    try:
-        with services.db.transaction() as conn:
-            UserRepository(conn).touch_token(token)
-    except Exception:  # bookkeeping only: the request already has its answer
-        log.warning("could not record the use of a token", exc_info=True)
-
-
-def _authenticate_only(endpoint: Endpoint, request: Request, services: Services) -> None:
-    with services.db.transaction() as conn:
-        _authenticate(endpoint, request, conn)
-
-
 def is_json(content_type: str | None) -> bool:
     media = (content_type or "").split(";", 1)[0].strip().lower()
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
@@ -233,8 +209,18 @@ def refuse_nul(value: Any, top: str) -> None:
         raise Unprocessable(f"{found or top}: must not contain NUL characters", found or top)
 
 
-def _parse(endpoint: Endpoint, request: Request, raw: bytes | None) -> dict[str, Any]:
+def form_fields(raw: bytes | None) -> dict[str, str]:
+    """An HTML form's fields (urlencoded; the last value of a repeated name)."""
+    return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)) if raw else {}
+
+
+def parse(endpoint: Endpoint, request: Request, raw: bytes | None, form: dict[str, str]) -> dict[str, Any]:
+    """The handler's `query` and `body` arguments; a form endpoint's form and query string are checked for NUL."""
     kwargs: dict[str, Any] = {}
+    if endpoint.form:
+        refuse_nul(form, "form")
+        for name, value in request.query_params.multi_items():
+            refuse_nul({name: value}, "query")
     if endpoint.query is not None:
         params = dict(request.query_params)
         refuse_nul(params, "query")
@@ -253,83 +239,6 @@ def _parse(endpoint: Endpoint, request: Request, raw: bytes | None) -> dict[str,
         refuse_nul(data, "body")
         kwargs["body"] = endpoint.body.model_validate_json(json.dumps(integral_as_int(data)), strict=True)
     return kwargs
-
-
-def _run(
-    endpoint: Endpoint, request: Request, services: Services, raw: bytes | None, parsed: dict[str, Any]
-) -> tuple[Response, Ctx]:
-    """Authenticate, then validate (so 401/403 come before 422), then handle and render: all in one transaction,
-    so an answer that breaks its own response model rolls the work back. Re-run whole on deadlocks.
-
-    With read replicas, a GET runs read-only on a replica that has replayed the session's last write (see
-    web/consistency.py); any other request records the position of its write for the session's next reads."""
-    token = bearer_token(request) or sessions.session_token(request)
-    if services.db.replicas is None or not endpoint.in_transaction or endpoint.method != "GET":
-        result = _run_on(endpoint, request, services, raw, parsed, read_only=False, min_lsn=None)
-    else:
-        try:
-            lsn = consistency.min_lsn(services.redis, token)
-            return _run_on(endpoint, request, services, raw, parsed, read_only=True, min_lsn=lsn)
-        except _OnPrimary:
-            return _run_on(endpoint, request, services, raw, parsed, read_only=True, min_lsn=PRIMARY_ONLY)
-    written = services.db.last_write_lsn()
-    if token and written:
-        consistency.remember_write(services.redis, token, written, services.settings.db_replica_max_lag)
-    return result
-
-
-def _run_on(
-    endpoint: Endpoint,
-    request: Request,
-    services: Services,
-    raw: bytes | None,
-    parsed: dict[str, Any],
-    *,
-    read_only: bool,
-    min_lsn: str | None,
-) -> tuple[Response, Ctx]:
-    if not endpoint.in_transaction:
-        with services.db.transaction() as conn:
-            user = _authenticate(endpoint, request, conn)
-        ctx = Ctx(request, services, None, user)
-        return render(endpoint, endpoint.handler(ctx, **parsed, **_parse(endpoint, request, raw))), ctx
-
-    def attempt(conn: Connection) -> tuple[Response, Ctx]:
-        user = _authenticate(endpoint, request, conn, services.db.on_replica())
-        ctx = Ctx(request, services, conn, user)
-        result = endpoint.handler(ctx, **parsed, **_parse(endpoint, request, raw))
-        if isinstance(result, Response) and result.status_code >= 400:
-            raise _Rollback(result)
-        return render(endpoint, result), ctx
-
-    # An upload's body is consumed by its first attempt: it cannot be re-run, only answered 409.
-    attempts = 1 if endpoint.body_parser is not None else TRANSACTION_ATTEMPTS
-    return services.db.run(attempt, attempts=attempts, read_only=read_only, min_lsn=min_lsn)
-
-
-def asgi_endpoint(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-    async def handle(request: Request) -> Response:
-        services: Services = request.app.state.services
-        parsed: dict[str, Any] = {}
-        raw = None
-        if endpoint.body_parser is not None:
-            if endpoint.auth:  # refuse a stranger before reading (possibly gigabytes of) body
-                await anyio.to_thread.run_sync(partial(_authenticate_only, endpoint, request, services))
-            parsed["body"] = await endpoint.body_parser(request)
-        elif endpoint.body is not None:
-            raw = await read_body(request, JSON_BODY_LIMIT)
-        try:
-            response, ctx = await anyio.to_thread.run_sync(partial(_run, endpoint, request, services, raw, parsed))
-        except _Rollback as rollback:
-            return rollback.response
-        finally:
-            if getattr(request.state, "touch_token", None) is not None:
-                await anyio.to_thread.run_sync(partial(_touch_token, request, services))
-        for action in ctx.post_commit:
-            await anyio.to_thread.run_sync(action)
-        return response
-
-    return handle
 
 
 class Router:
@@ -358,34 +267,3 @@ class Router:
 
     def delete(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
         return self.add("DELETE", path, **options)
-
-
-def routes(endpoints: list[Endpoint]) -> list[Route]:
-    """One Starlette Route per path, dispatching on method (so /files/{uuid} GET, PUT and DELETE share it).
-
-    Literal paths come first and answer every method they lack with 405: `PUT /api/prompts/active` is not
-    `PUT /api/prompts/{uuid}` with a malformed uuid."""
-    by_path: dict[str, dict[str, Endpoint]] = {}
-    for endpoint in endpoints:
-        methods = by_path.setdefault(endpoint.path, {})
-        if endpoint.method in methods:
-            raise ValueError(f"{endpoint.method} {endpoint.path} is declared twice")
-        methods[endpoint.method] = endpoint
-    result: list[Route] = []
-    for path, methods in sorted(by_path.items(), key=lambda item: "{" in item[0]):
-        handlers = {m: asgi_endpoint(e) for m, e in methods.items()}
-        allowed = [*methods, *(["HEAD"] if "GET" in methods else [])]
-
-        async def dispatch(
-            request: Request, handlers: dict[str, Any] = handlers, allowed: list[str] = allowed
-        ) -> Response:
-            handler = handlers.get(request.method) or (handlers.get("GET") if request.method == "HEAD" else None)
-            if handler is None:
-                raise HTTPException(405, f"method {request.method} not allowed", {"Allow": ", ".join(allowed)})
-            response: Response = await handler(request)
-            return response
-
-        # Every method reaches dispatch: it answers those the path lacks 405 with the exact Allow. Literal paths
-        # come first, so a parametrised path never takes a method a literal one lacks.
-        result.append(Route(path, dispatch, methods=EVERY_METHOD))
-    return result

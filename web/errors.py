@@ -1,8 +1,12 @@
-"""HTTP errors and the handlers that turn every expected failure into JSON `{"detail", "field"}`, never a 500."""
+"""HTTP errors, and the one mapping (`problem_of`) from any exception to the status, detail and field it is answered
+with: JSON `{"detail", "field"}` for the API, a sentence on a page (web/ui/render.py); never a 500 for a failure
+that was expected."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from pydantic import ValidationError
@@ -12,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from repo.database import RETRYABLE
 from repo.errors import Conflict, Contention, DataError, Invalid, NotFound, Unavailable
+from web.fields import PATTERN_WORDS
 
 log = logging.getLogger("opentr.web")
 
@@ -72,12 +77,33 @@ def field_of(error: ValidationError) -> str | None:
     return ".".join(loc) or None
 
 
+def in_words(error: ValidationError) -> str:
+    """The first error's message as a person reads it: a value that misses a pattern says what the field takes
+    (web/fields.py words each pattern), never the regular expression; a validator's message loses pydantic's
+    "Value error, " prefix; a malformed uuid says so without the parser's internals."""
+    first = error.errors()[0]
+    kind, context = first["type"], first.get("ctx") or {}
+    if kind == "string_pattern_mismatch":
+        return PATTERN_WORDS.get(str(context.get("pattern")), "not in a form this field takes")
+    if kind in ("value_error", "assertion_error") and "error" in context:
+        return str(context["error"])
+    if kind in ("uuid_parsing", "uuid_type", "uuid_version"):
+        return "not a valid uuid"
+    return str(first["msg"])
+
+
+def validation_detail(error: ValidationError, default_field: str = "body") -> str:
+    return f"{field_of(error) or default_field}: {in_words(error)}"
+
+
 CONTENTION_DETAIL = "the data changed concurrently; try again"
+DATABASE_DOWN_DETAIL = "the database is unavailable; try again shortly"
+INTERNAL_DETAIL = "internal error"
 DATA_STATUS: dict[type[DataError], int] = {NotFound: 404, Conflict: 409, Invalid: 422, Unavailable: 503}
 
 
 def status_of(kind: type[Exception]) -> int:
-    """The status an exception class is answered with: what the handlers below send, for the OpenAPI document."""
+    """The status an exception class is answered with: what `problem_of` sends, for the OpenAPI document."""
     if issubclass(kind, ApiError):
         return kind.status
     if issubclass(kind, DataError):
@@ -85,47 +111,47 @@ def status_of(kind: type[Exception]) -> int:
     raise ValueError(f"{kind.__name__} is not answered with a status of its own")
 
 
-async def handle_api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.detail, exc.field, exc.headers)
+@dataclass(frozen=True)
+class Problem:
+    """What went wrong, in the terms every renderer needs: the API sends it as JSON `{"detail", "field"}`, a page
+    as a sentence with a way on (web/ui/render.py). `expected` is False for a server bug (answered 500)."""
+
+    status: int
+    detail: Any
+    field: str | None = None
+    headers: dict[str, str] | None = None
+    expected: bool = True
 
 
-async def handle_data_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, DataError)
-    status = next((code for kind, code in DATA_STATUS.items() if isinstance(exc, kind)), 400)
-    headers = {"Retry-After": "2"} if status == 503 or isinstance(exc, Contention) else None
-    return error_response(status, exc.detail, exc.field, headers)
-
-
-async def handle_validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ValidationError)
-    first = exc.errors()[0]
-    return error_response(422, f"{field_of(exc) or 'body'}: {first['msg']}", field_of(exc))
-
-
-async def handle_http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, exc.detail, None, dict(exc.headers or {}))
-
-
-async def handle_database_error(request: Request, exc: Exception) -> Response:
+def problem_of(request: Request, exc: BaseException) -> Problem:
+    """The one mapping from an exception to an answer, for every JSON route, every page and every other route.
+    Subclass-aware: a subclass of NotFound is a 404 like NotFound itself."""
+    if isinstance(exc, ApiError):
+        return Problem(exc.status, exc.detail, exc.field, exc.headers)
+    if isinstance(exc, DataError):
+        status = status_of(type(exc))
+        headers = {"Retry-After": "2"} if status == 503 or isinstance(exc, Contention) else None
+        return Problem(status, exc.detail, exc.field, headers)
+    if isinstance(exc, ValidationError):
+        return Problem(422, validation_detail(exc), field_of(exc))
+    if isinstance(exc, HTTPException):
+        return Problem(exc.status_code, exc.detail, None, dict(exc.headers or {}))
     if isinstance(exc, RETRYABLE):  # outside a retried transaction (an endpoint opening its own): ask the client
-        return error_response(409, CONTENTION_DETAIL, None, {"Retry-After": "1"})
+        return Problem(409, CONTENTION_DETAIL, None, {"Retry-After": "1"})
     if isinstance(exc, psycopg.OperationalError):
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return error_response(503, "the database is unavailable; try again shortly", None, {"Retry-After": "2"})
-    return await handle_unexpected(request, exc)
+        return Problem(503, DATABASE_DOWN_DETAIL, None, {"Retry-After": "2"})
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return Problem(500, INTERNAL_DETAIL, expected=False)
 
 
-async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal error")
+def json_problem(problem: Problem) -> JSONResponse:
+    return error_response(problem.status, problem.detail, problem.field, problem.headers)
 
 
-HANDLERS = {
-    ApiError: handle_api_error,
-    DataError: handle_data_error,
-    ValidationError: handle_validation_error,
-    HTTPException: handle_http_exception,
-    psycopg.Error: handle_database_error,
-}
+async def handle_any(request: Request, exc: Exception) -> Response:
+    """Starlette's handler for what is raised outside the request pipeline (routing's 405, the docs, live)."""
+    return json_problem(problem_of(request, exc))
+
+
+HANDLERS = {kind: handle_any for kind in (ApiError, DataError, ValidationError, HTTPException, psycopg.Error)}

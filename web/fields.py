@@ -1,7 +1,9 @@
 """Field types shared by the request models: explicit formats for query strings, bounded numbers for bodies.
 
 Every bound here is one the database would otherwise enforce with its own words (or a renderer would trip over):
-the API states it in its schema and refuses the value with a 422 naming the field before any SQL runs.
+the API states it in its schema and refuses the value with a 422 naming the field before any SQL runs. A pattern a
+value is checked against is declared with `worded(pattern, words)`: the refusal says the words, never the regular
+expression (web/errors.py); tests/test_web_errors.py fails for a checked pattern declared without them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,13 @@ ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(
 QUERY_TRUE, QUERY_FALSE = ("true", "1"), ("false", "0")
 MAX_SECONDS = 7 * 24 * 3600.0  # a week: longer than any recording the platform takes
 MIN_NONZERO_REAL = 1e-6  # far above 1.2e-38, where a PostgreSQL `real` underflows
+PATTERN_WORDS: dict[str, str] = {}  # a checked pattern -> what a person is told a value must look like
+
+
+def worded(pattern: str, words: str) -> str:
+    """`pattern`, registered with the words a refused value is answered with (e.g. "an http(s) address")."""
+    PATTERN_WORDS[pattern] = words
+    return pattern
 
 
 def _iso_datetime(value: Any) -> Any:
@@ -50,7 +59,10 @@ def _email(value: str) -> str:
 # An account's email address: an identifier for signing in (no mail is sent), checked as the pattern says and no
 # more: one "@", no ASCII space or control character, a dotted domain. (pydantic's EmailStr refused `.test` or
 # `.arpa` domains that a client reading `format: email` would send.)
-EMAIL_PATTERN = r"^[^@\x00-\x20\x7f]{1,64}@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$"
+EMAIL_PATTERN = worded(
+    r"^[^@\x00-\x20\x7f]{1,64}@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$",
+    "an address needs one @ and a domain, like ann@example.com (no spaces, at most 64 characters before the @)",
+)
 Email = Annotated[str, Field(max_length=320, pattern=EMAIL_PATTERN), AfterValidator(_email)]
 # White space as pydantic's strip_whitespace (Rust's `trim`) sees it, spelled out: regex engines disagree on `\s`.
 WHITE_SPACE = "\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
@@ -59,7 +71,11 @@ NOT_BLANK = Field(json_schema_extra={"pattern": f"^[^\\u0000]*[^\\u0000{WHITE_SP
 # A keyset cursor as the server writes it (url-safe base64); one it did not write reads as a page not found.
 Cursor = Annotated[
     str,
-    Field(max_length=1000, pattern=r"^[A-Za-z0-9_-]*$", description="next_cursor of the previous page"),
+    Field(
+        max_length=1000,
+        pattern=worded(r"^[A-Za-z0-9_-]*$", "not a cursor this server wrote: send next_cursor of the previous page"),
+        description="next_cursor of the previous page",
+    ),
 ]
 QueryDateTime = Annotated[datetime, BeforeValidator(_iso_datetime), Field(json_schema_extra={"format": "date-time"})]
 QueryBool = Annotated[

@@ -23,7 +23,7 @@ from storage import layout
 from storage.backend import LocalStorage
 from web.endpoint import Ctx, Router, refuse_nul
 from web.errors import UnsupportedMediaType
-from web.fields import Cursor, QueryDateTime
+from web.fields import Cursor, QueryDateTime, worded
 from web.openapi import NO_NUL
 from web.ranges import ranged_response
 from web.uploads import ReceivedUpload, move_into_storage, receive_upload
@@ -120,9 +120,13 @@ def _split(value: str | None) -> list[str] | None:
 
 _STATUS = "(?:" + "|".join(library.STATUSES) + ")"
 # Statuses, comma-separated, spaces around them allowed, empty items ignored: the document states the names.
-STATUS_LIST = f"^ *(?:{_STATUS} *)?(?:, *(?:{_STATUS} *)?)*$"
+STATUS_LIST = worded(
+    f"^ *(?:{_STATUS} *)?(?:, *(?:{_STATUS} *)?)*$", f"one or several of {', '.join(library.STATUSES)}, comma-separated"
+)
 # At most MAX_TAGS names, comma-separated (no NUL); `tag` adds one, so together they are checked by the handler.
-TAG_LIST = f"^[^,\\u0000]*(?:,[^,\\u0000]*){{0,{library.MAX_TAGS - 1}}}$"
+TAG_LIST = worded(
+    f"^[^,\\u0000]*(?:,[^,\\u0000]*){{0,{library.MAX_TAGS - 1}}}$", f"at most {library.MAX_TAGS} tags, comma-separated"
+)
 
 
 class LibraryQuery(BaseModel):

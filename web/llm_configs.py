@@ -23,7 +23,7 @@ from repo.errors import Conflict, Invalid, NotFound
 from repo.llm_configs import ConnectionTest, LlmConfig, LlmConfigRepository, Provider
 from repo.rows import Actor
 from web.endpoint import Ctx, Router
-from web.fields import NOT_BLANK, REAL_CHECK, REAL_GAP, URL
+from web.fields import NOT_BLANK, REAL_CHECK, REAL_GAP, URL, worded
 from web.services import Services
 
 log = logging.getLogger("opentr.web")
@@ -35,9 +35,11 @@ RECENT_TESTS = 10
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NOT_BLANK]
 ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NOT_BLANK]
 # A server's address (web.fields.URL); "" means the provider's default.
-BaseUrl = Annotated[str, StringConstraints(max_length=2000, pattern=rf"^(?:{URL})?$")]
+BASE_URL = worded(rf"^(?:{URL})?$", "an http:// or https:// address like https://llm.example.com/v1, or empty")
+BaseUrl = Annotated[str, StringConstraints(max_length=2000, pattern=BASE_URL)]
 # Sent as an HTTP header value: visible ASCII only (a pasted key with a stray space or newline is refused).
-ApiKey = Annotated[str, StringConstraints(max_length=4000, pattern=r"^[\x21-\x7e]*$")]
+API_KEY = worded(r"^[\x21-\x7e]*$", "letters, digits and ASCII punctuation only, without spaces or line breaks")
+ApiKey = Annotated[str, StringConstraints(max_length=4000, pattern=API_KEY)]
 MaxTokens = Annotated[int, Field(ge=1, le=1_000_000)]
 Temperature = Annotated[float, Field(ge=0, le=2, allow_inf_nan=False), REAL_GAP, REAL_CHECK]
 

@@ -1,10 +1,16 @@
 """The OpenAPI 3.1 document, generated from the endpoints' declarations (never written by hand).
 
 Every status an operation can answer is derived from the same declarations that make the pipeline answer it
-(web/endpoint.py): 401 where a token is required, 403 for administrators' routes, 404 and 422 where a path names a
+(web/pipeline.py): 401 where a token is required, 403 for administrators' routes, 404 and 422 where a path names a
 resource, 400/413/415/422 where a JSON body is read, 422 for query parameters, 409 and 503 wherever the database is
 used (a transaction that keeps colliding, an unavailable pool), plus the errors an endpoint declares it `raises`.
 Request strings are documented without NUL characters, which the pipeline refuses (PostgreSQL text cannot hold them).
+
+Links: a response field that names another resource but may be null (a task's `file_uuid`: a URL import's task has
+no file yet) is linked explicitly to that resource's operations, one value at a time (a list's first item), so a
+client following links gets a uuid or nothing. A tool that infers links from field names (Schemathesis) would
+otherwise fan out over every item, nulls included, and call `PUT /api/files/None`; an explicit link to the same
+operation and parameter takes the place of its guess.
 """
 
 from __future__ import annotations
@@ -39,6 +45,12 @@ STATUS_TEXT = {
     503: "the database or the job queue is unavailable: try again shortly (Retry-After)",
 }
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}}
+# A response field naming another resource by its uuid -> that resource's path (its operations take it as `uuid`).
+REFERENCES = {
+    "file_uuid": "/api/files/{uuid}",
+    "speaker_uuid": "/api/speakers/{uuid}",
+    "profile_uuid": "/api/speaker-profiles/{uuid}",
+}
 
 
 def _error(status: int) -> dict[str, Any]:
@@ -146,9 +158,57 @@ def document(endpoints: list[Endpoint], title: str = "opentr", version: str = "0
             else:
                 operation[key] = value
         paths.setdefault(path, {})[endpoint.method.lower()] = operation
+    for item in paths.values():
+        for operation in item.values():
+            for status, response in operation["responses"].items():
+                links = nullable_reference_links(response, paths, components)
+                if links:
+                    operation["responses"][status] = {**response, "links": links}
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
         "components": {"schemas": components, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
+
+
+def _nullable(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "null" or any(branch.get("type") == "null" for branch in schema.get("anyOf", []))
+
+
+def nullable_pointers(schema: Any, field: str, components: dict[str, Any], depth: int = 0) -> list[str]:
+    """JSON pointers to `field` wherever it may be null in `schema`, entering each array at its first item."""
+    while isinstance(schema, dict) and "$ref" in schema:
+        schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    if not isinstance(schema, dict) or depth > 3:
+        return []
+    if schema.get("type") == "array":
+        return [f"/0{pointer}" for pointer in nullable_pointers(schema.get("items"), field, components, depth + 1)]
+    found = []
+    for name, prop in schema.get("properties", {}).items():
+        if name == field and _nullable(prop):
+            found.append(f"/{name}")
+        elif name != field:
+            found += [f"/{name}{pointer}" for pointer in nullable_pointers(prop, field, components, depth + 1)]
+    return found
+
+
+def nullable_reference_links(
+    response: dict[str, Any], paths: dict[str, dict[str, Any]], components: dict[str, Any]
+) -> dict[str, Any]:
+    """The response's links from each nullable reference (REFERENCES) to every operation on what it names."""
+    schema = response.get("content", {}).get("application/json", {}).get("schema")
+    links: dict[str, Any] = {}
+    for field, target in REFERENCES.items():
+        for pointer in nullable_pointers(schema, field, components):
+            for path, item in paths.items():
+                if path != target and not path.startswith(f"{target}/"):
+                    continue
+                for operation in item.values():
+                    name = f"{operation['operationId']}_by_{pointer.strip('/').replace('/', '_')}"
+                    links[name] = {
+                        "operationId": operation["operationId"],
+                        "parameters": {"path.uuid": f"$response.body#{pointer}"},
+                        "description": f"`{field}` names it, when it is not null",
+                    }
+    return links

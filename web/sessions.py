@@ -42,11 +42,17 @@ def _mac(connection: HTTPConnection, purpose: str, value: str) -> str:
     return hmac.new(_key(connection), f"{purpose}|{value}".encode(), hashlib.sha256).hexdigest()
 
 
+def _same(expected: str, supplied: str) -> bool:
+    """Constant-time equality of two texts; any text compares (hmac's own refuses non-ASCII `str` with a
+    TypeError, which a forged cookie or form field would turn into a 500)."""
+    return hmac.compare_digest(expected.encode(), supplied.encode())
+
+
 def session_token(connection: HTTPConnection) -> str | None:
     """The bearer token inside a correctly signed session cookie, else None."""
     raw = connection.cookies.get(SESSION_COOKIE, "")
     token, _, signature = raw.rpartition(".")
-    if not token or not hmac.compare_digest(signature, _mac(connection, "session", token)):
+    if not token or not _same(_mac(connection, "session", token), signature):
         return None
     return token
 
@@ -73,7 +79,7 @@ def csrf_token(connection: HTTPConnection, pre_session: str | None = None) -> st
 
 def require_csrf(connection: HTTPConnection, supplied: str | None) -> None:
     expected = csrf_token(connection)
-    if not expected or not supplied or not hmac.compare_digest(expected, supplied):
+    if not expected or not supplied or not _same(expected, supplied):
         raise Forbidden("this form has expired or did not come from this site; reload the page and try again")
 
 

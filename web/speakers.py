@@ -153,7 +153,11 @@ def create_speaker(ctx: Ctx, body: SpeakerIn) -> Speaker:
 @router.delete("/api/speakers/{uuid}", body=SpeakerDeleteIn, status=204)
 def delete_speaker(ctx: Ctx, body: SpeakerDeleteIn) -> None:
     """Delete a speaker; its segments move to `move_segments_to`, else 409 while segments still point at it."""
-    SpeakerRepository(ctx.conn).delete(ctx.actor, ctx.uuid("uuid"), body.move_segments_to)
+    speaker = ctx.uuid("uuid")
+    if body.move_segments_to == speaker:
+        # Not expressible in a schema: a conflict between the path and the body, not a malformed value.
+        raise Conflict("a speaker cannot take over its own segments", "move_segments_to")
+    SpeakerRepository(ctx.conn).delete(ctx.actor, speaker, body.move_segments_to)
 
 
 @router.get("/api/speakers", query=SpeakersQuery, response=list[SpeakerSummaryOut])

@@ -16,7 +16,7 @@ from outbound.addresses import BlockedUrl, check_url
 from repo.errors import Conflict
 from repo.url_imports import UrlImport, UrlImportRepository
 from web.endpoint import Ctx, Router
-from web.fields import URL
+from web.fields import URL, worded
 
 router = Router("files")
 
@@ -24,7 +24,10 @@ router = Router("files")
 class UrlImportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(
-        min_length=1, max_length=2000, pattern=f"^{URL}$", description="an http(s) URL of a media file or a video page"
+        min_length=1,
+        max_length=2000,
+        pattern=worded(f"^{URL}$", "an http:// or https:// address like https://example.com/talk.mp3"),
+        description="an http(s) URL of a media file or a video page",
     )
 
 

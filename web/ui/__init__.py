@@ -1,4 +1,5 @@
-"""The web interface: server-rendered pages over the same repositories as the JSON API, one module per page group.
+"""The web interface: server-rendered pages over the same repositories as the JSON API, one module per page group,
+declared as Endpoints (web/ui/render.py's `page`) and run by the API's own pipeline (web/pipeline.py).
 
 Templates live in `web/templates`, styles and scripts in `web/static` (plain ES modules, no build step, no CDN).
 """
@@ -12,6 +13,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from web.pipeline import routes as endpoint_routes
 from web.ui import account, admin, collections, library, media, notifications, search, settings
 from web.ui.render import error_page
 
@@ -31,8 +33,9 @@ def not_found(fallback: ASGIApp) -> ASGIApp:
     return default
 
 
+MODULES = (account, library, media, search, collections, notifications, settings, admin)
+
+
 def routes() -> list[BaseRoute]:
-    pages: list[BaseRoute] = []
-    for module in (account, library, media, search, collections, notifications, settings, admin):
-        pages += module.ROUTES
-    return [*pages, Mount("/static", StaticFiles(directory=STATIC), name="static")]
+    pages = [endpoint for module in MODULES for page in module.ROUTES for endpoint in page.endpoints]
+    return [*endpoint_routes(pages), Mount("/static", StaticFiles(directory=STATIC), name="static")]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from repo.errors import Conflict
 from repo.users import UserRepository
 from web import sessions
 from web.auth import RegisterIn, check_not_locked, clear_failures, record_failure
-from web.ui.render import View, local_next, page
+from web.errors import TooManyRequests, problem_of
+from web.ui.render import View, local_next, page, sentence_of
 
 
 def _anonymous_form(view: View, template: str, status: int = 200, **context: object) -> Response:
@@ -34,7 +36,13 @@ def signin(view: View) -> Response:
         return _anonymous_form(view, "signin.html", next=target, expired=expired, error=None, email="")
     email, password = view.form.get("email", "").strip(), view.form.get("password", "")
     redis = view.services.redis
-    check_not_locked(redis, email)
+    try:
+        check_not_locked(redis, email)
+    except TooManyRequests as exc:  # the form again, saying how long to wait
+        error = sentence_of(problem_of(view.request, exc))
+        response = _anonymous_form(view, "signin.html", 429, next=target, expired=False, error=error, email=email)
+        response.headers.update(exc.headers or {})
+        return response
     users = UserRepository(view.conn)
     user = users.authenticate_password(email, password) if email and password else None
     if user is None:
@@ -58,11 +66,9 @@ def register(view: View) -> Response:
         return _anonymous_form(view, "register.html", error=error, email=email, full_name=full_name)
     try:
         body = RegisterIn(email=email, password=view.form.get("password", ""), full_name=full_name)
-    except ValueError as exc:
-        reason = "Use a valid email address and a password of at least 8 characters."
-        if "email" not in str(exc):
-            reason = "Choose a password of at least 8 characters."
-        return _anonymous_form(view, "register.html", error=reason, email=email, full_name=full_name)
+    except ValidationError as exc:  # the API's own words for the field (web/errors.py), on the form
+        error = sentence_of(problem_of(view.request, exc))
+        return _anonymous_form(view, "register.html", error=error, email=email, full_name=full_name)
     users = UserRepository(view.conn)
     try:
         with view.conn.transaction():  # a savepoint: the taken-email error must not abort the whole request

@@ -1,48 +1,39 @@
-"""How a page runs: the session from the cookie, CSRF on every POST, one transaction, HTML out, errors as sentences.
+"""How a page answers: HTML out, and every failure as a sentence with a way on. Pages run through the same pipeline
+as the JSON API (web/pipeline.py), declared as Endpoints whose renderer is `HTML`:
 
     @page("/files/{uuid}")
     def file_page(view: View) -> Response:
         detail = MediaFileRepository(view.conn).detail(view.actor, view.uuid("uuid"))
         return view.render("file.html", file=detail)
 
-Handlers read and write through the same repositories as the JSON API, inside `Database.transaction()` in a
-worker thread, exactly like `web.endpoint`. Whatever goes wrong becomes a page with one sentence and a way on
-(sign in again, go back, the library): never a stack trace or JSON.
+So a page gets the API's transaction (READ ONLY on a read replica for a GET, read-your-writes after a form post,
+deadlocks re-run), its error mapping and its authentication; it differs only here, in how it writes its answer
+and its failures: a status page with one sentence and a way on (sign in again, go back, the library), never a
+stack trace or JSON. A form's body is read into `view.form`; its `csrf` field is checked on every POST.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import quote, urlencode
 from uuid import UUID
 
-import anyio
 import jinja2
-import psycopg
 from markupsafe import Markup
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route
 
-from repo.database import Connection
-from repo.errors import Conflict, DataError, Invalid, NotFound, Unavailable
-from repo.rows import Actor
+from repo.errors import Invalid, NotFound
 from repo.users import User
 from web import sessions
-from web.endpoint import read_body
-from web.errors import ApiError, Unauthorized, field_of
-from web.services import Services
+from web.endpoint import Ctx, Endpoint, Renderer
+from web.errors import Problem, problem_of
 
-log = logging.getLogger("opentr.web.ui")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-FORM_LIMIT = 256 * 1024
 Handler = Callable[["View"], Response]
 # Pages run only the scripts of this site (no inline script, so an injected <script> does nothing) and cannot be
 # framed by another site (clickjacking); inline styles stay allowed for the talk-time bars.
@@ -55,6 +46,7 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
+SERVER_FAULT = "Something went wrong on our side. Please try again."
 
 
 def duration(seconds: float | None) -> str:
@@ -94,20 +86,12 @@ def _environment() -> jinja2.Environment:
 ENV = _environment()
 
 
-@dataclass
-class View:
-    request: Request
-    services: Services
-    conn: Connection
-    user: User | None
-    form: dict[str, str] = field(default_factory=dict)
-    csrf: str = ""
+class View(Ctx):
+    """A page handler's context: the pipeline's Ctx (conn, actor, form) with what pages need besides."""
 
     @property
-    def actor(self) -> Actor:
-        if self.user is None:
-            raise Unauthorized()
-        return self.user.actor
+    def csrf(self) -> str:
+        return sessions.csrf_token(self.request)
 
     def uuid(self, name: str) -> UUID:
         try:
@@ -152,13 +136,21 @@ def sign_in_redirect(request: Request, expired: bool) -> RedirectResponse:
 
 
 def error_page(request: Request, status: int, message: str, user: User | None = None) -> HTMLResponse:
-    titles = {403: "Not allowed", 404: "Not found", 409: "Already there", 413: "Too large", 503: "Try again shortly"}
+    titles = {
+        403: "Not allowed",
+        404: "Not found",
+        409: "Already there",
+        413: "Too large",
+        429: "Wait a moment",
+        503: "Try again shortly",
+    }
     back = local_next(_referer_path(request), "/") if request.method == "POST" else None
     return html(
         request,
         "error.html",
         status,
         user=user,
+        csrf=sessions.csrf_token(request) if user else "",  # the header's sign-out form works from here too
         title=titles.get(status, "That did not work"),
         message=message,
         back=back,
@@ -178,64 +170,71 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "?", "!")) else text + "."
 
 
-class _Rollback(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
+def sentence_of(problem: Problem) -> str:
+    """A failure as a person reads it: the field named as a label ("full name: ..."), as a sentence."""
+    if not problem.expected:
+        return SERVER_FAULT
+    detail = str(problem.detail)
+    if problem.field and detail.startswith(f"{problem.field}:"):
+        detail = problem.field.replace("_", " ").replace(".", " ") + detail[len(problem.field) :]
+    return _sentence(detail)
 
 
-def _run(handler: Handler, auth: bool, admin: bool, request: Request, form: dict[str, str]) -> Response:
-    services: Services = request.app.state.services
-    with services.db.transaction() as conn:
-        user = sessions.cookie_user(request, conn)
-        if auth and user is None:
+class HtmlRenderer(Renderer):
+    """Pages: the handler's own response, and a failure as a page. The status is the API's for the same failure
+    (web/errors.py's `problem_of`); only the words are written for a person: a field named as a label ("full
+    name: ..."), a sentence, and a way on; an ended session is sent to sign in again instead."""
+
+    context = View
+
+    def result(self, endpoint: Endpoint, result: Any) -> Response:
+        if not isinstance(result, Response):
+            raise TypeError(f"the page {endpoint.path} answered {type(result).__name__}, not a response")
+        return result
+
+    def error(self, request: Request, exc: Exception) -> Response:
+        problem = problem_of(request, exc)
+        if problem.status == 401:
             return sign_in_redirect(request, expired=sessions.SESSION_COOKIE in request.cookies)
-        if admin and (user is None or user.role != "admin"):
-            return error_page(request, 403, "This page is for administrators.", user)
-        if request.method == "POST":
-            try:
-                sessions.require_csrf(request, form.get(sessions.CSRF_FIELD))
-            except ApiError as exc:
-                raise _Rollback(error_page(request, 403, _sentence(exc.detail), user)) from None
-        view = View(request, services, conn, user, form, sessions.csrf_token(request))
-        try:
-            response = handler(view)
-        except DataError as exc:
-            status = {NotFound: 404, Conflict: 409, Invalid: 422, Unavailable: 503}.get(type(exc), 400)
-            raise _Rollback(error_page(request, status, _sentence(exc.detail), user)) from None
-        except ValidationError as exc:
-            where = (field_of(exc) or "form").replace("_", " ")
-            raise _Rollback(error_page(request, 422, _sentence(f"{where}: {exc.errors()[0]['msg']}"), user)) from None
-        except ApiError as exc:
-            raise _Rollback(error_page(request, exc.status, _sentence(exc.detail), user)) from None
-        if response.status_code >= 400:
-            raise _Rollback(response)
+        response = error_page(request, problem.status, sentence_of(problem), getattr(request.state, "user", None))
+        response.headers.update(problem.headers or {})
         return response
+
+
+HTML = HtmlRenderer()
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page's declaration: one Endpoint per method it answers, each rendered as HTML (`web.ui.routes`)."""
+
+    endpoints: tuple[Endpoint, ...]
 
 
 def page(
     path: str, *, methods: tuple[str, ...] = ("GET",), auth: bool = True, admin: bool = False
-) -> Callable[[Handler], Route]:
-    """Declare a page; the decorated function becomes a Starlette Route (collected by `web.ui.ROUTES`)."""
+) -> Callable[[Handler], Page]:
+    """Declare a page: an Endpoint per method, with a form body, the HTML renderer, and left out of the API's
+    document. An unsigned-in visitor of a page that needs a user is sent to sign in."""
 
-    def register(handler: Handler) -> Route:
-        async def endpoint(request: Request) -> Response:
-            form: dict[str, str] = {}
-            try:
-                if request.method == "POST":
-                    raw = await read_body(request, FORM_LIMIT)
-                    form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-                return await anyio.to_thread.run_sync(partial(_run, handler, auth, admin, request, form))
-            except _Rollback as rollback:
-                return rollback.response
-            except ApiError as exc:
-                return error_page(request, exc.status, _sentence(exc.detail))
-            except (psycopg.OperationalError, Unavailable):
-                log.warning("database unavailable on %s %s", request.method, request.url.path)
-                return error_page(request, 503, "The database is unavailable right now. Please try again shortly.")
-            except Exception:
-                log.exception("unhandled error on page %s %s", request.method, request.url.path)
-                return error_page(request, 500, "Something went wrong on our side. Please try again.")
-
-        return Route(path, endpoint, methods=list(methods), name=handler.__name__)
+    def register(handler: Handler) -> Page:
+        summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
+        return Page(
+            tuple(
+                Endpoint(
+                    method,
+                    path,
+                    handler,
+                    "pages",
+                    auth=auth,
+                    admin=admin,
+                    summary=summary,
+                    documented=False,
+                    form=True,
+                    renderer=HTML,
+                )
+                for method in methods
+            )
+        )
 
     return register
