@@ -134,36 +134,35 @@ def diarize(
 
 def assign_speakers(segments: Sequence[Segment], turns: Sequence[Turn]) -> list[Segment]:
     """Label segments by time overlap with the turns. A segment with word timings whose words belong to different
-    speakers is split at the word boundaries where the label changes (a word without timing stays with the word
-    before it); one without timed words takes the speaker it overlaps most (the nearest turn when it overlaps none).
-    Without turns every segment is DEFAULT_SPEAKER."""
+    speakers is split at the word boundaries where the label changes (a word without timing goes with the timed
+    word before it, else the one after it); one without timed words takes the speaker it overlaps most (the nearest
+    turn when it overlaps none). Without turns every segment is DEFAULT_SPEAKER."""
     if not turns:
         return [replace(s, speaker_label=DEFAULT_SPEAKER) for s in segments]
     index = _TurnIndex(turns)
     labelled: list[Segment] = []
     for segment in segments:
-        whole = index.speaker(segment.start_time, segment.end_time)
-        if not any(word.timed for word in segment.words or ()):
-            labelled.append(replace(segment, speaker_label=whole))
+        words = segment.words or ()
+        said = [None if w.start is None or w.end is None else index.speaker(w.start, w.end) for w in words]
+        first = next((label for label in said if label is not None), None)
+        if first is None:
+            labelled.append(replace(segment, speaker_label=index.speaker(segment.start_time, segment.end_time)))
             continue
         runs: list[list[Word]] = []
         labels: list[str] = []
-        for word in segment.words or ():
-            if word.start is not None and word.end is not None:
-                label = index.speaker(word.start, word.end)
-            else:
-                label = labels[-1] if labels else whole
+        for word, found in zip(words, said, strict=True):
+            label = found or (labels[-1] if labels else first)
             if labels and labels[-1] == label:
                 runs[-1].append(word)
             else:
                 runs.append([word])
                 labels.append(label)
         if len(runs) == 1:
-            labelled.append(replace(segment, speaker_label=labels[0]))
+            labelled.append(replace(segment, speaker_label=first))
             continue
         for i, (run, label) in enumerate(zip(runs, labels, strict=True)):
-            start = segment.start_time if i == 0 else _start(run)
-            end = segment.end_time if i == len(runs) - 1 else _end(run, _start(runs[i + 1]))
+            start = segment.start_time if i == 0 else _first_start(run)
+            end = segment.end_time if i == len(runs) - 1 else _last_end(run)
             labelled.append(Segment(start, end, _join(run), label, tuple(run)))
     return labelled
 
@@ -386,15 +385,13 @@ class _TurnIndex:
         return nearest.speaker
 
 
-def _start(run: Sequence[Word]) -> float:
-    """Where a run after a segment's first starts: its first word, which is timed (an untimed word never starts a
-    run of its own but the first)."""
+def _first_start(run: Sequence[Word]) -> float:
+    """Where a run of words starts: its first timed word (every run has one: untimed words join a timed neighbour)."""
     return next(w.start for w in run if w.start is not None)
 
 
-def _end(run: Sequence[Word], following: float) -> float:
-    """Where a run ends: its last timed word's end, else (leading untimed words only) where the next run starts."""
-    return next((w.end for w in reversed(run) if w.end is not None), following)
+def _last_end(run: Sequence[Word]) -> float:
+    return next(w.end for w in reversed(run) if w.end is not None)
 
 
 def _join(words: Sequence[Word]) -> str:

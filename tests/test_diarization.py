@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,31 @@ def test_a_segment_is_split_at_the_word_where_the_speaker_changes() -> None:
         (4.2, 5.0, "Good.", "SPEAKER_00"),
     ]
     assert [len(s.words or ()) for s in split] == [3, 3, 1]
+
+
+def test_words_without_timing_go_with_a_timed_neighbour_and_none_is_lost() -> None:
+    """A WhisperX-style transcript (numbers get no timing) whose first and last words are untimed."""
+    said = (
+        Word(" 嗯"),  # before any timed word: goes with the one after it (SPEAKER_00)
+        Word(" Are", 0.5, 1.0),
+        Word(" there?", 1.0, 1.9),
+        Word(" Yes", 2.1, 2.5),
+        Word(" 2024", None, None),  # after " Yes": SPEAKER_01
+        Word(" Good.", 4.2, 5.0),
+        Word(" 👍"),
+    )
+    segment = Segment(0.25, 5.5, "嗯 Are there? Yes 2024 Good. 👍", None, said)
+
+    split = assign_speakers([segment], TURNS)
+
+    assert [(s.start_time, s.end_time, s.text, s.speaker_label) for s in split] == [
+        (0.25, 1.9, "嗯 Are there?", "SPEAKER_00"),
+        (2.1, 2.5, "Yes 2024", "SPEAKER_01"),
+        (4.2, 5.5, "Good. 👍", "SPEAKER_00"),  # the segment's own edges stay the outer bounds
+    ]
+    assert tuple(w for s in split for w in s.words or ()) == said
+    only_untimed = Segment(1.5, 3.5, "zwei tausend", None, (Word("zwei"), Word("tausend")))
+    assert assign_speakers([only_untimed], TURNS) == [replace(only_untimed, speaker_label="SPEAKER_01")]
 
 
 def test_words_without_leading_spaces_are_joined_with_one() -> None:

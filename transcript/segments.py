@@ -87,10 +87,6 @@ class Word:
             json_text(raw, "speaker"),
         )
 
-    @property
-    def timed(self) -> bool:
-        return self.start is not None and self.end is not None
-
 
 def words_json(words: Iterable[Word]) -> str:
     """Words as compact JSON text for a `json` column (stored and served as written). orjson takes ~2 µs per segment
