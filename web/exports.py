@@ -30,7 +30,6 @@ from repo.rows import Actor
 from repo.segments import SegmentRepository
 from transcript import subtitles
 from transcript.segments import TranscriptSegment
-from transcript.subtitles import Cue
 from web.endpoint import Ctx, Router
 
 router = Router("exports")
@@ -132,7 +131,7 @@ def render(transcript: Transcript, options: ExportOptions) -> bytes:
         return _csv(transcript, options).encode()
     if fmt == "txt":
         return _txt(transcript, options).encode()
-    cues = subtitles.readable_cues(map(Cue.of, transcript.segments), show_speaker=options.speakers)
+    cues = subtitles.readable_cues(map(subtitles.Cue.of, transcript.segments), show_speaker=options.speakers)
     if fmt == "srt":
         return "".join(subtitles.srt(cues)).encode()
     notes = [

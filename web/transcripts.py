@@ -13,7 +13,6 @@ from repo.media_files import MediaFileRepository
 from repo.segments import SegmentRepository
 from transcript import subtitles
 from transcript.segments import TranscriptSegment
-from transcript.subtitles import Cue
 from web.body_cache import BodyCache, Encoded, accepts_gzip, etag_matches
 from web.endpoint import Ctx, Router
 from web.fields import Seconds
@@ -141,7 +140,7 @@ SUBTITLE_OPENAPI = {
 def subtitles_file(ctx: Ctx, query: SubtitleQuery) -> Response:
     """The transcript as SRT or WebVTT subtitles."""
     file_uuid = ctx.uuid("uuid")
-    cues = map(Cue.of, SegmentRepository(ctx.conn).transcript(ctx.actor, file_uuid))
+    cues = map(subtitles.Cue.of, SegmentRepository(ctx.conn).transcript(ctx.actor, file_uuid))
     render = subtitles.srt if query.format == "srt" else subtitles.vtt
     media_type = "application/x-subrip" if query.format == "srt" else "text/vtt"
     return Response(
