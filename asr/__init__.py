@@ -1,6 +1,7 @@
 """Speech recognition: engines that turn 16 kHz mono PCM into timed segments with word timings.
 
-`asr` depends on nothing of web/ or workers/ (only config.settings), so a worker, a benchmark or a script can use it.
+`asr` depends on nothing of web/, workers/ or repo/ (only config.settings, and the transcript vocabulary its
+segments are made of), so a worker, a benchmark or a script can use it.
 `speech_engine(settings)` builds the engine OPENTR_ASR_ENGINE names; the heavy libraries load only when used.
 """
 

@@ -30,15 +30,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from asr.types import Pcm, Segment, Word
+from asr.types import Pcm
 from config.settings import Settings
-from repo.diarization import SpeakerHints
-from repo.voices import Voice
+from transcript.segments import Segment, Word
+from transcript.speakers import DEFAULT_SPEAKER, SpeakerHints, Voice, numbered_speaker
 
 log = logging.getLogger("opentr.asr.diarization")
 
 Outcome = Literal["diarized", "off", "models_missing", "failed"]
-DEFAULT_LABEL = "SPEAKER_00"
 MIN_EMBEDDING_SECONDS = 0.3  # shorter turns are too little speech for an embedding on their own
 SEGMENTATION_METADATA = (
     "sample_rate",
@@ -135,30 +134,36 @@ def diarize(
 
 def assign_speakers(segments: Sequence[Segment], turns: Sequence[Turn]) -> list[Segment]:
     """Label segments by time overlap with the turns. A segment with word timings whose words belong to different
-    speakers is split at the word boundaries where the label changes; one without words takes the speaker it
-    overlaps most (the nearest turn when it overlaps none). Without turns every segment is SPEAKER_00."""
+    speakers is split at the word boundaries where the label changes (a word without timing goes with the timed
+    word before it, else the one after it); one without timed words takes the speaker it overlaps most (the nearest
+    turn when it overlaps none). Without turns every segment is DEFAULT_SPEAKER."""
     if not turns:
-        return [replace(s, speaker=DEFAULT_LABEL) for s in segments]
+        return [replace(s, speaker_label=DEFAULT_SPEAKER) for s in segments]
     index = _TurnIndex(turns)
     labelled: list[Segment] = []
     for segment in segments:
-        if not segment.words:
-            labelled.append(replace(segment, speaker=index.speaker(segment.start, segment.end)))
+        words = segment.words or ()
+        said = [None if w.start is None or w.end is None else index.speaker(w.start, w.end) for w in words]
+        first = next((label for label in said if label is not None), None)
+        if first is None:
+            labelled.append(replace(segment, speaker_label=index.speaker(segment.start_time, segment.end_time)))
             continue
         runs: list[list[Word]] = []
         labels: list[str] = []
-        for word in segment.words:
-            label = index.speaker(word.start, word.end)
+        for word, found in zip(words, said, strict=True):
+            label = found or (labels[-1] if labels else first)
             if labels and labels[-1] == label:
                 runs[-1].append(word)
             else:
                 runs.append([word])
                 labels.append(label)
+        if len(runs) == 1:
+            labelled.append(replace(segment, speaker_label=first))
+            continue
         for i, (run, label) in enumerate(zip(runs, labels, strict=True)):
-            start = segment.start if i == 0 else run[0].start
-            end = segment.end if i == len(runs) - 1 else run[-1].end
-            text = segment.text if len(runs) == 1 else _join(run)
-            labelled.append(Segment(start, end, text, run, label))
+            start = segment.start_time if i == 0 else _first_start(run)
+            end = segment.end_time if i == len(runs) - 1 else _last_end(run)
+            labelled.append(Segment(start, end, _join(run), label, tuple(run)))
     return labelled
 
 
@@ -332,7 +337,7 @@ def _fit_hints(speakers: list[_Speaker], hints: SpeakerHints) -> None:
 
 def _result(speakers: list[_Speaker]) -> Diarization:
     ordered = sorted((s for s in speakers if s.turns), key=lambda s: min(t[0] for t in s.turns))
-    labels = {id(s): f"SPEAKER_{i:02d}" for i, s in enumerate(ordered)}
+    labels = {id(s): numbered_speaker(i) for i, s in enumerate(ordered)}
     turns = sorted(
         (Turn(a, b, labels[id(s)]) for s in ordered for a, b in s.turns), key=lambda t: (t.start, t.end, t.speaker)
     )
@@ -378,6 +383,15 @@ class _TurnIndex:
             return max(sorted(overlap.items()), key=lambda item: item[1])[0]
         nearest = min(self.turns, key=lambda t: max(t.start - end, start - t.end, 0.0))
         return nearest.speaker
+
+
+def _first_start(run: Sequence[Word]) -> float:
+    """Where a run of words starts: its first timed word (every run has one: untimed words join a timed neighbour)."""
+    return next(w.start for w in run if w.start is not None)
+
+
+def _last_end(run: Sequence[Word]) -> float:
+    return next(w.end for w in reversed(run) if w.end is not None)
 
 
 def _join(words: Sequence[Word]) -> str:

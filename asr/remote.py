@@ -26,9 +26,10 @@ import numpy as np
 
 from asr.errors import RemoteTranscriptionError, TranscriptionCancelled, TranscriptionError
 from asr.languages import language_code
-from asr.types import SAMPLE_RATE, Pcm, Progress, Segment, ShouldStop, Transcription, Word
-from asr.windows import ProgressMeter, Window, place, windows
+from asr.types import SAMPLE_RATE, Pcm, Progress, ShouldStop, Transcription
+from asr.windows import ProgressMeter, Window, WindowWord, place, windows
 from outbound.retries import backoff_delay, redact, retry_after, snippet
+from transcript.segments import Segment
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -129,8 +130,8 @@ class RemoteEngine:
                 for segment in self._segments(answer, piece, not_before):
                     if should_stop():
                         raise TranscriptionCancelled()
-                    not_before = segment.start
-                    meter.report(segment.end)
+                    not_before = segment.start_time
+                    meter.report(segment.end_time)
                     yield segment
                 meter.report(piece.end)
                 if should_stop():
@@ -218,7 +219,7 @@ def _parse(answer: dict[str, Any], piece: Window, not_before: float) -> list[Seg
         hint = " (does the server support response_format=verbose_json?)" if "text" in answer else ""
         raise ValueError(f"no list of segments{hint}: {snippet(str(answer))}")
     spans = [_span(raw, f"segment {i}") for i, raw in enumerate(raw_segments)]
-    words: list[list[Word]] = [[] for _ in spans]
+    words: list[list[WindowWord]] = [[] for _ in spans]
     top_level = answer.get("words")
     for i, raw in enumerate(raw_segments):
         inner = raw.get("words")
@@ -232,7 +233,7 @@ def _parse(answer: dict[str, Any], piece: Window, not_before: float) -> list[Seg
     placed = []
     for (start, end, text), segment_words in zip(spans, words, strict=True):
         segment = place(piece, start, end, text, segment_words, not_before)
-        not_before = segment.start
+        not_before = segment.start_time
         placed.append(segment)
     return placed
 
@@ -246,14 +247,14 @@ def _span(raw: Any, what: str) -> tuple[float, float, str]:
     return _seconds(raw, "start", what), _seconds(raw, "end", what), text
 
 
-def _word(raw: Any, what: str) -> Word:
+def _word(raw: Any, what: str) -> WindowWord:
     if not isinstance(raw, dict):
         raise ValueError(f"{what} is not an object: {snippet(repr(raw))}")
     text = raw.get("word", raw.get("text"))
     if not isinstance(text, str):
         raise ValueError(f"{what} has no text")
     probability = _seconds(raw, "probability", what) if raw.get("probability") is not None else None
-    return Word(_seconds(raw, "start", what), _seconds(raw, "end", what), text.strip(), probability)
+    return WindowWord(_seconds(raw, "start", what), _seconds(raw, "end", what), text.strip(), probability)
 
 
 def _seconds(raw: dict[str, Any], key: str, what: str) -> float:

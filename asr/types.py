@@ -1,8 +1,11 @@
-"""The speech-engine contract: PCM chunks in, a lazy stream of timed segments out.
+"""The speech-engine contract: PCM chunks in, a lazy stream of timed segments out (`transcript.segments.Segment`,
+the value a transcript file parses into and a job stages and stores, so nothing converts it).
 
 Audio arrives as consecutive 1-D float32 mono chunks at 16 kHz in [-1, 1] (what `media.decode.pcm_chunks` yields).
 Every engine reads them window by window (`asr.windows`), so memory is bounded by one window however long the
-recording is. All times are seconds from the start of the recording, never from the start of a window.
+recording is. All times are seconds from the start of the recording, never from the start of a window. Engines
+give no speaker labels (the caller labels their segments `DEFAULT_SPEAKER` until diarization splits them) and a
+segment without word timings has `words` None.
 """
 
 from __future__ import annotations
@@ -14,27 +17,12 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from transcript.segments import Segment
+
 SAMPLE_RATE = 16_000
 Pcm = npt.NDArray[np.float32]
 Progress = Callable[[float], None]
 ShouldStop = Callable[[], bool]
-
-
-@dataclass(frozen=True)
-class Word:
-    start: float
-    end: float
-    text: str
-    probability: float | None
-
-
-@dataclass(frozen=True)
-class Segment:
-    start: float
-    end: float
-    text: str
-    words: list[Word]
-    speaker: str | None = None  # engines here never label speakers; the caller assigns SPEAKER_00
 
 
 @dataclass

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from asr import models
 from asr.errors import TranscriptionCancelled, TranscriptionError
-from asr.types import Pcm, Progress, Segment, ShouldStop, Transcription, Word
-from asr.windows import ProgressMeter, Window, place, windows
+from asr.types import Pcm, Progress, ShouldStop, Transcription
+from asr.windows import ProgressMeter, Window, WindowWord, place, windows
+from transcript.segments import Segment
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -135,8 +136,8 @@ class WhisperEngine:
                 if segment.start >= window.seconds:
                     continue  # said over the silence padding the model's last 30 s frame: a hallucination
                 placed = _place(window, segment, not_before)
-                not_before = placed.start
-                meter.report(placed.end)
+                not_before = placed.start_time
+                meter.report(placed.end_time)
                 yield placed
             meter.report(window.end)
             if should_stop():
@@ -160,5 +161,5 @@ def _checked(segments: Iterator[Any], should_stop: ShouldStop) -> Iterator[Any]:
 
 
 def _place(window: Window, segment: Any, not_before: float) -> Segment:
-    words = [Word(w.start, w.end, w.word, float(w.probability)) for w in segment.words or []]
+    words = [WindowWord(w.start, w.end, w.word, float(w.probability)) for w in segment.words or []]
     return place(window, segment.start, segment.end, segment.text, words, not_before)

@@ -10,12 +10,14 @@ never overlap and stay in order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from asr.types import SAMPLE_RATE, Pcm, Progress, Segment, Word
+from asr.types import SAMPLE_RATE, Pcm, Progress
+from transcript.segments import Segment, Word
 
 CUT_SEARCH_SECONDS = 5.0
 FRAME_SAMPLES = SAMPLE_RATE // 10
@@ -86,12 +88,24 @@ class ProgressMeter:
             self._on_progress(seconds)
 
 
-def place(window: Window, start: float, end: float, text: str, words: list[Word], not_before: float) -> Segment:
+class WindowWord(NamedTuple):
+    """A word as an engine timed it, in seconds from the start of its window."""
+
+    start: float
+    end: float
+    text: str
+    probability: float | None
+
+
+def place(
+    window: Window, start: float, end: float, text: str, words: Sequence[WindowWord], not_before: float
+) -> Segment:
     """A segment whose times (and its words' times) the engine gave relative to `window`, made absolute, kept inside
     the window and starting no earlier than the previous segment (`not_before`), so the stream stays in order."""
     absolute_start = max(window.absolute(start), not_before)
     placed_words = []
     for word in words:
         word_start = window.absolute(word.start)
-        placed_words.append(Word(word_start, max(window.absolute(word.end), word_start), word.text, word.probability))
-    return Segment(absolute_start, max(window.absolute(end), absolute_start), text.strip(), placed_words)
+        placed_words.append(Word(word.text, word_start, max(window.absolute(word.end), word_start), word.probability))
+    absolute_end = max(window.absolute(end), absolute_start)
+    return Segment(absolute_start, absolute_end, text.strip(), None, tuple(placed_words) or None)

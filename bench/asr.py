@@ -128,23 +128,25 @@ def _row(step: str, audio: str, seconds: float, **figures: float) -> dict[str, o
 
 def pipeline_overhead(measure: Measure, options: Options, audio: Path) -> None:
     """Everything the worker does around `model.transcribe`, per audio hour: decoding (above), cutting the stream
-    into the engine's windows (asr.windows), turning the engine's segments into rows (workers.transcription) and
-    validating them for staging. A stand-in model answers instantly with one 12-word segment per 5 s, so the wall
-    time is the platform's alone. Staging those rows costs what `measure 4` (COPY ingest) says per segment."""
-    from asr.types import Segment, Word
-    from asr.windows import windows
-    from repo.segments import validate
-    from workers.transcription import as_row
+    into the engine's windows and placing the engine's segments in them (asr.windows), labelling them as the worker
+    does (workers.transcription), checking them and encoding their words for staging. A stand-in model answers
+    instantly with one 12-word segment per 5 s, so the wall time is the platform's alone. Staging those rows costs
+    what `measure 4` (COPY ingest) says per segment."""
+    from dataclasses import replace
+
+    from asr.windows import WindowWord, place, windows
+    from repo.segments import check
+    from transcript.speakers import DEFAULT_SPEAKER
 
     started = time.perf_counter()
     rows = []
     for window in windows(pcm_chunks(audio), 300.0):
         for at in np.arange(0.0, window.seconds, 5.0):
-            begin = window.offset + float(at)
-            words = [Word(begin + i * 0.4, begin + i * 0.4 + 0.3, f" w{i}", 0.9) for i in range(12)]
-            segment = Segment(begin, begin + 4.8, "".join(w.text for w in words), words)
-            rows.append(as_row(segment))
-    validate(rows)
+            begin = float(at)
+            words = [WindowWord(begin + i * 0.4, begin + i * 0.4 + 0.3, f" w{i}", 0.9) for i in range(12)]
+            segment = place(window, begin, begin + 4.8, "".join(w.text for w in words), words, 0.0)
+            rows.append(replace(segment, speaker_label=DEFAULT_SPEAKER))
+    check(rows)
     seconds = time.perf_counter() - started
     audio_seconds = float(measure.extra.get("audio_seconds") or 0.0)
     label = f"{audio_seconds:,.0f} s, {len(rows):,} segments"

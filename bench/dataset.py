@@ -28,7 +28,7 @@ from bench import BenchUser, Options
 from credentials import tokens
 from embedded import servers as embedded
 from repo import schema
-from repo.segments import NewSegment
+from transcript.segments import Segment, Word
 
 log = logging.getLogger("opentr.bench")
 Conn = psycopg.Connection[Any]
@@ -394,7 +394,7 @@ def counts(url: str) -> dict[str, int]:
     return found
 
 
-def transcript(count: int, seed: int = 11, speakers: int = 4) -> list[NewSegment]:
+def transcript(count: int, seed: int = 11, speakers: int = 4) -> list[Segment]:
     """A transcript as an engine hands it over: `count` segments with word timings and diarized speakers."""
     rng = random.Random(seed)
     out = []
@@ -403,9 +403,8 @@ def transcript(count: int, seed: int = 11, speakers: int = 4) -> list[NewSegment
         if rng.random() < 0.3:
             label = f"SPEAKER_{rng.randrange(speakers):02d}"
         step = (end - start) / len(words)
-        timings = [
-            {"word": w, "start": round(start + i * step, 2), "end": round(start + (i + 0.9) * step, 2), "score": 0.9}
-            for i, w in enumerate(words)
-        ]
-        out.append(NewSegment(start, end, text, label, timings))
+        timings = tuple(
+            Word(w, round(start + i * step, 2), round(start + (i + 0.9) * step, 2), 0.9) for i, w in enumerate(words)
+        )
+        out.append(Segment(start, end, text, label, timings))
     return out

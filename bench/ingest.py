@@ -7,6 +7,7 @@ already holds the whole dataset (its indexes included), timed from the in-memory
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import psycopg
@@ -15,7 +16,8 @@ from bench import Context, Measure, median, timed
 from bench.dataset import delete_files, new_file, transcript
 from config.settings import Settings
 from repo.database import Database
-from repo.segments import NewSegment, SegmentRepository
+from repo.segments import SegmentRepository
+from transcript.segments import Segment
 
 TARGET = 150_000.0
 
@@ -32,7 +34,7 @@ def run(ctx: Context) -> Measure:
                 for words in (True, False):
                     segments = transcript(size, seed=size)
                     if not words:
-                        segments = [NewSegment(s.start_time, s.end_time, s.text, s.speaker_label) for s in segments]
+                        segments = [replace(s, words=None) for s in segments]
                     samples = []
                     for _ in range(ctx.options.ingest_repeats):
                         with psycopg.connect(ctx.url, autocommit=True) as conn:
@@ -58,6 +60,6 @@ def run(ctx: Context) -> Measure:
     return measure
 
 
-def _ingest(db: Database, file_id: int, segments: list[NewSegment]) -> None:
+def _ingest(db: Database, file_id: int, segments: list[Segment]) -> None:
     with db.transaction() as conn:
         SegmentRepository(conn).replace_transcript(file_id, segments)

@@ -52,7 +52,8 @@ from bench.dataset import delete_files, new_file, transcript
 from config.settings import Settings
 from repo.database import Database
 from repo.media_files import MediaFileRepository
-from repo.segments import NewSegment, SegmentRepository
+from repo.segments import SegmentRepository
+from transcript.segments import Segment
 
 READ_TARGET = 3.0
 INGEST_TARGET = 20.0
@@ -248,7 +249,7 @@ def orm_detail(engine: Engine, user_id: int, file_uuid: uuid.UUID) -> tuple[OrmF
         return found, transcript
 
 
-def orm_ingest_add_all(engine: Engine, file_id: int, owner_id: int, segments: list[NewSegment]) -> int:
+def orm_ingest_add_all(engine: Engine, file_id: int, owner_id: int, segments: list[Segment]) -> int:
     """The unit-of-work way: objects, relationships, session.add_all, commit."""
     with Session(engine) as session, session.begin():
         speakers: dict[str, OrmSpeaker] = {}
@@ -266,7 +267,7 @@ def orm_ingest_add_all(engine: Engine, file_id: int, owner_id: int, segments: li
                     start_time=seg.start_time,
                     end_time=seg.end_time,
                     text=seg.text,
-                    word_row=None if seg.words is None else OrmSegmentWords(words=seg.words),
+                    word_row=None if seg.words is None else OrmSegmentWords(words=[w.as_json() for w in seg.words]),
                 )
                 for seg in segments
             ]
@@ -274,7 +275,7 @@ def orm_ingest_add_all(engine: Engine, file_id: int, owner_id: int, segments: li
     return len(segments)
 
 
-def orm_ingest_bulk(engine: Engine, file_id: int, owner_id: int, segments: list[NewSegment]) -> int:
+def orm_ingest_bulk(engine: Engine, file_id: int, owner_id: int, segments: list[Segment]) -> int:
     """SQLAlchemy 2's ORM bulk INSERT: `session.execute(insert(Model), [dicts])` (batched insertmanyvalues)."""
     labels = list(dict.fromkeys(seg.speaker_label for seg in segments if seg.speaker_label is not None))
     with Session(engine) as session, session.begin():
@@ -299,7 +300,7 @@ def orm_ingest_bulk(engine: Engine, file_id: int, owner_id: int, segments: list[
             ],
         ).all()
         words = [
-            {"segment_id": segment_id, "words": seg.words}
+            {"segment_id": segment_id, "words": [w.as_json() for w in seg.words]}
             for segment_id, seg in zip(segment_ids, segments, strict=True)
             if seg.words is not None
         ]
@@ -383,7 +384,7 @@ def new_file_id(ctx: Context, user: BenchUser, made: list[int]) -> int:
     return file_id
 
 
-def _ours_ingest(db: Database, file_id: int, segments: list[NewSegment]) -> float:
+def _ours_ingest(db: Database, file_id: int, segments: list[Segment]) -> float:
     def ingest() -> None:
         with db.transaction() as conn:
             SegmentRepository(conn).replace_transcript(file_id, segments)

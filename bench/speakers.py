@@ -21,7 +21,8 @@ import numpy as np
 import psycopg
 
 from bench import Context, Measure, median, ms, percentile
-from repo.voices import Voice, VoiceRepository, _hyperplanes, screen_bits
+from repo.voices import VoiceRepository, _hyperplanes, screen_bits
+from transcript.speakers import Voice
 
 TARGET_MS = 50.0
 DIM = 256

@@ -1,34 +1,15 @@
-"""Per-file speaker-count hints (given at upload, read by the diarization stage) and the stage's outcome."""
+"""Per-file speaker-count hints (`transcript.speakers.SpeakerHints`, given at upload, read by the diarization
+stage) and the stage's outcome."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from repo import statements as s
 from repo.database import Connection
-from repo.errors import Invalid
+from transcript.speakers import SpeakerHints
 
-MAX_SPEAKERS = 100
 Outcome = Literal["diarized", "off", "models_missing", "failed", "transcript"]
-
-
-@dataclass(frozen=True, slots=True)
-class SpeakerHints:
-    """What the uploader knows about the number of speakers; None: unknown. `num_speakers` wins over the range."""
-
-    min_speakers: int | None = None
-    max_speakers: int | None = None
-    num_speakers: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("min_speakers", "max_speakers", "num_speakers"):
-            value = getattr(self, name)
-            if value is not None and not 1 <= value <= MAX_SPEAKERS:
-                raise Invalid(f"{name}: must be between 1 and {MAX_SPEAKERS}", name)
-        if self.min_speakers is not None and self.max_speakers is not None and self.min_speakers > self.max_speakers:
-            raise Invalid("min_speakers: must not exceed max_speakers", "min_speakers")
-
 
 _set_hints = s.execute("diarization.set_hints")
 _hints = s.one("diarization.hints", SpeakerHints)

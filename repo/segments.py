@@ -1,45 +1,22 @@
-"""Transcript segments: bulk replacement by the workers (COPY, one transaction) and reads/edits by users."""
+"""Transcript segments: bulk replacement by the workers (COPY, one transaction) and reads/edits by users.
+
+Segments come in as `transcript.segments.Segment` (whoever made them) and are read as `TranscriptSegment`.
+"""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
-
-import orjson
 
 from repo import statements as s
 from repo.database import Connection
 from repo.errors import Conflict, Invalid, NotFound
 from repo.rows import Actor
+from transcript.segments import Segment, TranscriptSegment
 
 MAX_LABEL_LENGTH = 100
-
-
-@dataclass(frozen=True, slots=True)
-class NewSegment:
-    """A segment as an engine produced it, before it has a row."""
-
-    start_time: float
-    end_time: float
-    text: str
-    speaker_label: str | None = None
-    words: list[dict[str, Any]] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TranscriptSegment:
-    uuid: UUID
-    start_time: float
-    end_time: float
-    text: str
-    words: list[dict[str, Any]] | None
-    speaker_uuid: UUID | None
-    speaker_label: str | None
-    speaker_name: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +81,20 @@ _update = s.one("segments.update", TranscriptSegment)
 _count_for_file = s.scalar("segments.count_for_file", int)
 
 
-def validate(segments: Sequence[NewSegment]) -> list[str]:
-    """The distinct speaker labels in first-seen order; Invalid naming the first bad segment's index."""
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """Segments found fit to store: their distinct speaker labels in first-seen order, and each one's words as the
+    JSON text its words row holds (None: no row)."""
+
+    labels: list[str]
+    words: list[str | None]
+
+
+def check(segments: Sequence[Segment]) -> Checked:
+    """Segments checked before anything is written, their words encoded once; Invalid naming the first bad
+    segment's index and field."""
     labels: dict[str, None] = {}
+    words: list[str | None] = []
     seen: set[tuple[float, float, str]] = set()
     for index, seg in enumerate(segments):
         if not (math.isfinite(seg.start_time) and math.isfinite(seg.end_time)):
@@ -117,8 +105,6 @@ def validate(segments: Sequence[NewSegment]) -> list[str]:
             raise Invalid(f"segment {index}: end_time must not be before start_time", "end_time")
         if "\x00" in seg.text:
             raise Invalid(f"segment {index}: text must not contain NUL characters", "text")
-        if seg.words is not None and not isinstance(seg.words, list):
-            raise Invalid(f"segment {index}: words must be a list", "words")
         if seg.speaker_label is not None and not 1 <= len(seg.speaker_label) <= MAX_LABEL_LENGTH:
             raise Invalid(
                 f"segment {index}: speaker_label must have 1 to {MAX_LABEL_LENGTH} characters", "speaker_label"
@@ -129,7 +115,11 @@ def validate(segments: Sequence[NewSegment]) -> list[str]:
         seen.add(identity)
         if seg.speaker_label is not None:
             labels[seg.speaker_label] = None
-    return list(labels)
+        try:
+            words.append(seg.words_json())
+        except ValueError as exc:
+            raise Invalid(f"segment {index}: {exc}", "words") from None
+    return Checked(list(labels), words)
 
 
 def replace_speakers(conn: Connection, file_id: int, labels: list[str]) -> dict[str, int]:
@@ -142,37 +132,19 @@ def replace_speakers(conn: Connection, file_id: int, labels: list[str]) -> dict[
     return {speaker.label: speaker.id for speaker in speakers}
 
 
-def words_json(words: list[dict[str, Any]]) -> str:
-    """Word timings as compact JSON text for the `json` column (stored and served as written).
-
-    orjson takes ~2 µs per segment where json.dumps takes ~19 (ingest's largest client-side cost, bench/README.md).
-    It writes NaN and infinities as null instead of refusing them, and refuses what json.dumps would coerce (int
-    keys): any output with a null, and any refusal, goes through json.dumps, which is strict about both."""
-    try:
-        text = orjson.dumps(words)
-        if b"null" not in text:
-            return text.decode()
-    except TypeError:
-        pass
-    try:
-        return json.dumps(words, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError):
-        raise Invalid("words must hold only JSON values (finite numbers, strings, lists, objects)", "words") from None
-
-
 class SegmentRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def replace_transcript(self, file_id: int, segments: Sequence[NewSegment]) -> TranscriptCounts:
+    def replace_transcript(self, file_id: int, segments: Sequence[Segment]) -> TranscriptCounts:
         """Make `segments` the file's only transcript, atomically: other transactions see all-old or all-new.
 
         Speakers whose label comes back keep their row (and so their name, profile and matches); the rest are
         deleted. Used by workers, so there is no actor: the caller already owns the job for `file_id`.
         """
-        labels = validate(segments)
+        checked = check(segments)
         with self.conn.transaction():
-            speaker_ids = replace_speakers(self.conn, file_id, labels)
+            speaker_ids = replace_speakers(self.conn, file_id, checked.labels)
             ids = [row.id for row in _reserve_ids(self.conn, count=len(segments))] if segments else []
             rows = (
                 (
@@ -186,14 +158,8 @@ class SegmentRepository:
                 for segment_id, seg in zip(ids, segments, strict=True)
             )
             written = _copy_segments(self.conn, rows)
-            _copy_words(
-                self.conn,
-                (
-                    (segment_id, words_json(seg.words))
-                    for segment_id, seg in zip(ids, segments, strict=True)
-                    if seg.words is not None
-                ),
-            )
+            words = zip(ids, checked.words, strict=True)
+            _copy_words(self.conn, ((segment_id, text) for segment_id, text in words if text is not None))
         return TranscriptCounts(segments=written, speakers=len(speaker_ids))
 
     def transcript(self, actor: Actor, file_uuid: UUID) -> list[TranscriptSegment]:

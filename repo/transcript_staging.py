@@ -14,20 +14,22 @@ from typing import Any
 
 from repo import statements as s
 from repo.database import Connection
-from repo.segments import NewSegment, TranscriptCounts, replace_speakers, validate, words_json
+from repo.segments import TranscriptCounts, check, replace_speakers
+from transcript.segments import Segment, words_from_json
 
 
 @dataclass(frozen=True, slots=True)
-class StagedSegment:
-    seq: int
+class _Staged:
+    """A staging row: a segment with its words as stored JSON."""
+
     start_time: float
     end_time: float
     text: str
     speaker_label: str | None
     words: list[dict[str, Any]] | None
 
-    def as_new(self) -> NewSegment:
-        return NewSegment(self.start_time, self.end_time, self.text, self.speaker_label, self.words)
+    def segment(self) -> Segment:
+        return Segment(self.start_time, self.end_time, self.text, self.speaker_label, words_from_json(self.words))
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,7 @@ class _Label:
 
 
 _stage = s.copy("transcript_staging.stage")
-_staged = s.many("transcript_staging.staged", StagedSegment)
+_staged = s.many("transcript_staging.staged", _Staged)
 _staged_labels = s.many("transcript_staging.staged_labels", _Label)
 _publish = s.rowcount("transcript_staging.publish")
 _publish_words = s.rowcount("transcript_staging.publish_words")
@@ -48,27 +50,20 @@ class TranscriptStaging:
     def __init__(self, conn: Connection, task_id: str) -> None:
         self.conn, self.task_id = conn, task_id
 
-    def stage(self, first_seq: int, segments: Sequence[NewSegment]) -> int:
-        """Append a batch (validated like a whole transcript); returns the next sequence number."""
-        validate(segments)
+    def stage(self, first_seq: int, segments: Sequence[Segment]) -> int:
+        """Append a batch (checked like a whole transcript); returns the next sequence number."""
+        checked = check(segments)
         rows = (
-            (
-                self.task_id,
-                first_seq + i,
-                seg.start_time,
-                seg.end_time,
-                seg.text,
-                seg.speaker_label,
-                None if seg.words is None else words_json(seg.words),
-            )
-            for i, seg in enumerate(segments)
+            (self.task_id, first_seq + i, seg.start_time, seg.end_time, seg.text, seg.speaker_label, words)
+            for i, (seg, words) in enumerate(zip(segments, checked.words, strict=True))
         )
         return first_seq + _stage(self.conn, rows)
 
-    def staged(self) -> list[StagedSegment]:
-        return _staged(self.conn, task_id=self.task_id)
+    def staged(self) -> list[Segment]:
+        """What is staged, in the order it was staged."""
+        return [row.segment() for row in _staged(self.conn, task_id=self.task_id)]
 
-    def restage(self, segments: Sequence[NewSegment]) -> int:
+    def restage(self, segments: Sequence[Segment]) -> int:
         """Replace what is staged (e.g. after diarization split and relabelled the segments)."""
         _clear(self.conn, task_id=self.task_id)
         return self.stage(0, segments)

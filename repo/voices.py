@@ -26,19 +26,12 @@ import numpy.typing as npt
 from repo import statements as s
 from repo.database import Connection
 from repo.errors import Invalid
+from transcript.speakers import Voice
 
 SIGNATURE_BITS = 256
 SCREEN_SIGMAS = 4.0
 MAX_DIMENSION = 4096
 Vector = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True, slots=True)
-class Voice:
-    """One speaker's embedding as diarization (or a sidecar) produced it: any length, any scale."""
-
-    embedding: Sequence[float]
-    seconds: float | None = None  # the speech it was computed from: the weight it carries into a profile
 
 
 @dataclass(frozen=True, slots=True)

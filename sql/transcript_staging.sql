@@ -4,7 +4,7 @@
 COPY transcript_staging (task_id, seq, start_time, end_time, text, speaker_label, words) FROM STDIN;
 
 -- name: staged :many
-SELECT seq, start_time, end_time, text, speaker_label, words
+SELECT start_time, end_time, text, speaker_label, words
 FROM transcript_staging WHERE task_id = %(task_id)s ORDER BY seq;
 
 -- name: staged_labels :many

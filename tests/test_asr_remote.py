@@ -17,8 +17,9 @@ import pytest
 
 from asr.errors import RemoteTranscriptionError, TranscriptionCancelled, TranscriptionError
 from asr.remote import WAV_HEADER_BYTES, RemoteConfig, RemoteEngine
-from asr.types import SAMPLE_RATE, Pcm, Segment, Transcription
+from asr.types import SAMPLE_RATE, Pcm, Transcription
 from tests.llm_servers import LocalServer, Received, Reply, in_turn, serving
+from transcript.segments import Segment, Word
 
 KEY = "sk-asr-test-7f3a9c1d2e"
 
@@ -123,9 +124,12 @@ def test_success_maps_segments_words_and_language(caplog: pytest.LogCaptureFixtu
         segments = list(transcription.segments)
 
     assert transcription.language == "en" and transcription.language_probability is None
-    assert [(s.start, s.end, s.text) for s in segments] == [(0.0, 1.5, "Good morning."), (1.5, 3.0, "Welcome.")]
-    assert [(w.text, w.start, w.end) for w in segments[0].words] == [("Good", 0.1, 0.4), ("morning.", 0.5, 1.4)]
-    assert [(w.text, w.start, w.end, w.probability) for w in segments[1].words] == [("Welcome.", 1.6, 2.9, None)]
+    assert [(s.start_time, s.end_time, s.text) for s in segments] == [
+        (0.0, 1.5, "Good morning."),
+        (1.5, 3.0, "Welcome."),
+    ]
+    assert segments[0].words == (Word("Good", 0.1, 0.4), Word("morning.", 0.5, 1.4))
+    assert segments[1].words == (Word("Welcome.", 1.6, 2.9),)  # no probability: no score
     (request,) = server.requests
     sent = upload_of(request)
     assert request.path == "/v1/audio/transcriptions"
@@ -147,8 +151,7 @@ def test_words_inside_segments_and_a_given_language() -> None:
         segments = list(transcription.segments)
 
     assert transcription.language == "de"
-    assert segments == [Segment(0.1, 2.0, "Hello", [segments[0].words[0]])]
-    assert (segments[0].words[0].text, segments[0].words[0].probability) == ("Hello", 0.9)
+    assert segments == [Segment(0.1, 2.0, "Hello", None, (Word("Hello", 0.2, 0.6, 0.9),))]
     assert upload_of(server.requests[0]).fields["language"] == ["de"]
     assert server.requests[0].path == "/v1/audio/transcriptions"
 
@@ -165,8 +168,8 @@ def test_a_long_recording_goes_up_in_pieces_under_the_limit_with_stitched_times(
     uploads = [upload_of(r) for r in server.requests]
     assert [u.seconds for u in uploads] == [2.0, 2.0, 2.0, 1.0]
     assert all(u.size <= limit for u in uploads)
-    assert [s.start for s in segments] == pytest.approx([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 6.5])
-    assert [s.words[0].start for s in segments[::2]] == pytest.approx([0.1, 2.1, 4.1, 6.1])
+    assert [s.start_time for s in segments] == pytest.approx([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 6.5])
+    assert [(s.words or ())[0].start for s in segments[::2]] == pytest.approx([0.1, 2.1, 4.1, 6.1])
     assert all(a < b for a, b in itertools.pairwise(progress)) and progress[-1] == pytest.approx(7.0)
     assert all(u.fields["language"] == ["en"] for u in uploads[1:])  # the first answer's language is kept
 

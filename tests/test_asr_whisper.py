@@ -13,8 +13,9 @@ from faster_whisper.tokenizer import _LANGUAGE_CODES
 from huggingface_hub import constants
 
 from asr.errors import ModelMissing, TranscriptionCancelled, TranscriptionError
-from asr.types import SAMPLE_RATE, Pcm, Segment, Transcription
+from asr.types import SAMPLE_RATE, Pcm, Transcription
 from asr.whisper import WhisperConfig, WhisperEngine, load_model
+from transcript.segments import Segment
 
 CHUNK_SECONDS = 2.0
 
@@ -68,13 +69,13 @@ def test_segments_are_absolute_ordered_and_carry_word_timings(tiny_whisper_dir: 
 
     assert transcription.language == "en" and transcription.language_probability == 1.0
     assert segments and all(isinstance(s, Segment) for s in segments)
-    assert all(0 <= s.start <= s.end <= 14.0 for s in segments)
-    assert [s.start for s in segments] == sorted(s.start for s in segments)
-    words = [w for s in segments for w in s.words]
-    assert words and all(0 <= w.start <= w.end <= 14.0 for w in words)
-    assert all(type(w.start) is float and type(w.end) is float for w in words)
-    assert all(w.probability is not None and 0 <= w.probability <= 1 for w in words)
-    assert all(s.speaker is None for s in segments)
+    assert all(0 <= s.start_time <= s.end_time <= 14.0 for s in segments)
+    assert [s.start_time for s in segments] == sorted(s.start_time for s in segments)
+    words = [w for s in segments for w in s.words or ()]
+    assert words and all(type(w.start) is float and type(w.end) is float for w in words)
+    assert all(0 <= (w.start or -1) <= (w.end or -1) <= 14.0 for w in words)
+    assert all(w.score is not None and 0 <= w.score <= 1 for w in words)
+    assert all(s.speaker_label is None for s in segments)
 
 
 def test_segments_come_lazily_and_audio_is_read_one_window_at_a_time(tiny_whisper_dir: Path) -> None:
@@ -84,10 +85,10 @@ def test_segments_come_lazily_and_audio_is_read_one_window_at_a_time(tiny_whispe
     first_window_chunks = 8.0 / CHUNK_SECONDS
     assert source.taken == first_window_chunks  # transcribe() read the first window only
     first = next(transcription.segments)
-    assert first.start < 8.0 and source.taken == first_window_chunks
+    assert first.start_time < 8.0 and source.taken == first_window_chunks
     rest = list(transcription.segments)
     assert source.taken == len(source.chunks) == 12
-    assert rest[-1].start >= 16.0
+    assert rest[-1].start_time >= 16.0
 
 
 def test_second_window_is_the_same_transcript_shifted_by_its_offset(tiny_whisper_dir: Path) -> None:
@@ -95,12 +96,13 @@ def test_second_window_is_the_same_transcript_shifted_by_its_offset(tiny_whisper
     together, _ = run(tiny_whisper_dir, np.concatenate([first, second]))
     alone, _ = run(tiny_whisper_dir, second)
 
-    later = [s for s in together.segments if s.start >= 8.0]
+    later = [s for s in together.segments if s.start_time >= 8.0]
     expected = list(alone.segments)
     assert later and len(later) == len(expected)
     for got, want in zip(later, expected, strict=True):
-        assert got.start == pytest.approx(want.start + 8.0) and got.end == pytest.approx(want.end + 8.0)
-        assert [w.start for w in got.words] == pytest.approx([w.start + 8.0 for w in want.words])
+        assert got.start_time == pytest.approx(want.start_time + 8.0)
+        assert got.end_time == pytest.approx(want.end_time + 8.0)
+        assert [w.start for w in got.words or ()] == pytest.approx([(w.start or 0) + 8.0 for w in want.words or ()])
         assert got.text == want.text
 
 
@@ -196,7 +198,7 @@ def test_a_multilingual_model_reports_the_language_it_detected(tiny_multilingual
 
     assert transcription.language in _LANGUAGE_CODES
     assert transcription.language_probability is not None and 0 < transcription.language_probability <= 1
-    assert all(0 <= s.start <= s.end <= 12.0 for s in segments)
+    assert all(0 <= s.start_time <= s.end_time <= 12.0 for s in segments)
     assert progress[-1] == pytest.approx(12.0)
 
 

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from asr.types import SAMPLE_RATE, Pcm, Word
-from asr.windows import CUT_SEARCH_SECONDS, ProgressMeter, Window, place, windows
+from asr.types import SAMPLE_RATE, Pcm
+from asr.windows import CUT_SEARCH_SECONDS, ProgressMeter, Window, WindowWord, place, windows
+from transcript.segments import Word
 
 
 def stream(audio: Pcm, chunk_samples: int) -> Iterator[Pcm]:
@@ -53,11 +54,13 @@ def test_an_empty_stream_has_no_windows() -> None:
 
 def test_times_become_absolute_inside_the_window_and_in_order() -> None:
     window = Window(offset=60.0, audio=np.zeros(10 * SAMPLE_RATE, np.float32))
-    segment = place(window, -0.5, 12.0, "  hello ", [Word(1.0, 1.5, "hello", 0.8), Word(9.9, 11.0, "x", None)], 0.0)
+    said = [WindowWord(1.0, 1.5, "hello", 0.8), WindowWord(9.9, 11.0, "x", None)]
+    segment = place(window, -0.5, 12.0, "  hello ", said, 0.0)
 
-    assert (segment.start, segment.end, segment.text) == (60.0, 70.0, "hello")
-    assert segment.words == [Word(61.0, 61.5, "hello", 0.8), Word(69.9, 70.0, "x", None)]
-    assert place(window, 1.0, 2.0, "again", [], not_before=65.0).start == 65.0
+    assert (segment.start_time, segment.end_time, segment.text, segment.speaker_label) == (60.0, 70.0, "hello", None)
+    assert segment.words == (Word("hello", 61.0, 61.5, 0.8), Word("x", 69.9, 70.0))
+    again = place(window, 1.0, 2.0, "again", [], not_before=65.0)
+    assert (again.start_time, again.words) == (65.0, None)  # no words: None, as stored
 
 
 def test_progress_is_reported_only_when_it_grows() -> None:

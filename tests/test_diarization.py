@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from asr.diarization import DiarizationConfig, Turn, assign_speakers, diarize
-from asr.types import Segment, Word
 from config.settings import Settings
-from repo.diarization import SpeakerHints
 from tests.tiny_diarization import SAMPLE_RATE, TONE_A, alternating, segmentation_model, tone
+from transcript.segments import Segment, Word
+from transcript.speakers import SpeakerHints
 
 NO_HINTS = SpeakerHints()
 EXPECTED: list[tuple[float, float, str]] = [(2.0 * i, 2.0 * i + 2, f"SPEAKER_0{i % 2}") for i in range(5)]
@@ -120,8 +121,8 @@ def test_settings_point_at_the_models_dir_by_default(tmp_path: Path) -> None:
 TURNS = [Turn(0.0, 2.0, "SPEAKER_00"), Turn(2.0, 4.0, "SPEAKER_01"), Turn(4.0, 6.0, "SPEAKER_00")]
 
 
-def words(*timed: tuple[float, float, str]) -> list[Word]:
-    return [Word(start, end, text, 0.9) for start, end, text in timed]
+def words(*timed: tuple[float, float, str]) -> tuple[Word, ...]:
+    return tuple(Word(text, start, end, 0.9) for start, end, text in timed)
 
 
 def test_a_segment_is_split_at_the_word_where_the_speaker_changes() -> None:
@@ -129,6 +130,7 @@ def test_a_segment_is_split_at_the_word_where_the_speaker_changes() -> None:
         0.5,
         5.0,
         "Are you there? Yes I am. Good.",
+        None,
         words(
             (0.5, 0.8, " Are"),
             (0.8, 1.0, " you"),
@@ -140,17 +142,42 @@ def test_a_segment_is_split_at_the_word_where_the_speaker_changes() -> None:
         ),
     )
     split = assign_speakers([segment], TURNS)
-    assert [(s.start, s.end, s.text, s.speaker) for s in split] == [
+    assert [(s.start_time, s.end_time, s.text, s.speaker_label) for s in split] == [
         (0.5, 1.9, "Are you there?", "SPEAKER_00"),
         (2.1, 3.9, "Yes I am.", "SPEAKER_01"),
         (4.2, 5.0, "Good.", "SPEAKER_00"),
     ]
-    assert [len(s.words) for s in split] == [3, 3, 1]
+    assert [len(s.words or ()) for s in split] == [3, 3, 1]
+
+
+def test_words_without_timing_go_with_a_timed_neighbour_and_none_is_lost() -> None:
+    """A WhisperX-style transcript (numbers get no timing) whose first and last words are untimed."""
+    said = (
+        Word(" 嗯"),  # before any timed word: goes with the one after it (SPEAKER_00)
+        Word(" Are", 0.5, 1.0),
+        Word(" there?", 1.0, 1.9),
+        Word(" Yes", 2.1, 2.5),
+        Word(" 2024", None, None),  # after " Yes": SPEAKER_01
+        Word(" Good.", 4.2, 5.0),
+        Word(" 👍"),
+    )
+    segment = Segment(0.25, 5.5, "嗯 Are there? Yes 2024 Good. 👍", None, said)
+
+    split = assign_speakers([segment], TURNS)
+
+    assert [(s.start_time, s.end_time, s.text, s.speaker_label) for s in split] == [
+        (0.25, 1.9, "嗯 Are there?", "SPEAKER_00"),
+        (2.1, 2.5, "Yes 2024", "SPEAKER_01"),
+        (4.2, 5.5, "Good. 👍", "SPEAKER_00"),  # the segment's own edges stay the outer bounds
+    ]
+    assert tuple(w for s in split for w in s.words or ()) == said
+    only_untimed = Segment(1.5, 3.5, "zwei tausend", None, (Word("zwei"), Word("tausend")))
+    assert assign_speakers([only_untimed], TURNS) == [replace(only_untimed, speaker_label="SPEAKER_01")]
 
 
 def test_words_without_leading_spaces_are_joined_with_one() -> None:
-    segment = Segment(1.0, 3.0, "hi there", words((1.0, 1.5, "hi"), (2.5, 3.0, "there")))
-    assert [(s.text, s.speaker) for s in assign_speakers([segment], TURNS)] == [
+    segment = Segment(1.0, 3.0, "hi there", None, words((1.0, 1.5, "hi"), (2.5, 3.0, "there")))
+    assert [(s.text, s.speaker_label) for s in assign_speakers([segment], TURNS)] == [
         ("hi", "SPEAKER_00"),
         ("there", "SPEAKER_01"),
     ]
@@ -158,12 +185,12 @@ def test_words_without_leading_spaces_are_joined_with_one() -> None:
 
 def test_segments_without_words_take_the_speaker_they_overlap_most_or_the_nearest() -> None:
     segments = [
-        Segment(1.5, 3.5, "mostly the second", []),
-        Segment(6.5, 7.0, "after the last turn", []),
-        Segment(0.2, 1.0, "one speaker only", words((0.2, 1.0, "one"))),
+        Segment(1.5, 3.5, "mostly the second"),
+        Segment(6.5, 7.0, "after the last turn", None, ()),
+        Segment(0.2, 1.0, "one speaker only", None, words((0.2, 1.0, "one"))),
     ]
     labelled = assign_speakers(segments, TURNS)
-    assert [(s.text, s.speaker) for s in labelled] == [
+    assert [(s.text, s.speaker_label) for s in labelled] == [
         ("mostly the second", "SPEAKER_01"),
         ("after the last turn", "SPEAKER_00"),
         ("one speaker only", "SPEAKER_00"),
@@ -172,15 +199,15 @@ def test_segments_without_words_take_the_speaker_they_overlap_most_or_the_neares
 
 
 def test_without_turns_everyone_is_one_speaker() -> None:
-    segments = [Segment(0.0, 1.0, "a", []), Segment(1.0, 2.0, "b", words((1.0, 2.0, "b")))]
-    assert [s.speaker for s in assign_speakers(segments, [])] == ["SPEAKER_00", "SPEAKER_00"]
+    segments = [Segment(0.0, 1.0, "a"), Segment(1.0, 2.0, "b", None, words((1.0, 2.0, "b")))]
+    assert [s.speaker_label for s in assign_speakers(segments, [])] == ["SPEAKER_00", "SPEAKER_00"]
 
 
 def test_diarized_tones_label_a_transcript(tiny_diarization_models: tuple[Path, Path]) -> None:
     """The whole path: diarization of the tones, then a two-sentence segment spanning a change of voice."""
     turns = diarize(alternating(), SAMPLE_RATE, NO_HINTS, config(tiny_diarization_models)).turns
-    segment = Segment(0.5, 3.5, "Hello. Hi.", words((0.5, 1.5, " Hello."), (2.5, 3.5, " Hi.")))
-    assert [(s.text, s.speaker) for s in assign_speakers([segment], turns)] == [
+    segment = Segment(0.5, 3.5, "Hello. Hi.", None, words((0.5, 1.5, " Hello."), (2.5, 3.5, " Hi.")))
+    assert [(s.text, s.speaker_label) for s in assign_speakers([segment], turns)] == [
         ("Hello.", "SPEAKER_00"),
         ("Hi.", "SPEAKER_01"),
     ]

@@ -1,7 +1,8 @@
 """Dependencies point one way: read every module's imports (with ast, so imports inside functions count too).
 
 Each package may import only the project packages listed for it below. From the bottom: `outbound` (SSRF guard,
-retry helpers) and `credentials` (hashes, sealing) import nothing of ours; `config` (settings) reads `outbound`'s
+retry helpers), `credentials` (hashes, sealing) and `transcript` (a transcript's segments, words and speakers, and
+the conversions between their forms) import nothing of ours; `config` (settings) reads `outbound`'s
 address allowances; `embedded` (servers for a bare machine) reads `config`; `repo/` is data access on top of those;
 speech engines, LLM clients, media decoding and storage never reach into `repo/`; `web/` and `workers/` use what
 is below them and never each other; only `opentr_cli/` (the command line and the dev server) wires them all.
@@ -19,17 +20,18 @@ BASE = frozenset({"config", "outbound"})
 ALLOWED: dict[str, frozenset[str]] = {
     "outbound": frozenset(),
     "credentials": frozenset(),
+    "transcript": frozenset(),  # the vocabulary every layer speaks
     "config": frozenset({"outbound"}),
     "embedded": frozenset({"config"}),
-    "repo": frozenset({"config", "credentials", "embedded"}),
+    "repo": frozenset({"config", "credentials", "embedded", "transcript"}),
     "media": BASE,
-    "asr": BASE | {"repo"},
+    "asr": BASE | {"transcript"},
     "llm": BASE,
     "storage": BASE,
-    "jobs": BASE | {"repo"},  # what web/ and workers/ share to enqueue jobs
-    "web": BASE | {"credentials", "embedded", "repo", "jobs", "llm", "storage"},
-    "workers": BASE | {"credentials", "repo", "jobs", "llm", "storage", "asr", "media"},
-    "importers": BASE | {"credentials", "repo", "storage"},  # reads another database
+    "jobs": BASE | {"repo", "transcript"},  # what web/ and workers/ share to enqueue jobs
+    "web": BASE | {"credentials", "embedded", "repo", "jobs", "llm", "storage", "transcript"},
+    "workers": BASE | {"credentials", "repo", "jobs", "llm", "storage", "asr", "media", "transcript"},
+    "importers": BASE | {"credentials", "repo", "storage", "transcript"},  # reads another database
 }
 PROJECT = frozenset({*ALLOWED, "opentr_cli", "bench", "tests"})
 

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from workers.sidecars import SidecarError, SidecarSegment, parse_sidecar
+from transcript.segments import Segment, Word
+from transcript.sidecars import SidecarError, parse_sidecar
 
 SRT = """1
 00:00:01,000 --> 00:00:02,500
@@ -24,9 +25,9 @@ SPEAKER_00: You are a   bold one.
 """
 
 EXPECTED = [
-    SidecarSegment(1.0, 2.5, "Hello there, general Kenobi.", "SPEAKER_01"),
-    SidecarSegment(3.0, 4.0, "You are a bold one.", "SPEAKER_00"),
-    SidecarSegment(3723.456, 3724.0, "No speaker here & there", None),
+    Segment(1.0, 2.5, "Hello there, general Kenobi.", "SPEAKER_01"),
+    Segment(3.0, 4.0, "You are a bold one.", "SPEAKER_00"),
+    Segment(3723.456, 3724.0, "No speaker here & there", None),
 ]
 
 VTT = """WEBVTT - interview
@@ -51,6 +52,12 @@ intro
 No speaker here &amp; there
 """
 
+HELLO_WORDS = [
+    {"word": "Hello", "start": 1.0, "end": 1.4, "score": 0.91, "speaker": "SPEAKER_01"},
+    {"word": "there,", "start": 1.5, "end": 1.8, "score": 0.88},
+    {"word": "general", "start": 1.9, "end": 2.2},
+    {"word": "Kenobi.", "start": 2.2, "end": 2.5, "score": 0.7},
+]
 WHISPERX = {
     "language": "en",
     "segments": [
@@ -59,12 +66,7 @@ WHISPERX = {
             "end": 2.5,
             "text": " Hello there, general Kenobi.",
             "speaker": "SPEAKER_01",
-            "words": [
-                {"word": "Hello", "start": 1.0, "end": 1.4, "score": 0.91, "speaker": "SPEAKER_01"},
-                {"word": "there,", "start": 1.5, "end": 1.8, "score": 0.88},
-                {"word": "general", "start": 1.9, "end": 2.2},
-                {"word": "Kenobi.", "start": 2.2, "end": 2.5, "score": 0.7},
-            ],
+            "words": HELLO_WORDS,
         },
         {"start": 3, "end": 4, "text": "You are a bold one.", "speaker": "SPEAKER_00"},
         {
@@ -97,8 +99,8 @@ def test_srt_without_index_lines_and_with_dot_decimals() -> None:
 
 def test_vtt_cues_become_segments_with_voices() -> None:
     assert parse_sidecar(VTT.encode()) == [
-        SidecarSegment(1.0, 2.5, "Hello there, general Kenobi.", "SPEAKER_01"),
-        SidecarSegment(3.0, 4.0, "You are a bold one.", "SPEAKER_00"),
+        Segment(1.0, 2.5, "Hello there, general Kenobi.", "SPEAKER_01"),
+        Segment(3.0, 4.0, "You are a bold one.", "SPEAKER_00"),
         EXPECTED[2],
     ]
 
@@ -130,16 +132,21 @@ def test_whisperx_json_keeps_speakers_and_words() -> None:
     ]
     first, second, third = segments
     assert first.words is not None and len(first.words) == 4
-    assert first.words[0] == {"word": "Hello", "start": 1.0, "end": 1.4, "score": 0.91, "speaker": "SPEAKER_01"}
-    assert first.words[2] == {"word": "general", "start": 1.9, "end": 2.2}
+    assert first.words[0] == Word("Hello", 1.0, 1.4, 0.91, "SPEAKER_01")
+    assert first.words[2] == Word("general", 1.9, 2.2)
     assert second.words is None
-    assert third.words == [{"word": "In", "start": 3723.456, "end": 3723.5}, {"word": "2014"}]
+    assert third.words == (Word("In", 3723.456, 3723.5), Word("2014"))
     assert isinstance(second.start_time, float)
-    json.dumps([s.words for s in segments])
+    # stored as they came (the keys of what is known)
+    assert [None if s.words is None else [w.as_json() for w in s.words] for s in segments] == [
+        HELLO_WORDS,
+        None,
+        [{"word": "In", "start": 3723.456, "end": 3723.5}, {"word": "2014"}],
+    ]
 
 
 def test_bare_json_list_of_segments_is_accepted() -> None:
-    assert parse_sidecar(b'[{"start": 0, "end": 1, "text": "hi"}]') == [SidecarSegment(0.0, 1.0, "hi")]
+    assert parse_sidecar(b'[{"start": 0, "end": 1, "text": "hi"}]') == [Segment(0.0, 1.0, "hi")]
 
 
 def test_segments_are_frozen() -> None:

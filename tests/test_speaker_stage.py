@@ -12,14 +12,14 @@ import pytest
 from repo.database import Database
 from repo.notifications import NotificationRepository
 from repo.rows import Actor
-from repo.segments import NewSegment, SegmentRepository
+from repo.segments import SegmentRepository
 from repo.speaker_profiles import SpeakerProfileRepository
 from repo.speakers import SpeakerRepository
 from repo.user_settings import SettingsRepository
-from repo.voices import Voice
 from tests import factories
+from transcript.sidecars import SidecarError, parse_sidecar, parse_speaker_embeddings
+from transcript.speakers import Voice
 from workers import speaker_stage
-from workers.sidecars import SidecarError, parse_sidecar, parse_speaker_embeddings
 from workers.steps import FileJob
 
 DIM = 32
@@ -51,10 +51,8 @@ def process(db: Database, owner: Actor, sidecar: bytes) -> tuple[int, Any]:
     """What process_media does with a sidecar: transcript, then the speaker stage, in one step."""
     with db.transaction() as conn:
         file_id, file_uuid = factories.media_file(conn, owner, status="processing")
-        segments = [NewSegment(s.start_time, s.end_time, s.text, s.speaker_label) for s in parse_sidecar(sidecar)]
-        SegmentRepository(conn).replace_transcript(file_id, segments)
-        voices = {label: Voice(vector) for label, vector in parse_speaker_embeddings(sidecar).items()}
-        report = speaker_stage.store_speakers_and_match(conn, file_id, owner.id, voices)
+        SegmentRepository(conn).replace_transcript(file_id, parse_sidecar(sidecar))
+        report = speaker_stage.store_speakers_and_match(conn, file_id, owner.id, parse_speaker_embeddings(sidecar))
         speaker_stage.record_outcome(conn, job_for(db, conn, owner, file_id), "transcript", None, report)
     return file_id, file_uuid
 
@@ -125,7 +123,7 @@ def test_without_diarization_the_file_and_the_notification_say_so(
 
 
 def test_sidecar_embeddings_are_read_from_whisperx_json_only() -> None:
-    assert parse_speaker_embeddings(whisperx({"SPEAKER_00": [1, 2.5]})) == {"SPEAKER_00": [1.0, 2.5]}
+    assert parse_speaker_embeddings(whisperx({"SPEAKER_00": [1, 2.5]})) == {"SPEAKER_00": Voice([1.0, 2.5])}
     assert parse_speaker_embeddings(b"1\n00:00:01,000 --> 00:00:02,000\nhi\n") == {}
     assert parse_speaker_embeddings(json.dumps({"segments": []}).encode()) == {}
     with pytest.raises(SidecarError, match=r"t.json: speaker_embeddings\['SPEAKER_01'\]: every value must be a fin"):

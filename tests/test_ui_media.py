@@ -13,9 +13,10 @@ import psycopg
 import pytest
 
 from repo.rows import Actor
-from repo.segments import NewSegment, SegmentRepository
+from repo.segments import SegmentRepository
 from tests import factories
 from tests.web import actor_of, sign_up
+from transcript.segments import Segment, Word
 
 
 @pytest.fixture
@@ -25,14 +26,14 @@ def signed_in(client: Any, fresh_url: str) -> tuple[str, Actor]:
 
 
 def transcribed_file(conninfo: str, owner: Actor) -> str:
-    words = [{"word": "Hello", "start": 0.1, "end": 0.4}, {"word": "there", "start": 0.6, "end": 0.9}]
+    words = (Word("Hello", 0.1, 0.4), Word("there", 0.6, 0.9))
     with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
         file_id, file_uuid = factories.media_file(conn, owner, status="completed", duration=4.0)
         SegmentRepository(conn).replace_transcript(
             file_id,
             [
-                NewSegment(0.0, 1.0, "Hello there", "SPEAKER_00", words),
-                NewSegment(1.0, 4.0, "General Kenobi", "SPEAKER_01"),
+                Segment(0.0, 1.0, "Hello there", "SPEAKER_00", words),
+                Segment(1.0, 4.0, "General Kenobi", "SPEAKER_01"),
             ],
         )
     return str(file_uuid)

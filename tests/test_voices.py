@@ -14,8 +14,9 @@ import pytest
 from repo.rows import Actor
 from repo.speaker_profiles import SpeakerProfileRepository
 from repo.speakers import SpeakerRepository
-from repo.voices import SIGNATURE_BITS, Voice, VoiceRepository, screen_bits, signature, unit
+from repo.voices import SIGNATURE_BITS, VoiceRepository, screen_bits, signature, unit
 from tests import factories
+from transcript.speakers import Voice
 
 Conn = psycopg.Connection[Any]
 DIM = 64

@@ -420,7 +420,8 @@ def test_bad_uuid_in_the_path_names_the_field(client: Any, fresh_url: str, metho
 
 def voice(url: str, speaker_uuid: str, vector: list[float], seconds: float = 10.0) -> None:
     """Give a speaker a voice embedding and match its file, as the worker does after processing."""
-    from repo.voices import Voice, VoiceRepository
+    from repo.voices import VoiceRepository
+    from transcript.speakers import Voice
 
     with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
         row = conn.execute(

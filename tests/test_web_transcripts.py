@@ -12,17 +12,19 @@ import psycopg
 from pydantic import TypeAdapter
 
 from repo.rows import Actor
-from repo.segments import NewSegment, SegmentRepository
+from repo.segments import SegmentRepository
 from repo.transcript_staging import TranscriptStaging
 from tests import factories
 from tests.web import register, signed_in
 from tests.workers_support import whisperx
+from transcript.segments import Segment, Word
+from transcript.sidecars import parse_sidecar
 from web.transcripts import SegmentOut
-from workers.sidecars import parse_sidecar
 
 MODEL = TypeAdapter(list[SegmentOut])
 IDENTITY = {"Accept-Encoding": "identity"}
 WORDS = [{"word": "Hi", "start": 0.1, "end": 0.4, "score": 0.9}, {"word": '"there" <ü>', "start": 0.5, "end": 1e-7}]
+TIMED = (Word("Hi", 0.1, 0.4, 0.9), Word('"there" <ü>', 0.5, 1e-7))  # WORDS as an engine hands them over
 
 
 def model_serialized(url: str, owner: Actor, file_uuid: str) -> list[dict[str, Any]]:
@@ -60,15 +62,7 @@ def sidecar_file(url: str, owner: Actor) -> tuple[int, str]:
     )
     with psycopg.connect(url, autocommit=True) as conn:
         file_id, file_uuid = factories.media_file(conn, owner, status="completed")
-        SegmentRepository(conn).replace_transcript(
-            file_id,
-            [  # as workers/process_media.py hands them over
-                NewSegment(
-                    s.start_time, s.end_time, s.text, s.speaker_label, [dict(w) for w in s.words] if s.words else None
-                )
-                for s in parsed
-            ],
-        )
+        SegmentRepository(conn).replace_transcript(file_id, parsed)  # as the worker stores them
     return file_id, str(file_uuid)
 
 
@@ -82,9 +76,9 @@ def engine_file(url: str, owner: Actor) -> tuple[int, str]:
             [task_id, owner.id, file_id],
         )
         staging = TranscriptStaging(conn, task_id)
-        seq = staging.stage(0, [NewSegment(0.0, 1.0, "first", "SPEAKER_00", WORDS), NewSegment(1.0, 2.0, "second")])
-        seq = staging.stage(seq, [NewSegment(2.0, 3.5, "third", "SPEAKER_01", [{"word": "third", "start": 2.0}])])
-        staging.stage(seq, [NewSegment(0.0, 1.0, "first", "SPEAKER_00", [{"word": "a repeat"}])])  # kept once
+        seq = staging.stage(0, [Segment(0.0, 1.0, "first", "SPEAKER_00", TIMED), Segment(1.0, 2.0, "second")])
+        seq = staging.stage(seq, [Segment(2.0, 3.5, "third", "SPEAKER_01", (Word("third", 2.0),))])
+        staging.stage(seq, [Segment(0.0, 1.0, "first", "SPEAKER_00", (Word("a repeat"),))])  # kept once
         with conn.transaction():
             staging.publish(file_id)
     return file_id, str(file_uuid)
@@ -160,7 +154,7 @@ def test_replacing_the_transcript_changes_the_etag(client: Any, fresh_url: str) 
     path = f"/api/files/{file_uuid}/transcript"
     etag = client.get(path, headers=headers).headers["etag"]
     with psycopg.connect(fresh_url, autocommit=True) as conn:
-        SegmentRepository(conn).replace_transcript(file_id, [NewSegment(0.0, 1.0, "anew")])
+        SegmentRepository(conn).replace_transcript(file_id, [Segment(0.0, 1.0, "anew")])
     renewed = client.get(path, headers={**headers, "If-None-Match": etag})
     assert renewed.status_code == 200 and [s["text"] for s in renewed.json()] == ["anew"]
 
@@ -192,7 +186,7 @@ def test_compressed_and_uncompressed_bodies_decode_to_the_same_json(client: Any,
             file_id, file_uuid = factories.media_file(conn, owner, status="completed", title="budget talk")
             SegmentRepository(conn).replace_transcript(
                 file_id,
-                [NewSegment(i * 2.0, i * 2.0 + 1.5, f"budget line {i}", "SPEAKER_00", WORDS) for i in range(300)],
+                [Segment(i * 2.0, i * 2.0 + 1.5, f"budget line {i}", "SPEAKER_00", TIMED) for i in range(300)],
             )
     for path in (f"/api/files/{file_uuid}/transcript", "/api/search?q=budget", "/api/files?limit=50"):
         for _ in range(2):  # the transcript's second answer comes from the cache
@@ -214,7 +208,7 @@ def test_a_time_window_keeps_the_overlapping_segments(client: Any, fresh_url: st
     with psycopg.connect(fresh_url, autocommit=True) as conn:
         file_id, file_uuid = factories.media_file(conn, owner, status="completed")
         SegmentRepository(conn).replace_transcript(
-            file_id, [NewSegment(i * 10.0, i * 10.0 + 8.0, f"part {i}") for i in range(10)]
+            file_id, [Segment(i * 10.0, i * 10.0 + 8.0, f"part {i}") for i in range(10)]
         )
     path = f"/api/files/{file_uuid}/transcript"
 

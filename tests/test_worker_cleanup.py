@@ -15,8 +15,9 @@ import pytest
 
 from repo import schema
 from repo.database import Database
-from repo.segments import NewSegment, SegmentRepository
+from repo.segments import SegmentRepository
 from tests import factories
+from transcript.segments import Segment
 from workers.cleanup import cleanup
 
 DAY = 24 * 3600
@@ -48,7 +49,7 @@ def arrange(conninfo: str, storage: Path) -> Layout:
         owner = factories.user(conn)
         real_id, _ = factories.media_file(conn, owner, status="completed", storage_path=f"{owner.id}/real-media")
         missing_id, _ = factories.media_file(conn, owner, status="completed", storage_path=f"{owner.id}/vanished")
-        SegmentRepository(conn).replace_transcript(missing_id, [NewSegment(0.0, 1.0, "still here", "SPEAKER_00")])
+        SegmentRepository(conn).replace_transcript(missing_id, [Segment(0.0, 1.0, "still here", "SPEAKER_00")])
         orphaned_id, _ = factories.media_file(conn, owner, status="orphaned", storage_path=f"{owner.id}/long-gone")
     kept = [
         put(storage, f"{owner.id}/real-media", age_seconds=30 * DAY),  # old, but a row points at it

@@ -19,11 +19,12 @@ from config.settings import Settings
 from jobs import dispatch
 from repo.llm_configs import LlmConfig, LlmConfigRepository
 from repo.rows import Actor
-from repo.segments import NewSegment, SegmentRepository
+from repo.segments import SegmentRepository
 from repo.user_settings import SettingsRepository
 from tests import factories
 from tests.llm_servers import LocalServer, Received, Reply, Responder, in_turn, openai_answer, serving
 from tests.workers_support import WorkerEnv, kill_group, srt, wav
+from transcript.segments import Segment
 from workers.summarizer import SYSTEM_PROMPT
 
 API_KEY = "sk-local-3c1f9a-worker-test"
@@ -113,7 +114,7 @@ def transcribed_file(
 ) -> int:
     """A completed file with its segments and speakers, SPEAKER_00 named Alice and SPEAKER_01 named Bob."""
     file_id, _ = factories.media_file(conn, owner, filename=filename, status="completed")
-    SegmentRepository(conn).replace_transcript(file_id, [NewSegment(a, b, text, who) for a, b, who, text in cues])
+    SegmentRepository(conn).replace_transcript(file_id, [Segment(a, b, text, who) for a, b, who, text in cues])
     for label, name in (("SPEAKER_00", "Alice"), ("SPEAKER_01", "Bob")):
         conn.execute(
             "UPDATE speakers SET display_name = %s WHERE media_file_id = %s AND label = %s", (name, file_id, label)

@@ -1,7 +1,8 @@
 """Exports of transcripts: one file as txt, json, csv, srt or vtt, or several files as one zip, streamed.
 
 Options: speaker names, timestamps, and the file's comments (txt, json, csv; vtt as NOTE blocks; SRT has no place
-for them). Subtitles are split into readable cues (web/subtitles.py). The download's name comes from the title.
+for them). Subtitles are split into readable cues (transcript/subtitles.py). The download's name comes from the
+title.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from repo.database import Connection
 from repo.errors import Conflict, NotFound
 from repo.media_files import MediaFile, MediaFileRepository
 from repo.rows import Actor
-from repo.segments import SegmentRepository, TranscriptSegment
-from web import subtitles
+from repo.segments import SegmentRepository
+from transcript import subtitles
+from transcript.segments import TranscriptSegment
 from web.endpoint import Ctx, Router
 
 router = Router("exports")
@@ -129,7 +131,7 @@ def render(transcript: Transcript, options: ExportOptions) -> bytes:
         return _csv(transcript, options).encode()
     if fmt == "txt":
         return _txt(transcript, options).encode()
-    cues = subtitles.readable_cues(transcript.segments, show_speaker=options.speakers)
+    cues = subtitles.readable_cues(map(subtitles.Cue.of, transcript.segments), show_speaker=options.speakers)
     if fmt == "srt":
         return "".join(subtitles.srt(cues)).encode()
     notes = [

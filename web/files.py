@@ -14,13 +14,14 @@ from starlette.responses import FileResponse, Response
 
 from jobs import dispatch
 from repo import library
-from repo.diarization import MAX_SPEAKERS, DiarizationRepository, SpeakerHints
+from repo.diarization import DiarizationRepository
 from repo.errors import Conflict, NotFound
 from repo.library import FilterValues, LibraryFilter, SortKey
 from repo.media_files import FileDetail, FilePage, MediaFile, MediaFileRepository
 from repo.notifications import NotificationRepository
 from storage import layout
 from storage.backend import LocalStorage
+from transcript.speakers import MAX_SPEAKERS, SpeakerHints
 from web.endpoint import Ctx, Router, refuse_nul
 from web.errors import UnsupportedMediaType
 from web.fields import Cursor, QueryDateTime, worded
@@ -246,7 +247,7 @@ class UploadFields(BaseModel):
     description: str | None = Field(default=None, max_length=10_000)
     language: str | None = Field(default=None, max_length=20)
     source_url: str | None = Field(default=None, max_length=2000)
-    # for diarization (repo.diarization.SpeakerHints): the exact count, or a range
+    # for diarization (transcript.speakers.SpeakerHints): the exact count, or a range
     min_speakers: SpeakerCount = None
     max_speakers: SpeakerCount = None
     num_speakers: SpeakerCount = None

@@ -10,8 +10,9 @@ from starlette.responses import Response
 
 from repo.errors import Conflict
 from repo.media_files import MediaFileRepository
-from repo.segments import SegmentRepository, TranscriptSegment
-from web import subtitles
+from repo.segments import SegmentRepository
+from transcript import subtitles
+from transcript.segments import TranscriptSegment
 from web.body_cache import BodyCache, Encoded, accepts_gzip, etag_matches
 from web.endpoint import Ctx, Router
 from web.fields import Seconds
@@ -20,6 +21,9 @@ router = Router("transcripts")
 
 
 class SegmentOut(BaseModel):
+    """A stored segment (`transcript.segments.TranscriptSegment`, field for field), with its speaker's uuid, label
+    and the name it is shown with (the display name, else the label)."""
+
     model_config = ConfigDict(from_attributes=True)
     uuid: UUID
     start_time: float
@@ -136,7 +140,7 @@ SUBTITLE_OPENAPI = {
 def subtitles_file(ctx: Ctx, query: SubtitleQuery) -> Response:
     """The transcript as SRT or WebVTT subtitles."""
     file_uuid = ctx.uuid("uuid")
-    cues = SegmentRepository(ctx.conn).transcript(ctx.actor, file_uuid)
+    cues = map(subtitles.Cue.of, SegmentRepository(ctx.conn).transcript(ctx.actor, file_uuid))
     render = subtitles.srt if query.format == "srt" else subtitles.vtt
     media_type = "application/x-subrip" if query.format == "srt" else "text/vtt"
     return Response(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
+
+from transcript.segments import Segment, TranscriptSegment
 
 WORD = re.compile(r"[^\W\d_][\w'\u2019-]*", re.UNICODE)
 STOPWORDS = frozenset(
@@ -22,18 +24,11 @@ STOPWORDS = frozenset(
 )
 
 
-class Segment(Protocol):
-    @property
-    def start_time(self) -> float: ...
-    @property
-    def end_time(self) -> float: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def speaker_label(self) -> str | None: ...
+# A transcript being published (its segments as staged) or a stored one (a summary's input).
+Segments = Sequence[Segment | TranscriptSegment]
 
 
-def speaker_stats(segments: Sequence[Segment]) -> dict[str, dict[str, Any]]:
+def speaker_stats(segments: Segments) -> dict[str, dict[str, Any]]:
     """label → talk_time (s), words, turns (a turn starts whenever the speaker changes)."""
     stats: dict[str, dict[str, Any]] = {}
     previous: str | None = None
@@ -48,7 +43,7 @@ def speaker_stats(segments: Sequence[Segment]) -> dict[str, dict[str, Any]]:
     return stats
 
 
-def keywords(segments: Sequence[Segment], top: int = 20) -> list[dict[str, Any]]:
+def keywords(segments: Segments, top: int = 20) -> list[dict[str, Any]]:
     counts: Counter[str] = Counter()
     for segment in segments:
         counts.update(

@@ -21,12 +21,11 @@ from media.decode import pcm_chunks
 from repo.database import Connection
 from repo.diarization import DiarizationRepository, Outcome
 from repo.transcript_staging import TranscriptStaging
-from repo.voices import Voice
+from transcript.sidecars import parse_speaker_embeddings
+from transcript.speakers import Voice
 from workers import speaker_stage
 from workers.context import JobContext
-from workers.sidecars import parse_speaker_embeddings
 from workers.steps import FileJob
-from workers.transcription import as_row, as_segment
 
 SAMPLE_RATE = 16_000
 
@@ -45,8 +44,7 @@ class Speakers:
 
 def find_speakers(context: JobContext, job: FileJob, path: Path, sidecar: bytes | None) -> Speakers:
     if sidecar is not None:
-        embeddings = parse_speaker_embeddings(sidecar)
-        return Speakers("transcript", voices={label: Voice(vector) for label, vector in embeddings.items()})
+        return Speakers("transcript", voices=parse_speaker_embeddings(sidecar))
     config = DiarizationConfig.from_settings(context.settings)
     result = unavailable(config)
     if result is None:
@@ -56,6 +54,5 @@ def find_speakers(context: JobContext, job: FileJob, path: Path, sidecar: bytes 
     if result.turns:
         with context.db.transaction() as conn:
             staging = TranscriptStaging(conn, job.task_id)
-            staged = [as_segment(row.as_new()) for row in staging.staged()]
-            staging.restage([as_row(s) for s in assign_speakers(staged, result.turns)])
+            staging.restage(assign_speakers(staging.staged(), result.turns))
     return Speakers(result.outcome, result.message, dict(result.voices))

@@ -25,17 +25,18 @@ from repo.errors import Conflict, DataError, NotFound
 from repo.file_processing import FileProcessingRepository
 from repo.media_files import MediaFile, MediaFileRepository
 from repo.rows import Actor
-from repo.segments import NewSegment, SegmentRepository
+from repo.segments import SegmentRepository
 from repo.tasks import TaskRepository
 from repo.transcript_staging import TranscriptStaging
 from repo.user_settings import SettingsRepository
 from storage import layout
 from storage.backend import Storage
+from transcript.segments import Segment
+from transcript.sidecars import SidecarError
 from workers import analytics, transcription
 from workers.context import JobContext, job_context
 from workers.diarization_step import find_speakers
 from workers.liveness import JobLease, LeaseTaken
-from workers.sidecars import SidecarError
 from workers.steps import FileJob, JobCancelled, JobSuperseded, ignoring_gone
 
 log = logging.getLogger("opentr.jobs.media")
@@ -135,11 +136,11 @@ def _read_media(context: JobContext, job: FileJob, media: MediaFile, path: Path)
     staged = transcription.transcribe(context, job, dataclasses.replace(media, duration=duration), path, sidecar)
     job.step(0.86, f"transcribed {staged.segments} segments ({staged.source})")
     speakers = find_speakers(context, job, path, sidecar)
-    segments: list[NewSegment] = []
+    segments: list[Segment] = []
 
     def publish(conn: Connection) -> None:
         staging = TranscriptStaging(conn, job.task_id)
-        segments.extend(s.as_new() for s in staging.staged())
+        segments.extend(staging.staged())
         staging.publish(job.file_id)
         speakers.publish(conn, job)
 

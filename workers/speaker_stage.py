@@ -11,7 +11,7 @@ How `process_media` wires the diarization stage (asr/diarization.py) and this mo
         result = diarize(pcm_chunks(path), 16_000, hints, config)    # bounded memory, never raises for models
     segments = assign_speakers(segments, result.turns)                # SPEAKER_00 for all without turns
     voices = result.voices                                            # or, for a WhisperX sidecar:
-    # voices = {label: Voice(v) for label, v in parse_speaker_embeddings(sidecar).items()}; outcome "transcript"
+    # voices = parse_speaker_embeddings(sidecar); outcome "transcript"
 
     def write(conn):                                                  # one job step, one transaction
         _store_transcript(conn, job.file_id, new_segments)           # creates the speakers by label
@@ -30,7 +30,8 @@ from repo.database import Connection
 from repo.diarization import DiarizationRepository, Outcome
 from repo.rows import Actor
 from repo.user_settings import SettingsRepository
-from repo.voices import MatchOutcome, Voice, VoiceRepository
+from repo.voices import MatchOutcome, VoiceRepository
+from transcript.speakers import Voice
 from workers.steps import FileJob
 
 OUTCOME_TITLES: dict[Outcome, str] = {

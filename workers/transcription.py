@@ -1,10 +1,11 @@
 """The transcript step of `process_media`: a sidecar uploaded with the file is imported; otherwise the configured
 speech engine (asr/) listens to the audio, decoded by PyAV (media/) as a stream of 16 kHz chunks.
 
-Whatever the source, segments go to the job's staging area (repo/transcript_staging.py) in short transactions as
-they come, and `process_media` publishes them as the file's transcript in one short transaction at the end. So no
-transaction stays open and no row of the file stays locked for the length of a transcription (an hour on a CPU),
-and a crash leaves no partial transcript visible.
+Whatever the source, segments (`transcript.segments.Segment`: the parser and the engine give the same value) go
+to the job's staging area (repo/transcript_staging.py) in short transactions as they come, and `process_media`
+publishes them as the file's transcript in one short transaction at the end. So no transaction stays open and no
+row of the file stays locked for the length of a transcription (an hour on a CPU), and a crash leaves no partial
+transcript visible.
 
 While the engine runs, progress (decoded audio position / duration) is written at most every
 `OPENTR_PROGRESS_SECONDS` (2 s) and only when it moved by at least `PROGRESS_STEP`, so a long file shows a real
@@ -17,26 +18,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from asr import speech_engine
 from asr.errors import TranscriptionCancelled
-from asr.types import Pcm, Segment, Word
+from asr.types import Pcm
 from media import MediaError
 from media.decode import pcm_chunks
 from repo.file_processing import FileProcessingRepository
 from repo.media_files import MediaFile
 from repo.rows import Actor
-from repo.segments import NewSegment
 from repo.transcript_staging import TranscriptStaging
 from repo.user_settings import SettingsRepository
+from transcript.segments import Segment
+from transcript.sidecars import parse_sidecar
+from transcript.speakers import DEFAULT_SPEAKER
 from workers.context import JobContext
-from workers.sidecars import parse_sidecar
 from workers.steps import FileJob, JobCancelled, JobSuperseded
 
 log = logging.getLogger("opentr.jobs.transcription")
-DEFAULT_SPEAKER = "SPEAKER_00"  # an engine gives no speaker labels; diarization may split them later
 PROGRESS_STEP = 0.01
 STAGE_BATCH = 200
 START, END = 0.35, 0.85  # the share of the file's progress bar that transcription fills
@@ -51,13 +52,7 @@ class Staged:
 def transcribe(context: JobContext, job: FileJob, media: MediaFile, path: Path, sidecar: bytes | None) -> Staged:
     """Stage the file's transcript for `job`; raises JobCancelled / JobSuperseded when told to stop."""
     if sidecar is not None:
-        found = parse_sidecar(sidecar, f"transcript of {media.filename}")
-        segments = [
-            NewSegment(
-                s.start_time, s.end_time, s.text, s.speaker_label, [dict(w) for w in s.words] if s.words else None
-            )
-            for s in found
-        ]
+        segments = parse_sidecar(sidecar, f"transcript of {media.filename}")
         with context.db.transaction() as conn:
             staging = TranscriptStaging(conn, job.task_id)
             staging.discard()  # a re-run of the same task (after a lost lock session) starts over
@@ -85,10 +80,11 @@ def _listen(context: JobContext, job: FileJob, media: MediaFile, path: Path) -> 
             with context.db.transaction() as conn:
                 FileProcessingRepository(conn).set_language(job.file_id, result.language, result.language_probability)
         staged = 0
-        batch: list[NewSegment] = []
+        batch: list[Segment] = []
         flushed_at = time.monotonic()
         for segment in result.segments:
-            batch.append(as_row(segment))
+            # An engine gives no labels: one speaker, until diarization splits the transcript between several.
+            batch.append(replace(segment, speaker_label=segment.speaker_label or DEFAULT_SPEAKER))
             if len(batch) >= STAGE_BATCH or time.monotonic() - flushed_at >= every:
                 staged = _stage(context, job, staged, batch)
                 batch, flushed_at = [], time.monotonic()
@@ -98,30 +94,11 @@ def _listen(context: JobContext, job: FileJob, media: MediaFile, path: Path) -> 
     return Staged(staged, engine.name)
 
 
-def _stage(context: JobContext, job: FileJob, first_seq: int, batch: list[NewSegment]) -> int:
+def _stage(context: JobContext, job: FileJob, first_seq: int, batch: list[Segment]) -> int:
     if not batch:
         return first_seq
     with context.db.transaction() as conn:
         return TranscriptStaging(conn, job.task_id).stage(first_seq, batch)
-
-
-def as_row(segment: Segment) -> NewSegment:
-    """An engine's segment as a transcript row (word timings as WhisperX writes them)."""
-    words = [
-        {"word": w.text, "start": w.start, "end": w.end, **({} if w.probability is None else {"score": w.probability})}
-        for w in segment.words
-    ]
-    return NewSegment(segment.start, segment.end, segment.text, segment.speaker or DEFAULT_SPEAKER, words or None)
-
-
-def as_segment(row: NewSegment) -> Segment:
-    """A staged row back as an engine's segment (for diarization to relabel and split)."""
-    words = [
-        Word(float(w["start"]), float(w["end"]), str(w["word"]), w.get("score"))
-        for w in row.words or []
-        if isinstance(w, dict) and {"start", "end", "word"} <= w.keys()
-    ]
-    return Segment(row.start_time, row.end_time, row.text, words, row.speaker_label)
 
 
 def _renamed_errors(chunks: Iterable[Pcm], filename: str) -> Iterator[Pcm]:

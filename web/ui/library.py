@@ -17,10 +17,10 @@ from starlette.responses import Response
 
 from repo import library as library_repo
 from repo.collections import CollectionRepository
-from repo.diarization import MAX_SPEAKERS
 from repo.errors import Invalid
 from repo.library import STATUSES
 from repo.media_files import FileListRow, MediaFileRepository
+from transcript.speakers import MAX_SPEAKERS
 from web.files import FileListQuery
 from web.ui.render import View, page
 

@@ -20,10 +20,11 @@ from repo.collections import CollectionRepository
 from repo.comments import CommentRepository
 from repo.errors import Invalid
 from repo.media_files import MediaFileRepository
-from repo.segments import SegmentRepository, TranscriptSegment
+from repo.segments import SegmentRepository
 from repo.speakers import SpeakerRepository
 from repo.summaries import SummaryRepository
 from repo.tags import TagRepository
+from transcript.segments import TranscriptSegment
 from web.exports import MEDIA_TYPES
 from web.ui.render import View, page
 

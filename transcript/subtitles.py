@@ -1,4 +1,5 @@
-"""SRT and WebVTT renderings of a transcript, one cue per segment or split into readable cues.
+"""A transcript's export cues and their SRT and WebVTT renderings: one cue per stored segment (`Cue.of`), or split
+into readable cues.
 
 Readable cues follow the usual subtitling limits: at most MAX_LINE characters per line, MAX_LINES lines and
 MAX_CUE_SECONDS on screen. A segment's time is shared among its words by their length (segments carry no reliable
@@ -10,7 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+
+from transcript.segments import TranscriptSegment
 
 MAX_LINE = 42
 MAX_LINES = 2
@@ -18,15 +20,19 @@ MAX_CUE_SECONDS = 7.0
 MAX_NAME = 24  # a longer speaker name is cut, so that name and first word share a line
 
 
-class Cue(Protocol):
-    @property
-    def start_time(self) -> float: ...
-    @property
-    def end_time(self) -> float: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def speaker_name(self) -> str | None: ...
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """Text on screen from `start_time` to `end_time`, after its speaker's name when `speaker_name` is set."""
+
+    start_time: float
+    end_time: float
+    text: str  # its lines joined with "\n"
+    speaker_name: str | None = None  # None: no speaker, or the name is already part of `text`
+
+    @classmethod
+    def of(cls, segment: TranscriptSegment) -> Cue:
+        """A stored segment as one cue, said by the name its speaker is shown with."""
+        return cls(segment.start_time, segment.end_time, segment.text, segment.speaker_name)
 
 
 # SRT and WebVTT write two-digit hours; a stored time beyond them (or not a number at all, from an old row or
@@ -70,15 +76,9 @@ def vtt(cues: Iterable[Cue], notes: Iterable[str] = ()) -> Iterable[str]:
 
 
 @dataclass(frozen=True, slots=True)
-class SubtitleCue:
-    start_time: float
-    end_time: float
-    text: str  # its lines joined with "\n"
-    speaker_name: str | None = None  # already part of `text` when the speaker is shown
+class _Placed:
+    """A word of a cue with the time it gets on screen (a share of the cue's time by its length)."""
 
-
-@dataclass(frozen=True, slots=True)
-class _Word:
     text: str
     start: float
     end: float
@@ -90,7 +90,7 @@ def _pieces(word: str) -> Iterator[str]:
         yield word[at : at + MAX_LINE]
 
 
-def _timed_words(cue: Cue, show_speaker: bool) -> list[_Word]:
+def _timed_words(cue: Cue, show_speaker: bool) -> list[_Placed]:
     words = [piece for word in cue.text.split() for piece in _pieces(word)]
     if show_speaker and cue.speaker_name:
         name = " ".join(cue.speaker_name.split())[:MAX_NAME].replace("-->", "->")
@@ -101,7 +101,7 @@ def _timed_words(cue: Cue, show_speaker: bool) -> list[_Word]:
     for word in words:
         begin = start + span * said / total
         said += len(word) + 1
-        timed.append(_Word(word, begin, start + span * said / total))
+        timed.append(_Placed(word, begin, start + span * said / total))
     return timed
 
 
@@ -115,11 +115,12 @@ def _lines(words: Sequence[str]) -> list[str]:
     return lines
 
 
-def readable_cues(segments: Iterable[Cue], *, show_speaker: bool = True) -> Iterator[SubtitleCue]:
-    """Each segment split into cues of at most MAX_LINES lines of MAX_LINE characters and MAX_CUE_SECONDS."""
-    for segment in segments:
-        pending: list[_Word] = []
-        for word in _timed_words(segment, show_speaker):
+def readable_cues(cues: Iterable[Cue], *, show_speaker: bool = True) -> Iterator[Cue]:
+    """Each cue split into cues of at most MAX_LINES lines of MAX_LINE characters and MAX_CUE_SECONDS, the speaker's
+    name (when shown) becoming the first word of the first one."""
+    for cue in cues:
+        pending: list[_Placed] = []
+        for word in _timed_words(cue, show_speaker):
             candidate = [w.text for w in (*pending, word)]
             too_long = pending and word.end - pending[0].start > MAX_CUE_SECONDS
             if pending and (too_long or len(_lines(candidate)) > MAX_LINES):
@@ -130,7 +131,7 @@ def readable_cues(segments: Iterable[Cue], *, show_speaker: bool = True) -> Iter
             yield _cue(pending)
 
 
-def _cue(words: list[_Word]) -> SubtitleCue:
+def _cue(words: list[_Placed]) -> Cue:
     start = words[0].start
     end = min(words[-1].end, start + MAX_CUE_SECONDS)  # one word said slowly still leaves the screen in time
-    return SubtitleCue(start, end, "\n".join(_lines([w.text for w in words])))
+    return Cue(start, end, "\n".join(_lines([w.text for w in words])))

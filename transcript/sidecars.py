@@ -1,11 +1,12 @@
-"""Transcript sidecar files (WhisperX JSON, SRT, WebVTT) parsed into segments, the built-in engine's input.
+"""Transcript files uploaded with a recording (WhisperX JSON, SRT, WebVTT) parsed into segments (`Segment`, the
+same value an engine yields), and a WhisperX file's voices.
 
 The format is recognised by content, not by file name. Speaker labels come from WhisperX's `speaker` field, a WebVTT
 voice tag (`<v SPEAKER_01>`) or a leading `[SPEAKER_01]: ` / `SPEAKER_01: ` prefix. Text is cleaned of markup and
 whitespace. Anything malformed raises `SidecarError` naming the cue or segment (and line) at fault. Segments repeated
 with the same start, end and text are kept once, since the database holds each only once per file.
 A WhisperX JSON made with `return_embeddings` also carries `speaker_embeddings` (label -> vector):
-`parse_speaker_embeddings` reads them, for voice matching across files.
+`parse_speaker_embeddings` reads them as voices, for voice matching across files.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ import html
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any, NoReturn
+
+from transcript.segments import Segment, Word, json_number, json_text
+from transcript.speakers import Voice
 
 _TIMESTAMP = r"(?:(\d+):)?(\d{1,2}):(\d{2})(?:[.,](\d+))?"
 _TIMING = re.compile(rf"\s*{_TIMESTAMP}\s*-->\s*{_TIMESTAMP}(?:\s+.*)?")
@@ -31,16 +35,7 @@ class SidecarError(Exception):
     """The transcript sidecar cannot be imported; the message says where and why."""
 
 
-@dataclass(frozen=True)
-class SidecarSegment:
-    start_time: float
-    end_time: float
-    text: str
-    speaker_label: str | None = None
-    words: list[dict[str, object]] | None = None
-
-
-def parse_sidecar(data: bytes, filename: str | None = None) -> list[SidecarSegment]:
+def parse_sidecar(data: bytes, filename: str | None = None) -> list[Segment]:
     """Segments of a WhisperX JSON, SRT or WebVTT transcript, in file order."""
     try:
         segments = _parse(_decode(data))
@@ -49,9 +44,9 @@ def parse_sidecar(data: bytes, filename: str | None = None) -> list[SidecarSegme
     return _without_repeats(segments)
 
 
-def parse_speaker_embeddings(data: bytes, filename: str | None = None) -> dict[str, list[float]]:
-    """WhisperX's top-level `speaker_embeddings` ({"SPEAKER_00": [0.1, ...]}); {} for SRT, WebVTT or a JSON
-    transcript without them. A malformed entry is a SidecarError naming its label."""
+def parse_speaker_embeddings(data: bytes, filename: str | None = None) -> dict[str, Voice]:
+    """WhisperX's top-level `speaker_embeddings` ({"SPEAKER_00": [0.1, ...]}) as each label's voice; {} for SRT,
+    WebVTT or a JSON transcript without them. A malformed entry is a SidecarError naming its label."""
     text = _decode(data).lstrip()
     if not text.startswith("{"):
         return {}
@@ -65,18 +60,18 @@ def parse_speaker_embeddings(data: bytes, filename: str | None = None) -> dict[s
     where = f"{filename}: " if filename else ""
     if not isinstance(found, dict):
         raise SidecarError(f'{where}"speaker_embeddings" must be an object mapping speaker labels to lists of numbers')
-    embeddings: dict[str, list[float]] = {}
+    voices: dict[str, Voice] = {}
     for label, vector in found.items():
         name = _normalise(str(label))
         if not name or not isinstance(vector, list) or not vector:
             raise SidecarError(f"{where}speaker_embeddings[{label!r}]: expected a non-empty list of numbers")
         if not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in vector):
             raise SidecarError(f"{where}speaker_embeddings[{label!r}]: every value must be a finite number")
-        embeddings[name] = [float(x) for x in vector]
-    return embeddings
+        voices[name] = Voice([float(x) for x in vector])
+    return voices
 
 
-def _parse(text: str) -> list[SidecarSegment]:
+def _parse(text: str) -> list[Segment]:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     content = text.lstrip()
     if not content:
@@ -120,7 +115,7 @@ def _blocks(text: str) -> list[tuple[int, list[str]]]:
     return blocks
 
 
-def _parse_srt(text: str) -> list[SidecarSegment]:
+def _parse_srt(text: str) -> list[Segment]:
     segments = []
     for ordinal, (first_line, lines) in enumerate(_blocks(text), 1):
         index = lines[0].strip()
@@ -131,7 +126,7 @@ def _parse_srt(text: str) -> list[SidecarSegment]:
     return segments
 
 
-def _parse_vtt(text: str) -> list[SidecarSegment]:
+def _parse_vtt(text: str) -> list[Segment]:
     blocks = _blocks(text)
     header_line, header = blocks[0]
     timing_in_header = next((i for i, line in enumerate(header) if "-->" in line), None)
@@ -139,7 +134,7 @@ def _parse_vtt(text: str) -> list[SidecarSegment]:
     if timing_in_header is not None:
         start = max(timing_in_header - 1, 1)
         cue_blocks.insert(0, (header_line + start, header[start:]))
-    segments: list[SidecarSegment] = []
+    segments: list[Segment] = []
     for first_line, lines in cue_blocks:
         if lines[0].split(maxsplit=1)[0] in _VTT_SKIPPED_BLOCKS and "-->" not in lines[0]:
             continue
@@ -149,7 +144,7 @@ def _parse_vtt(text: str) -> list[SidecarSegment]:
     return segments
 
 
-def _cue(where: str, line_number: int, lines: list[str], example: str) -> SidecarSegment:
+def _cue(where: str, line_number: int, lines: list[str], example: str) -> Segment:
     """A cue from its timing line and the text lines below it."""
     timing = _TIMING.fullmatch(lines[0]) if lines else None
     if timing is None:
@@ -163,7 +158,7 @@ def _cue(where: str, line_number: int, lines: list[str], example: str) -> Sideca
     text, speaker = _clean_cue_text(" ".join(lines[1:]))
     if not text:
         raise SidecarError(f"{where} (line {line_number}): the cue has no text")
-    return SidecarSegment(start, end, text, speaker)
+    return Segment(start, end, text, speaker)
 
 
 def _seconds(parts: tuple[str | None, ...], where: str, line_number: int) -> float:
@@ -192,7 +187,7 @@ def _normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-def _parse_whisperx(text: str) -> list[SidecarSegment]:
+def _parse_whisperx(text: str) -> list[Segment]:
     try:
         document = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -207,7 +202,7 @@ def _reject_constant(name: str) -> NoReturn:
     raise SidecarError(f"the JSON transcript contains {name}, which is not a valid number")
 
 
-def _json_segment(item: object, number: int) -> SidecarSegment:
+def _json_segment(item: object, number: int) -> Segment:
     where = f"segment {number}"
     if not isinstance(item, dict):
         raise SidecarError(f"{where}: expected an object with start, end and text")
@@ -225,50 +220,44 @@ def _json_segment(item: object, number: int) -> SidecarSegment:
     words = item.get("words")
     if words is not None and not isinstance(words, list):
         raise SidecarError(f'{where}: "words" must be a list')
-    parsed = [w for i, raw in enumerate(words or [], 1) if (w := _json_word(raw, f"{where}, word {i}"))]
-    return SidecarSegment(start, end, _normalise(text), _label(item, where), parsed or None)
+    parsed = tuple(w for i, raw in enumerate(words or [], 1) if (w := _json_word(raw, f"{where}, word {i}")))
+    return Segment(start, end, _normalise(text), _label(item, where), parsed or None)
 
 
-def _json_word(raw: object, where: str) -> dict[str, object] | None:
-    if not isinstance(raw, dict):
-        raise SidecarError(f"{where}: expected an object with a word")
-    text = raw.get("word")
-    if not isinstance(text, str):
-        raise SidecarError(f'{where}: "word" must be a string')
-    if not _normalise(text):
+def _json_word(raw: object, where: str) -> Word | None:
+    """A WhisperX word (the one reading of its keys: `Word.from_json`), cleaned like the rest of the file; None for
+    a word of only white space."""
+    if isinstance(raw, dict) and isinstance(raw.get("word"), str) and not _normalise(raw["word"]):
         return None
-    word: dict[str, object] = {"word": _normalise(text)}
-    for key in ("start", "end", "score"):
-        value = _time(raw, key, where)
-        if value is not None:
-            word[key] = value
-    speaker = _label(raw, where)
-    if speaker is not None:
-        word["speaker"] = speaker
-    return word
+    try:
+        word = Word.from_json(raw)
+    except ValueError as exc:
+        raise SidecarError(f"{where}: {exc}") from None
+    for key, value in (("start", word.start), ("end", word.end), ("score", word.score)):
+        if value is not None and value < 0:
+            raise SidecarError(f'{where}: "{key}" is negative ({value})')
+    return replace(word, text=_normalise(word.text), speaker=_normalise(word.speaker or "") or None)
 
 
 def _time(item: dict[str, Any], key: str, where: str) -> float | None:
-    value = item.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise SidecarError(f'{where}: "{key}" must be a number, not {value!r}')
-    if value < 0:
+    try:
+        value = json_number(item, key)
+    except ValueError as exc:
+        raise SidecarError(f"{where}: {exc}") from None
+    if value is not None and value < 0:
         raise SidecarError(f'{where}: "{key}" is negative ({value})')
-    return float(value)
+    return value
 
 
 def _label(item: dict[str, Any], where: str) -> str | None:
-    value = item.get("speaker")
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise SidecarError(f'{where}: "speaker" must be a string, not {value!r}')
-    return _normalise(value) or None
+    try:
+        value = json_text(item, "speaker")
+    except ValueError as exc:
+        raise SidecarError(f"{where}: {exc}") from None
+    return _normalise(value or "") or None
 
 
-def _without_repeats(segments: list[SidecarSegment]) -> list[SidecarSegment]:
+def _without_repeats(segments: list[Segment]) -> list[Segment]:
     seen: set[tuple[float, float, str]] = set()
     kept = []
     for segment in segments:
