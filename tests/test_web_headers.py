@@ -14,10 +14,11 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from config.settings import Settings
-from repo.segments import NewSegment, SegmentRepository
+from repo.segments import SegmentRepository
 from tests import factories
 from tests.web import actor_of, sign_up
 from tests.workers_support import wav
+from transcript.segments import Segment
 from web.app import create_app
 from web.headers import vary_once
 
@@ -83,7 +84,7 @@ def _long_transcript(conninfo: str, owner: Any, lines: int) -> str:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         file_id, file_uuid = factories.media_file(conn, owner, status="completed")
         SegmentRepository(conn).replace_transcript(
-            file_id, [NewSegment(i * 2.0, i * 2.0 + 1.5, f"Zeile {i}: Grüße 🎙️", "SPEAKER_00") for i in range(lines)]
+            file_id, [Segment(i * 2.0, i * 2.0 + 1.5, f"Zeile {i}: Grüße 🎙️", "SPEAKER_00") for i in range(lines)]
         )
     return str(file_uuid)
 
