@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from embedded.lease import Lease
-from embedded.servers import KINDS
+from embedded.servers import KINDS, server_process, stop_orphaned
 
 log = logging.getLogger("opentr.embedded.reaper")
 POLL_SECONDS = 0.5
@@ -46,22 +46,27 @@ def reap(kind_name: str, directory: Path) -> int:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("pgserver").setLevel(logging.WARNING)
+    server = None
     while True:
         time.sleep(POLL_SECONDS)
         try:
             with lease.starting():  # asked under it, our probe cannot be mistaken for a user by a process leaving
+                server = server_process(kind, directory) or server
                 if lease.in_use():
                     continue
-                pid = kind.running_pid(directory)
-                if pid is not None:
+                if server is not None and server.is_running():
                     log.info(
-                        "no process uses embedded %s in %s any more; stopping it (pid %s)", kind.label, directory, pid
+                        "nobody uses embedded %s in %s any more; stopping it (pid %s)",
+                        kind.label,
+                        directory,
+                        server.pid,
                     )
                     kind.stop(directory)
                 # Hand the duty over before the start lock goes: the next process to start sees no reaper, starts one.
                 os.close(duty)
                 return 0
-        except FileNotFoundError:  # the home was removed: nothing left to stop
+        except FileNotFoundError:  # the home was removed under it
+            stop_orphaned(kind, server)
             return 0
 
 

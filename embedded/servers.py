@@ -15,12 +15,15 @@ from __future__ import annotations
 import atexit
 import logging
 import select
+import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from config.settings import ConfigError, Settings
 from embedded import postgres_server, redis_server
@@ -45,17 +48,27 @@ REAPER_READY_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of embedded server: how to start it (or find it running), stop it, and tell that it runs."""
+    """One kind of embedded server: how to start it (or find it running), stop it, and tell that it runs;
+    `stop_signal` stops its process cleanly when its directory is gone (and with it the files `stop` reads)."""
 
     name: str
     label: str
     start: Callable[[Path], str]
     stop: Callable[[Path], None]
     running_pid: Callable[[Path], int | None]
+    stop_signal: signal.Signals
 
 
-POSTGRES = Kind("postgres", "PostgreSQL", postgres_server.start, postgres_server.stop, postgres_server.running_pid)
-REDIS = Kind("redis", "Redis", redis_server.start, redis_server.stop, redis_server.running_pid)
+# SIGINT is PostgreSQL's fast shutdown (what `pg_ctl -m fast` sends); SIGTERM makes Redis save and exit.
+POSTGRES = Kind(
+    "postgres",
+    "PostgreSQL",
+    postgres_server.start,
+    postgres_server.stop,
+    postgres_server.running_pid,
+    signal.SIGINT,
+)
+REDIS = Kind("redis", "Redis", redis_server.start, redis_server.stop, redis_server.running_pid, signal.SIGTERM)
 KINDS = {kind.name: kind for kind in (POSTGRES, REDIS)}
 
 
@@ -64,6 +77,7 @@ class _Joined:
     kind: Kind
     lease: Lease
     url: str
+    server: psutil.Process | None  # to stop it even when its directory has been removed meanwhile
 
 
 _lock = threading.Lock()  # flock excludes processes, not threads of one process: this excludes those
@@ -92,7 +106,7 @@ def _join(kind: Kind, directory: Path, then: Callable[[str], None] | None = None
                     if isinstance(exc, ConfigError):
                         raise
                     raise ConfigError(f"embedded {kind.label} did not start in {directory}: {exc}") from None
-                joined = _joined[directory] = _Joined(kind, lease, url)
+                joined = _joined[directory] = _Joined(kind, lease, url, server_process(kind, directory))
             if then is not None:
                 then(joined.url)
         return joined.url
@@ -135,6 +149,31 @@ def _ensure_reaper(kind: Kind, lease: Lease) -> None:
         )
 
 
+def server_process(kind: Kind, directory: Path) -> psutil.Process | None:
+    pid = kind.running_pid(directory)
+    try:
+        return psutil.Process(pid) if pid is not None else None
+    except psutil.NoSuchProcess:
+        return None
+
+
+def stop_orphaned(kind: Kind, server: psutil.Process | None) -> None:
+    """Stop a server whose directory was removed while it ran (its lock and pid files went with it): nobody can
+    join it any more, and what it would write is gone. `is_running` also checks the start time, so a pid reused
+    since is left alone."""
+    if server is None:
+        return
+    try:
+        if server.is_running():
+            log.info("stopping embedded %s (pid %s): its directory was removed", kind.label, server.pid)
+            server.send_signal(kind.stop_signal)
+            server.wait(60)
+    except psutil.TimeoutExpired:
+        server.kill()
+    except psutil.NoSuchProcess:
+        pass
+
+
 def start_postgres(pgdata: Path, database: str = DATABASE_NAME) -> str:
     """Start (or join) the embedded cluster in `pgdata`, make sure `database` exists, return its URL."""
     import_pgserver()  # its import-time warning is silenced in there, before anything else imports it
@@ -156,8 +195,10 @@ def stop_all() -> None:
                     if joined.lease.leave():
                         log.info("stopping embedded %s in %s", joined.kind.label, directory)
                         joined.kind.stop(directory)
-            except Exception:  # at exit, with the home maybe gone: the reaper is there for what is left
-                log.debug("leaving embedded %s in %s failed", joined.kind.label, directory, exc_info=True)
+            except FileNotFoundError:
+                stop_orphaned(joined.kind, joined.server)
+            except Exception:  # at exit: the reaper is there for what is left
+                log.warning("leaving embedded %s in %s failed", joined.kind.label, directory, exc_info=True)
         _joined.clear()
 
 
