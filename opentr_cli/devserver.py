@@ -43,10 +43,10 @@ def say(line: str, error: bool = False) -> None:
 
 
 def announce(host: str, port: int) -> None:
-    """What a person needs once the web app answers: the address to open, then where the API is."""
+    """What a person needs once the web app answers: the address to open, then where the API is described."""
     base = f"http://{processes.browser_host(host)}:{port}"
     say(f"opentr is ready: open {base}/ in a browser  (Ctrl-C stops it)")
-    say(f"  the API is under {base}/api/ -- documentation at {base}/api/docs, OpenAPI at {base}/api/openapi.json")
+    say(f"  API documentation: {base}/api/docs  (OpenAPI document: {base}/api/openapi.json)")
 
 
 class _Stop:

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -87,7 +88,7 @@ def tree(pid: int) -> list[psutil.Process]:
     return [parent, *parent.children(recursive=True)]
 
 
-def kill_tree(proc: subprocess.Popen[str]) -> None:
+def kill_tree(proc: subprocess.Popen[Any]) -> None:
     """Cleanup after a test: SIGKILL a process and everything under it."""
     with contextlib.suppress(psutil.NoSuchProcess):
         for process in reversed(tree(proc.pid)):
