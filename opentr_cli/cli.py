@@ -229,6 +229,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     capacity.check(url, settings, planned, f"opentr serve --workers {args.workers}", _warn)
     # A hangup (the terminal closed) stops the server as Ctrl-C does. uvicorn handles SIGINT/SIGTERM only, and its
     # multi-process supervisor takes SIGHUP as "restart the workers", which would keep it running with no terminal.
+    # After its graceful shutdown uvicorn raises the stop signal again under the handler it found: exit 0 then.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGHUP, lambda *_: signal.raise_signal(signal.SIGTERM))
     from uvicorn.supervisors.multiprocess import Multiprocess
 
