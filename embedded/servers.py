@@ -86,29 +86,33 @@ _joined: dict[Path, _Joined] = {}
 
 def _join(kind: Kind, directory: Path, then: Callable[[str], None] | None = None) -> str:
     """Start (or join) the server of `kind` in `directory` and take a share of it; `then(url)` runs under the start
-    lock too (creating a database). Returns the server's URL."""
+    lock too (creating a database). Returns the server's URL; any failure is one ConfigError line."""
     directory = directory.resolve()
     with _lock:
         joined = _joined.get(directory)
         lease = joined.lease if joined else Lease(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        with lease.starting():
-            if joined is None or kind.running_pid(directory) is None:
-                if not lease.joined and not lease.in_use():
-                    _stop_stale(kind, directory)
-                lease.join()
-                try:
-                    _ensure_reaper(kind, lease)
-                    url = kind.start(directory)
-                except Exception as exc:
-                    if joined is None:
-                        lease.leave()
-                    if isinstance(exc, ConfigError):
+        try:
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            with lease.starting():
+                if joined is None or kind.running_pid(directory) is None:
+                    if not lease.joined and not lease.in_use():
+                        _stop_stale(kind, directory)
+                    lease.join()
+                    try:
+                        _ensure_reaper(kind, lease)
+                        url = kind.start(directory)
+                    except BaseException:
+                        if joined is None:
+                            lease.leave()
                         raise
-                    raise ConfigError(f"embedded {kind.label} did not start in {directory}: {exc}") from None
-                joined = _joined[directory] = _Joined(kind, lease, url, server_process(kind, directory))
-            if then is not None:
-                then(joined.url)
+                    joined = _joined[directory] = _Joined(kind, lease, url, server_process(kind, directory))
+                if then is not None:
+                    then(joined.url)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"embedded {kind.label} did not start in {directory}: {reason}") from None
         return joined.url
 
 
