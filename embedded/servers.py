@@ -49,26 +49,27 @@ REAPER_READY_SECONDS = 30.0
 @dataclass(frozen=True)
 class Kind:
     """One kind of embedded server: how to start it (or find it running), stop it, and tell that it runs;
-    `stop_signal` stops its process cleanly when its directory is gone (and with it the files `stop` reads)."""
+    `orphan_signal` ends its process when its directory is gone (and with it the files `stop` reads)."""
 
     name: str
     label: str
     start: Callable[[Path], str]
     stop: Callable[[Path], None]
     running_pid: Callable[[Path], int | None]
-    stop_signal: signal.Signals
+    orphan_signal: signal.Signals
 
 
-# SIGINT is PostgreSQL's fast shutdown (what `pg_ctl -m fast` sends); SIGTERM makes Redis save and exit.
+# With its directory gone there is nothing to save: PostgreSQL's immediate shutdown (SIGQUIT, no checkpoint), and
+# SIGKILL for Redis, whose SIGTERM insists on saving first and, unable to, refuses to exit.
 POSTGRES = Kind(
     "postgres",
     "PostgreSQL",
     postgres_server.start,
     postgres_server.stop,
     postgres_server.running_pid,
-    signal.SIGINT,
+    signal.SIGQUIT,
 )
-REDIS = Kind("redis", "Redis", redis_server.start, redis_server.stop, redis_server.running_pid, signal.SIGTERM)
+REDIS = Kind("redis", "Redis", redis_server.start, redis_server.stop, redis_server.running_pid, signal.SIGKILL)
 KINDS = {kind.name: kind for kind in (POSTGRES, REDIS)}
 
 
@@ -170,7 +171,7 @@ def stop_orphaned(kind: Kind, server: psutil.Process | None) -> None:
     try:
         if server.is_running():
             log.info("stopping embedded %s (pid %s): its directory was removed", kind.label, server.pid)
-            server.send_signal(kind.stop_signal)
+            server.send_signal(kind.orphan_signal)
             server.wait(60)
     except psutil.TimeoutExpired:
         server.kill()
