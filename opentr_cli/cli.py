@@ -418,7 +418,7 @@ def parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="an RQ worker on the project's queues")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     worker.add_argument("--no-recovery", action="store_true", help="do not look for stuck files at start")
-    worker.add_argument("--processes", type=_count, default=1, help="job processes under this supervisor")
+    worker.add_argument("--processes", type=_count, default=1, help="job processes under this supervisor (default: 1)")
     worker.set_defaults(func=cmd_worker)
     serve = sub.add_parser("serve", help="the web app under uvicorn, in N processes")
     serve.add_argument(
@@ -427,7 +427,9 @@ def parser() -> argparse.ArgumentParser:
         help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0: every network)",
     )
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default: 8000)")
-    serve.add_argument("--workers", type=_count, default=1, help="uvicorn processes (each with its own pool)")
+    serve.add_argument(
+        "--workers", type=_count, default=1, help="uvicorn processes, each with its own pool (default: 1)"
+    )
     serve.set_defaults(func=cmd_serve)
     keys = sub.add_parser("keys", help="the master key that seals stored secrets").add_subparsers(
         dest="keys_command", required=True
