@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from embedded.lease import Lease
-from embedded.servers import KINDS, server_process, stop_orphaned
+from embedded.servers import KINDS, server_process, stop_orphaned, stop_server
 
 log = logging.getLogger("opentr.embedded.reaper")
 POLL_SECONDS = 0.5
@@ -61,7 +61,7 @@ def reap(kind_name: str, directory: Path) -> int:
                         directory,
                         server.pid,
                     )
-                    kind.stop(directory)
+                    stop_server(kind, directory, server)
                 # Hand the duty over before the start lock goes: the next process to start sees no reaper, starts one.
                 os.close(duty)
                 return 0

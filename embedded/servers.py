@@ -49,7 +49,7 @@ REAPER_READY_SECONDS = 30.0
 @dataclass(frozen=True)
 class Kind:
     """One kind of embedded server: how to start it (or find it running), stop it, and tell that it runs;
-    `orphan_signal` ends its process when its directory is gone (and with it the files `stop` reads)."""
+    `orphan_signal` ends its process when its pid file is gone (its directory removed under it)."""
 
     name: str
     label: str
@@ -162,10 +162,19 @@ def server_process(kind: Kind, directory: Path) -> psutil.Process | None:
         return None
 
 
+def stop_server(kind: Kind, directory: Path, remembered: psutil.Process | None) -> None:
+    """Stop the server of `directory`: through its files, or, when they were removed under it (a test's temporary
+    home deleted while the server ran), the process remembered when it started."""
+    if kind.running_pid(directory) is not None:
+        log.info("stopping embedded %s in %s", kind.label, directory)
+        kind.stop(directory)
+    else:
+        stop_orphaned(kind, remembered)
+
+
 def stop_orphaned(kind: Kind, server: psutil.Process | None) -> None:
-    """Stop a server whose directory was removed while it ran (its lock and pid files went with it): nobody can
-    join it any more, and what it would write is gone. `is_running` also checks the start time, so a pid reused
-    since is left alone."""
+    """End a server whose directory was removed while it ran: nobody can join it any more, and what it would write
+    is gone. `is_running` also checks the start time, so a pid reused since is left alone."""
     if server is None:
         return
     try:
@@ -198,9 +207,8 @@ def stop_all() -> None:
             try:
                 with joined.lease.starting():
                     if joined.lease.leave():
-                        log.info("stopping embedded %s in %s", joined.kind.label, directory)
-                        joined.kind.stop(directory)
-            except FileNotFoundError:
+                        stop_server(joined.kind, directory, joined.server)
+            except FileNotFoundError:  # the locks went with the home
                 stop_orphaned(joined.kind, joined.server)
             except Exception:  # at exit: the reaper is there for what is left
                 log.warning("leaving embedded %s in %s failed", joined.kind.label, directory, exc_info=True)

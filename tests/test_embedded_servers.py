@@ -228,8 +228,10 @@ def remove(folder: Path) -> bool:
     return not folder.exists()
 
 
-def test_servers_of_a_home_removed_while_they_run_are_stopped(home: Path) -> None:
-    """As a test session's fixture does when it deletes its temporary home: the lock and pid files go with it."""
+@pytest.mark.parametrize("removed", ["the home", "the servers' folders"])
+def test_servers_whose_folders_are_removed_while_they_run_are_stopped(home: Path, removed: str) -> None:
+    """As a test session's fixture does when it deletes its temporary home: the pid files go (with the lock files,
+    which sit beside the servers' folders, or without them)."""
     proc = starter(home)
     try:
         report(proc)
@@ -237,7 +239,8 @@ def test_servers_of_a_home_removed_while_they_run_are_stopped(home: Path) -> Non
         assert postmaster is not None and redis is not None
         servers = [psutil.Process(postmaster), psutil.Process(redis)]
         # PostgreSQL, finding its files gone, may remove some of them as rmtree does: repeat until all are gone.
-        wait_until(lambda: remove(home), 10, "the home to be removed")
+        folders = [home] if removed == "the home" else [home / "pg", home / "redis"]
+        wait_until(lambda: all([remove(folder) for folder in folders]), 10, f"{removed} to be removed")
         leave(proc)
         wait_until(lambda: not alive(servers), 60, "both servers to stop")
         wait_until(lambda: not alive(processes_of(home)), 30, "the reapers to exit")
