@@ -95,7 +95,8 @@ def _hold() -> None:
     import signal
 
     print("migrations done; holding until stopped (--hold)", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # exit through atexit: our share of embedded servers goes back
+        signal.signal(signum, lambda *_: sys.exit(0))
     with contextlib.suppress(KeyboardInterrupt):
         signal.pause()
 
@@ -214,15 +215,26 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """uvicorn with N processes; each builds its own pool after the fork (web/app.py's lifespan)."""
     import os
+    import signal
 
     import uvicorn
 
+    from opentr_cli import processes
     from repo import capacity
 
+    processes.check_port_free(args.host, args.port)
     url = _database(settings)
     os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = url, embedded.redis_url(settings)
     planned = capacity.web_connections(settings, args.workers)
     capacity.check(url, settings, planned, f"opentr serve --workers {args.workers}", _warn)
+    # A hangup (the terminal closed) stops the server as Ctrl-C does. uvicorn handles SIGINT/SIGTERM only, and its
+    # multi-process supervisor takes SIGHUP as "restart the workers", which would keep it running with no terminal.
+    # After its graceful shutdown uvicorn raises the stop signal again under the handler it found: exit 0 then.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGHUP, lambda *_: signal.raise_signal(signal.SIGTERM))
+    from uvicorn.supervisors.multiprocess import Multiprocess
+
+    setattr(Multiprocess, "handle_hup", Multiprocess.handle_term)  # noqa: B010 -- mypy refuses assigning a method
     uvicorn.run(
         "web.app:create_app",
         factory=True,
@@ -358,23 +370,44 @@ def _count(raw: str) -> int:
     return int(raw)
 
 
+def _port(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise argparse.ArgumentTypeError(f"{raw!r}: a port number from 1 to 65535")
+    return int(raw)
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="opentr", description="Self-hosted transcription platform: data layer tools")
+    top = argparse.ArgumentParser(prog="opentr", description="Self-hosted transcription platform")
     sub = top.add_subparsers(dest="command", required=True)
-    dev = sub.add_parser("dev", help="run PostgreSQL, Redis, the web app and a worker")
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=8000)
-    dev.add_argument("--no-worker", action="store_true")
+    dev = sub.add_parser(
+        "dev",
+        help="run PostgreSQL, Redis, the web app and a worker",
+        description="Run everything on this machine: PostgreSQL and Redis (embedded ones under OPENTR_HOME unless "
+        "DATABASE_URL / REDIS_URL are set), the schema on an empty database, the web app and one worker. Ctrl-C or "
+        "closing the terminal stops all of it.",
+    )
+    dev.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the web app listens on (default: 127.0.0.1, this machine only; 0.0.0.0: every network)",
+    )
+    dev.add_argument("--port", type=_port, default=8000, help="port the web app listens on (default: 8000)")
+    dev.add_argument("--no-worker", action="store_true", help="run no worker: uploads wait until one runs")
     dev.set_defaults(func=cmd_dev)
     reset = sub.add_parser("reset", help="reset dev: drop and rebuild the dev database")
-    reset.add_argument("target", choices=["dev"])
-    reset.add_argument("--yes", action="store_true")
+    reset.add_argument("target", choices=["dev"], help="what to reset (only the dev database)")
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     reset.set_defaults(func=cmd_reset)
 
     db = sub.add_parser("db", help="schema and database tools").add_subparsers(dest="db_command", required=True)
     migrate = db.add_parser("migrate", help="back up, then apply pending migrations under an advisory lock")
-    migrate.add_argument("--no-backup", action="store_true")
-    migrate.add_argument("--lock-timeout", type=float, default=600.0)
+    migrate.add_argument("--no-backup", action="store_true", help="migrate without taking a pg_dump backup first")
+    migrate.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=600.0,
+        help="seconds to wait for another migrator's lock before giving up (default: 600)",
+    )
     migrate.add_argument("--hold", action="store_true", help="stay up after migrating (for Procfile runners)")
     migrate.set_defaults(func=cmd_migrate)
     db.add_parser("status", help="applied and pending migrations").set_defaults(func=cmd_status)
@@ -382,31 +415,37 @@ def parser() -> argparse.ArgumentParser:
     db.add_parser("check", help="init SQL == migrations; every query prepares").set_defaults(func=cmd_check)
     db.add_parser("inspect", help="tables, sizes, index use, slow queries, pool").set_defaults(func=cmd_inspect)
     dump = db.add_parser("backup", help="pg_dump the database")
-    dump.add_argument("--output", "-o")
+    dump.add_argument("--output", "-o", help="the dump file (default: a dated file in OPENTR_HOME/backups)")
     dump.set_defaults(func=cmd_backup)
     restore = db.add_parser("restore", help="restore a backup")
-    restore.add_argument("file")
+    restore.add_argument("file", help="a dump written by `opentr db backup`")
     restore.add_argument("--into", help="restore into this new database instead of over the configured one")
-    restore.add_argument("--yes", action="store_true")
+    restore.add_argument("--yes", action="store_true", help="overwrite the configured database without asking")
     restore.set_defaults(func=cmd_restore)
 
     user = sub.add_parser("user", help="user accounts").add_subparsers(dest="user_command", required=True)
     create = user.add_parser("create", help="create a user (asks for the password)")
-    create.add_argument("--email", required=True)
-    create.add_argument("--full-name", default="")
-    create.add_argument("--admin", action="store_true")
+    create.add_argument("--email", required=True, help="the address the user signs in with")
+    create.add_argument("--full-name", default="", help="the name shown in the interface")
+    create.add_argument("--admin", action="store_true", help="make the user an administrator")
     create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     create.set_defaults(func=cmd_user_create)
 
     worker = sub.add_parser("worker", help="an RQ worker on the project's queues")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     worker.add_argument("--no-recovery", action="store_true", help="do not look for stuck files at start")
-    worker.add_argument("--processes", type=_count, default=1, help="job processes under this supervisor")
+    worker.add_argument("--processes", type=_count, default=1, help="job processes under this supervisor (default: 1)")
     worker.set_defaults(func=cmd_worker)
     serve = sub.add_parser("serve", help="the web app under uvicorn, in N processes")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=_count, default=1, help="uvicorn processes (each with its own pool)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0: every network)",
+    )
+    serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default: 8000)")
+    serve.add_argument(
+        "--workers", type=_count, default=1, help="uvicorn processes, each with its own pool (default: 1)"
+    )
     serve.set_defaults(func=cmd_serve)
     keys = sub.add_parser("keys", help="the master key that seals stored secrets").add_subparsers(
         dest="keys_command", required=True
@@ -441,7 +480,7 @@ def parser() -> argparse.ArgumentParser:
     ot.add_argument("--old-key", help="its ENCRYPTION_KEY, to carry api keys over (or OPENTRANSCRIBE_ENCRYPTION_KEY)")
     ot.set_defaults(func=cmd_import_opentranscribe)
     clean = sub.add_parser("cleanup", help="report (and with --yes fix) stray storage files and missing media")
-    clean.add_argument("--yes", action="store_true")
+    clean.add_argument("--yes", action="store_true", help="remove stray files and mark rows with missing media")
     clean.set_defaults(func=cmd_cleanup)
     return top
 

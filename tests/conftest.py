@@ -127,7 +127,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         Redis.from_url(url).flushdb()
         return
     home = Path(tempfile.mkdtemp(prefix="opentr-test-redis-"))
-    yield embedded.start_redis(home)
+    yield embedded.start_redis(home / "redis")  # a folder inside: its lock files, beside it, go with `home`
     shutil.rmtree(home, ignore_errors=True)
 
 

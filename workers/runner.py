@@ -87,7 +87,7 @@ class Supervisor:
         self.generation = 0
 
     def run(self) -> bool:
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # a closed terminal stops us too
             signal.signal(signum, self._on_signal)
         keepers = [
             threading.Thread(target=self._keep, args=(slot,), name=f"opentr-job-process-{slot}", daemon=True)
