@@ -9,6 +9,7 @@ import sys
 import time
 from types import FrameType
 
+from asr import availability
 from config.settings import Settings
 from embedded import servers as embedded
 from repo import schema
@@ -38,6 +39,7 @@ def run(settings: Settings, host: str, port: int, worker: bool = True) -> int:
         worker_command = [*python, "opentr_cli", "worker"]
         children.append(subprocess.Popen(worker_command, env=env, start_new_session=True))
     print(f"opentr is running at http://{host}:{port}/api  (Ctrl-C stops it)", flush=True)
+    print(availability.summary(settings), flush=True)
 
     stopping = False
 

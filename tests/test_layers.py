@@ -27,7 +27,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "llm": BASE,
     "storage": BASE,
     "jobs": BASE | {"repo"},  # what web/ and workers/ share to enqueue jobs
-    "web": BASE | {"credentials", "embedded", "repo", "jobs", "llm", "storage"},
+    # media: an upload is recognised by its content; asr: the upload page says whether a speech model is there
+    "web": BASE | {"credentials", "embedded", "repo", "jobs", "llm", "storage", "media", "asr"},
     "workers": BASE | {"credentials", "repo", "jobs", "llm", "storage", "asr", "media"},
     "importers": BASE | {"credentials", "repo", "storage"},  # reads another database
 }

@@ -10,23 +10,32 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from jobs import dispatch
 from repo import library
 from repo.diarization import MAX_SPEAKERS, DiarizationRepository, SpeakerHints
 from repo.errors import Conflict, NotFound
+from repo.file_processing import FileProcessingRepository
 from repo.library import FilterValues, LibraryFilter, SortKey
 from repo.media_files import FileDetail, FilePage, MediaFile, MediaFileRepository
 from repo.notifications import NotificationRepository
 from storage import layout
 from storage.backend import LocalStorage
+from web import content_disposition
 from web.endpoint import Ctx, Router, refuse_nul
-from web.errors import UnsupportedMediaType
+from web.errors import Unprocessable, UnsupportedMediaType
 from web.fields import Cursor, QueryDateTime
 from web.openapi import NO_NUL
 from web.ranges import ranged_response
-from web.uploads import ReceivedUpload, move_into_storage, receive_upload
+from web.uploads import (
+    SIDECAR_FIELD,
+    ReceivedTranscript,
+    ReceivedUpload,
+    move_into_storage,
+    receive_transcript,
+    receive_upload,
+)
 
 log = logging.getLogger("opentr.web.files")
 router = Router("files")
@@ -65,6 +74,9 @@ class FileOut(BaseModel):
     error_category: str | None
     summary_status: str | None
     updated_at: datetime
+    warnings: list[str] = Field(
+        description="what to know about the transcript, e.g. a transcript file whose speech runs past the recording"
+    )
 
 
 class SpeakerBriefOut(BaseModel):
@@ -266,6 +278,32 @@ def _text_part(name: str) -> dict[str, Any]:
 
 
 ONE_PART = {"type": ["string", "number", "boolean", "object"], "contentMediaType": "application/octet-stream"}
+SIDECAR_FORMATS = "a transcript file: WhisperX JSON, SRT or WebVTT"
+SIDECAR_PART = {**ONE_PART, "description": SIDECAR_FORMATS}
+DUPLICATE_OPENAPI = {
+    "description": "the same recording is already yours (`existing_uuid`, `existing_url`, and `Location`), or "
+    "concurrent changes collided: try again (Retry-After)",
+    "headers": {
+        "Location": {"description": "the existing file in the API", "schema": {"type": "string"}},
+        "Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}},
+    },
+    "content": {
+        "application/json": {
+            "schema": {
+                "allOf": [
+                    {"$ref": "#/components/schemas/Error"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "existing_uuid": {"type": "string", "format": "uuid"},
+                            "existing_url": {"type": "string", "description": "the existing file's page"},
+                        },
+                    },
+                ]
+            }
+        }
+    },
+}
 UPLOAD_OPENAPI = {
     "requestBody": {
         "required": True,
@@ -278,11 +316,12 @@ UPLOAD_OPENAPI = {
                     "properties": {
                         # A file part is one part of bytes, whatever they spell ("false" is a 5-byte file): any
                         # value but a list (several parts) and, for the media, "" (an empty file).
-                        "file": {**ONE_PART, "not": {"const": ""}},
-                        "transcript": {
+                        "file": {
                             **ONE_PART,
-                            "description": "optional sidecar: WhisperX JSON, SRT or VTT",
+                            "not": {"const": ""},
+                            "description": "the recording; any name (filename* too), any type: its content decides",
                         },
+                        SIDECAR_FIELD: {**SIDECAR_PART, "description": f"optional: {SIDECAR_FORMATS}"},
                         **{name: _text_part(name) for name in UploadFields.model_fields},
                     },
                 },
@@ -290,7 +329,38 @@ UPLOAD_OPENAPI = {
             }
         },
     },
+    "responses": {"409": DUPLICATE_OPENAPI},
 }
+# A transcript attached while a job works on the file would race it; a file still waiting is simply re-queued.
+RUNNING = ("processing", "cancelling")
+WAITING = ("pending", "queued")
+
+
+def duplicate(existing: MediaFile) -> JSONResponse:
+    """409 naming and linking the file these bytes were already uploaded as (the upload page links to it)."""
+    name = existing.title or existing.filename
+    return JSONResponse(
+        {
+            "detail": f"this file was already uploaded as “{name}” ({existing.uuid})",
+            "field": "file",
+            "existing_uuid": str(existing.uuid),
+            "existing_url": f"/files/{existing.uuid}",
+        },
+        status_code=409,
+        headers={"Location": f"/api/files/{existing.uuid}"},
+    )
+
+
+def queue_after_commit(ctx: Ctx, file_id: int, owner_id: int) -> str:
+    """The file's processing task, written now; the job is enqueued once the transaction has committed."""
+    task_id = dispatch.queue_processing(ctx.conn, file_id, owner_id)
+    redis = ctx.services.redis
+
+    def enqueue() -> None:
+        dispatch.enqueue_processing(redis, file_id, task_id)
+
+    ctx.after_commit(enqueue)
+    return task_id
 
 
 @router.post(
@@ -301,8 +371,12 @@ UPLOAD_OPENAPI = {
     openapi=UPLOAD_OPENAPI,
     raises=(UnsupportedMediaType,),
 )
-def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
-    """Upload a media file (multipart `file`, optional `transcript` sidecar); processing starts after commit."""
+def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile | Response:
+    """Upload a media file (multipart `file`, optional `transcript` file); processing starts after commit.
+
+    The file's name may be in any script (raw UTF-8 as browsers send it, or `filename*=`); a name over 255
+    characters is shortened, keeping its extension. Whatever type the part declares, its content must be audio or
+    video (415 otherwise). The same bytes uploaded again are a 409 naming and linking the existing file."""
     storage = ctx.services.storage
     stored: list[str] = []
     try:
@@ -315,9 +389,10 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
         hints = SpeakerHints(fields.min_speakers, fields.max_speakers, fields.num_speakers)
         actor = ctx.actor
         files = MediaFileRepository(ctx.conn)
-        duplicate = files.find_duplicate(actor, body.media.sha256)
-        if duplicate is not None:
-            raise Conflict(f"this file was already uploaded as {duplicate.uuid}", "file")
+        existing = files.find_duplicate(actor, body.media.sha256)
+        if existing is not None:
+            body.discard()
+            return duplicate(existing)
         storage_path = layout.new_media_path(actor.id)
         move_into_storage(body.media, storage, storage_path)
         stored.append(storage_path)
@@ -334,7 +409,7 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
             **fields.model_dump(exclude=set(SpeakerHints.__dataclass_fields__)),
         )
         DiarizationRepository(ctx.conn).set_hints(created.id, hints)
-        task_id = dispatch.queue_processing(ctx.conn, created.id, actor.id)
+        task_id = queue_after_commit(ctx, created.id, actor.id)
         NotificationRepository(ctx.conn).notify(
             actor.id,
             "upload",
@@ -349,13 +424,78 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
         for key in stored:
             storage.delete(key)
         raise
-    redis = ctx.services.redis
-
-    def enqueue() -> None:
-        dispatch.enqueue_processing(redis, created.id, task_id)
-
-    ctx.after_commit(enqueue)
     return files.get(actor, created.uuid)
+
+
+async def _receive_transcript(request: Any) -> ReceivedTranscript:
+    services = request.app.state.services
+    services.require_redis()  # no queue, no re-processing: answer 503 before storing anything
+    received: ReceivedTranscript = await receive_transcript(request, layout.incoming_dir(services.storage_dir))
+    return received
+
+
+ATTACH_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [SIDECAR_FIELD],
+                    "additionalProperties": False,
+                    "properties": {SIDECAR_FIELD: {**SIDECAR_PART, "not": {"const": ""}}},
+                }
+            }
+        },
+    },
+}
+
+
+@router.put(
+    "/api/files/{uuid}/transcript",
+    body_parser=_receive_transcript,
+    response=FileOut,
+    openapi=ATTACH_OPENAPI,
+)
+def attach_transcript(ctx: Ctx, body: ReceivedTranscript) -> MediaFile:
+    """Attach a transcript file (multipart `transcript`: WhisperX JSON, SRT or WebVTT) to one of your files and
+    process the file again with it, replacing its transcript: how a file that failed (no speech model, say) is
+    fixed in place. A file still waiting in the queue is queued again with it; 409 while it is being processed."""
+    actor, file_uuid = ctx.actor, ctx.uuid("uuid")
+    try:
+        extra = next(iter(body.fields), None)
+        if extra is not None:
+            raise Unprocessable(f"{extra}: not a field of this form; send only `{SIDECAR_FIELD}`", extra)
+        files = MediaFileRepository(ctx.conn)
+        current = FileProcessingRepository(ctx.conn).lock_state(files.state(actor, file_uuid).id)  # until commit
+        if current is None:
+            raise NotFound("file not found")
+        if current.status in RUNNING:
+            raise Conflict(
+                f"the file is {current.status}; attach the transcript once processing has finished, "
+                "or cancel processing first",
+                "status",
+            )
+        if current.status in WAITING:
+            # Its job has not started: it is cancelled (that job then finds nothing to do) and a new one queued.
+            files.request_cancel(actor, file_uuid)
+        moved = files.reprocess(actor, file_uuid)
+        task_id = queue_after_commit(ctx, moved.id, moved.user_id)
+        NotificationRepository(ctx.conn).notify(
+            moved.user_id,
+            "upload",
+            f"Transcript attached to {moved.filename}",
+            f"{body.sidecar.filename} will be used; processing will start shortly.",
+            data={"file_uuid": str(moved.uuid)},
+            media_file_id=moved.id,
+            task_id=task_id,
+        )
+        # Last, so that a refusal above leaves the file's earlier transcript file as it was.
+        move_into_storage(body.sidecar, ctx.services.storage, layout.sidecar_of(moved.storage_path))
+    except BaseException:
+        body.discard()
+        raise
+    return files.get(actor, file_uuid)
 
 
 @router.get("/api/files", query=FileListQuery, response=FilePageOut, raises=(NotFound,))
@@ -450,9 +590,8 @@ def content(ctx: Ctx) -> Response:
         path = stored_path(storage.root, stored.storage_path)
         if not path.is_file():
             raise NotFound("the stored media is missing; run `opentr` cleanup")
-        return FileResponse(
-            path, media_type=stored.content_type, filename=stored.filename, content_disposition_type="inline"
-        )
+        disposition = content_disposition.header("inline", stored.filename)
+        return FileResponse(path, media_type=stored.content_type, headers={"Content-Disposition": disposition})
     key = stored_key(stored.storage_path)
     try:
         size = storage.size(key)

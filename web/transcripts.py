@@ -11,7 +11,7 @@ from starlette.responses import Response
 from repo.errors import Conflict
 from repo.media_files import MediaFileRepository
 from repo.segments import SegmentRepository, TranscriptSegment
-from web import subtitles
+from web import content_disposition, subtitles
 from web.body_cache import BodyCache, Encoded, accepts_gzip, etag_matches
 from web.endpoint import Ctx, Router
 from web.fields import Seconds
@@ -136,13 +136,15 @@ SUBTITLE_OPENAPI = {
 def subtitles_file(ctx: Ctx, query: SubtitleQuery) -> Response:
     """The transcript as SRT or WebVTT subtitles."""
     file_uuid = ctx.uuid("uuid")
+    file = MediaFileRepository(ctx.conn).get(ctx.actor, file_uuid)
     cues = SegmentRepository(ctx.conn).transcript(ctx.actor, file_uuid)
     render = subtitles.srt if query.format == "srt" else subtitles.vtt
     media_type = "application/x-subrip" if query.format == "srt" else "text/vtt"
+    name = content_disposition.download_name(file.title, file.filename, query.format)
     return Response(
         "".join(render(cues)),
         media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{file_uuid}.{query.format}"'},
+        headers={"Content-Disposition": content_disposition.header("attachment", name, "subtitles")},
     )
 
 
