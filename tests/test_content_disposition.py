@@ -19,7 +19,7 @@ def test_raw_utf8_inside_filename_as_chromium_and_curl_send_it(name: str) -> Non
 
 @pytest.mark.parametrize("name", NAMES)
 def test_rfc5987_filename_star_wins_over_a_plain_fallback(name: str) -> None:
-    value = f"form-data; name=\"file\"; filename=\"fallback.wav\"; filename*=UTF-8''{quote(name)}"
+    value = f'form-data; name="file"; filename="fallback.wav"; filename*=UTF-8\'\'{quote(name)}'
     assert parse_part(value) == parse_part(value.replace('filename="fallback.wav"; ', "")) != parse_part("")
     assert parse_part(value).filename == name and parse_part(value).name == "file"
 
@@ -75,7 +75,7 @@ def test_the_ascii_fallback_keeps_what_it_can_and_the_extension(name: str, fallb
 def test_a_download_header_has_an_ascii_fallback_and_the_exact_name(name: str) -> None:
     value = header("attachment", name)
     value.encode("latin-1")  # a header value must be sendable as it is
-    assert value.startswith(f'attachment; filename="{ascii_fallback(name)}"; filename*=UTF-8\'\'')
+    assert value.startswith(f"attachment; filename=\"{ascii_fallback(name)}\"; filename*=UTF-8''")
     assert parse_part(value).filename == name, "what we send reads back as the same name"
 
 

@@ -1,4 +1,4 @@
-"""Display names of uploads (storage/names.py): every script kept exactly, long names shortened keeping the extension."""
+"""Display names of uploads (storage/names.py): every script kept exactly; long names shortened, extension kept."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import anyio
 from python_multipart import MultipartParser
+from python_multipart.exceptions import ParseError
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
@@ -28,7 +29,8 @@ from web.errors import ApiError, PayloadTooLarge, UnsupportedMediaType
 
 SIDECAR_LIMIT = 64 * 1024 * 1024
 FIELD_LIMIT = 64 * 1024
-HEADER_LIMIT = 16 * 1024  # one part's headers: a 255-character name percent-encoded is under 4 KB
+# One header line of a part: python-multipart's default (4 KB) is less than a long name in filename= and filename*.
+HEADER_LIMIT = 16 * 1024
 MEDIA_FIELD, SIDECAR_FIELD = "file", "transcript"
 
 
@@ -74,7 +76,6 @@ class _Receiver:
         self.parts: dict[str, StoredPart] = {}
         self.fields: dict[str, str] = {}
         self.headers: dict[str, str] = {}
-        self._header_bytes = 0
         self._header_name = b""
         self._header_value = b""
         self._name = ""
@@ -82,17 +83,10 @@ class _Receiver:
         self._hash: Any = None
         self._text = bytearray()
 
-    def _count_header(self, size: int) -> None:
-        self._header_bytes += size
-        if self._header_bytes > HEADER_LIMIT:
-            raise ApiError(f"body: a part's headers are larger than {HEADER_LIMIT // 1024} KB", "body")
-
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._count_header(end - start)
         self._header_name += data[start:end]
 
     def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._count_header(end - start)
         self._header_value += data[start:end]
 
     def on_header_end(self) -> None:
@@ -142,7 +136,6 @@ class _Receiver:
         elif self._name:
             self.fields[self._name] = self._text.decode("utf-8", "replace")
         self.headers = {}
-        self._header_bytes = 0
         self._name = ""
 
     def close(self) -> None:
@@ -177,7 +170,7 @@ async def _receive(request: Request, directory: Path, limits: dict[str, int], re
             "on_part_end",
         )
     }
-    parser = MultipartParser(options[b"boundary"], callbacks)
+    parser = MultipartParser(options[b"boundary"], callbacks, max_header_size=HEADER_LIMIT)
     try:
         async for chunk in request.stream():
             parser.write(chunk)
@@ -186,7 +179,8 @@ async def _receive(request: Request, directory: Path, limits: dict[str, int], re
         receiver.discard()
         if isinstance(exc, ApiError):
             raise
-        raise ApiError(f"body: malformed multipart data ({type(exc).__name__})", required) from None
+        reason = str(exc) if isinstance(exc, ParseError) else type(exc).__name__  # its messages are sentences
+        raise ApiError(f"body: malformed multipart data ({reason})", "body") from None
     receiver.close()
     part = receiver.parts.get(required)
     if part is None or part.size == 0:
