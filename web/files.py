@@ -280,6 +280,8 @@ def _text_part(name: str) -> dict[str, Any]:
 ONE_PART = {"type": ["string", "number", "boolean", "object"], "contentMediaType": "application/octet-stream"}
 SIDECAR_FORMATS = "a transcript file: WhisperX JSON, SRT or WebVTT"
 SIDECAR_PART = {**ONE_PART, "description": SIDECAR_FORMATS}
+# Its bytes are read whatever the part's type says (the format is recognised by content), so one part of bytes.
+SIDECAR_ENCODING = {"contentType": "application/octet-stream"}
 DUPLICATE_OPENAPI = {
     "description": "the same recording is already yours (`existing_uuid`, `existing_url`, and `Location`), or "
     "concurrent changes collided: try again (Retry-After)",
@@ -325,7 +327,7 @@ UPLOAD_OPENAPI = {
                         **{name: _text_part(name) for name in UploadFields.model_fields},
                     },
                 },
-                "encoding": {"file": {"contentType": "audio/*, video/*"}},
+                "encoding": {"file": {"contentType": "audio/*, video/*"}, SIDECAR_FIELD: SIDECAR_ENCODING},
             }
         },
     },
@@ -444,7 +446,8 @@ ATTACH_OPENAPI = {
                     "required": [SIDECAR_FIELD],
                     "additionalProperties": False,
                     "properties": {SIDECAR_FIELD: {**SIDECAR_PART, "not": {"const": ""}}},
-                }
+                },
+                "encoding": {SIDECAR_FIELD: SIDECAR_ENCODING},
             }
         },
     },
