@@ -43,7 +43,9 @@ def clean_filename(raw: str, default: str = "upload", limit: int = MAX_NAME) -> 
 def extension_of(name: str) -> str:
     """`.wav` for `talk.wav`; "" when there is none, or the part after the last dot is no extension (a sentence)."""
     stem, dot, extension = name.rpartition(".")
-    if not dot or not stem.strip() or not 0 < len(extension) <= MAX_EXTENSION or not extension.isalnum():
+    if not dot or not stem.strip() or not 0 < len(extension) <= MAX_EXTENSION:
+        return ""
+    if not (extension.isascii() and extension.isalnum()):  # "Protokoll.final版" has none
         return ""
     return f".{extension}"
 

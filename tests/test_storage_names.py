@@ -63,6 +63,7 @@ def test_a_long_name_is_never_cut_inside_a_grapheme(unit: str) -> None:
 def test_what_is_no_extension_is_cut_like_the_rest() -> None:
     sentence = "Notes. " + "word " * 80
     assert extension_of(sentence) == "" and extension_of("a.tar.gz") == ".gz" and extension_of(".wav") == ""
+    assert extension_of("Protokoll.final版") == "" and extension_of("talk.M4A") == ".M4A"
     assert len(shorten(sentence, 50)) <= 50 and shorten(sentence, 50).startswith("Notes. word")
     assert shorten("short.wav", 50) == "short.wav"
 

@@ -12,12 +12,15 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from starlette.datastructures import Headers
 
 from config.settings import Settings
+from storage.backend import LocalStorage
 from tests.media_fixtures import encoded
 from tests.web import register, sign_up
 from tests.workers_support import wav
 from web.content_disposition import ascii_fallback, parse_part
+from web.ranges import ranged_response
 
 NAMES = [
     "会議の記録.wav",
@@ -248,3 +251,14 @@ def test_the_library_and_file_page_show_the_name_a_browser_sent(client: Any) -> 
     assert "会議の記録 🎙️.wav" in client.get("/").text
     page = client.get(f"/files/{created.json()['uuid']}").text
     assert "<h1>会議の記録 🎙️.wav</h1>" in page
+
+
+def test_media_from_object_storage_names_itself_the_same_way(tmp_path: Path) -> None:
+    """The S3 path streams ranges itself (web/ranges.py); its header is the local path's."""
+    storage = LocalStorage(tmp_path)
+    storage.put_bytes("1/abc", b"RIFF....")
+    for request in (Headers({}), Headers({"range": "bytes=0-3"}), Headers({"range": "bytes=99-"})):
+        response = ranged_response(storage, "1/abc", 8, "audio/wav", "会議の記録 🎙️.wav", request)
+        disposition = response.headers["content-disposition"]
+        assert disposition.startswith("inline; filename=\"download.wav\"; filename*=UTF-8''")
+        assert parse_part(disposition).filename == "会議の記録 🎙️.wav"
