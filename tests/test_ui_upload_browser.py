@@ -90,12 +90,14 @@ def test_upload_names_duplicates_and_attaching_in_a_browser(
         assert driver.find_element(By.TAG_NAME, "h1").text == NAME
         clean(driver, "file")
         driver.find_element(By.ID, "transcript-file").send_keys(str(sidecar))
+        driver.execute_script("window.notReloaded = true")
         driver.find_element(By.CSS_SELECTOR, "#attach-transcript button[type=submit]").click()
         wait(
             driver,
-            lambda d: d.find_element(By.CSS_SELECTOR, "[data-role=badge]").text in ("pending", "queued"),
-            what="the file queued again",
+            lambda d: d.execute_script("return !window.notReloaded && document.readyState === 'complete'"),
+            what="the page reloaded",
         )
+        assert driver.find_element(By.CSS_SELECTOR, "[data-role=badge]").text == "queued"
         with psycopg.connect(fresh_url) as conn:
             assert conn.execute("SELECT status FROM media_files").fetchall() == [("queued",)]
         stored = list((tmp_path / "home" / "storage").rglob("*.transcript"))
