@@ -49,6 +49,11 @@ class PullFailed(RuntimeError):
     """`opentr models pull` could not download the model; the message is one line for the terminal."""
 
 
+class DownloadFailed(PullFailed):
+    """The model hub could not be reached or refused the download: the ways on without it apply
+    (asr/availability.py)."""
+
+
 def hub_repo(name: str) -> str:
     """The Hugging Face repository of a size name (`small` -> `Systran/faster-whisper-small`) or of an `org/name` id."""
     from faster_whisper.utils import _MODELS, available_models  # the size names are only in this private table
@@ -146,11 +151,11 @@ def pull(name: str, models_dir: Path) -> Path:
     except TranscriptionError as exc:
         raise PullFailed(str(exc)) from None
     if not hub_reachable():
-        raise PullFailed(f"cannot download model {name!r} ({repo}): {constants.ENDPOINT} cannot be reached")
+        raise DownloadFailed(f"cannot download model {name!r} ({repo}): {constants.ENDPOINT} cannot be reached")
     try:
         return _download(name, models_dir, progress=True)
     except Exception as exc:  # as in resolve(): any failure of the hub is one line for the operator
-        raise PullFailed(f"cannot download model {name!r} ({repo}): {_one_line(exc)}") from None
+        raise DownloadFailed(f"cannot download model {name!r} ({repo}): {_one_line(exc)}") from None
 
 
 def _download(name: str, models_dir: Path, *, progress: bool) -> Path:

@@ -353,14 +353,25 @@ def cmd_import_opentranscribe(args: argparse.Namespace, settings: Settings) -> i
 
 
 def cmd_models_pull(args: argparse.Namespace, settings: Settings) -> int:
-    from asr import models
+    from asr import availability, models
 
     try:
         path = models.pull(args.name, settings.asr_models_dir)
+    except models.DownloadFailed as exc:
+        ways = availability.ways_on_text()
+        print(f"opentr: {exc}\nWithout the model hub, transcription can still run:\n{ways}", file=sys.stderr)
+        return 1
     except models.PullFailed as exc:
         print(f"opentr: {exc}", file=sys.stderr)
         return 1
     print(f"speech model {args.name} is ready in {path}")
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
+    from asr import availability
+
+    print(availability.listing(settings))
     return 0
 
 
@@ -452,7 +463,9 @@ def parser() -> argparse.ArgumentParser:
     )
     rotate = keys.add_parser("rotate", help="re-seal every api key: OPENTR_OLD_SECRET_KEY -> OPENTR_SECRET_KEY")
     rotate.set_defaults(func=cmd_keys_rotate)
-    speech = sub.add_parser("models", help="speech models").add_subparsers(dest="models_command", required=True)
+    speech = sub.add_parser("models", help="speech and diarization models").add_subparsers(
+        dest="models_command", required=True
+    )
     pull = speech.add_parser("pull", help="download a faster-whisper model into OPENTR_ASR_MODELS_DIR")
     pull.add_argument(
         "name",
@@ -460,6 +473,10 @@ def parser() -> argparse.ArgumentParser:
         "speaker-diarization models",
     )
     pull.set_defaults(func=cmd_models_pull)
+    listed = speech.add_parser(
+        "list", help="the speech and diarization models on this machine, and whether transcription can run"
+    )
+    listed.set_defaults(func=cmd_models_list)
     imports = sub.add_parser("import", help="bring data over from another platform").add_subparsers(
         dest="import_command", required=True
     )

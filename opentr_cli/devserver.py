@@ -17,6 +17,7 @@ import sys
 import time
 from types import FrameType
 
+from asr import availability
 from config.settings import ConfigError, Settings
 from embedded import servers as embedded
 from opentr_cli import processes
@@ -42,11 +43,13 @@ def say(line: str, error: bool = False) -> None:
         print(line, file=sys.stderr if error else sys.stdout, flush=True)
 
 
-def announce(host: str, port: int) -> None:
-    """What a person needs once the web app answers: the address to open, then where the API is described."""
+def announce(settings: Settings, host: str, port: int) -> None:
+    """What a person needs once the web app answers: the address to open, where the API is described, and whether
+    recordings can be transcribed here (with the ways on when they cannot)."""
     base = f"http://{processes.browser_host(host)}:{port}"
     say(f"opentr is ready: open {base}/ in a browser  (Ctrl-C stops it)")
     say(f"  API documentation: {base}/api/docs  (OpenAPI document: {base}/api/openapi.json)")
+    say(availability.summary(settings))
 
 
 class _Stop:
@@ -82,13 +85,13 @@ def run(settings: Settings, host: str, port: int, worker: bool = True) -> int:
             children.append(
                 subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=processes.die_with_parent)
             )
-        return _supervise(children, host, port, stop)
+        return _supervise(settings, children, host, port, stop)
     finally:
         _stop_children(children)
         embedded.stop_all()
 
 
-def _supervise(children: list[subprocess.Popen[bytes]], host: str, port: int, stop: _Stop) -> int:
+def _supervise(settings: Settings, children: list[subprocess.Popen[bytes]], host: str, port: int, stop: _Stop) -> int:
     """Announce the address once the web app answers; return when stopped (0) or when a child exits (its code)."""
     web, ready = children[0], False
     while not stop.requested:
@@ -103,7 +106,7 @@ def _supervise(children: list[subprocess.Popen[bytes]], host: str, port: int, st
             return exited[0].returncode or 1
         if not ready and processes.accepts_connections(host, port):
             ready = True
-            announce(host, port)
+            announce(settings, host, port)
         time.sleep(POLL_SECONDS)
     return 0
 

@@ -57,6 +57,7 @@ _record_recovery = s.one_or_none("file_processing.record_recovery", FileState)
 _stuck = s.many("file_processing.stuck", FileState)
 _lock_state = s.one_or_none("file_processing.lock_state", FileState)
 _set_language = s.rowcount("file_processing.set_language")
+_set_warnings = s.rowcount("file_processing.set_warnings")
 
 
 def _jsonb(value: Json | None) -> Jsonb | None:
@@ -180,6 +181,10 @@ class FileProcessingRepository:
 
     def set_language(self, file_id: int, language: str, probability: float | None) -> None:
         _set_language(self.conn, file_id=file_id, language=language, probability=probability)
+
+    def set_warnings(self, file_id: int, warnings: list[str]) -> None:
+        """What the user should know about the transcript just published; [] clears an earlier run's."""
+        _set_warnings(self.conn, file_id=file_id, warnings=warnings)
 
     def lock_state(self, file_id: int) -> FileState | None:
         """The file's processing state, row-locked until the transaction ends; None when it was deleted."""

@@ -92,6 +92,7 @@ class MediaFile:
     force_delete_eligible: bool
     summary_status: str | None
     updated_at: datetime
+    warnings: list[str]  # about the published transcript (file_processing.set_warnings)
 
 
 @dataclass(frozen=True, slots=True)

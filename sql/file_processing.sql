@@ -128,3 +128,8 @@ FOR UPDATE;
 -- The language the speech engine used, and how sure it was (NULL when the language was given, not detected).
 UPDATE media_files SET language = %(language)s::text, language_probability = %(probability)s::real
 WHERE id = %(file_id)s;
+
+-- name: set_warnings :rowcount
+-- What the user should know about the transcript just published; replaces the previous list ({} clears it).
+UPDATE media_files SET warnings = %(warnings)s::text[]
+WHERE id = %(file_id)s;

@@ -101,6 +101,8 @@ CREATE TABLE media_files (
     max_speakers integer CHECK (max_speakers BETWEEN 1 AND 100),
     num_speakers integer CHECK (num_speakers BETWEEN 1 AND 100),
     diarization text CHECK (diarization IN ('diarized', 'off', 'models_missing', 'failed', 'transcript')),
+    -- 0008_file_warnings: what the user should know about an accepted transcript (replaced on each publish)
+    warnings text[] NOT NULL DEFAULT '{}',
     CONSTRAINT media_files_speaker_hints_check CHECK (min_speakers <= max_speakers)
 );
 CREATE INDEX media_files_user_page_idx ON media_files (user_id, upload_time DESC, id DESC);

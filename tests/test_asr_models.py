@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from huggingface_hub import constants
 
-from asr import models
+from asr import availability, models
 from asr.errors import ModelMissing, TranscriptionError
 
 CLOSED_ENDPOINT = "http://127.0.0.1:9"  # the discard port: nothing listens there
@@ -32,15 +32,19 @@ def pull(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
     )
 
 
+WAYS_ON = ["Without the model hub, transcription can still run:", *(f"  - {way}" for way in availability.WAYS_ON)]
+
+
 @pytest.mark.parametrize("offline", [{"HF_ENDPOINT": CLOSED_ENDPOINT}, {"HF_HUB_OFFLINE": "1"}])
-def test_pull_offline_is_one_line_and_exit_code_1(tmp_path: Path, offline: dict[str, str]) -> None:
+def test_pull_offline_is_one_line_then_the_ways_on_and_exit_code_1(tmp_path: Path, offline: dict[str, str]) -> None:
     result = pull(tmp_path, "small", **offline)
 
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
     assert lines[0].startswith("opentr: cannot download model 'small' (Systran/faster-whisper-small): ")
     assert lines[0].endswith("cannot be reached")
+    assert lines[1:] == WAYS_ON, result.stderr
+    assert "OPENTR_ASR_MODEL" in lines[2] and "OPENTR_ASR_ENGINE=openai" in lines[3] and "transcript file" in lines[4]
     assert not (tmp_path / "home" / "models").exists()
 
 
@@ -111,14 +115,13 @@ def refusing_hub() -> Iterator[str]:
     httpd.server_close()
 
 
-def test_pull_from_a_hub_that_refuses_is_one_line_and_exit_code_1(tmp_path: Path, refusing_hub: str) -> None:
+def test_pull_from_a_hub_that_refuses_is_one_line_then_the_ways_on(tmp_path: Path, refusing_hub: str) -> None:
     result = pull(tmp_path, "tiny", HF_ENDPOINT=refusing_hub)
 
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(
-        "opentr: cannot download model 'tiny' (Systran/faster-whisper-tiny): "
-    )
+    assert lines[0].startswith("opentr: cannot download model 'tiny' (Systran/faster-whisper-tiny): ")
+    assert lines[1:] == WAYS_ON
     assert "'404 Not Found' for url 'http://127.0.0.1:" in lines[0]
     assert "Traceback" not in result.stderr
 

@@ -149,6 +149,13 @@ TOLERATED: dict[tuple[str, str, str], str] = {
     },
 }
 
+# Routes that read a multipart body (endpoint.body_parser): a well-formed one, so that only ownership is judged.
+MULTIPART_BODIES: dict[Key, dict[str, tuple[str, bytes, str]]] = {
+    ("PUT", "/api/files/{uuid}/transcript"): {
+        "transcript": ("hijack.srt", b"1\n00:00:00,000 --> 00:00:01,000\nhijack\n", "application/x-subrip")
+    },
+}
+
 # B's own calls (the controls) that must come after the others: state transitions, then destructive ones.
 CONTROL_FIRST: list[Key] = [
     ("POST", "/api/files/{uuid}/reprocess"),  # completed → queued
@@ -295,6 +302,7 @@ class Request:
     path: str
     json: dict[str, Any] | None
     params: dict[str, Any]
+    files: dict[str, tuple[str, bytes, str]] | None = None
 
 
 def build(endpoint: Endpoint, source: Callable[[Slot], Ids], values: Ids, search: str = "nothing") -> Request:
@@ -314,7 +322,7 @@ def build(endpoint: Endpoint, source: Callable[[Slot], Ids], values: Ids, search
     path = PATH_PARAM.sub(path_value, endpoint.path)
     body = example_body(endpoint.body, lambda name: fill("body", name)) if endpoint.body is not None else None
     params = example_query(endpoint.query, lambda name: fill("query", name), search)
-    return Request(endpoint.method, path, body, params)
+    return Request(endpoint.method, path, body, params, MULTIPART_BODIES.get(key_of(endpoint)))
 
 
 def only(chosen: Slot, theirs: Ids, own: Ids) -> Callable[[Slot], Ids]:
@@ -548,7 +556,12 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
     def call(request: Request, headers: dict[str, str]) -> Any:
         calls.append(f"{request.method} {request.path}")
         response = client.request(
-            request.method, request.path, headers=headers, json=request.json, params=request.params
+            request.method,
+            request.path,
+            headers=headers,
+            json=request.json,
+            params=request.params,
+            files=request.files,
         )
         assert response.status_code < 500, f"{request.method} {request.path}: {response.status_code} {response.text}"
         if 200 <= response.status_code < 300 and headers is b.headers:

@@ -29,7 +29,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "llm": BASE,
     "storage": BASE,
     "jobs": BASE | {"repo", "transcript"},  # what web/ and workers/ share to enqueue jobs
-    "web": BASE | {"credentials", "embedded", "repo", "jobs", "llm", "storage", "transcript"},
+    # media: an upload is recognised by its content; asr: the upload page says whether a speech model is there
+    "web": BASE | {"credentials", "embedded", "repo", "jobs", "llm", "storage", "media", "asr", "transcript"},
     "workers": BASE | {"credentials", "repo", "jobs", "llm", "storage", "asr", "media", "transcript"},
     "importers": BASE | {"credentials", "repo", "storage", "transcript"},  # reads another database
 }

@@ -10,6 +10,7 @@ from web import (
     collections,
     comments,
     exports,
+    file_uploads,
     files,
     health,
     llm_configs,
@@ -29,7 +30,8 @@ from web import (
 from web.endpoint import Endpoint
 
 ROUTERS = [health.router, auth.router, admin.router]
-ROUTERS += [processing.router, url_import.router, files.router, transcripts.router, exports.router, bulk.router]
+ROUTERS += [processing.router, url_import.router, file_uploads.router, files.router, transcripts.router]
+ROUTERS += [exports.router, bulk.router]
 ROUTERS += [
     tags.router,
     comments.router,

@@ -1,22 +1,20 @@
 """Exports of transcripts: one file as txt, json, csv, srt or vtt, or several files as one zip, streamed.
 
 Options: speaker names, timestamps, and the file's comments (txt, json, csv; vtt as NOTE blocks; SRT has no place
-for them). Subtitles are split into readable cues (transcript/subtitles.py). The download's name comes from the
-title.
+for them). Subtitles are split into readable cues (transcript/subtitles.py). The download is named after the title
+(or the file's name) in whatever script it is written (web/content_disposition.py); so are zip entries, which
+zipfile marks as UTF-8.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
-import unicodedata
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
-from urllib.parse import quote
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +28,7 @@ from repo.rows import Actor
 from repo.segments import SegmentRepository
 from transcript import subtitles
 from transcript.segments import TranscriptSegment
+from web.content_disposition import download_name, header
 from web.endpoint import Ctx, Router
 
 router = Router("exports")
@@ -42,7 +41,6 @@ MEDIA_TYPES: dict[str, str] = {
     "vtt": "text/vtt; charset=utf-8",
 }
 MAX_ZIP_FILES = 100
-MAX_NAME = 100
 
 
 class ExportOptions(BaseModel):
@@ -101,18 +99,8 @@ def read(conn: Connection, actor: Actor, file_uuid: UUID, options: ExportOptions
     return Transcript(file, segments, comments)
 
 
-def download_name(file: MediaFile, extension: str) -> str:
-    """The title (else the filename without its extension), made safe as a file name."""
-    base = file.title or re.sub(r"\.[A-Za-z0-9]{1,5}$", "", file.filename)
-    cleaned = re.sub(r'[\x00-\x1f\x7f/\\:*?"<>|]+', " ", base)
-    cleaned = " ".join(cleaned.split()).strip(" .")[:MAX_NAME].strip(" .")
-    return f"{cleaned or 'transcript'}.{extension}"
-
-
-def content_disposition(name: str) -> str:
-    """An ASCII fallback and the UTF-8 name (RFC 6266), so a title in any script survives."""
-    fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().replace('"', "") or "export"
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+def _name(file: MediaFile, extension: str) -> str:
+    return download_name(file.title, file.filename, extension)
 
 
 def _clock(seconds: float) -> str:
@@ -229,7 +217,7 @@ def export_file(ctx: Ctx, query: ExportOptions) -> Response:
     return Response(
         render(transcript, query),
         media_type=MEDIA_TYPES[query.format],
-        headers={"Content-Disposition": content_disposition(download_name(transcript.file, query.format))},
+        headers={"Content-Disposition": header("attachment", _name(transcript.file, query.format), "transcript")},
     )
 
 
@@ -293,7 +281,7 @@ def export_zip(ctx: Ctx, body: ZipExportIn) -> StreamingResponse:
                         transcript = read(conn, actor, file_uuid, body)
                 except NotFound:
                     continue  # deleted since the request was accepted
-                zf.writestr(_unique(download_name(transcript.file, body.format), taken), render(transcript, body))
+                zf.writestr(_unique(_name(transcript.file, body.format), taken), render(transcript, body))
                 yield sink.take()
         yield sink.take()
 
@@ -301,5 +289,5 @@ def export_zip(ctx: Ctx, body: ZipExportIn) -> StreamingResponse:
     return StreamingResponse(
         archive(),
         media_type="application/zip",
-        headers={"Content-Disposition": content_disposition(f"transcripts-{stamp}.zip")},
+        headers={"Content-Disposition": header("attachment", f"transcripts-{stamp}.zip")},
     )

@@ -1,33 +1,26 @@
-"""Media files: upload, the file list, detail, edit, delete, and the raw content with range requests."""
+"""Media files: the list, detail, edit, delete, and the raw content with range requests (uploads: file_uploads)."""
 
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import FileResponse, Response
 
-from jobs import dispatch
 from repo import library
-from repo.diarization import DiarizationRepository
 from repo.errors import Conflict, NotFound
 from repo.library import FilterValues, LibraryFilter, SortKey
 from repo.media_files import FileDetail, FilePage, MediaFile, MediaFileRepository
-from repo.notifications import NotificationRepository
 from storage import layout
 from storage.backend import LocalStorage
-from transcript.speakers import MAX_SPEAKERS, SpeakerHints
-from web.endpoint import Ctx, Router, refuse_nul
-from web.errors import UnsupportedMediaType
+from web import content_disposition
+from web.endpoint import Ctx, Router
 from web.fields import Cursor, QueryDateTime, worded
-from web.openapi import NO_NUL
 from web.ranges import ranged_response
-from web.uploads import ReceivedUpload, move_into_storage, receive_upload
 
 log = logging.getLogger("opentr.web.files")
 router = Router("files")
@@ -66,6 +59,9 @@ class FileOut(BaseModel):
     error_category: str | None
     summary_status: str | None
     updated_at: datetime
+    warnings: list[str] = Field(
+        description="what to know about the transcript, e.g. a transcript file whose speech runs past the recording"
+    )
 
 
 class SpeakerBriefOut(BaseModel):
@@ -222,147 +218,6 @@ class FileUpdateIn(BaseModel):
     is_public: bool | None = None
 
 
-# A form field is text: "3" is a count, an empty field is no hint; nothing else (not " 3", "3.0" or "03"), so
-# that the server takes exactly what the document's pattern allows.
-SPEAKER_COUNT_PATTERN = "^([1-9][0-9]?|100)?$"
-
-
-def _speaker_count(value: object) -> object:
-    if isinstance(value, str):
-        if not re.fullmatch(SPEAKER_COUNT_PATTERN, value):
-            raise ValueError(f"a whole number from 1 to {MAX_SPEAKERS}, or empty")
-        return int(value) if value else None
-    return value
-
-
-SpeakerCount = Annotated[
-    Annotated[int, Field(ge=1, le=MAX_SPEAKERS, strict=False)] | None, BeforeValidator(_speaker_count)
-]
-
-
-class UploadFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str | None = Field(default=None, max_length=500)
-    author: str | None = Field(default=None, max_length=500)
-    description: str | None = Field(default=None, max_length=10_000)
-    language: str | None = Field(default=None, max_length=20)
-    source_url: str | None = Field(default=None, max_length=2000)
-    # for diarization (transcript.speakers.SpeakerHints): the exact count, or a range
-    min_speakers: SpeakerCount = None
-    max_speakers: SpeakerCount = None
-    num_speakers: SpeakerCount = None
-
-
-async def _receive(request: Any) -> ReceivedUpload:
-    services = request.app.state.services
-    services.require_redis()  # no queue, no upload: answer 503 before storing anything
-    limit = services.settings.opentr_max_upload_mb * 1024 * 1024
-    received: ReceivedUpload = await receive_upload(request, layout.incoming_dir(services.storage_dir), limit)
-    return received
-
-
-def _text_part(name: str) -> dict[str, Any]:
-    """A text part of the upload form, with the bounds UploadFields enforces."""
-    if name.endswith("_speakers"):
-        return {"type": "string", "pattern": SPEAKER_COUNT_PATTERN, "description": "speaker count hint (1 to 100)"}
-    schema = UploadFields.model_json_schema()["properties"][name]
-    text: dict[str, Any] = next(s for s in schema.get("anyOf", [schema]) if s.get("type") == "string")
-    return {**text, "pattern": NO_NUL}
-
-
-ONE_PART = {"type": ["string", "number", "boolean", "object"], "contentMediaType": "application/octet-stream"}
-UPLOAD_OPENAPI = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "additionalProperties": False,
-                    "properties": {
-                        # A file part is one part of bytes, whatever they spell ("false" is a 5-byte file): any
-                        # value but a list (several parts) and, for the media, "" (an empty file).
-                        "file": {**ONE_PART, "not": {"const": ""}},
-                        "transcript": {
-                            **ONE_PART,
-                            "description": "optional sidecar: WhisperX JSON, SRT or VTT",
-                        },
-                        **{name: _text_part(name) for name in UploadFields.model_fields},
-                    },
-                },
-                "encoding": {"file": {"contentType": "audio/*, video/*"}},
-            }
-        },
-    },
-}
-
-
-@router.post(
-    "/api/files",
-    body_parser=_receive,
-    response=FileOut,
-    status=201,
-    openapi=UPLOAD_OPENAPI,
-    raises=(UnsupportedMediaType,),
-)
-def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile:
-    """Upload a media file (multipart `file`, optional `transcript` sidecar); processing starts after commit."""
-    storage = ctx.services.storage
-    stored: list[str] = []
-    try:
-        refuse_nul(body.fields, "body")
-        fields = UploadFields.model_validate(body.fields)
-        low, high = fields.min_speakers, fields.max_speakers
-        if low is not None and high is not None and low > high:
-            # Not expressible in the form's schema: a conflict between two values, not a malformed one.
-            raise Conflict("min_speakers: must not exceed max_speakers", "min_speakers")
-        hints = SpeakerHints(fields.min_speakers, fields.max_speakers, fields.num_speakers)
-        actor = ctx.actor
-        files = MediaFileRepository(ctx.conn)
-        duplicate = files.find_duplicate(actor, body.media.sha256)
-        if duplicate is not None:
-            raise Conflict(f"this file was already uploaded as {duplicate.uuid}", "file")
-        storage_path = layout.new_media_path(actor.id)
-        move_into_storage(body.media, storage, storage_path)
-        stored.append(storage_path)
-        if body.sidecar is not None:
-            move_into_storage(body.sidecar, storage, layout.sidecar_of(storage_path))
-            stored.append(layout.sidecar_of(storage_path))
-        created = files.create(
-            actor,
-            filename=body.media.filename,
-            storage_path=storage_path,
-            file_size=body.media.size,
-            content_type=body.media.content_type,
-            file_hash=body.media.sha256,
-            **fields.model_dump(exclude=set(SpeakerHints.__dataclass_fields__)),
-        )
-        DiarizationRepository(ctx.conn).set_hints(created.id, hints)
-        task_id = dispatch.queue_processing(ctx.conn, created.id, actor.id)
-        NotificationRepository(ctx.conn).notify(
-            actor.id,
-            "upload",
-            f"Uploaded {created.filename}",
-            "Processing will start shortly.",
-            data={"file_uuid": str(created.uuid)},
-            media_file_id=created.id,
-            task_id=task_id,
-        )
-    except BaseException:
-        body.discard()
-        for key in stored:
-            storage.delete(key)
-        raise
-    redis = ctx.services.redis
-
-    def enqueue() -> None:
-        dispatch.enqueue_processing(redis, created.id, task_id)
-
-    ctx.after_commit(enqueue)
-    return files.get(actor, created.uuid)
-
-
 @router.get("/api/files", query=FileListQuery, response=FilePageOut, raises=(NotFound,))
 def list_files(ctx: Ctx, query: FileListQuery) -> FilePage:
     """Your files, filtered and sorted (newest first by default), with tags and counts; keyset pages via `cursor`."""
@@ -455,9 +310,8 @@ def content(ctx: Ctx) -> Response:
         path = stored_path(storage.root, stored.storage_path)
         if not path.is_file():
             raise NotFound("the stored media is missing; run `opentr` cleanup")
-        return FileResponse(
-            path, media_type=stored.content_type, filename=stored.filename, content_disposition_type="inline"
-        )
+        disposition = content_disposition.header("inline", stored.filename)
+        return FileResponse(path, media_type=stored.content_type, headers={"Content-Disposition": disposition})
     key = stored_key(stored.storage_path)
     try:
         size = storage.size(key)

@@ -1,4 +1,4 @@
-"""`GET /api/health`: database, Redis, pool and schema version, without authentication."""
+"""`GET /api/health`: database, Redis, pool, schema version, and whether speech can be transcribed; no login."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
+from asr import availability
 from repo import schema
 from web.endpoint import Ctx, Router
 
@@ -19,6 +20,9 @@ class HealthOut(BaseModel):
     redis: str
     schema_version: str | None
     pool: dict[str, int]
+    # "ready", or "unavailable" with no speech model or server set up (asr/availability.py; the upload page and
+    # `opentr models list` say why, and what to do)
+    transcription: str
 
 
 @router.get("/api/health", response=HealthOut, auth=False)
@@ -32,5 +36,6 @@ def health(ctx: Ctx) -> Any:
         redis=redis,
         schema_version=version,
         pool=ctx.services.db.stats(),
+        transcription="ready" if availability.speech_status(ctx.services.settings).ready else "unavailable",
     )
     return JSONResponse(body.model_dump(), status_code=200)

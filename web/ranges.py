@@ -12,6 +12,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response, StreamingResponse
 
 from storage.backend import Storage
+from web import content_disposition
 
 SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -41,7 +42,7 @@ def ranged_response(
 ) -> Response:
     common = {
         "accept-ranges": "bytes",
-        "content-disposition": f"inline; filename*=UTF-8''{_quote(filename)}",
+        "content-disposition": content_disposition.header("inline", filename),
     }
     wanted = _requested(headers.get("range"), size)
     if wanted is False:
@@ -56,9 +57,3 @@ def ranged_response(
     return StreamingResponse(
         storage.read_range(key, start, end), status_code=status, headers=out, media_type=media_type
     )
-
-
-def _quote(filename: str) -> str:
-    from urllib.parse import quote
-
-    return quote(filename, safe="")

@@ -13,6 +13,7 @@ from repo.media_files import MediaFileRepository
 from repo.segments import SegmentRepository
 from transcript import subtitles
 from transcript.segments import TranscriptSegment
+from web import content_disposition
 from web.body_cache import BodyCache, Encoded, accepts_gzip, etag_matches
 from web.endpoint import Ctx, Router
 from web.fields import Seconds
@@ -140,13 +141,15 @@ SUBTITLE_OPENAPI = {
 def subtitles_file(ctx: Ctx, query: SubtitleQuery) -> Response:
     """The transcript as SRT or WebVTT subtitles."""
     file_uuid = ctx.uuid("uuid")
+    file = MediaFileRepository(ctx.conn).get(ctx.actor, file_uuid)
     cues = map(subtitles.Cue.of, SegmentRepository(ctx.conn).transcript(ctx.actor, file_uuid))
     render = subtitles.srt if query.format == "srt" else subtitles.vtt
     media_type = "application/x-subrip" if query.format == "srt" else "text/vtt"
+    name = content_disposition.download_name(file.title, file.filename, query.format)
     return Response(
         "".join(render(cues)),
         media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{file_uuid}.{query.format}"'},
+        headers={"Content-Disposition": content_disposition.header("attachment", name, "subtitles")},
     )
 
 

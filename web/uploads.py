@@ -1,6 +1,10 @@
 """Streaming multipart uploads straight into storage, hashing on the way; nothing whole in memory.
 
 The stored name is random (`<owner id>/<uuid4 hex>`): no part of a client-supplied filename ever reaches a path.
+A part's filename is read from its Content-Disposition as browsers and curl send it (raw UTF-8, or `filename*=`:
+web/content_disposition.py) and becomes the display name (storage/names.py). A media part declared as anything but
+audio/* or video/* (`application/octet-stream`, or no type) is judged by its content (media/sniff.py) and stored
+with the type its content has.
 """
 
 from __future__ import annotations
@@ -11,17 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import anyio
 from python_multipart import MultipartParser
+from python_multipart.exceptions import ParseError
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
+from media.sniff import HEAD_BYTES, recognise
 from storage.backend import Storage
-from storage.names import clean_filename, is_media
+from storage.names import clean_filename, declares_media
+from web.content_disposition import decode_header, parse_part
 from web.errors import ApiError, PayloadTooLarge, UnsupportedMediaType
 
 SIDECAR_LIMIT = 64 * 1024 * 1024
 FIELD_LIMIT = 64 * 1024
-FILE_FIELDS = ("file", "transcript")
+# One header line of a part: python-multipart's default (4 KB) is less than a long name in filename= and filename*.
+HEADER_LIMIT = 16 * 1024
+MEDIA_FIELD, SIDECAR_FIELD = "file", "transcript"
 
 
 @dataclass
@@ -31,6 +41,7 @@ class StoredPart:
     content_type: str
     size: int = 0
     sha256: str = ""
+    head: bytes = b""  # the first bytes, for recognising the content
 
 
 @dataclass
@@ -45,9 +56,23 @@ class ReceivedUpload:
                 part.path.unlink(missing_ok=True)
 
 
+@dataclass
+class ReceivedTranscript:
+    """A transcript file sent for an existing file (PUT /api/files/{uuid}/transcript)."""
+
+    sidecar: StoredPart
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def discard(self) -> None:
+        self.sidecar.path.unlink(missing_ok=True)
+
+
 class _Receiver:
-    def __init__(self, directory: Path, max_media: int) -> None:
-        self.directory, self.max_media = directory, max_media
+    """python-multipart callbacks: each file part (a name in `limits`) streams to a spool file, text parts to
+    `fields`. Part headers are read here, not by python-multipart's option parser (see the module doc)."""
+
+    def __init__(self, directory: Path, limits: dict[str, int]) -> None:
+        self.directory, self.limits = directory, limits
         self.parts: dict[str, StoredPart] = {}
         self.fields: dict[str, str] = {}
         self.headers: dict[str, str] = {}
@@ -65,21 +90,20 @@ class _Receiver:
         self._header_value += data[start:end]
 
     def on_header_end(self) -> None:
-        self.headers[self._header_name.decode("latin-1").lower()] = self._header_value.decode("utf-8", "replace")
+        self.headers[self._header_name.decode("latin-1").strip().lower()] = decode_header(self._header_value)
         self._header_name = self._header_value = b""
 
     def on_headers_finished(self) -> None:
-        _, options = parse_options_header(self.headers.get("content-disposition", ""))
-        self._name = options.get(b"name", b"").decode("utf-8", "replace")
-        # A file field is a file whether or not its part carries a filename (the document promises no more).
-        filename = options.get(b"filename", self._name.encode())
-        if self._name in FILE_FIELDS:
+        disposition = parse_part(self.headers.get("content-disposition", ""))
+        self._name = disposition.name
+        if self._name in self.limits:
             if self._name in self.parts:
                 raise ApiError(f"{self._name}: sent twice", self._name)
             content_type = self.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
+            # A file field is a file whether or not its part carries a filename (the document promises no more).
             part = StoredPart(
                 self.directory / f"{uuid.uuid4().hex}.part",
-                clean_filename(filename.decode("utf-8", "replace")),
+                clean_filename(disposition.filename if disposition.filename is not None else self._name),
                 content_type.lower(),
             )
             self.parts[self._name] = part
@@ -95,8 +119,10 @@ class _Receiver:
                 raise PayloadTooLarge(f"{self._name}: field too large", self._name)
             return
         part = self.parts[self._name]
+        if len(part.head) < HEAD_BYTES:
+            part.head += chunk[: HEAD_BYTES - len(part.head)]
         part.size += len(chunk)
-        limit = self.max_media if self._name == "file" else SIDECAR_LIMIT
+        limit = self.limits[self._name]
         if part.size > limit:
             raise PayloadTooLarge(f"{self._name}: larger than {limit // (1024 * 1024)} MB", self._name)
         self._file.write(chunk)
@@ -123,16 +149,16 @@ class _Receiver:
             part.path.unlink(missing_ok=True)
 
 
-async def receive_upload(request: Request, directory: Path, max_media_bytes: int) -> ReceivedUpload:
-    """Parse multipart/form-data: `file` (required media), `transcript` (optional sidecar), small text fields."""
+async def _receive(request: Request, directory: Path, limits: dict[str, int], required: str) -> _Receiver:
+    """Parse multipart/form-data into spooled file parts and text fields; `required` must be a non-empty file."""
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in options:
-        raise ApiError("body: expected multipart/form-data with a file field", "file")
+        raise ApiError(f"body: expected multipart/form-data with a {required} field", required)
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_media_bytes + SIDECAR_LIMIT:
-        raise PayloadTooLarge(f"upload larger than {max_media_bytes // (1024 * 1024)} MB", "file")
+    if declared.isdigit() and int(declared) > sum(limits.values()) + FIELD_LIMIT:
+        raise PayloadTooLarge(f"upload larger than {limits[required] // (1024 * 1024)} MB", required)
     directory.mkdir(parents=True, exist_ok=True)
-    receiver = _Receiver(directory, max_media_bytes)
+    receiver = _Receiver(directory, limits)
     callbacks: Any = {
         name: getattr(receiver, name)
         for name in (
@@ -144,7 +170,7 @@ async def receive_upload(request: Request, directory: Path, max_media_bytes: int
             "on_part_end",
         )
     }
-    parser = MultipartParser(options[b"boundary"], callbacks)
+    parser = MultipartParser(options[b"boundary"], callbacks, max_header_size=HEADER_LIMIT)
     try:
         async for chunk in request.stream():
             parser.write(chunk)
@@ -153,16 +179,38 @@ async def receive_upload(request: Request, directory: Path, max_media_bytes: int
         receiver.discard()
         if isinstance(exc, ApiError):
             raise
-        raise ApiError(f"body: malformed multipart data ({type(exc).__name__})", "file") from None
+        reason = str(exc) if isinstance(exc, ParseError) else type(exc).__name__  # its messages are sentences
+        raise ApiError(f"body: malformed multipart data ({reason})", "body") from None
     receiver.close()
-    media = receiver.parts.get("file")
-    if media is None or media.size == 0:
+    part = receiver.parts.get(required)
+    if part is None or part.size == 0:
         receiver.discard()
-        raise ApiError("file: required, and must not be empty", "file")
-    if not is_media(media.filename, media.content_type):
-        receiver.discard()
-        raise UnsupportedMediaType(f"file: {media.content_type or 'this type'} is not an audio or video file", "file")
-    return ReceivedUpload(media, receiver.parts.get("transcript"), receiver.fields)
+        raise ApiError(f"{required}: required, and must not be empty", required)
+    return receiver
+
+
+async def receive_upload(request: Request, directory: Path, max_media_bytes: int) -> ReceivedUpload:
+    """Parse multipart/form-data: `file` (required media), `transcript` (optional sidecar), small text fields."""
+    limits = {MEDIA_FIELD: max_media_bytes, SIDECAR_FIELD: SIDECAR_LIMIT}
+    receiver = await _receive(request, directory, limits, MEDIA_FIELD)
+    media = receiver.parts[MEDIA_FIELD]
+    if not declares_media(media.content_type):
+        found = await anyio.to_thread.run_sync(recognise, media.path, media.head)
+        if found is None:
+            receiver.discard()
+            declared = f"sent as {media.content_type}" if media.content_type else "sent without a type"
+            raise UnsupportedMediaType(
+                f"file: {media.filename} is not an audio or video file ({declared}, and its content is neither)",
+                MEDIA_FIELD,
+            )
+        media.content_type = found
+    return ReceivedUpload(media, receiver.parts.get(SIDECAR_FIELD), receiver.fields)
+
+
+async def receive_transcript(request: Request, directory: Path) -> ReceivedTranscript:
+    """Parse multipart/form-data holding one `transcript` file (WhisperX JSON, SRT or WebVTT)."""
+    receiver = await _receive(request, directory, {SIDECAR_FIELD: SIDECAR_LIMIT}, SIDECAR_FIELD)
+    return ReceivedTranscript(receiver.parts[SIDECAR_FIELD], receiver.fields)
 
 
 def move_into_storage(part: StoredPart, storage: Storage, key: str) -> None:

@@ -33,7 +33,7 @@ from storage import layout
 from storage.backend import Storage
 from transcript.segments import Segment
 from transcript.sidecars import SidecarError
-from workers import analytics, transcription
+from workers import analytics, transcript_warnings, transcription
 from workers.context import JobContext, job_context
 from workers.diarization_step import find_speakers
 from workers.liveness import JobLease, LeaseTaken
@@ -142,6 +142,7 @@ def _read_media(context: JobContext, job: FileJob, media: MediaFile, path: Path)
         staging = TranscriptStaging(conn, job.task_id)
         segments.extend(staging.staged())
         staging.publish(job.file_id)
+        transcript_warnings.record(conn, job, segments, duration)
         speakers.publish(conn, job)
 
     job.step(0.9, "stored the transcript and its speakers", publish)

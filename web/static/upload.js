@@ -66,7 +66,13 @@ function send(file, transcript, fields, view) {
       view.state.innerHTML = 'Your session has ended. <a href="/signin?next=/upload">Sign in again</a> and upload once more.';
     } else {
       view.item.classList.add("failed");
-      view.state.textContent = `Not uploaded: ${explain(request.status, body)}`;
+      view.state.textContent = `Not uploaded: ${explain(request.status, body)} `;
+      if (request.status === 409 && body && typeof body.existing_url === "string") {
+        const link = document.createElement("a"); // the same recording is already there: lead to it
+        link.href = body.existing_url;
+        link.textContent = "Open the file already uploaded";
+        view.state.append(link);
+      }
     }
   });
   request.addEventListener("error", () => {

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from starlette.responses import Response
 
+from asr import availability
 from repo import library as library_repo
 from repo.collections import CollectionRepository
 from repo.errors import Invalid
@@ -145,7 +146,13 @@ def library_rows(view: View) -> Response:
 
 @page("/upload")
 def upload(view: View) -> Response:
-    return view.render("upload.html", max_mb=view.services.settings.opentr_max_upload_mb, max_speakers=MAX_SPEAKERS)
+    settings = view.services.settings
+    return view.render(
+        "upload.html",
+        max_mb=settings.opentr_max_upload_mb,
+        max_speakers=MAX_SPEAKERS,
+        speech=availability.speech_status(settings),  # said before anyone uploads: can a recording be transcribed?
+    )
 
 
 ROUTES = [library, library_rows, upload]
