@@ -34,6 +34,7 @@ from workers.summarizer import (
     SpeakerStats,
     SummaryError,
     SummaryFormatError,
+    SummaryResult,
     format_speaker_data,
     format_transcript,
     summarize,
@@ -42,11 +43,12 @@ from workers.summarizer import (
 log = logging.getLogger("opentr.jobs.summary")
 
 
-@dataclass(frozen=True)
+@dataclass
 class SummaryJob:
     owner: int
     file_id: int
     filename: str
+    answer: SummaryResult | None = None  # kept when storing it must wait for the database: asked once, paid once
 
 
 @dataclass(frozen=True)
@@ -73,15 +75,9 @@ class GenerateSummary(JobBody[SummaryJob]):
         run.notify(conn, job.owner, f"{job.filename}: summarising", progress=0.1, media_file_id=job.file_id)
 
     def work(self, run: JobRun, job: SummaryJob) -> None:
-        source = _prepare(run.context, run.subject_id)
-        try:
-            result = summarize(source.settings, source.prompt_text, source.transcript, source.speakers)
-        except (LlmError, SummaryError):
-            raise
-        except Exception as exc:  # a bad configuration can make the HTTP client itself raise (e.g. a non-ASCII key)
-            log.exception("summary %s: unexpected error from the LLM client", run.subject_id)
-            message = redact(f"the LLM request failed: {type(exc).__name__}: {exc}", source.settings.api_key)
-            raise JobFailed(message, "llm") from None
+        if job.answer is None:
+            job.answer = _ask(run, _prepare(run.context, run.subject_id))
+        result = job.answer
         bluf = result.bluf
         with run.db.transaction() as conn:
             SummaryRepository(conn).complete(
@@ -116,8 +112,19 @@ class GenerateSummary(JobBody[SummaryJob]):
 generate_summary = job_function(GenerateSummary())
 
 
+def _ask(run: JobRun, source: SummaryInput) -> SummaryResult:
+    try:
+        return summarize(source.settings, source.prompt_text, source.transcript, source.speakers)
+    except (LlmError, SummaryError):
+        raise
+    except Exception as exc:  # a bad configuration can make the HTTP client itself raise (e.g. a non-ASCII key)
+        log.exception("summary %s: unexpected error from the LLM client", run.subject_id)
+        message = redact(f"the LLM request failed: {type(exc).__name__}: {exc}", source.settings.api_key)
+        raise JobFailed(message, "llm") from None
+
+
 def _prepare(context: JobContext, summary_id: int) -> SummaryInput:
-    """What the LLM is asked, read again on every run of `work` (nothing of it is kept across an outage)."""
+    """What the LLM is asked, read in a transaction of its own (none stays open during the call)."""
     with context.db.transaction() as conn:
         summary = SummaryRepository(conn).get_by_id(summary_id)
         owner = Actor(summary.user_id)
