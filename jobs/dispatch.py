@@ -22,6 +22,7 @@ from rq.registry import StartedJobRegistry
 
 from jobs.downloads import enqueue_url_import, queue_url_import
 from jobs.kinds import all_kinds
+from jobs.outages import database_unavailable
 from jobs.queues import ALL_QUEUES
 from jobs.registry import JobKind
 from jobs.summaries import NoActiveConfiguration, enqueue_summary, queue_summary
@@ -63,7 +64,13 @@ def dispatch_pending(db: Database, redis: Redis, limit: int = 500) -> list[str]:
     waiting: list[tuple[JobKind, WaitingJob]] = []
     with db.transaction() as conn:
         for kind in all_kinds():
-            waiting.extend((kind, job) for job in kind.subject.waiting(conn, kind.name, limit))
+            try:
+                with conn.transaction():  # a savepoint: one kind's broken SQL leaves the others dispatched
+                    waiting.extend((kind, job) for job in kind.subject.waiting(conn, kind.name, limit))
+            except Exception as exc:
+                if database_unavailable(exc):
+                    raise
+                log.warning("dispatcher: cannot read %s jobs: %s: %s", kind.name, type(exc).__name__, exc)
     enqueued = [
         job.task_id
         for kind, job in waiting

@@ -9,8 +9,8 @@
    sql/jobs.sql); a subject that no longer waits for this task ends the task `cancelled` and the run `skipped`;
 3. runs the body's `work`, which must be safe to run again from its start with the same claim;
 4. decides what an exception means:
-   - the database unavailable (no pool connection within DB_POOL_TIMEOUT, a lost connection, an outage, a
-     failover) or contention that outlasted its retries: never a verdict on the subject. The run waits until the
+   - the database unavailable (jobs/outages.py: no pool connection within DB_POOL_TIMEOUT, a lost connection, an
+     outage, a failover, contention that outlasted its retries): never a verdict on the subject. The run waits until the
      database answers and its lease is held again, then runs `work` again from its start, spending none of the
      subject's retries. If another session took the lease meanwhile (recovery decided), the run stops;
    - `JobSuperseded`: the subject moved on without this job; nothing more is written;
@@ -30,13 +30,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-import psycopg
-from psycopg import errors as pg
-from psycopg_pool import PoolTimeout
-
+from jobs.outages import database_unavailable
 from jobs.registry import JobKind, ignoring_gone
 from repo.database import Connection, Database
-from repo.errors import Conflict, Contention, NotFound, Unavailable
+from repo.errors import Conflict, NotFound
 from repo.notifications import NotificationRepository
 from repo.tasks import TaskRepository
 from workers.context import JobContext, job_context
@@ -62,21 +59,6 @@ class Failure:
     category: str
     message: str
     error: BaseException
-
-
-def database_unavailable(exc: BaseException) -> bool:
-    """The database could not serve the job just now, said by the pool, the driver or repo.errors (directly or as
-    the explicit cause of what was raised). A statement timeout is not one: the same statement would time out again."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, Unavailable):
-            return not isinstance(seen.__cause__, pg.QueryCanceled)
-        if isinstance(seen, pg.QueryCanceled):
-            return False
-        if isinstance(seen, psycopg.OperationalError | psycopg.InterfaceError | PoolTimeout | Contention):
-            return True
-        seen = seen.__cause__
-    return False
 
 
 @dataclass

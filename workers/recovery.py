@@ -25,10 +25,10 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from jobs.kinds import all_kinds
+from jobs.outages import database_unavailable
 from jobs.registry import DEAD_OWNER, DeadJob, JobKind, Outcome, Recovered
 from repo.database import Database
 from repo.jobs import ClaimedJob, JobRepository
-from workers.jobrun import database_unavailable
 
 __all__ = ["DEAD_OWNER", "RecoveryReport", "recover"]
 log = logging.getLogger("opentr.recovery")

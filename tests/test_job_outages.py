@@ -1,5 +1,6 @@
-"""What the run skeleton (workers/jobrun.py) counts as "the database is unavailable": a reason to wait and run the
-job again, never a verdict on its subject. Errors made by a real server and a real pool."""
+"""What background work counts as "the database is unavailable" (jobs/outages.py; the run skeleton of
+workers/jobrun.py waits and runs the job again): never a verdict on its subject. Errors made by a real server and a
+real pool."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import pytest
 from psycopg import errors as pg
 
 from config.settings import Settings
+from jobs.outages import database_unavailable
 from repo.database import Database
 from repo.errors import Contention, Invalid, NotFound, Unavailable
-from workers.jobrun import database_unavailable
 
 
 def test_a_pool_that_cannot_hand_out_a_connection_is_unavailable(fresh_url: str, settings: Settings) -> None:
