@@ -9,9 +9,9 @@ from __future__ import annotations
 from redis import Redis
 
 from jobs.queues import SUMMARIES
-from jobs.registry import DEAD_OWNER, DeadJob, JobKind, Outcome, Recovered, close_task, declare, ignoring_gone
+from jobs.registry import DEAD_OWNER, DeadJob, JobKind, Outcome, Recovered, close_task, declare
 from repo.database import Connection
-from repo.errors import Conflict
+from repo.errors import Conflict, NotFound
 from repo.llm_configs import LlmConfigRepository
 from repo.notifications import NotificationRepository
 from repo.prompts import PromptRepository
@@ -47,17 +47,19 @@ def enqueue_summary(redis: Redis, summary_id: int, task_id: str) -> bool:
 def _recover(conn: Connection, dead: DeadJob) -> Recovered:
     if dead.subject_id is None:
         return close_task(conn, dead.task_id)
-    with ignoring_gone():
+    try:
         summary = SummaryRepository(conn).fail(dead.subject_id, f"{DEAD_OWNER}; request the summary again")
-        NotificationRepository(conn).notify(
-            summary.user_id,
-            "error",
-            "summary failed",
-            "the worker stopped while summarising; request the summary again",
-            media_file_id=summary.media_file_id,
-            task_id=dead.task_id,
-        )
+    except (Conflict, NotFound):  # it ended meanwhile (its answer won) or was deleted
+        return close_task(conn, dead.task_id)
     close_task(conn, dead.task_id)
+    NotificationRepository(conn).notify(  # last, as the lock order of sql/jobs.sql says
+        summary.user_id,
+        "error",
+        "summary failed",
+        "the worker stopped while summarising; request the summary again",
+        media_file_id=summary.media_file_id,
+        task_id=dead.task_id,
+    )
     return Recovered(Outcome.FAILED)
 
 

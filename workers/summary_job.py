@@ -19,7 +19,7 @@ from llm.clients import LlmError, LlmSettings
 from outbound.addresses import BlockedUrl, check_url
 from outbound.retries import redact
 from repo.database import Connection
-from repo.errors import DataError, Invalid
+from repo.errors import Conflict, DataError, Invalid, NotFound
 from repo.llm_configs import LlmConfigRepository, Provider
 from repo.media_files import MediaFileRepository
 from repo.prompts import PromptRepository
@@ -102,11 +102,16 @@ class GenerateSummary(JobBody[SummaryJob]):
         message = error.message if isinstance(error, SummaryError) else failure.message
         raw = error.raw_response if isinstance(error, SummaryFormatError) else None
         with run.db.transaction() as conn:
-            with ignoring_gone():
+            try:
                 SummaryRepository(conn).fail(run.subject_id, message[:2000], raw)
-                run.notify(conn, job.owner, "summary failed", message[:500], kind="error", media_file_id=job.file_id)
+            except (Conflict, NotFound):  # deleted meanwhile, with its file perhaps: nobody to tell
+                summary_failed = False
+            else:
+                summary_failed = True
             with ignoring_gone():
                 TaskRepository(conn).fail(run.task_id, message[:2000])
+            if summary_failed:
+                run.notify(conn, job.owner, "summary failed", message[:500], kind="error", media_file_id=job.file_id)
 
 
 generate_summary = job_function(GenerateSummary())
