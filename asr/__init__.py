@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from asr.errors import TranscriptionError
+from config.settings import ASR_ENGINES
 
 if TYPE_CHECKING:
     from asr.types import SpeechEngine
     from config.settings import Settings
 
-ENGINE_NAMES = ("faster-whisper", "openai")
+ENGINE_NAMES = ASR_ENGINES  # named once, in the settings, which refuse any other at start
 
 
 def speech_engine(settings: Settings) -> SpeechEngine:

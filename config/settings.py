@@ -1,11 +1,14 @@
-"""One validated settings object, read from the environment; a bad value is one line naming the variable."""
+"""One validated settings object, read from the environment; a bad value is one line naming the variable.
+
+Validated at start means true at start: a value that could only fail later (in every job, at every upload) is
+refused by `load_settings`, and the command exits 2 with that line."""
 
 from __future__ import annotations
 
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +45,9 @@ ComputeType = Literal[
     "float32",
 ]
 
+# The speech engines asr/ builds (asr.speech_engine); any other name would fail every job, so it fails the start.
+ASR_ENGINES = ("faster-whisper", "openai")
+
 
 def _postgres_url(value: str | None) -> str | None:
     if value in (None, ""):
@@ -74,7 +80,8 @@ class Settings(BaseSettings):
     opentr_home: Path = Field(default_factory=lambda: Path.cwd() / ".opentr")
     opentr_storage_dir: Path | None = None
     opentr_max_upload_mb: int = Field(default=2048, ge=1)
-    opentr_asr_engine: str = "faster-whisper"  # used when an upload comes without a transcript sidecar
+    # one of ASR_ENGINES, in any case; used when an upload comes without a transcript sidecar
+    opentr_asr_engine: str = "faster-whisper"
     opentr_job_keepalive_seconds: int = Field(default=10, ge=1, le=3600)
     opentr_maintenance_seconds: float = Field(default=10.0, gt=0, le=3600)
     opentr_progress_seconds: float = Field(default=2.0, gt=0, le=600)  # how often a long step writes progress
@@ -156,7 +163,15 @@ class Settings(BaseSettings):
     def llm_allowance(self) -> addresses.Allowance:
         return addresses.parse_allowance(self.opentr_llm_allow_private or self.opentr_allow_private_urls)
 
-    @field_validator("opentr_asr_remote_url")
+    @field_validator("opentr_asr_engine", mode="before")
+    @classmethod
+    def _asr_engine(cls, value: Any) -> Any:
+        name = value.strip().lower() if isinstance(value, str) else value
+        if name not in ASR_ENGINES:
+            raise ValueError(f"expected one of {', '.join(ASR_ENGINES)}; got {value!r}")
+        return name
+
+    @field_validator("opentr_asr_remote_url", "opentr_s3_endpoint_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
@@ -232,6 +247,16 @@ def load_settings() -> Settings:
         raise ConfigError("DB_POOL_MIN: must not exceed DB_POOL_MAX")
     if settings.is_production and not settings.opentr_secret_key:
         raise ConfigError("OPENTR_SECRET_KEY: required when OPENTR_ENV=production")
+    # Settings that only fail together, and only later (every job, every upload), fail the start instead.
+    if settings.opentr_asr_engine == "openai" and not settings.opentr_asr_remote_url:
+        raise ConfigError("OPENTR_ASR_REMOTE_URL: required when OPENTR_ASR_ENGINE=openai")
+    if bool(settings.opentr_s3_access_key) != bool(settings.opentr_s3_secret_key):
+        given, missing = (
+            ("OPENTR_S3_ACCESS_KEY", "OPENTR_S3_SECRET_KEY")
+            if settings.opentr_s3_access_key
+            else ("OPENTR_S3_SECRET_KEY", "OPENTR_S3_ACCESS_KEY")
+        )
+        raise ConfigError(f"{missing}: required with {given} (or unset both: boto3's own credentials apply)")
     return settings
 
 

@@ -16,6 +16,7 @@ from repo import cursor as keyset
 from repo import statements as s
 from repo.database import Connection
 from repo.errors import Conflict, NotFound
+from repo.jobs import JobSubject
 from repo.media_files import FROM, STUCK_STATUSES, FileState, Json, SummaryStatus
 
 
@@ -58,6 +59,8 @@ _stuck = s.many("file_processing.stuck", FileState)
 _lock_state = s.one_or_none("file_processing.lock_state", FileState)
 _set_language = s.rowcount("file_processing.set_language")
 _set_warnings = s.rowcount("file_processing.set_warnings")
+# What kinds of job that process a media file work on (repo/jobs.py).
+FILE_SUBJECT = JobSubject("file_processing")
 
 
 def _jsonb(value: Json | None) -> Jsonb | None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from repo.errors import QueryLoadError
 
@@ -207,8 +208,25 @@ def all_queries() -> dict[str, Query]:
     return load_directory(SQL_FILES)
 
 
+_outside: dict[str, Query] = {}
+
+
+def load_outside(path: Path, namespace: str) -> None:
+    """Named queries of a file outside `sql/`, under `namespace`: for a kind of job declared outside this package (a
+    test's, a plugin's) that brings its own SQL. Loading the same file twice is harmless; a namespace that `sql/`
+    already uses is a QueryLoadError. `opentr db check` does not see these (they are not the project's)."""
+    if any(name.startswith(f"{namespace}.") for name in all_queries()):
+        raise QueryLoadError(f"{path}: namespace {namespace!r} is already used by {SQL_FILES}")
+    parsed = parse_file(path.read_text(encoding="utf-8"), namespace, str(path))
+    _outside.update({query.name: query for query in parsed.values()})
+
+
 def get(name: str) -> Query:
     try:
         return all_queries()[name]
+    except KeyError:
+        pass
+    try:
+        return _outside[name]
     except KeyError:
         raise QueryLoadError(f"no named query {name!r} in {SQL_FILES}") from None

@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 from repo import statements as s
 from repo.database import Connection
 from repo.errors import Conflict, Invalid, NotFound
+from repo.jobs import JobSubject
 from repo.rows import Actor
 
 STARTABLE: Final = ["pending"]
@@ -81,6 +82,8 @@ _list_for_file = s.many("summaries.list_for_file", Summary)
 _get = s.one_or_none("summaries.get", Summary)
 _get_by_id = s.one_or_none("summaries.get_by_id", Summary)
 _delete = s.one_or_none("summaries.delete", _Deleted)
+# What a summary job works on (repo/jobs.py); its task id is task_id_for(uuid).
+SUMMARY_SUBJECT = JobSubject("summaries")
 BUSY = ["pending", "processing"]
 
 

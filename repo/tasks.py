@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
 from repo import cursor as keyset
@@ -17,7 +16,6 @@ from repo.database import Connection
 from repo.errors import Conflict, Invalid
 from repo.rows import Actor
 
-TaskType = Literal["transcription", "summarization", "analytics", "maintenance", "download"]
 STATUSES = ("pending", "in_progress", "completed", "failed", "cancelled")
 OPEN_STATUSES = ("pending", "in_progress")
 CURSOR_KIND = "tasks"
@@ -65,8 +63,10 @@ class TaskRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def create(self, task_id: str, user_id: int, media_file_id: int | None, task_type: TaskType) -> Task:
-        """A pending task; Conflict when the job id is taken, Invalid for an unknown user or file."""
+    def create(self, task_id: str, user_id: int, media_file_id: int | None, task_type: str) -> Task:
+        """A pending task; Conflict when the job id is taken, Invalid for an unknown user or file or a type that is
+        not a lowercase name. Which types exist is the job registry's business (jobs/registry.py: a kind's `name`),
+        not the schema's: a kind is declared once, and a newer release's kind needs no migration."""
         return _create(self.conn, task_id=task_id, user_id=user_id, media_file_id=media_file_id, task_type=task_type)
 
     def start(self, task_id: str) -> Task:

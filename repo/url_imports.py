@@ -9,6 +9,7 @@ from uuid import UUID
 from repo import statements as s
 from repo.database import Connection
 from repo.errors import Conflict
+from repo.jobs import JobSubject
 from repo.rows import Actor
 
 
@@ -35,7 +36,8 @@ _start = s.one_or_none("url_imports.start", UrlImport)
 _progress = s.rowcount("url_imports.progress")
 _complete = s.rowcount("url_imports.complete")
 _fail = s.rowcount("url_imports.fail")
-_fail_for_task = s.rowcount("url_imports.fail_for_task")
+# What a `download` job works on (repo/jobs.py).
+IMPORT_SUBJECT = JobSubject("url_imports")
 
 
 class UrlImportRepository:
@@ -65,7 +67,3 @@ class UrlImportRepository:
 
     def fail(self, import_id: int, message: str) -> bool:
         return _fail(self.conn, id=import_id, error_message=message) > 0
-
-    def fail_for_task(self, task_id: str, message: str) -> bool:
-        """For recovery, which knows the task, not the import."""
-        return _fail_for_task(self.conn, task_id=task_id, error_message=message) > 0

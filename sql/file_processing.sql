@@ -133,3 +133,27 @@ WHERE id = %(file_id)s;
 -- What the user should know about the transcript just published; replaces the previous list ({} clears it).
 UPDATE media_files SET warnings = %(warnings)s::text[]
 WHERE id = %(file_id)s;
+
+-- name: jobs_waiting :many
+-- A media file as the subject of a kind of job (repo/jobs.py): pending tasks of the kind whose file is queued for
+-- exactly that task.
+SELECT t.id AS task_id, m.id AS subject_id
+FROM tasks t
+JOIN media_files m ON m.id = t.media_file_id AND m.active_task_id = t.id
+WHERE t.task_type = %(task_type)s AND t.status = 'pending' AND m.status = 'queued'
+ORDER BY t.created_at, t.id
+LIMIT %(limit)s;
+
+-- name: jobs_claimed :many
+-- The kind's tasks in progress, and files running or cancelling under one of its tasks (whatever that task's
+-- status says: the file is what waits for an owner).
+SELECT t.id AS task_id, t.media_file_id AS subject_id
+FROM tasks t
+WHERE t.task_type = %(task_type)s AND t.status = 'in_progress'
+UNION
+SELECT t.id, m.id
+FROM media_files m
+JOIN tasks t ON t.id = m.active_task_id
+WHERE m.status IN ('processing', 'cancelling') AND t.task_type = %(task_type)s
+ORDER BY 1
+LIMIT %(limit)s;

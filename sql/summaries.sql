@@ -154,3 +154,20 @@ WITH target AS (
     WHERE m.id = deleted.media_file_id
 )
 SELECT target.status, EXISTS (SELECT 1 FROM deleted) AS deleted FROM target;
+
+-- name: jobs_waiting :many
+-- A summary as the subject of a kind of job (repo/jobs.py): its task is `summary-<uuid>` (task_id_for).
+SELECT t.id AS task_id, s.id AS subject_id
+FROM tasks t
+JOIN file_summaries s ON t.id = 'summary-' || s.uuid::text
+WHERE t.task_type = %(task_type)s AND t.status = 'pending' AND s.status = 'pending'
+ORDER BY t.created_at, t.id
+LIMIT %(limit)s;
+
+-- name: jobs_claimed :many
+SELECT t.id AS task_id, s.id AS subject_id
+FROM tasks t
+LEFT JOIN file_summaries s ON t.id = 'summary-' || s.uuid::text
+WHERE t.task_type = %(task_type)s AND t.status = 'in_progress'
+ORDER BY t.id
+LIMIT %(limit)s;

@@ -42,7 +42,19 @@ WHERE id = %(id)s AND status = 'downloading';
 UPDATE url_imports SET status = 'failed', error_message = %(error_message)s
 WHERE id = %(id)s AND status IN ('pending', 'downloading');
 
--- name: fail_for_task :rowcount
--- Recovery: the job holding this task died; its import ends failed (the user imports the URL again).
-UPDATE url_imports SET status = 'failed', error_message = %(error_message)s
-WHERE task_id = %(task_id)s AND status IN ('pending', 'downloading');
+-- name: jobs_waiting :many
+-- A URL import as the subject of a kind of job (repo/jobs.py).
+SELECT t.id AS task_id, u.id AS subject_id
+FROM tasks t
+JOIN url_imports u ON u.task_id = t.id
+WHERE t.task_type = %(task_type)s AND t.status = 'pending' AND u.status = 'pending'
+ORDER BY t.created_at, t.id
+LIMIT %(limit)s;
+
+-- name: jobs_claimed :many
+SELECT t.id AS task_id, u.id AS subject_id
+FROM tasks t
+LEFT JOIN url_imports u ON u.task_id = t.id
+WHERE t.task_type = %(task_type)s AND t.status = 'in_progress'
+ORDER BY t.id
+LIMIT %(limit)s;

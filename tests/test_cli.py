@@ -41,6 +41,10 @@ def _url(conninfo: str) -> str:
         ({"DB_POOL_MAX": "many"}, "DB_POOL_MAX: Input should be a valid integer"),
         ({"DB_POOL_MIN": "9", "DB_POOL_MAX": "3"}, "DB_POOL_MIN: must not exceed DB_POOL_MAX"),
         ({"OPENTR_ENV": "production"}, "OPENTR_SECRET_KEY: required when OPENTR_ENV=production"),
+        (
+            {"OPENTR_ASR_ENGINE": "foo"},
+            "OPENTR_ASR_ENGINE: Value error, expected one of faster-whisper, openai; got 'foo'",
+        ),
         ({"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nothing"}, "DATABASE_URL: cannot connect"),
     ],
 )

@@ -23,6 +23,12 @@ DIRECT = "postgresql://opentr@127.0.0.1:5432/opentr"
         ({"OPENTR_STORAGE_URL": "s3:///prefix"}, "OPENTR_STORAGE_URL: Value error, must be an s3://bucket"),
         ({"DB_REPLICA_MAX_LAG": "0"}, "DB_REPLICA_MAX_LAG: Input should be greater than 0"),
         ({"DB_PREPARED_STATEMENTS": "maybe"}, "DB_PREPARED_STATEMENTS: Input should be 'auto', 'on' or 'off'"),
+        (
+            {"OPENTR_S3_ENDPOINT_URL": "minio:9000"},
+            "OPENTR_S3_ENDPOINT_URL: Value error, must be an http:// or https://",
+        ),
+        ({"OPENTR_S3_ACCESS_KEY": "AKIA-only"}, "OPENTR_S3_SECRET_KEY: required with OPENTR_S3_ACCESS_KEY"),
+        ({"OPENTR_S3_SECRET_KEY": "s3cret-only"}, "OPENTR_S3_ACCESS_KEY: required with OPENTR_S3_SECRET_KEY"),
     ],
 )
 def test_bad_scale_settings_name_the_variable(

@@ -8,9 +8,10 @@ job sits in a two-hour step. When the worker's machine vanishes without closing 
 ends (libpq's `keepalives_*` and the server's `tcp_keepalives_*`, set for this session) bounds how long the dead
 session keeps the lock: `keepalive_idle + keepalive_interval * keepalive_count` seconds (30 s by default).
 
-A watchdog thread pings the session; if it was lost (server restart, network cut) it reconnects and takes the
-lock again. If recovery took it meanwhile, the job's next guarded write fails (the file names another task) and the
-job stops as superseded; no two jobs can both finish one file.
+A watchdog thread pings the session every `LEASE_CHECK_SECONDS`; if it was lost (server restart, failover, network
+cut) it reconnects and takes the lock again, and a job waiting out a database outage does the same before it goes on
+(workers/jobrun.py). If recovery took it meanwhile, the job stops as superseded (or its next guarded write fails:
+the file names another task); no two jobs can both finish one file.
 """
 
 from __future__ import annotations
@@ -55,19 +56,27 @@ def open_lock_session(url: str, settings: Settings, application_name: str) -> ps
     return conn
 
 
+LEASE_CHECK_SECONDS = 1.0  # how often a lease asks whether its session still answers
+# How long a live job may need to take its lock again once the database is back (a check, then a reconnect).
+# Maintenance gives it that long after an outage before recovery may take the lock (workers/maintenance.py).
+LEASE_RETAKE_SECONDS = 3 * LEASE_CHECK_SECONDS + 2.0
+
+
 class JobLease:
     """Holds the task's advisory lock for as long as the job runs (a context manager)."""
 
-    def __init__(self, url: str, settings: Settings, task_id: str, check_every: float = 5.0) -> None:
+    def __init__(self, url: str, settings: Settings, task_id: str, check_every: float = LEASE_CHECK_SECONDS) -> None:
         self.url, self.settings, self.task_id = url, settings, task_id
         self.check_every = check_every
         self._conn: psycopg.Connection[Any] | None = None
+        self._session = threading.Lock()  # the watchdog and the job both use the session
         self._stop = threading.Event()
         self._watchdog: threading.Thread | None = None
         self.lost = False
+        self._session_lost = False  # said once per loss in the log
 
     def __enter__(self) -> JobLease:
-        self._conn = open_lock_session(self.url, self.settings, f"opentr-job:{self.task_id}"[:63])
+        self._conn = self._connect()
         if not JobRepository(self._conn).try_lock(self.task_id):
             self._conn.close()
             raise LeaseTaken(f"task {self.task_id} is owned by another live session")
@@ -79,36 +88,46 @@ class JobLease:
         self._stop.set()
         if self._watchdog is not None:
             self._watchdog.join(timeout=self.check_every + 15)
-        if self._conn is not None:
-            self._conn.close()  # ends the session, which releases the lock
+        with self._session:
+            if self._conn is not None:
+                self._conn.close()  # ends the session, which releases the lock
 
-    def _watch(self) -> None:
-        while not self._stop.wait(self.check_every):
+    def retake(self) -> bool:
+        """True when this job holds its lock: its session answers, or the session was lost and the lock is taken
+        again on a new one. False once another session holds it (recovery took it while the session was lost).
+        Raises psycopg.OperationalError while the database cannot be reached."""
+        with self._session:
+            if self.lost:
+                return False
             try:
                 assert self._conn is not None
                 self._conn.execute("SELECT 1")
-                continue
-            except Exception:
-                log.warning("lease of %s: lock session lost; reconnecting", self.task_id)
-            self._reacquire()
-            if self.lost:
-                return
-
-    def _reacquire(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn = open_lock_session(self.url, self.settings, f"opentr-job:{self.task_id}"[:63])
+                return True
             except psycopg.Error:
-                if self._stop.wait(1.0):
-                    return
-                continue
-            if JobRepository(conn).try_lock(self.task_id):
-                old, self._conn = self._conn, conn
-                if old is not None:
-                    old.close()
-                log.info("lease of %s: lock taken again", self.task_id)
-            else:  # recovery took it while we were away; the job's next guarded write tells it to stop
+                if not self._session_lost:
+                    log.warning("lease of %s: lock session lost; taking the lock again", self.task_id)
+                self._session_lost = True
+            conn = self._connect()
+            if not JobRepository(conn).try_lock(self.task_id):
                 conn.close()
                 self.lost = True
                 log.warning("lease of %s: taken over while the session was lost", self.task_id)
-            return
+                return False
+            old, self._conn, self._session_lost = self._conn, conn, False
+            if old is not None:
+                old.close()
+            log.info("lease of %s: lock taken again", self.task_id)
+            return True
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        return open_lock_session(self.url, self.settings, f"opentr-job:{self.task_id}"[:63])
+
+    def _watch(self) -> None:
+        """A job in a long step that writes nothing still takes its lock again soon after an outage; if recovery
+        took it meanwhile, the job's next guarded write fails (the subject names another task) and it stops."""
+        while not self._stop.wait(self.check_every):
+            try:
+                if not self.retake():
+                    return
+            except psycopg.Error:
+                continue  # the database is still away: ask again at the next check

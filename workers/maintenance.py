@@ -5,13 +5,17 @@ independent of any RQ job or scheduler (a job that re-schedules itself is lost w
 workers may run it at the same moment: recovery decides each task under its advisory lock and re-reads it under a
 row lock, and dispatching twice only enqueues a copy that finds nothing to do.
 
-Outages are states, not errors: one log line when the database or Redis goes away, one when it is back.
+Outages are states, not errors: one log line when the database or Redis goes away, one when it is back. After a
+database outage, recovery resumes `LEASE_RETAKE_SECONDS` later: the outage ended the live jobs' lock sessions too,
+and each takes its lock again within that time (workers/liveness.py), so a job that waited the outage out is not
+mistaken for a dead one.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import psycopg
@@ -20,7 +24,7 @@ from config.settings import Settings
 from jobs.dispatch import dispatch_pending
 from jobs.queues import redis_connection
 from repo.database import Database
-from workers.liveness import open_lock_session
+from workers.liveness import LEASE_RETAKE_SECONDS, open_lock_session
 from workers.recovery import RecoveryReport, recover
 
 log = logging.getLogger("opentr.maintenance")
@@ -32,6 +36,7 @@ class Maintenance:
         self.db = Database(database_url, settings, application_name="opentr-maintenance", min_size=0, max_size=2)
         self._session: psycopg.Connection[Any] | None = None
         self._down: dict[str, str] = {}
+        self._recover_after = 0.0  # time.monotonic(); after an outage, live jobs take their locks again first
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.passes = 0
@@ -42,7 +47,11 @@ class Maintenance:
         redis = redis_connection(self.redis_url)
         report: RecoveryReport | None = None
         try:
-            report = recover(self.db, self._lock_session(), redis)
+            if "database" in self._down or time.monotonic() < self._recover_after:
+                with self.db.transaction() as conn:
+                    conn.execute("SELECT 1")  # is it back? Recovery waits one pass more (see _available)
+            else:
+                report = recover(self.db, self._lock_session(), redis)
             self._available("database")
         except Exception as exc:
             self._unavailable("database", exc)
@@ -88,7 +97,15 @@ class Maintenance:
         self._down[what] = reason
 
     def _available(self, what: str) -> None:
-        if self._down.pop(what, None) is not None:
+        if self._down.pop(what, None) is None:
+            return
+        if what == "database":
+            # The outage ended every session, the live jobs' lock sessions too: until each job has taken its lock
+            # again, its task would look dead, and recovering it would spend one of its file's retries on an
+            # outage. A live job does so within LEASE_RETAKE_SECONDS of the database answering.
+            self._recover_after = time.monotonic() + LEASE_RETAKE_SECONDS
+            log.warning("maintenance: database available again; recovery resumes in %g s", LEASE_RETAKE_SECONDS)
+        else:
             log.warning("maintenance: %s available again", what)
 
     @property

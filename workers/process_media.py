@@ -1,4 +1,5 @@
-"""`process_media(file_id, task_id)`: pending → processing → completed | error | cancelled.
+"""`process_media(file_id, task_id)`, the `transcription` kind (jobs/transcription.py): queued → processing →
+completed | error | cancelled, run by the skeleton of workers/jobrun.py (lease, claim, failures).
 
 Each step commits on its own (metadata, waveform, thumbnail, transcript, analytics, completion), with progress
 and a notification. The transcript is staged while it is produced (workers/transcription.py) and published in one
@@ -14,14 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from asr.errors import TranscriptionError
-from jobs import dispatch
+from jobs.queues import redis_connection
+from jobs.registry import ignoring_gone
+from jobs.summaries import enqueue_summary, queue_summary
+from jobs.transcription import TRANSCRIPTION
 from media import MediaError
 from media.probe import probe
 from media.thumbnail import thumbnail
 from media.waveform import peaks
 from repo.analytics import AnalyticsRepository
 from repo.database import Connection
-from repo.errors import Conflict, DataError, NotFound
+from repo.errors import DataError
 from repo.file_processing import FileProcessingRepository
 from repo.media_files import MediaFile, MediaFileRepository
 from repo.rows import Actor
@@ -34,10 +38,10 @@ from storage.backend import Storage
 from transcript.segments import Segment
 from transcript.sidecars import SidecarError
 from workers import analytics, transcript_warnings, transcription
-from workers.context import JobContext, job_context
+from workers.context import JobContext
 from workers.diarization_step import find_speakers
-from workers.liveness import JobLease, LeaseTaken
-from workers.steps import FileJob, JobCancelled, JobSuperseded, ignoring_gone
+from workers.jobrun import Failure, JobBody, JobRun, job_function
+from workers.steps import FileJob
 
 log = logging.getLogger("opentr.jobs.media")
 EXPECTED_FAILURES: dict[type[Exception], str] = {
@@ -49,51 +53,46 @@ EXPECTED_FAILURES: dict[type[Exception], str] = {
 }
 
 
-def process_media(file_id: int, task_id: str) -> str:
-    context = job_context()
-    try:
-        with JobLease(context.database_url, context.settings, task_id):
-            return _process(context, file_id, task_id)
-    except LeaseTaken:
-        log.info("%s: another live copy of this job owns it; nothing to do", task_id)
-        return "skipped"
+class ProcessMedia(JobBody[FileJob]):
+    kind = TRANSCRIPTION
+    expected = EXPECTED_FAILURES
+
+    def claim(self, run: JobRun, conn: Connection) -> FileJob:
+        """Take the file for this job; Conflict or NotFound when it was cancelled, deleted or taken meanwhile."""
+        state = FileProcessingRepository(conn).start_processing(run.subject_id, run.task_id)
+        return FileJob(
+            run.db, run.subject_id, state.user_id, run.task_id, state.filename, reports_as=self.kind.progress
+        )
+
+    def started(self, run: JobRun, conn: Connection, job: FileJob) -> None:
+        job.notify(conn, self.kind.progress, "processing started", progress=0.0)
+
+    def work(self, run: JobRun, job: FileJob) -> None:
+        _run(run.context, job)
+
+    def fail(self, run: JobRun, job: FileJob, failure: Failure) -> None:
+        message = failure.message
+        with run.db.transaction() as conn:
+            with ignoring_gone():
+                FileProcessingRepository(conn).fail(job.file_id, job.task_id, message[:2000], failure.category)
+            TranscriptStaging(conn, job.task_id).discard()
+            with ignoring_gone():
+                TaskRepository(conn).fail(job.task_id, message[:2000])
+            job.notify(conn, "error", "processing failed", message[:500])
+
+    def cancelled(self, run: JobRun, job: FileJob) -> None:
+        with run.db.transaction() as conn:
+            SegmentRepository(conn).replace_transcript(job.file_id, [])
+            TranscriptStaging(conn, job.task_id).discard()
+            AnalyticsRepository(conn).delete_for_file(job.file_id)
+            with ignoring_gone():
+                FileProcessingRepository(conn).finish_cancel(job.file_id)
+            with ignoring_gone():
+                TaskRepository(conn).cancel(job.task_id)
+            job.notify(conn, self.kind.progress, "processing cancelled")
 
 
-def _process(context: JobContext, file_id: int, task_id: str) -> str:
-    job = _claim(context, file_id, task_id)
-    if job is None:
-        return "skipped"
-    try:
-        _run(context, job)
-    except JobSuperseded:
-        log.info("%s: file %s moved on without this job", task_id, file_id)
-        return "superseded"
-    except JobCancelled:
-        _finish_cancelled(context, job)
-        return "cancelled"
-    except Exception as exc:
-        category = next((c for kind, c in EXPECTED_FAILURES.items() if isinstance(exc, kind)), "internal")
-        _record_failure(context, job, exc, category)
-        if category == "internal":
-            raise  # RQ keeps the traceback; the file already says what went wrong
-        return "error"
-    return "completed"
-
-
-def _claim(context: JobContext, file_id: int, task_id: str) -> FileJob | None:
-    """Take the file for this job; None when it was cancelled, deleted or taken meanwhile."""
-    try:
-        with context.db.transaction() as conn:
-            state = FileProcessingRepository(conn).start_processing(file_id, task_id)
-            TaskRepository(conn).start(task_id)
-            job = FileJob(context.db, file_id, state.user_id, task_id, state.filename)
-            job.notify(conn, "processing", "processing started", progress=0.0)
-            return job
-    except (Conflict, NotFound):
-        with context.db.transaction() as conn, ignoring_gone():
-            TaskRepository(conn).cancel(task_id)
-        log.info("%s: file %s is not waiting for this job; nothing to do", task_id, file_id)
-        return None
+process_media = job_function(ProcessMedia())
 
 
 def _run(context: JobContext, job: FileJob) -> None:
@@ -196,38 +195,12 @@ def _complete(context: JobContext, job: FileJob) -> None:
         if SettingsRepository(conn).get(Actor(job.user_id), "summary.auto"):
             summary_task = _queue_auto_summary(conn, job)
     if summary_task is not None:
-        from jobs.queues import redis_connection
-
-        dispatch.enqueue_summary(redis_connection(context.redis_url), *summary_task)
+        enqueue_summary(redis_connection(context.redis_url), *summary_task)
 
 
 def _queue_auto_summary(conn: Connection, job: FileJob) -> tuple[int, str] | None:
     try:
-        return dispatch.queue_summary(conn, job.user_id, job.file_id)
+        return queue_summary(conn, job.user_id, job.file_id)
     except DataError as exc:  # e.g. no active LLM configuration: the transcript stands, say why
         job.notify(conn, "summary", "automatic summary skipped", exc.detail)
         return None
-
-
-def _finish_cancelled(context: JobContext, job: FileJob) -> None:
-    with context.db.transaction() as conn:
-        SegmentRepository(conn).replace_transcript(job.file_id, [])
-        TranscriptStaging(conn, job.task_id).discard()
-        AnalyticsRepository(conn).delete_for_file(job.file_id)
-        with ignoring_gone():
-            FileProcessingRepository(conn).finish_cancel(job.file_id)
-        with ignoring_gone():
-            TaskRepository(conn).cancel(job.task_id)
-        job.notify(conn, "processing", "processing cancelled")
-
-
-def _record_failure(context: JobContext, job: FileJob, exc: Exception, category: str) -> None:
-    message = str(exc) or type(exc).__name__
-    log.warning("%s failed (%s): %s", job.task_id, category, message)
-    with context.db.transaction() as conn:
-        with ignoring_gone():
-            FileProcessingRepository(conn).fail(job.file_id, job.task_id, message[:2000], category)
-        TranscriptStaging(conn, job.task_id).discard()
-        with ignoring_gone():
-            TaskRepository(conn).fail(job.task_id, message[:2000])
-        job.notify(conn, "error", "processing failed", message[:500])

@@ -69,8 +69,24 @@ def run_worker(
         maintenance.stop()
 
 
+class JobWorker(SimpleWorker):
+    """RQ's SimpleWorker, its command channel polled every second. RQ polls it every 60 s and joins that thread when
+    work() ends; an unsubscribe landing while the thread waited made a worker take up to a minute to exit (a burst
+    worker done with its jobs, a child told to stop)."""
+
+    COMMAND_POLL_SECONDS = 1.0
+
+    def subscribe(self) -> None:
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # RQ types it as None
+            sleep_time=self.COMMAND_POLL_SECONDS, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
+
+
 def job_worker(redis_url: str, name: str | None = None) -> SimpleWorker:
-    return SimpleWorker(list(ALL_QUEUES), connection=redis_connection(redis_url), name=name)
+    return JobWorker(list(ALL_QUEUES), connection=redis_connection(redis_url), name=name)
 
 
 def _die_with_parent() -> None:

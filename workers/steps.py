@@ -8,13 +8,12 @@ heartbeat competes with a step for the file's row.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from jobs.transcription import TRANSCRIPTION
 from repo.database import Connection, Database
-from repo.errors import Conflict, NotFound
 from repo.file_processing import FileProcessingRepository
 from repo.notifications import NotificationRepository
 from repo.tasks import TaskRepository
@@ -38,6 +37,7 @@ class FileJob:
     task_id: str
     filename: str
     progress: float = 0.0
+    reports_as: str = TRANSCRIPTION.progress  # the notification kind of its progress (its kind's declaration)
 
     def step(self, progress: float, title: str, write: Callable[[Connection], object] | None = None) -> None:
         with self.db.transaction() as conn:
@@ -60,7 +60,7 @@ class FileJob:
             raise JobCancelled(title)
         TaskRepository(conn).heartbeat(self.task_id, progress)
         if announce:
-            self.notify(conn, "processing", title, progress=progress)
+            self.notify(conn, self.reports_as, title, progress=progress)
 
     def notify(self, conn: Connection, kind: str, title: str, message: str = "", progress: float | None = None) -> None:
         NotificationRepository(conn).notify(
@@ -73,10 +73,3 @@ class FileJob:
             media_file_id=self.file_id,
             task_id=self.task_id,
         )
-
-
-@contextlib.contextmanager
-def ignoring_gone() -> Iterator[None]:
-    """For bookkeeping on rows that another actor may have moved on or deleted meanwhile."""
-    with contextlib.suppress(Conflict, NotFound):
-        yield

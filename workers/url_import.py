@@ -1,4 +1,5 @@
-"""`download_url(import_id, task_id)`: a URL import pending → downloading → completed | failed.
+"""`download_url(import_id, task_id)`, the `download` kind (jobs/downloads.py): a URL import pending → downloading
+→ completed | failed, run by the skeleton of workers/jobrun.py.
 
 The media is fetched into `incoming/` (workers/url_fetch.py), then in one transaction moved to its storage path,
 recorded as the user's media file and queued for processing exactly like an upload; a failed download leaves no
@@ -14,87 +15,72 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs import dispatch
+from jobs.downloads import DOWNLOAD
 from jobs.queues import redis_connection
+from jobs.registry import ignoring_gone
+from jobs.transcription import enqueue_processing, queue_processing
 from outbound.addresses import BlockedUrl, check_url
 from repo.database import Connection
-from repo.errors import Conflict, NotFound
 from repo.media_files import MediaFileRepository
-from repo.notifications import NotificationRepository
 from repo.rows import Actor
 from repo.tasks import TaskRepository
 from repo.url_imports import UrlImport, UrlImportRepository
 from storage import layout
 from workers import ytdlp
-from workers.context import JobContext, job_context
-from workers.liveness import JobLease, LeaseTaken
-from workers.steps import ignoring_gone
+from workers.jobrun import Failure, JobBody, JobRun, job_function
+from workers.steps import JobSuperseded
 from workers.url_fetch import DownloadError, Fetched, fetch
 
 log = logging.getLogger("opentr.jobs.url_import")
 
 
-class ImportGone(Exception):
-    """The import (or its owner) was deleted while downloading: stop without writing."""
-
-
-def download_url(import_id: int, task_id: str) -> str:
-    context = job_context()
-    try:
-        with JobLease(context.database_url, context.settings, task_id):
-            return _download(context, import_id, task_id)
-    except LeaseTaken:
-        log.info("%s: another live copy of this job owns it; nothing to do", task_id)
-        return "skipped"
-
-
-def _download(context: JobContext, import_id: int, task_id: str) -> str:
-    job = _claim(context, import_id, task_id)
-    if job is None:
-        return "skipped"
-    part = layout.incoming_dir(context.storage_dir) / f"{uuid.uuid4().hex}.part"
-    part.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fetched, title = _fetch(context, job, part)
-        file_id = _store(context, job, part, fetched, title)
-    except ImportGone:
-        return "superseded"
-    except (DownloadError, BlockedUrl) as exc:
-        _fail(context, job, str(exc))
-        return "error"
-    except Exception as exc:
-        _fail(context, job, f"internal error ({type(exc).__name__})")
-        raise  # RQ keeps the traceback; the import already says it failed
-    finally:
-        part.unlink(missing_ok=True)
-    dispatch.enqueue_processing(redis_connection(context.redis_url), file_id, task_id=job.processing_task)
-    return "completed"
-
-
 @dataclass
-class _Job:
+class Download:
     record: UrlImport
-    processing_task: str = ""
     next_report: float = 0.1
     last_report_at: float = 0.0
 
 
-def _claim(context: JobContext, import_id: int, task_id: str) -> _Job | None:
-    try:
-        with context.db.transaction() as conn:
-            record = UrlImportRepository(conn).start(import_id, task_id)
-            TaskRepository(conn).start(task_id)
-            _notify(conn, record, f"Downloading {record.url}", progress=0.0)
-            return _Job(record, last_report_at=time.monotonic())
-    except (Conflict, NotFound):
-        with context.db.transaction() as conn, ignoring_gone():
-            TaskRepository(conn).cancel(task_id)
-        log.info("%s: URL import %s is not waiting for this job; nothing to do", task_id, import_id)
-        return None
+class DownloadUrl(JobBody[Download]):
+    kind = DOWNLOAD
+    expected = {DownloadError: "download", BlockedUrl: "download"}
+
+    def claim(self, run: JobRun, conn: Connection) -> Download:
+        return Download(UrlImportRepository(conn).start(run.subject_id, run.task_id))
+
+    def started(self, run: JobRun, conn: Connection, job: Download) -> None:
+        _notify(run, conn, job.record, f"Downloading {job.record.url}", progress=0.0)
+
+    def work(self, run: JobRun, job: Download) -> None:
+        job.next_report, job.last_report_at = 0.1, time.monotonic()  # a run again after an outage counts anew
+        part = layout.incoming_dir(run.context.storage_dir) / f"{uuid.uuid4().hex}.part"
+        part.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fetched, title = _fetch(run, job, part)
+            file_id, processing_task = _store(run, job, part, fetched, title)
+        finally:
+            part.unlink(missing_ok=True)
+        enqueue_processing(redis_connection(run.context.redis_url), file_id, processing_task)
+
+    def fail(self, run: JobRun, job: Download, failure: Failure) -> None:
+        internal = failure.category == "internal"
+        message = f"internal error ({type(failure.error).__name__})" if internal else failure.message
+        record = job.record
+        with run.db.transaction() as conn:
+            UrlImportRepository(conn).fail(record.id, message[:2000])
+            with ignoring_gone():
+                TaskRepository(conn).fail(record.task_id, message[:2000])
+            run.notify(
+                conn, record.user_id, f"Import from {record.url[:200]} failed", message[:500], kind="error",
+                data={"import_uuid": str(record.uuid)},
+            )  # fmt: skip
 
 
-def _fetch(context: JobContext, job: _Job, part: Path) -> tuple[Fetched, str | None]:
-    settings = context.settings
+download_url = job_function(DownloadUrl())
+
+
+def _fetch(run: JobRun, job: Download, part: Path) -> tuple[Fetched, str | None]:
+    settings = run.context.settings
     url, headers, filename, title = job.record.url, None, None, None
     if ytdlp.claims(url):
         check_url(url, settings.url_allowance)  # again: the name may resolve elsewhere than when it was accepted
@@ -102,7 +88,7 @@ def _fetch(context: JobContext, job: _Job, part: Path) -> tuple[Fetched, str | N
         url, headers, filename, title = source.url, source.headers, source.filename, source.title
 
     def progress(received: int, total: int | None) -> None:
-        _progress(context, job, received, total)
+        _progress(run, job, received, total)
 
     fetched = fetch(
         url,
@@ -116,7 +102,7 @@ def _fetch(context: JobContext, job: _Job, part: Path) -> tuple[Fetched, str | N
     return fetched, title
 
 
-def _progress(context: JobContext, job: _Job, received: int, total: int | None) -> None:
+def _progress(run: JobRun, job: Download, received: int, total: int | None) -> None:
     now = time.monotonic()
     if total:
         fraction = min(received / total, 1.0)
@@ -124,19 +110,19 @@ def _progress(context: JobContext, job: _Job, received: int, total: int | None) 
             return
         job.next_report = (int(fraction * 10) + 1) / 10
     else:
-        if now - job.last_report_at < context.settings.opentr_progress_seconds:
+        if now - job.last_report_at < run.context.settings.opentr_progress_seconds:
             return
         fraction = job.record.progress  # unknown size: bytes grow, the fraction cannot
     job.last_report_at = now
-    with context.db.transaction() as conn:
+    with run.db.transaction() as conn:
         if not UrlImportRepository(conn).progress(job.record.id, received, total):
-            raise ImportGone()
-        TaskRepository(conn).heartbeat(job.record.task_id, fraction)
-        _notify(conn, job.record, f"Downloaded {received} bytes", progress=fraction)
+            raise JobSuperseded(f"URL import {job.record.id} was deleted while downloading")
+        _notify(run, conn, job.record, f"Downloaded {received} bytes", progress=fraction)
 
 
-def _store(context: JobContext, job: _Job, part: Path, fetched: Fetched, title: str | None) -> int:
-    record, owner = job.record, Actor(job.record.user_id)
+def _store(run: JobRun, job: Download, part: Path, fetched: Fetched, title: str | None) -> tuple[int, str]:
+    """The downloaded media becomes the owner's file, queued for processing; (file id, its processing task)."""
+    context, record, owner = run.context, job.record, Actor(job.record.user_id)
     relative = layout.new_media_path(owner.id)
     try:
         with context.db.transaction() as conn:
@@ -145,7 +131,7 @@ def _store(context: JobContext, job: _Job, part: Path, fetched: Fetched, title: 
             if duplicate is not None:
                 raise DownloadError(f"{fetched.filename} is already in your library as {duplicate.uuid}")
             if not UrlImportRepository(conn).progress(record.id, fetched.size, fetched.size):
-                raise ImportGone()
+                raise JobSuperseded(f"URL import {record.id} was deleted while downloading")
             context.storage.put_file(part, relative)  # the local directory or S3, like an upload
             created = files.create(
                 owner,
@@ -157,35 +143,20 @@ def _store(context: JobContext, job: _Job, part: Path, fetched: Fetched, title: 
                 title=title,
                 source_url=record.url,
             )
-            job.processing_task = dispatch.queue_processing(conn, created.id, owner.id)
+            processing_task = queue_processing(conn, created.id, owner.id)
             UrlImportRepository(conn).complete(record.id, created.id)
             TaskRepository(conn).complete(record.task_id)
-            _notify(conn, record, f"Downloaded {fetched.filename}", progress=1.0, media_file_id=created.id)
-            return created.id
+            _notify(run, conn, record, f"Downloaded {fetched.filename}", progress=1.0, media_file_id=created.id)
+            return created.id, processing_task
     except BaseException:
         context.storage.delete(relative)  # the rows were rolled back: no file may stay behind them
         raise
 
 
-def _fail(context: JobContext, job: _Job, message: str) -> None:
-    log.warning("%s failed: %s", job.record.task_id, message)
-    with context.db.transaction() as conn:
-        UrlImportRepository(conn).fail(job.record.id, message[:2000])
-        with ignoring_gone():
-            TaskRepository(conn).fail(job.record.task_id, message[:2000])
-        NotificationRepository(conn).notify(
-            job.record.user_id, "error", f"Import from {job.record.url[:200]} failed", message[:500],
-            data={"import_uuid": str(job.record.uuid)}, task_id=job.record.task_id,
-        )  # fmt: skip
-
-
-def _notify(conn: Connection, record: UrlImport, title: str, progress: float, media_file_id: int | None = None) -> None:
-    NotificationRepository(conn).notify(
-        record.user_id,
-        "upload",
-        title[:200],
-        data={"import_uuid": str(record.uuid)},
-        progress=progress,
-        media_file_id=media_file_id,
-        task_id=record.task_id,
+def _notify(
+    run: JobRun, conn: Connection, record: UrlImport, title: str, progress: float, media_file_id: int | None = None
+) -> None:
+    """Progress on the task and a notification; the import's uuid is what the client follows."""
+    run.report(
+        conn, record.user_id, progress, title[:200], media_file_id=media_file_id, data={"import_uuid": str(record.uuid)}
     )

@@ -1,0 +1,15 @@
+"""Every kind of job the project declares: importing this module declares them all (jobs/registry.py)."""
+
+from __future__ import annotations
+
+from jobs.downloads import DOWNLOAD
+from jobs.registry import JobKind, declared
+from jobs.summaries import SUMMARY
+from jobs.transcription import TRANSCRIPTION
+
+PROJECT_KINDS = (TRANSCRIPTION, SUMMARY, DOWNLOAD)
+
+
+def all_kinds() -> tuple[JobKind, ...]:
+    """The project's kinds and any declared outside it in this process (a test's, a plugin's)."""
+    return declared()
