@@ -22,6 +22,7 @@ from config.settings import ConfigError, Settings
 from embedded import servers as embedded
 from opentr_cli import processes
 from repo import schema
+from workers.runner import die_with_parent
 
 STOP_GRACE_SECONDS = 15.0
 POLL_SECONDS = 0.2
@@ -82,9 +83,7 @@ def run(settings: Settings, host: str, port: int, worker: bool = True) -> int:
         web = [*python, "uvicorn", "--factory", "web.app:create_app", "--host", host, "--port", str(port)]
         commands = [web, [*python, "opentr_cli", "worker"]] if worker else [web]
         for command in commands:
-            children.append(
-                subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=processes.die_with_parent)
-            )
+            children.append(subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=die_with_parent))
         return _supervise(settings, children, host, port, stop)
     finally:
         _stop_children(children)

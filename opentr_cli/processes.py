@@ -1,27 +1,16 @@
-"""What the command line needs to run child processes well: children that die with their parent, a listening
-port checked before anything starts (and who holds it when it is taken), and the address a person should open."""
+"""What the command line needs to run child processes well: a listening port checked before anything starts (and
+who holds it when it is taken), and the address a person should open. Children that die with their parent:
+`workers.runner.die_with_parent`."""
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import ipaddress
-import signal
 import socket
 
 import psutil
 
 from config.settings import ConfigError
-
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def die_with_parent() -> None:
-    """In a child, before exec: the kernel sends it SIGKILL when the thread that started it ends, however the parent
-    ends (SIGKILL included), so a child cannot outlive us and keep a port (as workers/runner.py does for job
-    processes). Start children from the main thread: the signal follows the forking thread, not the process."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -89,8 +89,11 @@ def job_worker(redis_url: str, name: str | None = None) -> SimpleWorker:
     return JobWorker(list(ALL_QUEUES), connection=redis_connection(redis_url), name=name)
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: the kernel sends SIGKILL when the supervisor's thread that forked it ends."""
+def die_with_parent() -> None:
+    """In a child, before exec (`preexec_fn`): the kernel sends it SIGKILL when the thread that started it ends,
+    however the parent ends (SIGKILL included), so a child cannot outlive us and keep a port or a job. The signal
+    follows the forking *thread*, not the process: start children from a thread that lives as long as they should
+    (`opentr dev` uses it too, for its web server and worker)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -153,7 +156,7 @@ class Supervisor:
         child = subprocess.Popen(
             [sys.executable, "-m", "workers.job_process", name],
             env=os.environ.copy(),
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         while True:
             try:
