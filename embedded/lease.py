@@ -61,14 +61,7 @@ class Lease:
         """Whether any process holds a share. Ask under the start lock, while this process holds none (flock locks of
         one process's two descriptors conflict with each other)."""
         assert self._users is None, "in_use() is asked before joining or after leaving"
-        descriptor = _open(self.users_path)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(descriptor)
-        return False
+        return _held(self.users_path)
 
     def join(self) -> None:
         """Take a share (under the start lock, so nobody holds `users` exclusively: that is only done under it)."""
@@ -85,14 +78,7 @@ class Lease:
         return not self.in_use()
 
     def reaper_on_duty(self) -> bool:
-        descriptor = _open(self.reaper_path)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(descriptor)
-        return False
+        return _held(self.reaper_path)
 
     def take_reaper_duty(self) -> int | None:
         """The reaper's own lock: a descriptor to keep open while on duty, or None when another reaper is."""
@@ -103,3 +89,15 @@ class Lease:
             os.close(descriptor)
             return None
         return descriptor
+
+
+def _held(path: Path) -> bool:
+    """Whether some process holds a lock on `path` (shared or exclusive): an exclusive try that fails."""
+    descriptor = _open(path)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
+    return False

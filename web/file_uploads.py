@@ -116,31 +116,30 @@ DUPLICATE_OPENAPI = {
         }
     },
 }
+
+
+def multipart_body(required: str, properties: dict[str, Any], encoding: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI request body of a multipart form with exactly these parts."""
+    schema = {"type": "object", "required": [required], "additionalProperties": False, "properties": properties}
+    return {"required": True, "content": {"multipart/form-data": {"schema": schema, "encoding": encoding}}}
+
+
 UPLOAD_OPENAPI = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "additionalProperties": False,
-                    "properties": {
-                        # A file part is one part of bytes, whatever they spell ("false" is a 5-byte file): any
-                        # value but a list (several parts) and, for the media, "" (an empty file).
-                        "file": {
-                            **ONE_PART,
-                            "not": {"const": ""},
-                            "description": "the recording; any name (filename* too), any type: its content decides",
-                        },
-                        SIDECAR_FIELD: {**SIDECAR_PART, "description": f"optional: {SIDECAR_FORMATS}"},
-                        **{name: _text_part(name) for name in UploadFields.model_fields},
-                    },
-                },
-                "encoding": {"file": {"contentType": "audio/*, video/*"}, SIDECAR_FIELD: SIDECAR_ENCODING},
-            }
+    "requestBody": multipart_body(
+        "file",
+        {
+            # A file part is one part of bytes, whatever they spell ("false" is a 5-byte file): any value but a
+            # list (several parts) and, for the media, "" (an empty file).
+            "file": {
+                **ONE_PART,
+                "not": {"const": ""},
+                "description": "the recording; any name (filename* too), any type: its content decides",
+            },
+            SIDECAR_FIELD: {**SIDECAR_PART, "description": f"optional: {SIDECAR_FORMATS}"},
+            **{name: _text_part(name) for name in UploadFields.model_fields},
         },
-    },
+        {"file": {"contentType": "audio/*, video/*"}, SIDECAR_FIELD: SIDECAR_ENCODING},
+    ),
     "responses": {"409": DUPLICATE_OPENAPI},
 }
 # A transcript attached while a job works on the file would race it; a file still waiting is simply re-queued.
@@ -247,20 +246,11 @@ async def _receive_transcript(request: Any) -> ReceivedTranscript:
 
 
 ATTACH_OPENAPI = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": [SIDECAR_FIELD],
-                    "additionalProperties": False,
-                    "properties": {SIDECAR_FIELD: {**SIDECAR_PART, "not": {"const": ""}}},
-                },
-                "encoding": {SIDECAR_FIELD: SIDECAR_ENCODING},
-            }
-        },
-    },
+    "requestBody": multipart_body(
+        SIDECAR_FIELD,
+        {SIDECAR_FIELD: {**SIDECAR_PART, "not": {"const": ""}}},
+        {SIDECAR_FIELD: SIDECAR_ENCODING},
+    ),
 }
 
 
