@@ -496,8 +496,15 @@ def parser() -> argparse.ArgumentParser:
     ot.add_argument("--bucket", help="the MinIO bucket (with --minio)")
     ot.add_argument("--old-key", help="its ENCRYPTION_KEY, to carry api keys over (or OPENTRANSCRIBE_ENCRYPTION_KEY)")
     ot.set_defaults(func=cmd_import_opentranscribe)
-    clean = sub.add_parser("cleanup", help="report (and with --yes fix) stray storage files and missing media")
-    clean.add_argument("--yes", action="store_true", help="remove stray files and mark rows with missing media")
+    clean = sub.add_parser(
+        "cleanup",
+        help="report (and with --yes fix) stray storage files, missing media and sign-in tokens long expired",
+    )
+    clean.add_argument(
+        "--yes",
+        action="store_true",
+        help="remove stray files, mark rows with missing media, delete tokens expired over a week ago",
+    )
     clean.set_defaults(func=cmd_cleanup)
     return top
 

@@ -64,7 +64,6 @@ class FileAnalytics:
 _upsert = s.one("analytics.upsert", Analytics)
 _file_totals = s.one_or_none("analytics.file_totals", FileTotals)
 _speaker_stats = s.many("analytics.speaker_stats", SpeakerStats)
-_get_for_file = s.one_or_none("analytics.get_for_file", Analytics)
 _delete_for_file = s.rowcount("analytics.delete_for_file")
 
 
@@ -83,13 +82,6 @@ class AnalyticsRepository:
             keywords=Jsonb(keywords),
             sentiment=Jsonb(sentiment) if sentiment is not None else None,
         )
-
-    def get(self, actor: Actor, file_uuid: UUID) -> Analytics:
-        """NotFound both when the file is not the actor's and when its analytics are not computed yet."""
-        found = _get_for_file(self.conn, file_uuid=file_uuid, **actor.scope())
-        if found is None:
-            raise NotFound("analytics not found")
-        return found
 
     def delete_for_file(self, file_id: int) -> int:
         return _delete_for_file(self.conn, file_id=file_id)

@@ -12,12 +12,11 @@ from datetime import datetime
 
 from psycopg.types.json import Jsonb
 
-from repo import cursor as keyset
 from repo import statements as s
 from repo.database import Connection
 from repo.errors import Conflict, NotFound
 from repo.jobs import JobSubject
-from repo.media_files import FROM, STUCK_STATUSES, FileState, Json, SummaryStatus
+from repo.media_files import FROM, FileState, Json
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +46,6 @@ class ProgressReport:
 _storage_inventory = s.many("file_processing.storage_inventory", StoredFile)
 _mark_orphaned = s.rowcount("file_processing.mark_orphaned")
 _set_metadata = s.rowcount("file_processing.set_metadata")
-_set_summary_status = s.rowcount("file_processing.set_summary_status")
 _mark_queued = s.one_or_none("file_processing.mark_queued", FileState)
 _start_processing = s.one_or_none("file_processing.start_processing", FileState)
 _update_progress = s.one_or_none("file_processing.update_progress", _CancelFlag)
@@ -55,7 +53,6 @@ _complete = s.one_or_none("file_processing.complete", FileState)
 _fail = s.one_or_none("file_processing.fail", FileState)
 _finish_cancel = s.one_or_none("file_processing.finish_cancel", FileState)
 _record_recovery = s.one_or_none("file_processing.record_recovery", FileState)
-_stuck = s.many("file_processing.stuck", FileState)
 _lock_state = s.one_or_none("file_processing.lock_state", FileState)
 _set_language = s.rowcount("file_processing.set_language")
 _set_warnings = s.rowcount("file_processing.set_warnings")
@@ -166,21 +163,6 @@ class FileProcessingRepository:
     def finish_cancel(self, file_id: int) -> FileState:
         state = _finish_cancel(self.conn, file_id=file_id, from_statuses=list(FROM["finish_cancel"]))
         return _moved(state, "finish_cancel", file_id)
-
-    def set_summary_status(self, file_id: int, status: SummaryStatus | None) -> None:
-        if _set_summary_status(self.conn, file_id=file_id, summary_status=status) == 0:
-            raise NotFound(f"file {file_id} not found")
-
-    def stuck(
-        self, older_than_seconds: float, *, limit: int = 100, statuses: tuple[str, ...] = STUCK_STATUSES
-    ) -> list[FileState]:
-        """Running files (processing or cancelling) whose job has been silent longer than this, oldest first."""
-        return _stuck(
-            self.conn,
-            statuses=list(statuses),
-            older_than_seconds=older_than_seconds,
-            limit=keyset.clamp_limit(limit),
-        )
 
     def set_language(self, file_id: int, language: str, probability: float | None) -> None:
         _set_language(self.conn, file_id=file_id, language=language, probability=probability)

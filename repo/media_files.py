@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from repo import cursor as keyset
@@ -21,7 +21,6 @@ from repo.library import LibraryFilter, SortKey
 from repo.rows import Actor
 
 Json = dict[str, Any] | list[Any]
-SummaryStatus = Literal["pending", "processing", "completed", "failed"]
 FROM: dict[str, tuple[str, ...]] = {
     "queue": ("pending",),
     "start": ("pending", "queued"),

@@ -6,7 +6,7 @@ Segments come in as `transcript.segments.Segment` (whoever made them) and are re
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -78,7 +78,6 @@ _transcript_version = s.one_or_none("segments.transcript_version", TranscriptVer
 _transcript_json = s.one_or_none("segments.transcript_json", TranscriptDocument)
 _resolve_speaker = s.one("segments.resolve_speaker", SegmentSpeaker)
 _update = s.one("segments.update", TranscriptSegment)
-_count_for_file = s.scalar("segments.count_for_file", int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,15 +189,6 @@ class SegmentRepository:
             raise NotFound("file not found")
         return found
 
-    def stream_transcript(self, actor: Actor, file_uuid: UUID, batch: int = 2000) -> Iterator[TranscriptSegment]:
-        """Like transcript(), through a server-side cursor; needs an open transaction.
-
-        The file is checked before this returns (NotFound is raised here, not on the first next()), so a caller
-        can decide on its response before it starts streaming.
-        """
-        self._require_file(actor, file_uuid)
-        return _transcript.stream(self.conn, batch=batch, file_uuid=file_uuid, **actor.scope())
-
     def update_segment(
         self,
         actor: Actor,
@@ -241,9 +231,6 @@ class SegmentRepository:
             end_time=end_time,
             **actor.scope(),
         )
-
-    def segment_count(self, file_id: int) -> int:
-        return _count_for_file(self.conn, file_id=file_id)
 
     def _require_file(self, actor: Actor, file_uuid: UUID) -> None:
         if not _file_visible(self.conn, file_uuid=file_uuid, **actor.scope()):

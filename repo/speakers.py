@@ -97,7 +97,6 @@ _lock_merge_pair = s.one("speakers.lock_merge_pair", MergePair)
 _move_segments = s.execute("speakers.move_segments")
 _move_matches = s.execute("speakers.move_matches")
 _absorb_source = s.execute("speakers.absorb_source")
-_upsert_match = s.scalar("speakers.upsert_match", int)
 _speaker_visible = s.scalar("speakers.speaker_visible", bool)
 _matches_for = s.many("speakers.matches_for", SpeakerMatch)
 _create = s.one_or_none("speakers.create", Speaker)
@@ -182,12 +181,6 @@ class SpeakerRepository:
             _absorb_source(self.conn, **ids)
             voices.relearn(profiles)
             return self.get(actor, target_speaker_uuid)
-
-    def upsert_match(self, speaker_a_id: int, speaker_b_id: int, confidence: float) -> int:
-        """Record how alike two speakers are (workers; no actor); the pair is stored once, in either order."""
-        if speaker_a_id == speaker_b_id:
-            raise Invalid("a speaker cannot match itself", "speaker_b_id")
-        return _upsert_match(self.conn, speaker_a_id=speaker_a_id, speaker_b_id=speaker_b_id, confidence=confidence)
 
     def matches_for(self, actor: Actor, speaker_uuid: UUID) -> list[SpeakerMatch]:
         found = _matches_for(self.conn, speaker_uuid=speaker_uuid, **actor.scope())

@@ -8,7 +8,6 @@ repo.errors, times it for the slow-query log and tells any observers (the statem
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 import re
 import time
@@ -31,7 +30,6 @@ Observer = Callable[[str, float], None]
 SLOW_QUERY_MS = 500.0
 observers: list[Observer] = []
 BOUND: list[Bound] = []
-_cursor_names = itertools.count()
 
 
 def set_slow_query_ms(threshold: float) -> None:
@@ -193,13 +191,6 @@ class Many(Bound, Generic[R]):
     def __call__(self, conn: Connection, **params: Any) -> list[R]:
         with _executing(self.query), conn.cursor(row_factory=self.rows) as cur:
             return cur.execute(self.query.sql, self._args(params)).fetchall()
-
-    def stream(self, conn: Connection, batch: int = 2000, **params: Any) -> Iterator[R]:
-        """Rows through a server-side cursor, `batch` at a time; needs an open transaction."""
-        with _executing(self.query), conn.cursor(name=f"stream_{next(_cursor_names)}", row_factory=self.rows) as cur:
-            cur.itersize = batch
-            cur.execute(self.query.sql, self._args(params))
-            yield from cur
 
 
 class Scalar(Bound, Generic[R]):

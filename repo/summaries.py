@@ -76,7 +76,6 @@ _create_pending = s.one_or_none("summaries.create_pending", Summary)
 _start = s.one_or_none("summaries.start", Summary)
 _complete = s.one_or_none("summaries.complete", Summary)
 _fail = s.one_or_none("summaries.fail", Summary)
-_fail_abandoned = s.rowcount("summaries.fail_abandoned")
 _file_visible = s.one_or_none("summaries.file_visible", FileRef)
 _list_for_file = s.many("summaries.list_for_file", Summary)
 _get = s.one_or_none("summaries.get", Summary)
@@ -98,7 +97,7 @@ def _found(summary: Summary | None) -> Summary:
 
 
 def task_id_for(summary_uuid: UUID) -> str:
-    """The job and task id of a summary; `fail_abandoned` joins on this shape."""
+    """The job and task id of a summary; sql/summaries.sql finds a summary's tasks by this shape."""
     return f"summary-{summary_uuid}"
 
 
@@ -175,10 +174,6 @@ class SummaryRepository:
         )
         return self._transitioned(summary_id, changed, "completed")
 
-    def fail_abandoned(self, error_message: str) -> int:
-        """Recovery: fail every summary whose task ended (`summary-<uuid>`) without recording an outcome."""
-        return _fail_abandoned(self.conn, error_message=error_message)
-
     def fail(self, summary_id: int, error_message: str, raw_response: str | None = None) -> Summary:
         changed = _fail(
             self.conn,
@@ -189,19 +184,11 @@ class SummaryRepository:
         )
         return self._transitioned(summary_id, changed, "failed")
 
-    def list_for_file(
-        self, actor: Actor, file_uuid: UUID, *, completed_only: bool = False, limit: int = 100
-    ) -> list[Summary]:
+    def list_for_file(self, actor: Actor, file_uuid: UUID, *, limit: int = 100) -> list[Summary]:
         """Newest version first; NotFound (not an empty list) when the file is not the actor's."""
         if _file_visible(self.conn, file_uuid=file_uuid, **actor.scope()) is None:
             raise NotFound("file not found")
-        return _list_for_file(
-            self.conn, file_uuid=file_uuid, completed_only=completed_only, limit=limit, **actor.scope()
-        )
-
-    def latest(self, actor: Actor, file_uuid: UUID, *, completed_only: bool = False) -> Summary | None:
-        found = self.list_for_file(actor, file_uuid, completed_only=completed_only, limit=1)
-        return found[0] if found else None
+        return _list_for_file(self.conn, file_uuid=file_uuid, limit=limit, **actor.scope())
 
     def get(self, actor: Actor, uuid: UUID) -> Summary:
         return _found(_get(self.conn, uuid=uuid, **actor.scope()))

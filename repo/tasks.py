@@ -49,8 +49,6 @@ _heartbeat = s.rowcount("tasks.heartbeat")
 _finish = s.one_or_none("tasks.finish", Task)
 _get = s.one("tasks.get", Task)
 _list_page = s.many("tasks.list_page", Task)
-_stale = s.many("tasks.stale", Task)
-_fail_stale = s.rowcount("tasks.fail_stale")
 
 
 def _moved(task: Task | None, task_id: str, allowed: tuple[str, ...]) -> Task:
@@ -74,7 +72,7 @@ class TaskRepository:
         return _moved(task, task_id, ("pending",))
 
     def heartbeat(self, task_id: str, progress: float) -> bool:
-        """Records progress; False when the task is no longer running (cancelled, failed as stale): stop."""
+        """Records progress; False once the task is no longer running (completed, failed, cancelled): stop."""
         return _heartbeat(self.conn, task_id=task_id, progress=progress) > 0
 
     def complete(self, task_id: str) -> Task:
@@ -98,14 +96,6 @@ class TaskRepository:
 
     def get(self, actor: Actor, task_id: str) -> Task:
         return _get(self.conn, task_id=task_id, **actor.scope())
-
-    def stale(self, older_than_seconds: float, *, limit: int = 100) -> list[Task]:
-        """Running tasks without a heartbeat for longer than this, oldest first (for recovery)."""
-        return _stale(self.conn, older_than_seconds=older_than_seconds, limit=keyset.clamp_limit(limit))
-
-    def fail_stale(self, older_than_seconds: float, message: str) -> int:
-        """Fails every running task silent for longer than this, in one statement; returns how many."""
-        return _fail_stale(self.conn, older_than_seconds=older_than_seconds, message=message)
 
     def list(self, actor: Actor, *, status: str | None = None, limit: int = 50, cursor: str | None = None) -> TaskPage:
         """The actor's tasks, newest first; limit is clamped to 1..200."""

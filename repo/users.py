@@ -74,7 +74,8 @@ _token_authenticate = s.one_or_none("auth_tokens.authenticate", TokenUser)
 _token_touch = s.rowcount("auth_tokens.touch")
 _token_revoke = s.rowcount("auth_tokens.revoke")
 _token_revoke_all = s.rowcount("auth_tokens.revoke_all")
-_token_purge = s.rowcount("auth_tokens.purge_expired")
+_token_count_long_expired = s.scalar("auth_tokens.count_long_expired", int)
+_token_purge_long_expired = s.rowcount("auth_tokens.purge_long_expired")
 _DUMMY_HASH = passwords.hash_password("timing-equaliser")
 
 
@@ -194,8 +195,10 @@ class UserRepository:
     def revoke_token(self, token: str) -> bool:
         return _token_revoke(self.conn, token_hash=tokens.hash_token(token)) > 0
 
-    def revoke_all_tokens(self, actor: Actor) -> int:
-        return _token_revoke_all(self.conn, user_id=actor.id)
+    def long_expired_tokens(self) -> int:
+        """How many tokens expired more than a week ago (sql/auth_tokens.sql); `opentr cleanup` reports them."""
+        return _token_count_long_expired(self.conn)
 
-    def purge_expired_tokens(self) -> int:
-        return _token_purge(self.conn)
+    def purge_long_expired_tokens(self) -> int:
+        """Delete the tokens long_expired_tokens counts; returns how many went."""
+        return _token_purge_long_expired(self.conn)

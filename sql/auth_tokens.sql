@@ -25,5 +25,15 @@ UPDATE auth_tokens SET revoked_at = now() WHERE token_hash = %(token_hash)s AND 
 -- name: revoke_all :rowcount
 UPDATE auth_tokens SET revoked_at = now() WHERE user_id = %(user_id)s AND revoked_at IS NULL;
 
--- name: purge_expired :rowcount
-DELETE FROM auth_tokens WHERE expires_at < now() - interval '7 days';
+-- fragment: long_expired
+-- A token that expired more than a week ago: it signs nobody in any more (see authenticate), and the week keeps an
+-- account's recent sessions (created, last used, revoked) to look at when someone asks what happened to it.
+expires_at < now() - interval '7 days'
+
+-- name: count_long_expired :scalar
+-- What `opentr cleanup` would delete.
+SELECT count(*) FROM auth_tokens WHERE {{long_expired}};
+
+-- name: purge_long_expired :rowcount
+-- `opentr cleanup --yes`: without it, every sign-in leaves a row behind for good.
+DELETE FROM auth_tokens WHERE {{long_expired}};

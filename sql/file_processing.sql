@@ -26,9 +26,6 @@ SET duration = coalesce(%(duration)s::float8, duration),
     thumbnail_path = coalesce(%(thumbnail_path)s::text, thumbnail_path)
 WHERE id = %(file_id)s;
 
--- name: set_summary_status :rowcount
-UPDATE media_files SET summary_status = %(summary_status)s::text WHERE id = %(file_id)s;
-
 -- name: mark_queued :one?
 UPDATE media_files
 SET status = 'queued', active_task_id = %(task_id)s::text
@@ -91,18 +88,6 @@ WHERE id = %(file_id)s AND status = ANY(%(from_statuses)s::text[])
 RETURNING id, uuid, user_id, filename, status, progress, active_task_id, task_started_at, task_last_update,
     cancellation_requested, retry_count, max_retries, recovery_attempts, last_recovery_attempt, last_error_message,
     error_category, updated_at;
-
--- name: stuck :many
--- For the recovery worker: running files whose job has not reported for a while, longest silent first.
-SELECT id, uuid, user_id, filename, status, progress, active_task_id, task_started_at, task_last_update,
-    cancellation_requested, retry_count, max_retries, recovery_attempts, last_recovery_attempt, last_error_message,
-    error_category, updated_at
-FROM media_files
-WHERE status = ANY(%(statuses)s::text[])
-  AND coalesce(task_last_update, task_started_at, updated_at)
-      < now() - make_interval(secs => %(older_than_seconds)s::float8)
-ORDER BY coalesce(task_last_update, task_started_at, updated_at), id
-LIMIT %(limit)s;
 
 -- name: storage_inventory :many
 -- For the cleanup job: every stored file, to compare with what is on disk.

@@ -112,6 +112,3 @@ SELECT u.uuid, u.start_time, u.end_time, u.text, sw.words,
 FROM updated u
 LEFT JOIN segment_words sw ON sw.segment_id = u.id
 LEFT JOIN speakers sp ON sp.id = u.speaker_id;
-
--- name: count_for_file :scalar
-SELECT count(*) FROM transcript_segments WHERE media_file_id = %(file_id)s;

@@ -121,13 +121,6 @@ SET display_name = coalesce(t.display_name, source.display_name),
 FROM source
 WHERE t.id = %(target_id)s;
 
--- name: upsert_match :scalar
-INSERT INTO speaker_matches (speaker1_id, speaker2_id, confidence)
-VALUES (least(%(speaker_a_id)s::bigint, %(speaker_b_id)s::bigint),
-        greatest(%(speaker_a_id)s::bigint, %(speaker_b_id)s::bigint), %(confidence)s)
-ON CONFLICT (speaker1_id, speaker2_id) DO UPDATE SET confidence = EXCLUDED.confidence
-RETURNING id;
-
 -- name: speaker_visible :scalar
 SELECT EXISTS (
     SELECT 1 FROM speakers sp JOIN media_files f ON f.id = sp.media_file_id

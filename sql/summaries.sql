@@ -91,7 +91,6 @@ SELECT s.id, s.uuid, s.media_file_id, s.user_id, s.prompt_id, s.llm_configuratio
 FROM file_summaries s
 JOIN media_files m ON m.id = s.media_file_id
 WHERE m.uuid = %(file_uuid)s AND (m.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
-  AND (NOT %(completed_only)s::boolean OR s.status = 'completed')
 ORDER BY s.version DESC
 LIMIT %(limit)s;
 
@@ -110,23 +109,6 @@ SELECT id, uuid, media_file_id, user_id, prompt_id, llm_configuration_id, provid
        bluf, brief_summary, major_topics, action_items, key_decisions, follow_up_items, raw_response, error_message,
        input_tokens, output_tokens, processing_ms, started_at, completed_at, created_at, updated_at
 FROM file_summaries WHERE id = %(summary_id)s;
-
--- name: fail_abandoned :rowcount
--- For recovery: summaries still pending or processing whose task has ended (failed as stale, cancelled).
--- Their job died without recording an outcome; say so instead of leaving them "processing" forever.
-WITH changed AS (
-    UPDATE file_summaries s
-    SET status = 'failed', completed_at = now(), error_message = %(error_message)s::text
-    FROM tasks t
-    WHERE t.id = 'summary-' || s.uuid::text AND s.status IN ('pending', 'processing')
-      AND t.status IN ('failed', 'cancelled')
-    RETURNING s.media_file_id, s.version, s.status
-), file AS (
-    UPDATE media_files m SET summary_status = changed.status FROM changed
-    WHERE m.id = changed.media_file_id
-      AND changed.version = (SELECT max(version) FROM file_summaries f WHERE f.media_file_id = changed.media_file_id)
-)
-SELECT media_file_id FROM changed;
 
 -- name: delete :one?
 -- A finished version (completed or failed) goes; a pending or processing one stays, its job still writes to it.

@@ -45,19 +45,3 @@ WHERE (t.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
        OR (t.created_at, t.id) < (%(after_time)s::timestamptz, %(after_id)s::text))
 ORDER BY t.created_at DESC, t.id DESC
 LIMIT %(limit)s;
-
--- name: stale :many
--- Running tasks whose job has not sent a heartbeat for a while (a task that never sent one counts from start).
-SELECT t.id, t.user_id, t.media_file_id, m.uuid AS file_uuid, t.task_type, t.status, t.progress, t.error_message,
-    t.heartbeat_at, t.created_at, t.updated_at, t.completed_at
-FROM tasks t LEFT JOIN media_files m ON m.id = t.media_file_id
-WHERE t.status = 'in_progress'
-  AND coalesce(t.heartbeat_at, t.updated_at) < now() - make_interval(secs => %(older_than_seconds)s::float8)
-ORDER BY coalesce(t.heartbeat_at, t.updated_at), t.id
-LIMIT %(limit)s;
-
--- name: fail_stale :rowcount
-UPDATE tasks
-SET status = 'failed', error_message = %(message)s::text, completed_at = now()
-WHERE status = 'in_progress'
-  AND coalesce(heartbeat_at, updated_at) < now() - make_interval(secs => %(older_than_seconds)s::float8);

@@ -55,6 +55,16 @@ def speaker(conn: Conn, owner: Actor, file_id: int, label: str = "SPEAKER_00") -
     return int(row[0])
 
 
+def speaker_match(conn: Conn, speaker_a_id: int, speaker_b_id: int, confidence: float) -> None:
+    """Two speakers found alike, stored as the voice matcher stores a pair (sql/voices.sql: match_speakers): once,
+    the smaller id first."""
+    conn.execute(
+        "INSERT INTO speaker_matches (speaker1_id, speaker2_id, confidence) VALUES (least(%(a)s::bigint, %(b)s), "
+        "greatest(%(a)s::bigint, %(b)s), %(c)s)",
+        {"a": speaker_a_id, "b": speaker_b_id, "c": confidence},
+    )
+
+
 def segments(conn: Conn, file_id: int, texts: list[str], speaker_id: int | None = None) -> None:
     for i, text in enumerate(texts):
         conn.execute(

@@ -14,29 +14,30 @@ Conn = psycopg.Connection[Any]
 STATS = {"SPEAKER_00": {"talk_time": 61.5, "words": 120, "turns": 4}}
 
 
-def test_upsert_then_get(conn: Conn) -> None:
+def test_the_workers_keywords_are_served_and_a_second_run_replaces_them(conn: Conn) -> None:
     me = factories.user(conn)
     file_id, file_uuid = factories.media_file(conn, me)
     repo = AnalyticsRepository(conn)
-    stored = repo.upsert(file_id, STATS, ["budget", "hiring"], None)
+    stored = repo.upsert(file_id, STATS, ["budget", "hiring", "Müller 会議 🎙️"], None)
     assert stored.media_file_id == file_id and stored.sentiment is None
-    assert repo.get(me, file_uuid) == stored
+    assert repo.for_file(me, file_uuid).totals.keywords == ["budget", "hiring", "Müller 会議 🎙️"]
     again = repo.upsert(file_id, {}, ["budget"], {"overall": 0.2})
     assert again.id == stored.id and again.keywords == ["budget"] and again.sentiment == {"overall": 0.2}
     assert again.speaker_stats == {} and again.updated_at >= stored.updated_at
-    assert repo.get(me, file_uuid) == again
+    assert repo.for_file(me, file_uuid).totals.keywords == ["budget"]
 
 
-def test_not_computed_or_not_visible_is_not_found(conn: Conn) -> None:
+def test_no_keywords_until_computed_and_another_users_file_is_not_found(conn: Conn) -> None:
     me, other, admin = factories.user(conn), factories.user(conn), factories.user(conn, admin=True)
     file_id, file_uuid = factories.media_file(conn, me)
     _, pending_uuid = factories.media_file(conn, me)
     repo = AnalyticsRepository(conn)
-    stored = repo.upsert(file_id, STATS, [], None)
-    for actor, uuid in ((me, pending_uuid), (other, file_uuid), (me, uuid4())):
+    repo.upsert(file_id, STATS, ["budget"], None)
+    assert repo.for_file(me, pending_uuid).totals.keywords == []
+    for actor, uuid in ((other, file_uuid), (me, uuid4())):
         with pytest.raises(NotFound):
-            repo.get(actor, uuid)
-    assert repo.get(admin, file_uuid) == stored
+            repo.for_file(actor, uuid)
+    assert repo.for_file(admin, file_uuid).totals.keywords == ["budget"]
 
 
 def test_deleting_the_file_deletes_its_analytics(conn: Conn) -> None:

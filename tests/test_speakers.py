@@ -110,10 +110,10 @@ def test_merge_moves_segments_and_matches_and_leaves_no_orphans(conn: Conn) -> N
     other = _meeting(conn, m.owner, "other.wav")
     speakers = SpeakerRepository(conn)
     speakers.update(m.owner, m.bob, display_name="Bob")
-    speakers.upsert_match(m.ann_id, m.bob_id, 0.5)  # source-target: disappears
-    speakers.upsert_match(m.bob_id, other.ann_id, 0.9)  # moves to ann
-    speakers.upsert_match(m.ann_id, other.ann_id, 0.4)  # ann already has it: the higher confidence stays
-    speakers.upsert_match(m.bob_id, other.bob_id, 0.3)  # moves, re-ordered for the target's id
+    factories.speaker_match(conn, m.ann_id, m.bob_id, 0.5)  # source-target: disappears
+    factories.speaker_match(conn, m.bob_id, other.ann_id, 0.9)  # moves to ann
+    factories.speaker_match(conn, m.ann_id, other.ann_id, 0.4)  # ann already has it: the higher confidence stays
+    factories.speaker_match(conn, m.bob_id, other.bob_id, 0.3)  # moves, re-ordered for the target's id
 
     merged = speakers.merge(m.owner, m.file_uuid, m.bob, m.ann)
     assert (merged.uuid, merged.segment_count, merged.display_name) == (m.ann, 4, "Bob")
@@ -145,23 +145,21 @@ def test_merge_refuses_itself_and_speakers_of_another_file(conn: Conn) -> None:
     assert len(speakers.list_for_file(m.owner, m.file_uuid)) == 2
 
 
-def test_match_upsert_stores_each_pair_once_in_either_order(conn: Conn) -> None:
+def test_matches_list_the_other_speaker_of_each_pair_best_first(conn: Conn) -> None:
     m = _meeting(conn)
     other = _meeting(conn, m.owner, "other.wav")
     speakers = SpeakerRepository(conn)
-    first = speakers.upsert_match(other.ann_id, m.ann_id, 0.2)
-    again = speakers.upsert_match(m.ann_id, other.ann_id, 0.8)
-    assert first == again
-    row = conn.execute("SELECT speaker1_id, speaker2_id, confidence FROM speaker_matches WHERE id = %s", (first,))
-    assert row.fetchone() == (min(m.ann_id, other.ann_id), max(m.ann_id, other.ann_id), pytest.approx(0.8))
-    speakers.upsert_match(m.ann_id, other.bob_id, 0.95)
-    assert [x.speaker_label for x in speakers.matches_for(m.owner, m.ann)] == ["SPEAKER_01", "SPEAKER_00"]
-    assert [x.filename for x in speakers.matches_for(m.owner, other.ann)] == ["talk.wav"]
+    factories.speaker_match(conn, other.ann_id, m.ann_id, 0.8)
+    factories.speaker_match(conn, m.ann_id, other.bob_id, 0.95)
+    assert [(x.speaker_label, x.filename) for x in speakers.matches_for(m.owner, m.ann)] == [
+        ("SPEAKER_01", "other.wav"),
+        ("SPEAKER_00", "other.wav"),
+    ]
+    assert [(x.speaker_uuid, x.filename) for x in speakers.matches_for(m.owner, other.ann)] == [(m.ann, "talk.wav")]
     assert speakers.matches_for(m.owner, m.bob) == []
-    with pytest.raises(Invalid):
-        speakers.upsert_match(m.ann_id, m.ann_id, 0.5)
-    with pytest.raises(Invalid), conn.transaction():
-        speakers.upsert_match(m.ann_id, m.bob_id, 1.5)
+    for itself_or_too_sure in ((m.ann_id, m.ann_id, 0.5), (m.ann_id, m.bob_id, 1.5)):  # the schema refuses both
+        with pytest.raises(psycopg.errors.CheckViolation), conn.transaction():
+            factories.speaker_match(conn, *itself_or_too_sure)
 
 
 def test_profile_crud_and_unique_names(conn: Conn) -> None:
@@ -273,7 +271,7 @@ def test_another_users_rows_are_not_found_for_every_method(conn: Conn) -> None:
     )
     profile = profiles.create(m.owner, "Ann")
     collection = collections.create(m.owner, "Team")
-    speakers.upsert_match(m.ann_id, other.ann_id, 0.7)
+    factories.speaker_match(conn, m.ann_id, other.ann_id, 0.7)
     own_profile = profiles.create(stranger, "Mine")
     calls: list[Callable[[], object]] = [
         lambda: speakers.list_for_file(stranger, m.file_uuid),

@@ -11,6 +11,7 @@ import pytest
 
 from repo.database import Database
 from repo.errors import Conflict, Invalid, NotFound
+from repo.media_files import MediaFileRepository
 from repo.rows import Actor
 from repo.summaries import Summary, SummaryRepository
 from tests import factories
@@ -80,7 +81,8 @@ def test_the_lifecycle_and_the_files_summary_status(conn: Conn) -> None:
     assert (done.input_tokens, done.output_tokens, done.processing_ms) == (1200, 300, 4500)
     assert _summary_status(conn, file_id) == "completed"
     assert repo.get(me, created.uuid) == done == repo.get_by_id(created.id)
-    assert repo.latest(me, file_uuid) == done
+    assert repo.list_for_file(me, file_uuid) == [done]
+    assert MediaFileRepository(conn).get(me, file_uuid).summary_status == "completed"
 
 
 def test_failure_is_recorded(conn: Conn) -> None:
@@ -134,7 +136,7 @@ def test_an_older_version_does_not_overwrite_the_files_status(conn: Conn) -> Non
     assert _summary_status(conn, file_id) == "pending"
 
 
-def test_list_and_latest_newest_first(conn: Conn) -> None:
+def test_list_newest_first(conn: Conn) -> None:
     me = factories.user(conn)
     file_id, file_uuid = factories.media_file(conn, me)
     _, empty_uuid = factories.media_file(conn, me)
@@ -144,12 +146,8 @@ def test_list_and_latest_newest_first(conn: Conn) -> None:
     _complete(repo, first.id)
     second = _pending(repo, me, file_id)
     assert [s.version for s in repo.list_for_file(me, file_uuid)] == [2, 1]
-    assert [s.version for s in repo.list_for_file(me, file_uuid, completed_only=True)] == [1]
-    latest = repo.latest(me, file_uuid)
-    assert latest is not None and latest.uuid == second.uuid
-    completed = repo.latest(me, file_uuid, completed_only=True)
-    assert completed is not None and completed.uuid == first.uuid
-    assert repo.list_for_file(me, empty_uuid) == [] and repo.latest(me, empty_uuid) is None
+    assert [s.uuid for s in repo.list_for_file(me, file_uuid, limit=1)] == [second.uuid]
+    assert repo.list_for_file(me, empty_uuid) == []
 
 
 def test_another_users_summaries_behave_like_missing_ones(conn: Conn) -> None:
@@ -161,7 +159,6 @@ def test_another_users_summaries_behave_like_missing_ones(conn: Conn) -> None:
         lambda: _pending(repo, other, file_id),
         lambda: _pending(repo, other.id, file_id),
         lambda: repo.list_for_file(other, file_uuid),
-        lambda: repo.latest(other, file_uuid),
         lambda: repo.get(other, mine.uuid),
         lambda: repo.get(me, uuid4()),
         lambda: repo.list_for_file(me, uuid4()),
@@ -243,24 +240,3 @@ def test_concurrent_creates_get_consecutive_versions(db: Database) -> None:
     assert errors == [] and versions == [1, 2]
     with db.transaction() as conn:
         assert [s.version for s in SummaryRepository(conn).list_for_file(me, file_uuid)] == [2, 1]
-
-
-def test_recovery_fails_summaries_whose_task_ended_without_an_outcome(conn: psycopg.Connection[Any]) -> None:
-    from repo.summaries import task_id_for
-    from repo.tasks import TaskRepository
-
-    owner = factories.user(conn)
-    file_id, _ = factories.media_file(conn, owner, status="completed")
-    summaries = SummaryRepository(conn)
-    stuck = summaries.start(summaries.create_pending(owner, file_id, None, None, "openai", "m").id)
-    tasks = TaskRepository(conn)
-    tasks.create(task_id_for(stuck.uuid), owner.id, file_id, "summarization")
-    tasks.start(task_id_for(stuck.uuid))
-    live = summaries.create_pending(owner, file_id, None, None, "openai", "m")
-    tasks.create(task_id_for(live.uuid), owner.id, file_id, "summarization")
-    assert summaries.fail_abandoned("worker died") == 0, "running tasks are left alone"
-    tasks.fail(task_id_for(stuck.uuid), "the worker stopped responding")
-    assert summaries.fail_abandoned("worker died") == 1
-    assert summaries.get_by_id(stuck.id).status == "failed"
-    assert summaries.get_by_id(stuck.id).error_message == "worker died"
-    assert summaries.get_by_id(live.id).status == "pending"

@@ -49,7 +49,7 @@ def test_tasks_fail_or_are_cancelled_with_their_reason_kept(conn: Conn, tasks: T
     tasks.start("job-fail")
     failed = tasks.fail("job-fail", "the LLM answered 500")
     assert (failed.status, failed.error_message, failed.file_uuid) == ("failed", "the LLM answered 500", None)
-    assert failed.completed_at is not None
+    assert failed.completed_at is not None and not tasks.heartbeat("job-fail", 0.9)
 
     tasks.create("job-cancel", owner.id, None, "analytics")
     cancelled = tasks.cancel("job-cancel")
@@ -116,24 +116,6 @@ def test_the_task_list_pages_newest_first_and_filters_by_status(conn: Conn, task
         with pytest.raises(NotFound) as bad_cursor:
             tasks.list(owner, cursor=tampered)
         assert bad_cursor.value.field == "cursor"
-
-
-def test_tasks_without_a_recent_heartbeat_are_found_and_failed(conn: Conn, tasks: TaskRepository) -> None:
-    owner = factories.user(conn)
-    for job in ("job-silent", "job-alive", "job-waiting"):
-        tasks.create(job, owner.id, None, "transcription")
-    tasks.start("job-silent")
-    tasks.start("job-alive")
-    conn.execute("UPDATE tasks SET heartbeat_at = now() - interval '1 hour' WHERE id = 'job-silent'")
-
-    assert [t.id for t in tasks.stale(600) if t.user_id == owner.id] == ["job-silent"]
-    assert tasks.fail_stale(600, "worker lost") == 1
-    failed = tasks.get(owner, "job-silent")
-    assert (failed.status, failed.error_message) == ("failed", "worker lost")
-    assert not tasks.heartbeat("job-silent", 0.9)
-    assert tasks.get(owner, "job-alive").status == "in_progress"
-    assert tasks.get(owner, "job-waiting").status == "pending"
-    assert tasks.stale(600) == []
 
 
 def test_a_tasks_file_uuid_is_joined_and_the_task_goes_with_its_file(conn: Conn, tasks: TaskRepository) -> None:

@@ -13,14 +13,20 @@ from typing import Any
 import psycopg
 import pytest
 
+from credentials.tokens import hash_token
 from repo import schema
 from repo.database import Database
+from repo.rows import Actor
 from repo.segments import SegmentRepository
+from repo.users import UserRepository
 from tests import factories
 from transcript.segments import Segment
 from workers.cleanup import cleanup
 
 DAY = 24 * 3600
+# Sign-in tokens by how many days ago they expired (negative: still valid); a token goes a week after it expired.
+TOKENS_KEPT = {"signed in": -6.0, "expired yesterday": 1.0, "expired six and a half days ago": 6.5}
+TOKENS_GONE = {"expired eight days ago": 8.0, "revoked, expired a year ago": 365.0}
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class Layout:
     real_id: int  # a row whose media is there
     missing_id: int  # a row whose media vanished
     orphaned_id: int  # a row already marked orphaned earlier
+    tokens: dict[str, str]  # TOKENS_KEPT and TOKENS_GONE by name → the token
 
 
 def put(storage: Path, relative: str, age_seconds: float = 0.0, content: bytes = b"data") -> str:
@@ -44,9 +51,32 @@ def put(storage: Path, relative: str, age_seconds: float = 0.0, content: bytes =
     return relative
 
 
+def sign_ins(conn: psycopg.Connection[Any], owner: Actor) -> dict[str, str]:
+    """One token per name of TOKENS_KEPT and TOKENS_GONE, issued as a sign-in does, then aged."""
+    users = UserRepository(conn)
+    issued = {}
+    for name, days_ago in {**TOKENS_KEPT, **TOKENS_GONE}.items():
+        token = issued[name] = users.issue_token(users.get_by_id(owner.id))
+        if name.startswith("revoked"):
+            users.revoke_token(token)
+        conn.execute(  # issued a week (the token's lifetime) before it expired
+            "UPDATE auth_tokens SET created_at = now() - (%(days)s + 7) * interval '1 day', "
+            "expires_at = now() - %(days)s * interval '1 day' WHERE token_hash = %(hash)s",
+            {"days": days_ago, "hash": hash_token(token)},
+        )
+    return issued
+
+
+def tokens_left(conninfo: str, layout: Layout) -> set[str]:
+    with psycopg.connect(conninfo) as conn:
+        stored = {bytes(row[0]) for row in conn.execute("SELECT token_hash FROM auth_tokens").fetchall()}
+    return {name for name, token in layout.tokens.items() if hash_token(token) in stored}
+
+
 def arrange(conninfo: str, storage: Path) -> Layout:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         owner = factories.user(conn)
+        tokens = sign_ins(conn, owner)
         real_id, _ = factories.media_file(conn, owner, status="completed", storage_path=f"{owner.id}/real-media")
         missing_id, _ = factories.media_file(conn, owner, status="completed", storage_path=f"{owner.id}/vanished")
         SegmentRepository(conn).replace_transcript(missing_id, [Segment(0.0, 1.0, "still here", "SPEAKER_00")])
@@ -64,7 +94,7 @@ def arrange(conninfo: str, storage: Path) -> Layout:
         put(storage, "999/of-a-deleted-user", age_seconds=7 * DAY),
     ]
     old_partials = [put(storage, "incoming/77b0-abandoned.part", age_seconds=DAY + 600)]
-    return Layout(storage, kept, sorted(stray), old_partials, real_id, missing_id, orphaned_id)
+    return Layout(storage, kept, sorted(stray), old_partials, real_id, missing_id, orphaned_id, tokens)
 
 
 def statuses(conninfo: str) -> dict[int, tuple[Any, ...]]:
@@ -103,18 +133,23 @@ def test_cli_reports_without_yes_and_fixes_with_it(fresh_url: str, tmp_path: Pat
         *(f"abandoned partial upload: {path}" for path in layout.old_partials),
         f"media missing for file id {layout.missing_id}",
         "found 3 stray file(s), 1 abandoned partial upload(s); 1 row(s) whose media is missing; "
-        "run again with --yes to fix",
+        "2 sign-in token(s) expired more than a week ago; run again with --yes to fix",
     ]
     assert files_in(layout.storage) == before_files  # a report changes nothing
     assert statuses(fresh_url) == before_rows
+    assert tokens_left(fresh_url, layout) == {*TOKENS_KEPT, *TOKENS_GONE}
 
     fixed = opentr_cleanup(fresh_url, home, "--yes")
 
     assert fixed.returncode == 0, fixed.stderr
     assert fixed.stdout.splitlines()[-1] == (
-        "removed 3 stray file(s), 1 abandoned partial upload(s); 1 row(s) whose media is missing (marked orphaned)"
+        "removed 3 stray file(s), 1 abandoned partial upload(s); 1 row(s) whose media is missing (marked orphaned); "
+        "2 sign-in token(s) expired more than a week ago (deleted)"
     )
     assert files_in(layout.storage) == set(layout.kept)
+    assert tokens_left(fresh_url, layout) == set(TOKENS_KEPT)
+    with psycopg.connect(fresh_url) as conn:  # nobody signed in is signed out
+        assert UserRepository(conn).user_for_token(layout.tokens["signed in"]) is not None
     after = statuses(fresh_url)
     assert after[layout.missing_id] == ("orphaned", "the stored media file is missing", "storage")
     assert after[layout.real_id] == before_rows[layout.real_id] == ("completed", None, None)
@@ -126,8 +161,10 @@ def test_cli_reports_without_yes_and_fixes_with_it(fresh_url: str, tmp_path: Pat
 
     again = opentr_cleanup(fresh_url, home, "--yes")  # nothing left to do
     assert again.stdout.splitlines() == [
-        "removed 0 stray file(s), 0 abandoned partial upload(s); 0 row(s) whose media is missing (marked orphaned)"
+        "removed 0 stray file(s), 0 abandoned partial upload(s); 0 row(s) whose media is missing (marked orphaned); "
+        "0 sign-in token(s) expired more than a week ago (deleted)"
     ]
+    assert tokens_left(fresh_url, layout) == set(TOKENS_KEPT)
     assert files_in(layout.storage) == set(layout.kept)
 
 
@@ -141,14 +178,18 @@ def test_cleanup_function_reports_what_it_found(db: Database, fresh_url: str, tm
         layout.old_partials,
         [layout.missing_id],
     )
-    assert found.applied is False
+    assert (found.expired_tokens, found.applied) == (2, False)
     assert files_in(layout.storage) == {*layout.kept, *layout.stray, *layout.old_partials}
+    assert tokens_left(fresh_url, layout) == {*TOKENS_KEPT, *TOKENS_GONE}
 
     removed = cleanup(db, layout.storage, apply=True)
 
     assert (removed.stray_files, removed.missing_media, removed.applied) == (layout.stray, [layout.missing_id], True)
+    assert removed.expired_tokens == 2
     assert files_in(layout.storage) == set(layout.kept)
     assert statuses(fresh_url)[layout.missing_id][0] == "orphaned"
+    assert tokens_left(fresh_url, layout) == set(TOKENS_KEPT)
+    assert cleanup(db, layout.storage, apply=True).expired_tokens == 0
 
 
 def test_a_storage_directory_that_does_not_exist_is_refused(fresh_url: str, tmp_path: Path) -> None:
@@ -166,11 +207,12 @@ def test_a_storage_directory_that_does_not_exist_is_refused(fresh_url: str, tmp_
     )
     assert statuses(fresh_url) == before
     assert files_in(layout.storage) == {*layout.kept, *layout.stray, *layout.old_partials}
+    assert tokens_left(fresh_url, layout) == {*TOKENS_KEPT, *TOKENS_GONE}
 
 
 def test_an_empty_install_without_storage_is_fine(db: Database, tmp_path: Path) -> None:
     report = cleanup(db, tmp_path / "never-created", apply=True)
-    assert (report.stray_files, report.stale_partials, report.missing_media) == ([], [], [])
+    assert (report.stray_files, report.stale_partials, report.missing_media, report.expired_tokens) == ([], [], [], 0)
 
 
 @pytest.mark.parametrize("age_hours", [0.0, 0.9])

@@ -1,9 +1,9 @@
 """Browser sessions: a signed cookie carrying a server-side bearer token, and the CSRF token tied to it.
 
-The cookie holds a token from the same `auth_tokens` table the JSON API uses (so signing out, expiry and
-`revoke_all_tokens` apply to browsers too), plus an HMAC so a forged or truncated cookie is rejected before any
-database lookup. It is `HttpOnly` (scripts never see the token), `SameSite=Lax` (other sites' forms and fetches do
-not carry it) and `Secure` outside dev.
+The cookie holds a token from the same `auth_tokens` table the JSON API uses (so signing out, expiry and an
+administrator deactivating the account or resetting its password apply to browsers too), plus an HMAC so a forged
+or truncated cookie is rejected before any database lookup. It is `HttpOnly` (scripts never see the token),
+`SameSite=Lax` (other sites' forms and fetches do not carry it) and `Secure` outside dev.
 
 CSRF: every form and every fetch that changes data carries a token, `HMAC(key, "csrf" | session token)`, in a
 `csrf` form field or an `X-CSRF-Token` header. Before signing in there is no session, so the sign-in and register

@@ -1,9 +1,10 @@
-"""`cleanup()`: storage files no row points at, rows whose media vanished, abandoned partial uploads.
+"""`cleanup()`: storage files no row points at, rows whose media vanished, abandoned partial uploads, and sign-in
+tokens that expired more than a week ago.
 
-Without `apply` it only reports; with it, stray files are deleted and rows without media are marked orphaned
-(their transcripts stay: the media may come back from a backup). A file written in the last hour is never stray: an
-upload moves its file into storage just before its row commits. A storage directory that does not exist is refused
-rather than taken as "every media file is missing".
+Without `apply` it only reports; with it, stray files and those tokens are deleted and rows without media are
+marked orphaned (their transcripts stay: the media may come back from a backup). A file written in the last hour is
+never stray: an upload moves its file into storage just before its row commits. A storage directory that does not
+exist is refused rather than taken as "every media file is missing" (and then nothing at all is changed).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from repo.database import Database
 from repo.file_processing import FileProcessingRepository
+from repo.users import UserRepository
 from storage import layout
 from storage.backend import LocalStorage, Storage
 
@@ -26,6 +28,7 @@ class CleanupReport:
     stray_files: list[str] = field(default_factory=list)
     missing_media: list[int] = field(default_factory=list)
     stale_partials: list[str] = field(default_factory=list)
+    expired_tokens: int = 0
     applied: bool = False
 
     def summary(self) -> str:
@@ -33,7 +36,8 @@ class CleanupReport:
         return (
             f"{verb} {len(self.stray_files)} stray file(s), {len(self.stale_partials)} abandoned partial "
             f"upload(s); {len(self.missing_media)} row(s) whose media is missing"
-            f"{' (marked orphaned)' if self.applied else ''}"
+            f"{' (marked orphaned)' if self.applied else ''}; {self.expired_tokens} sign-in token(s) expired more "
+            f"than a week ago{' (deleted)' if self.applied else ''}"
         )
 
 
@@ -47,6 +51,7 @@ def cleanup(db: Database, storage: Storage | Path, apply: bool = False, spool: P
     report = CleanupReport(applied=apply)
     with db.transaction() as conn:
         inventory = FileProcessingRepository(conn).storage_inventory()
+        report.expired_tokens = UserRepository(conn).long_expired_tokens()
     if inventory and isinstance(storage, LocalStorage) and not storage.root.is_dir():
         raise FileNotFoundError(f"the storage directory {storage.root} does not exist; check OPENTR_STORAGE_DIR")
     known = {row.storage_path for row in inventory}
@@ -68,9 +73,10 @@ def cleanup(db: Database, storage: Storage | Path, apply: bool = False, spool: P
         for relative in report.stale_partials:
             if spool is not None:
                 (spool / relative.removeprefix(f"{layout.INCOMING}/")).unlink(missing_ok=True)
-        if report.missing_media:
-            with db.transaction() as conn:
+        with db.transaction() as conn:
+            if report.missing_media:
                 FileProcessingRepository(conn).mark_orphaned(report.missing_media)
+            report.expired_tokens = UserRepository(conn).purge_long_expired_tokens()  # the count deleted, exactly
     return report
 
 
