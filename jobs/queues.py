@@ -7,8 +7,8 @@ from functools import lru_cache
 from redis import Redis
 from rq import Queue
 
-MEDIA, SUMMARIES, MAINTENANCE = "media", "summaries", "maintenance"
-ALL_QUEUES = (MEDIA, SUMMARIES, MAINTENANCE)
+MEDIA, SUMMARIES = "media", "summaries"
+ALL_QUEUES = (MEDIA, SUMMARIES)  # maintenance (recovery, dispatch) is no job: workers/maintenance.py
 
 
 @lru_cache(maxsize=8)

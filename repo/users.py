@@ -116,9 +116,11 @@ class UserRepository:
         email: str | None = None,
         password: str | None = None,
         current_password: str | None = None,
+        keep_token: str | None = None,
     ) -> User:
         """A new email or password needs the current password (Invalid naming current_password otherwise), so a
-        stolen session alone cannot take the account over."""
+        stolen session alone cannot take the account over. A new password signs every other session and token
+        out (`keep_token`, the one making the change, stays): someone who fears a stolen session changes it."""
         if password is not None and len(password) < 8:
             raise Invalid("password must have at least 8 characters", "password")
         if email is not None or password is not None:
@@ -128,13 +130,17 @@ class UserRepository:
             if not passwords.verify_password(current_password, stored.hashed_password):
                 raise Invalid("the current password is wrong", "current_password")
         hashed = passwords.hash_password(password) if password is not None else None
-        return _update_profile(
+        updated = _update_profile(
             self.conn,
             full_name=full_name,
             email=email.strip() if email else None,
             hashed_password=hashed,
             actor_id=actor.id,
         )
+        if hashed is not None:
+            keep = tokens.hash_token(keep_token) if keep_token else None
+            _token_revoke_all(self.conn, user_id=actor.id, keep_hash=keep)
+        return updated
 
     def admin_update(
         self,
@@ -166,7 +172,7 @@ class UserRepository:
             actor_is_admin=actor.is_admin,
         )
         if is_active is False or password is not None:
-            _token_revoke_all(self.conn, user_id=updated.id)
+            _token_revoke_all(self.conn, user_id=updated.id, keep_hash=None)
         return updated
 
     def list_all(self, actor: Actor, *, after_id: int | None = None, limit: int = 100) -> list[User]:

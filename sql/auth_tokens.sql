@@ -23,7 +23,10 @@ WHERE id = (
 UPDATE auth_tokens SET revoked_at = now() WHERE token_hash = %(token_hash)s AND revoked_at IS NULL;
 
 -- name: revoke_all :rowcount
-UPDATE auth_tokens SET revoked_at = now() WHERE user_id = %(user_id)s AND revoked_at IS NULL;
+-- Every live token of the user but `keep_hash` (NULL: every one): after an administrator's reset or deactivation,
+-- and after a password change, where the session that made it stays signed in.
+UPDATE auth_tokens SET revoked_at = now()
+WHERE user_id = %(user_id)s AND revoked_at IS NULL AND token_hash IS DISTINCT FROM %(keep_hash)s::bytea;
 
 -- fragment: long_expired
 -- A token that expired more than a week ago: it signs nobody in any more (see authenticate), and the week keeps an

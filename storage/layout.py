@@ -79,16 +79,3 @@ def object_key(storage_path: str) -> str:
     ):
         raise OutsideStorage(f"stored path {storage_path!r} is outside the storage directory")
     return storage_path
-
-
-def sidecar_path(storage_dir: Path, storage_path: str) -> Path:
-    """The transcript sidecar of the media file at `storage_path` (guarded like the media itself)."""
-    return resolve(storage_dir, sidecar_of(storage_path))
-
-
-def is_stored(storage_dir: Path, storage_path: str) -> bool:
-    """True when the file exists inside the storage directory (a path leading outside counts as missing)."""
-    try:
-        return resolve(storage_dir, storage_path).is_file()
-    except OutsideStorage:
-        return False

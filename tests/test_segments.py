@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -168,11 +167,8 @@ def test_copy_ingest_of_100k_segments_round_trips_exactly(conn: Conn) -> None:
     owner, file_id, file_uuid = _file(conn)
     repo = SegmentRepository(conn)
     segments = [_seg(i, f"SPEAKER_{i % 4:02d}", f"line {i} of a long meeting") for i in range(100_000)]
-    started = time.perf_counter()
-    counts = repo.replace_transcript(file_id, segments)
-    elapsed = time.perf_counter() - started
+    counts = repo.replace_transcript(file_id, segments)  # its speed is bench/'s business (measure 4), not a test's
     assert (counts.segments, counts.speakers) == (100_000, 4)
-    assert elapsed < 10, f"COPY of 100k segments took {elapsed:.1f} s"
 
     read = repo.transcript(owner, file_uuid)
     assert len(read) == 100_000

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from repo import schema
-from tests.web import csrf_in, make_admin, register
+from tests.web import PAGE_PASSWORD, csrf_in, make_admin, register, sign_up
 from web.auth import record_failure
 
 
@@ -50,6 +50,50 @@ def test_update_me_changes_the_password(client: Any) -> None:
         client.post("/api/auth/token", data={"username": "bob@example.com", "password": "a new password"}).status_code
         == 200
     )
+
+
+def _token(client: Any, email: str, password: str) -> dict[str, str]:
+    signed_in = client.post("/api/auth/token", data={"username": email, "password": password})
+    assert signed_in.status_code == 200, signed_in.text
+    return {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+
+
+def test_a_new_password_signs_out_every_other_session_but_the_one_that_changed_it(client: Any) -> None:
+    email = "zoë.müller@example.com"
+    laptop = register(client, email=email)
+    phone, stolen = _token(client, email, "correct horse 1"), _token(client, email, "correct horse 1")
+    renamed = client.put("/api/users/me", headers=stolen, json={"full_name": "Zoë 🎻"})
+    assert renamed.status_code == 200, "a new name signs nobody out"
+    assert client.get("/api/users/me", headers=laptop).status_code == 200
+    changed = client.put(
+        "/api/users/me", headers=laptop, json={"password": "ein neues Passwort", "current_password": "correct horse 1"}
+    )
+    assert changed.status_code == 200, changed.text
+    assert client.get("/api/users/me", headers=laptop).json()["full_name"] == "Zoë 🎻"
+    assert client.get("/api/users/me", headers=phone).status_code == 401
+    assert client.get("/api/users/me", headers=stolen).status_code == 401
+
+
+def test_a_new_password_set_on_the_settings_page_keeps_that_browser_signed_in(client: Any) -> None:
+    csrf = sign_up(client, email="kenji@example.com")
+    browser = dict(client.cookies)
+    client.cookies.clear()  # another device: no cookie of this browser
+    other_device = _token(client, "kenji@example.com", PAGE_PASSWORD)
+    client.cookies.update(browser)
+    saved = client.post(
+        "/settings/account",
+        data={
+            "csrf": csrf,
+            "full_name": "健二",
+            "password": "新しいパスワード です",
+            "current_password": PAGE_PASSWORD,
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    page = client.get("/settings")
+    assert page.status_code == 200 and "健二" in page.text, "the browser that changed it stays signed in"
+    assert client.get("/api/users/me", headers=other_device).status_code == 401
 
 
 @pytest.mark.parametrize(

@@ -19,11 +19,9 @@ from redis import Redis
 from redis.exceptions import RedisError
 from starlette.requests import Request
 
-from repo.database import Connection
 from repo.errors import Conflict, Invalid
-from repo.rows import Actor
 from repo.users import User, UserRepository
-from web.endpoint import Ctx, Router, bearer_token, read_body, refuse_nul
+from web.endpoint import Ctx, Router, bearer_token, read_body, refuse_nul, request_token
 from web.errors import ApiError, ServiceUnavailable, TooManyRequests, Unauthorized, Unprocessable
 from web.fields import Email
 from web.openapi import without_nul
@@ -181,13 +179,15 @@ def me(ctx: Ctx) -> User:
 @router.put("/api/users/me", body=MeIn, response=UserOut)
 def update_me(ctx: Ctx, body: MeIn) -> User:
     """Change name, email or password (the last two need `current_password`, guessed as slowly as a sign-in)."""
-    assert ctx.user is not None and ctx.conn is not None
-    return update_account(ctx.conn, ctx.services.redis, ctx.actor, ctx.user.email, body)
+    return update_account(ctx, body)
 
 
-def update_account(conn: Connection, redis: Redis, actor: Actor, email: str, body: MeIn) -> User:
+def update_account(ctx: Ctx, body: MeIn) -> User:
     """The account change of the JSON route and the settings page: `current_password` is guessed as slowly as a
-    sign-in (the same lockout), and a missing or wrong one is a rule between fields (409), not a bad value."""
+    sign-in (the same lockout), and a missing or wrong one is a rule between fields (409), not a bad value. A new
+    password signs out every other session and token of the account; the one that changed it stays."""
+    assert ctx.user is not None
+    conn, redis, actor, email = ctx.conn, ctx.services.redis, ctx.actor, ctx.user.email
     if body.current_password:
         check_not_locked(redis, email)
     try:
@@ -197,6 +197,7 @@ def update_account(conn: Connection, redis: Redis, actor: Actor, email: str, bod
             email=body.email,
             password=body.password,
             current_password=body.current_password,
+            keep_token=request_token(ctx.request),
         )
     except Invalid as exc:
         if exc.field == "current_password" and body.current_password:

@@ -35,6 +35,7 @@ from starlette.responses import Response
 from repo.database import Connection
 from repo.rows import Actor
 from repo.users import User
+from web import sessions
 from web.errors import (
     ApiError,
     PayloadTooLarge,
@@ -135,6 +136,11 @@ class ResponseModelError(Exception):
 def bearer_token(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def request_token(request: Request) -> str | None:
+    """The credential a request came with: its bearer token, else its browser session's token."""
+    return bearer_token(request) or sessions.session_token(request)
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -45,6 +45,7 @@ from web.endpoint import (
     form_fields,
     parse,
     read_body,
+    request_token,
 )
 from web.errors import Forbidden, Unauthorized
 from web.services import Services
@@ -119,7 +120,7 @@ class _Call:
     def run(self) -> tuple[Response, Ctx]:
         """Choose the server, run, and remember a write's position for the caller's next reads."""
         endpoint, services = self.endpoint, self.services
-        token = bearer_token(self.request) or sessions.session_token(self.request)
+        token = request_token(self.request)
         if services.db.replicas is None or not endpoint.in_transaction or endpoint.method != "GET":
             result = self._run_on(read_only=False, min_lsn=None)
         else:

@@ -22,8 +22,7 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from repo.database import Connection
-from repo.users import TOKEN_TTL_SECONDS, User, UserRepository
+from repo.users import TOKEN_TTL_SECONDS
 from web.errors import Forbidden
 
 SESSION_COOKIE = "opentr_session"
@@ -61,11 +60,6 @@ def same_origin(connection: HTTPConnection) -> bool:
     """A WebSocket handshake is not covered by SameSite everywhere: accept the cookie only from our own pages."""
     origin = connection.headers.get("origin", "")
     return bool(origin) and origin.partition("://")[2] == connection.headers.get("host")
-
-
-def cookie_user(connection: HTTPConnection, conn: Connection) -> User | None:
-    token = session_token(connection)
-    return UserRepository(conn).user_for_token(token) if token else None
 
 
 def csrf_token(connection: HTTPConnection, pre_session: str | None = None) -> str:

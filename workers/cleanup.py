@@ -78,10 +78,3 @@ def cleanup(db: Database, storage: Storage | Path, apply: bool = False, spool: P
                 FileProcessingRepository(conn).mark_orphaned(report.missing_media)
             report.expired_tokens = UserRepository(conn).purge_long_expired_tokens()  # the count deleted, exactly
     return report
-
-
-def cleanup_job(apply: bool = True) -> str:
-    from workers.context import job_context
-
-    context = job_context()
-    return cleanup(context.db, context.storage, apply, layout.incoming_dir(context.storage_dir)).summary()

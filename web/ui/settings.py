@@ -51,7 +51,7 @@ def account(view: View) -> Response:
             "current_password": view.form.get("current_password") or None,
         }
     )
-    update_account(view.conn, view.services.redis, view.actor, user.email, body)  # the JSON route's rules
+    update_account(view, body)  # the JSON route's rules
     return view.redirect("/settings#account")
 
 
