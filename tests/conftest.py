@@ -27,6 +27,12 @@ from tests.tiny_diarization import build_tiny_diarization
 from tests.tiny_whisper import build_tiny_whisper
 
 TEST_REDIS_DB = int(os.environ.get("OPENTR_TEST_REDIS_DB", "15"))
+# CI runs the suite twice (.ci/run): on the embedded servers, then on the machine's own PostgreSQL and Redis. The
+# second pass sets this and runs only what can differ between server kinds: it leaves out the tests marked
+# `same_on_every_server` (they reach no server DATABASE_URL / REDIS_URL name: pure code, or servers they start
+# themselves) and `renders_pages` (a browser's rendering), which the first pass has run.
+SERVER_DEPENDENT_ONLY = os.environ.get("OPENTR_TEST_SERVER_DEPENDENT_ONLY") == "1"
+SERVER_FIXTURES = frozenset({"server_url", "redis_url"})
 
 
 def _create_database(admin: str, name: str, template: str | None = None) -> None:
@@ -170,6 +176,27 @@ def tiny_multilingual_whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> P
 def tiny_diarization_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(segmentation, embedding): two ~20 KB ONNX models sherpa-onnx diarizes tones with (tests/tiny_diarization.py)."""
     return build_tiny_diarization(tmp_path_factory.mktemp("tiny-diarization"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that says it reaches no configured server must not ask for one; the second pass leaves such tests out."""
+    wrong = [
+        item.nodeid
+        for item in items
+        if item.get_closest_marker("same_on_every_server") and SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+    ]
+    if wrong:
+        raise pytest.UsageError(f"marked same_on_every_server but uses the configured servers: {', '.join(wrong)}")
+    if not SERVER_DEPENDENT_ONLY:
+        return
+    kept: list[pytest.Item] = []
+    left: list[pytest.Item] = []
+    for item in items:
+        same = item.get_closest_marker("same_on_every_server") or item.get_closest_marker("renders_pages")
+        (left if same else kept).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -13,6 +13,8 @@ from asr.remote import RemoteEngine
 from asr.whisper import WhisperEngine
 from config.settings import ConfigError, Settings, load_settings
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 
 def test_faster_whisper_is_configured_from_the_settings(tmp_path: Path) -> None:
     settings = Settings(

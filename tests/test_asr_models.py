@@ -17,6 +17,8 @@ from huggingface_hub import constants
 from asr import availability, models
 from asr.errors import ModelMissing, TranscriptionError
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 CLOSED_ENDPOINT = "http://127.0.0.1:9"  # the discard port: nothing listens there
 
 

@@ -21,6 +21,8 @@ from asr.types import SAMPLE_RATE, Pcm, Transcription
 from tests.llm_servers import LocalServer, Received, Reply, in_turn, serving
 from transcript.segments import Segment, Word
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 KEY = "sk-asr-test-7f3a9c1d2e"
 
 

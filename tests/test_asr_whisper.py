@@ -17,6 +17,8 @@ from asr.types import SAMPLE_RATE, Pcm, Transcription
 from asr.whisper import WhisperConfig, WhisperEngine, load_model
 from transcript.segments import Segment
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 CHUNK_SECONDS = 2.0
 
 

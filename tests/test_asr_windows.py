@@ -11,6 +11,8 @@ from asr.types import SAMPLE_RATE, Pcm
 from asr.windows import CUT_SEARCH_SECONDS, ProgressMeter, Window, WindowWord, place, windows
 from transcript.segments import Word
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 
 def stream(audio: Pcm, chunk_samples: int) -> Iterator[Pcm]:
     for i in range(0, audio.size, chunk_samples):

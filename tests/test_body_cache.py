@@ -8,6 +8,8 @@ import pytest
 
 from web.body_cache import BodyCache, Encoded, accepts_gzip, etag_matches
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 
 def test_a_body_is_gzipped_or_unpacked_on_demand() -> None:
     large, small = b'{"text":"' + b"a" * 5000 + b'"}', b"[]"

@@ -8,6 +8,8 @@ import pytest
 
 from web.content_disposition import ascii_fallback, decode_header, download_name, header, parse_part
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 NAMES = ["会議の記録.wav", "🎙️.wav", "Besprechung-Müller.wav", "اجتماع الفريق.m4a", "👩‍💻 stand-up.webm", "plain.wav"]
 
 

@@ -9,6 +9,8 @@ import pytest
 from repo import cursor
 from repo.errors import NotFound
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 AT = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
 

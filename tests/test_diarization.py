@@ -15,6 +15,8 @@ from tests.tiny_diarization import SAMPLE_RATE, TONE_A, alternating, segmentatio
 from transcript.segments import Segment, Word
 from transcript.speakers import SpeakerHints
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 NO_HINTS = SpeakerHints()
 EXPECTED: list[tuple[float, float, str]] = [(2.0 * i, 2.0 * i + 2, f"SPEAKER_0{i % 2}") for i in range(5)]
 

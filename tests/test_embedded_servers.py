@@ -32,7 +32,8 @@ from tests.embedded_support import (
 )
 from tests.fault_support import wait_until
 
-pytestmark = pytest.mark.slow
+# reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+pytestmark = [pytest.mark.slow, pytest.mark.same_on_every_server]
 
 # Starts both servers, shows which server it got (the postmaster's start time, the Redis counter it bumped), then
 # holds its share until the test closes its stdin.

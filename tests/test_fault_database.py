@@ -34,7 +34,8 @@ from tests.fault_support import (
     wait_until,
 )
 
-pytestmark = pytest.mark.slow
+# reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+pytestmark = [pytest.mark.slow, pytest.mark.same_on_every_server]
 
 CLIENTS = 20
 OUTAGE_SECONDS = 2.0

@@ -14,7 +14,11 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from config.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
 
 BASE = frozenset({"config", "outbound"})
 ALLOWED: dict[str, frozenset[str]] = {

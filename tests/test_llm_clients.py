@@ -14,6 +14,8 @@ from llm import clients as llm_clients
 from llm.clients import LlmError, LlmSettings
 from tests.llm_servers import LocalServer, Reply, Responder, in_turn, openai_answer, serving
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 SECRET = "sk-test-7f3b9c2e-DO-NOT-LEAK-41d8"
 FAST = 0.01  # retry backoff in tests
 

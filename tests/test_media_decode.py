@@ -12,6 +12,8 @@ import pytest
 from media.decode import MediaError, duration_seconds, pcm_chunks
 from tests.media_fixtures import LOUD, QUIET, SAMPLES, SECONDS, Sample, encoded, random_bytes, truncated
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 RATE = 16000
 
 

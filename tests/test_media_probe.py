@@ -17,6 +17,8 @@ import pytest
 from media.probe import MediaError, probe
 from tests.media_fixtures import SAMPLES, SECONDS, Sample, encoded, random_bytes, truncated
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.name)
 def test_each_container_reports_duration_rate_channels_and_codec(sample: Sample) -> None:

@@ -13,6 +13,8 @@ import pytest
 from media.thumbnail import MediaError, thumbnail
 from tests.media_fixtures import VIDEOS, Sample, encoded, random_bytes
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 
 def decoded_jpeg(data: bytes) -> av.VideoFrame:
     """The picture inside `data`, which must be a JPEG (PyAV's jpeg_pipe demuxer and mjpeg decoder read it)."""

@@ -13,6 +13,8 @@ from media import waveform
 from media.waveform import MediaError, peaks
 from tests.media_fixtures import BY_NAME, LOUD, QUIET, SAMPLES, Sample, encode, encoded, random_bytes, truncated
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 FULL_SCALE = {1: 127, 2: 32767, 3: 8388607, 4: 2147483647}
 
 

@@ -12,6 +12,8 @@ from config.settings import ConfigError, load_settings
 from importers.sources import OldKeys
 from outbound.addresses import NOTHING, BlockedUrl, Resolver, check_url, parse_allowance
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 
 def resolver(answers: dict[str, list[str]]) -> Resolver:
     def resolve(host: str, port: int) -> list[str]:

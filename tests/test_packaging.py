@@ -24,6 +24,8 @@ import pytest
 
 from config.settings import PROJECT_ROOT
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 NOT_SOURCES = shutil.ignore_patterns(
     ".git", ".venv", ".opentr", "build", "dist", "*.egg-info", "__pycache__", "*_cache", "results"
 )

@@ -7,6 +7,8 @@ import pytest
 from repo import queries
 from repo.errors import QueryLoadError
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 GOOD = """
 -- name: get_thing :one?
 -- Fetch one thing.

@@ -10,6 +10,8 @@ import pytest
 from config.settings import ConfigError, Settings, load_settings
 from repo.database import connection_kwargs
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 POOLER = "postgresql://opentr@127.0.0.1:6432/opentr"
 DIRECT = "postgresql://opentr@127.0.0.1:5432/opentr"
 

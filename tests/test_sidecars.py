@@ -10,6 +10,8 @@ import pytest
 from transcript.segments import Segment, Word
 from transcript.sidecars import SidecarError, parse_sidecar
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 SRT = """1
 00:00:01,000 --> 00:00:02,500
 [SPEAKER_01]: Hello there,

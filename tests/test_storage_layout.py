@@ -7,6 +7,8 @@ import pytest
 
 from storage import layout
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 
 def test_a_new_media_path_is_random_and_under_its_owner() -> None:
     first, second = layout.new_media_path(7), layout.new_media_path(7)

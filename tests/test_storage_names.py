@@ -9,6 +9,8 @@ import regex
 
 from storage.names import MAX_NAME, clean_filename, extension_of, is_media, shorten
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 KEPT = [
     "会議の記録.wav",
     "🎙️.wav",

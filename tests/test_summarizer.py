@@ -15,6 +15,8 @@ from tests.llm_servers import LocalServer, Received, Reply, Responder, in_turn, 
 from workers import summarizer
 from workers.summarizer import Bluf, SpeakerStats, SummaryError, SummaryFormatError
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 TEMPLATE = """Answer with JSON like {"bluf": "...", "major_topics": ["..."]} and keep {placeholders} you do not know.
 
 Speakers:

@@ -12,6 +12,8 @@ from transcript.segments import Segment, TranscriptSegment
 from transcript.sidecars import parse_sidecar
 from transcript.subtitles import MAX_CUE_SECONDS, MAX_LINE, MAX_LINES, MAX_NAME, Cue, readable_cues, srt, vtt
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 
 def stored(start: float, end: float, text: str, label: str | None = None, name: str | None = None) -> TranscriptSegment:
     """A segment as the database returns it; `name` is the speaker's display name (None: shown by its label)."""

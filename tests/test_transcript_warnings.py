@@ -6,6 +6,8 @@ import pytest
 
 from workers.transcript_warnings import past_the_end
 
+pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
+
 
 @pytest.mark.parametrize(
     ("last_end", "duration"),

@@ -52,6 +52,8 @@ from tests.fault_support import serve_app
 from tests.fuzz_support import private_redis as private_redis_server
 from tests.workers_support import WorkerEnv, pcm_wav, srt
 
+pytestmark = pytest.mark.renders_pages  # page rendering in a browser: the same on every server kind (see conftest)
+
 PASSWORD = "correct horse battery 9"
 CUES = [
     (0.0, 1.5, "SPEAKER_00", "Welcome to the planning meeting"),

@@ -19,6 +19,8 @@ from tests.fault_support import serve_app
 from tests.fuzz_support import private_redis
 from tests.workers_support import srt, wav
 
+pytestmark = pytest.mark.renders_pages  # page rendering in a browser: the same on every server kind (see conftest)
+
 NAME = "会議の記録 🎙️ Müller.wav"
 PASSWORD = "correct horse battery 9"
 
