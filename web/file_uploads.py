@@ -87,7 +87,12 @@ def _text_part(name: str) -> dict[str, Any]:
     return {**text, "pattern": NO_NUL}
 
 
-ONE_PART = {"type": ["string", "number", "boolean", "object"], "contentMediaType": "application/octet-stream"}
+# One part of bytes, whatever a generator meant by it: a JSON null arrives as the 4 bytes "null", a number as its
+# digits, an object as its JSON. Only a list is not one part (it is several), so every other JSON type is allowed.
+ONE_PART = {
+    "type": ["string", "number", "boolean", "object", "null"],
+    "contentMediaType": "application/octet-stream",
+}
 SIDECAR_FORMATS = "a transcript file: WhisperX JSON, SRT or WebVTT"
 SIDECAR_PART = {**ONE_PART, "description": SIDECAR_FORMATS}
 # Its bytes are read whatever the part's type says (the format is recognised by content), so one part of bytes.
