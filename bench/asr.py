@@ -11,20 +11,25 @@ valid stream) to make the 1-hour and 3-hour files in seconds rather than minutes
   holding the decoded audio would add 16,000 samples of 4 bytes per second (230 MB per hour).
 - pipeline overhead around the model: decoding, windowing and turning segments into rows with a stand-in model that
   answers instantly, so the figure is what the platform adds to the model's own time.
+- batched vs sequential: the real faster-whisper engine (asr/whisper.py) on the tiny random-weight model the tests
+  build (tests/tiny_whisper.py), on the CPU, over speech-like audio with pauses, through each path in turn.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import av
 import numpy as np
 
+from asr.types import SAMPLE_RATE
 from bench import Context, Measure, Options
 from media.decode import pcm_chunks
 from media.probe import probe
@@ -33,6 +38,7 @@ from media.waveform import peaks
 RATE = 44100
 PIECE_SECONDS = 600
 SMOKE_PIECE_SECONDS = 10
+BATCHED_SECONDS, BATCHED_SMOKE_SECONDS, BATCHED_REPEATS = 300, 30, 5
 FLAT_MB = 16.0  # the 3-hour peak may exceed the 1-hour one by at most this much
 # ru_maxrss alone would hide the decoding: importing av and numpy peaks higher than the steady decoder. So the child
 # also samples its current RSS (/proc/self/statm) after opening and after every chunk.
@@ -59,7 +65,7 @@ print(json.dumps({"max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxr
 
 
 def run(ctx: Context) -> Measure:
-    measure = Measure("asr", "7. asr: decoding for the engine (PyAV, 16 kHz mono) and its memory")
+    measure = Measure("asr", "7. asr: decoding for the engine (PyAV, 16 kHz mono), its memory, batched vs sequential")
     options = ctx.options
     piece_seconds = SMOKE_PIECE_SECONDS if options.smoke else PIECE_SECONDS
     hour = 3600 // (360 if options.smoke else 1)  # the smoke run's "hour" is 10 s
@@ -72,6 +78,7 @@ def run(ctx: Context) -> Measure:
         _throughput(measure, one)
         _memory(measure, one, three)
         pipeline_overhead(measure, options, one)
+        batched_vs_sequential(measure, options, Path(directory))
     return measure
 
 
@@ -159,6 +166,56 @@ def pipeline_overhead(measure: Measure, options: Options, audio: Path) -> None:
         f"pipeline around the model: {seconds:.2f} s per {audio_seconds / 3600:.2f} h of audio "
         f"({rate:,.0f}x realtime), i.e. what the platform adds to the model's own time; staging "
         f"{len(rows):,} segments adds their COPY (measure 4)"
+    )
+
+
+def batched_vs_sequential(measure: Measure, options: Options, directory: Path) -> None:
+    """The engine's two paths on the same audio and decoding options (beam 5, VAD on, one temperature: the batched
+    pipeline has no temperature fallback, so the sequential path gets none either), alternated, median of a few runs.
+    The model is random, 64 wide and one layer deep, so per-call overhead weighs more than in a real model, and what
+    it says (so how many tokens each path decodes) differs between the paths: the ratio is this machine's figure for
+    this model, not a promise for `small` on a GPU."""
+    from asr.whisper import WhisperConfig, WhisperEngine
+    from tests.synthetic_voice import silence, voice
+    from tests.tiny_whisper import build_tiny_whisper
+
+    seconds = BATCHED_SMOKE_SECONDS if options.smoke else BATCHED_SECONDS
+    repeats = 1 if options.smoke else BATCHED_REPEATS
+    pieces = [part for i in range(int(seconds // 15)) for part in (voice(12.0, i), silence(3.0, i))]
+    audio = np.concatenate(pieces)
+    audio_seconds = audio.size / SAMPLE_RATE
+    model = build_tiny_whisper(directory / "tiny-whisper", seed=6)  # a seed that writes text in both modes
+    base = WhisperConfig(model=str(model), device="cpu", beam_size=5, temperatures=(0.0,), vad=True)
+    engines = {
+        "sequential": WhisperEngine(replace(base, batched="off")),
+        f"batched, {base.batch_size} chunks at a time": WhisperEngine(replace(base, batched="on")),
+    }
+    walls: dict[str, list[float]] = {name: [] for name in engines}
+    segments: dict[str, int] = {}
+    for _ in range(repeats + 1):  # the first round warms up (model load, VAD model, allocator)
+        for name, engine in engines.items():
+            started = time.perf_counter()
+            run = engine.transcribe(
+                iter([audio]),
+                total_seconds=audio_seconds,
+                language=None,
+                on_progress=lambda _: None,
+                should_stop=lambda: False,
+            )
+            segments[name] = sum(1 for _ in run.segments)
+            walls[name].append(time.perf_counter() - started)
+    rates = {}
+    for name, samples in walls.items():
+        wall = statistics.median(samples[1:])
+        rates[name] = audio_seconds / wall
+        label = f"{audio_seconds:,.0f} s speech-like, {segments[name]} segments"
+        measure.rows.append(_row(f"tiny model, CPU: {name}", label, wall, audio_s_per_wall_s=rates[name]))
+    sequential, batched = rates.values()
+    ratio = batched / sequential
+    measure.extra |= {"batched_vs_sequential": round(ratio, 2), "batched_walls": walls}
+    measure.notes.append(
+        f"batched vs sequential on the tiny model, CPU: {batched:,.0f}x vs {sequential:,.0f}x realtime, "
+        f"ratio {ratio:.2f} (median of {repeats} run{'s' if repeats > 1 else ''} each)"
     )
 
 
