@@ -167,6 +167,7 @@ class WhisperEngine:
         should_stop: ShouldStop,
     ) -> Iterator[Segment]:
         not_before = 0.0
+        previous: tuple[float, float, str] | None = None
         window, segments = first, first_segments
         while True:
             for segment in _checked(segments, should_stop):
@@ -174,7 +175,12 @@ class WhisperEngine:
                     continue  # said over the silence padding the model's last 30 s frame: a hallucination
                 for start, end, text, words in phrases(segment, batched):
                     placed = place(window, start, end, text, words, not_before)
-                    not_before = placed.start_time
+                    identity = (placed.start_time, placed.end_time, placed.text)
+                    # Told to write no timestamps, a model that writes them anyway gets a segment per timestamp
+                    # token: nothing said, often the same one again, which a transcript refuses (repo/segments.py).
+                    if batched and ((not placed.text and not placed.words) or identity == previous):
+                        continue
+                    not_before, previous = placed.start_time, identity
                     meter.report(placed.end_time)
                     yield placed
             meter.report(window.end)

@@ -39,6 +39,7 @@ RATE = 44100
 PIECE_SECONDS = 600
 SMOKE_PIECE_SECONDS = 10
 BATCHED_SECONDS, BATCHED_SMOKE_SECONDS, BATCHED_REPEATS = 300, 30, 5
+BATCHED_BEAMS = (5, 1)  # the engine's default, and greedy
 FLAT_MB = 16.0  # the 3-hour peak may exceed the 1-hour one by at most this much
 # ru_maxrss alone would hide the decoding: importing av and numpy peaks higher than the steady decoder. So the child
 # also samples its current RSS (/proc/self/statm) after opening and after every chunk.
@@ -170,11 +171,11 @@ def pipeline_overhead(measure: Measure, options: Options, audio: Path) -> None:
 
 
 def batched_vs_sequential(measure: Measure, options: Options, directory: Path) -> None:
-    """The engine's two paths on the same audio and decoding options (beam 5, VAD on, one temperature: the batched
-    pipeline has no temperature fallback, so the sequential path gets none either), alternated, median of a few runs.
-    The model is random, 64 wide and one layer deep, so per-call overhead weighs more than in a real model, and what
-    it says (so how many tokens each path decodes) differs between the paths: the ratio is this machine's figure for
-    this model, not a promise for `small` on a GPU."""
+    """The engine's two paths on the same audio and decoding options (VAD on, one temperature: the batched pipeline
+    has no temperature fallback, so the sequential path gets none either), at beam 5 (the default) and beam 1,
+    alternated, median of a few runs. The model is random, 64 wide and one layer deep, so per-call overhead weighs
+    more than in a real model, and what it says (so how many tokens each path decodes) differs between the paths:
+    the ratio is this machine's figure for this model, not a promise for `small` on a GPU."""
     from asr.whisper import WhisperConfig, WhisperEngine
     from tests.synthetic_voice import silence, voice
     from tests.tiny_whisper import build_tiny_whisper
@@ -185,38 +186,44 @@ def batched_vs_sequential(measure: Measure, options: Options, directory: Path) -
     audio = np.concatenate(pieces)
     audio_seconds = audio.size / SAMPLE_RATE
     model = build_tiny_whisper(directory / "tiny-whisper", seed=6)  # a seed that writes text in both modes
-    base = WhisperConfig(model=str(model), device="cpu", beam_size=5, temperatures=(0.0,), vad=True)
-    engines = {
-        "sequential": WhisperEngine(replace(base, batched="off")),
-        f"batched, {base.batch_size} chunks at a time": WhisperEngine(replace(base, batched="on")),
-    }
-    walls: dict[str, list[float]] = {name: [] for name in engines}
-    segments: dict[str, int] = {}
-    for _ in range(repeats + 1):  # the first round warms up (model load, VAD model, allocator)
-        for name, engine in engines.items():
-            started = time.perf_counter()
-            run = engine.transcribe(
-                iter([audio]),
-                total_seconds=audio_seconds,
-                language=None,
-                on_progress=lambda _: None,
-                should_stop=lambda: False,
-            )
-            segments[name] = sum(1 for _ in run.segments)
-            walls[name].append(time.perf_counter() - started)
-    rates = {}
-    for name, samples in walls.items():
-        wall = statistics.median(samples[1:])
-        rates[name] = audio_seconds / wall
-        label = f"{audio_seconds:,.0f} s speech-like, {segments[name]} segments"
-        measure.rows.append(_row(f"tiny model, CPU: {name}", label, wall, audio_s_per_wall_s=rates[name]))
-    sequential, batched = rates.values()
-    ratio = batched / sequential
-    measure.extra |= {"batched_vs_sequential": round(ratio, 2), "batched_walls": walls}
-    measure.notes.append(
-        f"batched vs sequential on the tiny model, CPU: {batched:,.0f}x vs {sequential:,.0f}x realtime, "
-        f"ratio {ratio:.2f} (median of {repeats} run{'s' if repeats > 1 else ''} each)"
-    )
+    base = WhisperConfig(model=str(model), device="cpu", temperatures=(0.0,), vad=True)
+    ratios: dict[str, float] = {}
+    walls: dict[str, list[float]] = {}
+    for beam in BATCHED_BEAMS:
+        engines = {
+            f"beam {beam}, sequential": WhisperEngine(replace(base, beam_size=beam, batched="off")),
+            f"beam {beam}, batched ({base.batch_size} chunks at a time)": WhisperEngine(
+                replace(base, beam_size=beam, batched="on")
+            ),
+        }
+        segments: dict[str, int] = {}
+        for name in engines:
+            walls[name] = []
+        for _ in range(repeats + 1):  # the first round warms up (model load, VAD model, allocator)
+            for name, engine in engines.items():
+                started = time.perf_counter()
+                run = engine.transcribe(
+                    iter([audio]),
+                    total_seconds=audio_seconds,
+                    language=None,
+                    on_progress=lambda _: None,
+                    should_stop=lambda: False,
+                )
+                segments[name] = sum(1 for _ in run.segments)
+                walls[name].append(time.perf_counter() - started)
+        rates = []
+        for name in engines:
+            wall = statistics.median(walls[name][1:])
+            rates.append(audio_seconds / wall)
+            label = f"{audio_seconds:,.0f} s speech-like, {segments[name]} segment{'' if segments[name] == 1 else 's'}"
+            measure.rows.append(_row(f"tiny model, CPU: {name}", label, wall, audio_s_per_wall_s=rates[-1]))
+        sequential, batched = rates
+        ratios[f"beam {beam}"] = round(batched / sequential, 2)
+        measure.notes.append(
+            f"beam {beam}: batched vs sequential on the tiny model, CPU: {batched:,.0f}x vs {sequential:,.0f}x "
+            f"realtime, ratio {batched / sequential:.2f} (median of {repeats} run{'s' if repeats > 1 else ''} each)"
+        )
+    measure.extra |= {"batched_vs_sequential": ratios, "batched_walls": walls}
 
 
 def _child(path: Path, *, decode: bool) -> dict[str, int | float]:

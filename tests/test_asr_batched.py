@@ -120,6 +120,9 @@ def test_the_chunks_of_a_window_are_decoded_in_batches_with_word_timings(
     assert all(0 <= (w.start or -1) <= (w.end or -1) <= 72.0 for w in words)
     assert all(w.score is not None and 0 <= w.score <= 1 for w in words)
     assert all(s.speaker_label is None for s in segments)
+    # what a transcript refuses never leaves the engine: a segment saying nothing, the same segment twice
+    identities = [(s.start_time, s.end_time, s.text) for s in segments]
+    assert len(set(identities)) == len(identities) and all(s.text or s.words for s in segments)
 
 
 def test_off_decodes_frame_by_frame_as_before(batched_whisper_dir: Path, calls: Calls) -> None:
@@ -225,7 +228,7 @@ def test_the_settings_build_a_batched_engine(
     )
     list(transcription.segments)
 
-    assert calls.batches == [3, 1]  # one 96 s window... of 300 s: four 24 s chunks, three at a time
+    assert calls.batches == [3, 1]  # 96 s fit one 300 s window: four 24 s chunks, three at a time
     assert calls.sequential == 0
 
 
