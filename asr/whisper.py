@@ -5,11 +5,12 @@ what is loaded), because loading `large-v3` takes seconds and gigabytes. Audio i
 (`asr.windows`); the language is detected on the first window and then used for all later ones, so one recording
 gets one language. Word timestamps are always on.
 
-Two ways to decode a window, with the same output: sequentially (faster-whisper's `WhisperModel.transcribe`, one
-30 s frame after another, with temperature fallback), or batched (`BatchedInferencePipeline`, `batched`): the window
-is cut into chunks of at most 30 s — by voice activity, silence dropped, or into equal pieces with VAD off — and
-`batch_size` chunks are decoded at once, which keeps a GPU busy. What the batched pipeline does not do: temperature
-fallback (it decodes at the first temperature only) and conditioning on the previous text (off here anyway).
+Two ways to decode a window into the same kind of segments: sequentially (faster-whisper's `WhisperModel.transcribe`,
+one 30 s frame after another, with temperature fallback), or batched (`BatchedInferencePipeline`, `batched`): the
+window is cut into chunks of at most 30 s — by voice activity, silence dropped, or into equal pieces with VAD off —
+and `batch_size` chunks are decoded at once, which keeps a GPU busy. The batched pipeline decodes without timestamp
+tokens and at the first temperature only (no fallback; conditioning on the previous text is off in both paths), so
+its segment is a whole chunk: it is cut after each word that ends a sentence (`phrases`).
 """
 
 from __future__ import annotations
