@@ -11,20 +11,25 @@ valid stream) to make the 1-hour and 3-hour files in seconds rather than minutes
   holding the decoded audio would add 16,000 samples of 4 bytes per second (230 MB per hour).
 - pipeline overhead around the model: decoding, windowing and turning segments into rows with a stand-in model that
   answers instantly, so the figure is what the platform adds to the model's own time.
+- batched vs sequential: the real faster-whisper engine (asr/whisper.py) on the tiny random-weight model the tests
+  build (tests/tiny_whisper.py), on the CPU, over speech-like audio with pauses, through each path in turn.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import av
 import numpy as np
 
+from asr.types import SAMPLE_RATE
 from bench import Context, Measure, Options
 from media.decode import pcm_chunks
 from media.probe import probe
@@ -33,6 +38,8 @@ from media.waveform import peaks
 RATE = 44100
 PIECE_SECONDS = 600
 SMOKE_PIECE_SECONDS = 10
+BATCHED_SECONDS, BATCHED_SMOKE_SECONDS, BATCHED_REPEATS = 300, 30, 5
+BATCHED_BEAMS = (5, 1)  # the engine's default, and greedy
 FLAT_MB = 16.0  # the 3-hour peak may exceed the 1-hour one by at most this much
 # ru_maxrss alone would hide the decoding: importing av and numpy peaks higher than the steady decoder. So the child
 # also samples its current RSS (/proc/self/statm) after opening and after every chunk.
@@ -59,7 +66,7 @@ print(json.dumps({"max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxr
 
 
 def run(ctx: Context) -> Measure:
-    measure = Measure("asr", "7. asr: decoding for the engine (PyAV, 16 kHz mono) and its memory")
+    measure = Measure("asr", "7. asr: decoding for the engine (PyAV, 16 kHz mono), its memory, batched vs sequential")
     options = ctx.options
     piece_seconds = SMOKE_PIECE_SECONDS if options.smoke else PIECE_SECONDS
     hour = 3600 // (360 if options.smoke else 1)  # the smoke run's "hour" is 10 s
@@ -72,6 +79,7 @@ def run(ctx: Context) -> Measure:
         _throughput(measure, one)
         _memory(measure, one, three)
         pipeline_overhead(measure, options, one)
+        batched_vs_sequential(measure, options, Path(directory))
     return measure
 
 
@@ -160,6 +168,62 @@ def pipeline_overhead(measure: Measure, options: Options, audio: Path) -> None:
         f"({rate:,.0f}x realtime), i.e. what the platform adds to the model's own time; staging "
         f"{len(rows):,} segments adds their COPY (measure 4)"
     )
+
+
+def batched_vs_sequential(measure: Measure, options: Options, directory: Path) -> None:
+    """The engine's two paths on the same audio and decoding options (VAD on, one temperature: the batched pipeline
+    has no temperature fallback, so the sequential path gets none either), at beam 5 (the default) and beam 1,
+    alternated, median of a few runs. The model is random, 64 wide and one layer deep, so per-call overhead weighs
+    more than in a real model, and what it says (so how many tokens each path decodes) differs between the paths:
+    the ratio is this machine's figure for this model, not a promise for `small` on a GPU."""
+    from asr.whisper import WhisperConfig, WhisperEngine
+    from tests.synthetic_voice import silence, voice
+    from tests.tiny_whisper import build_tiny_whisper
+
+    seconds = BATCHED_SMOKE_SECONDS if options.smoke else BATCHED_SECONDS
+    repeats = 1 if options.smoke else BATCHED_REPEATS
+    pieces = [part for i in range(int(seconds // 15)) for part in (voice(12.0, i), silence(3.0, i))]
+    audio = np.concatenate(pieces)
+    audio_seconds = audio.size / SAMPLE_RATE
+    model = build_tiny_whisper(directory / "tiny-whisper", seed=6)  # a seed that writes text in both modes
+    base = WhisperConfig(model=str(model), device="cpu", temperatures=(0.0,), vad=True)
+    ratios: dict[str, float] = {}
+    walls: dict[str, list[float]] = {}
+    for beam in BATCHED_BEAMS:
+        engines = {
+            f"beam {beam}, sequential": WhisperEngine(replace(base, beam_size=beam, batched="off")),
+            f"beam {beam}, batched ({base.batch_size} chunks at a time)": WhisperEngine(
+                replace(base, beam_size=beam, batched="on")
+            ),
+        }
+        segments: dict[str, int] = {}
+        for name in engines:
+            walls[name] = []
+        for _ in range(repeats + 1):  # the first round warms up (model load, VAD model, allocator)
+            for name, engine in engines.items():
+                started = time.perf_counter()
+                run = engine.transcribe(
+                    iter([audio]),
+                    total_seconds=audio_seconds,
+                    language=None,
+                    on_progress=lambda _: None,
+                    should_stop=lambda: False,
+                )
+                segments[name] = sum(1 for _ in run.segments)
+                walls[name].append(time.perf_counter() - started)
+        rates = []
+        for name in engines:
+            wall = statistics.median(walls[name][1:])
+            rates.append(audio_seconds / wall)
+            label = f"{audio_seconds:,.0f} s speech-like, {segments[name]} segment{'' if segments[name] == 1 else 's'}"
+            measure.rows.append(_row(f"tiny model, CPU: {name}", label, wall, audio_s_per_wall_s=rates[-1]))
+        sequential, batched = rates
+        ratios[f"beam {beam}"] = round(batched / sequential, 2)
+        measure.notes.append(
+            f"beam {beam}: batched vs sequential on the tiny model, CPU: {batched:,.0f}x vs {sequential:,.0f}x "
+            f"realtime, ratio {batched / sequential:.2f} (median of {repeats} run{'s' if repeats > 1 else ''} each)"
+        )
+    measure.extra |= {"batched_vs_sequential": ratios, "batched_walls": walls}
 
 
 def _child(path: Path, *, decode: bool) -> dict[str, int | float]:

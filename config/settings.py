@@ -45,6 +45,9 @@ ComputeType = Literal[
     "float32",
 ]
 
+SWITCH_ON = frozenset({"on", "1", "true", "yes"})
+SWITCH_OFF = frozenset({"off", "0", "false", "no"})
+
 # The speech engines asr/ builds (asr.speech_engine); any other name would fail every job, so it fails the start.
 ASR_ENGINES = ("faster-whisper", "openai")
 
@@ -107,6 +110,11 @@ class Settings(BaseSettings):
     # Re-decode a window at higher temperatures when greedy output looks wrong (faster-whisper's default); off is
     # faster on a slow CPU, at some cost in quality on hard audio.
     opentr_asr_temperature_fallback: bool = True
+    # faster-whisper's batched pipeline: each window cut into chunks of at most 30 s of speech (voice activity; fixed
+    # 30 s pieces with OPENTR_ASR_VAD off), OPENTR_ASR_BATCH_SIZE chunks decoded at once. auto: on when the model
+    # runs on a GPU. Also accepts true/false, 1/0, yes/no.
+    opentr_asr_batched: Literal["auto", "on", "off"] = "auto"
+    opentr_asr_batch_size: int = Field(default=8, ge=1, le=64)  # bounds GPU memory: chunks decoded together
     opentr_asr_remote_url: str | None = None
     opentr_asr_remote_model: str = Field(default="whisper-1", min_length=1)
     opentr_asr_remote_key: SecretStr | None = None
@@ -170,6 +178,15 @@ class Settings(BaseSettings):
         if name not in ASR_ENGINES:
             raise ValueError(f"expected one of {', '.join(ASR_ENGINES)}; got {value!r}")
         return name
+
+    @field_validator("opentr_asr_batched", mode="before")
+    @classmethod
+    def _switch(cls, value: Any) -> Any:
+        """auto | on | off, in any case, with the spellings a boolean setting accepts (OPENTR_ASR_VAD=1)."""
+        if not isinstance(value, str):
+            return value
+        word = value.strip().lower()
+        return "on" if word in SWITCH_ON else "off" if word in SWITCH_OFF else word
 
     @field_validator("opentr_asr_remote_url", "opentr_s3_endpoint_url")
     @classmethod

@@ -196,18 +196,20 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from repo import capacity
+    from workers.gpus import assign
     from workers.runner import run_worker
 
     url = _database(settings)
-    planned = capacity.worker_connections(args.processes)
-    capacity.check(url, settings, planned, f"opentr worker --processes {args.processes}", _warn)
+    assignment = assign(args.gpus, args.processes, settings)
+    planned = capacity.worker_connections(assignment.processes)
+    capacity.check(url, settings, planned, f"opentr worker --processes {assignment.processes}", _warn)
     run_worker(
         settings,
         url,
         embedded.redis_url(settings),
         burst=args.burst,
         recovery=not args.no_recovery,
-        processes=args.processes,
+        assignment=assignment,
     )
     return 0
 
@@ -381,6 +383,15 @@ def _count(raw: str) -> int:
     return int(raw)
 
 
+def _gpus(raw: str) -> str | tuple[str, ...]:
+    from workers.gpus import GpuChoiceError, parse_gpus
+
+    try:
+        return parse_gpus(raw)
+    except GpuChoiceError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _port(raw: str) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
         raise argparse.ArgumentTypeError(f"{raw!r}: a port number from 1 to 65535")
@@ -445,7 +456,18 @@ def parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="an RQ worker on the project's queues")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     worker.add_argument("--no-recovery", action="store_true", help="do not look for stuck files at start")
-    worker.add_argument("--processes", type=_count, default=1, help="job processes under this supervisor (default: 1)")
+    worker.add_argument(
+        "--processes",
+        type=_count,
+        help="job processes under this supervisor (default: one per GPU --gpus assigns, else 1)",
+    )
+    worker.add_argument(
+        "--gpus",
+        type=_gpus,
+        default="auto",
+        help="the GPU of each job process, as its only visible one (CUDA_VISIBLE_DEVICES): auto (default: every GPU "
+        "when OPENTR_ASR_DEVICE is auto or cuda), a list such as 0,1 (processes take them in turn), or none",
+    )
     worker.set_defaults(func=cmd_worker)
     serve = sub.add_parser("serve", help="the web app under uvicorn, in N processes")
     serve.add_argument(

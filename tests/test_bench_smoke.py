@@ -40,4 +40,9 @@ def test_smoke_run_writes_every_measure(tmp_path: Path) -> None:
     # The slowest search is explained as in a full run: the plan of the very query a search sends.
     slowest = report["measures"]["search"]["extra"]["slowest"]
     assert any("Execution Time" in line for line in slowest["plan"]), slowest
+    # faster-whisper's batched pipeline against the sequential path, on the tiny model (bench/asr.py)
+    steps = [row["step"] for row in report["measures"]["asr"]["rows"]]
+    assert "tiny model, CPU: beam 5, sequential" in steps
+    assert "tiny model, CPU: beam 5, batched (8 chunks at a time)" in steps
+    assert all(ratio > 0 for ratio in report["measures"]["asr"]["extra"]["batched_vs_sequential"].values())
     assert "== targets" in done.stdout and str(written[0]) in done.stdout

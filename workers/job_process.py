@@ -30,6 +30,8 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("rq.worker").addFilter(OneLineForLostRedis())
     name = argv[0] if argv and argv[0] else None
+    if "CUDA_VISIBLE_DEVICES" in os.environ:  # what `opentr worker --gpus` gave this process (workers/gpus.py)
+        log.info("job process %s: CUDA_VISIBLE_DEVICES=%s", name or os.getpid(), os.environ["CUDA_VISIBLE_DEVICES"])
     try:
         job_worker(os.environ["REDIS_URL"], name).work(burst=False, with_scheduler=False, logging_level="INFO")
     except RedisError as exc:  # the supervisor waits for Redis and starts a new child

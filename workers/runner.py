@@ -1,11 +1,11 @@
 """`opentr worker`: a supervising process that outlives Redis and PostgreSQL outages.
 
 The process itself runs maintenance (recovery + dispatch, workers/maintenance.py) in a thread and keeps one child
-process (`--processes N`: N children, each restarted on its own) running RQ's `SimpleWorker` on the project's
-queues. Jobs run inside that child (no work horse per job: a loaded speech model is reused across jobs, and no
-grandchild can outlive us). When Redis goes away the child's RQ
-loop dies; the supervisor waits for Redis with bounded backoff — one log line when it goes, one when it is back —
-and starts a new child, and the dispatcher re-enqueues whatever an emptied Redis lost.
+process (`--processes N`: N children, each restarted on its own; on a GPU machine one per GPU, each seeing only its
+own, workers/gpus.py) running RQ's `SimpleWorker` on the project's queues. Jobs run inside that child (no work
+horse per job: a loaded speech model is reused across jobs, and no grandchild can outlive us). When Redis goes
+away the child's RQ loop dies; the supervisor waits for Redis with bounded backoff — one log line when it goes,
+one when it is back — and starts a new child, and the dispatcher re-enqueues whatever an emptied Redis lost.
 
 The child gets SIGKILL from the kernel when the supervisor dies, however it dies (`PR_SET_PDEATHSIG`, Linux), so
 killing only the main pid leaves nothing running; SIGTERM/SIGINT stop the child (SIGTERM, then SIGKILL after a
@@ -31,6 +31,7 @@ from rq import SimpleWorker
 from config.settings import Settings
 from jobs.queues import ALL_QUEUES, redis_connection
 from repo import schema
+from workers.gpus import VISIBLE, Assignment
 from workers.maintenance import Maintenance
 
 log = logging.getLogger("opentr.worker")
@@ -47,14 +48,20 @@ def run_worker(
     burst: bool = False,
     name: str | None = None,
     recovery: bool = True,
-    processes: int = 1,
+    assignment: Assignment | None = None,
 ) -> bool:
+    """Run jobs until stopped (`burst`: until the queues are empty, in this process) in the job processes of
+    `assignment` (default: one, with the environment as it is)."""
+    assignment = assignment or Assignment(1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Jobs build their own pool from the environment (workers/context.py), in this process or the child.
     os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = database_url, redis_url
     schema.wait_until_ready(database_url, settings.opentr_schema_wait_seconds, say=log.warning)
     maintenance = Maintenance(settings, database_url, redis_url)
-    if burst:
+    if burst:  # the jobs run here: this process takes the first job process's GPU, before anything uses CUDA
+        gpu = assignment.gpu_of(0)
+        if gpu is not None:
+            os.environ[VISIBLE] = gpu
         try:
             if recovery:
                 maintenance.run_once()
@@ -63,8 +70,9 @@ def run_worker(
             maintenance.stop()
     if recovery:
         maintenance.start()
+    log.info("worker: %s", assignment.describe())
     try:
-        return Supervisor(redis_url, name, processes).run()
+        return Supervisor(redis_url, name, assignment).run()
     finally:
         maintenance.stop()
 
@@ -99,8 +107,8 @@ def die_with_parent() -> None:
 
 
 class Supervisor:
-    def __init__(self, redis_url: str, name: str | None, processes: int = 1) -> None:
-        self.redis_url, self.name, self.processes = redis_url, name, processes
+    def __init__(self, redis_url: str, name: str | None, assignment: Assignment) -> None:
+        self.redis_url, self.name, self.assignment = redis_url, name, assignment
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self.generation = 0
@@ -110,7 +118,7 @@ class Supervisor:
             signal.signal(signum, self._on_signal)
         keepers = [
             threading.Thread(target=self._keep, args=(slot,), name=f"opentr-job-process-{slot}", daemon=True)
-            for slot in range(self.processes)
+            for slot in range(self.assignment.processes)
         ]
         for keeper in keepers:
             keeper.start()
@@ -155,7 +163,7 @@ class Supervisor:
         # PR_SET_PDEATHSIG fires when the forking *thread* ends: each keeper thread outlives its own child.
         child = subprocess.Popen(
             [sys.executable, "-m", "workers.job_process", name],
-            env=os.environ.copy(),
+            env=self.assignment.environment(slot, os.environ),
             preexec_fn=die_with_parent,
         )
         while True:
