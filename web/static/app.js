@@ -44,7 +44,9 @@ export function say(message) {
   toastTimer = setTimeout(() => toast.classList.remove("shown"), 6000);
 }
 
-// The live socket: `window` receives an "opentr:notification" event per notification, "opentr:live" on (dis)connect.
+// The live socket: `window` receives an "opentr:notification" event per notification (an outcome: stored, counted as
+// new), an "opentr:progress" event per step of a job (live only: {file_uuid, task_id, step, progress}), and
+// "opentr:live" on (dis)connect.
 export const live = { open: false };
 let unread = new Set();
 
@@ -65,6 +67,10 @@ function connect(delay) {
   socket.addEventListener("message", (event) => {
     let message;
     try { message = JSON.parse(event.data); } catch { return; }
+    if (message.type === "progress") {
+      window.dispatchEvent(new CustomEvent("opentr:progress", { detail: message.progress }));
+      return;
+    }
     if (message.type !== "notification") return;
     const n = message.notification;
     if (!n.read_at) unread.add(n.uuid);

@@ -45,7 +45,8 @@ async function refresh(uuid) {
   } catch { /* the next event or poll tries again */ }
 }
 
-window.addEventListener("opentr:notification", (event) => {
+// A step of processing (live only) or an outcome (a notification): both name the file and move its bar.
+function follow(event) {
   const n = event.detail;
   if (!n.file_uuid) return;
   const item = row(n.file_uuid);
@@ -53,7 +54,9 @@ window.addEventListener("opentr:notification", (event) => {
     item.querySelector('[data-role="progress"]').value = n.progress;
   }
   refresh(n.file_uuid);
-});
+}
+window.addEventListener("opentr:progress", follow);
+window.addEventListener("opentr:notification", follow);
 
 // Without the socket (a proxy that drops WebSockets), poll the files still in progress.
 setInterval(() => {

@@ -27,6 +27,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from asr.languages import language_name
 from repo.errors import Invalid, NotFound
 from repo.users import User
 from web import sessions
@@ -78,7 +79,13 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(duration=duration, file_size=file_size, when=when, urlquote=lambda v: quote(str(v), safe=""))
+    env.filters.update(
+        duration=duration,
+        file_size=file_size,
+        when=when,
+        language=language_name,
+        urlquote=lambda v: quote(str(v), safe=""),
+    )
     env.globals["Markup"] = Markup
     return env
 
