@@ -43,7 +43,7 @@ def test_preferences_prompts_collections_notifications(client: Any, fresh_url: s
     assert saved.status_code == 200
     values = client.get("/api/settings").json()
     assert values["summary.auto"] is True and values["ui.theme"] == "dark" and values["transcription.language"] == "de"
-    assert client.get("/api/notifications/preferences").json()["upload"] is False  # unticked boxes turn kinds off
+    assert client.get("/api/notifications/preferences").json()["speakers"] is False  # unticked boxes turn kinds off
     client.post("/settings/prompts", data={"csrf": token, "name": "Short", "prompt_text": "Sum up {transcript}"})
     assert "Short" in [p["name"] for p in client.get("/api/prompts").json()]
     client.post("/collections/new", data={"csrf": token, "name": "Team"})

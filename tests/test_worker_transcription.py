@@ -93,7 +93,8 @@ def test_an_upload_without_transcript_is_transcribed_with_live_progress(
             assert result.returncode == 0, result.stderr[-3000:]
             with psycopg.connect(workers.conninfo, autocommit=True) as conn:
                 NotificationRepository(conn).notify(user_id, "system", end)
-            received = listener.join(60)
+            listener.join(60)
+            received = listener.steps
         uuid = uploaded.json()["uuid"]
         detail = client.get(f"/api/files/{uuid}", headers=headers).json()
         transcript = client.get(f"/api/files/{uuid}/transcript", headers=headers).json()
@@ -109,6 +110,8 @@ def test_an_upload_without_transcript_is_transcribed_with_live_progress(
             "SELECT language, language_probability FROM media_files WHERE uuid = %s", [uuid]
         ).fetchall()
     assert language == "en" and 0.0 < probability <= 1.0, "an English-only model detects English"
+    outcomes = [(n["kind"], n["title"]) for n in listener.received if n["file_uuid"] == uuid]
+    assert outcomes == [("transcription", "talk.mp3: transcript ready")], "one notification; the steps went live"
     progress = [n["progress"] for n in received if n.get("file_uuid") == uuid and n["progress"] is not None]
     assert progress == sorted(set(progress)), f"strictly increasing: {progress}"
     during = [p for p in progress if 0.35 < p < 0.85]
@@ -224,7 +227,8 @@ def test_without_diarization_models_one_speaker_and_the_file_says_why(
     assert workers.run_burst(timeout=180, **engine).returncode == 0
     [(status, outcome)] = workers.query("SELECT status, diarization FROM media_files WHERE id = %s", arranged.file_id)
     assert (status, outcome) == ("completed", "models_missing")
-    [(title, message)] = workers.query(
-        "SELECT title, message FROM notifications WHERE media_file_id = %s AND kind = 'error'", arranged.file_id
+    [(kind, title, message)] = workers.query(  # one notification, saying why there is one speaker
+        "SELECT kind, title, message FROM notifications WHERE media_file_id = %s", arranged.file_id
     )
-    assert "models are missing" in title and "opentr models pull diarization" in message
+    assert (kind, title) == ("transcription", "alone.wav: transcript ready")
+    assert "models are missing" in message and "opentr models pull diarization" in message
