@@ -123,7 +123,7 @@ def test_listeners_hear_it_only_after_commit(db: Database, fresh_url: str) -> No
         heard = list(listener.notifies(timeout=5, stop_after=1))
         assert len(heard) == 1 and heard[0].channel == CHANNEL
         payload = json.loads(heard[0].payload)
-        assert payload["user_id"] == me.id and payload["uuid"] == str(created.uuid) and payload["kind"] == "transcription"
+        assert payload == {"user_id": me.id, "uuid": str(created.uuid), "kind": "transcription"}
         assert "secret-person" not in heard[0].payload and "private message" not in heard[0].payload
         assert list(listener.notifies(timeout=0.5, stop_after=1)) == []  # the muted one was never announced
 
