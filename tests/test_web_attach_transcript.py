@@ -204,10 +204,9 @@ def test_a_transcript_longer_than_the_recording_is_kept_with_a_warning_until_a_f
     ]
     segments = client.get(f"/api/files/{file['uuid']}/transcript", headers=headers).json()
     assert [s["text"] for s in segments] == ["This belongs to another recording", "really"], "kept, not refused"
-    notes = client.get("/api/notifications", headers=headers).json()["items"]
-    [note] = [n for n in notes if n["title"].endswith("the transcript may not fit the recording")]
-    assert note["title"] == "Besprechung-Müller.wav: the transcript may not fit the recording"
-    assert note["message"] == warned["warnings"][0]
+    [note] = client.get("/api/notifications", headers=headers).json()["items"]  # one: the outcome, with the warning
+    assert note["title"] == "Besprechung-Müller.wav: transcript ready"
+    assert note["message"] == f"The transcript may not fit the recording: {warned['warnings'][0]}."
 
     assert attach(client, headers, file["uuid"], srt(FITTING)).status_code == 200
     burst(workers, tmp_path)

@@ -228,7 +228,7 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile | Response:
         task_id = queue_after_commit(ctx, created.id, actor.id)
         # A step, not an outcome: the library shows the file waiting; the notification comes when it is done.
         NotificationRepository(ctx.conn).progress(
-            actor.id, "uploaded; processing starts shortly", 0.0, created.id, task_id
+            actor.id, "uploaded; processing starts shortly", None, created.id, task_id
         )
     except BaseException:
         body.discard()
@@ -285,7 +285,7 @@ def attach_transcript(ctx: Ctx, body: ReceivedTranscript) -> MediaFile:
         moved = files.reprocess(actor, file_uuid)
         task_id = queue_after_commit(ctx, moved.id, moved.user_id)
         NotificationRepository(ctx.conn).progress(
-            moved.user_id, "transcript file attached; processing starts shortly", 0.0, moved.id, task_id
+            moved.user_id, "transcript file attached; processing starts shortly", None, moved.id, task_id
         )
         # Last, so that a refusal above leaves the file's earlier transcript file as it was.
         move_into_storage(body.sidecar, ctx.services.storage, layout.sidecar_of(moved.storage_path))

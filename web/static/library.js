@@ -126,6 +126,11 @@ if (bulk) {
     const uuids = picked();
     if (!uuids.length) { say("Select at least one file first."); return; }
     const action = bulk.elements.action.value;
+    if (!action) { // the list starts on no action: deleting (or any other) is never what a stray click does
+      say("Choose what to do with the selected files first.");
+      bulk.elements.action.focus();
+      return;
+    }
     const button = bulk.querySelector("button[type=submit]");
     button.disabled = true;
     try {

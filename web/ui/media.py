@@ -37,8 +37,9 @@ def _back(view: View, anchor: str = "") -> Response:
 
 
 def _form_uuid(view: View, name: str, label: str) -> UUID:
+    """A choice from a list; nothing chosen (the lists start empty where the action cannot be undone) says so."""
     try:
-        return UUID(view.field(name, label=label))
+        return UUID(view.field(name, required=False, label=label))
     except ValueError:
         raise Invalid(f"{label}: choose one from the list", name) from None
 
