@@ -19,7 +19,12 @@ export async function api(method, url, body) {
     throw new Error("Your session has ended; sign in again.");
   }
   const data = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) throw new Error(explain(response.status, data));
+  if (!response.ok) {
+    const error = new Error(explain(response.status, data));
+    error.status = response.status; // and the field the API named, for a page that explains it in its own words
+    error.field = data && typeof data.field === "string" ? data.field : null;
+    throw error;
+  }
   return data;
 }
 

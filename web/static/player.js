@@ -160,9 +160,25 @@ document.addEventListener("click", async (event) => {
     }
   } catch (error) {
     button.disabled = false;
+    if (action === "summarise" && error.field === "llm_config_uuid") {
+      noLanguageModel();
+      return;
+    }
     say(error.message);
   }
 });
+
+// The API names the missing field (llm_config_uuid); a person is told what to set up, and where.
+function noLanguageModel() {
+  const problem = document.getElementById("summary-problem");
+  problem.replaceChildren(
+    "Summaries are written by a language model (LLM), and none is set up for you yet. Add one in ",
+    Object.assign(document.createElement("a"), { href: "/settings#llm", textContent: "Settings" }),
+    " (and make it active), then request the summary again.",
+  );
+  problem.hidden = false;
+  problem.querySelector("a").focus();
+}
 
 let statusAsked = 0;
 async function follow(event) {
