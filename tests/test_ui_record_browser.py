@@ -101,6 +101,8 @@ def test_record_three_seconds_upload_and_process_it(workers: WorkerEnv, tiny_whi
                 120,
                 "the recording to be processed (the page reloads by itself)",
             )
+            assert text(driver, "[data-role=language]") == "Language: English (detected)"  # the English-only model
+            wait(driver, lambda d: text(d, "#unread-count") == "(1 new)", what="one notification, not one per step")
     [(status, duration, codec)] = workers.query("SELECT status, duration, codec FROM media_files")
     assert (status, codec) == ("completed", "opus")
     assert 2.5 <= duration <= 6.0, f"about the 3 s recorded (a busy machine clicks Stop late): {duration}"
