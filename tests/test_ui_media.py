@@ -72,6 +72,12 @@ def test_rename_merge_and_suggestions(client: Any, fresh_url: str, signed_in: An
     names = [s["speaker_name"] for s in client.get(f"/api/files/{file_uuid}/transcript").json()]
     assert names == ["Obi-Wan", "Grievous"]
     assert "Suggested:" not in client.get(f"/files/{file_uuid}").text
+    page = client.get(f"/files/{file_uuid}").text  # merging cannot be undone: both lists start on no speaker
+    assert page.count('<option value="" selected>choose a speaker…</option>') == 2
+    for unchosen in ({"source": "", "target": first}, {"source": second, "target": ""}, {}):
+        refused = client.post(f"/files/{file_uuid}/speakers-merge", data={"csrf": token, **unchosen})
+        assert refused.status_code == 422 and "choose one from the list." in refused.text, unchosen
+    assert len(client.get(f"/api/files/{file_uuid}/speakers").json()) == 2, "nothing merged"
     merged = client.post(f"/files/{file_uuid}/speakers-merge", data={"csrf": token, "source": second, "target": first})
     assert merged.status_code == 200
     names = [s["speaker_name"] for s in client.get(f"/api/files/{file_uuid}/transcript").json()]
