@@ -85,7 +85,8 @@ def record_outcome(
     DiarizationRepository(conn).set_outcome(job.file_id, outcome)
     if outcome in ("models_missing", "failed"):
         job.note("; ".join(part for part in (OUTCOME_TITLES[outcome], message) if part))
-    recognised = describe(report) if report else ""
-    if report and recognised:
+    # Recognised from a profile, or a profile suggested for a speaker: worth a notification. Only similar voices in
+    # other recordings: shown on the file's page, not announced (every file of a weekly meeting would say it).
+    if report and (report.assigned or any(s.status == "pending" for s in report.suggestions)):
         title = "speakers recognised" if report.assigned else "speakers you may know"
-        job.notify(conn, "speakers", title, recognised)
+        job.notify(conn, "speakers", title, describe(report))
