@@ -93,8 +93,12 @@ def test_record_three_seconds_upload_and_process_it(workers: WorkerEnv, tiny_whi
         [(stored_name, content_type)] = workers.query("SELECT filename, content_type FROM media_files")
         assert (stored_name, content_type) == (name, "audio/webm")
 
+        driver.get(file_url)
+        assert text(driver, "[data-role=badge]") in ("pending", "queued")
+        live = 'import("/static/app.js").then(m => arguments[arguments.length - 1](m.live.open))'
+        wait(driver, lambda d: d.execute_async_script(live), what="the live socket")
+        driver.execute_script(KEEP_STEPS)
         with running_worker(workers, tmp_path / "worker.log", **engine(tiny_whisper_dir)):
-            driver.get(file_url)
             wait(
                 driver,
                 lambda d: text(d, "[data-role=badge]") == "completed",
@@ -103,12 +107,24 @@ def test_record_three_seconds_upload_and_process_it(workers: WorkerEnv, tiny_whi
             )
             assert text(driver, "[data-role=language]") == "Language: English (detected)"  # the English-only model
             wait(driver, lambda d: text(d, "#unread-count") == "(1 new)", what="one notification, not one per step")
+            steps = driver.execute_script("return JSON.parse(sessionStorage.getItem('steps') || '[]')")
+    assert steps[:3] == ["Processing started", "Read the technical metadata", "Computed the waveform"], steps
+    assert steps[-1] == "Computed analytics", f"each step shown live on the page, in order: {steps}"
     [(status, duration, codec)] = workers.query("SELECT status, duration, codec FROM media_files")
     assert (status, codec) == ("completed", "opus")
     assert 2.5 <= duration <= 6.0, f"about the 3 s recorded (a busy machine clicks Stop late): {duration}"
     assert workers.query("SELECT kind, title FROM notifications") == [("transcription", f"{name}: transcript ready")]
 
 
+# The file page shows each step live (until it reloads, finished): keep what it showed, across the reload.
+KEEP_STEPS = """
+const step = document.querySelector('[data-role=step]');
+new MutationObserver(() => {
+  const seen = JSON.parse(sessionStorage.getItem('steps') || '[]');
+  if (seen[seen.length - 1] !== step.textContent) seen.push(step.textContent);
+  sessionStorage.setItem('steps', JSON.stringify(seen));
+}).observe(step, {childList: true, characterData: true, subtree: true});
+"""
 REFUSE_MICROPHONE = """
 navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException("Permission denied", "NotAllowedError"));
 """
