@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from repo.errors import NotFound
+from web import sessions
 from web.pipeline import asgi_endpoint
 from web.pipeline import routes as endpoint_routes
 from web.ui import account, admin, collections, library, media, notifications, search, settings
@@ -38,10 +39,11 @@ def not_found(fallback: ASGIApp) -> ASGIApp:
         if scope["type"] != "http" or scope["path"].startswith("/api/"):
             await fallback(scope, receive, send)
             return
-        if scope["method"] in ("GET", "HEAD"):
-            response = await read(Request(scope, receive))
-        else:  # a form sent to no page: no CSRF check to fail first, the same sentence
-            response = error_page(Request(scope, receive), 404, "There is no page at this address.")
+        request = Request(scope, receive)
+        if scope["method"] in ("GET", "HEAD") and sessions.SESSION_COOKIE in request.cookies:
+            response = await read(request)  # perhaps a signed-in person: the pipeline says who
+        else:  # a visitor (no database asked), or a form sent to no page (no CSRF check to fail first)
+            response = error_page(request, 404, "There is no page at this address.")
         await response(scope, receive, send)
 
     return default
