@@ -206,7 +206,9 @@ class VoiceRepository:
             return
         size = len(voices[0].embedding)
         kept = [v for v in voices if len(v.embedding) == size]
-        total = sum(np.asarray(v.embedding, dtype=np.float64) * max(v.weight, 1.0) for v in kept)
+        total: Vector = np.zeros(size)
+        for v in kept:
+            total += np.asarray(v.embedding, dtype=np.float64) * max(v.weight, 1.0)
         if not np.any(total):
             return
         mean = unit(total)

@@ -25,9 +25,7 @@ def profile_voice(url: str, profile_uuid: str) -> list[float] | None:
     return None if row[0] is None else [round(float(x), 3) for x in row[0]]
 
 
-def test_remember_this_voice_creates_the_profile_then_links_the_next_speaker_to_it(
-    client: Any, fresh_url: str
-) -> None:
+def test_remember_this_voice_creates_the_profile_then_links_the_next_speaker_to_it(client: Any, fresh_url: str) -> None:
     alice, alice_actor = signed_in(client, fresh_url)
     monday = recording(fresh_url, alice_actor, "monday.wav")
     tuesday = recording(fresh_url, alice_actor, "tuesday.wav")
