@@ -27,14 +27,6 @@ from tests.browser_support import DESKTOP, PHONE, chromium, screenshot, wait
 from tests.fault_support import serve_app, wait_until
 from tests.fuzz_support import private_redis as private_redis_server
 from tests.test_ui_browser import css, page_is_clean, register, running_worker, submit
-    css,
-    page_is_clean,
-    private_redis,
-    register,
-    running_worker,
-    submit,
-    workers,
-)
 from tests.tiny_diarization import alternating
 from tests.workers_support import WorkerEnv, pcm_wav
 
