@@ -143,20 +143,22 @@ class SpeakerProfileRepository:
             if _delete(self.conn, profile_uuid=profile_uuid, **actor.scope()) == 0:
                 raise NotFound("speaker profile not found")
 
-    def merge(self, actor: Actor, profile_uuid: UUID, source_uuid: UUID) -> SpeakerProfile:
+    def merge(self, actor: Actor, profile_uuid: UUID, source_profile_uuid: UUID) -> SpeakerProfile:
         """Fold the source profile into this one: its speakers (linked and verified as they were), its suggestions
         (a rejection by either stays a rejection), its collections and, when this one has none, its description
         move here, and it is deleted. The kept profile re-learns its voice from all its verified speakers; with none
-        to learn from, it keeps the weighted mean of both profiles' voices. NotFound naming `source_uuid` when the
-        source is not a profile of the same owner."""
-        if profile_uuid == source_uuid:
-            raise Invalid("a speaker profile cannot be merged into itself", "source_uuid")
+        to learn from, it keeps the weighted mean of both profiles' voices. NotFound naming `source_profile_uuid`
+        when the source is not a profile of the same owner."""
+        if profile_uuid == source_profile_uuid:
+            raise Invalid("a speaker profile cannot be merged into itself", "source_profile_uuid")
         with self.conn.transaction():
-            pair = _merge_pair(self.conn, profile_uuid=profile_uuid, source_uuid=source_uuid, **actor.scope())
+            pair = _merge_pair(
+                self.conn, profile_uuid=profile_uuid, source_profile_uuid=source_profile_uuid, **actor.scope()
+            )
             if pair is None:
                 if not _profile_visible(self.conn, profile_uuid=profile_uuid, **actor.scope()):
                     raise NotFound("speaker profile not found")
-                raise NotFound("source_uuid: no such speaker profile of yours", "source_uuid")
+                raise NotFound("source_profile_uuid: no such speaker profile of yours", "source_profile_uuid")
             ids = {"keep_id": pair.keep_id, "gone_id": pair.gone_id}
             voices = VoiceRepository(self.conn)
             before = voices.profile_voices([pair.keep_id, pair.gone_id])

@@ -165,7 +165,7 @@ ORDER BY p.id, sp.verified DESC, (ts.end_time - ts.start_time) DESC, ts.id;
 -- No row: the kept profile is not the actor's, or the other is not a profile of its owner.
 SELECT keep.id AS keep_id, gone.id AS gone_id
 FROM speaker_profiles keep
-JOIN speaker_profiles gone ON gone.user_id = keep.user_id AND gone.uuid = %(source_uuid)s
+JOIN speaker_profiles gone ON gone.user_id = keep.user_id AND gone.uuid = %(source_profile_uuid)s
 WHERE keep.uuid = %(profile_uuid)s AND (keep.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
 FOR UPDATE OF keep, gone;
 

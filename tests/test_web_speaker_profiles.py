@@ -95,7 +95,9 @@ def test_merge_moves_speakers_voices_collections_and_keeps_rejections(client: An
     assert sorted(s["profile_name"] for s in suggested) == sorted([ARABIC, EMOJI])
     client.post(f"/api/speakers/{wednesday.ann}/suggestions/{gone_uuid}/reject", headers=alice)
 
-    merged = client.post(f"/api/speaker-profiles/{kept_uuid}/merge", headers=alice, json={"source_uuid": gone_uuid})
+    merged = client.post(
+        f"/api/speaker-profiles/{kept_uuid}/merge", headers=alice, json={"source_profile_uuid": gone_uuid}
+    )
     assert merged.status_code == 200, merged.text
     assert (merged.json()["uuid"], merged.json()["name"]) == (kept_uuid, ARABIC)
     assert (merged.json()["speaker_count"], merged.json()["file_count"]) == (2, 2)
@@ -127,7 +129,7 @@ def test_a_profile_known_by_its_voice_alone_keeps_it_through_a_merge(client: Any
             [second["uuid"]],
         )
     merged = client.post(
-        f"/api/speaker-profiles/{first['uuid']}/merge", headers=alice, json={"source_uuid": second["uuid"]}
+        f"/api/speaker-profiles/{first['uuid']}/merge", headers=alice, json={"source_profile_uuid": second["uuid"]}
     )
     assert merged.status_code == 200, merged.text
     assert profile_voice(fresh_url, first["uuid"]) == [0.0, 0.0, 1.0, 0.0]
@@ -142,14 +144,14 @@ def test_bad_merges_name_the_field_and_change_nothing(client: Any, fresh_url: st
     path = f"/api/speaker-profiles/{ann}/merge"
     cases: list[tuple[str, dict[str, Any], dict[str, str], int, str | None]] = [
         # a profile merged into itself: the path and the body disagree, not a malformed value (as for speakers)
-        (path, {"source_uuid": ann}, alice, 409, "source_uuid"),
-        (path, {"source_uuid": bobs}, alice, 404, "source_uuid"),  # another user's profile is not found
-        (path, {"source_uuid": str(uuid4())}, alice, 404, "source_uuid"),
-        (f"/api/speaker-profiles/{bobs}/merge", {"source_uuid": cy}, alice, 404, None),
-        (path, {"source_uuid": cy}, bob, 404, None),  # Bob cannot merge Alice's profiles
-        (path, {"source_uuid": "not-a-uuid"}, alice, 422, "source_uuid"),
-        (path, {}, alice, 422, "source_uuid"),
-        (path, {"source_uuid": cy, "name": "x"}, alice, 422, "name"),
+        (path, {"source_profile_uuid": ann}, alice, 409, "source_profile_uuid"),
+        (path, {"source_profile_uuid": bobs}, alice, 404, "source_profile_uuid"),  # another user's profile is not found
+        (path, {"source_profile_uuid": str(uuid4())}, alice, 404, "source_profile_uuid"),
+        (f"/api/speaker-profiles/{bobs}/merge", {"source_profile_uuid": cy}, alice, 404, None),
+        (path, {"source_profile_uuid": cy}, bob, 404, None),  # Bob cannot merge Alice's profiles
+        (path, {"source_profile_uuid": "not-a-uuid"}, alice, 422, "source_profile_uuid"),
+        (path, {}, alice, 422, "source_profile_uuid"),
+        (path, {"source_profile_uuid": cy, "name": "x"}, alice, 422, "name"),
     ]
     for url, body, headers, status, field in cases:
         refused = client.post(url, headers=headers, json=body)

@@ -175,7 +175,7 @@ PROFILE_ROUTES: list[Route] = [
     ("PUT", "/api/speaker-profiles/{profile}", {"name": "x"}),
     ("DELETE", "/api/speaker-profiles/{profile}", None),
     ("GET", "/api/speaker-profiles/{profile}/occurrences", None),
-    ("POST", "/api/speaker-profiles/{profile}/merge", {"source_uuid": "{other}"}),
+    ("POST", "/api/speaker-profiles/{profile}/merge", {"source_profile_uuid": "{other}"}),
 ]
 COLLECTION_ROUTES: list[Route] = [
     ("GET", "/api/speaker-collections/{collection}", None),

@@ -55,7 +55,7 @@ class ProfileUuidsIn(BaseModel):
 
 class ProfileMergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    source_uuid: UUID = Field(description="the profile that is merged into the one in the path, and disappears")
+    source_profile_uuid: UUID = Field(description="the profile that is merged into the one in the path, and disappears")
 
 
 class SpeakerProfileOut(BaseModel):
@@ -130,13 +130,13 @@ def delete_profile(ctx: Ctx) -> None:
 def merge_profiles(ctx: Ctx, body: ProfileMergeIn) -> SpeakerProfile:
     """Merge another of your profiles into this one (the same person twice): its speakers, voice, suggestions (a
     rejection stays a rejection) and collections move here, and it is deleted. 404 when either is not yours; 409
-    naming `source_uuid` for the profile itself."""
+    naming `source_profile_uuid` for the profile itself."""
     profile = ctx.uuid("uuid")
-    if body.source_uuid == profile:
+    if body.source_profile_uuid == profile:
         # Not expressible in a schema: a conflict between the path and the body, not a malformed value (as for
         # merging a speaker into itself).
-        raise Conflict("a speaker profile cannot be merged into itself", "source_uuid")
-    return SpeakerProfileRepository(ctx.conn).merge(ctx.actor, profile, body.source_uuid)
+        raise Conflict("a speaker profile cannot be merged into itself", "source_profile_uuid")
+    return SpeakerProfileRepository(ctx.conn).merge(ctx.actor, profile, body.source_profile_uuid)
 
 
 @router.get("/api/speaker-profiles/{uuid}/occurrences", response=list[OccurrenceOut])
