@@ -251,8 +251,8 @@ class SpeakerRepository:
         owner's profile of that name (created when there is none) is linked to it and verified, and learns its
         voice; later recordings of the same voice are recognised. The speaker takes the name when it has none."""
         chosen = (name if name is not None else self.get(actor, speaker_uuid).display_name or "").strip()
-        if not chosen:
-            raise Invalid("name: give the speaker a name to remember the voice by", "name")
+        if not chosen:  # the request is well formed; the speaker has no name yet: a conflict with its state
+            raise Conflict("the speaker has no name: give one to remember the voice by", "name")
         with self.conn.transaction():
             found = _remember_profile(self.conn, speaker_uuid=speaker_uuid, name=chosen, **actor.scope())
             if found is None:

@@ -201,6 +201,6 @@ def reject_suggestion(ctx: Ctx) -> None:
 @router.post("/api/speakers/{uuid}/remember", body=RememberIn, response=SpeakerOut)
 def remember_voice(ctx: Ctx, body: RememberIn) -> Speaker:
     """Remember this voice: link the speaker to your profile of that name (created when there is none) and verify
-    it, so the profile learns the voice and recognises it in your next recordings. 422 naming `name` when neither
+    it, so the profile learns the voice and recognises it in your next recordings. 409 naming `name` when neither
     the body nor the speaker has a name."""
     return SpeakerRepository(ctx.conn).remember(ctx.actor, ctx.uuid("uuid"), body.name)

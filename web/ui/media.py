@@ -131,9 +131,12 @@ def rename_speaker(view: View) -> Response:
         speakers.update(view.actor, speaker, suggested_name="")
     else:
         name = view.form.get("display_name", "").strip()
+        remember = bool(view.form.get("remember"))
+        if remember and not name:
+            raise Invalid("name: give the speaker a name to remember the voice by", "display_name")
         speakers.update(view.actor, speaker, display_name=name)
-        if view.form.get("remember"):  # "remember this voice": the profile of that name learns it
-            speakers.remember(view.actor, speaker, name or None)
+        if remember:  # "remember this voice": the profile of that name learns it
+            speakers.remember(view.actor, speaker, name)
     return _back(view, "#speakers")
 
 
