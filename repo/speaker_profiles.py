@@ -16,6 +16,7 @@ from repo.rows import Actor
 from repo.voices import VoiceRepository
 
 T = TypeVar("T")
+SAMPLE_SECONDS = 8.0  # a voice sample: long enough to recognise someone, short enough to fetch at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,6 @@ _move_suggestions = s.execute("speaker_profiles.move_suggestions")
 _move_speakers = s.execute("speaker_profiles.move_speakers")
 _move_members = s.execute("speaker_profiles.move_members")
 _absorb = s.execute("speaker_profiles.absorb")
-SAMPLE_SECONDS = 8.0
 _create_collection = s.one_or_none("speaker_profiles.create_collection", SpeakerCollection)
 _get_collection = s.one_or_none("speaker_profiles.get_collection", SpeakerCollection)
 _list_collections = s.many("speaker_profiles.list_collections", SpeakerCollection)

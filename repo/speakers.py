@@ -247,7 +247,7 @@ class SpeakerRepository:
             return self.get(actor, speaker_uuid)
 
     def remember(self, actor: Actor, speaker_uuid: UUID, name: str | None = None) -> Speaker:
-        """ "Remember this voice": the speaker is the person called `name` (default: its display name), so the file
+        """Remember this voice: the speaker is the person called `name` (default: its display name), so the file
         owner's profile of that name (created when there is none) is linked to it and verified, and learns its
         voice; later recordings of the same voice are recognised. The speaker takes the name when it has none."""
         chosen = (name if name is not None else self.get(actor, speaker_uuid).display_name or "").strip()
