@@ -9,22 +9,12 @@ range requests, so only that stretch is fetched.
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from starlette.responses import Response
 
-from repo.errors import Invalid
 from repo.speaker_profiles import SpeakerProfileRepository
 from web.ui.render import View, page
 
 MAX_PROFILES = 500  # one page: the API pages by name (GET /api/speaker-profiles?after=) for anyone with more
-
-
-def _profile_field(view: View, name: str, label: str) -> UUID:
-    try:
-        return UUID(view.field(name, label=label))
-    except ValueError:
-        raise Invalid(f"{label}: choose one from the list", name) from None
 
 
 @page("/speakers")
@@ -57,7 +47,7 @@ def rename(view: View) -> Response:
 def merge(view: View) -> Response:
     """Merge the chosen profile into this one."""
     profile = view.uuid("uuid")
-    source = _profile_field(view, "source", "Profile to merge")
+    source = view.chosen("source", "Profile to merge")
     SpeakerProfileRepository(view.conn).merge(view.actor, profile, source)
     return view.redirect(f"/speakers#profile-{profile}")
 
