@@ -2,16 +2,16 @@
 exports; and its forms.
 
 The page's script edits segments, requests summaries, retries and deletes through the JSON API (same routes,
-cookie + CSRF header); the forms here cover what works without a script: tags, comments, speaker names and
-merges, suggestions (a speaker's suggested name, and the voice-matched profiles of
-GET /api/speakers/{uuid}/suggestions), collections, and a segment's text. Exports are a plain GET form to
+cookie + CSRF header); the forms here cover what works without a script: tags, comments, speaker names (with
+"remember this voice": the profile of that name learns it) and merges, linking a speaker to a profile,
+suggestions (a speaker's suggested name, and the voice-matched profiles of GET /api/speakers/{uuid}/suggestions,
+with their similarity), collections, and a segment's text. Exports are a plain GET form to
 /api/files/{uuid}/export.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from starlette.responses import Response
 
@@ -21,6 +21,7 @@ from repo.comments import CommentRepository
 from repo.errors import Invalid
 from repo.media_files import MediaFileRepository
 from repo.segments import SegmentRepository
+from repo.speaker_profiles import SpeakerProfileRepository
 from repo.speakers import SpeakerRepository
 from repo.summaries import SummaryRepository
 from repo.tags import TagRepository
@@ -30,18 +31,11 @@ from web.ui.render import View, page
 
 SPEAKER_COLOURS = 8
 IN_PROGRESS = ("pending", "queued", "processing", "cancelling")
+PROFILE_CHOICES = 500  # the profiles a speaker can be linked to from its card (the speakers page shows as many)
 
 
 def _back(view: View, anchor: str = "") -> Response:
     return view.redirect(f"/files/{view.uuid('uuid')}{anchor}")
-
-
-def _form_uuid(view: View, name: str, label: str) -> UUID:
-    """A choice from a list; nothing chosen (the lists start empty where the action cannot be undone) says so."""
-    try:
-        return UUID(view.field(name, required=False, label=label))
-    except ValueError:
-        raise Invalid(f"{label}: choose one from the list", name) from None
 
 
 def _timestamp(raw: str) -> float | None:
@@ -83,6 +77,7 @@ def file_page(view: View) -> Response:
         "collections": CollectionRepository(view.conn).list(actor),
         "start": _timestamp(view.query("t")),
         "suggestions": {s.uuid: speaker_repo.suggestions(actor, s.uuid) for s in speakers},
+        "profiles": SpeakerProfileRepository(view.conn).list_mine(actor, limit=PROFILE_CHOICES) if speakers else [],
         "analytics": AnalyticsRepository(view.conn).for_file(actor, uuid),
         "export_formats": list(MEDIA_TYPES),
     }
@@ -127,7 +122,27 @@ def rename_speaker(view: View) -> Response:
     elif action == "reject":
         speakers.update(view.actor, speaker, suggested_name="")
     else:
-        speakers.update(view.actor, speaker, display_name=view.form.get("display_name", "").strip())
+        name = view.form.get("display_name", "").strip()
+        remember = bool(view.form.get("remember"))
+        if remember and not name:
+            raise Invalid("name: give the speaker a name to remember the voice by", "display_name")
+        speakers.update(view.actor, speaker, display_name=name)
+        if remember:  # "remember this voice": the profile of that name learns it
+            speakers.remember(view.actor, speaker, name)
+    return _back(view, "#speakers")
+
+
+@page("/files/{uuid}/speakers/{speaker}/profile", methods=("POST",))
+def link_profile(view: View) -> Response:
+    """Link the speaker to one of the user's profiles (the user's answer: verified, and the profile learns the
+    voice), or unlink it."""
+    speakers, speaker = SpeakerRepository(view.conn), view.uuid("speaker")
+    if speakers.get(view.actor, speaker).media_file_uuid != view.uuid("uuid"):
+        raise Invalid("that speaker belongs to another file", "speaker")
+    if view.form.get("action") == "unlink":
+        speakers.assign_profile(view.actor, speaker, None)
+    else:
+        speakers.accept_suggestion(view.actor, speaker, view.chosen("profile", "Profile"))
     return _back(view, "#speakers")
 
 
@@ -146,8 +161,8 @@ def answer_suggestion(view: View) -> Response:
 
 @page("/files/{uuid}/speakers-merge", methods=("POST",))
 def merge_speakers(view: View) -> Response:
-    source = _form_uuid(view, "source", "Speaker to merge")
-    target = _form_uuid(view, "target", "Speaker to keep")
+    source = view.chosen("source", "Speaker to merge")
+    target = view.chosen("target", "Speaker to keep")
     SpeakerRepository(view.conn).merge(view.actor, view.uuid("uuid"), source, target)
     return _back(view, "#speakers")
 
@@ -161,14 +176,14 @@ def edit_segment(view: View) -> Response:
         view.uuid("uuid"),
         view.uuid("segment"),
         text=view.field("text", label="Segment text"),
-        speaker_uuid=_form_uuid(view, "speaker_uuid", "Speaker") if speaker else None,
+        speaker_uuid=view.chosen("speaker_uuid", "Speaker") if speaker else None,
     )
     return _back(view, f"#seg-{view.uuid('segment')}")
 
 
 @page("/files/{uuid}/collections", methods=("POST",))
 def add_to_collection(view: View) -> Response:
-    collection = _form_uuid(view, "collection", "Collection")
+    collection = view.chosen("collection", "Collection")
     CollectionRepository(view.conn).add_files(view.actor, collection, [view.uuid("uuid")])
     return _back(view, "#collections")
 
@@ -180,6 +195,7 @@ ROUTES = [
     add_comment,
     delete_comment,
     rename_speaker,
+    link_profile,
     answer_suggestion,
     merge_speakers,
     edit_segment,
