@@ -89,7 +89,9 @@ def test_an_upload_without_transcript_is_transcribed_with_live_progress(
             files = {"file": ("talk.mp3", recording(tmp_path, "talk.mp3", 40.0), "audio/mpeg")}
             uploaded = client.post("/api/files", headers=headers, files=files)
             assert uploaded.status_code == 201, uploaded.text
-            result = workers.run_burst(timeout=300, **engine)
+            # progress written at most every 10 ms: the tiny model is quick, and a step announced live (not stored)
+            # costs little, so with 0.1 s the 40 s recording could pass between two reports
+            result = workers.run_burst(timeout=300, **{**engine, "OPENTR_PROGRESS_SECONDS": "0.01"})
             assert result.returncode == 0, result.stderr[-3000:]
             with psycopg.connect(workers.conninfo, autocommit=True) as conn:
                 NotificationRepository(conn).notify(user_id, "system", end)
