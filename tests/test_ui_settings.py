@@ -36,6 +36,10 @@ def test_llm_configuration_key_is_write_only(client: Any) -> None:
 
 def test_preferences_prompts_collections_notifications(client: Any, fresh_url: str) -> None:
     token = sign_up(client)
+    page = client.get("/settings").text  # one box per outcome, in words; no box for the steps of processing
+    for words in ("A transcript is ready", "Speakers are recognised from your speaker profiles", "A summary is ready"):
+        assert words in page
+    assert 'name="notify.processing"' not in page and 'name="notify.upload"' not in page
     saved = client.post(
         "/settings/preferences",
         data={"csrf": token, "summary.auto": "on", "ui.theme": "dark", "transcription.language": "de"},
