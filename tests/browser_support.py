@@ -109,3 +109,12 @@ def screenshot(driver: WebDriver, name: str, size: tuple[int, int]) -> Path:
     TAKEN.append(path)
     driver.set_window_size(*DESKTOP)
     return path
+
+
+def element_screenshot(driver: WebDriver, selector: str, name: str) -> Path:
+    """A picture of one part of the page (`selector`), for a person to look at; listed at the end of the run."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}-desktop.png"
+    driver.find_element("css selector", selector).screenshot(str(path))
+    TAKEN.append(path)
+    return path

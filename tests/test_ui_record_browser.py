@@ -16,7 +16,14 @@ from selenium.webdriver.common.by import By
 
 from config.settings import Settings
 from repo import schema
-from tests.browser_support import FAKE_MICROPHONE, chromium, console_errors, serious_accessibility_violations, wait
+from tests.browser_support import (
+    FAKE_MICROPHONE,
+    chromium,
+    console_errors,
+    element_screenshot,
+    serious_accessibility_violations,
+    wait,
+)
 from tests.fault_support import serve_app
 from tests.fuzz_support import private_redis
 from tests.test_ui_browser import register, running_worker
@@ -79,6 +86,7 @@ def test_record_three_seconds_upload_and_process_it(workers: WorkerEnv, tiny_whi
         wait(driver, lambda d: text(d, "#record-time") == "0:01", what="the timer to count")
         wait(driver, lambda d: float(d.find_element(By.ID, "record-level").get_attribute("value")) > 0, what="a level")
         assert driver.find_element(By.ID, "record-start").get_attribute("disabled") is not None
+        element_screenshot(driver, "#recorder", "upload-recording")
         wait(driver, lambda d: text(d, "#record-time") == "0:03", what="three seconds recorded")
         driver.find_element(By.ID, "record-stop").click()
 

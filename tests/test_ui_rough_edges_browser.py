@@ -21,7 +21,13 @@ from repo import schema
 from repo.rows import Actor
 from repo.tags import TagRepository
 from tests import factories
-from tests.browser_support import chromium, console_errors, serious_accessibility_violations, wait
+from tests.browser_support import (
+    chromium,
+    console_errors,
+    element_screenshot,
+    serious_accessibility_violations,
+    wait,
+)
 from tests.fault_support import serve_app
 from tests.fuzz_support import private_redis
 from tests.test_ui_browser import register
@@ -112,6 +118,7 @@ def test_rough_edges_are_smoothed(settings: Settings, fresh_url: str, tmp_path: 
         assert tag_filter["height"] > 30, tag_filter
         assert Select(driver.find_element(By.ID, "bulk-action")).first_selected_option.get_attribute("value") == ""
         clean(driver, "library")
+        element_screenshot(driver, "form.filters", "library-filters")
 
         # the file page: the detected language in words; the merge form starts unchosen and refuses so
         driver.get(f"{base}/files/{file_uuid}")
@@ -156,6 +163,7 @@ def test_rough_edges_are_smoothed(settings: Settings, fresh_url: str, tmp_path: 
         colour = driver.execute_script("return getComputedStyle(arguments[0]).accentColor", bar)
         assert (bar.get_attribute("value"), colour) == ("1", "rgb(185, 28, 28)")  # full and --danger, never blue
         console_errors(driver)  # the 415 as a failed resource load
+        element_screenshot(driver, "#uploads", "upload-refused")
 
         # the 404 page of a signed-in person
         driver.get(f"{base}/no-such-page/会議")
