@@ -1,8 +1,9 @@
 """`process_media(file_id, task_id)`, the `transcription` kind (jobs/transcription.py): queued → processing →
 completed | error | cancelled, run by the skeleton of workers/jobrun.py (lease, claim, failures).
 
-Each step commits on its own (metadata, waveform, thumbnail, transcript, analytics, completion), with progress
-and a notification. The transcript is staged while it is produced (workers/transcription.py) and published in one
+Each step commits on its own (metadata, waveform, thumbnail, transcript, analytics, completion), with its progress
+announced live; the job ends in one notification: the transcript ready (with what to know about it), or the
+failure. The transcript is staged while it is produced (workers/transcription.py) and published in one
 short transaction, so re-running the job after a crash is safe: nothing partial was ever visible, the transcript
 is replaced whole, analytics upserted.
 """
@@ -65,7 +66,7 @@ class ProcessMedia(JobBody[FileJob]):
         )
 
     def started(self, run: JobRun, conn: Connection, job: FileJob) -> None:
-        job.notify(conn, self.kind.progress, "processing started", progress=0.0)
+        job.announce(conn, "processing started", 0.0)
 
     def work(self, run: JobRun, job: FileJob) -> None:
         _run(run.context, job)
@@ -89,13 +90,14 @@ class ProcessMedia(JobBody[FileJob]):
                 FileProcessingRepository(conn).finish_cancel(job.file_id)
             with ignoring_gone():
                 TaskRepository(conn).cancel(job.task_id)
-            job.notify(conn, self.kind.progress, "processing cancelled")
+            job.announce(conn, "processing cancelled", None)
 
 
 process_media = job_function(ProcessMedia())
 
 
 def _run(context: JobContext, job: FileJob) -> None:
+    job.notes.clear()  # a run again from the start (after an outage) says only what it finds itself
     with context.db.transaction() as conn:
         media = MediaFileRepository(conn).get_by_id(job.file_id)
     key = layout.object_key(media.storage_path)  # OutsideStorage: a storage error naming the path
@@ -191,11 +193,15 @@ def _complete(context: JobContext, job: FileJob) -> None:
     with context.db.transaction() as conn:
         FileProcessingRepository(conn).complete(job.file_id, job.task_id)
         TaskRepository(conn).complete(job.task_id)
-        job.notify(conn, "transcription", "transcript ready", progress=1.0)
+        job.notify(conn, "transcription", "transcript ready", _sentences(job.notes), progress=1.0)
         if SettingsRepository(conn).get(Actor(job.user_id), "summary.auto"):
             summary_task = _queue_auto_summary(conn, job)
     if summary_task is not None:
         enqueue_summary(redis_connection(context.redis_url), *summary_task)
+
+
+def _sentences(notes: list[str]) -> str:
+    return " ".join(f"{note[:1].upper()}{note[1:]}{'' if note.endswith('.') else '.'}" for note in notes)[:2000]
 
 
 def _queue_auto_summary(conn: Connection, job: FileJob) -> tuple[int, str] | None:

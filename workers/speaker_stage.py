@@ -79,9 +79,14 @@ def describe(outcome: MatchOutcome) -> str:
 def record_outcome(
     conn: Connection, job: FileJob, outcome: Outcome, message: str | None = None, report: MatchOutcome | None = None
 ) -> None:
-    """Store on the file what its speaker labels come from, and tell the user, saying why when there is only one
-    speaker because diarization did not run (no silent fallback)."""
+    """Store on the file what its speaker labels come from. The owner is told when speakers were recognised (a
+    notification of its own), and, with the transcript's notification, why there is only one speaker when
+    diarization could not run (no silent fallback)."""
     DiarizationRepository(conn).set_outcome(job.file_id, outcome)
-    details = [part for part in (message, describe(report) if report else "") if part]
-    kind = "error" if outcome in ("models_missing", "failed") else "processing"
-    job.notify(conn, kind, OUTCOME_TITLES[outcome], "; ".join(details))
+    if outcome in ("models_missing", "failed"):
+        job.note("; ".join(part for part in (OUTCOME_TITLES[outcome], message) if part))
+    # Recognised from a profile, or a profile suggested for a speaker: worth a notification. Only similar voices in
+    # other recordings: shown on the file's page, not announced (every file of a weekly meeting would say it).
+    if report and (report.assigned or any(s.status == "pending" for s in report.suggestions)):
+        title = "speakers recognised" if report.assigned else "speakers you may know"
+        job.notify(conn, "speakers", title, describe(report))

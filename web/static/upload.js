@@ -35,7 +35,16 @@ function entry(file) {
   state.textContent = "waiting";
   item.append(label, bar, state);
   list.append(item);
-  return { item, bar, state };
+  return { item, bar, state, name: file.name };
+}
+
+// A refused upload must not look like a finished one: the bar turns red (app.css, li.failed) and says so to
+// assistive technology; the reason is written next to it.
+function refused(view) {
+  view.item.classList.add("failed");
+  view.bar.value = 1;
+  view.bar.setAttribute("aria-label", `Upload of ${view.name} refused`);
+  view.bar.setAttribute("aria-invalid", "true");
 }
 
 function send(file, transcript, fields, view) {
@@ -62,10 +71,10 @@ function send(file, transcript, fields, view) {
       link.textContent = "uploaded; processing — open it";
       view.state.append(link);
     } else if (request.status === 401) {
-      view.item.classList.add("failed");
+      refused(view);
       view.state.innerHTML = 'Your session has ended. <a href="/signin?next=/upload">Sign in again</a> and upload once more.';
     } else {
-      view.item.classList.add("failed");
+      refused(view);
       view.state.textContent = `Not uploaded: ${explain(request.status, body)} `;
       if (request.status === 409 && body && typeof body.existing_url === "string") {
         const link = document.createElement("a"); // the same recording is already there: lead to it
@@ -76,10 +85,19 @@ function send(file, transcript, fields, view) {
     }
   });
   request.addEventListener("error", () => {
-    view.item.classList.add("failed");
+    refused(view);
     view.state.textContent = "Not uploaded: the connection to the server was lost. Check it and try again.";
   });
   request.send(data);
+}
+
+// The form's choices (language, speaker hints) as they stand, sent with each recording.
+function choices() {
+  const fields = {};
+  for (const name of ["language", "num_speakers", "min_speakers", "max_speakers"]) {
+    fields[name] = document.getElementById(name).value.trim();
+  }
+  return fields;
 }
 
 form.addEventListener("submit", (event) => {
@@ -87,13 +105,15 @@ form.addEventListener("submit", (event) => {
   const files = [...input.files];
   if (!files.length) { input.focus(); return; }
   const sidecar = document.getElementById("transcript").files[0];
-  const fields = {};
-  for (const name of ["language", "num_speakers", "min_speakers", "max_speakers"]) {
-    fields[name] = document.getElementById(name).value.trim();
-  }
+  const fields = choices();
   for (const file of files) send(file, files.length === 1 ? sidecar : null, fields, entry(file));
   form.reset();
 });
+
+// A recording made on this page (record.js) goes up like a chosen file: same route, same progress bar.
+export function uploadFile(file) {
+  send(file, null, choices(), entry(file));
+}
 
 // -- import from a URL: the server downloads it in the background; its progress is polled until it is a file --------
 const urlForm = document.getElementById("url-form");
