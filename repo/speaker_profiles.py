@@ -147,8 +147,9 @@ class SpeakerProfileRepository:
         """Fold the source profile into this one: its speakers (linked and verified as they were), its suggestions
         (a rejection by either stays a rejection), its collections and, when this one has none, its description
         move here, and it is deleted. The kept profile re-learns its voice from all its verified speakers; with none
-        to learn from, it keeps the weighted mean of both profiles' voices. NotFound naming `source_profile_uuid`
-        when the source is not a profile of the same owner."""
+        to learn from, it keeps the weighted mean of both profiles' voices. NotFound when this profile is not the
+        actor's; Conflict naming `source_profile_uuid` when the source is not a profile of theirs (a body reference
+        that resolves to nothing, answered as the speakers' merge answers one)."""
         if profile_uuid == source_profile_uuid:
             raise Invalid("a speaker profile cannot be merged into itself", "source_profile_uuid")
         with self.conn.transaction():
@@ -158,7 +159,7 @@ class SpeakerProfileRepository:
             if pair is None:
                 if not _profile_visible(self.conn, profile_uuid=profile_uuid, **actor.scope()):
                     raise NotFound("speaker profile not found")
-                raise NotFound("source_profile_uuid: no such speaker profile of yours", "source_profile_uuid")
+                raise Conflict("source_profile_uuid: no such speaker profile of yours", "source_profile_uuid")
             ids = {"keep_id": pair.keep_id, "gone_id": pair.gone_id}
             voices = VoiceRepository(self.conn)
             before = voices.profile_voices([pair.keep_id, pair.gone_id])

@@ -147,6 +147,7 @@ TOLERATED: dict[tuple[str, str, str], str] = {
             ("POST", "/api/files/{uuid}/summaries", "body.llm_config_uuid"),
             ("POST", "/api/files/{uuid}/speakers/merge", "body.source_uuid"),
             ("POST", "/api/files/{uuid}/speakers/merge", "body.target_uuid"),
+            ("POST", "/api/speaker-profiles/{uuid}/merge", "body.source_profile_uuid"),
         ]
     },
 }

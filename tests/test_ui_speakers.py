@@ -176,4 +176,4 @@ def test_another_users_profile_pages_are_not_found(client: Any, fresh_url: str, 
     assert "Ann" not in client.get("/speakers").text
     # nor can their profile be merged into one of mine
     taken = client.post(f"/speakers/{mine['uuid']}/merge", data={"csrf": other, "source": theirs["uuid"]})
-    assert taken.status_code == 404 and "no such speaker profile of yours." in taken.text
+    assert taken.status_code == 409 and "no such speaker profile of yours." in taken.text

@@ -147,8 +147,8 @@ def test_bad_merges_name_the_field_and_change_nothing(client: Any, fresh_url: st
     cases: list[tuple[str, dict[str, Any], dict[str, str], int, str | None]] = [
         # a profile merged into itself: the path and the body disagree, not a malformed value (as for speakers)
         (path, {"source_profile_uuid": ann}, alice, 409, "source_profile_uuid"),
-        (path, {"source_profile_uuid": bobs}, alice, 404, "source_profile_uuid"),  # another user's profile is not found
-        (path, {"source_profile_uuid": str(uuid4())}, alice, 404, "source_profile_uuid"),
+        (path, {"source_profile_uuid": bobs}, alice, 409, "source_profile_uuid"),  # as a profile that exists nowhere
+        (path, {"source_profile_uuid": str(uuid4())}, alice, 409, "source_profile_uuid"),
         (f"/api/speaker-profiles/{bobs}/merge", {"source_profile_uuid": cy}, alice, 404, None),
         (path, {"source_profile_uuid": cy}, bob, 404, None),  # Bob cannot merge Alice's profiles
         (path, {"source_profile_uuid": "not-a-uuid"}, alice, 422, "source_profile_uuid"),

@@ -129,8 +129,8 @@ def delete_profile(ctx: Ctx) -> None:
 @router.post("/api/speaker-profiles/{uuid}/merge", body=ProfileMergeIn, response=SpeakerProfileOut)
 def merge_profiles(ctx: Ctx, body: ProfileMergeIn) -> SpeakerProfile:
     """Merge another of your profiles into this one (the same person twice): its speakers, voice, suggestions (a
-    rejection stays a rejection) and collections move here, and it is deleted. 404 when either is not yours; 409
-    naming `source_profile_uuid` for the profile itself."""
+    rejection stays a rejection) and collections move here, and it is deleted. 404 when the profile in the path is
+    not yours; 409 naming `source_profile_uuid` for the profile itself or one that is not yours."""
     profile = ctx.uuid("uuid")
     if body.source_profile_uuid == profile:
         # Not expressible in a schema: a conflict between the path and the body, not a malformed value (as for
