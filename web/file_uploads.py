@@ -88,9 +88,13 @@ def _text_part(name: str) -> dict[str, Any]:
 
 
 # One part of bytes, whatever a generator meant by it: a JSON null arrives as the 4 bytes "null", a number as its
-# digits, an object as its JSON. Only a list is not one part (it is several), so every other JSON type is allowed.
+# digits, an object or a list holding anything but strings as its JSON. Only a list of strings (none, or several) is
+# not one part but as many parts as it has strings, and a part sent twice or never is refused.
 ONE_PART = {
-    "type": ["string", "number", "boolean", "object", "null"],
+    "anyOf": [
+        {"type": ["string", "number", "boolean", "object", "null"]},
+        {"type": "array", "contains": {"not": {"type": "string"}}},
+    ],
     "contentMediaType": "application/octet-stream",
 }
 SIDECAR_FORMATS = "a transcript file: WhisperX JSON, SRT or WebVTT"
