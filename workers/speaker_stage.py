@@ -50,16 +50,27 @@ def store_speakers_and_match(
     skipped) and match the file's speakers in SQL against `user_id`'s profiles and speakers in their other files,
     with the user's `match.auto_assign` / `match.suggest` settings. Never looks at another user's rows. With no
     embeddings (diarization off, a sidecar without them) nothing is matched and the outcome is empty."""
-    voices = VoiceRepository(conn)
-    if not embeddings_by_label or voices.store_embeddings(file_id, embeddings_by_label) == 0:
+    if not embeddings_by_label or VoiceRepository(conn).store_embeddings(file_id, embeddings_by_label) == 0:
         return MatchOutcome([], [], 0)
+    return _match(conn, file_id, user_id)
+
+
+def _match(conn: Connection, file_id: int, user_id: int) -> MatchOutcome:
     settings, owner = SettingsRepository(conn), Actor(user_id)
-    return voices.match_file(
+    return VoiceRepository(conn).match_file(
         file_id,
         user_id,
         auto_assign=float(settings.get(owner, "match.auto_assign")),
         suggest=float(settings.get(owner, "match.suggest")),
     )
+
+
+def match_again(conn: Connection, job: FileJob) -> MatchOutcome:
+    """A re-run of speaker matching: the file's stored voices against the owner's profiles and other recordings as
+    they are now (new profiles, changed thresholds); the transcript and its speakers stay as they are."""
+    report = _match(conn, job.file_id, job.user_id)
+    job.notify(conn, "processing", "speakers matched again", describe(report) or "no matching speaker found")
+    return report
 
 
 def describe(outcome: MatchOutcome) -> str:

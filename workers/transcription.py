@@ -31,6 +31,7 @@ from repo.media_files import MediaFile
 from repo.rows import Actor
 from repo.transcript_staging import TranscriptStaging
 from repo.user_settings import SettingsRepository
+from transcript.choices import Choices
 from transcript.segments import Segment
 from transcript.sidecars import parse_sidecar
 from transcript.speakers import DEFAULT_SPEAKER
@@ -49,8 +50,16 @@ class Staged:
     source: str  # "sidecar" or the engine's name
 
 
-def transcribe(context: JobContext, job: FileJob, media: MediaFile, path: Path, sidecar: bytes | None) -> Staged:
-    """Stage the file's transcript for `job`; raises JobCancelled / JobSuperseded when told to stop."""
+def transcribe(
+    context: JobContext,
+    job: FileJob,
+    media: MediaFile,
+    path: Path,
+    sidecar: bytes | None,
+    choices: Choices | None = None,
+) -> Staged:
+    """Stage the file's transcript for `job` with the file's `choices` (None: a file stored without any, processed
+    as before Step 16 with its owner's language setting); raises JobCancelled / JobSuperseded when told to stop."""
     if sidecar is not None:
         segments = parse_sidecar(sidecar, f"transcript of {media.filename}")
         with context.db.transaction() as conn:
@@ -58,12 +67,21 @@ def transcribe(context: JobContext, job: FileJob, media: MediaFile, path: Path, 
             staging.discard()  # a re-run of the same task (after a lost lock session) starts over
             staging.stage(0, segments)
         return Staged(len(segments), "sidecar")
-    return _listen(context, job, media, path)
+    return _listen(context, job, media, path, choices)
 
 
-def _listen(context: JobContext, job: FileJob, media: MediaFile, path: Path) -> Staged:
-    engine = speech_engine(context.settings)
-    language = media.language or _preferred_language(context, job)
+def _listen(context: JobContext, job: FileJob, media: MediaFile, path: Path, choices: Choices | None) -> Staged:
+    if choices is None:
+        choices = Choices(language=media.language or _preferred_language(context, job))
+    engine = speech_engine(context.settings, choices.model)
+    log.info(
+        "%s: model %s, language %s, task %s, vocabulary of %d characters",
+        job.task_id,
+        choices.model or "(configured)",
+        choices.language or "(detect)",
+        choices.task,
+        len(choices.vocabulary or ""),
+    )
     every = context.settings.opentr_progress_seconds
     reporter = ProgressReporter(job, media.duration, every)
     with context.db.transaction() as conn:
@@ -72,9 +90,11 @@ def _listen(context: JobContext, job: FileJob, media: MediaFile, path: Path) -> 
         result = engine.transcribe(
             _renamed_errors(pcm_chunks(path), media.filename),
             total_seconds=media.duration,
-            language=language,
+            language=choices.language,
             on_progress=reporter.advance,
             should_stop=reporter.should_stop,
+            task=choices.task,
+            vocabulary=choices.vocabulary,
         )
         if result.language:
             with context.db.transaction() as conn:
