@@ -35,8 +35,9 @@ def api(model_settings: Settings) -> Iterator[Any]:
     from web.app import create_app
 
     with TestClient(create_app(model_settings)) as test_client:
-        Redis.from_url(test_client.app.state.services.redis_url).flushdb()  # the queues are shared between tests
-        yield test_client
+        client: Any = test_client
+        Redis.from_url(client.app.state.services.redis_url).flushdb()  # the queues are shared between tests
+        yield client
 
 
 def stored(conninfo: str) -> list[tuple[Any, ...]]:
@@ -147,7 +148,7 @@ def test_a_default_model_no_longer_on_the_server_falls_back_to_the_configured_on
 def test_a_bad_choice_at_upload_names_the_field_and_stores_nothing(
     api: Any, model_settings: Settings, fields: dict[str, str], status: int, field: str
 ) -> None:
-    response = upload(api, register(api), **fields)
+    response = upload(api, register(api), None, "talk.wav", None, **fields)
     assert response.status_code == status, response.text
     assert response.json()["field"] == field
     assert stored(str(model_settings.database_url)) == []
