@@ -104,14 +104,18 @@ def file_choices(conn: Connection, actor: Actor, uuid: UUID, file_id: int) -> Ch
 
 
 def defaults(ctx: Ctx, owner: Actor) -> Choices:
-    """The owner's defaults (their settings): what an upload that leaves a choice out gets. A default naming a
-    model no longer on the server, or a language Whisper does not know, falls back to the configured model or to
-    detection rather than failing every upload."""
-    values = SettingsRepository(ctx.conn).get_all(owner)
+    return defaults_for(ctx.conn, ctx.services.settings, owner)
+
+
+def defaults_for(conn: Connection, settings: Settings, owner: Actor) -> Choices:
+    """The owner's defaults (their settings): what an upload that leaves a choice out gets, and what the upload
+    page's form starts with. A default naming a model no longer on the server, or a language Whisper does not know,
+    falls back to the configured model or to detection rather than failing every upload."""
+    values = SettingsRepository(conn).get_all(owner)
     model = values["transcription.model"]
     vocabulary = values["transcription.vocabulary"]
     return Choices(
-        model=model if model in model_choices(ctx.services.settings) else None,
+        model=model if model in model_choices(settings) else None,
         language=language_code(values["transcription.language"]),
         task=values["transcription.task"],
         vocabulary=vocabulary or None,

@@ -42,7 +42,8 @@ function send(file, transcript, fields, view) {
   const data = new FormData();
   data.append("file", file);
   if (transcript) data.append("transcript", transcript);
-  for (const [name, value] of Object.entries(fields)) if (value) data.append(name, value);
+  // A processing choice goes even when empty (no vocabulary, no prompt); an empty speaker count is no hint.
+  for (const [name, value] of Object.entries(fields)) if (value || CHOICES.includes(name)) data.append(name, value);
   const request = new XMLHttpRequest();
   request.open("POST", "/api/files");
   request.setRequestHeader("X-CSRF-Token", csrf());
@@ -82,13 +83,15 @@ function send(file, transcript, fields, view) {
   request.send(data);
 }
 
+const CHOICES = ["model", "language", "task", "vocabulary", "diarization", "summary", "summary_prompt"];
+
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   const files = [...input.files];
   if (!files.length) { input.focus(); return; }
   const sidecar = document.getElementById("transcript").files[0];
   const fields = {};
-  for (const name of ["language", "num_speakers", "min_speakers", "max_speakers"]) {
+  for (const name of [...CHOICES, "num_speakers", "min_speakers", "max_speakers"]) {
     fields[name] = document.getElementById(name).value.trim();
   }
   for (const file of files) send(file, files.length === 1 ? sidecar : null, fields, entry(file));
