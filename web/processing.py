@@ -146,6 +146,7 @@ class RerunIn(ChoicesIn):
 
 
 NEEDS_TRANSCRIPT = ("diarization", "speakers", "summary")
+MISSING_TRANSCRIPT = {"diarization": "diarize", "speakers": "match speakers in", "summary": "summarise"}
 
 
 @router.post("/api/files/{uuid}/rerun", body=RerunIn, response=FileOut, status=202)
@@ -153,30 +154,35 @@ def rerun(ctx: Ctx, body: RerunIn) -> MediaFile:
     """Redo one stage of a file's processing and keep the rest: the transcript's segments stay as they are for a
     re-run of the summary or of speaker matching, its text for a re-run of diarization. 409 when the stage's input
     is missing (no transcript yet; no stored voices for speaker matching) or the file is being processed."""
-    given = body.model_dump(exclude_unset=True, exclude={"stage"})
+    return run_stage(ctx, ctx.uuid("uuid"), body.stage, body.model_dump(exclude_unset=True, exclude={"stage"}))
+
+
+def run_stage(ctx: Ctx, file_uuid: UUID, stage: Stage, given: dict[str, Any]) -> MediaFile:
+    """Queue a re-run of `stage` with the file's choices changed by `given` (checked first: a refusal stores and
+    queues nothing). The JSON route and the file page's form both come here."""
     files = MediaFileRepository(ctx.conn)
-    state = files.state(ctx.actor, ctx.uuid("uuid"))
+    state = files.state(ctx.actor, file_uuid)
     chosen, hints = _choices(ctx, state, given)
     inputs = ProcessingChoicesRepository(ctx.conn).stage_inputs(state.id)
-    if body.stage in NEEDS_TRANSCRIPT and inputs.segments == 0:
+    if stage in NEEDS_TRANSCRIPT and inputs.segments == 0:
         raise Conflict(
-            f"stage: the file has no transcript to {body.stage.replace('speakers', 'match speakers in')}; "
-            "re-run the transcription first (stage `transcription`)",
+            f"stage: the file has no transcript to {MISSING_TRANSCRIPT[stage]}; re-run the transcription first "
+            "(stage `transcription`)",
             "stage",
         )
-    if body.stage == "speakers" and inputs.voices == 0:
+    if stage == "speakers" and inputs.voices == 0:
         raise Conflict(
             "stage: no voices are stored for this file's speakers (diarization did not run); re-run diarization "
             "first (stage `diarization`)",
             "stage",
         )
-    if body.stage == "summary":
+    if stage == "summary":
         keep = ProcessingChoicesRepository(ctx.conn).for_job(state.id).stage  # a queued stage re-run stays queued
         _store(ctx, state, chosen, hints, keep)
         _queue_summary(ctx, state, chosen)
         return files.get(ctx.actor, state.uuid)
     moved = files.reprocess(ctx.actor, state.uuid)
-    _store(ctx, state, chosen, hints, body.stage)
+    _store(ctx, state, chosen, hints, stage)
     return _requeue(ctx, moved)
 
 
