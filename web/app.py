@@ -66,8 +66,7 @@ def create_app(settings: Settings | None = None, extra_routes: list[BaseRoute] |
     settings = settings or get_settings()
     _redact_tokens_in_server_logs()
     endpoints = all_endpoints()
-    document = openapi.document(endpoints)
-    choices.specialise_document(document, settings)  # the speech models on this server, as an enum
+    document = choices.specialise_document(openapi.document(endpoints), settings)  # present models as an enum
 
     async def openapi_json(request: Request) -> JSONResponse:
         return JSONResponse(document)

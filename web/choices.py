@@ -9,6 +9,7 @@ exactly which values are taken. Languages are Whisper's codes, or `auto` (detect
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -186,8 +187,11 @@ def stored_hints(ctx: Ctx, file_id: int) -> SpeakerHints:
     return DiarizationRepository(ctx.conn).hints(file_id)
 
 
-def specialise_document(document: dict[str, Any], settings: Settings) -> None:
-    """Every schema marked as a speech model becomes the enum of the models on this server (as the app starts)."""
+def specialise_document(generated: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The document with every schema marked as a speech model made the enum of the models on this server (as the
+    app starts). A copy: the generated one shares its parts with the endpoints' declarations, which every app of
+    the process (each with its own settings) reads again."""
+    document = copy.deepcopy(generated)
     present = model_choices(settings)
 
     def walk(node: Any) -> None:
@@ -215,6 +219,7 @@ def specialise_document(document: dict[str, Any], settings: Settings) -> None:
                 walk(value)
 
     walk(document)
+    return document
 
 
 # The upload form's choice parts, as text (an empty part: none, or detect; a part left out: the owner's default).
