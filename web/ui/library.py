@@ -16,7 +16,7 @@ from uuid import UUID
 from starlette.responses import Response
 
 from asr import availability
-from asr.languages import CODES
+from asr.languages import BY_NAME
 from repo import library as library_repo
 from repo.collections import CollectionRepository
 from repo.errors import Invalid
@@ -156,7 +156,7 @@ def upload(view: View) -> Response:
         max_mb=settings.opentr_max_upload_mb,
         max_speakers=MAX_SPEAKERS,
         models=availability.model_choices(settings),
-        languages=sorted(CODES),
+        languages=sorted(((code, name) for name, code in BY_NAME.items()), key=lambda pair: pair[1]),
         defaults=choices.defaults_for(view.conn, settings, view.actor),
         prompts=PromptRepository(view.conn).list(view.actor),
         max_vocabulary=MAX_VOCABULARY_CHARS,
