@@ -1,5 +1,5 @@
 """Processing choices in a real headless Chromium, against a real uvicorn and a real `opentr worker`: the upload
-page keeps its Upload button in view at 1280×900 with the choices folded away; a recording uploaded with a language,
+page keeps its Upload button in view at 1280x900 with the choices folded away; a recording uploaded with a language,
 a vocabulary, a speaker count and diarization off is transcribed with them (a stand-in OpenAI-compatible speech
 server records what it was asked) and its page shows them; re-running only the summary from the file page writes a
 summary and leaves the transcript's segments as they were."""
