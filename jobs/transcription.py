@@ -68,9 +68,7 @@ def _recover(conn: Connection, dead: DeadJob) -> Recovered:
 
 
 def _finish_cancel(conn: Connection, state: FileState, task_id: str) -> None:
-    if ProcessingChoicesRepository(conn).for_job(state.id).stage in KEEPS_TRANSCRIPT:
-        ProcessingChoicesRepository(conn).finish_stage(state.id)  # what it was redoing stays as it was
-    else:
+    if ProcessingChoicesRepository(conn).for_job(state.id).stage not in KEEPS_TRANSCRIPT:
         SegmentRepository(conn).replace_transcript(state.id, [])
         AnalyticsRepository(conn).delete_for_file(state.id)
     TranscriptStaging(conn, task_id).discard()

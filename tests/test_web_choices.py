@@ -314,3 +314,37 @@ def test_a_user_without_choices_sees_their_files_defaults(api: Any, model_settin
         _, file_uuid = factories.media_file(conn, owner, status="completed")
     choices = api.get(f"/api/files/{file_uuid}", headers=headers).json()["choices"]
     assert choices["stored"] is False and choices["task"] == "transcribe" and choices["diarization"] is True
+
+
+def test_a_whole_reprocess_forgets_a_stage_left_pending(api: Any, model_settings: Settings) -> None:
+    """A re-run of diarization cancelled while queued stays the file's stage (a retry repeats it); a reprocess is a
+    whole run again."""
+    headers = register(api)
+    conninfo = str(model_settings.database_url)
+    file_uuid = a_completed_file(api, model_settings, headers, ["Hallo"])
+    assert api.post(f"/api/files/{file_uuid}/rerun", headers=headers, json={"stage": "diarization"}).status_code == 202
+    cancelled = api.post(f"/api/files/{file_uuid}/cancel", headers=headers)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert stored(conninfo)[0][8] == "diarization"
+    assert api.post(f"/api/files/{file_uuid}/reprocess", headers=headers).status_code == 200
+    assert stored(conninfo)[0][8] is None
+
+
+def test_the_file_page_shows_the_choices_and_reruns_a_stage_without_a_script(
+    api: Any, model_settings: Settings
+) -> None:
+    from tests.web import sign_up
+
+    token = sign_up(api)  # the page's session uploads as the upload page's script does
+    upload_page = api.get("/upload").text
+    assert '<details id="choices"' in upload_page and '<option value="ja"' in upload_page
+    files = {"file": ("Grüße.wav", wav_bytes(tone=900), "audio/wav")}
+    data = {"language": "ja", "vocabulary": VOCABULARY, "diarization": "false"}
+    created = api.post("/api/files", files=files, data=data, headers={"X-CSRF-Token": token})
+    assert created.status_code == 201, created.text
+    file_uuid = created.json()["uuid"]
+    page = api.get(f"/files/{file_uuid}").text
+    assert 'data-choice="language">ja<' in page and f'data-choice="vocabulary">{VOCABULARY}<' in page
+    assert 'data-choice="diarization">off<' in page
+    refused = api.post(f"/files/{file_uuid}/rerun", data={"csrf": token, "stage": "everything"})
+    assert refused.status_code == 422 and "Stage: one of transcription" in refused.text

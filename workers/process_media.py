@@ -56,9 +56,6 @@ EXPECTED_FAILURES: dict[type[Exception], str] = {
 }
 
 
-KEPT_ON_CANCEL = KEEPS_TRANSCRIPT
-
-
 class ProcessMedia(JobBody[FileJob]):
     kind = TRANSCRIPTION
     expected = EXPECTED_FAILURES
@@ -88,9 +85,9 @@ class ProcessMedia(JobBody[FileJob]):
 
     def cancelled(self, run: JobRun, job: FileJob) -> None:
         with run.db.transaction() as conn:
-            if ProcessingChoicesRepository(conn).for_job(job.file_id).stage in KEPT_ON_CANCEL:
-                ProcessingChoicesRepository(conn).finish_stage(job.file_id)  # what it was redoing stays as it was
-            else:
+            # A re-run of one stage leaves what it was redoing as it was (and stays the file's stage: a retry of the
+            # cancelled file repeats it); any other run was replacing the transcript.
+            if ProcessingChoicesRepository(conn).for_job(job.file_id).stage not in KEEPS_TRANSCRIPT:
                 SegmentRepository(conn).replace_transcript(job.file_id, [])
                 AnalyticsRepository(conn).delete_for_file(job.file_id)
             TranscriptStaging(conn, job.task_id).discard()
