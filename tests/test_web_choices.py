@@ -348,3 +348,15 @@ def test_the_file_page_shows_the_choices_and_reruns_a_stage_without_a_script(
     assert 'data-choice="diarization">off<' in page
     refused = api.post(f"/files/{file_uuid}/rerun", data={"csrf": token, "stage": "everything"})
     assert refused.status_code == 422 and "Stage: one of transcription" in refused.text
+
+
+def test_a_rerun_of_a_file_still_waiting_takes_the_place_of_its_job(api: Any, model_settings: Settings) -> None:
+    headers = register(api)
+    file_uuid = upload(api, headers).json()["uuid"]
+    response = api.post(f"/api/files/{file_uuid}/rerun", headers=headers, json={"stage": "transcription"})
+    assert response.status_code == 202 and response.json()["status"] == "queued", response.text
+    with psycopg.connect(str(model_settings.database_url)) as conn:
+        tasks = [row[0] for row in conn.execute("SELECT id FROM tasks ORDER BY created_at, id")]
+        [(active,)] = conn.execute("SELECT active_task_id FROM media_files").fetchall()
+    assert len(tasks) == 2 and active == tasks[1], "the file waits for the re-run's job, not the upload's"
+    assert stored(str(model_settings.database_url))[0][8] == "transcription"

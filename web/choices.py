@@ -42,7 +42,7 @@ class ChoicesIn(BaseModel):
     configured model, language detection, no vocabulary, no speaker-count hint, your active prompt)."""
 
     model_config = ConfigDict(extra="forbid")
-    model: Annotated[str, Field(min_length=1, max_length=500)] | None = Field(
+    model: Annotated[str, Field(max_length=500)] | None = Field(
         default=None, json_schema_extra={MODEL_MARKER: "json"}, description="a speech model on this server"
     )
     language: Annotated[str, Field(pattern=LANGUAGE_PATTERN)] | None = Field(

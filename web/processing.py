@@ -14,6 +14,7 @@ from starlette.requests import Request
 from jobs import dispatch
 from repo.diarization import DiarizationRepository
 from repo.errors import Conflict
+from repo.file_processing import FileProcessingRepository
 from repo.media_files import FileState, MediaFile, MediaFileRepository
 from repo.processing_choices import ProcessingChoicesRepository
 from repo.rows import Actor
@@ -146,14 +147,16 @@ class RerunIn(ChoicesIn):
 
 
 NEEDS_TRANSCRIPT = ("diarization", "speakers", "summary")
+WAITING = ("pending", "queued")  # a file whose job has not started: a re-run takes its place
 MISSING_TRANSCRIPT = {"diarization": "diarize", "speakers": "match speakers in", "summary": "summarise"}
 
 
 @router.post("/api/files/{uuid}/rerun", body=RerunIn, response=FileOut, status=202)
 def rerun(ctx: Ctx, body: RerunIn) -> MediaFile:
     """Redo one stage of a file's processing and keep the rest: the transcript's segments stay as they are for a
-    re-run of the summary or of speaker matching, its text for a re-run of diarization. 409 when the stage's input
-    is missing (no transcript yet; no stored voices for speaker matching) or the file is being processed."""
+    re-run of the summary or of speaker matching, its text for a re-run of diarization. A file still waiting in the
+    queue is queued again for the stage. 409 when the stage's input is missing (no transcript yet; no stored voices
+    for speaker matching) or the file is being processed."""
     return run_stage(ctx, ctx.uuid("uuid"), body.stage, body.model_dump(exclude_unset=True, exclude={"stage"}))
 
 
@@ -181,6 +184,10 @@ def run_stage(ctx: Ctx, file_uuid: UUID, stage: Stage, given: dict[str, Any]) ->
         _store(ctx, state, chosen, hints, keep)
         _queue_summary(ctx, state, chosen)
         return files.get(ctx.actor, state.uuid)
+    current = FileProcessingRepository(ctx.conn).lock_state(state.id)  # until commit: no job claims it meanwhile
+    if current is not None and current.status in WAITING:
+        # Its job has not started: it is cancelled (that job then finds nothing to do) and the re-run queued.
+        files.request_cancel(ctx.actor, state.uuid)
     moved = files.reprocess(ctx.actor, state.uuid)
     _store(ctx, state, chosen, hints, stage)
     return _requeue(ctx, moved)
