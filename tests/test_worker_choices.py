@@ -17,11 +17,16 @@ from redis import Redis
 
 from asr.types import SAMPLE_RATE
 from asr.whisper import WhisperConfig, WhisperEngine
+from jobs.transcription import enqueue_processing, queue_processing
+from repo.diarization import DiarizationRepository
 from repo.processing_choices import ProcessingChoicesRepository
-from tests.llm_servers import LocalServer, serving
+from tests.llm_servers import LocalServer, Received, Reply, serving
 from tests.test_asr_remote import nested_words, upload_of
+from tests.tiny_diarization import SAMPLE_RATE as DIARIZATION_RATE
+from tests.tiny_diarization import alternating
 from tests.workers_support import WorkerEnv, pcm_wav
 from transcript.choices import Choices
+from transcript.speakers import SpeakerHints
 
 pytestmark = pytest.mark.slow
 VOCABULARY = "Müller, 東京, الرياض, 🚀"
@@ -107,8 +112,6 @@ def test_a_rerun_of_diarization_keeps_the_text_and_asks_the_engine_nothing(
         conn.execute(
             "UPDATE transcript_segments SET text = 'Grüß Gott 🚀' WHERE media_file_id = %s", [arranged.file_id]
         )
-    from jobs.transcription import enqueue_processing, queue_processing
-
     with psycopg.connect(workers.conninfo) as conn, conn.transaction():
         conn.execute("UPDATE media_files SET status = 'pending' WHERE id = %s", [arranged.file_id])
         ProcessingChoicesRepository(conn).store(arranged.file_id, Choices(diarization=True), "diarization")
@@ -152,3 +155,47 @@ def test_faster_whisper_is_asked_for_the_language_task_and_vocabulary(
     assert all(0 <= s.start_time <= s.end_time for s in segments)
     asked = [r.args for r in caplog.records if r.msg == "decoding options: %s"]
     assert asked == [{"language": "de", "task": "translate", "hotwords": VOCABULARY}]
+
+
+def spoken_words(request: Received) -> Reply:
+    """One segment over the piece with a timed word every second, so diarization's turns can split it."""
+    seconds = upload_of(request).seconds
+    words = [{"word": f" Wort{i}", "start": i + 0.2, "end": i + 0.8} for i in range(int(seconds))]
+    return Reply(body={"language": "de", "segments": [{"start": 0.0, "end": seconds, "text": "", "words": words}]})
+
+
+def test_the_files_speaker_count_reaches_diarization_and_a_rerun_changes_it(
+    workers: WorkerEnv, tiny_diarization_models: tuple[Path, Path]
+) -> None:
+    segmentation, embedding = tiny_diarization_models
+    models = {
+        "OPENTR_DIARIZATION_SEGMENTATION_MODEL": str(segmentation),
+        "OPENTR_DIARIZATION_EMBEDDING_MODEL": str(embedding),
+    }
+    with serving() as start:
+        server = start(spoken_words)
+        env = {**remote(server), **models}
+        arranged = workers.arrange(pcm_wav(alternating(), DIARIZATION_RATE), None)
+        choose(workers, arranged.file_id, Choices())
+        assert workers.run_burst(timeout=120, **env).returncode == 0
+        first = workers.query("SELECT count(*) FROM speakers WHERE media_file_id = %s", arranged.file_id)
+        text = workers.query(
+            "SELECT string_agg(text, ' ' ORDER BY start_time) FROM transcript_segments WHERE media_file_id = %s",
+            arranged.file_id,
+        )
+        with psycopg.connect(workers.conninfo) as conn, conn.transaction():
+            conn.execute("UPDATE media_files SET status = 'pending' WHERE id = %s", [arranged.file_id])
+            DiarizationRepository(conn).set_hints(arranged.file_id, SpeakerHints(num_speakers=1))
+            ProcessingChoicesRepository(conn).store(arranged.file_id, Choices(), "diarization")
+            task_id = queue_processing(conn, arranged.file_id, arranged.owner.id)
+        enqueue_processing(Redis.from_url(workers.redis_url), arranged.file_id, task_id)
+        result = workers.run_burst(timeout=120, **env)
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert first == [(2,)], "two voices without a hint"
+    assert workers.query("SELECT count(*) FROM speakers WHERE media_file_id = %s", arranged.file_id) == [(1,)]
+    assert file_row(workers, arranged.file_id) == ("completed", "diarized")
+    again = workers.query(
+        "SELECT string_agg(text, ' ' ORDER BY start_time) FROM transcript_segments WHERE media_file_id = %s",
+        arranged.file_id,
+    )
+    assert again == text and len(server.requests) == 1
