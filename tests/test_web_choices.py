@@ -360,3 +360,26 @@ def test_a_rerun_of_a_file_still_waiting_takes_the_place_of_its_job(api: Any, mo
         [(active,)] = conn.execute("SELECT active_task_id FROM media_files").fetchall()
     assert len(tasks) == 2 and active == tasks[1], "the file waits for the re-run's job, not the upload's"
     assert stored(str(model_settings.database_url))[0][8] == "transcription"
+
+
+def test_the_settings_page_saves_processing_defaults_and_refuses_an_unknown_model(
+    api: Any, model_settings: Settings
+) -> None:
+    from tests.web import sign_up
+
+    token = sign_up(api)
+    model = str(model_settings.opentr_asr_model)
+    form = {
+        "csrf": token,
+        "transcription.model": model,
+        "transcription.task": "translate",
+        "transcription.vocabulary": VOCABULARY,
+    }
+    assert api.post("/settings/processing", data=form).status_code == 200  # redirected back to the page
+    values = api.get("/api/settings").json()
+    assert (values["transcription.model"], values["transcription.task"]) == (model, "translate")
+    assert (values["transcription.vocabulary"], values["diarization.enabled"]) == (VOCABULARY, False)
+    assert f'<option value="{model}" selected>' in api.get("/upload").text
+    refused = api.post("/settings/processing", data={**form, "transcription.model": "large-v3"})
+    assert refused.status_code == 422 and "no speech model" in refused.text
+    assert api.get("/api/settings").json()["transcription.task"] == "translate"
