@@ -143,6 +143,7 @@ def test_a_default_model_no_longer_on_the_server_falls_back_to_the_configured_on
         ({"min_speakers": "0"}, 422, "min_speakers"),
         ({"min_speakers": "6", "max_speakers": "2"}, 409, "min_speakers"),
         ({"summary_prompt": UNKNOWN}, 409, "summary_prompt"),
+        ({"summary_prompt": "not-a-uuid"}, 422, "summary_prompt"),
     ],
 )
 def test_a_bad_choice_at_upload_names_the_field_and_stores_nothing(

@@ -24,7 +24,7 @@ from repo.database import Connection
 from repo.diarization import DiarizationRepository
 from repo.errors import Conflict, Invalid, NotFound
 from repo.processing_choices import ProcessingChoicesRepository, ShownChoices
-from repo.prompts import PromptRepository
+from repo.prompts import Prompt, PromptRepository
 from repo.rows import Actor
 from repo.user_settings import SettingsRepository
 from transcript.choices import MAX_VOCABULARY_CHARS, TASKS, Choices, Task
@@ -163,8 +163,12 @@ def prompt_id(ctx: Ctx, owner: Actor, value: UUID | str | None) -> int | None:
     if value is None or value == "":
         return None
     try:
-        prompt = PromptRepository(ctx.conn).get(owner, UUID(str(value)))
-    except (NotFound, ValueError):
+        wanted = UUID(str(value))
+    except ValueError:
+        raise Invalid("summary_prompt: a prompt's uuid, or empty for your active prompt", "summary_prompt") from None
+    try:
+        prompt: Prompt | None = PromptRepository(ctx.conn).get(owner, wanted)
+    except NotFound:
         prompt = None
     if prompt is None or prompt.user_id not in (None, owner.id):
         # 409 as for every reference that resolves to nothing of yours (the settings' prompt too): a well-formed
