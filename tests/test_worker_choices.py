@@ -20,6 +20,7 @@ from asr.whisper import WhisperConfig, WhisperEngine
 from jobs.transcription import enqueue_processing, queue_processing
 from repo.diarization import DiarizationRepository
 from repo.processing_choices import ProcessingChoicesRepository
+from repo.user_settings import SettingsRepository
 from tests.llm_servers import LocalServer, Received, Reply, serving
 from tests.test_asr_remote import nested_words, upload_of
 from tests.tiny_diarization import SAMPLE_RATE as DIARIZATION_RATE
@@ -199,3 +200,20 @@ def test_the_files_speaker_count_reaches_diarization_and_a_rerun_changes_it(
         arranged.file_id,
     )
     assert again == text and len(server.requests) == 1
+
+
+def test_a_file_stored_without_choices_follows_its_owners_defaults(workers: WorkerEnv, server: LocalServer) -> None:
+    """A URL import, or a file from before the choices were stored: the owner's settings at the time it runs."""
+    arranged = workers.arrange(tone(), None)
+    with psycopg.connect(workers.conninfo, autocommit=True) as conn:
+        settings = SettingsRepository(conn)
+        settings.set(arranged.owner, "transcription.vocabulary", VOCABULARY)
+        settings.set(arranged.owner, "transcription.language", "Japanese")
+        settings.set(arranged.owner, "diarization.enabled", False)
+    result = workers.run_burst(timeout=120, **remote(server))
+    assert result.returncode == 0, result.stderr[-3000:]
+    (request,) = server.requests
+    fields = upload_of(request).fields
+    assert (fields["model"], fields["language"], fields["prompt"]) == (["whisper-configured"], ["ja"], [VOCABULARY])
+    assert file_row(workers, arranged.file_id) == ("completed", "off")
+    assert workers.query("SELECT count(*) FROM processing_choices") == [(0,)]

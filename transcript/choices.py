@@ -8,8 +8,9 @@ Checked where requests come in (web/choices.py, a 422 naming the field); the bou
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 Task = Literal["transcribe", "translate"]
 TASKS: tuple[str, ...] = get_args(Task)
@@ -47,3 +48,21 @@ class Choices:
             raise ValueError(f"task: one of {TASKS}")
         if self.vocabulary is not None and len(self.vocabulary) > MAX_VOCABULARY_CHARS:
             raise ValueError(f"vocabulary: at most {MAX_VOCABULARY_CHARS} characters")
+
+
+def from_settings(
+    values: Mapping[str, Any], models: Collection[str], language_code: Callable[[object], str | None]
+) -> Choices:
+    """A user's defaults from their settings (repo/user_settings.py): what an upload that leaves a choice out gets,
+    what the upload page starts with, and how a file stored without choices (a URL import, a file from before) is
+    processed. A default naming a model not among `models` (no longer on the server) falls back to the configured
+    one, a language `language_code` does not know to detection, rather than failing every upload."""
+    model, vocabulary = values["transcription.model"], values["transcription.vocabulary"]
+    return Choices(
+        model=model if model in models else None,
+        language=language_code(values["transcription.language"]),
+        task=values["transcription.task"],
+        vocabulary=vocabulary or None,
+        diarization=values["diarization.enabled"],
+        summary=values["summary.auto"],
+    )

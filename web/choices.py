@@ -27,7 +27,7 @@ from repo.processing_choices import ProcessingChoicesRepository, ShownChoices
 from repo.prompts import Prompt, PromptRepository
 from repo.rows import Actor
 from repo.user_settings import SettingsRepository
-from transcript.choices import MAX_VOCABULARY_CHARS, TASKS, Choices, Task
+from transcript.choices import MAX_VOCABULARY_CHARS, TASKS, Choices, Task, from_settings
 from transcript.speakers import MAX_SPEAKERS, SpeakerHints
 from web.endpoint import Ctx
 
@@ -109,20 +109,8 @@ def defaults(ctx: Ctx, owner: Actor) -> Choices:
 
 
 def defaults_for(conn: Connection, settings: Settings, owner: Actor) -> Choices:
-    """The owner's defaults (their settings): what an upload that leaves a choice out gets, and what the upload
-    page's form starts with. A default naming a model no longer on the server, or a language Whisper does not know,
-    falls back to the configured model or to detection rather than failing every upload."""
-    values = SettingsRepository(conn).get_all(owner)
-    model = values["transcription.model"]
-    vocabulary = values["transcription.vocabulary"]
-    return Choices(
-        model=model if model in model_choices(settings) else None,
-        language=language_code(values["transcription.language"]),
-        task=values["transcription.task"],
-        vocabulary=vocabulary or None,
-        diarization=values["diarization.enabled"],
-        summary=values["summary.auto"],
-    )
+    """The owner's defaults (transcript.choices.from_settings), with the models on this server."""
+    return from_settings(SettingsRepository(conn).get_all(owner), model_choices(settings), language_code)
 
 
 def resolve(ctx: Ctx, owner: Actor, base: Choices, given: Mapping[str, Any]) -> Choices:

@@ -28,15 +28,13 @@ from repo.database import Connection
 from repo.errors import DataError
 from repo.file_processing import FileProcessingRepository
 from repo.media_files import MediaFile, MediaFileRepository
-from repo.processing_choices import ProcessingChoicesRepository, StoredChoices
-from repo.rows import Actor
+from repo.processing_choices import ProcessingChoicesRepository
 from repo.segments import SegmentRepository
 from repo.tasks import TaskRepository
 from repo.transcript_staging import TranscriptStaging
-from repo.user_settings import SettingsRepository
 from storage import layout
 from storage.backend import Storage
-from transcript.choices import Choices
+from transcript.choices import Choices, MediaStage
 from transcript.segments import Segment
 from transcript.sidecars import SidecarError
 from transcript.speakers import DEFAULT_SPEAKER
@@ -107,20 +105,22 @@ def _run(context: JobContext, job: FileJob) -> None:
         stored = ProcessingChoicesRepository(conn).for_job(job.file_id)
     if stored.stage == "speakers":  # needs no audio: the file's voices are stored
         job.step(0.9, "matching the speakers again", lambda conn: speaker_stage.match_again(conn, job))
-        _complete(context, job, stored)
+        _complete(context, job, stored.stage, False)
         return
+    choices = stored.choices or transcription.owner_defaults(context, job, media)
     key = layout.object_key(media.storage_path)  # OutsideStorage: a storage error naming the path
     if not context.storage.exists(key):
         raise FileNotFoundError(f"the uploaded media is missing from storage ({media.filename})")
     with context.storage.local_copy(key) as path:  # for S3: streamed to a temporary file, removed afterwards
         if stored.stage == "diarization":
-            _diarize_again(context, job, media, path, stored.choices)
+            _diarize_again(context, job, media, path, choices)
         else:
-            _read_media(context, job, media, path, stored.choices)
-    _complete(context, job, stored)
+            _read_media(context, job, media, path, choices)
+    # A re-run of one stage summarises nothing; a whole run, when the file's choices say so.
+    _complete(context, job, stored.stage, choices.summary and stored.stage is None, choices.summary_prompt_id)
 
 
-def _read_media(context: JobContext, job: FileJob, media: MediaFile, path: Path, choices: Choices | None) -> None:
+def _read_media(context: JobContext, job: FileJob, media: MediaFile, path: Path, choices: Choices) -> None:
     """Everything that reads the media, while a local copy of it exists (the stored file itself, when local)."""
     metadata = _metadata(path, media.content_type, media.filename)
     job.step(
@@ -149,11 +149,10 @@ def _read_media(context: JobContext, job: FileJob, media: MediaFile, path: Path,
     media = dataclasses.replace(media, duration=duration)
     staged = transcription.transcribe(context, job, media, path, sidecar, choices)
     job.step(0.86, f"transcribed {staged.segments} segments ({staged.source})")
-    diarization = choices is None or choices.diarization
-    _publish(context, job, find_speakers(context, job, path, sidecar, diarization=diarization), duration)
+    _publish(context, job, find_speakers(context, job, path, sidecar, diarization=choices.diarization), duration)
 
 
-def _diarize_again(context: JobContext, job: FileJob, media: MediaFile, path: Path, choices: Choices | None) -> None:
+def _diarize_again(context: JobContext, job: FileJob, media: MediaFile, path: Path, choices: Choices) -> None:
     """A re-run of diarization: the published transcript (its text as it is now) is split between speakers afresh;
     the media's metadata, waveform and the transcript's text are kept."""
 
@@ -164,8 +163,7 @@ def _diarize_again(context: JobContext, job: FileJob, media: MediaFile, path: Pa
         staging.restage([_without_stale_words(segment) for segment in staging.staged()])
 
     job.step(0.35, "took the transcript as it is", stage)
-    diarization = choices is None or choices.diarization
-    _publish(context, job, find_speakers(context, job, path, None, diarization=diarization), media.duration)
+    _publish(context, job, find_speakers(context, job, path, None, diarization=choices.diarization), media.duration)
 
 
 def _without_stale_words(segment: Segment) -> Segment:
@@ -228,30 +226,24 @@ def _thumbnail(storage: Storage, path: Path, storage_path: str, filename: str) -
     return relative
 
 
-def _complete(context: JobContext, job: FileJob, stored: StoredChoices) -> None:
+def _complete(
+    context: JobContext, job: FileJob, stage: MediaStage | None, summarise: bool, prompt_id: int | None = None
+) -> None:
     summary_task: tuple[int, str] | None = None
     with context.db.transaction() as conn:
         FileProcessingRepository(conn).complete(job.file_id, job.task_id)
         TaskRepository(conn).complete(job.task_id)
         job.notify(conn, "transcription", "transcript ready", progress=1.0)
-        if stored.stage is not None:
-            ProcessingChoicesRepository(conn).finish_stage(job.file_id)  # a re-run of one stage summarises nothing
-        elif _summarise(conn, job, stored.choices):
-            summary_task = _queue_auto_summary(conn, job, stored.choices)
+        if stage is not None:
+            ProcessingChoicesRepository(conn).finish_stage(job.file_id)
+        if summarise:
+            summary_task = _queue_auto_summary(conn, job, prompt_id)
     if summary_task is not None:
         enqueue_summary(redis_connection(context.redis_url), *summary_task)
 
 
-def _summarise(conn: Connection, job: FileJob, choices: Choices | None) -> bool:
-    """The file's choice; a file stored without choices follows its owner's `summary.auto` setting."""
-    if choices is not None:
-        return choices.summary
-    return bool(SettingsRepository(conn).get(Actor(job.user_id), "summary.auto"))
-
-
-def _queue_auto_summary(conn: Connection, job: FileJob, choices: Choices | None) -> tuple[int, str] | None:
+def _queue_auto_summary(conn: Connection, job: FileJob, prompt_id: int | None) -> tuple[int, str] | None:
     try:
-        prompt_id = choices.summary_prompt_id if choices is not None else None
         return queue_summary(conn, job.user_id, job.file_id, prompt_id)
     except DataError as exc:  # e.g. no active LLM configuration: the transcript stands, say why
         job.notify(conn, "summary", "automatic summary skipped", exc.detail)

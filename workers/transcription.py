@@ -22,7 +22,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from asr import speech_engine
+from asr.availability import model_choices
 from asr.errors import TranscriptionCancelled
+from asr.languages import language_code
 from asr.types import Pcm
 from media import MediaError
 from media.decode import pcm_chunks
@@ -31,7 +33,7 @@ from repo.media_files import MediaFile
 from repo.rows import Actor
 from repo.transcript_staging import TranscriptStaging
 from repo.user_settings import SettingsRepository
-from transcript.choices import Choices
+from transcript.choices import Choices, from_settings
 from transcript.segments import Segment
 from transcript.sidecars import parse_sidecar
 from transcript.speakers import DEFAULT_SPEAKER
@@ -56,10 +58,10 @@ def transcribe(
     media: MediaFile,
     path: Path,
     sidecar: bytes | None,
-    choices: Choices | None = None,
+    choices: Choices,
 ) -> Staged:
-    """Stage the file's transcript for `job` with the file's `choices` (None: a file stored without any, processed
-    as before Step 16 with its owner's language setting); raises JobCancelled / JobSuperseded when told to stop."""
+    """Stage the file's transcript for `job` with the file's `choices`; raises JobCancelled / JobSuperseded when
+    told to stop."""
     if sidecar is not None:
         segments = parse_sidecar(sidecar, f"transcript of {media.filename}")
         with context.db.transaction() as conn:
@@ -70,9 +72,7 @@ def transcribe(
     return _listen(context, job, media, path, choices)
 
 
-def _listen(context: JobContext, job: FileJob, media: MediaFile, path: Path, choices: Choices | None) -> Staged:
-    if choices is None:
-        choices = Choices(language=media.language or _preferred_language(context, job))
+def _listen(context: JobContext, job: FileJob, media: MediaFile, path: Path, choices: Choices) -> Staged:
     engine = speech_engine(context.settings, choices.model)
     log.info(
         "%s: model %s, language %s, task %s, vocabulary of %d characters",
@@ -129,12 +129,6 @@ def _renamed_errors(chunks: Iterable[Pcm], filename: str) -> Iterator[Pcm]:
         raise exc.renamed(filename) from None
 
 
-def _preferred_language(context: JobContext, job: FileJob) -> str | None:
-    with context.db.transaction() as conn:
-        value = SettingsRepository(conn).get(Actor(job.user_id), "transcription.language")
-    return value if isinstance(value, str) and value and value != "auto" else None
-
-
 class ProgressReporter:
     """Turns the engine's `on_progress(seconds)` into throttled progress writes and its `should_stop()` into the
     user's cancel flag (or the file having moved on to another job), polled at the same pace."""
@@ -173,3 +167,12 @@ class ProgressReporter:
             self.stop_reason = "cancelled"
             return
         self.written = progress
+
+
+def owner_defaults(context: JobContext, job: FileJob, media: MediaFile) -> Choices:
+    """How a file stored without choices (a URL import, a file from before Step 16) is processed: its owner's
+    defaults, with the language it was given, if any."""
+    with context.db.transaction() as conn:
+        values = SettingsRepository(conn).get_all(Actor(job.user_id))
+    defaults = from_settings(values, model_choices(context.settings), language_code)
+    return replace(defaults, language=language_code(media.language) or defaults.language)
