@@ -30,9 +30,12 @@ from repo.user_settings import SettingsRepository
 from transcript.choices import MAX_VOCABULARY_CHARS, TASKS, Choices, Task, from_settings
 from transcript.speakers import MAX_SPEAKERS, SpeakerHints
 from web.endpoint import Ctx
+from web.fields import worded
 
 AUTO = "auto"
-LANGUAGE_PATTERN = "^(" + "|".join([AUTO, *sorted(CODES)]) + ")$"
+LANGUAGE_PATTERN = worded(
+    "^(" + "|".join([AUTO, *sorted(CODES)]) + ")$", "a language code Whisper knows (such as en, de, ja), or auto"
+)
 MODEL_MARKER = "x-opentr-speech-models"  # replaced by the enum of present models when the app starts
 SpeakerCount = Annotated[int, Field(ge=1, le=MAX_SPEAKERS)]
 
