@@ -5,6 +5,7 @@ never accuracy."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,14 +18,19 @@ from redis import Redis
 
 from asr.types import SAMPLE_RATE
 from asr.whisper import WhisperConfig, WhisperEngine
+from config.settings import Settings
 from jobs.transcription import enqueue_processing, queue_processing
 from repo.diarization import DiarizationRepository
+from repo.llm_configs import LlmConfigRepository
 from repo.processing_choices import ProcessingChoicesRepository
 from repo.user_settings import SettingsRepository
-from tests.llm_servers import LocalServer, Received, Reply, serving
+from tests import factories
+from tests.llm_servers import LocalServer, Received, Reply, in_turn, openai_answer, serving
 from tests.test_asr_remote import nested_words, upload_of
+from tests.test_worker_summaries import BLUF
 from tests.tiny_diarization import SAMPLE_RATE as DIARIZATION_RATE
 from tests.tiny_diarization import alternating
+from tests.web import actor_of, register
 from tests.workers_support import WorkerEnv, pcm_wav
 from transcript.choices import Choices
 from transcript.speakers import SpeakerHints
@@ -217,3 +223,34 @@ def test_a_file_stored_without_choices_follows_its_owners_defaults(workers: Work
     assert (fields["model"], fields["language"], fields["prompt"]) == (["whisper-configured"], ["ja"], [VOCABULARY])
     assert file_row(workers, arranged.file_id) == ("completed", "off")
     assert workers.query("SELECT count(*) FROM processing_choices") == [(0,)]
+
+
+def test_a_rerun_of_the_summary_writes_one_and_leaves_the_transcript_untouched(
+    app_settings: Settings, workers: WorkerEnv
+) -> None:
+    from starlette.testclient import TestClient
+
+    from web.app import create_app
+
+    settings = app_settings.model_copy(update={"redis_url": workers.redis_url, "opentr_home": workers.home})
+    with serving() as start, TestClient(create_app(settings)) as client:
+        llm = start(in_turn(Reply(body=openai_answer(json.dumps(BLUF)))))
+        headers = register(client)
+        owner = actor_of(client, workers.conninfo, headers)
+        with psycopg.connect(workers.conninfo, autocommit=True) as conn:
+            file_id, file_uuid = factories.media_file(conn, owner, status="completed")
+            speaker = factories.speaker(conn, owner, file_id)
+            factories.segments(conn, file_id, ["Grüß Gott 🚀", "東京で会いましょう", "مرحبا"], speaker)
+            configs = LlmConfigRepository(conn, settings.secret_key())
+            config = configs.create(owner, "local", "openai", "chat-1", base_url=f"{llm.url}/v1", api_key="k")
+            configs.activate(owner, config.uuid)
+        before = workers.query("SELECT id, text, speaker_id FROM transcript_segments ORDER BY id")
+        response = client.post(f"/api/files/{file_uuid}/rerun", headers=headers, json={"stage": "summary"})
+        assert response.status_code == 202, response.text
+        result = workers.run_burst(timeout=120)
+        assert result.returncode == 0, result.stderr[-3000:]
+        summaries = client.get(f"/api/files/{file_uuid}/summaries", headers=headers).json()
+    assert [s["status"] for s in summaries] == ["completed"] and summaries[0]["bluf"] == BLUF["bluf"]
+    assert workers.query("SELECT id, text, speaker_id FROM transcript_segments ORDER BY id") == before
+    assert workers.query("SELECT status FROM media_files") == [("completed",)]
+    assert len(llm.requests) == 1
