@@ -11,10 +11,12 @@ from uuid import UUID
 
 from repo import statements as s
 from repo.database import Connection
-from repo.errors import Conflict, NotFound
+from repo.errors import Conflict, Invalid, NotFound
 from repo.rows import Actor
+from repo.voices import VoiceRepository
 
 T = TypeVar("T")
+SAMPLE_SECONDS = 8.0  # a voice sample: long enough to recognise someone, short enough to fetch at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +26,26 @@ class SpeakerProfile:
     name: str
     description: str | None
     speaker_count: int
+    file_count: int  # the files its speakers are heard in
+    talk_time: float  # seconds, over all of them
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceSample:
+    """Where to hear a profile's person: a stretch of one of their segments (to play with a media fragment)."""
+
+    profile_uuid: UUID
+    file_uuid: UUID
+    start_time: float
+    end_time: float
+
+
+@dataclass(frozen=True, slots=True)
+class MergePair:
+    keep_id: int
+    gone_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +89,12 @@ _forget_links = s.execute("speaker_profiles.forget_links")
 _delete = s.rowcount("speaker_profiles.delete")
 _profile_visible = s.scalar("speaker_profiles.profile_visible", bool)
 _occurrences = s.many("speaker_profiles.occurrences", ProfileOccurrence)
+_samples = s.many("speaker_profiles.samples", VoiceSample)
+_merge_pair = s.one_or_none("speaker_profiles.merge_pair", MergePair)
+_move_suggestions = s.execute("speaker_profiles.move_suggestions")
+_move_speakers = s.execute("speaker_profiles.move_speakers")
+_move_members = s.execute("speaker_profiles.move_members")
+_absorb = s.execute("speaker_profiles.absorb")
 _create_collection = s.one_or_none("speaker_profiles.create_collection", SpeakerCollection)
 _get_collection = s.one_or_none("speaker_profiles.get_collection", SpeakerCollection)
 _list_collections = s.many("speaker_profiles.list_collections", SpeakerCollection)
@@ -116,6 +142,39 @@ class SpeakerProfileRepository:
             _forget_links(self.conn, profile_uuid=profile_uuid, **actor.scope())
             if _delete(self.conn, profile_uuid=profile_uuid, **actor.scope()) == 0:
                 raise NotFound("speaker profile not found")
+
+    def merge(self, actor: Actor, profile_uuid: UUID, source_profile_uuid: UUID) -> SpeakerProfile:
+        """Fold the source profile into this one: its speakers (linked and verified as they were), its suggestions
+        (a rejection by either stays a rejection), its collections and, when this one has none, its description
+        move here, and it is deleted. The kept profile re-learns its voice from all its verified speakers; with none
+        to learn from, it keeps the weighted mean of both profiles' voices. NotFound naming `source_profile_uuid`
+        when the source is not a profile of the same owner."""
+        if profile_uuid == source_profile_uuid:
+            raise Invalid("a speaker profile cannot be merged into itself", "source_profile_uuid")
+        with self.conn.transaction():
+            pair = _merge_pair(
+                self.conn, profile_uuid=profile_uuid, source_profile_uuid=source_profile_uuid, **actor.scope()
+            )
+            if pair is None:
+                if not _profile_visible(self.conn, profile_uuid=profile_uuid, **actor.scope()):
+                    raise NotFound("speaker profile not found")
+                raise NotFound("source_profile_uuid: no such speaker profile of yours", "source_profile_uuid")
+            ids = {"keep_id": pair.keep_id, "gone_id": pair.gone_id}
+            voices = VoiceRepository(self.conn)
+            before = voices.profile_voices([pair.keep_id, pair.gone_id])
+            _move_suggestions(self.conn, **ids)
+            _move_speakers(self.conn, **ids)
+            _move_members(self.conn, **ids)
+            _absorb(self.conn, **ids)
+            if voices.relearn([pair.keep_id]):
+                voices.combine(pair.keep_id, before)
+            return self.get(actor, profile_uuid)
+
+    def samples(self, actor: Actor, profile_uuids: Sequence[UUID]) -> dict[UUID, VoiceSample]:
+        """A few seconds of each profile's voice to play (its longest segment, verified speakers first); profiles
+        whose speakers have no segment have none."""
+        found = _samples(self.conn, profile_uuids=list(profile_uuids), seconds=SAMPLE_SECONDS, **actor.scope())
+        return {sample.profile_uuid: sample for sample in found}
 
     def occurrences(self, actor: Actor, profile_uuid: UUID) -> list[ProfileOccurrence]:
         """Where the profile's person speaks, across files; [] for a visible profile linked to nobody."""

@@ -32,6 +32,12 @@ class Speaker:
     segment_count: int
     talk_time: float
     assigned_by: str | None  # 'auto' (matching linked it) or 'user'; None without a profile
+    has_voice: bool  # it has a voice embedding: a profile can learn it, and matching can find it
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRef:
+    profile_uuid: UUID | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +113,7 @@ _decide = s.one_or_none("speakers.decide_suggestion", Decision)
 _link_accepted = s.execute("speakers.link_accepted")
 _unlink_rejected = s.execute("speakers.unlink_rejected")
 _summary = s.many("speakers.summary", SpeakerSummary)
+_remember_profile = s.one_or_none("speakers.remember_profile", ProfileRef)
 _own_file_visible = s.scalar("speakers.own_file_visible", bool)
 
 
@@ -238,6 +245,21 @@ class SpeakerRepository:
             _link_accepted(self.conn, speaker_id=decision.speaker_id, profile_id=decision.profile_id)
             VoiceRepository(self.conn).relearn([decision.previous_profile_id, decision.profile_id])
             return self.get(actor, speaker_uuid)
+
+    def remember(self, actor: Actor, speaker_uuid: UUID, name: str | None = None) -> Speaker:
+        """Remember this voice: the speaker is the person called `name` (default: its display name), so the file
+        owner's profile of that name (created when there is none) is linked to it and verified, and learns its
+        voice; later recordings of the same voice are recognised. The speaker takes the name when it has none."""
+        chosen = (name if name is not None else self.get(actor, speaker_uuid).display_name or "").strip()
+        if not chosen:  # the request is well formed; the speaker has no name yet: a conflict with its state
+            raise Conflict("the speaker has no name: give one to remember the voice by", "name")
+        with self.conn.transaction():
+            found = _remember_profile(self.conn, speaker_uuid=speaker_uuid, name=chosen, **actor.scope())
+            if found is None:
+                raise NotFound("speaker not found")
+            if found.profile_uuid is None:  # another transaction took the name and then renamed it: rare, retryable
+                raise Conflict("the speaker profile changed meanwhile; try again", "name")
+            return self.accept_suggestion(actor, speaker_uuid, found.profile_uuid)
 
     def reject_suggestion(self, actor: Actor, speaker_uuid: UUID, profile_uuid: UUID) -> None:
         """The speaker is not this profile's person: remembered (never suggested again), and a link to it goes."""

@@ -62,6 +62,13 @@ class ProfileRef:
 
 
 @dataclass(frozen=True, slots=True)
+class ProfileVoice:
+    profile_id: int
+    embedding: list[float]
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
 class VerifiedEmbedding:
     profile_id: int
     embedding: list[float]
@@ -76,6 +83,7 @@ _match_speakers = s.rowcount("voices.match_speakers")
 _profile_of = s.one_or_none("voices.profile_of", ProfileRef)
 _verified_embeddings = s.many("voices.verified_embeddings", VerifiedEmbedding)
 _set_profile_embedding = s.execute("voices.set_profile_embedding")
+_profile_voices = s.many("voices.profile_voices", ProfileVoice)
 
 
 def unit(embedding: Sequence[float] | Vector, field: str = "embedding") -> Vector:
@@ -156,13 +164,15 @@ class VoiceRepository:
         found = _profile_of(self.conn, speaker_uuid=speaker_uuid)
         return None if found is None else found.profile_id
 
-    def relearn(self, profile_ids: Collection[int | None]) -> None:
+    def relearn(self, profile_ids: Collection[int | None]) -> list[int]:
         """Each profile's embedding becomes the mean of its verified speakers' embeddings, weighted by their seconds
-        of speech (1 when unknown), at unit length; a profile without one loses its embedding. Runs in the caller's
-        transaction, so a verification and what the profile learns from it commit together."""
+        of speech (1 when unknown), at unit length; a profile without one loses its embedding (returned: the ids of
+        those). Runs in the caller's transaction, so a verification and what the profile learns from it commit
+        together."""
         wanted = sorted({p for p in profile_ids if p is not None})
         if not wanted:
-            return
+            return []
+        without: list[int] = []
         sums: dict[int, tuple[Vector, float]] = {}
         for row in _verified_embeddings(self.conn, profile_ids=wanted):
             weight = row.seconds if row.seconds > 0 else 1.0
@@ -176,8 +186,33 @@ class VoiceRepository:
             total = sums.get(profile_id)
             if total is None or not np.any(total[0]):
                 _set_profile_embedding(self.conn, profile_id=profile_id, embedding=None, signature=None, weight=0.0)
+                without.append(profile_id)
                 continue
             mean = unit(total[0])
             _set_profile_embedding(
                 self.conn, profile_id=profile_id, embedding=_as_db(mean), signature=signature(mean), weight=total[1]
             )
+        return without
+
+    def profile_voices(self, profile_ids: Collection[int]) -> list[ProfileVoice]:
+        """The voices the profiles have now (none for a profile without one)."""
+        return _profile_voices(self.conn, profile_ids=sorted(profile_ids))
+
+    def combine(self, profile_id: int, voices: Sequence[ProfileVoice]) -> None:
+        """Give the profile the mean of `voices` weighted by what each was learnt from: after a merge, when no
+        verified speaker is left to learn from (a profile imported with its voice only), the voices are not lost.
+        Voices of another model's dimension than the first are left out, as in relearn."""
+        if not voices:
+            return
+        size = len(voices[0].embedding)
+        kept = [v for v in voices if len(v.embedding) == size]
+        total: Vector = np.zeros(size)
+        for v in kept:
+            total += np.asarray(v.embedding, dtype=np.float64) * max(v.weight, 1.0)
+        if not np.any(total):
+            return
+        mean = unit(total)
+        weight = sum(v.weight for v in kept)
+        _set_profile_embedding(
+            self.conn, profile_id=profile_id, embedding=_as_db(mean), signature=signature(mean), weight=weight
+        )

@@ -1,29 +1,33 @@
--- name: list_for_file :many
--- The file's speakers with their profile and how much each one talks, in one query.
-SELECT sp.id, sp.uuid, f.uuid AS media_file_uuid, sp.label, sp.display_name, sp.suggested_name, sp.verified,
+-- fragment: speaker_columns
+-- A speaker as repo.speakers.Speaker reads it, from `sp` (speakers), `f` (its file), `p` (its profile, LEFT JOIN) and
+-- `talk` (the speaker_talk fragment). `has_voice`: it has a voice embedding, so a profile can learn it and find it again.
+sp.id, sp.uuid, f.uuid AS media_file_uuid, sp.label, sp.display_name, sp.suggested_name, sp.verified,
        sp.confidence, p.uuid AS profile_uuid, p.name AS profile_name, talk.segment_count, talk.talk_time,
-       CASE WHEN sp.profile_id IS NOT NULL THEN sp.assigned_by END AS assigned_by
-FROM media_files f
-JOIN speakers sp ON sp.media_file_id = f.id
-LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
+       CASE WHEN sp.profile_id IS NOT NULL THEN sp.assigned_by END AS assigned_by,
+       sp.embedding IS NOT NULL AS has_voice
+
+-- fragment: speaker_talk
 CROSS JOIN LATERAL (
     SELECT count(*) AS segment_count, coalesce(sum(ts.end_time - ts.start_time), 0)::float8 AS talk_time
     FROM transcript_segments ts WHERE ts.speaker_id = sp.id
 ) talk
+
+-- name: list_for_file :many
+-- The file's speakers with their profile and how much each one talks, in one query.
+SELECT {{speaker_columns}}
+FROM media_files f
+JOIN speakers sp ON sp.media_file_id = f.id
+LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
+{{speaker_talk}}
 WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
 ORDER BY sp.label;
 
 -- name: get :one
-SELECT sp.id, sp.uuid, f.uuid AS media_file_uuid, sp.label, sp.display_name, sp.suggested_name, sp.verified,
-       sp.confidence, p.uuid AS profile_uuid, p.name AS profile_name, talk.segment_count, talk.talk_time,
-       CASE WHEN sp.profile_id IS NOT NULL THEN sp.assigned_by END AS assigned_by
+SELECT {{speaker_columns}}
 FROM speakers sp
 JOIN media_files f ON f.id = sp.media_file_id
 LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
-CROSS JOIN LATERAL (
-    SELECT count(*) AS segment_count, coalesce(sum(ts.end_time - ts.start_time), 0)::float8 AS talk_time
-    FROM transcript_segments ts WHERE ts.speaker_id = sp.id
-) talk
+{{speaker_talk}}
 WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
 
 -- name: update :one
@@ -40,16 +44,11 @@ WITH updated AS (
       AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
     RETURNING sp.*
 )
-SELECT sp.id, sp.uuid, f.uuid AS media_file_uuid, sp.label, sp.display_name, sp.suggested_name, sp.verified,
-       sp.confidence, p.uuid AS profile_uuid, p.name AS profile_name, talk.segment_count, talk.talk_time,
-       CASE WHEN sp.profile_id IS NOT NULL THEN sp.assigned_by END AS assigned_by
+SELECT {{speaker_columns}}
 FROM updated sp
 JOIN media_files f ON f.id = sp.media_file_id
 LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
-CROSS JOIN LATERAL (
-    SELECT count(*) AS segment_count, coalesce(sum(ts.end_time - ts.start_time), 0)::float8 AS talk_time
-    FROM transcript_segments ts WHERE ts.speaker_id = sp.id
-) talk;
+{{speaker_talk}};
 
 -- name: assign_profile :one?
 -- The profile must belong to the file's owner (and be visible to the actor); a NULL profile unassigns. A link made
@@ -70,16 +69,11 @@ WITH target AS (
     WHERE sp.id = t.id AND (%(profile_uuid)s::uuid IS NULL OR EXISTS (SELECT 1 FROM profile))
     RETURNING sp.*
 )
-SELECT sp.id, sp.uuid, f.uuid AS media_file_uuid, sp.label, sp.display_name, sp.suggested_name, sp.verified,
-       sp.confidence, p.uuid AS profile_uuid, p.name AS profile_name, talk.segment_count, talk.talk_time,
-       CASE WHEN sp.profile_id IS NOT NULL THEN sp.assigned_by END AS assigned_by
+SELECT {{speaker_columns}}
 FROM updated sp
 JOIN media_files f ON f.id = sp.media_file_id
 LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
-CROSS JOIN LATERAL (
-    SELECT count(*) AS segment_count, coalesce(sum(ts.end_time - ts.start_time), 0)::float8 AS talk_time
-    FROM transcript_segments ts WHERE ts.speaker_id = sp.id
-) talk;
+{{speaker_talk}};
 
 -- name: lock_merge_pair :one
 -- Both speakers of the one file the actor may edit, locked until the merge commits.
@@ -167,7 +161,7 @@ WITH f AS (
 )
 SELECT sp.id, sp.uuid, %(file_uuid)s::uuid AS media_file_uuid, sp.label, sp.display_name, sp.suggested_name,
        sp.verified, sp.confidence, NULL::uuid AS profile_uuid, NULL::text AS profile_name, 0::bigint AS segment_count,
-       0::float8 AS talk_time, NULL::text AS assigned_by
+       0::float8 AS talk_time, NULL::text AS assigned_by, false AS has_voice
 FROM inserted sp;
 
 -- name: lock_for_delete :one
@@ -215,8 +209,31 @@ ON CONFLICT (speaker_id, profile_id) DO UPDATE SET status = EXCLUDED.status
 RETURNING speaker_id, profile_id, (SELECT profile_id FROM target) AS previous_profile_id;
 
 -- name: link_accepted :exec
--- An accepted suggestion: the user's own link, verified.
-UPDATE speakers SET profile_id = %(profile_id)s, assigned_by = 'user', verified = true WHERE id = %(speaker_id)s;
+-- An accepted suggestion: the user's own link, verified; a speaker without a name takes the profile's, so that the
+-- transcript says who it is.
+UPDATE speakers
+SET profile_id = %(profile_id)s, assigned_by = 'user', verified = true,
+    display_name = coalesce(display_name, (SELECT name FROM speaker_profiles WHERE id = %(profile_id)s))
+WHERE id = %(speaker_id)s;
+
+-- name: remember_profile :one?
+-- The file owner's profile with this name, created when there is none ("remember this voice"). No row: the speaker
+-- is not the actor's.
+WITH target AS (
+    SELECT f.user_id
+    FROM speakers sp JOIN media_files f ON f.id = sp.media_file_id
+    WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+), created AS (
+    INSERT INTO speaker_profiles (user_id, name)
+    SELECT user_id, btrim(%(name)s::text) FROM target
+    ON CONFLICT (user_id, name) DO NOTHING
+    RETURNING uuid
+)
+SELECT coalesce(
+           (SELECT uuid FROM created),
+           (SELECT p.uuid FROM speaker_profiles p JOIN target t ON t.user_id = p.user_id
+            WHERE p.name = btrim(%(name)s::text))) AS profile_uuid
+FROM target;
 
 -- name: unlink_rejected :exec
 -- A rejected profile the speaker was linked to: the link goes (and with it the verification of that link).

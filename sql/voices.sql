@@ -102,3 +102,10 @@ ORDER BY profile_id, id;
 UPDATE speaker_profiles
 SET embedding = %(embedding)s::real[], embedding_signature = %(signature)s::bit(256), embedding_weight = %(weight)s
 WHERE id = %(profile_id)s;
+
+-- name: profile_voices :many
+-- The stored voices of some profiles with what they were learnt from (their weight), e.g. before a merge.
+SELECT id AS profile_id, embedding, embedding_weight::float8 AS weight
+FROM speaker_profiles
+WHERE id = ANY(%(profile_ids)s::bigint[]) AND embedding IS NOT NULL
+ORDER BY id;

@@ -110,6 +110,7 @@ UUID_FIELDS = {
     "profile_uuids": "profile",
     "profile_uuid": "profile",
     "source_uuid": "speaker2",
+    "source_profile_uuid": "profile2",
     "target_uuid": "speaker",
     "speaker_uuid": "speaker",
     "move_segments_to": "speaker3",
@@ -171,7 +172,13 @@ CONTROL_FIRST: list[Key] = [
     ("POST", "/api/files/{uuid}/retry"),  # cancelled → queued
     ("POST", "/api/files/{uuid}/rerun"),  # queued → queued again, for one stage
 ]
-CONTROL_DESTRUCTIVE: list[Key] = [("POST", "/api/files/{uuid}/speakers/merge")]
+CONTROL_DESTRUCTIVE: list[Key] = [
+    ("POST", "/api/files/{uuid}/speakers/merge"),
+    ("POST", "/api/speaker-profiles/{uuid}/merge"),  # profile2 goes
+]
+# B's own calls that must come after the other writes: "remember this voice" links the profile of the name it is
+# given, which the rename of B's profile (PUT /api/speaker-profiles/{uuid}) gives that profile first.
+CONTROL_AFTER_WRITES: list[Key] = [("POST", "/api/speakers/{uuid}/remember")]
 
 
 @dataclass
@@ -397,6 +404,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
     profile = ok(client.post("/api/speaker-profiles", headers=headers, json={"name": f"{marker} person"}), 201)
     link = {"profile_uuid": profile["uuid"]}
     ok(client.put(f"/api/speakers/{speakers['SPEAKER_00']}/profile", headers=headers, json=link))
+    double = ok(client.post("/api/speaker-profiles", headers=headers, json={"name": f"{marker} twice"}), 201)
     group = ok(client.post("/api/speaker-collections", headers=headers, json={"name": f"{marker} group"}), 201)
     uuids = {"profile_uuids": [profile["uuid"]]}
     ok(client.post(f"/api/speaker-collections/{group['uuid']}/profiles", headers=headers, json=uuids))
@@ -435,6 +443,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "comment": comment["uuid"],
         "collection": collection["uuid"],
         "profile": profile["uuid"],
+        "profile2": double["uuid"],  # merged into the first
         "speaker_collection": group["uuid"],
         "llm_config": config["uuid"],
         "prompt": prompt["uuid"],
@@ -647,6 +656,8 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
         key = key_of(endpoint)
         if key in CONTROL_FIRST:
             return 1, CONTROL_FIRST.index(key)
+        if key in CONTROL_AFTER_WRITES:
+            return 2, 1
         if key in CONTROL_DESTRUCTIVE:
             return 3, 0
         if endpoint.method == "DELETE":

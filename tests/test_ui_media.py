@@ -115,7 +115,7 @@ def test_voice_matches_are_offered_and_answered_on_the_page(client: Any, fresh_u
     voice(fresh_url, second.ann, [0.7, 0.0, 0.71414284, 0.0])  # cosine 0.7 with Ann: suggested, not assigned
     voice(fresh_url, second.bob, [0.0, 0.0, 1.0, 0.0])
     page = client.get(f"/files/{second.file_uuid}").text
-    assert page.count("Sounds like <strong>Ann</strong> (70 %)") == 1
+    assert page.count("Sounds like <strong>Ann</strong> (70 % similar)") == 1
     action = f"/files/{second.file_uuid}/speakers/{second.ann}/suggestions/{profile['uuid']}"
     assert f'action="{action}"' in page
     accepted = client.post(action, data={"csrf": token, "action": "accept"}, follow_redirects=False)
@@ -130,7 +130,7 @@ def test_voice_matches_are_offered_and_answered_on_the_page(client: Any, fresh_u
     third = recording(fresh_url, owner, "wednesday.wav")
     voice(fresh_url, third.ann, [0.7, 0.0, 0.71414284, 0.0])
     action = f"/files/{third.file_uuid}/speakers/{third.ann}/suggestions/{profile['uuid']}"
-    assert "Linked to <strong>Ann</strong> (92 %)" in client.get(f"/files/{third.file_uuid}").text
+    assert "Recognised as <strong>Ann</strong> (92 % similar)" in client.get(f"/files/{third.file_uuid}").text
     wrong_file = f"/files/{second.file_uuid}/speakers/{third.ann}/suggestions/{profile['uuid']}"
     refused = client.post(wrong_file, data={"csrf": token, "action": "reject"})
     assert refused.status_code == 422 and "That speaker belongs to another file." in refused.text

@@ -168,12 +168,14 @@ SPEAKER_ROUTES: list[Route] = [
     ("GET", "/api/speakers/{speaker}/suggestions", None),
     ("POST", "/api/speakers/{speaker}/suggestions/{profile}/accept", None),
     ("POST", "/api/speakers/{speaker}/suggestions/{profile}/reject", None),
+    ("POST", "/api/speakers/{speaker}/remember", {"name": "x"}),
 ]
 PROFILE_ROUTES: list[Route] = [
     ("GET", "/api/speaker-profiles/{profile}", None),
     ("PUT", "/api/speaker-profiles/{profile}", {"name": "x"}),
     ("DELETE", "/api/speaker-profiles/{profile}", None),
     ("GET", "/api/speaker-profiles/{profile}/occurrences", None),
+    ("POST", "/api/speaker-profiles/{profile}/merge", {"source_profile_uuid": "{other}"}),
 ]
 COLLECTION_ROUTES: list[Route] = [
     ("GET", "/api/speaker-collections/{collection}", None),

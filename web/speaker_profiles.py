@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from repo.errors import Conflict
 from repo.speaker_profiles import (
     ProfileOccurrence,
     SpeakerCollection,
@@ -52,12 +53,19 @@ class ProfileUuidsIn(BaseModel):
     profile_uuids: list[UUID] = Field(min_length=1, max_length=MAX_PROFILES_PER_REQUEST)
 
 
+class ProfileMergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source_profile_uuid: UUID = Field(description="the profile that is merged into the one in the path, and disappears")
+
+
 class SpeakerProfileOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     uuid: UUID
     name: str
     description: str | None
     speaker_count: int
+    file_count: int = Field(description="the files its speakers are heard in")
+    talk_time: float = Field(description="seconds its speakers talk, over all those files")
     created_at: datetime
     updated_at: datetime
 
@@ -116,6 +124,19 @@ def update_profile(ctx: Ctx, body: NamedEditIn) -> SpeakerProfile:
 def delete_profile(ctx: Ctx) -> None:
     """Delete a speaker profile; its speakers stay, unlinked."""
     SpeakerProfileRepository(ctx.conn).delete(ctx.actor, ctx.uuid("uuid"))
+
+
+@router.post("/api/speaker-profiles/{uuid}/merge", body=ProfileMergeIn, response=SpeakerProfileOut)
+def merge_profiles(ctx: Ctx, body: ProfileMergeIn) -> SpeakerProfile:
+    """Merge another of your profiles into this one (the same person twice): its speakers, voice, suggestions (a
+    rejection stays a rejection) and collections move here, and it is deleted. 404 when either is not yours; 409
+    naming `source_profile_uuid` for the profile itself."""
+    profile = ctx.uuid("uuid")
+    if body.source_profile_uuid == profile:
+        # Not expressible in a schema: a conflict between the path and the body, not a malformed value (as for
+        # merging a speaker into itself).
+        raise Conflict("a speaker profile cannot be merged into itself", "source_profile_uuid")
+    return SpeakerProfileRepository(ctx.conn).merge(ctx.actor, profile, body.source_profile_uuid)
 
 
 @router.get("/api/speaker-profiles/{uuid}/occurrences", response=list[OccurrenceOut])

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from repo.errors import Conflict, NotFound
 from repo.speakers import Speaker, SpeakerMatch, SpeakerRepository, SpeakerSummary, Suggestion
 from web.endpoint import Ctx, Router
+from web.speaker_profiles import Name as ProfileName
 
 router = Router("speakers")
 
@@ -34,6 +35,13 @@ class MergeIn(BaseModel):
 class ProfileLinkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     profile_uuid: UUID | None = Field(description="one of your speaker profiles, or null to unlink")
+
+
+class RememberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: ProfileName | None = Field(
+        default=None, description="the profile's name (found or created); default: the speaker's display name"
+    )
 
 
 class SpeakerIn(BaseModel):
@@ -68,6 +76,9 @@ class SpeakerOut(BaseModel):
     segment_count: int
     talk_time: float
     assigned_by: str | None = Field(description="'auto' (voice matching) or 'user'; null without a profile")
+    has_voice: bool = Field(
+        description="it has a voice embedding: a profile can learn its voice and later recordings find it"
+    )
 
 
 class SuggestionOut(BaseModel):
@@ -185,3 +196,11 @@ def accept_suggestion(ctx: Ctx) -> Speaker:
 def reject_suggestion(ctx: Ctx) -> None:
     """This speaker is not the profile's person: never suggested again, and an automatic link to it goes."""
     SpeakerRepository(ctx.conn).reject_suggestion(ctx.actor, ctx.uuid("uuid"), ctx.uuid("profile_uuid"))
+
+
+@router.post("/api/speakers/{uuid}/remember", body=RememberIn, response=SpeakerOut)
+def remember_voice(ctx: Ctx, body: RememberIn) -> Speaker:
+    """Remember this voice: link the speaker to your profile of that name (created when there is none) and verify
+    it, so the profile learns the voice and recognises it in your next recordings. 409 naming `name` when neither
+    the body nor the speaker has a name."""
+    return SpeakerRepository(ctx.conn).remember(ctx.actor, ctx.uuid("uuid"), body.name)

@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from web.pipeline import routes as endpoint_routes
-from web.ui import account, admin, collections, library, media, notifications, search, settings
+from web.ui import account, admin, collections, library, media, notifications, search, settings, speakers
 from web.ui.render import error_page
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -33,7 +33,7 @@ def not_found(fallback: ASGIApp) -> ASGIApp:
     return default
 
 
-MODULES = (account, library, media, search, collections, notifications, settings, admin)
+MODULES = (account, library, media, search, collections, speakers, notifications, settings, admin)
 
 
 def routes() -> list[BaseRoute]:

@@ -2,9 +2,10 @@
 exports; and its forms.
 
 The page's script edits segments, requests summaries, retries and deletes through the JSON API (same routes,
-cookie + CSRF header); the forms here cover what works without a script: tags, comments, speaker names and
-merges, suggestions (a speaker's suggested name, and the voice-matched profiles of
-GET /api/speakers/{uuid}/suggestions), collections, and a segment's text. Exports are a plain GET form to
+cookie + CSRF header); the forms here cover what works without a script: tags, comments, speaker names (with
+"remember this voice": the profile of that name learns it) and merges, linking a speaker to a profile,
+suggestions (a speaker's suggested name, and the voice-matched profiles of GET /api/speakers/{uuid}/suggestions,
+with their similarity), collections, and a segment's text. Exports are a plain GET form to
 /api/files/{uuid}/export.
 """
 
@@ -22,6 +23,7 @@ from repo.errors import Invalid
 from repo.media_files import MediaFileRepository
 from repo.prompts import PromptRepository
 from repo.segments import SegmentRepository
+from repo.speaker_profiles import SpeakerProfileRepository
 from repo.speakers import SpeakerRepository
 from repo.summaries import SummaryRepository
 from repo.tags import TagRepository
@@ -34,6 +36,7 @@ from web.ui.render import View, page
 
 SPEAKER_COLOURS = 8
 IN_PROGRESS = ("pending", "queued", "processing", "cancelling")
+PROFILE_CHOICES = 500  # the profiles a speaker can be linked to from its card (the speakers page shows as many)
 
 
 def _back(view: View, anchor: str = "") -> Response:
@@ -87,6 +90,7 @@ def file_page(view: View) -> Response:
         "collections": CollectionRepository(view.conn).list(actor),
         "start": _timestamp(view.query("t")),
         "suggestions": {s.uuid: speaker_repo.suggestions(actor, s.uuid) for s in speakers},
+        "profiles": SpeakerProfileRepository(view.conn).list_mine(actor, limit=PROFILE_CHOICES) if speakers else [],
         "analytics": AnalyticsRepository(view.conn).for_file(actor, uuid),
         "export_formats": list(MEDIA_TYPES),
         "choices": file_choices(view.conn, actor, uuid, detail.id),
@@ -134,7 +138,27 @@ def rename_speaker(view: View) -> Response:
     elif action == "reject":
         speakers.update(view.actor, speaker, suggested_name="")
     else:
-        speakers.update(view.actor, speaker, display_name=view.form.get("display_name", "").strip())
+        name = view.form.get("display_name", "").strip()
+        remember = bool(view.form.get("remember"))
+        if remember and not name:
+            raise Invalid("name: give the speaker a name to remember the voice by", "display_name")
+        speakers.update(view.actor, speaker, display_name=name)
+        if remember:  # "remember this voice": the profile of that name learns it
+            speakers.remember(view.actor, speaker, name)
+    return _back(view, "#speakers")
+
+
+@page("/files/{uuid}/speakers/{speaker}/profile", methods=("POST",))
+def link_profile(view: View) -> Response:
+    """Link the speaker to one of the user's profiles (the user's answer: verified, and the profile learns the
+    voice), or unlink it."""
+    speakers, speaker = SpeakerRepository(view.conn), view.uuid("speaker")
+    if speakers.get(view.actor, speaker).media_file_uuid != view.uuid("uuid"):
+        raise Invalid("that speaker belongs to another file", "speaker")
+    if view.form.get("action") == "unlink":
+        speakers.assign_profile(view.actor, speaker, None)
+    else:
+        speakers.accept_suggestion(view.actor, speaker, _form_uuid(view, "profile", "Profile"))
     return _back(view, "#speakers")
 
 
@@ -200,6 +224,7 @@ ROUTES = [
     add_comment,
     delete_comment,
     rename_speaker,
+    link_profile,
     answer_suggestion,
     merge_speakers,
     edit_segment,

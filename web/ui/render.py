@@ -108,6 +108,13 @@ class View(Ctx):
             raise Invalid(f"{label or name.replace('_', ' ').capitalize()}: please fill this in", name)
         return value
 
+    def chosen(self, name: str, label: str) -> UUID:
+        """A required form field naming one item of a list (a <select> of uuids)."""
+        try:
+            return UUID(self.field(name, label=label))
+        except ValueError:
+            raise Invalid(f"{label}: choose one from the list", name) from None
+
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         return html(self.request, template, status, user=self.user, csrf=self.csrf, **context)
 
