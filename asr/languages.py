@@ -17,6 +17,7 @@ _CODES = (
 )
 BY_NAME = {name: code for code, name in (entry.split(" ", 1) for entry in _CODES.split(","))}
 CODES = frozenset(BY_NAME.values())
+_NAMES = {code: name for name, code in BY_NAME.items()}
 
 
 def language_code(value: object) -> str | None:
@@ -25,3 +26,9 @@ def language_code(value: object) -> str | None:
         return None
     key = value.strip().lower()
     return key if key in CODES else BY_NAME.get(key)
+
+
+def language_name(code: str) -> str:
+    """ "de" -> "German", for people; a code Whisper does not know stays as it is (a transcript file may name any)."""
+    name = _NAMES.get(code.strip().lower())
+    return name.title() if name else code

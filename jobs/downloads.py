@@ -38,7 +38,7 @@ DOWNLOAD = declare(
         function="workers.url_import.download_url",
         subject=IMPORT_SUBJECT,
         recover=_recover,
-        progress="upload",
+        progress="transcription",  # a download ends as a file, whose processing ends in a notification
         timeout_seconds=3 * 3600,
     )
 )

@@ -13,7 +13,8 @@ A `JobKind` holds everything about one kind of job that is not its code:
 - `recover`: what recovery does, in one transaction, with a task whose owner died. There is no default: a kind
   without a recovery action cannot be declared, so no task of it is ever silently closed with its subject left
   running;
-- `progress`: the notification kind its progress and outcome are shown under.
+- `progress`: the notification kind its outcome is shown under (repo/notifications.py; its progress on the way is
+  announced live to the owner's pages, never stored as a notification).
 
 `declare(kind)` adds it to the registry (two kinds with one name fail at import). Adding a kind is one declaration
 (here in `jobs/`), its function (in `workers/`) and its subject's SQL; recovery and the dispatcher iterate the

@@ -75,9 +75,7 @@ def _finish_cancel(conn: Connection, state: FileState, task_id: str) -> None:
     FileProcessingRepository(conn).finish_cancel(state.id)
     with ignoring_gone():
         TaskRepository(conn).cancel(task_id)
-    NotificationRepository(conn).notify(
-        state.user_id, TRANSCRIPTION.progress, f"{state.filename}: processing cancelled", media_file_id=state.id
-    )
+    NotificationRepository(conn).progress(state.user_id, "processing cancelled", None, state.id, task_id)
 
 
 def _give_up(conn: Connection, state: FileState, task_id: str) -> None:
@@ -97,13 +95,7 @@ def _requeue(conn: Connection, state: FileState, task_id: str) -> str:
     with ignoring_gone():
         TaskRepository(conn).fail(task_id, DEAD_OWNER)
     new_task = queue_processing(conn, state.id, state.user_id)
-    NotificationRepository(conn).notify(
-        state.user_id,
-        TRANSCRIPTION.progress,
-        f"{state.filename}: restarting after a worker stopped",
-        media_file_id=state.id,
-        task_id=new_task,
-    )
+    NotificationRepository(conn).progress(state.user_id, "restarting after a worker stopped", 0.0, state.id, new_task)
     return new_task
 
 
@@ -114,7 +106,7 @@ TRANSCRIPTION = declare(
         function="workers.process_media.process_media",
         subject=FILE_SUBJECT,
         recover=_recover,
-        progress="processing",
+        progress="transcription",
         timeout_seconds=4 * 3600,
     )
 )

@@ -8,7 +8,7 @@ rather than later; truncation past the first frame is found by the full decode (
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -57,7 +57,38 @@ def probe(path: Path, content_type: str | None = None) -> MediaInfo:
         audio = audio_stream(container)
         video = main_video(container)
         _first_frame(container, audio or video, path.name)
-        return _info(path, container, audio, video, content_type)
+        info = _info(path, container, audio, video, content_type)
+    if info.duration is None and audio is not None and video is None:
+        seconds = _demuxed_seconds(path)
+        if seconds is not None:
+            info = _with_duration(info, seconds)
+    return info
+
+
+def _demuxed_seconds(path: Path) -> float | None:
+    """The audio's length from its packets' times, for a file whose headers state none: a browser's recording
+    (MediaRecorder writes WebM as it goes, so it never knows its length). Demuxing reads the packets' headers
+    without decoding them; None when they carry no times either."""
+    with open_media(path) as container:
+        stream = audio_stream(container)
+        if stream is None or not stream.time_base:
+            return None
+        end = None
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is not None:
+                    last = packet.pts + (packet.duration or 0)
+                    end = last if end is None else max(end, last)
+        except av.error.FFmpegError:
+            pass  # a damaged tail: the full decode (waveform, transcription) says so
+        start = stream.start_time or 0
+        return float((end - start) * stream.time_base) if end is not None and end > start else None
+
+
+def _with_duration(info: MediaInfo, seconds: float) -> MediaInfo:
+    important = {**info.metadata_important, "duration": round(seconds, 3)}
+    raw = {**info.metadata_raw, "format": {**info.metadata_raw.get("format", {}), "duration": seconds}}
+    return replace(info, duration=seconds, metadata_important=important, metadata_raw=raw)
 
 
 def _first_frame(container: av.container.InputContainer, stream: av.stream.Stream | None, name: str) -> None:

@@ -92,6 +92,13 @@ class MediaFile:
     summary_status: str | None
     updated_at: datetime
     warnings: list[str]  # about the published transcript (file_processing.set_warnings)
+    # How sure the speech engine was of the language it detected; NULL when the language was given (at upload, in
+    # the settings) or came with a transcript file, so it also says whether `language` was detected.
+    language_probability: float | None
+
+    @property
+    def language_detected(self) -> bool:
+        return self.language_probability is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,17 @@
-"""Persisted per-user notifications, announced with pg_notify on CHANNEL when their transaction commits.
+"""Persisted per-user notifications, announced with pg_notify on CHANNEL when their transaction commits; and the
+progress of a job, announced on the same channel but never stored.
+
+A notification says how something ended, one per outcome: a transcript ready (`transcription`, with what to know
+about it: warnings, speakers not told apart), speakers recognised from the user's profiles (`speakers`), a summary
+ready (`summary`), something failed (`error`: processing, an import, a summary), and `system` messages. The steps
+on the way there (metadata read, waveform computed, 40 % transcribed…) are progress: they update the file's page
+and the library live, and would only bury the outcomes in the list (one upload used to leave nine).
 
 A notification is personal: only its user reads it, admins included. The pg_notify payload is
 {"user_id": <int>, "uuid": "<notification uuid>", "kind": "<kind>"}; the web process listens on CHANNEL, reads the
-row by uuid for that user and pushes it to the user's WebSocket connections.
+row by uuid for that user and pushes it to the user's WebSocket connections. A progress event's payload is
+{"event": "progress", "user_id", "file_uuid", "task_id", "step", "progress"}: ids, a step's words and a fraction,
+never a file name; it is pushed as it is.
 """
 
 from __future__ import annotations
@@ -21,8 +30,9 @@ from repo.errors import Invalid, NotFound
 from repo.rows import Actor
 
 CHANNEL: Final = "opentr_notifications"
-Kind = Literal["upload", "processing", "transcription", "summary", "error", "system"]
+Kind = Literal["transcription", "speakers", "summary", "error", "system"]
 KINDS: Final = tuple(get_args(Kind))
+PROGRESS_EVENT: Final = "progress"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,7 @@ _unread_count = s.scalar("notifications.unread_count", int)
 _mark_read = s.rowcount("notifications.mark_read")
 _preferences = s.many("notifications.preferences", Preference)
 _set_preference = s.one("notifications.set_preference", Preference)
+_announce_progress = s.execute("notifications.announce_progress")
 
 
 def _check_kind(kind: str) -> None:
@@ -87,6 +98,27 @@ class NotificationRepository:
             title=title,
             message=message,
             data=Jsonb(data or {}),
+            progress=progress,
+            media_file_id=media_file_id,
+            task_id=task_id,
+        )
+
+    def progress(
+        self,
+        user_id: int,
+        step: str,
+        progress: float | None,
+        media_file_id: int | None = None,
+        task_id: str | None = None,
+    ) -> None:
+        """Announce a job's step to its owner's open pages when the transaction commits; nothing is stored and no
+        preference applies (it is not a notification)."""
+        _announce_progress(
+            self.conn,
+            channel=CHANNEL,
+            event=PROGRESS_EVENT,
+            user_id=user_id,
+            step=step[:200],
             progress=progress,
             media_file_id=media_file_id,
             task_id=task_id,

@@ -382,7 +382,7 @@ CREATE TABLE notifications (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
     user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    kind text NOT NULL CHECK (kind IN ('upload', 'processing', 'transcription', 'summary', 'error', 'system')),
+    kind text NOT NULL CHECK (kind ~ '^[a-z]{1,40}$'),  -- 0012: the kinds are repo/notifications.py's KINDS
     title text NOT NULL CHECK (length(title) BETWEEN 1 AND 500),
     message text NOT NULL DEFAULT '',
     data jsonb NOT NULL DEFAULT '{}',
@@ -399,7 +399,7 @@ CREATE INDEX notifications_task_id_idx ON notifications (task_id) WHERE task_id 
 
 CREATE TABLE notification_preferences (
     user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    kind text NOT NULL CHECK (kind IN ('upload', 'processing', 'transcription', 'summary', 'error', 'system')),
+    kind text NOT NULL CHECK (kind ~ '^[a-z]{1,40}$'),  -- 0012: the kinds are repo/notifications.py's KINDS
     in_app boolean NOT NULL DEFAULT true,
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (user_id, kind)

@@ -11,7 +11,8 @@ id, uuid, user_id, filename, storage_path, file_size, content_type, file_hash, d
     audio_bit_depth, creation_date, last_modified_date, device_make, device_model, metadata_raw, metadata_important,
     thumbnail_path, waveform_data IS NOT NULL AS has_waveform, active_task_id, task_started_at, task_last_update,
     progress, cancellation_requested, retry_count, max_retries, last_error_message, error_category,
-    recovery_attempts, last_recovery_attempt, force_delete_eligible, summary_status, updated_at, warnings
+    recovery_attempts, last_recovery_attempt, force_delete_eligible, summary_status, updated_at, warnings,
+    language_probability
 
 -- fragment: file_state_columns
 -- The FileState row: where a file is in processing.

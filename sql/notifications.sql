@@ -19,6 +19,17 @@ FROM created n
 CROSS JOIN announced
 LEFT JOIN media_files m ON m.id = n.media_file_id;
 
+-- name: announce_progress :exec
+-- A job's step, for the owner's open pages: announced on commit like a notification, but never stored (see
+-- repo/notifications.py). The payload names the file by uuid, the one id pages know, and never its name.
+SELECT pg_notify(%(channel)s, json_build_object(
+    'event', %(event)s::text,
+    'user_id', %(user_id)s::bigint,
+    'file_uuid', (SELECT m.uuid FROM media_files m WHERE m.id = %(media_file_id)s::bigint),
+    'task_id', %(task_id)s::text,
+    'step', %(step)s::text,
+    'progress', %(progress)s::real)::text);
+
 -- name: list_for_user :many
 -- Keyset: the cursor is the uuid of the last notification of the previous page (newest first).
 SELECT n.id, n.uuid, n.user_id, n.kind, n.title, n.message, n.data, n.progress, n.media_file_id,

@@ -37,6 +37,9 @@ FLAGS = [
     "--autoplay-policy=no-user-gesture-required",
     "--mute-audio",
 ]
+# A microphone without hardware or a permission prompt: Chromium's fake capture device (a beep tone, and a
+# beep per second) is granted to every page; for the recording tests.
+FAKE_MICROPHONE = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 DESKTOP = (1280, 900)
 PHONE = (390, 844)
@@ -45,12 +48,12 @@ SCREENSHOTS = Path(os.environ.get("OPENTR_SCREENSHOT_DIR", Path(__file__).resolv
 
 
 @contextlib.contextmanager
-def chromium() -> Iterator[WebDriver]:
+def chromium(extra_flags: tuple[str, ...] | list[str] = ()) -> Iterator[WebDriver]:
     os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not try to fetch anything
     with tempfile.TemporaryDirectory(prefix="opentr-chromium-") as profile:
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
-        for flag in [*FLAGS, f"--user-data-dir={profile}", f"--window-size={DESKTOP[0]},{DESKTOP[1]}"]:
+        for flag in [*FLAGS, *extra_flags, f"--user-data-dir={profile}", f"--window-size={DESKTOP[0]},{DESKTOP[1]}"]:
             options.add_argument(flag)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
@@ -105,4 +108,13 @@ def screenshot(driver: WebDriver, name: str, size: tuple[int, int]) -> Path:
     driver.save_screenshot(str(path))
     TAKEN.append(path)
     driver.set_window_size(*DESKTOP)
+    return path
+
+
+def element_screenshot(driver: WebDriver, selector: str, name: str) -> Path:
+    """A picture of one part of the page (`selector`), for a person to look at; listed at the end of the run."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}-desktop.png"
+    driver.find_element("css selector", selector).screenshot(str(path))
+    TAKEN.append(path)
     return path

@@ -138,3 +138,19 @@ def truncated(source: Path, target: Path, fraction: float = 0.5) -> Path:
     data = source.read_bytes()
     target.write_bytes(data[: int(len(data) * fraction)])
     return target
+
+
+def browser_recording(path: Path, seconds: float = 3.0, rate: int = 48_000) -> Path:
+    """Opus in WebM written as a live stream, the way MediaRecorder writes it: no duration, no cues in its headers."""
+    with av.open(str(path), "w", format="webm", options={"live": "1"}) as out:
+        stream = out.add_stream("libopus", rate=rate)
+        stream.layout = "mono"
+        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate)).astype(np.float32)
+        for start in range(0, len(tone), 960):  # 20 ms frames, as browsers send
+            frame = av.AudioFrame.from_ndarray(tone[None, start : start + 960], format="flt", layout="mono")
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from config.settings import Settings
+from repo.notifications import NotificationRepository
 from repo.rows import Actor
 from repo.user_settings import SETTINGS
 from repo.users import UserRepository
@@ -141,6 +142,10 @@ def arrange(client: Any, url: str, headers: dict[str, str], closed_port: int) ->
         bob = factories.speaker(conn, actor, file_id, "SPEAKER_01")
         factories.segments(conn, file_id, ["hello there", "how are you"], speaker_id=ann)
         factories.segments(conn, file_id, ["fine thanks"], speaker_id=bob)
+        # the outcome a worker would have announced (an upload is a step, not a notification)
+        NotificationRepository(conn).notify(
+            actor.id, "transcription", "talk.wav: transcript ready", media_file_id=file_id
+        )
         speakers = [r[0] for r in conn.execute("SELECT uuid::text FROM speakers WHERE media_file_id = %s", [file_id])]
         segments = [
             r[0] for r in conn.execute("SELECT uuid::text FROM transcript_segments WHERE media_file_id = %s", [file_id])

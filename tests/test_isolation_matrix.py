@@ -29,6 +29,7 @@ from psycopg import sql
 from pydantic import BaseModel
 
 from config.settings import Settings
+from repo.notifications import NotificationRepository
 from repo.rows import Actor
 from repo.user_settings import SETTINGS
 from tests import factories
@@ -386,6 +387,10 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         (client.app.state.services.storage_dir / file_id[1]).write_bytes(f"{marker} thumbnail".encode())
         first = factories.speaker(conn, actor, file_id[0], "SPEAKER_00")
         second = factories.speaker(conn, actor, file_id[0], "SPEAKER_01")
+        # the outcome a worker would have announced (the upload itself is a step, not a notification)
+        NotificationRepository(conn).notify(
+            user_id, "transcription", f"{marker} transcript ready", "", None, 1.0, file_id[0]
+        )
         factories.segments(conn, file_id[0], [f"{marker} opening words", f"{marker} second thought"], first)
         conn.execute(
             "INSERT INTO speaker_matches (speaker1_id, speaker2_id, confidence) VALUES (%s, %s, 0.9)",

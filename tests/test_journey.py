@@ -280,10 +280,10 @@ def test_whole_journey_through_a_real_server_and_worker(
         summary_hit = http.get("/api/search", headers=auth, params={"q": "reviewed"}).json()
         assert [h["kind"] for h in summary_hit[0]["hits"]] == ["summary"]
 
-        # notifications of every stage
+        # one notification per outcome: the transcript ready, the summary ready (the steps went live only)
         notes = http.get("/api/notifications", headers=auth, params={"limit": 200}).json()
-        kinds = {n["kind"] for n in notes["items"]}
-        assert {"upload", "processing", "transcription", "summary"} <= kinds, kinds
+        kinds = sorted(n["kind"] for n in notes["items"])
+        assert kinds == ["summary", "transcription"], [(n["kind"], n["title"]) for n in notes["items"]]
         assert all(n["file_uuid"] == file_uuid for n in notes["items"])
         assert notes["unread_count"] == len(notes["items"])
         assert http.post("/api/notifications/read", headers=auth, json={}).json() == {"marked": len(notes["items"])}
@@ -315,11 +315,13 @@ def test_whole_journey_through_a_real_server_and_worker(
 
 
 class Listener:
-    """Reads a WebSocket session in a thread until a notification titled `until` arrives (bounded by `join`)."""
+    """Reads a WebSocket session in a thread until a notification titled `until` arrives (bounded by `join`); the
+    notifications in `received`, the live progress events in `steps`."""
 
     def __init__(self, session: Any, until: str) -> None:
         self.session, self.until = session, until
         self.received: list[dict[str, Any]] = []
+        self.steps: list[dict[str, Any]] = []
         self.errors: queue.Queue[BaseException] = queue.Queue()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -328,6 +330,9 @@ class Listener:
         try:
             while True:
                 message = self.session.receive_json()
+                if message["type"] == "progress":
+                    self.steps.append(message["progress"])
+                    continue
                 assert message["type"] == "notification", message
                 self.received.append(message["notification"])
                 if message["notification"]["title"] == self.until:
@@ -402,7 +407,10 @@ def _websocket_journey(client: Any, workers: WorkerEnv) -> None:
     for headers, got, file_uuid, other in zip((alice, bob), received, file_uuids, reversed(file_uuids), strict=True):
         stored = client.get("/api/notifications", headers=headers, params={"limit": 200}).json()["items"]
         assert sorted(n["uuid"] for n in got) == sorted(n["uuid"] for n in stored), "exactly its own, each once"
-        assert {"upload", "processing", "transcription"} <= {n["kind"] for n in got}
+        assert [n["kind"] for n in got if n["file_uuid"] == file_uuid] == ["transcription"], "one per outcome"
         assert {n["file_uuid"] for n in got} <= {file_uuid, None}
         assert other not in json.dumps(got)
     assert received[0][0]["title"] == "waiting before connecting", "unread ones come first, on connect"
+    for listener, file_uuid in zip(listeners, file_uuids, strict=True):  # the steps came live, each to its owner
+        assert {s["file_uuid"] for s in listener.steps} == {file_uuid}, listener.steps
+        assert "processing started" in [s["step"] for s in listener.steps]

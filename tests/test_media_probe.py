@@ -14,8 +14,9 @@ import av
 import numpy as np
 import pytest
 
+from media import sniff
 from media.probe import MediaError, probe
-from tests.media_fixtures import SAMPLES, SECONDS, Sample, encoded, random_bytes, truncated
+from tests.media_fixtures import SAMPLES, SECONDS, Sample, browser_recording, encoded, random_bytes, truncated
 
 pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
 
@@ -180,3 +181,14 @@ def test_an_error_can_name_the_uploaded_file_instead_of_the_stored_one(tmp_path:
     renamed = caught.value.renamed("talk.mp3")
     assert str(renamed).startswith("could not read talk.mp3: not a recognised")
     assert str(pickle.loads(pickle.dumps(renamed))) == str(renamed)
+
+
+def test_a_browser_recording_states_no_length_and_gets_it_from_its_packets(tmp_path: Path) -> None:
+    """MediaRecorder writes WebM as it records, so its headers never say how long it is; the packets do."""
+    path = browser_recording(tmp_path / "Recording 2026-12-07 14-03.webm", seconds=3.0)
+    with av.open(str(path)) as container:
+        assert container.duration is None and container.streams.audio[0].duration is None
+    info = probe(path, "audio/webm")
+    assert info.duration == pytest.approx(3.0, abs=0.05) and info.codec == "opus"
+    assert info.metadata_important["duration"] == pytest.approx(3.0, abs=0.05)
+    assert sniff.recognise(path, path.read_bytes()[:4096]) == "audio/webm"

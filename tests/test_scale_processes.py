@@ -129,10 +129,10 @@ def test_fifty_uploads_from_four_users_are_each_processed_once_by_three_job_proc
 
     per_file = env_of.query(
         "SELECT (SELECT count(*) FROM tasks t WHERE t.media_file_id = f.id),"
-        " (SELECT count(*) FROM notifications n WHERE n.media_file_id = f.id AND n.title LIKE '%%processing started')"
+        " (SELECT count(*) FROM notifications n WHERE n.media_file_id = f.id AND n.title LIKE '%%transcript ready')"
         " FROM media_files f"
     )
-    assert len(per_file) == UPLOADS  # one task per file, and its processing started exactly once:
+    assert len(per_file) == UPLOADS  # one task per file, and its processing ended exactly once:
     assert {tasks for _, tasks in per_file} == {1} and {started for _, started in per_file} == {1}
     redis = Redis.from_url(env_of.redis_url)
     ran_by = {redis.hget(key, "worker_name") for key in redis.scan_iter("rq:job:*") if redis.type(key) == b"hash"}

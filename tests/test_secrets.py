@@ -29,6 +29,7 @@ from credentials import sealing
 from repo import pgtools, schema
 from repo.database import Database
 from repo.llm_configs import LlmConfigRepository, associated_data
+from repo.notifications import NotificationRepository
 from tests import factories
 from tests.fuzz_support import private_redis
 from tests.llm_servers import Received, Reply, serving
@@ -126,8 +127,11 @@ def test_no_secret_in_the_database_dump_or_the_logs(
 
         # Live notifications over a real WebSocket, signed in the documented way: the token in the query string.
         ws_url = live_app.url.replace("http://", "ws://") + "/api/ws/notifications"
+        with psycopg.connect(fresh_url, autocommit=True) as conn:  # an upload is a step, not a notification
+            [(user_id,)] = conn.execute("SELECT id FROM users WHERE email = %s", [email]).fetchall()
+            NotificationRepository(conn).notify(user_id, "system", "welcome")
         with connect(f"{ws_url}?token={tokens[0]}", open_timeout=10) as ws:
-            assert json.loads(ws.recv(timeout=10))["notification"]["kind"] == "upload"
+            assert json.loads(ws.recv(timeout=10))["notification"]["title"] == "welcome"
 
         base = {"provider": "openai", "model_name": "m", "api_key": api_key}
         closed_config = http.post(

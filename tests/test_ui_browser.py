@@ -210,6 +210,9 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         # a bulk action on the ticked rows: the tag appears after the page reloads, with a sentence saying so
         css(driver, "li.file input.pick").click()
         wait(driver, lambda d: css(d, "#bulk-count").text == "1 file selected.", what="the selection count")
+        submit(driver, "#bulk")  # no action chosen yet: the list starts on none, and says so
+        wait(driver, lambda d: css(d, "#toast").text == "Choose what to do with the selected files first.")
+        Select(css(driver, "#bulk-action")).select_by_value("add_tag")
         css(driver, "#bulk-tag").send_keys("planning")
         submit(driver, "#bulk")
         wait(driver, lambda d: [t.text for t in d.find_elements(By.CSS_SELECTOR, "li.file a.tag")] == ["planning"])
@@ -219,7 +222,7 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         submit(driver, "#bulk")
         wait(driver, lambda d: css(d, "#toast").text == "Downloading 1 transcript.", what="the zip download")
         # the library's filters: a tag chosen in the form narrows the list to the files carrying it
-        Select(css(driver, "#f-tags")).select_by_value("planning")
+        css(driver, "#f-tags input[value=planning]").click()
         submit(driver, "form.filters")
         wait(driver, lambda d: "tags=planning" in d.current_url, what="the filtered library")
         assert len(driver.find_elements(By.CSS_SELECTOR, "li.file")) == 1

@@ -81,8 +81,23 @@ def test_the_api_filters_from_the_library_form(client: Any, fresh_url: str) -> N
     assert shown("status=completed,error") == ["long"]
     page = client.get("/?speaker=Ann").text
     assert '<option value="Ann" selected>Ann (1)</option>' in page  # the choices come from GET /api/files/filters
-    assert re.search(r'<option value="b" *>b \(2\)</option>', page)
+    assert re.search(r'<input type="checkbox" name="tags" value="b" *> b <span class="hint">\(2\)</span>', page)
+    checked = client.get("/?tags=b").text  # the tag filter's check boxes keep what was chosen
+    assert re.search(r'<input type="checkbox" name="tags" value="b" checked> b', checked)
     refused = client.get("/?uploaded_from=yesterday")
     assert refused.status_code == 422 and "Uploaded from: a date like 2026-01-31." in refused.text
     refused = client.get("/?longer_than=9&shorter_than=1")
     assert refused.status_code == 422 and "Shorter than: more minutes than in longer than, please." in refused.text
+
+
+def test_an_empty_library_shows_no_filters_until_there_is_something_to_filter(client: Any, fresh_url: str) -> None:
+    sign_up(client)
+    empty = client.get("/").text
+    assert 'class="filters"' not in empty and 'id="bulk"' not in empty and "Nothing here yet" in empty
+    filtered = client.get("/?q=Müller").text  # filters on, nothing found: the form stays to change them
+    assert 'class="filters"' in filtered and "No files match these filters" in filtered
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        factories.media_file(conn, actor_of(client, fresh_url, {}), filename="会議 🎙️ Müller.wav")
+    page = client.get("/").text
+    assert 'class="filters"' in page and 'id="f-tags"' not in page, "no tags yet: no tag filter either"
+    assert '<option value="" selected>choose an action…</option>' in page, "the bulk actions start on none"

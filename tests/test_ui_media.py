@@ -72,6 +72,12 @@ def test_rename_merge_and_suggestions(client: Any, fresh_url: str, signed_in: An
     names = [s["speaker_name"] for s in client.get(f"/api/files/{file_uuid}/transcript").json()]
     assert names == ["Obi-Wan", "Grievous"]
     assert "Suggested:" not in client.get(f"/files/{file_uuid}").text
+    page = client.get(f"/files/{file_uuid}").text  # merging cannot be undone: both lists start on no speaker
+    assert page.count('<option value="" selected>choose a speaker…</option>') == 2
+    for unchosen in ({"source": "", "target": first}, {"source": second, "target": ""}, {}):
+        refused = client.post(f"/files/{file_uuid}/speakers-merge", data={"csrf": token, **unchosen})
+        assert refused.status_code == 422 and "choose one from the list." in refused.text, unchosen
+    assert len(client.get(f"/api/files/{file_uuid}/speakers").json()) == 2, "nothing merged"
     merged = client.post(f"/files/{file_uuid}/speakers-merge", data={"csrf": token, "source": second, "target": first})
     assert merged.status_code == 200
     names = [s["speaker_name"] for s in client.get(f"/api/files/{file_uuid}/transcript").json()]
@@ -184,3 +190,36 @@ def test_a_video_shows_its_thumbnail_in_the_library_and_as_the_poster(
     assert f'poster="/api/files/{with_thumb}/thumbnail"' in client.get(f"/files/{with_thumb}").text
     assert "poster=" not in client.get(f"/files/{without}").text
     assert "<audio" in client.get(f"/files/{audio}").text
+
+
+def test_the_language_says_whether_it_was_detected_in_the_page_and_the_api(
+    client: Any, fresh_url: str, signed_in: Any
+) -> None:
+    """The engine's detected language (its probability stored with it) reads "German (detected)"; a language given at
+    upload or in the settings is shown without the word; a code Whisper does not know is shown as it is."""
+    _, owner = signed_in
+    cases = [
+        ("de", 0.93, "Language: German (detected)", True),
+        ("ja", None, "Language: Japanese", False),
+        ("tlh", None, "Language: tlh", False),
+    ]
+    for language, probability, shown, detected in cases:
+        with psycopg.connect(fresh_url, autocommit=True) as conn:
+            _, file_uuid = factories.media_file(
+                conn,
+                owner,
+                filename="会議の記録 🎙️ Müller.wav",
+                status="completed",
+                language=language,
+                language_probability=probability,
+            )
+        page = client.get(f"/files/{file_uuid}").text
+        assert f'<span data-role="language">{shown}</span>' in page, shown
+        detail = client.get(f"/api/files/{file_uuid}").json()
+        assert (detail["language"], detail["language_detected"]) == (language, detected)
+        assert detail["language_probability"] == (pytest.approx(probability) if probability else None)
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        _, unknown = factories.media_file(conn, owner, status="processing")
+    assert 'data-role="language"' not in client.get(f"/files/{unknown}").text
+    detail = client.get(f"/api/files/{unknown}").json()
+    assert (detail["language"], detail["language_detected"], detail["language_probability"]) == (None, False, None)

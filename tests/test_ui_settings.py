@@ -36,6 +36,10 @@ def test_llm_configuration_key_is_write_only(client: Any) -> None:
 
 def test_preferences_prompts_collections_notifications(client: Any, fresh_url: str) -> None:
     token = sign_up(client)
+    page = client.get("/settings").text  # one box per outcome, in words; no box for the steps of processing
+    for words in ("A transcript is ready", "Speakers are recognised from your speaker profiles", "A summary is ready"):
+        assert words in page
+    assert 'name="notify.processing"' not in page and 'name="notify.upload"' not in page
     saved = client.post(
         "/settings/preferences",
         data={"csrf": token, "summary.auto": "on", "ui.theme": "dark", "transcription.language": "de"},
@@ -43,7 +47,7 @@ def test_preferences_prompts_collections_notifications(client: Any, fresh_url: s
     assert saved.status_code == 200
     values = client.get("/api/settings").json()
     assert values["summary.auto"] is True and values["ui.theme"] == "dark" and values["transcription.language"] == "de"
-    assert client.get("/api/notifications/preferences").json()["upload"] is False  # unticked boxes turn kinds off
+    assert client.get("/api/notifications/preferences").json()["speakers"] is False  # unticked boxes turn kinds off
     client.post("/settings/prompts", data={"csrf": token, "name": "Short", "prompt_text": "Sum up {transcript}"})
     assert "Short" in [p["name"] for p in client.get("/api/prompts").json()]
     client.post("/collections/new", data={"csrf": token, "name": "Team"})

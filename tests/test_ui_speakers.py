@@ -141,6 +141,9 @@ def test_the_speakers_page_lists_plays_renames_merges_and_deletes(client: Any, f
         f"/speakers/{by_name[EMOJI]}/edit", data={"csrf": token, "name": f"{EMOJI} ✓"}, follow_redirects=False
     )
     assert renamed.status_code == 303 and renamed.headers["location"] == f"/speakers#profile-{by_name[EMOJI]}"
+    assert '<option value="" selected>choose a profile…</option>' in client.get("/speakers").text  # never preset
+    unchosen = client.post(f"/speakers/{by_name[JAPANESE]}/merge", data={"csrf": token, "source": ""})
+    assert unchosen.status_code == 422 and "Profile to merge: choose one from the list." in unchosen.text
     merged = client.post(f"/speakers/{by_name[JAPANESE]}/merge", data={"csrf": token, "source": by_name[EMOJI]})
     assert merged.status_code == 200
     [kept] = [p for p in profiles_api(client, token) if p["uuid"] == by_name[JAPANESE]]

@@ -3,16 +3,19 @@ starts (the guard relaxed to 127.0.0.1/32 only, so every other private address s
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from redis import Redis
 
 from config.settings import Settings
+from repo.notifications import CHANNEL
 from tests.web import register
 from tests.workers_support import WorkerEnv, wav
 from workers import ytdlp
@@ -136,7 +139,10 @@ def test_a_media_url_is_downloaded_with_progress_then_processed_like_an_upload(
     direct = start(relaxed, headers, f"{media_server}/talk.wav")
     redirected = start(relaxed, headers, f"{media_server}/hop")
 
-    burst(workers, tiny_whisper_dir)
+    with psycopg.connect(workers.conninfo, autocommit=True) as listener:  # the progress goes live, unstored
+        listener.execute(f"LISTEN {CHANNEL}")
+        burst(workers, tiny_whisper_dir)
+        events = [json.loads(n.payload) for n in listener.notifies(timeout=2)]
 
     done = state(relaxed, headers, direct)
     assert (done["status"], done["progress"], done["bytes_received"], done["bytes_total"]) == (
@@ -150,13 +156,8 @@ def test_a_media_url_is_downloaded_with_progress_then_processed_like_an_upload(
     assert relaxed.get(f"/api/files/{done['file_uuid']}/content", headers=headers).content == TALK
     task = relaxed.get(f"/api/tasks/{direct['task_id']}", headers=headers).json()
     assert (task["task_type"], task["status"]) == ("download", "completed")
-    progress = [
-        p
-        for (p,) in workers.query(
-            "SELECT progress FROM notifications WHERE task_id = %s AND progress IS NOT NULL ORDER BY id",
-            direct["task_id"],
-        )
-    ]
+    progress = [e["progress"] for e in events if e.get("event") == "progress" and e["task_id"] == direct["task_id"]]
+    assert workers.query("SELECT count(*) FROM notifications WHERE task_id = %s", direct["task_id"]) == [(0,)]
     assert progress[0] == 0.0 and progress[-1] == 1.0 and len(progress) >= 10
     assert progress == sorted(progress)
     hopped = state(relaxed, headers, redirected)

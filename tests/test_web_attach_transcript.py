@@ -60,8 +60,8 @@ def test_a_failed_file_takes_a_transcript_and_is_queued_again(
     task = client.get(f"/api/files/{file['uuid']}/status", headers=headers).json()["active_task_id"]
     queue = Queue("media", connection=Redis.from_url(client.app.state.services.redis_url))
     assert task in queue.job_ids
-    titles = [n["title"] for n in client.get("/api/notifications", headers=headers).json()["items"]]
-    assert "Transcript attached to Besprechung-Müller.wav" in titles
+    # a step, announced live; the notification comes with the outcome of processing
+    assert client.get("/api/notifications", headers=headers).json()["items"] == []
 
 
 def test_a_file_still_waiting_is_queued_again_with_the_transcript(client: Any, app_settings: Settings) -> None:
@@ -204,10 +204,9 @@ def test_a_transcript_longer_than_the_recording_is_kept_with_a_warning_until_a_f
     ]
     segments = client.get(f"/api/files/{file['uuid']}/transcript", headers=headers).json()
     assert [s["text"] for s in segments] == ["This belongs to another recording", "really"], "kept, not refused"
-    notes = client.get("/api/notifications", headers=headers).json()["items"]
-    [note] = [n for n in notes if n["title"].endswith("the transcript may not fit the recording")]
-    assert note["title"] == "Besprechung-Müller.wav: the transcript may not fit the recording"
-    assert note["message"] == warned["warnings"][0]
+    [note] = client.get("/api/notifications", headers=headers).json()["items"]  # one: the outcome, with the warning
+    assert note["title"] == "Besprechung-Müller.wav: transcript ready"
+    assert note["message"] == f"The transcript may not fit the recording: {warned['warnings'][0]}."
 
     assert attach(client, headers, file["uuid"], srt(FITTING)).status_code == 200
     burst(workers, tmp_path)

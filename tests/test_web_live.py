@@ -9,12 +9,13 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from repo.notifications import NotificationRepository
+from tests import factories
 from tests.web import actor_of, register
 
 
 def _notify(conninfo: str, user_id: int, title: str) -> None:
     with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
-        NotificationRepository(conn).notify(user_id, "processing", title)
+        NotificationRepository(conn).notify(user_id, "system", title)
 
 
 def _wait_listening(client: Any) -> None:
@@ -37,6 +38,31 @@ def test_unread_on_connect_then_live_and_only_its_own(client: Any, fresh_url: st
         _notify(fresh_url, bob_id, "for bob only")
         _notify(fresh_url, alice_id, "live one")
         assert ws.receive_json()["notification"]["title"] == "live one"
+
+
+def test_progress_comes_live_to_its_owner_only_and_is_not_replayed(client: Any, fresh_url: str) -> None:
+    """A job's step goes to the owner's open pages as `progress`, not as a notification: a socket opened later does
+    not get it again, and the count of new notifications stays 0."""
+    alice, bob = register(client), register(client)
+    owner, bob_id = actor_of(client, fresh_url, alice), actor_of(client, fresh_url, bob).id
+    alice_id = owner.id
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        file_id, file_uuid = factories.media_file(conn, owner, filename="会議 🎙️ Müller.wav")
+    _wait_listening(client)
+    token = alice["Authorization"].split()[1]
+    with client.websocket_connect(f"/api/ws/notifications?token={token}") as ws:
+        with psycopg.connect(fresh_url, autocommit=True) as conn:
+            NotificationRepository(conn).progress(bob_id, "for bob only", 0.5)
+            NotificationRepository(conn).progress(alice_id, "computed the waveform", 0.3, file_id)
+        message = ws.receive_json()
+    assert message == {
+        "type": "progress",
+        "progress": {"file_uuid": str(file_uuid), "task_id": None, "step": "computed the waveform", "progress": 0.3},
+    }
+    _notify(fresh_url, alice_id, "after")
+    with client.websocket_connect(f"/api/ws/notifications?token={token}") as ws:
+        assert ws.receive_json()["notification"]["title"] == "after", "the step was not stored, so not replayed"
+    assert client.get("/api/notifications", headers=alice).json()["unread_count"] == 1
 
 
 def test_token_may_come_as_the_first_message(client: Any, fresh_url: str) -> None:
@@ -64,7 +90,7 @@ def test_a_rolled_back_notification_is_never_sent(client: Any, fresh_url: str) -
     _wait_listening(client)
     with client.websocket_connect(f"/api/ws/notifications?token={headers['Authorization'].split()[1]}") as ws:
         with psycopg.connect(fresh_url, autocommit=True) as conn, pytest.raises(RuntimeError), conn.transaction():
-            NotificationRepository(conn).notify(user_id, "processing", "rolled back")
+            NotificationRepository(conn).notify(user_id, "system", "rolled back")
             raise RuntimeError("abort")
         _notify(fresh_url, user_id, "committed")
         assert ws.receive_json()["notification"]["title"] == "committed"

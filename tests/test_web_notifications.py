@@ -65,11 +65,14 @@ def test_preferences_default_on_and_change_per_kind(client: Any) -> None:
     headers = register(client)
     defaults = client.get("/api/notifications/preferences", headers=headers)
     assert defaults.status_code == 200 and defaults.json() == dict.fromkeys(KINDS, True)
-    changed = client.put("/api/notifications/preferences", headers=headers, json={"summary": False, "upload": False})
+    changed = client.put("/api/notifications/preferences", headers=headers, json={"summary": False, "speakers": False})
     assert changed.status_code == 200
-    assert changed.json() == {**dict.fromkeys(KINDS, True), "summary": False, "upload": False}
-    again = client.put("/api/notifications/preferences", headers=headers, json={"upload": True})
-    assert again.json()["upload"] is True and again.json()["summary"] is False
+    assert changed.json() == {**dict.fromkeys(KINDS, True), "summary": False, "speakers": False}
+    assert sorted(KINDS) == ["error", "speakers", "summary", "system", "transcription"], "outcomes, not steps"
+    gone = client.put("/api/notifications/preferences", headers=headers, json={"processing": False})
+    assert gone.status_code == 422 and gone.json()["field"] == "processing", "steps are no notification any more"
+    again = client.put("/api/notifications/preferences", headers=headers, json={"speakers": True})
+    assert again.json()["speakers"] is True and again.json()["summary"] is False
     assert client.get("/api/notifications/preferences", headers=headers).json() == again.json()
 
 
@@ -83,8 +86,8 @@ def test_each_user_sees_and_marks_only_their_own(client: Any, fresh_url: str) ->
     assert client.post("/api/notifications/read", headers=stranger, json={}).json() == {"marked": 0}
     foreign_cursor = client.get("/api/notifications", headers=stranger, params={"cursor": uuids[0]}).json()
     assert foreign_cursor["items"] == []
-    client.put("/api/notifications/preferences", headers=stranger, json={"processing": False})
-    assert client.get("/api/notifications/preferences", headers=owner).json()["processing"] is True
+    client.put("/api/notifications/preferences", headers=stranger, json={"transcription": False})
+    assert client.get("/api/notifications/preferences", headers=owner).json()["transcription"] is True
     assert client.get("/api/notifications", headers=owner).json()["unread_count"] == 2
 
 

@@ -130,6 +130,20 @@ def test_unknown_pages_are_html_and_unknown_api_paths_stay_json(client: Any) -> 
     api = client.get("/api/no/such/route")
     assert api.status_code == 404 and api.headers["content-type"] == "application/json"
     assert client.delete("/api/files").status_code == 405  # the API's method errors are unchanged
+    assert '<a href="/register">Register</a>' in page.text and "Open your library" not in page.text
+
+
+def test_an_unknown_page_knows_who_is_signed_in(client: Any) -> None:
+    """Not "Sign in / Register" for someone signed in: their header, and the way on is their library."""
+    sign_up(client)
+    page = client.get("/no/such/page/会議")
+    assert page.status_code == 404 and "There is no page at this address." in page.text
+    assert "Open your library" in page.text and "Sign out" in page.text
+    assert 'href="/signin"' not in page.text and 'href="/register"' not in page.text
+    client.cookies.clear()
+    client.cookies.set("opentr_session", "forged.value")  # a cookie that proves nothing: a visitor's page
+    forged = client.get("/no/such/page")
+    assert forged.status_code == 404 and 'href="/signin"' in forged.text
 
 
 def test_every_page_renders_for_a_signed_in_user(client: Any, fresh_url: str) -> None:

@@ -16,7 +16,7 @@ from starlette.datastructures import Headers
 
 from config.settings import Settings
 from storage.backend import LocalStorage
-from tests.media_fixtures import encoded
+from tests.media_fixtures import browser_recording, encoded
 from tests.web import register, sign_up
 from tests.workers_support import wav
 from web.content_disposition import ascii_fallback, parse_part
@@ -110,6 +110,19 @@ def test_curl_sends_octet_stream_and_raw_utf8_and_the_content_decides(client: An
     assert voice.status_code == 201 and voice.json()["content_type"] == "audio/mp4"
     kinds = client.get("/api/files", headers=headers, params={"media_type": "video"}).json()["items"]
     assert [item["filename"] for item in kinds] == ["Vortrag.mkv"]
+
+
+def test_a_recording_made_in_the_browser_is_accepted_as_audio_webm(client: Any, tmp_path: Path) -> None:
+    """What the upload page's Record button sends: Opus in WebM without a stated length, as audio/webm (Chromium)
+    or with codecs named; accepted, stored as audio/webm, its length read at processing."""
+    headers = register(client)
+    data = browser_recording(tmp_path / "recording.webm").read_bytes()
+    created = send(client, headers, chromium("Recording 2026-12-07 14-03.webm", data, "audio/webm"))
+    assert created.status_code == 201, created.text
+    assert (created.json()["filename"], created.json()["content_type"]) == (
+        "Recording 2026-12-07 14-03.webm",
+        "audio/webm",
+    )
 
 
 def test_filename_star_as_older_clients_send_it(client: Any) -> None:

@@ -229,14 +229,9 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile | Response:
         DiarizationRepository(ctx.conn).set_hints(created.id, hints)
         ProcessingChoicesRepository(ctx.conn).store(created.id, chosen)
         task_id = queue_after_commit(ctx, created.id, actor.id)
-        NotificationRepository(ctx.conn).notify(
-            actor.id,
-            "upload",
-            f"Uploaded {created.filename}",
-            "Processing will start shortly.",
-            data={"file_uuid": str(created.uuid)},
-            media_file_id=created.id,
-            task_id=task_id,
+        # A step, not an outcome: the library shows the file waiting; the notification comes when it is done.
+        NotificationRepository(ctx.conn).progress(
+            actor.id, "uploaded; processing starts shortly", None, created.id, task_id
         )
     except BaseException:
         body.discard()
@@ -292,14 +287,8 @@ def attach_transcript(ctx: Ctx, body: ReceivedTranscript) -> MediaFile:
             files.request_cancel(actor, file_uuid)
         moved = files.reprocess(actor, file_uuid)
         task_id = queue_after_commit(ctx, moved.id, moved.user_id)
-        NotificationRepository(ctx.conn).notify(
-            moved.user_id,
-            "upload",
-            f"Transcript attached to {moved.filename}",
-            f"{body.sidecar.filename} will be used; processing will start shortly.",
-            data={"file_uuid": str(moved.uuid)},
-            media_file_id=moved.id,
-            task_id=task_id,
+        NotificationRepository(ctx.conn).progress(
+            moved.user_id, "transcript file attached; processing starts shortly", None, moved.id, task_id
         )
         # Last, so that a refusal above leaves the file's earlier transcript file as it was.
         move_into_storage(body.sidecar, ctx.services.storage, layout.sidecar_of(moved.storage_path))

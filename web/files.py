@@ -35,7 +35,11 @@ class FileOut(BaseModel):
     title: str | None
     author: str | None
     description: str | None
-    language: str | None
+    language: str | None = Field(description="the spoken language's code: given at upload, or detected (see below)")
+    language_detected: bool = Field(
+        description="true when the speech engine detected `language`; false when it was given, or none is known"
+    )
+    language_probability: float | None = Field(description="how sure the engine was of the language it detected")
     source_url: str | None
     is_public: bool
     status: str

@@ -1,7 +1,10 @@
 """Live notifications: one LISTEN connection per web process fans `pg_notify` events out to WebSockets.
 
 A client connects to `WS /api/ws/notifications` with its token (`?token=` or a first message `{"token": ...}`),
-receives every unread notification, then each new one as it is committed, and only its own.
+receives every unread notification, then each new one as it is committed, and only its own: `{"type":
+"notification", "notification": {...}}`. A job's progress comes the same way as `{"type": "progress", "progress":
+{"file_uuid", "task_id", "step", "progress"}}`, live only: it is not stored, so a page opened later reads the file's
+progress from the file itself.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import asyncio
 import contextlib
 import json
 import logging
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import anyio
@@ -17,7 +22,7 @@ import psycopg
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from repo.notifications import CHANNEL, Notification, NotificationRepository
+from repo.notifications import CHANNEL, PROGRESS_EVENT, Notification, NotificationRepository
 from repo.rows import Actor
 from repo.users import User, UserRepository
 from web import sessions
@@ -30,10 +35,20 @@ CLOSE_UNAUTHORIZED = 4401
 RESYNC = None  # queued after a reconnect: the socket re-reads what is unread, as events may have been missed
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A job's step, as announced (repo/notifications.py): passed on to the owner's sockets as it came."""
+
+    body: dict[str, Any]
+
+
+Event = Notification | Progress | None
+
+
 class LiveHub:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.subscribers: dict[int, set[asyncio.Queue[Notification | None]]] = {}
+        self.subscribers: dict[int, set[asyncio.Queue[Event]]] = {}
         self.listening = False
         self._task: asyncio.Task[None] | None = None
 
@@ -46,12 +61,12 @@ class LiveHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def subscribe(self, user_id: int) -> asyncio.Queue[Notification | None]:
-        queue: asyncio.Queue[Notification | None] = asyncio.Queue(maxsize=1000)
+    def subscribe(self, user_id: int) -> asyncio.Queue[Event]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=1000)
         self.subscribers.setdefault(user_id, set()).add(queue)
         return queue
 
-    def unsubscribe(self, user_id: int, queue: asyncio.Queue[Notification | None]) -> None:
+    def unsubscribe(self, user_id: int, queue: asyncio.Queue[Event]) -> None:
         queues = self.subscribers.get(user_id, set())
         queues.discard(queue)
         if not queues:
@@ -75,7 +90,7 @@ class LiveHub:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
 
-    def _broadcast(self, item: Notification | None) -> None:
+    def _broadcast(self, item: Event) -> None:
         for queues in self.subscribers.values():
             for queue in queues:
                 with contextlib.suppress(asyncio.QueueFull):
@@ -84,17 +99,23 @@ class LiveHub:
     async def _dispatch(self, payload: str) -> None:
         try:
             event = json.loads(payload)
-            user_id, uuid = int(event["user_id"]), UUID(event["uuid"])
-        except (ValueError, KeyError, TypeError):
+            user_id = int(event["user_id"])
+            progress = event.get("event") == PROGRESS_EVENT
+            uuid = None if progress else UUID(event["uuid"])
+        except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("ignoring a malformed notification event")
             return
         queues = self.subscribers.get(user_id)
         if not queues:
             return
-        notification = await anyio.to_thread.run_sync(self._read, user_id, uuid)
+        item: Event
+        if uuid is None:
+            item = Progress({k: event.get(k) for k in ("file_uuid", "task_id", "step", "progress")})
+        else:
+            item = await anyio.to_thread.run_sync(self._read, user_id, uuid)
         for queue in list(queues):
             with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait(notification)
+                queue.put_nowait(item)
 
     def _read(self, user_id: int, uuid: UUID) -> Notification:
         with self.services.db.transaction() as conn:
@@ -163,7 +184,12 @@ async def notifications_socket(websocket: WebSocket) -> None:
                 getter.cancel()
                 break
             item = getter.result()
-            await (send_unread() if item is RESYNC else send(item))
+            if item is RESYNC:
+                await send_unread()
+            elif isinstance(item, Progress):
+                await websocket.send_json({"type": "progress", "progress": item.body})
+            else:
+                await send(item)
     except (WebSocketDisconnect, RuntimeError):
         pass  # the client went away while we were sending
     finally:

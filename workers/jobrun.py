@@ -87,7 +87,8 @@ class JobRun:
         media_file_id: int | None = None,
         data: dict[str, Any] | None = None,
     ) -> None:
-        """A notification about this run, under the kind's declared progress kind unless told otherwise."""
+        """A notification of this run's outcome, under the kind's declared kind unless told otherwise (its progress
+        goes through `report`: live, not stored)."""
         NotificationRepository(conn).notify(
             user_id,
             kind or self.kind.progress,
@@ -99,10 +100,12 @@ class JobRun:
             task_id=self.task_id,
         )
 
-    def report(self, conn: Connection, user_id: int, progress: float, title: str, **where: Any) -> None:
-        """Progress: the task's fraction and a notification, in the caller's transaction."""
+    def report(
+        self, conn: Connection, user_id: int, progress: float, title: str, media_file_id: int | None = None
+    ) -> None:
+        """Progress: the task's fraction, announced live to the owner's pages, in the caller's transaction."""
         TaskRepository(conn).heartbeat(self.task_id, progress)
-        self.notify(conn, user_id, title, progress=progress, **where)
+        NotificationRepository(conn).progress(user_id, title, progress, media_file_id, self.task_id)
 
     def durably(self, write: Callable[[], T]) -> T:
         """`write()`, run again after waiting for the database as long as the database is unavailable."""

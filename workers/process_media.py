@@ -1,8 +1,9 @@
 """`process_media(file_id, task_id)`, the `transcription` kind (jobs/transcription.py): queued → processing →
 completed | error | cancelled, run by the skeleton of workers/jobrun.py (lease, claim, failures).
 
-Each step commits on its own (metadata, waveform, thumbnail, transcript, analytics, completion), with progress
-and a notification. The transcript is staged while it is produced (workers/transcription.py) and published in one
+Each step commits on its own (metadata, waveform, thumbnail, transcript, analytics, completion), with its progress
+announced live; the job ends in one notification: the transcript ready (with what to know about it), or the
+failure. The transcript is staged while it is produced (workers/transcription.py) and published in one
 short transaction, so re-running the job after a crash is safe: nothing partial was ever visible, the transcript
 is replaced whole, analytics upserted.
 """
@@ -66,7 +67,7 @@ class ProcessMedia(JobBody[FileJob]):
         )
 
     def started(self, run: JobRun, conn: Connection, job: FileJob) -> None:
-        job.notify(conn, self.kind.progress, "processing started", progress=0.0)
+        job.announce(conn, "processing started", 0.0)
 
     def work(self, run: JobRun, job: FileJob) -> None:
         _run(run.context, job)
@@ -93,13 +94,14 @@ class ProcessMedia(JobBody[FileJob]):
                 FileProcessingRepository(conn).finish_cancel(job.file_id)
             with ignoring_gone():
                 TaskRepository(conn).cancel(job.task_id)
-            job.notify(conn, self.kind.progress, "processing cancelled")
+            job.announce(conn, "processing cancelled", None)
 
 
 process_media = job_function(ProcessMedia())
 
 
 def _run(context: JobContext, job: FileJob) -> None:
+    job.notes.clear()  # a run again from the start (after an outage) says only what it finds itself
     with context.db.transaction() as conn:
         media = MediaFileRepository(conn).get_by_id(job.file_id)
         stored = ProcessingChoicesRepository(conn).for_job(job.file_id)
@@ -226,6 +228,15 @@ def _thumbnail(storage: Storage, path: Path, storage_path: str, filename: str) -
     return relative
 
 
+# The title of the notification a run ends with: what it did.
+DONE: dict[MediaStage | None, str] = {
+    None: "transcript ready",
+    "transcription": "transcript ready",
+    "diarization": "speakers found again",
+    "speakers": "speakers matched again",
+}
+
+
 def _complete(
     context: JobContext, job: FileJob, stage: MediaStage | None, summarise: bool, prompt_id: int | None = None
 ) -> None:
@@ -233,13 +244,17 @@ def _complete(
     with context.db.transaction() as conn:
         FileProcessingRepository(conn).complete(job.file_id, job.task_id)
         TaskRepository(conn).complete(job.task_id)
-        job.notify(conn, "transcription", "transcript ready", progress=1.0)
+        job.notify(conn, "transcription", DONE[stage], _sentences(job.notes), progress=1.0)
         if stage is not None:
             ProcessingChoicesRepository(conn).finish_stage(job.file_id)
         if summarise:
             summary_task = _queue_auto_summary(conn, job, prompt_id)
     if summary_task is not None:
         enqueue_summary(redis_connection(context.redis_url), *summary_task)
+
+
+def _sentences(notes: list[str]) -> str:
+    return " ".join(f"{note[:1].upper()}{note[1:]}{'' if note.endswith('.') else '.'}" for note in notes)[:2000]
 
 
 def _queue_auto_summary(conn: Connection, job: FileJob, prompt_id: int | None) -> tuple[int, str] | None:

@@ -69,7 +69,8 @@ def match_again(conn: Connection, job: FileJob) -> MatchOutcome:
     """A re-run of speaker matching: the file's stored voices against the owner's profiles and other recordings as
     they are now (new profiles, changed thresholds); the transcript and its speakers stay as they are."""
     report = _match(conn, job.file_id, job.user_id)
-    job.notify(conn, "processing", "speakers matched again", describe(report) or "no matching speaker found")
+    _announce(conn, job, report)
+    job.note(describe(report) or "no speaker matched your speaker profiles or other recordings")
     return report
 
 
@@ -90,9 +91,19 @@ def describe(outcome: MatchOutcome) -> str:
 def record_outcome(
     conn: Connection, job: FileJob, outcome: Outcome, message: str | None = None, report: MatchOutcome | None = None
 ) -> None:
-    """Store on the file what its speaker labels come from, and tell the user, saying why when there is only one
-    speaker because diarization did not run (no silent fallback)."""
+    """Store on the file what its speaker labels come from. The owner is told when speakers were recognised (a
+    notification of its own), and, with the transcript's notification, why there is only one speaker when
+    diarization could not run (no silent fallback)."""
     DiarizationRepository(conn).set_outcome(job.file_id, outcome)
-    details = [part for part in (message, describe(report) if report else "") if part]
-    kind = "error" if outcome in ("models_missing", "failed") else "processing"
-    job.notify(conn, kind, OUTCOME_TITLES[outcome], "; ".join(details))
+    if outcome in ("models_missing", "failed"):
+        job.note("; ".join(part for part in (OUTCOME_TITLES[outcome], message) if part))
+    if report:
+        _announce(conn, job, report)
+
+
+def _announce(conn: Connection, job: FileJob, report: MatchOutcome) -> None:
+    # Recognised from a profile, or a profile suggested for a speaker: worth a notification. Only similar voices in
+    # other recordings: shown on the file's page, not announced (every file of a weekly meeting would say it).
+    if report.assigned or any(s.status == "pending" for s in report.suggestions):
+        title = "speakers recognised" if report.assigned else "speakers you may know"
+        job.notify(conn, "speakers", title, describe(report))

@@ -1,4 +1,5 @@
-"""One job step = one transaction that writes its result, its progress (file, task) and a notification.
+"""One job step = one transaction that writes its result and its progress (file, task, announced live to the
+owner's pages; repo/notifications.py: progress is not a notification, only outcomes are).
 
 A step that finds the file's cancel flag raised (or the file taken over by another job) raises instead of
 committing, so the job stops between steps and never writes past a cancellation. Progress written here is for
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from jobs.transcription import TRANSCRIPTION
 from repo.database import Connection, Database
@@ -37,7 +38,10 @@ class FileJob:
     task_id: str
     filename: str
     progress: float = 0.0
-    reports_as: str = TRANSCRIPTION.progress  # the notification kind of its progress (its kind's declaration)
+    reports_as: str = TRANSCRIPTION.progress  # the notification kind of its outcome (its kind's declaration)
+    # What the owner should know with the outcome (a transcript that may not fit, speakers not told apart): said in
+    # the one notification the job ends with, not in one each. A run again starts with none (process_media).
+    notes: list[str] = field(default_factory=list)
 
     def step(self, progress: float, title: str, write: Callable[[Connection], object] | None = None) -> None:
         with self.db.transaction() as conn:
@@ -60,7 +64,16 @@ class FileJob:
             raise JobCancelled(title)
         TaskRepository(conn).heartbeat(self.task_id, progress)
         if announce:
-            self.notify(conn, self.reports_as, title, progress=progress)
+            self.announce(conn, title, progress)
+
+    def announce(self, conn: Connection, step: str, progress: float | None) -> None:
+        """The step, live on the file's page and in the library; stored nowhere but in the file's progress."""
+        NotificationRepository(conn).progress(self.user_id, step, progress, self.file_id, self.task_id)
+
+    def note(self, note: str) -> None:
+        """Something to say with the outcome; a step's transaction run again adds it once."""
+        if note and note not in self.notes:
+            self.notes.append(note)
 
     def notify(self, conn: Connection, kind: str, title: str, message: str = "", progress: float | None = None) -> None:
         NotificationRepository(conn).notify(

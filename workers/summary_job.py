@@ -72,7 +72,7 @@ class GenerateSummary(JobBody[SummaryJob]):
         return SummaryJob(summary.user_id, media.id, media.filename)
 
     def started(self, run: JobRun, conn: Connection, job: SummaryJob) -> None:
-        run.notify(conn, job.owner, f"{job.filename}: summarising", progress=0.1, media_file_id=job.file_id)
+        run.report(conn, job.owner, 0.1, "summarising", media_file_id=job.file_id)
 
     def work(self, run: JobRun, job: SummaryJob) -> None:
         if job.answer is None:

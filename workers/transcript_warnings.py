@@ -40,10 +40,10 @@ def past_the_end(last_end: float | None, duration: float | None) -> str | None:
 
 def record(conn: Connection, job: FileJob, segments: Iterable[Timed], duration: float | None) -> list[str]:
     """Check the transcript being published in `conn`'s transaction; store the file's warnings (replacing any from
-    an earlier run) and notify each one. The warnings, for the caller's log."""
+    an earlier run); the job's outcome notification says each one. The warnings, for the caller's log."""
     last_end = max((segment.end_time for segment in segments), default=None)
     warnings = [warning for warning in (past_the_end(last_end, duration),) if warning is not None]
     FileProcessingRepository(conn).set_warnings(job.file_id, warnings)
     for warning in warnings:
-        job.notify(conn, "transcription", "the transcript may not fit the recording", warning)
+        job.note(f"the transcript may not fit the recording: {warning}")
     return warnings

@@ -156,7 +156,6 @@ def _store(run: JobRun, job: Download, part: Path, fetched: Fetched, title: str 
 def _notify(
     run: JobRun, conn: Connection, record: UrlImport, title: str, progress: float, media_file_id: int | None = None
 ) -> None:
-    """Progress on the task and a notification; the import's uuid is what the client follows."""
-    run.report(
-        conn, record.user_id, progress, title[:200], media_file_id=media_file_id, data={"import_uuid": str(record.uuid)}
-    )
+    """Progress on the task, announced live; the upload page follows the import by its uuid
+    (GET /api/files/from-url/{uuid}), the file's own processing then ends in a notification."""
+    run.report(conn, record.user_id, progress, title[:200], media_file_id=media_file_id)

@@ -19,7 +19,12 @@ export async function api(method, url, body) {
     throw new Error("Your session has ended; sign in again.");
   }
   const data = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) throw new Error(explain(response.status, data));
+  if (!response.ok) {
+    const error = new Error(explain(response.status, data));
+    error.status = response.status; // and the field the API named, for a page that explains it in its own words
+    error.field = data && typeof data.field === "string" ? data.field : null;
+    throw error;
+  }
   return data;
 }
 
@@ -44,7 +49,9 @@ export function say(message) {
   toastTimer = setTimeout(() => toast.classList.remove("shown"), 6000);
 }
 
-// The live socket: `window` receives an "opentr:notification" event per notification, "opentr:live" on (dis)connect.
+// The live socket: `window` receives an "opentr:notification" event per notification (an outcome: stored, counted as
+// new), an "opentr:progress" event per step of a job (live only: {file_uuid, task_id, step, progress}), and
+// "opentr:live" on (dis)connect.
 export const live = { open: false };
 let unread = new Set();
 
@@ -65,6 +72,10 @@ function connect(delay) {
   socket.addEventListener("message", (event) => {
     let message;
     try { message = JSON.parse(event.data); } catch { return; }
+    if (message.type === "progress") {
+      window.dispatchEvent(new CustomEvent("opentr:progress", { detail: message.progress }));
+      return;
+    }
     if (message.type !== "notification") return;
     const n = message.notification;
     if (!n.read_at) unread.add(n.uuid);

@@ -45,7 +45,8 @@ async function refresh(uuid) {
   } catch { /* the next event or poll tries again */ }
 }
 
-window.addEventListener("opentr:notification", (event) => {
+// A step of processing (live only) or an outcome (a notification): both name the file and move its bar.
+function follow(event) {
   const n = event.detail;
   if (!n.file_uuid) return;
   const item = row(n.file_uuid);
@@ -53,7 +54,9 @@ window.addEventListener("opentr:notification", (event) => {
     item.querySelector('[data-role="progress"]').value = n.progress;
   }
   refresh(n.file_uuid);
-});
+}
+window.addEventListener("opentr:progress", follow);
+window.addEventListener("opentr:notification", follow);
 
 // Without the socket (a proxy that drops WebSockets), poll the files still in progress.
 setInterval(() => {
@@ -123,6 +126,11 @@ if (bulk) {
     const uuids = picked();
     if (!uuids.length) { say("Select at least one file first."); return; }
     const action = bulk.elements.action.value;
+    if (!action) { // the list starts on no action: deleting (or any other) is never what a stray click does
+      say("Choose what to do with the selected files first.");
+      bulk.elements.action.focus();
+      return;
+    }
     const button = bulk.querySelector("button[type=submit]");
     button.disabled = true;
     try {

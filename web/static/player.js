@@ -160,12 +160,28 @@ document.addEventListener("click", async (event) => {
     }
   } catch (error) {
     button.disabled = false;
+    if (action === "summarise" && error.field === "llm_config_uuid") {
+      noLanguageModel();
+      return;
+    }
     say(error.message);
   }
 });
 
+// The API names the missing field (llm_config_uuid); a person is told what to set up, and where.
+function noLanguageModel() {
+  const problem = document.getElementById("summary-problem");
+  problem.replaceChildren(
+    "Summaries are written by a language model (LLM), and none is set up for you yet. Add one in ",
+    Object.assign(document.createElement("a"), { href: "/settings#llm", textContent: "Settings" }),
+    " (and make it active), then request the summary again.",
+  );
+  problem.hidden = false;
+  problem.querySelector("a").focus();
+}
+
 let statusAsked = 0;
-window.addEventListener("opentr:notification", async (event) => {
+async function follow(event) {
   const n = event.detail;
   if (n.file_uuid !== fileUuid) return;
   // A finished summary shows on a reload; remember which did, as the socket replays unread ones on every load.
@@ -179,10 +195,14 @@ window.addEventListener("opentr:notification", async (event) => {
   if (!["pending", "queued", "processing", "cancelling"].includes(page.dataset.status)) return;
   const bar = document.querySelector('[data-role="progress"]');
   if (bar && typeof n.progress === "number") bar.value = n.progress;
+  const step = document.querySelector('[data-role="step"]');
+  if (step && typeof n.step === "string") step.textContent = n.step.charAt(0).toUpperCase() + n.step.slice(1);
   const ticket = ++statusAsked; // answers may arrive out of order: only the newest counts
   const state = await api("GET", `/api/files/${fileUuid}/status`).catch(() => null);
   if (ticket !== statusAsked) return;
   if (state && state.status !== page.dataset.status && ["completed", "error", "cancelled"].includes(state.status)) {
     location.reload();
   }
-});
+}
+window.addEventListener("opentr:progress", follow);
+window.addEventListener("opentr:notification", follow);

@@ -35,8 +35,20 @@ function entry(file) {
   state.textContent = "waiting";
   item.append(label, bar, state);
   list.append(item);
-  return { item, bar, state };
+  return { item, bar, state, name: file.name };
 }
+
+// A refused upload must not look like a finished one: the bar turns red (app.css, li.failed) and says so to
+// assistive technology; the reason is written next to it.
+function refused(view) {
+  view.item.classList.add("failed");
+  view.bar.value = 1;
+  view.bar.setAttribute("aria-label", `Upload of ${view.name} refused`);
+  view.bar.setAttribute("aria-invalid", "true");
+}
+
+// The processing choices: each goes even when empty (no vocabulary, your active prompt), unlike a speaker count.
+const CHOICES = ["model", "language", "task", "vocabulary", "diarization", "summary", "summary_prompt"];
 
 function send(file, transcript, fields, view) {
   const data = new FormData();
@@ -63,10 +75,10 @@ function send(file, transcript, fields, view) {
       link.textContent = "uploaded; processing — open it";
       view.state.append(link);
     } else if (request.status === 401) {
-      view.item.classList.add("failed");
+      refused(view);
       view.state.innerHTML = 'Your session has ended. <a href="/signin?next=/upload">Sign in again</a> and upload once more.';
     } else {
-      view.item.classList.add("failed");
+      refused(view);
       view.state.textContent = `Not uploaded: ${explain(request.status, body)} `;
       if (request.status === 409 && body && typeof body.existing_url === "string") {
         const link = document.createElement("a"); // the same recording is already there: lead to it
@@ -77,26 +89,35 @@ function send(file, transcript, fields, view) {
     }
   });
   request.addEventListener("error", () => {
-    view.item.classList.add("failed");
+    refused(view);
     view.state.textContent = "Not uploaded: the connection to the server was lost. Check it and try again.";
   });
   request.send(data);
 }
 
-const CHOICES = ["model", "language", "task", "vocabulary", "diarization", "summary", "summary_prompt"];
+// The form's choices (processing choices, speaker hints) as they stand, sent with each recording.
+function choices() {
+  const fields = {};
+  for (const name of [...CHOICES, "num_speakers", "min_speakers", "max_speakers"]) {
+    fields[name] = document.getElementById(name).value.trim();
+  }
+  return fields;
+}
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   const files = [...input.files];
   if (!files.length) { input.focus(); return; }
   const sidecar = document.getElementById("transcript").files[0];
-  const fields = {};
-  for (const name of [...CHOICES, "num_speakers", "min_speakers", "max_speakers"]) {
-    fields[name] = document.getElementById(name).value.trim();
-  }
+  const fields = choices();
   for (const file of files) send(file, files.length === 1 ? sidecar : null, fields, entry(file));
   form.reset();
 });
+
+// A recording made on this page (record.js) goes up like a chosen file: same route, same progress bar.
+export function uploadFile(file) {
+  send(file, null, choices(), entry(file));
+}
 
 // -- import from a URL: the server downloads it in the background; its progress is polled until it is a file --------
 const urlForm = document.getElementById("url-form");

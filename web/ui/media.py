@@ -12,7 +12,6 @@ with their similarity), collections, and a segment's text. Exports are a plain G
 from __future__ import annotations
 
 from typing import Any, cast
-from uuid import UUID
 
 from starlette.responses import Response
 
@@ -41,13 +40,6 @@ PROFILE_CHOICES = 500  # the profiles a speaker can be linked to from its card (
 
 def _back(view: View, anchor: str = "") -> Response:
     return view.redirect(f"/files/{view.uuid('uuid')}{anchor}")
-
-
-def _form_uuid(view: View, name: str, label: str) -> UUID:
-    try:
-        return UUID(view.field(name, label=label))
-    except ValueError:
-        raise Invalid(f"{label}: choose one from the list", name) from None
 
 
 def _timestamp(raw: str) -> float | None:
@@ -158,7 +150,7 @@ def link_profile(view: View) -> Response:
     if view.form.get("action") == "unlink":
         speakers.assign_profile(view.actor, speaker, None)
     else:
-        speakers.accept_suggestion(view.actor, speaker, _form_uuid(view, "profile", "Profile"))
+        speakers.accept_suggestion(view.actor, speaker, view.chosen("profile", "Profile"))
     return _back(view, "#speakers")
 
 
@@ -177,8 +169,8 @@ def answer_suggestion(view: View) -> Response:
 
 @page("/files/{uuid}/speakers-merge", methods=("POST",))
 def merge_speakers(view: View) -> Response:
-    source = _form_uuid(view, "source", "Speaker to merge")
-    target = _form_uuid(view, "target", "Speaker to keep")
+    source = view.chosen("source", "Speaker to merge")
+    target = view.chosen("target", "Speaker to keep")
     SpeakerRepository(view.conn).merge(view.actor, view.uuid("uuid"), source, target)
     return _back(view, "#speakers")
 
@@ -192,14 +184,14 @@ def edit_segment(view: View) -> Response:
         view.uuid("uuid"),
         view.uuid("segment"),
         text=view.field("text", label="Segment text"),
-        speaker_uuid=_form_uuid(view, "speaker_uuid", "Speaker") if speaker else None,
+        speaker_uuid=view.chosen("speaker_uuid", "Speaker") if speaker else None,
     )
     return _back(view, f"#seg-{view.uuid('segment')}")
 
 
 @page("/files/{uuid}/collections", methods=("POST",))
 def add_to_collection(view: View) -> Response:
-    collection = _form_uuid(view, "collection", "Collection")
+    collection = view.chosen("collection", "Collection")
     CollectionRepository(view.conn).add_files(view.actor, collection, [view.uuid("uuid")])
     return _back(view, "#collections")
 

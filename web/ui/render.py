@@ -27,6 +27,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from asr.languages import language_name
 from repo.errors import Invalid, NotFound
 from repo.users import User
 from web import sessions
@@ -78,7 +79,13 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(duration=duration, file_size=file_size, when=when, urlquote=lambda v: quote(str(v), safe=""))
+    env.filters.update(
+        duration=duration,
+        file_size=file_size,
+        when=when,
+        language=language_name,
+        urlquote=lambda v: quote(str(v), safe=""),
+    )
     env.globals["Markup"] = Markup
     return env
 
@@ -109,9 +116,10 @@ class View(Ctx):
         return value
 
     def chosen(self, name: str, label: str) -> UUID:
-        """A required form field naming one item of a list (a <select> of uuids)."""
+        """A required form field naming one item of a list (a <select> of uuids). Nothing chosen says so in the same
+        words: where the action cannot be undone (merges) the list starts on an empty "choose…" option."""
         try:
-            return UUID(self.field(name, label=label))
+            return UUID(self.field(name, required=False, label=label))
         except ValueError:
             raise Invalid(f"{label}: choose one from the list", name) from None
 

@@ -27,6 +27,16 @@ def _configs(view: View) -> LlmConfigRepository:
     return LlmConfigRepository(view.conn, view.services.master_key)
 
 
+# The kinds in a person's words (the API names them by kind); each is one outcome, never a step on the way.
+KIND_WORDS = {
+    "transcription": "A transcript is ready",
+    "speakers": "Speakers are recognised from your speaker profiles",
+    "summary": "A summary is ready",
+    "error": "Something failed: processing, an import, a summary",
+    "system": "Messages from the server",
+}
+
+
 @page("/settings")
 def settings(view: View) -> Response:
     actor = view.actor
@@ -35,6 +45,7 @@ def settings(view: View) -> Response:
         values=SettingsRepository(view.conn).get_all(actor),
         themes=THEMES,
         kinds=NotificationRepository(view.conn).preferences(actor),
+        kind_words=KIND_WORDS,
         configs=_configs(view).list(actor),
         prompts=PromptRepository(view.conn).list(actor),
         models=model_choices(view.services.settings),
