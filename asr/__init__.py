@@ -19,15 +19,20 @@ if TYPE_CHECKING:
 ENGINE_NAMES = ASR_ENGINES  # named once, in the settings, which refuse any other at start
 
 
-def speech_engine(settings: Settings) -> SpeechEngine:
-    """The configured engine; `TranscriptionError` naming the choices for any other name."""
+def speech_engine(settings: Settings, model: str | None = None) -> SpeechEngine:
+    """The configured engine, with `model` instead of the configured model when given (a file's choice, one of
+    `asr.availability.model_choices`); `TranscriptionError` naming the choices for any other engine name."""
+    import dataclasses
+
     name = (settings.opentr_asr_engine or "").strip().lower()
     if name == "faster-whisper":
         from asr.whisper import WhisperConfig, WhisperEngine
 
-        return WhisperEngine(WhisperConfig.from_settings(settings))
+        config = WhisperConfig.from_settings(settings)
+        return WhisperEngine(dataclasses.replace(config, model=model) if model else config)
     if name == "openai":
         from asr.remote import RemoteConfig, RemoteEngine
 
-        return RemoteEngine(RemoteConfig.from_settings(settings))
+        remote = RemoteConfig.from_settings(settings)
+        return RemoteEngine(dataclasses.replace(remote, model=model) if model else remote)
     raise TranscriptionError(f"OPENTR_ASR_ENGINE={name!r} is not a speech engine; expected one of {ENGINE_NAMES}")

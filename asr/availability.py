@@ -99,6 +99,15 @@ def speech_models(settings: Settings) -> list[PresentModel]:
     return found
 
 
+def model_choices(settings: Settings) -> list[str]:
+    """The speech models a user may choose for a file: those on disk for faster-whisper, the configured model of an
+    OpenAI-compatible server (which model it serves is its own business). Nothing downloads on a user's choice."""
+    engine = (settings.opentr_asr_engine or "").strip().lower()
+    if engine == "openai":
+        return [settings.opentr_asr_remote_model]
+    return list(dict.fromkeys(model.name for model in speech_models(settings)))
+
+
 def diarization_models(settings: Settings) -> list[DiarizationModel]:
     return [
         DiarizationModel(role, path, path.is_file())

@@ -29,6 +29,7 @@ from asr.languages import language_code
 from asr.types import SAMPLE_RATE, Pcm, Progress, ShouldStop, Transcription
 from asr.windows import ProgressMeter, Window, WindowWord, place, windows
 from outbound.retries import backoff_delay, redact, retry_after, snippet
+from transcript.choices import Task
 from transcript.segments import Segment
 
 if TYPE_CHECKING:
@@ -66,8 +67,13 @@ class RemoteConfig:
 
     @property
     def endpoint(self) -> str:
+        return self.endpoint_for("transcribe")
+
+    def endpoint_for(self, task: Task) -> str:
+        """Transcription, or OpenAI's translation route (speech in any language written as English text)."""
+        route = "translations" if task == "translate" else "transcriptions"
         base = self.url.rstrip("/")
-        return f"{base}/audio/transcriptions" if base.endswith("/v1") else f"{base}/v1/audio/transcriptions"
+        return f"{base}/audio/{route}" if base.endswith("/v1") else f"{base}/v1/audio/{route}"
 
     @property
     def piece_seconds(self) -> float:
@@ -98,7 +104,10 @@ class RemoteEngine:
         language: str | None,
         on_progress: Progress,
         should_stop: ShouldStop,
+        task: Task = "transcribe",
+        vocabulary: str | None = None,
     ) -> Transcription:
+        asked = Asked(language, task, vocabulary)
         pieces = windows(chunks, self.config.piece_seconds)
         first = next(pieces, None)
         if first is None:
@@ -106,12 +115,13 @@ class RemoteEngine:
         timeout = httpx.Timeout(self.config.timeout_seconds, connect=CONNECT_TIMEOUT_SECONDS)
         client = httpx.Client(timeout=timeout)
         try:
-            answer = self._post(client, first, language)
+            answer = self._post(client, first, asked)
         except BaseException:
             client.close()
             raise
         detected = language or language_code(answer.get("language"))
-        stream = self._stream(client, first, answer, pieces, detected, ProgressMeter(on_progress), should_stop)
+        following = dataclasses.replace(asked, language=detected)
+        stream = self._stream(client, first, answer, pieces, following, ProgressMeter(on_progress), should_stop)
         return Transcription(detected, None, stream)
 
     def _stream(
@@ -120,7 +130,7 @@ class RemoteEngine:
         piece: Window,
         answer: dict[str, Any],
         rest: Iterator[Window],
-        language: str | None,
+        asked: Asked,
         meter: ProgressMeter,
         should_stop: ShouldStop,
     ) -> Iterator[Segment]:
@@ -140,17 +150,17 @@ class RemoteEngine:
                 if following is None:
                     return
                 piece = following
-                answer = self._post(client, piece, language)
+                answer = self._post(client, piece, asked)
         finally:
             client.close()
 
-    def _post(self, client: httpx.Client, piece: Window, language: str | None) -> dict[str, Any]:
+    def _post(self, client: httpx.Client, piece: Window, asked: Asked) -> dict[str, Any]:
         """One piece's verbose_json answer, retried per the module's rules; errors come out with the key scrubbed."""
         audio = wav_bytes(piece.audio)
         attempts = max(1, self.config.max_attempts)
         for attempt in range(1, attempts + 1):
             try:
-                return self._attempt(client, audio, language)
+                return self._attempt(client, audio, asked)
             except _Failure as exc:
                 message = redact(exc.message, self.config.api_key)
                 if not exc.retryable or attempt == attempts:
@@ -167,15 +177,18 @@ class RemoteEngine:
                 time.sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _attempt(self, client: httpx.Client, audio: bytes, language: str | None) -> dict[str, Any]:
-        url = self.config.endpoint
+    def _attempt(self, client: httpx.Client, audio: bytes, asked: Asked) -> dict[str, Any]:
+        url = self.config.endpoint_for(asked.task)
         form: dict[str, Any] = {
             "model": self.config.model,
             "response_format": "verbose_json",
             "timestamp_granularities[]": ["segment", "word"],
         }
-        if language:
-            form["language"] = language
+        # The translation route takes no language: its output is English whatever was spoken.
+        if asked.language and asked.task != "translate":
+            form["language"] = asked.language
+        if asked.vocabulary:
+            form["prompt"] = asked.vocabulary  # names and terms to spell as given (Whisper's prompt)
         headers = {"Accept": "application/json"}
         if self.config.api_key:
             headers["Authorization"] = f"Bearer {self.config.api_key.strip()}"
@@ -209,6 +222,15 @@ class RemoteEngine:
         except ValueError as exc:
             message = f"malformed answer from {self.config.endpoint}: {exc}"
             raise RemoteTranscriptionError(redact(message, self.config.api_key)) from None
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the caller asked of one run (the language: given, or detected from the first piece's answer)."""
+
+    language: str | None
+    task: Task = "transcribe"
+    vocabulary: str | None = None
 
 
 def _parse(answer: dict[str, Any], piece: Window, not_before: float) -> list[Segment]:

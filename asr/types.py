@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from transcript.choices import Task
 from transcript.segments import Segment
 
 SAMPLE_RATE = 16_000
@@ -50,8 +51,12 @@ class SpeechEngine(Protocol):
         language: str | None,
         on_progress: Progress,
         should_stop: ShouldStop,
+        task: Task = "transcribe",
+        vocabulary: str | None = None,
     ) -> Transcription:
-        """Transcribe 16 kHz mono PCM. `language` (an ISO code) wins over detection when given. `on_progress` gets
+        """Transcribe 16 kHz mono PCM. `language` (an ISO code) wins over detection when given; `task` "translate"
+        writes the speech as English text; `vocabulary` (names and terms, `transcript.choices.MAX_VOCABULARY_CHARS`
+        at most) biases the model towards them. `on_progress` gets
         the seconds of audio transcribed so far, strictly increasing, ending at the audio's length; `should_stop`
         is asked between segments and ends the run with `TranscriptionCancelled`. `total_seconds` (the recording's
         duration from its metadata, when known) only feeds log lines: the audio itself says when it ends."""

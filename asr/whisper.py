@@ -15,6 +15,7 @@ its segment is a whole chunk: it is cut after each word that ends a sentence (`p
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import logging
@@ -29,6 +30,7 @@ from asr.devices import Device, runs_on_gpu
 from asr.errors import TranscriptionCancelled, TranscriptionError
 from asr.types import Pcm, Progress, ShouldStop, Transcription
 from asr.windows import ProgressMeter, Window, WindowWord, place, windows
+from transcript.choices import Task
 from transcript.segments import Segment
 
 if TYPE_CHECKING:
@@ -113,6 +115,8 @@ class WhisperEngine:
         language: str | None,
         on_progress: Progress,
         should_stop: ShouldStop,
+        task: Task = "transcribe",
+        vocabulary: str | None = None,
     ) -> Transcription:
         path = models.resolve(self.config.model, self.config.models_dir)
         model = load_model(str(path), self.config.device, self.config.compute_type)
@@ -127,23 +131,24 @@ class WhisperEngine:
         first = next(pending, None)
         if first is None:
             return Transcription(language, None, iter(()))
+        asked = Asked(language, task, vocabulary)
+        log.info("decoding options: %s", asked.options())
         try:
-            segments, info = self._start(model, first, language, batched)
+            segments, info = self._start(model, first, asked, batched)
         except ValueError as exc:  # faster-whisper's verdict on an unknown language code
             raise TranscriptionError(f"language {language!r}: {exc}") from None
         detected = str(info.language)  # the one used: an English-only model says "en" whatever it was asked
         probability = None if language else float(info.language_probability)
         meter = ProgressMeter(on_progress)
-        stream = self._stream(model, first, segments, pending, detected, batched, meter, should_stop)
+        following = dataclasses.replace(asked, language=detected)
+        stream = self._stream(model, first, segments, pending, following, batched, meter, should_stop)
         return Transcription(detected, probability, stream)
 
-    def _start(
-        self, model: WhisperModel, window: Window, language: str | None, batched: bool
-    ) -> tuple[Iterator[Any], Any]:
+    def _start(self, model: WhisperModel, window: Window, asked: Asked, batched: bool) -> tuple[Iterator[Any], Any]:
         """Start decoding one window: its lazy segments (times relative to the window) and faster-whisper's info."""
         config = self.config
         options: dict[str, Any] = {
-            "language": language,
+            **asked.options(),
             "beam_size": config.beam_size,
             "temperature": list(config.temperatures),
             "condition_on_previous_text": config.condition_on_previous_text,
@@ -162,7 +167,7 @@ class WhisperEngine:
         first: Window,
         first_segments: Iterator[Any],
         rest: Iterator[Window],
-        language: str | None,
+        asked: Asked,
         batched: bool,
         meter: ProgressMeter,
         should_stop: ShouldStop,
@@ -191,7 +196,23 @@ class WhisperEngine:
             if following is None:
                 return
             window = following
-            segments, _ = self._start(model, window, language, batched)
+            segments, _ = self._start(model, window, asked, batched)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the caller asked of one run: the language (None: detect on the first window), the task, the vocabulary.
+
+    The vocabulary goes in as faster-whisper's `hotwords`, which prefix the prompt of every 30 s frame; an
+    `initial_prompt` would reach the first frame only, as conditioning on previous text is off (WhisperConfig)."""
+
+    language: str | None
+    task: Task = "transcribe"
+    vocabulary: str | None = None
+
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of faster-whisper's `transcribe` that carry these choices."""
+        return {"language": self.language, "task": self.task, "hotwords": self.vocabulary or None}
 
 
 def _start_batched(

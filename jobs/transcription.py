@@ -1,5 +1,7 @@
 """The `transcription` kind: a media file queued → processing → completed | error | cancelled, run by
-workers/process_media.py.
+workers/process_media.py. A re-run of one stage (diarization, speaker matching, transcription without the automatic
+summary) is a run of this kind with the file's `rerun_stage` set (repo/processing_choices.py): the same claim,
+cancel and recovery, so one declaration covers every run that works on a file's media.
 
 Recovery of a dead run follows the lock order of sql/jobs.sql (the file's row first, then the task): a cancellation
 the dead job had not finished is finished; a file whose job died `max_retries` times is given up on (a recording
@@ -28,9 +30,14 @@ from repo.database import Connection
 from repo.file_processing import FILE_SUBJECT, FileProcessingRepository
 from repo.media_files import FileState
 from repo.notifications import NotificationRepository
+from repo.processing_choices import ProcessingChoicesRepository
 from repo.segments import SegmentRepository
 from repo.tasks import TaskRepository
 from repo.transcript_staging import TranscriptStaging
+
+# A cancelled re-run of one of these stages leaves the file's transcript as it was; a re-run of transcription, like
+# a whole run, was replacing it, and a cancelled one leaves none.
+KEEPS_TRANSCRIPT = ("diarization", "speakers")
 
 
 def queue_processing(conn: Connection, file_id: int, user_id: int) -> str:
@@ -61,9 +68,10 @@ def _recover(conn: Connection, dead: DeadJob) -> Recovered:
 
 
 def _finish_cancel(conn: Connection, state: FileState, task_id: str) -> None:
-    SegmentRepository(conn).replace_transcript(state.id, [])
+    if ProcessingChoicesRepository(conn).for_job(state.id).stage not in KEEPS_TRANSCRIPT:
+        SegmentRepository(conn).replace_transcript(state.id, [])
+        AnalyticsRepository(conn).delete_for_file(state.id)
     TranscriptStaging(conn, task_id).discard()
-    AnalyticsRepository(conn).delete_for_file(state.id)
     FileProcessingRepository(conn).finish_cancel(state.id)
     with ignoring_gone():
         TaskRepository(conn).cancel(task_id)

@@ -44,6 +44,7 @@ _publish = s.rowcount("transcript_staging.publish")
 _publish_words = s.rowcount("transcript_staging.publish_words")
 _clear = s.rowcount("transcript_staging.clear")
 _clear_for_file = s.rowcount("transcript_staging.clear_for_file")
+_stage_published = s.rowcount("transcript_staging.stage_published")
 
 
 class TranscriptStaging:
@@ -77,6 +78,11 @@ class TranscriptStaging:
         _clear(self.conn, task_id=self.task_id)
         _clear_for_file(self.conn, file_id=file_id, keep_task_id=self.task_id)
         return TranscriptCounts(segments=written, speakers=len(speaker_ids))
+
+    def stage_published(self, file_id: int, label: str) -> int:
+        """Replace what is staged by the file's published transcript, every segment under `label`."""
+        _clear(self.conn, task_id=self.task_id)
+        return _stage_published(self.conn, task_id=self.task_id, file_id=file_id, label=label)
 
     def discard(self) -> int:
         return _clear(self.conn, task_id=self.task_id)

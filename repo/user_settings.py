@@ -18,6 +18,7 @@ from repo import statements as s
 from repo.database import Connection
 from repo.errors import Invalid
 from repo.rows import Actor
+from transcript.choices import MAX_VOCABULARY_CHARS, Task
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,19 @@ SETTINGS: dict[str, SettingSpec] = {
     "transcription.language": _spec(
         Annotated[str, Field(min_length=2, max_length=35)] | None, None, "spoken language (None: detect)"
     ),
+    # Defaults of an upload's processing choices (transcript/choices.py); an upload's own choices win.
+    "transcription.model": _spec(
+        Annotated[str, Field(min_length=1, max_length=500)] | None,
+        None,
+        "speech model for new uploads (None: the server's configured model)",
+    ),
+    "transcription.task": _spec(Task, "transcribe", "transcribe, or translate the speech into English"),
+    "transcription.vocabulary": _spec(
+        Annotated[str, Field(max_length=MAX_VOCABULARY_CHARS)] | None,
+        None,
+        "names and terms the speech engine should spell as given",
+    ),
+    "diarization.enabled": _spec(bool, True, "split new transcripts between speakers"),
     "match.auto_assign": _spec(
         Annotated[float, Field(ge=0, le=1)], 0.80, "voice similarity at which a speaker is linked to a profile"
     ),

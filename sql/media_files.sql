@@ -169,7 +169,14 @@ WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean
 RETURNING {{media_file_columns}};
 
 -- name: reprocess :one?
--- A fresh start: the retry and recovery budgets are restored too.
+-- A fresh start: the retry and recovery budgets are restored too, and a re-run of one stage that was left pending
+-- (failed or cancelled: a retry would repeat it) is forgotten; a re-run of one stage sets its stage afterwards.
+WITH whole_run AS (
+    UPDATE processing_choices pc SET rerun_stage = NULL
+    FROM media_files m
+    WHERE pc.media_file_id = m.id AND m.uuid = %(uuid)s AND pc.rerun_stage IS NOT NULL
+      AND (m.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean) AND m.status = ANY(%(from_statuses)s::text[])
+)
 UPDATE media_files
 SET status = 'pending', retry_count = 0, recovery_attempts = 0, progress = 0, completed_at = NULL,
     active_task_id = NULL, task_started_at = NULL, task_last_update = NULL, cancellation_requested = false,

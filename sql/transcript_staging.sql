@@ -41,3 +41,13 @@ DELETE FROM transcript_staging WHERE task_id = %(task_id)s;
 -- What dead or superseded jobs of this file staged.
 DELETE FROM transcript_staging st USING tasks t
 WHERE t.id = st.task_id AND t.media_file_id = %(file_id)s AND t.id <> %(keep_task_id)s;
+
+-- name: stage_published :rowcount
+-- The file's published transcript staged again, text and words as they are now (a user's corrections included),
+-- all under one label: how a re-run of diarization splits the kept text between speakers afresh.
+INSERT INTO transcript_staging (task_id, seq, start_time, end_time, text, speaker_label, words)
+SELECT %(task_id)s, row_number() OVER (ORDER BY ts.start_time, ts.end_time, ts.id) - 1, ts.start_time, ts.end_time,
+       ts.text, %(label)s::text, sw.words
+FROM transcript_segments ts
+LEFT JOIN segment_words sw ON sw.segment_id = ts.id
+WHERE ts.media_file_id = %(file_id)s;

@@ -171,6 +171,11 @@ def _populate(url: str) -> None:
                 [prompt[0], config[0], AWKWARD[7], Jsonb([AWKWARD[5]]), owner.id],
             )
             conn.execute(
+                "INSERT INTO processing_choices (media_file_id, language, task, vocabulary, summary_prompt_id) "
+                "SELECT id, 'ja', 'translate', %s, %s FROM media_files WHERE user_id = %s",
+                [AWKWARD[3], prompt[0], owner.id],
+            )
+            conn.execute(
                 "INSERT INTO notification_preferences (user_id, kind, in_app) VALUES (%s, 'summary', %s)",
                 [owner.id, n % 2 == 0],
             )

@@ -117,6 +117,7 @@ UUID_FIELDS = {
     "move_segments_to": "speaker3",
     "file": "file",
     "prompt_uuid": "prompt",
+    "summary_prompt": "prompt",  # POST /api/files/{uuid}/rerun and /reprocess: a processing choice
     "llm_config_uuid": "llm_config",
     "uuids": "notification",
     "collection": "collection",
@@ -126,7 +127,13 @@ UUID_FIELDS = {
     "value": "prompt",  # PUT /api/settings/summary.active_prompt (the only setting whose value is a uuid)
 }
 # patterned fields
-STRING_EXAMPLES = {"base_url": "http://127.0.0.1:9", "url": "http://127.0.0.1:9/a.wav", "api_key": "sk-hijack"}
+STRING_EXAMPLES = {
+    "base_url": "http://127.0.0.1:9",
+    "url": "http://127.0.0.1:9/a.wav",
+    "api_key": "sk-hijack",
+    "language": "de",
+    "model": "",  # the configured speech model (the document's enum names those present when the app started)
+}
 
 # (route, slot) calls that do not answer 404 for A's identifier in that slot, and why that is no leak. They must answer
 # exactly as they do for an identifier that exists nowhere, so B learns nothing about A's resource.
@@ -144,6 +151,7 @@ TOLERATED: dict[tuple[str, str, str], str] = {
             ("POST", "/api/speaker-collections/{uuid}/profiles", "body.profile_uuids"),
             ("POST", "/api/speaker-collections/{uuid}/profiles/remove", "body.profile_uuids"),
             ("POST", "/api/files/{uuid}/summaries", "body.prompt_uuid"),
+            ("POST", "/api/files/{uuid}/rerun", "body.summary_prompt"),
             ("POST", "/api/files/{uuid}/summaries", "body.llm_config_uuid"),
             ("POST", "/api/files/{uuid}/speakers/merge", "body.source_uuid"),
             ("POST", "/api/files/{uuid}/speakers/merge", "body.target_uuid"),
@@ -164,6 +172,7 @@ CONTROL_FIRST: list[Key] = [
     ("POST", "/api/files/{uuid}/reprocess"),  # completed → queued
     ("POST", "/api/files/{uuid}/cancel"),  # queued → cancelled
     ("POST", "/api/files/{uuid}/retry"),  # cancelled → queued
+    ("POST", "/api/files/{uuid}/rerun"),  # queued → queued again, for one stage
 ]
 CONTROL_DESTRUCTIVE: list[Key] = [
     ("POST", "/api/files/{uuid}/speakers/merge"),
@@ -484,6 +493,7 @@ A_ROWS: dict[str, str] = {
     "tasks": f"{OWNED_BY} OR {OF_FILES}",
     "transcript_staging": f"task_id IN (SELECT id FROM tasks WHERE {OWNED_BY} OR {OF_FILES})",
     "analytics": OF_FILES,
+    "processing_choices": OF_FILES,
     "user_settings": OWNED_BY,
     "user_llm_configurations": OWNED_BY,
     "llm_connection_tests": "configuration_id IN (SELECT id FROM user_llm_configurations WHERE user_id = %(u)s)",

@@ -162,7 +162,8 @@ def test_the_whole_journey_in_a_real_browser(workers: WorkerEnv, fresh_url: str,
         page_is_clean(driver, "upload")
         css(driver, "#files").send_keys(str(media))
         css(driver, "#transcript").send_keys(str(sidecar))
-        css(driver, "#language").send_keys("en")
+        css(driver, "#choices summary").click()  # the processing choices are folded away
+        Select(css(driver, "#language")).select_by_value("en")
         css(driver, "#num_speakers").send_keys("2")
         submit(driver, "#upload-form")
         link = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads li.done a"), what="the upload")[0]

@@ -87,7 +87,8 @@ def upload(driver: WebDriver, base: str, media: Path) -> str:
     """Upload through the upload page; the address of the new file's page."""
     driver.get(f"{base}/upload")
     css(driver, "#files").send_keys(str(media))
-    css(driver, "#language").send_keys("en")
+    css(driver, "#choices summary").click()  # the processing choices are folded away
+    Select(css(driver, "#language")).select_by_value("en")
     submit(driver, "#upload-form")
     links = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads li.done a"), what="the upload")
     href: str = links[-1].get_attribute("href")

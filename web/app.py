@@ -22,7 +22,7 @@ from embedded import servers as embedded
 from repo import schema
 from repo.database import Database
 from repo.statements import set_slow_query_ms
-from web import docs, errors, live, openapi, ui
+from web import choices, docs, errors, live, openapi, ui
 from web.api import all_endpoints
 from web.headers import ResponseHeaders
 from web.live import LiveHub
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, extra_routes: list[BaseRoute] |
     settings = settings or get_settings()
     _redact_tokens_in_server_logs()
     endpoints = all_endpoints()
-    document = openapi.document(endpoints)
+    document = choices.specialise_document(openapi.document(endpoints), settings)  # present models as an enum
 
     async def openapi_json(request: Request) -> JSONResponse:
         return JSONResponse(document)

@@ -1,4 +1,5 @@
-"""Uploads: a recording (`POST /api/files`, with an optional transcript file and speaker-count hints) and a
+"""Uploads: a recording (`POST /api/files`, with an optional transcript file and its processing choices: speech
+model, language, task, vocabulary, speaker counts, diarization, summary; web/choices.py) and a
 transcript file for an existing file (`PUT /api/files/{uuid}/transcript`).
 
 Both stream their parts to the spool (web/uploads.py) before the transaction starts, then move them into storage
@@ -21,8 +22,10 @@ from repo.errors import Conflict, NotFound
 from repo.file_processing import FileProcessingRepository
 from repo.media_files import MediaFile, MediaFileRepository
 from repo.notifications import NotificationRepository
+from repo.processing_choices import ProcessingChoicesRepository
 from storage import layout
 from transcript.speakers import MAX_SPEAKERS, SpeakerHints
+from web import choices
 from web.endpoint import Ctx, Router, refuse_nul
 from web.errors import Unprocessable, UnsupportedMediaType
 from web.files import FileOut
@@ -62,7 +65,6 @@ class UploadFields(BaseModel):
     title: str | None = Field(default=None, max_length=500)
     author: str | None = Field(default=None, max_length=500)
     description: str | None = Field(default=None, max_length=10_000)
-    language: str | None = Field(default=None, max_length=20)
     source_url: str | None = Field(default=None, max_length=2000)
     # for diarization (transcript.speakers.SpeakerHints): the exact count, or a range
     min_speakers: SpeakerCount = None
@@ -146,6 +148,7 @@ UPLOAD_OPENAPI = {
             },
             SIDECAR_FIELD: {**SIDECAR_PART, "description": f"optional: {SIDECAR_FORMATS}"},
             **{name: _text_part(name) for name in UploadFields.model_fields},
+            **choices.FORM_PARTS,
         },
         {"file": {"contentType": "audio/*, video/*"}, SIDECAR_FIELD: SIDECAR_ENCODING},
     ),
@@ -201,12 +204,10 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile | Response:
     stored: list[str] = []
     try:
         refuse_nul(body.fields, "body")
-        fields = UploadFields.model_validate(body.fields)
-        low, high = fields.min_speakers, fields.max_speakers
-        if low is not None and high is not None and low > high:
-            # Not expressible in the form's schema: a conflict between two values, not a malformed one.
-            raise Conflict("min_speakers: must not exceed max_speakers", "min_speakers")
-        hints = SpeakerHints(fields.min_speakers, fields.max_speakers, fields.num_speakers)
+        given = choices.form_choices(body.fields)
+        fields = UploadFields.model_validate({k: v for k, v in body.fields.items() if k not in choices.FORM_PARTS})
+        hints = choices.hints(fields.model_dump(include=set(choices.HINTS)), SpeakerHints())
+        chosen = choices.resolve(ctx, ctx.actor, choices.defaults(ctx, ctx.actor), given)
         actor = ctx.actor
         files = MediaFileRepository(ctx.conn)
         existing = files.find_duplicate(actor, body.media.sha256)
@@ -226,9 +227,11 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile | Response:
             file_size=body.media.size,
             content_type=body.media.content_type,
             file_hash=body.media.sha256,
+            language=chosen.language,
             **fields.model_dump(exclude=set(SpeakerHints.__dataclass_fields__)),
         )
         DiarizationRepository(ctx.conn).set_hints(created.id, hints)
+        ProcessingChoicesRepository(ctx.conn).store(created.id, chosen)
         task_id = queue_after_commit(ctx, created.id, actor.id)
         # A step, not an outcome: the library shows the file waiting; the notification comes when it is done.
         NotificationRepository(ctx.conn).progress(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +19,7 @@ from repo.media_files import FileDetail, FilePage, MediaFile, MediaFileRepositor
 from storage import layout
 from storage.backend import LocalStorage
 from web import content_disposition
+from web.choices import ChoicesOut, file_choices
 from web.endpoint import Ctx, Router
 from web.fields import Cursor, QueryDateTime, worded
 from web.ranges import ranged_response
@@ -88,6 +90,18 @@ class FileDetailOut(FileOut):
     collections: list[CollectionRefOut]
     comments_count: int
     segment_count: int
+    choices: ChoicesOut = Field(description="how the file is processed; a re-run repeats these unless changed")
+
+
+@dataclass(frozen=True)
+class _DetailWithChoices:
+    """A file's detail and its choices, read as one object by the response model."""
+
+    detail: FileDetail
+    choices: ChoicesOut
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.detail, name)
 
 
 class FileListItemOut(BaseModel):
@@ -243,9 +257,10 @@ def filter_values(ctx: Ctx) -> FilterValues:
 
 
 @router.get("/api/files/{uuid}", response=FileDetailOut)
-def get_file(ctx: Ctx) -> FileDetail:
-    """One file with its speakers, tags, collections and counts."""
-    return MediaFileRepository(ctx.conn).detail(ctx.actor, ctx.uuid("uuid"))
+def get_file(ctx: Ctx) -> _DetailWithChoices:
+    """One file with its speakers, tags, collections, counts and processing choices."""
+    detail = MediaFileRepository(ctx.conn).detail(ctx.actor, ctx.uuid("uuid"))
+    return _DetailWithChoices(detail, file_choices(ctx.conn, ctx.actor, detail.uuid, detail.id))
 
 
 @router.put("/api/files/{uuid}", body=FileUpdateIn, response=FileOut)

@@ -42,9 +42,17 @@ class Speakers:
         speaker_stage.record_outcome(conn, job, self.outcome, self.message, report)
 
 
-def find_speakers(context: JobContext, job: FileJob, path: Path, sidecar: bytes | None) -> Speakers:
+TURNED_OFF = "speaker diarization was turned off for this file (its processing choices): one speaker"
+
+
+def find_speakers(
+    context: JobContext, job: FileJob, path: Path, sidecar: bytes | None, *, diarization: bool = True
+) -> Speakers:
+    """`diarization` False: the file's owner chose none for it (the transcript keeps one speaker, and says why)."""
     if sidecar is not None:
         return Speakers("transcript", voices=parse_speaker_embeddings(sidecar))
+    if not diarization:
+        return Speakers("off", TURNED_OFF)
     config = DiarizationConfig.from_settings(context.settings)
     result = unavailable(config)
     if result is None:

@@ -19,7 +19,7 @@ from asr.errors import TranscriptionError
 from jobs.queues import redis_connection
 from jobs.registry import ignoring_gone
 from jobs.summaries import enqueue_summary, queue_summary
-from jobs.transcription import TRANSCRIPTION
+from jobs.transcription import KEEPS_TRANSCRIPT, TRANSCRIPTION
 from media import MediaError
 from media.probe import probe
 from media.thumbnail import thumbnail
@@ -29,18 +29,19 @@ from repo.database import Connection
 from repo.errors import DataError
 from repo.file_processing import FileProcessingRepository
 from repo.media_files import MediaFile, MediaFileRepository
-from repo.rows import Actor
+from repo.processing_choices import ProcessingChoicesRepository
 from repo.segments import SegmentRepository
 from repo.tasks import TaskRepository
 from repo.transcript_staging import TranscriptStaging
-from repo.user_settings import SettingsRepository
 from storage import layout
 from storage.backend import Storage
+from transcript.choices import Choices, MediaStage
 from transcript.segments import Segment
 from transcript.sidecars import SidecarError
-from workers import analytics, transcript_warnings, transcription
+from transcript.speakers import DEFAULT_SPEAKER
+from workers import analytics, speaker_stage, transcript_warnings, transcription
 from workers.context import JobContext
-from workers.diarization_step import find_speakers
+from workers.diarization_step import Speakers, find_speakers
 from workers.jobrun import Failure, JobBody, JobRun, job_function
 from workers.steps import FileJob
 
@@ -83,9 +84,12 @@ class ProcessMedia(JobBody[FileJob]):
 
     def cancelled(self, run: JobRun, job: FileJob) -> None:
         with run.db.transaction() as conn:
-            SegmentRepository(conn).replace_transcript(job.file_id, [])
+            # A re-run of one stage leaves what it was redoing as it was (and stays the file's stage: a retry of the
+            # cancelled file repeats it); any other run was replacing the transcript.
+            if ProcessingChoicesRepository(conn).for_job(job.file_id).stage not in KEEPS_TRANSCRIPT:
+                SegmentRepository(conn).replace_transcript(job.file_id, [])
+                AnalyticsRepository(conn).delete_for_file(job.file_id)
             TranscriptStaging(conn, job.task_id).discard()
-            AnalyticsRepository(conn).delete_for_file(job.file_id)
             with ignoring_gone():
                 FileProcessingRepository(conn).finish_cancel(job.file_id)
             with ignoring_gone():
@@ -100,15 +104,25 @@ def _run(context: JobContext, job: FileJob) -> None:
     job.notes.clear()  # a run again from the start (after an outage) says only what it finds itself
     with context.db.transaction() as conn:
         media = MediaFileRepository(conn).get_by_id(job.file_id)
+        stored = ProcessingChoicesRepository(conn).for_job(job.file_id)
+    if stored.stage == "speakers":  # needs no audio: the file's voices are stored
+        job.step(0.9, "matching the speakers again", lambda conn: speaker_stage.match_again(conn, job))
+        _complete(context, job, stored.stage, False)
+        return
+    choices = stored.choices or transcription.owner_defaults(context, job, media)
     key = layout.object_key(media.storage_path)  # OutsideStorage: a storage error naming the path
     if not context.storage.exists(key):
         raise FileNotFoundError(f"the uploaded media is missing from storage ({media.filename})")
     with context.storage.local_copy(key) as path:  # for S3: streamed to a temporary file, removed afterwards
-        _read_media(context, job, media, path)
-    _complete(context, job)
+        if stored.stage == "diarization":
+            _diarize_again(context, job, media, path, choices)
+        else:
+            _read_media(context, job, media, path, choices)
+    # A re-run of one stage summarises nothing; a whole run, when the file's choices say so.
+    _complete(context, job, stored.stage, choices.summary and stored.stage is None, choices.summary_prompt_id)
 
 
-def _read_media(context: JobContext, job: FileJob, media: MediaFile, path: Path) -> None:
+def _read_media(context: JobContext, job: FileJob, media: MediaFile, path: Path, choices: Choices) -> None:
     """Everything that reads the media, while a local copy of it exists (the stored file itself, when local)."""
     metadata = _metadata(path, media.content_type, media.filename)
     job.step(
@@ -134,9 +148,35 @@ def _read_media(context: JobContext, job: FileJob, media: MediaFile, path: Path)
     sidecar_key = layout.sidecar_of(media.storage_path)
     sidecar = context.storage.read_bytes(sidecar_key) if context.storage.exists(sidecar_key) else None
     duration = metadata.get("duration", media.duration)
-    staged = transcription.transcribe(context, job, dataclasses.replace(media, duration=duration), path, sidecar)
+    media = dataclasses.replace(media, duration=duration)
+    staged = transcription.transcribe(context, job, media, path, sidecar, choices)
     job.step(0.86, f"transcribed {staged.segments} segments ({staged.source})")
-    speakers = find_speakers(context, job, path, sidecar)
+    _publish(context, job, find_speakers(context, job, path, sidecar, diarization=choices.diarization), duration)
+
+
+def _diarize_again(context: JobContext, job: FileJob, media: MediaFile, path: Path, choices: Choices) -> None:
+    """A re-run of diarization: the published transcript (its text as it is now) is split between speakers afresh;
+    the media's metadata, waveform and the transcript's text are kept."""
+
+    def stage(conn: Connection) -> None:
+        staging = TranscriptStaging(conn, job.task_id)
+        staging.stage_published(job.file_id, DEFAULT_SPEAKER)
+        # A segment whose text was corrected since keeps its text: its old word timings would split the old words.
+        staging.restage([_without_stale_words(segment) for segment in staging.staged()])
+
+    job.step(0.35, "took the transcript as it is", stage)
+    _publish(context, job, find_speakers(context, job, path, None, diarization=choices.diarization), media.duration)
+
+
+def _without_stale_words(segment: Segment) -> Segment:
+    words = segment.words or ()
+    if words and " ".join(w.text for w in words).split() != segment.text.split():
+        return dataclasses.replace(segment, words=None)
+    return segment
+
+
+def _publish(context: JobContext, job: FileJob, speakers: Speakers, duration: float | None) -> None:
+    """The staged transcript becomes the file's, with its speakers and analytics."""
     segments: list[Segment] = []
 
     def publish(conn: Connection) -> None:
@@ -188,14 +228,27 @@ def _thumbnail(storage: Storage, path: Path, storage_path: str, filename: str) -
     return relative
 
 
-def _complete(context: JobContext, job: FileJob) -> None:
+# The title of the notification a run ends with: what it did.
+DONE: dict[MediaStage | None, str] = {
+    None: "transcript ready",
+    "transcription": "transcript ready",
+    "diarization": "speakers found again",
+    "speakers": "speakers matched again",
+}
+
+
+def _complete(
+    context: JobContext, job: FileJob, stage: MediaStage | None, summarise: bool, prompt_id: int | None = None
+) -> None:
     summary_task: tuple[int, str] | None = None
     with context.db.transaction() as conn:
         FileProcessingRepository(conn).complete(job.file_id, job.task_id)
         TaskRepository(conn).complete(job.task_id)
-        job.notify(conn, "transcription", "transcript ready", _sentences(job.notes), progress=1.0)
-        if SettingsRepository(conn).get(Actor(job.user_id), "summary.auto"):
-            summary_task = _queue_auto_summary(conn, job)
+        job.notify(conn, "transcription", DONE[stage], _sentences(job.notes), progress=1.0)
+        if stage is not None:
+            ProcessingChoicesRepository(conn).finish_stage(job.file_id)
+        if summarise:
+            summary_task = _queue_auto_summary(conn, job, prompt_id)
     if summary_task is not None:
         enqueue_summary(redis_connection(context.redis_url), *summary_task)
 
@@ -204,9 +257,9 @@ def _sentences(notes: list[str]) -> str:
     return " ".join(f"{note[:1].upper()}{note[1:]}{'' if note.endswith('.') else '.'}" for note in notes)[:2000]
 
 
-def _queue_auto_summary(conn: Connection, job: FileJob) -> tuple[int, str] | None:
+def _queue_auto_summary(conn: Connection, job: FileJob, prompt_id: int | None) -> tuple[int, str] | None:
     try:
-        return queue_summary(conn, job.user_id, job.file_id)
+        return queue_summary(conn, job.user_id, job.file_id, prompt_id)
     except DataError as exc:  # e.g. no active LLM configuration: the transcript stands, say why
         job.notify(conn, "summary", "automatic summary skipped", exc.detail)
         return None

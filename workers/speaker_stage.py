@@ -50,16 +50,28 @@ def store_speakers_and_match(
     skipped) and match the file's speakers in SQL against `user_id`'s profiles and speakers in their other files,
     with the user's `match.auto_assign` / `match.suggest` settings. Never looks at another user's rows. With no
     embeddings (diarization off, a sidecar without them) nothing is matched and the outcome is empty."""
-    voices = VoiceRepository(conn)
-    if not embeddings_by_label or voices.store_embeddings(file_id, embeddings_by_label) == 0:
+    if not embeddings_by_label or VoiceRepository(conn).store_embeddings(file_id, embeddings_by_label) == 0:
         return MatchOutcome([], [], 0)
+    return _match(conn, file_id, user_id)
+
+
+def _match(conn: Connection, file_id: int, user_id: int) -> MatchOutcome:
     settings, owner = SettingsRepository(conn), Actor(user_id)
-    return voices.match_file(
+    return VoiceRepository(conn).match_file(
         file_id,
         user_id,
         auto_assign=float(settings.get(owner, "match.auto_assign")),
         suggest=float(settings.get(owner, "match.suggest")),
     )
+
+
+def match_again(conn: Connection, job: FileJob) -> MatchOutcome:
+    """A re-run of speaker matching: the file's stored voices against the owner's profiles and other recordings as
+    they are now (new profiles, changed thresholds); the transcript and its speakers stay as they are."""
+    report = _match(conn, job.file_id, job.user_id)
+    _announce(conn, job, report)
+    job.note(describe(report) or "no speaker matched your speaker profiles or other recordings")
+    return report
 
 
 def describe(outcome: MatchOutcome) -> str:
@@ -85,8 +97,13 @@ def record_outcome(
     DiarizationRepository(conn).set_outcome(job.file_id, outcome)
     if outcome in ("models_missing", "failed"):
         job.note("; ".join(part for part in (OUTCOME_TITLES[outcome], message) if part))
+    if report:
+        _announce(conn, job, report)
+
+
+def _announce(conn: Connection, job: FileJob, report: MatchOutcome) -> None:
     # Recognised from a profile, or a profile suggested for a speaker: worth a notification. Only similar voices in
     # other recordings: shown on the file's page, not announced (every file of a weekly meeting would say it).
-    if report and (report.assigned or any(s.status == "pending" for s in report.suggestions)):
+    if report.assigned or any(s.status == "pending" for s in report.suggestions):
         title = "speakers recognised" if report.assigned else "speakers you may know"
         job.notify(conn, "speakers", title, describe(report))

@@ -22,7 +22,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from asr import speech_engine
+from asr.availability import model_choices
 from asr.errors import TranscriptionCancelled
+from asr.languages import language_code
 from asr.types import Pcm
 from media import MediaError
 from media.decode import pcm_chunks
@@ -31,6 +33,7 @@ from repo.media_files import MediaFile
 from repo.rows import Actor
 from repo.transcript_staging import TranscriptStaging
 from repo.user_settings import SettingsRepository
+from transcript.choices import Choices, from_settings
 from transcript.segments import Segment
 from transcript.sidecars import parse_sidecar
 from transcript.speakers import DEFAULT_SPEAKER
@@ -49,8 +52,16 @@ class Staged:
     source: str  # "sidecar" or the engine's name
 
 
-def transcribe(context: JobContext, job: FileJob, media: MediaFile, path: Path, sidecar: bytes | None) -> Staged:
-    """Stage the file's transcript for `job`; raises JobCancelled / JobSuperseded when told to stop."""
+def transcribe(
+    context: JobContext,
+    job: FileJob,
+    media: MediaFile,
+    path: Path,
+    sidecar: bytes | None,
+    choices: Choices,
+) -> Staged:
+    """Stage the file's transcript for `job` with the file's `choices`; raises JobCancelled / JobSuperseded when
+    told to stop."""
     if sidecar is not None:
         segments = parse_sidecar(sidecar, f"transcript of {media.filename}")
         with context.db.transaction() as conn:
@@ -58,12 +69,19 @@ def transcribe(context: JobContext, job: FileJob, media: MediaFile, path: Path, 
             staging.discard()  # a re-run of the same task (after a lost lock session) starts over
             staging.stage(0, segments)
         return Staged(len(segments), "sidecar")
-    return _listen(context, job, media, path)
+    return _listen(context, job, media, path, choices)
 
 
-def _listen(context: JobContext, job: FileJob, media: MediaFile, path: Path) -> Staged:
-    engine = speech_engine(context.settings)
-    language = media.language or _preferred_language(context, job)
+def _listen(context: JobContext, job: FileJob, media: MediaFile, path: Path, choices: Choices) -> Staged:
+    engine = speech_engine(context.settings, choices.model)
+    log.info(
+        "%s: model %s, language %s, task %s, vocabulary of %d characters",
+        job.task_id,
+        choices.model or "(configured)",
+        choices.language or "(detect)",
+        choices.task,
+        len(choices.vocabulary or ""),
+    )
     every = context.settings.opentr_progress_seconds
     reporter = ProgressReporter(job, media.duration, every)
     with context.db.transaction() as conn:
@@ -72,9 +90,11 @@ def _listen(context: JobContext, job: FileJob, media: MediaFile, path: Path) -> 
         result = engine.transcribe(
             _renamed_errors(pcm_chunks(path), media.filename),
             total_seconds=media.duration,
-            language=language,
+            language=choices.language,
             on_progress=reporter.advance,
             should_stop=reporter.should_stop,
+            task=choices.task,
+            vocabulary=choices.vocabulary,
         )
         if result.language:
             with context.db.transaction() as conn:
@@ -107,12 +127,6 @@ def _renamed_errors(chunks: Iterable[Pcm], filename: str) -> Iterator[Pcm]:
         yield from chunks
     except MediaError as exc:
         raise exc.renamed(filename) from None
-
-
-def _preferred_language(context: JobContext, job: FileJob) -> str | None:
-    with context.db.transaction() as conn:
-        value = SettingsRepository(conn).get(Actor(job.user_id), "transcription.language")
-    return value if isinstance(value, str) and value and value != "auto" else None
 
 
 class ProgressReporter:
@@ -153,3 +167,12 @@ class ProgressReporter:
             self.stop_reason = "cancelled"
             return
         self.written = progress
+
+
+def owner_defaults(context: JobContext, job: FileJob, media: MediaFile) -> Choices:
+    """How a file stored without choices (a URL import, a file from before Step 16) is processed: its owner's
+    defaults, with the language it was given, if any."""
+    with context.db.transaction() as conn:
+        values = SettingsRepository(conn).get_all(Actor(job.user_id))
+    defaults = from_settings(values, model_choices(context.settings), language_code)
+    return replace(defaults, language=language_code(media.language) or defaults.language)

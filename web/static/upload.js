@@ -47,11 +47,15 @@ function refused(view) {
   view.bar.setAttribute("aria-invalid", "true");
 }
 
+// The processing choices: each goes even when empty (no vocabulary, your active prompt), unlike a speaker count.
+const CHOICES = ["model", "language", "task", "vocabulary", "diarization", "summary", "summary_prompt"];
+
 function send(file, transcript, fields, view) {
   const data = new FormData();
   data.append("file", file);
   if (transcript) data.append("transcript", transcript);
-  for (const [name, value] of Object.entries(fields)) if (value) data.append(name, value);
+  // A processing choice goes even when empty (no vocabulary, no prompt); an empty speaker count is no hint.
+  for (const [name, value] of Object.entries(fields)) if (value || CHOICES.includes(name)) data.append(name, value);
   const request = new XMLHttpRequest();
   request.open("POST", "/api/files");
   request.setRequestHeader("X-CSRF-Token", csrf());
@@ -91,10 +95,10 @@ function send(file, transcript, fields, view) {
   request.send(data);
 }
 
-// The form's choices (language, speaker hints) as they stand, sent with each recording.
+// The form's choices (processing choices, speaker hints) as they stand, sent with each recording.
 function choices() {
   const fields = {};
-  for (const name of ["language", "num_speakers", "min_speakers", "max_speakers"]) {
+  for (const name of [...CHOICES, "num_speakers", "min_speakers", "max_speakers"]) {
     fields[name] = document.getElementById(name).value.trim();
   }
   return fields;

@@ -16,12 +16,16 @@ from uuid import UUID
 from starlette.responses import Response
 
 from asr import availability
+from asr.languages import BY_NAME
 from repo import library as library_repo
 from repo.collections import CollectionRepository
 from repo.errors import Invalid
 from repo.library import STATUSES
 from repo.media_files import FileListRow, MediaFileRepository
+from repo.prompts import PromptRepository
+from transcript.choices import MAX_VOCABULARY_CHARS
 from transcript.speakers import MAX_SPEAKERS
+from web import choices
 from web.files import FileListQuery
 from web.ui.render import View, page
 
@@ -151,6 +155,11 @@ def upload(view: View) -> Response:
         "upload.html",
         max_mb=settings.opentr_max_upload_mb,
         max_speakers=MAX_SPEAKERS,
+        models=availability.model_choices(settings),
+        languages=sorted(((code, name) for name, code in BY_NAME.items()), key=lambda pair: pair[1]),
+        defaults=choices.defaults_for(view.conn, settings, view.actor),
+        prompts=PromptRepository(view.conn).list(view.actor),
+        max_vocabulary=MAX_VOCABULARY_CHARS,
         speech=availability.speech_status(settings),  # said before anyone uploads: can a recording be transcribed?
     )
 

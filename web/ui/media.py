@@ -11,7 +11,7 @@ with their similarity), collections, and a segment's text. Exports are a plain G
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from starlette.responses import Response
 
@@ -20,13 +20,17 @@ from repo.collections import CollectionRepository
 from repo.comments import CommentRepository
 from repo.errors import Invalid
 from repo.media_files import MediaFileRepository
+from repo.prompts import PromptRepository
 from repo.segments import SegmentRepository
 from repo.speaker_profiles import SpeakerProfileRepository
 from repo.speakers import SpeakerRepository
 from repo.summaries import SummaryRepository
 from repo.tags import TagRepository
+from transcript.choices import STAGES, Stage
 from transcript.segments import TranscriptSegment
+from web.choices import file_choices
 from web.exports import MEDIA_TYPES
+from web.processing import run_stage
 from web.ui.render import View, page
 
 SPEAKER_COLOURS = 8
@@ -63,6 +67,7 @@ def file_page(view: View) -> Response:
     colour = {s.uuid: index % SPEAKER_COLOURS for index, s in enumerate(speakers)}
     speaker_repo = SpeakerRepository(view.conn)
     total_talk = sum(s.talk_time for s in speakers) or 1.0
+    prompts = PromptRepository(view.conn).list(actor)
     context: dict[str, Any] = {
         "file": detail,
         "media_kind": "video" if detail.content_type.startswith("video/") else "audio",
@@ -80,6 +85,9 @@ def file_page(view: View) -> Response:
         "profiles": SpeakerProfileRepository(view.conn).list_mine(actor, limit=PROFILE_CHOICES) if speakers else [],
         "analytics": AnalyticsRepository(view.conn).for_file(actor, uuid),
         "export_formats": list(MEDIA_TYPES),
+        "choices": file_choices(view.conn, actor, uuid, detail.id),
+        "prompts": prompts,
+        "prompt_names": {p.uuid: p.name for p in prompts},
     }
     return view.render("file.html", **context)
 
@@ -188,8 +196,21 @@ def add_to_collection(view: View) -> Response:
     return _back(view, "#collections")
 
 
+@page("/files/{uuid}/rerun", methods=("POST",))
+def rerun(view: View) -> Response:
+    """The no-script way to re-run one stage (the same checks as POST /api/files/{uuid}/rerun)."""
+    stage = view.field("stage", label="Stage")
+    if stage not in STAGES:
+        raise Invalid(f"stage: one of {', '.join(STAGES)}", "stage")
+    prompt = view.form.get("summary_prompt", "").strip()
+    given = {"summary_prompt": prompt} if prompt and stage == "summary" else {}
+    run_stage(view, view.uuid("uuid"), cast(Stage, stage), given)
+    return _back(view, "#processing")
+
+
 ROUTES = [
     file_page,
+    rerun,
     add_tag,
     remove_tag,
     add_comment,

@@ -7,12 +7,15 @@ from typing import Any
 
 from starlette.responses import Response
 
+from asr.availability import model_choices
 from repo.llm_configs import LlmConfigRepository
 from repo.notifications import KINDS, NotificationRepository
 from repo.prompts import PromptRepository
 from repo.user_settings import SettingsRepository
+from transcript.choices import MAX_VOCABULARY_CHARS
 from web import llm_configs
 from web.auth import MeIn, update_account
+from web.choices import check_model
 from web.llm_configs import LlmConfigIn
 from web.prompts import PromptIn
 from web.ui.render import View, page
@@ -45,6 +48,8 @@ def settings(view: View) -> Response:
         kind_words=KIND_WORDS,
         configs=_configs(view).list(actor),
         prompts=PromptRepository(view.conn).list(actor),
+        models=model_choices(view.services.settings),
+        max_vocabulary=MAX_VOCABULARY_CHARS,
     )
 
 
@@ -78,6 +83,19 @@ def preferences(view: View) -> Response:
     for kind in KINDS:
         notifications.set_preference(view.actor, kind, view.form.get(f"notify.{kind}") == "on")
     return view.redirect("/settings#preferences")
+
+
+@page("/settings/processing", methods=("POST",))
+def processing(view: View) -> Response:
+    """The defaults of an upload's processing choices; a model must be one on this server (422 naming it)."""
+    values: dict[str, Any] = {
+        "transcription.model": check_model(view.services.settings, view.form.get("transcription.model", "")),
+        "transcription.task": view.form.get("transcription.task", "transcribe"),
+        "transcription.vocabulary": view.form.get("transcription.vocabulary", "").strip() or None,
+        "diarization.enabled": view.form.get("diarization.enabled") == "on",
+    }
+    SettingsRepository(view.conn).set_many(view.actor, values)
+    return view.redirect("/settings#processing")
 
 
 @page("/settings/llm", methods=("POST",))
@@ -120,6 +138,7 @@ ROUTES = [
     settings,
     account,
     preferences,
+    processing,
     add_llm_config,
     activate_llm_config,
     delete_llm_config,
