@@ -3,7 +3,7 @@
 -- Which kinds exist is declared once, in repo/notifications.py, as task types are in the job registry (0009): the
 -- column keeps a shape only. Preferences for the kinds no longer sent go; the steps earlier uploads stored as
 -- notifications are marked read, so the count of new ones counts outcomes.
--- depends: 0009_task_types_from_the_job_registry
+-- depends: 0010_processing_choices
 
 ALTER TABLE notifications DROP CONSTRAINT notifications_kind_check;
 ALTER TABLE notifications ADD CONSTRAINT notifications_kind_check CHECK (kind ~ '^[a-z]{1,40}$');
