@@ -5,6 +5,7 @@ from uuid import uuid4
 
 import pytest
 
+from repo.comments import MAX_TEXT_LENGTH
 from tests.web import a_file, signed_in
 
 
@@ -123,3 +124,21 @@ def test_bad_uuid_in_the_path_names_the_field(client: Any, fresh_url: str, metho
     alice, _ = signed_in(client, fresh_url)
     response = client.request(method, path, headers=alice, json={"text": "hi"})
     assert 400 <= response.status_code < 500 and response.json()["field"] == "uuid"
+
+
+def test_a_comment_is_measured_as_sent_then_trimmed(client: Any, fresh_url: str) -> None:
+    """The document's maxLength counts what the client sends: a tab before the longest text is one character too
+    many (it was stripped first and accepted); white space only is refused; the ends are trimmed, the inside kept."""
+    alice, alice_actor = signed_in(client, fresh_url)
+    file_uuid = a_file(fresh_url, alice_actor)
+    route = f"/api/files/{file_uuid}/comments"
+    longest = "会" * MAX_TEXT_LENGTH
+    too_long = client.post(route, headers=alice, json={"text": "\t" + longest})
+    assert too_long.status_code == 422 and too_long.json()["field"] == "text", too_long.text
+    blank = client.post(route, headers=alice, json={"text": "\u3000\t "})
+    assert blank.status_code == 422 and blank.json()["field"] == "text", blank.text
+    assert client.get(route, headers=alice).json() == []
+    fits = client.post(route, headers=alice, json={"text": longest})
+    assert fits.status_code == 201 and fits.json()["text"] == longest
+    kept = client.post(route, headers=alice, json={"text": "\u2003 مرحبا  😀 Grüße\n"})
+    assert kept.status_code == 201 and kept.json()["text"] == "مرحبا  😀 Grüße"

@@ -10,14 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from repo.collections import MAX_NAME_LENGTH, Collection, CollectionFile, CollectionRepository
 from web.endpoint import Ctx, Router
-from web.fields import NOT_BLANK
+from web.fields import NOT_BLANK, TRIMMED_NOT_BLANK
 
 router = Router("collections")
 
 MAX_FILES_PER_REQUEST = 1000
 MAX_DESCRIPTION_LENGTH = 2000
 CollectionName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH), NOT_BLANK
+    str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH), NOT_BLANK, TRIMMED_NOT_BLANK
 ]
 
 

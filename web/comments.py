@@ -10,13 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from repo.comments import MAX_TEXT_LENGTH, Comment, CommentRepository
 from web.endpoint import Ctx, Router
-from web.fields import NOT_BLANK, Seconds
+from web.fields import NOT_BLANK, TRIMMED_NOT_BLANK, Seconds
 
 router = Router("comments")
 
-CommentText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_LENGTH), NOT_BLANK
-]
+CommentText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH), NOT_BLANK, TRIMMED_NOT_BLANK]
 
 
 class CommentIn(BaseModel):

@@ -68,6 +68,27 @@ Email = Annotated[str, Field(max_length=320, pattern=EMAIL_PATTERN), AfterValida
 WHITE_SPACE = "\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
 # What a stripped text with min_length=1 accepts, for the document: something besides white space (and no NUL).
 NOT_BLANK = Field(json_schema_extra={"pattern": f"^[^\\u0000]*[^\\u0000{WHITE_SPACE}][^\\u0000]*$"})
+_WHITE_CHARS = "".join(
+    ["\t\n\u000b\u000c\r \u0085\u00a0\u1680", *map(chr, range(0x2000, 0x200B)), "\u2028\u2029\u202f\u205f\u3000"]
+)
+
+
+def _trimmed(value: str) -> str:
+    return value.strip(_WHITE_CHARS)
+
+
+def _trimmed_not_blank(value: str) -> str:
+    value = _trimmed(value)
+    if not value:
+        raise ValueError("must hold something besides white space")
+    return value
+
+
+# A text's white space at either end goes, after its length is checked as sent: the document's maxLength counts what
+# a client sends, so a value that fits there is never refused, nor one that does not accepted (pydantic's
+# strip_whitespace would strip first and accept 1 tab + the maximum). Put after StringConstraints.
+TRIMMED = AfterValidator(_trimmed)
+TRIMMED_NOT_BLANK = AfterValidator(_trimmed_not_blank)  # with NOT_BLANK, which says so in the document
 # A keyset cursor as the server writes it (url-safe base64); one it did not write reads as a page not found.
 Cursor = Annotated[
     str,

@@ -90,17 +90,29 @@ def _text_part(name: str) -> dict[str, Any]:
 
 
 # One part of bytes, whatever a generator meant by it: a JSON null arrives as the 4 bytes "null", a number as its
-# digits, an object or a list holding anything but strings as its JSON. Only a list of strings (none, or several) is
-# not one part but as many parts as it has strings, and a part sent twice or never is refused.
+# digits, an object, or a list holding anything but strings, as its JSON. A list of strings is as many parts as it has
+# strings (the multipart encoder's way): two or more is a part sent twice, refused; none is no part at all. Spelt
+# as the values allowed (Schemathesis cannot generate from a `not` of this shape).
+_AS_JSON = {"type": "array", "contains": {"not": {"type": "string"}}}
 ONE_PART = {
     "anyOf": [
         {"type": ["string", "number", "boolean", "object", "null"]},
-        {"type": "array", "contains": {"not": {"type": "string"}}},
+        _AS_JSON,
+        {"type": "array", "items": {"type": "string"}, "maxItems": 1},
+    ],
+    "contentMediaType": "application/octet-stream",
+}
+# A part that must be there and hold something: not several, not absent ([]), not empty ("" or [""]).
+FILLED_PART = {
+    "anyOf": [
+        {"type": ["number", "boolean", "object", "null"]},
+        {"type": "string", "minLength": 1},
+        _AS_JSON,
+        {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "maxItems": 1},
     ],
     "contentMediaType": "application/octet-stream",
 }
 SIDECAR_FORMATS = "a transcript file: WhisperX JSON, SRT or WebVTT"
-SIDECAR_PART = {**ONE_PART, "description": SIDECAR_FORMATS}
 # Its bytes are read whatever the part's type says (the format is recognised by content), so one part of bytes.
 SIDECAR_ENCODING = {"contentType": "application/octet-stream"}
 DUPLICATE_OPENAPI = {
@@ -139,14 +151,12 @@ UPLOAD_OPENAPI = {
     "requestBody": multipart_body(
         "file",
         {
-            # A file part is one part of bytes, whatever they spell ("false" is a 5-byte file): any value but a
-            # list (several parts) and, for the media, "" (an empty file).
+            # A file part is one part of bytes, whatever they spell ("false" is a 5-byte file).
             "file": {
-                **ONE_PART,
-                "not": {"const": ""},
+                **FILLED_PART,
                 "description": "the recording; any name (filename* too), any type: its content decides",
             },
-            SIDECAR_FIELD: {**SIDECAR_PART, "description": f"optional: {SIDECAR_FORMATS}"},
+            SIDECAR_FIELD: {**ONE_PART, "description": f"optional: {SIDECAR_FORMATS}"},
             **{name: _text_part(name) for name in UploadFields.model_fields},
             **choices.FORM_PARTS,
         },
@@ -255,7 +265,7 @@ async def _receive_transcript(request: Any) -> ReceivedTranscript:
 ATTACH_OPENAPI = {
     "requestBody": multipart_body(
         SIDECAR_FIELD,
-        {SIDECAR_FIELD: {**SIDECAR_PART, "not": {"const": ""}}},
+        {SIDECAR_FIELD: {**FILLED_PART, "description": SIDECAR_FORMATS}},
         {SIDECAR_FIELD: SIDECAR_ENCODING},
     ),
 }

@@ -23,7 +23,7 @@ from repo.errors import Conflict, Invalid, NotFound
 from repo.llm_configs import ConnectionTest, LlmConfig, LlmConfigRepository, Provider
 from repo.rows import Actor
 from web.endpoint import Ctx, Router
-from web.fields import NOT_BLANK, REAL_CHECK, REAL_GAP, URL, worded
+from web.fields import NOT_BLANK, REAL_CHECK, REAL_GAP, TRIMMED_NOT_BLANK, URL, worded
 from web.services import Services
 
 log = logging.getLogger("opentr.web")
@@ -32,8 +32,8 @@ TEST_TIMEOUT_SECONDS = 30.0
 MODELS_TIMEOUT_SECONDS = 15.0
 RECENT_TESTS = 10
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NOT_BLANK]
-ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NOT_BLANK]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), NOT_BLANK, TRIMMED_NOT_BLANK]
+ModelName = Annotated[str, StringConstraints(min_length=1, max_length=200), NOT_BLANK, TRIMMED_NOT_BLANK]
 # A server's address (web.fields.URL); "" means the provider's default.
 BASE_URL = worded(rf"^(?:{URL})?$", "an http:// or https:// address like https://llm.example.com/v1, or empty")
 BaseUrl = Annotated[str, StringConstraints(max_length=2000, pattern=BASE_URL)]

@@ -12,13 +12,13 @@ from repo.errors import NotFound
 from repo.prompts import ContentType, Prompt, PromptRepository
 from web.endpoint import Ctx, Router
 from web.errors import Forbidden
-from web.fields import NOT_BLANK
+from web.fields import NOT_BLANK, TRIMMED, TRIMMED_NOT_BLANK
 
 router = Router("prompts")
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NOT_BLANK]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), NOT_BLANK, TRIMMED_NOT_BLANK]
 PromptText = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Description = Annotated[str, StringConstraints(max_length=2000), TRIMMED]
 
 
 class PromptIn(BaseModel):

@@ -17,14 +17,14 @@ from repo.speaker_profiles import (
     SpeakerProfileRepository,
 )
 from web.endpoint import Ctx, Router
-from web.fields import NOT_BLANK
+from web.fields import NOT_BLANK, TRIMMED_NOT_BLANK
 
 router = Router("speaker_profiles")
 
 MAX_NAME_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 2000
 MAX_PROFILES_PER_REQUEST = 1000
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH), NOT_BLANK]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH), NOT_BLANK, TRIMMED_NOT_BLANK]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH)]
 
 

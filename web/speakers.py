@@ -11,13 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from repo.errors import Conflict, NotFound
 from repo.speakers import Speaker, SpeakerMatch, SpeakerRepository, SpeakerSummary, Suggestion
 from web.endpoint import Ctx, Router
+from web.fields import NOT_BLANK, TRIMMED_NOT_BLANK
 from web.speaker_profiles import Name as ProfileName
 
 router = Router("speakers")
 
 MAX_DISPLAY_NAME_LENGTH = 200
 MAX_LABEL_LENGTH = 100
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL_LENGTH)]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL_LENGTH), NOT_BLANK, TRIMMED_NOT_BLANK]
 
 
 class SpeakerEditIn(BaseModel):

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from repo.tags import MAX_NAME_LENGTH, Tag, TagCount, TagRepository
 from web.endpoint import Ctx, Router
-from web.fields import WHITE_SPACE
+from web.fields import TRIMMED_NOT_BLANK, WHITE_SPACE
 
 router = Router("tags")
 
@@ -27,8 +27,9 @@ def no_slash(name: str) -> str:
 
 TagName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH),
+    StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH),
     Field(json_schema_extra={"pattern": f"^[^\\u0000/]*[^\\u0000/{WHITE_SPACE}][^\\u0000/]*$"}),
+    TRIMMED_NOT_BLANK,
     AfterValidator(no_slash),
 ]
 
