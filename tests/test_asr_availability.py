@@ -157,6 +157,7 @@ def test_opentr_dev_says_so_at_start(tmp_path: Path, empty_url: str, redis_url: 
         start_new_session=True,
     )
     seen: list[str] = []
+    logged: list[str] = []
     said = threading.Event()
 
     def read() -> None:
@@ -166,14 +167,20 @@ def test_opentr_dev_says_so_at_start(tmp_path: Path, empty_url: str, redis_url: 
             if line.startswith("  - ") and WAYS_ON[-1] in line:
                 said.set()
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    def drain() -> None:  # an unread stderr pipe that fills up would stop the server mid-start
+        assert proc.stderr is not None
+        logged.extend(line.rstrip("\n") for line in proc.stderr)
+
+    readers = [threading.Thread(target=read, daemon=True), threading.Thread(target=drain, daemon=True)]
+    for reader in readers:
+        reader.start()
     try:
-        assert said.wait(120), f"opentr dev printed: {seen}"
+        assert said.wait(120), f"opentr dev printed: {seen}, logged: {logged[-40:]}"
     finally:
         proc.send_signal(2)
         proc.wait(60)
-        reader.join(10)
+        for reader in readers:
+            reader.join(10)
     start = next(i for i, line in enumerate(seen) if line.startswith("transcription cannot run yet: "))
     assert seen[start + 1 :][:4] == [
         "Recordings uploaded without a transcript file will fail until one of these is done:",
