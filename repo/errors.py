@@ -24,6 +24,16 @@ class Contention(Conflict):
     """Concurrent transactions kept colliding (deadlock, serialization failure) after every retry: try again."""
 
 
+class Stale(DataError):
+    """An edit named the version it started from (If-Match) and the row has moved on: nothing was written.
+    `current` is the row as stored now, `version` its version."""
+
+    def __init__(self, detail: str, current: object, version: int) -> None:
+        super().__init__(detail)
+        self.current = current
+        self.version = version
+
+
 class Invalid(DataError):
     """The values break a constraint: a foreign key, a CHECK, a NOT NULL, a bad literal."""
 

@@ -16,7 +16,7 @@ from uuid import UUID
 from repo import cursor as keyset
 from repo import statements as s
 from repo.database import Connection
-from repo.errors import Conflict, Invalid
+from repo.errors import Conflict, Invalid, Stale
 from repo.library import LibraryFilter, SortKey
 from repo.rows import Actor
 
@@ -95,6 +95,9 @@ class MediaFile:
     # How sure the speech engine was of the language it detected; NULL when the language was given (at upload, in
     # the settings) or came with a transcript file, so it also says whether `language` was detected.
     language_probability: float | None
+    # Counts the user's edits of the descriptive fields (title, author, ...): If-Match compares it (a PUT with a
+    # stale one is refused, web/preconditions.py). Processing's own updates of the row leave it alone.
+    version: int
 
     @property
     def language_detected(self) -> bool:
@@ -221,7 +224,7 @@ _waveform = s.one("media_files.waveform", Waveform)
 _storage_path_for = s.one("media_files.storage_path_for", StoredContent)
 _detail = s.one("media_files.detail", FileDetail)
 _list_page = s.many("media_files.list_page", FileListRow)
-_update = s.one("media_files.update", MediaFile)
+_update = s.one_or_none("media_files.update", MediaFile)
 _delete = s.one("media_files.delete", _StoragePath)
 _request_cancel = s.one_or_none("media_files.request_cancel", MediaFile)
 _retry = s.one_or_none("media_files.retry", MediaFile)
@@ -378,9 +381,11 @@ class MediaFileRepository:
         description: str | None = None,
         language: str | None = None,
         is_public: bool | None = None,
+        if_versions: list[int] | None = None,
     ) -> MediaFile:
-        """None leaves a field unchanged; an empty string clears a text field."""
-        return _update(
+        """None leaves a field unchanged; an empty string clears a text field. With `if_versions` (what an If-Match
+        allows) only while the file is at one of those versions; Stale, with the stored file, when it moved on."""
+        updated = _update(
             self.conn,
             uuid=uuid,
             title=title,
@@ -388,8 +393,13 @@ class MediaFileRepository:
             description=description,
             language=language,
             is_public=is_public,
+            if_versions=if_versions,
             **actor.scope(),
         )
+        if updated is None:
+            current = self.get(actor, uuid)  # NotFound for a file that is not the actor's
+            raise Stale("the file changed since you read it; nothing was saved", current, current.version)
+        return updated
 
     def delete(self, actor: Actor, uuid: UUID) -> str:
         """Deletes the file and (by cascade) everything hanging off it; returns the storage path to remove."""

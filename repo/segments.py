@@ -12,7 +12,7 @@ from uuid import UUID
 
 from repo import statements as s
 from repo.database import Connection
-from repo.errors import Conflict, Invalid, NotFound
+from repo.errors import Conflict, Invalid, NotFound, Stale
 from repo.rows import Actor
 from transcript.segments import Segment, TranscriptSegment
 
@@ -77,7 +77,9 @@ _transcript = s.many("segments.transcript", TranscriptSegment)
 _transcript_version = s.one_or_none("segments.transcript_version", TranscriptVersion)
 _transcript_json = s.one_or_none("segments.transcript_json", TranscriptDocument)
 _resolve_speaker = s.one("segments.resolve_speaker", SegmentSpeaker)
-_update = s.one("segments.update", TranscriptSegment)
+_update = s.one_or_none("segments.update", TranscriptSegment)
+_segment = s.one_or_none("segments.segment", TranscriptSegment)
+STALE_DETAIL = "the segment changed since you read it; nothing was saved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +201,11 @@ class SegmentRepository:
         speaker_uuid: UUID | None = None,
         start_time: float | None = None,
         end_time: float | None = None,
+        if_versions: list[int] | None = None,
     ) -> TranscriptSegment:
+        """Edit a segment; None leaves a field as it is. With `if_versions` (the versions an If-Match allows) the
+        edit happens only while the segment is at one of them, checked by the UPDATE itself; Stale, with the
+        stored segment, when it has moved on."""
         found = _resolve_speaker(
             self.conn, file_uuid=file_uuid, segment_uuid=segment_uuid, speaker_uuid=speaker_uuid, **actor.scope()
         )
@@ -221,7 +227,7 @@ class SegmentRepository:
                 if value is not None and value > limit:
                     raise Conflict(f"{name}: after the end of the recording ({found.duration:g} s)", name)
         speaker_id = found.speaker_id
-        return _update(
+        updated = _update(
             self.conn,
             file_uuid=file_uuid,
             segment_uuid=segment_uuid,
@@ -229,8 +235,19 @@ class SegmentRepository:
             speaker_id=speaker_id,
             start_time=start_time,
             end_time=end_time,
+            if_versions=if_versions,
             **actor.scope(),
         )
+        if updated is None:
+            current = self.segment(actor, file_uuid, segment_uuid)
+            raise Stale(STALE_DETAIL, current, current.version)
+        return updated
+
+    def segment(self, actor: Actor, file_uuid: UUID, segment_uuid: UUID) -> TranscriptSegment:
+        found = _segment(self.conn, file_uuid=file_uuid, segment_uuid=segment_uuid, **actor.scope())
+        if found is None:
+            raise NotFound("segment not found")
+        return found
 
     def _require_file(self, actor: Actor, file_uuid: UUID) -> None:
         if not _file_visible(self.conn, file_uuid=file_uuid, **actor.scope()):

@@ -103,6 +103,8 @@ CREATE TABLE media_files (
     diarization text CHECK (diarization IN ('diarized', 'off', 'models_missing', 'failed', 'transcript')),
     -- 0008_file_warnings: what the user should know about an accepted transcript (replaced on each publish)
     warnings text[] NOT NULL DEFAULT '{}',
+    -- 0012_edit_versions: bumped by each edit of the user's fields; PUT with If-Match compares it (412 if stale)
+    version integer NOT NULL DEFAULT 1 CHECK (version >= 1),
     CONSTRAINT media_files_speaker_hints_check CHECK (min_speakers <= max_speakers)
 );
 CREATE INDEX media_files_user_page_idx ON media_files (user_id, upload_time DESC, id DESC);
@@ -196,6 +198,8 @@ CREATE TABLE transcript_segments (
     end_time double precision NOT NULL,
     text text NOT NULL,
     search_vector tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, text)) STORED,
+    -- 0012_edit_versions: bumped by each edit; PUT with If-Match compares it (412 if stale)
+    version integer NOT NULL DEFAULT 1 CHECK (version >= 1),
     CHECK (end_time >= start_time)
 );
 CREATE UNIQUE INDEX transcript_segments_identity_key

@@ -12,7 +12,7 @@ id, uuid, user_id, filename, storage_path, file_size, content_type, file_hash, d
     thumbnail_path, waveform_data IS NOT NULL AS has_waveform, active_task_id, task_started_at, task_last_update,
     progress, cancellation_requested, retry_count, max_retries, last_error_message, error_category,
     recovery_attempts, last_recovery_attempt, force_delete_eligible, summary_status, updated_at, warnings,
-    language_probability
+    language_probability, version
 
 -- fragment: file_state_columns
 -- The FileState row: where a file is in processing.
@@ -131,16 +131,21 @@ ORDER BY
     CASE WHEN NOT %(descending)s::boolean THEN f.id END
 LIMIT %(limit)s;
 
--- name: update :one
--- None leaves a field unchanged; an empty string clears a text field.
+-- name: update :one?
+-- None leaves a field unchanged; an empty string clears a text field. The version counts these edits only (not
+-- processing's updates of the row), and with `if_versions` (If-Match) is checked by this same statement: of two
+-- editors who read the same version, the second one's UPDATE waits for the first one's row lock, then matches
+-- nothing. No row: not the actor's file, or stale (the repository tells which).
 UPDATE media_files
 SET title = CASE WHEN %(title)s::text IS NULL THEN title ELSE nullif(%(title)s::text, '') END,
     author = CASE WHEN %(author)s::text IS NULL THEN author ELSE nullif(%(author)s::text, '') END,
     description = CASE WHEN %(description)s::text IS NULL THEN description
                        ELSE nullif(%(description)s::text, '') END,
     language = CASE WHEN %(language)s::text IS NULL THEN language ELSE nullif(%(language)s::text, '') END,
-    is_public = coalesce(%(is_public)s::boolean, is_public)
+    is_public = coalesce(%(is_public)s::boolean, is_public),
+    version = version + 1
 WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+  AND (%(if_versions)s::int[] IS NULL OR version = ANY(%(if_versions)s::int[]))
 RETURNING {{media_file_columns}};
 
 -- name: delete :one

@@ -44,7 +44,8 @@ SELECT EXISTS (
 -- name: transcript :many
 -- The whole transcript in time order with each segment's speaker, in one query.
 SELECT ts.uuid, ts.start_time, ts.end_time, ts.text, sw.words,
-       sp.uuid AS speaker_uuid, sp.label AS speaker_label, coalesce(sp.display_name, sp.label) AS speaker_name
+       sp.uuid AS speaker_uuid, sp.label AS speaker_label, coalesce(sp.display_name, sp.label) AS speaker_name,
+       ts.version
 FROM media_files f
 JOIN transcript_segments ts ON ts.media_file_id = f.id
 LEFT JOIN segment_words sw ON sw.segment_id = ts.id
@@ -74,6 +75,7 @@ SELECT f.id AS file_id, coalesce(v.version, 0) AS version, coalesce((
                       || ',"speaker_uuid":' || coalesce('"' || sp.uuid::text || '"', 'null')
                       || ',"speaker_label":' || coalesce(to_json(sp.label)::text, 'null')
                       || ',"speaker_name":' || coalesce(to_json(coalesce(sp.display_name, sp.label))::text, 'null')
+                      || ',"version":' || ts.version::text
                       || '}', ',' ORDER BY ts.start_time, ts.end_time, ts.id) || ']'
            FROM transcript_segments ts
            LEFT JOIN segment_words sw ON sw.segment_id = ts.id
@@ -95,20 +97,38 @@ LEFT JOIN speakers sp ON sp.media_file_id = f.id AND sp.uuid = %(speaker_uuid)s
 WHERE f.uuid = %(file_uuid)s AND ts.uuid = %(segment_uuid)s
   AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
 
--- name: update :one
+-- name: update :one?
+-- The check and the write in one statement: with `if_versions` (If-Match) the row is updated only while its
+-- version is one of them. A concurrent editor's UPDATE waits for this one's row lock, then re-checks the bumped
+-- version and matches nothing. No row: not the actor's segment, or stale (the repository tells which).
 WITH updated AS (
     UPDATE transcript_segments ts
     SET text = coalesce(%(text)s::text, ts.text),
         speaker_id = coalesce(%(speaker_id)s::bigint, ts.speaker_id),
         start_time = coalesce(%(start_time)s::float8, ts.start_time),
-        end_time = coalesce(%(end_time)s::float8, ts.end_time)
+        end_time = coalesce(%(end_time)s::float8, ts.end_time),
+        version = ts.version + 1
     FROM media_files f
     WHERE f.id = ts.media_file_id AND f.uuid = %(file_uuid)s AND ts.uuid = %(segment_uuid)s
       AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
-    RETURNING ts.id, ts.uuid, ts.start_time, ts.end_time, ts.text, ts.speaker_id
+      AND (%(if_versions)s::int[] IS NULL OR ts.version = ANY(%(if_versions)s::int[]))
+    RETURNING ts.id, ts.uuid, ts.start_time, ts.end_time, ts.text, ts.speaker_id, ts.version
 )
 SELECT u.uuid, u.start_time, u.end_time, u.text, sw.words,
-       sp.uuid AS speaker_uuid, sp.label AS speaker_label, coalesce(sp.display_name, sp.label) AS speaker_name
+       sp.uuid AS speaker_uuid, sp.label AS speaker_label, coalesce(sp.display_name, sp.label) AS speaker_name,
+       u.version
 FROM updated u
 LEFT JOIN segment_words sw ON sw.segment_id = u.id
 LEFT JOIN speakers sp ON sp.id = u.speaker_id;
+
+-- name: segment :one?
+-- One segment the actor may see, as the transcript lists it.
+SELECT ts.uuid, ts.start_time, ts.end_time, ts.text, sw.words,
+       sp.uuid AS speaker_uuid, sp.label AS speaker_label, coalesce(sp.display_name, sp.label) AS speaker_name,
+       ts.version
+FROM media_files f
+JOIN transcript_segments ts ON ts.media_file_id = f.id
+LEFT JOIN segment_words sw ON sw.segment_id = ts.id
+LEFT JOIN speakers sp ON sp.id = ts.speaker_id
+WHERE f.uuid = %(file_uuid)s AND ts.uuid = %(segment_uuid)s
+  AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);

@@ -13,7 +13,7 @@ import pytest
 
 from repo import cursor, statements
 from repo.database import Database
-from repo.errors import Conflict, Invalid, NotFound
+from repo.errors import Conflict, Invalid, NotFound, Stale
 from repo.file_processing import FileProcessingRepository
 from repo.media_files import FilePage, MediaFileRepository
 from repo.rows import Actor
@@ -147,6 +147,32 @@ def test_update_changes_only_the_fields_given(conn: Conn, files: MediaFileReposi
     )
     cleared = files.update(owner, created.uuid, author="", language="de")
     assert (cleared.title, cleared.author, cleared.language, cleared.is_public) == ("New", None, "de", True)
+
+
+def test_an_edit_from_a_stale_version_changes_nothing_and_says_what_is_stored(
+    conn: Conn, files: MediaFileRepository
+) -> None:
+    owner = factories.user(conn)
+    created = _create(files, owner, title="会議")
+    assert created.version == 1
+    won = files.update(owner, created.uuid, title="مرحبا 🎉", if_versions=[1])
+    assert (won.title, won.version) == ("مرحبا 🎉", 2)
+    with pytest.raises(Stale) as stale:
+        files.update(owner, created.uuid, title="lost", description="lost too", if_versions=[1])
+    assert stale.value.current == files.get(owner, created.uuid) and stale.value.version == 2
+    assert (files.get(owner, created.uuid).title, files.get(owner, created.uuid).description) == ("مرحبا 🎉", None)
+    assert files.update(owner, created.uuid, author="Ann").version == 3  # no If-Match: any version
+    with pytest.raises(NotFound):
+        files.update(factories.user(conn), created.uuid, title="x", if_versions=[3])
+
+
+def test_processing_updates_leave_the_edit_version_alone(conn: Conn, files: MediaFileRepository) -> None:
+    """A title read while the file is processed stays editable: progress is not an edit."""
+    owner = factories.user(conn)
+    created = _create(files, owner)
+    conn.execute("UPDATE media_files SET progress = 0.5, status = 'processing' WHERE uuid = %s", [created.uuid])
+    assert files.get(owner, created.uuid).version == 1
+    assert files.update(owner, created.uuid, title="日本語", if_versions=[1]).title == "日本語"
 
 
 def test_content_route_gets_path_type_size_and_name(conn: Conn, files: MediaFileRepository) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from typing import Any
 
@@ -8,11 +10,11 @@ import pytest
 
 from repo import statements
 from repo.database import Database
-from repo.errors import Conflict, Invalid, NotFound
+from repo.errors import Conflict, Invalid, NotFound, Stale
 from repo.rows import Actor
 from repo.segments import SegmentRepository
 from tests import factories
-from transcript.segments import Segment, Word, words_from_json
+from transcript.segments import Segment, TranscriptSegment, Word, words_from_json
 
 Conn = psycopg.Connection[Any]
 
@@ -275,3 +277,54 @@ def test_word_timings_keep_their_values_and_refuse_what_json_cannot_hold(conn: p
             segments.replace_transcript(file_id, [Segment(0.0, 1.0, "bad", None, (bad,))])
         assert refused.value.field == "words"
     assert [s.text for s in segments.transcript(owner, file_uuid)] == ["odd words"]  # the refused ones changed nothing
+
+
+def test_an_edit_with_the_version_read_bumps_it_and_a_stale_one_changes_nothing(conn: Conn) -> None:
+    owner, file_id, file_uuid = _file(conn)
+    repo = SegmentRepository(conn)
+    repo.replace_transcript(file_id, [_seg(0)])
+    read = repo.transcript(owner, file_uuid)[0]
+    assert read.version == 1 and repo.segment(owner, file_uuid, read.uuid) == read
+    edited = repo.update_segment(owner, file_uuid, read.uuid, text="会議 🎉", if_versions=[1])
+    assert (edited.text, edited.version) == ("会議 🎉", 2)
+    with pytest.raises(Stale) as stale:
+        repo.update_segment(owner, file_uuid, read.uuid, text="مرحبا", if_versions=[1])
+    assert stale.value.version == 2 and stale.value.current == edited
+    assert repo.transcript(owner, file_uuid) == [edited]
+    with pytest.raises(NotFound):
+        repo.update_segment(factories.user(conn), file_uuid, read.uuid, text="x", if_versions=[2])
+
+
+def test_two_transactions_editing_from_the_same_version_cannot_both_pass(fresh_url: str) -> None:
+    """The second UPDATE waits on the first one's row lock, then re-checks the version it now sees: no row."""
+    with psycopg.connect(fresh_url, autocommit=True) as setup:
+        owner = factories.user(setup)
+        file_id, file_uuid = factories.media_file(setup, owner)
+        SegmentRepository(setup).replace_transcript(file_id, [_seg(0)])
+        segment_uuid = SegmentRepository(setup).transcript(owner, file_uuid)[0].uuid
+    outcome: dict[str, Any] = {}
+    with psycopg.connect(fresh_url) as first, psycopg.connect(fresh_url) as second:
+        SegmentRepository(first).update_segment(owner, file_uuid, segment_uuid, text="first 👩‍💻", if_versions=[1])
+        second_pid = second.info.backend_pid
+
+        def write_second() -> None:
+            try:
+                SegmentRepository(second).update_segment(owner, file_uuid, segment_uuid, text="second", if_versions=[1])
+            except Stale as exc:
+                outcome["stale"] = exc
+            second.commit()
+
+        thread = threading.Thread(target=write_second)
+        thread.start()
+        with psycopg.connect(fresh_url, autocommit=True) as watch:  # until the second one waits on the row lock
+            while not watch.execute(
+                "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", [second_pid]
+            ).fetchone()[0]:  # type: ignore[index]
+                time.sleep(0.01)
+        first.commit()
+        thread.join()
+    stale = outcome["stale"]
+    assert isinstance(stale, Stale) and isinstance(stale.current, TranscriptSegment)
+    assert stale.version == stale.current.version == 2 and stale.current.text == "first 👩‍💻"
+    with psycopg.connect(fresh_url) as check:
+        assert SegmentRepository(check).transcript(owner, file_uuid)[0].text == "first 👩‍💻"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -223,3 +224,53 @@ def test_the_language_says_whether_it_was_detected_in_the_page_and_the_api(
     assert 'data-role="language"' not in client.get(f"/files/{unknown}").text
     detail = client.get(f"/api/files/{unknown}").json()
     assert (detail["language"], detail["language_detected"], detail["language_probability"]) == (None, False, None)
+
+
+def test_a_stale_segment_form_shows_the_newer_text_and_keeps_the_unsaved_one(
+    client: Any, fresh_url: str, signed_in: Any
+) -> None:
+    token, owner = signed_in
+    file_uuid = transcribed_file(fresh_url, owner)
+    segment = client.get(f"/api/files/{file_uuid}/transcript").json()[1]["uuid"]
+    page = client.get(f"/files/{file_uuid}").text
+    version = re.search(rf'segments/{segment}".*?name="version" value="(\d+)"', page, re.S)
+    assert version is not None and version.group(1) == "1"
+    # Meanwhile someone else (here: the same person elsewhere, over the API's repository) corrects the segment.
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        SegmentRepository(conn).update_segment(owner, UUID(file_uuid), UUID(segment), text="مرحبا بالعالم 🌍")
+    stale = client.post(
+        f"/files/{file_uuid}/segments/{segment}",
+        data={"csrf": token, "text": "こんにちは、世界", "version": version.group(1)},
+        follow_redirects=False,
+    )
+    assert stale.status_code == 412 and "text/html" in stale.headers["content-type"]
+    assert "Someone else changed this segment; here is their version — your text was not saved" in stale.text
+    assert '<q data-role="unsaved">こんにちは、世界</q>' in stale.text
+    assert ">مرحبا بالعالم 🌍</textarea>" in stale.text  # the edit form now starts from their text
+    newer = re.search(rf'segments/{segment}".*?name="version" value="(\d+)"', stale.text, re.S)
+    assert newer is not None and newer.group(1) == "2"
+    stored = client.get(f"/api/files/{file_uuid}/transcript").json()[1]
+    assert (stored["text"], stored["version"]) == ("مرحبا بالعالم 🌍", 2)
+    # Redone over the newer text, with the version the page now carries: saved.
+    redone = client.post(
+        f"/files/{file_uuid}/segments/{segment}",
+        data={"csrf": token, "text": "こんにちは 🌍", "version": newer.group(1)},
+        follow_redirects=False,
+    )
+    assert redone.status_code == 303
+    assert client.get(f"/api/files/{file_uuid}/transcript").json()[1]["text"] == "こんにちは 🌍"
+    assert "your text was not saved" not in client.get(f"/files/{file_uuid}").text
+
+
+@pytest.mark.parametrize("version", ["", "x", "0", "-1", "99999999999"])
+def test_a_segment_form_with_a_malformed_version_saves_nothing(
+    client: Any, fresh_url: str, signed_in: Any, version: str
+) -> None:
+    token, owner = signed_in
+    file_uuid = transcribed_file(fresh_url, owner)
+    segment = client.get(f"/api/files/{file_uuid}/transcript").json()[0]["uuid"]
+    posted = client.post(
+        f"/files/{file_uuid}/segments/{segment}", data={"csrf": token, "text": "✓", "version": version}
+    )
+    assert posted.status_code == 412 and '<q data-role="unsaved">✓</q>' in posted.text
+    assert client.get(f"/api/files/{file_uuid}/transcript").json()[0]["text"] == "Hello there"

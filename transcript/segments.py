@@ -142,7 +142,8 @@ class Segment:
 class TranscriptSegment:
     """A stored segment as read: the API's transcript item, field for field (sql/segments.sql builds the same JSON
     for the whole transcript). `speaker_uuid`, `speaker_label` and `speaker_name` are its speaker reference: all
-    None for a segment without a speaker; `speaker_name` is the display name a user gave, else the label."""
+    None for a segment without a speaker; `speaker_name` is the display name a user gave, else the label. `version`
+    counts its edits (If-Match compares it: web/preconditions.py)."""
 
     uuid: UUID
     start_time: float
@@ -152,3 +153,4 @@ class TranscriptSegment:
     speaker_uuid: UUID | None
     speaker_label: str | None
     speaker_name: str | None
+    version: int = 1

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from repo.database import RETRYABLE
-from repo.errors import Conflict, Contention, DataError, Invalid, NotFound, Unavailable
+from repo.errors import Conflict, Contention, DataError, Invalid, NotFound, Stale, Unavailable
 from web.fields import PATTERN_WORDS
 
 log = logging.getLogger("opentr.web")
@@ -99,7 +99,13 @@ def validation_detail(error: ValidationError, default_field: str = "body") -> st
 CONTENTION_DETAIL = "the data changed concurrently; try again"
 DATABASE_DOWN_DETAIL = "the database is unavailable; try again shortly"
 INTERNAL_DETAIL = "internal error"
-DATA_STATUS: dict[type[DataError], int] = {NotFound: 404, Conflict: 409, Invalid: 422, Unavailable: 503}
+DATA_STATUS: dict[type[DataError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Stale: 412,
+    Invalid: 422,
+    Unavailable: 503,
+}
 
 
 def status_of(kind: type[Exception]) -> int:

@@ -13,12 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import FileResponse, Response
 
 from repo import library
-from repo.errors import Conflict, NotFound
+from repo.errors import Conflict, NotFound, Stale
 from repo.library import FilterValues, LibraryFilter, SortKey
-from repo.media_files import FileDetail, FilePage, MediaFile, MediaFileRepository
+from repo.media_files import FileDetail, FilePage, MediaFileRepository
 from storage import layout
 from storage.backend import LocalStorage
-from web import content_disposition
+from web import content_disposition, preconditions
 from web.choices import ChoicesOut, file_choices
 from web.endpoint import Ctx, Router
 from web.fields import Cursor, QueryDateTime, worded
@@ -67,6 +67,9 @@ class FileOut(BaseModel):
     updated_at: datetime
     warnings: list[str] = Field(
         description="what to know about the transcript, e.g. a transcript file whose speech runs past the recording"
+    )
+    version: int = Field(
+        description='counts edits of the descriptive fields; the ETag is `"v<version>"`, to send back as If-Match'
     )
 
 
@@ -257,16 +260,24 @@ def filter_values(ctx: Ctx) -> FilterValues:
 
 
 @router.get("/api/files/{uuid}", response=FileDetailOut)
-def get_file(ctx: Ctx) -> _DetailWithChoices:
-    """One file with its speakers, tags, collections, counts and processing choices."""
+def get_file(ctx: Ctx) -> Response:
+    """One file with its speakers, tags, collections, counts and processing choices; the ETag is its version."""
     detail = MediaFileRepository(ctx.conn).detail(ctx.actor, ctx.uuid("uuid"))
-    return _DetailWithChoices(detail, file_choices(ctx.conn, ctx.actor, detail.uuid, detail.id))
+    found = _DetailWithChoices(detail, file_choices(ctx.conn, ctx.actor, detail.uuid, detail.id))
+    return preconditions.with_etag(FileDetailOut, found, detail.version)
 
 
-@router.put("/api/files/{uuid}", body=FileUpdateIn, response=FileOut)
-def update_file(ctx: Ctx, body: FileUpdateIn) -> MediaFile:
-    """Edit a file's descriptive fields (absent fields stay as they are)."""
-    return MediaFileRepository(ctx.conn).update(ctx.actor, ctx.uuid("uuid"), **body.model_dump())
+@router.put("/api/files/{uuid}", body=FileUpdateIn, response=FileOut, openapi=preconditions.openapi(FileOut))
+def update_file(ctx: Ctx, body: FileUpdateIn) -> Response:
+    """Edit a file's descriptive fields (absent fields stay as they are). With If-Match (the ETag you read) only if
+    nobody edited them meanwhile, else 412 with the current file; without it, the last write wins."""
+    try:
+        updated = MediaFileRepository(ctx.conn).update(
+            ctx.actor, ctx.uuid("uuid"), if_versions=preconditions.if_match(ctx), **body.model_dump()
+        )
+    except Stale as exc:
+        return preconditions.stale_response(FileOut, exc)
+    return preconditions.with_etag(FileOut, updated, updated.version)
 
 
 def stored_key(storage_path: str) -> str:

@@ -155,6 +155,8 @@ def document(endpoints: list[Endpoint], title: str = "opentr", version: str = "0
         for key, value in (endpoint.openapi or {}).items():
             if key == "responses":
                 operation["responses"].update(value)
+            elif key == "parameters":  # headers (If-Match): beside the generated path and query parameters
+                operation["parameters"] += value
             else:
                 operation[key] = value
         paths.setdefault(path, {})[endpoint.method.lower()] = operation

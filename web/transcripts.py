@@ -8,12 +8,11 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from repo.errors import Conflict
+from repo.errors import Conflict, Stale
 from repo.media_files import MediaFileRepository
 from repo.segments import SegmentRepository
 from transcript import subtitles
-from transcript.segments import TranscriptSegment
-from web import content_disposition
+from web import content_disposition, preconditions
 from web.body_cache import BodyCache, Encoded, accepts_gzip, etag_matches
 from web.endpoint import Ctx, Router
 from web.fields import Seconds
@@ -34,6 +33,7 @@ class SegmentOut(BaseModel):
     speaker_uuid: UUID | None
     speaker_label: str | None
     speaker_name: str | None
+    version: int = Field(description='counts its edits; its ETag is `"v<version>"`, to send back as If-Match')
 
 
 class SegmentUpdateIn(BaseModel):
@@ -116,12 +116,33 @@ def transcript(ctx: Ctx, query: TranscriptQuery) -> Response:
     return _send(ctx, file_uuid if whole else None, document.version, body, etag)
 
 
-@router.put("/api/files/{uuid}/transcript/segments/{segment_uuid}", body=SegmentUpdateIn, response=SegmentOut)
-def update_segment(ctx: Ctx, body: SegmentUpdateIn) -> TranscriptSegment:
-    """Correct a segment's text, times or speaker."""
-    return SegmentRepository(ctx.conn).update_segment(
-        ctx.actor, ctx.uuid("uuid"), ctx.uuid("segment_uuid"), **body.model_dump()
-    )
+@router.get("/api/files/{uuid}/transcript/segments/{segment_uuid}", response=SegmentOut)
+def get_segment(ctx: Ctx) -> Response:
+    """One segment, with its version as the ETag (send it back as If-Match when you edit it)."""
+    found = SegmentRepository(ctx.conn).segment(ctx.actor, ctx.uuid("uuid"), ctx.uuid("segment_uuid"))
+    return preconditions.with_etag(SegmentOut, found, found.version)
+
+
+@router.put(
+    "/api/files/{uuid}/transcript/segments/{segment_uuid}",
+    body=SegmentUpdateIn,
+    response=SegmentOut,
+    openapi=preconditions.openapi(SegmentOut),
+)
+def update_segment(ctx: Ctx, body: SegmentUpdateIn) -> Response:
+    """Correct a segment's text, times or speaker. With If-Match (the ETag you read) the edit happens only if nobody
+    changed the segment meanwhile, else 412 with the current segment; without it, the last write wins."""
+    try:
+        updated = SegmentRepository(ctx.conn).update_segment(
+            ctx.actor,
+            ctx.uuid("uuid"),
+            ctx.uuid("segment_uuid"),
+            if_versions=preconditions.if_match(ctx),
+            **body.model_dump(),
+        )
+    except Stale as exc:
+        return preconditions.stale_response(SegmentOut, exc)
+    return preconditions.with_etag(SegmentOut, updated, updated.version)
 
 
 SUBTITLE_OPENAPI = {

@@ -5,9 +5,10 @@ export function csrf() {
   return meta ? meta.content : "";
 }
 
-// A same-origin call to the JSON API with the session cookie; unsafe methods carry the CSRF token.
-export async function api(method, url, body) {
-  const headers = { "X-CSRF-Token": csrf() };
+// A same-origin call to the JSON API with the session cookie; unsafe methods carry the CSRF token. `extra`: more
+// headers (If-Match). A failure's error carries the status, the field and the whole body (a 412's `current`).
+export async function api(method, url, body, extra = {}) {
+  const headers = { ...extra, "X-CSRF-Token": csrf() };
   const init = { method, headers, credentials: "same-origin" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -23,6 +24,7 @@ export async function api(method, url, body) {
     const error = new Error(explain(response.status, data));
     error.status = response.status; // and the field the API named, for a page that explains it in its own words
     error.field = data && typeof data.field === "string" ? data.field : null;
+    error.data = data;
     throw error;
   }
   return data;

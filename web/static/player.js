@@ -122,23 +122,49 @@ document.addEventListener("submit", async (event) => {
   const segment = form.closest("li.segment");
   const body = { text: form.elements.text.value.trim(), speaker_uuid: form.elements.speaker_uuid.value || null };
   const button = form.querySelector("button[type=submit]");
+  const conflict = segment.querySelector('[data-role="conflict"]');
   button.disabled = true;
   try {
-    const saved = await api("PUT", form.dataset.api, body);
-    segment.querySelector('[data-role="text"]').textContent = saved.text;
-    segment.querySelector('[data-role="speaker-name"]').textContent = saved.speaker_name || saved.speaker_label || "Unknown";
-    segment.dataset.speaker = saved.speaker_uuid || "";
-    const colour = document.querySelector(`#speakers input[id="name-${saved.speaker_uuid}"]`)?.closest("li")?.className;
-    if (colour) segment.className = `segment ${colour}${segment === current ? " current" : ""}`;
+    // If-Match: the version this page showed; someone else's edit since then is not overwritten (412).
+    const saved = await api("PUT", form.dataset.api, body, { "If-Match": `"v${form.dataset.version}"` });
+    showSegment(form, segment, saved);
+    if (conflict) conflict.hidden = true;
     form.closest("details").open = false;
     form.closest("details").querySelector("summary").focus();
     say("Segment saved.");
   } catch (error) {
-    say(`Not saved: ${error.message}`);
+    if (error.status === 412 && error.data && error.data.current) {
+      // Their version replaces the shown text (and is what the next save starts from); the person's own text stays
+      // in view, in the message, to redo it.
+      showSegment(form, segment, error.data.current);
+      form.elements.text.value = error.data.current.text;
+      if (conflict) {
+        conflict.textContent = "Someone else changed this segment; here is their version — your text was not saved: ";
+        const unsaved = document.createElement("q");
+        unsaved.dataset.role = "unsaved";
+        unsaved.textContent = body.text;
+        conflict.append(unsaved);
+        conflict.hidden = false;
+      }
+      say("Someone else changed this segment; your text was not saved.");
+    } else {
+      say(`Not saved: ${error.message}`);
+    }
   } finally {
     button.disabled = false;
   }
 });
+
+// A segment as the API returned it: its text, speaker, colour and the version the next edit starts from.
+function showSegment(form, segment, saved) {
+  segment.querySelector('[data-role="text"]').textContent = saved.text;
+  segment.querySelector('[data-role="speaker-name"]').textContent = saved.speaker_name || saved.speaker_label || "Unknown";
+  segment.dataset.speaker = saved.speaker_uuid || "";
+  const colour = document.querySelector(`#speakers input[id="name-${saved.speaker_uuid}"]`)?.closest("li")?.className;
+  if (colour) segment.className = `segment ${colour}${segment === current ? " current" : ""}`;
+  form.dataset.version = String(saved.version);
+  form.elements.version.value = String(saved.version);
+}
 
 // -- actions through the API ---------------------------------------------------------------------------------
 document.addEventListener("click", async (event) => {

@@ -11,14 +11,16 @@ with their similarity), collections, and a segment's text. Exports are a plain G
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, cast
+from uuid import UUID
 
 from starlette.responses import Response
 
 from repo.analytics import AnalyticsRepository
 from repo.collections import CollectionRepository
 from repo.comments import CommentRepository
-from repo.errors import Invalid
+from repo.errors import Invalid, Stale
 from repo.media_files import MediaFileRepository
 from repo.prompts import PromptRepository
 from repo.segments import SegmentRepository
@@ -28,6 +30,7 @@ from repo.summaries import SummaryRepository
 from repo.tags import TagRepository
 from transcript.choices import STAGES, Stage
 from transcript.segments import TranscriptSegment
+from web import preconditions
 from web.choices import file_choices
 from web.exports import MEDIA_TYPES
 from web.processing import run_stage
@@ -60,6 +63,11 @@ def clickable_words(segment: TranscriptSegment) -> list[dict[str, Any]] | None:
 
 @page("/files/{uuid}")
 def file_page(view: View) -> Response:
+    return _file_page(view)
+
+
+def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None) -> Response:
+    """The page; with `stale`, the segment edit that was refused: shown beside the newer text it met."""
     actor, uuid = view.actor, view.uuid("uuid")
     detail = MediaFileRepository(view.conn).detail(actor, uuid)
     speakers = SpeakerRepository(view.conn).list_for_file(actor, uuid)
@@ -88,8 +96,9 @@ def file_page(view: View) -> Response:
         "choices": file_choices(view.conn, actor, uuid, detail.id),
         "prompts": prompts,
         "prompt_names": {p.uuid: p.name for p in prompts},
+        "stale": stale,
     }
-    return view.render("file.html", **context)
+    return view.render("file.html", status, **context)
 
 
 @page("/files/{uuid}/tags", methods=("POST",))
@@ -175,17 +184,40 @@ def merge_speakers(view: View) -> Response:
     return _back(view, "#speakers")
 
 
+@dataclass(frozen=True, slots=True)
+class StaleEdit:
+    """A segment edit refused because someone changed the segment after the page was shown: the text that was not
+    saved, kept so that the person can redo it over the newer text."""
+
+    segment_uuid: UUID
+    unsaved_text: str
+
+
+def _form_version(raw: str | None) -> list[int] | None:
+    """The version the form was rendered with (its hidden field), as an If-Match would give it: absent (an older
+    page) means any version; anything but a version number matches none."""
+    if raw is None:
+        return None
+    return [int(raw)] if raw.isdigit() and 0 < int(raw) < 2**31 else [preconditions.NO_VERSION]
+
+
 @page("/files/{uuid}/segments/{segment}", methods=("POST",))
 def edit_segment(view: View) -> Response:
-    """The no-script way to correct a segment (the page's script uses the API route instead)."""
+    """The no-script way to correct a segment (the page's script uses the API route instead). Someone else's change
+    since the page was shown is not overwritten: the page comes back (412) with their text and the unsaved one."""
     speaker = view.form.get("speaker_uuid", "").strip()
-    SegmentRepository(view.conn).update_segment(
-        view.actor,
-        view.uuid("uuid"),
-        view.uuid("segment"),
-        text=view.field("text", label="Segment text"),
-        speaker_uuid=view.chosen("speaker_uuid", "Speaker") if speaker else None,
-    )
+    text = view.field("text", label="Segment text")
+    try:
+        SegmentRepository(view.conn).update_segment(
+            view.actor,
+            view.uuid("uuid"),
+            view.uuid("segment"),
+            text=text,
+            speaker_uuid=view.chosen("speaker_uuid", "Speaker") if speaker else None,
+            if_versions=_form_version(view.form.get("version")),
+        )
+    except Stale:
+        return _file_page(view, 412, StaleEdit(view.uuid("segment"), text))
     return _back(view, f"#seg-{view.uuid('segment')}")
 
 
