@@ -9,13 +9,22 @@ from repo.errors import Invalid
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """The user on whose behalf a query runs; every owned read and write is filtered by it in SQL."""
+    """The user on whose behalf a query runs; every read and write of user data is filtered by it in SQL (the
+    fragments file_readable / file_commentable / file_editable / file_owned of sql/fragments.sql).
+
+    `sees_all` is an admin's explicit "all files" view: only then does an admin reach other people's files; an admin
+    acting as themselves sees what any user sees (their own and what is shared with them)."""
 
     id: int
     is_admin: bool = False
+    sees_all: bool = False
 
     def scope(self) -> dict[str, object]:
-        return {"actor_id": self.id, "actor_is_admin": self.is_admin}
+        return {"actor_id": self.id, "actor_sees_all": self.is_admin and self.sees_all}
+
+    def seeing_all(self) -> Actor:
+        """This admin in the explicit "all files" view (a non-admin stays as they are)."""
+        return Actor(self.id, self.is_admin, sees_all=self.is_admin)
 
 
 def trimmed(value: str, field: str, max_length: int, what: str) -> str:

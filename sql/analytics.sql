@@ -16,7 +16,7 @@ DELETE FROM analytics WHERE media_file_id = %(file_id)s;
 -- editing transaction itself, and there is no stored copy to recompute or to go stale.
 WITH f AS (
     SELECT id, uuid, duration, diarization FROM media_files
-    WHERE uuid = %(file_uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE uuid = %(file_uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ), seg AS (
     SELECT ts.start_time, ts.end_time,
            max(ts.end_time) OVER (ORDER BY ts.start_time, ts.end_time, ts.id
@@ -42,7 +42,7 @@ FROM f CROSS JOIN speech LEFT JOIN analytics a ON a.media_file_id = f.id;
 -- questions (segments ending in '?'). Talk time first.
 WITH f AS (
     SELECT id FROM media_files
-    WHERE uuid = %(file_uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE uuid = %(file_uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ), seg AS (
     SELECT ts.id, ts.speaker_id, ts.start_time, ts.end_time, ts.text,
            row_number() OVER w AS n, lag(ts.speaker_id) OVER w AS previous_speaker, lag(ts.end_time) OVER w AS previous_end

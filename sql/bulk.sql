@@ -4,13 +4,13 @@
 -- name: delete :many
 -- One statement: everything hanging off the files goes with them through ON DELETE CASCADE.
 DELETE FROM media_files
-WHERE uuid = ANY(%(uuids)s::uuid[]) AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE uuid = ANY(%(uuids)s::uuid[]) AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 RETURNING uuid, storage_path, true AS changed;
 
 -- name: add_tag :many
 WITH visible AS (
     SELECT f.id, f.uuid FROM media_files f
-    WHERE f.uuid = ANY(%(uuids)s::uuid[]) AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE f.uuid = ANY(%(uuids)s::uuid[]) AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ), added AS (
     INSERT INTO file_tags (media_file_id, tag_id)
     SELECT visible.id, %(tag_id)s::bigint FROM visible
@@ -23,7 +23,7 @@ FROM visible v;
 -- name: remove_tag :many
 WITH visible AS (
     SELECT f.id, f.uuid FROM media_files f
-    WHERE f.uuid = ANY(%(uuids)s::uuid[]) AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE f.uuid = ANY(%(uuids)s::uuid[]) AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ), removed AS (
     DELETE FROM file_tags ft
     USING visible, tags t
@@ -37,7 +37,7 @@ FROM visible v;
 -- Only files of the collection's owner join it (as in collections.add_files).
 WITH visible AS (
     SELECT f.id, f.uuid, f.user_id FROM media_files f
-    WHERE f.uuid = ANY(%(uuids)s::uuid[]) AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE f.uuid = ANY(%(uuids)s::uuid[]) AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ), added AS (
     INSERT INTO collection_members (collection_id, media_file_id)
     SELECT %(collection_id)s::bigint, visible.id FROM visible WHERE visible.user_id = %(collection_owner)s::bigint
@@ -50,4 +50,4 @@ WHERE v.user_id = %(collection_owner)s::bigint;
 
 -- name: collection :one
 SELECT c.id, c.user_id FROM collections c
-WHERE c.uuid = %(collection_uuid)s AND (c.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+WHERE c.uuid = %(collection_uuid)s AND (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);

@@ -3,7 +3,7 @@
 WITH file AS (
     SELECT f.id, f.uuid
     FROM media_files f
-    WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE f.uuid = %(file_uuid)s AND {{file_commentable}}
 ), inserted AS (
     INSERT INTO comments (media_file_id, user_id, text, timestamp)
     SELECT file.id, %(actor_id)s::bigint, %(text)s::text, %(timestamp)s::double precision FROM file
@@ -23,13 +23,13 @@ SELECT c.uuid, f.uuid AS file_uuid, u.uuid AS author_uuid,
 FROM media_files f
 JOIN comments c ON c.media_file_id = f.id
 JOIN users u ON u.id = c.user_id
-WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ORDER BY c.created_at, c.id;
 
 -- name: file_visible :scalar
 SELECT EXISTS (
     SELECT 1 FROM media_files f
-    WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ) AS file_visible;
 
 -- name: update :one?
@@ -40,8 +40,8 @@ FROM media_files f, users u
 WHERE c.uuid = %(uuid)s
   AND f.id = c.media_file_id
   AND u.id = c.user_id
-  AND (c.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
-  AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+  AND (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+  AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 RETURNING c.uuid, f.uuid AS file_uuid, u.uuid AS author_uuid,
           coalesce(nullif(u.full_name, ''), u.email) AS author_name,
           c.text, c.timestamp, c.created_at, c.updated_at;
@@ -51,5 +51,5 @@ DELETE FROM comments c
 USING media_files f
 WHERE c.uuid = %(uuid)s
   AND f.id = c.media_file_id
-  AND (c.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
-  AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+  AND (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+  AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);

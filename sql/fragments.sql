@@ -1,5 +1,26 @@
 -- Fragments shared by several files' queries (repo/queries.py pastes them where a query says {{name}}).
 
+-- The access rule, decided in one place. A media file aliased `f` is reachable by the acting user when it is their
+-- own, when it is shared with them (directly, through a group they are in, or through a collection it is in) at
+-- a role of at least the rank the fragment names, or when an admin acts in the explicit "all files" view
+-- (repo.rows.Actor.sees_all). shared_files() (migration 0013) is the same function the row-level security
+-- policies use. Ranks: viewer 1, commenter 2, editor 3; deleting, sharing and public links are the owner's.
+
+-- fragment: file_readable
+(f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean
+ OR f.id IN (SELECT a.media_file_id FROM shared_files(%(actor_id)s) a))
+
+-- fragment: file_commentable
+(f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean
+ OR f.id IN (SELECT a.media_file_id FROM shared_files(%(actor_id)s) a WHERE a.rank >= 2))
+
+-- fragment: file_editable
+(f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean
+ OR f.id IN (SELECT a.media_file_id FROM shared_files(%(actor_id)s) a WHERE a.rank >= 3))
+
+-- fragment: file_owned
+(f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+
 -- fragment: library_filter
 -- The library's filters (repo.library.LibraryFilter) on a media file aliased `f`, scoped to the acting user: the file
 -- list (media_files.list_page) and search (search.search) filter alike. Conditions joined by AND, each a no-op when its
@@ -12,7 +33,7 @@ AND (%(tags)s::text[] IS NULL OR (
 AND (%(collection)s::uuid IS NULL OR EXISTS (
       SELECT 1 FROM collection_members cm JOIN collections c ON c.id = cm.collection_id
       WHERE cm.media_file_id = f.id AND c.uuid = %(collection)s::uuid
-        AND (c.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)))
+        AND (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)))
 AND (%(speaker)s::text IS NULL OR EXISTS (
       SELECT 1 FROM speakers s LEFT JOIN speaker_profiles p ON p.id = s.profile_id
       WHERE s.media_file_id = f.id
@@ -20,7 +41,7 @@ AND (%(speaker)s::text IS NULL OR EXISTS (
 AND (%(profile_uuid)s::uuid IS NULL OR EXISTS (
       SELECT 1 FROM speakers s JOIN speaker_profiles p ON p.id = s.profile_id
       WHERE s.media_file_id = f.id AND p.uuid = %(profile_uuid)s::uuid
-        AND (p.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)))
+        AND (p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)))
 AND (%(duration_min)s::float8 IS NULL OR f.duration >= %(duration_min)s::float8)
 AND (%(duration_max)s::float8 IS NULL OR f.duration <= %(duration_max)s::float8)
 AND (%(uploaded_from)s::timestamptz IS NULL OR f.upload_time >= %(uploaded_from)s::timestamptz)

@@ -1,6 +1,7 @@
--- Media files. Every query on behalf of a user filters by owner (admins see all); worker queries address a file
--- by its internal id. State changes are guarded UPDATEs: the status they may start from is a parameter
--- (from_statuses), so two racing workers cannot both move the same file.
+-- Media files. Every query on behalf of a user filters by the access rule (sql/fragments.sql: file_readable,
+-- file_editable, file_owned); worker queries address a file by its internal id. State changes are guarded
+-- UPDATEs: the status they may start from is a parameter (from_statuses), so two racing workers cannot both move
+-- the same file.
 
 -- fragment: media_file_columns
 -- The MediaFile row: every column but waveform_data, which has its own query (`opentr db check` proves each query
@@ -39,8 +40,8 @@ LIMIT 1;
 
 -- name: get :one
 SELECT {{media_file_columns}}
-FROM media_files
-WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+FROM media_files f
+WHERE f.uuid = %(uuid)s AND {{file_readable}};
 
 -- name: get_by_id :one
 -- Workers only: they act for the system and re-read the file by id inside their own transaction.
@@ -51,17 +52,17 @@ WHERE id = %(file_id)s;
 -- name: state :one
 SELECT {{file_state_columns}}
 FROM media_files
-WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
 
 -- name: waveform :one
 SELECT uuid, waveform_data
 FROM media_files
-WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
 
 -- name: storage_path_for :one
 SELECT storage_path, content_type, file_size, filename
 FROM media_files
-WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
 
 -- name: detail :one
 -- The file with its speakers, tags, collections and counts in one statement (correlated subqueries).
@@ -78,12 +79,12 @@ SELECT {{media_file_columns}},
     coalesce((
         SELECT json_agg(json_build_object('uuid', c.uuid, 'name', c.name) ORDER BY c.name)
         FROM collection_members cm JOIN collections c ON c.id = cm.collection_id
-        WHERE cm.media_file_id = f.id AND (c.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)),
+        WHERE cm.media_file_id = f.id AND (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)),
         '[]'::json) AS collections,
     (SELECT count(*) FROM comments cc WHERE cc.media_file_id = f.id) AS comments_count,
     (SELECT count(*) FROM transcript_segments ts WHERE ts.media_file_id = f.id) AS segment_count
 FROM media_files f
-WHERE f.uuid = %(uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+WHERE f.uuid = %(uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
 
 -- name: list_page :many
 -- One page of the library, keyset-paginated on (sort key, id) in the chosen direction; the caller asks for
@@ -99,7 +100,7 @@ SELECT f.id, f.uuid, f.user_id, f.filename, f.title, f.status, f.progress, f.dur
     (SELECT count(*) FROM speakers s WHERE s.media_file_id = f.id) AS speaker_count,
     (SELECT count(*) FROM transcript_segments ts WHERE ts.media_file_id = f.id) AS segment_count
 FROM media_files f
-WHERE (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
   AND (%(pattern)s::text IS NULL
        OR f.filename ILIKE %(pattern)s::text
        OR f.title ILIKE %(pattern)s::text
@@ -136,7 +137,7 @@ LIMIT %(limit)s;
 -- processing's updates of the row), and with `if_versions` (If-Match) is checked by this same statement: of two
 -- editors who read the same version, the second one's UPDATE waits for the first one's row lock, then matches
 -- nothing. No row: not the actor's file, or stale (the repository tells which).
-UPDATE media_files
+UPDATE media_files f
 SET title = CASE WHEN %(title)s::text IS NULL THEN title ELSE nullif(%(title)s::text, '') END,
     author = CASE WHEN %(author)s::text IS NULL THEN author ELSE nullif(%(author)s::text, '') END,
     description = CASE WHEN %(description)s::text IS NULL THEN description
@@ -144,14 +145,14 @@ SET title = CASE WHEN %(title)s::text IS NULL THEN title ELSE nullif(%(title)s::
     language = CASE WHEN %(language)s::text IS NULL THEN language ELSE nullif(%(language)s::text, '') END,
     is_public = coalesce(%(is_public)s::boolean, is_public),
     version = version + 1
-WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
-  AND (%(if_versions)s::int[] IS NULL OR version = ANY(%(if_versions)s::int[]))
+WHERE f.uuid = %(uuid)s AND {{file_editable}}
+  AND (%(if_versions)s::int[] IS NULL OR f.version = ANY(%(if_versions)s::int[]))
 RETURNING {{media_file_columns}};
 
 -- name: delete :one
 -- One statement: segments, speakers, tags, comments, tasks, summaries... go with it through ON DELETE CASCADE.
-DELETE FROM media_files
-WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+DELETE FROM media_files f
+WHERE f.uuid = %(uuid)s AND {{file_owned}}
 RETURNING storage_path;
 
 -- name: request_cancel :one?
@@ -160,7 +161,7 @@ UPDATE media_files
 SET status = CASE WHEN status = 'processing' THEN 'cancelling' ELSE 'cancelled' END,
     cancellation_requested = (status = 'processing'),
     active_task_id = CASE WHEN status = 'processing' THEN active_task_id END
-WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
   AND status = ANY(%(from_statuses)s::text[])
 RETURNING {{media_file_columns}};
 
@@ -169,7 +170,7 @@ UPDATE media_files
 SET status = 'pending', retry_count = retry_count + 1, progress = 0, completed_at = NULL, active_task_id = NULL,
     task_started_at = NULL, task_last_update = NULL, cancellation_requested = false, last_error_message = NULL,
     error_category = NULL
-WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
   AND status = ANY(%(from_statuses)s::text[]) AND retry_count < max_retries
 RETURNING {{media_file_columns}};
 
@@ -180,20 +181,20 @@ WITH whole_run AS (
     UPDATE processing_choices pc SET rerun_stage = NULL
     FROM media_files m
     WHERE pc.media_file_id = m.id AND m.uuid = %(uuid)s AND pc.rerun_stage IS NOT NULL
-      AND (m.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean) AND m.status = ANY(%(from_statuses)s::text[])
+      AND (m.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean) AND m.status = ANY(%(from_statuses)s::text[])
 )
 UPDATE media_files
 SET status = 'pending', retry_count = 0, recovery_attempts = 0, progress = 0, completed_at = NULL,
     active_task_id = NULL, task_started_at = NULL, task_last_update = NULL, cancellation_requested = false,
     last_error_message = NULL, error_category = NULL
-WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
   AND status = ANY(%(from_statuses)s::text[])
 RETURNING {{media_file_columns}};
 
 -- name: stuck_for_actor :many
 SELECT {{file_state_columns}}
 FROM media_files
-WHERE (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
   AND status = ANY(%(statuses)s::text[])
   AND coalesce(task_last_update, task_started_at, updated_at)
       < now() - make_interval(secs => %(older_than_seconds)s::float8)

@@ -25,7 +25,7 @@ SELECT pc.model, pc.language, pc.task, pc.vocabulary, pc.diarization, pc.summary
 FROM media_files m
 JOIN processing_choices pc ON pc.media_file_id = m.id
 LEFT JOIN summary_prompts p ON p.id = pc.summary_prompt_id
-WHERE m.uuid = %(uuid)s AND (m.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+WHERE m.uuid = %(uuid)s AND (m.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
 
 -- name: finish_stage :exec
 -- The job that redid one stage completed: the file's next run is a whole one again.

@@ -11,19 +11,19 @@ WITH query AS (
     SELECT 'segment' AS kind, s.id, s.media_file_id, ts_rank_cd(s.search_vector, query.tsq) AS rank
     FROM query
     JOIN transcript_segments s ON s.search_vector @@ query.tsq
-    WHERE NOT %(actor_is_admin)s::boolean
+    WHERE NOT %(actor_sees_all)s::boolean
       AND s.media_file_id = ANY(ARRAY(SELECT f.id FROM media_files f WHERE f.user_id = %(actor_id)s))
     UNION ALL
     SELECT 'segment', s.id, s.media_file_id, ts_rank_cd(s.search_vector, query.tsq)
     FROM query
     JOIN transcript_segments s ON s.search_vector @@ query.tsq
-    WHERE %(actor_is_admin)s::boolean
+    WHERE %(actor_sees_all)s::boolean
     UNION ALL
     SELECT 'summary', fs.id, fs.media_file_id, ts_rank_cd(fs.search_vector, query.tsq)
     FROM query
     JOIN file_summaries fs ON fs.search_vector @@ query.tsq
     JOIN media_files f ON f.id = fs.media_file_id
-    WHERE (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
       AND fs.status = 'completed'
       AND NOT EXISTS (
           SELECT 1 FROM file_summaries newer

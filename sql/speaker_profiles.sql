@@ -19,7 +19,7 @@ RETURNING id, uuid, name, description, 0::bigint AS speaker_count, 0::bigint AS 
 -- name: get :one
 SELECT {{profile_columns}}
 FROM speaker_profiles p
-WHERE p.uuid = %(profile_uuid)s AND (p.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+WHERE p.uuid = %(profile_uuid)s AND (p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
 
 -- name: list :many
 -- The actor's own profiles by name (keyset: pass the last name seen).
@@ -33,7 +33,7 @@ LIMIT %(limit)s;
 UPDATE speaker_profiles p
 SET name = coalesce(btrim(%(name)s::text), p.name),
     description = coalesce(%(description)s::text, p.description)
-WHERE p.uuid = %(profile_uuid)s AND (p.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE p.uuid = %(profile_uuid)s AND (p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 RETURNING {{profile_columns}};
 
 -- name: forget_links :exec
@@ -42,17 +42,17 @@ RETURNING {{profile_columns}};
 UPDATE speakers sp SET assigned_by = NULL, confidence = NULL
 FROM speaker_profiles p
 WHERE sp.profile_id = p.id AND p.uuid = %(profile_uuid)s
-  AND (p.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+  AND (p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
 
 -- name: delete :rowcount
 -- Speakers linked to the profile keep existing, unlinked (ON DELETE SET NULL).
 DELETE FROM speaker_profiles
-WHERE uuid = %(profile_uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+WHERE uuid = %(profile_uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
 
 -- name: profile_visible :scalar
 SELECT EXISTS (
     SELECT 1 FROM speaker_profiles
-    WHERE uuid = %(profile_uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE uuid = %(profile_uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ) AS visible;
 
 -- name: occurrences :many
@@ -67,8 +67,8 @@ JOIN speakers sp ON sp.profile_id = p.id
 JOIN media_files f ON f.id = sp.media_file_id
 LEFT JOIN transcript_segments ts ON ts.speaker_id = sp.id
 WHERE p.uuid = %(profile_uuid)s
-  AND (p.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
-  AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+  AND (p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+  AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 GROUP BY f.id, sp.id
 ORDER BY f.upload_time DESC, f.id DESC, sp.label;
 
@@ -85,7 +85,7 @@ SELECT c.id, c.uuid, c.name, c.description,
              WHERE m.collection_id = c.id ORDER BY p.name) AS profile_uuids,
        c.created_at, c.updated_at
 FROM speaker_collections c
-WHERE c.uuid = %(collection_uuid)s AND (c.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+WHERE c.uuid = %(collection_uuid)s AND (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
 
 -- name: list_collections :many
 -- The actor's own collections with their members, by name (keyset: pass the last name seen).
@@ -102,7 +102,7 @@ LIMIT %(limit)s;
 UPDATE speaker_collections c
 SET name = coalesce(btrim(%(name)s::text), c.name),
     description = coalesce(%(description)s::text, c.description)
-WHERE c.uuid = %(collection_uuid)s AND (c.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE c.uuid = %(collection_uuid)s AND (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 RETURNING c.id, c.uuid, c.name, c.description,
           ARRAY(SELECT p.uuid FROM speaker_collection_members m JOIN speaker_profiles p ON p.id = m.profile_id
                 WHERE m.collection_id = c.id ORDER BY p.name) AS profile_uuids,
@@ -110,13 +110,13 @@ RETURNING c.id, c.uuid, c.name, c.description,
 
 -- name: delete_collection :rowcount
 DELETE FROM speaker_collections
-WHERE uuid = %(collection_uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+WHERE uuid = %(collection_uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
 
 -- name: add_members :one?
 -- All or nothing: inserts only when every named profile is one of the collection owner's.
 WITH c AS (
     SELECT id, user_id FROM speaker_collections
-    WHERE uuid = %(collection_uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE uuid = %(collection_uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ), wanted AS (
     SELECT p.id FROM speaker_profiles p JOIN c ON c.user_id = p.user_id
     WHERE p.uuid = ANY(%(profile_uuids)s::uuid[])
@@ -133,7 +133,7 @@ SELECT (SELECT count(*) FROM wanted) AS matched, (SELECT count(*) FROM added) AS
 -- All or nothing, like add_members: removes only when every named profile is one of the collection owner's.
 WITH c AS (
     SELECT id, user_id FROM speaker_collections
-    WHERE uuid = %(collection_uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE uuid = %(collection_uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ), wanted AS (
     SELECT p.id FROM speaker_profiles p JOIN c ON c.user_id = p.user_id
     WHERE p.uuid = ANY(%(profile_uuids)s::uuid[])
@@ -159,11 +159,11 @@ CROSS JOIN LATERAL (
           WHERE profile_id = p.id ORDER BY verified DESC, id DESC LIMIT 5) sp
     JOIN media_files f ON f.id = sp.media_file_id
     JOIN transcript_segments ts ON ts.speaker_id = sp.id
-    WHERE f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean
+    WHERE f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean
     ORDER BY sp.verified DESC, ts.end_time - ts.start_time DESC, ts.id
     LIMIT 1
 ) best
-WHERE p.uuid = ANY(%(profile_uuids)s::uuid[]) AND (p.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+WHERE p.uuid = ANY(%(profile_uuids)s::uuid[]) AND (p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
 
 -- name: merge_pair :one?
 -- The profile kept (the path's) and the one merged into it, locked until the merge commits; both the same user's.
@@ -171,7 +171,7 @@ WHERE p.uuid = ANY(%(profile_uuids)s::uuid[]) AND (p.user_id = %(actor_id)s OR %
 SELECT keep.id AS keep_id, gone.id AS gone_id
 FROM speaker_profiles keep
 JOIN speaker_profiles gone ON gone.user_id = keep.user_id AND gone.uuid = %(source_profile_uuid)s
-WHERE keep.uuid = %(profile_uuid)s AND (keep.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE keep.uuid = %(profile_uuid)s AND (keep.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 FOR UPDATE OF keep, gone;
 
 -- name: move_suggestions :exec

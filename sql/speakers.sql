@@ -19,7 +19,7 @@ FROM media_files f
 JOIN speakers sp ON sp.media_file_id = f.id
 LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
 {{speaker_talk}}
-WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ORDER BY sp.label;
 
 -- name: get :one
@@ -28,7 +28,7 @@ FROM speakers sp
 JOIN media_files f ON f.id = sp.media_file_id
 LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
 {{speaker_talk}}
-WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
 
 -- name: update :one
 -- NULL leaves a field as it is; an empty (or blank) name clears it.
@@ -41,7 +41,7 @@ WITH updated AS (
         verified = coalesce(%(verified)s::boolean, sp.verified)
     FROM media_files f
     WHERE f.id = sp.media_file_id AND sp.uuid = %(speaker_uuid)s
-      AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+      AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
     RETURNING sp.*
 )
 SELECT {{speaker_columns}}
@@ -56,11 +56,11 @@ LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
 WITH target AS (
     SELECT sp.id, f.user_id
     FROM speakers sp JOIN media_files f ON f.id = sp.media_file_id
-    WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ), profile AS (
     SELECT p.id
     FROM speaker_profiles p JOIN target t ON t.user_id = p.user_id
-    WHERE p.uuid = %(profile_uuid)s::uuid AND (p.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE p.uuid = %(profile_uuid)s::uuid AND (p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ), updated AS (
     UPDATE speakers sp
     SET profile_id = (SELECT id FROM profile),
@@ -81,7 +81,7 @@ SELECT src.id AS source_id, tgt.id AS target_id
 FROM media_files f
 JOIN speakers src ON src.media_file_id = f.id AND src.uuid = %(source_uuid)s
 JOIN speakers tgt ON tgt.media_file_id = f.id AND tgt.uuid = %(target_uuid)s
-WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 FOR UPDATE OF src, tgt;
 
 -- name: move_segments :exec
@@ -118,7 +118,7 @@ WHERE t.id = %(target_id)s;
 -- name: speaker_visible :scalar
 SELECT EXISTS (
     SELECT 1 FROM speakers sp JOIN media_files f ON f.id = sp.media_file_id
-    WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ) AS visible;
 
 -- name: matches_for :many
@@ -137,8 +137,8 @@ CROSS JOIN LATERAL (
 JOIN speakers other ON other.id = m.other_id
 JOIN media_files other_file ON other_file.id = other.media_file_id
 WHERE sp.uuid = %(speaker_uuid)s
-  AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
-  AND (other_file.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+  AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+  AND (other_file.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ORDER BY m.confidence DESC, m.id;
 
 -- name: create :one?
@@ -146,7 +146,7 @@ ORDER BY m.confidence DESC, m.id;
 -- the file is not the actor's, or it already has a speaker with this label.
 WITH f AS (
     SELECT id, user_id FROM media_files
-    WHERE uuid = %(file_uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE uuid = %(file_uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ), inserted AS (
     INSERT INTO speakers (media_file_id, user_id, label, display_name)
     SELECT f.id, f.user_id,
@@ -173,7 +173,7 @@ SELECT sp.id AS speaker_id, sp.profile_id,
 FROM speakers sp
 JOIN media_files f ON f.id = sp.media_file_id
 LEFT JOIN speakers tgt ON tgt.media_file_id = f.id AND tgt.uuid = %(target_uuid)s::uuid
-WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 FOR UPDATE OF sp;
 
 -- name: delete_by_id :exec
@@ -187,7 +187,7 @@ FROM speakers sp
 JOIN media_files f ON f.id = sp.media_file_id
 JOIN speaker_profile_suggestions s ON s.speaker_id = sp.id AND s.status = 'pending'
 JOIN speaker_profiles p ON p.id = s.profile_id
-WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ORDER BY s.confidence DESC, p.name;
 
 -- name: decide_suggestion :one?
@@ -196,7 +196,7 @@ ORDER BY s.confidence DESC, p.name;
 WITH target AS (
     SELECT sp.id, sp.profile_id, sp.embedding, f.user_id
     FROM speakers sp JOIN media_files f ON f.id = sp.media_file_id
-    WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ), profile AS (
     SELECT p.id, p.embedding FROM speaker_profiles p JOIN target t ON t.user_id = p.user_id
     WHERE p.uuid = %(profile_uuid)s
@@ -222,7 +222,7 @@ WHERE id = %(speaker_id)s;
 WITH target AS (
     SELECT f.user_id
     FROM speakers sp JOIN media_files f ON f.id = sp.media_file_id
-    WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ), created AS (
     INSERT INTO speaker_profiles (user_id, name)
     SELECT user_id, btrim(%(name)s::text) FROM target

@@ -1,7 +1,7 @@
 -- name: lock_file :one?
 -- Serialises summary creation per file: the version is computed only after this lock is held.
 SELECT id, user_id FROM media_files
-WHERE id = %(file_id)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE id = %(file_id)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 FOR NO KEY UPDATE;
 
 -- name: create_pending :one?
@@ -13,10 +13,10 @@ WITH created AS (
            coalesce((SELECT max(version) FROM file_summaries WHERE media_file_id = %(file_id)s), 0) + 1
     WHERE (%(prompt_id)s::bigint IS NULL OR EXISTS (
               SELECT 1 FROM summary_prompts p WHERE p.id = %(prompt_id)s::bigint
-                AND (p.user_id IS NULL OR p.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)))
+                AND (p.user_id IS NULL OR p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)))
       AND (%(llm_configuration_id)s::bigint IS NULL OR EXISTS (
               SELECT 1 FROM user_llm_configurations c WHERE c.id = %(llm_configuration_id)s::bigint
-                AND (c.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)))
+                AND (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)))
     RETURNING *
 ), file AS (
     UPDATE media_files m SET summary_status = 'pending' FROM created WHERE m.id = created.media_file_id
@@ -81,7 +81,7 @@ FROM changed;
 
 -- name: file_visible :one?
 SELECT id FROM media_files
-WHERE uuid = %(file_uuid)s AND (user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+WHERE uuid = %(file_uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
 
 -- name: list_for_file :many
 SELECT s.id, s.uuid, s.media_file_id, s.user_id, s.prompt_id, s.llm_configuration_id, s.provider, s.model_name,
@@ -90,7 +90,7 @@ SELECT s.id, s.uuid, s.media_file_id, s.user_id, s.prompt_id, s.llm_configuratio
        s.started_at, s.completed_at, s.created_at, s.updated_at
 FROM file_summaries s
 JOIN media_files m ON m.id = s.media_file_id
-WHERE m.uuid = %(file_uuid)s AND (m.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE m.uuid = %(file_uuid)s AND (m.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 ORDER BY s.version DESC
 LIMIT %(limit)s;
 
@@ -101,7 +101,7 @@ SELECT s.id, s.uuid, s.media_file_id, s.user_id, s.prompt_id, s.llm_configuratio
        s.started_at, s.completed_at, s.created_at, s.updated_at
 FROM file_summaries s
 JOIN media_files m ON m.id = s.media_file_id
-WHERE s.uuid = %(uuid)s AND (m.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+WHERE s.uuid = %(uuid)s AND (m.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
 
 -- name: get_by_id :one?
 -- For the worker, which re-reads by id inside its own transaction.
@@ -118,7 +118,7 @@ WITH target AS (
     SELECT s.id, s.media_file_id, s.status
     FROM file_summaries s
     JOIN media_files m ON m.id = s.media_file_id
-    WHERE s.uuid = %(uuid)s AND (m.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+    WHERE s.uuid = %(uuid)s AND (m.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
     FOR UPDATE OF s
 ), deleted AS (
     DELETE FROM file_summaries s

@@ -32,14 +32,14 @@ RETURNING id, user_id, media_file_id, (SELECT m.uuid FROM media_files m WHERE m.
 SELECT t.id, t.user_id, t.media_file_id, m.uuid AS file_uuid, t.task_type, t.status, t.progress, t.error_message,
     t.heartbeat_at, t.created_at, t.updated_at, t.completed_at
 FROM tasks t LEFT JOIN media_files m ON m.id = t.media_file_id
-WHERE t.id = %(task_id)s AND (t.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+WHERE t.id = %(task_id)s AND (t.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
 
 -- name: list_page :many
 -- Newest first, keyset on (created_at, id); the caller asks for limit + 1 rows.
 SELECT t.id, t.user_id, t.media_file_id, m.uuid AS file_uuid, t.task_type, t.status, t.progress, t.error_message,
     t.heartbeat_at, t.created_at, t.updated_at, t.completed_at
 FROM tasks t LEFT JOIN media_files m ON m.id = t.media_file_id
-WHERE (t.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean)
+WHERE (t.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
   AND (%(status)s::text IS NULL OR t.status = %(status)s::text)
   AND (%(after_time)s::timestamptz IS NULL
        OR (t.created_at, t.id) < (%(after_time)s::timestamptz, %(after_id)s::text))

@@ -18,7 +18,7 @@ FROM created u JOIN tasks t ON t.id = u.task_id;
 -- name: get :one
 SELECT {{columns}}
 FROM url_imports u JOIN tasks t ON t.id = u.task_id
-WHERE u.uuid = %(uuid)s AND (u.user_id = %(actor_id)s OR %(actor_is_admin)s::boolean);
+WHERE u.uuid = %(uuid)s AND (u.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
 
 -- name: start :one?
 -- pending → downloading for this job; no row when the import is gone or another job has it.
