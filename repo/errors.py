@@ -16,6 +16,11 @@ class NotFound(DataError):
     """The row does not exist, or the acting user may not see it."""
 
 
+class Forbidden(DataError):
+    """The acting user may see the row but not do this to it: a viewer editing, an editor deleting or resharing.
+    (A row they may not see at all is NotFound: its existence is not told.)"""
+
+
 class Conflict(DataError):
     """A unique constraint or a state guard refused the write."""
 
