@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from repo.database import RETRYABLE
-from repo.errors import Conflict, Contention, DataError, Forbidden, Invalid, NotFound, Stale, Unavailable
+from repo.errors import Conflict, Contention, DataError, Invalid, NotFound, Stale, Unavailable
+from repo.errors import Forbidden as NotAllowed
 from web.fields import PATTERN_WORDS
 
 log = logging.getLogger("opentr.web")
@@ -101,7 +102,7 @@ DATABASE_DOWN_DETAIL = "the database is unavailable; try again shortly"
 INTERNAL_DETAIL = "internal error"
 DATA_STATUS: dict[type[DataError], int] = {
     NotFound: 404,
-    Forbidden: 403,
+    NotAllowed: 403,
     Conflict: 409,
     Stale: 412,
     Invalid: 422,
