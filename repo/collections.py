@@ -10,7 +10,7 @@ from uuid import UUID
 
 from repo import statements as s
 from repo.database import Connection
-from repo.errors import Forbidden, Conflict, NotFound
+from repo.errors import Conflict, Forbidden, NotFound
 from repo.rows import Actor, trimmed
 
 MAX_NAME_LENGTH = 200

@@ -136,9 +136,7 @@ class SpeakerProfileRepository:
         self, actor: Actor, profile_uuid: UUID, *, name: str | None = None, description: str | None = None
     ) -> SpeakerProfile:
         with _name_taken_is_conflict("speaker profile"):
-            updated = _update(
-                self.conn, profile_uuid=profile_uuid, name=name, description=description, **actor.scope()
-            )
+            updated = _update(self.conn, profile_uuid=profile_uuid, name=name, description=description, **actor.scope())
         return updated or self._refuse(actor, profile_uuid)
 
     def delete(self, actor: Actor, profile_uuid: UUID) -> None:

@@ -149,7 +149,7 @@ WHERE f.uuid = %(uuid)s AND {{file_editable}}
   AND (%(if_versions)s::int[] IS NULL OR f.version = ANY(%(if_versions)s::int[]))
 RETURNING {{media_file_columns}};
 
--- name: delete :one
+-- name: delete :one?
 -- One statement: segments, speakers, tags, comments, tasks, summaries... go with it through ON DELETE CASCADE.
 DELETE FROM media_files f
 WHERE f.uuid = %(uuid)s AND {{file_owned}}
@@ -209,8 +209,20 @@ SELECT coalesce(max(CASE WHEN f.user_id = %(actor_id)s OR %(actor_sees_all)s::bo
                          ELSE (SELECT max(a.rank) FROM shared_files(%(actor_id)s) a WHERE a.media_file_id = f.id)
                     END), 0)::int AS rank
 FROM media_files f
-WHERE f.uuid = %(file_uuid)s::uuid
+WHERE f.uuid = %(file_uuid)s::uuid OR f.id = %(file_id)s::bigint
    OR f.id = (SELECT sp.media_file_id FROM speakers sp WHERE sp.uuid = %(speaker_uuid)s::uuid)
    OR f.id = (SELECT ts.media_file_id FROM transcript_segments ts WHERE ts.uuid = %(segment_uuid)s::uuid)
    OR f.id = (SELECT c.media_file_id FROM comments c WHERE c.uuid = %(comment_uuid)s::uuid)
    OR f.id = (SELECT s.media_file_id FROM file_summaries s WHERE s.uuid = %(summary_uuid)s::uuid);
+
+-- name: all_files :many
+-- An admin's all-files view (GET /api/admin/files, the page /admin/files): every file the actor may read (all of
+-- them in that view) with its owner, newest first, keyset on id; the caller asks for limit + 1 rows.
+SELECT f.id, f.uuid, f.filename, f.title, f.status, f.duration, f.file_size, f.upload_time,
+       u.uuid AS owner_uuid, u.email AS owner_email, u.full_name AS owner_name
+FROM media_files f
+JOIN users u ON u.id = f.user_id
+WHERE {{file_readable}}
+  AND (%(after_id)s::bigint IS NULL OR f.id < %(after_id)s::bigint)
+ORDER BY f.id DESC
+LIMIT %(limit)s;
