@@ -503,6 +503,11 @@ A_ROWS: dict[str, str] = {
     "notification_preferences": OWNED_BY,
     "url_imports": OWNED_BY,
     "import_origins": "FALSE",  # written only by `opentr import`, never through the API
+    # Step 17: what A created or is a member of, and what is shared on A's objects or with A.
+    "groups": "created_by = %(u)s OR id IN (SELECT group_id FROM group_members WHERE user_id = %(u)s)",
+    "group_members": "user_id = %(u)s OR group_id IN (SELECT id FROM groups WHERE created_by = %(u)s)",
+    "shares": f"shared_by = %(u)s OR {OWNED_BY} OR {OF_FILES}",
+    "public_links": f"created_by = %(u)s OR {OF_FILES}",
 }
 
 
