@@ -295,3 +295,8 @@ def test_the_admin_library_links_to_all_files(client: Any, world: World) -> None
     assert 'href="/admin/files"' in library.text and "All files" in library.text
     listing = client.get("/admin/files")
     assert listing.status_code == 200 and TITLE in listing.text and "山田 太郎" in listing.text
+    # the file page: not found without the view, shown with it (the listing links there with ?view=all)
+    assert f'href="/files/{world.file}?view=all"' in listing.text
+    assert client.get(f"/files/{world.file}").status_code == 404
+    page = client.get(f"/files/{world.file}?view=all")
+    assert page.status_code == 200 and TITLE in page.text
