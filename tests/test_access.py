@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 import pytest
@@ -340,3 +341,23 @@ def test_pages_follow_the_same_roles(client: Any, world: World) -> None:
     client.cookies.clear()
     detail = client.get(f"/api/files/{f}", headers=owner).json()
     assert detail["tags"] == [] and detail["comments_count"] == 1
+
+
+def test_an_editors_summary_is_made_with_the_owners_configuration(client: Any, world: World) -> None:
+    f, editor = world.file, world.headers["editor"]
+    owner = actor_of(client, world.conninfo, world.headers["owner"])
+    _sql(
+        world.conninfo,
+        "INSERT INTO user_llm_configurations (user_id, name, provider, model_name, is_active) "
+        "VALUES (%(u)s, 'Büro 🧠', 'openai', 'gpt-4o', true)",
+        {"u": owner.id},
+    )
+    viewer = client.post(f"/api/files/{f}/summaries", json={}, headers=world.headers["viewer"])
+    assert viewer.status_code == 403, viewer.text
+    named = client.post(f"/api/files/{f}/summaries", json={"llm_config_uuid": str(uuid4())}, headers=editor)
+    assert named.status_code == 409 and named.json()["field"] == "llm_config_uuid"
+    queued = client.post(f"/api/files/{f}/summaries", json={}, headers=editor)
+    assert queued.status_code == 202, queued.text
+    row = client.get(f"/api/files/{f}/summaries", headers=world.headers["viewer"]).json()  # readers see it too
+    assert [s["uuid"] for s in row] == [queued.json()["uuid"]]
+    assert row[0]["model_name"] == "gpt-4o"
