@@ -54,16 +54,27 @@ class ProfileShareIn(BaseModel):
     role: ProfileRole
 
 
+class GranteeUserOut(BaseModel):
+    uuid: UUID
+    full_name: str
+    email: str
+
+
+class GranteeGroupOut(BaseModel):
+    uuid: UUID
+    name: str
+
+
 class ShareOut(BaseModel):
+    """One share. The grantee is `user` or `group` (the other is null): nested, so that a client (or a tool inferring
+    links from field names) never takes a null for a group's or a person's uuid."""
+
     model_config = ConfigDict(from_attributes=True)
     uuid: UUID
     role: Role
     grantee_kind: Literal["user", "group"]
-    user_uuid: UUID | None
-    user_name: str | None
-    user_email: str | None
-    group_uuid: UUID | None
-    group_name: str | None
+    user: GranteeUserOut | None
+    group: GranteeGroupOut | None
     shared_by_uuid: UUID | None
     shared_by_name: str | None
     created_at: datetime
@@ -121,6 +132,9 @@ def _routes(prefix: str, kind: ObjectKind, body: type[ShareIn] | type[ProfileSha
     def revoke(ctx: Ctx) -> None:
         ShareRepository(ctx.conn).revoke(ctx.actor, kind, ctx.uuid("uuid"), ctx.uuid("share_uuid"))
 
+    # Distinct handler names: the document's operationIds are the tag and the handler's name.
+    for handler, verb in ((list_shares, "list"), (share, "share"), (revoke, "revoke")):
+        handler.__name__ = handler.__qualname__ = f"{verb}_{kind}_shares" if verb != "share" else f"share_{kind}"
     router.get(
         f"{prefix}/{{uuid}}/shares",
         response=list[ShareOut],
