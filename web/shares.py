@@ -101,8 +101,15 @@ class SharedWithMeOut(BaseModel):
 
 
 def _fields(share: Share) -> dict[str, Any]:
+    user = group = None
+    if share.user_uuid is not None:
+        user = GranteeUserOut(uuid=share.user_uuid, full_name=share.user_name or "", email=share.user_email or "")
+    if share.group_uuid is not None:
+        group = GranteeGroupOut(uuid=share.group_uuid, name=share.group_name or "")
     return {
         **{name: getattr(share, name) for name in share.__slots__},
+        "user": user,
+        "group": group,
         "inherited": share.via_collection_uuid is not None,
     }
 
