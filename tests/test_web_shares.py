@@ -165,3 +165,30 @@ def test_a_speaker_profile_is_shared_with_a_group(client: Any) -> None:
     assert client.get(path, headers=omar).status_code == 403
     assert client.delete(f"{path}/{shared.json()['uuid']}", headers=aiko).status_code == 204
     assert client.get(path, headers=aiko).json() == []
+
+
+def test_the_library_shows_shared_files_with_their_owner_and_my_role(client: Any, fresh_url: str) -> None:
+    aiko, _ = named(client, "Müller-Lüdenscheidt")
+    omar, omar_me = named(client, "عمر")
+    theirs = a_file(client, fresh_url, aiko, "Besprechung.wav")
+    own = a_file(client, fresh_url, omar, "mine.wav")
+    group = client.post("/api/groups", headers=aiko, json={"name": "Team"}).json()["uuid"]
+    client.post(f"/api/groups/{group}/members", headers=aiko, json={"email": omar_me["email"]})
+    client.post(f"/api/files/{theirs}/shares", headers=aiko, json={"group_uuid": group, "role": "commenter"})
+
+    def library(**params: str) -> list[tuple[str, str, str]]:
+        page = client.get("/api/files", headers=omar, params=params)
+        assert page.status_code == 200, page.text
+        return [(item["uuid"], item["owner_name"], item["my_role"]) for item in page.json()["items"]]
+
+    assert sorted(library()) == sorted([(theirs, "Müller-Lüdenscheidt", "commenter"), (own, "عمر", "owner")])
+    assert library(shared="me") == [(theirs, "Müller-Lüdenscheidt", "commenter")]
+    assert library(shared="mine") == [(own, "عمر", "owner")]
+    refused = client.get("/api/files", headers=omar, params={"shared": "everyone"})
+    assert refused.status_code == 422 and refused.json()["field"] == "shared"
+    assert client.get(f"/api/files/{theirs}", headers=omar).status_code == 200
+
+    # leaving the group ends the access: the file is gone from the library and from its page
+    assert client.delete(f"/api/groups/{group}/members/{omar_me['uuid']}", headers=omar).status_code == 204
+    assert library(shared="me") == []
+    assert client.get(f"/api/files/{theirs}", headers=omar).status_code == 404
