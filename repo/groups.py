@@ -127,9 +127,6 @@ class GroupRepository:
         group = self._visible(actor, uuid)
         return GroupDetail(group, _members(self.conn, group_id=group.id))
 
-    def member_ids(self, actor: Actor, uuid: UUID) -> builtins.list[UUID]:
-        return [m.user_uuid for m in self.get(actor, uuid).members]
-
     # --- the group itself -----------------------------------------------------------------------------------------
 
     def create(self, actor: Actor, name: str, description: str | None = None) -> Group:
