@@ -322,6 +322,13 @@ class MediaFileRepository:
     def state(self, actor: Actor, uuid: UUID) -> FileState:
         return _state(self.conn, uuid=uuid, **actor.scope())
 
+    def state_to_edit(self, actor: Actor, uuid: UUID) -> FileState:
+        """The file's state for a change of its processing (re-run, attach a transcript): NotFound when the actor
+        cannot see it, Forbidden below the editor role."""
+        state = self.state(actor, uuid)
+        access.require(self.conn, actor, access.EDITOR, file_uuid=uuid)
+        return state
+
     def waveform(self, actor: Actor, uuid: UUID) -> Waveform:
         return _waveform(self.conn, uuid=uuid, **actor.scope())
 
