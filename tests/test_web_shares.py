@@ -197,3 +197,15 @@ def test_the_library_shows_shared_files_with_their_owner_and_my_role(client: Any
     assert client.delete(f"/api/groups/{group}/members/{omar_me['uuid']}", headers=omar).status_code == 204
     assert library(shared="me") == []
     assert client.get(f"/api/files/{theirs}", headers=omar).status_code == 404
+
+
+def test_the_notifications_page_links_to_what_was_shared(client: Any, fresh_url: str) -> None:
+    aiko, _ = named(client, "Aiko")
+    omar, omar_me = named(client, "Omar")
+    collection = client.post("/api/collections", headers=aiko, json={"name": "Interviews 🎤"}).json()["uuid"]
+    body = {"user_email": omar_me["email"], "role": "viewer"}
+    assert client.post(f"/api/collections/{collection}/shares", headers=aiko, json=body).status_code == 200
+    page = client.get("/notifications", headers=omar)
+    assert page.status_code == 200
+    assert "Aiko shared Interviews 🎤 with you" in page.text
+    assert f'href="/?collection={collection}"' in page.text
