@@ -99,11 +99,14 @@ class GroupRepository:
     # --- reading --------------------------------------------------------------------------------------------------
 
     def _visible(self, actor: Actor, uuid: UUID, *, lock: bool = False) -> Group:
+        """The group, when the actor is in it (or is an administrator). With `lock`, it is read again once its row
+        is locked: a concurrent change of membership committed meanwhile (the actor demoted, removed) counts."""
         found = _get(self.conn, uuid=uuid, actor_id=actor.id, actor_is_admin=actor.is_admin)
+        if found is not None and lock:
+            _lock(self.conn, group_id=found.id)
+            found = _get(self.conn, uuid=uuid, actor_id=actor.id, actor_is_admin=actor.is_admin)
         if found is None:
             raise NotFound("group not found")
-        if lock:
-            _lock(self.conn, group_id=found.id)
         return found
 
     def _managed(self, actor: Actor, uuid: UUID, *, lock: bool = False) -> Group:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
@@ -167,3 +168,34 @@ def test_an_admin_lists_and_manages_every_group(conn: Conn) -> None:
     groups.update(admin, theirs.uuid, name="Renamed by the admin")
     groups.delete(admin, theirs.uuid)
     assert groups.list(aiko) == []
+
+
+def test_two_owners_demoting_each_other_at_once_leave_one_owner(fresh_url: str) -> None:
+    """The second demotion waits for the first one's lock on the group, then sees that its actor is no longer an
+    owner: exactly one wins and the group keeps an owner."""
+    with psycopg.connect(fresh_url, autocommit=True) as setup:
+        aiko, _, aiko_uuid = person(setup, "Aiko")
+        omar, omar_email, omar_uuid = person(setup, "Omar")
+        group = GroupRepository(setup).create(aiko, "Team")
+        GroupRepository(setup).put_member(aiko, group.uuid, omar_email, "owner")
+    outcome: list[object] = []
+    with psycopg.connect(fresh_url) as first, psycopg.connect(fresh_url) as second:
+        GroupRepository(first).set_role(aiko, group.uuid, omar_uuid, "member")  # holds the group's lock
+
+        def demote_aiko() -> None:
+            try:
+                outcome.append(GroupRepository(second).set_role(omar, group.uuid, aiko_uuid, "member"))
+                second.commit()
+            except (Forbidden, Conflict) as refused:
+                second.rollback()
+                outcome.append(refused)
+
+        racer = threading.Thread(target=demote_aiko)
+        racer.start()
+        racer.join(0.5)
+        assert racer.is_alive(), "the second demotion waits for the first one's lock"
+        first.commit()
+        racer.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], Forbidden), outcome
+    with psycopg.connect(fresh_url) as conn:
+        assert members(conn, group.uuid) == [("Aiko", "owner"), ("Omar", "member")]
