@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
@@ -11,7 +12,7 @@ from repo.errors import Conflict, DataError, Forbidden, Invalid, NotFound
 from repo.groups import GroupRepository
 from repo.notifications import NotificationRepository
 from repo.rows import Actor
-from repo.shares import ShareRepository
+from repo.shares import Granted, ShareRepository
 from repo.speaker_profiles import SpeakerProfileRepository
 from tests import factories
 
@@ -219,3 +220,30 @@ def test_a_speaker_profile_is_shared_as_viewer_only(conn: Conn) -> None:
     assert (mine.object_kind, mine.object_name, mine.role) == ("speaker_profile", "Sprecherin Ö", "viewer")
     with pytest.raises(Forbidden):  # seen through the share, but not Omar's to share
         shares.grant(omar, "speaker_profile", profile.uuid, "viewer", user_email=omar_email)
+
+
+def test_two_grants_of_the_same_share_at_once_make_one_share(fresh_url: str) -> None:
+    """The second insert waits on the unique index for the first, finds the share then and changes its role."""
+    with psycopg.connect(fresh_url, autocommit=True) as setup:
+        aiko, _ = person(setup, "Aiko")
+        _, omar_email = person(setup, "Omar")
+        _, file_uuid = factories.media_file(setup, aiko)
+    outcome: list[object] = []
+    with psycopg.connect(fresh_url) as first, psycopg.connect(fresh_url) as second:
+        created = ShareRepository(first).grant(aiko, "file", file_uuid, "viewer", user_email=omar_email)
+
+        def grant_again() -> None:
+            outcome.append(ShareRepository(second).grant(aiko, "file", file_uuid, "editor", user_email=omar_email))
+            second.commit()
+
+        racer = threading.Thread(target=grant_again)
+        racer.start()
+        racer.join(0.5)
+        assert racer.is_alive(), "the second insert waits for the first one's transaction"
+        first.commit()
+        racer.join(10)
+    assert len(outcome) == 1
+    again = outcome[0]
+    assert isinstance(again, Granted) and not again.created and again.share.uuid == created.share.uuid
+    with psycopg.connect(fresh_url) as conn:
+        assert [(role,) for _, role, *_ in shares_table(conn)] == [("editor",)]
