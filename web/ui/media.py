@@ -35,6 +35,7 @@ from web.choices import file_choices
 from web.exports import MEDIA_TYPES
 from web.processing import run_stage
 from web.ui.render import View, page
+from web.ui.sharing import file_panel
 
 SPEAKER_COLOURS = 8
 IN_PROGRESS = ("pending", "queued", "processing", "cancelling")
@@ -76,6 +77,7 @@ def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None) ->
     speaker_repo = SpeakerRepository(view.conn)
     total_talk = sum(s.talk_time for s in speakers) or 1.0
     prompts = PromptRepository(view.conn).list(actor)
+    access, share = file_panel(view, uuid, detail.title or detail.filename)
     context: dict[str, Any] = {
         "file": detail,
         "media_kind": "video" if detail.content_type.startswith("video/") else "audio",
@@ -97,6 +99,10 @@ def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None) ->
         "prompts": prompts,
         "prompt_names": {p.uuid: p.name for p in prompts},
         "stale": stale,
+        # the controls follow the role: a viewer reads, a commenter also comments, an editor also edits; deleting
+        # and sharing are the owner's (what is allowed is still each query's to decide)
+        "can": {"comment": access.can_comment, "edit": access.can_edit, "own": access.owned},
+        "share": share,
     }
     return view.render("file.html", status, **context)
 

@@ -8,12 +8,21 @@ from repo.notifications import NotificationRepository
 from web.ui.render import View, page
 
 SHOWN = 100
+# Each notification says what it is about; a share's links to what was shared (a file, a collection, a group).
+KINDS = {
+    "transcription": "transcript",
+    "speakers": "speakers",
+    "summary": "summary",
+    "error": "problem",
+    "system": "notice",
+    "share": "shared with you",
+}
 
 
 @page("/notifications")
 def notifications(view: View) -> Response:
     items = NotificationRepository(view.conn).list(view.actor, limit=SHOWN)
-    return view.render("notifications.html", notifications=items)
+    return view.render("notifications.html", notifications=items, kinds=KINDS)
 
 
 @page("/notifications/read", methods=("POST",))
