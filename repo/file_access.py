@@ -38,24 +38,8 @@ class Access:
         return self.rank >= 3
 
 
-@dataclass(frozen=True, slots=True)
-class ShareLine:
-    """One grant as the owner sees it: a person (`kind` user, with their email) or a group, with a role; a grant
-    inherited from a collection names it and is changed there."""
-
-    uuid: UUID
-    kind: str
-    name: str
-    email: str | None
-    role: str
-    inherited_from: str | None
-    inherited_uuid: UUID | None
-
-
 _for_file = s.one_or_none("file_access.for_file", Access)
 _for_collection = s.one_or_none("file_access.for_collection", Access)
-_file_shares = s.many("file_access.file_shares", ShareLine)
-_collection_shares = s.many("file_access.collection_shares", ShareLine)
 
 
 class AccessRepository:
@@ -73,10 +57,3 @@ class AccessRepository:
         if found is None:
             raise NotFound("collection not found")
         return found
-
-    def file_shares(self, actor: Actor, uuid: UUID) -> list[ShareLine]:
-        """The owner's view of who has access to the file; empty for anyone else."""
-        return _file_shares(self.conn, uuid=uuid, **actor.scope())
-
-    def collection_shares(self, actor: Actor, uuid: UUID) -> list[ShareLine]:
-        return _collection_shares(self.conn, uuid=uuid, **actor.scope())

@@ -50,39 +50,3 @@ WHERE c.uuid = %(uuid)s
                    WHERE s.collection_id IS NOT NULL
                      AND (s.user_id = %(actor_id)s
                           OR s.group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = %(actor_id)s))));
-
--- name: file_shares :many
--- Who has access to the owner's file besides them: its own shares, then those it inherits from the collections it
--- is in (`inherited_from`: that collection's name; they are changed on the collection's page). Nothing for anyone
--- but the owner (or an admin in the all-files view).
-SELECT s.uuid,
-    CASE WHEN s.group_id IS NULL THEN 'user' ELSE 'group' END AS kind,
-    coalesce(g.name, nullif(u.full_name, ''), u.email) AS name,
-    u.email,
-    s.role,
-    c.name AS inherited_from,
-    c.uuid AS inherited_uuid
-FROM media_files f
-JOIN shares s ON s.media_file_id = f.id
-    OR s.collection_id IN (SELECT cm.collection_id FROM collection_members cm WHERE cm.media_file_id = f.id)
-LEFT JOIN collections c ON c.id = s.collection_id
-LEFT JOIN users u ON u.id = s.user_id
-LEFT JOIN groups g ON g.id = s.group_id
-WHERE f.uuid = %(uuid)s AND {{file_owned}}
-ORDER BY c.name NULLS FIRST, s.group_id IS NULL, lower(coalesce(g.name, nullif(u.full_name, ''), u.email)), s.id;
-
--- name: collection_shares :many
--- Who a collection is shared with (its owner's view).
-SELECT s.uuid,
-    CASE WHEN s.group_id IS NULL THEN 'user' ELSE 'group' END AS kind,
-    coalesce(g.name, nullif(u.full_name, ''), u.email) AS name,
-    u.email,
-    s.role,
-    NULL::text AS inherited_from,
-    NULL::uuid AS inherited_uuid
-FROM collections c
-JOIN shares s ON s.collection_id = c.id
-LEFT JOIN users u ON u.id = s.user_id
-LEFT JOIN groups g ON g.id = s.group_id
-WHERE c.uuid = %(uuid)s AND (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
-ORDER BY s.group_id IS NULL, lower(coalesce(g.name, nullif(u.full_name, ''), u.email)), s.id;

@@ -76,7 +76,6 @@ def section(page: str, element_id: str) -> str:
     return html.unescape(page[tag:end])
 
 
-
 def text(response: Any) -> str:
     """A page's HTML with its entities resolved, to find the sentences a person reads."""
     return html.unescape(response.text)

@@ -49,7 +49,7 @@ def test_create_add_change_remove_rename_and_delete_a_group(client: Any, fresh_u
     assert added.status_code == 303 and added.headers["location"] == f"/groups/{group}#members"
     page = client.get(f"/groups/{group}")
     assert members(page.text) == {"ann@example.com": "owner", "bea@example.com": "member"}
-    assert f"<th scope=\"row\">{ARABIC}</th>" in text(page)
+    assert f'<th scope="row">{ARABIC}</th>' in text(page)
 
     bea_uuid = re.search(r'data-member="([0-9a-f-]{36})">\s*<th scope="row">' + ARABIC, text(page))
     assert bea_uuid
@@ -89,12 +89,12 @@ def test_bad_input_is_a_sentence_and_changes_nothing(client: Any, fresh_url: str
     group = group_uuid(client.post("/groups/new", data={"csrf": token, "name": "Desk"}).url.path)
     add = f"/groups/{group}/members"
     nobody = client.post(add, data={"csrf": token, "email": "nobody@example.com", "role": "member"})
-    assert nobody.status_code in (404, 409, 422), nobody.status_code
-    assert "<h1>" in nobody.text and "email" in text(nobody).lower()
+    assert nobody.status_code == 422
+    assert "Email: nobody has an account with this address; they can register first, then be added." in text(nobody)
     no_email = client.post(add, data={"csrf": token, "email": "", "role": "member"})
     assert no_email.status_code == 422 and "Email: please fill this in." in text(no_email)
     bad_role = client.post(add, data={"csrf": token, "email": "bea@example.com", "role": "boss"})
-    assert bad_role.status_code == 422 and "role" in text(bad_role).lower()
+    assert bad_role.status_code == 422 and "Role is owner or member." in text(bad_role)
     no_csrf = client.post(add, data={"email": "bea@example.com", "role": "member"})
     assert no_csrf.status_code == 403
     assert members(client.get(f"/groups/{group}").text) == {"ann@example.com": "owner"}

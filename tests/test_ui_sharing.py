@@ -15,7 +15,7 @@ from tests.sharing_pages import ARABIC, EMOJI, JAPANESE, Person, become, join, s
 
 EDIT_CONTROLS = (
     'class="edit"',  # a segment's edit form
-    "/tags\" class=\"inline\"",  # add a tag
+    '/tags" class="inline"',  # add a tag
     'class="inline rename"',  # rename a speaker
     'id="rerun-form"',
     'data-action="summarise"',
@@ -68,7 +68,7 @@ def test_the_owner_shares_changes_the_role_and_revokes_and_each_role_sees_its_co
     assert shared.status_code == 303 and shared.headers["location"] == f"/files/{file_uuid}#share"
     page = text(client.get(f"/files/{file_uuid}"))
     listed = access_list(page)
-    assert f"<strong>{JAPANESE}</strong> <span class=\"badge\">owner</span>" in listed
+    assert f'<strong>{JAPANESE}</strong> <span class="badge">owner</span>' in listed
     assert ARABIC in listed and bea.email in listed and '<option value="viewer" selected>' in listed
     share = share_uuid(page, ARABIC)
 
@@ -182,7 +182,7 @@ def test_a_group_share_shows_under_shared_with_me_with_the_owners_name_and_notif
     )
     assert shared.status_code == 303
     listed = access_list(text(client.get(f"/files/{file_uuid}")))
-    assert f"<strong>{ARABIC} desk</strong> <span class=\"hint\">(group)</span>" in listed
+    assert f'<strong>{ARABIC} desk</strong> <span class="hint">(group)</span>' in listed
 
     become(client, bea)
     everything = text(client.get("/"))
@@ -196,7 +196,7 @@ def test_a_group_share_shows_under_shared_with_me_with_the_owners_name_and_notif
     assert own_uuid
 
     notes = text(client.get("/notifications"))
-    assert 'data-kind="share"' in notes and f'href="/files/{file_uuid}"' in notes
+    assert 'data-kind="shared"' in notes and f'href="/files/{file_uuid}"' in notes
     assert JAPANESE in notes
 
     # Cat is in no group and has no share: neither the file nor the library row reaches her
@@ -225,7 +225,7 @@ def test_a_collection_share_reaches_its_files_and_shows_as_inherited(client: Any
     assert ARABIC in access_list(text(client.get(f"/collections/{collection_uuid}")))
     # the file's page lists the grant as inherited: changed on the collection's page, not here
     listed = access_list(text(client.get(f"/files/{file_uuid}")))
-    assert f"through the collection <a href=\"/collections/{collection_uuid}\">{EMOJI} season</a>" in listed
+    assert f'through the collection <a href="/collections/{collection_uuid}">{EMOJI} season</a>' in listed
     assert "Revoke" not in listed
 
     become(client, bea)

@@ -2,7 +2,7 @@
 const list = document.getElementById("notifications");
 const shown = new Set();
 const KINDS = { transcription: "transcript", speakers: "speakers", summary: "summary", error: "problem",
-  system: "notice", share: "shared with you" };
+  system: "notice", shared: "shared with you" };
 
 window.addEventListener("opentr:notification", (event) => {
   const n = event.detail;
@@ -23,10 +23,9 @@ window.addEventListener("opentr:notification", (event) => {
   item.append(title);
   if (n.message) item.append(` — ${n.message}`);
   const data = n.data || {};
-  // a share links to what was shared: a file, a collection or a group (the list page does the same)
-  const target = n.file_uuid ? [`/files/${n.file_uuid}`, "Open file"]
-    : data.collection_uuid ? [`/collections/${data.collection_uuid}`, "Open collection"]
-    : data.group_uuid ? [`/groups/${data.group_uuid}`, "Open group"] : null;
+  // a share links to what was shared (data.url: a path of this site), as the list page does
+  const url = typeof data.url === "string" && data.url.startsWith("/") && !data.url.startsWith("//") ? data.url : null;
+  const target = n.file_uuid ? [`/files/${n.file_uuid}`, "Open file"] : url ? [url, "Open"] : null;
   if (target) {
     const link = document.createElement("a");
     link.href = target[0];

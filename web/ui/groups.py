@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from repo.groups import ROLES, GroupRepository
+from repo.errors import Conflict, Invalid
+from repo.groups import GroupRepository
 from web.ui.render import View, page
+
+ROLES = ("member", "owner")
+# An address with no account is a request well formed that names no one (the API's 409); on a form it is a
+# correction to make in the field, said as one.
+NO_ACCOUNT = "email: nobody has an account with this address; they can register first, then be added"
 
 
 def _group_page(view: View) -> str:
@@ -21,7 +27,7 @@ def _group_page(view: View) -> str:
 @page("/groups")
 def groups(view: View) -> Response:
     """The groups I am in."""
-    return view.render("groups.html", groups=GroupRepository(view.conn).list_mine(view.actor))
+    return view.render("groups.html", groups=GroupRepository(view.conn).list(view.actor))
 
 
 @page("/groups/new", methods=("POST",))
@@ -34,9 +40,8 @@ def create(view: View) -> Response:
 @page("/groups/{uuid}")
 def group(view: View) -> Response:
     """A group's page: its members; the owners' controls."""
-    repo, uuid = GroupRepository(view.conn), view.uuid("uuid")
-    found = repo.get(view.actor, uuid)
-    return view.render("group.html", group=found, members=repo.members(view.actor, uuid), roles=ROLES)
+    found = GroupRepository(view.conn).get(view.actor, view.uuid("uuid"))
+    return view.render("group.html", group=found.group, members=found.members, roles=ROLES)
 
 
 @page("/groups/{uuid}/edit", methods=("POST",))
@@ -56,10 +61,15 @@ def delete(view: View) -> Response:
 
 @page("/groups/{uuid}/members", methods=("POST",))
 def add_member(view: View) -> Response:
-    """Add a person by the email of their account, as a member or an owner."""
+    """Add a person by the email of their account, as a member or an owner (someone in it already gets the role)."""
     email = view.field("email", label="Email")
     role = view.field("role", label="Role")
-    GroupRepository(view.conn).add_member(view.actor, view.uuid("uuid"), email, role)
+    try:
+        GroupRepository(view.conn).put_member(view.actor, view.uuid("uuid"), email, role)
+    except Conflict as exc:
+        if exc.field != "email":
+            raise
+        raise Invalid(NO_ACCOUNT, "email") from exc
     return view.redirect(_group_page(view) + "#members")
 
 
@@ -76,7 +86,10 @@ def change_member(view: View) -> Response:
 
 @page("/groups/{uuid}/leave", methods=("POST",))
 def leave(view: View) -> Response:
-    GroupRepository(view.conn).leave(view.actor, view.uuid("uuid"))
+    """Leave the group (its last owner cannot: the repository says to make someone else an owner first)."""
+    user = view.user
+    assert user is not None  # a page with auth=True
+    GroupRepository(view.conn).remove_member(view.actor, view.uuid("uuid"), user.uuid)
     return view.redirect("/groups")
 
 

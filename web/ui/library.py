@@ -89,7 +89,18 @@ def query_of(filters: dict[str, Any]) -> FileListQuery:
     """The API's query for the form's values; a bad value is a 422 page naming the field."""
     raw: dict[str, Any] = {
         name: filters[name]
-        for name in ("q", "status", "tag", "collection", "speaker", "media_type", "transcript", "sort", "order", "shared")
+        for name in (
+            "q",
+            "status",
+            "tag",
+            "collection",
+            "speaker",
+            "media_type",
+            "transcript",
+            "sort",
+            "order",
+            "shared",
+        )
         if filters[name]
     }
     raw["tags"] = ",".join(filters["tags"]) or None

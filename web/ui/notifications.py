@@ -8,14 +8,15 @@ from repo.notifications import NotificationRepository
 from web.ui.render import View, page
 
 SHOWN = 100
-# Each notification says what it is about; a share's links to what was shared (a file, a collection, a group).
+# Each notification says what it is about; a share's links to what was shared (its `data.url`: a file, a collection
+# in the library, the speakers page).
 KINDS = {
     "transcription": "transcript",
     "speakers": "speakers",
     "summary": "summary",
     "error": "problem",
     "system": "notice",
-    "share": "shared with you",
+    "shared": "shared with you",
 }
 
 

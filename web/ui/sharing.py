@@ -16,18 +16,33 @@ from uuid import UUID
 
 from starlette.responses import Response
 
-from repo.errors import Invalid
-from repo.file_access import Access, AccessRepository, ShareLine
+from repo.errors import Conflict, Invalid, NotFound
+from repo.file_access import Access, AccessRepository
 from repo.groups import GroupRepository
-from repo.shares import ShareRepository
+from repo.shares import ROLES, ObjectKind, Share, ShareRepository
+from web.ui.groups import NO_ACCOUNT
 from web.ui.render import View, page
 
-ROLES: Final = ("viewer", "commenter", "editor")
 EXPLAINED: Final = {
     "viewer": "reads, plays and exports",
     "commenter": "also comments",
     "editor": "also edits the transcript, speakers and tags",
 }
+KINDS: Final[dict[str, ObjectKind]] = {"files": "file", "collections": "collection"}
+
+
+@dataclass(frozen=True, slots=True)
+class ShareLine:
+    """One grant as the owner sees it: a person (with their address) or a group, with a role; one inherited from a
+    collection names it, and is changed on the collection's page."""
+
+    uuid: UUID
+    kind: str
+    name: str
+    email: str | None
+    role: str
+    inherited_from: str | None
+    inherited_uuid: UUID | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +68,29 @@ class SharePanel:
     explained: dict[str, str] = field(default_factory=lambda: dict(EXPLAINED))
 
 
-def _panel(view: View, base: str, what: str, access: Access, lines: list[ShareLine]) -> SharePanel:
-    groups = (
-        [GroupChoice(g.uuid, g.name) for g in GroupRepository(view.conn).list_mine(view.actor)] if access.owned else []
+def _line(share: Share) -> ShareLine:
+    if share.grantee_kind == "group":
+        name = share.group_name or "a group"
+    else:
+        name = share.user_name or share.user_email or "someone"
+    return ShareLine(
+        share.uuid,
+        share.grantee_kind,
+        name,
+        share.user_email,
+        share.role,
+        share.via_collection_name,
+        share.via_collection_uuid,
     )
+
+
+def _panel(view: View, kind: str, uuid: UUID, what: str, access: Access) -> SharePanel:
+    lines, groups = [], []
+    if access.owned:
+        lines = [_line(s) for s in ShareRepository(view.conn).list(view.actor, KINDS[kind], uuid)]
+        groups = [GroupChoice(g.uuid, g.name) for g in GroupRepository(view.conn).list(view.actor)]
     return SharePanel(
-        base=base,
+        base=f"/{kind}/{uuid}",
         what=what,
         owner=access.owned,
         owner_name=access.owner_name,
@@ -72,17 +104,13 @@ def _panel(view: View, base: str, what: str, access: Access, lines: list[ShareLi
 
 def file_panel(view: View, uuid: UUID, what: str) -> tuple[Access, SharePanel]:
     """The actor's access to the file (its role decides the page's controls) and the file's share section."""
-    repo = AccessRepository(view.conn)
-    access = repo.file(view.actor, uuid)
-    lines = repo.file_shares(view.actor, uuid) if access.owned else []
-    return access, _panel(view, f"/files/{uuid}", what, access, lines)
+    access = AccessRepository(view.conn).file(view.actor, uuid)
+    return access, _panel(view, "files", uuid, what, access)
 
 
 def collection_panel(view: View, uuid: UUID, what: str) -> tuple[Access, SharePanel]:
-    repo = AccessRepository(view.conn)
-    access = repo.collection(view.actor, uuid)
-    lines = repo.collection_shares(view.actor, uuid) if access.owned else []
-    return access, _panel(view, f"/collections/{uuid}", what, access, lines)
+    access = AccessRepository(view.conn).collection(view.actor, uuid)
+    return access, _panel(view, "collections", uuid, what, access)
 
 
 def _grantee(view: View) -> tuple[str | None, UUID | None]:
@@ -98,27 +126,33 @@ def _grantee(view: View) -> tuple[str | None, UUID | None]:
     return email, None
 
 
-def _role(view: View) -> str:
-    return view.field("role", label="Role")
-
-
 def _share(view: View, kind: str) -> Response:
     email, group = _grantee(view)
-    repo, uuid = ShareRepository(view.conn), view.uuid("uuid")
-    if kind == "files":
-        repo.share_file(view.actor, uuid, role=_role(view), email=email, group_uuid=group)
-    else:
-        repo.share_collection(view.actor, uuid, role=_role(view), email=email, group_uuid=group)
+    uuid = view.uuid("uuid")
+    role = view.field("role", label="Role")
+    try:
+        ShareRepository(view.conn).grant(view.actor, KINDS[kind], uuid, role, user_email=email, group_uuid=group)
+    except Conflict as exc:  # the API's 409 for a body naming no one: here, a field to correct
+        if exc.field == "user_email":
+            raise Invalid(NO_ACCOUNT, "email") from exc
+        if exc.field == "group_uuid":
+            raise Invalid("group: choose one of the groups you are in", "group") from exc
+        raise
     return view.redirect(f"/{kind}/{uuid}#share")
 
 
 def _change(view: View, kind: str) -> Response:
-    """`action=revoke` takes the share back; otherwise the share gets the chosen role."""
+    """`action=revoke` takes the share back; otherwise the same grantee is granted the chosen role (sharing again
+    with someone changes their role)."""
     repo, uuid, share = ShareRepository(view.conn), view.uuid("uuid"), view.uuid("share")
     if view.form.get("action") == "revoke":
-        repo.revoke(view.actor, share)
-    else:
-        repo.update_role(view.actor, share, _role(view))
+        repo.revoke(view.actor, KINDS[kind], uuid, share)
+        return view.redirect(f"/{kind}/{uuid}#share")
+    role = view.field("role", label="Role")
+    found = [s for s in repo.list(view.actor, KINDS[kind], uuid) if s.uuid == share and s.via_collection_uuid is None]
+    if not found:
+        raise NotFound("share not found")
+    repo.grant(view.actor, KINDS[kind], uuid, role, user_email=found[0].user_email, group_uuid=found[0].group_uuid)
     return view.redirect(f"/{kind}/{uuid}#share")
 
 
