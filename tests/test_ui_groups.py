@@ -38,6 +38,9 @@ def test_create_add_change_remove_rename_and_delete_a_group(client: Any, fresh_u
     assert page.status_code == 200
     assert f"<h1>{EMOJI} team</h1>" in text(page)
     assert members(page.text) == {"ann@example.com": "owner"}
+    assert 'id="leave-group"' not in page.text and "You are its only owner" in page.text
+    refused = client.post(f"/groups/{group}/leave", data={"csrf": token})  # the form is not shown: still refused
+    assert refused.status_code == 409 and "A group needs at least one owner" in text(refused)
     listed = text(client.get("/groups"))
     assert f'<a href="/groups/{group}">{EMOJI} team</a>' in listed and "1 member · you are an owner" in listed
 
