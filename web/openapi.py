@@ -53,6 +53,17 @@ REFERENCES = {
 }
 
 
+# web/endpoint.py's Ctx.actor: every authenticated route understands it.
+VIEW_ALL_PARAMETER: dict[str, Any] = {
+    "name": "view",
+    "in": "query",
+    "required": False,
+    "description": "`all`: an administrator's explicit all-files view (other users' files too; each use is "
+    "recorded). Ignored for anyone else.",
+    "schema": {"type": "string", "enum": ["all"]},
+}
+
+
 def _error(status: int) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": STATUS_TEXT[status],
@@ -120,6 +131,8 @@ def document(endpoints: list[Endpoint], title: str = "opentr", version: str = "0
             }
             for name in PATH_PARAM.findall(endpoint.path)
         ]
+        if endpoint.auth:
+            parameters.append(VIEW_ALL_PARAMETER)
         if endpoint.query is not None:
             query = schema_of(endpoint.query, "validation")
             required = set(query.get("required", []))
