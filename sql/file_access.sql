@@ -44,9 +44,4 @@ SELECT c.uuid,
      LIMIT 1) AS shared_by
 FROM collections c
 JOIN users o ON o.id = c.user_id
-WHERE c.uuid = %(uuid)s
-  AND (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean
-       OR c.id IN (SELECT s.collection_id FROM shares s
-                   WHERE s.collection_id IS NOT NULL
-                     AND (s.user_id = %(actor_id)s
-                          OR s.group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = %(actor_id)s))));
+WHERE c.uuid = %(uuid)s AND {{collection_readable}};

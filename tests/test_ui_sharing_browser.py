@@ -20,12 +20,14 @@ from selenium.webdriver.support.select import Select
 from config.settings import Settings
 from repo import schema
 from repo.rows import Actor
+from storage.backend import open_storage
 from tests.browser_support import chromium, wait
 from tests.fault_support import serve_app
 from tests.fuzz_support import private_redis as private_redis_server
 from tests.sharing_pages import ARABIC, EMOJI, JAPANESE, transcribed
 from tests.test_ui_browser import css, page_is_clean, submit
 from tests.web import PAGE_PASSWORD, csrf_in
+from tests.workers_support import wav
 
 pytestmark = pytest.mark.renders_pages  # page rendering in a browser: the same on every server kind (see conftest)
 
@@ -57,6 +59,14 @@ def sign_in(driver: WebDriver, base: str, email: str) -> None:
     wait(driver, lambda d: d.current_url == f"{base}/", what=f"the library of {email}")
 
 
+def store_recording(settings: Settings, conninfo: str, file_uuid: str) -> None:
+    """The recording itself where the file's row says it is, so that the player loads it."""
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute("SELECT storage_path FROM media_files WHERE uuid = %s", [file_uuid]).fetchone()
+    assert row is not None
+    open_storage(settings).put_bytes(row[0], wav(4.0))
+
+
 def owner_of(conninfo: str, email: str) -> Actor:
     with psycopg.connect(conninfo) as conn:
         row = conn.execute("SELECT id FROM users WHERE email = %s", [email]).fetchone()
@@ -76,6 +86,7 @@ def test_a_team_shares_a_recording_and_edits_it_by_role(fresh_url: str, redis_ur
         base = served.url
         register_all(base)
         file_uuid, segment_uuid = transcribed(fresh_url, owner_of(fresh_url, "ann@example.com"), "Board meeting")
+        store_recording(settings, fresh_url, file_uuid)
 
         # Ann: a group with Bea in it
         sign_in(driver, base, "ann@example.com")

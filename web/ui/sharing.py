@@ -24,9 +24,9 @@ from web.ui.groups import NO_ACCOUNT
 from web.ui.render import View, page
 
 EXPLAINED: Final = {
-    "viewer": "reads, plays and exports",
-    "commenter": "also comments",
-    "editor": "also edits the transcript, speakers and tags",
+    "viewer": "read, play, export",
+    "commenter": "also comment",
+    "editor": "also edit",
 }
 KINDS: Final[dict[str, ObjectKind]] = {"files": "file", "collections": "collection"}
 
