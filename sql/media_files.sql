@@ -98,7 +98,14 @@ SELECT f.id, f.uuid, f.user_id, f.filename, f.title, f.status, f.progress, f.dur
         FROM file_tags ft JOIN tags t ON t.id = ft.tag_id
         WHERE ft.media_file_id = f.id), '{}'::text[]) AS tags,
     (SELECT count(*) FROM speakers s WHERE s.media_file_id = f.id) AS speaker_count,
-    (SELECT count(*) FROM transcript_segments ts WHERE ts.media_file_id = f.id) AS segment_count
+    (SELECT count(*) FROM transcript_segments ts WHERE ts.media_file_id = f.id) AS segment_count,
+    -- Whose file it is and what the actor may do with it (an admin in the all-files view: what an owner may).
+    -- Computed for the page's rows only: PostgreSQL evaluates these after the sort and the limit.
+    (SELECT coalesce(nullif(u.full_name, ''), u.email) FROM users u WHERE u.id = f.user_id) AS owner_name,
+    CASE WHEN f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean THEN 'owner'
+         ELSE (SELECT CASE max(a.rank) WHEN 3 THEN 'editor' WHEN 2 THEN 'commenter' ELSE 'viewer' END
+               FROM shared_files(%(actor_id)s) a WHERE a.media_file_id = f.id)
+    END AS my_role
 FROM media_files f
 WHERE {{file_readable}}
   AND (%(pattern)s::text IS NULL

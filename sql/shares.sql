@@ -10,27 +10,15 @@ WHERE f.uuid = %(uuid)s AND {{file_readable}};
 
 -- name: collection_target :one?
 -- A collection the actor can see: their own, or one shared with them directly or through a group they are in.
-SELECT c.id, c.uuid, c.name, c.user_id AS owner_id,
-       (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean) AS owned
+SELECT c.id, c.uuid, c.name, c.user_id AS owner_id, {{collection_owned}} AS owned
 FROM collections c
-WHERE c.uuid = %(uuid)s
-  AND (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean OR EXISTS (
-        SELECT 1 FROM shares s
-        WHERE s.collection_id = c.id
-          AND (s.user_id = %(actor_id)s
-               OR s.group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = %(actor_id)s))));
+WHERE c.uuid = %(uuid)s AND {{collection_readable}};
 
 -- name: profile_target :one?
 -- A speaker profile the actor can see: their own, or one shared with them directly or through a group.
-SELECT p.id, p.uuid, p.name, p.user_id AS owner_id,
-       (p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean) AS owned
+SELECT p.id, p.uuid, p.name, p.user_id AS owner_id, {{profile_owned}} AS owned
 FROM speaker_profiles p
-WHERE p.uuid = %(uuid)s
-  AND (p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean OR EXISTS (
-        SELECT 1 FROM shares s
-        WHERE s.speaker_profile_id = p.id
-          AND (s.user_id = %(actor_id)s
-               OR s.group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = %(actor_id)s))));
+WHERE p.uuid = %(uuid)s AND {{profile_readable}};
 
 -- name: user_by_email :one?
 -- An active account by its address (unique whatever its case).

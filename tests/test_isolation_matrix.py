@@ -86,6 +86,9 @@ OWN_SCOPE: dict[Key, str] = {
     ("GET", "/api/notifications/preferences"): "the caller's",
     ("PUT", "/api/notifications/preferences"): "the caller's",
     ("GET", "/api/tasks"): "the caller's tasks",
+    ("GET", "/api/groups"): "the groups the caller is in",
+    ("POST", "/api/groups"): "creates one the caller owns",
+    ("GET", "/api/shared-with-me"): "what others shared with the caller",
 }
 PUBLIC: set[Key] = {("GET", "/api/health"), ("POST", "/api/auth/register"), ("POST", "/api/auth/token")}
 
@@ -101,8 +104,16 @@ UUID_PATH_RESOURCE = {
     "prompts": "prompt",
     "summaries": "summary",
     "admin": "user",
+    "groups": "group",
 }
-OTHER_PATH_RESOURCE = {"segment_uuid": "segment", "id": "task", "profile_uuid": "profile", "import_uuid": "url_import"}
+OTHER_PATH_RESOURCE = {
+    "segment_uuid": "segment",
+    "id": "task",
+    "profile_uuid": "profile",
+    "import_uuid": "url_import",
+    "user_uuid": "group_member",  # /api/groups/{uuid}/members/{user_uuid}
+    "share_uuid": "share",  # a share of the object the path names first: "file_share", "collection_share"...
+}
 VALUE_PATH_PARAM = {"name": "tag_name", "key": "setting_key"}  # values, not another user's identifiers
 
 # Identifier fields of bodies and queries, and the resource each names.
@@ -125,6 +136,15 @@ UUID_FIELDS = {
     "cursor": "notification",
     "summary.active_prompt": "prompt",  # PUT /api/settings
     "value": "prompt",  # PUT /api/settings/summary.active_prompt (the only setting whose value is a uuid)
+    "group_uuid": "group",  # sharing with a group
+}
+# Body values a generated one would not do: an account that exists (INVITEE, registered by the test) for adding a
+# member, and a share's one grantee (the group; user_email and group_uuid exclude each other).
+INVITEE = "matrix-invitee@example.com"
+SHARE_ROUTES = [("POST", f"/api/{kind}/{{uuid}}/shares") for kind in ("files", "collections", "speaker-profiles")]
+BODY_VALUES: dict[Key, dict[str, Any]] = {
+    ("POST", "/api/groups/{uuid}/members"): {"email": INVITEE},
+    **{route: {"user_email": None} for route in SHARE_ROUTES},
 }
 # patterned fields
 STRING_EXAMPLES = {
@@ -158,6 +178,10 @@ TOLERATED: dict[tuple[str, str, str], str] = {
             ("POST", "/api/speaker-profiles/{uuid}/merge", "body.source_profile_uuid"),
         ]
     },
+    **{
+        (*route, "body.group_uuid"): "409 naming group_uuid: a group B is not in answers exactly as an unknown one"
+        for route in SHARE_ROUTES
+    },
 }
 
 # Routes that read a multipart body (endpoint.body_parser): a well-formed one, so that only ownership is judged.
@@ -177,6 +201,9 @@ CONTROL_FIRST: list[Key] = [
 CONTROL_DESTRUCTIVE: list[Key] = [
     ("POST", "/api/files/{uuid}/speakers/merge"),
     ("POST", "/api/speaker-profiles/{uuid}/merge"),  # profile2 goes
+    # before the deletes of the objects and the group they name
+    *[("DELETE", f"{path}/{{share_uuid}}") for _, path in SHARE_ROUTES],
+    ("DELETE", "/api/groups/{uuid}/members/{user_uuid}"),
 ]
 # B's own calls that must come after the other writes: "remember this voice" links the profile of the name it is
 # given, which the rename of B's profile (PUT /api/speaker-profiles/{uuid}) gives that profile first.
@@ -265,11 +292,18 @@ def _value(name: str, schema: dict[str, Any], defs: dict[str, Any], uuid_of: Cal
     return "hijack"
 
 
-def example_body(model: type[BaseModel], uuid_of: Callable[[str], str]) -> dict[str, Any]:
-    """Every field filled (optional ones too, so that a leak would change something), valid for the model."""
+def example_body(
+    model: type[BaseModel], uuid_of: Callable[[str], str], given: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Every field filled (optional ones too, so that a leak would change something), valid for the model; `given`
+    values are taken as they are."""
     schema = model.model_json_schema()
     defs = schema.get("$defs", {})
-    body = {name: _value(name, prop, defs, uuid_of) for name, prop in schema.get("properties", {}).items()}
+    given = given or {}
+    body = {
+        name: given[name] if name in given else _value(name, prop, defs, uuid_of)
+        for name, prop in schema.get("properties", {}).items()
+    }
     model.model_validate(body)  # a body the route would refuse with 422 proves nothing
     return body
 
@@ -308,7 +342,10 @@ def slots_of(endpoint: Endpoint) -> list[Slot]:
             slots.append(Slot("path", name, UUID_PATH_RESOURCE[first]))
         else:
             assert name in OTHER_PATH_RESOURCE, f"{endpoint.path}: classify path parameter {name!r}"
-            slots.append(Slot("path", name, OTHER_PATH_RESOURCE[name]))
+            kind = OTHER_PATH_RESOURCE[name]
+            if kind == "share":
+                kind = f"{UUID_PATH_RESOURCE[endpoint.path.split('/')[2]]}_share"
+            slots.append(Slot("path", name, kind))
     slots += [Slot("body", name, UUID_FIELDS[name]) for name in identifier_fields(endpoint.body)]
     slots += [Slot("query", name, UUID_FIELDS[name]) for name in identifier_fields(endpoint.query)]
     return slots
@@ -338,7 +375,8 @@ def build(endpoint: Endpoint, source: Callable[[Slot], Ids], values: Ids, search
         return values[VALUE_PATH_PARAM[name]] if name in VALUE_PATH_PARAM else fill("path", name)
 
     path = PATH_PARAM.sub(path_value, endpoint.path)
-    body = example_body(endpoint.body, lambda name: fill("body", name)) if endpoint.body is not None else None
+    given = BODY_VALUES.get(key_of(endpoint))
+    body = example_body(endpoint.body, lambda name: fill("body", name), given) if endpoint.body is not None else None
     params = example_query(endpoint.query, lambda name: fill("query", name), search)
     return Request(endpoint.method, path, body, params, MULTIPART_BODIES.get(key_of(endpoint)))
 
@@ -434,6 +472,19 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
             [f"{marker} bottom line", f"{marker} brief", summary["uuid"]],
         )
     ok(client.put("/api/settings/ui.theme", headers=headers, json={"value": "dark"}))
+    team = ok(client.post("/api/groups", headers=headers, json={"name": f"{marker} team"}), 201)["uuid"]
+    member_email = f"{marker}-member-{secrets.token_hex(3)}@example.com"
+    member = client.get("/api/users/me", headers=register(client, member_email)).json()["uuid"]
+    ok(client.post(f"/api/groups/{team}/members", headers=headers, json={"email": member_email}), 201)
+    with_team = {"group_uuid": team, "role": "editor"}
+    object_shares = {
+        kind: ok(client.post(f"/api/{path}/{uuid}/shares", headers=headers, json=with_team))["uuid"]
+        for kind, path, uuid in [
+            ("file_share", "files", file_uuid),
+            ("collection_share", "collections", collection["uuid"]),
+            ("profile_share", "speaker-profiles", profile["uuid"]),
+        ]
+    }
     ok(client.put("/api/notifications/preferences", headers=headers, json={"system": False}))
     notification = ok(client.get("/api/notifications", headers=headers))["items"][0]["uuid"]
     url_import = ok(
@@ -457,6 +508,9 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "task": summary["task_id"],
         "notification": notification,
         "url_import": url_import["uuid"],
+        "group": team,
+        "group_member": member,
+        **object_shares,
         "tag_name": tag_name,
         "setting_key": "ui.theme",
     }
@@ -503,6 +557,13 @@ A_ROWS: dict[str, str] = {
     "notification_preferences": OWNED_BY,
     "url_imports": OWNED_BY,
     "import_origins": "FALSE",  # written only by `opentr import`, never through the API
+    "groups": "created_by = %(u)s OR id IN (SELECT group_id FROM group_members WHERE user_id = %(u)s)",
+    "group_members": "group_id IN (SELECT group_id FROM group_members WHERE user_id = %(u)s)",
+    "shares": f"shared_by = %(u)s OR user_id = %(u)s OR {OF_FILES} "
+    "OR collection_id IN (SELECT id FROM collections WHERE user_id = %(u)s) "
+    "OR speaker_profile_id IN (SELECT id FROM speaker_profiles WHERE user_id = %(u)s) "
+    "OR group_id IN (SELECT group_id FROM group_members WHERE user_id = %(u)s)",
+    "public_links": f"created_by = %(u)s OR {OF_FILES}",
 }
 
 
@@ -572,6 +633,7 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
 
     a = own_everything(client, fresh_url, "alphasecret", 1.0)
     b = own_everything(client, fresh_url, "bravo", 1.5)
+    register(client, INVITEE)  # the account the controls add to B's group
     assert set(a.ids.values()) & set(b.ids.values()) == {"ui.theme"}, "distinct resources, the same setting key"
     nowhere = {kind: str(uuid.uuid4()) for kind in a.ids} | {"task": f"summary-{uuid.uuid4()}"}
     storage = app_settings.storage_dir

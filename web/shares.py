@@ -54,16 +54,27 @@ class ProfileShareIn(BaseModel):
     role: ProfileRole
 
 
+class GranteeUserOut(BaseModel):
+    uuid: UUID
+    full_name: str
+    email: str
+
+
+class GranteeGroupOut(BaseModel):
+    uuid: UUID
+    name: str
+
+
 class ShareOut(BaseModel):
+    """One share. The grantee is `user` or `group` (the other is null): nested, so that a client (or a tool inferring
+    links from field names) never takes a null for a group's or a person's uuid."""
+
     model_config = ConfigDict(from_attributes=True)
     uuid: UUID
     role: Role
     grantee_kind: Literal["user", "group"]
-    user_uuid: UUID | None
-    user_name: str | None
-    user_email: str | None
-    group_uuid: UUID | None
-    group_name: str | None
+    user: GranteeUserOut | None
+    group: GranteeGroupOut | None
     shared_by_uuid: UUID | None
     shared_by_name: str | None
     created_at: datetime
@@ -90,8 +101,15 @@ class SharedWithMeOut(BaseModel):
 
 
 def _fields(share: Share) -> dict[str, Any]:
+    user = group = None
+    if share.user_uuid is not None:
+        user = GranteeUserOut(uuid=share.user_uuid, full_name=share.user_name or "", email=share.user_email or "")
+    if share.group_uuid is not None:
+        group = GranteeGroupOut(uuid=share.group_uuid, name=share.group_name or "")
     return {
         **{name: getattr(share, name) for name in share.__slots__},
+        "user": user,
+        "group": group,
         "inherited": share.via_collection_uuid is not None,
     }
 
@@ -121,6 +139,9 @@ def _routes(prefix: str, kind: ObjectKind, body: type[ShareIn] | type[ProfileSha
     def revoke(ctx: Ctx) -> None:
         ShareRepository(ctx.conn).revoke(ctx.actor, kind, ctx.uuid("uuid"), ctx.uuid("share_uuid"))
 
+    # Distinct handler names: the document's operationIds are the tag and the handler's name.
+    for handler, verb in ((list_shares, "list"), (share, "share"), (revoke, "revoke")):
+        handler.__name__ = handler.__qualname__ = f"{verb}_{kind}_shares" if verb != "share" else f"share_{kind}"
     router.get(
         f"{prefix}/{{uuid}}/shares",
         response=list[ShareOut],
