@@ -185,6 +185,10 @@ def test_a_group_share_shows_under_shared_with_me_with_the_owners_name_and_notif
     assert f'<strong>{ARABIC} desk</strong> <span class="hint">(group)</span>' in listed
 
     become(client, bea)
+    notes = text(client.get("/notifications"))
+    assert 'data-kind="shared"' in notes and f'href="/files/{file_uuid}"' in notes
+    assert JAPANESE in notes
+
     everything = text(client.get("/"))
     assert f"{JAPANESE} 会議" in everything and "Bea's own" in everything
     mine = text(client.get("/?shared=mine"))
@@ -194,10 +198,6 @@ def test_a_group_share_shows_under_shared_with_me_with_the_owners_name_and_notif
     assert f"Shared by {JAPANESE} · editor" in with_me
     assert '<a href="/?shared=me" aria-current="page">Shared with me</a>' in with_me
     assert own_uuid
-
-    notes = text(client.get("/notifications"))
-    assert 'data-kind="shared"' in notes and f'href="/files/{file_uuid}"' in notes
-    assert JAPANESE in notes
 
     # Cat is in no group and has no share: neither the file nor the library row reaches her
     become(client, cat)
