@@ -2,9 +2,10 @@
 
 A share gives a role, a rank in the access rule (sql/fragments.sql, shared_files() of migration 0013):
 **viewer** (read, play, export), **commenter** (+ comments), **editor** (+ edit segments, speakers, tags, re-run).
-A collection share covers the files in it, present and future. A speaker profile is shared as viewer (the sharee
-sees it, and it is offered when they name speakers) or editor (they may also rename and describe it); "commenter"
-means nothing for a profile and is refused.
+A collection share covers the files in it, present and future. A speaker profile is shared as viewer only: the
+sharee sees it and uses it (naming speakers of their files with it, filtering by it, recognising the same voices),
+and only its owner changes, merges or deletes it (sql/fragments.sql's profile_readable / profile_owned); a
+commenter or editor role means nothing for a profile and is refused.
 
 Only the owner shares, lists who has access and revokes (an administrator only in the explicit all-files view, as
 for every other act on someone's file). Someone who can see the object but does not own it (an editor, a viewer)
@@ -35,7 +36,7 @@ from repo.rows import Actor
 ObjectKind = Literal["file", "collection", "speaker_profile"]
 Role = Literal["viewer", "commenter", "editor"]
 ROLES: Final = ("viewer", "commenter", "editor")
-PROFILE_ROLES: Final = ("viewer", "editor")
+PROFILE_ROLES: Final = ("viewer",)
 NOTIFICATION_KIND: Final = "shared"
 # The page a notification links to, by the kind of object shared.
 PAGES: Final = {"file": "/files/{uuid}", "collection": "/?collection={uuid}", "speaker_profile": "/speakers"}

@@ -205,14 +205,17 @@ def test_a_file_lists_the_shares_it_inherits_from_its_collections(conn: Conn) ->
     assert later_id
 
 
-def test_a_speaker_profile_is_shared_as_viewer_or_editor(conn: Conn) -> None:
+def test_a_speaker_profile_is_shared_as_viewer_only(conn: Conn) -> None:
     aiko, _ = person(conn, "Aiko")
     omar, omar_email = person(conn, "Omar")
     profile = SpeakerProfileRepository(conn).create(aiko, "Sprecherin Ö")
     shares = ShareRepository(conn)
-    granted = shares.grant(aiko, "speaker_profile", profile.uuid, "editor", user_email=omar_email)
-    assert granted.share.role == "editor"
+    with pytest.raises(Invalid) as editor:
+        shares.grant(aiko, "speaker_profile", profile.uuid, "editor", user_email=omar_email)
+    assert editor.value.field == "role" and "viewer" in editor.value.detail
+    granted = shares.grant(aiko, "speaker_profile", profile.uuid, "viewer", user_email=omar_email)
+    assert granted.share.role == "viewer"
     [mine] = shares.shared_with_me(omar)
-    assert (mine.object_kind, mine.object_name, mine.role) == ("speaker_profile", "Sprecherin Ö", "editor")
+    assert (mine.object_kind, mine.object_name, mine.role) == ("speaker_profile", "Sprecherin Ö", "viewer")
     with pytest.raises(Forbidden):  # seen through the share, but not Omar's to share
         shares.grant(omar, "speaker_profile", profile.uuid, "viewer", user_email=omar_email)

@@ -100,6 +100,7 @@ def test_bad_input_names_the_field_and_changes_nothing(client: Any, fresh_url: s
         (path, {"user_email": "no at sign", "role": "viewer"}, 422, "user_email"),
         (path, {"group_uuid": "not-a-uuid", "role": "viewer"}, 422, "group_uuid"),
         (f"/api/speaker-profiles/{profile}/shares", {"user_email": omar_me["email"], "role": "commenter"}, 422, "role"),
+        (f"/api/speaker-profiles/{profile}/shares", {"user_email": omar_me["email"], "role": "editor"}, 422, "role"),
     ]
     for where, body, status, field in cases:
         response = client.post(where, headers=aiko, json=body)
@@ -162,6 +163,10 @@ def test_a_speaker_profile_is_shared_with_a_group(client: Any) -> None:
     assert shared.status_code == 200, shared.text
     [mine] = client.get("/api/shared-with-me", headers=omar).json()
     assert (mine["object_kind"], mine["object_name"]) == ("speaker_profile", "Sprecher Ä")
+    assert [p["name"] for p in client.get("/api/speaker-profiles", headers=omar).json()] == ["Sprecher Ä"]
+    assert client.get(f"/api/speaker-profiles/{profile}", headers=omar).status_code == 200
+    renamed = client.put(f"/api/speaker-profiles/{profile}", headers=omar, json={"name": "Mine"})
+    assert renamed.status_code in (403, 404), "a viewer does not change it"
     assert client.get(path, headers=omar).status_code == 403
     assert client.delete(f"{path}/{shared.json()['uuid']}", headers=aiko).status_code == 204
     assert client.get(path, headers=aiko).json() == []

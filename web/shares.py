@@ -23,7 +23,7 @@ from web.fields import Email
 router = Router("shares")
 
 Role = Literal["viewer", "commenter", "editor"]
-ProfileRole = Literal["viewer", "editor"]
+ProfileRole = Literal["viewer"]
 
 
 def _one_grantee(schema: dict[str, Any]) -> None:
@@ -45,8 +45,8 @@ class ShareIn(BaseModel):
 
 
 class ProfileShareIn(BaseModel):
-    """Share a speaker profile with a person or a group: viewer (see it, name speakers with it) or editor (+ rename
-    and describe it)."""
+    """Share a speaker profile with a person or a group, as viewer: they see it and name their speakers with it;
+    only you change, merge or delete it."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_one_grantee)
     user_email: Email | None = Field(default=None, description="a person with an account (not you)")
