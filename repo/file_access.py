@@ -38,8 +38,14 @@ class Access:
         return self.rank >= 3
 
 
+@dataclass(frozen=True, slots=True)
+class _Owned:
+    uuid: UUID
+
+
 _for_file = s.one_or_none("file_access.for_file", Access)
 _for_collection = s.one_or_none("file_access.for_collection", Access)
+_owned_collections = s.many("file_access.owned_collections", _Owned)
 
 
 class AccessRepository:
@@ -57,3 +63,7 @@ class AccessRepository:
         if found is None:
             raise NotFound("collection not found")
         return found
+
+    def owned_collections(self, actor: Actor) -> set[UUID]:
+        """The uuids of the actor's own collections, of all those the collection lists show them."""
+        return {row.uuid for row in _owned_collections(self.conn, **actor.scope())}

@@ -45,3 +45,8 @@ SELECT c.uuid,
 FROM collections c
 JOIN users o ON o.id = c.user_id
 WHERE c.uuid = %(uuid)s AND {{collection_readable}};
+
+-- name: owned_collections :many
+-- The actor's own collections (the collection lists also show those shared with them): only these are renamed,
+-- deleted, shared or given files from the pages.
+SELECT c.uuid FROM collections c WHERE {{collection_owned}} ORDER BY c.id;

@@ -234,3 +234,12 @@ def test_a_collection_share_reaches_its_files_and_shows_as_inherited(client: Any
     assert f"Shared with you by <strong>{JAPANESE}</strong> as <strong>commenter</strong>" in page
     collection_page = text(client.get(f"/collections/{collection_uuid}"))
     assert "as <strong>commenter</strong>" in collection_page and 'id="share-form"' not in collection_page
+    # her collections list shows it, as shared with her: nothing to rename or delete there, nor to add files to
+    listed = text(client.get("/collections"))
+    assert f"{EMOJI} season" in listed and "Shared with you" in listed
+    assert f'action="/collections/{collection_uuid}/edit"' not in listed
+    own = client.post("/collections/new", data={"csrf": csrf_of(client, file_uuid), "name": "Bea's"})
+    assert own.status_code == 200
+    library = text(client.get("/"))
+    bulk = library[library.index('id="bulk-collection"') :]
+    assert "Bea's" in bulk[: bulk.index("</select>")] and f"{EMOJI} season" not in bulk[: bulk.index("</select>")]

@@ -6,13 +6,19 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from repo.collections import CollectionRepository
+from repo.file_access import AccessRepository
 from web.ui.render import View, page
 from web.ui.sharing import collection_panel
 
 
 @page("/collections")
 def collections(view: View) -> Response:
-    return view.render("collections.html", collections=CollectionRepository(view.conn).list(view.actor))
+    """My collections and those shared with me (only mine can be renamed, deleted or shared)."""
+    return view.render(
+        "collections.html",
+        collections=CollectionRepository(view.conn).list(view.actor),
+        owned=AccessRepository(view.conn).owned_collections(view.actor),
+    )
 
 
 @page("/collections/{uuid}")

@@ -20,6 +20,7 @@ from asr.languages import BY_NAME
 from repo import library as library_repo
 from repo.collections import CollectionRepository
 from repo.errors import Invalid
+from repo.file_access import AccessRepository
 from repo.library import STATUSES
 from repo.media_files import FileListRow, MediaFileRepository
 from repo.prompts import PromptRepository
@@ -153,6 +154,7 @@ def library(view: View) -> Response:
         sorts=SORTS,
         values=library_repo.filter_values(view.conn, view.actor),
         collections=CollectionRepository(view.conn).list(view.actor),
+        owned_collections=AccessRepository(view.conn).owned_collections(view.actor),  # what bulk actions may add to
         **_page(view, filters),
     )
 

@@ -18,9 +18,10 @@ from uuid import UUID
 from starlette.responses import Response
 
 from repo.analytics import AnalyticsRepository
-from repo.collections import CollectionRepository
+from repo.collections import Collection, CollectionRepository
 from repo.comments import CommentRepository
 from repo.errors import Invalid, Stale
+from repo.file_access import AccessRepository
 from repo.media_files import MediaFileRepository
 from repo.prompts import PromptRepository
 from repo.segments import SegmentRepository
@@ -62,6 +63,12 @@ def clickable_words(segment: TranscriptSegment) -> list[dict[str, Any]] | None:
     return words if " ".join(w["word"] for w in words).split() == segment.text.split() else None
 
 
+def _my_collections(view: View) -> list[Collection]:
+    """The collections a file can be added to: the actor's own (the list also holds those shared with them)."""
+    owned = AccessRepository(view.conn).owned_collections(view.actor)
+    return [c for c in CollectionRepository(view.conn).list(view.actor) if c.uuid in owned]
+
+
 @page("/files/{uuid}")
 def file_page(view: View) -> Response:
     return _file_page(view)
@@ -89,7 +96,7 @@ def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None) ->
         "talk_share": {s.uuid: s.talk_time / total_talk for s in speakers},
         "comments": CommentRepository(view.conn).list_for_file(actor, uuid),
         "summaries": SummaryRepository(view.conn).list_for_file(actor, uuid, limit=10),
-        "collections": CollectionRepository(view.conn).list(actor),
+        "collections": _my_collections(view) if access.owned else [],
         "start": _timestamp(view.query("t")),
         "suggestions": {s.uuid: speaker_repo.suggestions(actor, s.uuid) for s in speakers},
         "profiles": SpeakerProfileRepository(view.conn).list_mine(actor, limit=PROFILE_CHOICES) if speakers else [],
