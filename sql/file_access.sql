@@ -50,3 +50,21 @@ WHERE c.uuid = %(uuid)s AND {{collection_readable}};
 -- The actor's own collections (the collection lists also show those shared with them): only these are renamed,
 -- deleted, shared or given files from the pages.
 SELECT c.uuid FROM collections c WHERE {{collection_owned}} ORDER BY c.id;
+
+-- name: owned_profiles :many
+-- The actor's own speaker profiles (the speakers page also lists those shared with them): only these are renamed,
+-- merged, deleted or shared from the page.
+SELECT p.uuid FROM speaker_profiles p WHERE {{profile_owned}} ORDER BY p.id;
+
+-- name: profile_shares :many
+-- Who each of the actor's own profiles is shared with, in one statement for the whole speakers page.
+SELECT p.uuid AS profile_uuid, s.uuid,
+    CASE WHEN s.group_id IS NULL THEN 'user' ELSE 'group' END AS kind,
+    coalesce(g.name, nullif(u.full_name, ''), u.email) AS name,
+    s.role
+FROM speaker_profiles p
+JOIN shares s ON s.speaker_profile_id = p.id
+LEFT JOIN users u ON u.id = s.user_id
+LEFT JOIN groups g ON g.id = s.group_id
+WHERE {{profile_owned}}
+ORDER BY p.id, s.created_at, s.id;

@@ -20,6 +20,7 @@ EDIT_CONTROLS = (
     'id="rerun-form"',
     'data-action="summarise"',
 )
+VOICE = "鈴木 مريم 🎙"  # a speaker profile's name
 OWNER_CONTROLS = ('data-action="delete"', 'id="share-form"')
 
 
@@ -243,3 +244,45 @@ def test_a_collection_share_reaches_its_files_and_shows_as_inherited(client: Any
     library = text(client.get("/"))
     bulk = library[library.index('id="bulk-collection"') :]
     assert "Bea's" in bulk[: bulk.index("</select>")] and f"{EMOJI} season" not in bulk[: bulk.index("</select>")]
+
+
+def test_a_speaker_profile_shared_with_a_group_is_listed_to_use_not_to_change(client: Any, fresh_url: str) -> None:
+    ann, bea, _ = people(client, fresh_url)
+    token = become(client, ann)
+    group = client.post("/groups/new", data={"csrf": token, "name": "Desk"}).url.path.rsplit("/", 1)[1]
+    client.post(f"/groups/{group}/members", data={"csrf": token, "email": bea.email, "role": "member"})
+    created = client.post("/speakers/new", data={"csrf": token, "name": VOICE}, follow_redirects=False)
+    profile = created.headers["location"].rsplit("#profile-", 1)[1]
+    shared = client.post(f"/speakers/{profile}/shares", data={"csrf": token, "group": group, "role": "viewer"})
+    assert shared.status_code == 200 and shared.url.fragment == f"profile-{profile}"
+    card = profile_card(client, profile)
+    assert "Shared with <strong>Desk</strong>" in card and f'action="/speakers/{profile}/edit"' in card
+    share = re.search(r'data-share="([0-9a-f-]{36})"', card)
+    assert share
+
+    become(client, bea)
+    card = profile_card(client, profile)
+    assert f'<h2 data-role="profile-name">{VOICE}</h2>' in card and "Shared with you" in card
+    assert "/edit" not in card and "/delete" not in card and "/shares" not in card
+    refused = client.post(f"/speakers/{profile}/edit", data={"csrf": csrf_of_page(client), "name": "Mine now"})
+    assert refused.status_code in (403, 404)
+
+    token = become(client, ann)
+    revoked = client.post(f"/speakers/{profile}/shares/{share.group(1)}", data={"csrf": token, "action": "revoke"})
+    assert revoked.status_code == 200 and "Shared with <strong>Desk</strong>" not in text(revoked)
+    become(client, bea)
+    assert VOICE not in text(client.get("/speakers"))
+
+
+def profile_card(client: Any, profile: str) -> str:
+    """One profile's card on the speakers page: from its start to the next card (or the new-profile form)."""
+    page = text(client.get("/speakers"))
+    start = page.index(f'id="profile-{profile}"')
+    ends = [i for i in (page.find('class="panel profile"', start), page.find('action="/speakers/new"', start)) if i > 0]
+    return page[start : min(ends)]
+
+
+def csrf_of_page(client: Any, path: str = "/speakers") -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
+    assert found
+    return found.group(1)

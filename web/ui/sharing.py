@@ -28,7 +28,7 @@ EXPLAINED: Final = {
     "commenter": "also comment",
     "editor": "also edit",
 }
-KINDS: Final[dict[str, ObjectKind]] = {"files": "file", "collections": "collection"}
+KINDS: Final[dict[str, ObjectKind]] = {"files": "file", "collections": "collection", "speakers": "speaker_profile"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +126,11 @@ def _grantee(view: View) -> tuple[str | None, UUID | None]:
     return email, None
 
 
+def _back(view: View, kind: str, uuid: UUID) -> Response:
+    """To the share section of the object's page (a profile's card on the speakers page)."""
+    return view.redirect(f"/speakers#profile-{uuid}" if kind == "speakers" else f"/{kind}/{uuid}#share")
+
+
 def _share(view: View, kind: str) -> Response:
     email, group = _grantee(view)
     uuid = view.uuid("uuid")
@@ -138,7 +143,7 @@ def _share(view: View, kind: str) -> Response:
         if exc.field == "group_uuid":
             raise Invalid("group: choose one of the groups you are in", "group") from exc
         raise
-    return view.redirect(f"/{kind}/{uuid}#share")
+    return _back(view, kind, uuid)
 
 
 def _change(view: View, kind: str) -> Response:
@@ -147,13 +152,13 @@ def _change(view: View, kind: str) -> Response:
     repo, uuid, share = ShareRepository(view.conn), view.uuid("uuid"), view.uuid("share")
     if view.form.get("action") == "revoke":
         repo.revoke(view.actor, KINDS[kind], uuid, share)
-        return view.redirect(f"/{kind}/{uuid}#share")
+        return _back(view, kind, uuid)
     role = view.field("role", label="Role")
     found = [s for s in repo.list(view.actor, KINDS[kind], uuid) if s.uuid == share and s.via_collection_uuid is None]
     if not found:
         raise NotFound("share not found")
     repo.grant(view.actor, KINDS[kind], uuid, role, user_email=found[0].user_email, group_uuid=found[0].group_uuid)
-    return view.redirect(f"/{kind}/{uuid}#share")
+    return _back(view, kind, uuid)
 
 
 @page("/files/{uuid}/shares", methods=("POST",))
@@ -180,4 +185,23 @@ def change_collection_share(view: View) -> Response:
     return _change(view, "collections")
 
 
-ROUTES = [share_file, change_file_share, share_collection, change_collection_share]
+@page("/speakers/{uuid}/shares", methods=("POST",))
+def share_profile(view: View) -> Response:
+    """Share a speaker profile with one of my groups (as viewer: the team names speakers with it)."""
+    return _share(view, "speakers")
+
+
+@page("/speakers/{uuid}/shares/{share}", methods=("POST",))
+def change_profile_share(view: View) -> Response:
+    """Revoke a share of a speaker profile."""
+    return _change(view, "speakers")
+
+
+ROUTES = [
+    share_file,
+    change_file_share,
+    share_collection,
+    change_collection_share,
+    share_profile,
+    change_profile_share,
+]
