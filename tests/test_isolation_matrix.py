@@ -476,13 +476,14 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
     member_email = f"{marker}-member-{secrets.token_hex(3)}@example.com"
     member = client.get("/api/users/me", headers=register(client, member_email)).json()["uuid"]
     ok(client.post(f"/api/groups/{team}/members", headers=headers, json={"email": member_email}), 201)
-    with_team = {"group_uuid": team, "role": "editor"}
     object_shares = {
-        kind: ok(client.post(f"/api/{path}/{uuid}/shares", headers=headers, json=with_team))["uuid"]
-        for kind, path, uuid in [
-            ("file_share", "files", file_uuid),
-            ("collection_share", "collections", collection["uuid"]),
-            ("profile_share", "speaker-profiles", profile["uuid"]),
+        kind: ok(client.post(f"/api/{path}/{uuid}/shares", headers=headers, json={"group_uuid": team, "role": role}))[
+            "uuid"
+        ]
+        for kind, path, uuid, role in [
+            ("file_share", "files", file_uuid, "editor"),
+            ("collection_share", "collections", collection["uuid"], "commenter"),
+            ("profile_share", "speaker-profiles", profile["uuid"], "viewer"),
         ]
     }
     ok(client.put("/api/notifications/preferences", headers=headers, json={"system": False}))
