@@ -17,6 +17,7 @@ from web import (
     notifications,
     processing,
     prompts,
+    public_links,
     search,
     settings,
     speaker_profiles,
@@ -31,7 +32,7 @@ from web.endpoint import Endpoint
 
 ROUTERS = [health.router, auth.router, admin.router]
 ROUTERS += [processing.router, url_import.router, file_uploads.router, files.router, transcripts.router]
-ROUTERS += [exports.router, bulk.router]
+ROUTERS += [exports.router, bulk.router, public_links.router]
 ROUTERS += [
     tags.router,
     comments.router,
