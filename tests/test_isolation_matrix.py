@@ -87,7 +87,17 @@ OWN_SCOPE: dict[Key, str] = {
     ("PUT", "/api/notifications/preferences"): "the caller's",
     ("GET", "/api/tasks"): "the caller's tasks",
 }
-PUBLIC: set[Key] = {("GET", "/api/health"), ("POST", "/api/auth/register"), ("POST", "/api/auth/token")}
+# Public, token-scoped: no authentication, and nothing addressed but through a link's secret token (its one file, read
+# as that file's owner); no path takes a file's, a user's or any other identifier. Checked below with A's link.
+TOKEN_SCOPED: dict[Key, str] = {
+    ("GET", "/api/public/{token}"): "a public link's one file, to whoever holds the link's token",
+}
+PUBLIC: set[Key] = {
+    ("GET", "/api/health"),
+    ("POST", "/api/auth/register"),
+    ("POST", "/api/auth/token"),
+    *TOKEN_SCOPED,
+}
 
 # What a path parameter names: `{uuid}` by the path's first segment, the others by their own name.
 UUID_PATH_RESOURCE = {
@@ -102,8 +112,15 @@ UUID_PATH_RESOURCE = {
     "summaries": "summary",
     "admin": "user",
 }
-OTHER_PATH_RESOURCE = {"segment_uuid": "segment", "id": "task", "profile_uuid": "profile", "import_uuid": "url_import"}
-VALUE_PATH_PARAM = {"name": "tag_name", "key": "setting_key"}  # values, not another user's identifiers
+OTHER_PATH_RESOURCE = {
+    "segment_uuid": "segment",
+    "id": "task",
+    "profile_uuid": "profile",
+    "import_uuid": "url_import",
+    "link_uuid": "public_link",
+}
+# values, not another user's identifiers (a link's token is the key itself: TOKEN_SCOPED routes)
+VALUE_PATH_PARAM = {"name": "tag_name", "key": "setting_key", "token": "link_token"}
 
 # Identifier fields of bodies and queries, and the resource each names.
 UUID_FIELDS = {
@@ -126,6 +143,8 @@ UUID_FIELDS = {
     "summary.active_prompt": "prompt",  # PUT /api/settings
     "value": "prompt",  # PUT /api/settings/summary.active_prompt (the only setting whose value is a uuid)
 }
+# Optional body fields left out of the generated bodies, and why.
+LEFT_OUT = {"expires_at": "a public link expires in `expires_in_days` or at `expires_at`, not both"}
 # patterned fields
 STRING_EXAMPLES = {
     "base_url": "http://127.0.0.1:9",
@@ -266,10 +285,12 @@ def _value(name: str, schema: dict[str, Any], defs: dict[str, Any], uuid_of: Cal
 
 
 def example_body(model: type[BaseModel], uuid_of: Callable[[str], str]) -> dict[str, Any]:
-    """Every field filled (optional ones too, so that a leak would change something), valid for the model."""
+    """Every field filled (optional ones too, so that a leak would change something, but for those that exclude
+    another: LEFT_OUT), valid for the model."""
     schema = model.model_json_schema()
     defs = schema.get("$defs", {})
-    body = {name: _value(name, prop, defs, uuid_of) for name, prop in schema.get("properties", {}).items()}
+    properties = {name: prop for name, prop in schema.get("properties", {}).items() if name not in LEFT_OUT}
+    body = {name: _value(name, prop, defs, uuid_of) for name, prop in properties.items()}
     model.model_validate(body)  # a body the route would refuse with 422 proves nothing
     return body
 
@@ -439,6 +460,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
     url_import = ok(
         client.post("/api/files/from-url", headers=headers, json={"url": f"http://93.184.216.34/{marker}"}), 202
     )
+    public_link = ok(client.post(f"/api/files/{file_uuid}/links", headers=headers, json={"expires_in_days": 7}), 201)
     ids = {
         "user": str(user_uuid),
         "file": file_uuid,
@@ -457,6 +479,8 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "task": summary["task_id"],
         "notification": notification,
         "url_import": url_import["uuid"],
+        "public_link": public_link["uuid"],
+        "link_token": public_link["token"],
         "tag_name": tag_name,
         "setting_key": "ui.theme",
     }
@@ -502,6 +526,7 @@ A_ROWS: dict[str, str] = {
     "notifications": OWNED_BY,
     "notification_preferences": OWNED_BY,
     "url_imports": OWNED_BY,
+    "public_links": OF_FILES,
     "import_origins": "FALSE",  # written only by `opentr import`, never through the API
 }
 
@@ -555,12 +580,16 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
     # Every route is classified; the tables hold no stale entries.
     stale = set(OWN_SCOPE) - set(keys)
     assert not stale, f"OWN_SCOPE names routes that do not exist: {stale}"
-    addressing = [e for e in endpoints if not e.admin and key_of(e) not in OWN_SCOPE]
+    stale_public = set(TOKEN_SCOPED) - set(keys)
+    assert not stale_public, f"TOKEN_SCOPED names routes that do not exist: {stale_public}"
+    addressing = [e for e in endpoints if not e.admin and key_of(e) not in OWN_SCOPE and key_of(e) not in TOKEN_SCOPED]
     for endpoint in endpoints:
         key, slots = key_of(endpoint), slots_of(endpoint)
         assert endpoint.admin == endpoint.path.startswith("/api/admin/"), f"{key}: admin routes live under /api/admin"
         assert not (endpoint.admin and key in OWN_SCOPE), f"{key} is an admin route: remove it from OWN_SCOPE"
-        if key in OWN_SCOPE:
+        if key in TOKEN_SCOPED:
+            assert PATH_PARAM.findall(endpoint.path) == ["token"] and not slots, f"{key}: the token and nothing else"
+        elif key in OWN_SCOPE:
             assert not [s for s in slots if s.place == "path"], f"{key} addresses a resource by path: not OWN_SCOPE"
         elif not endpoint.admin:
             assert any(s.place == "path" for s in slots), (
@@ -574,6 +603,19 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
     b = own_everything(client, fresh_url, "bravo", 1.5)
     assert set(a.ids.values()) & set(b.ids.values()) == {"ui.theme"}, "distinct resources, the same setting key"
     nowhere = {kind: str(uuid.uuid4()) for kind in a.ids} | {"task": f"summary-{uuid.uuid4()}"}
+    # Token-scoped routes (before the snapshot: a view counts a use of A's link): A's link shows its one file to
+    # anyone, and nothing that identifies A or A's rows; a token that is no link (B's changed by a character) is 404.
+    for endpoint in endpoints:
+        if key_of(endpoint) not in TOKEN_SCOPED:
+            continue
+        shown = client.get(build(endpoint, lambda _slot: a.ids, a.ids).path)
+        assert shown.status_code == 200 and "alphasecret title" in shown.text, shown.text
+        hidden = [a.ids[k] for k in ("file", "user", "comment", "collection", "segment", "speaker", "public_link")]
+        assert not [v for v in hidden if v in shown.text], f"{key_of(endpoint)} shows A's identifiers"
+        assert "alphasecret c" not in shown.text, "comments are not public"
+        forged = {**b.ids, "link_token": b.ids["link_token"][:-1] + ("A" if b.ids["link_token"][-1] != "A" else "B")}
+        assert client.get(build(endpoint, lambda _slot: b.ids, forged).path).status_code == 404
+
     storage = app_settings.storage_dir
     before = snapshot(fresh_url, a.actor.id, storage)
     calls: list[str] = []
