@@ -82,11 +82,12 @@ def token_hash(token: str) -> bytes:
 
 
 def expiry(*, days: int | None = None, at: datetime | None = None, now: datetime | None = None) -> datetime | None:
-    """When a link made now expires: in `days` days or `at` (not both), None for never; Invalid naming the field
-    for a moment in the past, a naive timestamp, or one more than MAX_DAYS ahead."""
+    """When a link made now expires: in `days` days or `at` (not both), None for never. Invalid (422) naming the
+    field for what a request's schema refuses too (days outside 1..MAX_DAYS, a time without a zone); Conflict (409)
+    naming it for what no schema can state: a moment already past, or more than MAX_DAYS ahead, or both given."""
     now = now or datetime.now(UTC)
     if days is not None and at is not None:
-        raise Invalid("expires_at: give either expires_in_days or expires_at, not both", "expires_at")
+        raise Conflict("expires_at: give either expires_in_days or expires_at, not both", "expires_at")
     if days is not None:
         if not 1 <= days <= MAX_DAYS:
             raise Invalid(f"expires_in_days: from 1 to {MAX_DAYS} days", "expires_in_days")
@@ -96,9 +97,9 @@ def expiry(*, days: int | None = None, at: datetime | None = None, now: datetime
     if at.tzinfo is None:
         raise Invalid("expires_at: give a time zone (e.g. 2030-01-31T12:00:00Z)", "expires_at")
     if at <= now:
-        raise Invalid("expires_at: must be in the future", "expires_at")
+        raise Conflict("expires_at: must be in the future", "expires_at")
     if at > now + timedelta(days=MAX_DAYS):
-        raise Invalid(f"expires_at: at most {MAX_DAYS} days ahead", "expires_at")
+        raise Conflict(f"expires_at: at most {MAX_DAYS} days ahead", "expires_at")
     return at
 
 

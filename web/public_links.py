@@ -129,7 +129,9 @@ def created_out(request: Request, created: CreatedLink) -> CreatedLinkOut:
     )
 
 
-@router.post("/api/files/{uuid}/links", body=LinkCreateIn, response=CreatedLinkOut, status=201, raises=(NotAllowed,))
+@router.post(
+    "/api/files/{uuid}/links", body=LinkCreateIn, response=CreatedLinkOut, status=201, raises=(NotAllowed, Conflict)
+)
 def create_link(ctx: Ctx, body: LinkCreateIn) -> CreatedLinkOut:
     """Make a public link to your file (read-only: player, transcript, exports); the token is shown this once."""
     expires_at = expiry(days=body.expires_in_days, at=body.expires_at)
