@@ -129,8 +129,37 @@ def created_out(request: Request, created: CreatedLink) -> CreatedLinkOut:
     )
 
 
+# The new link's token opens the public side: said in the document, so a client (and Schemathesis) can follow it.
+CREATE_OPENAPI = {
+    "responses": {
+        "201": {
+            "description": "the new link, with its token (shown this once)",
+            "content": {
+                "application/json": {
+                    "schema": CreatedLinkOut.model_json_schema(
+                        ref_template="#/components/schemas/{model}", mode="serialization"
+                    )
+                }
+            },
+            "links": {
+                "public_file_by_token": {
+                    "operationId": "public-links_public_file",
+                    "parameters": {"path.token": "$response.body#/token"},
+                    "description": "what the link shows",
+                }
+            },
+        }
+    }
+}
+
+
 @router.post(
-    "/api/files/{uuid}/links", body=LinkCreateIn, response=CreatedLinkOut, status=201, raises=(NotAllowed, Conflict)
+    "/api/files/{uuid}/links",
+    body=LinkCreateIn,
+    response=CreatedLinkOut,
+    status=201,
+    raises=(NotAllowed, Conflict),
+    openapi=CREATE_OPENAPI,
 )
 def create_link(ctx: Ctx, body: LinkCreateIn) -> CreatedLinkOut:
     """Make a public link to your file (read-only: player, transcript, exports); the token is shown this once."""
