@@ -528,6 +528,11 @@ A_ROWS: dict[str, str] = {
     "url_imports": OWNED_BY,
     "public_links": OF_FILES,
     "import_origins": "FALSE",  # written only by `opentr import`, never through the API
+    # Step 17: what A created or is a member of, and what is shared on A's objects or with A.
+    "groups": "created_by = %(u)s OR id IN (SELECT group_id FROM group_members WHERE user_id = %(u)s)",
+    "group_members": "user_id = %(u)s OR group_id IN (SELECT id FROM groups WHERE created_by = %(u)s)",
+    "shares": f"shared_by = %(u)s OR {OWNED_BY} OR {OF_FILES}",
+    "public_links": f"created_by = %(u)s OR {OF_FILES}",
 }
 
 
@@ -728,3 +733,165 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
     assert len(calls) > 3 * len(endpoints)
     for path in (f"/api/files/{a.ids['file']}", f"/api/summaries/{a.ids['summary']}", f"/api/tasks/{a.ids['task']}"):
         assert client.get(path, headers=a.headers).status_code == 200, path
+
+
+# --- roles (Step 17): every file route x every kind of principal --------------------------------------------------
+
+# The rank each route that addresses a file (or a row of one) by path needs (repo/access.py): 1 viewer, 2 commenter,
+# 3 editor, 4 owner; "author": only the comment's author. A route addressing a file by path that is missing here
+# fails the test below; other helpers' routes (shares, public links) are classified in the tables above.
+FILE_ROUTE_RANK: dict[Key, int | str] = {
+    ("GET", "/api/files/{uuid}"): 1,
+    ("PUT", "/api/files/{uuid}"): 3,
+    ("DELETE", "/api/files/{uuid}"): 4,
+    ("GET", "/api/files/{uuid}/status"): 1,
+    ("POST", "/api/files/{uuid}/cancel"): 3,
+    ("POST", "/api/files/{uuid}/retry"): 3,
+    ("POST", "/api/files/{uuid}/reprocess"): 3,
+    ("POST", "/api/files/{uuid}/rerun"): 3,
+    ("PUT", "/api/files/{uuid}/transcript"): 3,
+    ("GET", "/api/files/{uuid}/content"): 1,
+    ("GET", "/api/files/{uuid}/thumbnail"): 1,
+    ("GET", "/api/files/{uuid}/transcript"): 1,
+    ("GET", "/api/files/{uuid}/transcript/segments/{segment_uuid}"): 1,
+    ("PUT", "/api/files/{uuid}/transcript/segments/{segment_uuid}"): 3,
+    ("GET", "/api/files/{uuid}/subtitles"): 1,
+    ("GET", "/api/files/{uuid}/waveform"): 1,
+    ("GET", "/api/files/{uuid}/export"): 1,
+    ("GET", "/api/files/{uuid}/analytics"): 1,
+    ("POST", "/api/files/{uuid}/tags"): 3,
+    ("DELETE", "/api/files/{uuid}/tags/{name}"): 3,
+    ("GET", "/api/files/{uuid}/comments"): 1,
+    ("POST", "/api/files/{uuid}/comments"): 2,
+    ("PUT", "/api/comments/{uuid}"): "author",
+    ("DELETE", "/api/comments/{uuid}"): 4,  # its author too (tests/test_access.py); here the owner wrote it
+    ("GET", "/api/files/{uuid}/speakers"): 1,
+    ("POST", "/api/files/{uuid}/speakers"): 3,
+    ("POST", "/api/files/{uuid}/speakers/merge"): 3,
+    ("PUT", "/api/speakers/{uuid}"): 3,
+    ("DELETE", "/api/speakers/{uuid}"): 3,
+    ("POST", "/api/speakers/{uuid}/verify"): 3,
+    ("PUT", "/api/speakers/{uuid}/profile"): 3,
+    ("GET", "/api/speakers/{uuid}/matches"): 1,
+    ("GET", "/api/speakers/{uuid}/suggestions"): 1,
+    ("POST", "/api/speakers/{uuid}/suggestions/{profile_uuid}/accept"): 3,
+    ("POST", "/api/speakers/{uuid}/suggestions/{profile_uuid}/reject"): 3,
+    ("POST", "/api/speakers/{uuid}/remember"): 3,
+    ("POST", "/api/files/{uuid}/summaries"): 3,
+    ("GET", "/api/files/{uuid}/summaries"): 1,
+    ("GET", "/api/summaries/{uuid}"): 1,
+    ("DELETE", "/api/summaries/{uuid}"): 3,
+}
+FILE_KINDS = {"file", "segment", "speaker", "comment", "summary"}
+# Each principal's rank on A's file (None: no credentials); the admin's view=all acts with the owner's rank but is
+# not the author of A's comment.
+PRINCIPAL_RANK: dict[str, int | None] = {
+    "owner": 4,
+    "editor": 3,
+    "commenter": 2,
+    "viewer via user share": 1,
+    "viewer via group share": 1,
+    "viewer via collection share": 1,
+    "non-member": 0,
+    "admin": 0,
+    "admin with view=all": 4,
+    "anonymous": None,
+}
+
+
+def expected_status(needed: int | str, principal: str) -> int | None:
+    """401 / 404 / 403 for a refusal; None when the principal may do it."""
+    rank = PRINCIPAL_RANK[principal]
+    if rank is None:
+        return 401
+    if rank == 0:
+        return 404
+    if needed == "author":
+        return None if principal == "owner" else 403
+    assert isinstance(needed, int)
+    return None if rank >= needed else 403
+
+
+def test_every_file_route_answers_each_role_by_the_rank_it_needs(
+    client: Any, fresh_url: str, app_settings: Settings
+) -> None:
+    """Every file route x {owner, editor, commenter, viewer via a user / group / collection share, non-member,
+    admin, admin with ?view=all, anonymous}: a refusal is 401, 404 (cannot see the file) or 403 (sees it, below the
+    rank), and changes nothing of A's; a permitted read answers as it does to the owner. Permitted writes are not
+    sent here (they would change the state the next calls need): tests/test_access.py makes them."""
+    endpoints = [e for e in all_endpoints() if e.path.startswith("/api/") and not e.admin]
+    keys = {key_of(e) for e in endpoints}
+    stale = set(FILE_ROUTE_RANK) - keys
+    assert not stale, f"FILE_ROUTE_RANK names routes that do not exist: {stale}"
+    file_routes = []
+    for endpoint in endpoints:
+        if any(s.place == "path" and s.kind in FILE_KINDS for s in slots_of(endpoint)):
+            assert key_of(endpoint) in FILE_ROUTE_RANK, (
+                f"{key_of(endpoint)}: declare the rank it needs in FILE_ROUTE_RANK"
+            )
+            file_routes.append(endpoint)
+
+    a = own_everything(client, fresh_url, "alphasecret", 1.0)
+    people = {name: register(client) for name in PRINCIPAL_RANK if name not in ("owner", "anonymous")}
+    make_admin(fresh_url, people["admin"], client)
+    make_admin(fresh_url, people["admin with view=all"], client)
+    user_ids = {
+        name: _one(
+            fresh_url, "SELECT id FROM users WHERE email = %s", client.get("/api/users/me", headers=h).json()["email"]
+        )
+        for name, h in people.items()
+    }
+    file_id = _one(fresh_url, "SELECT id FROM media_files WHERE uuid = %s", a.ids["file"])
+    collection_id = _one(fresh_url, "SELECT id FROM collections WHERE uuid = %s", a.ids["collection"])
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        for name, role in (("editor", "editor"), ("commenter", "commenter"), ("viewer via user share", "viewer")):
+            conn.execute(
+                "INSERT INTO shares (media_file_id, user_id, role, shared_by) VALUES (%s, %s, %s, %s)",
+                [file_id, user_ids[name], role, a.actor.id],
+            )
+        group = conn.execute(
+            "INSERT INTO groups (name, created_by) VALUES ('Redaktion 編集部', %s) RETURNING id", [a.actor.id]
+        ).fetchone()
+        assert group is not None
+        conn.execute(
+            "INSERT INTO group_members (group_id, user_id) VALUES (%s, %s)",
+            [group[0], user_ids["viewer via group share"]],
+        )
+        conn.execute(
+            "INSERT INTO shares (media_file_id, group_id, role, shared_by) VALUES (%s, %s, 'viewer', %s)",
+            [file_id, group[0], a.actor.id],
+        )
+        conn.execute(
+            "INSERT INTO shares (collection_id, user_id, role, shared_by) VALUES (%s, %s, 'viewer', %s)",
+            [collection_id, user_ids["viewer via collection share"], a.actor.id],
+        )
+    headers_of = {"owner": a.headers, "anonymous": {}, **people}
+    storage = app_settings.storage_dir
+    before = snapshot(fresh_url, a.actor.id, storage)
+
+    failures = []
+    for endpoint in file_routes:
+        request = build(endpoint, lambda _slot: a.ids, a.ids)
+        needed = FILE_ROUTE_RANK[key_of(endpoint)]
+        baseline: int | None = None
+        for principal in PRINCIPAL_RANK:
+            expected = expected_status(needed, principal)
+            if expected is None and endpoint.method != "GET":
+                continue  # a permitted write: tests/test_access.py
+            params = {**request.params, **({"view": "all"} if principal == "admin with view=all" else {})}
+            response = client.request(
+                request.method,
+                request.path,
+                headers=headers_of[principal],
+                json=request.json,
+                params=params,
+                files=request.files,
+            )
+            if principal == "owner":
+                baseline = response.status_code
+                assert baseline < 400, f"{key_of(endpoint)}: the owner got {baseline}: {response.text[:300]}"
+            want = baseline if expected is None else expected
+            if response.status_code != want:
+                failures.append(f"{endpoint.method} {endpoint.path} as {principal}: {response.status_code} not {want}")
+    assert not failures, "\n".join(failures)
+    assert snapshot(fresh_url, a.actor.id, storage) == before, "a refused call changed A's data"
