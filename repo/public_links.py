@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from repo import access
 from repo import statements as s
 from repo.database import Connection
-from repo.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from repo.errors import Conflict, Gone, Invalid, NotFound
 from repo.rows import Actor
 
 MAX_DAYS = 366  # the furthest expiry a link may be given; a link without one lasts until revoked
@@ -62,13 +63,6 @@ class LinkTarget:
         return Actor(self.owner_id)
 
 
-@dataclass(frozen=True, slots=True)
-class _Access:
-    id: int
-    owned: bool
-
-
-_file_access = s.one_or_none("public_links.file_access", _Access)
 _create = s.one_or_none("public_links.create", PublicLink)
 _list_for_file = s.many("public_links.list_for_file", PublicLink)
 _revoke = s.one_or_none("public_links.revoke", PublicLink)
@@ -109,11 +103,7 @@ class PublicLinkRepository:
 
     def _require_owner(self, actor: Actor, file_uuid: UUID) -> None:
         """NotFound for a file the actor cannot see; Forbidden for one shared with them but not theirs."""
-        access = _file_access(self.conn, file_uuid=file_uuid, **actor.scope())
-        if access is None:
-            raise NotFound("file not found")
-        if not access.owned:
-            raise Forbidden("only the file's owner manages its public links")
+        access.require(self.conn, actor, access.OWNER, file_uuid=file_uuid)
 
     def create(self, actor: Actor, file_uuid: UUID, expires_at: datetime | None = None) -> CreatedLink:
         """A new link to the actor's file; `expires_at` as `expiry()` gives it (None: until revoked)."""

@@ -1,12 +1,6 @@
 -- Public links: read-only links to one file, addressed by a secret token of which only the SHA-256 is stored.
--- The owner's side (create, list, revoke) is scoped by the access fragments like every other query; the public
--- side (use, state) is addressed by the token's hash alone: holding the token is the permission.
-
--- name: file_access :one?
--- No row: the file is not visible to the actor (404). `owned` false: visible (shared) but not theirs (403).
-SELECT f.id, {{file_owned}} AS owned
-FROM media_files f
-WHERE f.uuid = %(file_uuid)s AND {{file_readable}};
+-- The owner's side (create, list, revoke) is scoped by the file_owned fragment (repo/access.py tells 404 from 403);
+-- the public side (use, state) is addressed by the token's hash alone: holding the token is the permission.
 
 -- name: create :one?
 -- No row: the file is not the actor's to link.

@@ -526,7 +526,6 @@ A_ROWS: dict[str, str] = {
     "notifications": OWNED_BY,
     "notification_preferences": OWNED_BY,
     "url_imports": OWNED_BY,
-    "public_links": OF_FILES,
     "import_origins": "FALSE",  # written only by `opentr import`, never through the API
     # Step 17: what A created or is a member of, and what is shared on A's objects or with A.
     "groups": "created_by = %(u)s OR id IN (SELECT group_id FROM group_members WHERE user_id = %(u)s)",
@@ -781,6 +780,9 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("GET", "/api/files/{uuid}/summaries"): 1,
     ("GET", "/api/summaries/{uuid}"): 1,
     ("DELETE", "/api/summaries/{uuid}"): 3,
+    ("POST", "/api/files/{uuid}/links"): 4,  # public links are the owner's (repo/public_links.py)
+    ("GET", "/api/files/{uuid}/links"): 4,
+    ("DELETE", "/api/files/{uuid}/links/{link_uuid}"): 4,
 }
 FILE_KINDS = {"file", "segment", "speaker", "comment", "summary"}
 # Each principal's rank on A's file (None: no credentials); the admin's view=all acts with the owner's rank but is
