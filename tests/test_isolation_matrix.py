@@ -90,7 +90,17 @@ OWN_SCOPE: dict[Key, str] = {
     ("POST", "/api/groups"): "creates one the caller owns",
     ("GET", "/api/shared-with-me"): "what others shared with the caller",
 }
-PUBLIC: set[Key] = {("GET", "/api/health"), ("POST", "/api/auth/register"), ("POST", "/api/auth/token")}
+# Public, token-scoped: no authentication, and nothing addressed but through a link's secret token (its one file, read
+# as that file's owner); no path takes a file's, a user's or any other identifier. Checked below with A's link.
+TOKEN_SCOPED: dict[Key, str] = {
+    ("GET", "/api/public/{token}"): "a public link's one file, to whoever holds the link's token",
+}
+PUBLIC: set[Key] = {
+    ("GET", "/api/health"),
+    ("POST", "/api/auth/register"),
+    ("POST", "/api/auth/token"),
+    *TOKEN_SCOPED,
+}
 
 # What a path parameter names: `{uuid}` by the path's first segment, the others by their own name.
 UUID_PATH_RESOURCE = {
@@ -113,8 +123,10 @@ OTHER_PATH_RESOURCE = {
     "import_uuid": "url_import",
     "user_uuid": "group_member",  # /api/groups/{uuid}/members/{user_uuid}
     "share_uuid": "share",  # a share of the object the path names first: "file_share", "collection_share"...
+    "link_uuid": "public_link",
 }
-VALUE_PATH_PARAM = {"name": "tag_name", "key": "setting_key"}  # values, not another user's identifiers
+# values, not another user's identifiers (a link's token is the key itself: TOKEN_SCOPED routes)
+VALUE_PATH_PARAM = {"name": "tag_name", "key": "setting_key", "token": "link_token"}
 
 # Identifier fields of bodies and queries, and the resource each names.
 UUID_FIELDS = {
@@ -146,6 +158,8 @@ BODY_VALUES: dict[Key, dict[str, Any]] = {
     ("POST", "/api/groups/{uuid}/members"): {"email": INVITEE},
     **{route: {"user_email": None} for route in SHARE_ROUTES},
 }
+# Optional body fields left out of the generated bodies, and why.
+LEFT_OUT = {"expires_at": "a public link expires in `expires_in_days` or at `expires_at`, not both"}
 # patterned fields
 STRING_EXAMPLES = {
     "base_url": "http://127.0.0.1:9",
@@ -295,14 +309,14 @@ def _value(name: str, schema: dict[str, Any], defs: dict[str, Any], uuid_of: Cal
 def example_body(
     model: type[BaseModel], uuid_of: Callable[[str], str], given: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Every field filled (optional ones too, so that a leak would change something), valid for the model; `given`
-    values are taken as they are."""
+    """Every field filled (optional ones too, so that a leak would change something, but for those that exclude
+    another: LEFT_OUT), valid for the model; `given` values are taken as they are."""
     schema = model.model_json_schema()
     defs = schema.get("$defs", {})
     given = given or {}
+    properties = {name: prop for name, prop in schema.get("properties", {}).items() if name not in LEFT_OUT}
     body = {
-        name: given[name] if name in given else _value(name, prop, defs, uuid_of)
-        for name, prop in schema.get("properties", {}).items()
+        name: given[name] if name in given else _value(name, prop, defs, uuid_of) for name, prop in properties.items()
     }
     model.model_validate(body)  # a body the route would refuse with 422 proves nothing
     return body
@@ -491,6 +505,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
     url_import = ok(
         client.post("/api/files/from-url", headers=headers, json={"url": f"http://93.184.216.34/{marker}"}), 202
     )
+    public_link = ok(client.post(f"/api/files/{file_uuid}/links", headers=headers, json={"expires_in_days": 7}), 201)
     ids = {
         "user": str(user_uuid),
         "file": file_uuid,
@@ -512,6 +527,8 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "group": team,
         "group_member": member,
         **object_shares,
+        "public_link": public_link["uuid"],
+        "link_token": public_link["token"],
         "tag_name": tag_name,
         "setting_key": "ui.theme",
     }
@@ -619,12 +636,16 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
     # Every route is classified; the tables hold no stale entries.
     stale = set(OWN_SCOPE) - set(keys)
     assert not stale, f"OWN_SCOPE names routes that do not exist: {stale}"
-    addressing = [e for e in endpoints if not e.admin and key_of(e) not in OWN_SCOPE]
+    stale_public = set(TOKEN_SCOPED) - set(keys)
+    assert not stale_public, f"TOKEN_SCOPED names routes that do not exist: {stale_public}"
+    addressing = [e for e in endpoints if not e.admin and key_of(e) not in OWN_SCOPE and key_of(e) not in TOKEN_SCOPED]
     for endpoint in endpoints:
         key, slots = key_of(endpoint), slots_of(endpoint)
         assert endpoint.admin == endpoint.path.startswith("/api/admin/"), f"{key}: admin routes live under /api/admin"
         assert not (endpoint.admin and key in OWN_SCOPE), f"{key} is an admin route: remove it from OWN_SCOPE"
-        if key in OWN_SCOPE:
+        if key in TOKEN_SCOPED:
+            assert PATH_PARAM.findall(endpoint.path) == ["token"] and not slots, f"{key}: the token and nothing else"
+        elif key in OWN_SCOPE:
             assert not [s for s in slots if s.place == "path"], f"{key} addresses a resource by path: not OWN_SCOPE"
         elif not endpoint.admin:
             assert any(s.place == "path" for s in slots), (
@@ -639,6 +660,19 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
     register(client, INVITEE)  # the account the controls add to B's group
     assert set(a.ids.values()) & set(b.ids.values()) == {"ui.theme"}, "distinct resources, the same setting key"
     nowhere = {kind: str(uuid.uuid4()) for kind in a.ids} | {"task": f"summary-{uuid.uuid4()}"}
+    # Token-scoped routes (before the snapshot: a view counts a use of A's link): A's link shows its one file to
+    # anyone, and nothing that identifies A or A's rows; a token that is no link (B's changed by a character) is 404.
+    for endpoint in endpoints:
+        if key_of(endpoint) not in TOKEN_SCOPED:
+            continue
+        shown = client.get(build(endpoint, lambda _slot: a.ids, a.ids).path)
+        assert shown.status_code == 200 and "alphasecret title" in shown.text, shown.text
+        hidden = [a.ids[k] for k in ("file", "user", "comment", "collection", "segment", "speaker", "public_link")]
+        assert not [v for v in hidden if v in shown.text], f"{key_of(endpoint)} shows A's identifiers"
+        assert "alphasecret c" not in shown.text, "comments are not public"
+        forged = {**b.ids, "link_token": b.ids["link_token"][:-1] + ("A" if b.ids["link_token"][-1] != "A" else "B")}
+        assert client.get(build(endpoint, lambda _slot: b.ids, forged).path).status_code == 404
+
     storage = app_settings.storage_dir
     before = snapshot(fresh_url, a.actor.id, storage)
     calls: list[str] = []
@@ -803,6 +837,9 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("GET", "/api/files/{uuid}/shares"): 4,
     ("POST", "/api/files/{uuid}/shares"): 4,
     ("DELETE", "/api/files/{uuid}/shares/{share_uuid}"): 4,
+    ("POST", "/api/files/{uuid}/links"): 4,  # public links are the owner's (repo/public_links.py)
+    ("GET", "/api/files/{uuid}/links"): 4,
+    ("DELETE", "/api/files/{uuid}/links/{link_uuid}"): 4,
 }
 FILE_KINDS = {"file", "segment", "speaker", "comment", "summary"}
 # Each principal's rank on A's file (None: no credentials); the admin's view=all acts with the owner's rank but is

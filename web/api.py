@@ -18,6 +18,7 @@ from web import (
     notifications,
     processing,
     prompts,
+    public_links,
     search,
     settings,
     shares,
@@ -33,7 +34,7 @@ from web.endpoint import Endpoint
 
 ROUTERS = [health.router, auth.router, admin.router]
 ROUTERS += [processing.router, url_import.router, file_uploads.router, files.router, transcripts.router]
-ROUTERS += [exports.router, bulk.router]
+ROUTERS += [exports.router, bulk.router, public_links.router]
 ROUTERS += [
     tags.router,
     comments.router,

@@ -15,7 +15,7 @@ from starlette.responses import FileResponse, Response
 from repo import library
 from repo.errors import Conflict, NotFound, Stale
 from repo.library import FilterValues, LibraryFilter, SortKey
-from repo.media_files import FileDetail, FilePage, MediaFileRepository
+from repo.media_files import FileDetail, FilePage, MediaFileRepository, StoredContent
 from storage import layout
 from storage.backend import LocalStorage
 from web import content_disposition, preconditions
@@ -340,7 +340,12 @@ CONTENT_OPENAPI = {
 @router.get("/api/files/{uuid}/content", openapi=CONTENT_OPENAPI)
 def content(ctx: Ctx) -> Response:
     """The uploaded media; honours HTTP Range requests for seeking."""
-    stored = MediaFileRepository(ctx.conn).storage_path_for(ctx.actor, ctx.uuid("uuid"))
+    return media_response(ctx, MediaFileRepository(ctx.conn).storage_path_for(ctx.actor, ctx.uuid("uuid")))
+
+
+def media_response(ctx: Ctx, stored: StoredContent) -> Response:
+    """The stored media of a file, with HTTP Range (and HEAD) from local storage or object storage alike; the file
+    page's player and a public link's player both use it."""
     storage = ctx.services.storage
     if isinstance(storage, LocalStorage):
         path = stored_path(storage.root, stored.storage_path)

@@ -26,6 +26,7 @@ from web.ui import (
     library,
     media,
     notifications,
+    public,
     search,
     settings,
     sharing,
@@ -61,7 +62,20 @@ def not_found(fallback: ASGIApp) -> ASGIApp:
     return default
 
 
-MODULES = (account, library, media, sharing, search, collections, groups, speakers, notifications, settings, admin)
+MODULES = (
+    account,
+    library,
+    media,
+    sharing,
+    public,
+    search,
+    collections,
+    groups,
+    speakers,
+    notifications,
+    settings,
+    admin,
+)
 
 
 def routes() -> list[BaseRoute]:

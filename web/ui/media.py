@@ -20,10 +20,11 @@ from starlette.responses import Response
 from repo.analytics import AnalyticsRepository
 from repo.collections import Collection, CollectionRepository
 from repo.comments import CommentRepository
-from repo.errors import Invalid, Stale
+from repo.errors import Forbidden, Invalid, Stale
 from repo.file_access import AccessRepository
 from repo.media_files import MediaFileRepository
 from repo.prompts import PromptRepository
+from repo.public_links import PublicLink, PublicLinkRepository
 from repo.segments import SegmentRepository
 from repo.speaker_profiles import SpeakerProfileRepository
 from repo.speakers import SpeakerRepository
@@ -35,6 +36,7 @@ from web import preconditions
 from web.choices import file_choices
 from web.exports import MEDIA_TYPES
 from web.processing import run_stage
+from web.public_links import link_status
 from web.ui.render import View, page
 from web.ui.sharing import file_panel
 
@@ -74,9 +76,11 @@ def file_page(view: View) -> Response:
     return _file_page(view)
 
 
-def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None) -> Response:
-    """The page; with `stale`, the segment edit that was refused: shown beside the newer text it met."""
+def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None, new_link: str | None = None) -> Response:
+    """The page; with `stale`, the segment edit that was refused: shown beside the newer text it met; with
+    `new_link`, the address of the public link just made (shown this once: only its hash is kept)."""
     actor, uuid = view.actor, view.uuid("uuid")
+    links = _owned_links(view, uuid)
     detail = MediaFileRepository(view.conn).detail(actor, uuid)
     speakers = SpeakerRepository(view.conn).list_for_file(actor, uuid)
     segments = SegmentRepository(view.conn).transcript(actor, uuid)
@@ -110,8 +114,23 @@ def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None) ->
         # and sharing are the owner's (what is allowed is still each query's to decide)
         "can": {"comment": access.can_comment, "edit": access.can_edit, "own": access.owned},
         "share": share,
+        "links": links,
+        "link_states": {link.uuid: link_status(link) for link in links or []},
+        "new_link": new_link,
     }
     return view.render("file.html", status, **context)
+
+
+def _owned_links(view: View, uuid: UUID) -> list[PublicLink] | None:
+    """The file's public links for its owner; None for someone it is shared with (links are the owner's)."""
+    try:
+        return PublicLinkRepository(view.conn).list_for_file(view.actor, uuid)
+    except Forbidden:
+        return None
+
+
+def file_page_with_link(view: View, new_link: str) -> Response:
+    return _file_page(view, 201, new_link=new_link)
 
 
 @page("/files/{uuid}/tags", methods=("POST",))
