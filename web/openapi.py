@@ -37,6 +37,7 @@ STATUS_TEXT = {
     404: "not found, or not yours",
     405: "method not allowed",
     409: "a conflict with the stored state, or concurrent changes collided: try again (Retry-After)",
+    410: "gone: the public link expired or was revoked",
     413: "the body is too large",
     415: "the body is not of a supported media type",
     416: "the range is outside the file",
