@@ -6,9 +6,9 @@
 -- `rank`: 4 for the owner (or an admin in the all-files view), else the highest share's (1 viewer .. 3 editor).
 -- `shared_by`: the person whose share gives that rank (the newest of equals), by name, else email.
 SELECT f.uuid,
-    (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean) AS owned,
+    {{file_owned}} AS owned,
     coalesce(nullif(o.full_name, ''), o.email) AS owner_name,
-    CASE WHEN f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean THEN 4
+    CASE WHEN {{file_owned}} THEN 4
          ELSE (SELECT a.rank FROM shared_files(%(actor_id)s) a WHERE a.media_file_id = f.id) END AS rank,
     (SELECT coalesce(nullif(u.full_name, ''), u.email)
      FROM shares s
@@ -26,9 +26,9 @@ WHERE f.uuid = %(uuid)s AND {{file_readable}};
 -- name: for_collection :one?
 -- The same for a collection: its owner, or the highest share of it that reaches the actor and its maker.
 SELECT c.uuid,
-    (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean) AS owned,
+    {{collection_owned}} AS owned,
     coalesce(nullif(o.full_name, ''), o.email) AS owner_name,
-    CASE WHEN c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean THEN 4
+    CASE WHEN {{collection_owned}} THEN 4
          ELSE (SELECT max(s.rank) FROM shares s
                WHERE s.collection_id = c.id
                  AND (s.user_id = %(actor_id)s

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 import pytest
@@ -302,3 +303,61 @@ def test_the_admin_library_links_to_all_files(client: Any, world: World) -> None
     assert client.get(f"/files/{world.file}").status_code == 404
     page = client.get(f"/files/{world.file}?view=all")
     assert page.status_code == 200 and TITLE in page.text
+
+
+def test_pages_follow_the_same_roles(client: Any, world: World) -> None:
+    """The file page and its forms through a browser session: a viewer sees the page and is refused a tag (403
+    page, nothing changed); a commenter's comment form works; a stranger gets the 404 page."""
+    f, owner = world.file, world.headers["owner"]
+
+    def session_with(role: str | None) -> str:
+        client.cookies.clear()
+        email = f"{role or 'stranger'}-{world.collection_id}@example.com"
+        csrf = sign_up(client, email)
+        if role is not None:
+            _sql(
+                world.conninfo,
+                "INSERT INTO shares (media_file_id, user_id, role, shared_by) "
+                "SELECT f.id, u.id, %(r)s, f.user_id FROM media_files f, users u "
+                "WHERE f.uuid = %(f)s AND u.email = %(e)s",
+                {"r": role, "f": f, "e": email},
+            )
+        return csrf
+
+    csrf = session_with("viewer")
+    page = client.get(f"/files/{f}")
+    assert page.status_code == 200 and TITLE in page.text
+    refused = client.post(f"/files/{f}/tags", data={"csrf": csrf, "name": "wichtig"}, follow_redirects=False)
+    assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
+    refused = client.post(f"/files/{f}/comments", data={"csrf": csrf, "text": "مرحبا"}, follow_redirects=False)
+    assert refused.status_code == 403
+
+    csrf = session_with("commenter")
+    posted = client.post(f"/files/{f}/comments", data={"csrf": csrf, "text": "コメント 💬"}, follow_redirects=False)
+    assert posted.status_code == 303, posted.text
+
+    session_with(None)
+    assert client.get(f"/files/{f}").status_code == 404
+    client.cookies.clear()
+    detail = client.get(f"/api/files/{f}", headers=owner).json()
+    assert detail["tags"] == [] and detail["comments_count"] == 1
+
+
+def test_an_editors_summary_is_made_with_the_owners_configuration(client: Any, world: World) -> None:
+    f, editor = world.file, world.headers["editor"]
+    owner = actor_of(client, world.conninfo, world.headers["owner"])
+    _sql(
+        world.conninfo,
+        "INSERT INTO user_llm_configurations (user_id, name, provider, model_name, is_active) "
+        "VALUES (%(u)s, 'Büro 🧠', 'openai', 'gpt-4o', true)",
+        {"u": owner.id},
+    )
+    viewer = client.post(f"/api/files/{f}/summaries", json={}, headers=world.headers["viewer"])
+    assert viewer.status_code == 403, viewer.text
+    named = client.post(f"/api/files/{f}/summaries", json={"llm_config_uuid": str(uuid4())}, headers=editor)
+    assert named.status_code == 409 and named.json()["field"] == "llm_config_uuid"
+    queued = client.post(f"/api/files/{f}/summaries", json={}, headers=editor)
+    assert queued.status_code == 202, queued.text
+    row = client.get(f"/api/files/{f}/summaries", headers=world.headers["viewer"]).json()  # readers see it too
+    assert [s["uuid"] for s in row] == [queued.json()["uuid"]]
+    assert row[0]["model_name"] == "gpt-4o"

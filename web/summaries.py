@@ -14,6 +14,7 @@ from repo.errors import Conflict, NotFound
 from repo.llm_configs import LlmConfig, LlmConfigRepository
 from repo.media_files import MediaFileRepository
 from repo.prompts import Prompt, PromptRepository
+from repo.rows import Actor
 from repo.summaries import Summary, SummaryRepository, task_id_for
 from web.endpoint import Ctx, Router
 
@@ -57,24 +58,24 @@ class QueuedSummaryOut(SummaryOut):
         return task_id_for(self.uuid)
 
 
-def _config(ctx: Ctx, uuid: UUID | None) -> LlmConfig:
+def _config(ctx: Ctx, actor: Actor, uuid: UUID | None) -> LlmConfig:
     configs = LlmConfigRepository(ctx.conn, ctx.services.master_key)
     if uuid is None:
-        active = configs.active(ctx.actor)
+        active = configs.active(actor)
         if active is None:
             raise Conflict("no active LLM configuration: activate one or name it", "llm_config_uuid")
         return active
     try:
-        return configs.get(ctx.actor, uuid)
+        return configs.get(actor, uuid)
     except NotFound:
         # The file in the path exists: a configuration the body names that does not is a conflict, not a 404.
         raise Conflict("LLM configuration not found", "llm_config_uuid") from None
 
 
-def _prompt(ctx: Ctx, uuid: UUID | None) -> Prompt | None:
+def _prompt(ctx: Ctx, actor: Actor, uuid: UUID | None) -> Prompt | None:
     prompts = PromptRepository(ctx.conn)
     try:
-        return prompts.get(ctx.actor, uuid) if uuid is not None else prompts.active(ctx.actor)
+        return prompts.get(actor, uuid) if uuid is not None else prompts.active(actor)
     except NotFound:
         if uuid is not None:
             raise Conflict("prompt not found", "prompt_uuid") from None
@@ -88,8 +89,16 @@ def request_summary(ctx: Ctx, body: SummaryRequestIn) -> Summary:
     files = MediaFileRepository(ctx.conn)
     files.state_to_edit(ctx.actor, ctx.uuid("uuid"))  # summarising is re-running a stage: 403 below the editor role
     file = files.get(ctx.actor, ctx.uuid("uuid"))
-    config = _config(ctx, body.llm_config_uuid)
-    prompt = _prompt(ctx, body.prompt_uuid)
+    # The summary is the file owner's, written by a worker acting for them with their LLM configuration (its key is
+    # sealed for them), as a re-run of the summary stage is: an editor's request uses the owner's active
+    # configuration and prompt, and may not name configurations or prompts (personal: the owner's are not theirs).
+    owner = Actor(file.user_id)
+    if file.user_id != ctx.actor.id:
+        for name in ("llm_config_uuid", "prompt_uuid"):
+            if getattr(body, name) is not None:
+                raise Conflict(f"{name}: a summary of another's file uses its owner's; leave it out", name)
+    config = _config(ctx, owner, body.llm_config_uuid)
+    prompt = _prompt(ctx, owner, body.prompt_uuid)
     summary_id, task_id = dispatch.queue_summary(
         ctx.conn, file.user_id, file.id, prompt.id if prompt else None, config.id
     )
