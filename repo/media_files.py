@@ -167,6 +167,8 @@ class FileListRow:
     tags: list[str]
     speaker_count: int
     segment_count: int
+    owner_name: str
+    my_role: str  # owner, editor, commenter or viewer
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,9 @@ OWN_SCOPE: dict[Key, str] = {
     ("GET", "/api/notifications/preferences"): "the caller's",
     ("PUT", "/api/notifications/preferences"): "the caller's",
     ("GET", "/api/tasks"): "the caller's tasks",
+    ("GET", "/api/groups"): "the groups the caller is in",
+    ("POST", "/api/groups"): "creates one the caller owns",
+    ("GET", "/api/shared-with-me"): "what others shared with the caller",
 }
 # Public, token-scoped: no authentication, and nothing addressed but through a link's secret token (its one file, read
 # as that file's owner); no path takes a file's, a user's or any other identifier. Checked below with A's link.
@@ -111,12 +114,15 @@ UUID_PATH_RESOURCE = {
     "prompts": "prompt",
     "summaries": "summary",
     "admin": "user",
+    "groups": "group",
 }
 OTHER_PATH_RESOURCE = {
     "segment_uuid": "segment",
     "id": "task",
     "profile_uuid": "profile",
     "import_uuid": "url_import",
+    "user_uuid": "group_member",  # /api/groups/{uuid}/members/{user_uuid}
+    "share_uuid": "share",  # a share of the object the path names first: "file_share", "collection_share"...
     "link_uuid": "public_link",
 }
 # values, not another user's identifiers (a link's token is the key itself: TOKEN_SCOPED routes)
@@ -142,6 +148,15 @@ UUID_FIELDS = {
     "cursor": "notification",
     "summary.active_prompt": "prompt",  # PUT /api/settings
     "value": "prompt",  # PUT /api/settings/summary.active_prompt (the only setting whose value is a uuid)
+    "group_uuid": "group",  # sharing with a group
+}
+# Body values a generated one would not do: an account that exists (INVITEE, registered by the test) for adding a
+# member, and a share's one grantee (the group; user_email and group_uuid exclude each other).
+INVITEE = "matrix-invitee@example.com"
+SHARE_ROUTES = [("POST", f"/api/{kind}/{{uuid}}/shares") for kind in ("files", "collections", "speaker-profiles")]
+BODY_VALUES: dict[Key, dict[str, Any]] = {
+    ("POST", "/api/groups/{uuid}/members"): {"email": INVITEE},
+    **{route: {"user_email": None} for route in SHARE_ROUTES},
 }
 # Optional body fields left out of the generated bodies, and why.
 LEFT_OUT = {"expires_at": "a public link expires in `expires_in_days` or at `expires_at`, not both"}
@@ -177,6 +192,10 @@ TOLERATED: dict[tuple[str, str, str], str] = {
             ("POST", "/api/speaker-profiles/{uuid}/merge", "body.source_profile_uuid"),
         ]
     },
+    **{
+        (*route, "body.group_uuid"): "409 naming group_uuid: a group B is not in answers exactly as an unknown one"
+        for route in SHARE_ROUTES
+    },
 }
 
 # Routes that read a multipart body (endpoint.body_parser): a well-formed one, so that only ownership is judged.
@@ -196,6 +215,9 @@ CONTROL_FIRST: list[Key] = [
 CONTROL_DESTRUCTIVE: list[Key] = [
     ("POST", "/api/files/{uuid}/speakers/merge"),
     ("POST", "/api/speaker-profiles/{uuid}/merge"),  # profile2 goes
+    # before the deletes of the objects and the group they name
+    *[("DELETE", f"{path}/{{share_uuid}}") for _, path in SHARE_ROUTES],
+    ("DELETE", "/api/groups/{uuid}/members/{user_uuid}"),
 ]
 # B's own calls that must come after the other writes: "remember this voice" links the profile of the name it is
 # given, which the rename of B's profile (PUT /api/speaker-profiles/{uuid}) gives that profile first.
@@ -284,13 +306,18 @@ def _value(name: str, schema: dict[str, Any], defs: dict[str, Any], uuid_of: Cal
     return "hijack"
 
 
-def example_body(model: type[BaseModel], uuid_of: Callable[[str], str]) -> dict[str, Any]:
+def example_body(
+    model: type[BaseModel], uuid_of: Callable[[str], str], given: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Every field filled (optional ones too, so that a leak would change something, but for those that exclude
-    another: LEFT_OUT), valid for the model."""
+    another: LEFT_OUT), valid for the model; `given` values are taken as they are."""
     schema = model.model_json_schema()
     defs = schema.get("$defs", {})
+    given = given or {}
     properties = {name: prop for name, prop in schema.get("properties", {}).items() if name not in LEFT_OUT}
-    body = {name: _value(name, prop, defs, uuid_of) for name, prop in properties.items()}
+    body = {
+        name: given[name] if name in given else _value(name, prop, defs, uuid_of) for name, prop in properties.items()
+    }
     model.model_validate(body)  # a body the route would refuse with 422 proves nothing
     return body
 
@@ -329,7 +356,10 @@ def slots_of(endpoint: Endpoint) -> list[Slot]:
             slots.append(Slot("path", name, UUID_PATH_RESOURCE[first]))
         else:
             assert name in OTHER_PATH_RESOURCE, f"{endpoint.path}: classify path parameter {name!r}"
-            slots.append(Slot("path", name, OTHER_PATH_RESOURCE[name]))
+            kind = OTHER_PATH_RESOURCE[name]
+            if kind == "share":
+                kind = f"{UUID_PATH_RESOURCE[endpoint.path.split('/')[2]]}_share"
+            slots.append(Slot("path", name, kind))
     slots += [Slot("body", name, UUID_FIELDS[name]) for name in identifier_fields(endpoint.body)]
     slots += [Slot("query", name, UUID_FIELDS[name]) for name in identifier_fields(endpoint.query)]
     return slots
@@ -359,7 +389,8 @@ def build(endpoint: Endpoint, source: Callable[[Slot], Ids], values: Ids, search
         return values[VALUE_PATH_PARAM[name]] if name in VALUE_PATH_PARAM else fill("path", name)
 
     path = PATH_PARAM.sub(path_value, endpoint.path)
-    body = example_body(endpoint.body, lambda name: fill("body", name)) if endpoint.body is not None else None
+    given = BODY_VALUES.get(key_of(endpoint))
+    body = example_body(endpoint.body, lambda name: fill("body", name), given) if endpoint.body is not None else None
     params = example_query(endpoint.query, lambda name: fill("query", name), search)
     return Request(endpoint.method, path, body, params, MULTIPART_BODIES.get(key_of(endpoint)))
 
@@ -455,6 +486,20 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
             [f"{marker} bottom line", f"{marker} brief", summary["uuid"]],
         )
     ok(client.put("/api/settings/ui.theme", headers=headers, json={"value": "dark"}))
+    team = ok(client.post("/api/groups", headers=headers, json={"name": f"{marker} team"}), 201)["uuid"]
+    member_email = f"{marker}-member-{secrets.token_hex(3)}@example.com"
+    member = client.get("/api/users/me", headers=register(client, member_email)).json()["uuid"]
+    ok(client.post(f"/api/groups/{team}/members", headers=headers, json={"email": member_email}), 201)
+    object_shares = {
+        kind: ok(client.post(f"/api/{path}/{uuid}/shares", headers=headers, json={"group_uuid": team, "role": role}))[
+            "uuid"
+        ]
+        for kind, path, uuid, role in [
+            ("file_share", "files", file_uuid, "editor"),
+            ("collection_share", "collections", collection["uuid"], "commenter"),
+            ("profile_share", "speaker-profiles", profile["uuid"], "viewer"),
+        ]
+    }
     ok(client.put("/api/notifications/preferences", headers=headers, json={"system": False}))
     notification = ok(client.get("/api/notifications", headers=headers))["items"][0]["uuid"]
     url_import = ok(
@@ -479,6 +524,9 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "task": summary["task_id"],
         "notification": notification,
         "url_import": url_import["uuid"],
+        "group": team,
+        "group_member": member,
+        **object_shares,
         "public_link": public_link["uuid"],
         "link_token": public_link["token"],
         "tag_name": tag_name,
@@ -527,10 +575,14 @@ A_ROWS: dict[str, str] = {
     "notification_preferences": OWNED_BY,
     "url_imports": OWNED_BY,
     "import_origins": "FALSE",  # written only by `opentr import`, never through the API
-    # Step 17: what A created or is a member of, and what is shared on A's objects or with A.
+    # Step 17: what A created or is a member of, and what is shared on A's objects, with A or with A's groups.
     "groups": "created_by = %(u)s OR id IN (SELECT group_id FROM group_members WHERE user_id = %(u)s)",
-    "group_members": "user_id = %(u)s OR group_id IN (SELECT id FROM groups WHERE created_by = %(u)s)",
-    "shares": f"shared_by = %(u)s OR {OWNED_BY} OR {OF_FILES}",
+    "group_members": "user_id = %(u)s OR group_id IN (SELECT group_id FROM group_members WHERE user_id = %(u)s) "
+    "OR group_id IN (SELECT id FROM groups WHERE created_by = %(u)s)",
+    "shares": f"shared_by = %(u)s OR {OWNED_BY} OR {OF_FILES} "
+    "OR collection_id IN (SELECT id FROM collections WHERE user_id = %(u)s) "
+    "OR speaker_profile_id IN (SELECT id FROM speaker_profiles WHERE user_id = %(u)s) "
+    "OR group_id IN (SELECT group_id FROM group_members WHERE user_id = %(u)s)",
     "public_links": f"created_by = %(u)s OR {OF_FILES}",
 }
 
@@ -605,6 +657,7 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
 
     a = own_everything(client, fresh_url, "alphasecret", 1.0)
     b = own_everything(client, fresh_url, "bravo", 1.5)
+    register(client, INVITEE)  # the account the controls add to B's group
     assert set(a.ids.values()) & set(b.ids.values()) == {"ui.theme"}, "distinct resources, the same setting key"
     nowhere = {kind: str(uuid.uuid4()) for kind in a.ids} | {"task": f"summary-{uuid.uuid4()}"}
     # Token-scoped routes (before the snapshot: a view counts a use of A's link): A's link shows its one file to
@@ -780,6 +833,10 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("GET", "/api/files/{uuid}/summaries"): 1,
     ("GET", "/api/summaries/{uuid}"): 1,
     ("DELETE", "/api/summaries/{uuid}"): 3,
+    # sharing is the owner's (web/shares.py)
+    ("GET", "/api/files/{uuid}/shares"): 4,
+    ("POST", "/api/files/{uuid}/shares"): 4,
+    ("DELETE", "/api/files/{uuid}/shares/{share_uuid}"): 4,
     ("POST", "/api/files/{uuid}/links"): 4,  # public links are the owner's (repo/public_links.py)
     ("GET", "/api/files/{uuid}/links"): 4,
     ("DELETE", "/api/files/{uuid}/links/{link_uuid}"): 4,

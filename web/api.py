@@ -12,6 +12,7 @@ from web import (
     exports,
     file_uploads,
     files,
+    groups,
     health,
     llm_configs,
     notifications,
@@ -20,6 +21,7 @@ from web import (
     public_links,
     search,
     settings,
+    shares,
     speaker_profiles,
     speakers,
     summaries,
@@ -41,6 +43,8 @@ ROUTERS += [
     speakers.router,
     speaker_profiles.router,
     analytics.router,
+    groups.router,
+    shares.router,
 ]
 
 ROUTERS += [settings.router, llm_configs.router, prompts.router, summaries.router, notifications.router, tasks.router]

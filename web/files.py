@@ -124,6 +124,8 @@ class FileListItemOut(BaseModel):
     tags: list[str]
     speaker_count: int
     segment_count: int
+    owner_name: str = Field(description="whose file it is: their name, else their address")
+    my_role: Literal["owner", "editor", "commenter", "viewer"] = Field(description="what you may do with it")
 
 
 class FilePageOut(BaseModel):
@@ -170,6 +172,9 @@ class LibraryQuery(BaseModel):
     recorded_to: QueryDateTime | None = Field(default=None, description="recording date, exclusive")
     media_type: Literal["audio", "video"] | None = None
     transcript: str | None = Field(default=None, max_length=200, description="web-search syntax, in the transcript")
+    shared: Literal["me", "mine"] | None = Field(
+        default=None, description="me: only files others shared with you; mine: only your own"
+    )
 
     def library_filter(self) -> LibraryFilter:
         """The filter; Conflict naming the field for a combination the schema cannot state."""
@@ -193,6 +198,7 @@ class LibraryQuery(BaseModel):
             recorded_to=self.recorded_to,
             media_type=self.media_type,
             transcript=self.transcript,
+            shared=self.shared,
         )
 
 

@@ -18,9 +18,10 @@ from uuid import UUID
 from starlette.responses import Response
 
 from repo.analytics import AnalyticsRepository
-from repo.collections import CollectionRepository
+from repo.collections import Collection, CollectionRepository
 from repo.comments import CommentRepository
 from repo.errors import Forbidden, Invalid, Stale
+from repo.file_access import AccessRepository
 from repo.media_files import MediaFileRepository
 from repo.prompts import PromptRepository
 from repo.public_links import PublicLink, PublicLinkRepository
@@ -37,6 +38,7 @@ from web.exports import MEDIA_TYPES
 from web.processing import run_stage
 from web.public_links import link_status
 from web.ui.render import View, page
+from web.ui.sharing import file_panel
 
 SPEAKER_COLOURS = 8
 IN_PROGRESS = ("pending", "queued", "processing", "cancelling")
@@ -63,6 +65,12 @@ def clickable_words(segment: TranscriptSegment) -> list[dict[str, Any]] | None:
     return words if " ".join(w["word"] for w in words).split() == segment.text.split() else None
 
 
+def _my_collections(view: View) -> list[Collection]:
+    """The collections a file can be added to: the actor's own (the list also holds those shared with them)."""
+    owned = AccessRepository(view.conn).owned_collections(view.actor)
+    return [c for c in CollectionRepository(view.conn).list(view.actor) if c.uuid in owned]
+
+
 @page("/files/{uuid}")
 def file_page(view: View) -> Response:
     return _file_page(view)
@@ -80,6 +88,7 @@ def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None, ne
     speaker_repo = SpeakerRepository(view.conn)
     total_talk = sum(s.talk_time for s in speakers) or 1.0
     prompts = PromptRepository(view.conn).list(actor)
+    access, share = file_panel(view, uuid, detail.title or detail.filename)
     context: dict[str, Any] = {
         "file": detail,
         "media_kind": "video" if detail.content_type.startswith("video/") else "audio",
@@ -91,7 +100,7 @@ def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None, ne
         "talk_share": {s.uuid: s.talk_time / total_talk for s in speakers},
         "comments": CommentRepository(view.conn).list_for_file(actor, uuid),
         "summaries": SummaryRepository(view.conn).list_for_file(actor, uuid, limit=10),
-        "collections": CollectionRepository(view.conn).list(actor),
+        "collections": _my_collections(view) if access.owned else [],
         "start": _timestamp(view.query("t")),
         "suggestions": {s.uuid: speaker_repo.suggestions(actor, s.uuid) for s in speakers},
         "profiles": SpeakerProfileRepository(view.conn).list_mine(actor, limit=PROFILE_CHOICES) if speakers else [],
@@ -101,6 +110,10 @@ def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None, ne
         "prompts": prompts,
         "prompt_names": {p.uuid: p.name for p in prompts},
         "stale": stale,
+        # the controls follow the role: a viewer reads, a commenter also comments, an editor also edits; deleting
+        # and sharing are the owner's (what is allowed is still each query's to decide)
+        "can": {"comment": access.can_comment, "edit": access.can_edit, "own": access.owned},
+        "share": share,
         "links": links,
         "link_states": {link.uuid: link_status(link) for link in links or []},
         "new_link": new_link,
