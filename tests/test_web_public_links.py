@@ -317,5 +317,5 @@ def test_a_viewer_sees_no_link_section(client: Any, fresh_url: str) -> None:
             [file_uuid],
         )
     page = client.get(f"/files/{file_uuid}")
-    if page.status_code == 200:  # the file page for a viewer comes with the sharing step
-        assert "Public links" not in page.text
+    assert page.status_code == 200 and "Für alle" in page.text
+    assert "Public links" not in page.text and f"/files/{file_uuid}/links" not in page.text  # the owner's
