@@ -79,7 +79,7 @@ def error_statuses(endpoint: Endpoint) -> set[int]:
     """Every error status the pipeline and the handler of `endpoint` can answer."""
     statuses = {409, 503}  # every endpoint runs in a (retried) transaction on the pool
     if endpoint.auth:
-        statuses.add(401)
+        statuses |= {401, 422}  # 422: a `view` other than `all` (VIEW_ALL_PARAMETER; web/endpoint.py refuses it)
     if endpoint.admin:
         statuses.add(403)
     if PATH_PARAM.search(endpoint.path):
