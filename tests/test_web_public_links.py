@@ -111,6 +111,8 @@ def test_a_link_shows_one_file_to_anyone_and_counts_its_views(client: Any, fresh
         for hidden in (file_uuid, other_uuid, me["email"], me["uuid"], SECRET_WORDS, "comment"):
             assert hidden not in text, hidden
     assert _uses(client, owner, file_uuid) == [2]
+    assert client.head(f"/p/{token}").status_code == 200 and client.head(f"/api/public/{token}").status_code == 200
+    assert _uses(client, owner, file_uuid) == [2], "a HEAD (a link preview's probe) is not a use"
 
     media = client.get(f"/p/{token}/media", headers={"Range": "bytes=0-9"})
     assert media.status_code == 206 and media.content == b"RIFF-fake-" and media.headers["x-robots-tag"]
@@ -315,5 +317,5 @@ def test_a_viewer_sees_no_link_section(client: Any, fresh_url: str) -> None:
             [file_uuid],
         )
     page = client.get(f"/files/{file_uuid}")
-    if page.status_code == 200:  # the file page for a viewer comes with the sharing step
-        assert "Public links" not in page.text
+    assert page.status_code == 200 and "Für alle" in page.text
+    assert "Public links" not in page.text and f"/files/{file_uuid}/links" not in page.text  # the owner's
