@@ -270,9 +270,11 @@ def test_an_admin_sees_others_files_only_with_view_all_and_each_use_is_logged(
         f"admin all-files view: {email} GET /api/files/{f}",
         f"admin all-files view: {email} GET /api/files",
     ]
-    # anyone else's view=all is ignored: it grants nothing
+    # anyone else's view=all is ignored: it grants nothing; another value of `view` is refused, naming it
     stranger = world.headers["stranger"]
     assert client.get(f"/api/files/{f}?view=all", headers=stranger).status_code == 404
+    refused = client.get(f"/api/files/{f}?view=everything", headers=admin)
+    assert refused.status_code == 422 and refused.json()["field"] == "view"
 
 
 def test_the_admin_files_list_names_every_owner(client: Any, world: World, caplog: pytest.LogCaptureFixture) -> None:

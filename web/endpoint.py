@@ -248,6 +248,8 @@ def form_fields(raw: bytes | None) -> dict[str, str]:
 def parse(endpoint: Endpoint, request: Request, raw: bytes | None, form: dict[str, str]) -> dict[str, Any]:
     """The handler's `query` and `body` arguments; a form endpoint's form and query string are checked for NUL."""
     kwargs: dict[str, Any] = {}
+    if endpoint.auth and any(v != VIEW_ALL for v in request.query_params.getlist(VIEW_PARAM)):
+        raise Unprocessable(f"{VIEW_PARAM}: only `{VIEW_ALL}` (an administrator's all-files view)", VIEW_PARAM)
     if endpoint.form:
         refuse_nul(form, "form")
         for name, value in request.query_params.multi_items():
