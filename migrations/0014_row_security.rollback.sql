@@ -1,5 +1,6 @@
 -- Undo 0014: no row-level security; the SQL fragments remain the only wall. The role opentr_app stays: it is
--- cluster-wide and other databases on the server may use it (DROP ROLE it by hand once none does).
+-- cluster-wide and other databases on the server may use it (DROP ROLE it by hand once none does). tsvector @@
+-- tsquery stays LEAKPROOF (harmless without RLS; ALTER FUNCTION ... NOT LEAKPROOF as a superuser to undo it).
 DROP POLICY media_files_read ON media_files;
 DROP POLICY media_files_edit ON media_files;
 DROP POLICY media_files_delete ON media_files;
@@ -73,7 +74,7 @@ DROP FUNCTION rls_shared_profiles(bigint);
 DROP FUNCTION rls_shared_collections(bigint);
 DROP FUNCTION rls_groups(bigint);
 DROP FUNCTION rls_shared_files(bigint, smallint);
-DROP FUNCTION rls_sees_all();
+DROP FUNCTION rls_files();
 DROP FUNCTION rls_actor();
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE, SELECT ON SEQUENCES FROM opentr_app;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM opentr_app;

@@ -8,7 +8,8 @@ implicit transaction that nobody commits.
 
 Who a transaction acts for is declared around it (`db.acting(actor)`, `db.acting_as_system()`): for an actor (or
 nobody, `acting(None)`), right after BEGIN one statement sets `opentr.actor_id` and `opentr.sees_all` and the role
-`opentr_app`, all transaction-local (`set_config(..., true)`: gone at COMMIT, so nothing leaks to the next user of a
+`opentr_app` (an admin's explicit all-files view keeps the owner's role: every file is visible in it), all
+transaction-local (`set_config(..., true)`: gone at COMMIT, so nothing leaks to the next user of a
 pooled connection, and it works through PgBouncer's transaction mode). PostgreSQL's row-level security (migration
 0014) then shows that role only the actor's rows: a query that forgets its access fragment finds nothing of another
 user's. The system acts as the tables' owner, to which RLS does not apply. What a transaction nobody declared acts
@@ -60,8 +61,12 @@ def act(conn: Connection, acting: Acting) -> None:
         conn.execute(_ACT, ["", "off", "none"])
     elif acting is None:
         conn.execute(_ACT, ["", "off", APP_ROLE])
+    elif acting.is_admin and acting.sees_all:
+        # An admin's explicit all-files view sees every file by definition: the system's role (the policies' file
+        # arrays could not say "all" cheaply); the actor stays recorded for what reads it.
+        conn.execute(_ACT, [str(acting.id), "on", "none"])
     else:
-        conn.execute(_ACT, [str(acting.id), "on" if acting.is_admin and acting.sees_all else "off", APP_ROLE])
+        conn.execute(_ACT, [str(acting.id), "off", APP_ROLE])
 
 
 def connection_kwargs(settings: Settings, application_name: str) -> dict[str, Any]:
