@@ -1,4 +1,4 @@
-"""Measure 9: what row-level security (migration 0014) costs the library page, the longest transcript and search.
+"""Measure 11: what row-level security (migration 0014) costs the library page, the longest transcript and search.
 
 The same repository call, in its own transaction each time, once as the system (the tables' owner: the SQL
 fragments are the only wall) and once acting for the user (`Database.acting`: role opentr_app, RLS policies on top of
@@ -15,8 +15,8 @@ from uuid import UUID
 
 import psycopg
 
-from bench import Context, Measure, alternate, median, ms
-from bench.dataset import SEARCH_QUERIES, BenchUser
+from bench import BenchUser, Context, Measure, alternate, median, ms
+from bench.dataset import SEARCH_QUERIES
 from config.settings import Settings
 from repo import queries
 from repo.database import Database, act
@@ -39,9 +39,7 @@ def _share_with(url: str, user: BenchUser, others: list[BenchUser]) -> None:
                 [user.id, GROUPS],
             ).fetchall()
         ]
-        conn.execute(
-            "INSERT INTO group_members (group_id, user_id) SELECT unnest(%s::bigint[]), %s", [groups, user.id]
-        )
+        conn.execute("INSERT INTO group_members (group_id, user_id) SELECT unnest(%s::bigint[]), %s", [groups, user.id])
         files = [f for other in others for f in other.file_ids]
         conn.execute(
             "INSERT INTO shares (media_file_id, group_id, role, shared_by) "
@@ -68,7 +66,7 @@ def _longest_file(url: str, user: BenchUser) -> tuple[UUID, int]:
 
 
 def run(ctx: Context) -> Measure:
-    measure = Measure("rls", "9. row-level security: the same calls as the system and acting for the user (RLS)")
+    measure = Measure("rls", "11. row-level security: the same calls as the system and acting for the user (RLS)")
     user, others = ctx.users[0], ctx.users[1:]
     iterations = 10 if ctx.options.smoke else 60
     settings = Settings(db_pool_min=1, db_pool_max=1, db_slow_query_ms=600_000)
@@ -83,10 +81,7 @@ def run(ctx: Context) -> Measure:
                 f"transcript of {segments:,} segments (JSON)": lambda conn: SegmentRepository(conn).transcript_json(
                     actor, longest
                 ),
-                **{
-                    f"search {q!r}": (lambda q: lambda conn: SearchRepository(conn).search(actor, q))(q)
-                    for q in SEARCH_QUERIES[:3]
-                },
+                **{f"search {q!r}": _searching(actor, q) for q in SEARCH_QUERIES[:3]},
             }
             for name, call in calls.items():
 
@@ -115,6 +110,10 @@ def run(ctx: Context) -> Measure:
     finally:
         _unshare(ctx.url, user)
     return measure
+
+
+def _searching(actor: Any, q: str) -> Callable[[psycopg.Connection[Any]], object]:
+    return lambda conn: SearchRepository(conn).search(actor, q)
 
 
 def _explain_library(db: Database, actor: Any) -> list[str]:

@@ -16,7 +16,7 @@
 -- The policies read the acting user through rls_actor() in a scalar sub-select, evaluated once per statement (an
 -- InitPlan), not per row. Tables keyed by a media file compare `media_file_id = ANY (rls_files())`: the array of the
 -- files the actor may read, computed once per statement; the planner uses it as an index condition beside the
--- query's own, so the big tables (segments) pay no per-row check (bench/README.md, measure 9). Policies needing the
+-- query's own, so the big tables (segments) pay no per-row check (bench/README.md, measure 11). Policies needing the
 -- sharing tables go through SECURITY DEFINER helpers that read shares / group_members as the owner (no RLS there):
 -- that avoids infinite recursion between the policies of media_files, collections, shares and group_members, and
 -- lets them use shared_files(), the same function the SQL fragments use.

@@ -21,7 +21,7 @@ import pytest
 from psycopg import sql
 
 from config.settings import Settings
-from jobs.kinds import TRANSCRIPTION
+from jobs.transcription import TRANSCRIPTION
 from repo import schema
 from repo.database import Connection, Database
 from repo.rows import Actor
@@ -78,7 +78,9 @@ def _seed(conn: Connection) -> World:
         [speaker_1, profile],
     )
     voices = one("INSERT INTO speaker_collections (user_id, name) VALUES (%s, '声') RETURNING id", a.id)
-    conn.execute("INSERT INTO speaker_collection_members (collection_id, profile_id) VALUES (%s, %s)", [voices, profile])
+    conn.execute(
+        "INSERT INTO speaker_collection_members (collection_id, profile_id) VALUES (%s, %s)", [voices, profile]
+    )
     tag = one("INSERT INTO tags (name) VALUES ('معلومات') RETURNING id")
     conn.execute("INSERT INTO file_tags (media_file_id, tag_id) VALUES (%s, %s)", [file_a, tag])
     conn.execute("INSERT INTO comments (media_file_id, user_id, text) VALUES (%s, %s, 'Schön 👍')", [file_a, a.id])
@@ -168,10 +170,12 @@ def test_an_unscoped_select_as_b_returns_none_of_as_rows(db: Database, world: Wo
     assert all(seen_by_a.values()), f"A has a row in every table and sees it: {seen_by_a}"
     seen_by_b = {t: n for t in tables if (n := _visible(db, world.b, t) - (t == "media_files"))}
     assert seen_by_b == {}, "B sees only B's own (empty) file"
-    assert {t: n for t in tables if (n := _visible(db, None, t))} == {}, "nobody sees nothing"
+    seen_by_nobody = {t: n for t in tables if (n := _visible(db, None, t))}
+    assert seen_by_nobody == {}, "nobody sees nothing"
 
 
 def test_the_admin_sees_others_files_only_in_the_explicit_all_files_view(db: Database, world: World) -> None:
+    """The all-files view acts with the owner's role (every file is visible in it by definition)."""
     with db.acting_as_system(), db.transaction() as conn:
         admin = factories.user(conn, admin=True)
     assert _visible(db, admin, "media_files") == 0
@@ -302,9 +306,12 @@ def test_the_acting_user_ends_with_the_transaction(fresh_url: str, settings: Set
 
 def test_a_failed_transaction_does_not_leave_the_actor_behind(fresh_url: str, settings: Settings, world: World) -> None:
     with Database(fresh_url, settings, min_size=1, max_size=1) as one_connection:
-        with pytest.raises(psycopg.errors.DivisionByZero):
-            with one_connection.acting(world.b), one_connection.transaction() as conn:
-                conn.execute("SELECT 1 / 0")
+        with (
+            pytest.raises(psycopg.errors.DivisionByZero),
+            one_connection.acting(world.b),
+            one_connection.transaction() as conn,
+        ):
+            conn.execute("SELECT 1 / 0")
         with one_connection.transaction() as conn:
             assert conn.execute("SELECT count(*) FROM media_files").fetchone() == (2,)
 
