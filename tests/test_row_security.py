@@ -26,7 +26,7 @@ from repo import schema
 from repo.database import Connection, Database
 from repo.rows import Actor
 from storage.backend import open_storage
-from tests import factories
+from tests import factories, web
 from tests.scale_support import PgBouncer
 from workers import jobrun
 from workers.context import JobContext
@@ -353,3 +353,16 @@ def test_the_web_acts_for_nobody_where_nobody_was_declared(client: Any, world: W
         assert conn.execute("SELECT count(*) FROM media_files").fetchone() == (0,)
     with db.acting_as_system(), db.transaction() as conn:
         assert conn.execute("SELECT count(*) FROM media_files").fetchone() == (2,)
+
+
+def test_through_the_api_the_caller_acts_and_the_platform_totals_are_the_systems(client: Any, fresh_url: str) -> None:
+    a_headers, a = web.signed_in(client, fresh_url)
+    b_headers, _ = web.signed_in(client, fresh_url)
+    a_uuid = web.a_file(fresh_url, a, title="Ωμέγα 🎧", status="completed")
+    assert [f["uuid"] for f in client.get("/api/files", headers=a_headers).json()["items"]] == [a_uuid]
+    assert client.get("/api/files", headers=b_headers).json()["items"] == []
+    assert client.get(f"/api/files/{a_uuid}", headers=b_headers).status_code == 404
+    web.make_admin(fresh_url, b_headers, client)
+    stats = client.get("/api/admin/stats", headers=b_headers).json()
+    assert (stats["users"], stats["files"]) == (2, 1), "an administrator's totals span every user's files"
+    assert client.get("/api/files", headers=b_headers).json()["items"] == [], "not the admin's own library, though"
