@@ -50,7 +50,7 @@ SYSTEM: Literal["system"] = "system"
 Acting = Actor | None | Literal["system"]  # an actor, nobody (anonymous: sees nothing), or the system (no RLS)
 _ACT = (
     "SELECT set_config('opentr.actor_id', %s, true), set_config('opentr.sees_all', %s, true), "
-    "set_config('role', %s, true)"
+    "set_config('opentr.is_admin', %s, true), set_config('role', %s, true)"
 )
 
 
@@ -58,15 +58,29 @@ def act(conn: Connection, acting: Acting) -> None:
     """Make the rest of `conn`'s current transaction act for `acting` (one round trip). Used right after BEGIN by
     `Database.transaction()`, and by the web pipeline once authentication (read as the system) knows the caller."""
     if acting == SYSTEM:
-        conn.execute(_ACT, ["", "off", "none"])
+        conn.execute(_ACT, ["", "off", "off", "none"])
     elif acting is None:
-        conn.execute(_ACT, ["", "off", APP_ROLE])
+        conn.execute(_ACT, ["", "off", "off", APP_ROLE])
     elif acting.is_admin and acting.sees_all:
         # An admin's explicit all-files view sees every file by definition: the system's role (the policies' file
         # arrays could not say "all" cheaply); the actor stays recorded for what reads it.
-        conn.execute(_ACT, [str(acting.id), "on", "none"])
+        conn.execute(_ACT, [str(acting.id), "on", "on", "none"])
     else:
-        conn.execute(_ACT, [str(acting.id), "off", APP_ROLE])
+        conn.execute(_ACT, [str(acting.id), "off", "on" if acting.is_admin else "off", APP_ROLE])
+
+
+@contextmanager
+def as_system(conn: Connection) -> Iterator[None]:
+    """The block runs as the system (the tables' owner: no row-level security), then the transaction's role is
+    restored. For the few statements that span every user by design: a COPY (PostgreSQL refuses COPY FROM under
+    RLS), whether any file carries a tag, the platform's totals. Each use says why."""
+    row = conn.execute("SELECT current_setting('role'), set_config('role', 'none', true)").fetchone()
+    role = str(row[0]) if row else "none"
+    try:
+        yield
+    finally:
+        if role != "none" and conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
+            conn.execute("SELECT set_config('role', %s, true)", [role])
 
 
 def connection_kwargs(settings: Settings, application_name: str) -> dict[str, Any]:

@@ -726,6 +726,12 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT nullif(current_setting('opentr.actor_id', true), '')::bigint
 $$;
 
+-- Whether the acting user is an administrator (they write the system's prompts).
+CREATE FUNCTION rls_is_admin() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(nullif(current_setting('opentr.is_admin', true), '')::boolean, false)
+$$;
+
 -- Every file the acting user may read (their own and those shared with them), as an array: a policy compares
 -- `media_file_id = ANY (...)`, which the planner uses as an index condition beside the query's own (no per-row
 -- check on the big tables), and the scalar sub-select around it is evaluated once per statement. PL/pgSQL caches
@@ -832,7 +838,8 @@ ALTER TABLE speaker_collection_members ENABLE ROW LEVEL SECURITY;
 CREATE POLICY speaker_collection_members_of_collection ON speaker_collection_members USING (
     collection_id IN (SELECT id FROM speaker_collections));
 
--- A person's own settings, LLM configurations, prompts (the system's prompts are read by all) and notifications.
+-- A person's own settings, LLM configurations, prompts (the system's prompts are read by all, written by
+-- administrators) and notifications.
 -- Anyone may notify anyone (a share notifies its grantee, a job its file's owner); only the addressee reads them.
 ALTER TABLE user_settings ENABLE ROW LEVEL SECURITY;
 CREATE POLICY user_settings_own ON user_settings USING (user_id = (SELECT rls_actor()));
@@ -844,14 +851,15 @@ CREATE POLICY llm_connection_tests_own ON llm_connection_tests USING (
 ALTER TABLE summary_prompts ENABLE ROW LEVEL SECURITY;
 CREATE POLICY summary_prompts_own ON summary_prompts USING (user_id = (SELECT rls_actor()));
 CREATE POLICY summary_prompts_system ON summary_prompts FOR SELECT USING (user_id IS NULL);
+CREATE POLICY summary_prompts_system_admin ON summary_prompts USING (user_id IS NULL AND (SELECT rls_is_admin()));
 ALTER TABLE notifications ENABLE ROW LEVEL SECURITY;
 CREATE POLICY notifications_own ON notifications USING (user_id = (SELECT rls_actor()));
 CREATE POLICY notifications_send ON notifications FOR INSERT WITH CHECK (true);
 ALTER TABLE notification_preferences ENABLE ROW LEVEL SECURITY;
 CREATE POLICY notification_preferences_own ON notification_preferences USING (user_id = (SELECT rls_actor()));
 
--- Groups: a member sees the group and its members; its creator too (to add the first member); the all-files view
--- (administrators) sees every group. Shares: seen by the grantee (or a member of the grantee group), the sharer and
+-- Groups: a member sees the group and its members; its creator too (to add the first member); an administrator's
+-- all-files view (the system) sees every group. Shares: seen by the grantee (or a member of the grantee group), the sharer and
 -- the object's owner (who has access is the owner's to know, not every viewer's); written by the object's owner (and
 -- the grantee may drop a share given to them).
 ALTER TABLE groups ENABLE ROW LEVEL SECURITY;

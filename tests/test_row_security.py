@@ -366,3 +366,13 @@ def test_through_the_api_the_caller_acts_and_the_platform_totals_are_the_systems
     stats = client.get("/api/admin/stats", headers=b_headers).json()
     assert (stats["users"], stats["files"]) == (2, 1), "an administrator's totals span every user's files"
     assert client.get("/api/files", headers=b_headers).json()["items"] == [], "not the admin's own library, though"
+
+
+def test_the_systems_prompts_are_read_by_all_and_written_by_administrators_only(db: Database, world: World) -> None:
+    with db.acting_as_system(), db.transaction() as conn:
+        admin = factories.user(conn, admin=True)
+    rename = "UPDATE summary_prompts SET description = 'Überarbeitet 📝' WHERE user_id IS NULL"
+    for actor, changed in ((world.b, 0), (admin, 2)):
+        with db.acting(actor), db.transaction() as conn:
+            assert conn.execute("SELECT count(*) FROM summary_prompts WHERE user_id IS NULL").fetchone() == (2,)
+            assert conn.execute(rename).rowcount == changed

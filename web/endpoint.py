@@ -32,7 +32,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from repo.database import SYSTEM, Connection, act
+from repo.database import Connection, act
 from repo.rows import Actor
 from repo.users import User
 from web import sessions
@@ -84,11 +84,6 @@ class Ctx:
         if self.connection is not None:
             act(self.connection, actor)
         return actor
-
-    def as_system(self) -> None:
-        """The rest of this request's transaction acts as the system (no row-level security): only for what spans
-        every user by design, such as an administrator's platform statistics; say why where it is used."""
-        act(self.conn, SYSTEM)
 
     def uuid(self, name: str) -> UUID:
         raw = self.request.path_params.get(name, "")
