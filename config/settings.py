@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     opentr_allow_private_urls: str = ""
     # LLM servers on the private network (a self-hosted Ollama) stay allowed unless the deployment says 0.
     opentr_llm_allow_private: bool = True
+    # Public links (web/public_links.py): requests per minute (a fixed window in Redis) from one client address, and
+    # to one link from everywhere; over either, 429 with Retry-After. A video player's range requests count too.
+    opentr_public_link_rate_per_address: int = Field(default=120, ge=1, le=1_000_000)
+    opentr_public_link_rate_per_link: int = Field(default=600, ge=1, le=1_000_000)
     db_pool_min: int = Field(default=1, ge=0, le=100)
     db_pool_max: int = Field(default=10, ge=1, le=200)
     db_pool_timeout: float = Field(default=10.0, gt=0)

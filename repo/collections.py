@@ -10,7 +10,7 @@ from uuid import UUID
 
 from repo import statements as s
 from repo.database import Connection
-from repo.errors import Conflict, NotFound
+from repo.errors import Conflict, Forbidden, NotFound
 from repo.rows import Actor, trimmed
 
 MAX_NAME_LENGTH = 200
@@ -75,7 +75,8 @@ class CollectionRepository:
         return created
 
     def list(self, actor: Actor) -> builtins.list[Collection]:
-        """The actor's collections (everyone's for an admin) by name, each with its file count."""
+        """The actor's collections and those shared with them (everyone's for an admin in the all-files view) by
+        name, each with its file count."""
         return _list(self.conn, **actor.scope())
 
     def get(self, actor: Actor, uuid: UUID) -> Collection:
@@ -99,13 +100,13 @@ class CollectionRepository:
         except Conflict as exc:
             raise _duplicate_name() from exc
         if updated is None:
-            raise NotFound("collection not found")
+            raise self._refused(actor, uuid)
         return updated
 
     def delete(self, actor: Actor, uuid: UUID) -> None:
         """The collection goes; its files stay."""
         if _delete(self.conn, uuid=uuid, **actor.scope()) == 0:
-            raise NotFound("collection not found")
+            raise self._refused(actor, uuid)
 
     def add_files(self, actor: Actor, collection_uuid: UUID, file_uuids: Sequence[UUID]) -> int:
         """How many files were newly added; nothing is added unless every file is one of the owner's visible files."""
@@ -113,7 +114,7 @@ class CollectionRepository:
             self.conn, collection_uuid=collection_uuid, file_uuids=builtins.list(file_uuids), **actor.scope()
         )
         if result is None:
-            raise NotFound("collection not found")
+            raise self._refused(actor, collection_uuid)
         if result.found != result.requested:
             # A conflict, not a 404: the collection in the path exists; a file the body names does not (for you).
             raise Conflict("not every file named is one of your files", "file_uuids")
@@ -125,7 +126,7 @@ class CollectionRepository:
             self.conn, collection_uuid=collection_uuid, file_uuids=builtins.list(file_uuids), **actor.scope()
         )
         if result is None:
-            raise NotFound("collection not found")
+            raise self._refused(actor, collection_uuid)
         return result.removed
 
     def files(self, actor: Actor, collection_uuid: UUID) -> builtins.list[CollectionFile]:
@@ -134,3 +135,9 @@ class CollectionRepository:
         if not members:
             self.get(actor, collection_uuid)
         return members
+
+    def _refused(self, actor: Actor, uuid: UUID) -> Forbidden:
+        """Why a write on a collection matched no row: NotFound (raised here) when the actor cannot see it at all,
+        Forbidden (returned) when it is shared with them: only its owner changes it."""
+        self.get(actor, uuid)
+        return Forbidden("only the collection's owner may change it", "collection")

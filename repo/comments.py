@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from repo import access
 from repo import statements as s
 from repo.database import Connection
-from repo.errors import Invalid, NotFound
+from repo.errors import Forbidden, Invalid, NotFound
 from repo.rows import Actor, trimmed
 
 MAX_TEXT_LENGTH = 10_000
@@ -54,6 +55,7 @@ class CommentRepository:
             self.conn, file_uuid=file_uuid, text=clean_text(text), timestamp=check_timestamp(timestamp), **actor.scope()
         )
         if comment is None:
+            access.require(self.conn, actor, access.COMMENTER, file_uuid=file_uuid)
             raise NotFound("file not found")
         return comment
 
@@ -65,12 +67,16 @@ class CommentRepository:
         return comments
 
     def update(self, actor: Actor, comment_uuid: UUID, text: str) -> Comment:
-        """Only the author or an admin may edit; to anyone else the comment does not exist."""
+        """Only the author may edit, while they may still comment on the file: 404 to whoever cannot see the file,
+        403 to the others who can."""
         comment = _update(self.conn, uuid=comment_uuid, text=clean_text(text), **actor.scope())
         if comment is None:
-            raise NotFound("comment not found")
+            access.require(self.conn, actor, access.COMMENTER, what="comment", comment_uuid=comment_uuid)
+            raise Forbidden("only the comment's author may edit it", "comment")
         return comment
 
     def delete(self, actor: Actor, comment_uuid: UUID) -> None:
+        """The author (while they may still comment) or the file's owner; 404 / 403 as for update."""
         if _delete(self.conn, uuid=comment_uuid, **actor.scope()) == 0:
-            raise NotFound("comment not found")
+            access.require(self.conn, actor, access.COMMENTER, what="comment", comment_uuid=comment_uuid)
+            raise Forbidden("only the comment's author or the file's owner may delete it", "comment")

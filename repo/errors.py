@@ -21,6 +21,11 @@ class Forbidden(DataError):
     (A row they may not see at all is NotFound: its existence is not told.)"""
 
 
+class Gone(DataError):
+    """The row existed and is no longer usable: a public link that expired or was revoked (410). Unlike NotFound,
+    telling it costs nothing: only the holder of the link's secret can ask."""
+
+
 class Conflict(DataError):
     """A unique constraint or a state guard refused the write."""
 

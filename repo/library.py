@@ -21,6 +21,7 @@ from repo.rows import Actor
 
 MediaType = Literal["audio", "video"]
 SortKey = Literal["upload_time", "title", "duration"]
+Shared = Literal["me", "mine"]  # files others shared with the actor / the actor's own
 STATUSES = ("pending", "queued", "processing", "completed", "error", "cancelling", "cancelled", "orphaned")
 MAX_TAGS = 20
 MAX_TEXT = 200
@@ -47,6 +48,7 @@ class LibraryFilter:
     Ranges: durations are inclusive at both ends, dates include `*_from` and exclude `*_to`. `speaker` is a
     speaker's shown name or a profile's name (case does not matter), `transcript` is web-search syntax matched
     against the transcript's full-text index. Video files are those with a video content type or a picture size.
+    `shared`: "me" keeps the files others shared with the actor, "mine" the actor's own.
     """
 
     statuses: Sequence[str] | None = None
@@ -63,6 +65,7 @@ class LibraryFilter:
     recorded_to: datetime | None = None
     media_type: MediaType | None = None
     transcript: str | None = None
+    shared: Shared | None = None
 
     def params(self) -> dict[str, Any]:
         """The SQL parameters of the shared predicate; Invalid naming the field for a bad value."""
@@ -78,6 +81,8 @@ class LibraryFilter:
             raise Invalid("duration_min is above duration_max", "duration_min")
         if self.media_type not in (None, "audio", "video"):
             raise Invalid("media_type is audio or video", "media_type")
+        if self.shared not in (None, "me", "mine"):
+            raise Invalid("shared is me (files shared with you) or mine (your own files)", "shared")
         tags = _clean_list(self.tags, "tags", MAX_TAGS)
         return {
             "statuses": statuses,
@@ -94,6 +99,7 @@ class LibraryFilter:
             "recorded_to": self.recorded_to,
             "media_type": self.media_type,
             "transcript": _clean_text(self.transcript, "transcript"),
+            "shared": self.shared,
         }
 
 

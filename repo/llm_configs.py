@@ -150,7 +150,7 @@ class LlmConfigRepository:
             raise _name_conflict(exc) from exc
 
     def get(self, actor: Actor, uuid: UUID) -> LlmConfig:
-        return _get(self.conn, uuid=uuid, **actor.scope())
+        return _get(self.conn, uuid=uuid, actor_id=actor.id)
 
     def get_by_id(self, config_id: int) -> LlmConfig:
         """For the worker: the configuration a summary was queued with."""
@@ -192,13 +192,13 @@ class LlmConfigRepository:
                     api_key_version=sealing.key_version(self.master_key) if sealed else None,
                     max_tokens=max_tokens,
                     temperature=temperature,
-                    **actor.scope(),
+                    actor_id=actor.id,
                 )
             except Conflict as exc:
                 raise _name_conflict(exc) from exc
 
     def delete(self, actor: Actor, uuid: UUID) -> None:
-        if _delete(self.conn, uuid=uuid, **actor.scope()) == 0:
+        if _delete(self.conn, uuid=uuid, actor_id=actor.id) == 0:
             raise NotFound("configuration not found")
 
     def activate(self, actor: Actor, uuid: UUID) -> LlmConfig:
@@ -208,7 +208,7 @@ class LlmConfigRepository:
         index row by row, so that single UPDATE fails whenever it reaches the new row before the old one.
         """
         with self.conn.transaction():
-            locked = _lock_owner_configs(self.conn, uuid=uuid, **actor.scope())
+            locked = _lock_owner_configs(self.conn, uuid=uuid, actor_id=actor.id)
             if not locked:
                 raise NotFound("configuration not found")
             owner = locked[0].user_id
@@ -221,17 +221,17 @@ class LlmConfigRepository:
     def api_key(self, actor_or_user_id: Actor | int, uuid: UUID) -> str | None:
         """The plaintext key, for the worker that calls the provider; None when the configuration has none."""
         actor = actor_or_user_id if isinstance(actor_or_user_id, Actor) else Actor(actor_or_user_id)
-        return _open(self.master_key, _sealed_key(self.conn, uuid=uuid, **actor.scope()))
+        return _open(self.master_key, _sealed_key(self.conn, uuid=uuid, actor_id=actor.id))
 
     def record_test(
         self, actor: Actor, uuid: UUID, ok: bool, latency_ms: int | None, message: str | None
     ) -> ConnectionTest:
-        return _record_test(self.conn, uuid=uuid, ok=ok, latency_ms=latency_ms, message=message, **actor.scope())
+        return _record_test(self.conn, uuid=uuid, ok=ok, latency_ms=latency_ms, message=message, actor_id=actor.id)
 
     def tests_for(self, actor: Actor, uuid: UUID, limit: int = 20) -> builtins.list[ConnectionTest]:
         """Newest first; NotFound (not an empty list) when the configuration is not the actor's."""
         self.get(actor, uuid)
-        return _tests_for(self.conn, uuid=uuid, limit=limit, **actor.scope())
+        return _tests_for(self.conn, uuid=uuid, limit=limit, actor_id=actor.id)
 
 
 def rotate_keys(conn: Connection, old_master: bytes, new_master: bytes) -> int:

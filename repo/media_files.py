@@ -1,6 +1,7 @@
 """Media files: upload records, the file list and detail screens, and what users may ask of processing.
 
-Users address files by uuid and see only their own (admins see all). Every state change is one guarded UPDATE
+Users address files by uuid and reach their own and those shared with them (sql/fragments.sql; an admin reaches
+the others only in the explicit all-files view). Every state change is one guarded UPDATE
 that names the statuses it may start from (FROM below); the transitions workers drive live in
 repo/file_processing.py, the ones users ask for (cancel, retry, reprocess) here.
 """
@@ -13,10 +14,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from repo import access
 from repo import cursor as keyset
 from repo import statements as s
 from repo.database import Connection
-from repo.errors import Conflict, Invalid, Stale
+from repo.errors import Conflict, Invalid, NotFound, Stale
 from repo.library import LibraryFilter, SortKey
 from repo.rows import Actor
 
@@ -165,6 +167,8 @@ class FileListRow:
     tags: list[str]
     speaker_count: int
     segment_count: int
+    owner_name: str
+    my_role: str  # owner, editor, commenter or viewer
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +215,23 @@ class Waveform:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnedFile:
+    """A row of an admin's all-files view: the file and whose it is."""
+
+    id: int
+    uuid: UUID
+    filename: str
+    title: str | None
+    status: str
+    duration: float | None
+    file_size: int
+    upload_time: datetime
+    owner_uuid: UUID
+    owner_email: str
+    owner_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class _StoragePath:
     storage_path: str
 
@@ -225,11 +246,12 @@ _storage_path_for = s.one("media_files.storage_path_for", StoredContent)
 _detail = s.one("media_files.detail", FileDetail)
 _list_page = s.many("media_files.list_page", FileListRow)
 _update = s.one_or_none("media_files.update", MediaFile)
-_delete = s.one("media_files.delete", _StoragePath)
+_delete = s.one_or_none("media_files.delete", _StoragePath)
 _request_cancel = s.one_or_none("media_files.request_cancel", MediaFile)
 _retry = s.one_or_none("media_files.retry", MediaFile)
 _reprocess = s.one_or_none("media_files.reprocess", MediaFile)
 _stuck_for_actor = s.many("media_files.stuck_for_actor", FileState)
+_all_files = s.many("media_files.all_files", OwnedFile)
 
 
 def _cursor_time(value: keyset.Value) -> datetime:
@@ -299,6 +321,13 @@ class MediaFileRepository:
 
     def state(self, actor: Actor, uuid: UUID) -> FileState:
         return _state(self.conn, uuid=uuid, **actor.scope())
+
+    def state_to_edit(self, actor: Actor, uuid: UUID) -> FileState:
+        """The file's state for a change of its processing (re-run, attach a transcript): NotFound when the actor
+        cannot see it, Forbidden below the editor role."""
+        state = self.state(actor, uuid)
+        access.require(self.conn, actor, access.EDITOR, file_uuid=uuid)
+        return state
 
     def waveform(self, actor: Actor, uuid: UUID) -> Waveform:
         return _waveform(self.conn, uuid=uuid, **actor.scope())
@@ -397,13 +426,18 @@ class MediaFileRepository:
             **actor.scope(),
         )
         if updated is None:
-            current = self.get(actor, uuid)  # NotFound for a file that is not the actor's
+            access.require(self.conn, actor, access.EDITOR, file_uuid=uuid)  # 404 unseen, 403 below editor
+            current = self.get(actor, uuid)
             raise Stale("the file changed since you read it; nothing was saved", current, current.version)
         return updated
 
     def delete(self, actor: Actor, uuid: UUID) -> str:
         """Deletes the file and (by cascade) everything hanging off it; returns the storage path to remove."""
-        return _delete(self.conn, uuid=uuid, **actor.scope()).storage_path
+        deleted = _delete(self.conn, uuid=uuid, **actor.scope())
+        if deleted is None:
+            access.require(self.conn, actor, access.OWNER, file_uuid=uuid)
+            raise NotFound("file not found")
+        return deleted.storage_path
 
     # -- what users may ask of processing ---------------------------------------------------------------------
 
@@ -433,8 +467,15 @@ class MediaFileRepository:
             **actor.scope(),
         )
 
+    def all_files(self, actor: Actor, *, after_id: int | None = None, limit: int = 100) -> list[OwnedFile]:
+        """Every file the actor may read with its owner, newest first: everyone's for an admin in the all-files view
+        (Actor.seeing_all), which is what it is for. Ask for limit + 1 to learn whether a next page exists."""
+        return _all_files(self.conn, after_id=after_id, limit=limit, **actor.scope())
+
     def _refuse(self, actor: Actor, uuid: UUID, transition: str, done: str) -> MediaFile:
-        """Why a guarded user transition matched no row: NotFound for files the actor cannot see, else Conflict."""
+        """Why a guarded user transition matched no row: NotFound for files the actor cannot see, Forbidden below
+        the editor role, else Conflict."""
+        access.require(self.conn, actor, access.EDITOR, file_uuid=uuid)
         current = _state(self.conn, uuid=uuid, **actor.scope())
         if transition == "retry" and current.status in FROM["retry"] and current.retry_count >= current.max_retries:
             raise Conflict(f"the file was already retried {current.retry_count} times", "retry_count")

@@ -3,7 +3,8 @@ progress of a job, announced on the same channel but never stored.
 
 A notification says how something ended, one per outcome: a transcript ready (`transcription`, with what to know
 about it: warnings, speakers not told apart), speakers recognised from the user's profiles (`speakers`), a summary
-ready (`summary`), something failed (`error`: processing, an import, a summary), and `system` messages. The steps
+ready (`summary`), something failed (`error`: processing, an import, a summary), `system` messages, and someone
+shared a file, a collection or a speaker profile with the user (`shared`, repo/shares.py). The steps
 on the way there (metadata read, waveform computed, 40 % transcribed…) are progress: they update the file's page
 and the library live, and would only bury the outcomes in the list (one upload used to leave nine).
 
@@ -30,7 +31,7 @@ from repo.errors import Invalid, NotFound
 from repo.rows import Actor
 
 CHANNEL: Final = "opentr_notifications"
-Kind = Literal["transcription", "speakers", "summary", "error", "system"]
+Kind = Literal["transcription", "speakers", "summary", "error", "system", "shared"]
 KINDS: Final = tuple(get_args(Kind))
 PROGRESS_EVENT: Final = "progress"
 

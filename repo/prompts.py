@@ -70,7 +70,7 @@ class PromptRepository:
         return _list_visible(self.conn, actor_id=actor.id, content_type=content_type)
 
     def get(self, actor: Actor, uuid: UUID) -> Prompt:
-        return _get(self.conn, uuid=uuid, **actor.scope())
+        return _get(self.conn, uuid=uuid, actor_id=actor.id)
 
     def get_by_id(self, prompt_id: int) -> Prompt:
         """For the worker, which runs for the summary's owner; never reached by a user's request."""
@@ -119,13 +119,14 @@ class PromptRepository:
                 prompt_text=prompt_text,
                 content_type=content_type,
                 is_active=is_active,
-                **actor.scope(),
+                actor_id=actor.id,
+                actor_is_admin=actor.is_admin,  # admins edit the system prompts: power not about files
             )
         except Conflict as exc:
             raise _name_conflict(exc) from exc
 
     def delete(self, actor: Actor, uuid: UUID) -> None:
-        deleted = _delete(self.conn, uuid=uuid, **actor.scope())
+        deleted = _delete(self.conn, uuid=uuid, actor_id=actor.id, actor_is_admin=actor.is_admin)
         if deleted is None:
             raise NotFound("prompt not found")
         if deleted.is_system_default:
@@ -133,8 +134,8 @@ class PromptRepository:
 
     def activate(self, actor: Actor, uuid: UUID) -> Prompt:
         """Use this prompt for the actor's summaries (stored as the setting summary.active_prompt)."""
-        return _activate(self.conn, uuid=uuid, **actor.scope())
+        return _activate(self.conn, uuid=uuid, actor_id=actor.id)
 
     def active(self, actor: Actor, content_type: str = "general") -> Prompt:
         _check_content_type(content_type)
-        return _active(self.conn, content_type=content_type, **actor.scope())
+        return _active(self.conn, content_type=content_type, actor_id=actor.id)

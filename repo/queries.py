@@ -154,11 +154,29 @@ def parse_file(
 
 
 def parse_shared_fragments(text: str, filename: str = SHARED_FRAGMENTS) -> dict[str, str]:
+    """The shared fragments. Unlike a file's own fragments, one may include a shared fragment defined above it (the
+    library filter uses the collection access rule): the access rules are then written once, and there is no cycle."""
     blocks = _blocks(text, filename)
+    fragments: dict[str, str] = {}
     for block in blocks:
         if block.kind != "fragment":
             raise QueryLoadError(f"{filename}:{block.line}: {filename} holds only fragments")
-    return _fragments(blocks, filename)
+        if block.name in fragments:
+            raise QueryLoadError(f"{filename}:{block.line}: duplicate fragment name {block.name!r}")
+
+        def include(match: re.Match[str], block: _Block = block) -> str:
+            wanted = match.group("name")
+            if wanted not in fragments:
+                raise QueryLoadError(
+                    f"{filename}:{block.line}: fragment {block.name!r} includes {wanted!r}, not defined above it"
+                )
+            return fragments[wanted]
+
+        code = INCLUDE.sub(include, block.code())
+        if not code:
+            raise QueryLoadError(f"{filename}:{block.line}: fragment {block.name!r} has no SQL")
+        fragments[block.name] = code
+    return fragments
 
 
 def _blocks(text: str, filename: str) -> list[_Block]:

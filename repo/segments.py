@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+from repo import access
 from repo import statements as s
 from repo.database import Connection
 from repo.errors import Conflict, Invalid, NotFound, Stale
@@ -76,7 +77,7 @@ _file_visible = s.scalar("segments.file_visible", bool)
 _transcript = s.many("segments.transcript", TranscriptSegment)
 _transcript_version = s.one_or_none("segments.transcript_version", TranscriptVersion)
 _transcript_json = s.one_or_none("segments.transcript_json", TranscriptDocument)
-_resolve_speaker = s.one("segments.resolve_speaker", SegmentSpeaker)
+_resolve_speaker = s.one_or_none("segments.resolve_speaker", SegmentSpeaker)
 _update = s.one_or_none("segments.update", TranscriptSegment)
 _segment = s.one_or_none("segments.segment", TranscriptSegment)
 STALE_DETAIL = "the segment changed since you read it; nothing was saved"
@@ -209,6 +210,9 @@ class SegmentRepository:
         found = _resolve_speaker(
             self.conn, file_uuid=file_uuid, segment_uuid=segment_uuid, speaker_uuid=speaker_uuid, **actor.scope()
         )
+        if found is None:
+            access.require(self.conn, actor, access.EDITOR, file_uuid=file_uuid)  # 404 unseen, 403 below editor
+            raise NotFound("segment not found")
         if speaker_uuid is not None and found.speaker_id is None:
             raise Conflict("the speaker is not a speaker of this file", "speaker_uuid")
         for name, value in (("start_time", start_time), ("end_time", end_time)):
@@ -239,6 +243,7 @@ class SegmentRepository:
             **actor.scope(),
         )
         if updated is None:
+            access.require(self.conn, actor, access.EDITOR, file_uuid=file_uuid)
             current = self.segment(actor, file_uuid, segment_uuid)
             raise Stale(STALE_DETAIL, current, current.version)
         return updated

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from repo import statements as s
 from repo.database import Connection
-from repo.errors import Conflict, Invalid, NotFound
+from repo.errors import Conflict, Forbidden, Invalid, NotFound
 from repo.rows import Actor
 from repo.voices import VoiceRepository
 
@@ -84,10 +84,11 @@ class MemberChange:
 _create = s.one_or_none("speaker_profiles.create", SpeakerProfile)
 _get = s.one("speaker_profiles.get", SpeakerProfile)
 _list = s.many("speaker_profiles.list", SpeakerProfile)
-_update = s.one("speaker_profiles.update", SpeakerProfile)
+_update = s.one_or_none("speaker_profiles.update", SpeakerProfile)
 _forget_links = s.execute("speaker_profiles.forget_links")
 _delete = s.rowcount("speaker_profiles.delete")
 _profile_visible = s.scalar("speaker_profiles.profile_visible", bool)
+_profile_owned = s.scalar("speaker_profiles.profile_owned", bool)
 _occurrences = s.many("speaker_profiles.occurrences", ProfileOccurrence)
 _samples = s.many("speaker_profiles.samples", VoiceSample)
 _merge_pair = s.one_or_none("speaker_profiles.merge_pair", MergePair)
@@ -127,21 +128,23 @@ class SpeakerProfileRepository:
         return _get(self.conn, profile_uuid=profile_uuid, **actor.scope())
 
     def list_mine(self, actor: Actor, *, after_name: str | None = None, limit: int = 100) -> list[SpeakerProfile]:
-        """The actor's own profiles by name; pass the last name seen as `after_name` for the next page."""
-        return _list(self.conn, after_name=after_name, limit=limit, actor_id=actor.id)
+        """The actor's own profiles and those shared with them, by name; pass the last name seen as `after_name` for
+        the next page."""
+        return _list(self.conn, after_name=after_name, limit=limit, **actor.scope())
 
     def update(
         self, actor: Actor, profile_uuid: UUID, *, name: str | None = None, description: str | None = None
     ) -> SpeakerProfile:
         with _name_taken_is_conflict("speaker profile"):
-            return _update(self.conn, profile_uuid=profile_uuid, name=name, description=description, **actor.scope())
+            updated = _update(self.conn, profile_uuid=profile_uuid, name=name, description=description, **actor.scope())
+        return updated or self._refuse(actor, profile_uuid)
 
     def delete(self, actor: Actor, profile_uuid: UUID) -> None:
         """Speakers linked to the profile stay, unlinked."""
         with self.conn.transaction():
             _forget_links(self.conn, profile_uuid=profile_uuid, **actor.scope())
             if _delete(self.conn, profile_uuid=profile_uuid, **actor.scope()) == 0:
-                raise NotFound("speaker profile not found")
+                self._refuse(actor, profile_uuid)
 
     def merge(self, actor: Actor, profile_uuid: UUID, source_profile_uuid: UUID) -> SpeakerProfile:
         """Fold the source profile into this one: its speakers (linked and verified as they were), its suggestions
@@ -159,6 +162,8 @@ class SpeakerProfileRepository:
             if pair is None:
                 if not _profile_visible(self.conn, profile_uuid=profile_uuid, **actor.scope()):
                     raise NotFound("speaker profile not found")
+                if not _profile_owned(self.conn, profile_uuid=profile_uuid, **actor.scope()):
+                    raise Forbidden("only the speaker profile's owner may merge it", "profile")
                 raise Conflict("source_profile_uuid: no such speaker profile of yours", "source_profile_uuid")
             ids = {"keep_id": pair.keep_id, "gone_id": pair.gone_id}
             voices = VoiceRepository(self.conn)
@@ -170,6 +175,13 @@ class SpeakerProfileRepository:
             if voices.relearn([pair.keep_id]):
                 voices.combine(pair.keep_id, before)
             return self.get(actor, profile_uuid)
+
+    def _refuse(self, actor: Actor, profile_uuid: UUID) -> SpeakerProfile:
+        """Why a write on a profile matched no row: NotFound when the actor cannot see it, Forbidden when it is
+        shared with them (only its owner edits, merges or deletes it)."""
+        if _profile_visible(self.conn, profile_uuid=profile_uuid, **actor.scope()):
+            raise Forbidden("only the speaker profile's owner may change it", "profile")
+        raise NotFound("speaker profile not found")
 
     def samples(self, actor: Actor, profile_uuids: Sequence[UUID]) -> dict[UUID, VoiceSample]:
         """A few seconds of each profile's voice to play (its longest segment, verified speakers first); profiles

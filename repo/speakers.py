@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from repo import access
 from repo import statements as s
 from repo.database import Connection
 from repo.errors import Conflict, Invalid, NotFound
@@ -97,16 +98,16 @@ class Decision:
 _list_for_file = s.many("speakers.list_for_file", Speaker)
 _file_visible = s.scalar("segments.file_visible", bool)
 _get = s.one("speakers.get", Speaker)
-_update = s.one("speakers.update", Speaker)
+_update = s.one_or_none("speakers.update", Speaker)
 _assign_profile = s.one_or_none("speakers.assign_profile", Speaker)
-_lock_merge_pair = s.one("speakers.lock_merge_pair", MergePair)
+_lock_merge_pair = s.one_or_none("speakers.lock_merge_pair", MergePair)
 _move_segments = s.execute("speakers.move_segments")
 _move_matches = s.execute("speakers.move_matches")
 _absorb_source = s.execute("speakers.absorb_source")
 _speaker_visible = s.scalar("speakers.speaker_visible", bool)
 _matches_for = s.many("speakers.matches_for", SpeakerMatch)
 _create = s.one_or_none("speakers.create", Speaker)
-_lock_for_delete = s.one("speakers.lock_for_delete", DeleteTarget)
+_lock_for_delete = s.one_or_none("speakers.lock_for_delete", DeleteTarget)
 _delete_by_id = s.execute("speakers.delete_by_id")
 _suggestions = s.many("speakers.suggestions", Suggestion)
 _decide = s.one_or_none("speakers.decide_suggestion", Decision)
@@ -151,6 +152,8 @@ class SpeakerRepository:
                 verified=verified,
                 **actor.scope(),
             )
+            if updated is None:
+                raise self._refused(actor, speaker_uuid)
             if verified is not None:
                 voices = VoiceRepository(self.conn)
                 voices.relearn([voices.profile_of(speaker_uuid)])
@@ -164,7 +167,8 @@ class SpeakerRepository:
             before = voices.profile_of(speaker_uuid)
             found = _assign_profile(self.conn, speaker_uuid=speaker_uuid, profile_uuid=profile_uuid, **actor.scope())
             if found is None:
-                raise NotFound("speaker or speaker profile not found")
+                access.require(self.conn, actor, access.EDITOR, what="speaker", speaker_uuid=speaker_uuid)
+                raise NotFound("speaker profile not found")
             voices.relearn([before, voices.profile_of(speaker_uuid)])
             return found
 
@@ -180,6 +184,9 @@ class SpeakerRepository:
                 target_uuid=target_speaker_uuid,
                 **actor.scope(),
             )
+            if pair is None:
+                access.require(self.conn, actor, access.EDITOR, what="media file", file_uuid=file_uuid)
+                raise NotFound("speaker not found")
             voices = VoiceRepository(self.conn)
             profiles = [voices.profile_of(source_speaker_uuid), voices.profile_of(target_speaker_uuid)]
             ids = {"source_id": pair.source_id, "target_id": pair.target_id}
@@ -203,8 +210,7 @@ class SpeakerRepository:
             created = _create(self.conn, file_uuid=file_uuid, label=label, display_name=display_name, **actor.scope())
             if created is not None:
                 return created
-            if not _file_visible(self.conn, file_uuid=file_uuid, **actor.scope()):
-                raise NotFound("media file not found")
+            access.require(self.conn, actor, access.EDITOR, what="media file", file_uuid=file_uuid)
             raise Conflict("this file already has a speaker with this label", "label")
 
     def delete(self, actor: Actor, speaker_uuid: UUID, move_segments_to: UUID | None = None) -> None:
@@ -216,6 +222,8 @@ class SpeakerRepository:
             found = _lock_for_delete(
                 self.conn, speaker_uuid=speaker_uuid, target_uuid=move_segments_to, **actor.scope()
             )
+            if found is None:
+                raise self._refused(actor, speaker_uuid)
             if move_segments_to is not None and found.target_id is None:
                 raise NotFound("move_segments_to: no such speaker in this file", "move_segments_to")
             if found.target_id is not None:
@@ -256,7 +264,7 @@ class SpeakerRepository:
         with self.conn.transaction():
             found = _remember_profile(self.conn, speaker_uuid=speaker_uuid, name=chosen, **actor.scope())
             if found is None:
-                raise NotFound("speaker not found")
+                raise self._refused(actor, speaker_uuid)
             if found.profile_uuid is None:  # another transaction took the name and then renamed it: rare, retryable
                 raise Conflict("the speaker profile changed meanwhile; try again", "name")
             return self.accept_suggestion(actor, speaker_uuid, found.profile_uuid)
@@ -273,8 +281,15 @@ class SpeakerRepository:
             self.conn, speaker_uuid=speaker_uuid, profile_uuid=profile_uuid, status=status, **actor.scope()
         )
         if decision is None:
-            raise NotFound("speaker or speaker profile not found")
+            access.require(self.conn, actor, access.EDITOR, what="speaker", speaker_uuid=speaker_uuid)
+            raise NotFound("speaker profile not found")
         return decision
+
+    def _refused(self, actor: Actor, speaker_uuid: UUID) -> NotFound:
+        """A write on a speaker matched no row: 404 when its file is unseen, 403 below the editor role (raised by
+        repo/access.py); otherwise the speaker itself is gone (returned)."""
+        access.require(self.conn, actor, access.EDITOR, what="speaker", speaker_uuid=speaker_uuid)
+        return NotFound("speaker not found")
 
     def summary(self, actor: Actor, file_uuid: UUID | None = None) -> list[SpeakerSummary]:
         """The actor's own speakers across files, one entry per person with their file count (for filters);

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
+from repo import access
 from repo import statements as s
 from repo.database import Connection
 from repo.errors import Conflict, Invalid, NotFound
@@ -119,6 +120,7 @@ class SummaryRepository:
         actor = _as_actor(actor_or_owner)
         with self.conn.transaction():
             if _lock_file(self.conn, file_id=file_id, **actor.scope()) is None:
+                access.require(self.conn, actor, access.EDITOR, file_id=file_id)  # 404 unseen, 403 below editor
                 raise NotFound("file not found")
             created = _create_pending(
                 self.conn,
@@ -127,7 +129,7 @@ class SummaryRepository:
                 llm_configuration_id=llm_configuration_id,
                 provider=provider,
                 model_name=model_name,
-                **actor.scope(),
+                actor_id=actor.id,
             )
         if created is None:
             raise Invalid("the prompt or the LLM configuration is not available to this user", "prompt_id")
@@ -200,6 +202,7 @@ class SummaryRepository:
         """Delete one finished version; Conflict while it is pending or processing (its job would write to it)."""
         found = _delete(self.conn, uuid=uuid, busy=BUSY, **actor.scope())
         if found is None:
+            access.require(self.conn, actor, access.EDITOR, what="summary", summary_uuid=uuid)
             raise NotFound("summary not found")
         if not found.deleted:
             raise Conflict(f"the summary is {found.status}; delete it once it has finished", "status")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from repo import access
 from repo import statements as s
 from repo.database import Connection, as_system
 from repo.errors import NotFound
@@ -63,15 +64,18 @@ class TagRepository:
         # Tags are global and anyone may create one, so creating it before the file check reveals nothing.
         tag = self.get_or_create(name)
         if not _attach(self.conn, file_uuid=file_uuid, tag_id=tag.id, **actor.scope()):
+            access.require(self.conn, actor, access.EDITOR, file_uuid=file_uuid)  # 404 unseen, 403 below editor
             raise NotFound("file not found")
         return tag
 
     def detach(self, actor: Actor, file_uuid: UUID, name: str) -> None:
         if _detach(self.conn, file_uuid=file_uuid, name=name.strip(), **actor.scope()) == 0:
+            access.require(self.conn, actor, access.EDITOR, file_uuid=file_uuid)
             raise NotFound("tag not found on this file")
 
     def list_with_counts(self, actor: Actor) -> list[TagCount]:
-        """Tags on the actor's files (every file for an admin), with how many of those files carry each."""
+        """Tags on the files the actor may read (every file for an admin in the all-files view), with how many of
+        those files carry each."""
         return _list_with_counts(self.conn, **actor.scope())
 
     def tags_for_file(self, actor: Actor, file_uuid: UUID) -> list[Tag]:

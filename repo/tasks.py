@@ -1,7 +1,8 @@
 """Background tasks (one row per job): written by workers, read by their owners through /api/tasks.
 
 Workers address a task by its job id and act for the system; every status change is a guarded UPDATE and a
-refused one raises Conflict. Users see only their own tasks (admins see all); another user's task is NotFound.
+refused one raises Conflict. Users see only their own tasks (an admin sees all in the explicit all-files view);
+another user's task is NotFound.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ class UserRepository:
         return _create(self.conn, email=email.strip(), hashed_password=hashed, full_name=full_name, role=role)
 
     def get(self, actor: Actor, uuid: UUID) -> User:
-        return _get_by_uuid(self.conn, uuid=uuid, **actor.scope())
+        return _get_by_uuid(self.conn, uuid=uuid, actor_id=actor.id, actor_is_admin=actor.is_admin)
 
     def get_by_id(self, user_id: int) -> User:
         return _get_by_id(self.conn, id=user_id)

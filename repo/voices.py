@@ -146,7 +146,8 @@ class VoiceRepository:
         return stored
 
     def match_file(self, file_id: int, user_id: int, *, auto_assign: float, suggest: float) -> MatchOutcome:
-        """Match the file's speakers against `user_id`'s profiles and speakers in their other files, afresh.
+        """Match the file's speakers against `user_id`'s profiles (and those shared with them) and speakers in
+        their other files, afresh.
 
         Pairs at or above `suggest` become profile suggestions / speaker_matches rows; a speaker whose best profile
         reaches `auto_assign` is linked to it (assigned_by 'auto'), unless the user already decided about it.
@@ -154,7 +155,8 @@ class VoiceRepository:
         params = {"file_id": file_id, "user_id": user_id, "suggest": suggest, "max_bits": screen_bits(suggest)}
         with self.conn.transaction():
             _clear_file_matches(self.conn, file_id=file_id)
-            suggestions = _match_profiles(self.conn, **params)
+            # the owner acts: their profiles and those shared with them (never an all-files view)
+            suggestions = _match_profiles(self.conn, **params, actor_id=user_id, actor_sees_all=False)
             assigned = _auto_assign(self.conn, file_id=file_id, auto_assign=auto_assign)
             pairs = _match_speakers(self.conn, **params)
         return MatchOutcome(suggestions, assigned, pairs)

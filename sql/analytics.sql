@@ -11,12 +11,12 @@ DELETE FROM analytics WHERE media_file_id = %(file_id)s;
 
 -- name: file_totals :one?
 -- A file's speech time (the union of its segments, overlaps counted once) against its duration (the media's, else
--- the transcript's end), with the worker's keywords and what diarization did. No row: not the actor's file.
+-- the transcript's end), with the worker's keywords and what diarization did. No row: a file the actor cannot read.
 -- Analytics are computed here, at read time, from the segments: an edited segment or speaker shows at once, in the
 -- editing transaction itself, and there is no stored copy to recompute or to go stale.
 WITH f AS (
-    SELECT id, uuid, duration, diarization FROM media_files
-    WHERE uuid = %(file_uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    SELECT f.id, f.uuid, f.duration, f.diarization FROM media_files f
+    WHERE f.uuid = %(file_uuid)s AND {{file_readable}}
 ), seg AS (
     SELECT ts.start_time, ts.end_time,
            max(ts.end_time) OVER (ORDER BY ts.start_time, ts.end_time, ts.id
@@ -41,8 +41,8 @@ FROM f CROSS JOIN speech LEFT JOIN analytics a ON a.media_file_id = f.id;
 -- longest turn (first start to last end), interruptions (turns starting before the previous segment ended) and
 -- questions (segments ending in '?'). Talk time first.
 WITH f AS (
-    SELECT id FROM media_files
-    WHERE uuid = %(file_uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    SELECT f.id FROM media_files f
+    WHERE f.uuid = %(file_uuid)s AND {{file_readable}}
 ), seg AS (
     SELECT ts.id, ts.speaker_id, ts.start_time, ts.end_time, ts.text,
            row_number() OVER w AS n, lag(ts.speaker_id) OVER w AS previous_speaker, lag(ts.end_time) OVER w AS previous_end

@@ -1,16 +1,17 @@
 -- Actions on many files at once (web/bulk.py), each one set-based statement over the requested uuids. Files the
--- actor cannot see are simply not among the rows: the caller reports them as not found.
+-- actor may not act on at the rank the action needs (sql/fragments.sql: delete owned, tags editable, adding to a
+-- collection readable) are simply not among the rows: the caller reports them as not found.
 
 -- name: delete :many
 -- One statement: everything hanging off the files goes with them through ON DELETE CASCADE.
-DELETE FROM media_files
-WHERE uuid = ANY(%(uuids)s::uuid[]) AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
-RETURNING uuid, storage_path, true AS changed;
+DELETE FROM media_files f
+WHERE f.uuid = ANY(%(uuids)s::uuid[]) AND {{file_owned}}
+RETURNING f.uuid, f.storage_path, true AS changed;
 
 -- name: add_tag :many
 WITH visible AS (
     SELECT f.id, f.uuid FROM media_files f
-    WHERE f.uuid = ANY(%(uuids)s::uuid[]) AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    WHERE f.uuid = ANY(%(uuids)s::uuid[]) AND {{file_editable}}
 ), added AS (
     INSERT INTO file_tags (media_file_id, tag_id)
     SELECT visible.id, %(tag_id)s::bigint FROM visible
@@ -23,7 +24,7 @@ FROM visible v;
 -- name: remove_tag :many
 WITH visible AS (
     SELECT f.id, f.uuid FROM media_files f
-    WHERE f.uuid = ANY(%(uuids)s::uuid[]) AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    WHERE f.uuid = ANY(%(uuids)s::uuid[]) AND {{file_editable}}
 ), removed AS (
     DELETE FROM file_tags ft
     USING visible, tags t
@@ -37,7 +38,7 @@ FROM visible v;
 -- Only files of the collection's owner join it (as in collections.add_files).
 WITH visible AS (
     SELECT f.id, f.uuid, f.user_id FROM media_files f
-    WHERE f.uuid = ANY(%(uuids)s::uuid[]) AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    WHERE f.uuid = ANY(%(uuids)s::uuid[]) AND {{file_readable}}
 ), added AS (
     INSERT INTO collection_members (collection_id, media_file_id)
     SELECT %(collection_id)s::bigint, visible.id FROM visible WHERE visible.user_id = %(collection_owner)s::bigint
@@ -50,4 +51,4 @@ WHERE v.user_id = %(collection_owner)s::bigint;
 
 -- name: collection :one
 SELECT c.id, c.user_id FROM collections c
-WHERE c.uuid = %(collection_uuid)s AND (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+WHERE c.uuid = %(collection_uuid)s AND {{collection_owned}};

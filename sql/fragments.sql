@@ -21,6 +21,33 @@
 -- fragment: file_owned
 (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
 
+-- A collection aliased `c` is readable by its owner and by whoever it is shared with (a share row naming it, to the
+-- user directly or to a group they are in); its members' files reach them through shared_files(). Only the owner
+-- (or an admin in the all-files view) renames, deletes or changes its members: {{collection_owned}}.
+
+-- fragment: collection_readable
+(c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean
+ OR c.id IN (SELECT s.collection_id FROM shares s
+             WHERE s.collection_id IS NOT NULL
+               AND (s.user_id = %(actor_id)s
+                    OR s.group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = %(actor_id)s))))
+
+-- fragment: collection_owned
+(c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+
+-- A speaker profile aliased `p` is readable by its owner and by the members of a group (or the user) it is shared
+-- with, so a team recognises the same voices; only the owner edits, merges or deletes it: {{profile_owned}}.
+
+-- fragment: profile_readable
+(p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean
+ OR p.id IN (SELECT s.speaker_profile_id FROM shares s
+             WHERE s.speaker_profile_id IS NOT NULL
+               AND (s.user_id = %(actor_id)s
+                    OR s.group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = %(actor_id)s))))
+
+-- fragment: profile_owned
+(p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+
 -- fragment: library_filter
 -- The library's filters (repo.library.LibraryFilter) on a media file aliased `f`, scoped to the acting user: the file
 -- list (media_files.list_page) and search (search.search) filter alike. Conditions joined by AND, each a no-op when its
@@ -32,16 +59,14 @@ AND (%(tags)s::text[] IS NULL OR (
     >= CASE WHEN %(tags_any)s::boolean THEN 1 ELSE cardinality(%(tags)s::text[]) END)
 AND (%(collection)s::uuid IS NULL OR EXISTS (
       SELECT 1 FROM collection_members cm JOIN collections c ON c.id = cm.collection_id
-      WHERE cm.media_file_id = f.id AND c.uuid = %(collection)s::uuid
-        AND (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)))
+      WHERE cm.media_file_id = f.id AND c.uuid = %(collection)s::uuid AND {{collection_readable}}))
 AND (%(speaker)s::text IS NULL OR EXISTS (
       SELECT 1 FROM speakers s LEFT JOIN speaker_profiles p ON p.id = s.profile_id
       WHERE s.media_file_id = f.id
         AND lower(%(speaker)s::text) IN (lower(coalesce(s.display_name, s.label)), lower(p.name))))
 AND (%(profile_uuid)s::uuid IS NULL OR EXISTS (
       SELECT 1 FROM speakers s JOIN speaker_profiles p ON p.id = s.profile_id
-      WHERE s.media_file_id = f.id AND p.uuid = %(profile_uuid)s::uuid
-        AND (p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)))
+      WHERE s.media_file_id = f.id AND p.uuid = %(profile_uuid)s::uuid AND {{profile_readable}}))
 AND (%(duration_min)s::float8 IS NULL OR f.duration >= %(duration_min)s::float8)
 AND (%(duration_max)s::float8 IS NULL OR f.duration <= %(duration_max)s::float8)
 AND (%(uploaded_from)s::timestamptz IS NULL OR f.upload_time >= %(uploaded_from)s::timestamptz)
@@ -50,6 +75,7 @@ AND (%(recorded_from)s::timestamptz IS NULL OR f.creation_date >= %(recorded_fro
 AND (%(recorded_to)s::timestamptz IS NULL OR f.creation_date < %(recorded_to)s::timestamptz)
 AND (%(media_type)s::text IS NULL OR %(media_type)s::text = CASE
       WHEN starts_with(f.content_type, 'video/') OR f.resolution_width IS NOT NULL THEN 'video' ELSE 'audio' END)
+AND (%(shared)s::text IS NULL OR (%(shared)s::text = 'mine') = (f.user_id = %(actor_id)s))
 AND (%(transcript)s::text IS NULL OR EXISTS (
       SELECT 1 FROM transcript_segments ts
       WHERE ts.media_file_id = f.id AND ts.search_vector @@ websearch_to_tsquery('english', %(transcript)s::text)))

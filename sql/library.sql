@@ -7,7 +7,7 @@ WITH mine AS MATERIALIZED (
            CASE WHEN starts_with(f.content_type, 'video/') OR f.resolution_width IS NOT NULL
                 THEN 'video' ELSE 'audio' END AS media_type
     FROM media_files f
-    WHERE f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean
+    WHERE {{file_readable}}
 )
 SELECT (SELECT count(*) FROM mine) AS file_count,
     coalesce((

@@ -10,7 +10,7 @@ RETURNING id, uuid, user_id, name, provider, model_name, base_url, api_key_encry
 SELECT id, uuid, user_id, name, provider, model_name, base_url, api_key_encrypted IS NOT NULL AS has_api_key,
        max_tokens, temperature, is_active, created_at, updated_at
 FROM user_llm_configurations
-WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+WHERE uuid = %(uuid)s AND user_id = %(actor_id)s;
 
 -- name: list_for_user :many
 -- The acting user's own configurations (an admin's list is theirs too: configurations are personal).
@@ -32,13 +32,13 @@ SET name = coalesce(%(name)s::text, name),
     api_key_version = CASE WHEN %(set_api_key)s::boolean THEN %(api_key_version)s::integer ELSE api_key_version END,
     max_tokens = coalesce(%(max_tokens)s::integer, max_tokens),
     temperature = coalesce(%(temperature)s::real, temperature)
-WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+WHERE uuid = %(uuid)s AND user_id = %(actor_id)s
 RETURNING id, uuid, user_id, name, provider, model_name, base_url, api_key_encrypted IS NOT NULL AS has_api_key,
           max_tokens, temperature, is_active, created_at, updated_at;
 
 -- name: delete :rowcount
 DELETE FROM user_llm_configurations
-WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+WHERE uuid = %(uuid)s AND user_id = %(actor_id)s;
 
 -- name: lock_owner_configs :many
 -- Locks every configuration of the target's owner, in id order so that concurrent activations queue instead of
@@ -46,7 +46,7 @@ WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean
 SELECT c.user_id
 FROM user_llm_configurations c
 WHERE c.user_id = (SELECT t.user_id FROM user_llm_configurations t
-                   WHERE t.uuid = %(uuid)s AND (t.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean))
+                   WHERE t.uuid = %(uuid)s AND t.user_id = %(actor_id)s)
 ORDER BY c.id
 FOR UPDATE;
 
@@ -69,7 +69,7 @@ WHERE user_id = %(actor_id)s AND is_active;
 -- name: sealed_key :one
 SELECT id, uuid, user_id, api_key_encrypted, api_key_version
 FROM user_llm_configurations
-WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+WHERE uuid = %(uuid)s AND user_id = %(actor_id)s;
 
 -- name: all_sealed_keys :many
 -- Every stored key, locked so that no key is written between reading it and re-sealing it.
@@ -89,14 +89,14 @@ WHERE c.id = v.id;
 INSERT INTO llm_connection_tests (configuration_id, ok, latency_ms, message)
 SELECT id, %(ok)s, %(latency_ms)s, %(message)s
 FROM user_llm_configurations
-WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+WHERE uuid = %(uuid)s AND user_id = %(actor_id)s
 RETURNING id, tested_at, ok, latency_ms, message;
 
 -- name: tests_for :many
 SELECT t.id, t.tested_at, t.ok, t.latency_ms, t.message
 FROM llm_connection_tests t
 JOIN user_llm_configurations c ON c.id = t.configuration_id
-WHERE c.uuid = %(uuid)s AND (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+WHERE c.uuid = %(uuid)s AND c.user_id = %(actor_id)s
 ORDER BY t.tested_at DESC, t.id DESC
 LIMIT %(limit)s;
 

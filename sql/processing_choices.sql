@@ -22,10 +22,10 @@ FROM processing_choices WHERE media_file_id = %(file_id)s;
 -- The choices of a file the actor may read, with the uuid of the chosen prompt (what the API shows).
 SELECT pc.model, pc.language, pc.task, pc.vocabulary, pc.diarization, pc.summary, pc.summary_prompt_id,
        pc.rerun_stage, p.uuid AS summary_prompt_uuid
-FROM media_files m
-JOIN processing_choices pc ON pc.media_file_id = m.id
+FROM media_files f
+JOIN processing_choices pc ON pc.media_file_id = f.id
 LEFT JOIN summary_prompts p ON p.id = pc.summary_prompt_id
-WHERE m.uuid = %(uuid)s AND (m.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+WHERE f.uuid = %(uuid)s AND {{file_readable}};
 
 -- name: finish_stage :exec
 -- The job that redid one stage completed: the file's next run is a whole one again.

@@ -11,7 +11,7 @@ ORDER BY user_id IS NOT NULL, name, id;
 SELECT id, uuid, user_id, name, description, prompt_text, content_type, is_system_default, is_active,
        created_at, updated_at
 FROM summary_prompts
-WHERE uuid = %(uuid)s AND (user_id IS NULL OR user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+WHERE uuid = %(uuid)s AND (user_id IS NULL OR user_id = %(actor_id)s);
 
 -- name: create :one
 INSERT INTO summary_prompts (user_id, name, description, prompt_text, content_type)
@@ -20,7 +20,7 @@ RETURNING id, uuid, user_id, name, description, prompt_text, content_type, is_sy
           created_at, updated_at;
 
 -- name: update :one
--- Users edit their own prompts; admins also the system ones (user_id NULL).
+-- Users edit their own prompts; admins also the system ones (user_id NULL), never another user's (personal).
 UPDATE summary_prompts
 SET name = coalesce(%(name)s::text, name),
     description = CASE WHEN %(description)s::text IS NULL THEN description
@@ -28,7 +28,7 @@ SET name = coalesce(%(name)s::text, name),
     prompt_text = coalesce(%(prompt_text)s::text, prompt_text),
     content_type = coalesce(%(content_type)s::text, content_type),
     is_active = coalesce(%(is_active)s::boolean, is_active)
-WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR (user_id IS NULL AND %(actor_is_admin)s::boolean))
 RETURNING id, uuid, user_id, name, description, prompt_text, content_type, is_system_default, is_active,
           created_at, updated_at;
 
@@ -36,7 +36,7 @@ RETURNING id, uuid, user_id, name, description, prompt_text, content_type, is_sy
 -- The target as the actor may write it (no row: not found), deleted unless it is a system default.
 WITH target AS (
     SELECT id, is_system_default FROM summary_prompts
-    WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR (user_id IS NULL AND %(actor_is_admin)s::boolean))
 ), gone AS (
     DELETE FROM summary_prompts p USING target t WHERE p.id = t.id AND NOT t.is_system_default
 )
@@ -48,7 +48,7 @@ WITH chosen AS (
     SELECT id, uuid, user_id, name, description, prompt_text, content_type, is_system_default, is_active,
            created_at, updated_at
     FROM summary_prompts
-    WHERE uuid = %(uuid)s AND (user_id IS NULL OR user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    WHERE uuid = %(uuid)s AND (user_id IS NULL OR user_id = %(actor_id)s)
 ), saved AS (
     INSERT INTO user_settings (user_id, key, value)
     SELECT %(actor_id)s, 'summary.active_prompt', to_jsonb(chosen.uuid::text) FROM chosen
@@ -71,7 +71,7 @@ SELECT p.id, p.uuid, p.user_id, p.name, p.description, p.prompt_text, p.content_
 FROM summary_prompts p
 LEFT JOIN chosen c ON c.uuid_text = p.uuid::text
     AND p.is_active
-    AND (p.user_id IS NULL OR p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    AND (p.user_id IS NULL OR p.user_id = %(actor_id)s)
     AND (%(content_type)s::text <> 'speaker_identification' OR p.content_type = %(content_type)s::text)
 WHERE c.uuid_text IS NOT NULL
    OR (p.is_system_default AND p.content_type IN (%(content_type)s::text, 'general'))

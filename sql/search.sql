@@ -5,14 +5,15 @@
 WITH query AS (
     SELECT websearch_to_tsquery('english', %(q)s) AS tsq
 ), hits AS (
-    -- A user's segments: the GIN bitmap is ANDed with a bitmap of the user's files before any row is read, so a
-    -- common word costs the user's matches, not everybody's (bench/README.md). Admins get the other branch; the
-    -- one-time filters on actor_is_admin keep both branches index-friendly in generic (prepared) plans too.
+    -- A user's segments: the GIN bitmap is ANDed with a bitmap of the files the user may read (their own and those
+    -- shared with them) before any row is read, so a common word costs the user's matches, not everybody's
+    -- (bench/README.md). An admin in the all-files view gets the other branch; the one-time filters on
+    -- actor_sees_all keep both branches index-friendly in generic (prepared) plans too.
     SELECT 'segment' AS kind, s.id, s.media_file_id, ts_rank_cd(s.search_vector, query.tsq) AS rank
     FROM query
     JOIN transcript_segments s ON s.search_vector @@ query.tsq
     WHERE NOT %(actor_sees_all)s::boolean
-      AND s.media_file_id = ANY(ARRAY(SELECT f.id FROM media_files f WHERE f.user_id = %(actor_id)s))
+      AND s.media_file_id = ANY(ARRAY(SELECT f.id FROM media_files f WHERE {{file_readable}}))
     UNION ALL
     SELECT 'segment', s.id, s.media_file_id, ts_rank_cd(s.search_vector, query.tsq)
     FROM query
@@ -23,7 +24,7 @@ WITH query AS (
     FROM query
     JOIN file_summaries fs ON fs.search_vector @@ query.tsq
     JOIN media_files f ON f.id = fs.media_file_id
-    WHERE (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    WHERE {{file_readable}}
       AND fs.status = 'completed'
       AND NOT EXISTS (
           SELECT 1 FROM file_summaries newer

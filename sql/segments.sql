@@ -37,8 +37,8 @@ COPY segment_words (segment_id, words) FROM STDIN;
 
 -- name: file_visible :scalar
 SELECT EXISTS (
-    SELECT 1 FROM media_files
-    WHERE uuid = %(file_uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    SELECT 1 FROM media_files f
+    WHERE f.uuid = %(file_uuid)s AND {{file_readable}}
 ) AS visible;
 
 -- name: transcript :many
@@ -50,21 +50,21 @@ FROM media_files f
 JOIN transcript_segments ts ON ts.media_file_id = f.id
 LEFT JOIN segment_words sw ON sw.segment_id = ts.id
 LEFT JOIN speakers sp ON sp.id = ts.speaker_id
-WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+WHERE f.uuid = %(file_uuid)s AND {{file_readable}}
 ORDER BY ts.start_time, ts.end_time, ts.id;
 
 -- name: transcript_version :one?
--- What the transcript route's ETag says, without reading a segment. No row: the file is not the actor's.
+-- What the transcript route's ETag says, without reading a segment. No row: the actor cannot see the file.
 SELECT f.id AS file_id, coalesce(v.version, 0) AS version
 FROM media_files f
 LEFT JOIN transcript_versions v ON v.media_file_id = f.id
-WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+WHERE f.uuid = %(file_uuid)s AND {{file_readable}};
 
 -- name: transcript_json :one?
 -- The transcript (or the segments overlapping [from_time, to_time)) as the API's JSON array, built by PostgreSQL
 -- in the same snapshot as the version it belongs to. Assembled as text: the words are stored `json`, copied as
 -- they are, and the separators are compact (json_build_object writes `"key" : value`, 11 % more bytes).
--- No row: the file is not the actor's.
+-- No row: the actor cannot see the file.
 SELECT f.id AS file_id, coalesce(v.version, 0) AS version, coalesce((
            SELECT '[' || string_agg(
                       '{"uuid":"' || ts.uuid::text
@@ -85,9 +85,9 @@ SELECT f.id AS file_id, coalesce(v.version, 0) AS version, coalesce((
              AND ts.start_time < coalesce(%(to_time)s::float8, 'infinity')), '[]') AS body
 FROM media_files f
 LEFT JOIN transcript_versions v ON v.media_file_id = f.id
-WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+WHERE f.uuid = %(file_uuid)s AND {{file_readable}};
 
--- name: resolve_speaker :one
+-- name: resolve_speaker :one?
 -- The segment the actor may edit, its times and its file's duration (the bounds of an edit), and the named
 -- speaker's id when that speaker belongs to the same file.
 SELECT ts.id AS segment_id, sp.id AS speaker_id, ts.start_time, ts.end_time, f.duration
@@ -95,7 +95,7 @@ FROM media_files f
 JOIN transcript_segments ts ON ts.media_file_id = f.id
 LEFT JOIN speakers sp ON sp.media_file_id = f.id AND sp.uuid = %(speaker_uuid)s
 WHERE f.uuid = %(file_uuid)s AND ts.uuid = %(segment_uuid)s
-  AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+  AND {{file_editable}};
 
 -- name: update :one?
 -- The check and the write in one statement: with `if_versions` (If-Match) the row is updated only while its
@@ -110,7 +110,7 @@ WITH updated AS (
         version = ts.version + 1
     FROM media_files f
     WHERE f.id = ts.media_file_id AND f.uuid = %(file_uuid)s AND ts.uuid = %(segment_uuid)s
-      AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+      AND {{file_editable}}
       AND (%(if_versions)s::int[] IS NULL OR ts.version = ANY(%(if_versions)s::int[]))
     RETURNING ts.id, ts.uuid, ts.start_time, ts.end_time, ts.text, ts.speaker_id, ts.version
 )
@@ -131,4 +131,4 @@ JOIN transcript_segments ts ON ts.media_file_id = f.id
 LEFT JOIN segment_words sw ON sw.segment_id = ts.id
 LEFT JOIN speakers sp ON sp.id = ts.speaker_id
 WHERE f.uuid = %(file_uuid)s AND ts.uuid = %(segment_uuid)s
-  AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+  AND {{file_readable}};

@@ -19,21 +19,21 @@ RETURNING id, uuid, name, description, 0::bigint AS speaker_count, 0::bigint AS 
 -- name: get :one
 SELECT {{profile_columns}}
 FROM speaker_profiles p
-WHERE p.uuid = %(profile_uuid)s AND (p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+WHERE p.uuid = %(profile_uuid)s AND {{profile_readable}};
 
 -- name: list :many
--- The actor's own profiles by name (keyset: pass the last name seen).
+-- The actor's own profiles and those shared with them, by name (keyset: pass the last name seen).
 SELECT {{profile_columns}}
 FROM speaker_profiles p
-WHERE p.user_id = %(actor_id)s AND (%(after_name)s::text IS NULL OR p.name > %(after_name)s::text)
+WHERE {{profile_readable}} AND (%(after_name)s::text IS NULL OR p.name > %(after_name)s::text)
 ORDER BY p.name
 LIMIT %(limit)s;
 
--- name: update :one
+-- name: update :one?
 UPDATE speaker_profiles p
 SET name = coalesce(btrim(%(name)s::text), p.name),
     description = coalesce(%(description)s::text, p.description)
-WHERE p.uuid = %(profile_uuid)s AND (p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+WHERE p.uuid = %(profile_uuid)s AND {{profile_owned}}
 RETURNING {{profile_columns}};
 
 -- name: forget_links :exec
@@ -42,18 +42,24 @@ RETURNING {{profile_columns}};
 UPDATE speakers sp SET assigned_by = NULL, confidence = NULL
 FROM speaker_profiles p
 WHERE sp.profile_id = p.id AND p.uuid = %(profile_uuid)s
-  AND (p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+  AND {{profile_owned}};
 
 -- name: delete :rowcount
 -- Speakers linked to the profile keep existing, unlinked (ON DELETE SET NULL).
-DELETE FROM speaker_profiles
-WHERE uuid = %(profile_uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+DELETE FROM speaker_profiles p
+WHERE p.uuid = %(profile_uuid)s AND {{profile_owned}};
 
 -- name: profile_visible :scalar
 SELECT EXISTS (
-    SELECT 1 FROM speaker_profiles
-    WHERE uuid = %(profile_uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    SELECT 1 FROM speaker_profiles p
+    WHERE p.uuid = %(profile_uuid)s AND {{profile_readable}}
 ) AS visible;
+
+-- name: profile_owned :scalar
+SELECT EXISTS (
+    SELECT 1 FROM speaker_profiles p
+    WHERE p.uuid = %(profile_uuid)s AND {{profile_owned}}
+) AS owned;
 
 -- name: occurrences :many
 -- Every file where a speaker is linked to the profile, with that speaker's label and talk time, newest file first;
@@ -67,8 +73,8 @@ JOIN speakers sp ON sp.profile_id = p.id
 JOIN media_files f ON f.id = sp.media_file_id
 LEFT JOIN transcript_segments ts ON ts.speaker_id = sp.id
 WHERE p.uuid = %(profile_uuid)s
-  AND (p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
-  AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+  AND {{profile_readable}}
+  AND {{file_readable}}
 GROUP BY f.id, sp.id
 ORDER BY f.upload_time DESC, f.id DESC, sp.label;
 
@@ -159,20 +165,20 @@ CROSS JOIN LATERAL (
           WHERE profile_id = p.id ORDER BY verified DESC, id DESC LIMIT 5) sp
     JOIN media_files f ON f.id = sp.media_file_id
     JOIN transcript_segments ts ON ts.speaker_id = sp.id
-    WHERE f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean
+    WHERE {{file_readable}}
     ORDER BY sp.verified DESC, ts.end_time - ts.start_time DESC, ts.id
     LIMIT 1
 ) best
-WHERE p.uuid = ANY(%(profile_uuids)s::uuid[]) AND (p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+WHERE p.uuid = ANY(%(profile_uuids)s::uuid[]) AND {{profile_readable}};
 
 -- name: merge_pair :one?
 -- The profile kept (the path's) and the one merged into it, locked until the merge commits; both the same user's.
--- No row: the kept profile is not the actor's, or the other is not a profile of its owner.
-SELECT keep.id AS keep_id, gone.id AS gone_id
-FROM speaker_profiles keep
-JOIN speaker_profiles gone ON gone.user_id = keep.user_id AND gone.uuid = %(source_profile_uuid)s
-WHERE keep.uuid = %(profile_uuid)s AND (keep.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
-FOR UPDATE OF keep, gone;
+-- Only the owner merges. No row: the kept profile is not the actor's, or the other is not a profile of its owner.
+SELECT p.id AS keep_id, gone.id AS gone_id
+FROM speaker_profiles p
+JOIN speaker_profiles gone ON gone.user_id = p.user_id AND gone.uuid = %(source_profile_uuid)s
+WHERE p.uuid = %(profile_uuid)s AND {{profile_owned}}
+FOR UPDATE OF p, gone;
 
 -- name: move_suggestions :exec
 -- The merged profile's suggestions become the kept one's. Where a speaker has an answer about both, a rejection

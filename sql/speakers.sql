@@ -19,7 +19,7 @@ FROM media_files f
 JOIN speakers sp ON sp.media_file_id = f.id
 LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
 {{speaker_talk}}
-WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+WHERE f.uuid = %(file_uuid)s AND {{file_readable}}
 ORDER BY sp.label;
 
 -- name: get :one
@@ -28,9 +28,9 @@ FROM speakers sp
 JOIN media_files f ON f.id = sp.media_file_id
 LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
 {{speaker_talk}}
-WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+WHERE sp.uuid = %(speaker_uuid)s AND {{file_readable}};
 
--- name: update :one
+-- name: update :one?
 -- NULL leaves a field as it is; an empty (or blank) name clears it.
 WITH updated AS (
     UPDATE speakers sp
@@ -41,7 +41,7 @@ WITH updated AS (
         verified = coalesce(%(verified)s::boolean, sp.verified)
     FROM media_files f
     WHERE f.id = sp.media_file_id AND sp.uuid = %(speaker_uuid)s
-      AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+      AND {{file_editable}}
     RETURNING sp.*
 )
 SELECT {{speaker_columns}}
@@ -51,16 +51,16 @@ LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
 {{speaker_talk}};
 
 -- name: assign_profile :one?
--- The profile must belong to the file's owner (and be visible to the actor); a NULL profile unassigns. A link made
+-- The profile must belong to the file's owner (and be visible to the actor: their own or shared with them); a NULL profile unassigns. A link made
 -- here is the user's (assigned_by 'user'): matching never overwrites it.
 WITH target AS (
     SELECT sp.id, f.user_id
     FROM speakers sp JOIN media_files f ON f.id = sp.media_file_id
-    WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    WHERE sp.uuid = %(speaker_uuid)s AND {{file_editable}}
 ), profile AS (
     SELECT p.id
     FROM speaker_profiles p JOIN target t ON t.user_id = p.user_id
-    WHERE p.uuid = %(profile_uuid)s::uuid AND (p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    WHERE p.uuid = %(profile_uuid)s::uuid AND {{profile_readable}}
 ), updated AS (
     UPDATE speakers sp
     SET profile_id = (SELECT id FROM profile),
@@ -75,13 +75,13 @@ JOIN media_files f ON f.id = sp.media_file_id
 LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
 {{speaker_talk}};
 
--- name: lock_merge_pair :one
+-- name: lock_merge_pair :one?
 -- Both speakers of the one file the actor may edit, locked until the merge commits.
 SELECT src.id AS source_id, tgt.id AS target_id
 FROM media_files f
 JOIN speakers src ON src.media_file_id = f.id AND src.uuid = %(source_uuid)s
 JOIN speakers tgt ON tgt.media_file_id = f.id AND tgt.uuid = %(target_uuid)s
-WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+WHERE f.uuid = %(file_uuid)s AND {{file_editable}}
 FOR UPDATE OF src, tgt;
 
 -- name: move_segments :exec
@@ -118,7 +118,7 @@ WHERE t.id = %(target_id)s;
 -- name: speaker_visible :scalar
 SELECT EXISTS (
     SELECT 1 FROM speakers sp JOIN media_files f ON f.id = sp.media_file_id
-    WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    WHERE sp.uuid = %(speaker_uuid)s AND {{file_readable}}
 ) AS visible;
 
 -- name: matches_for :many
@@ -137,16 +137,16 @@ CROSS JOIN LATERAL (
 JOIN speakers other ON other.id = m.other_id
 JOIN media_files other_file ON other_file.id = other.media_file_id
 WHERE sp.uuid = %(speaker_uuid)s
-  AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
-  AND (other_file.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+  AND {{file_readable}}
+  AND EXISTS (SELECT 1 FROM media_files f WHERE f.id = other_file.id AND {{file_readable}})
 ORDER BY m.confidence DESC, m.id;
 
 -- name: create :one?
 -- A speaker with no segments yet (to move segments to). Without a label it gets the next free SPEAKER_NN. No row:
 -- the file is not the actor's, or it already has a speaker with this label.
 WITH f AS (
-    SELECT id, user_id FROM media_files
-    WHERE uuid = %(file_uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    SELECT f.id, f.user_id FROM media_files f
+    WHERE f.uuid = %(file_uuid)s AND {{file_editable}}
 ), inserted AS (
     INSERT INTO speakers (media_file_id, user_id, label, display_name)
     SELECT f.id, f.user_id,
@@ -164,7 +164,7 @@ SELECT sp.id, sp.uuid, %(file_uuid)s::uuid AS media_file_uuid, sp.label, sp.disp
        0::float8 AS talk_time, NULL::text AS assigned_by, false AS has_voice
 FROM inserted sp;
 
--- name: lock_for_delete :one
+-- name: lock_for_delete :one?
 -- The speaker the actor may delete, locked, with its segment count, its profile, and the id of the speaker of the
 -- same file its segments should move to (NULL when none was named or it is not a speaker of this file).
 SELECT sp.id AS speaker_id, sp.profile_id,
@@ -173,7 +173,7 @@ SELECT sp.id AS speaker_id, sp.profile_id,
 FROM speakers sp
 JOIN media_files f ON f.id = sp.media_file_id
 LEFT JOIN speakers tgt ON tgt.media_file_id = f.id AND tgt.uuid = %(target_uuid)s::uuid
-WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+WHERE sp.uuid = %(speaker_uuid)s AND {{file_editable}}
 FOR UPDATE OF sp;
 
 -- name: delete_by_id :exec
@@ -187,7 +187,7 @@ FROM speakers sp
 JOIN media_files f ON f.id = sp.media_file_id
 JOIN speaker_profile_suggestions s ON s.speaker_id = sp.id AND s.status = 'pending'
 JOIN speaker_profiles p ON p.id = s.profile_id
-WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+WHERE sp.uuid = %(speaker_uuid)s AND {{file_readable}}
 ORDER BY s.confidence DESC, p.name;
 
 -- name: decide_suggestion :one?
@@ -196,7 +196,7 @@ ORDER BY s.confidence DESC, p.name;
 WITH target AS (
     SELECT sp.id, sp.profile_id, sp.embedding, f.user_id
     FROM speakers sp JOIN media_files f ON f.id = sp.media_file_id
-    WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    WHERE sp.uuid = %(speaker_uuid)s AND {{file_editable}}
 ), profile AS (
     SELECT p.id, p.embedding FROM speaker_profiles p JOIN target t ON t.user_id = p.user_id
     WHERE p.uuid = %(profile_uuid)s
@@ -222,7 +222,7 @@ WHERE id = %(speaker_id)s;
 WITH target AS (
     SELECT f.user_id
     FROM speakers sp JOIN media_files f ON f.id = sp.media_file_id
-    WHERE sp.uuid = %(speaker_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    WHERE sp.uuid = %(speaker_uuid)s AND {{file_editable}}
 ), created AS (
     INSERT INTO speaker_profiles (user_id, name)
     SELECT user_id, btrim(%(name)s::text) FROM target

@@ -1,11 +1,13 @@
 -- name: lock_file :one?
--- Serialises summary creation per file: the version is computed only after this lock is held.
-SELECT id, user_id FROM media_files
-WHERE id = %(file_id)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+-- Serialises summary creation per file: the version is computed only after this lock is held. Summarising is
+-- (re-)running processing: editors and owners.
+SELECT f.id, f.user_id FROM media_files f
+WHERE f.id = %(file_id)s AND {{file_editable}}
 FOR NO KEY UPDATE;
 
 -- name: create_pending :one?
--- No row when the prompt or the configuration is not one the acting user may use.
+-- No row when the prompt or the configuration is not one the acting user may use: a system prompt or their own,
+-- their own LLM configuration (personal: an admin's power does not reach them).
 WITH created AS (
     INSERT INTO file_summaries (media_file_id, user_id, prompt_id, llm_configuration_id, provider, model_name,
                                 version)
@@ -13,10 +15,10 @@ WITH created AS (
            coalesce((SELECT max(version) FROM file_summaries WHERE media_file_id = %(file_id)s), 0) + 1
     WHERE (%(prompt_id)s::bigint IS NULL OR EXISTS (
               SELECT 1 FROM summary_prompts p WHERE p.id = %(prompt_id)s::bigint
-                AND (p.user_id IS NULL OR p.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)))
+                AND (p.user_id IS NULL OR p.user_id = %(actor_id)s)))
       AND (%(llm_configuration_id)s::bigint IS NULL OR EXISTS (
               SELECT 1 FROM user_llm_configurations c WHERE c.id = %(llm_configuration_id)s::bigint
-                AND (c.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)))
+                AND c.user_id = %(actor_id)s))
     RETURNING *
 ), file AS (
     UPDATE media_files m SET summary_status = 'pending' FROM created WHERE m.id = created.media_file_id
@@ -80,8 +82,8 @@ SELECT id, uuid, media_file_id, user_id, prompt_id, llm_configuration_id, provid
 FROM changed;
 
 -- name: file_visible :one?
-SELECT id FROM media_files
-WHERE uuid = %(file_uuid)s AND (user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+SELECT f.id FROM media_files f
+WHERE f.uuid = %(file_uuid)s AND {{file_readable}};
 
 -- name: list_for_file :many
 SELECT s.id, s.uuid, s.media_file_id, s.user_id, s.prompt_id, s.llm_configuration_id, s.provider, s.model_name,
@@ -89,8 +91,8 @@ SELECT s.id, s.uuid, s.media_file_id, s.user_id, s.prompt_id, s.llm_configuratio
        s.follow_up_items, s.raw_response, s.error_message, s.input_tokens, s.output_tokens, s.processing_ms,
        s.started_at, s.completed_at, s.created_at, s.updated_at
 FROM file_summaries s
-JOIN media_files m ON m.id = s.media_file_id
-WHERE m.uuid = %(file_uuid)s AND (m.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+JOIN media_files f ON f.id = s.media_file_id
+WHERE f.uuid = %(file_uuid)s AND {{file_readable}}
 ORDER BY s.version DESC
 LIMIT %(limit)s;
 
@@ -100,8 +102,8 @@ SELECT s.id, s.uuid, s.media_file_id, s.user_id, s.prompt_id, s.llm_configuratio
        s.follow_up_items, s.raw_response, s.error_message, s.input_tokens, s.output_tokens, s.processing_ms,
        s.started_at, s.completed_at, s.created_at, s.updated_at
 FROM file_summaries s
-JOIN media_files m ON m.id = s.media_file_id
-WHERE s.uuid = %(uuid)s AND (m.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+JOIN media_files f ON f.id = s.media_file_id
+WHERE s.uuid = %(uuid)s AND {{file_readable}};
 
 -- name: get_by_id :one?
 -- For the worker, which re-reads by id inside its own transaction.
@@ -117,8 +119,8 @@ FROM file_summaries WHERE id = %(summary_id)s;
 WITH target AS (
     SELECT s.id, s.media_file_id, s.status
     FROM file_summaries s
-    JOIN media_files m ON m.id = s.media_file_id
-    WHERE s.uuid = %(uuid)s AND (m.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    JOIN media_files f ON f.id = s.media_file_id
+    WHERE s.uuid = %(uuid)s AND {{file_editable}}
     FOR UPDATE OF s
 ), deleted AS (
     DELETE FROM file_summaries s

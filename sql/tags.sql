@@ -8,11 +8,12 @@ RETURNING id, uuid, name, created_at;
 SELECT id, uuid, name, created_at FROM tags WHERE name = %(name)s;
 
 -- name: attach :scalar
--- Whether the file is visible to the actor; the tag is attached only then, and attaching twice changes nothing.
+-- Whether the actor may edit the file's tags (editor or owner); the tag is attached only then, and attaching twice
+-- changes nothing. False: repo/access.py tells 404 from 403.
 WITH file AS (
     SELECT f.id
     FROM media_files f
-    WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    WHERE f.uuid = %(file_uuid)s AND {{file_editable}}
 ), attached AS (
     INSERT INTO file_tags (media_file_id, tag_id)
     SELECT file.id, %(tag_id)s::bigint FROM file
@@ -27,7 +28,7 @@ WHERE ft.media_file_id = f.id
   AND ft.tag_id = t.id
   AND f.uuid = %(file_uuid)s
   AND t.name = %(name)s
-  AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean);
+  AND {{file_editable}};
 
 -- name: list_with_counts :many
 -- Counts only the files the actor can see; tags on none of them are left out.
@@ -35,7 +36,7 @@ SELECT t.name, t.uuid, count(*) AS file_count
 FROM tags t
 JOIN file_tags ft ON ft.tag_id = t.id
 JOIN media_files f ON f.id = ft.media_file_id
-WHERE f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean
+WHERE {{file_readable}}
 GROUP BY t.id
 ORDER BY t.name;
 
@@ -44,13 +45,13 @@ SELECT t.id, t.uuid, t.name, t.created_at
 FROM media_files f
 JOIN file_tags ft ON ft.media_file_id = f.id
 JOIN tags t ON t.id = ft.tag_id
-WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+WHERE f.uuid = %(file_uuid)s AND {{file_readable}}
 ORDER BY t.name;
 
 -- name: file_visible :scalar
 SELECT EXISTS (
     SELECT 1 FROM media_files f
-    WHERE f.uuid = %(file_uuid)s AND (f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
+    WHERE f.uuid = %(file_uuid)s AND {{file_readable}}
 ) AS file_visible;
 
 -- name: list_unused :many

@@ -3,7 +3,8 @@
 -- per 256-d pair, too slow for a user with 20,000 speakers (bench/README.md §7), so each embedding also carries a
 -- 256-bit SimHash signature (repo/voices.py) and candidates are screened by Hamming distance first, on an
 -- index-only scan of speakers_voice_idx; only the candidates' embeddings are read and compared exactly.
--- Matching never leaves the file owner's rows: every join is on user_id = %(user_id)s.
+-- Matching never leaves the file owner's rows (every join is on user_id = %(user_id)s), except that profiles shared
+-- with the owner are suggested too (match_profiles).
 
 -- name: set_speaker_embedding :rowcount
 UPDATE speakers
@@ -25,15 +26,17 @@ DELETE FROM speaker_matches
 WHERE speaker1_id IN (SELECT id FROM mine) OR speaker2_id IN (SELECT id FROM mine);
 
 -- name: match_profiles :many
--- The file's speakers against the owner's profiles. Pairs at or above %(suggest)s become pending suggestions, or
--- refresh the confidence of an existing one (a rejected or accepted suggestion keeps its status).
+-- The file's speakers against the profiles the owner may read: their own and those shared with them (a team
+-- recognises the same voices; sql/fragments.sql profile_readable, the owner as the actor). Pairs at or above
+-- %(suggest)s become pending suggestions, or refresh the confidence of an existing one (a rejected or accepted
+-- suggestion keeps its status).
 WITH new AS (
     SELECT id, embedding, embedding_signature FROM speakers
     WHERE media_file_id = %(file_id)s AND user_id = %(user_id)s AND embedding IS NOT NULL
 ), found AS (
     SELECT new.id AS speaker_id, p.id AS profile_id, voice_similarity(new.embedding, p.embedding) AS similarity
     FROM new
-    JOIN speaker_profiles p ON p.user_id = %(user_id)s AND p.embedding_signature IS NOT NULL
+    JOIN speaker_profiles p ON {{profile_readable}} AND p.embedding_signature IS NOT NULL
     WHERE bit_count(new.embedding_signature # p.embedding_signature) <= %(max_bits)s
 ), kept AS (
     SELECT speaker_id, profile_id, least(1.0, similarity) AS similarity FROM found WHERE similarity >= %(suggest)s

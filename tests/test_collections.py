@@ -148,7 +148,7 @@ def test_adding_a_file_the_actor_cannot_see_adds_nothing(conn: Conn) -> None:
 
 
 def test_an_admin_cannot_put_one_users_file_in_another_users_collection(conn: Conn) -> None:
-    owner, other, admin = factories.user(conn), factories.user(conn), factories.user(conn, admin=True)
+    owner, other, admin = factories.user(conn), factories.user(conn), factories.user(conn, admin=True).seeing_all()
     collection = CollectionRepository(conn).create(owner, "Owner's")
     (foreign,) = files_of(conn, other, 1)
     (own,) = files_of(conn, owner, 1)
@@ -185,10 +185,14 @@ def test_another_user_gets_not_found_from_every_method(conn: Conn) -> None:
     assert (survived.name, survived.file_count) == ("Private", 2)
 
 
-def test_an_admin_manages_any_collection(conn: Conn) -> None:
-    owner, admin = factories.user(conn), factories.user(conn, admin=True)
+def test_an_admin_manages_any_collection_in_the_all_files_view(conn: Conn) -> None:
+    owner, plain_admin = factories.user(conn), factories.user(conn, admin=True)
+    admin = plain_admin.seeing_all()
     collections = CollectionRepository(conn)
     collection = collections.create(owner, "Watched")
+    assert collections.list(plain_admin) == []
+    with pytest.raises(NotFound):
+        collections.update(plain_admin, collection.uuid, description="by admin")
     assert collection.uuid in {c.uuid for c in collections.list(admin)}
     assert collections.update(admin, collection.uuid, description="by admin").description == "by admin"
     collections.delete(admin, collection.uuid)

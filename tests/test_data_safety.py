@@ -184,6 +184,38 @@ def _populate(url: str) -> None:
             )
         conn.execute("INSERT INTO file_tags (media_file_id, tag_id) SELECT m.id, t.id FROM media_files m, tags t")
         conn.execute("DELETE FROM tags WHERE id = (SELECT min(id) FROM tags)")  # a gap in an identity sequence
+        # Step 17: a group of both users, shares of each kind of object, a public link (its token's hash: bytea)
+        first, second = users[0].id, users[1].id
+        group_id = conn.execute(
+            "INSERT INTO groups (name, description, created_by) VALUES (%s, %s, %s) RETURNING id",
+            [AWKWARD[6][:200] or "g", AWKWARD[2][:2000], first],
+        ).fetchone()
+        assert group_id is not None
+        conn.execute(
+            "INSERT INTO group_members (group_id, user_id, role) VALUES (%s, %s, 'owner'), (%s, %s, 'member')",
+            [group_id[0], first, group_id[0], second],
+        )
+        conn.execute(
+            "INSERT INTO shares (media_file_id, user_id, role, shared_by) "
+            "SELECT id, %s, 'editor', user_id FROM media_files WHERE user_id = %s",
+            [second, first],
+        )
+        conn.execute(
+            "INSERT INTO shares (collection_id, group_id, role, shared_by) "
+            "SELECT id, %s, 'viewer', user_id FROM collections WHERE user_id = %s",
+            [group_id[0], first],
+        )
+        conn.execute(
+            "INSERT INTO shares (speaker_profile_id, group_id, role, shared_by) "
+            "SELECT id, %s, 'commenter', user_id FROM speaker_profiles WHERE user_id = %s",
+            [group_id[0], first],
+        )
+        conn.execute(
+            "INSERT INTO public_links (media_file_id, token_hash, created_by, expires_at) "
+            "SELECT id, sha256(convert_to(uuid::text, 'UTF8')), user_id, now() + interval '7 days' "
+            "FROM media_files WHERE user_id = %s",
+            [first],
+        )
 
 
 def _tables(conn: psycopg.Connection[Any]) -> list[str]:

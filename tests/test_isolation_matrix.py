@@ -86,8 +86,21 @@ OWN_SCOPE: dict[Key, str] = {
     ("GET", "/api/notifications/preferences"): "the caller's",
     ("PUT", "/api/notifications/preferences"): "the caller's",
     ("GET", "/api/tasks"): "the caller's tasks",
+    ("GET", "/api/groups"): "the groups the caller is in",
+    ("POST", "/api/groups"): "creates one the caller owns",
+    ("GET", "/api/shared-with-me"): "what others shared with the caller",
 }
-PUBLIC: set[Key] = {("GET", "/api/health"), ("POST", "/api/auth/register"), ("POST", "/api/auth/token")}
+# Public, token-scoped: no authentication, and nothing addressed but through a link's secret token (its one file, read
+# as that file's owner); no path takes a file's, a user's or any other identifier. Checked below with A's link.
+TOKEN_SCOPED: dict[Key, str] = {
+    ("GET", "/api/public/{token}"): "a public link's one file, to whoever holds the link's token",
+}
+PUBLIC: set[Key] = {
+    ("GET", "/api/health"),
+    ("POST", "/api/auth/register"),
+    ("POST", "/api/auth/token"),
+    *TOKEN_SCOPED,
+}
 
 # What a path parameter names: `{uuid}` by the path's first segment, the others by their own name.
 UUID_PATH_RESOURCE = {
@@ -101,9 +114,19 @@ UUID_PATH_RESOURCE = {
     "prompts": "prompt",
     "summaries": "summary",
     "admin": "user",
+    "groups": "group",
 }
-OTHER_PATH_RESOURCE = {"segment_uuid": "segment", "id": "task", "profile_uuid": "profile", "import_uuid": "url_import"}
-VALUE_PATH_PARAM = {"name": "tag_name", "key": "setting_key"}  # values, not another user's identifiers
+OTHER_PATH_RESOURCE = {
+    "segment_uuid": "segment",
+    "id": "task",
+    "profile_uuid": "profile",
+    "import_uuid": "url_import",
+    "user_uuid": "group_member",  # /api/groups/{uuid}/members/{user_uuid}
+    "share_uuid": "share",  # a share of the object the path names first: "file_share", "collection_share"...
+    "link_uuid": "public_link",
+}
+# values, not another user's identifiers (a link's token is the key itself: TOKEN_SCOPED routes)
+VALUE_PATH_PARAM = {"name": "tag_name", "key": "setting_key", "token": "link_token"}
 
 # Identifier fields of bodies and queries, and the resource each names.
 UUID_FIELDS = {
@@ -125,7 +148,18 @@ UUID_FIELDS = {
     "cursor": "notification",
     "summary.active_prompt": "prompt",  # PUT /api/settings
     "value": "prompt",  # PUT /api/settings/summary.active_prompt (the only setting whose value is a uuid)
+    "group_uuid": "group",  # sharing with a group
 }
+# Body values a generated one would not do: an account that exists (INVITEE, registered by the test) for adding a
+# member, and a share's one grantee (the group; user_email and group_uuid exclude each other).
+INVITEE = "matrix-invitee@example.com"
+SHARE_ROUTES = [("POST", f"/api/{kind}/{{uuid}}/shares") for kind in ("files", "collections", "speaker-profiles")]
+BODY_VALUES: dict[Key, dict[str, Any]] = {
+    ("POST", "/api/groups/{uuid}/members"): {"email": INVITEE},
+    **{route: {"user_email": None} for route in SHARE_ROUTES},
+}
+# Optional body fields left out of the generated bodies, and why.
+LEFT_OUT = {"expires_at": "a public link expires in `expires_in_days` or at `expires_at`, not both"}
 # patterned fields
 STRING_EXAMPLES = {
     "base_url": "http://127.0.0.1:9",
@@ -158,6 +192,10 @@ TOLERATED: dict[tuple[str, str, str], str] = {
             ("POST", "/api/speaker-profiles/{uuid}/merge", "body.source_profile_uuid"),
         ]
     },
+    **{
+        (*route, "body.group_uuid"): "409 naming group_uuid: a group B is not in answers exactly as an unknown one"
+        for route in SHARE_ROUTES
+    },
 }
 
 # Routes that read a multipart body (endpoint.body_parser): a well-formed one, so that only ownership is judged.
@@ -177,6 +215,9 @@ CONTROL_FIRST: list[Key] = [
 CONTROL_DESTRUCTIVE: list[Key] = [
     ("POST", "/api/files/{uuid}/speakers/merge"),
     ("POST", "/api/speaker-profiles/{uuid}/merge"),  # profile2 goes
+    # before the deletes of the objects and the group they name
+    *[("DELETE", f"{path}/{{share_uuid}}") for _, path in SHARE_ROUTES],
+    ("DELETE", "/api/groups/{uuid}/members/{user_uuid}"),
 ]
 # B's own calls that must come after the other writes: "remember this voice" links the profile of the name it is
 # given, which the rename of B's profile (PUT /api/speaker-profiles/{uuid}) gives that profile first.
@@ -265,11 +306,18 @@ def _value(name: str, schema: dict[str, Any], defs: dict[str, Any], uuid_of: Cal
     return "hijack"
 
 
-def example_body(model: type[BaseModel], uuid_of: Callable[[str], str]) -> dict[str, Any]:
-    """Every field filled (optional ones too, so that a leak would change something), valid for the model."""
+def example_body(
+    model: type[BaseModel], uuid_of: Callable[[str], str], given: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Every field filled (optional ones too, so that a leak would change something, but for those that exclude
+    another: LEFT_OUT), valid for the model; `given` values are taken as they are."""
     schema = model.model_json_schema()
     defs = schema.get("$defs", {})
-    body = {name: _value(name, prop, defs, uuid_of) for name, prop in schema.get("properties", {}).items()}
+    given = given or {}
+    properties = {name: prop for name, prop in schema.get("properties", {}).items() if name not in LEFT_OUT}
+    body = {
+        name: given[name] if name in given else _value(name, prop, defs, uuid_of) for name, prop in properties.items()
+    }
     model.model_validate(body)  # a body the route would refuse with 422 proves nothing
     return body
 
@@ -308,7 +356,10 @@ def slots_of(endpoint: Endpoint) -> list[Slot]:
             slots.append(Slot("path", name, UUID_PATH_RESOURCE[first]))
         else:
             assert name in OTHER_PATH_RESOURCE, f"{endpoint.path}: classify path parameter {name!r}"
-            slots.append(Slot("path", name, OTHER_PATH_RESOURCE[name]))
+            kind = OTHER_PATH_RESOURCE[name]
+            if kind == "share":
+                kind = f"{UUID_PATH_RESOURCE[endpoint.path.split('/')[2]]}_share"
+            slots.append(Slot("path", name, kind))
     slots += [Slot("body", name, UUID_FIELDS[name]) for name in identifier_fields(endpoint.body)]
     slots += [Slot("query", name, UUID_FIELDS[name]) for name in identifier_fields(endpoint.query)]
     return slots
@@ -338,7 +389,8 @@ def build(endpoint: Endpoint, source: Callable[[Slot], Ids], values: Ids, search
         return values[VALUE_PATH_PARAM[name]] if name in VALUE_PATH_PARAM else fill("path", name)
 
     path = PATH_PARAM.sub(path_value, endpoint.path)
-    body = example_body(endpoint.body, lambda name: fill("body", name)) if endpoint.body is not None else None
+    given = BODY_VALUES.get(key_of(endpoint))
+    body = example_body(endpoint.body, lambda name: fill("body", name), given) if endpoint.body is not None else None
     params = example_query(endpoint.query, lambda name: fill("query", name), search)
     return Request(endpoint.method, path, body, params, MULTIPART_BODIES.get(key_of(endpoint)))
 
@@ -434,11 +486,26 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
             [f"{marker} bottom line", f"{marker} brief", summary["uuid"]],
         )
     ok(client.put("/api/settings/ui.theme", headers=headers, json={"value": "dark"}))
+    team = ok(client.post("/api/groups", headers=headers, json={"name": f"{marker} team"}), 201)["uuid"]
+    member_email = f"{marker}-member-{secrets.token_hex(3)}@example.com"
+    member = client.get("/api/users/me", headers=register(client, member_email)).json()["uuid"]
+    ok(client.post(f"/api/groups/{team}/members", headers=headers, json={"email": member_email}), 201)
+    object_shares = {
+        kind: ok(client.post(f"/api/{path}/{uuid}/shares", headers=headers, json={"group_uuid": team, "role": role}))[
+            "uuid"
+        ]
+        for kind, path, uuid, role in [
+            ("file_share", "files", file_uuid, "editor"),
+            ("collection_share", "collections", collection["uuid"], "commenter"),
+            ("profile_share", "speaker-profiles", profile["uuid"], "viewer"),
+        ]
+    }
     ok(client.put("/api/notifications/preferences", headers=headers, json={"system": False}))
     notification = ok(client.get("/api/notifications", headers=headers))["items"][0]["uuid"]
     url_import = ok(
         client.post("/api/files/from-url", headers=headers, json={"url": f"http://93.184.216.34/{marker}"}), 202
     )
+    public_link = ok(client.post(f"/api/files/{file_uuid}/links", headers=headers, json={"expires_in_days": 7}), 201)
     ids = {
         "user": str(user_uuid),
         "file": file_uuid,
@@ -457,6 +524,11 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "task": summary["task_id"],
         "notification": notification,
         "url_import": url_import["uuid"],
+        "group": team,
+        "group_member": member,
+        **object_shares,
+        "public_link": public_link["uuid"],
+        "link_token": public_link["token"],
         "tag_name": tag_name,
         "setting_key": "ui.theme",
     }
@@ -503,6 +575,15 @@ A_ROWS: dict[str, str] = {
     "notification_preferences": OWNED_BY,
     "url_imports": OWNED_BY,
     "import_origins": "FALSE",  # written only by `opentr import`, never through the API
+    # Step 17: what A created or is a member of, and what is shared on A's objects, with A or with A's groups.
+    "groups": "created_by = %(u)s OR id IN (SELECT group_id FROM group_members WHERE user_id = %(u)s)",
+    "group_members": "user_id = %(u)s OR group_id IN (SELECT group_id FROM group_members WHERE user_id = %(u)s) "
+    "OR group_id IN (SELECT id FROM groups WHERE created_by = %(u)s)",
+    "shares": f"shared_by = %(u)s OR {OWNED_BY} OR {OF_FILES} "
+    "OR collection_id IN (SELECT id FROM collections WHERE user_id = %(u)s) "
+    "OR speaker_profile_id IN (SELECT id FROM speaker_profiles WHERE user_id = %(u)s) "
+    "OR group_id IN (SELECT group_id FROM group_members WHERE user_id = %(u)s)",
+    "public_links": f"created_by = %(u)s OR {OF_FILES}",
 }
 
 
@@ -555,12 +636,16 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
     # Every route is classified; the tables hold no stale entries.
     stale = set(OWN_SCOPE) - set(keys)
     assert not stale, f"OWN_SCOPE names routes that do not exist: {stale}"
-    addressing = [e for e in endpoints if not e.admin and key_of(e) not in OWN_SCOPE]
+    stale_public = set(TOKEN_SCOPED) - set(keys)
+    assert not stale_public, f"TOKEN_SCOPED names routes that do not exist: {stale_public}"
+    addressing = [e for e in endpoints if not e.admin and key_of(e) not in OWN_SCOPE and key_of(e) not in TOKEN_SCOPED]
     for endpoint in endpoints:
         key, slots = key_of(endpoint), slots_of(endpoint)
         assert endpoint.admin == endpoint.path.startswith("/api/admin/"), f"{key}: admin routes live under /api/admin"
         assert not (endpoint.admin and key in OWN_SCOPE), f"{key} is an admin route: remove it from OWN_SCOPE"
-        if key in OWN_SCOPE:
+        if key in TOKEN_SCOPED:
+            assert PATH_PARAM.findall(endpoint.path) == ["token"] and not slots, f"{key}: the token and nothing else"
+        elif key in OWN_SCOPE:
             assert not [s for s in slots if s.place == "path"], f"{key} addresses a resource by path: not OWN_SCOPE"
         elif not endpoint.admin:
             assert any(s.place == "path" for s in slots), (
@@ -572,8 +657,22 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
 
     a = own_everything(client, fresh_url, "alphasecret", 1.0)
     b = own_everything(client, fresh_url, "bravo", 1.5)
+    register(client, INVITEE)  # the account the controls add to B's group
     assert set(a.ids.values()) & set(b.ids.values()) == {"ui.theme"}, "distinct resources, the same setting key"
     nowhere = {kind: str(uuid.uuid4()) for kind in a.ids} | {"task": f"summary-{uuid.uuid4()}"}
+    # Token-scoped routes (before the snapshot: a view counts a use of A's link): A's link shows its one file to
+    # anyone, and nothing that identifies A or A's rows; a token that is no link (B's changed by a character) is 404.
+    for endpoint in endpoints:
+        if key_of(endpoint) not in TOKEN_SCOPED:
+            continue
+        shown = client.get(build(endpoint, lambda _slot: a.ids, a.ids).path)
+        assert shown.status_code == 200 and "alphasecret title" in shown.text, shown.text
+        hidden = [a.ids[k] for k in ("file", "user", "comment", "collection", "segment", "speaker", "public_link")]
+        assert not [v for v in hidden if v in shown.text], f"{key_of(endpoint)} shows A's identifiers"
+        assert "alphasecret c" not in shown.text, "comments are not public"
+        forged = {**b.ids, "link_token": b.ids["link_token"][:-1] + ("A" if b.ids["link_token"][-1] != "A" else "B")}
+        assert client.get(build(endpoint, lambda _slot: b.ids, forged).path).status_code == 404
+
     storage = app_settings.storage_dir
     before = snapshot(fresh_url, a.actor.id, storage)
     calls: list[str] = []
@@ -686,3 +785,172 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
     assert len(calls) > 3 * len(endpoints)
     for path in (f"/api/files/{a.ids['file']}", f"/api/summaries/{a.ids['summary']}", f"/api/tasks/{a.ids['task']}"):
         assert client.get(path, headers=a.headers).status_code == 200, path
+
+
+# --- roles (Step 17): every file route x every kind of principal --------------------------------------------------
+
+# The rank each route that addresses a file (or a row of one) by path needs (repo/access.py): 1 viewer, 2 commenter,
+# 3 editor, 4 owner; "author": only the comment's author. A route addressing a file by path that is missing here
+# fails the test below; other helpers' routes (shares, public links) are classified in the tables above.
+FILE_ROUTE_RANK: dict[Key, int | str] = {
+    ("GET", "/api/files/{uuid}"): 1,
+    ("PUT", "/api/files/{uuid}"): 3,
+    ("DELETE", "/api/files/{uuid}"): 4,
+    ("GET", "/api/files/{uuid}/status"): 1,
+    ("POST", "/api/files/{uuid}/cancel"): 3,
+    ("POST", "/api/files/{uuid}/retry"): 3,
+    ("POST", "/api/files/{uuid}/reprocess"): 3,
+    ("POST", "/api/files/{uuid}/rerun"): 3,
+    ("PUT", "/api/files/{uuid}/transcript"): 3,
+    ("GET", "/api/files/{uuid}/content"): 1,
+    ("GET", "/api/files/{uuid}/thumbnail"): 1,
+    ("GET", "/api/files/{uuid}/transcript"): 1,
+    ("GET", "/api/files/{uuid}/transcript/segments/{segment_uuid}"): 1,
+    ("PUT", "/api/files/{uuid}/transcript/segments/{segment_uuid}"): 3,
+    ("GET", "/api/files/{uuid}/subtitles"): 1,
+    ("GET", "/api/files/{uuid}/waveform"): 1,
+    ("GET", "/api/files/{uuid}/export"): 1,
+    ("GET", "/api/files/{uuid}/analytics"): 1,
+    ("POST", "/api/files/{uuid}/tags"): 3,
+    ("DELETE", "/api/files/{uuid}/tags/{name}"): 3,
+    ("GET", "/api/files/{uuid}/comments"): 1,
+    ("POST", "/api/files/{uuid}/comments"): 2,
+    ("PUT", "/api/comments/{uuid}"): "author",
+    ("DELETE", "/api/comments/{uuid}"): 4,  # its author too (tests/test_access.py); here the owner wrote it
+    ("GET", "/api/files/{uuid}/speakers"): 1,
+    ("POST", "/api/files/{uuid}/speakers"): 3,
+    ("POST", "/api/files/{uuid}/speakers/merge"): 3,
+    ("PUT", "/api/speakers/{uuid}"): 3,
+    ("DELETE", "/api/speakers/{uuid}"): 3,
+    ("POST", "/api/speakers/{uuid}/verify"): 3,
+    ("PUT", "/api/speakers/{uuid}/profile"): 3,
+    ("GET", "/api/speakers/{uuid}/matches"): 1,
+    ("GET", "/api/speakers/{uuid}/suggestions"): 1,
+    ("POST", "/api/speakers/{uuid}/suggestions/{profile_uuid}/accept"): 3,
+    ("POST", "/api/speakers/{uuid}/suggestions/{profile_uuid}/reject"): 3,
+    ("POST", "/api/speakers/{uuid}/remember"): 3,
+    ("POST", "/api/files/{uuid}/summaries"): 3,
+    ("GET", "/api/files/{uuid}/summaries"): 1,
+    ("GET", "/api/summaries/{uuid}"): 1,
+    ("DELETE", "/api/summaries/{uuid}"): 3,
+    # sharing is the owner's (web/shares.py)
+    ("GET", "/api/files/{uuid}/shares"): 4,
+    ("POST", "/api/files/{uuid}/shares"): 4,
+    ("DELETE", "/api/files/{uuid}/shares/{share_uuid}"): 4,
+    ("POST", "/api/files/{uuid}/links"): 4,  # public links are the owner's (repo/public_links.py)
+    ("GET", "/api/files/{uuid}/links"): 4,
+    ("DELETE", "/api/files/{uuid}/links/{link_uuid}"): 4,
+}
+FILE_KINDS = {"file", "segment", "speaker", "comment", "summary"}
+# Each principal's rank on A's file (None: no credentials); the admin's view=all acts with the owner's rank but is
+# not the author of A's comment.
+PRINCIPAL_RANK: dict[str, int | None] = {
+    "owner": 4,
+    "editor": 3,
+    "commenter": 2,
+    "viewer via user share": 1,
+    "viewer via group share": 1,
+    "viewer via collection share": 1,
+    "non-member": 0,
+    "admin": 0,
+    "admin with view=all": 4,
+    "anonymous": None,
+}
+
+
+def expected_status(needed: int | str, principal: str) -> int | None:
+    """401 / 404 / 403 for a refusal; None when the principal may do it."""
+    rank = PRINCIPAL_RANK[principal]
+    if rank is None:
+        return 401
+    if rank == 0:
+        return 404
+    if needed == "author":
+        return None if principal == "owner" else 403
+    assert isinstance(needed, int)
+    return None if rank >= needed else 403
+
+
+def test_every_file_route_answers_each_role_by_the_rank_it_needs(
+    client: Any, fresh_url: str, app_settings: Settings
+) -> None:
+    """Every file route x {owner, editor, commenter, viewer via a user / group / collection share, non-member,
+    admin, admin with ?view=all, anonymous}: a refusal is 401, 404 (cannot see the file) or 403 (sees it, below the
+    rank), and changes nothing of A's; a permitted read answers as it does to the owner. Permitted writes are not
+    sent here (they would change the state the next calls need): tests/test_access.py makes them."""
+    endpoints = [e for e in all_endpoints() if e.path.startswith("/api/") and not e.admin]
+    keys = {key_of(e) for e in endpoints}
+    stale = set(FILE_ROUTE_RANK) - keys
+    assert not stale, f"FILE_ROUTE_RANK names routes that do not exist: {stale}"
+    file_routes = []
+    for endpoint in endpoints:
+        if any(s.place == "path" and s.kind in FILE_KINDS for s in slots_of(endpoint)):
+            assert key_of(endpoint) in FILE_ROUTE_RANK, (
+                f"{key_of(endpoint)}: declare the rank it needs in FILE_ROUTE_RANK"
+            )
+            file_routes.append(endpoint)
+
+    a = own_everything(client, fresh_url, "alphasecret", 1.0)
+    people = {name: register(client) for name in PRINCIPAL_RANK if name not in ("owner", "anonymous")}
+    make_admin(fresh_url, people["admin"], client)
+    make_admin(fresh_url, people["admin with view=all"], client)
+    user_ids = {
+        name: _one(
+            fresh_url, "SELECT id FROM users WHERE email = %s", client.get("/api/users/me", headers=h).json()["email"]
+        )
+        for name, h in people.items()
+    }
+    file_id = _one(fresh_url, "SELECT id FROM media_files WHERE uuid = %s", a.ids["file"])
+    collection_id = _one(fresh_url, "SELECT id FROM collections WHERE uuid = %s", a.ids["collection"])
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        for name, role in (("editor", "editor"), ("commenter", "commenter"), ("viewer via user share", "viewer")):
+            conn.execute(
+                "INSERT INTO shares (media_file_id, user_id, role, shared_by) VALUES (%s, %s, %s, %s)",
+                [file_id, user_ids[name], role, a.actor.id],
+            )
+        group = conn.execute(
+            "INSERT INTO groups (name, created_by) VALUES ('Redaktion 編集部', %s) RETURNING id", [a.actor.id]
+        ).fetchone()
+        assert group is not None
+        conn.execute(
+            "INSERT INTO group_members (group_id, user_id) VALUES (%s, %s)",
+            [group[0], user_ids["viewer via group share"]],
+        )
+        conn.execute(
+            "INSERT INTO shares (media_file_id, group_id, role, shared_by) VALUES (%s, %s, 'viewer', %s)",
+            [file_id, group[0], a.actor.id],
+        )
+        conn.execute(
+            "INSERT INTO shares (collection_id, user_id, role, shared_by) VALUES (%s, %s, 'viewer', %s)",
+            [collection_id, user_ids["viewer via collection share"], a.actor.id],
+        )
+    headers_of = {"owner": a.headers, "anonymous": {}, **people}
+    storage = app_settings.storage_dir
+    before = snapshot(fresh_url, a.actor.id, storage)
+
+    failures = []
+    for endpoint in file_routes:
+        request = build(endpoint, lambda _slot: a.ids, a.ids)
+        needed = FILE_ROUTE_RANK[key_of(endpoint)]
+        baseline: int | None = None
+        for principal in PRINCIPAL_RANK:
+            expected = expected_status(needed, principal)
+            if expected is None and endpoint.method != "GET":
+                continue  # a permitted write: tests/test_access.py
+            params = {**request.params, **({"view": "all"} if principal == "admin with view=all" else {})}
+            response = client.request(
+                request.method,
+                request.path,
+                headers=headers_of[principal],
+                json=request.json,
+                params=params,
+                files=request.files,
+            )
+            if principal == "owner":
+                baseline = response.status_code
+                assert baseline < 400, f"{key_of(endpoint)}: the owner got {baseline}: {response.text[:300]}"
+            want = baseline if expected is None else expected
+            if response.status_code != want:
+                failures.append(f"{endpoint.method} {endpoint.path} as {principal}: {response.status_code} not {want}")
+    assert not failures, "\n".join(failures)
+    assert snapshot(fresh_url, a.actor.id, storage) == before, "a refused call changed A's data"

@@ -170,13 +170,15 @@ def test_another_users_configuration_behaves_like_a_missing_one(conn: Conn) -> N
     assert repo.api_key(me, mine.uuid) == SECRET and len(repo.tests_for(me, mine.uuid)) == 1
 
 
-def test_an_admin_reaches_any_configuration(conn: Conn) -> None:
+def test_a_configuration_is_personal_even_for_an_admin(conn: Conn) -> None:
     me, admin = factories.user(conn), factories.user(conn, admin=True)
     repo = _repo(conn)
     mine = repo.create(me, "work", "openai", "gpt-4o")
-    repo.update(admin, mine.uuid, api_key=SECRET)
-    assert repo.api_key(me, mine.uuid) == SECRET  # sealed for the owner, not for the admin
-    assert repo.activate(admin, mine.uuid).is_active
+    for view in (admin, admin.seeing_all()):
+        with pytest.raises(NotFound):
+            repo.update(view, mine.uuid, api_key=SECRET)
+        with pytest.raises(NotFound):
+            repo.activate(view, mine.uuid)
     assert repo.active(admin) is None
 
 

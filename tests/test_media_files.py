@@ -229,10 +229,11 @@ def test_worker_writes_of_a_missing_file_are_not_found(
 # -- ownership ---------------------------------------------------------------------------------------------------
 
 
-def test_another_users_file_is_not_found_by_every_method_while_an_admin_sees_it(
+def test_another_users_file_is_not_found_by_every_method_while_an_admin_sees_it_only_in_the_all_files_view(
     conn: Conn, files: MediaFileRepository
 ) -> None:
     owner, stranger, admin = factories.user(conn), factories.user(conn), factories.user(conn, admin=True)
+    plain_admin, admin = admin, admin.seeing_all()
     _, stuck = factories.media_file(conn, owner, status="processing", task_last_update=T0)
     _, errored = factories.media_file(conn, owner, status="error", file_hash=HASH_A)
     _, fresh = factories.media_file(conn, owner)
@@ -249,11 +250,13 @@ def test_another_users_file_is_not_found_by_every_method_while_an_admin_sees_it(
         "reprocess": lambda a: files.reprocess(a, errored),
         "delete": lambda a: files.delete(a, errored),
     }
-    for name, attempt in attempts.items():
-        with pytest.raises(NotFound), conn.transaction():
-            attempt(stranger)
-            pytest.fail(f"{name} let another user reach the file")
+    for who in (stranger, plain_admin):
+        for name, attempt in attempts.items():
+            with pytest.raises(NotFound), conn.transaction():
+                attempt(who)
+                pytest.fail(f"{name} let another user reach the file")
     assert files.list_page(stranger).items == []
+    assert files.list_page(plain_admin).items == []
     assert files.stuck_for(stranger, older_than_seconds=60) == []
     assert files.find_duplicate(stranger, HASH_A) is None
     assert files.get(owner, errored).title is None

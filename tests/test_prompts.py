@@ -119,7 +119,11 @@ def test_another_users_prompt_behaves_like_a_missing_one(conn: Conn) -> None:
     assert all(p.uuid != mine.uuid for p in repo.list(other))
     assert repo.active(other).name == GENERAL
     assert repo.get(me, mine.uuid).prompt_text == "secret instructions"
-    assert repo.get(admin, mine.uuid) == repo.get(me, mine.uuid)
+    for view in (admin, admin.seeing_all()):  # personal: not even an admin's all-files view reaches it
+        with pytest.raises(NotFound):
+            repo.get(view, mine.uuid)
+        with pytest.raises(NotFound):
+            repo.update(view, mine.uuid, prompt_text="x")
 
 
 def test_active_prompt_choice_and_fallbacks(conn: Conn) -> None:

@@ -99,9 +99,10 @@ def test_schemathesis_finds_nothing_over_the_whole_document(live_server: str, fr
         f"[phases.stateful]\nmax-steps = {STATEFUL_STEPS}\n\n"
         f"[phases.stateful.generation]\nmax-examples = {STATEFUL_SCENARIOS}\n\n"
         # Schemathesis's own list, plus 412: a well-formed If-Match naming a version the resource is no longer at
-        # is refused by design (web/preconditions.py), as a conflicting state is (409).
+        # is refused by design (web/preconditions.py), as a conflicting state is (409); 410: a public link the run
+        # revoked (web/public_links.py), as a deleted resource is 404.
         "[checks.positive_data_acceptance]\n"
-        'expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "412", "429", "5xx"]\n'
+        'expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "410", "412", "429", "5xx"]\n'
     )
     env = {
         **os.environ,

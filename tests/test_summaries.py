@@ -166,6 +166,9 @@ def test_another_users_summaries_behave_like_missing_ones(conn: Conn) -> None:
     for call in cross_user:
         with pytest.raises(NotFound):
             call()
+    with pytest.raises(NotFound):
+        repo.list_for_file(admin, file_uuid)
+    admin = admin.seeing_all()  # an admin reaches another's file only in the all-files view
     assert [s.uuid for s in repo.list_for_file(admin, file_uuid)] == [mine.uuid]
     assert repo.get(admin, mine.uuid) == mine
     assert _pending(repo, admin, file_id).version == 2

@@ -116,7 +116,7 @@ def test_a_missing_file_is_not_found(conn: Conn) -> None:
         tags.tags_for_file(owner, missing)
 
 
-def test_counts_are_per_user_and_an_admin_sees_all(conn: Conn) -> None:
+def test_counts_are_per_user_and_an_admin_sees_all_in_the_all_files_view(conn: Conn) -> None:
     alice, bob, admin = factories.user(conn), factories.user(conn), factories.user(conn, admin=True)
     tags = TagRepository(conn)
     for _ in range(3):
@@ -127,16 +127,20 @@ def test_counts_are_per_user_and_an_admin_sees_all(conn: Conn) -> None:
 
     assert [(c.name, c.file_count) for c in tags.list_with_counts(alice)] == [("shared", 3)]
     assert [(c.name, c.file_count) for c in tags.list_with_counts(bob)] == [("bob-only", 1), ("shared", 1)]
-    everyone = {c.name: c.file_count for c in tags.list_with_counts(admin)}
+    assert tags.list_with_counts(admin) == []
+    everyone = {c.name: c.file_count for c in tags.list_with_counts(admin.seeing_all())}
     assert everyone["shared"] == 4 and everyone["bob-only"] == 1 and "unused" not in everyone
     shared = tags.get_or_create("shared")
     assert tags.list_with_counts(alice)[0].uuid == shared.uuid
 
 
-def test_an_admin_may_tag_anyones_file(conn: Conn) -> None:
-    owner, admin = factories.user(conn), factories.user(conn, admin=True)
+def test_an_admin_may_tag_anyones_file_in_the_all_files_view(conn: Conn) -> None:
+    owner, plain_admin = factories.user(conn), factories.user(conn, admin=True)
+    admin = plain_admin.seeing_all()
     _, file_uuid = factories.media_file(conn, owner)
     tags = TagRepository(conn)
+    with pytest.raises(NotFound):
+        tags.attach(plain_admin, file_uuid, "reviewed")
     tags.attach(admin, file_uuid, "reviewed")
     assert names(tags.tags_for_file(owner, file_uuid)) == ["reviewed"]
     tags.detach(admin, file_uuid, "reviewed")

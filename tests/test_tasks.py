@@ -77,7 +77,9 @@ def test_create_refuses_a_taken_job_id_an_unknown_file_and_a_type_that_is_no_nam
     assert tasks.create("job-new-kind", owner.id, None, "mining").task_type == "mining"
 
 
-def test_users_see_only_their_own_tasks_while_an_admin_sees_all(conn: Conn, tasks: TaskRepository) -> None:
+def test_users_see_only_their_own_tasks_while_an_admin_sees_all_in_the_all_files_view(
+    conn: Conn, tasks: TaskRepository
+) -> None:
     owner, stranger, admin = factories.user(conn), factories.user(conn), factories.user(conn, admin=True)
     tasks.create("job-owned", owner.id, None, "transcription")
     tasks.create("job-theirs", stranger.id, None, "transcription")
@@ -85,6 +87,9 @@ def test_users_see_only_their_own_tasks_while_an_admin_sees_all(conn: Conn, task
         tasks.get(stranger, "job-owned")
     assert [t.id for t in tasks.list(stranger).items] == ["job-theirs"]
     assert [t.id for t in tasks.list(owner).items] == ["job-owned"]
+    with pytest.raises(NotFound):
+        tasks.get(admin, "job-owned")
+    admin = admin.seeing_all()
     assert tasks.get(admin, "job-owned").user_id == owner.id
     assert {t.id for t in tasks.list(admin, limit=200).items} >= {"job-owned", "job-theirs"}
 

@@ -11,6 +11,7 @@ import numpy as np
 import psycopg
 import pytest
 
+from repo.errors import Forbidden, NotFound
 from repo.rows import Actor
 from repo.speaker_profiles import SpeakerProfileRepository
 from repo.speakers import SpeakerRepository
@@ -165,6 +166,36 @@ def test_another_users_identical_voice_is_never_matched(conn: Conn) -> None:
     assert SpeakerRepository(conn).suggestions(stranger, speaker) == []
     assert SpeakerRepository(conn).matches_for(stranger, speaker) == []
     assert SpeakerRepository(conn).matches_for(me, mine.uuid_of(conn, "SPEAKER_00")) == []
+
+
+def test_a_profile_shared_with_a_group_is_suggested_to_its_members(conn: Conn) -> None:
+    me, colleague, outsider = factories.user(conn), factories.user(conn), factories.user(conn)
+    mine = record(conn, me, {"SPEAKER_00": list(ANN)})
+    ann = profile_from(conn, me, mine, "SPEAKER_00", "Ann 安 آن")
+    group = conn.execute(
+        "INSERT INTO groups (name, created_by) VALUES ('Redaktion 🎙️', %s) RETURNING id", [me.id]
+    ).fetchone()
+    assert group is not None
+    conn.execute("INSERT INTO group_members (group_id, user_id) VALUES (%s, %s)", [group[0], colleague.id])
+    conn.execute(
+        "INSERT INTO shares (speaker_profile_id, group_id, role, shared_by) "
+        "SELECT id, %s, 'viewer', %s FROM speaker_profiles WHERE uuid = %s",
+        [group[0], me.id, ann],
+    )
+
+    theirs = record(conn, colleague, {"SPEAKER_00": at_similarity(ANN, CY, 0.7)})
+    elsewhere = record(conn, outsider, {"SPEAKER_00": at_similarity(ANN, CY, 0.7)})
+
+    speakers = SpeakerRepository(conn)
+    (suggestion,) = speakers.suggestions(colleague, theirs.uuid_of(conn, "SPEAKER_00"))
+    assert (suggestion.profile_uuid, suggestion.profile_name) == (ann, "Ann 安 آن")
+    assert speakers.suggestions(outsider, elsewhere.uuid_of(conn, "SPEAKER_00")) == []
+    profiles = SpeakerProfileRepository(conn)
+    assert [p.uuid for p in profiles.list_mine(colleague)] == [ann]
+    with pytest.raises(Forbidden):  # shared to read and recognise; only its owner renames it
+        profiles.update(colleague, ann, name="mine now")
+    with pytest.raises(NotFound):
+        profiles.update(outsider, ann, name="mine now")
 
 
 def test_verifying_a_speaker_moves_the_profile_embedding(conn: Conn) -> None:

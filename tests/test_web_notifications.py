@@ -68,7 +68,7 @@ def test_preferences_default_on_and_change_per_kind(client: Any) -> None:
     changed = client.put("/api/notifications/preferences", headers=headers, json={"summary": False, "speakers": False})
     assert changed.status_code == 200
     assert changed.json() == {**dict.fromkeys(KINDS, True), "summary": False, "speakers": False}
-    assert sorted(KINDS) == ["error", "speakers", "summary", "system", "transcription"], "outcomes, not steps"
+    assert sorted(KINDS) == ["error", "shared", "speakers", "summary", "system", "transcription"], "outcomes, not steps"
     gone = client.put("/api/notifications/preferences", headers=headers, json={"processing": False})
     assert gone.status_code == 422 and gone.json()["field"] == "processing", "steps are no notification any more"
     again = client.put("/api/notifications/preferences", headers=headers, json={"speakers": True})

@@ -106,8 +106,9 @@ def test_a_tasks_file_uuid_is_linked_to_the_file_one_value_at_a_time(client: Any
     to_put_file = [link for link in from_tasks.values() if link["operationId"] == "files_update_file"]
     assert [link["parameters"] for link in to_put_file] == [{"path.uuid": "$response.body#/items/0/file_uuid"}]
     operations = {op["operationId"]: path for path, item in document["paths"].items() for op in item.values()}
-    for _, link in _links(document):
-        assert "{uuid}" in operations[link["operationId"]], link
+    for _, link in _links(document):  # each names a parameter its operation has (mostly {uuid}; a link's {token})
+        target = operations[link["operationId"]]
+        assert all(f"{{{name.removeprefix('path.')}}}" in target for name in link["parameters"]), link
         assert all("*" not in value for value in link["parameters"].values()), link
 
 

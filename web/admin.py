@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from repo.media_files import MediaFileRepository, OwnedFile
 from repo.users import Stats, User, UserRepository
 from web.auth import UserOut
 from web.endpoint import Ctx, Router
@@ -80,3 +82,42 @@ def delete_user(ctx: Ctx) -> None:
 def stats(ctx: Ctx) -> Stats:
     """Counts across the platform."""
     return UserRepository(ctx.conn).stats()
+
+
+class AllFilesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(default=100, ge=1, le=500)
+    after: int | None = Field(default=None, ge=0, le=2**63 - 1, description="opaque position from the previous page")
+
+
+class OwnedFileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    uuid: UUID
+    filename: str
+    title: str | None
+    status: str
+    duration: float | None
+    file_size: int
+    upload_time: datetime
+    owner_uuid: UUID
+    owner_email: str
+    owner_name: str
+
+
+class AllFilesOut(BaseModel):
+    items: list[OwnedFileOut]
+    next: int | None = Field(description="pass as `after` for the next page; null on the last page")
+
+
+def all_files_page(ctx: Ctx, after: int | None, limit: int) -> tuple[list[OwnedFile], int | None]:
+    """One page of every user's files. This is the explicit all-files view, recorded like `?view=all`."""
+    rows = MediaFileRepository(ctx.conn).all_files(ctx.seeing_all(), after_id=after, limit=limit + 1)
+    items = rows[:limit]
+    return items, (items[-1].id if len(rows) > limit else None)
+
+
+@router.get("/api/admin/files", query=AllFilesQuery, response=AllFilesOut, admin=True)
+def all_files(ctx: Ctx, query: AllFilesQuery) -> AllFilesOut:
+    """Every user's files with their owner, newest first (the all-files view; each use is recorded)."""
+    items, after = all_files_page(ctx, query.after, query.limit)
+    return AllFilesOut(items=[OwnedFileOut.model_validate(x) for x in items], next=after)

@@ -12,13 +12,16 @@ from web import (
     exports,
     file_uploads,
     files,
+    groups,
     health,
     llm_configs,
     notifications,
     processing,
     prompts,
+    public_links,
     search,
     settings,
+    shares,
     speaker_profiles,
     speakers,
     summaries,
@@ -31,7 +34,7 @@ from web.endpoint import Endpoint
 
 ROUTERS = [health.router, auth.router, admin.router]
 ROUTERS += [processing.router, url_import.router, file_uploads.router, files.router, transcripts.router]
-ROUTERS += [exports.router, bulk.router]
+ROUTERS += [exports.router, bulk.router, public_links.router]
 ROUTERS += [
     tags.router,
     comments.router,
@@ -40,6 +43,8 @@ ROUTERS += [
     speakers.router,
     speaker_profiles.router,
     analytics.router,
+    groups.router,
+    shares.router,
 ]
 
 ROUTERS += [settings.router, llm_configs.router, prompts.router, summaries.router, notifications.router, tasks.router]

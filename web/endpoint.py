@@ -21,6 +21,7 @@ float), a missing body is a 422 naming `body`, and a NUL character anywhere in a
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -47,6 +48,11 @@ from web.errors import (
 )
 from web.services import Services
 
+# Every use of an admin's all-files view (`?view=all`) is written here; the audit log of a later step reads it.
+audit = logging.getLogger("opentr.audit")
+VIEW_PARAM = "view"
+VIEW_ALL = "all"
+
 JSON_BODY_LIMIT = 1024 * 1024
 FORM_LIMIT = 256 * 1024
 Handler = Callable[..., Any]
@@ -63,6 +69,7 @@ class Ctx:
     user: User | None
     form: dict[str, str] = field(default_factory=dict)
     post_commit: list[Callable[[], None]] = field(default_factory=list)
+    audited: bool = False  # this request's all-files view is on the audit log already
 
     @property
     def conn(self) -> Connection:
@@ -72,9 +79,27 @@ class Ctx:
 
     @property
     def actor(self) -> Actor:
+        """The caller. An admin asking for `?view=all` acts in the explicit all-files view (Actor.seeing_all):
+        the one way an admin reaches other people's files, recorded on the `opentr.audit` log. Anyone else's
+        `view=all` is ignored: it grants nothing."""
         if self.user is None:
             raise Unauthorized()
-        return self.user.actor
+        actor = self.user.actor
+        if actor.is_admin and self.request.query_params.get(VIEW_PARAM) == VIEW_ALL:
+            return self.seeing_all()
+        return actor
+
+    def seeing_all(self) -> Actor:
+        """The caller (an admin) in the all-files view, recorded once per request; a non-admin stays as they are."""
+        if self.user is None:
+            raise Unauthorized()
+        actor = self.user.actor
+        if not actor.is_admin:
+            return actor
+        if not self.audited:
+            self.audited = True
+            audit.warning("admin all-files view: %s %s %s", self.user.email, self.request.method, self.request.url.path)
+        return actor.seeing_all()
 
     def seeing_all(self) -> Actor:
         """An administrator's explicit "all files" view: the actor the fragments take (`Actor.seeing_all`), with the
@@ -232,12 +257,15 @@ def form_fields(raw: bytes | None) -> dict[str, str]:
 def parse(endpoint: Endpoint, request: Request, raw: bytes | None, form: dict[str, str]) -> dict[str, Any]:
     """The handler's `query` and `body` arguments; a form endpoint's form and query string are checked for NUL."""
     kwargs: dict[str, Any] = {}
+    if endpoint.auth and any(v != VIEW_ALL for v in request.query_params.getlist(VIEW_PARAM)):
+        raise Unprocessable(f"{VIEW_PARAM}: only `{VIEW_ALL}` (an administrator's all-files view)", VIEW_PARAM)
     if endpoint.form:
         refuse_nul(form, "form")
         for name, value in request.query_params.multi_items():
             refuse_nul({name: value}, "query")
     if endpoint.query is not None:
-        params = dict(request.query_params)
+        # `view` is the all-files switch every route understands (Ctx.actor), not one of the endpoint's own.
+        params = {name: value for name, value in request.query_params.items() if name != VIEW_PARAM}
         refuse_nul(params, "query")
         kwargs["query"] = endpoint.query.model_validate(params)
     if raw is not None and endpoint.body is not None:

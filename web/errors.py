@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from repo.database import RETRYABLE
-from repo.errors import Conflict, Contention, DataError, Invalid, NotFound, Stale, Unavailable
+from repo.errors import Conflict, Contention, DataError, Gone, Invalid, NotFound, Stale, Unavailable
 from repo.errors import Forbidden as NotAllowed
 from web.fields import PATTERN_WORDS
 
@@ -104,6 +104,7 @@ DATA_STATUS: dict[type[DataError], int] = {
     NotFound: 404,
     NotAllowed: 403,
     Conflict: 409,
+    Gone: 410,
     Stale: 412,
     Invalid: 422,
     Unavailable: 503,

@@ -287,7 +287,8 @@ def attach_transcript(ctx: Ctx, body: ReceivedTranscript) -> MediaFile:
         if extra is not None:
             raise Unprocessable(f"{extra}: not a field of this form; send only `{SIDECAR_FIELD}`", extra)
         files = MediaFileRepository(ctx.conn)
-        current = FileProcessingRepository(ctx.conn).lock_state(files.state(actor, file_uuid).id)  # until commit
+        state = files.state_to_edit(actor, file_uuid)  # an editor's change: 403 for viewers and commenters
+        current = FileProcessingRepository(ctx.conn).lock_state(state.id)  # until commit
         if current is None:
             raise NotFound("file not found")
         if current.status in RUNNING:

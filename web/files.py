@@ -15,7 +15,7 @@ from starlette.responses import FileResponse, Response
 from repo import library
 from repo.errors import Conflict, NotFound, Stale
 from repo.library import FilterValues, LibraryFilter, SortKey
-from repo.media_files import FileDetail, FilePage, MediaFileRepository
+from repo.media_files import FileDetail, FilePage, MediaFileRepository, StoredContent
 from storage import layout
 from storage.backend import LocalStorage
 from web import content_disposition, preconditions
@@ -124,6 +124,8 @@ class FileListItemOut(BaseModel):
     tags: list[str]
     speaker_count: int
     segment_count: int
+    owner_name: str = Field(description="whose file it is: their name, else their address")
+    my_role: Literal["owner", "editor", "commenter", "viewer"] = Field(description="what you may do with it")
 
 
 class FilePageOut(BaseModel):
@@ -170,6 +172,9 @@ class LibraryQuery(BaseModel):
     recorded_to: QueryDateTime | None = Field(default=None, description="recording date, exclusive")
     media_type: Literal["audio", "video"] | None = None
     transcript: str | None = Field(default=None, max_length=200, description="web-search syntax, in the transcript")
+    shared: Literal["me", "mine"] | None = Field(
+        default=None, description="me: only files others shared with you; mine: only your own"
+    )
 
     def library_filter(self) -> LibraryFilter:
         """The filter; Conflict naming the field for a combination the schema cannot state."""
@@ -193,6 +198,7 @@ class LibraryQuery(BaseModel):
             recorded_to=self.recorded_to,
             media_type=self.media_type,
             transcript=self.transcript,
+            shared=self.shared,
         )
 
 
@@ -334,7 +340,12 @@ CONTENT_OPENAPI = {
 @router.get("/api/files/{uuid}/content", openapi=CONTENT_OPENAPI)
 def content(ctx: Ctx) -> Response:
     """The uploaded media; honours HTTP Range requests for seeking."""
-    stored = MediaFileRepository(ctx.conn).storage_path_for(ctx.actor, ctx.uuid("uuid"))
+    return media_response(ctx, MediaFileRepository(ctx.conn).storage_path_for(ctx.actor, ctx.uuid("uuid")))
+
+
+def media_response(ctx: Ctx, stored: StoredContent) -> Response:
+    """The stored media of a file, with HTTP Range (and HEAD) from local storage or object storage alike; the file
+    page's player and a public link's player both use it."""
     storage = ctx.services.storage
     if isinstance(storage, LocalStorage):
         path = stored_path(storage.root, stored.storage_path)

@@ -37,6 +37,7 @@ STATUS_TEXT = {
     404: "not found, or not yours",
     405: "method not allowed",
     409: "a conflict with the stored state, or concurrent changes collided: try again (Retry-After)",
+    410: "gone: the public link expired or was revoked",
     413: "the body is too large",
     415: "the body is not of a supported media type",
     416: "the range is outside the file",
@@ -50,6 +51,17 @@ REFERENCES = {
     "file_uuid": "/api/files/{uuid}",
     "speaker_uuid": "/api/speakers/{uuid}",
     "profile_uuid": "/api/speaker-profiles/{uuid}",
+}
+
+
+# web/endpoint.py's Ctx.actor: every authenticated route understands it.
+VIEW_ALL_PARAMETER: dict[str, Any] = {
+    "name": "view",
+    "in": "query",
+    "required": False,
+    "description": "`all`: an administrator's explicit all-files view (other users' files too; each use is "
+    "recorded). Ignored for anyone else.",
+    "schema": {"type": "string", "enum": ["all"]},
 }
 
 
@@ -72,6 +84,8 @@ def error_statuses(endpoint: Endpoint) -> set[int]:
         statuses.add(403)
     if PATH_PARAM.search(endpoint.path):
         statuses |= {404, 422}
+        if endpoint.auth and endpoint.method != "GET":
+            statuses.add(403)  # seen but not allowed: a shared object below the rank the change needs (repo/access.py)
     if endpoint.query is not None:
         statuses.add(422)
     if endpoint.body is not None or endpoint.body_parser is not None:
@@ -120,6 +134,8 @@ def document(endpoints: list[Endpoint], title: str = "opentr", version: str = "0
             }
             for name in PATH_PARAM.findall(endpoint.path)
         ]
+        if endpoint.auth:
+            parameters.append(VIEW_ALL_PARAMETER)
         if endpoint.query is not None:
             query = schema_of(endpoint.query, "validation")
             required = set(query.get("required", []))

@@ -129,7 +129,7 @@ def reprocess(ctx: Ctx, body: ChoicesIn | None) -> MediaFile:
     left out keeps its stored value; null goes back to the default); its transcript is replaced when the job
     finishes."""
     given = {} if body is None else body.model_dump(exclude_unset=True)
-    state = MediaFileRepository(ctx.conn).state(ctx.actor, ctx.uuid("uuid"))
+    state = MediaFileRepository(ctx.conn).state_to_edit(ctx.actor, ctx.uuid("uuid"))
     chosen, hints = _choices(ctx, state, given)
     moved = MediaFileRepository(ctx.conn).reprocess(ctx.actor, state.uuid)
     _store(ctx, state, chosen, hints, None)
@@ -164,7 +164,7 @@ def run_stage(ctx: Ctx, file_uuid: UUID, stage: Stage, given: dict[str, Any]) ->
     """Queue a re-run of `stage` with the file's choices changed by `given` (checked first: a refusal stores and
     queues nothing). The JSON route and the file page's form both come here."""
     files = MediaFileRepository(ctx.conn)
-    state = files.state(ctx.actor, file_uuid)
+    state = files.state_to_edit(ctx.actor, file_uuid)  # a re-run is an editor's (403 for viewers, commenters)
     chosen, hints = _choices(ctx, state, given)
     inputs = ProcessingChoicesRepository(ctx.conn).stage_inputs(state.id)
     if stage in NEEDS_TRANSCRIPT and inputs.segments == 0:

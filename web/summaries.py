@@ -85,7 +85,9 @@ def _prompt(ctx: Ctx, uuid: UUID | None) -> Prompt | None:
 def request_summary(ctx: Ctx, body: SummaryRequestIn) -> Summary:
     """Summarise a file with an LLM; the summary is written by a worker (follow it with its task_id)."""
     ctx.services.require_redis()
-    file = MediaFileRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
+    files = MediaFileRepository(ctx.conn)
+    files.state_to_edit(ctx.actor, ctx.uuid("uuid"))  # summarising is re-running a stage: 403 below the editor role
+    file = files.get(ctx.actor, ctx.uuid("uuid"))
     config = _config(ctx, body.llm_config_uuid)
     prompt = _prompt(ctx, body.prompt_uuid)
     summary_id, task_id = dispatch.queue_summary(

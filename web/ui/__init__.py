@@ -18,7 +18,20 @@ from repo.errors import NotFound
 from web import sessions
 from web.pipeline import asgi_endpoint
 from web.pipeline import routes as endpoint_routes
-from web.ui import account, admin, collections, library, media, notifications, search, settings, speakers
+from web.ui import (
+    account,
+    admin,
+    collections,
+    groups,
+    library,
+    media,
+    notifications,
+    public,
+    search,
+    settings,
+    sharing,
+    speakers,
+)
 from web.ui.render import View, error_page, page
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -49,7 +62,20 @@ def not_found(fallback: ASGIApp) -> ASGIApp:
     return default
 
 
-MODULES = (account, library, media, search, collections, speakers, notifications, settings, admin)
+MODULES = (
+    account,
+    library,
+    media,
+    sharing,
+    public,
+    search,
+    collections,
+    groups,
+    speakers,
+    notifications,
+    settings,
+    admin,
+)
 
 
 def routes() -> list[BaseRoute]:

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from repo.tags import TagRepository
 from repo.users import UserRepository
-from web.admin import UserUpdateIn
+from web.admin import UserUpdateIn, all_files_page
 from web.ui.render import View, page
 
 
@@ -53,4 +53,12 @@ def delete_user(view: View) -> Response:
     return view.redirect("/admin")
 
 
-ROUTES = [admin, edit_user, delete_user, delete_unused_tags]
+@page("/admin/files", admin=True)
+def all_files(view: View) -> Response:
+    """Every user's files with their owners (the all-files view; each visit is recorded)."""
+    after = view.query("after")
+    items, next_after = all_files_page(view, int(after) if after.isdigit() else None, 200)
+    return view.render("admin_files.html", files=items, next_after=next_after)
+
+
+ROUTES = [admin, all_files, edit_user, delete_user, delete_unused_tags]

@@ -1,16 +1,33 @@
-"""Collections: list, create, rename, delete; a collection's files are the library filtered by it."""
+"""Collections: list, create, rename, delete; a collection's page with its sharing (web/ui/sharing.py); a
+collection's files are the library filtered by it."""
 
 from __future__ import annotations
 
 from starlette.responses import Response
 
 from repo.collections import CollectionRepository
+from repo.file_access import AccessRepository
 from web.ui.render import View, page
+from web.ui.sharing import collection_panel
 
 
 @page("/collections")
 def collections(view: View) -> Response:
-    return view.render("collections.html", collections=CollectionRepository(view.conn).list(view.actor))
+    """My collections and those shared with me (only mine can be renamed, deleted or shared)."""
+    return view.render(
+        "collections.html",
+        collections=CollectionRepository(view.conn).list(view.actor),
+        owned=AccessRepository(view.conn).owned_collections(view.actor),
+    )
+
+
+@page("/collections/{uuid}")
+def collection(view: View) -> Response:
+    """A collection's page: what it holds, and who it is shared with (its files, present and future, with them)."""
+    uuid = view.uuid("uuid")
+    found = CollectionRepository(view.conn).get(view.actor, uuid)
+    _, share = collection_panel(view, uuid, found.name)
+    return view.render("collection.html", collection=found, share=share)
 
 
 @page("/collections/new", methods=("POST",))
@@ -35,4 +52,4 @@ def delete(view: View) -> Response:
     return view.redirect("/collections")
 
 
-ROUTES = [collections, create, edit, delete]
+ROUTES = [collections, create, collection, edit, delete]

@@ -20,6 +20,7 @@ from asr.languages import BY_NAME
 from repo import library as library_repo
 from repo.collections import CollectionRepository
 from repo.errors import Invalid
+from repo.file_access import AccessRepository
 from repo.library import STATUSES
 from repo.media_files import FileListRow, MediaFileRepository
 from repo.prompts import PromptRepository
@@ -48,7 +49,9 @@ FIELDS = (
     "uploaded_to",
     "sort",
     "order",
+    "shared",
 )
+WHOSE = ("mine", "me")  # ?shared=: my own files, or those shared with me; anything else is all of them
 
 
 def _filters(view: View) -> dict[str, Any]:
@@ -60,6 +63,7 @@ def _filters(view: View) -> dict[str, Any]:
     except ValueError:
         wanted["collection"] = ""
     wanted["tags"] = [t for t in view.request.query_params.getlist("tags") if t.strip()]
+    wanted["shared"] = wanted["shared"] if wanted["shared"] in WHOSE else ""
     return wanted
 
 
@@ -86,7 +90,18 @@ def query_of(filters: dict[str, Any]) -> FileListQuery:
     """The API's query for the form's values; a bad value is a 422 page naming the field."""
     raw: dict[str, Any] = {
         name: filters[name]
-        for name in ("q", "status", "tag", "collection", "speaker", "media_type", "transcript", "sort", "order")
+        for name in (
+            "q",
+            "status",
+            "tag",
+            "collection",
+            "speaker",
+            "media_type",
+            "transcript",
+            "sort",
+            "order",
+            "shared",
+        )
         if filters[name]
     }
     raw["tags"] = ",".join(filters["tags"]) or None
@@ -134,10 +149,12 @@ def library(view: View) -> Response:
         "library.html",
         filters=filters,
         filtered=any(v for k, v in filters.items() if k not in ("sort", "order", "tags_mode")),
+        filtered_besides_shared=any(v for k, v in filters.items() if k not in ("sort", "order", "tags_mode", "shared")),
         statuses=STATUSES,
         sorts=SORTS,
         values=library_repo.filter_values(view.conn, view.actor),
         collections=CollectionRepository(view.conn).list(view.actor),
+        owned_collections=AccessRepository(view.conn).owned_collections(view.actor),  # what bulk actions may add to
         **_page(view, filters),
     )
 

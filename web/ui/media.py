@@ -18,11 +18,13 @@ from uuid import UUID
 from starlette.responses import Response
 
 from repo.analytics import AnalyticsRepository
-from repo.collections import CollectionRepository
+from repo.collections import Collection, CollectionRepository
 from repo.comments import CommentRepository
-from repo.errors import Invalid, Stale
+from repo.errors import Forbidden, Invalid, Stale
+from repo.file_access import AccessRepository
 from repo.media_files import MediaFileRepository
 from repo.prompts import PromptRepository
+from repo.public_links import PublicLink, PublicLinkRepository
 from repo.segments import SegmentRepository
 from repo.speaker_profiles import SpeakerProfileRepository
 from repo.speakers import SpeakerRepository
@@ -34,7 +36,9 @@ from web import preconditions
 from web.choices import file_choices
 from web.exports import MEDIA_TYPES
 from web.processing import run_stage
+from web.public_links import link_status
 from web.ui.render import View, page
+from web.ui.sharing import file_panel
 
 SPEAKER_COLOURS = 8
 IN_PROGRESS = ("pending", "queued", "processing", "cancelling")
@@ -61,14 +65,22 @@ def clickable_words(segment: TranscriptSegment) -> list[dict[str, Any]] | None:
     return words if " ".join(w["word"] for w in words).split() == segment.text.split() else None
 
 
+def _my_collections(view: View) -> list[Collection]:
+    """The collections a file can be added to: the actor's own (the list also holds those shared with them)."""
+    owned = AccessRepository(view.conn).owned_collections(view.actor)
+    return [c for c in CollectionRepository(view.conn).list(view.actor) if c.uuid in owned]
+
+
 @page("/files/{uuid}")
 def file_page(view: View) -> Response:
     return _file_page(view)
 
 
-def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None) -> Response:
-    """The page; with `stale`, the segment edit that was refused: shown beside the newer text it met."""
+def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None, new_link: str | None = None) -> Response:
+    """The page; with `stale`, the segment edit that was refused: shown beside the newer text it met; with
+    `new_link`, the address of the public link just made (shown this once: only its hash is kept)."""
     actor, uuid = view.actor, view.uuid("uuid")
+    links = _owned_links(view, uuid)
     detail = MediaFileRepository(view.conn).detail(actor, uuid)
     speakers = SpeakerRepository(view.conn).list_for_file(actor, uuid)
     segments = SegmentRepository(view.conn).transcript(actor, uuid)
@@ -76,6 +88,7 @@ def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None) ->
     speaker_repo = SpeakerRepository(view.conn)
     total_talk = sum(s.talk_time for s in speakers) or 1.0
     prompts = PromptRepository(view.conn).list(actor)
+    access, share = file_panel(view, uuid, detail.title or detail.filename)
     context: dict[str, Any] = {
         "file": detail,
         "media_kind": "video" if detail.content_type.startswith("video/") else "audio",
@@ -87,7 +100,7 @@ def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None) ->
         "talk_share": {s.uuid: s.talk_time / total_talk for s in speakers},
         "comments": CommentRepository(view.conn).list_for_file(actor, uuid),
         "summaries": SummaryRepository(view.conn).list_for_file(actor, uuid, limit=10),
-        "collections": CollectionRepository(view.conn).list(actor),
+        "collections": _my_collections(view) if access.owned else [],
         "start": _timestamp(view.query("t")),
         "suggestions": {s.uuid: speaker_repo.suggestions(actor, s.uuid) for s in speakers},
         "profiles": SpeakerProfileRepository(view.conn).list_mine(actor, limit=PROFILE_CHOICES) if speakers else [],
@@ -97,8 +110,27 @@ def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None) ->
         "prompts": prompts,
         "prompt_names": {p.uuid: p.name for p in prompts},
         "stale": stale,
+        # the controls follow the role: a viewer reads, a commenter also comments, an editor also edits; deleting
+        # and sharing are the owner's (what is allowed is still each query's to decide)
+        "can": {"comment": access.can_comment, "edit": access.can_edit, "own": access.owned},
+        "share": share,
+        "links": links,
+        "link_states": {link.uuid: link_status(link) for link in links or []},
+        "new_link": new_link,
     }
     return view.render("file.html", status, **context)
+
+
+def _owned_links(view: View, uuid: UUID) -> list[PublicLink] | None:
+    """The file's public links for its owner; None for someone it is shared with (links are the owner's)."""
+    try:
+        return PublicLinkRepository(view.conn).list_for_file(view.actor, uuid)
+    except Forbidden:
+        return None
+
+
+def file_page_with_link(view: View, new_link: str) -> Response:
+    return _file_page(view, 201, new_link=new_link)
 
 
 @page("/files/{uuid}/tags", methods=("POST",))

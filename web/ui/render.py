@@ -155,6 +155,7 @@ def error_page(request: Request, status: int, message: str, user: User | None = 
         403: "Not allowed",
         404: "Not found",
         409: "Already there",
+        410: "No longer available",
         413: "Too large",
         429: "Wait a moment",
         503: "Try again shortly",
@@ -227,10 +228,18 @@ class Page:
 
 
 def page(
-    path: str, *, methods: tuple[str, ...] = ("GET",), auth: bool = True, admin: bool = False
+    path: str,
+    *,
+    methods: tuple[str, ...] = ("GET",),
+    auth: bool = True,
+    admin: bool = False,
+    in_transaction: bool = True,
+    renderer: HtmlRenderer = HTML,
 ) -> Callable[[Handler], Page]:
     """Declare a page: an Endpoint per method, with a form body, the HTML renderer, and left out of the API's
-    document. An unsigned-in visitor of a page that needs a user is sent to sign in."""
+    document. An unsigned-in visitor of a page that needs a user is sent to sign in. `in_transaction=False`: the
+    handler opens its own transactions (a GET that writes, such as a public link's counted view, cannot run on a
+    read replica); `renderer`: a subclass of the HTML one that adds headers of its own (public pages)."""
 
     def register(handler: Handler) -> Page:
         summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
@@ -246,7 +255,8 @@ def page(
                     summary=summary,
                     documented=False,
                     form=True,
-                    renderer=HTML,
+                    renderer=renderer,
+                    in_transaction=in_transaction,
                 )
                 for method in methods
             )

@@ -34,6 +34,7 @@ KIND_WORDS = {
     "summary": "A summary is ready",
     "error": "Something failed: processing, an import, a summary",
     "system": "Messages from the server",
+    "shared": "Someone shares a file, a collection or a speaker profile with you",
 }
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from repo.file_access import AccessRepository
+from repo.groups import GroupRepository
 from repo.speaker_profiles import SpeakerProfileRepository
 from web.ui.render import View, page
 
@@ -19,14 +21,19 @@ MAX_PROFILES = 500  # one page: the API pages by name (GET /api/speaker-profiles
 
 @page("/speakers")
 def profiles(view: View) -> Response:
-    """Your speaker profiles."""
+    """Your speaker profiles, and those shared with you."""
     repo = SpeakerProfileRepository(view.conn)
     found = repo.list_mine(view.actor, limit=MAX_PROFILES)
+    access = AccessRepository(view.conn)
     return view.render(
         "speakers.html",
         profiles=found,
         samples=repo.samples(view.actor, [p.uuid for p in found]),
         more=len(found) == MAX_PROFILES,
+        # profiles shared with me are listed to be used (naming speakers), not changed; mine can be shared
+        owned=access.owned_profiles(view.actor),
+        shares=access.profile_shares(view.actor),
+        groups=GroupRepository(view.conn).list(view.actor),
     )
 
 
