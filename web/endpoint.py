@@ -33,7 +33,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from repo.database import Connection, act
+from repo.database import Connection
 from repo.rows import Actor
 from repo.users import User
 from web import sessions
@@ -100,15 +100,6 @@ class Ctx:
             self.audited = True
             audit.warning("admin all-files view: %s %s %s", self.user.email, self.request.method, self.request.url.path)
         return actor.seeing_all()
-
-    def seeing_all(self) -> Actor:
-        """An administrator's explicit "all files" view: the actor the fragments take (`Actor.seeing_all`), with the
-        rest of this request's transaction switched to it (row-level security then shows every file). A non-admin
-        stays as they are."""
-        actor = self.actor.seeing_all()
-        if self.connection is not None:
-            act(self.connection, actor)
-        return actor
 
     def uuid(self, name: str) -> UUID:
         raw = self.request.path_params.get(name, "")

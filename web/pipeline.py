@@ -36,11 +36,14 @@ from starlette.routing import Route
 
 from repo.database import Connection, act
 from repo.replicas import PRIMARY_ONLY
+from repo.rows import Actor
 from repo.users import User, UserRepository
 from web import consistency, sessions
 from web.endpoint import (
     FORM_LIMIT,
     JSON_BODY_LIMIT,
+    VIEW_ALL,
+    VIEW_PARAM,
     Ctx,
     Endpoint,
     Renderer,
@@ -89,6 +92,17 @@ def _authenticate(
         elif session is not None and user is not None:  # a browser session: see web/sessions.py
             sessions.require_csrf(request, request.headers.get(sessions.CSRF_HEADER))
     return user
+
+
+def _acting(request: Request, user: User | None) -> Actor | None:
+    """Whom the request's transactions act for (row-level security): the caller, in the all-files view when an
+    admin asks for it (`?view=all`, as Ctx.actor decides for the fragments), or nobody."""
+    if user is None:
+        return None
+    actor = user.actor
+    if actor.is_admin and request.query_params.get(VIEW_PARAM) == VIEW_ALL:
+        return actor.seeing_all()
+    return actor
 
 
 def _touch_token(request: Request, services: Services) -> None:
@@ -148,13 +162,13 @@ class _Call:
         if not endpoint.in_transaction:
             with db.acting_as_system(), db.transaction() as conn:
                 user = _authenticate(endpoint, request, conn, self.form)
-            with db.acting(user.actor if user else None):  # the handler's own transactions
+            with db.acting(_acting(request, user)):  # the handler's own transactions
                 result, ctx = self._handle(None, user)
             return endpoint.renderer.result(endpoint, result), ctx
 
         def attempt(conn: Connection) -> tuple[Response, Ctx]:
             user = _authenticate(endpoint, request, conn, self.form, db.on_replica())
-            actor = user.actor if user else None
+            actor = _acting(request, user)
             act(conn, actor)
             with db.acting(actor):
                 result, ctx = self._handle(conn, user)
