@@ -840,7 +840,8 @@ CREATE POLICY speaker_collection_members_of_collection ON speaker_collection_mem
 
 -- A person's own settings, LLM configurations, prompts (the system's prompts are read by all, written by
 -- administrators) and notifications.
--- Anyone may notify anyone (a share notifies its grantee, a job its file's owner); only the addressee reads them.
+-- A notification is read by its addressee only; it is written as the system (repo/notifications.py), whoever
+-- causes it (a share notifies its grantee, a job its file's owner).
 ALTER TABLE user_settings ENABLE ROW LEVEL SECURITY;
 CREATE POLICY user_settings_own ON user_settings USING (user_id = (SELECT rls_actor()));
 ALTER TABLE user_llm_configurations ENABLE ROW LEVEL SECURITY;
@@ -854,7 +855,6 @@ CREATE POLICY summary_prompts_system ON summary_prompts FOR SELECT USING (user_i
 CREATE POLICY summary_prompts_system_admin ON summary_prompts USING (user_id IS NULL AND (SELECT rls_is_admin()));
 ALTER TABLE notifications ENABLE ROW LEVEL SECURITY;
 CREATE POLICY notifications_own ON notifications USING (user_id = (SELECT rls_actor()));
-CREATE POLICY notifications_send ON notifications FOR INSERT WITH CHECK (true);
 ALTER TABLE notification_preferences ENABLE ROW LEVEL SECURITY;
 CREATE POLICY notification_preferences_own ON notification_preferences USING (user_id = (SELECT rls_actor()));
 
@@ -868,6 +868,9 @@ CREATE POLICY groups_member ON groups USING (
     OR id IN (SELECT rls_groups((SELECT rls_actor()))));
 ALTER TABLE group_members ENABLE ROW LEVEL SECURITY;
 CREATE POLICY group_members_of_group ON group_members USING (group_id IN (SELECT id FROM groups));
+-- A new group and its creator's membership are written by one statement (sql/groups.sql: create), whose policy
+-- sub-select cannot see the group yet: one may always add oneself (which group one may join is the fragments').
+CREATE POLICY group_members_self ON group_members FOR INSERT WITH CHECK (user_id = (SELECT rls_actor()));
 ALTER TABLE shares ENABLE ROW LEVEL SECURITY;
 CREATE POLICY shares_read ON shares FOR SELECT USING (
     user_id = (SELECT rls_actor()) OR shared_by = (SELECT rls_actor())

@@ -219,15 +219,18 @@ def open_link(ctx: Ctx, *, count: bool) -> LinkTarget:
         ],
         "this link",
     )
-    # RLS (lead): resolving runs before anyone is known — a system query on public_links by the token's hash.
-    with ctx.services.db.transaction() as conn:
+    # Resolving runs before anyone is known: the system looks the token's hash up (row-level security would show
+    # nobody's link to nobody).
+    db = ctx.services.db
+    with db.acting_as_system(), db.transaction() as conn:
         return PublicLinkRepository(conn).resolve(token, count=count and ctx.request.method == "GET")
 
 
 def read_shared(ctx: Ctx, *, count: bool) -> Shared:
     target = open_link(ctx, count=count)
-    # RLS (lead): from here the transaction acts as the file's owner (target.owner), for this one file.
-    with ctx.services.db.transaction() as conn:
+    # From here the link's holder reads as the file's owner (row-level security), this one file by its uuid.
+    db = ctx.services.db
+    with db.acting(target.owner), db.transaction() as conn:
         file = MediaFileRepository(conn).get(target.owner, target.file_uuid)
         segments = SegmentRepository(conn).transcript(target.owner, target.file_uuid)
     return Shared(token_of(ctx.request), target, file, segments)
@@ -236,7 +239,8 @@ def read_shared(ctx: Ctx, *, count: bool) -> Shared:
 def media(ctx: Ctx) -> Response:
     """The file's media for the link's player, with HTTP Range; not counted as a use."""
     target = open_link(ctx, count=False)
-    with ctx.services.db.transaction() as conn:
+    db = ctx.services.db
+    with db.acting(target.owner), db.transaction() as conn:
         stored = MediaFileRepository(conn).storage_path_for(target.owner, target.file_uuid)
     return public_headers(media_response(ctx, stored))
 
@@ -247,7 +251,8 @@ def export(ctx: Ctx, fmt: str) -> Response:
         raise NotFound(f"no export as {fmt!r}: one of {', '.join(EXPORT_FORMATS)}")
     target = open_link(ctx, count=True)
     options = exports.ExportOptions(format=fmt, comments=False)  # type: ignore[arg-type]
-    with ctx.services.db.transaction() as conn:
+    db = ctx.services.db
+    with db.acting(target.owner), db.transaction() as conn:
         transcript = exports.read(conn, target.owner, target.file_uuid, options)
     name = download_name(transcript.file.title, transcript.file.filename, fmt)
     return public_headers(
