@@ -726,7 +726,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT nullif(current_setting('opentr.actor_id', true), '')::bigint
 $$;
 
--- Whether the acting user is an administrator (they write the system's prompts).
+-- Whether the acting user is an administrator (they write the system's prompts and manage groups).
 CREATE FUNCTION rls_is_admin() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT coalesce(nullif(current_setting('opentr.is_admin', true), '')::boolean, false)
@@ -858,19 +858,20 @@ CREATE POLICY notifications_own ON notifications USING (user_id = (SELECT rls_ac
 ALTER TABLE notification_preferences ENABLE ROW LEVEL SECURITY;
 CREATE POLICY notification_preferences_own ON notification_preferences USING (user_id = (SELECT rls_actor()));
 
--- Groups: a member sees the group and its members; its creator too (to add the first member); an administrator's
--- all-files view (the system) sees every group. Shares: seen by the grantee (or a member of the grantee group), the sharer and
+-- Groups: a member sees the group and its members; its creator too (to add the first member); administrators
+-- manage every group. Shares: seen by the grantee (or a member of the grantee group), the sharer and
 -- the object's owner (who has access is the owner's to know, not every viewer's); written by the object's owner (and
 -- the grantee may drop a share given to them).
 ALTER TABLE groups ENABLE ROW LEVEL SECURITY;
 CREATE POLICY groups_member ON groups USING (
-    created_by = (SELECT rls_actor())
+    created_by = (SELECT rls_actor()) OR (SELECT rls_is_admin())
     OR id IN (SELECT rls_groups((SELECT rls_actor()))));
 ALTER TABLE group_members ENABLE ROW LEVEL SECURITY;
 CREATE POLICY group_members_of_group ON group_members USING (group_id IN (SELECT id FROM groups));
--- A new group and its creator's membership are written by one statement (sql/groups.sql: create), whose policy
--- sub-select cannot see the group yet: one may always add oneself (which group one may join is the fragments').
-CREATE POLICY group_members_self ON group_members FOR INSERT WITH CHECK (user_id = (SELECT rls_actor()));
+-- One's own memberships: a new group and its creator's membership are written (and returned) by one statement
+-- (sql/groups.sql: create), whose policy sub-select cannot see the group yet; leaving is deleting one's own row.
+-- Which groups one may join or what role one has is the application's rule, not this wall's.
+CREATE POLICY group_members_self ON group_members USING (user_id = (SELECT rls_actor()));
 ALTER TABLE shares ENABLE ROW LEVEL SECURITY;
 CREATE POLICY shares_read ON shares FOR SELECT USING (
     user_id = (SELECT rls_actor()) OR shared_by = (SELECT rls_actor())
