@@ -1,6 +1,7 @@
 -- Undo 0014: no row-level security; the SQL fragments remain the only wall. The role opentr_app stays: it is
 -- cluster-wide and other databases on the server may use it (DROP ROLE it by hand once none does). tsvector @@
 -- tsquery stays LEAKPROOF (harmless without RLS; ALTER FUNCTION ... NOT LEAKPROOF as a superuser to undo it).
+ALTER FUNCTION shared_files(bigint) SECURITY INVOKER RESET search_path;
 DROP POLICY media_files_read ON media_files;
 DROP POLICY media_files_edit ON media_files;
 DROP POLICY media_files_delete ON media_files;
