@@ -2,6 +2,11 @@
 -- cluster-wide and other databases on the server may use it (DROP ROLE it by hand once none does). tsvector @@
 -- tsquery stays LEAKPROOF (harmless without RLS; ALTER FUNCTION ... NOT LEAKPROOF as a superuser to undo it).
 ALTER FUNCTION shared_files(bigint) SECURITY INVOKER RESET search_path;
+DROP TRIGGER media_files_forget_rls_files ON media_files;
+DROP TRIGGER shares_forget_rls_files ON shares;
+DROP TRIGGER group_members_forget_rls_files ON group_members;
+DROP TRIGGER collection_members_forget_rls_files ON collection_members;
+DROP FUNCTION rls_forget_files();
 DROP POLICY media_files_read ON media_files;
 DROP POLICY media_files_edit ON media_files;
 DROP POLICY media_files_delete ON media_files;

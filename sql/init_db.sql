@@ -738,19 +738,44 @@ $$;
 -- Decided once here, inside; a SECURITY DEFINER function is not inlined, so each statement runs it once, hashed.
 ALTER FUNCTION shared_files(bigint) SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp;
 
--- Every file the acting user may read (their own and those shared with them), as an array: a policy compares
--- `media_file_id = ANY (...)`, which the planner uses as an index condition beside the query's own (no per-row
--- check on the big tables), and the scalar sub-select around it is evaluated once per statement. PL/pgSQL caches
--- its plan per session (a set-returning SQL function would be planned on every call).
+-- Every file the acting user may read (their own and those shared with them), as an array that a policy hashes
+-- once per statement. One statement often meets several policies (the library page: segments, speakers, tags) and a
+-- request several statements, so the array is kept for the rest of the transaction in a transaction-local setting,
+-- `opentr.files` = '<actor>:<array>' (another actor recomputes it), and forgotten by any write in this transaction
+-- that can change what the actor reads: a file created, given away or deleted, a share, a membership of a group or
+-- a collection (the statement triggers below). Another transaction's such write is seen from the next transaction
+-- on, as under REPEATABLE READ. PL/pgSQL caches its plan per session.
 CREATE FUNCTION rls_files() RETURNS bigint[]
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     actor bigint := rls_actor();
+    kept text := current_setting('opentr.files', true);
+    files bigint[];
 BEGIN
-    RETURN ARRAY(SELECT f.id FROM media_files f WHERE f.user_id = actor
-                 UNION ALL SELECT a.media_file_id FROM shared_files(actor) a);
+    IF kept IS NOT NULL AND kept <> '' AND split_part(kept, ':', 1) = coalesce(actor::text, '') THEN
+        RETURN split_part(kept, ':', 2)::bigint[];
+    END IF;
+    files := ARRAY(SELECT f.id FROM media_files f WHERE f.user_id = actor
+                   UNION ALL SELECT a.media_file_id FROM shared_files(actor) a);
+    PERFORM set_config('opentr.files', coalesce(actor::text, '') || ':' || files::text, true);
+    RETURN files;
 END
 $$;
+CREATE FUNCTION rls_forget_files() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('opentr.files', '', true);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER media_files_forget_rls_files AFTER INSERT OR DELETE OR UPDATE OF user_id ON media_files
+    FOR EACH STATEMENT EXECUTE FUNCTION rls_forget_files();
+CREATE TRIGGER shares_forget_rls_files AFTER INSERT OR UPDATE OR DELETE ON shares
+    FOR EACH STATEMENT EXECUTE FUNCTION rls_forget_files();
+CREATE TRIGGER group_members_forget_rls_files AFTER INSERT OR UPDATE OR DELETE ON group_members
+    FOR EACH STATEMENT EXECUTE FUNCTION rls_forget_files();
+CREATE TRIGGER collection_members_forget_rls_files AFTER INSERT OR UPDATE OR DELETE ON collection_members
+    FOR EACH STATEMENT EXECUTE FUNCTION rls_forget_files();
 -- The files shared with `actor` at `min_rank` or more (shared_files, read as the owner: no RLS inside).
 CREATE FUNCTION rls_shared_files(actor bigint, min_rank smallint) RETURNS SETOF bigint
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$

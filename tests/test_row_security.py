@@ -23,7 +23,7 @@ from psycopg import sql
 from config.settings import Settings
 from jobs.transcription import TRANSCRIPTION
 from repo import schema
-from repo.database import Connection, Database
+from repo.database import Connection, Database, as_system
 from repo.rows import Actor
 from storage.backend import open_storage
 from tests import factories, web
@@ -376,3 +376,39 @@ def test_the_systems_prompts_are_read_by_all_and_written_by_administrators_only(
         with db.acting(actor), db.transaction() as conn:
             assert conn.execute("SELECT count(*) FROM summary_prompts WHERE user_id IS NULL").fetchone() == (2,)
             assert conn.execute(rename).rowcount == changed
+
+
+def test_what_a_transaction_changes_about_access_it_sees_at_once(db: Database, world: World) -> None:
+    """The readable files are kept for the rest of a transaction (rls_files()); a write in that same transaction that
+    changes them (a new file, a share, leaving a group, a file taken out of a shared collection) is seen by its very
+    next statement, never the kept list."""
+    segments_of_b = sql.SQL("SELECT count(*) FROM transcript_segments")
+    with db.acting_as_system(), db.transaction() as conn:
+        of_a = conn.execute("SELECT count(*) FROM transcript_segments WHERE media_file_id = %s", [world.file_a])
+        shared_segments = of_a.fetchone()
+    assert shared_segments is not None and shared_segments[0] > 0
+    with db.acting(world.b), db.transaction() as conn:
+        before = conn.execute(segments_of_b).fetchone()
+        with as_system(conn):  # A shares their file with B inside B's transaction (as the sharing API would)
+            conn.execute(
+                "INSERT INTO shares (media_file_id, user_id, role, shared_by) VALUES (%s, %s, 'viewer', %s)",
+                [world.file_a, world.b.id, world.a.id],
+            )
+        after = conn.execute(segments_of_b).fetchone()
+        assert before is not None and after is not None and after[0] == before[0] + shared_segments[0]
+        created = conn.execute(
+            "INSERT INTO media_files (user_id, filename, storage_path, file_size) "
+            "VALUES (%s, 'neu — 新しい.wav', %s, 1) RETURNING id",
+            [world.b.id, f"rls/{secrets.token_hex(6)}.wav"],
+        ).fetchone()
+        assert created is not None
+        conn.execute(
+            "INSERT INTO transcript_segments (media_file_id, start_time, end_time, text) VALUES (%s, 0, 1, 'مرحبا')",
+            [created[0]],
+        )
+        assert conn.execute(segments_of_b).fetchone() == (after[0] + 1,)
+    with db.acting(world.c), db.transaction() as conn:
+        assert conn.execute("SELECT count(*) FROM media_files").fetchone() == (1,)  # A's editor share
+        with as_system(conn):
+            conn.execute("DELETE FROM shares WHERE user_id = %s", [world.c.id])
+        assert conn.execute("SELECT count(*) FROM media_files").fetchone() == (0,)
