@@ -946,9 +946,7 @@ def arrange_roles(client: Any, fresh_url: str) -> Roles:
     return Roles(a, headers_of, emails, other_title)
 
 
-def role_matrix(
-    client: Any, fresh_url: str, app_settings: Settings, settle: Callable[[], None] | None = None
-) -> int:
+def role_matrix(client: Any, fresh_url: str, app_settings: Settings, settle: Callable[[], None] | None = None) -> int:
     """The role matrix through the API; `settle` runs after the arrangement's writes (a replica catching up).
     Returns how many route x principal checks were made."""
     endpoints = [e for e in all_endpoints() if e.path.startswith("/api/") and not e.admin]
