@@ -24,11 +24,13 @@ from tests.test_isolation_matrix import (
     Roles,
     arrange_roles,
     check_public_routes,
+    forged,
     snapshot,
 )
 from tests.web import PAGE_PASSWORD, csrf_in
 from transcript.choices import STAGES
 from web.endpoint import Endpoint
+from web.public_links import EXPORT_FORMATS
 from web.ui import MODULES
 
 # The object a page addresses first in its path, and the rank it needs on it (1 viewer, 2 commenter, 3 editor,
@@ -178,8 +180,14 @@ def page_matrix(client: Any, fresh_url: str, app_settings: Settings, settle: Cal
         settle()
     paths = ("/api/public/{token}", "/p/{token}")
     checks = check_public_routes(client, roles, paths)
-    media = client.get(f"/p/{a.ids['link_token']}/media")
+    token = a.ids["link_token"]
+    media = client.get(f"/p/{token}/media")
     assert media.status_code in (200, 206) and media.content, media.text[:300]
+    for fmt in EXPORT_FORMATS:  # the link's transcript: A's segments, none of another file's
+        exported = client.get(f"/p/{token}/export/{fmt}")
+        assert exported.status_code == 200 and "alphasecret opening words" in exported.text, (fmt, exported.text)
+        assert client.get(f"/p/{forged(token)}/export/{fmt}").status_code == 404
+    checks += 2 + 2 * len(EXPORT_FORMATS)
     # A signs in first, before the snapshot (signing in adds a token of A's); the others in turn, below
     assert next(iter(PRINCIPAL_RANK)) == "owner"
     owners_csrf = sign_in(client, roles.emails["owner"])
