@@ -66,6 +66,17 @@ def filter_case(context: schemathesis.HookContext, case: Any) -> bool:
     return all(value not in (None, "None", "null") for value in (case.path_parameters or {}).values())
 
 
+def _kind(path: str, name: str) -> str:
+    """The pool of a path parameter: tests/test_fuzz_api.py's kinds, and those of sharing (Step 17)."""
+    if name == "share_uuid":
+        return f"{path.split('/')[2]}-shares"
+    if name == "link_uuid":
+        return "links"
+    if name == "user_uuid" and path.startswith("/api/groups/"):
+        return "group-members"
+    return _pool_kind(path, name)
+
+
 @schemathesis.hook
 def map_case(context: schemathesis.HookContext, case: Any) -> Any:
     meta = case.meta
@@ -78,7 +89,7 @@ def map_case(context: schemathesis.HookContext, case: Any) -> Any:
         return case
     path = case.operation.path
     for name in list(case.path_parameters):
-        pool = POOLS.get(_pool_kind(path, name))
+        pool = POOLS.get(_kind(path, name))
         if pool:
             case.path_parameters[name] = chooser.choice(pool)
     return case

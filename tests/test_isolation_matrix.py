@@ -34,7 +34,7 @@ from repo.rows import Actor
 from repo.user_settings import SETTINGS
 from tests import factories
 from tests.fuzz_support import private_redis
-from tests.web import make_admin, register
+from tests.web import a_file, make_admin, register
 from tests.workers_support import wav
 from web.api import all_endpoints
 from web.endpoint import Endpoint
@@ -855,6 +855,9 @@ PRINCIPAL_RANK: dict[str, int | None] = {
     "admin": 0,
     "admin with view=all": 4,
     "anonymous": None,
+    # A's public link's token, sent as the bearer token: the link grants its file to the public pages only, never a
+    # way into the API (or the signed-in pages)
+    "public-link holder": None,
 }
 
 
@@ -875,23 +878,29 @@ def test_every_file_route_answers_each_role_by_the_rank_it_needs(
     client: Any, fresh_url: str, app_settings: Settings
 ) -> None:
     """Every file route x {owner, editor, commenter, viewer via a user / group / collection share, non-member,
-    admin, admin with ?view=all, anonymous}: a refusal is 401, 404 (cannot see the file) or 403 (sees it, below the
-    rank), and changes nothing of A's; a permitted read answers as it does to the owner. Permitted writes are not
-    sent here (they would change the state the next calls need): tests/test_access.py makes them."""
-    endpoints = [e for e in all_endpoints() if e.path.startswith("/api/") and not e.admin]
-    keys = {key_of(e) for e in endpoints}
-    stale = set(FILE_ROUTE_RANK) - keys
-    assert not stale, f"FILE_ROUTE_RANK names routes that do not exist: {stale}"
-    file_routes = []
-    for endpoint in endpoints:
-        if any(s.place == "path" and s.kind in FILE_KINDS for s in slots_of(endpoint)):
-            assert key_of(endpoint) in FILE_ROUTE_RANK, (
-                f"{key_of(endpoint)}: declare the rank it needs in FILE_ROUTE_RANK"
-            )
-            file_routes.append(endpoint)
+    admin, admin with ?view=all, anonymous, holder of a public link}: a refusal is 401, 404 (cannot see the file) or
+    403 (sees it, below the rank), and changes nothing of A's; a permitted read answers as it does to the owner.
+    Permitted writes are not sent here (they would change the state the next calls need): tests/test_access.py
+    makes them."""
+    checks = role_matrix(client, fresh_url, app_settings)
+    print(f"role matrix through the API: {checks} route x principal checks")
 
+
+@dataclass
+class Roles:
+    """A (owner of one of everything) and one account per principal of PRINCIPAL_RANK, shared with as it says."""
+
+    a: Owner
+    headers_of: dict[str, dict[str, str]]
+    emails: dict[str, str]
+    other_title: str  # a second file of A's that no link names
+
+
+def arrange_roles(client: Any, fresh_url: str) -> Roles:
     a = own_everything(client, fresh_url, "alphasecret", 1.0)
-    people = {name: register(client) for name in PRINCIPAL_RANK if name not in ("owner", "anonymous")}
+    people = {
+        name: register(client) for name in PRINCIPAL_RANK if name not in ("owner", "anonymous", "public-link holder")
+    }
     make_admin(fresh_url, people["admin"], client)
     make_admin(fresh_url, people["admin with view=all"], client)
     user_ids = {
@@ -924,7 +933,41 @@ def test_every_file_route_answers_each_role_by_the_rank_it_needs(
             "INSERT INTO shares (collection_id, user_id, role, shared_by) VALUES (%s, %s, 'viewer', %s)",
             [collection_id, user_ids["viewer via collection share"], a.actor.id],
         )
-    headers_of = {"owner": a.headers, "anonymous": {}, **people}
+    other_title = "alphasecret ungeteilt 未共有 🔒"
+    a_file(fresh_url, a.actor, title=other_title, status="completed")
+    headers_of = {
+        "owner": a.headers,
+        "anonymous": {},
+        "public-link holder": {"Authorization": f"Bearer {a.ids['link_token']}"},
+        **people,
+    }
+    signed_in = {"owner": a.headers, **people}
+    emails = {name: client.get("/api/users/me", headers=h).json()["email"] for name, h in signed_in.items()}
+    return Roles(a, headers_of, emails, other_title)
+
+
+def role_matrix(client: Any, fresh_url: str, app_settings: Settings, settle: Callable[[], None] | None = None) -> int:
+    """The role matrix through the API; `settle` runs after the arrangement's writes (a replica catching up).
+    Returns how many route x principal checks were made."""
+    endpoints = [e for e in all_endpoints() if e.path.startswith("/api/") and not e.admin]
+    keys = {key_of(e) for e in endpoints}
+    stale = set(FILE_ROUTE_RANK) - keys
+    assert not stale, f"FILE_ROUTE_RANK names routes that do not exist: {stale}"
+    file_routes = []
+    for endpoint in endpoints:
+        if any(s.place == "path" and s.kind in FILE_KINDS for s in slots_of(endpoint)):
+            assert key_of(endpoint) in FILE_ROUTE_RANK, (
+                f"{key_of(endpoint)}: declare the rank it needs in FILE_ROUTE_RANK"
+            )
+            file_routes.append(endpoint)
+
+    roles = arrange_roles(client, fresh_url)
+    a, headers_of = roles.a, roles.headers_of
+    if settle is not None:
+        settle()
+    # The link holder's way in (before the snapshot: a view counts a use of the link): the public route shows the
+    # link's file, and no other file of A's; a token one character off is no link.
+    checks = check_public_routes(client, roles)
     storage = app_settings.storage_dir
     before = snapshot(fresh_url, a.actor.id, storage)
 
@@ -950,7 +993,26 @@ def test_every_file_route_answers_each_role_by_the_rank_it_needs(
                 baseline = response.status_code
                 assert baseline < 400, f"{key_of(endpoint)}: the owner got {baseline}: {response.text[:300]}"
             want = baseline if expected is None else expected
+            checks += 1
             if response.status_code != want:
                 failures.append(f"{endpoint.method} {endpoint.path} as {principal}: {response.status_code} not {want}")
     assert not failures, "\n".join(failures)
     assert snapshot(fresh_url, a.actor.id, storage) == before, "a refused call changed A's data"
+    return checks
+
+
+def forged(token: str) -> str:
+    return token[:-1] + ("A" if token[-1] != "A" else "B")
+
+
+def check_public_routes(client: Any, roles: Roles, paths: tuple[str, ...] = ("/api/public/{token}",)) -> int:
+    """Each public route with the link's token shows the link's file (to anyone: no credentials sent) and not A's
+    other file; with a forged token it is 404. Returns the number of checks."""
+    token, checks = roles.a.ids["link_token"], 0
+    for path in paths:
+        shown = client.get(path.format(token=token))
+        assert shown.status_code == 200 and "alphasecret title" in shown.text, f"{path}: {shown.text[:300]}"
+        assert roles.other_title not in shown.text, f"{path} shows a file of A's the link does not name"
+        assert client.get(path.format(token=forged(token))).status_code == 404, path
+        checks += 2
+    return checks

@@ -303,3 +303,29 @@ def _waiting_on_a_lock(conninfo: str) -> bool:
             "AND application_name = 'opentr-web' AND wait_event_type = 'Lock'"
         ).fetchone()
     return bool(row and row[0])
+
+
+def test_the_role_matrix_holds_with_reads_on_the_replica(
+    cluster: ReplicatedPostgres, tmp_path: Path, redis_url: str
+) -> None:
+    """The role matrix of the API and of the pages (tests/test_isolation_matrix.py, tests/test_isolation_pages.py)
+    with a replica replaying 2 s behind: once it has replayed the arrangement (shares written straight into the
+    primary, which no session's read-your-writes position knows of), every principal's statuses are the same, and
+    the reads did run on the replica."""
+    from tests import test_isolation_matrix as matrix
+    from tests import test_isolation_pages as pages
+
+    primary, replica = _logged_database(cluster, "opentr_replica_roles")
+    settings = _settings(primary, replica, tmp_path, redis_url)
+    counts = ServerCounts(cluster)
+    with TestClient(create_app(settings)) as client:
+        api_checks = matrix.role_matrix(client, primary, settings, settle=cluster.wait_replayed)
+        api_reads = counts.delta()
+        page_checks = pages.page_matrix(client, primary, settings, settle=cluster.wait_replayed)
+        page_reads = counts.delta()
+    print(f"role matrix on a replica: {api_checks} API checks ({api_reads}), {page_checks} page checks ({page_reads})")
+    assert api_checks > 300 and page_checks > 200
+    # most reads of the API's matrix are principals' who wrote nothing since the replica caught up; on the pages,
+    # each principal's sign-in is a write, whose session reads the primary until the replica has it (2 s)
+    assert api_reads["replica"] > 100 and api_reads["replica"] > 2 * api_reads["primary"], api_reads
+    assert page_reads["replica"] > 20, page_reads

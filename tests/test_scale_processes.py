@@ -209,3 +209,19 @@ def test_the_isolation_matrix_passes_through_four_web_processes(
     settings = Settings(opentr_home=env_of.home)
     with serve(env_of.env(), tmp_path / "serve.log") as base, ServedClient(base, settings.storage_dir) as client:
         matrix.test_every_route_isolates_users(client, fresh_url, settings)
+
+
+def test_the_role_matrix_passes_through_four_web_processes(env_of: WorkerEnv, fresh_url: str, tmp_path: Path) -> None:
+    """Every file route and every page that addresses a file, a collection or a profile x every kind of principal
+    (owner, editor, commenter, viewers via a user / group / collection share, non-member, admin with and without the
+    all-files view, anonymous, public-link holder), across four processes: the statuses of
+    tests/test_isolation_matrix.py and tests/test_isolation_pages.py, the owner's data unchanged."""
+    from tests import test_isolation_matrix as matrix
+    from tests import test_isolation_pages as pages
+
+    settings = Settings(opentr_home=env_of.home)
+    with serve(env_of.env(), tmp_path / "serve.log") as base, ServedClient(base, settings.storage_dir) as client:
+        api_checks = matrix.role_matrix(client, fresh_url, settings)
+        page_checks = pages.page_matrix(client, fresh_url, settings)
+    print(f"role matrix through four web processes: {api_checks} API and {page_checks} page checks")
+    assert api_checks > 300 and page_checks > 200

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import secrets
 import socket
 import subprocess
 import sys
@@ -18,17 +19,22 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import uvicorn
 
 from config.settings import Settings
+from repo.rows import Actor
+from tests import factories
 from tests.fuzz_support import private_redis
 from tests.test_fuzz_api import _closed_port, _user_id, arrange
 from tests.web import register
 from web.app import create_app
 
+Pools = dict[str, list[str]]
 FIXED_SEED = 20261201
 MAX_EXAMPLES = int(os.environ.get("OPENTR_ST_EXAMPLES", "8"))  # per operation and phase: ~89 operations
 STATEFUL_STEPS = int(os.environ.get("OPENTR_ST_STEPS", "8"))
@@ -55,6 +61,49 @@ def live_server(app_settings: Settings) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def _ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, f"{response.request.url}: {response.text}"
+    return response.json()
+
+
+def share_with_another(client: httpx.Client, url: str, headers: dict[str, str], pools: dict[str, list[str]]) -> Pools:
+    """Sharing in place (Step 17): a second user B in a group with A; A shares a file (editor), the collection
+    (viewer) and the profile with B and with the group, and makes a public link; B shares a file of B's with A (as
+    commenter), so that A's requests also meet a file A may read and comment but not change. The pools of the
+    sharing routes' identifiers, for the hooks (tests/schemathesis_hooks.py)."""
+    email = f"zweite-{secrets.token_hex(3)}@example.com"
+    bee = register(client, email)
+    bee_uuid = _ok(client.get("/api/users/me", headers=bee))["uuid"]
+    me_uuid = _ok(client.get("/api/users/me", headers=headers))["uuid"]
+    group = _ok(client.post("/api/groups", headers=headers, json={"name": "Redaktion 編集部 📰"}), 201)["uuid"]
+    _ok(client.post(f"/api/groups/{group}/members", headers=headers, json={"email": email}), 201)
+    file, collection, profile = pools["files"][-1], pools["collections"][0], pools["speaker-profiles"][0]
+    shares: dict[str, list[str]] = {}
+    for kind, uuid, role in [
+        ("files", file, "editor"),
+        ("collections", collection, "viewer"),
+        ("speaker-profiles", profile, "viewer"),
+    ]:
+        for grantee in ({"user_email": email}, {"group_uuid": group}):
+            made = _ok(client.post(f"/api/{kind}/{uuid}/shares", headers=headers, json={**grantee, "role": role}))
+            shares.setdefault(f"{kind}-shares", []).append(made["uuid"])
+    link = _ok(client.post(f"/api/files/{file}/links", headers=headers, json={"expires_in_days": 7}), 201)
+    with psycopg.connect(url, autocommit=True) as conn:
+        _, theirs = factories.media_file(
+            conn, Actor(_user_id(url, client, bee)), status="completed", title="Bs Aufnahme ب 🎧"
+        )
+    me = _ok(client.get("/api/users/me", headers=headers))["email"]
+    _ok(client.post(f"/api/files/{theirs}/shares", headers=bee, json={"user_email": me, "role": "commenter"}))
+    return {
+        "files": [*pools["files"], str(theirs)],
+        "groups": [group],
+        "group-members": [bee_uuid, me_uuid],
+        "links": [link["uuid"]],
+        "public": [link["token"]],
+        **shares,
+    }
 
 
 def run_schemathesis(base_url: str, seed: int, config: Path, report: Path, env: dict[str, str]) -> tuple[int, str]:
@@ -93,6 +142,7 @@ def test_schemathesis_finds_nothing_over_the_whole_document(live_server: str, fr
         headers = register(client)
         pools = arrange(client, fresh_url, headers, _closed_port()).pools
         user_id = _user_id(fresh_url, client, headers)
+        pools |= share_with_another(client, fresh_url, headers, pools)
     config = tmp_path / "schemathesis.toml"
     config.write_text(
         f"[generation]\nmax-examples = {MAX_EXAMPLES}\n\n"
