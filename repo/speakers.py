@@ -118,7 +118,6 @@ _link_accepted = s.execute("speakers.link_accepted")
 _unlink_rejected = s.execute("speakers.unlink_rejected")
 _summary = s.many("speakers.summary", SpeakerSummary)
 _remember_profile = s.one_or_none("speakers.remember_profile", ProfileRef)
-_own_file_visible = s.scalar("speakers.own_file_visible", bool)
 
 
 class SpeakerRepository:
@@ -296,12 +295,13 @@ class SpeakerRepository:
 
     def summary(self, actor: Actor, file_uuid: UUID | None = None) -> list[SpeakerSummary]:
         """The actor's own speakers across files, one entry per person with their file count (for filters);
-        with `file_uuid`, only the people speaking in that file (NotFound unless it is the actor's)."""
-        found = _summary(self.conn, file_uuid=file_uuid, actor_id=actor.id)
+        with `file_uuid`, only the people speaking in that file: one of the actor's, or one they may read (shared
+        with them, as its page shows it; NotFound when they cannot see it)."""
+        found = _summary(self.conn, file_uuid=file_uuid, **actor.scope())
         if (
             file_uuid is not None
             and not found
-            and not _own_file_visible(self.conn, file_uuid=file_uuid, actor_id=actor.id)
+            and not _file_visible(self.conn, file_uuid=file_uuid, **actor.scope())
         ):
             raise NotFound("media file not found")
         return found

@@ -254,13 +254,14 @@ WHERE id = %(speaker_id)s AND profile_id = %(profile_id)s;
 
 -- name: summary :many
 -- The actor's speakers across files, one entry per person (a profile, else a name, else a label) with how many
--- files they speak in; with a file, only the people who speak in it.
+-- files they speak in; with a file, only the people who speak in it. A file shared with the actor (readable, as
+-- its page) counts with their own: its people are listed, and counted in it and in the actor's own files.
 WITH mine AS (
     SELECT sp.media_file_id, p.uuid AS profile_uuid, coalesce(p.name, sp.display_name, sp.label) AS name
     FROM speakers sp
     JOIN media_files f ON f.id = sp.media_file_id
     LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
-    WHERE f.user_id = %(actor_id)s
+    WHERE f.user_id = %(actor_id)s OR (f.uuid = %(file_uuid)s::uuid AND {{file_readable}})
 ), in_file AS (
     SELECT DISTINCT m.profile_uuid, m.name
     FROM mine m JOIN media_files f ON f.id = m.media_file_id
@@ -272,6 +273,3 @@ WHERE %(file_uuid)s::uuid IS NULL
    OR EXISTS (SELECT 1 FROM in_file i WHERE i.name = m.name AND i.profile_uuid IS NOT DISTINCT FROM m.profile_uuid)
 GROUP BY m.profile_uuid, m.name
 ORDER BY file_count DESC, m.name, m.profile_uuid;
-
--- name: own_file_visible :scalar
-SELECT EXISTS (SELECT 1 FROM media_files WHERE uuid = %(file_uuid)s AND user_id = %(actor_id)s) AS visible;
