@@ -298,10 +298,6 @@ class SpeakerRepository:
         with `file_uuid`, only the people speaking in that file: one of the actor's, or one they may read (shared
         with them, as its page shows it; NotFound when they cannot see it)."""
         found = _summary(self.conn, file_uuid=file_uuid, **actor.scope())
-        if (
-            file_uuid is not None
-            and not found
-            and not _file_visible(self.conn, file_uuid=file_uuid, **actor.scope())
-        ):
+        if file_uuid is not None and not found and not _file_visible(self.conn, file_uuid=file_uuid, **actor.scope()):
             raise NotFound("media file not found")
         return found
