@@ -5,6 +5,16 @@ always returns the connection; used again inside itself (same thread or task) it
 connection. `Database.run(fn)` is the retrying form: the whole function is re-run on a serialization failure or a
 deadlock, a bounded number of times. Connections are autocommit outside `transaction()`, so nothing runs in an
 implicit transaction that nobody commits.
+
+Who a transaction acts for is declared around it (`db.acting(actor)`, `db.acting_as_system()`): for an actor (or
+nobody, `acting(None)`), right after BEGIN one statement sets `opentr.actor_id` and `opentr.sees_all` and the role
+`opentr_app` (an admin's explicit all-files view keeps the owner's role: every file is visible in it), all
+transaction-local (`set_config(..., true)`: gone at COMMIT, so nothing leaks to the next user of a
+pooled connection, and it works through PgBouncer's transaction mode). PostgreSQL's row-level security (migration
+0014) then shows that role only the actor's rows: a query that forgets its access fragment finds nothing of another
+user's. The system acts as the tables' owner, to which RLS does not apply. What a transaction nobody declared acts
+as is the Database's `undeclared`: the web's acts for nobody (a forgotten declaration finds nothing), the other
+processes' (CLI, workers, maintenance, the importer) act as the system, which is what they do across users.
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from contextvars import ContextVar
 from typing import Any, Literal, TypeVar
 
@@ -27,6 +37,7 @@ from psycopg_pool.base import AttemptWithBackoff
 from config.settings import Settings
 from repo.errors import Contention, Unavailable
 from repo.replicas import Replica, ReplicaSet
+from repo.rows import Actor
 
 log = logging.getLogger("opentr.db")
 T = TypeVar("T")
@@ -34,6 +45,42 @@ Connection = psycopg.Connection[Any]
 Isolation = Literal["read committed", "repeatable read", "serializable"]
 RETRYABLE = (pg.SerializationFailure, pg.DeadlockDetected)
 REPLICA_CHECKOUT_SECONDS = 1.0  # a replica that cannot hand out a connection this fast is skipped, not waited for
+APP_ROLE = "opentr_app"  # the role RLS applies to (migration 0014; README: Row-level security)
+SYSTEM: Literal["system"] = "system"
+Acting = Actor | None | Literal["system"]  # an actor, nobody (anonymous: sees nothing), or the system (no RLS)
+_ACT = (
+    "SELECT set_config('opentr.actor_id', %s, true), set_config('opentr.sees_all', %s, true), "
+    "set_config('opentr.is_admin', %s, true), set_config('role', %s, true)"
+)
+
+
+def act(conn: Connection, acting: Acting) -> None:
+    """Make the rest of `conn`'s current transaction act for `acting` (one round trip). Used right after BEGIN by
+    `Database.transaction()`, and by the web pipeline once authentication (read as the system) knows the caller."""
+    if acting == SYSTEM:
+        conn.execute(_ACT, ["", "off", "off", "none"])
+    elif acting is None:
+        conn.execute(_ACT, ["", "off", "off", APP_ROLE])
+    elif acting.is_admin and acting.sees_all:
+        # An admin's explicit all-files view sees every file by definition: the system's role (the policies' file
+        # arrays could not say "all" cheaply); the actor stays recorded for what reads it.
+        conn.execute(_ACT, [str(acting.id), "on", "on", "none"])
+    else:
+        conn.execute(_ACT, [str(acting.id), "off", "on" if acting.is_admin else "off", APP_ROLE])
+
+
+@contextmanager
+def as_system(conn: Connection) -> Iterator[None]:
+    """The block runs as the system (the tables' owner: no row-level security), then the transaction's role is
+    restored. For the few statements that span every user by design: a COPY (PostgreSQL refuses COPY FROM under
+    RLS), whether any file carries a tag, the platform's totals. Each use says why."""
+    row = conn.execute("SELECT current_setting('role'), set_config('role', 'none', true)").fetchone()
+    role = str(row[0]) if row else "none"
+    try:
+        yield
+    finally:
+        if role != "none" and conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
+            conn.execute("SELECT set_config('role', %s, true)", [role])
 
 
 def connection_kwargs(settings: Settings, application_name: str) -> dict[str, Any]:
@@ -78,6 +125,7 @@ class Database:
         settings: Settings,
         *,
         application_name: str = "opentr",
+        undeclared: Acting = SYSTEM,
         min_size: int | None = None,
         max_size: int | None = None,
         open: bool = True,
@@ -90,6 +138,7 @@ class Database:
         self._current: ContextVar[Connection | None] = ContextVar(f"opentr_tx_{id(self)}", default=None)
         self._on_replica: ContextVar[bool] = ContextVar(f"opentr_replica_{id(self)}", default=False)
         self._write_lsn: ContextVar[str | None] = ContextVar(f"opentr_lsn_{id(self)}", default=None)
+        self._acting: ContextVar[Acting] = ContextVar(f"opentr_acting_{id(self)}", default=undeclared)
         self._pooled_timeout = (
             f"SET LOCAL statement_timeout = {settings.db_statement_timeout}" if settings.behind_pooler else None
         )
@@ -150,6 +199,24 @@ class Database:
         """The WAL position after this context's last committed read-write transaction (with replicas only)."""
         return self._write_lsn.get()
 
+    @contextmanager
+    def acting(self, actor: Acting) -> Iterator[None]:
+        """The transactions begun in this block (this thread or task) act for `actor`: an Actor, None for nobody
+        (sees nothing), or SYSTEM. A transaction already open keeps its own (a nested one is a savepoint of it)."""
+        token = self._acting.set(actor)
+        try:
+            yield
+        finally:
+            self._acting.reset(token)
+
+    def acting_as_system(self) -> AbstractContextManager[None]:
+        """The transactions begun in this block act as the tables' owner: no row-level security. For what works
+        across users by design (the CLI, the job dispatcher, recovery, cleanup, authentication)."""
+        return self.acting(SYSTEM)
+
+    def current_acting(self) -> Acting:
+        return self._acting.get()
+
     def _checkout(self, stack: ExitStack, read_only: bool, min_lsn: str | None) -> tuple[Connection, bool]:
         """A replica's connection for a read-only transaction when one is fit, else the primary's."""
         replica: Replica | None = None
@@ -192,6 +259,9 @@ class Database:
                             conn.execute(f"SET TRANSACTION{level}{' READ ONLY' if read_only else ''}")
                         if self._pooled_timeout:
                             conn.execute(self._pooled_timeout)
+                        acting = self._acting.get()
+                        if acting != SYSTEM:
+                            act(conn, acting)
                         yield conn
                     if self.replicas is not None and not read_only:
                         row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()

@@ -26,7 +26,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from repo import statements as s
-from repo.database import Connection
+from repo.database import Connection, as_system
 from repo.errors import Invalid, NotFound
 from repo.rows import Actor
 
@@ -89,8 +89,26 @@ class NotificationRepository:
         media_file_id: int | None = None,
         task_id: str | None = None,
     ) -> Notification | None:
-        """Store and announce; None when the user turned this kind off (then nothing is stored or sent)."""
+        """Store and announce; None when the user turned this kind off (then nothing is stored or sent).
+
+        Written as the system: a notification is for its addressee whoever causes it (a share, a job), and the
+        statement reads the addressee's preference and the stored row back, which row-level security shows only to
+        the addressee."""
         _check_kind(kind)
+        with as_system(self.conn):
+            return self._store(user_id, kind, title, message, data, progress, media_file_id, task_id)
+
+    def _store(
+        self,
+        user_id: int,
+        kind: str,
+        title: str,
+        message: str,
+        data: dict[str, Any] | None,
+        progress: float | None,
+        media_file_id: int | None,
+        task_id: str | None,
+    ) -> Notification | None:
         return _notify(
             self.conn,
             channel=CHANNEL,

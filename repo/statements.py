@@ -20,6 +20,7 @@ from psycopg import errors as pg
 from psycopg.rows import RowMaker, no_result, tuple_row
 
 from repo import queries
+from repo.database import as_system
 from repo.errors import Conflict, DataError, Invalid, NotFound, QueryLoadError, Unavailable
 
 log = logging.getLogger("opentr.sql")
@@ -225,13 +226,18 @@ class Exec(Bound):
 
 
 class Copy(Bound):
+    """COPY FROM STDIN. PostgreSQL refuses COPY FROM into a table with row-level security for a role it applies to
+    (migration 0014), so the COPY alone runs as the system (repo.database.as_system). Every :copy writes rows keyed
+    by a file or a task its caller has just read or locked under RLS in the same transaction
+    (segments.lock_file_owner, the job's own task), so no row lands where the actor cannot see."""
+
     marker = ":copy"
 
     def __call__(self, conn: Connection, rows: Iterable[Sequence[Any]]) -> int:
         count = 0
-        with _executing(self.query), conn.cursor() as cur, cur.copy(self.query.sql) as copy:
-            for row in rows:
-                copy.write_row(row)
+        with as_system(conn), _executing(self.query), conn.cursor() as cur, cur.copy(self.query.sql) as copy:
+            for values in rows:
+                copy.write_row(values)
                 count += 1
         return count
 

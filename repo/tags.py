@@ -8,7 +8,7 @@ from uuid import UUID
 
 from repo import access
 from repo import statements as s
-from repo.database import Connection
+from repo.database import Connection, as_system
 from repo.errors import NotFound
 from repo.rows import Actor, trimmed
 
@@ -86,10 +86,14 @@ class TagRepository:
 
     def list_unused(self) -> list[TagCount]:
         """Tags on no file at all (anyone's), by name."""
-        return _list_unused(self.conn)
+        # Whether anyone's file carries a tag spans every user (row-level security would hide the others' files
+        # and call their tags unused); only tag names, a shared vocabulary, come out.
+        with as_system(self.conn):
+            return _list_unused(self.conn)
 
     def delete_unused(self, actor: Actor) -> list[str]:
         """Administrators: delete every tag no file carries; the names deleted, by name."""
         if not actor.is_admin:
             raise NotFound("not found")
-        return sorted(row.name for row in _delete_unused(self.conn, actor_is_admin=actor.is_admin))
+        with as_system(self.conn):  # as in list_unused: "no file" means nobody's, not only the admin's
+            return sorted(row.name for row in _delete_unused(self.conn, actor_is_admin=actor.is_admin))

@@ -50,6 +50,7 @@ _heartbeat = s.rowcount("tasks.heartbeat")
 _finish = s.one_or_none("tasks.finish", Task)
 _get = s.one("tasks.get", Task)
 _list_page = s.many("tasks.list_page", Task)
+_acting_user = s.scalar("tasks.acting_user", int)
 
 
 def _moved(task: Task | None, task_id: str, allowed: tuple[str, ...]) -> Task:
@@ -94,6 +95,11 @@ class TaskRepository:
             from_statuses=list(OPEN_STATUSES),
         )
         return _moved(task, task_id, OPEN_STATUSES)
+
+    def acting_user(self, task_id: str, *, file_owner: bool) -> int:
+        """Whom a job of this task acts for: its file's owner (`file_owner`, when it has a file), else the user who
+        started it. NotFound when the task is gone. Read it as the system: nobody acts yet."""
+        return _acting_user(self.conn, task_id=task_id, file_owner=file_owner)
 
     def get(self, actor: Actor, task_id: str) -> Task:
         return _get(self.conn, task_id=task_id, **actor.scope())

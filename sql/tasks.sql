@@ -45,3 +45,10 @@ WHERE (t.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)
        OR (t.created_at, t.id) < (%(after_time)s::timestamptz, %(after_id)s::text))
 ORDER BY t.created_at DESC, t.id DESC
 LIMIT %(limit)s;
+
+-- name: acting_user :scalar
+-- Whom a job of this task acts for (row-level security, workers/jobrun.py), read as the system: the owner of the
+-- task's file when `file_owner` and the task has one, else the user the task was started for.
+SELECT CASE WHEN %(file_owner)s::boolean THEN coalesce(f.user_id, t.user_id) ELSE t.user_id END
+FROM tasks t LEFT JOIN media_files f ON f.id = t.media_file_id
+WHERE t.id = %(task_id)s;

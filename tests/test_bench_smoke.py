@@ -14,7 +14,19 @@ from pathlib import Path
 
 from config.settings import PROJECT_ROOT
 
-MEASURES = {"layer", "orm", "search", "http", "pool_sizing", "ingest", "asr", "speakers", "speakers_plain_scan"}
+MEASURES = {
+    "layer",
+    "orm",
+    "search",
+    "http",
+    "pool_sizing",
+    "ingest",
+    "asr",
+    "speakers",
+    "speakers_plain_scan",
+    "sharing",
+    "rls",
+}
 
 
 def test_smoke_run_writes_every_measure(tmp_path: Path) -> None:
@@ -35,7 +47,7 @@ def test_smoke_run_writes_every_measure(tmp_path: Path) -> None:
         assert measure["rows"], name
     assert report["dataset"]["transcript_segments"] == report["options"]["segments"]
     targets = {t["target"].split(":")[0] for t in report["targets"]}
-    assert targets == {"layer", "ORM", "search", "ingest", "asr", "speakers"}
+    assert targets == {"layer", "ORM", "search", "ingest", "asr", "speakers", "sharing", "RLS"}
     assert report["measures"]["pool_sizing"]["extra"]["recommended_pool_size"] in report["options"]["pool_sizes"]
     # The slowest search is explained as in a full run: the plan of the very query a search sends.
     slowest = report["measures"]["search"]["extra"]["slowest"]

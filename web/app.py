@@ -78,7 +78,8 @@ def create_app(settings: Settings | None = None, extra_routes: list[BaseRoute] |
         # Under a Procfile runner `release` may still be migrating: wait for it (one log line) instead of
         # answering 500s on missing tables; uvicorn accepts connections only after this.
         await asyncio.to_thread(schema.wait_until_ready, url, settings.opentr_schema_wait_seconds, log.warning)
-        db = Database(url, settings, application_name="opentr-web")
+        # A transaction nobody declared acts for nobody: row-level security shows it nothing (repo/database.py).
+        db = Database(url, settings, application_name="opentr-web", undeclared=None)
         services = Services(settings, db, embedded.redis_url(settings), settings.secret_key(), settings.storage_dir)
         app.state.services = services
         app.state.live = LiveHub(services)

@@ -277,7 +277,8 @@ def export_zip(ctx: Ctx, body: ZipExportIn) -> StreamingResponse:
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for file_uuid in uuids:
                 try:
-                    with db.transaction() as conn:
+                    # The generator runs after the pipeline's block: it declares its actor itself.
+                    with db.acting(actor), db.transaction() as conn:
                         transcript = read(conn, actor, file_uuid, body)
                 except NotFound:
                     continue  # deleted since the request was accepted

@@ -118,18 +118,21 @@ class LiveHub:
                 queue.put_nowait(item)
 
     def _read(self, user_id: int, uuid: UUID) -> Notification:
-        with self.services.db.transaction() as conn:
+        db = self.services.db
+        with db.acting(Actor(user_id)), db.transaction() as conn:
             return NotificationRepository(conn).get(Actor(user_id), uuid)
 
     def unread(self, user_id: int) -> list[Notification]:
-        with self.services.db.transaction() as conn:
+        db = self.services.db
+        with db.acting(Actor(user_id)), db.transaction() as conn:
             return list(reversed(NotificationRepository(conn).list(Actor(user_id), unread_only=True, limit=200)))
 
     def authenticate(self, token: str) -> User | None:
-        with self.services.db.transaction() as conn:
+        # users and auth_tokens have no RLS (migration 0014): authentication comes before anybody acts.
+        with self.services.db.acting_as_system(), self.services.db.transaction() as conn:
             user = UserRepository(conn).user_for_token(token)
         if user is not None and user.touch_due:
-            with self.services.db.transaction() as conn:
+            with self.services.db.acting_as_system(), self.services.db.transaction() as conn:
                 UserRepository(conn).touch_token(token)
         return user
 

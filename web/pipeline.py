@@ -5,7 +5,10 @@ parser), then in a worker thread, in one transaction run by `Database.run()`:
 
 1. who is calling: a bearer token, else the browser session's cookie (web/sessions.py); 401 where a caller is
    required, 403 for administrators' endpoints; then CSRF: a form's `csrf` field on every unsafe method (before
-   signing in too), the `X-CSRF-Token` header on a cookie-authenticated JSON write;
+   signing in too), the `X-CSRF-Token` header on a cookie-authenticated JSON write. The token lookup runs as the
+   system (users and auth_tokens have no row-level security: nobody acts yet); then the same transaction switches
+   to the caller (repo.database.act: the role row-level security applies to, acting for the user, or for nobody
+   when anonymous), so everything the handler reads is limited by PostgreSQL too, whatever its query says;
 2. the handler's `query`/`body` (422 naming the field), the handler, its result written by the endpoint's renderer
    (JSON checked against the response model before commit; a page's HTML).
 
@@ -31,13 +34,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from repo.database import Connection
+from repo.database import Connection, act
 from repo.replicas import PRIMARY_ONLY
+from repo.rows import Actor
 from repo.users import User, UserRepository
 from web import consistency, sessions
 from web.endpoint import (
     FORM_LIMIT,
     JSON_BODY_LIMIT,
+    VIEW_ALL,
+    VIEW_PARAM,
     Ctx,
     Endpoint,
     Renderer,
@@ -88,6 +94,17 @@ def _authenticate(
     return user
 
 
+def _acting(request: Request, user: User | None) -> Actor | None:
+    """Whom the request's transactions act for (row-level security): the caller, in the all-files view when an
+    admin asks for it (`?view=all`, as Ctx.actor decides for the fragments), or nobody."""
+    if user is None:
+        return None
+    actor = user.actor
+    if actor.is_admin and request.query_params.get(VIEW_PARAM) == VIEW_ALL:
+        return actor.seeing_all()
+    return actor
+
+
 def _touch_token(request: Request, services: Services) -> None:
     """Record the token's use once the request's transaction is over, in a statement of its own: an UPDATE inside
     the request would hold the token's row lock until commit, and every request sharing the token would queue."""
@@ -96,14 +113,14 @@ def _touch_token(request: Request, services: Services) -> None:
         return
     request.state.touch_token = None
     try:
-        with services.db.transaction() as conn:
+        with services.db.acting_as_system(), services.db.transaction() as conn:
             UserRepository(conn).touch_token(token)
     except Exception:  # bookkeeping only: the request already has its answer
         log.warning("could not record the use of a token", exc_info=True)
 
 
 def _authenticate_only(endpoint: Endpoint, request: Request, services: Services) -> None:
-    with services.db.transaction() as conn:
+    with services.db.acting_as_system(), services.db.transaction() as conn:
         _authenticate(endpoint, request, conn, {})
 
 
@@ -143,21 +160,26 @@ class _Call:
     def _run_on(self, *, read_only: bool, min_lsn: str | None) -> tuple[Response, Ctx]:
         endpoint, request, db = self.endpoint, self.request, self.services.db
         if not endpoint.in_transaction:
-            with db.transaction() as conn:
+            with db.acting_as_system(), db.transaction() as conn:
                 user = _authenticate(endpoint, request, conn, self.form)
-            result, ctx = self._handle(None, user)
+            with db.acting(_acting(request, user)):  # the handler's own transactions
+                result, ctx = self._handle(None, user)
             return endpoint.renderer.result(endpoint, result), ctx
 
         def attempt(conn: Connection) -> tuple[Response, Ctx]:
             user = _authenticate(endpoint, request, conn, self.form, db.on_replica())
-            result, ctx = self._handle(conn, user)
+            actor = _acting(request, user)
+            act(conn, actor)
+            with db.acting(actor):
+                result, ctx = self._handle(conn, user)
             if isinstance(result, Response) and result.status_code >= 400:
                 raise _Rollback(result)
             return endpoint.renderer.result(endpoint, result), ctx  # inside: a misfit answer rolls back
 
         # An upload's body is consumed by its first attempt: it cannot be re-run, only answered 409.
         attempts = 1 if endpoint.body_parser is not None else TRANSACTION_ATTEMPTS
-        return db.run(attempt, attempts=attempts, read_only=read_only, min_lsn=min_lsn)
+        with db.acting_as_system():  # until authentication knows the caller (then `act` in `attempt`)
+            return db.run(attempt, attempts=attempts, read_only=read_only, min_lsn=min_lsn)
 
 
 async def _read(endpoint: Endpoint, request: Request, services: Services) -> tuple[bytes | None, dict[str, Any]]:

@@ -16,12 +16,11 @@ requests do not (a player sends one per range it buffers) but are refused all th
 These routes run outside the pipeline's transaction (`in_transaction=False`): a counted view writes on a GET, which
 the pipeline would send READ ONLY to a read replica. The handler resolves (and counts) in one short transaction on
 the primary, then reads the file in another, as its owner (an Actor of the link's file's owner, that file's uuid
-only): `_as_system` and `_as_owner` are where row-level security's acting user is declared.
+only): row-level security's acting user is declared at each of those transactions (the system, then the owner).
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -31,7 +30,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from repo.database import Connection
 from repo.errors import Conflict, Gone, NotFound
 from repo.errors import Forbidden as NotAllowed
 from repo.media_files import MediaFile, MediaFileRepository
@@ -231,14 +229,6 @@ def token_of(request: Request) -> str:
 # The two kinds of transaction the public side runs; with row-level security (the `rls` branch's Database.acting)
 # these are the only two places to declare who acts: the token's lookup as the system (nobody is known yet; the
 # query is addressed by the token's hash alone), the file's reads as the file's owner (the link's one file only).
-def _as_system(ctx: Ctx) -> AbstractContextManager[Connection]:
-    return ctx.services.db.transaction()  # RLS: `with db.acting_as_system(): db.transaction()`
-
-
-def _as_owner(ctx: Ctx, target: LinkTarget) -> AbstractContextManager[Connection]:
-    return ctx.services.db.transaction()  # RLS: `with db.acting(target.owner): db.transaction()`
-
-
 def open_link(ctx: Ctx, *, count: bool) -> LinkTarget:
     """Rate-limit the request (client address, link), then resolve the token (404 unknown, 410 dead), counting a
     use when `count`: in a transaction of its own on the primary, committed before anything is read."""
@@ -252,13 +242,18 @@ def open_link(ctx: Ctx, *, count: bool) -> LinkTarget:
         ],
         "this link",
     )
-    with _as_system(ctx) as conn:
+    # Resolving runs before anyone is known: the system looks the token's hash up (row-level security would show
+    # nobody's link to nobody).
+    db = ctx.services.db
+    with db.acting_as_system(), db.transaction() as conn:
         return PublicLinkRepository(conn).resolve(token, count=count and ctx.request.method == "GET")
 
 
 def read_shared(ctx: Ctx, *, count: bool) -> Shared:
     target = open_link(ctx, count=count)
-    with _as_owner(ctx, target) as conn:
+    # From here the link's holder reads as the file's owner (row-level security), this one file by its uuid.
+    db = ctx.services.db
+    with db.acting(target.owner), db.transaction() as conn:
         file = MediaFileRepository(conn).get(target.owner, target.file_uuid)
         segments = SegmentRepository(conn).transcript(target.owner, target.file_uuid)
     return Shared(token_of(ctx.request), target, file, segments)
@@ -267,7 +262,8 @@ def read_shared(ctx: Ctx, *, count: bool) -> Shared:
 def media(ctx: Ctx) -> Response:
     """The file's media for the link's player, with HTTP Range; not counted as a use."""
     target = open_link(ctx, count=False)
-    with _as_owner(ctx, target) as conn:
+    db = ctx.services.db
+    with db.acting(target.owner), db.transaction() as conn:
         stored = MediaFileRepository(conn).storage_path_for(target.owner, target.file_uuid)
     return public_headers(media_response(ctx, stored))
 
@@ -278,7 +274,8 @@ def export(ctx: Ctx, fmt: str) -> Response:
         raise NotFound(f"no export as {fmt!r}: one of {', '.join(EXPORT_FORMATS)}")
     target = open_link(ctx, count=True)
     options = exports.ExportOptions(format=fmt, comments=False)  # type: ignore[arg-type]
-    with _as_owner(ctx, target) as conn:
+    db = ctx.services.db
+    with db.acting(target.owner), db.transaction() as conn:
         transcript = exports.read(conn, target.owner, target.file_uuid, options)
     name = download_name(transcript.file.title, transcript.file.filename, fmt)
     return public_headers(

@@ -35,6 +35,7 @@ from jobs.registry import JobKind, ignoring_gone
 from repo.database import Connection, Database
 from repo.errors import Conflict, NotFound
 from repo.notifications import NotificationRepository
+from repo.rows import Actor
 from repo.tasks import TaskRepository
 from workers.context import JobContext, job_context
 from workers.liveness import JobLease, LeaseTaken
@@ -144,6 +145,9 @@ class JobBody(ABC, Generic[J]):
 
     kind: ClassVar[JobKind]
     expected: ClassVar[Mapping[type[Exception], str]] = {}  # failures of the input, by category
+    # Row-level security: the run acts for its file's owner (its profiles, its settings), or, when False or the
+    # task has no file, for the user who started the task (a summary uses its requester's LLM configuration).
+    acts_as_file_owner: ClassVar[bool] = True
 
     @abstractmethod
     def claim(self, run: JobRun, conn: Connection) -> J:
@@ -189,7 +193,13 @@ def run(body: JobBody[J], subject_id: int, task_id: str) -> str:
     context = job_context()
     try:
         with JobLease(context.database_url, context.settings, task_id) as lease:
-            return _run(body, JobRun(body.kind, context, subject_id, task_id, lease))
+            job_run = JobRun(body.kind, context, subject_id, task_id, lease)
+            try:
+                actor = job_run.durably(lambda: _acting_user(body, job_run))
+            except NotFound:
+                return _run(body, job_run)  # the task is gone: the claim finds that out, as the system
+            with context.db.acting(actor):
+                return _run(body, job_run)
     except LeaseTaken:
         log.info("%s: another live copy of this job owns it; nothing to do", task_id)
         return "skipped"
@@ -221,6 +231,12 @@ def _run(body: JobBody[J], run: JobRun) -> str:
             except JobSuperseded:
                 return "superseded"
             log.warning("%s: running the %s job again after the database came back", run.task_id, body.kind.name)
+
+
+def _acting_user(body: JobBody[J], run: JobRun) -> Actor:
+    """Whom the run acts for (row-level security: it sees what that user sees), read as the system."""
+    with run.db.acting_as_system(), run.db.transaction() as conn:
+        return Actor(TaskRepository(conn).acting_user(run.task_id, file_owner=body.acts_as_file_owner))
 
 
 def _claim(body: JobBody[J], run: JobRun) -> J:

@@ -65,6 +65,7 @@ class GenerateSummary(JobBody[SummaryJob]):
 
     kind = SUMMARY
     expected = {DataError: "data", DecryptionError: "configuration", LlmError: "llm", SummaryError: "llm"}
+    acts_as_file_owner = False  # the requester: their LLM configuration, on a file they may see
 
     def claim(self, run: JobRun, conn: Connection) -> SummaryJob:
         summary = SummaryRepository(conn).start(run.subject_id)
