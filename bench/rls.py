@@ -29,7 +29,7 @@ TARGET_RATIO = 1.10
 GROUPS = 5
 
 
-def _share_with(url: str, user: BenchUser, others: list[BenchUser]) -> None:
+def share_with(url: str, user: BenchUser, others: list[BenchUser]) -> None:
     with psycopg.connect(url) as conn:
         groups = [
             row[0]
@@ -49,7 +49,7 @@ def _share_with(url: str, user: BenchUser, others: list[BenchUser]) -> None:
         )
 
 
-def _unshare(url: str, user: BenchUser) -> None:
+def unshare(url: str, user: BenchUser) -> None:
     with psycopg.connect(url) as conn:
         conn.execute("DELETE FROM groups WHERE created_by = %s AND name LIKE 'bench %%'", [user.id])
 
@@ -72,7 +72,7 @@ def run(ctx: Context) -> Measure:
     settings = Settings(db_pool_min=1, db_pool_max=1, db_slow_query_ms=600_000)
     longest, segments = _longest_file(ctx.url, user)
     actor = user.actor
-    _share_with(ctx.url, user, others)
+    share_with(ctx.url, user, others)
     try:
         with Database(ctx.url, settings, application_name="opentr-bench", open=False) as db:
             db.open(wait=True)
@@ -108,7 +108,7 @@ def run(ctx: Context) -> Measure:
             if ctx.options.explain:
                 measure.extra["library_plan_rls"] = _explain_library(db, actor)
     finally:
-        _unshare(ctx.url, user)
+        unshare(ctx.url, user)
     return measure
 
 

@@ -1,13 +1,14 @@
-"""Measure 9: what sharing costs the reader (Step 17). One user with their own files, then the same user with up
-to 1,000 other people's files shared with them through 5 groups they are in (`--users 11 --files 1100` gives
-exactly 100 own + 1,000 shared; the default dataset gives 100 + 900).
+"""Measure 9: what sharing costs the reader (Step 17). One user with their own files, then the same user with every
+other user's file shared with them through 5 groups they are in (`--users 11 --files 1100` gives 100 own + 1,000
+shared; the default dataset gives 100 + 900).
 
 Three readings of the library page (the first 50 files, newest first), the transcript of one file and search, in
 one run on the same data:
 - "owner-only SQL": the library query as it was before step 17 (`f.user_id = actor`), the access rule's fragment
-  replaced by that predicate in the very same statement: today's figure;
-- "no shares": the current code, nothing shared yet;
-- "1,000 shared": the current code after the shares are in.
+  replaced by that predicate in the very same statement, run as the tables' owner (no row-level security then):
+  today's figure;
+- "no shares": the current code acting as the reader (fragments + row-level security), nothing shared yet;
+- "1,000 shared": the same after the shares are in.
 The target is the last within 10 % of the first, for each reading. EXPLAIN (ANALYZE, BUFFERS) of the library query
 before and after goes into the JSON. The shares and groups are removed afterwards, so later measures see the
 dataset as generated.
@@ -16,25 +17,22 @@ dataset as generated.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 from uuid import UUID
 
-import psycopg
-
 from bench import BenchUser, Context, Measure, median, ms, percentile
+from bench.rls import share_with, unshare
 from config.settings import Settings
 from repo import queries
-from repo.database import Connection, Database
+from repo.database import SYSTEM, Acting, Connection, Database
 from repo.media_files import MediaFileRepository
 from repo.queries import SHARED_FRAGMENTS, SQL_FILES, parse_shared_fragments
 from repo.rows import Actor
 from repo.search import SearchRepository
 from repo.segments import SegmentRepository
 
-GROUPS = 5
-SHARED = 1_000
 WITHIN = 1.10
 OWNER_ONLY = "(f.user_id = %(actor_id)s OR %(actor_sees_all)s::boolean)"
 SEARCHES = ("budget", "quarterly revenue", "think", "zebra unicorn")
@@ -50,14 +48,18 @@ def run(ctx: Context) -> Measure:
         own_file = reader.file_uuids[0]
         before = _readings(db, reader, own_file, repeats, owner_only=True)
         unshared = _readings(db, reader, own_file, repeats, owner_only=False)
-        plan_before = _explain(ctx.url, reader.actor)
-        with _shares(ctx.url, reader, others) as shared_files:
+        plan_before = _explain(db, reader.actor, owner_only=True)
+        share_with(ctx.url, reader, others)  # the rls measure's arrangement: 5 groups, every other file shared
+        try:
+            shared_file = others[0].file_uuids[0]
             after = _readings(db, reader, own_file, repeats, owner_only=False)
             shared_transcript = _timed(
                 repeats, lambda: _in(db, reader.actor, lambda c: SegmentRepository(c).transcript_json(
-                    reader.actor, _uuid(shared_files[0]))))  # fmt: skip
-            plan_after = _explain(ctx.url, reader.actor)
+                    reader.actor, _uuid(shared_file))))  # fmt: skip
+            plan_after = _explain(db, reader.actor, owner_only=False)
             visible = _in(db, reader.actor, lambda c: _count_visible(c, reader.actor))
+        finally:
+            unshare(ctx.url, reader)
     for name in before:
         row: dict[str, Any] = {"reading": name}
         for label, samples in (("owner-only SQL", before), ("no shares", unshared), ("1,000 shared", after)):
@@ -83,6 +85,7 @@ def _readings(
 ) -> dict[str, list[float]]:
     actor = reader.actor
     library: Callable[[Connection], object]
+    as_who: Acting = SYSTEM if owner_only else actor  # before step 17 there was no row-level security
     if owner_only:
         sql = _owner_only_library_sql()
         params = _library_params(actor)
@@ -90,9 +93,9 @@ def _readings(
     else:
         library = lambda c: MediaFileRepository(c).list_page(actor, limit=50)  # noqa: E731
     readings = {
-        "library page": _timed(repeats, lambda: _in(db, actor, library)),
+        "library page": _timed(repeats, lambda: _in(db, as_who, library)),
         "transcript": _timed(
-            repeats, lambda: _in(db, actor, lambda c: SegmentRepository(c).transcript_json(actor, _uuid(own_file)))
+            repeats, lambda: _in(db, as_who, lambda c: SegmentRepository(c).transcript_json(actor, _uuid(own_file)))
         ),
     }
     searches: list[float] = []
@@ -101,7 +104,7 @@ def _readings(
         def search(conn: Connection, q: str = q) -> object:
             return SearchRepository(conn).search(actor, q)
 
-        searches += _timed(max(2, repeats // len(SEARCHES)), lambda: _in(db, actor, search))
+        searches += _timed(max(2, repeats // len(SEARCHES)), lambda: _in(db, as_who, search))
     readings["search"] = searches
     return readings
 
@@ -117,9 +120,9 @@ def _timed(repeats: int, fn: Callable[[], object]) -> list[float]:
     return samples
 
 
-def _in(db: Database, actor: Actor, fn: Callable[[Connection], Any]) -> Any:
-    """One read-only transaction acting as `actor`, as the web pipeline runs a GET."""
-    with db.transaction(read_only=True) as conn:
+def _in(db: Database, who: Acting, fn: Callable[[Connection], Any]) -> Any:
+    """One read-only transaction acting as `who` (row-level security), as the web pipeline runs a GET."""
+    with db.acting(who), db.transaction(read_only=True) as conn:
         return fn(conn)
 
 
@@ -166,10 +169,12 @@ class _Captured(Exception):
     pass
 
 
-def _explain(url: str, actor: Actor) -> list[str]:
-    params = _library_params(actor)
-    with psycopg.connect(url, autocommit=True) as conn:
-        rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + queries.get("media_files.list_page").sql, params).fetchall()
+def _explain(db: Database, actor: Actor, *, owner_only: bool) -> list[str]:
+    """The library query's plan: before step 17 (owner-only SQL, no row-level security) or now (acting as the
+    reader: the access fragment and the policies)."""
+    sql = _owner_only_library_sql() if owner_only else queries.get("media_files.list_page").sql
+    with db.acting(SYSTEM if owner_only else actor), db.transaction() as conn:
+        rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, _library_params(actor)).fetchall()
     return [str(row[0]) for row in rows]
 
 
@@ -180,37 +185,3 @@ def _count_visible(conn: Connection, actor: Actor) -> int:
         [actor.id, actor.id],
     ).fetchone()
     return int(row[0]) if row else 0
-
-
-@contextmanager
-def _shares(url: str, reader: BenchUser, others: list[BenchUser]) -> Iterator[list[str]]:
-    """5 groups the reader is in; the others' files shared with them, round-robin, up to SHARED files."""
-    files = [(fid, fuuid, u.id) for u in others for fid, fuuid in zip(u.file_ids, u.file_uuids, strict=True)][:SHARED]
-    with psycopg.connect(url, autocommit=True) as conn:
-        with conn.transaction():
-            groups = [
-                row[0]
-                for row in conn.execute(
-                    "INSERT INTO groups (name, created_by) SELECT 'bench group ' || g, %s FROM generate_series(1, %s) g"
-                    " RETURNING id",
-                    [reader.id, GROUPS],
-                ).fetchall()
-            ]
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO group_members (group_id, user_id, role) VALUES (%s, %s, 'member')",
-                    [(g, reader.id) for g in groups],
-                )
-                cur.executemany(
-                    "INSERT INTO shares (media_file_id, group_id, role, shared_by) VALUES (%s, %s, %s, %s)",
-                    [
-                        (fid, groups[i % GROUPS], ("viewer", "commenter", "editor")[i % 3], owner)
-                        for i, (fid, _, owner) in enumerate(files)
-                    ],
-                )
-        conn.execute("ANALYZE shares")
-        conn.execute("ANALYZE group_members")
-        try:
-            yield [fuuid for _, fuuid, _ in files]
-        finally:
-            conn.execute("DELETE FROM groups WHERE id = ANY(%s)", [groups])  # the shares and members go with them

@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from jobs import dispatch
+from repo.database import act
 from repo.errors import Conflict, NotFound
 from repo.llm_configs import LlmConfig, LlmConfigRepository
 from repo.media_files import MediaFileRepository
@@ -97,11 +98,15 @@ def request_summary(ctx: Ctx, body: SummaryRequestIn) -> Summary:
         for name in ("llm_config_uuid", "prompt_uuid"):
             if getattr(body, name) is not None:
                 raise Conflict(f"{name}: a summary of another's file uses its owner's; leave it out", name)
+    # Row-level security lets the request's transaction see the caller's own configurations only: the owner's are
+    # read, and the owner's summary queued, acting as the owner; then the transaction acts for the caller again.
+    act(ctx.conn, owner)
     config = _config(ctx, owner, body.llm_config_uuid)
     prompt = _prompt(ctx, owner, body.prompt_uuid)
     summary_id, task_id = dispatch.queue_summary(
         ctx.conn, file.user_id, file.id, prompt.id if prompt else None, config.id
     )
+    act(ctx.conn, ctx.actor)
     redis = ctx.services.redis
 
     def enqueue() -> None:
