@@ -559,3 +559,34 @@ def test_the_speaker_summary_of_a_file_shared_with_me_lists_its_people(client: A
     assert [s["name"] for s in client.get("/api/speakers", headers=viewer).json()] == ["Jürgen 🎤", "سارة"]
     unseen = client.get("/api/speakers", headers=stranger, params={"file": shared.file_uuid})
     assert (unseen.status_code, unseen.json()["field"]) == (409, "file")
+
+
+def test_a_colleague_accepts_a_shared_profile_without_changing_its_voice(client: Any, fresh_url: str) -> None:
+    """A profile shared with Bea recognises her speaker (a suggestion, not an automatic link, even at 0.95); she
+    accepts it, the link shows its name, and the owner's profile keeps exactly the voice her own speakers taught."""
+    ann, ann_actor = signed_in(client, fresh_url)
+    bea, bea_actor = signed_in(client, fresh_url)
+    mine = recording(fresh_url, ann_actor, "会議.wav")
+    voice(fresh_url, mine.ann, [1.0, 0.0, 0.0, 0.0])
+    profile = client.post("/api/speaker-profiles", headers=ann, json={"name": "Ana 安娜"}).json()
+    assert client.post(f"/api/speakers/{mine.ann}/suggestions/{profile['uuid']}/accept", headers=ann).status_code == 200
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO shares (speaker_profile_id, user_id, role, shared_by) "
+            "SELECT id, %s, 'viewer', %s FROM speaker_profiles WHERE uuid = %s",
+            [bea_actor.id, ann_actor.id, profile["uuid"]],
+        )
+        learned = conn.execute("SELECT embedding FROM speaker_profiles WHERE uuid = %s", [profile["uuid"]]).fetchone()
+    theirs = recording(fresh_url, bea_actor, "اجتماع.wav")
+    voice(fresh_url, theirs.ann, [0.95, 0.0, 0.31224990, 0.0])
+
+    assert speakers_of(client, bea, theirs.file_uuid)[theirs.ann]["profile_uuid"] is None
+    suggested = client.get(f"/api/speakers/{theirs.ann}/suggestions", headers=bea).json()
+    assert [(s["profile_name"], s["assigned"]) for s in suggested] == [("Ana 安娜", False)]
+    accepted = client.post(f"/api/speakers/{theirs.ann}/suggestions/{profile['uuid']}/accept", headers=bea)
+
+    assert accepted.status_code == 200, accepted.text
+    assert (accepted.json()["profile_name"], accepted.json()["verified"]) == ("Ana 安娜", True)
+    with psycopg.connect(fresh_url) as conn:
+        after = conn.execute("SELECT embedding FROM speaker_profiles WHERE uuid = %s", [profile["uuid"]]).fetchone()
+    assert after == learned
