@@ -2,7 +2,9 @@
 answering a suggestion), and cross-file matches.
 
 Every change that can alter what a profile learns from (a verified speaker's link, its verification, a merge or a
-delete) re-learns the profiles involved in the same transaction (repo.voices.VoiceRepository.relearn).
+delete) re-learns the profiles involved in the same transaction (repo.voices.VoiceRepository.relearn). A profile
+shared with the file's owner recognises their speakers (suggestions, and a link when they accept one) but only its
+own owner's verified speakers teach it: a change here never alters another person's profile's voice.
 """
 
 from __future__ import annotations
@@ -92,7 +94,8 @@ class DeleteTarget:
 class Decision:
     speaker_id: int
     profile_id: int
-    previous_profile_id: int | None
+    taught_profile_id: int | None  # profile_id when the file's owner owns it: only then it re-learns
+    previous_taught_id: int | None  # the profile linked before, when it was the owner's own
 
 
 _list_for_file = s.many("speakers.list_for_file", Speaker)
@@ -115,7 +118,6 @@ _link_accepted = s.execute("speakers.link_accepted")
 _unlink_rejected = s.execute("speakers.unlink_rejected")
 _summary = s.many("speakers.summary", SpeakerSummary)
 _remember_profile = s.one_or_none("speakers.remember_profile", ProfileRef)
-_own_file_visible = s.scalar("speakers.own_file_visible", bool)
 
 
 class SpeakerRepository:
@@ -251,7 +253,7 @@ class SpeakerRepository:
         with self.conn.transaction():
             decision = self._decide(actor, speaker_uuid, profile_uuid, "accepted")
             _link_accepted(self.conn, speaker_id=decision.speaker_id, profile_id=decision.profile_id)
-            VoiceRepository(self.conn).relearn([decision.previous_profile_id, decision.profile_id])
+            VoiceRepository(self.conn).relearn([decision.previous_taught_id, decision.taught_profile_id])
             return self.get(actor, speaker_uuid)
 
     def remember(self, actor: Actor, speaker_uuid: UUID, name: str | None = None) -> Speaker:
@@ -274,7 +276,7 @@ class SpeakerRepository:
         with self.conn.transaction():
             decision = self._decide(actor, speaker_uuid, profile_uuid, "rejected")
             _unlink_rejected(self.conn, speaker_id=decision.speaker_id, profile_id=decision.profile_id)
-            VoiceRepository(self.conn).relearn([decision.profile_id])
+            VoiceRepository(self.conn).relearn([decision.taught_profile_id])
 
     def _decide(self, actor: Actor, speaker_uuid: UUID, profile_uuid: UUID, status: str) -> Decision:
         decision = _decide(
@@ -293,12 +295,9 @@ class SpeakerRepository:
 
     def summary(self, actor: Actor, file_uuid: UUID | None = None) -> list[SpeakerSummary]:
         """The actor's own speakers across files, one entry per person with their file count (for filters);
-        with `file_uuid`, only the people speaking in that file (NotFound unless it is the actor's)."""
-        found = _summary(self.conn, file_uuid=file_uuid, actor_id=actor.id)
-        if (
-            file_uuid is not None
-            and not found
-            and not _own_file_visible(self.conn, file_uuid=file_uuid, actor_id=actor.id)
-        ):
+        with `file_uuid`, only the people speaking in that file: one of the actor's, or one they may read (shared
+        with them, as its page shows it; NotFound when they cannot see it)."""
+        found = _summary(self.conn, file_uuid=file_uuid, **actor.scope())
+        if file_uuid is not None and not found and not _file_visible(self.conn, file_uuid=file_uuid, **actor.scope()):
             raise NotFound("media file not found")
         return found

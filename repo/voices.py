@@ -150,7 +150,8 @@ class VoiceRepository:
         their other files, afresh.
 
         Pairs at or above `suggest` become profile suggestions / speaker_matches rows; a speaker whose best profile
-        reaches `auto_assign` is linked to it (assigned_by 'auto'), unless the user already decided about it.
+        of the user's own reaches `auto_assign` is linked to it (assigned_by 'auto'), unless the user already decided
+        about it. A profile shared with the user is only suggested: linking to another's profile is the user's call.
         """
         params = {"file_id": file_id, "user_id": user_id, "suggest": suggest, "max_bits": screen_bits(suggest)}
         with self.conn.transaction():
@@ -162,12 +163,14 @@ class VoiceRepository:
         return MatchOutcome(suggestions, assigned, pairs)
 
     def profile_of(self, speaker_uuid: object) -> int | None:
-        """The profile a speaker is linked to; None when it has none or does not exist (internal: no actor)."""
+        """The profile a speaker teaches: the one it is linked to when its owner owns it; None when it has none, is
+        linked to a profile shared with its owner (which it never teaches), or does not exist (internal: no actor)."""
         found = _profile_of(self.conn, speaker_uuid=speaker_uuid)
         return None if found is None else found.profile_id
 
     def relearn(self, profile_ids: Collection[int | None]) -> list[int]:
-        """Each profile's embedding becomes the mean of its verified speakers' embeddings, weighted by their seconds
+        """Each profile's embedding becomes the mean of its owner's verified speakers' embeddings (a speaker of
+        someone it is shared with never teaches it), weighted by their seconds
         of speech (1 when unknown), at unit length; a profile without one loses its embedding (returned: the ids of
         those). Runs in the caller's transaction, so a verification and what the profile learns from it commit
         together."""

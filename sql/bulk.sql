@@ -1,6 +1,7 @@
 -- Actions on many files at once (web/bulk.py), each one set-based statement over the requested uuids. Files the
 -- actor may not act on at the rank the action needs (sql/fragments.sql: delete owned, tags editable, adding to a
--- collection readable) are simply not among the rows: the caller reports them as not found.
+-- collection readable) are simply not among the rows; `readable` then tells which of those the actor sees (reported
+-- as forbidden, as repo/access.py does for one file) from those they do not (not found: existence is not told).
 
 -- name: delete :many
 -- One statement: everything hanging off the files goes with them through ON DELETE CASCADE.
@@ -52,3 +53,8 @@ WHERE v.user_id = %(collection_owner)s::bigint;
 -- name: collection :one
 SELECT c.id, c.user_id FROM collections c
 WHERE c.uuid = %(collection_uuid)s AND {{collection_owned}};
+
+-- name: readable :many
+-- Which of these files the actor can see at all (any rank): a refused one among them is forbidden, not unknown.
+SELECT f.uuid FROM media_files f
+WHERE f.uuid = ANY(%(uuids)s::uuid[]) AND {{file_readable}};

@@ -165,9 +165,11 @@ SELECT sp.id, sp.uuid, %(file_uuid)s::uuid AS media_file_uuid, sp.label, sp.disp
 FROM inserted sp;
 
 -- name: lock_for_delete :one?
--- The speaker the actor may delete, locked, with its segment count, its profile, and the id of the speaker of the
+-- The speaker the actor may delete, locked, with its segment count, the profile it teaches (its owner's own that
+-- it is linked to: that one re-learns; a shared one is not taught by it), and the id of the speaker of the
 -- same file its segments should move to (NULL when none was named or it is not a speaker of this file).
-SELECT sp.id AS speaker_id, sp.profile_id,
+SELECT sp.id AS speaker_id,
+       (SELECT p.id FROM speaker_profiles p WHERE p.id = sp.profile_id AND p.user_id = sp.user_id) AS profile_id,
        (SELECT count(*) FROM transcript_segments ts WHERE ts.speaker_id = sp.id) AS segment_count,
        tgt.id AS target_id
 FROM speakers sp
@@ -191,14 +193,22 @@ WHERE sp.uuid = %(speaker_uuid)s AND {{file_readable}}
 ORDER BY s.confidence DESC, p.name;
 
 -- name: decide_suggestion :one?
--- Record the user's answer about speaker + profile (both the file owner's), whether or not it was suggested: a
--- rejection is kept so that matching never suggests the pair again. No row: either is not the actor's.
+-- Record the user's answer about speaker + profile, whether or not it was suggested: a rejection is kept so that
+-- matching never suggests the pair again. The profile is the file owner's own, or one shared with them that
+-- matching suggested for this speaker or that it is linked to (a team recognises the same voices). No row: either is not the actor's.
+-- `taught_profile_id` / `previous_taught_id`: the decided and the previously linked profile when the file owner
+-- owns it (NULL otherwise): only those re-learn, as only a profile's owner's speakers teach it (voices.sql).
 WITH target AS (
-    SELECT sp.id, sp.profile_id, sp.embedding, f.user_id
+    SELECT sp.id, sp.profile_id, sp.embedding, f.user_id,
+           (SELECT pp.id FROM speaker_profiles pp WHERE pp.id = sp.profile_id AND pp.user_id = f.user_id)
+               AS taught_id
     FROM speakers sp JOIN media_files f ON f.id = sp.media_file_id
     WHERE sp.uuid = %(speaker_uuid)s AND {{file_editable}}
 ), profile AS (
-    SELECT p.id, p.embedding FROM speaker_profiles p JOIN target t ON t.user_id = p.user_id
+    SELECT p.id, p.embedding, p.user_id = t.user_id AS owned
+    FROM speaker_profiles p JOIN target t
+        ON t.user_id = p.user_id OR p.id = t.profile_id
+        OR EXISTS (SELECT 1 FROM speaker_profile_suggestions x WHERE x.speaker_id = t.id AND x.profile_id = p.id)
     WHERE p.uuid = %(profile_uuid)s
 )
 INSERT INTO speaker_profile_suggestions (speaker_id, profile_id, confidence, status)
@@ -206,7 +216,9 @@ SELECT t.id, p.id, greatest(0.0, least(1.0, coalesce(voice_similarity(t.embeddin
        %(status)s
 FROM target t, profile p
 ON CONFLICT (speaker_id, profile_id) DO UPDATE SET status = EXCLUDED.status
-RETURNING speaker_id, profile_id, (SELECT profile_id FROM target) AS previous_profile_id;
+RETURNING speaker_id, profile_id,
+          CASE WHEN (SELECT owned FROM profile) THEN profile_id END AS taught_profile_id,
+          (SELECT taught_id FROM target) AS previous_taught_id;
 
 -- name: link_accepted :exec
 -- An accepted suggestion: the user's own link, verified; a speaker without a name takes the profile's, so that the
@@ -242,13 +254,14 @@ WHERE id = %(speaker_id)s AND profile_id = %(profile_id)s;
 
 -- name: summary :many
 -- The actor's speakers across files, one entry per person (a profile, else a name, else a label) with how many
--- files they speak in; with a file, only the people who speak in it.
+-- files they speak in; with a file, only the people who speak in it. A file shared with the actor (readable, as
+-- its page) counts with their own: its people are listed, and counted in it and in the actor's own files.
 WITH mine AS (
     SELECT sp.media_file_id, p.uuid AS profile_uuid, coalesce(p.name, sp.display_name, sp.label) AS name
     FROM speakers sp
     JOIN media_files f ON f.id = sp.media_file_id
     LEFT JOIN speaker_profiles p ON p.id = sp.profile_id
-    WHERE f.user_id = %(actor_id)s
+    WHERE f.user_id = %(actor_id)s OR (f.uuid = %(file_uuid)s::uuid AND {{file_readable}})
 ), in_file AS (
     SELECT DISTINCT m.profile_uuid, m.name
     FROM mine m JOIN media_files f ON f.id = m.media_file_id
@@ -260,6 +273,3 @@ WHERE %(file_uuid)s::uuid IS NULL
    OR EXISTS (SELECT 1 FROM in_file i WHERE i.name = m.name AND i.profile_uuid IS NOT DISTINCT FROM m.profile_uuid)
 GROUP BY m.profile_uuid, m.name
 ORDER BY file_count DESC, m.name, m.profile_uuid;
-
--- name: own_file_visible :scalar
-SELECT EXISTS (SELECT 1 FROM media_files WHERE uuid = %(file_uuid)s AND user_id = %(actor_id)s) AS visible;

@@ -53,11 +53,13 @@ ORDER BY k.speaker_id, k.similarity DESC, k.profile_id;
 -- name: auto_assign :many
 -- Each speaker of the file whose best pending suggestion reaches %(auto_assign)s gets that profile, saying so
 -- (assigned_by 'auto', confidence), unless the user already decided: a verified speaker or a link the user made
--- is never overwritten.
+-- is never overwritten. Only the owner's own profiles are linked automatically: one shared with them stays a
+-- suggestion, which they may accept (a link to another's profile is a person's decision, not a machine's).
 WITH best AS (
     SELECT DISTINCT ON (s.speaker_id) s.speaker_id, s.profile_id, s.confidence
     FROM speaker_profile_suggestions s
     JOIN speakers sp ON sp.id = s.speaker_id
+    JOIN speaker_profiles p ON p.id = s.profile_id AND p.user_id = sp.user_id
     WHERE sp.media_file_id = %(file_id)s AND s.status = 'pending' AND s.confidence >= %(auto_assign)s
     ORDER BY s.speaker_id, s.confidence DESC, s.profile_id
 )
@@ -91,15 +93,20 @@ WHERE similarity >= %(suggest)s
 ON CONFLICT (speaker1_id, speaker2_id) DO UPDATE SET confidence = EXCLUDED.confidence;
 
 -- name: profile_of :one?
--- Internal: which profile a speaker is linked to (to re-learn it after a change); no row for an unknown speaker.
-SELECT profile_id FROM speakers WHERE uuid = %(speaker_uuid)s;
+-- Internal: the profile a speaker teaches (to re-learn it after a change): the one it is linked to when that is its
+-- owner's own. A link to a profile shared with the owner teaches nothing (NULL): only a profile's owner's verified
+-- speakers change its voice, never a viewer's. No row for an unknown speaker.
+SELECT p.id AS profile_id
+FROM speakers sp LEFT JOIN speaker_profiles p ON p.id = sp.profile_id AND p.user_id = sp.user_id
+WHERE sp.uuid = %(speaker_uuid)s;
 
 -- name: verified_embeddings :many
--- What a profile learns from: the embeddings of its verified speakers, with the seconds of speech behind each.
-SELECT profile_id, embedding, coalesce(embedding_seconds, 0)::float8 AS seconds
-FROM speakers
-WHERE profile_id = ANY(%(profile_ids)s::bigint[]) AND verified AND embedding IS NOT NULL
-ORDER BY profile_id, id;
+-- What a profile learns from: the embeddings of its owner's verified speakers, with the seconds of speech behind
+-- each. Speakers of those it is shared with, linked and verified, are recognised by it but never teach it.
+SELECT sp.profile_id, sp.embedding, coalesce(sp.embedding_seconds, 0)::float8 AS seconds
+FROM speakers sp JOIN speaker_profiles p ON p.id = sp.profile_id AND p.user_id = sp.user_id
+WHERE sp.profile_id = ANY(%(profile_ids)s::bigint[]) AND sp.verified AND sp.embedding IS NOT NULL
+ORDER BY sp.profile_id, sp.id;
 
 -- name: set_profile_embedding :exec
 UPDATE speaker_profiles

@@ -150,3 +150,31 @@ def test_five_hundred_files_in_one_request(client: Any, fresh_url: str) -> None:
     assert answer["counts"] == {"done": 500}
     values = client.get("/api/files/filters", headers=headers).json()
     assert values["tags"] == [{"name": "batch", "file_count": 500}]
+
+
+@pytest.mark.parametrize("action", ["add_tag", "remove_tag", "delete", "reprocess"])
+def test_a_file_shared_to_view_is_forbidden_not_unknown_and_stays_untouched(
+    client: Any, fresh_url: str, app_settings: Settings, action: str
+) -> None:
+    owner, owner_actor = signed_in(client, fresh_url)
+    viewer, viewer_actor = signed_in(client, fresh_url)
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        _, shared = factories.media_file(conn, owner_actor, status="completed", filename="共有 مشترك 📼.wav")
+        _, own = factories.media_file(conn, viewer_actor, status="completed", filename="eigene Größe.wav")
+        _, unseen = factories.media_file(conn, owner_actor, status="completed", filename="privat.wav")
+    email = client.get("/api/users/me", headers=viewer).json()["email"]
+    share = client.post(f"/api/files/{shared}/shares", headers=owner, json={"user_email": email, "role": "viewer"})
+    assert share.status_code in (200, 201), share.text
+    before = foreign_state(fresh_url, str(shared))
+    body: dict[str, Any] = {"action": action, "file_uuids": [str(shared), str(own), str(unseen)]}
+    if action in ("add_tag", "remove_tag"):
+        body["tag"] = "Überprüft ✅"
+
+    answer = run(client, viewer, **body)
+
+    assert outcomes(answer)[0] == (str(shared), "forbidden")
+    assert outcomes(answer)[2] == (str(unseen), "not_found")  # its existence is not told
+    assert answer["forbidden"] == [str(shared)]
+    assert answer["counts"]["forbidden"] == 1
+    assert answer["results"][0]["detail"]
+    assert foreign_state(fresh_url, str(shared)) == before

@@ -63,7 +63,7 @@ OWN_SCOPE: dict[Key, str] = {
     ("GET", "/api/collections"): "the caller's collections",
     ("POST", "/api/collections"): "creates one of the caller's",
     ("GET", "/api/search"): "the caller's files",
-    ("GET", "/api/speakers"): "the caller's speakers; ?file= filters by one of their files",
+    ("GET", "/api/speakers"): "the caller's speakers; ?file= filters by one of their files or one shared with them",
     ("GET", "/api/speaker-profiles"): "the caller's profiles",
     ("POST", "/api/speaker-profiles"): "creates one of the caller's",
     ("GET", "/api/speaker-collections"): "the caller's speaker collections",

@@ -6,6 +6,7 @@ comments at a time, collections, and the no-script segment edit.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 from uuid import UUID
@@ -274,3 +275,48 @@ def test_a_segment_form_with_a_malformed_version_saves_nothing(
     )
     assert posted.status_code == 412 and '<q data-role="unsaved">✓</q>' in posted.text
     assert client.get(f"/api/files/{file_uuid}/transcript").json()[0]["text"] == "Hello there"
+
+
+def test_an_admin_in_the_all_files_view_posts_the_pages_forms_in_that_view(
+    client: Any, fresh_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another person's file page opened with ?view=all: its forms (and the redirect after one) keep the view, so
+    an admin's tag and comment land (written on the audit log) instead of answering 404."""
+    sign_up(client)
+    owner = actor_of(client, fresh_url, {})
+    file_uuid = transcribed_file(fresh_url, owner)
+    client.cookies.clear()
+    csrf = sign_up(client, "管理者-admin@example.com")
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute("UPDATE users SET role = 'admin' WHERE email = %s", ["管理者-admin@example.com"])
+    assert client.get(f"/files/{file_uuid}").status_code == 404  # admins see others' files only in the view
+
+    page = client.get(f"/files/{file_uuid}?view=all")
+
+    assert page.status_code == 200
+    actions = set(re.findall(r'<form method="post" action="([^"]+)"', page.text))
+    assert f"/files/{file_uuid}/tags?view=all" in actions and f"/files/{file_uuid}/comments?view=all" in actions
+    of_file = [action for action in actions if action.startswith(f"/files/{file_uuid}/")]
+    assert len(of_file) >= 5 and all(action.endswith("?view=all") for action in of_file), of_file
+    with caplog.at_level(logging.WARNING, logger="opentr.audit"):
+        tagged = client.post(
+            f"/files/{file_uuid}/tags?view=all", data={"csrf": csrf, "name": "geprüft ✅"}, follow_redirects=False
+        )
+        commented = client.post(
+            f"/files/{file_uuid}/comments?view=all",
+            data={"csrf": csrf, "text": "مراجعة 🔍", "timestamp": ""},
+            follow_redirects=False,
+        )
+    assert tagged.status_code == 303, tagged.text
+    assert tagged.headers["location"].startswith(f"/files/{file_uuid}?view=all")
+    assert commented.status_code == 303, commented.text
+    lines = [r.getMessage() for r in caplog.records if r.name == "opentr.audit"]
+    assert any(f"POST /files/{file_uuid}/tags" in line for line in lines), lines
+    assert any(f"POST /files/{file_uuid}/comments" in line for line in lines), lines
+    shown = client.get(tagged.headers["location"])
+    assert shown.status_code == 200 and "geprüft ✅" in shown.text and "مراجعة 🔍" in shown.text
+    # the owner's own page is not in the view: no form carries it
+    client.cookies.clear()
+    sign_up(client)
+    mine = transcribed_file(fresh_url, actor_of(client, fresh_url, {}))
+    assert "view=all" not in client.get(f"/files/{mine}").text

@@ -141,3 +141,37 @@ def test_a_team_shares_a_recording_and_edits_it_by_role(fresh_url: str, redis_ur
         controls = "details.edit, #comment-form, form.rename, #rerun-form, [data-action=delete], #share-form"
         assert driver.find_elements(By.CSS_SELECTOR, controls) == []
         page_is_clean(driver, "shared file page, as viewer")
+
+
+def test_an_admin_in_the_all_files_view_corrects_a_segment_in_place(
+    fresh_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """The file page's script calls the API in the page's view: opened with ?view=all, an admin's in-place edit
+    (a PUT through app.js) reaches another person's file instead of answering 404."""
+    settings = Settings(
+        database_url=schema.to_url(fresh_url),
+        redis_url=redis_url,
+        opentr_home=tmp_path / "home",
+        db_pool_min=1,
+        db_pool_max=4,
+    )
+    with serve_app(settings) as served, chromium() as driver:
+        base = served.url
+        register_all(base)
+        file_uuid, segment_uuid = transcribed(fresh_url, owner_of(fresh_url, "ann@example.com"), "審査 مراجعة")
+        store_recording(settings, fresh_url, file_uuid)
+        with psycopg.connect(fresh_url, autocommit=True) as conn:
+            conn.execute("UPDATE users SET role = 'admin' WHERE email = 'cat@example.com'")
+
+        sign_in(driver, base, "cat@example.com")
+        driver.get(f"{base}/files/{file_uuid}?view=all")
+        segment = css(driver, f"#seg-{segment_uuid}")
+        segment.find_element(By.CSS_SELECTOR, "details.edit summary").click()
+        text = segment.find_element(By.CSS_SELECTOR, "textarea")
+        text.clear()
+        text.send_keys(f"Geprüft von {EMOJI}")
+        segment.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait(driver, lambda d: css(d, "#toast").text == "Segment saved.", what="the segment saved in the view")
+        page_is_clean(driver, "another's file page in the all-files view")
+        driver.refresh()
+        assert css(driver, f"#seg-{segment_uuid} [data-role=text]").text == f"Geprüft von {EMOJI}"

@@ -261,3 +261,81 @@ def test_processing_a_file_again_matches_it_afresh_but_keeps_the_users_decisions
     assert (speakers.get(me, kept).profile_uuid, speakers.get(me, kept).verified) == (ann, True)
     assert speakers.get(me, changed).profile_uuid is None
     assert speakers.suggestions(me, changed) == []
+
+
+def _share_profile_with(conn: Conn, owner: Actor, profile: uuid.UUID, member: Actor) -> None:
+    group = conn.execute(
+        "INSERT INTO groups (name, created_by) VALUES ('فريق الصوت 🎧', %s) RETURNING id", [owner.id]
+    ).fetchone()
+    assert group is not None
+    conn.execute("INSERT INTO group_members (group_id, user_id) VALUES (%s, %s)", [group[0], member.id])
+    conn.execute(
+        "INSERT INTO shares (speaker_profile_id, group_id, role, shared_by) "
+        "SELECT id, %s, 'viewer', %s FROM speaker_profiles WHERE uuid = %s",
+        [group[0], owner.id, profile],
+    )
+
+
+def test_a_shared_profile_is_suggested_but_never_linked_automatically(conn: Conn) -> None:
+    me, colleague = factories.user(conn), factories.user(conn)
+    mine = record(conn, me, {"SPEAKER_00": list(ANN)})
+    ann = profile_from(conn, me, mine, "SPEAKER_00", "Ann 安")
+    _share_profile_with(conn, me, ann, colleague)
+
+    theirs = record(conn, colleague, {"SPEAKER_00": noisy(ANN, 11)})  # well above the auto-assign threshold
+
+    speakers = SpeakerRepository(conn)
+    speaker = theirs.uuid_of(conn, "SPEAKER_00")
+    assert speakers.get(colleague, speaker).profile_uuid is None
+    (suggestion,) = speakers.suggestions(colleague, speaker)
+    assert suggestion.profile_uuid == ann and suggestion.confidence > AUTO and suggestion.assigned is False
+
+
+def test_accepting_a_shared_profile_links_it_but_never_changes_its_owners_voice(conn: Conn) -> None:
+    me, colleague = factories.user(conn), factories.user(conn)
+    mine = record(conn, me, {"SPEAKER_00": list(ANN)})
+    ann = profile_from(conn, me, mine, "SPEAKER_00", "Ann آن")
+    _share_profile_with(conn, me, ann, colleague)
+    before = profile_embedding(conn, ann)
+    theirs = record(conn, colleague, {"SPEAKER_00": at_similarity(ANN, CY, 0.75)})
+    speakers = SpeakerRepository(conn)
+    speaker = theirs.uuid_of(conn, "SPEAKER_00")
+
+    accepted = speakers.accept_suggestion(colleague, speaker, ann)
+    speakers.update(colleague, speaker, verified=False)
+    speakers.update(colleague, speaker, verified=True)
+
+    assert (accepted.profile_uuid, accepted.profile_name, accepted.verified) == (ann, "Ann آن", True)
+    after = profile_embedding(conn, ann)
+    assert before is not None and after is not None and np.array_equal(before, after)
+    # the owner's own verification later still learns only from the owner's speakers
+    second = record(conn, me, {"SPEAKER_00": at_similarity(ANN, BOB, 0.9)})
+    speakers.update(me, second.uuid_of(conn, "SPEAKER_00"), verified=True)
+    learned = profile_embedding(conn, ann)
+    expected = unit(ANN + np.asarray(at_similarity(ANN, BOB, 0.9)))
+    assert learned is not None and np.allclose(learned, expected, atol=1e-6)
+
+
+def test_a_viewers_verification_of_a_speaker_linked_to_a_shared_profile_teaches_it_nothing(conn: Conn) -> None:
+    me, colleague = factories.user(conn), factories.user(conn)
+    mine = record(conn, me, {"SPEAKER_00": list(ANN)})
+    ann = profile_from(conn, me, mine, "SPEAKER_00", "Ann 🎙️")
+    _share_profile_with(conn, me, ann, colleague)
+    theirs = record(conn, colleague, {"SPEAKER_00": list(CY)})
+    # a link made before this rule (or by any other way): the link stays, the voice is not taught
+    conn.execute(
+        "UPDATE speakers SET profile_id = (SELECT id FROM speaker_profiles WHERE uuid = %s), assigned_by = 'auto' "
+        "WHERE id = %s",
+        [ann, theirs.speaker_ids["SPEAKER_00"]],
+    )
+    before = profile_embedding(conn, ann)
+    speakers = SpeakerRepository(conn)
+    speaker = theirs.uuid_of(conn, "SPEAKER_00")
+
+    verified = speakers.update(colleague, speaker, verified=True)
+    speakers.reject_suggestion(colleague, speaker, ann)
+
+    assert verified.profile_uuid == ann and verified.verified
+    after = profile_embedding(conn, ann)
+    assert before is not None and after is not None and np.array_equal(before, after)
+    assert speakers.get(colleague, speaker).profile_uuid is None  # the rejection unlinked it

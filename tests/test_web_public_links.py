@@ -279,6 +279,7 @@ def test_the_file_page_makes_lists_and_revokes_links(client: Any, fresh_url: str
 
     made = client.post(f"/files/{file_uuid}/links", data={"csrf": csrf, "expires_in_days": "30"})
     assert made.status_code == 201, made.text
+    assert made.headers["cache-control"] == "no-store"  # the page shows the token this once: no cache keeps it
     found = re.search(r'value="http://testserver/p/([A-Za-z0-9_-]{43})"', made.text)
     assert found, made.text[-3000:]
     token = found.group(1)
@@ -319,3 +320,14 @@ def test_a_viewer_sees_no_link_section(client: Any, fresh_url: str) -> None:
     page = client.get(f"/files/{file_uuid}")
     assert page.status_code == 200 and "Für alle" in page.text
     assert "Public links" not in page.text and f"/files/{file_uuid}/links" not in page.text  # the owner's
+
+
+def test_the_answer_carrying_a_new_token_is_never_cached(client: Any, fresh_url: str) -> None:
+    headers, owner = signed_in(client, fresh_url)
+    file_uuid = _file(client, fresh_url, owner, "秘密 سرّي 🔑")
+
+    created = client.post(f"/api/files/{file_uuid}/links", headers=headers, json={"expires_in_days": 7})
+
+    assert created.status_code == 201, created.text
+    assert created.json()["token"]
+    assert created.headers["cache-control"] == "no-store"

@@ -533,3 +533,60 @@ def test_all_speakers_with_file_counts_for_filters(client: Any, fresh_url: str) 
     bad = client.get("/api/speakers", headers=alice, params={"file": "nope"})
     assert (bad.status_code, bad.json()["field"]) == (422, "file")
     assert [s["name"] for s in client.get("/api/speakers", headers=bob).json()] == ["SPEAKER_00", "SPEAKER_01"]
+
+
+def test_the_speaker_summary_of_a_file_shared_with_me_lists_its_people(client: Any, fresh_url: str) -> None:
+    owner, owner_actor = signed_in(client, fresh_url)
+    viewer, viewer_actor = signed_in(client, fresh_url)
+    stranger, _ = signed_in(client, fresh_url)
+    shared = recording(fresh_url, owner_actor, "会議 اجتماع.wav")
+    mine = recording(fresh_url, viewer_actor, "meine.wav")
+    client.put(f"/api/speakers/{shared.ann}", headers=owner, json={"display_name": "Jürgen 🎤"})
+    client.put(f"/api/speakers/{mine.ann}", headers=viewer, json={"display_name": "Jürgen 🎤"})
+    client.put(f"/api/speakers/{mine.bob}", headers=viewer, json={"display_name": "سارة"})
+    viewer_email = client.get("/api/users/me", headers=viewer).json()["email"]
+    share = client.post(
+        f"/api/files/{shared.file_uuid}/shares", headers=owner, json={"user_email": viewer_email, "role": "viewer"}
+    )
+    assert share.status_code in (200, 201), share.text
+
+    in_shared = client.get("/api/speakers", headers=viewer, params={"file": shared.file_uuid})
+
+    assert in_shared.status_code == 200, in_shared.text
+    # the file's people, as its page shows them; Jürgen also speaks in one of the viewer's own files
+    assert [(s["name"], s["file_count"]) for s in in_shared.json()] == [("Jürgen 🎤", 2), ("SPEAKER_01", 1)]
+    # without ?file= the summary stays the viewer's own speakers
+    assert [s["name"] for s in client.get("/api/speakers", headers=viewer).json()] == ["Jürgen 🎤", "سارة"]
+    unseen = client.get("/api/speakers", headers=stranger, params={"file": shared.file_uuid})
+    assert (unseen.status_code, unseen.json()["field"]) == (409, "file")
+
+
+def test_a_colleague_accepts_a_shared_profile_without_changing_its_voice(client: Any, fresh_url: str) -> None:
+    """A profile shared with Bea recognises her speaker (a suggestion, not an automatic link, even at 0.95); she
+    accepts it, the link shows its name, and the owner's profile keeps exactly the voice her own speakers taught."""
+    ann, ann_actor = signed_in(client, fresh_url)
+    bea, bea_actor = signed_in(client, fresh_url)
+    mine = recording(fresh_url, ann_actor, "会議.wav")
+    voice(fresh_url, mine.ann, [1.0, 0.0, 0.0, 0.0])
+    profile = client.post("/api/speaker-profiles", headers=ann, json={"name": "Ana 安娜"}).json()
+    assert client.post(f"/api/speakers/{mine.ann}/suggestions/{profile['uuid']}/accept", headers=ann).status_code == 200
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO shares (speaker_profile_id, user_id, role, shared_by) "
+            "SELECT id, %s, 'viewer', %s FROM speaker_profiles WHERE uuid = %s",
+            [bea_actor.id, ann_actor.id, profile["uuid"]],
+        )
+        learned = conn.execute("SELECT embedding FROM speaker_profiles WHERE uuid = %s", [profile["uuid"]]).fetchone()
+    theirs = recording(fresh_url, bea_actor, "اجتماع.wav")
+    voice(fresh_url, theirs.ann, [0.95, 0.0, 0.31224990, 0.0])
+
+    assert speakers_of(client, bea, theirs.file_uuid)[theirs.ann]["profile_uuid"] is None
+    suggested = client.get(f"/api/speakers/{theirs.ann}/suggestions", headers=bea).json()
+    assert [(s["profile_name"], s["assigned"]) for s in suggested] == [("Ana 安娜", False)]
+    accepted = client.post(f"/api/speakers/{theirs.ann}/suggestions/{profile['uuid']}/accept", headers=bea)
+
+    assert accepted.status_code == 200, accepted.text
+    assert (accepted.json()["profile_name"], accepted.json()["verified"]) == ("Ana 安娜", True)
+    with psycopg.connect(fresh_url) as conn:
+        after = conn.execute("SELECT embedding FROM speaker_profiles WHERE uuid = %s", [profile["uuid"]]).fetchone()
+    assert after == learned

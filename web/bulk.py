@@ -1,7 +1,8 @@
 """Bulk actions on files: delete, reprocess, tag, untag, add to a collection; up to 500 files in one transaction.
 
-The answer lists every requested file with its outcome (done, unchanged, not_found, conflict); files that are not
-the caller's are reported as not found and never touched. Stored media of deleted files and the jobs of reprocessed
+The answer lists every requested file with its outcome (done, unchanged, not_found, forbidden, conflict); files the
+caller cannot see are reported as not found, files shared with them at a role below the action's as forbidden, and
+neither is ever touched. Stored media of deleted files and the jobs of reprocessed
 ones are handled only after the commit.
 """
 
@@ -35,14 +36,22 @@ class BulkIn(BaseModel):
 class FileOutcomeOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     uuid: UUID
-    outcome: Literal["done", "unchanged", "not_found", "conflict"]
+    outcome: Literal["done", "unchanged", "not_found", "forbidden", "conflict"] = Field(
+        description="done; unchanged (nothing to do); not_found: no file you can see; forbidden: a file shared "
+        "with you at a role below the action's (tagging needs editor, deleting the owner), left untouched; "
+        "conflict: its state does not allow it (detail says why)"
+    )
     detail: str
 
 
 class BulkOut(BaseModel):
     action: Action
-    counts: dict[str, int]
-    results: list[FileOutcomeOut]
+    counts: dict[str, int] = Field(description="how many files had each outcome")
+    results: list[FileOutcomeOut] = Field(description="every requested file once, in request order")
+    forbidden: list[UUID] = Field(
+        description="the files you can see but may not act on this way (their outcome is forbidden), untouched; "
+        "files you cannot see are not_found instead"
+    )
 
 
 @router.post("/api/files/bulk", body=BulkIn, response=BulkOut)
@@ -82,4 +91,5 @@ def bulk(ctx: Ctx, body: BulkIn) -> BulkOut:
         action=body.action,
         counts=dict(sorted(counts.items())),
         results=[FileOutcomeOut.model_validate(o) for o in outcomes],
+        forbidden=[o.uuid for o in outcomes if o.outcome == "forbidden"],
     )

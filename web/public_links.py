@@ -72,6 +72,19 @@ class PublicJsonRenderer(Renderer):
 PUBLIC_JSON = PublicJsonRenderer()
 
 
+class SecretJsonRenderer(Renderer):
+    """JSON that carries a secret (a new link's token, shown this once): no cache, shared or the browser's, may keep
+    the answer (Cache-Control: no-store); failures carry nothing secret and are written as usual."""
+
+    def result(self, endpoint: Endpoint, result: Any) -> Response:
+        response = super().result(endpoint, result)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+SECRET_JSON = SecretJsonRenderer()
+
+
 # --- the owner's routes ---------------------------------------------------------------------------------------------
 
 
@@ -134,6 +147,12 @@ CREATE_OPENAPI = {
     "responses": {
         "201": {
             "description": "the new link, with its token (shown this once)",
+            "headers": {
+                "Cache-Control": {
+                    "description": "no-store: the answer carries the token, which no cache may keep",
+                    "schema": {"type": "string", "enum": ["no-store"]},
+                }
+            },
             "content": {
                 "application/json": {
                     "schema": CreatedLinkOut.model_json_schema(
@@ -160,6 +179,7 @@ CREATE_OPENAPI = {
     status=201,
     raises=(NotAllowed, Conflict),
     openapi=CREATE_OPENAPI,
+    renderer=SECRET_JSON,
 )
 def create_link(ctx: Ctx, body: LinkCreateIn) -> CreatedLinkOut:
     """Make a public link to your file (read-only: player, transcript, exports); the token is shown this once."""

@@ -60,7 +60,9 @@ class SpeakerDeleteIn(BaseModel):
 
 class SpeakersQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    file: UUID | None = Field(default=None, description="only the people speaking in this file")
+    file: UUID | None = Field(
+        default=None, description="only the people speaking in this file (one of yours or one shared with you)"
+    )
 
 
 class SpeakerOut(BaseModel):
@@ -174,11 +176,13 @@ def delete_speaker(ctx: Ctx, body: SpeakerDeleteIn) -> None:
 
 @router.get("/api/speakers", query=SpeakersQuery, response=list[SpeakerSummaryOut])
 def list_all_speakers(ctx: Ctx, query: SpeakersQuery) -> list[SpeakerSummary]:
-    """Your speakers across files, one entry per person with the number of files they speak in (for filters)."""
+    """Your speakers across files, one entry per person with the number of files they speak in (for filters);
+    with `file`, the people speaking in that file, yours or shared with you (409 naming `file` when you cannot see
+    it)."""
     try:
         return SpeakerRepository(ctx.conn).summary(ctx.actor, query.file)
     except NotFound:  # the query names it, not the path: a reference to nothing of yours
-        raise Conflict("no such file of yours", "file") from None
+        raise Conflict("no such file you can see", "file") from None
 
 
 @router.get("/api/speakers/{uuid}/suggestions", response=list[SuggestionOut])

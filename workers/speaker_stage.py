@@ -48,7 +48,8 @@ def store_speakers_and_match(
 ) -> MatchOutcome:
     """Store each labelled speaker's voice embedding (`Voice(embedding, seconds)`; labels without a speaker row are
     skipped) and match the file's speakers in SQL against `user_id`'s profiles and speakers in their other files,
-    with the user's `match.auto_assign` / `match.suggest` settings. Never looks at another user's rows. With no
+    with the user's `match.auto_assign` / `match.suggest` settings; profiles shared with the user are suggested,
+    never linked automatically (repo/voices.py). Never looks at other users' files. With no
     embeddings (diarization off, a sidecar without them) nothing is matched and the outcome is empty."""
     if not embeddings_by_label or VoiceRepository(conn).store_embeddings(file_id, embeddings_by_label) == 0:
         return MatchOutcome([], [], 0)

@@ -5,6 +5,16 @@ export function csrf() {
   return meta ? meta.content : "";
 }
 
+// A page opened in an admin's all-files view (?view=all) stays in it: its calls to the API carry `view=all` too,
+// else they would answer 404 for another person's file (the server adds it to the page's forms likewise).
+export function inView(url) {
+  if (new URLSearchParams(location.search).get("view") !== "all") return url;
+  const address = new URL(url, location.href);
+  if (address.origin !== location.origin || address.searchParams.get("view") === "all") return url;
+  address.searchParams.set("view", "all");
+  return address.pathname + address.search + address.hash;
+}
+
 // A same-origin call to the JSON API with the session cookie; unsafe methods carry the CSRF token. `extra`: more
 // headers (If-Match). A failure's error carries the status, the field and the whole body (a 412's `current`).
 export async function api(method, url, body, extra = {}) {
@@ -14,7 +24,7 @@ export async function api(method, url, body, extra = {}) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(url, init);
+  const response = await fetch(inView(url), init);
   if (response.status === 401) {
     window.location.assign(`/signin?expired=1&next=${encodeURIComponent(location.pathname + location.search)}`);
     throw new Error("Your session has ended; sign in again.");

@@ -1,5 +1,5 @@
 // The file page's "Transcript file" form: PUT /api/files/{uuid}/transcript, then the page shows the file queued again.
-import { csrf, explain } from "/static/app.js";
+import { csrf, explain, inView } from "/static/app.js";
 
 const form = document.getElementById("attach-transcript");
 if (form) {
@@ -13,7 +13,7 @@ if (form) {
     state.textContent = "Sending the transcript file…";
     let response;
     try {
-      response = await fetch(form.dataset.api, {
+      response = await fetch(inView(form.dataset.api), {
         method: "PUT", body: data, credentials: "same-origin", headers: { "X-CSRF-Token": csrf() },
       });
     } catch {

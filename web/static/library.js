@@ -144,7 +144,9 @@ if (bulk) {
       if (action.endsWith("_tag")) body.tag = bulk.elements.tag.value.trim();
       if (action === "add_to_collection") body.collection_uuid = bulk.elements.collection_uuid.value || null;
       const result = await api("POST", "/api/files/bulk", body);
-      const words = { done: "changed", unchanged: "already so", not_found: "not found", conflict: "refused" };
+      const words = {
+        done: "changed", unchanged: "already so", not_found: "not found", forbidden: "not allowed", conflict: "refused",
+      };
       const parts = Object.entries(result.counts).map(([outcome, n]) => `${n} ${words[outcome] || outcome}`);
       sessionStorage.setItem("opentr:bulk-result", `Done: ${parts.join(", ")}.`);
       location.reload();

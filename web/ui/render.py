@@ -31,7 +31,7 @@ from asr.languages import language_name
 from repo.errors import Invalid, NotFound
 from repo.users import User
 from web import sessions
-from web.endpoint import Ctx, Endpoint, Renderer
+from web.endpoint import VIEW_ALL, VIEW_PARAM, Ctx, Endpoint, Renderer
 from web.errors import Problem, problem_of
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -123,16 +123,35 @@ class View(Ctx):
         except ValueError:
             raise Invalid(f"{label}: choose one from the list", name) from None
 
+    @property
+    def in_all_files_view(self) -> bool:
+        """This page was asked for in an admin's explicit all-files view (`?view=all`): what it links back to (its
+        forms, the redirect after a post) stays in that view, else the admin's next step would answer 404."""
+        user = self.user
+        return bool(user and user.actor.is_admin and self.request.query_params.get(VIEW_PARAM) == VIEW_ALL)
+
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-        return html(self.request, template, status, user=self.user, csrf=self.csrf, **context)
+        scope = f"?{VIEW_PARAM}={VIEW_ALL}" if self.in_all_files_view else ""
+        return html(self.request, template, status, user=self.user, csrf=self.csrf, scope=scope, **context)
 
     def redirect(self, url: str) -> RedirectResponse:
-        return RedirectResponse(url, status_code=303)
+        return RedirectResponse(in_view(url) if self.in_all_files_view else url, status_code=303)
+
+
+def in_view(url: str) -> str:
+    """The address in the all-files view: `view=all` added to its query (before any #fragment)."""
+    address, hash_, fragment = url.partition("#")
+    if f"{VIEW_PARAM}={VIEW_ALL}" in address.partition("?")[2].split("&"):
+        return url
+    joiner = "&" if "?" in address else "?"
+    return f"{address}{joiner}{VIEW_PARAM}={VIEW_ALL}{hash_}{fragment}"
 
 
 def html(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("user", None)
     context.setdefault("csrf", "")
+    # Appended to the page's form actions and media addresses: "?view=all" in an admin's all-files view (View.render)
+    context.setdefault("scope", "")
     body = ENV.get_template(template).render(request=request, path=request.url.path, **context)
     return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
 
