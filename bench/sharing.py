@@ -1,4 +1,4 @@
-"""Measure 9: what sharing costs the reader (Step 17). One user with their own files, then the same user with every
+"""Measure 12: what sharing costs the reader (Step 17). One user with their own files, then the same user with every
 other user's file shared with them through 5 groups they are in (`--users 11 --files 1100` gives 100 own + 1,000
 shared; the default dataset gives 100 + 900).
 
@@ -39,7 +39,7 @@ SEARCHES = ("budget", "quarterly revenue", "think", "zebra unicorn")
 
 
 def run(ctx: Context) -> Measure:
-    measure = Measure("sharing", "9. sharing: the library, a transcript and search with 1,000 files shared")
+    measure = Measure("sharing", "12. sharing: the library, a transcript and search with 1,000 files shared")
     reader, others = ctx.users[0], ctx.users[1:]
     repeats = 5 if ctx.options.smoke else 60
     settings = Settings(db_pool_min=1, db_pool_max=1, db_slow_query_ms=600_000)
