@@ -24,7 +24,7 @@ def _at_previous_version(url: str) -> None:
     try:
         migrations = schema.read_migrations()
         with backend.lock():
-            backend.apply_migrations(backend.to_apply(migrations.filter(lambda m: m.id != THIS)))
+            backend.apply_migrations(backend.to_apply(migrations.filter(lambda m: m.id < THIS)))
     finally:
         backend.connection.close()
 
