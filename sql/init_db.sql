@@ -912,3 +912,33 @@ CREATE POLICY shares_write ON shares USING (
     OR collection_id IN (SELECT id FROM collections WHERE user_id = (SELECT rls_actor()))
     OR speaker_profile_id IN (SELECT id FROM speaker_profiles WHERE user_id = (SELECT rls_actor())));
 CREATE POLICY shares_leave ON shares FOR DELETE USING (user_id = (SELECT rls_actor()));
+
+-- migration 0015_passages: passages of transcripts and their embeddings (see the migration's comment) ------------
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_available_extensions WHERE name = 'vector')
+       AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        CREATE EXTENSION IF NOT EXISTS vector;
+    END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;  -- another database's migration created it at the same moment
+END
+$$;
+
+CREATE TABLE passages (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    media_file_id bigint NOT NULL REFERENCES media_files (id) ON DELETE CASCADE,
+    position integer NOT NULL CHECK (position >= 0),
+    start_time double precision NOT NULL CHECK (start_time >= 0),
+    end_time double precision NOT NULL CHECK (end_time >= start_time),
+    text text NOT NULL,
+    model text NOT NULL CHECK (length(model) BETWEEN 1 AND 200),
+    transcript_version bigint NOT NULL,
+    embedding real[] NOT NULL CHECK (cardinality(embedding) BETWEEN 1 AND 4096),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (media_file_id, position)
+);
+
+ALTER TABLE passages ENABLE ROW LEVEL SECURITY;
+CREATE POLICY passages_of_file ON passages USING (media_file_id IN (SELECT unnest(rls_files())));

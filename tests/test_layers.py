@@ -31,11 +31,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     "media": BASE,
     "asr": BASE | {"transcript"},
     "llm": BASE,
+    "embeddings": BASE,  # a sentence-embedding model run locally; web/ embeds queries, workers/ passages
     "storage": BASE,
     "jobs": BASE | {"repo", "transcript"},  # what web/ and workers/ share to enqueue jobs
     # media: an upload is recognised by its content; asr: the upload page says whether a speech model is there
-    "web": BASE | {"credentials", "embedded", "repo", "jobs", "llm", "storage", "media", "asr", "transcript"},
-    "workers": BASE | {"credentials", "repo", "jobs", "llm", "storage", "asr", "media", "transcript"},
+    "web": BASE
+    | {"credentials", "embedded", "repo", "jobs", "llm", "embeddings", "storage", "media", "asr", "transcript"},
+    "workers": BASE | {"credentials", "repo", "jobs", "llm", "embeddings", "storage", "asr", "media", "transcript"},
     "importers": BASE | {"credentials", "repo", "storage", "transcript"},  # reads another database
 }
 PROJECT = frozenset({*ALLOWED, "opentr_cli", "bench", "tests"})

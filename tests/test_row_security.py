@@ -89,6 +89,11 @@ def _seed(conn: Connection) -> World:
     conn.execute("INSERT INTO analytics (media_file_id) VALUES (%s)", [file_a])
     conn.execute("INSERT INTO processing_choices (media_file_id) VALUES (%s)", [file_a])
     conn.execute(
+        "INSERT INTO passages (media_file_id, position, start_time, end_time, text, model, transcript_version, "
+        "embedding) VALUES (%s, 0, 0, 1, 'Größe 会議', 'tiny', 1, '{0.6,0.8}')",
+        [file_a],
+    )
+    conn.execute(
         "INSERT INTO file_summaries (media_file_id, user_id, version, bluf) VALUES (%s, %s, 1, '要点')", [file_a, a.id]
     )
     conn.execute(

@@ -1,0 +1,37 @@
+-- Step 18: search by meaning. A file's transcript is cut into passages (a few consecutive segments), each embedded
+-- by a local sentence-embedding model (embeddings/). Vectors are stored as real[] so that the table is the same on
+-- every server; where the pgvector extension is available it is created here, and an HNSW index over
+-- `embedding::vector(N)` (one per dimension N, partial on that dimension) is created by the application once it
+-- knows its model's dimension (repo/passages.py). Without pgvector, search by words works and search by meaning is
+-- off (README: Search by meaning).
+-- `model` names the model that made the vector and `transcript_version` the transcript it was cut from: a file whose
+-- passages are of another model or an older version is embedded again.
+-- depends: 0014_row_security
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_available_extensions WHERE name = 'vector')
+       AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        CREATE EXTENSION IF NOT EXISTS vector;
+    END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;  -- another database's migration created it at the same moment
+END
+$$;
+
+CREATE TABLE passages (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    media_file_id bigint NOT NULL REFERENCES media_files (id) ON DELETE CASCADE,
+    position integer NOT NULL CHECK (position >= 0),
+    start_time double precision NOT NULL CHECK (start_time >= 0),
+    end_time double precision NOT NULL CHECK (end_time >= start_time),
+    text text NOT NULL,
+    model text NOT NULL CHECK (length(model) BETWEEN 1 AND 200),
+    transcript_version bigint NOT NULL,
+    embedding real[] NOT NULL CHECK (cardinality(embedding) BETWEEN 1 AND 4096),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (media_file_id, position)
+);
+
+ALTER TABLE passages ENABLE ROW LEVEL SECURITY;
+CREATE POLICY passages_of_file ON passages USING (media_file_id IN (SELECT unnest(rls_files())));
