@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     opentr_asr_remote_key: SecretStr | None = None
     opentr_asr_remote_max_upload_mb: float = Field(default=24.0, gt=0, le=1024)
     opentr_asr_remote_timeout_seconds: float = Field(default=600.0, gt=0)
+    # Search by meaning and questions (embeddings/): a known model name, a Hugging Face id of an ONNX export, or a
+    # directory holding model.onnx (or onnx/model.onnx) and tokenizer.json. Multilingual by default: people write in
+    # every script. `opentr models pull embedding` fetches it into <models dir>/embedding/.
+    opentr_embedding_model: str = Field(default="intfloat/multilingual-e5-small", min_length=1)
+    opentr_embedding_threads: int = Field(default=1, ge=1, le=64)  # ONNX Runtime threads per process
     opentr_diarization: Literal["auto", "off"] = "auto"
     opentr_diarization_segmentation_model: Path | None = None  # default: <models dir>/diarization/segmentation.onnx
     opentr_diarization_embedding_model: Path | None = None  # default: <models dir>/diarization/embedding.onnx
@@ -232,6 +237,10 @@ class Settings(BaseSettings):
     @property
     def diarization_embedding_model(self) -> Path:
         return self.opentr_diarization_embedding_model or self.asr_models_dir / "diarization" / "embedding.onnx"
+
+    @property
+    def embedding_models_dir(self) -> Path:
+        return self.asr_models_dir / "embedding"
 
     @property
     def storage_dir(self) -> Path:

@@ -24,6 +24,7 @@ from embedded import servers as embedded
 from repo import schema
 from repo.database import Database
 from tests.tiny_diarization import build_tiny_diarization
+from tests.tiny_embedding import build_tiny_embedding
 from tests.tiny_whisper import build_tiny_whisper
 
 TEST_REDIS_DB = int(os.environ.get("OPENTR_TEST_REDIS_DB", "15"))
@@ -170,6 +171,13 @@ def tiny_whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_multilingual_whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same with Whisper's language tokens, so faster-whisper detects a language (a random one)."""
     return build_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper-multi"), multilingual=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_embedding_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ~440 KB random-weight sentence-embedding model (64-d), built offline once (tests/tiny_embedding.py); point
+    OPENTR_EMBEDDING_MODEL (settings.opentr_embedding_model) at this directory to use it."""
+    return build_tiny_embedding(tmp_path_factory.mktemp("tiny-embedding") / "tiny-bert")
 
 
 @pytest.fixture(scope="session")
