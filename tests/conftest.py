@@ -75,6 +75,49 @@ def template_name(server_url: str) -> Iterator[str]:
     _drop_database(server_url, name)
 
 
+@pytest.fixture(scope="session")
+def vector_server_url(server_url: str) -> Iterator[str]:
+    """Admin conninfo of a server with pgvector: the configured one if it has it, else an embedded one started for
+    the tests that need it (Debian 12 packages no pgvector for the machine's PostgreSQL 15; pgserver bundles it)."""
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        has_vector = admin.execute("SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'vector')")
+        if (has_vector.fetchone() or (False,))[0]:
+            yield server_url
+            return
+    home = Path(tempfile.mkdtemp(prefix="opentr-test-pgvector-"))
+    yield schema.with_database(embedded.start_postgres(home / "data", database="postgres"), "postgres")
+    embedded.stop_all()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def vector_template_name(vector_server_url: str) -> Iterator[str]:
+    name = f"opentr_test_vtmpl_{secrets.token_hex(3)}"
+    _create_database(vector_server_url, name)
+    url = schema.with_database(vector_server_url, name)
+    schema.build_from_init_sql(url)
+    schema.baseline(url)
+    yield name
+    _drop_database(vector_server_url, name)
+
+
+@pytest.fixture
+def vector_url(vector_server_url: str, vector_template_name: str) -> Iterator[str]:
+    """A new database with the whole schema and pgvector, dropped after the test."""
+    name = f"opentr_test_v_{secrets.token_hex(4)}"
+    _create_database(vector_server_url, name, vector_template_name)
+    yield schema.with_database(vector_server_url, name)
+    _drop_database(vector_server_url, name)
+
+
+@pytest.fixture
+def without_vector_url(fresh_url: str) -> str:
+    """A new database with the whole schema as on a server without pgvector (the extension not in it)."""
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute("DROP EXTENSION IF EXISTS vector")
+    return fresh_url
+
+
 @pytest.fixture
 def fresh_url(server_url: str, template_name: str) -> Iterator[str]:
     """A new database with the whole schema, dropped after the test."""
