@@ -124,8 +124,10 @@ def nearest_passages(
 
 @dataclass(frozen=True, slots=True)
 class _Counted:
-    candidates: int
-    total: int
+    passages: int  # up to the cap
+    files: int
+    all_passages: int  # estimates
+    all_files: int
 
 
 _candidate_passages = s.one("meaning.candidate_passages", _Counted)
@@ -134,13 +136,17 @@ _candidate_passages = s.one("meaning.candidate_passages", _Counted)
 def plan(conn: Connection, scope: dict[str, Any], k: int) -> tuple[Plan, int]:
     """The plan for the k nearest passages of the candidate files, and how many candidates to ask the index for.
 
-    "exact" when the files hold at most EXACT_LIMIT passages. Otherwise the index is asked for enough candidates
-    that SURVIVORS times k of them are expected to be the actor's (their share of the table decides: candidates over
-    the table's size), at least MIN_FETCH; when that is beyond MAX_FETCH, "exact" again (the index could not
-    return enough). The count stops at the limit: it costs at most EXACT_LIMIT index entries."""
+    "exact" when the files hold at most EXACT_LIMIT passages (counted, up to that limit). Otherwise the index is
+    asked for enough candidates that SURVIVORS times k of them are expected to be the actor's, at least MIN_FETCH:
+    the candidates' share of the table is estimated by the files' share of all files (counting every passage of a
+    large library would cost more than the search). When that is beyond MAX_FETCH, "exact" again: the index could
+    not return enough."""
     counted = _candidate_passages(conn, cap=EXACT_LIMIT + 1, **scope)
-    if counted.candidates <= EXACT_LIMIT:
+    if counted.passages <= EXACT_LIMIT:
         return "exact", 0
-    share = counted.candidates / max(counted.total, counted.candidates)
+    share = max(
+        counted.files / max(counted.all_files, counted.files, 1),
+        counted.passages / max(counted.all_passages, counted.passages),
+    )
     fetch = max(MIN_FETCH, math.ceil(SURVIVORS * k / share))
     return ("indexed", fetch) if fetch <= MAX_FETCH else ("exact", 0)

@@ -161,7 +161,7 @@ class SearchRepository:
             self.conn,
             actor,
             meaning.vector,
-            k=min(MAX_K, 2 * params["limit_files"] * params["hits_per_file"]),
+            k=min(MAX_K, params["limit_files"] * params["hits_per_file"]),
             model=meaning.model,
             filters=filters,
         )

@@ -6,15 +6,21 @@
 -- scalar subquery: as a bare parameter, a generic (prepared) plan would parse its text again for every row.
 
 -- name: candidate_passages :one
--- How many passages the candidate files hold, counted up to %(cap)s through the (media_file_id, position) key
--- (not the vectors), and about how many the table holds (the planner's estimate, free): repo/meaning.py chooses
--- the plan from both.
+-- What repo/meaning.py chooses the plan from: how many passages the candidate files hold, counted up to %(cap)s
+-- through the (media_file_id, position) key (not the vectors); how many candidate files there are; and the sizes of
+-- both tables (the planner's estimates, free). Past the cap, the files' share of all files estimates the passages'
+-- share of the table without counting them all.
+WITH candidate AS (
+    SELECT ARRAY({{passage_files}}) AS ids
+)
 SELECT (SELECT count(*) FROM (
             SELECT 1 FROM passages p
-            WHERE p.media_file_id = ANY(ARRAY({{passage_files}}))
+            WHERE p.media_file_id = ANY((SELECT candidate.ids FROM candidate)::bigint[])
             LIMIT %(cap)s
-        ) counted) AS candidates,
-       (SELECT greatest(c.reltuples, 0)::bigint FROM pg_class c WHERE c.oid = 'passages'::regclass) AS total;
+        ) counted) AS passages,
+       (SELECT cardinality(candidate.ids) FROM candidate) AS files,
+       (SELECT greatest(c.reltuples, 0)::bigint FROM pg_class c WHERE c.oid = 'passages'::regclass) AS all_passages,
+       (SELECT greatest(c.reltuples, 0)::bigint FROM pg_class c WHERE c.oid = 'media_files'::regclass) AS all_files;
 
 -- name: nearest_exact :many
 -- Every passage of the candidate files is scored, then the best k kept: exact, whatever share of the table the
