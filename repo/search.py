@@ -1,24 +1,40 @@
-"""Full-text search over the transcripts and summaries of the files a user can see."""
+"""Search over the transcripts and summaries of the files a user can see: by words, by meaning, or both.
+
+`words` is PostgreSQL full text (sql/search.sql: search). `meaning` is the passages nearest the query's vector
+(repo/meaning.py), grouped by file. `both` fuses the two rankings by reciprocal rank fusion (RRF_K = 60): each word
+hit in a segment is mapped to the passage holding its start time, so the same moment found both ways counts once
+with both ranks; a segment of a file without passages (not embedded yet) and a summary stay hits of their own. All
+modes take the same filters and the same access rule (the actor's readable files; an admin's all-files view).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
 from repo import statements as s
 from repo.database import Connection
+from repo.errors import Invalid
 from repo.library import LibraryFilter
+from repo.meaning import MAX_K, MeaningSearchOff, PassageHit, nearest_passages
 from repo.rows import Actor
 
-HitKind = Literal["segment", "summary"]
+HitKind = Literal["segment", "summary", "passage"]
+SearchMode = Literal["words", "meaning", "both"]
+MODES: tuple[SearchMode, ...] = ("words", "meaning", "both")
 MAX_FILES = 100
 MAX_HITS_PER_FILE = 50
+RRF_K = 60  # reciprocal rank fusion: a hit's score is the sum over the rankings of 1 / (RRF_K + its place)
 
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
-    """One matching segment or summary; `snippet` is HTML (the text escaped, matches wrapped in <mark>)."""
+    """One matching segment, summary or passage; `snippet` is HTML (the text escaped, matches wrapped in <mark>).
+
+    A passage hit's `uuid` is the segment it starts with (the file page opens there); `rank` is its similarity in
+    `meaning` mode and the fused score in `both` mode."""
 
     kind: HitKind
     uuid: UUID
@@ -46,7 +62,39 @@ class _FileRow:
     hits: list[dict[str, Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class MeaningQuery:
+    """The query's vector (embeddings: Encoder.query) and the model name its passages must carry
+    (embeddings.models.model_name): what search by meaning needs beyond the words."""
+
+    vector: Sequence[float]
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class _SegmentPassage:
+    segment_uuid: UUID
+    passage_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class _PassageView:
+    passage_id: int
+    file_uuid: UUID
+    filename: str
+    title: str | None
+    anchor_uuid: UUID
+    start_time: float
+    end_time: float
+    snippet: str
+
+
+Key = tuple[str, Any]  # ("passage", id), ("segment", uuid) or ("summary", uuid): one moment in a ranking
+_Place = tuple[UUID, str, str | None]  # the file a hit belongs to: uuid, filename, title
+
 _search = s.many("search.search", _FileRow)
+_segment_passages = s.many("search.segment_passages", _SegmentPassage)
+_passage_hits = s.many("search.passage_hits", _PassageView)
 
 
 def _hit(raw: dict[str, Any]) -> SearchHit:
@@ -94,17 +142,107 @@ class SearchRepository:
         limit_files: int = 20,
         hits_per_file: int = 5,
         filters: LibraryFilter | None = None,
+        mode: SearchMode = "words",
+        meaning: MeaningQuery | None = None,
     ) -> list[FileHits]:
         """Files whose segments or latest summary match `q` (web-search syntax: "phrase", or, -word), best first.
 
         The limits are capped at MAX_FILES and MAX_HITS_PER_FILE: every returned hit costs a ts_headline.
-        `filters` narrows the files as in the library's file list (repo.library).
+        `filters` narrows the files as in the library's file list (repo.library). `mode` "meaning" and "both" need
+        `meaning` (the query's vector) and pgvector: MeaningSearchOff (409, naming `mode`) otherwise.
         """
+        if mode not in MODES:
+            raise Invalid(f"mode is one of {', '.join(MODES)}", "mode")
         params = search_parameters(actor, q, limit_files=limit_files, hits_per_file=hits_per_file, filters=filters)
         if params is None:
             return []
+        if mode == "words":
+            return self._words(params)
+        if meaning is None:
+            raise MeaningSearchOff("no query vector (the embedding model is not loaded)")
+        near = nearest_passages(
+            self.conn,
+            actor,
+            meaning.vector,
+            k=min(MAX_K, params["limit_files"] * params["hits_per_file"]),
+            model=meaning.model,
+            filters=filters,
+        )
+        if mode == "meaning":
+            return self._grouped([(("passage", h.passage_id), h.score) for h in near], _places(near), {}, params)
+        return self._fused(self._words(params), near, meaning.model, params)
+
+    def _words(self, params: dict[str, Any]) -> list[FileHits]:
         rows = _search(self.conn, **params)
         return [
             FileHits(row.file_uuid, row.filename, row.title, row.best_rank, [_hit(raw) for raw in row.hits])
             for row in rows
         ]
+
+    def _fused(
+        self, words: list[FileHits], near: list[PassageHit], model: str, params: dict[str, Any]
+    ) -> list[FileHits]:
+        """Reciprocal rank fusion of the word hits (all files' hits in one ranking, by text rank) and the meaning
+        hits, at the level of moments: a word hit in a segment counts for the passage holding it."""
+        word_hits = sorted(((hit, found) for found in words for hit in found.hits), key=lambda pair: -pair[0].rank)
+        segments = [hit.uuid for hit, _ in word_hits if hit.kind == "segment"]
+        held = {
+            row.segment_uuid: row.passage_id for row in _segment_passages(self.conn, model=model, segments=segments)
+        }
+        scores: dict[Key, float] = {}
+        own: dict[Key, SearchHit] = {}
+        places = _places(near)
+        for place, (hit, found) in enumerate(word_hits, start=1):
+            key: Key = ("passage", held[hit.uuid]) if hit.uuid in held else (hit.kind, hit.uuid)
+            if key not in scores:  # a passage holding several word hits counts at its best place
+                scores[key] = 1 / (RRF_K + place)
+                own[key] = hit
+                places.setdefault(key, (found.file_uuid, found.filename, found.title))
+        for place, near_hit in enumerate(near, start=1):
+            key = ("passage", near_hit.passage_id)
+            scores[key] = scores.get(key, 0.0) + 1 / (RRF_K + place)
+        ranked = sorted(scores.items(), key=lambda item: -item[1])
+        return self._grouped(ranked, places, own, params)
+
+    def _grouped(
+        self,
+        ranked: list[tuple[Key, float]],
+        places: dict[Key, _Place],
+        own: dict[Key, SearchHit],
+        params: dict[str, Any],
+    ) -> list[FileHits]:
+        """Hits (best first, each with its score) grouped by file: files in the order of their best hit, at most
+        limit_files of them and hits_per_file hits each. Then the passages kept, only they, get their snippet (a
+        ts_headline each) and the segment they start with."""
+        files: dict[UUID, tuple[_Place, float, list[tuple[Key, float]]]] = {}
+        for key, score in ranked:
+            place = places[key]
+            group = files.get(place[0])
+            if group is None:
+                if len(files) >= params["limit_files"]:
+                    continue
+                group = files[place[0]] = (place, score, [])
+            if len(group[2]) < params["hits_per_file"]:
+                group[2].append((key, score))
+        passages = [key[1] for _, _, kept in files.values() for key, _ in kept if key[0] == "passage"]
+        views = (
+            {v.passage_id: v for v in _passage_hits(self.conn, q=params["q"], passages=passages)} if passages else {}
+        )
+        return [
+            FileHits(place[0], place[1], place[2], best, [_shown(key, score, views, own) for key, score in kept])
+            for place, best, kept in files.values()
+        ]
+
+
+def _places(near: list[PassageHit]) -> dict[Key, _Place]:
+    return {("passage", h.passage_id): (h.file_uuid, h.filename, h.title) for h in near}
+
+
+def _shown(key: Key, score: float, views: dict[int, _PassageView], own: dict[Key, SearchHit]) -> SearchHit:
+    """The hit as returned: a passage with its snippet and anchor, a word hit as search.search made it; the score
+    is the mode's (similarity, or the fused score)."""
+    if key[0] == "passage":
+        view = views[key[1]]
+        return SearchHit("passage", view.anchor_uuid, view.start_time, view.end_time, score, view.snippet)
+    hit = own[key]
+    return SearchHit(hit.kind, hit.uuid, hit.start_time, hit.end_time, score, hit.snippet)
