@@ -38,7 +38,8 @@ Rules:
 
 
 class PromptPassage(Protocol):
-    """What the prompt needs of a retrieved passage (repo/meaning.py's PassageHit has it)."""
+    """What the prompt needs of a retrieved passage: the title of its recording (or its file name), its times and
+    its text (repo/questions.py's Citation has them)."""
 
     @property
     def title(self) -> str: ...

@@ -53,7 +53,9 @@ def stream(
         raise LlmError(redact(exc.message, settings.api_key), exc.retryable, timed_out=exc.timed_out) from None
 
 
-def _stream_openai(settings: LlmSettings, system_prompt: str, user_prompt: str, backoff_seconds: float) -> Iterator[str]:
+def _stream_openai(
+    settings: LlmSettings, system_prompt: str, user_prompt: str, backoff_seconds: float
+) -> Iterator[str]:
     request = _build_request(settings, system_prompt, user_prompt)
     request.body["stream"] = True
     request.headers["Accept"] = "text/event-stream"

@@ -150,6 +150,7 @@ def openai_answer(text: str = "Hello there", prompt_tokens: int = 21, completion
 
 def openai_stream(*pieces: str, finish: str | None = "stop") -> tuple[str, ...]:
     """An OpenAI-compatible streamed answer: a chunk per piece (a role chunk first), a finish chunk, `[DONE]`."""
+
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
         return json.dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [choice]})

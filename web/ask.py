@@ -38,8 +38,8 @@ from repo.collections import CollectionRepository
 from repo.database import Connection
 from repo.errors import Conflict, DataError, NotFound
 from repo.llm_configs import LlmConfigRepository
-from repo.media_files import MediaFileRepository
 from repo.meaning import PassageHit, nearest_passages
+from repo.media_files import MediaFileRepository
 from repo.passages import vector_search_available
 from repo.questions import MAX_QUESTION, Citation, QuestionRepository
 from repo.rows import Actor
@@ -52,9 +52,7 @@ from web.services import Services
 router = Router("ask")
 log = logging.getLogger("opentr.web")
 PASSAGES = 8  # sent to the model: enough to answer from, few enough to stay well inside a small model's context
-QuestionText = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_QUESTION), NOT_BLANK, TRIMMED_NOT_BLANK
-]
+QuestionText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUESTION), NOT_BLANK, TRIMMED_NOT_BLANK]
 
 
 class AskIn(BaseModel):
@@ -174,9 +172,12 @@ def llm_failure(exc: LlmError) -> BadGateway | GatewayTimeout:
     return BadGateway(f"your LLM did not give a usable answer: {exc.message}")
 
 
-def _store(ctx: Ctx, actor: Actor, body: AskIn, prepared: Prepared, answer: str, hits: list[PassageHit]) -> QuestionOut:
-    """The whole answered question in one INSERT; its citations only among the passages retrieved for this asker."""
-    citations = [_citation(n, hits[n - 1]) for n in cited(answer, len(hits))]
+def _store(
+    ctx: Ctx, actor: Actor, body: AskIn, prepared: Prepared, answer: str, candidates: list[Citation]
+) -> QuestionOut:
+    """The whole answered question in one INSERT. Its citations are the answer's [n] among the candidates, the
+    passages retrieved for this asker: a number the model made up, or read in a transcript, cites nothing."""
+    citations = [candidates[n - 1] for n in cited(answer, len(candidates))]
     scope = prepared.scope
     with ctx.services.db.acting(actor), ctx.services.db.transaction() as conn:
         stored = QuestionRepository(conn).create(
@@ -220,8 +221,8 @@ def ask(ctx: Ctx, body: AskIn) -> QuestionOut | StreamingResponse:
     it, citing them, in the question's language, and kept in your history (/api/questions)."""
     actor = ctx.actor
     prepared = _prepare(ctx, actor, body)
-    hits = _retrieve(ctx, actor, body.question, prepared.scope)
-    pieces = streaming.stream(prepared.llm, SYSTEM_PROMPT, user_prompt(body.question, hits))
+    candidates = [_citation(n, hit) for n, hit in enumerate(_retrieve(ctx, actor, body.question, prepared.scope), 1)]
+    pieces = streaming.stream(prepared.llm, SYSTEM_PROMPT, user_prompt(body.question, candidates))
     if not body.stream:
         try:
             answer = "".join(pieces)
@@ -229,7 +230,7 @@ def ask(ctx: Ctx, body: AskIn) -> QuestionOut | StreamingResponse:
             raise llm_failure(exc) from None
         if not answer.strip():
             raise BadGateway("your LLM answered with nothing")
-        return _store(ctx, actor, body, prepared, answer, hits)
+        return _store(ctx, actor, body, prepared, answer, candidates)
     # The first piece is awaited here, so that an LLM that is down or silent is an HTTP error, as without streaming.
     try:
         first = next((piece for piece in pieces if piece), "")
@@ -237,17 +238,17 @@ def ask(ctx: Ctx, body: AskIn) -> QuestionOut | StreamingResponse:
         raise llm_failure(exc) from None
     if not first:
         raise BadGateway("your LLM answered with nothing")
-    candidates = [CitationOut.model_validate(_citation(n, hit), from_attributes=True) for n, hit in enumerate(hits, 1)]
+    listed = [CitationOut.model_validate(c, from_attributes=True).model_dump(mode="json") for c in candidates]
 
     def events() -> Iterator[bytes]:
-        yield _event("passages", {"passages": [c.model_dump(mode="json") for c in candidates]})
+        yield _event("passages", {"passages": listed})
         written = [first]
         yield _event("delta", {"text": first})
         try:
             for piece in pieces:
                 written.append(piece)
                 yield _event("delta", {"text": piece})
-            stored = _store(ctx, actor, body, prepared, "".join(written), hits)
+            stored = _store(ctx, actor, body, prepared, "".join(written), candidates)
         except LlmError as exc:
             failure = llm_failure(exc)
             yield _event("error", {"status": failure.status, "detail": failure.detail})

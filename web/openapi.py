@@ -53,6 +53,7 @@ REFERENCES = {
     "file_uuid": "/api/files/{uuid}",
     "speaker_uuid": "/api/speakers/{uuid}",
     "profile_uuid": "/api/speaker-profiles/{uuid}",
+    "collection_uuid": "/api/collections/{uuid}",
 }
 
 
