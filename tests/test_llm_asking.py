@@ -47,7 +47,7 @@ def test_the_system_prompt_states_the_rules() -> None:
         ("Both [3, 1]; also [2;3]", [3, 1, 2]),
         ("Made up [0] [4] [999] [12345] [-1] [1.5] [x]", []),
         ("Nothing cited.", []),
-        ("全角の引用も [２]", [2]),  # a full-width digit, as a Japanese answer may write it
+        ("全角の引用も [\uff12]", [2]),  # a full-width digit, as a Japanese answer may write it
     ],
 )
 def test_citations_are_only_numbers_of_passages_that_were_sent(answer: str, numbers: list[int]) -> None:

@@ -278,7 +278,7 @@ def test_without_pgvector_or_the_model_asking_is_off(
 def test_the_answer_streams_as_deltas_then_done_and_is_kept(
     asking: Asking, llm_servers: Callable[[Responder], LocalServer]
 ) -> None:
-    question = "会議で何が決まりましたか？ ما الذي تقرر؟ 🎙️ Größe?"
+    question = "会議で何が決まりましたか\uff1f ما الذي تقرر؟ 🎙️ Größe?"
     pieces = ("予算は", "削減されました [1]。", " تم تخفيض الميزانية [2] ", "🎉 Grüße")
     server = llm_servers(in_turn(Reply(events=openai_stream(*pieces))))
     headers, owner = user(asking)
