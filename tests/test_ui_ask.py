@@ -53,7 +53,7 @@ def test_the_ask_box_is_on_the_file_collection_and_ask_pages(client: Any, fresh_
     collection_uuid = collection.json()["uuid"]
 
     file_page = client.get(f"/files/{file_uuid}").text
-    assert f'data-file="{file_uuid}"' in box(file_page) and 'data-api="/api/ask"' in box(file_page)
+    assert f'data-file="{file_uuid}"' in box(file_page) and 'data-ask-api="/api/ask"' in box(file_page)
     assert "data-collection" not in box(file_page)
     collection_page = client.get(f"/collections/{collection_uuid}").text
     assert f'data-collection="{collection_uuid}"' in box(collection_page) and "data-file" not in box(collection_page)

@@ -109,7 +109,7 @@ for (const form of document.querySelectorAll("form.ask-form")) {
     list.replaceChildren();
     button.disabled = true;
     try {
-      const response = await fetch(inView(form.dataset.api), {
+      const response = await fetch(inView(form.dataset.askApi), {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", Accept: "text/event-stream", "X-CSRF-Token": csrf() },
