@@ -75,7 +75,7 @@ def test_an_answer_streams_in_and_its_citation_opens_the_moment(
         hrefs = {link.get_attribute("href") for link in links}
         assert hrefs == {f"{base}/files/{file_uuid}?t=0", f"{base}/files/{file_uuid}?t=3"}
         page_is_clean(driver, "file (asked)")
-        target = next(link for link in links if link.get_attribute("href").endswith("?t=3"))
+        target = next(link for link in links if str(link.get_attribute("href")).endswith("?t=3"))
         target.click()
         wait(driver, lambda d: d.current_url == f"{base}/files/{file_uuid}?t=3", what="the cited moment")
         assert css(driver, "#file").get_attribute("data-start") == "3.0"
