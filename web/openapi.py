@@ -172,8 +172,9 @@ def document(endpoints: list[Endpoint], title: str = "opentr", version: str = "0
         if endpoint.auth:
             operation["security"] = [{"bearer": []}]
         for key, value in (endpoint.openapi or {}).items():
-            if key == "responses":
-                operation["responses"].update(value)
+            if key == "responses":  # a declared status adds to (or replaces parts of) the generated one
+                for status, response in value.items():
+                    operation["responses"][status] = {**operation["responses"].get(status, {}), **response}
             elif key == "parameters":  # headers (If-Match): beside the generated path and query parameters
                 operation["parameters"] += value
             else:

@@ -1,19 +1,35 @@
-"""Full-text search over the transcripts and summaries of the files you can see."""
+"""Search over the transcripts and summaries of the files you can see: by words, by meaning, or both.
+
+Search by meaning needs two things beyond the words: pgvector in the database and the embedding model on this
+machine (README: Search by meaning). Without them `mode=meaning` is a 409 naming `mode` and saying why; `mode=both`
+answers with the word results and says so in the SEARCH_MEANING_OFF header.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
 
-from repo.search import MAX_FILES, FileHits, SearchRepository
-from web.endpoint import Ctx, Router
+from config.settings import Settings
+from embeddings.encoder import EncoderError
+from embeddings.models import EmbeddingModelMissing, load_encoder, model_name
+from repo.database import Connection
+from repo.meaning import MeaningSearchOff
+from repo.passages import vector_search_available
+from repo.search import MAX_FILES, FileHits, MeaningQuery, SearchMode, SearchRepository
+from web.endpoint import Ctx, Endpoint, Renderer, Router
 from web.files import LibraryQuery
 
 router = Router("search")
 
 MAX_QUERY_LENGTH = 1000
+SEARCH_MEANING_OFF = "X-Search-Meaning-Off"
+NO_PGVECTOR = "the database has no pgvector extension"
+NO_MODEL = "the embedding model is not on this server (an administrator runs `opentr models pull embedding`)"
 
 
 class SearchQuery(LibraryQuery):
@@ -21,15 +37,20 @@ class SearchQuery(LibraryQuery):
         min_length=1, max_length=MAX_QUERY_LENGTH, description='web-search syntax: words, "a phrase", or, -word'
     )
     limit: int = Field(default=20, ge=1, le=MAX_FILES, description="at most this many files")
+    mode: Literal["words", "meaning", "both"] = Field(
+        default="words",
+        description="words: full-text search (as before); meaning: the passages nearest the query's meaning; both: "
+        "the two rankings fused (reciprocal rank fusion). meaning and both need pgvector and the embedding model",
+    )
 
 
 class SearchHitOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-    kind: Literal["segment", "summary"]
-    uuid: UUID
+    kind: Literal["segment", "summary", "passage"]
+    uuid: UUID = Field(description="the segment, the summary, or (passage) the segment the passage starts with")
     start_time: float | None
     end_time: float | None
-    rank: float
+    rank: float = Field(description="words: text rank; meaning: cosine similarity; both: fused score")
     snippet: str = Field(description="HTML: the text escaped, matches wrapped in <mark>")
 
 
@@ -42,9 +63,78 @@ class FileHitsOut(BaseModel):
     hits: list[SearchHitOut]
 
 
-@router.get("/api/search", query=SearchQuery, response=list[FileHitsOut])
-def search(ctx: Ctx, query: SearchQuery) -> list[FileHits]:
-    """Files whose transcript or summary match, best first, with snippets and times; the library filters apply."""
-    return SearchRepository(ctx.conn).search(
-        ctx.actor, query.q, limit_files=query.limit, filters=query.library_filter()
+def meaning_off(settings: Settings, conn: Connection) -> str | None:
+    """Why search by meaning cannot run here, or None when it can (the model is loaded once per process)."""
+    if not vector_search_available(conn):
+        return NO_PGVECTOR
+    try:
+        load_encoder(settings)
+    except (EmbeddingModelMissing, EncoderError):
+        return NO_MODEL
+    return None
+
+
+def meaning_query(settings: Settings, q: str) -> MeaningQuery:
+    """The query's vector by the configured model (call after meaning_off said None)."""
+    return MeaningQuery(load_encoder(settings).query(q).tolist(), model_name(settings))
+
+
+@dataclass(frozen=True, slots=True)
+class SearchAnswer:
+    files: list[FileHits]
+    meaning_off: str | None = None  # mode=both ran by words only, for this reason
+
+
+class SearchRenderer(Renderer):
+    """JSON of the files; the SEARCH_MEANING_OFF header when `both` could search by words only."""
+
+    def result(self, endpoint: Endpoint, result: Any) -> Response:
+        answer: SearchAnswer = result
+        response = super().result(endpoint, answer.files)
+        if answer.meaning_off:
+            response.headers[SEARCH_MEANING_OFF] = answer.meaning_off
+        return response
+
+
+SEARCH_OPENAPI = {
+    "responses": {
+        "200": {
+            "description": "files best first, each with its hits",
+            "headers": {
+                SEARCH_MEANING_OFF: {
+                    "description": "present when mode=both searched by words only: why search by meaning is off "
+                    "(no pgvector in the database, or no embedding model on the server)",
+                    "schema": {"type": "string"},
+                }
+            },
+        }
+    }
+}
+
+
+@router.get(
+    "/api/search",
+    query=SearchQuery,
+    response=list[FileHitsOut],
+    raises=(MeaningSearchOff,),
+    renderer=SearchRenderer(),
+    openapi=SEARCH_OPENAPI,
+)
+def search(ctx: Ctx, query: SearchQuery) -> SearchAnswer:
+    """Files whose transcript or summary match, best first, with snippets and times; the library filters apply.
+
+    `mode=meaning` finds passages near the query's meaning (409 naming `mode` when search by meaning is off: no
+    pgvector, or no embedding model; README: Search by meaning). `mode=both` fuses words and meaning; when meaning
+    is off it answers with the word results and the X-Search-Meaning-Off header saying why."""
+    mode: SearchMode = query.mode
+    settings = ctx.services.settings
+    off = meaning_off(settings, ctx.conn) if mode != "words" else None
+    if off and mode == "meaning":
+        raise MeaningSearchOff(off)
+    if off:
+        mode = "words"
+    meaning = meaning_query(settings, query.q) if mode != "words" else None
+    files = SearchRepository(ctx.conn).search(
+        ctx.actor, query.q, limit_files=query.limit, filters=query.library_filter(), mode=mode, meaning=meaning
     )
+    return SearchAnswer(files, off)
