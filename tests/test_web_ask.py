@@ -3,9 +3,10 @@ and a stand-in LLM server on loopback that records what it was sent (tests/llm_s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -392,3 +393,54 @@ def test_deleting_the_file_takes_its_questions_and_a_deleted_collection_leaves_t
     assert [q["question"] for q in asking.client.get("/api/questions", headers=headers).json()["items"]] == [
         "Collection?"
     ]
+
+
+def test_a_client_that_goes_away_mid_answer_leaves_nothing_stored(
+    asking: Asking, llm_servers: Callable[[Responder], LocalServer]
+) -> None:
+    """The app itself, called as the server calls it, whose `send` fails once the first piece of the answer is out
+    (the connection closed, as a page closed mid-answer): the request ends there, and no question is stored."""
+    server = llm_servers(in_turn(Reply(events=openai_stream("The budget", " was cut [1]."))))
+    headers, owner = user(asking)
+    use_llm(asking.client, headers, server)
+    recording(asking, owner, A_TEXTS, "Budget meeting")
+    body = json.dumps({"question": "Budget?"}).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/ask",
+        "raw_path": b"/api/ask",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"authorization", headers["Authorization"].encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "app": asking.client.app,
+    }
+    sent: list[bytes] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.body" and b"event: delta" in b"".join(sent):
+            raise OSError("the client went away")
+        sent.append(message.get("body", b""))
+
+    async def call() -> None:
+        with contextlib.suppress(Exception):
+            await asking.client.app(scope, receive, send)
+
+    portal = asking.client.portal
+    assert portal is not None, "inside the client's block: the app's lifespan runs"
+    portal.call(call)
+    assert b"event: delta" in b"".join(sent) and b"event: done" not in b"".join(sent)
+    assert stored(asking) == []

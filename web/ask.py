@@ -55,8 +55,14 @@ PASSAGES = 8  # sent to the model: enough to answer from, few enough to stay wel
 QuestionText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUESTION), NOT_BLANK, TRIMMED_NOT_BLANK]
 
 
+def _not_both(schema: dict[str, Any]) -> None:
+    """A file or a collection, not both: what the handler enforces, in the document."""
+    both = {"file_uuid": {"type": "string"}, "collection_uuid": {"type": "string"}}
+    schema["not"] = {"required": list(both), "properties": both}
+
+
 class AskIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_not_both)
     question: QuestionText = Field(description=f"1 to {MAX_QUESTION} characters, in any language")
     file_uuid: UUID | None = Field(default=None, description="ask about this file only")
     collection_uuid: UUID | None = Field(default=None, description="ask about this collection only")
