@@ -91,6 +91,15 @@ def test_the_history_shows_cited_moments_and_deletes_one_or_all(client: Any, fre
     assert "Was wurde beschlossen?" not in page and f'id="q-{first}"' in page
     gone = client.post(f"/ask/questions/{second}/delete", data={"csrf": csrf_in(page)})
     assert gone.status_code == 404
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        other = factories.user(conn)
+        other_file, other_file_uuid = factories.media_file(conn, other, status="completed")
+    theirs = a_question(fresh_url, other, other_file, str(other_file_uuid), "Someone else's 🔒")
+    assert client.post(f"/ask/questions/{theirs}/delete", data={"csrf": csrf_in(page)}).status_code == 404
+    assert "Someone else's 🔒" not in client.get("/ask").text
     cleared = client.post("/ask/questions/delete", data={"csrf": csrf_in(page)}, follow_redirects=False)
     assert cleared.status_code == 303
     assert "No questions yet." in client.get("/ask").text
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        left = conn.execute("SELECT question FROM questions").fetchall()
+    assert left == [("Someone else's 🔒",)], "deleting all of one's own leaves others' questions alone"
