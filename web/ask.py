@@ -18,7 +18,6 @@ Failures before the first piece of the answer (no model, the LLM unreachable, a 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
@@ -50,7 +49,6 @@ from web.questions import CitationOut, QuestionOut, question_out
 from web.services import Services
 
 router = Router("ask")
-log = logging.getLogger("opentr.web")
 PASSAGES = 8  # sent to the model: enough to answer from, few enough to stay well inside a small model's context
 QuestionText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUESTION), NOT_BLANK, TRIMMED_NOT_BLANK]
 
