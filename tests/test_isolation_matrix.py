@@ -450,6 +450,8 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
             user_id, "transcription", f"{marker} transcript ready", "", None, 1.0, file_id[0]
         )
         factories.segments(conn, file_id[0], [f"{marker} opening words", f"{marker} second thought"], first)
+        passage = f"{marker} opening words {marker} second thought"  # as the embedding job would cut it
+        factories.passage(conn, file_id[0], 0, 0.0, 1.9, passage, [1.0, 0.5, 0.25], "intfloat/multilingual-e5-small")
         conn.execute(
             "INSERT INTO speaker_matches (speaker1_id, speaker2_id, confidence) VALUES (%s, %s, 0.9)",
             [min(first, second), max(first, second)],
@@ -568,6 +570,7 @@ A_ROWS: dict[str, str] = {
     "speaker_profile_suggestions": "speaker_id IN (SELECT id FROM speakers WHERE user_id = %(u)s) "
     "OR profile_id IN (SELECT id FROM speaker_profiles WHERE user_id = %(u)s)",
     "transcript_segments": OF_FILES,
+    "passages": OF_FILES,
     "segment_words": f"segment_id IN (SELECT id FROM transcript_segments WHERE {OF_FILES})",
     "transcript_versions": OF_FILES,
     "tags": f"id IN (SELECT tag_id FROM file_tags WHERE {OF_FILES})",
@@ -755,7 +758,8 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
             response = call(build(endpoint, all_of(a), b.ids, search="alphasecret"), b.headers)
             # 409 is a body reference to nothing of B's (a setting naming A's prompt), refused naming the field.
             assert response.status_code in (200, 404, 409), f"{key_of(endpoint)}: {response.text}"
-    for path, params in [("/api/search", {"q": "alphasecret"}), ("/api/files", {"q": "alphasecret"})]:
+    searches = [("/api/search", {"q": "alphasecret", "mode": mode}) for mode in ("words", "meaning", "both")]
+    for path, params in [*searches, ("/api/files", {"q": "alphasecret"})]:
         assert "alphasecret" not in call(Request("GET", path, None, params), b.headers).text
 
     # (c) admin routes refuse a non-administrator, and serve an administrator.

@@ -126,3 +126,26 @@ def test_without_pgvector_search_by_meaning_says_it_is_off(without_vector_url: s
         with pytest.raises(MeaningSearchOff, match="pgvector") as raised:
             nearest_passages(conn, owner, [1.0, 0.0], k=3, model=MODEL)
         assert raised.value.field == "mode"
+
+
+def test_a_user_who_sees_a_small_share_of_the_table_is_answered_exactly(
+    vconn: Conn, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner, others = factories.user(vconn), factories.user(vconn)
+    mine = embedded(vconn, encoder, owner, ["rain in the forest", "sun on the sea"])
+    for _ in range(4):
+        embedded(vconn, encoder, others, ["rain in the forest", "snow in the city"])
+    ensure_vector_index(vconn, encoder.dimensions)
+    vconn.execute("ANALYZE media_files")
+    vconn.execute("ANALYZE passages")
+    vconn.commit()
+    monkeypatch.setattr(meaning, "EXACT_LIMIT", 0)
+    seen: list[str] = []
+    monkeypatch.setattr(statements, "observers", [lambda name, ms: seen.append(name)])
+    hits = nearest(vconn, owner, encoder, "rain in the forest", k=2)  # one file in five: a share of 0.2
+    assert [h.file_id for h in hits] == [mine, mine] and hits[0].text == "rain in the forest"
+    assert seen[-1] == "meaning.nearest_exact" and "meaning.nearest_indexed" not in seen
+    seen.clear()
+    monkeypatch.setattr(meaning, "MIN_SHARE", 0.0)  # the index plan, whose few survivors send it to the exact one
+    assert nearest(vconn, owner, encoder, "rain in the forest", k=3) == hits  # the owner has only 2 passages
+    assert seen[-2:] == ["meaning.nearest_indexed", "meaning.nearest_exact"]
