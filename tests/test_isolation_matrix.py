@@ -582,7 +582,6 @@ A_ROWS: dict[str, str] = {
     "transcript_staging": f"task_id IN (SELECT id FROM tasks WHERE {OWNED_BY} OR {OF_FILES})",
     "analytics": OF_FILES,
     "processing_choices": OF_FILES,
-    "passages": OF_FILES,
     "user_settings": OWNED_BY,
     "user_llm_configurations": OWNED_BY,
     "llm_connection_tests": "configuration_id IN (SELECT id FROM user_llm_configurations WHERE user_id = %(u)s)",
