@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import httpx
@@ -42,8 +42,9 @@ SSE_FIELDS = ("event:", "id:", "retry:", ":")  # lines of an event stream that c
 
 def stream(
     settings: LlmSettings, system_prompt: str, user_prompt: str, *, backoff_seconds: float = 1.0
-) -> Iterator[str]:
-    """The answer's text in pieces, in order (their concatenation is the whole answer); LlmError when it fails."""
+) -> Generator[str, None, None]:
+    """The answer's text in pieces, in order (their concatenation is the whole answer); LlmError when it fails.
+    Closing the generator early closes the connection to the server."""
     try:
         if settings.provider in OPENAI_COMPATIBLE:
             yield from _stream_openai(settings, system_prompt, user_prompt, backoff_seconds)

@@ -241,6 +241,7 @@ def ask(ctx: Ctx, body: AskIn) -> QuestionOut | StreamingResponse:
     except LlmError as exc:
         raise llm_failure(exc) from None
     if not first:
+        pieces.close()
         raise BadGateway("your LLM answered with nothing")
     listed = [CitationOut.model_validate(c, from_attributes=True).model_dump(mode="json") for c in candidates]
 
@@ -261,6 +262,8 @@ def ask(ctx: Ctx, body: AskIn) -> QuestionOut | StreamingResponse:
             problem = problem_of(ctx.request, exc)
             yield _event("error", {"status": problem.status, "detail": problem.detail})
             return
+        finally:  # also when the client went away and the server closes this generator: the LLM is let go
+            pieces.close()
         yield _event("done", {"question": stored.model_dump(mode="json")})
 
     # No caching by a proxy, and no buffering by nginx: the pieces should reach the page as they are written.
