@@ -89,6 +89,9 @@ class _PassageView:
     snippet: str
 
 
+Key = tuple[str, Any]  # ("passage", id), ("segment", uuid) or ("summary", uuid): one moment in a ranking
+_Place = tuple[UUID, str, str | None]  # the file a hit belongs to: uuid, filename, title
+
 _search = s.many("search.search", _FileRow)
 _segment_passages = s.many("search.segment_passages", _SegmentPassage)
 _passage_hits = s.many("search.passage_hits", _PassageView)
@@ -166,8 +169,7 @@ class SearchRepository:
             filters=filters,
         )
         if mode == "meaning":
-            ranked = [(("passage", h.passage_id), h.score) for h in near]
-            return self._grouped(ranked, {}, params)
+            return self._grouped([(("passage", h.passage_id), h.score) for h in near], _places(near), {}, params)
         return self._fused(self._words(params), near, meaning.model, params)
 
     def _words(self, params: dict[str, Any]) -> list[FileHits]:
@@ -187,46 +189,60 @@ class SearchRepository:
         held = {
             row.segment_uuid: row.passage_id for row in _segment_passages(self.conn, model=model, segments=segments)
         }
-        scores: dict[tuple[str, Any], float] = {}
-        own: dict[tuple[str, Any], tuple[SearchHit, FileHits]] = {}
+        scores: dict[Key, float] = {}
+        own: dict[Key, SearchHit] = {}
+        places = _places(near)
         for place, (hit, found) in enumerate(word_hits, start=1):
-            key: tuple[str, Any] = ("passage", held[hit.uuid]) if hit.uuid in held else (hit.kind, hit.uuid)
+            key: Key = ("passage", held[hit.uuid]) if hit.uuid in held else (hit.kind, hit.uuid)
             if key not in scores:  # a passage holding several word hits counts at its best place
                 scores[key] = 1 / (RRF_K + place)
-                own[key] = (hit, found)
+                own[key] = hit
+                places.setdefault(key, (found.file_uuid, found.filename, found.title))
         for place, near_hit in enumerate(near, start=1):
             key = ("passage", near_hit.passage_id)
             scores[key] = scores.get(key, 0.0) + 1 / (RRF_K + place)
         ranked = sorted(scores.items(), key=lambda item: -item[1])
-        return self._grouped(ranked, own, params)
+        return self._grouped(ranked, places, own, params)
 
     def _grouped(
         self,
-        ranked: list[tuple[tuple[str, Any], float]],
-        own: dict[tuple[str, Any], tuple[SearchHit, FileHits]],
+        ranked: list[tuple[Key, float]],
+        places: dict[Key, _Place],
+        own: dict[Key, SearchHit],
         params: dict[str, Any],
     ) -> list[FileHits]:
         """Hits (best first, each with its score) grouped by file: files in the order of their best hit, at most
-        limit_files of them and hits_per_file hits each. Passages get their snippet and anchor segment here."""
-        passages = [key[1] for key, _ in ranked if key[0] == "passage"]
-        views = {v.passage_id: v for v in _passage_hits(self.conn, q=params["q"], passages=passages)}
-        files: dict[UUID, FileHits] = {}
+        limit_files of them and hits_per_file hits each. Then the passages kept, only they, get their snippet (a
+        ts_headline each) and the segment they start with."""
+        files: dict[UUID, tuple[_Place, float, list[tuple[Key, float]]]] = {}
         for key, score in ranked:
-            if key[0] == "passage":
-                view = views[key[1]]
-                hit = SearchHit("passage", view.anchor_uuid, view.start_time, view.end_time, score, view.snippet)
-                file_uuid, filename, title = view.file_uuid, view.filename, view.title
-            else:
-                word_hit, found = own[key]
-                hit = SearchHit(
-                    word_hit.kind, word_hit.uuid, word_hit.start_time, word_hit.end_time, score, word_hit.snippet
-                )
-                file_uuid, filename, title = found.file_uuid, found.filename, found.title
-            group = files.get(file_uuid)
+            place = places[key]
+            group = files.get(place[0])
             if group is None:
                 if len(files) >= params["limit_files"]:
                     continue
-                group = files[file_uuid] = FileHits(file_uuid, filename, title, score, [])
-            if len(group.hits) < params["hits_per_file"]:
-                group.hits.append(hit)
-        return list(files.values())
+                group = files[place[0]] = (place, score, [])
+            if len(group[2]) < params["hits_per_file"]:
+                group[2].append((key, score))
+        passages = [key[1] for _, _, kept in files.values() for key, _ in kept if key[0] == "passage"]
+        views = (
+            {v.passage_id: v for v in _passage_hits(self.conn, q=params["q"], passages=passages)} if passages else {}
+        )
+        return [
+            FileHits(place[0], place[1], place[2], best, [_shown(key, score, views, own) for key, score in kept])
+            for place, best, kept in files.values()
+        ]
+
+
+def _places(near: list[PassageHit]) -> dict[Key, _Place]:
+    return {("passage", h.passage_id): (h.file_uuid, h.filename, h.title) for h in near}
+
+
+def _shown(key: Key, score: float, views: dict[int, _PassageView], own: dict[Key, SearchHit]) -> SearchHit:
+    """The hit as returned: a passage with its snippet and anchor, a word hit as search.search made it; the score
+    is the mode's (similarity, or the fused score)."""
+    if key[0] == "passage":
+        view = views[key[1]]
+        return SearchHit("passage", view.anchor_uuid, view.start_time, view.end_time, score, view.snippet)
+    hit = own[key]
+    return SearchHit(hit.kind, hit.uuid, hit.start_time, hit.end_time, score, hit.snippet)

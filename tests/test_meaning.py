@@ -95,6 +95,11 @@ def test_one_file_one_collection_and_the_library_filters_narrow(vconn: Conn, enc
     assert [h.file_id for h in nearest(vconn, owner, encoder, "train", collection_id=collection_id)] == [b]
     filtered = nearest(vconn, owner, encoder, "train", filters=LibraryFilter(duration_min=100))
     assert [h.file_id for h in filtered] == [b]
+    viewer = factories.user(vconn)  # b shared with them, the collection not: b is readable, the collection is not
+    share = "INSERT INTO shares (media_file_id, user_id, role, shared_by) VALUES (%s, %s, 'viewer', %s)"
+    vconn.execute(share, [b, viewer.id, owner.id])
+    assert [h.file_id for h in nearest(vconn, viewer, encoder, "train")] == [b]
+    assert nearest(vconn, viewer, encoder, "train", collection_id=collection_id) == []
 
 
 def test_the_index_plan_returns_what_the_exact_plan_returns(

@@ -158,3 +158,16 @@ def test_without_pgvector_words_work_and_meaning_says_it_is_off(without_vector_u
             with pytest.raises(MeaningSearchOff, match="pgvector") as raised:
                 search(conn, encoder, owner, "budget", mode)
             assert raised.value.field == "mode"
+
+
+@pytest.mark.parametrize("mode", ["meaning", "both"])
+def test_limits_apply_per_file_and_to_the_number_of_files(vconn: Conn, encoder: Encoder, mode: SearchMode) -> None:
+    owner = factories.user(vconn)
+    for _ in range(3):
+        recorded(vconn, encoder, owner, ["rain today", "rain and snow", "rain, snow and wind"])
+    results = search(vconn, encoder, owner, "rain", mode, limit_files=2, hits_per_file=2)
+    # the nearest limit_files x hits_per_file passages, grouped: at most 2 files, at most 2 hits each
+    assert len(results) == 2 and all(1 <= len(r.hits) <= 2 for r in results)
+    assert sum(len(r.hits) for r in results) >= 3
+    assert all(r.best_rank == r.hits[0].rank == max(h.rank for h in r.hits) for r in results)
+    assert results[0].best_rank >= results[1].best_rank

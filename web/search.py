@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from config.settings import Settings
 from embeddings.encoder import EncoderError
-from embeddings.models import EmbeddingModelMissing, load_encoder, model_name
+from embeddings.models import EmbeddingModelMissing, load_encoder, model_directory, model_name
 from repo.database import Connection
 from repo.meaning import MeaningSearchOff
 from repo.passages import vector_search_available
@@ -63,10 +63,14 @@ class FileHitsOut(BaseModel):
     hits: list[SearchHitOut]
 
 
-def meaning_off(settings: Settings, conn: Connection) -> str | None:
-    """Why search by meaning cannot run here, or None when it can (the model is loaded once per process)."""
+def meaning_off(settings: Settings, conn: Connection, *, load: bool = True) -> str | None:
+    """Why search by meaning cannot run here, or None when it can. With `load` the model is loaded (once per
+    process; a broken model directory counts as missing); without, its directory only is looked for (a page that
+    only offers the choice does not load a model of hundreds of megabytes)."""
     if not vector_search_available(conn):
         return NO_PGVECTOR
+    if not load:
+        return None if model_directory(settings).is_dir() else NO_MODEL
     try:
         load_encoder(settings)
     except (EmbeddingModelMissing, EncoderError):

@@ -22,7 +22,7 @@ def search(view: View) -> Response:
     asked = view.query("mode")
     mode: SearchMode = next((m for m in MODES if m == asked), "words")
     settings = view.services.settings
-    off = meaning_off(settings, view.conn)
+    off = meaning_off(settings, view.conn, load=bool(q) and mode != "words")
     ran: SearchMode = "words" if off else mode
     results = []
     if q and not (off and mode == "meaning"):
