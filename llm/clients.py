@@ -58,11 +58,16 @@ class LlmAnswer:
 
 
 class LlmError(Exception):
-    def __init__(self, message: str, retryable: bool, *, retry_after_seconds: float | None = None) -> None:
+    """`timed_out`: the server did not answer in time (a caller waiting on it says so: a gateway timeout)."""
+
+    def __init__(
+        self, message: str, retryable: bool, *, retry_after_seconds: float | None = None, timed_out: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
         self.retry_after_seconds = retry_after_seconds
+        self.timed_out = timed_out
 
 
 Parser = Callable[[dict[str, Any]], LlmAnswer]
@@ -81,7 +86,7 @@ def complete(settings: LlmSettings, system_prompt: str, user_prompt: str, *, bac
     try:
         return _complete(settings, system_prompt, user_prompt, backoff_seconds)
     except LlmError as exc:
-        raise LlmError(redact(exc.message, settings.api_key), exc.retryable) from None
+        raise LlmError(redact(exc.message, settings.api_key), exc.retryable, timed_out=exc.timed_out) from None
 
 
 def test_connection(settings: LlmSettings) -> tuple[bool, int, str]:
@@ -159,7 +164,8 @@ def _complete(settings: LlmSettings, system_prompt: str, user_prompt: str, backo
             except LlmError as exc:
                 if not exc.retryable or attempt == attempts:
                     if attempt > 1:
-                        raise LlmError(f"{exc.message} (gave up after {attempt} attempts)", exc.retryable) from None
+                        message = f"{exc.message} (gave up after {attempt} attempts)"
+                        raise LlmError(message, exc.retryable, timed_out=exc.timed_out) from None
                     raise
                 delay = backoff_delay(attempt, backoff_seconds, exc.retry_after_seconds)
                 log.warning(
@@ -178,7 +184,7 @@ def _attempt(client: httpx.Client, request: _Request, timeout_seconds: float) ->
     try:
         response = client.post(request.url, json=request.body, headers=request.headers)
     except httpx.TimeoutException:
-        raise LlmError(f"POST {request.url} timed out after {timeout_seconds:g} s", True) from None
+        raise LlmError(f"POST {request.url} timed out after {timeout_seconds:g} s", True, timed_out=True) from None
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         raise LlmError(f"cannot send to {request.url}: {exc}", False) from None
     except httpx.TransportError as exc:

@@ -942,3 +942,32 @@ CREATE TABLE passages (
 
 ALTER TABLE passages ENABLE ROW LEVEL SECURITY;
 CREATE POLICY passages_of_file ON passages USING (media_file_id IN (SELECT unnest(rls_files())));
+
+-- migration 0016_questions: questions asked of one's recordings, with their answers (see the migration's comment) --
+
+CREATE TABLE questions (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    scope text NOT NULL CHECK (scope IN ('file', 'collection', 'all')),
+    media_file_id bigint REFERENCES media_files (id) ON DELETE CASCADE,
+    collection_id bigint REFERENCES collections (id) ON DELETE SET NULL,
+    question text NOT NULL CHECK (length(question) BETWEEN 1 AND 2000),
+    answer text NOT NULL,
+    citations jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(citations) = 'array'),
+    provider text NOT NULL CHECK (length(provider) BETWEEN 1 AND 40),
+    model_name text NOT NULL CHECK (length(model_name) BETWEEN 1 AND 200),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    -- a file question names its file; a collection question its collection until that is deleted; `all` neither
+    CONSTRAINT questions_scope_reference_check CHECK (
+        (scope = 'file' AND media_file_id IS NOT NULL AND collection_id IS NULL)
+        OR (scope = 'collection' AND media_file_id IS NULL)
+        OR (scope = 'all' AND media_file_id IS NULL AND collection_id IS NULL))
+);
+CREATE INDEX questions_user_id_idx ON questions (user_id, created_at DESC, id DESC);
+CREATE INDEX questions_media_file_id_idx ON questions (media_file_id) WHERE media_file_id IS NOT NULL;
+CREATE INDEX questions_collection_id_idx ON questions (collection_id) WHERE collection_id IS NOT NULL;
+
+-- Personal, as notifications are: only the asker reads, lists or deletes them, administrators included.
+ALTER TABLE questions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY questions_own ON questions USING (user_id = (SELECT rls_actor()));

@@ -27,6 +27,10 @@ class Reply:
     body: Any = None  # dict/list are sent as JSON, str as it is
     sleep: float = 0.0  # held this long before answering, or until the server's `released` is set
     headers: dict[str, str] = field(default_factory=dict)
+    # Streamed as server-sent events instead of `body`: each item written as `data: <item>` and flushed. With
+    # `stall_after`, the stream holds after that many items for `sleep` (or until `released`), then goes on.
+    events: tuple[str, ...] | None = None
+    stall_after: int | None = None
 
 
 Responder = Callable[[Received], Reply]
@@ -50,13 +54,17 @@ class LocalServer:
                 received = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 server.requests.append(received)
                 reply = server.responder(received)
+                if reply.events is not None:
+                    self.send_events(reply)
+                    return
                 if reply.sleep:
                     server.released.wait(reply.sleep)
                 text = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
                 payload = text.encode()
                 try:
                     self.send_response(reply.status)
-                    self.send_header("Content-Type", "application/json")
+                    if not any(name.lower() == "content-type" for name in reply.headers):
+                        self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
@@ -64,6 +72,22 @@ class LocalServer:
                     self.wfile.write(payload)
                 except OSError:
                     pass  # the client gave up (timeout test)
+
+            def send_events(self, reply: Reply) -> None:
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Cache-Control", "no-cache")
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()  # HTTP/1.0: the stream ends when the connection closes
+                    for index, item in enumerate(reply.events or ()):
+                        if index == reply.stall_after:
+                            server.released.wait(reply.sleep)
+                        self.wfile.write(f"data: {item}\n\n".encode())
+                        self.wfile.flush()
+                except OSError:
+                    pass  # the client gave up
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -122,3 +146,16 @@ def openai_answer(text: str = "Hello there", prompt_tokens: int = 21, completion
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+
+
+def openai_stream(*pieces: str, finish: str | None = "stop") -> tuple[str, ...]:
+    """An OpenAI-compatible streamed answer: a chunk per piece (a role chunk first), a finish chunk, `[DONE]`."""
+
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+        return json.dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [choice]})
+
+    chunks = [chunk({"role": "assistant", "content": ""}), *(chunk({"content": piece}) for piece in pieces)]
+    if finish is not None:
+        chunks += [chunk({}, finish), "[DONE]"]
+    return tuple(chunks)

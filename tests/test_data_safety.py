@@ -222,6 +222,14 @@ def _populate(url: str) -> None:
             "WHERE user_id = %s",
             [first],
         )
+        conn.execute(
+            "INSERT INTO questions (user_id, scope, media_file_id, question, answer, citations, provider, model_name) "
+            "SELECT user_id, 'file', id, 'ما الذي تقرر؟ 😀', '予算 [1]\n\"quoted\"', "
+            "jsonb_build_array(jsonb_build_object('number', 1, 'file_uuid', uuid, 'title', 'Größe', "
+            "'start_time', 0.1, 'end_time', 1.5, 'text', '会議')), "
+            "'custom', 'm' FROM media_files WHERE user_id = %s",
+            [first],
+        )
 
 
 def _tables(conn: psycopg.Connection[Any]) -> list[str]:

@@ -89,6 +89,9 @@ OWN_SCOPE: dict[Key, str] = {
     ("GET", "/api/groups"): "the groups the caller is in",
     ("POST", "/api/groups"): "creates one the caller owns",
     ("GET", "/api/shared-with-me"): "what others shared with the caller",
+    ("POST", "/api/ask"): "the caller's files; another's file_uuid or collection_uuid is 404",
+    ("GET", "/api/questions"): "the caller's questions; ?cursor= is a position among them",
+    ("DELETE", "/api/questions"): "the caller's questions",
 }
 # Public, token-scoped: no authentication, and nothing addressed but through a link's secret token (its one file, read
 # as that file's owner); no path takes a file's, a user's or any other identifier. Checked below with A's link.
@@ -115,6 +118,7 @@ UUID_PATH_RESOURCE = {
     "summaries": "summary",
     "admin": "user",
     "groups": "group",
+    "questions": "question",
 }
 OTHER_PATH_RESOURCE = {
     "segment_uuid": "segment",
@@ -139,6 +143,7 @@ UUID_FIELDS = {
     "speaker_uuid": "speaker",
     "move_segments_to": "speaker3",
     "file": "file",
+    "file_uuid": "file",  # POST /api/ask
     "prompt_uuid": "prompt",
     "summary_prompt": "prompt",  # POST /api/files/{uuid}/rerun and /reprocess: a processing choice
     "llm_config_uuid": "llm_config",
@@ -487,6 +492,13 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
             "UPDATE file_summaries SET status = 'completed', bluf = %s, brief_summary = %s WHERE uuid = %s",
             [f"{marker} bottom line", f"{marker} brief", summary["uuid"]],
         )
+    with psycopg.connect(conninfo, autocommit=True) as conn:  # a question asked (asking needs an LLM and pgvector)
+        question = conn.execute(
+            "INSERT INTO questions (user_id, scope, media_file_id, question, answer, provider, model_name) "
+            "VALUES (%s, 'file', %s, %s, %s, 'custom', %s) RETURNING uuid",
+            [user_id, file_id[0], f"{marker} question", f"{marker} answer [1]", f"{marker}-model"],
+        ).fetchone()
+        assert question is not None
     ok(client.put("/api/settings/ui.theme", headers=headers, json={"value": "dark"}))
     team = ok(client.post("/api/groups", headers=headers, json={"name": f"{marker} team"}), 201)["uuid"]
     member_email = f"{marker}-member-{secrets.token_hex(3)}@example.com"
@@ -523,6 +535,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "llm_config": config["uuid"],
         "prompt": prompt["uuid"],
         "summary": summary["uuid"],
+        "question": str(question[0]),
         "task": summary["task_id"],
         "notification": notification,
         "url_import": url_import["uuid"],
@@ -557,7 +570,6 @@ A_ROWS: dict[str, str] = {
     "speaker_profile_suggestions": "speaker_id IN (SELECT id FROM speakers WHERE user_id = %(u)s) "
     "OR profile_id IN (SELECT id FROM speaker_profiles WHERE user_id = %(u)s)",
     "transcript_segments": OF_FILES,
-    "passages": OF_FILES,
     "segment_words": f"segment_id IN (SELECT id FROM transcript_segments WHERE {OF_FILES})",
     "transcript_versions": OF_FILES,
     "tags": f"id IN (SELECT tag_id FROM file_tags WHERE {OF_FILES})",
@@ -576,6 +588,7 @@ A_ROWS: dict[str, str] = {
     "file_summaries": f"{OWNED_BY} OR {OF_FILES}",
     "notifications": OWNED_BY,
     "notification_preferences": OWNED_BY,
+    "questions": OWNED_BY,
     "url_imports": OWNED_BY,
     "import_origins": "FALSE",  # written only by `opentr import`, never through the API
     # Step 17: what A created or is a member of, and what is shared on A's objects, with A or with A's groups.

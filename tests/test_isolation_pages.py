@@ -79,6 +79,7 @@ PAGE_ELSEWHERE: dict[Key, str] = {
     ("POST", "/settings/llm/{uuid}/activate"): "the caller's own configurations, never shared",
     ("POST", "/settings/llm/{uuid}/delete"): "the caller's own configurations, never shared",
     ("POST", "/settings/prompts/{uuid}/activate"): "the caller's own or a system prompt, never shared",
+    ("POST", "/ask/questions/{uuid}/delete"): "the caller's own questions, never shared: tests/test_ui_ask.py",
     ("POST", "/admin/users/{uuid}"): "administrators only: tests/test_ui_settings.py",
     ("POST", "/admin/users/{uuid}/delete"): "administrators only: tests/test_ui_settings.py",
 }

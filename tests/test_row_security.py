@@ -125,6 +125,11 @@ def _seed(conn: Connection) -> World:
     )
     conn.execute("INSERT INTO notifications (user_id, kind, title) VALUES (%s, 'processing', '完了 ✅')", [a.id])
     conn.execute("INSERT INTO notification_preferences (user_id, kind) VALUES (%s, 'processing')", [a.id])
+    conn.execute(
+        "INSERT INTO questions (user_id, scope, media_file_id, question, answer, citations, provider, model_name) "
+        "VALUES (%s, 'file', %s, 'ما الذي تقرر؟ 🤔', '決まりました [1]', '[{\"number\": 1}]', 'ollama', 'llama')",
+        [a.id, file_a],
+    )
     group = one("INSERT INTO groups (name, created_by) VALUES ('فريق', %s) RETURNING id", a.id)
     conn.execute("INSERT INTO group_members (group_id, user_id, role) VALUES (%s, %s, 'owner')", [group, a.id])
     conn.execute("INSERT INTO group_members (group_id, user_id) VALUES (%s, %s)", [group, c.id])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from web import (
     admin,
     analytics,
+    ask,
     auth,
     bulk,
     collections,
@@ -19,6 +20,7 @@ from web import (
     processing,
     prompts,
     public_links,
+    questions,
     search,
     settings,
     shares,
@@ -48,6 +50,7 @@ ROUTERS += [
 ]
 
 ROUTERS += [settings.router, llm_configs.router, prompts.router, summaries.router, notifications.router, tasks.router]
+ROUTERS += [ask.router, questions.router]
 
 
 def all_endpoints() -> list[Endpoint]:

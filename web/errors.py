@@ -59,6 +59,18 @@ class TooManyRequests(ApiError):
     status = 429
 
 
+class BadGateway(ApiError):
+    """A server the request depends on (the user's LLM) answered with an error or with something unreadable."""
+
+    status = 502
+
+
+class GatewayTimeout(ApiError):
+    """A server the request depends on (the user's LLM) did not answer in time."""
+
+    status = 504
+
+
 class ServiceUnavailable(ApiError):
     status = 503
 

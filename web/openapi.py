@@ -43,7 +43,9 @@ STATUS_TEXT = {
     416: "the range is outside the file",
     422: "a value is invalid: `field` names it",
     429: "too many attempts: wait (Retry-After)",
+    502: "a server this depends on (your LLM) answered with an error or with something unreadable",
     503: "the database or the job queue is unavailable: try again shortly (Retry-After)",
+    504: "a server this depends on (your LLM) did not answer in time",
 }
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}}
 # A response field naming another resource by its uuid -> that resource's path (its operations take it as `uuid`).
@@ -51,6 +53,7 @@ REFERENCES = {
     "file_uuid": "/api/files/{uuid}",
     "speaker_uuid": "/api/speakers/{uuid}",
     "profile_uuid": "/api/speaker-profiles/{uuid}",
+    "collection_uuid": "/api/collections/{uuid}",
 }
 
 

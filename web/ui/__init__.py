@@ -21,6 +21,7 @@ from web.pipeline import routes as endpoint_routes
 from web.ui import (
     account,
     admin,
+    ask,
     collections,
     groups,
     library,
@@ -69,6 +70,7 @@ MODULES = (
     sharing,
     public,
     search,
+    ask,
     collections,
     groups,
     speakers,

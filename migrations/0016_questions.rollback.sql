@@ -1,0 +1,2 @@
+-- Undo 0016: the asked questions and their answers go with their table.
+DROP TABLE questions;
