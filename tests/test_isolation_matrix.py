@@ -570,6 +570,7 @@ A_ROWS: dict[str, str] = {
     "speaker_profile_suggestions": "speaker_id IN (SELECT id FROM speakers WHERE user_id = %(u)s) "
     "OR profile_id IN (SELECT id FROM speaker_profiles WHERE user_id = %(u)s)",
     "transcript_segments": OF_FILES,
+    "passages": OF_FILES,
     "segment_words": f"segment_id IN (SELECT id FROM transcript_segments WHERE {OF_FILES})",
     "transcript_versions": OF_FILES,
     "tags": f"id IN (SELECT tag_id FROM file_tags WHERE {OF_FILES})",
