@@ -28,7 +28,8 @@ SCRIPTS = [
 
 def vectors(count: int, seed: int = 1, dimensions: int = 8) -> list[list[float]]:
     rows = np.random.default_rng(seed).standard_normal((count, dimensions)).astype(np.float32)
-    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).tolist()
+    unit: list[list[float]] = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).tolist()
+    return unit
 
 
 def transcribed(conn: psycopg.Connection[Any], owner: Actor, segments: list[Segment] = SCRIPTS) -> int:
