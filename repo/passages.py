@@ -26,6 +26,7 @@ MAX_INDEXED_DIMENSIONS = 2000  # pgvector's HNSW limit for `vector`
 INDEX_LOCK = 7_231_518  # advisory lock key: one process creates a dimension's index, the others wait and find it
 
 _vector_available = s.scalar("passages.vector_available", bool)
+_index_exists = s.scalar("passages.index_exists", bool)
 
 # The file whose passages a job of the `embedding` kind writes (jobs/embeddings.py): its pending tasks wait, its
 # tasks in progress claim an owner.
@@ -102,6 +103,11 @@ class ModelCount:
 
 
 @dataclass(frozen=True, slots=True)
+class _Owner:
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class _PendingTask:
     task_id: str
 
@@ -119,6 +125,7 @@ _counts_by_model = s.many("passages.counts_by_model", ModelCount)
 _lock_queue = s.execute("passages.lock_queue")
 _pending_task = s.one_or_none("passages.pending_task", _PendingTask)
 _dead_runs = s.scalar("passages.dead_runs", int)
+_file_owner = s.one_or_none("passages.file_owner", _Owner)
 
 
 class PassageRepository:
@@ -130,13 +137,18 @@ class PassageRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
+    def version(self, actor: Actor, file_id: int) -> SourceVersion:
+        """The file's status and transcript version; NotFound when the actor does not own the file."""
+        found = _source_version(self.conn, file_id=file_id, **actor.scope())
+        if found is None:
+            raise NotFound("media file not found")
+        return found
+
     def source(self, actor: Actor, file_id: int) -> Source:
         """The transcript to cut, with its version read first: if an edit commits between the two reads, the
         passages record the older version and are found stale, never the other way round. NotFound when the actor
         does not own the file."""
-        found = _source_version(self.conn, file_id=file_id, **actor.scope())
-        if found is None:
-            raise NotFound("media file not found")
+        found = self.version(actor, file_id)
         segments = _source_segments(self.conn, file_id=file_id, **actor.scope())
         return Source(file_id, found.status == "completed", found.version, segments)
 
@@ -195,6 +207,13 @@ class PassageRepository:
         found = _pending_task(self.conn, file_id=file_id, task_type=task_type)
         return None if found is None else found.task_id
 
+    def file_owner(self, file_id: int) -> int:
+        """The file's owner (row-level security: as the acting user sees it); NotFound when gone or not visible."""
+        found = _file_owner(self.conn, file_id=file_id)
+        if found is None:
+            raise NotFound("media file not found")
+        return found.user_id
+
     def dead_runs(self, file_id: int, task_type: str, dead_owner: str) -> int:
         return _dead_runs(self.conn, file_id=file_id, task_type=task_type, dead_owner=dead_owner)
 
@@ -217,6 +236,8 @@ def ensure_vector_index(conn: Connection, dimensions: int) -> bool:
     n = _checked(dimensions)
     if not vector_search_available(conn) or n > MAX_INDEXED_DIMENSIONS:
         return False
+    if _index_exists(conn, name=index_name(n)):
+        return True  # the usual case: no CREATE INDEX, whose table lock would hold back every other writer
     with as_system(conn):
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [INDEX_LOCK])
         conn.execute(

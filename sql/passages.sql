@@ -2,6 +2,10 @@
 -- Whether this database has pgvector: search by meaning needs it (README: Search by meaning).
 SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'vector');
 
+-- name: index_exists :scalar
+-- Whether a dimension's HNSW index is there already (`CREATE INDEX IF NOT EXISTS` would lock the table first).
+SELECT to_regclass(%(name)s::text) IS NOT NULL;
+
 -- Writing passages (the `embedding` job, workers/embed_job.py; repo/passages.py). A file's passages are replaced
 -- whole, in one transaction, as the job acting for the file's owner: another transaction sees the old set or the
 -- new one, never a mix or none. `model` is embeddings.models.model_name(settings) and `transcript_version` the
@@ -137,3 +141,7 @@ FROM tasks t
 WHERE t.task_type = %(task_type)s AND t.status = 'in_progress'
 ORDER BY t.id
 LIMIT %(limit)s;
+
+-- name: file_owner :one?
+-- Whose file it is (an embedding task is its owner's, whoever edited); no row: gone, or not the actor's to see.
+SELECT f.user_id FROM media_files f WHERE f.id = %(file_id)s;
