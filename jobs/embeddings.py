@@ -40,6 +40,19 @@ def enqueue_embedding(redis: Redis, queued: Queued | None) -> bool:
     return queued is not None and queued.enqueue(redis)
 
 
+def queue_stale(conn: Connection, model: str) -> tuple[list[Queued], int]:
+    """An embedding task for every stale file (repo/passages.py: missing, another model, an older transcript),
+    in the caller's transaction: (the tasks to enqueue after the commit, how many files had one waiting already).
+    Run as the system: it spans every user."""
+    queued: list[Queued] = []
+    stale = PassageRepository(conn).stale_files(model)
+    for found in stale:
+        made = queue_embedding(conn, found.file_id)
+        if made is not None:
+            queued.append(made)
+    return queued, len(stale) - len(queued)
+
+
 def _recover(conn: Connection, dead: DeadJob) -> Recovered:
     closed = close_task(conn, dead.task_id)
     if dead.subject_id is None:

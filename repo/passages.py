@@ -218,6 +218,17 @@ class PassageRepository:
         return _dead_runs(self.conn, file_id=file_id, task_type=task_type, dead_owner=dead_owner)
 
 
+SEARCH_BY_MEANING_OFF = (
+    "search by meaning is off: this PostgreSQL has no pgvector extension (README: Search by meaning); search by "
+    "words works, and transcripts are still cut into passages and embedded, ready for when pgvector is added"
+)
+
+
+def search_by_meaning_notice(conn: Connection) -> str | None:
+    """The line the web and the workers log once at start when search by meaning is off, and why; None when on."""
+    return None if vector_search_available(conn) else SEARCH_BY_MEANING_OFF
+
+
 def index_name(dimensions: int) -> str:
     return f"passages_embedding_hnsw_{_checked(dimensions)}"
 
