@@ -409,10 +409,15 @@ def cmd_embeddings_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     from jobs.embeddings import enqueue_embedding, queue_stale
     from jobs.queues import redis_connection
     from repo.database import Database
+    from repo.passages import PassageRepository, ensure_vector_index
 
     model = model_name(settings)
     with Database(_database(settings), settings, min_size=0, max_size=1) as db, db.transaction() as conn:
         queued, waiting = queue_stale(conn, model)
+        # pgvector added since the passages were written: their dimensions' indexes are made now, not at the next job
+        indexed = [
+            c.dimensions for c in PassageRepository(conn).counts_by_model() if ensure_vector_index(conn, c.dimensions)
+        ]
     redis = redis_connection(embedded.redis_url(settings))
     enqueued = sum(enqueue_embedding(redis, job) for job in queued)
     print(
@@ -420,6 +425,8 @@ def cmd_embeddings_rebuild(args: argparse.Namespace, settings: Settings) -> int:
         + (f"; {waiting} had a job waiting already" if waiting else "")
         + (f"; {len(queued) - enqueued} wait for Redis (a worker enqueues them)" if enqueued < len(queued) else "")
     )
+    if indexed:
+        print(f"vector index (HNSW) ready for {', '.join(f'{n}-d' for n in sorted(set(indexed)))} passages")
     return 0
 
 

@@ -141,12 +141,24 @@ def test_without_pgvector_the_web_starts_says_so_once_and_search_by_words_works(
     assert [r.getMessage() for r in said].count(SEARCH_BY_MEANING_OFF) == 1
 
 
-def test_with_pgvector_the_status_says_search_by_meaning_is_on(
+def test_with_pgvector_the_status_says_search_by_meaning_is_on_and_rebuild_makes_a_missing_index(
     vector_url: str, redis_url: str, tmp_path: Path, tiny_embedding_dir: Path
 ) -> None:
+    """Passages stored before pgvector was added (no index yet): a rebuild makes their dimension's index."""
     workers = WorkerEnv(vector_url, redis_url, tmp_path / "home")
-
     status = opentr(workers, tiny_embedding_dir, "embeddings", "status").stdout
-
     assert "pgvector: yes, search by meaning is on" in status
     assert "passages: none yet" in status and "stale files: 0" in status
+    with psycopg.connect(vector_url, autocommit=True) as conn:
+        owner = factories.user(conn)
+        embedded(conn, owner, transcribed(conn, owner))
+    index = "SELECT count(*) FROM pg_indexes WHERE indexname = 'passages_embedding_hnsw_64'"
+    assert workers.query(index) == [(0,)]
+
+    rebuilt = opentr(workers, tiny_embedding_dir, "embeddings", "rebuild").stdout
+
+    assert rebuilt.splitlines() == [
+        f"queued 0 file(s) to embed with {TINY}",
+        "vector index (HNSW) ready for 64-d passages",
+    ]
+    assert workers.query(index) == [(1,)]

@@ -1,7 +1,7 @@
 """A transcript cut into passages: runs of consecutive segments, the unit that search by meaning embeds, ranks and
 opens (a hit opens the file at its passage's first moment).
 
-The window, and why (measured in bench/passages.py, figures in bench/README.md):
+The window, and why (compared in bench/embedding.py, figures in bench/README.md §13):
 
 - **up to ~70 words and 45 seconds**: a sentence-embedding model such as multilingual-e5 was trained on passages of
   about that length (MS MARCO / web passages, ~60-100 words); a single segment (often 5-15 words, "yes, let's do
@@ -13,8 +13,14 @@ The window, and why (measured in bench/passages.py, figures in bench/README.md):
 - **a change of speaker cuts once the passage has 25 words**: a turn is a unit of meaning (a question, its answer);
   shorter turns ("yes", "right") stay with their neighbours rather than making passages of their own.
 - **one segment of overlap**: the next passage starts with the previous passage's last segment, so that a thought
-  spanning a cut is whole in one of the two; it costs ~15 % more passages. It is not repeated after a passage of
-  one segment (that would be the same passage again).
+  spanning a cut is whole in one of the two; it costs ~20 % more passages (more where turns are short). It is not
+  repeated after a passage of one segment (that would be the same passage again).
+
+What the measure can and cannot say: with the tiny random-weight model of the tests, which matches words and not
+meaning, the shortest passages win (a query of three words from one segment is best found in that segment alone),
+and every window does poorly on words spread over three segments. So the window above rests on what the real
+models were trained on and on the moment a hit opens, not on that figure; bench/embedding.py runs the same
+comparison on any model directory (OPENTR_EMBEDDING_MODEL) for when a real one is at hand.
 
 Words are counted by whitespace, except in scripts written without spaces (Chinese, Japanese, Thai), whose
 characters count as half a word each: 45 Japanese characters weigh about as much as 22 English words, in time said
