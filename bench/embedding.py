@@ -145,8 +145,8 @@ def _windows(encoder: Encoder, vocabulary: list[str], size: Sizes) -> Measure:
         )
     measure.notes.append(
         f"{size.files} transcripts x {size.segments} segments of 4-14 random words, {2 * size.queries} queries; the "
-        "tiny model matches words, not meaning: it rewards short passages for one segment's words and longer ones "
-        "for words spread over a thought"
+        "tiny model matches words, not meaning: the shortest passages win for one segment's words, and words spread "
+        "over three segments are rarely found by any window"
     )
     return measure
 

