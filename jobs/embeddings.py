@@ -10,6 +10,8 @@ A run is idempotent (it replaces the file's passages whole, reusing the vectors 
 simply queued again, unless a pending task already waits for the file: nothing is lost or half-written, and nobody
 would think of asking for it by hand. A file whose embedding killed its worker `MAX_DEAD_RUNS` times is given up on
 (its passages stay as they were; `opentr embeddings status` lists it as stale), so it cannot kill workers forever.
+A run of a second (the model missing, a short transcript) often ends between recovery's read of its task and its
+lock: such a task has ended already, and recovery leaves it alone (`Outcome.FINISHED`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from __future__ import annotations
 from redis import Redis
 
 from jobs.queues import EMBEDDINGS
-from jobs.registry import DEAD_OWNER, DeadJob, JobKind, Outcome, Queued, Recovered, close_task, declare, ignoring_gone
+from jobs.registry import DEAD_OWNER, DeadJob, JobKind, Outcome, Queued, Recovered, declare, ignoring_gone
 from repo.database import Connection
+from repo.errors import Conflict
 from repo.passages import PASSAGES_SUBJECT, PassageRepository
+from repo.tasks import TaskRepository
 
 MAX_DEAD_RUNS = 3
 
@@ -54,7 +58,11 @@ def queue_stale(conn: Connection, model: str) -> tuple[list[Queued], int]:
 
 
 def _recover(conn: Connection, dead: DeadJob) -> Recovered:
-    closed = close_task(conn, dead.task_id)
+    try:
+        TaskRepository(conn).fail(dead.task_id, DEAD_OWNER)
+    except Conflict:  # it ended after recovery read it in progress and before its lock was free: it was alive
+        return Recovered(Outcome.FINISHED)
+    closed = Recovered(Outcome.CLOSED)
     if dead.subject_id is None:
         return closed
     passages = PassageRepository(conn)

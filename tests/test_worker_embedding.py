@@ -22,7 +22,7 @@ from config.settings import Settings
 from jobs import dispatch
 from jobs.embeddings import EMBEDDING, MAX_DEAD_RUNS
 from jobs.queues import EMBEDDINGS
-from jobs.registry import DEAD_OWNER
+from jobs.registry import DEAD_OWNER, DeadJob, Outcome
 from repo.database import Database
 from repo.passages import PassageRepository
 from repo.rows import Actor
@@ -262,3 +262,11 @@ def test_a_dead_run_is_queued_again_a_bounded_number_of_times(db: Database, fres
             [file_id, EMBEDDING.name],
         ).fetchall()
     assert rows == [("failed", DEAD_OWNER)] * MAX_DEAD_RUNS  # nothing left pending: the file is stale, and says so
+
+    # A job that ended between recovery's read of it (in progress) and its lock was alive: nothing to do or report.
+    with db.acting_as_system(), db.transaction() as conn:
+        queued = dispatch.queue_embedding(conn, file_id)
+        assert queued is not None
+        conn.execute("UPDATE tasks SET status = 'completed' WHERE id = %s", [queued.task_id])
+        assert EMBEDDING.recover(conn, DeadJob(queued.task_id, file_id)).outcome is Outcome.FINISHED
+        assert conn.execute("SELECT count(*) FROM tasks WHERE status = 'pending'").fetchone() == (0,)
