@@ -21,6 +21,7 @@ from rq import Queue
 from rq.registry import StartedJobRegistry
 
 from jobs.downloads import enqueue_url_import, queue_url_import
+from jobs.embeddings import enqueue_embedding, queue_embedding
 from jobs.kinds import all_kinds
 from jobs.outages import database_unavailable
 from jobs.queues import ALL_QUEUES
@@ -33,10 +34,12 @@ from repo.jobs import WaitingJob
 __all__ = [
     "NoActiveConfiguration",
     "dispatch_pending",
+    "enqueue_embedding",
     "enqueue_processing",
     "enqueue_summary",
     "enqueue_url_import",
     "jobs_on_redis",
+    "queue_embedding",
     "queue_processing",
     "queue_summary",
     "queue_url_import",

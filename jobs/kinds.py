@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from jobs.downloads import DOWNLOAD
+from jobs.embeddings import EMBEDDING
 from jobs.registry import JobKind, declared
 from jobs.summaries import SUMMARY
 from jobs.transcription import TRANSCRIPTION
 
-PROJECT_KINDS = (TRANSCRIPTION, SUMMARY, DOWNLOAD)
+PROJECT_KINDS = (TRANSCRIPTION, SUMMARY, DOWNLOAD, EMBEDDING)
 
 
 def all_kinds() -> tuple[JobKind, ...]:

@@ -7,8 +7,11 @@ from functools import lru_cache
 from redis import Redis
 from rq import Queue
 
-MEDIA, SUMMARIES = "media", "summaries"
-ALL_QUEUES = (MEDIA, SUMMARIES)  # maintenance (recovery, dispatch) is no job: workers/maintenance.py
+MEDIA, SUMMARIES, EMBEDDINGS = "media", "summaries", "embeddings"
+# Every worker listens to all of them, in this order of priority (RQ takes the first queue with a job): embedding a
+# transcript for search by meaning never delays a transcription or a summary someone waits for. Maintenance
+# (recovery, dispatch) is no job: workers/maintenance.py.
+ALL_QUEUES = (MEDIA, SUMMARIES, EMBEDDINGS)
 
 
 @lru_cache(maxsize=8)

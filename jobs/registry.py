@@ -58,6 +58,9 @@ class Outcome(StrEnum):
     CANCELLED = "cancelled"  # the user's cancellation, which the dead job had not finished
     FAILED = "failed"  # the subject ends failed, telling its owner to ask again
     CLOSED = "closed"  # the subject had moved on or is gone: only the task was left open
+    # The owner was alive and ended the task between recovery's read of it and its lock: nothing was dead, nothing
+    # is reported (a job of a second or less, such as an embedding without its model, ends in that window often).
+    FINISHED = "finished"
 
 
 @dataclass(frozen=True, slots=True)

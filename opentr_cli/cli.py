@@ -377,6 +377,59 @@ def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_embeddings_status(args: argparse.Namespace, settings: Settings) -> int:
+    """What search by meaning has to work with: the model, pgvector, passages per model, the stale files."""
+    from collections import Counter
+
+    from embeddings.models import model_directory, model_name
+    from repo import passages
+    from repo.database import Database
+
+    model, directory = model_name(settings), model_directory(settings)
+    with Database(_database(settings), settings, min_size=0, max_size=1) as db, db.transaction() as conn:
+        vector = passages.vector_search_available(conn)
+        repo = passages.PassageRepository(conn)
+        counts, stale = repo.counts_by_model(), repo.stale_files(model)
+    here = "on this machine" if directory.is_dir() else "NOT on this machine: run `opentr models pull embedding`"
+    print(f"model: {model} ({here}; {directory})")
+    print("pgvector: yes, search by meaning is on" if vector else f"pgvector: no; {passages.SEARCH_BY_MEANING_OFF}")
+    for count in counts:
+        current = " (the configured model)" if count.model == model else ""
+        print(f"passages of {count.model}{current}: {count.passages} in {count.files} file(s), {count.dimensions}-d")
+    if not counts:
+        print("passages: none yet")
+    reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(Counter(f.reason for f in stale).items()))
+    print(f"stale files: {len(stale)}" + (f" ({reasons}); `opentr embeddings rebuild` queues them" if stale else ""))
+    return 0
+
+
+def cmd_embeddings_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    """Queue an embedding job for every stale file: after a model change, or what a failed run left."""
+    from embeddings.models import model_name
+    from jobs.embeddings import enqueue_embedding, queue_stale
+    from jobs.queues import redis_connection
+    from repo.database import Database
+    from repo.passages import PassageRepository, ensure_vector_index
+
+    model = model_name(settings)
+    with Database(_database(settings), settings, min_size=0, max_size=1) as db, db.transaction() as conn:
+        queued, waiting = queue_stale(conn, model)
+        # pgvector added since the passages were written: their dimensions' indexes are made now, not at the next job
+        indexed = [
+            c.dimensions for c in PassageRepository(conn).counts_by_model() if ensure_vector_index(conn, c.dimensions)
+        ]
+    redis = redis_connection(embedded.redis_url(settings))
+    enqueued = sum(enqueue_embedding(redis, job) for job in queued)
+    print(
+        f"queued {len(queued)} file(s) to embed with {model}"
+        + (f"; {waiting} had a job waiting already" if waiting else "")
+        + (f"; {len(queued) - enqueued} wait for Redis (a worker enqueues them)" if enqueued < len(queued) else "")
+    )
+    if indexed:
+        print(f"vector index (HNSW) ready for {', '.join(f'{n}-d' for n in sorted(set(indexed)))} passages")
+    return 0
+
+
 def _count(raw: str) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 256:
         raise argparse.ArgumentTypeError(f"{raw!r}: a whole number from 1 to 256")
@@ -528,6 +581,15 @@ def parser() -> argparse.ArgumentParser:
         help="remove stray files, mark rows with missing media, delete tokens expired over a week ago",
     )
     clean.set_defaults(func=cmd_cleanup)
+    meaning = sub.add_parser("embeddings", help="search by meaning: passages and their vectors").add_subparsers(
+        dest="embeddings_command", required=True
+    )
+    meaning.add_parser(
+        "status", help="the embedding model, pgvector, passages per model and the files whose passages are stale"
+    ).set_defaults(func=cmd_embeddings_status)
+    meaning.add_parser(
+        "rebuild", help="queue every stale file (no passages, another model, an older transcript) to be embedded"
+    ).set_defaults(func=cmd_embeddings_rebuild)
     return top
 
 

@@ -26,6 +26,9 @@ MEASURES = {
     "speakers_plain_scan",
     "sharing",
     "rls",
+    "embedding_windows",
+    "embedding",
+    "embedding_ingest",
 }
 
 

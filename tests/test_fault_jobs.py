@@ -96,7 +96,8 @@ def test_a_file_processed_across_a_database_outage_completes_once_spending_no_re
     assert direct.query(
         "SELECT count(DISTINCT (start_time, text)) FROM transcript_segments WHERE media_file_id = %s", arranged.file_id
     ) == [(LONG_TRANSCRIPT,)]
-    assert direct.query("SELECT status FROM tasks WHERE media_file_id = %s", arranged.file_id) == [("completed",)]
+    transcription = "SELECT status FROM tasks WHERE media_file_id = %s AND task_type = 'transcription'"
+    assert direct.query(transcription, arranged.file_id) == [("completed",)]
     assert "the database is unavailable" in log and "running the transcription job again" in log, log
     assert "recovery:" not in log, log
 

@@ -87,7 +87,8 @@ def file_state(workers: WorkerEnv, uuid: str) -> tuple[Any, ...]:
     rows = workers.query(
         "SELECT f.status, f.active_task_id, f.recovery_attempts,"
         " (SELECT count(*) FROM transcript_segments s WHERE s.media_file_id = f.id),"
-        " (SELECT array_agg(t.status ORDER BY t.created_at) FROM tasks t WHERE t.media_file_id = f.id)"
+        " (SELECT array_agg(t.status ORDER BY t.created_at) FROM tasks t"
+        "  WHERE t.media_file_id = f.id AND t.task_type = 'transcription')"
         " FROM media_files f WHERE f.uuid = %s",
         uuid,
     )
@@ -136,7 +137,9 @@ def test_while_redis_is_down_queue_work_answers_503_and_lost_jobs_are_recovered(
     assert (status, segments, tasks) == ("completed", 1, ["completed"]), "re-enqueued with its own task, run once"
     assert recovery_attempts == 0, "a queued file whose job vanished is enqueued again, not counted as a crash"
     [(task_id,)] = workers.query(
-        "SELECT t.id FROM tasks t JOIN media_files m ON m.id = t.media_file_id WHERE m.uuid = %s", uuid
+        "SELECT t.id FROM tasks t JOIN media_files m ON m.id = t.media_file_id"
+        " WHERE m.uuid = %s AND t.task_type = 'transcription'",
+        uuid,
     )
     assert f"Redis did not hold: {task_id}" in result.stderr, result.stderr[-3000:]
     assert file_state(workers, second.json()["uuid"])[0] == "completed"

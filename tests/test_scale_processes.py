@@ -128,7 +128,7 @@ def test_fifty_uploads_from_four_users_are_each_processed_once_by_three_job_proc
                 kill_group(worker)
 
     per_file = env_of.query(
-        "SELECT (SELECT count(*) FROM tasks t WHERE t.media_file_id = f.id),"
+        "SELECT (SELECT count(*) FROM tasks t WHERE t.media_file_id = f.id AND t.task_type = 'transcription'),"
         " (SELECT count(*) FROM notifications n WHERE n.media_file_id = f.id AND n.title LIKE '%%transcript ready')"
         " FROM media_files f"
     )

@@ -75,7 +75,8 @@ def finished_runs(conninfo: str, file_url: str) -> int:
     file_uuid = file_url.rstrip("/").rsplit("/", 1)[1]
     with psycopg.connect(conninfo) as conn:
         row = conn.execute(
-            "SELECT f.status, (SELECT count(*) FROM tasks t WHERE t.media_file_id = f.id AND t.status = 'completed')"
+            "SELECT f.status, (SELECT count(*) FROM tasks t WHERE t.media_file_id = f.id AND t.status = 'completed'"
+            " AND t.task_type = 'transcription')"
             " FROM media_files f WHERE f.uuid = %s",
             [file_uuid],
         ).fetchone()

@@ -62,7 +62,10 @@ def file_row(workers: WorkerEnv, file_id: int) -> tuple[str, int, int]:
 
 
 def task_statuses(workers: WorkerEnv, file_id: int) -> list[str]:
-    rows = workers.query("SELECT status FROM tasks WHERE media_file_id = %s ORDER BY created_at, id", file_id)
+    rows = workers.query(
+        "SELECT status FROM tasks WHERE media_file_id = %s AND task_type = 'transcription' ORDER BY created_at, id",
+        file_id,
+    )
     return [status for (status,) in rows]
 
 

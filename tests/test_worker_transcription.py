@@ -166,7 +166,8 @@ def test_sigkill_during_transcription_is_recovered_with_exactly_one_transcript(
             kill_group(victim)
     state = file_state(workers, arranged.file_id)
     assert state["recovery_attempts"] == 1 and state["segments"] > 0 and state["staged"] == 0, state
-    assert workers.query("SELECT status FROM tasks WHERE media_file_id = %s ORDER BY created_at", arranged.file_id) == [
+    runs = "SELECT status FROM tasks WHERE media_file_id = %s AND task_type = 'transcription' ORDER BY created_at"
+    assert workers.query(runs, arranged.file_id) == [
         ("failed",),
         ("completed",),
     ]

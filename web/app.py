@@ -19,7 +19,7 @@ from starlette.types import ASGIApp
 
 from config.settings import Settings, get_settings
 from embedded import servers as embedded
-from repo import schema
+from repo import passages, schema
 from repo.database import Database
 from repo.statements import set_slow_query_ms
 from web import choices, docs, errors, live, openapi, ui
@@ -62,6 +62,14 @@ class App(Starlette):
         return ResponseHeaders(super().build_middleware_stack())
 
 
+def _say_whether_meaning_is_on(db: Database) -> None:
+    """Once at start: search by meaning off (no pgvector) is said here, not on every search."""
+    with db.acting_as_system(), db.transaction() as conn:
+        notice = passages.search_by_meaning_notice(conn)
+    if notice:
+        log.warning(notice)
+
+
 def create_app(settings: Settings | None = None, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     settings = settings or get_settings()
     _redact_tokens_in_server_logs()
@@ -80,6 +88,7 @@ def create_app(settings: Settings | None = None, extra_routes: list[BaseRoute] |
         await asyncio.to_thread(schema.wait_until_ready, url, settings.opentr_schema_wait_seconds, log.warning)
         # A transaction nobody declared acts for nobody: row-level security shows it nothing (repo/database.py).
         db = Database(url, settings, application_name="opentr-web", undeclared=None)
+        await asyncio.to_thread(_say_whether_meaning_is_on, db)
         services = Services(settings, db, embedded.redis_url(settings), settings.secret_key(), settings.storage_dir)
         app.state.services = services
         app.state.live = LiveHub(services)

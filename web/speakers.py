@@ -13,6 +13,7 @@ from repo.speakers import Speaker, SpeakerMatch, SpeakerRepository, SpeakerSumma
 from web.endpoint import Ctx, Router
 from web.fields import NOT_BLANK, TRIMMED_NOT_BLANK
 from web.speaker_profiles import Name as ProfileName
+from web.transcripts import embed_again_after_commit
 
 router = Router("speakers")
 
@@ -139,11 +140,13 @@ def merge_speakers(ctx: Ctx, body: MergeIn) -> Speaker:
         raise Conflict("a speaker cannot be merged into itself", "target_uuid")
     speakers = SpeakerRepository(ctx.conn)
     try:
-        return speakers.merge(ctx.actor, file_uuid, body.source_uuid, body.target_uuid)
+        merged = speakers.merge(ctx.actor, file_uuid, body.source_uuid, body.target_uuid)
     except NotFound:
         speakers.list_for_file(ctx.actor, file_uuid)  # 404 when the path's file is not yours
         # the body names speakers that are not this file's: a reference to nothing of yours
         raise Conflict("source and target must be speakers of this file", "source_uuid") from None
+    embed_again_after_commit(ctx, file_uuid)  # turns changed: passages are cut at turns
+    return merged
 
 
 @router.put("/api/speakers/{uuid}/profile", body=ProfileLinkIn, response=SpeakerOut)

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from jobs import dispatch
 from repo.errors import Conflict, Stale
 from repo.media_files import MediaFileRepository
 from repo.segments import SegmentRepository
@@ -116,6 +117,21 @@ def transcript(ctx: Ctx, query: TranscriptQuery) -> Response:
     return _send(ctx, file_uuid if whole else None, document.version, body, etag)
 
 
+def embed_again_after_commit(ctx: Ctx, file_uuid: UUID) -> None:
+    """After an edit of the file's transcript (a segment's text, times or speaker; speakers merged): its passages
+    for search by meaning are made again by a job (jobs/embeddings.py), queued in this transaction (none when one
+    is pending already) and enqueued once it has committed. The one place the web asks for it."""
+    file_id = SegmentRepository(ctx.conn).transcript_version(ctx.actor, file_uuid).file_id
+    queued = dispatch.queue_embedding(ctx.conn, file_id)
+    if queued is not None:
+        redis = ctx.services.redis
+
+        def enqueue() -> None:
+            dispatch.enqueue_embedding(redis, queued)  # Redis refusing: the dispatcher enqueues it later
+
+        ctx.after_commit(enqueue)
+
+
 @router.get("/api/files/{uuid}/transcript/segments/{segment_uuid}", response=SegmentOut)
 def get_segment(ctx: Ctx) -> Response:
     """One segment, with its version as the ETag (send it back as If-Match when you edit it)."""
@@ -142,6 +158,7 @@ def update_segment(ctx: Ctx, body: SegmentUpdateIn) -> Response:
         )
     except Stale as exc:
         return preconditions.stale_response(SegmentOut, exc)
+    embed_again_after_commit(ctx, ctx.uuid("uuid"))
     return preconditions.with_etag(SegmentOut, updated, updated.version)
 
 

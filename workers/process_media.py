@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from asr.errors import TranscriptionError
+from jobs.embeddings import enqueue_embedding, queue_embedding
 from jobs.queues import redis_connection
-from jobs.registry import ignoring_gone
+from jobs.registry import Queued, ignoring_gone
 from jobs.summaries import enqueue_summary, queue_summary
 from jobs.transcription import KEEPS_TRANSCRIPT, TRANSCRIPTION
 from media import MediaError
@@ -241,16 +242,22 @@ def _complete(
     context: JobContext, job: FileJob, stage: MediaStage | None, summarise: bool, prompt_id: int | None = None
 ) -> None:
     summary_task: tuple[int, str] | None = None
+    embedding: Queued | None = None
     with context.db.transaction() as conn:
         FileProcessingRepository(conn).complete(job.file_id, job.task_id)
         TaskRepository(conn).complete(job.task_id)
+        # The transcript's passages for search by meaning: a job of its own, so that the transcript is ready now
+        # (tasks before notifications: the lock order of sql/jobs.sql).
+        embedding = queue_embedding(conn, job.file_id)
         job.notify(conn, "transcription", DONE[stage], _sentences(job.notes), progress=1.0)
         if stage is not None:
             ProcessingChoicesRepository(conn).finish_stage(job.file_id)
         if summarise:
             summary_task = _queue_auto_summary(conn, job, prompt_id)
+    redis = redis_connection(context.redis_url)
+    enqueue_embedding(redis, embedding)
     if summary_task is not None:
-        enqueue_summary(redis_connection(context.redis_url), *summary_task)
+        enqueue_summary(redis, *summary_task)
 
 
 def _sentences(notes: list[str]) -> str:

@@ -86,6 +86,8 @@ def recover(db: Database, lock_session: psycopg.Connection[Any], redis: Redis | 
             continue
         finally:
             locks.unlock(job.task_id)
+        if done.outcome is Outcome.FINISHED:
+            continue
         report.recovered.append(RecoveredTask(kind.name, job.task_id, job.subject_id, done.outcome))
         if done.then is not None and redis is not None:
             try:

@@ -25,12 +25,13 @@ import threading
 import time
 from types import FrameType
 
+import psycopg
 from redis.exceptions import RedisError
 from rq import SimpleWorker
 
 from config.settings import Settings
 from jobs.queues import ALL_QUEUES, redis_connection
-from repo import schema
+from repo import passages, schema
 from workers.gpus import VISIBLE, Assignment
 from workers.maintenance import Maintenance
 
@@ -57,6 +58,7 @@ def run_worker(
     # Jobs build their own pool from the environment (workers/context.py), in this process or the child.
     os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = database_url, redis_url
     schema.wait_until_ready(database_url, settings.opentr_schema_wait_seconds, say=log.warning)
+    _say_whether_meaning_is_on(database_url)
     maintenance = Maintenance(settings, database_url, redis_url)
     if burst:  # the jobs run here: this process takes the first job process's GPU, before anything uses CUDA
         gpu = assignment.gpu_of(0)
@@ -75,6 +77,14 @@ def run_worker(
         return Supervisor(redis_url, name, assignment).run()
     finally:
         maintenance.stop()
+
+
+def _say_whether_meaning_is_on(database_url: str) -> None:
+    """Once at start: embedding jobs store vectors either way, but search by meaning needs pgvector."""
+    with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
+        notice = passages.search_by_meaning_notice(conn)
+    if notice:
+        log.warning(notice)
 
 
 class JobWorker(SimpleWorker):

@@ -37,6 +37,7 @@ from web.choices import file_choices
 from web.exports import MEDIA_TYPES
 from web.processing import run_stage
 from web.public_links import link_status
+from web.transcripts import embed_again_after_commit
 from web.ui.render import View, page
 from web.ui.sharing import file_panel
 
@@ -213,6 +214,7 @@ def merge_speakers(view: View) -> Response:
     source = view.chosen("source", "Speaker to merge")
     target = view.chosen("target", "Speaker to keep")
     SpeakerRepository(view.conn).merge(view.actor, view.uuid("uuid"), source, target)
+    embed_again_after_commit(view, view.uuid("uuid"))  # turns changed: passages are cut at turns
     return _back(view, "#speakers")
 
 
@@ -250,6 +252,7 @@ def edit_segment(view: View) -> Response:
         )
     except Stale:
         return _file_page(view, 412, StaleEdit(view.uuid("segment"), text))
+    embed_again_after_commit(view, view.uuid("uuid"))
     return _back(view, f"#seg-{view.uuid('segment')}")
 
 
