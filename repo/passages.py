@@ -1,9 +1,11 @@
 """Passages of transcripts and their embeddings (table `passages`, migration 0015).
 
-Vectors are stored as `real[]`, so every server builds the same schema. Where pgvector is installed, each
-dimension in use gets an HNSW index over the cast `embedding::vector(N)`, partial on `cardinality(embedding) = N`
-(`ensure_vector_index`): a query uses it when it filters on that cardinality and orders by
-`p.embedding::vector(N) <=> %(query)s::vector(N)` with the same literal N. Passages of a model with another dimension
+Vectors are written as `real[]` (`embedding`), so every server builds the same schema and the writers are the same.
+Where pgvector is installed, a generated column `embedding_vector` holds each as a `vector` (casting a `real[]` for
+every passage scored costs ~5 times the distance), and each dimension in use gets an HNSW index over
+`embedding_vector::vector(N)`, partial on `vector_dims(embedding_vector) = N` (`ensure_vector_index`): a query uses
+it when it filters on that and orders by `p.embedding_vector::vector(N) <=> %(query)s::vector(N)` with the same
+literal N. Passages of a model with another dimension
 can then coexist with the index while a model change is being re-embedded. The dimension is a typmod, which
 PostgreSQL takes only as a literal: queries that need it are written with `{N}` and formatted with an integer here.
 """
@@ -27,6 +29,8 @@ INDEX_LOCK = 7_231_518  # advisory lock key: one process creates a dimension's i
 
 _vector_available = s.scalar("passages.vector_available", bool)
 _index_exists = s.scalar("passages.index_exists", bool)
+_ensure_vectors = s.scalar("passages.ensure_vectors", bool)
+_vector_extension = s.scalar("passages.vector_extension", bool)
 
 # The file whose passages a job of the `embedding` kind writes (jobs/embeddings.py): its pending tasks wait, its
 # tasks in progress claim an owner.
@@ -239,22 +243,24 @@ def vector_search_available(conn: Connection) -> bool:
 
 
 def ensure_vector_index(conn: Connection, dimensions: int) -> bool:
-    """Create the HNSW index of `dimensions` if pgvector is here and it is missing; False without pgvector.
+    """Create the HNSW index of `dimensions` (and the generated `vector` column, where pgvector came after migration
+    0015) if pgvector is here and they are missing; False without pgvector.
 
     Runs in the caller's transaction as the tables' owner (an index is the schema's, not a user's). Creating it on a
     table already holding many passages takes a while and blocks writes to `passages` meanwhile: it is done when the
     first passages of a dimension are written, normally on a nearly empty table."""
     n = _checked(dimensions)
-    if not vector_search_available(conn) or n > MAX_INDEXED_DIMENSIONS:
+    if not _vector_extension(conn) or n > MAX_INDEXED_DIMENSIONS:
         return False
-    if _index_exists(conn, name=index_name(n)):
+    if vector_search_available(conn) and _index_exists(conn, name=index_name(n)):
         return True  # the usual case: no CREATE INDEX, whose table lock would hold back every other writer
     with as_system(conn):
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [INDEX_LOCK])
+        _ensure_vectors(conn)
         conn.execute(
             sql.SQL(
-                "CREATE INDEX IF NOT EXISTS {name} ON passages USING hnsw ((embedding::vector({n})) vector_cosine_ops) "
-                "WHERE cardinality(embedding) = {n}"
+                "CREATE INDEX IF NOT EXISTS {name} ON passages USING hnsw "
+                "((embedding_vector::vector({n})) vector_cosine_ops) WHERE vector_dims(embedding_vector) = {n}"
             ).format(name=sql.Identifier(index_name(n)), n=sql.Literal(n))
         )
     return True

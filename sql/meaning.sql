@@ -1,7 +1,8 @@
 -- Search by meaning: the passages nearest a query vector among those the actor may read (repo/meaning.py).
 -- `{N}` is the embedding's dimension, a typmod, which PostgreSQL takes only as a literal: repo/meaning.py formats it
 -- with an integer (repo.statements.Dimensioned) and the HNSW index of that dimension (repo/passages.py) serves
--- `ORDER BY p.embedding::vector({N}) <=> %(query)s::vector({N})` only under `cardinality(p.embedding) = {N}`.
+-- `ORDER BY p.embedding_vector::vector({N}) <=> %(query)s::vector({N})` only under
+-- `vector_dims(p.embedding_vector) = {N}`. `embedding_vector` is the `vector` generated from `embedding` (0015).
 -- Distances are cosine distances (1 - similarity); `score` is the similarity. The query vector is cast once, in a
 -- scalar subquery: as a bare parameter, a generic (prepared) plan would parse its text again for every row.
 
@@ -28,11 +29,11 @@ SELECT (SELECT count(*) FROM (
 -- scan would return too few rows for a user who sees little: pgvector 0.6 has no iterative index scans); the
 -- passages are reached through the media_file_id key, so the cost is the actor's passages, not everybody's.
 WITH scored AS MATERIALIZED (
-    SELECT p.id, p.embedding::vector({N}) <=> (SELECT %(query)s::vector({N})) AS distance
+    SELECT p.id, p.embedding_vector::vector({N}) <=> (SELECT %(query)s::vector({N})) AS distance
     FROM passages p
     WHERE p.media_file_id = ANY(ARRAY({{passage_files}}))
       AND p.model = %(model)s
-      AND cardinality(p.embedding) = {N}
+      AND vector_dims(p.embedding_vector) = {N}
 ), best AS (
     SELECT scored.id, scored.distance FROM scored ORDER BY scored.distance, scored.id LIMIT %(k)s
 )
@@ -49,11 +50,11 @@ ORDER BY best.distance, p.id;
 -- have: for the admin's all-files view and for actors who see a large part of the table, where an exact scan
 -- would read too many vectors. repo/meaning.py falls back to nearest_exact when fewer than k survive.
 WITH candidates AS MATERIALIZED (
-    SELECT p.id, p.media_file_id, p.embedding::vector({N}) <=> (SELECT %(query)s::vector({N})) AS distance
+    SELECT p.id, p.media_file_id, p.embedding_vector::vector({N}) <=> (SELECT %(query)s::vector({N})) AS distance
     FROM passages p
-    WHERE cardinality(p.embedding) = {N}
+    WHERE vector_dims(p.embedding_vector) = {N}
       AND p.model = %(model)s
-    ORDER BY p.embedding::vector({N}) <=> (SELECT %(query)s::vector({N}))
+    ORDER BY p.embedding_vector::vector({N}) <=> (SELECT %(query)s::vector({N}))
     LIMIT %(fetch)s
 )
 SELECT p.media_file_id AS file_id, f.uuid AS file_uuid, f.filename, f.title, p.id AS passage_id,

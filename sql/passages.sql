@@ -1,6 +1,18 @@
 -- name: vector_available :scalar
--- Whether this database has pgvector: search by meaning needs it (README: Search by meaning).
+-- Whether search by meaning can run here: pgvector, and the passages' generated `vector` column (migration 0015's
+-- ensure_passage_vectors(); added by `opentr embeddings rebuild` where pgvector came later). README: Search by
+-- meaning.
+SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'vector')
+   AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'passages'::regclass
+               AND attname = 'embedding_vector' AND NOT attisdropped);
+
+-- name: vector_extension :scalar
+-- Whether pgvector is in this database (the vectors' column and indexes may still be to make).
 SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'vector');
+
+-- name: ensure_vectors :scalar
+-- Add the generated `vector` column where pgvector is and it is not (migration 0015); true when it is there.
+SELECT ensure_passage_vectors();
 
 -- name: index_exists :scalar
 -- Whether a dimension's HNSW index is there already (`CREATE INDEX IF NOT EXISTS` would lock the table first).

@@ -114,7 +114,7 @@ def vector_url(vector_server_url: str, vector_template_name: str) -> Iterator[st
 def without_vector_url(fresh_url: str) -> str:
     """A new database with the whole schema as on a server without pgvector (the extension not in it)."""
     with psycopg.connect(fresh_url, autocommit=True) as conn:
-        conn.execute("DROP EXTENSION IF EXISTS vector")
+        conn.execute("DROP EXTENSION IF EXISTS vector CASCADE")  # and the passages' generated vector column
     return fresh_url
 
 

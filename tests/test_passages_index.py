@@ -26,8 +26,8 @@ def test_the_index_is_created_once_and_serves_an_ordered_search(vector_url: str)
         assert ensure_vector_index(conn, 3) is True  # a second call finds it
         conn.execute("SET LOCAL enable_seqscan = off")
         plan = conn.execute(
-            "EXPLAIN SELECT id FROM passages p WHERE cardinality(p.embedding) = 3 "
-            "ORDER BY p.embedding::vector(3) <=> '[1,2,0.5]'::vector(3) LIMIT 5"
+            "EXPLAIN SELECT id FROM passages p WHERE vector_dims(p.embedding_vector) = 3 "
+            "ORDER BY p.embedding_vector::vector(3) <=> '[1,2,0.5]'::vector(3) LIMIT 5"
         ).fetchall()
         assert index_name(3) in "\n".join(str(r[0]) for r in plan)
 
@@ -37,6 +37,24 @@ def test_without_pgvector_there_is_no_index_to_make(without_vector_url: str) -> 
         assert not vector_search_available(conn)
         assert ensure_vector_index(conn, 3) is False
         assert conn.execute("SELECT to_regclass(%s)::text", [index_name(3)]).fetchone() == (None,)
+
+
+def test_pgvector_added_later_gets_the_vectors_column_and_index_from_the_next_call(vector_url: str) -> None:
+    with psycopg.connect(vector_url) as conn:
+        conn.execute("DROP EXTENSION vector CASCADE")  # a database migrated before pgvector was installed
+        owner = factories.user(conn)
+        file_id, _ = factories.media_file(conn, owner)
+        conn.execute(
+            "INSERT INTO passages (media_file_id, position, start_time, end_time, text, model, transcript_version, "
+            "embedding) VALUES (%s, 0, 0, 1, '会議 😀', 'm', 1, '{0.6,0.8,0}')",
+            [file_id],
+        )
+        conn.execute("CREATE EXTENSION vector")  # what README tells an operator to run
+        assert not vector_search_available(conn)  # the passages' vector column is still to make
+        assert ensure_vector_index(conn, 3) is True
+        assert vector_search_available(conn)
+        row = conn.execute("SELECT embedding_vector::text FROM passages WHERE media_file_id = %s", [file_id])
+        assert row.fetchone() == ("[0.6,0.8,0]",)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 5000, 2.5, True])
