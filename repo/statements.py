@@ -268,3 +268,35 @@ def execute(name: str) -> Exec:
 
 def copy(name: str) -> Copy:
     return Copy(name)
+
+
+class Dimensioned(Bound, Generic[R]):
+    """A `:many` query over embeddings whose SQL says `{N}` where the vectors' dimension goes: a typmod
+    (`vector(384)`), which PostgreSQL takes only as a literal, never as a parameter. `{N}` is replaced by a checked
+    integer (one SQL text per dimension, kept). Such a query needs pgvector: `opentr db check` prepares it with
+    CHECK_DIMENSIONS where the extension is installed (repo/querycheck.py)."""
+
+    marker = ":many"
+    CHECK_DIMENSIONS = 3
+
+    def __init__(self, name: str, row_type: type[R]) -> None:
+        super().__init__(name, row_type)
+        self.rows = Rows(row_type)
+        self._texts: dict[int, str] = {}
+
+    def sql(self, dimensions: int) -> str:
+        if isinstance(dimensions, bool) or not isinstance(dimensions, int) or not 1 <= dimensions <= 16_000:
+            raise ValueError(f"a vector's dimension is a positive integer, not {dimensions!r}")
+        text = self._texts.get(dimensions)
+        if text is None:
+            text = self._texts[dimensions] = self.query.sql.replace("{N}", str(dimensions))
+        return text
+
+    def __call__(self, conn: Connection, dimensions: int, **params: Any) -> list[R]:
+        text = self.sql(dimensions)
+        with _executing(self.query), conn.cursor(row_factory=self.rows) as cur:
+            return cur.execute(text, self._args(params)).fetchall()
+
+
+def dimensioned(name: str, row_type: type[R]) -> Dimensioned[R]:
+    return Dimensioned(name, row_type)

@@ -79,3 +79,14 @@ AND (%(shared)s::text IS NULL OR (%(shared)s::text = 'mine') = (f.user_id = %(ac
 AND (%(transcript)s::text IS NULL OR EXISTS (
       SELECT 1 FROM transcript_segments ts
       WHERE ts.media_file_id = f.id AND ts.search_vector @@ websearch_to_tsquery('english', %(transcript)s::text)))
+
+-- fragment: passage_files
+-- The files (aliased `f` inside) whose passages search by meaning may return (sql/meaning.sql): readable by the
+-- actor, as in search.search, narrowed by the library filters and, for a question about one file or one collection,
+-- to it. An admin reaches others' files only in the all-files view (actor_sees_all), exactly as search does.
+SELECT f.id FROM media_files f
+WHERE {{file_readable}}
+  AND {{library_filter}}
+  AND (%(file_id)s::bigint IS NULL OR f.id = %(file_id)s::bigint)
+  AND (%(collection_id)s::bigint IS NULL OR f.id IN (
+        SELECT cm.media_file_id FROM collection_members cm WHERE cm.collection_id = %(collection_id)s::bigint))

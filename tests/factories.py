@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -72,3 +73,34 @@ def segments(conn: Conn, file_id: int, texts: list[str], speaker_id: int | None 
             "VALUES (%s, %s, %s, %s, %s)",
             (file_id, speaker_id, float(i), float(i) + 0.9, text),
         )
+
+
+def passage(
+    conn: Conn,
+    file_id: int,
+    position: int,
+    start: float,
+    end: float,
+    text: str,
+    vector: Sequence[float],
+    model: str,
+    transcript_version: int = 1,
+) -> int:
+    """A passage of a file's transcript with its embedding (vectors from the tiny encoder: tests/tiny_embedding.py);
+    returns its id. Written as the embedding job writes it, one row of `passages`."""
+    row = _one(
+        conn,
+        "INSERT INTO passages (media_file_id, position, start_time, end_time, text, model, transcript_version, "
+        "embedding) VALUES (%(f)s, %(p)s, %(s)s, %(e)s, %(t)s, %(m)s, %(v)s, %(x)s::real[]) RETURNING id",
+        {
+            "f": file_id,
+            "p": position,
+            "s": start,
+            "e": end,
+            "t": text,
+            "m": model,
+            "v": transcript_version,
+            "x": [float(x) for x in vector],
+        },
+    )
+    return int(row[0])

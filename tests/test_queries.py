@@ -154,8 +154,14 @@ def test_shared_fragment_mistakes_fail_at_load(tmp_path: Path, files: dict[str, 
 
 def test_the_library_filters_are_written_once_for_the_file_list_and_search() -> None:
     users = [q.name for q in queries.all_queries().values() if "%(tags_any)s" in q.sql]
-    assert sorted(users) == ["media_files.list_page", "search.search"]
-    for name in ("media_files.sql", "search.sql"):
+    assert sorted(users) == [
+        "meaning.candidate_passages",
+        "meaning.nearest_exact",
+        "meaning.nearest_indexed",
+        "media_files.list_page",
+        "search.search",
+    ]
+    for name in ("media_files.sql", "search.sql", "meaning.sql"):
         assert "tags_any" not in (queries.SQL_FILES / name).read_text(encoding="utf-8")
 
 

@@ -13,6 +13,13 @@ def test_every_named_query_prepares_and_matches_its_row_type(shared_url: str) ->
     assert querycheck.check_all(shared_url) == []
 
 
+def test_the_queries_over_vectors_prepare_where_pgvector_is(vector_url: str) -> None:
+    """Queries written with `{N}` (statements.Dimensioned) need pgvector's type: checked on a server that has it."""
+    dimensioned = [b for b in querycheck.load_repositories() if isinstance(b, statements.Dimensioned)]
+    assert {b.query.name for b in dimensioned} >= {"meaning.nearest_exact", "meaning.nearest_indexed"}
+    assert querycheck.check_all(vector_url) == []
+
+
 @dataclass
 class Wrong:
     id: int
