@@ -32,7 +32,7 @@ import psycopg
 
 from bench import Context, Measure, Options, dataset
 
-MEASURES = ("layer", "orm", "search", "http", "ingest", "asr", "speakers", "sharing", "rls", "scale")
+MEASURES = ("layer", "orm", "search", "http", "ingest", "asr", "speakers", "sharing", "rls", "vectors", "scale")
 STANDALONE = {"asr", "scale"}  # measures that bring their own servers (scale: a primary with a replica) or none
 DEFAULT = tuple(m for m in MEASURES if m != "scale")  # scale starts 6 uvicorns and 2 clusters: only when asked
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -208,6 +208,10 @@ def runner(name: str) -> Callable[[Context], Measure | list[Measure]]:
         from bench import scale
 
         return scale.run
+    if name == "vectors":
+        from bench import vectors
+
+        return vectors.run
     from bench import ingest
 
     return ingest.run
