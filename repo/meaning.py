@@ -12,11 +12,13 @@ Two plans, chosen per query (README: Search by meaning, figures from EXPLAIN ANA
   has no iterative index scans, so this returns at most `fetch` (hnsw.ef_search, ≤ 1000) candidates before
   filtering: right for the admin's all-files view and for actors who see a large part of the table; a user who sees
   little would get too few rows. When fewer than k survive, the exact plan answers instead.
-The choice counts the candidate passages up to EXACT_LIMIT (an index-only count of keys, not of vectors).
+The choice counts the candidate passages up to EXACT_LIMIT (a count of index keys, not of vectors) and compares it
+with the table's size (the planner's estimate): `plan`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -29,11 +31,11 @@ from repo.library import LibraryFilter
 from repo.passages import vector_search_available
 from repo.rows import Actor
 
-EXACT_LIMIT = 200_000  # up to this many candidate passages, the exact scan (measured: README, Search by meaning)
+EXACT_LIMIT = 20_000  # up to this many candidate passages, the exact scan (README, Search by meaning: ~5 µs each)
 MAX_K = 200
 MAX_FETCH = 1000  # pgvector's upper bound of hnsw.ef_search
-OVERFETCH = 20  # the indexed plan asks the index for k times this many candidates (at least MIN_FETCH)
 MIN_FETCH = 400
+SURVIVORS = 3  # the index plan asks for enough candidates that k times this many are expected to be readable
 Plan = Literal["exact", "indexed"]
 
 
@@ -59,7 +61,6 @@ class PassageHit:
     score: float
 
 
-_candidate_passages = s.scalar("meaning.candidate_passages", int)
 _nearest_exact = s.dimensioned("meaning.nearest_exact", PassageHit)
 _nearest_indexed = s.dimensioned("meaning.nearest_indexed", PassageHit)
 
@@ -107,20 +108,39 @@ def nearest_passages(
     literal = vector_literal(query_vector)
     n = literal.count(",") + 1
     scope = _parameters(actor, filters, file_id, collection_id)
-    if plan(conn, scope) == "exact":
+    chosen, fetch = plan(conn, scope, k)
+    if chosen == "exact":
         return _nearest_exact(conn, n, query=literal, model=model, k=k, **scope)
-    fetch = min(MAX_FETCH, max(MIN_FETCH, k * OVERFETCH))
     # The index visits ef_search candidates and returns no more (no iterative scans in pgvector 0.6): as many as
     # the query asks for. set_config(..., true) lasts until the end of the transaction, as SET LOCAL.
     conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(fetch)])
     hits = _nearest_indexed(conn, n, query=literal, model=model, k=k, fetch=fetch, **scope)
     if len(hits) < k:
-        # The access rule or the filters dropped too many of the index's candidates: the exact plan is complete.
+        # The access rule or the filters dropped more of the index's candidates than expected: the exact plan is
+        # complete (and slower: the actor sees many passages, but a small share of the table).
         return _nearest_exact(conn, n, query=literal, model=model, k=k, **scope)
     return hits
 
 
-def plan(conn: Connection, scope: dict[str, Any]) -> Plan:
-    """ "exact" when the candidate files hold at most EXACT_LIMIT passages, else "indexed"."""
+@dataclass(frozen=True, slots=True)
+class _Counted:
+    candidates: int
+    total: int
+
+
+_candidate_passages = s.one("meaning.candidate_passages", _Counted)
+
+
+def plan(conn: Connection, scope: dict[str, Any], k: int) -> tuple[Plan, int]:
+    """The plan for the k nearest passages of the candidate files, and how many candidates to ask the index for.
+
+    "exact" when the files hold at most EXACT_LIMIT passages. Otherwise the index is asked for enough candidates
+    that SURVIVORS times k of them are expected to be the actor's (their share of the table decides: candidates over
+    the table's size), at least MIN_FETCH; when that is beyond MAX_FETCH, "exact" again (the index could not
+    return enough). The count stops at the limit: it costs at most EXACT_LIMIT index entries."""
     counted = _candidate_passages(conn, cap=EXACT_LIMIT + 1, **scope)
-    return "exact" if counted <= EXACT_LIMIT else "indexed"
+    if counted.candidates <= EXACT_LIMIT:
+        return "exact", 0
+    share = counted.candidates / max(counted.total, counted.candidates)
+    fetch = max(MIN_FETCH, math.ceil(SURVIVORS * k / share))
+    return ("indexed", fetch) if fetch <= MAX_FETCH else ("exact", 0)

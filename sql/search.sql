@@ -69,3 +69,39 @@ LEFT JOIN file_summaries fs ON c.kind = 'summary' AND fs.id = c.id
 CROSS JOIN query
 GROUP BY f.id, b.best_rank
 ORDER BY b.best_rank DESC, f.id DESC;
+
+-- name: segment_passages :many
+-- The passage (of %(model)s) holding each word hit's start time, so that hybrid search (repo/search.py) fuses the
+-- word hit and the meaning hit of the same moment into one. A segment outside every passage (its file not embedded
+-- yet, or edited since) has no row and stays a hit of its own. The segments come from search.search, whose access
+-- rule already held (and row-level security holds here too).
+SELECT s.uuid AS segment_uuid, held.id AS passage_id
+FROM transcript_segments s
+JOIN LATERAL (
+    SELECT p.id, p.end_time FROM passages p
+    WHERE p.media_file_id = s.media_file_id AND p.model = %(model)s AND p.start_time <= s.start_time
+    ORDER BY p.start_time DESC, p.position DESC
+    LIMIT 1
+) held ON s.start_time <= held.end_time
+WHERE s.uuid = ANY(%(segments)s::uuid[]);
+
+-- name: passage_hits :many
+-- What a passage hit shows: its file, the segment where it starts (the page opens there: #seg-<uuid>; the file's uuid
+-- when no segment starts in it any more) and its text, HTML-escaped, with the words of %(q)s marked as search.search
+-- marks them. The passages come from meaning.nearest_* and segment_passages, whose access rules already held.
+SELECT p.id AS passage_id, f.uuid AS file_uuid, f.filename, f.title, coalesce(anchor.uuid, f.uuid) AS anchor_uuid,
+       p.start_time, p.end_time,
+       ts_headline(
+           'english',
+           replace(replace(replace(p.text, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
+           websearch_to_tsquery('english', %(q)s),
+           'StartSel=<mark>, StopSel=</mark>, MaxWords=40, MinWords=15') AS snippet
+FROM passages p
+JOIN media_files f ON f.id = p.media_file_id
+LEFT JOIN LATERAL (
+    SELECT s.uuid FROM transcript_segments s
+    WHERE s.media_file_id = p.media_file_id AND s.start_time >= p.start_time AND s.start_time <= p.end_time
+    ORDER BY s.start_time
+    LIMIT 1
+) anchor ON true
+WHERE p.id = ANY(%(passages)s::bigint[]);
