@@ -58,13 +58,15 @@ TARGET_MS = 50.0
 TARGET_RECALL = 0.95
 TARGET_HYBRID_MS = 75.0
 EF_SEARCH_SWEEP = (40, 64, 100, 200, 400)
+ALTERNATIVE_BUILDS = ((24, 128),)  # (m, ef_construction) rebuilt after the other measures, full runs only
 TARGET_EF_SEARCH = 100  # the setting the targets are judged at (the trade-off is in the sweep's rows)
-SUBSPACE = 8  # directions a topic's passages vary along
-SHARED_WEIGHT = 0.6  # the direction every vector shares (anisotropy)
-SPREAD = 0.25  # a topic's variation along its subspace, per direction
-NOISE = 0.2  # norm of the isotropic noise
+LATENT = 24  # the vectors' intrinsic dimension: they lie near a 24-d subspace of the 384-d space
+WITHIN = 0.5  # a topic's spread around its centre in the latent space (the centres are spread 1.0): topics overlap
+SHARED = 1.0  # weight of the direction every vector shares (anisotropy: unrelated passages have cosine ~0.45)
+NOISE = 0.3  # isotropic noise per dimension (~25 % of the signal's norm)
 STAY_ON_TOPIC = 0.7  # chance a passage keeps the previous passage's topic
 TOPICS_PER_FILE = 3
+SEED = 20240618
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
 
@@ -78,17 +80,42 @@ class Corpus:
     vectors: Floats
 
 
+@dataclass(frozen=True)
+class Space:
+    """Where the vectors come from: topic centres in a LATENT-dimensional space, one fixed linear map into the
+    384-d space, and the direction every vector shares."""
+
+    centres: Floats  # (topics, LATENT)
+    projection: Floats  # (LATENT, DIMENSIONS)
+    shared: Floats  # (DIMENSIONS,) unit
+
+    @classmethod
+    def seeded(cls, seed: int, topics: int) -> Space:
+        rng = np.random.default_rng(seed)
+        return cls(
+            rng.standard_normal((topics, LATENT)).astype(np.float32),
+            (rng.standard_normal((LATENT, DIMENSIONS)) / np.sqrt(LATENT)).astype(np.float32),
+            _unit(rng.standard_normal(DIMENSIONS)),
+        )
+
+    def draw(self, topics: Ints, rng: np.random.Generator) -> Floats:
+        """A unit vector near each of `topics`."""
+        n = len(topics)
+        latent = self.centres[topics] + WITHIN * rng.standard_normal((n, LATENT)).astype(np.float32)
+        noise = NOISE * rng.standard_normal((n, DIMENSIONS)).astype(np.float32)
+        return _unit(latent @ self.projection + SHARED * np.sqrt(DIMENSIONS) * self.shared + noise)
+
+
 def topic_mixture(
-    count: int, files: Ints, topics: int, rng: np.random.Generator, chunk: int = 20_000
+    count: int, files: Ints, space: Space, rng: np.random.Generator, chunk: int = 20_000
 ) -> Iterator[Floats]:
-    """Unit vectors of `count` passages whose files are `files` (sorted by file, in passage order), in chunks."""
-    shared = _unit(rng.standard_normal(DIMENSIONS))
-    centroids = _unit(rng.standard_normal((topics, DIMENSIONS)))
-    bases = (rng.standard_normal((topics, DIMENSIONS, SUBSPACE)) / np.sqrt(DIMENSIONS)).astype(np.float32)
+    """Unit vectors of `count` passages whose files are `files` (sorted by file, in passage order), in chunks: a
+    file talks about TOPICS_PER_FILE topics, and consecutive passages tend to stay on one."""
+    topics = len(space.centres)
     file_topics: dict[int, Ints] = {}
     chosen = np.empty(count, np.int64)
     previous_file, topic = -1, 0
-    for i, file_id in enumerate(files.tolist()):  # a file's few topics; consecutive passages tend to stay on one
+    for i, file_id in enumerate(files.tolist()):
         own = file_topics.get(file_id)
         if own is None:
             own = file_topics[file_id] = rng.choice(topics, TOPICS_PER_FILE, replace=False)
@@ -96,23 +123,7 @@ def topic_mixture(
             topic = int(rng.choice(own))
         chosen[i], previous_file = topic, file_id
     for start in range(0, count, chunk):
-        yield _draw(chosen[start : start + chunk], shared, centroids, bases, rng)
-
-
-def queries_like(count: int, topics: int, rng: np.random.Generator, seed_rng: np.random.Generator) -> Floats:
-    """Query vectors drawn from the same topics as the passages (the generator replayed from its seed)."""
-    shared = _unit(seed_rng.standard_normal(DIMENSIONS))
-    centroids = _unit(seed_rng.standard_normal((topics, DIMENSIONS)))
-    bases = (seed_rng.standard_normal((topics, DIMENSIONS, SUBSPACE)) / np.sqrt(DIMENSIONS)).astype(np.float32)
-    return _draw(rng.integers(0, topics, count), shared, centroids, bases, rng)
-
-
-def _draw(chosen: Ints, shared: Floats, centroids: Floats, bases: Floats, rng: np.random.Generator) -> Floats:
-    n = len(chosen)
-    along = rng.standard_normal((n, SUBSPACE)).astype(np.float32) * SPREAD
-    local = np.einsum("nds,ns->nd", bases[chosen], along)
-    noise = rng.standard_normal((n, DIMENSIONS)).astype(np.float32) * (NOISE / np.sqrt(DIMENSIONS))
-    return _unit(SHARED_WEIGHT * shared + centroids[chosen] + local + noise)
+        yield space.draw(chosen[start : start + chunk], rng)
 
 
 def _unit(x: npt.NDArray[Any]) -> Floats:
@@ -152,8 +163,8 @@ def _binary_row(
     )
 
 
-def load(url: str, options_seed: int, say: Callable[[str], None]) -> tuple[Corpus, int, float]:
-    """Cut the segments into passages, give each a vector, COPY them in; (corpus, topics, seconds)."""
+def load(url: str, options_seed: int, say: Callable[[str], None]) -> tuple[Corpus, Space, float]:
+    """Cut the segments into passages, give each a vector, COPY them in; (corpus, the vectors' space, seconds)."""
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         segments = conn.execute(
@@ -181,6 +192,7 @@ def load(url: str, options_seed: int, say: Callable[[str], None]) -> tuple[Corpu
     files = np.fromiter((p[0] for p in passages), np.int64, count)
     say(f"vectors: {count:,} passages over {len(set(files.tolist())):,} files, {topics:,} topics; copying")
     rng = np.random.default_rng(options_seed)
+    space = Space.seeded(options_seed, topics)
     vectors = np.empty((count, DIMENSIONS), np.float32)
     element = np.dtype([("length", ">i4"), ("value", ">f4")])
     header = _array_header(DIMENSIONS)
@@ -196,7 +208,7 @@ def load(url: str, options_seed: int, say: Callable[[str], None]) -> tuple[Corpu
         ):
             copy.write(_SIGNATURE)
             at = 0
-            for block in topic_mixture(count, files, topics, rng):
+            for block in topic_mixture(count, files, space, rng):
                 vectors[at : at + len(block)] = block
                 packed = np.empty(block.shape, element)
                 packed["length"] = 4
@@ -223,7 +235,7 @@ def load(url: str, options_seed: int, say: Callable[[str], None]) -> tuple[Corpu
         keyed = found.fetchall()
     assert len(keyed) == count, (len(keyed), count)
     ids = np.fromiter((row[0] for row in keyed), np.int64, count)
-    return Corpus(ids, files, vectors), topics, time.perf_counter() - started
+    return Corpus(ids, files, vectors), space, time.perf_counter() - started
 
 
 def build_index(url: str) -> float:
@@ -235,6 +247,22 @@ def build_index(url: str) -> float:
             conn.execute("SET LOCAL max_parallel_maintenance_workers = 1")  # two processes: the 2 cores
             assert passages_repo.ensure_vector_index(conn, DIMENSIONS), "no pgvector in the benchmark database"
         conn.execute("VACUUM (ANALYZE) passages")
+    return time.perf_counter() - started
+
+
+def rebuild_index(url: str, m: int, ef_construction: int) -> float:
+    """The same index rebuilt with other graph parameters (same name, so queries use it as they would); seconds."""
+    name = passages_repo.index_name(DIMENSIONS)
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP INDEX {name}")
+        conn.execute("SET maintenance_work_mem = '2GB'")
+        conn.execute("SET max_parallel_maintenance_workers = 1")
+        conn.execute(
+            f"CREATE INDEX {name} ON passages USING hnsw ((embedding::vector({DIMENSIONS})) vector_cosine_ops)"
+            f" WITH (m = {int(m)}, ef_construction = {int(ef_construction)})"
+            f" WHERE cardinality(embedding) = {DIMENSIONS}"
+        )
     return time.perf_counter() - started
 
 
@@ -268,7 +296,8 @@ def raw_search(conn: psycopg.Connection[Any], query: str, ef_search: int | None)
             conn.execute("SET LOCAL enable_indexscan = off")
         else:
             conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(ef_search)])
-        ids = [int(row[0]) for row in conn.execute(INDEXED_SQL, {"q": query}).fetchall()]
+        # The exact scan is never prepared: a plan cached by the indexed runs (the same text) would ignore the setting
+        ids = [int(row[0]) for row in conn.execute(INDEXED_SQL, {"q": query}, prepare=None if ef_search else False)]
     return ids, time.perf_counter() - started
 
 
@@ -286,7 +315,7 @@ def run(ctx: Context) -> Measure:
 def _measure(ctx: Context, measure: Measure, url: str, users: list[BenchUser]) -> None:
     say = _say
     smoke = ctx.options.smoke
-    corpus, topics, load_seconds = load(url, 20240618, say)
+    corpus, space, load_seconds = load(url, SEED, say)
     say(f"vectors: {len(corpus.ids):,} passages in {load_seconds:.1f} s; building the HNSW index")
     index_seconds = build_index(url)
     say(f"vectors: HNSW index built in {index_seconds:.1f} s")
@@ -302,7 +331,8 @@ def _measure(ctx: Context, measure: Measure, url: str, users: list[BenchUser]) -
         "passages": len(corpus.ids),
         "segments_per_passage": PER_PASSAGE,
         "dimensions": DIMENSIONS,
-        "topics": topics,
+        "topics": len(space.centres),
+        "latent_dimensions": LATENT,
         "load_seconds": round(load_seconds, 1),
         "index_build_seconds": round(index_seconds, 1),
         "index_bytes": int(size[0]),
@@ -313,7 +343,7 @@ def _measure(ctx: Context, measure: Measure, url: str, users: list[BenchUser]) -
     }
     count = 20 if smoke else 200
     rng = np.random.default_rng(77)
-    queries = queries_like(count, topics, rng, np.random.default_rng(20240618))
+    queries = space.draw(rng.integers(0, len(space.centres), count), rng)  # fresh draws, not stored passages
     texts = [literal(q) for q in queries]
     truths = [exact_top(corpus, q) for q in queries]
 
@@ -345,7 +375,26 @@ def _measure(ctx: Context, measure: Measure, url: str, users: list[BenchUser]) -
     _recall(measure, f"vectors: HNSW recall@10 (ef_search {judged})", mean_recall)
 
     # 2. through repo/meaning.py, acting for users
-    _through_meaning(ctx, measure, url, users, corpus, queries, texts)
+    _through_meaning(ctx, measure, url, users, corpus, queries)
+
+    # 3. the trade-off of the build: the graph rebuilt with more neighbours (repo/passages.py keeps pgvector's
+    # defaults, m 16 / ef_construction 64); last, since the other measures use the application's index
+    builds = measure.extra.setdefault("builds", [{"m": 16, "ef_construction": 64, "seconds": round(index_seconds, 1)}])
+    for m, ef_construction in () if smoke else ALTERNATIVE_BUILDS:
+        seconds = rebuild_index(url, m, ef_construction)
+        builds.append({"m": m, "ef_construction": ef_construction, "seconds": round(seconds, 1)})
+        say(f"vectors: HNSW index m={m}, ef_construction={ef_construction} rebuilt in {seconds:.1f} s")
+        with psycopg.connect(url, autocommit=True) as conn:
+            for text in texts[:10]:
+                raw_search(conn, text, 100)
+            for ef in (40, 100):
+                samples, recalls = [], []
+                for text, truth in zip(texts, truths, strict=True):
+                    ids, took = raw_search(conn, text, ef)
+                    samples.append(took)
+                    recalls.append(recall(ids, truth))
+                label = f"HNSW m = {m}, ef_construction = {ef_construction}, ef_search = {ef}"
+                _row(measure, label, "every passage (system)", samples, recalls)
 
 
 def _through_meaning(
@@ -355,7 +404,6 @@ def _through_meaning(
     users: list[BenchUser],
     corpus: Corpus,
     queries: Floats,
-    texts: list[str],
 ) -> None:
     from bench.rls import share_with, unshare
     from repo import meaning
