@@ -216,6 +216,12 @@ def _populate(url: str) -> None:
             "FROM media_files WHERE user_id = %s",
             [first],
         )
+        conn.execute(
+            "INSERT INTO passages (media_file_id, position, start_time, end_time, text, model, transcript_version, "
+            "embedding) SELECT id, 0, 0, 1.5, 'Größe 会議 😀 اجتماع', 'm', 1, '{0.6,0.8}' FROM media_files "
+            "WHERE user_id = %s",
+            [first],
+        )
 
 
 def _tables(conn: psycopg.Connection[Any]) -> list[str]:

@@ -557,6 +557,7 @@ A_ROWS: dict[str, str] = {
     "transcript_segments": OF_FILES,
     "segment_words": f"segment_id IN (SELECT id FROM transcript_segments WHERE {OF_FILES})",
     "transcript_versions": OF_FILES,
+    "passages": OF_FILES,  # Step 18: cut from the transcript, embedded by a job
     "tags": f"id IN (SELECT tag_id FROM file_tags WHERE {OF_FILES})",
     "file_tags": OF_FILES,
     "comments": f"{OWNED_BY} OR {OF_FILES}",

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import psycopg
 import pytest
@@ -36,14 +37,28 @@ def test_two_concurrent_migrations_one_applies_the_other_waits(empty_url: str, t
     with psycopg.connect(empty_url, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", [schema.MIGRATION_LOCK_KEY])
         procs = [_opentr(empty_url, "db", "migrate", "--no-backup", home=str(tmp_path)) for _ in range(2)]
-        time.sleep(1.5)
-        assert all(p.poll() is None for p in procs), "both must wait for the lock"
+        # Both are seen trying the lock by the server itself (not after a guessed sleep: a loaded machine may
+        # take seconds to start a Python process).
+        deadline = time.monotonic() + 90
+        while _waiting_for_the_lock(holder) < 2:
+            assert all(p.poll() is None for p in procs), "both must wait for the lock"
+            assert time.monotonic() < deadline, "the two migrators never both waited for the lock"
+            time.sleep(0.1)
         holder.execute("SELECT pg_advisory_unlock(%s)", [schema.MIGRATION_LOCK_KEY])
         outputs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     last_lines = sorted(out.strip().splitlines()[-1] for out, _ in outputs)
     assert last_lines == [f"applied {len(ALL)} migration(s)", "nothing to migrate: the schema is up to date"]
     assert all("waiting for its lock" in out for out, _ in outputs)
+
+
+def _waiting_for_the_lock(conn: psycopg.Connection[Any]) -> int:
+    """How many other sessions have tried the migration lock (and, as this one holds it, been refused)."""
+    row = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND query LIKE '%%pg_try_advisory_lock%%'"
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def test_lock_dies_with_the_connection_that_held_it(empty_url: str) -> None:
