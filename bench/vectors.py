@@ -1,4 +1,4 @@
-"""Measure 13: search by meaning over the dataset's transcripts — the HNSW index, exact scans, and hybrid search.
+"""Measure 14: search by meaning over the dataset's transcripts — the HNSW index, exact scans, and hybrid search.
 
 The dataset's segments are cut into passages of `PER_PASSAGE` consecutive segments (1M segments: 200,000 passages)
 and each passage gets a 384-d unit vector (the size of multilingual-e5-small's and all-MiniLM-L6-v2's). No model
@@ -306,7 +306,7 @@ def recall(found: list[int], truth: set[int]) -> float:
 
 
 def run(ctx: Context) -> Measure:
-    measure = Measure("vectors", "13. search by meaning: HNSW vs exact, nearest_passages, hybrid search")
+    measure = Measure("vectors", "14. search by meaning: HNSW vs exact, nearest_passages, hybrid search")
     with _vector_database(ctx) as (url, users):
         _measure(ctx, measure, url, users)
     return measure
