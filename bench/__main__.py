@@ -32,7 +32,20 @@ import psycopg
 
 from bench import Context, Measure, Options, dataset
 
-MEASURES = ("layer", "orm", "search", "http", "ingest", "asr", "speakers", "sharing", "rls", "embedding", "scale")
+MEASURES = (
+    "layer",
+    "orm",
+    "search",
+    "http",
+    "ingest",
+    "asr",
+    "speakers",
+    "sharing",
+    "rls",
+    "embedding",
+    "vectors",
+    "scale",
+)
 STANDALONE = {"asr", "scale"}  # measures that bring their own servers (scale: a primary with a replica) or none
 DEFAULT = tuple(m for m in MEASURES if m != "scale")  # scale starts 6 uvicorns and 2 clusters: only when asked
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -212,6 +225,10 @@ def runner(name: str) -> Callable[[Context], Measure | list[Measure]]:
         from bench import embedding
 
         return embedding.run
+    if name == "vectors":
+        from bench import vectors
+
+        return vectors.run
     from bench import ingest
 
     return ingest.run

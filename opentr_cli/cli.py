@@ -356,7 +356,10 @@ def cmd_import_opentranscribe(args: argparse.Namespace, settings: Settings) -> i
 
 def cmd_models_pull(args: argparse.Namespace, settings: Settings) -> int:
     from asr import availability, models
+    from embeddings.pull import EMBEDDING
 
+    if args.name == EMBEDDING:
+        return _pull_embedding(settings)
     try:
         path = models.pull(args.name, settings.asr_models_dir)
     except models.DownloadFailed as exc:
@@ -370,10 +373,31 @@ def cmd_models_pull(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _pull_embedding(settings: Settings) -> int:
+    from embeddings import pull
+
+    try:
+        path = pull.pull(settings)
+    except pull.DownloadFailed as exc:
+        print(
+            f"opentr: {exc}\nWithout it, search by words works; search by meaning and questions stay off until the "
+            "model is here (or OPENTR_EMBEDDING_MODEL names a directory holding model.onnx and tokenizer.json)",
+            file=sys.stderr,
+        )
+        return 1
+    except pull.PullFailed as exc:
+        print(f"opentr: {exc}", file=sys.stderr)
+        return 1
+    print(f"embedding model {settings.opentr_embedding_model} is ready in {path}")
+    return 0
+
+
 def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
     from asr import availability
+    from embeddings import pull
 
     print(availability.listing(settings))
+    print(pull.listing(settings))
     return 0
 
 
@@ -538,18 +562,21 @@ def parser() -> argparse.ArgumentParser:
     )
     rotate = keys.add_parser("rotate", help="re-seal every api key: OPENTR_OLD_SECRET_KEY -> OPENTR_SECRET_KEY")
     rotate.set_defaults(func=cmd_keys_rotate)
-    speech = sub.add_parser("models", help="speech and diarization models").add_subparsers(
+    speech = sub.add_parser("models", help="speech, diarization and embedding models").add_subparsers(
         dest="models_command", required=True
     )
-    pull = speech.add_parser("pull", help="download a faster-whisper model into OPENTR_ASR_MODELS_DIR")
+    pull = speech.add_parser(
+        "pull", help="download a faster-whisper model into OPENTR_ASR_MODELS_DIR, or the embedding model"
+    )
     pull.add_argument(
         "name",
-        help="a size name (tiny, small, large-v3, ...), a Hugging Face id (org/name), or `diarization` for the "
-        "speaker-diarization models",
+        help="a size name (tiny, small, large-v3, ...), a Hugging Face id (org/name), `diarization` for the "
+        "speaker-diarization models, or `embedding` for the search-by-meaning model (OPENTR_EMBEDDING_MODEL)",
     )
     pull.set_defaults(func=cmd_models_pull)
     listed = speech.add_parser(
-        "list", help="the speech and diarization models on this machine, and whether transcription can run"
+        "list",
+        help="the speech, diarization and embedding models on this machine, and whether transcription can run",
     )
     listed.set_defaults(func=cmd_models_list)
     imports = sub.add_parser("import", help="bring data over from another platform").add_subparsers(

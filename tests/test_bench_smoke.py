@@ -29,6 +29,7 @@ MEASURES = {
     "embedding_windows",
     "embedding",
     "embedding_ingest",
+    "vectors",
 }
 
 
@@ -50,7 +51,7 @@ def test_smoke_run_writes_every_measure(tmp_path: Path) -> None:
         assert measure["rows"], name
     assert report["dataset"]["transcript_segments"] == report["options"]["segments"]
     targets = {t["target"].split(":")[0] for t in report["targets"]}
-    assert targets == {"layer", "ORM", "search", "ingest", "asr", "speakers", "sharing", "RLS"}
+    assert targets == {"layer", "ORM", "search", "ingest", "asr", "speakers", "sharing", "RLS", "vectors"}
     assert report["measures"]["pool_sizing"]["extra"]["recommended_pool_size"] in report["options"]["pool_sizes"]
     # The slowest search is explained as in a full run: the plan of the very query a search sends.
     slowest = report["measures"]["search"]["extra"]["slowest"]
@@ -60,4 +61,9 @@ def test_smoke_run_writes_every_measure(tmp_path: Path) -> None:
     assert "tiny model, CPU: beam 5, sequential" in steps
     assert "tiny model, CPU: beam 5, batched (8 chunks at a time)" in steps
     assert all(ratio > 0 for ratio in report["measures"]["asr"]["extra"]["batched_vs_sequential"].values())
+    # Search by meaning: the raw query of the index shape is answered by the HNSW index, not a scan
+    vectors = report["measures"]["vectors"]
+    assert any("passages_embedding_hnsw_384" in line for line in vectors["extra"]["plan_indexed"]), vectors["extra"]
+    assert not any("passages_embedding_hnsw_384" in line for line in vectors["extra"]["plan_exact"])
+    assert vectors["extra"]["dataset"]["passages"] == report["options"]["segments"] // 5
     assert "== targets" in done.stdout and str(written[0]) in done.stdout
