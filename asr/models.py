@@ -16,16 +16,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import tarfile
 import tempfile
-import threading
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from asr.errors import ModelMissing, TranscriptionError
+from outbound.reach import hub_reachable, reachable
 
-REACH_TIMEOUT_SECONDS = 3.0
 DIARIZATION = "diarization"
 DIARIZATION_MODELS_URL = "https://github.com/k2-fsa/sherpa-onnx/releases/download"
 # (file in <models dir>/diarization, path under the releases URL, member to extract when it is an archive);
@@ -40,7 +37,6 @@ DIARIZATION_FILES = (
 )
 DOWNLOAD_TIMEOUT_SECONDS = 600.0
 MODEL_FILES = ["config.json", "preprocessor_config.json", "model.bin", "tokenizer.json", "vocabulary.*"]
-OFFLINE_VALUES = frozenset({"1", "on", "yes", "true"})
 
 log = logging.getLogger("opentr.asr.models")
 
@@ -91,32 +87,6 @@ def cached(name: str, models_dir: Path) -> Path | None:
     except LocalEntryNotFoundError:
         return None
     return Path(found)
-
-
-def hub_reachable(timeout: float = REACH_TIMEOUT_SECONDS) -> bool:
-    """Whether a TCP connection to the hub opens within `timeout` (name lookup included); False when set offline."""
-    from huggingface_hub import constants
-
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in OFFLINE_VALUES:
-        return False
-    return reachable(constants.ENDPOINT, timeout)
-
-
-def reachable(url: str, timeout: float = REACH_TIMEOUT_SECONDS) -> bool:
-    """Whether a TCP connection to the URL's host opens within `timeout` (name lookup included)."""
-    endpoint = urlsplit(url)
-    host, port = endpoint.hostname or "", endpoint.port or (443 if endpoint.scheme == "https" else 80)
-    opened = threading.Event()
-
-    def connect() -> None:  # in a thread because getaddrinfo takes no timeout
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
-            opened.set()
-        except OSError:
-            pass
-
-    threading.Thread(target=connect, daemon=True, name="opentr-hub-probe").start()
-    return opened.wait(timeout)
 
 
 def resolve(name: str, models_dir: Path) -> Path:

@@ -17,9 +17,9 @@ The vectors go in with one binary COPY as the system (PostgreSQL refuses COPY FR
 `maintenance_work_mem` is raised for that session so the graph is built in memory).
 
 Measured, k = 10, each query once per setting after a warm-up:
-- the index shape of repo/passages.py in raw SQL (`ORDER BY embedding::vector(384) <=> q LIMIT 10` under
-  `cardinality(embedding) = 384`), for several `hnsw.ef_search`: p50/p95 and recall@10 against exact search on the
-  same vectors (numpy over the very vectors stored; the SQL exact scan is checked against it);
+- the index shape of repo/passages.py in raw SQL (`ORDER BY embedding_vector::vector(384) <=> q LIMIT 10`
+  under `vector_dims(embedding_vector) = 384`), for several `hnsw.ef_search`: p50/p95 and recall@10 against exact
+  search on the same vectors (numpy over the very vectors stored; the SQL exact scan is checked against it);
 - the exact scan in SQL over every passage (what the index saves);
 - `repo.meaning.nearest_passages` acting for users (row-level security on): a user's own library (100 files of the
   default dataset) and the same user with every other file shared with them (bench/rls.py's arrangement: ~1,000
@@ -261,9 +261,9 @@ def rebuild_index(url: str, m: int, ef_construction: int) -> float:
         conn.execute("SET maintenance_work_mem = '2GB'")
         conn.execute("SET max_parallel_maintenance_workers = 1")
         conn.execute(
-            f"CREATE INDEX {name} ON passages USING hnsw ((embedding::vector({DIMENSIONS})) vector_cosine_ops)"
+            f"CREATE INDEX {name} ON passages USING hnsw ((embedding_vector::vector({DIMENSIONS})) vector_cosine_ops)"
             f" WITH (m = {int(m)}, ef_construction = {int(ef_construction)})"
-            f" WHERE cardinality(embedding) = {DIMENSIONS}"
+            f" WHERE vector_dims(embedding_vector) = {DIMENSIONS}"
         )
     return time.perf_counter() - started
 
@@ -285,8 +285,8 @@ def literal(vector: Floats) -> str:
 
 
 INDEXED_SQL = (
-    f"SELECT p.id FROM passages p WHERE cardinality(p.embedding) = {DIMENSIONS}"
-    f" ORDER BY p.embedding::vector({DIMENSIONS}) <=> %(q)s::vector({DIMENSIONS}) LIMIT {K}"
+    f"SELECT p.id FROM passages p WHERE vector_dims(p.embedding_vector) = {DIMENSIONS}"
+    f" ORDER BY p.embedding_vector::vector({DIMENSIONS}) <=> %(q)s::vector({DIMENSIONS}) LIMIT {K}"
 )
 
 

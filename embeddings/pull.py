@@ -16,22 +16,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from config.settings import Settings
 from embeddings.models import KNOWN_MODELS, card, model_directory
+from outbound.reach import hub_reachable
 
 EMBEDDING = "embedding"  # the NAME of `opentr models pull NAME`
-REACH_TIMEOUT_SECONDS = 3.0
 ONNX_FILES = ("onnx/model.onnx", "model.onnx")  # the first one the repository has is the model
 TOKENIZER_FILE = "tokenizer.json"
 # Read by the encoder when present (the pad token); kept beside the model so the directory says what it is.
 OPTIONAL_FILES = ("special_tokens_map.json", "tokenizer_config.json", "config.json")
-OFFLINE_VALUES = frozenset({"1", "on", "yes", "true"})
 
 
 class PullFailed(RuntimeError):
@@ -145,27 +141,6 @@ def _complete(directory: Path) -> bool:
     """Whether the directory holds what the encoder needs (not merely exists)."""
     has_model = any((directory / f).is_file() for f in ONNX_FILES)
     return has_model and (directory / TOKENIZER_FILE).is_file()
-
-
-def hub_reachable(timeout: float = REACH_TIMEOUT_SECONDS) -> bool:
-    """Whether a TCP connection to the hub opens within `timeout` (name lookup included); False when set offline."""
-    from huggingface_hub import constants
-
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in OFFLINE_VALUES:
-        return False
-    endpoint = urlsplit(constants.ENDPOINT)
-    host, port = endpoint.hostname or "", endpoint.port or (443 if endpoint.scheme == "https" else 80)
-    opened = threading.Event()
-
-    def connect() -> None:  # in a thread because getaddrinfo takes no timeout
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
-            opened.set()
-        except OSError:
-            pass
-
-    threading.Thread(target=connect, daemon=True, name="opentr-hub-probe").start()
-    return opened.wait(timeout)
 
 
 def _one_line(exc: BaseException) -> str:

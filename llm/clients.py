@@ -12,10 +12,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final, Literal, Protocol, cast, get_args
 
 import httpx
 
+from outbound.addresses import Allowance, check_url
 from outbound.retries import backoff_delay, redact
 from outbound.retries import retry_after as _retry_after
 from outbound.retries import snippet as _snippet
@@ -46,6 +47,49 @@ class LlmSettings:
     temperature: float
     timeout_seconds: float = 120
     max_attempts: int = 3
+
+
+class StoredConfig(Protocol):
+    """What settings_of reads of a stored LLM configuration (repo/llm_configs.py's row)."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def model_name(self) -> str: ...
+    @property
+    def base_url(self) -> str | None: ...
+    @property
+    def max_tokens(self) -> int: ...
+    @property
+    def temperature(self) -> float: ...
+
+
+def settings_of(
+    config: StoredConfig, api_key: str | None, timeout_seconds: float, *, max_attempts: int = 3
+) -> LlmSettings:
+    """The settings of one call with a stored configuration (the summary worker, the web's questions and tests)."""
+    return LlmSettings(
+        provider=cast(Provider, config.provider),
+        model_name=config.model_name,
+        base_url=config.base_url,
+        api_key=api_key,
+        max_tokens=config.max_tokens,
+        temperature=config.temperature,
+        timeout_seconds=timeout_seconds,
+        max_attempts=max_attempts,
+    )
+
+
+def endpoint_of(config: StoredConfig) -> str | None:
+    """Where calls with `config` go: its base_url, else its provider's public address."""
+    return config.base_url or DEFAULT_BASE_URLS.get(config.provider)
+
+
+def check_allowed(base_url: str | None, allowance: Allowance) -> None:
+    """With OPENTR_LLM_ALLOW_PRIVATE=0 an address on the server's own networks is refused (BlockedUrl,
+    outbound/addresses.py): when a configuration is saved, and again at use (a name may resolve elsewhere later)."""
+    if base_url and not allowance.everything:
+        check_url(base_url, allowance)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -32,7 +32,7 @@ from llm import clients as llm_clients
 from llm import streaming
 from llm.asking import SYSTEM_PROMPT, cited, user_prompt
 from llm.clients import LlmError, LlmSettings
-from outbound.addresses import BlockedUrl, check_url
+from outbound.addresses import BlockedUrl
 from repo.collections import CollectionRepository
 from repo.database import Connection
 from repo.errors import Conflict, DataError, NotFound
@@ -117,22 +117,12 @@ def _llm_settings(conn: Connection, services: Services, actor: Actor) -> LlmSett
     except DecryptionError:  # sealed under another master key
         raise Conflict("the stored api key of your LLM cannot be opened any more; enter it again") from None
     settings = services.settings
-    base_url = config.base_url or llm_clients.DEFAULT_BASE_URLS.get(config.provider)
-    if base_url and not settings.llm_allowance.everything:  # checked at use, as the summary worker does
-        try:
-            check_url(base_url, settings.llm_allowance)
-        except BlockedUrl as exc:
-            raise Conflict(f"the address of your LLM may not be used: {exc}") from None
-    return LlmSettings(
-        provider=cast(llm_clients.Provider, config.provider),
-        model_name=config.model_name,
-        base_url=config.base_url,
-        api_key=api_key,
-        max_tokens=config.max_tokens,
-        temperature=config.temperature,
-        timeout_seconds=settings.opentr_llm_timeout_seconds,
-        max_attempts=1,  # a person is waiting: one attempt, and they may ask again
-    )
+    try:  # checked at use, as the summary worker does
+        llm_clients.check_allowed(llm_clients.endpoint_of(config), settings.llm_allowance)
+    except BlockedUrl as exc:
+        raise Conflict(f"the address of your LLM may not be used: {exc}") from None
+    # a person is waiting: one attempt, and they may ask again
+    return llm_clients.settings_of(config, api_key, settings.opentr_llm_timeout_seconds, max_attempts=1)
 
 
 def _prepare(ctx: Ctx, actor: Actor, body: AskIn) -> Prepared:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, cast
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from credentials.sealing import DecryptionError
 from llm import clients as llm_clients
 from llm.clients import LlmError, LlmSettings
-from outbound.addresses import BlockedUrl, check_url
+from outbound.addresses import BlockedUrl
 from repo.database import Connection
 from repo.errors import Conflict, Invalid, NotFound
 from repo.llm_configs import ConnectionTest, LlmConfig, LlmConfigRepository, Provider
@@ -137,12 +137,10 @@ def _detail(config: LlmConfig, tests: list[ConnectionTest]) -> LlmConfigDetailOu
 
 def _guard_base_url(services: Services, base_url: str | None) -> None:
     """With OPENTR_LLM_ALLOW_PRIVATE=0 a base_url on the server's own networks is refused (outbound/addresses.py)."""
-    allowance = services.settings.llm_allowance
-    if base_url and not allowance.everything:
-        try:
-            check_url(base_url, allowance)
-        except BlockedUrl as exc:
-            raise Invalid(f"base_url: {exc}", "base_url") from None
+    try:
+        llm_clients.check_allowed(base_url, services.settings.llm_allowance)
+    except BlockedUrl as exc:
+        raise Invalid(f"base_url: {exc}", "base_url") from None
 
 
 @router.get("/api/llm-configs", response=list[LlmConfigOut])
@@ -242,15 +240,7 @@ def _unsaved(ctx: Ctx, body: ProviderIn, timeout_seconds: float) -> LlmSettings:
 
 
 def _settings(config: LlmConfig, api_key: str | None, timeout_seconds: float) -> LlmSettings:
-    return LlmSettings(
-        provider=cast(llm_clients.Provider, config.provider),
-        model_name=config.model_name,
-        base_url=config.base_url,
-        api_key=api_key,
-        max_tokens=config.max_tokens,
-        temperature=config.temperature,
-        timeout_seconds=timeout_seconds,
-    )
+    return llm_clients.settings_of(config, api_key, timeout_seconds)
 
 
 def _models(settings: LlmSettings) -> ModelsOut:

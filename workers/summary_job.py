@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import cast
 
 from credentials.sealing import DecryptionError
 from jobs.registry import ignoring_gone
 from jobs.summaries import SUMMARY
 from llm import clients as llm_clients
 from llm.clients import LlmError, LlmSettings
-from outbound.addresses import BlockedUrl, check_url
+from outbound.addresses import BlockedUrl
 from outbound.retries import redact
 from repo.database import Connection
 from repo.errors import Conflict, DataError, Invalid, NotFound
-from repo.llm_configs import LlmConfigRepository, Provider
+from repo.llm_configs import LlmConfigRepository
 from repo.media_files import MediaFileRepository
 from repo.prompts import PromptRepository
 from repo.rows import Actor
@@ -150,16 +149,8 @@ def _prepare(context: JobContext, summary_id: int) -> SummaryInput:
         SpeakerStats(names.get(label, label), v["talk_time"], v["words"], v["turns"])
         for label, v in analytics.speaker_stats(segments).items()
     ]
-    _guard(context, config.base_url or llm_clients.DEFAULT_BASE_URLS.get(config.provider))
-    settings = LlmSettings(
-        cast(Provider, config.provider),
-        config.model_name,
-        config.base_url,
-        api_key,
-        config.max_tokens,
-        config.temperature,
-        context.settings.opentr_llm_timeout_seconds,
-    )
+    _guard(context, llm_clients.endpoint_of(config))
+    settings = llm_clients.settings_of(config, api_key, context.settings.opentr_llm_timeout_seconds)
     return SummaryInput(
         settings,
         prompt.prompt_text,
@@ -170,9 +161,7 @@ def _prepare(context: JobContext, summary_id: int) -> SummaryInput:
 
 def _guard(context: JobContext, base_url: str | None) -> None:
     """With OPENTR_LLM_ALLOW_PRIVATE=0, checked again at use: a name may resolve elsewhere than when it was saved."""
-    allowance = context.settings.llm_allowance
-    if base_url and not allowance.everything:
-        try:
-            check_url(base_url, allowance)
-        except BlockedUrl as exc:
-            raise Invalid(f"base_url: {exc}", "base_url") from None
+    try:
+        llm_clients.check_allowed(base_url, context.settings.llm_allowance)
+    except BlockedUrl as exc:
+        raise Invalid(f"base_url: {exc}", "base_url") from None
