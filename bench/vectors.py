@@ -478,7 +478,7 @@ def _hybrid(measure: Measure, db: Database, reader: BenchUser, queries: Floats, 
 
     pairs = [(q, queries[i % len(queries)]) for i, q in enumerate(SEARCH_QUERIES)]
     p95_both = 0.0
-    for mode in ("both", "meaning"):
+    for mode in ("both", "meaning", "words"):  # words alone: what the fusion adds to it
         for q, vector in pairs[:3]:  # warm-up
             search(q, vector, mode)
         samples = []

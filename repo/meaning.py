@@ -30,7 +30,7 @@ from repo.library import LibraryFilter
 from repo.passages import vector_search_available
 from repo.rows import Actor
 
-EXACT_LIMIT = 20_000  # up to this many candidate passages, the exact scan (README, Search by meaning: ~5 µs each)
+EXACT_LIMIT = 20_000  # up to this many candidate passages, the exact scan (bench §14: ~0.7 µs each)
 MIN_SHARE = 0.25  # below this share of the table, most of the index's candidates are others' (recall@10 0.85 at 10 %)
 MAX_K = 200
 MAX_FETCH = 1000  # pgvector's upper bound of hnsw.ef_search
