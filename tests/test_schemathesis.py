@@ -2,8 +2,8 @@
 
 Both the example-based phases (explicit examples, coverage, fuzzing: well over 1,000 generated requests) and the
 stateful phase (links inferred from the document) run with every check enabled; any failure fails the test. The
-seed is fixed unless OPENTR_ST_SEED is set; a random seed is run too and printed, so a failure can be replayed with
-`OPENTR_ST_SEED=<seed> pytest tests/test_schemathesis.py`.
+seed is fixed unless OPENTR_ST_SEED is set; a random seed is run too and printed (alone in CI's second pass), so a
+failure can be replayed with `OPENTR_ST_SEED=<seed> pytest tests/test_schemathesis.py`.
 """
 
 from __future__ import annotations
@@ -163,7 +163,11 @@ def test_schemathesis_finds_nothing_over_the_whole_document(live_server: str, fr
         "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     }
     replay = os.environ.get("OPENTR_ST_SEED")
-    seeds = [int(replay)] if replay else [FIXED_SEED, random.SystemRandom().randrange(2**31)]
+    fresh = random.SystemRandom().randrange(2**31)
+    # CI's second pass (the machine's servers, tests/conftest.py) runs a fresh seed only: the fixed one has just run
+    # on the embedded servers, and each seed costs minutes.
+    second_pass = os.environ.get("OPENTR_TEST_SERVER_DEPENDENT_ONLY") == "1"
+    seeds = [int(replay)] if replay else [fresh] if second_pass else [FIXED_SEED, fresh]
     total = 0
     for seed in seeds:
         print(f"\nschemathesis seed {seed} (replay: OPENTR_ST_SEED={seed} pytest {__file__})")
@@ -172,4 +176,4 @@ def test_schemathesis_finds_nothing_over_the_whole_document(live_server: str, fr
         (tmp_path / f"output-{seed}.txt").write_text(output)
         assert code == 0, f"schemathesis failed with seed {seed}:\n{output[-20000:]}"
         total += generated_cases(report)
-    assert total >= 1000, f"only {total} generated requests"
+    assert total >= 500 * len(seeds), f"only {total} generated requests"
