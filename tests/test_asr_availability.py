@@ -110,11 +110,15 @@ def test_models_list_with_nothing_present(tmp_path: Path) -> None:
         "  without them every file gets one speaker; get them with: opentr models pull diarization",
         "Transcription can run once one of these is done:",
         *(f"  - {way}" for way in WAYS_ON),
+        "embedding model (OPENTR_EMBEDDING_MODEL=intfloat/multilingual-e5-small; pulled):",
+        f"  {models / 'embedding' / 'intfloat--multilingual-e5-small'}  missing",
+        "  without it search by meaning and questions are off (search by words works); get it with: "
+        "opentr models pull embedding",
     ]
 
 
 def test_models_list_with_the_tiny_models_present(
-    tmp_path: Path, tiny_whisper_dir: Path, tiny_diarization_models: tuple[Path, Path]
+    tmp_path: Path, tiny_whisper_dir: Path, tiny_diarization_models: tuple[Path, Path], tiny_embedding_dir: Path
 ) -> None:
     segmentation, embedding = tiny_diarization_models
     cached = cached_copy(tmp_path / "home" / "models", tiny_whisper_dir)
@@ -125,6 +129,7 @@ def test_models_list_with_the_tiny_models_present(
         OPENTR_ASR_MODEL=str(tiny_whisper_dir),
         OPENTR_DIARIZATION_SEGMENTATION_MODEL=str(segmentation),
         OPENTR_DIARIZATION_EMBEDDING_MODEL=str(embedding),
+        OPENTR_EMBEDDING_MODEL=str(tiny_embedding_dir),
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -134,6 +139,8 @@ def test_models_list_with_the_tiny_models_present(
         "diarization models:",
         f"  segmentation  {segmentation}  present",
         f"  embedding  {embedding}  present",
+        f"embedding model (OPENTR_EMBEDDING_MODEL={tiny_embedding_dir}; a local directory):",
+        f"  {tiny_embedding_dir}  present",
     ]
 
 
