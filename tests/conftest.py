@@ -6,6 +6,7 @@ sql/init_db.sql, and `conn` is a connection inside a transaction that is rolled 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -64,15 +65,22 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def template_name(server_url: str) -> Iterator[str]:
-    name = f"opentr_test_tmpl_{secrets.token_hex(3)}"
-    _create_database(server_url, name)
-    url = schema.with_database(server_url, name)
+@contextlib.contextmanager
+def _template(server: str, prefix: str) -> Iterator[str]:
+    """A database with the whole schema (built from the init SQL, baselined), that tests' databases are copied from."""
+    name = f"{prefix}_{secrets.token_hex(3)}"
+    _create_database(server, name)
+    url = schema.with_database(server, name)
     schema.build_from_init_sql(url)
     schema.baseline(url)
     yield name
-    _drop_database(server_url, name)
+    _drop_database(server, name)
+
+
+@pytest.fixture(scope="session")
+def template_name(server_url: str) -> Iterator[str]:
+    with _template(server_url, "opentr_test_tmpl") as name:
+        yield name
 
 
 @pytest.fixture(scope="session")
@@ -92,13 +100,8 @@ def vector_server_url(server_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def vector_template_name(vector_server_url: str) -> Iterator[str]:
-    name = f"opentr_test_vtmpl_{secrets.token_hex(3)}"
-    _create_database(vector_server_url, name)
-    url = schema.with_database(vector_server_url, name)
-    schema.build_from_init_sql(url)
-    schema.baseline(url)
-    yield name
-    _drop_database(vector_server_url, name)
+    with _template(vector_server_url, "opentr_test_vtmpl") as name:
+        yield name
 
 
 @pytest.fixture
