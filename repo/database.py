@@ -278,6 +278,17 @@ class Database:
                 self._recheck_idle_connections()
             raise
 
+    @contextmanager
+    def apart(self) -> Iterator[Connection]:
+        """A transaction of its own on another connection, as the system, even inside another transaction: for
+        what must be kept when the surrounding transaction rolls back (the audit trail's record of a refusal)."""
+        token = self._current.set(None)
+        try:
+            with self.acting(SYSTEM), self.transaction() as conn:
+                yield conn
+        finally:
+            self._current.reset(token)
+
     def run(
         self,
         fn: Callable[[Connection], T],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from repo.errors import Invalid
@@ -33,3 +34,11 @@ def trimmed(value: str, field: str, max_length: int, what: str) -> str:
     if not 1 <= len(cleaned) <= max_length:
         raise Invalid(f"{what} has 1 to {max_length} characters", field)
     return cleaned
+
+
+def inet_or_none(value: str | None) -> str | None:
+    """An IP address as PostgreSQL's inet takes it, else None (a test client's "testclient", a proxy's garbage)."""
+    try:
+        return str(ipaddress.ip_address(value)) if value else None
+    except ValueError:
+        return None

@@ -11,7 +11,7 @@ from credentials import passwords, tokens
 from repo import statements as s
 from repo.database import Connection, as_system
 from repo.errors import Conflict, Invalid, NotFound
-from repo.rows import Actor
+from repo.rows import Actor, inet_or_none
 
 Role = Literal["user", "admin"]
 TOKEN_TTL_SECONDS = 7 * 24 * 3600
@@ -188,9 +188,29 @@ class UserRepository:
         with as_system(self.conn):
             return _stats(self.conn)
 
-    def issue_token(self, user: User, ttl_seconds: int = TOKEN_TTL_SECONDS) -> str:
+    def issue_token(
+        self,
+        user: User,
+        ttl_seconds: int = TOKEN_TTL_SECONDS,
+        *,
+        kind: Literal["api", "browser"] = "api",
+        method: str = "password",
+        user_agent: str | None = None,
+        address: str | None = None,
+    ) -> str:
+        """A new token for `user`, recorded with what the person's list of sessions shows: a browser session or an
+        API token, how they signed in (`password`, `oidc:<provider>`, `ldap:<provider>`), with what, from where."""
         token = tokens.new_token()
-        _token_create(self.conn, user_id=user.id, token_hash=tokens.hash_token(token), ttl_seconds=ttl_seconds)
+        _token_create(
+            self.conn,
+            user_id=user.id,
+            token_hash=tokens.hash_token(token),
+            ttl_seconds=ttl_seconds,
+            kind=kind,
+            method=method[:60],
+            user_agent=user_agent[:500] if user_agent else None,
+            address=inet_or_none(address),
+        )
         return token
 
     def user_for_token(self, token: str) -> TokenUser | None:

@@ -1,6 +1,7 @@
 -- name: create :exec
-INSERT INTO auth_tokens (user_id, token_hash, expires_at)
-VALUES (%(user_id)s, %(token_hash)s, now() + make_interval(secs => %(ttl_seconds)s));
+INSERT INTO auth_tokens (user_id, token_hash, expires_at, kind, method, user_agent, address)
+VALUES (%(user_id)s, %(token_hash)s, now() + make_interval(secs => %(ttl_seconds)s), %(kind)s, %(method)s,
+        %(user_agent)s, %(address)s::inet);
 
 -- name: authenticate :one?
 -- The active user behind a live token, and whether its use is due to be recorded (at most once a minute). A pure

@@ -230,6 +230,16 @@ def _populate(url: str) -> None:
             "'custom', 'm' FROM media_files WHERE user_id = %s",
             [first],
         )
+        conn.execute(
+            "INSERT INTO user_identities (user_id, provider, subject, email) VALUES (%s, 'ldap:corp', "
+            "'uid=jürgen,ou=people,dc=例え,dc=org', 'jürgen@例え.org')",
+            [first],
+        )
+        conn.execute(
+            "INSERT INTO audit_log (actor_id, actor_email, action, object_type, object_id, address, details) "
+            "VALUES (%s, 'jürgen@例え.org', 'share.create', 'file', 'x', '2001:db8::1', '{\"with\": \"مريم 😀\"}')",
+            [first],
+        )
 
 
 def _tables(conn: psycopg.Connection[Any]) -> list[str]:

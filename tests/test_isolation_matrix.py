@@ -601,6 +601,9 @@ A_ROWS: dict[str, str] = {
     "OR speaker_profile_id IN (SELECT id FROM speaker_profiles WHERE user_id = %(u)s) "
     "OR group_id IN (SELECT group_id FROM group_members WHERE user_id = %(u)s)",
     "public_links": f"created_by = %(u)s OR {OF_FILES}",
+    # Step 19: A's sign-ins from elsewhere, and what the trail says A did (others' actions are written as theirs).
+    "user_identities": OWNED_BY,
+    "audit_log": "actor_id = %(u)s",
 }
 
 

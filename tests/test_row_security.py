@@ -130,6 +130,14 @@ def _seed(conn: Connection) -> World:
         "VALUES (%s, 'file', %s, 'ما الذي تقرر؟ 🤔', '決まりました [1]', '[{\"number\": 1}]', 'ollama', 'llama')",
         [a.id, file_a],
     )
+    conn.execute(
+        "INSERT INTO user_identities (user_id, provider, subject, email) VALUES (%s, 'oidc:corp', 'sub-ü-会議', NULL)",
+        [a.id],
+    )
+    conn.execute(
+        "INSERT INTO audit_log (actor_id, action, object_type, object_id) VALUES (%s, 'file.delete', 'file', 'x')",
+        [a.id],
+    )
     group = one("INSERT INTO groups (name, created_by) VALUES ('فريق', %s) RETURNING id", a.id)
     conn.execute("INSERT INTO group_members (group_id, user_id, role) VALUES (%s, %s, 'owner')", [group, a.id])
     conn.execute("INSERT INTO group_members (group_id, user_id) VALUES (%s, %s)", [group, c.id])

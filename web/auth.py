@@ -25,6 +25,7 @@ from web.endpoint import Ctx, Router, bearer_token, read_body, refuse_nul, reque
 from web.errors import ApiError, ServiceUnavailable, TooManyRequests, Unauthorized, Unprocessable
 from web.fields import Email
 from web.openapi import without_nul
+from web.signin import finish_signin, signin_refused
 
 router = Router("auth")
 FREE_FAILURES = 5
@@ -89,15 +90,19 @@ def check_not_locked(redis: Redis, username: str) -> None:
         )
 
 
-def record_failure(redis: Redis, username: str) -> None:
+def record_failure(redis: Redis, username: str) -> int:
+    """Count a failed attempt; the seconds the account is now locked for (0: not locked)."""
     failures_key, locked = _keys(username)
     try:
         failures = int(redis.incr(failures_key))
         redis.expire(failures_key, 24 * 3600)
         if failures >= FREE_FAILURES:
-            redis.set(locked, "1", ex=min(2 ** (failures - FREE_FAILURES), MAX_LOCK_SECONDS))
+            seconds = min(2 ** (failures - FREE_FAILURES), MAX_LOCK_SECONDS)
+            redis.set(locked, "1", ex=seconds)
+            return int(seconds)
     except RedisError as exc:
         raise ServiceUnavailable("sign-in is unavailable while Redis is down") from exc
+    return 0
 
 
 def clear_failures(redis: Redis, username: str) -> None:
@@ -150,15 +155,26 @@ TOKEN_OPENAPI = {
 )
 def token(ctx: Ctx, body: TokenIn) -> TokenOut:
     """Exchange email and password for a bearer token."""
+    user = password_signin(ctx, body.username, body.password)
+    return TokenOut(access_token=finish_signin(ctx, user, method="password", kind="api"))
+
+
+def password_signin(ctx: Ctx, username: str, password: str) -> User:
+    """The account these credentials open, for the API and the sign-in page alike; Unauthorized or TooManyRequests
+    otherwise, each on the audit trail (a failure that locks the account says for how long)."""
     redis = ctx.services.redis
-    check_not_locked(redis, body.username)
-    users = UserRepository(ctx.conn)
-    user = users.authenticate_password(body.username, body.password)
+    try:
+        check_not_locked(redis, username)
+    except TooManyRequests:
+        signin_refused(ctx, "password", username=username, reason="locked", outcome="refused")
+        raise
+    user = UserRepository(ctx.conn).authenticate_password(username, password) if username and password else None
     if user is None:
-        record_failure(redis, body.username)
+        locked_for = record_failure(redis, username) if username else 0
+        signin_refused(ctx, "password", username=username, reason="wrong email or password", locked_for=locked_for)
         raise Unauthorized("wrong email or password")
-    clear_failures(redis, body.username)
-    return TokenOut(access_token=users.issue_token(user))
+    clear_failures(redis, username)
+    return user
 
 
 @router.post("/api/auth/logout", status=204)

@@ -8,8 +8,9 @@ from starlette.responses import Response
 from repo.errors import Conflict
 from repo.users import UserRepository
 from web import sessions
-from web.auth import RegisterIn, check_not_locked, clear_failures, record_failure
-from web.errors import TooManyRequests, problem_of
+from web.auth import RegisterIn, password_signin
+from web.errors import TooManyRequests, Unauthorized, problem_of
+from web.signin import finish_signin
 from web.ui.render import View, local_next, page, sentence_of
 
 
@@ -35,23 +36,17 @@ def signin(view: View) -> Response:
         expired = view.query("expired") == "1"
         return _anonymous_form(view, "signin.html", next=target, expired=expired, error=None, email="")
     email, password = view.form.get("email", "").strip(), view.form.get("password", "")
-    redis = view.services.redis
     try:
-        check_not_locked(redis, email)
+        user = password_signin(view, email, password)
     except TooManyRequests as exc:  # the form again, saying how long to wait
         error = sentence_of(problem_of(view.request, exc))
         response = _anonymous_form(view, "signin.html", 429, next=target, expired=False, error=error, email=email)
         response.headers.update(exc.headers or {})
         return response
-    users = UserRepository(view.conn)
-    user = users.authenticate_password(email, password) if email and password else None
-    if user is None:
-        if email:
-            record_failure(redis, email)
+    except Unauthorized:
         error = "That email and password do not match an account. Check them and try again."
         return _anonymous_form(view, "signin.html", 200, next=target, expired=False, error=error, email=email)
-    clear_failures(redis, email)
-    return _signed_in(view, users.issue_token(user), target)
+    return _signed_in(view, finish_signin(view, user, method="password", kind="browser"), target)
 
 
 @page("/register", methods=("GET", "POST"), auth=False)
@@ -76,7 +71,7 @@ def register(view: View) -> Response:
     except Conflict:
         error = "An account with this email already exists. Sign in instead."
         return _anonymous_form(view, "register.html", error=error, email=email, full_name=full_name)
-    return _signed_in(view, users.issue_token(user), "/")
+    return _signed_in(view, finish_signin(view, user, method="register", kind="browser"), "/")
 
 
 @page("/signout", methods=("POST",), auth=False)
