@@ -60,7 +60,7 @@ class LdapDirectory(BaseModel):
     link_by_email: bool = True  # the directory's address counts as verified: the organisation vouches for it
     password_signin_for_directory_users: bool = True  # false: a linked account's local password stops working
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
-    timeout_seconds: float = Field(default=10.0, gt=0, le=300)  # each answer from the server
+    timeout_seconds: int = Field(default=10, ge=1, le=300)  # each answer from the server (whole seconds: ldap3)
 
     @field_validator("url")
     @classmethod
