@@ -136,6 +136,7 @@ def test_the_api_creates_the_account_from_the_directory_with_its_groups_and_role
 
 def test_the_sign_in_page_signs_in_a_directory_user(client: Any, fresh_url: str) -> None:
     form = client.get("/signin")
+    assert "Email or user name" in form.text and 'name="email" type="text"' in form.text, "a user name is typed"
     fields = {"csrf": csrf_in(form.text), "email": "layla", "password": LAYLA.password, "next": "/"}
     done = client.post("/signin", data=fields, follow_redirects=False)
     assert done.status_code == 303, done.text
