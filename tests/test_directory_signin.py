@@ -324,11 +324,15 @@ def test_no_account_is_made_when_the_rules_say_so(app_settings: Settings, fresh_
     with app_with(app_settings, corp(directory, create_accounts=False)) as client:
         refused = token(client, "zoe", ZOE.password)
         assert refused.status_code == 403 and "ask an administrator" in refused.json()["detail"]
+        form = client.get("/signin")
+        fields = {"csrf": csrf_in(form.text), "email": "zoe", "password": ZOE.password, "next": "/"}
+        page = client.post("/signin", data=fields, follow_redirects=False)
+        assert page.status_code == 403 and "ask an administrator" in page.text and 'name="password"' in page.text
     with app_with(app_settings, corp(directory)) as client:
         no_mail = token(client, "nomail", NOMAIL.password)
         assert no_mail.status_code == 403 and "e-mail address" in no_mail.json()["detail"]
     assert user_count(fresh_url) == 0
-    assert [(a, o) for a, o, _ in audit_rows(fresh_url)] == [("signin.ldap", "refused")] * 2
+    assert [(a, o) for a, o, _ in audit_rows(fresh_url)] == [("signin.ldap", "refused")] * 3
 
 
 @pytest.mark.same_on_every_server

@@ -19,7 +19,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from starlette.requests import Request
 
-from repo.errors import Conflict, Invalid
+from repo.errors import Conflict, Forbidden, Invalid
 from repo.users import User, UserRepository
 from web import directory_signin
 from web.endpoint import Ctx, Router, bearer_token, read_body, refuse_nul, request_token
@@ -152,7 +152,7 @@ TOKEN_OPENAPI = {
     response=TokenOut,
     auth=False,
     openapi=TOKEN_OPENAPI,
-    raises=(Unauthorized, TooManyRequests, ServiceUnavailable),
+    raises=(Unauthorized, TooManyRequests, ServiceUnavailable, Forbidden),  # 503, 403: directory sign-in
 )
 def token(ctx: Ctx, body: TokenIn) -> TokenOut:
     """Exchange email and password for a bearer token."""
