@@ -54,7 +54,8 @@ KENJI = Person("kenji", "山田 健二", "kenji@example.org", "秘密のパス�
 LAYLA = Person("layla", "ليلى حداد", "layla@example.org", "كلمة السر 1")
 ANN = Person("ann", "Ann Example", "ann@example.org", "ann's directory password")
 NOMAIL = Person("nomail", "Nobody Mailable", None, "no mail here 1")
-PEOPLE_LIST = (ZOE, KENJI, LAYLA, ANN, NOMAIL)
+JUERGEN = Person("jürgen", "Jürgen Groß", "juergen@example.org", "Grüße 🎻 1")  # a user name beyond ASCII
+PEOPLE_LIST = (ZOE, KENJI, LAYLA, ANN, NOMAIL, JUERGEN)
 # group cn -> its members at the start
 GROUP_MEMBERS = {
     "transcribers": (ZOE, KENJI, ANN),

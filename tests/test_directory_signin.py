@@ -20,6 +20,7 @@ from tests.ldap_server import (
     ANN,
     GROUP_MEMBERS,
     GROUPS,
+    JUERGEN,
     KENJI,
     LAYLA,
     NOMAIL,
@@ -118,6 +119,8 @@ def test_the_api_creates_the_account_from_the_directory_with_its_groups_and_role
     assert (zoe["email"], zoe["full_name"], zoe["role"]) == ("zoe@example.org", "Zoë Müller", "admin")
     kenji = me(client, token(client, "kenji@example.org", KENJI.password))  # the address is a name too
     assert (kenji["full_name"], kenji["role"]) == ("山田 健二", "user")
+    juergen = me(client, token(client, "jürgen", JUERGEN.password))
+    assert (juergen["email"], juergen["full_name"]) == ("juergen@example.org", "Jürgen Groß")
     assert groups_of(fresh_url, "zoe@example.org") == [(TRANSCRIBERS, "ldap:corp")]
     assert groups_of(fresh_url, "kenji@example.org") == [(TRANSCRIBERS, "ldap:corp")]
     with psycopg.connect(fresh_url) as conn:
@@ -129,7 +132,7 @@ def test_the_api_creates_the_account_from_the_directory_with_its_groups_and_role
     assert methods == [("ldap:corp", "api")]
     assert identity is not None and len(identity[0]) == 36, "the entry's entryUUID, which survives a rename"
     successes = [r for r in audit_rows(fresh_url) if r[0] == "signin.ldap"]
-    assert [(o, d["provider"], d["via"]) for _, o, d in successes] == [("success", "corp", "api")] * 2
+    assert [(o, d["provider"], d["via"]) for _, o, d in successes] == [("success", "corp", "api")] * 3
     again = me(client, token(client, "zoe", ZOE.password))
     assert again["uuid"] == zoe["uuid"], "the second sign-in finds the linked account"
 
@@ -245,7 +248,7 @@ def test_an_ldap_injection_in_the_name_matches_nobody(
         ldap3.Server(directory.ldap_url, get_info=ldap3.NONE), SERVICE_DN, SERVICE_PASSWORD, auto_bind=True
     )
     service.search(PEOPLE, "(|(uid=*)(mail=*))", attributes=["uid"])
-    assert len(service.entries) == 5
+    assert len(service.entries) == 6
     service.unbind()
     for password in (ZOE.password, KENJI.password, "*"):
         refused = token(client, injection, password)

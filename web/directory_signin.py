@@ -49,9 +49,9 @@ class Route:
 
 def route(ctx: Ctx, username: str) -> Route:
     directories = tuple(ctx.services.settings.opentr_ldap_providers)
-    if not directories:
+    if not directories or not username.strip():  # no name: nothing to ask a directory about
         return Route((), None)
-    account = password_account(ctx.conn, username) if username.strip() else None
+    account = password_account(ctx.conn, username)
     if account is not None and account.has_password and not account.directories:
         return Route((), account)
     return Route(directories, account)
