@@ -4,7 +4,9 @@ made, linked and grouped by what the directory says, TLS verified, injections an
 from __future__ import annotations
 
 import contextlib
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -399,3 +401,27 @@ def test_a_good_directory_setting_is_read_with_its_defaults(monkeypatch: pytest.
     )
     assert read.create_accounts and read.link_by_email and read.password_signin_for_directory_users
     assert "s3cret" not in repr(read), "the service account's password stays out of logs"
+
+
+def test_a_refused_service_account_or_a_silent_server_is_a_503(
+    app_settings: Settings, fresh_url: str, directory: Directory
+) -> None:
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # accepts connections, never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    broken = (
+        corp(directory, bind_password="not the service password"),
+        corp(directory, url=f"ldap://127.0.0.1:{silent.getsockname()[1]}", start_tls=False, timeout_seconds=1),
+    )
+    try:
+        for config in broken:
+            with app_with(app_settings, config) as client:
+                started = time.monotonic()
+                refused = token(client, "zoe", ZOE.password)
+                assert refused.status_code == 503 and "unavailable" in refused.json()["detail"]
+                assert time.monotonic() - started < 10, "the timeout bounds the wait"
+    finally:
+        silent.close()
+    errors = [d["error"] for _, _, d in audit_rows(fresh_url)]
+    assert len(errors) == 2 and "the service account was refused" in errors[0] and errors[1]
+    assert user_count(fresh_url) == 0
