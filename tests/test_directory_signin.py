@@ -4,6 +4,7 @@ made, linked and grouped by what the directory says, TLS verified, injections an
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import tempfile
 import time
@@ -46,8 +47,10 @@ INJECTIONS = ["*)(uid=*))(|(uid=*", "*", "zoe)(|(uid=*", "*)(mail=*"]
 
 @pytest.fixture(scope="module")
 def directory() -> Iterator[Directory]:
-    with running_directory(Path(tempfile.mkdtemp(prefix="opentr-test-slapd-")) / "slapd") as running:
+    home = Path(tempfile.mkdtemp(prefix="opentr-test-slapd-"))
+    with running_directory(home / "slapd") as running:
         yield running
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def corp(directory: Directory, **overrides: Any) -> LdapDirectory:
