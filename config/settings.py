@@ -5,14 +5,16 @@ refused by `load_settings`, and the command exits 2 with that line."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from config.directories import LdapDirectory, unique_names
 from outbound import addresses
 
 
@@ -134,6 +136,27 @@ class Settings(BaseSettings):
     opentr_diarization_embedding_model: Path | None = None  # default: <models dir>/diarization/embedding.onnx
     opentr_diarization_threshold: float = Field(default=0.5, gt=0, lt=2)  # cosine distance: one speaker below it
     opentr_diarization_block_seconds: float = Field(default=600.0, ge=1, le=86400)
+    # Directory sign-in (web/directory_signin.py): a JSON list of directories (config/directories.py), tried in
+    # order for a name that is not a local password account; empty: passwords only.
+    opentr_ldap_providers: Annotated[list[LdapDirectory], NoDecode] = Field(default_factory=list)
+
+    @field_validator("opentr_ldap_providers", mode="before")
+    @classmethod
+    def _ldap_json(cls, value: Any) -> Any:
+        """JSON from the environment, read here so a malformed value is a line naming the setting."""
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else []
+            except ValueError as exc:
+                raise ValueError(f"not valid JSON ({exc})") from None
+            if not isinstance(value, list):
+                raise ValueError("expected a JSON list of directories")
+        return value
+
+    @field_validator("opentr_ldap_providers")
+    @classmethod
+    def _ldap_names(cls, value: list[LdapDirectory]) -> list[LdapDirectory]:
+        return unique_names(value)
 
     @field_validator("database_url", "database_direct_url")
     @classmethod
@@ -272,7 +295,8 @@ def load_settings() -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
         name = ENV_NAMES.get(field, field.upper())
-        raise ConfigError(f"{name}: {first['msg']}") from None
+        inside = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"][1:])
+        raise ConfigError(f"{name}{inside}: {first['msg']}") from None
     if settings.db_pool_min > settings.db_pool_max:
         raise ConfigError("DB_POOL_MIN: must not exceed DB_POOL_MAX")
     if settings.is_production and not settings.opentr_secret_key:
