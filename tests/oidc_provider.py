@@ -150,7 +150,7 @@ class OidcTestProvider:
         return self.keys[-1]
 
     def jwks(self) -> dict[str, Any]:
-        return KeySet(list(self.keys)).as_dict(private=False)  # type: ignore[arg-type]
+        return dict(KeySet(list(self.keys)).as_dict(private=False))
 
     # --- Authlib's server -------------------------------------------------------------------------------------------
 
@@ -233,7 +233,9 @@ class OidcTestProvider:
         server.register_token_generator("default", self._bearer)
         return server
 
-    def _bearer(self, grant_type: str, client: _Client, user: Any = None, scope: str | None = None, **_: Any) -> dict:
+    def _bearer(
+        self, grant_type: str, client: _Client, user: Any = None, scope: str | None = None, **_: Any
+    ) -> dict[str, Any]:
         return {"token_type": "Bearer", "access_token": secrets.token_urlsafe(24), "expires_in": 3600, "scope": scope}
 
     # --- HTTP -------------------------------------------------------------------------------------------------------
@@ -273,11 +275,13 @@ class OidcTestProvider:
                 grant = self.server.get_consent_grant(oauth, end_user=dict(self.user))
             except OAuth2Error as error:
                 return PlainTextResponse(f"{error.error}: {error.description}", status_code=400)
-            return self.server.create_authorization_response(oauth, grant_user=dict(self.user), grant=grant)
+            answer: Response = self.server.create_authorization_response(oauth, grant_user=dict(self.user), grant=grant)
+            return answer
 
         async def token(request: Request) -> Response:
             self.token_hits += 1
-            return self.server.create_token_response(_Request(request, await request.body()))
+            answer: Response = self.server.create_token_response(_Request(request, await request.body()))
+            return answer
 
         async def userinfo(request: Request) -> Response:
             bearer = request.headers.get("authorization", "").removeprefix("Bearer ")

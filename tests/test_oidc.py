@@ -67,7 +67,8 @@ def to_provider(client: TestClient, name: str = "corp", next_path: str = "/") ->
     return answer
 
 
-def sign_in(client: TestClient, name: str = "corp", next_path: str = "/") -> httpx.Response:
+def sign_in(client: TestClient, name: str = "corp", next_path: str = "/") -> Any:
+    """Our callback's answer (a TestClient response)."""
     back = to_provider(client, name, next_path).headers["location"]
     assert back.startswith(f"http://testserver/signin/oidc/{name}/callback?")
     return client.get(back, follow_redirects=False)
@@ -166,7 +167,7 @@ def test_an_unverified_email_links_nothing(app: TestClient, op: OidcTestProvider
     op.user = {"sub": "attacker", "email": "victim@example.org", "email_verified": False}
     refused = sign_in(app)
     assert refused.status_code == 403
-    assert "an account with this e-mail address exists" in refused.text
+    assert "account with this e-mail address exists" in refused.text
     assert "opentr_session" not in refused.cookies
     assert db_rows(fresh_url, "SELECT count(*) FROM user_identities") == [(0,)]
     assert refusals(fresh_url) == [("refused", "no account")]
@@ -219,14 +220,15 @@ def test_a_bad_id_token_is_refused_and_audited(
     now = int(time.time())
     if forgery == "other key, real kid":
         op.sign_with = new_key(str(op.signing_key.kid))
-    op.tamper = {
+    tampers: dict[str, dict[str, Any]] = {
         "other key, real kid": {},
         "expired": {"iat": now - 7200, "exp": now - 3600},
         "audience": {"aud": ["someone-else"]},
         "issuer": {"iss": "http://127.0.0.1:1/evil"},
         "nonce": {"nonce": "not-the-one-we-sent"},
         "azp": {"aud": ["opentr", "someone-else"], "azp": "someone-else"},
-    }[forgery]
+    }
+    op.tamper = tampers[forgery]
     refused = sign_in(app)
     assert refused.status_code == 400
     assert words in refused.text
@@ -329,8 +331,10 @@ def test_signing_out_ends_the_providers_session_too(app: TestClient, op: OidcTes
 
 def test_a_bad_provider_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("OPENTR_HOME", str(tmp_path))
-    monkeypatch.setenv("OPENTR_OIDC_PROVIDERS", '[{"name": "Bad Name!", "label": "x", "issuer": "https://a.example", '
-                       '"client_id": "c", "client_secret": "s"}]')
+    monkeypatch.setenv(
+        "OPENTR_OIDC_PROVIDERS",
+        '[{"name": "Bad Name!", "label": "x", "issuer": "https://a.example", "client_id": "c", "client_secret": "s"}]',
+    )
     with pytest.raises(ConfigError, match=r"^OPENTR_OIDC_PROVIDERS: 0\.name: "):
         load_settings()
     monkeypatch.setenv("OPENTR_OIDC_PROVIDERS", "not json")

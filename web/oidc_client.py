@@ -40,6 +40,13 @@ from joserfc.jwk import KeySet
 from config.settings import OidcProvider
 from web.errors import ApiError, ServiceUnavailable
 
+try:  # Authlib's OAuth2Client runs on httpx2 when it is installed, on httpx otherwise: its errors are either's
+    from httpx2 import HTTPError as _ClientHTTPError
+
+    CLIENT_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, _ClientHTTPError, ValueError)
+except ImportError:  # pragma: no cover - depends on what Authlib pulled in
+    CLIENT_ERRORS = (httpx.HTTPError, ValueError)
+
 METADATA_TTL = 3600.0  # seconds discovery and keys are trusted before being read again
 JWKS_REFETCH_SECONDS = 60.0  # the least time between two key fetches caused by an unknown `kid`
 LEEWAY_SECONDS = 60  # clock skew allowed on exp / iat
@@ -212,13 +219,16 @@ class OidcClient:
         with self._oauth(redirect_uri) as client:
             try:
                 token = client.fetch_token(
-                    self.metadata().token_endpoint, code=code, code_verifier=code_verifier, grant_type="authorization_code"
+                    self.metadata().token_endpoint,
+                    code=code,
+                    code_verifier=code_verifier,
+                    grant_type="authorization_code",
                 )
             except OAuthError as exc:
                 raise OidcRefused(
                     "code refused", f"{self.provider.label} refused the sign-in code ({exc.error}); sign in again"
                 ) from None
-            except (httpx.HTTPError, ValueError) as exc:
+            except CLIENT_ERRORS as exc:
                 raise ProviderDown(self.provider, f"token: {type(exc).__name__}") from exc
         if not isinstance(token.get("id_token"), str):
             raise OidcRefused("no id token", f"{self.provider.label} sent no ID token; is the openid scope allowed?")

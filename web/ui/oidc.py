@@ -43,7 +43,9 @@ def client_for(ctx: Ctx, provider: OidcProvider) -> OidcClient:
 
 def buttons(ctx: Ctx) -> list[dict[str, str]]:
     """The sign-in page's "Sign in with …" buttons."""
-    return [{"label": p.label, "href": oidc_flow.start_path(p.name)} for p in ctx.services.settings.opentr_oidc_providers]
+    return [
+        {"label": p.label, "href": oidc_flow.start_path(p.name)} for p in ctx.services.settings.opentr_oidc_providers
+    ]
 
 
 def _callback_url(view: View, provider: OidcProvider) -> str:
@@ -80,9 +82,11 @@ def callback(view: View) -> Response:
     method = f"oidc:{provider.name}"
     try:
         return _sign_in(view, provider)
-    except (OidcRefused, ProviderDown) as exc:
-        outcome = "failure" if isinstance(exc, ProviderDown) else "refused"
-        signin_refused(view, method, reason=exc.reason, outcome=outcome)
+    except ProviderDown as exc:
+        signin_refused(view, method, reason=exc.reason, outcome="failure")
+        raise
+    except OidcRefused as exc:
+        signin_refused(view, method, reason=exc.reason, outcome="refused")
         raise
     except (NoAccount, InactiveAccount) as exc:
         reason = "no account" if isinstance(exc, NoAccount) else "account deactivated"
@@ -142,7 +146,9 @@ def _groups(value: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _profile(provider: OidcProvider, claims: dict[str, Any], client: OidcClient, tokens: dict[str, Any]) -> ExternalProfile:
+def _profile(
+    provider: OidcProvider, claims: dict[str, Any], client: OidcClient, tokens: dict[str, Any]
+) -> ExternalProfile:
     """The person as the ID token describes them; what it lacks (e-mail, groups) from the userinfo endpoint, whose
     answer counts only when it is about the same subject (Core §5.3.2)."""
     found = dict(claims)
