@@ -9,6 +9,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
@@ -337,6 +338,10 @@ def load_settings() -> Settings:
         raise ConfigError("DB_POOL_MIN: must not exceed DB_POOL_MAX")
     if settings.is_production and not settings.opentr_secret_key:
         raise ConfigError("OPENTR_SECRET_KEY: required when OPENTR_ENV=production")
+    for provider in settings.opentr_oidc_providers:  # an ID token's keys and a client secret never cross in clear
+        loopback = urlsplit(provider.issuer).hostname in ("127.0.0.1", "localhost", "::1")
+        if settings.is_production and provider.issuer.startswith("http://") and not loopback:
+            raise ConfigError(f"OPENTR_OIDC_PROVIDERS: {provider.name}: the issuer must be https:// in production")
     # Settings that only fail together, and only later (every job, every upload), fail the start instead.
     if settings.opentr_asr_engine == "openai" and not settings.opentr_asr_remote_url:
         raise ConfigError("OPENTR_ASR_REMOTE_URL: required when OPENTR_ASR_ENGINE=openai")

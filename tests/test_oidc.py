@@ -5,6 +5,7 @@ refused with a clear 4xx page and a `signin.oidc` row on the audit trail."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -303,14 +304,22 @@ def test_a_deactivated_account_is_refused(app: TestClient, op: OidcTestProvider,
     assert refusals(fresh_url) == [("refused", "account deactivated")]
 
 
-def test_a_provider_that_is_down_is_a_503_naming_it(app_settings: Settings, fresh_url: str) -> None:
+def test_a_provider_that_is_down_or_silent_is_a_503_naming_it(app_settings: Settings, fresh_url: str) -> None:
     with OidcTestProvider() as gone:
         entry = gone.settings_entry("gone", "Gone Provider ☁")
-    with app_with(app_settings.model_copy(update={"opentr_oidc_timeout_seconds": 2}), entry) as client:
-        down = client.get("/signin/oidc/gone", follow_redirects=False)
-        assert down.status_code == 503
-        assert "Gone Provider ☁ is not answering" in down.text
-        assert client.get("/signin/oidc/nobody", follow_redirects=False).status_code == 404
+    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        hung = {**entry, "name": "hung", "label": "Hung IdP", "issuer": f"http://127.0.0.1:{silent.getsockname()[1]}"}
+        with app_with(app_settings.model_copy(update={"opentr_oidc_timeout_seconds": 1}), entry, hung) as client:
+            down = client.get("/signin/oidc/gone", follow_redirects=False)
+            assert down.status_code == 503
+            assert "Gone Provider ☁ is not answering" in down.text
+            began = time.monotonic()
+            silence = client.get("/signin/oidc/hung", follow_redirects=False)
+            assert silence.status_code == 503 and "Hung IdP is not answering" in silence.text
+            assert time.monotonic() - began < 5
+            assert client.get("/signin/oidc/nobody", follow_redirects=False).status_code == 404
 
 
 def test_signing_out_ends_the_providers_session_too(app: TestClient, op: OidcTestProvider) -> None:
