@@ -67,14 +67,6 @@ def start(view: View) -> Response:
     return response
 
 
-class _Refusal(OidcRefused):
-    status = 400
-
-
-class _Forbidden(OidcRefused):
-    status = 403
-
-
 @page("/signin/oidc/{name}/callback", auth=False, in_transaction=False)
 def callback(view: View) -> Response:
     """The provider's return: sign in, or say why not."""
@@ -96,27 +88,27 @@ def callback(view: View) -> Response:
 
 def _sign_in(view: View, provider: OidcProvider) -> Response:
     label = provider.label
-    error = view.query("error")
-    if error:  # the provider's own refusal (the person said no, or the client is not allowed)
-        said = view.query("error_description") or error
-        raise _Refusal(f"provider error: {error}"[:200], f"{label} did not sign you in: {said[:300]}")
     state = view.query("state")
     if not state:
-        raise _Refusal("missing state", "this sign-in has no state; start again from the sign-in page")
+        raise OidcRefused("missing state", "this sign-in has no state; start again from the sign-in page")
     if not oidc_flow.bound_here(view.request, state):
-        raise _Refusal(
+        raise OidcRefused(
             "state from another browser",
             "this sign-in was not started in this browser (state mismatch); start again from the sign-in page",
         )
     pending = oidc_flow.take(view, state)
     if pending is None or pending.provider != provider.name:
-        raise _Refusal(
+        raise OidcRefused(
             "unknown or used state",
             "this sign-in has expired or was already used (state); start again from the sign-in page",
         )
+    error = view.query("error")
+    if error:  # the provider's own refusal (the person said no, the client is not allowed), for this sign-in only
+        said = view.query("error_description") or error
+        raise OidcRefused(f"provider error: {error}"[:200], f"{label} did not sign you in: {said[:300]}")
     code = view.query("code")
     if not code:
-        raise _Refusal("missing code", f"{label} sent no sign-in code; start again from the sign-in page")
+        raise OidcRefused("missing code", f"{label} sent no sign-in code; start again from the sign-in page")
     client = client_for(view, provider)
     tokens = client.exchange_code(code, pending.redirect_uri, pending.code_verifier)
     claims = client.validate_id_token(tokens["id_token"], nonce=pending.nonce)
