@@ -46,6 +46,7 @@ class _Client(ClientMixin):  # type: ignore[misc]
     client_secret: str
     redirect_uris: list[str] = field(default_factory=list)  # empty: any loopback/testserver callback
     client_metadata: dict[str, Any] = field(default_factory=dict)
+    provider: Any = None  # the OidcTestProvider: which ways of sending the secret it takes now
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -63,7 +64,7 @@ class _Client(ClientMixin):  # type: ignore[misc]
         return secrets.compare_digest(client_secret, self.client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method in ("client_secret_basic", "client_secret_post")
+        return method in self.provider.auth_methods
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code"
@@ -121,7 +122,7 @@ class _Request(OAuth2Request):  # type: ignore[misc]
 
 class OidcTestProvider:
     def __init__(self, client_id: str = "opentr", client_secret: str = "s3cret-for-tests") -> None:
-        self.client = _Client(client_id, client_secret)
+        self.client = _Client(client_id, client_secret, provider=self)
         self.keys: list[RSAKey] = [new_key()]
         self.user: dict[str, Any] = {"sub": "user-1", "email": "sso@example.org", "email_verified": True}
         self.tamper: dict[str, Any] = {}  # claims forced into the next ID tokens
@@ -132,6 +133,8 @@ class OidcTestProvider:
         self.token_hits = 0
         self.ended: list[dict[str, Any]] = []
         self.deny: str | None = None  # an error for the authorization endpoint to answer
+        self.userinfo_only: set[str] = set()  # claims left out of the ID token, given by the userinfo endpoint only
+        self.auth_methods: list[str] = ["client_secret_basic", "client_secret_post"]  # how the secret may come
         self.port = _free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.server = self._authorization_server()
@@ -216,7 +219,8 @@ class OidcTestProvider:
                 return {"iss": provider.issuer, "aud": [client.client_id]}
 
             def generate_user_info(self, user: dict[str, Any], scope: str) -> dict[str, Any]:
-                return {**user, **provider.tamper}  # applied last: a test's tampering wins
+                claims = {k: v for k, v in user.items() if k not in provider.userinfo_only}
+                return {**claims, **provider.tamper}  # applied last: a test's tampering wins
 
         class EndSession(EndSessionEndpoint):  # type: ignore[misc]
             def get_server_jwks(self) -> dict[str, Any]:
@@ -252,7 +256,7 @@ class OidcTestProvider:
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "scopes_supported": ["openid", "email", "profile", "groups"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported": list(self.auth_methods),
             "code_challenge_methods_supported": ["S256"],
             "grant_types_supported": ["authorization_code"],
         }

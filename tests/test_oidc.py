@@ -5,6 +5,7 @@ refused with a clear 4xx page and a `signin.oidc` row on the audit trail."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -152,6 +153,17 @@ def test_groups_claim_maps_to_groups_and_admin_and_follows_the_provider(
     assert sign_in(app).status_code == 303
     assert me(app)["role"] == "user"
     assert groups_of(fresh_url, email) == {"Operations": "oidc:corp", "Hand-picked Ä": None}
+
+
+def test_userinfo_fills_what_the_id_token_lacks_and_the_secret_goes_as_discovery_allows(
+    app: TestClient, op: OidcTestProvider, fresh_url: str
+) -> None:
+    op.auth_methods = ["client_secret_post"]  # this provider takes the secret in the form only
+    op.userinfo_only = {"email", "email_verified", "groups"}
+    op.user = {"sub": "ui-1", "email": "quiet@example.org", "email_verified": True, "groups": ["eng"], "name": "Jürgen"}
+    assert sign_in(app).status_code == 303
+    assert me(app)["email"] == "quiet@example.org"
+    assert groups_of(fresh_url, "quiet@example.org") == {"Engineering": "oidc:corp"}
 
 
 def test_a_verified_email_links_the_existing_account(app: TestClient, op: OidcTestProvider, fresh_url: str) -> None:
@@ -347,5 +359,18 @@ def test_a_bad_provider_setting_names_the_variable(monkeypatch: pytest.MonkeyPat
     with pytest.raises(ConfigError, match=r"^OPENTR_OIDC_PROVIDERS: 0\.name: "):
         load_settings()
     monkeypatch.setenv("OPENTR_OIDC_PROVIDERS", "not json")
-    with pytest.raises(ConfigError, match=r"^OPENTR_OIDC_PROVIDERS: "):
+    with pytest.raises(ConfigError, match=r"^OPENTR_OIDC_PROVIDERS: not valid JSON$"):
+        load_settings()
+    one = {"name": "corp", "label": "Corp", "issuer": "http://id.example.org", "client_id": "c", "client_secret": "s"}
+    monkeypatch.setenv("OPENTR_OIDC_PROVIDERS", json.dumps([one, one]))
+    with pytest.raises(ConfigError, match=r"^OPENTR_OIDC_PROVIDERS: .*'corp' is used twice"):
+        load_settings()
+    monkeypatch.setenv("OPENTR_OIDC_PROVIDERS", json.dumps([{**one, "scopes": "email profile"}]))
+    with pytest.raises(ConfigError, match=r"^OPENTR_OIDC_PROVIDERS: 0\.scopes: .*must include openid"):
+        load_settings()
+    monkeypatch.setenv("OPENTR_OIDC_PROVIDERS", json.dumps([one]))
+    assert load_settings().opentr_oidc_providers[0].name == "corp"  # plain http is for development only:
+    monkeypatch.setenv("OPENTR_ENV", "production")
+    monkeypatch.setenv("OPENTR_SECRET_KEY", "k" * 40)
+    with pytest.raises(ConfigError, match=r"^OPENTR_OIDC_PROVIDERS: corp: the issuer must be https:// in production"):
         load_settings()

@@ -281,7 +281,7 @@ class OidcClient:
         except ClaimError as exc:
             raise OidcRefused("invalid id token", f"the ID token was refused: {exc.description}") from None
         audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-        if len(audiences) > 1 and claims.get("azp") != self.provider.client_id:
+        if (len(audiences) > 1 or "azp" in claims) and claims.get("azp") != self.provider.client_id:
             # Core §3.1.3.7 (4, 5): a token for several parties must name us as the one it was issued to.
             raise _claim_refusal("azp", label)
         if not isinstance(claims["sub"], str) or not claims["sub"]:
