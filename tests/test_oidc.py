@@ -184,6 +184,10 @@ def test_an_unverified_email_links_nothing(app: TestClient, op: OidcTestProvider
     assert "opentr_session" not in refused.cookies
     assert db_rows(fresh_url, "SELECT count(*) FROM user_identities") == [(0,)]
     assert refusals(fresh_url) == [("refused", "no account")]
+    trail = db_rows(fresh_url, "SELECT details FROM audit_log WHERE outcome = 'refused'")
+    assert trail == [
+        ({"reason": "no account", "username": "victim@example.org", "provider": "corp", "subject": "attacker"},)
+    ]
 
 
 def test_create_accounts_false_refuses_a_stranger(app_settings: Settings, op: OidcTestProvider, fresh_url: str) -> None:

@@ -80,10 +80,6 @@ def callback(view: View) -> Response:
     except OidcRefused as exc:
         signin_refused(view, method, reason=exc.reason, outcome="refused")
         raise
-    except (NoAccount, InactiveAccount) as exc:
-        reason = "no account" if isinstance(exc, NoAccount) else "account deactivated"
-        signin_refused(view, method, reason=reason, outcome="refused")
-        raise
 
 
 def _sign_in(view: View, provider: OidcProvider) -> Response:
@@ -119,10 +115,16 @@ def _sign_in(view: View, provider: OidcProvider) -> Response:
         group_map=provider.group_map,
         admin_groups=frozenset(provider.admin_groups),
     )
-    with view.services.db.transaction() as conn:
-        ctx = dataclasses.replace(view, connection=conn)
-        user = IdentityRepository(conn).sign_in(profile, rules)
-        token = finish_signin(ctx, user, method=f"oidc:{provider.name}", kind="browser")
+    method = f"oidc:{provider.name}"
+    try:
+        with view.services.db.transaction() as conn:
+            ctx = dataclasses.replace(view, connection=conn)
+            user = IdentityRepository(conn).sign_in(profile, rules)
+            token = finish_signin(ctx, user, method=method, kind="browser")
+    except (NoAccount, InactiveAccount) as exc:  # who it was, for the administrator who reads the trail
+        reason = "no account" if isinstance(exc, NoAccount) else "account deactivated"
+        signin_refused(view, method, username=profile.email, reason=reason, outcome="refused", subject=profile.subject)
+        raise
     oidc_flow.remember_for_signout(view, token, provider.name, tokens["id_token"])
     response = view.redirect(local_next(pending.next, "/"))
     sessions.start(response, view.request, token)
