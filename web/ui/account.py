@@ -12,12 +12,14 @@ from web import sessions
 from web.auth import RegisterIn, password_signin
 from web.errors import ServiceUnavailable, TooManyRequests, Unauthorized, problem_of
 from web.signin import finish_signin
+from web.ui import oidc
 from web.ui.render import View, local_next, page, sentence_of
 
 
 def _anonymous_form(view: View, template: str, status: int = 200, **context: object) -> Response:
     nonce = sessions.pre_session_nonce(view.request)
-    response = view.render(template, status, form_csrf=sessions.csrf_token(view.request, nonce), **context)
+    form_csrf = sessions.csrf_token(view.request, nonce)
+    response = view.render(template, status, form_csrf=form_csrf, providers=oidc.buttons(view), **context)
     sessions.keep_pre_session(response, view.request, nonce)
     return response
 
@@ -81,9 +83,11 @@ def register(view: View) -> Response:
 @page("/signout", methods=("POST",), auth=False)
 def signout(view: View) -> Response:
     token = sessions.session_token(view.request)
+    provider_signout = None
     if token:
         UserRepository(view.conn).revoke_token(token)
-    response = view.redirect("/signin")
+        provider_signout = oidc.provider_signout_url(view, token)  # a session from a provider ends there too
+    response = view.redirect(provider_signout or "/signin")
     sessions.end(response)
     return response
 
