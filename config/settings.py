@@ -199,6 +199,7 @@ class Settings(BaseSettings):
     @classmethod
     def _ldap_names(cls, value: list[LdapDirectory]) -> list[LdapDirectory]:
         return unique_names(value)
+
     # Single sign-on: a JSON list of OpenID providers (OidcProvider above); each gets a button on the sign-in page.
     opentr_oidc_providers: list[OidcProvider] = Field(default_factory=list)
     opentr_oidc_timeout_seconds: float = Field(default=10.0, gt=0, le=120)  # each request to a provider
