@@ -26,6 +26,7 @@ from web.ui import (
     groups,
     library,
     media,
+    my_data,
     notifications,
     public,
     search,
@@ -76,6 +77,7 @@ MODULES = (
     speakers,
     notifications,
     settings,
+    my_data,
     admin,
 )
 
