@@ -19,7 +19,6 @@ from credentials import passwords
 from repo import statements as s
 from repo.database import Connection, as_system
 from repo.errors import Conflict, NotFound
-from storage import layout
 
 NO_PASSWORD: Final = "!"  # what an account made by a sign-in elsewhere stores instead of a hash
 
@@ -77,7 +76,8 @@ class AccountRepository:
         return account
 
     def delete(self, account: Account) -> list[str]:
-        """Delete every row of `account` (locked by `lock`); returns the storage keys to remove after the commit.
+        """Delete every row of `account` (locked by `lock`); returns the storage keys to remove after the commit
+        (media files' companions are the caller's to add: storage/layout.py).
 
         Run as the system: the cascade reaches rows on other people's objects (shares to the person, their comments
         on others' files), which the person's own role may not touch; every statement names the person."""
@@ -92,10 +92,4 @@ class AccountRepository:
             _delete_shares_made(self.conn, user_id=account.id)
             if _delete_account(self.conn, user_id=account.id) != 1:
                 raise NotFound("account not found")
-        return stored_keys(keys)
-
-
-def stored_keys(keys: list[str]) -> list[str]:
-    """The keys and each media file's companions (sidecar, thumbnail), once each, in a stable order."""
-    out = dict.fromkeys(k for key in keys for k in (key, *layout.companions(key)))
-    return list(out)
+        return keys

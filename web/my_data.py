@@ -208,7 +208,8 @@ def delete_account(ctx: Ctx, password: str | None, email: str | None) -> None:
         _refused(ctx, "last active administrator")
         raise
     storage = ctx.services.storage
-    ctx.after_commit(lambda: remove_stored(storage, keys, user.id))
+    stored = list(dict.fromkeys(k for key in keys for k in (key, *layout.companions(key))))  # sidecars, thumbnails
+    ctx.after_commit(lambda: remove_stored(storage, stored, user.id))
 
 
 def _refused(ctx: Ctx, reason: str) -> None:
