@@ -355,8 +355,9 @@ def census(conninfo: str, user_id: int) -> Census:
         assert set(names) == set(GONE), f"classify table(s) {set(names) ^ set(GONE)} in GONE"
         for table in names:
             t = sql.Identifier(table)
+            gone_sql = sql.SQL(f"coalesce(({GONE[table]}), false)")  # a NULL reference is no match, not unknown
             row = conn.execute(
-                sql.SQL("SELECT count(*), count(*) FILTER (WHERE {}) FROM {}").format(sql.SQL(GONE[table]), t),
+                sql.SQL("SELECT count(*), count(*) FILTER (WHERE {}) FROM {}").format(gone_sql, t),
                 {"u": user_id},
             ).fetchone()
             assert row is not None
@@ -364,7 +365,7 @@ def census(conninfo: str, user_id: int) -> Census:
             dropped = sql.SQL(", ").join(sql.Literal(c) for c in NULLED.get(table, []))
             rows = conn.execute(
                 sql.SQL("SELECT (to_jsonb(x) - ARRAY[{}]::text[])::text FROM {} x WHERE NOT ({}) ORDER BY 1").format(
-                    dropped, t, sql.SQL(GONE[table])
+                    dropped, t, gone_sql
                 ),
                 {"u": user_id},
             ).fetchall()
@@ -377,7 +378,8 @@ def two_worlds(db: Database, storage: Path) -> tuple[World, World, dict[str, Pat
     and asks about the other's; their stored media, thumbnails and exports on disk. Returns the files on disk."""
     with db.acting_as_system(), db.transaction() as conn:
         first = _seed(conn)
-        conn.execute("UPDATE tags SET name = name || ' 1'")  # tag names are global and unique
+        conn.execute("UPDATE tags SET name = name || ' 1'")  # tag names are global and unique, and so are
+        conn.execute("UPDATE user_identities SET subject = subject || '-1'")  # a provider's subjects
         second = _seed(conn)
         a, b = first.a, second.a
         conn.execute(
@@ -397,6 +399,11 @@ def two_worlds(db: Database, storage: Path) -> tuple[World, World, dict[str, Pat
         conn.execute(
             "INSERT INTO group_members (group_id, user_id) SELECT id, %s FROM groups WHERE created_by = %s",
             [b.id, a.id],
+        )
+        conn.execute(  # what `opentr import` records of the rows it brought over
+            "INSERT INTO import_origins (source, source_table, source_key, target_id) VALUES "
+            "('opentranscribe', 'media_file', 'ü-1', %s), ('opentranscribe', 'media_file', 'ü-2', %s)",
+            [first.file_a, second.file_a],
         )
         for owner in (a, b):
             conn.execute(
