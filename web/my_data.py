@@ -33,7 +33,7 @@ from web.audit_trail import audit, record_apart
 from web.auth import check_not_locked, record_failure
 from web.content_disposition import header
 from web.endpoint import Ctx, Router
-from web.errors import Forbidden, TooManyRequests, Unprocessable
+from web.errors import Forbidden, TooManyRequests
 
 router = Router("my data")
 log = logging.getLogger("opentr.accounts")
@@ -169,7 +169,7 @@ def archive_response(ctx: Ctx, export: DataExport) -> Response:
     "/api/users/me",
     body=DeleteAccountIn,
     status=204,
-    raises=(Forbidden, TooManyRequests, LastAdministrator, Unprocessable),
+    raises=(Forbidden, TooManyRequests, Conflict),
 )
 def delete_me(ctx: Ctx, body: DeleteAccountIn) -> None:
     """Delete your account and everything of yours, for good (confirmed by your password; without one, your
@@ -189,7 +189,8 @@ def delete_account(ctx: Ctx, password: str | None, email: str | None) -> None:
     given = password if account.has_password else email
     if not given:
         what = "your current password" if account.has_password else "your e-mail address (this account has no password)"
-        raise Unprocessable(f"{field}: give {what} to delete your account", field)
+        # a rule between fields (both are optional in the body), as for a password change: 409, not a bad value
+        raise Conflict(f"{field}: give {what} to delete your account", field)
     if account.has_password:
         check_not_locked(redis, user.email)
     if not account.confirmed_by(password, email):
