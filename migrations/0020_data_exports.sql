@@ -24,6 +24,8 @@ CREATE TABLE data_exports (
 );
 CREATE INDEX data_exports_user_id_idx ON data_exports (user_id, created_at DESC, id DESC);
 CREATE INDEX data_exports_expires_at_idx ON data_exports (expires_at) WHERE status = 'ready';
+-- One being built per person at a time (repo/data_exports.py says so first, in words; this holds under races).
+CREATE UNIQUE INDEX data_exports_one_busy_key ON data_exports (user_id) WHERE status IN ('pending', 'processing');
 
 -- Personal, as notifications are: only its owner lists or downloads an export, administrators included.
 ALTER TABLE data_exports ENABLE ROW LEVEL SECURITY;

@@ -29,10 +29,11 @@ from credentials.passwords import hash_password
 from repo.database import Database
 from repo.my_data import OwnedFile
 from repo.rows import Actor
-from storage.backend import LocalStorage
+from storage.backend import LocalStorage, open_storage
 from tests import factories
 from tests.fuzz_support import private_redis
 from tests.test_row_security import World, _seed
+from tests.test_storage_s3 import _objects, s3_endpoint, s3_settings  # noqa: F401 (fixtures)
 from tests.web import register
 from workers.cleanup import cleanup
 from workers.data_export import BuildExport, ExportJob
@@ -66,6 +67,14 @@ def run_worker(settings: Settings) -> None:
         REDIS_URL=str(settings.redis_url),
         OPENTR_HOME=str(settings.opentr_home),
     )
+    if settings.opentr_storage_url:  # object storage, as the web process has it
+        secret = settings.opentr_s3_secret_key.get_secret_value() if settings.opentr_s3_secret_key else ""
+        env.update(
+            OPENTR_STORAGE_URL=settings.opentr_storage_url,
+            OPENTR_S3_ENDPOINT_URL=str(settings.opentr_s3_endpoint_url),
+            OPENTR_S3_ACCESS_KEY=str(settings.opentr_s3_access_key),
+            OPENTR_S3_SECRET_KEY=secret,
+        )
     done = subprocess.run(
         [sys.executable, "-m", "opentr_cli", "worker", "--burst"], env=env, text=True, capture_output=True, timeout=180
     )
@@ -267,6 +276,43 @@ def test_an_original_is_copied_into_the_zip_in_chunks_not_read_into_memory(tmp_p
     assert peak < 8 * 1024 * 1024, f"peak {peak} bytes"
     with zipfile.ZipFile(tmp_path / "out.zip") as archive:
         assert archive.getinfo(name).file_size == 256 * 1024 * 1024
+
+
+def test_through_object_storage_the_archive_is_built_served_and_removed_with_the_account(
+    s3_settings: Settings,  # noqa: F811 (the fixture imported above)
+    fresh_url: str,
+) -> None:
+    from starlette.testclient import TestClient
+
+    from web.app import create_app
+
+    with private_redis() as url:
+        settings = s3_settings.model_copy(update={"redis_url": url})
+        storage = open_storage(settings)
+        with TestClient(create_app(settings)) as api:
+            headers = register(api)
+            me, _ = owner_of(fresh_url, headers, api)
+            original = "تسجيل 🎧 ".encode() * 1000
+            with psycopg.connect(fresh_url, autocommit=True) as conn:
+                file_id, _ = factories.media_file(
+                    conn, me, filename=ARABIC, status="completed", file_size=len(original)
+                )
+                row = conn.execute("SELECT storage_path FROM media_files WHERE id = %s", [file_id]).fetchone()
+            assert row is not None
+            storage.put_bytes(row[0], original)
+            assert api.post("/api/users/me/export", headers=headers).status_code == 202
+            run_worker(settings)
+            [ready] = api.get("/api/users/me/exports", headers=headers).json()
+            assert ready["status"] == "ready", ready
+            mine = [key for key in _objects(settings) if key.startswith(f"{me.id}/")]
+            assert len(mine) == 2 and any(key.startswith(f"{me.id}/exports/") for key in mine)
+            response = api.get(ready["download_url"], headers=headers)
+            assert response.status_code == 200 and int(response.headers["content-length"]) == ready["size"]
+            assert zipfile.ZipFile(io.BytesIO(response.content)).read(f"media/{ARABIC}") == original
+
+            gone = api.request("DELETE", "/api/users/me", headers=headers, json={"password": PASSWORD})
+            assert gone.status_code == 204, gone.text
+            assert not [key for key in _objects(settings) if key.startswith(f"{me.id}/")]
 
 
 # --- delete my account -------------------------------------------------------------------------------------------
