@@ -583,3 +583,29 @@ def test_the_settings_page_requests_an_export_and_deletes_the_account(api: Any, 
     with psycopg.connect(fresh_url) as conn:
         assert conn.execute("SELECT count(*) FROM users WHERE email = 'seite@example.com'").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM data_exports").fetchone() == (0,)
+
+
+def test_an_export_whose_worker_died_ends_failed_and_its_owner_is_told(
+    db: Database, fresh_url: str, settings: Settings
+) -> None:
+    from jobs.data_exports import queue_export
+    from repo.data_exports import DataExportRepository
+    from repo.tasks import TaskRepository
+    from workers.liveness import open_lock_session
+    from workers.recovery import recover
+
+    with db.transaction() as conn:
+        owner = factories.user(conn)
+        export, queued = queue_export(conn, owner)
+        DataExportRepository(conn).start(export.id)  # claimed by a worker that then died
+        TaskRepository(conn).start(queued.task_id)
+    with open_lock_session(fresh_url, settings, "test-recovery") as locks:
+        report = recover(db, locks, None)
+    assert report.errors == 0
+    with db.transaction() as conn:
+        failed = DataExportRepository(conn).get_by_id(export.id)
+        task = conn.execute("SELECT status FROM tasks WHERE id = %s", [queued.task_id]).fetchone()
+        told = conn.execute("SELECT kind, title FROM notifications WHERE user_id = %s", [owner.id]).fetchall()
+    assert failed.status == "failed" and failed.error is not None and "request the export again" in failed.error
+    assert task == ("failed",)
+    assert told == [("error", "export of your data failed")]
