@@ -138,6 +138,7 @@ def _seed(conn: Connection) -> World:
         "INSERT INTO audit_log (actor_id, action, object_type, object_id) VALUES (%s, 'file.delete', 'file', 'x')",
         [a.id],
     )
+    conn.execute("INSERT INTO data_exports (user_id, status, error) VALUES (%s, 'failed', 'Speicher voll 💾')", [a.id])
     group = one("INSERT INTO groups (name, created_by) VALUES ('فريق', %s) RETURNING id", a.id)
     conn.execute("INSERT INTO group_members (group_id, user_id, role) VALUES (%s, %s, 'owner')", [group, a.id])
     conn.execute("INSERT INTO group_members (group_id, user_id) VALUES (%s, %s)", [group, c.id])

@@ -26,6 +26,7 @@ from web.ui import (
     groups,
     library,
     media,
+    my_data,
     notifications,
     oidc,
     public,
@@ -78,6 +79,7 @@ MODULES = (
     speakers,
     notifications,
     settings,
+    my_data,
     admin,
 )
 

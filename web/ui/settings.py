@@ -18,6 +18,7 @@ from web.auth import MeIn, update_account
 from web.choices import check_model
 from web.llm_configs import LlmConfigIn
 from web.prompts import PromptIn
+from web.ui.my_data import exports_of
 from web.ui.render import View, page
 
 THEMES = ("system", "light", "dark")
@@ -51,6 +52,7 @@ def settings(view: View) -> Response:
         prompts=PromptRepository(view.conn).list(actor),
         models=model_choices(view.services.settings),
         max_vocabulary=MAX_VOCABULARY_CHARS,
+        exports=exports_of(view),
     )
 
 
