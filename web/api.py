@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from web import (
     admin,
+    admin_audit,
     analytics,
     ask,
     auth,
@@ -34,7 +35,7 @@ from web import (
 )
 from web.endpoint import Endpoint
 
-ROUTERS = [health.router, auth.router, admin.router]
+ROUTERS = [health.router, auth.router, admin.router, admin_audit.router]
 ROUTERS += [processing.router, url_import.router, file_uploads.router, files.router, transcripts.router]
 ROUTERS += [exports.router, bulk.router, public_links.router]
 ROUTERS += [

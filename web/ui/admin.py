@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from repo.tags import TagRepository
 from repo.users import UserRepository
-from web.admin import UserUpdateIn, all_files_page
+from web.admin import UserUpdateIn, all_files_page, change_user, remove_user
 from web.ui.render import View, page
 
 
@@ -35,7 +35,7 @@ def edit_user(view: View) -> Response:
             "password": view.form.get("password") or None,
         }
     )
-    UserRepository(view.conn).admin_update(view.actor, view.uuid("uuid"), **body.model_dump())
+    change_user(view, view.uuid("uuid"), body)
     return view.redirect("/admin#users")
 
 
@@ -49,7 +49,7 @@ def delete_unused_tags(view: View) -> Response:
 def delete_user(view: View) -> Response:
     if view.user is not None and view.uuid("uuid") == view.user.uuid:
         return view.redirect("/admin")  # deleting yourself from here would lock you out mid-page
-    UserRepository(view.conn).delete(view.actor, view.uuid("uuid"))
+    remove_user(view, view.uuid("uuid"))
     return view.redirect("/admin")
 
 
