@@ -75,9 +75,7 @@ def stored_file(client: Any, conninfo: str, owner: Actor, data: bytes = b"RIFF-f
     return file_uuid
 
 
-def test_sharing_changing_and_revoking_each_leave_one_row_and_a_refusal_no_success(
-    client: Any, fresh_url: str
-) -> None:
+def test_sharing_changing_and_revoking_each_leave_one_row_and_a_refusal_no_success(client: Any, fresh_url: str) -> None:
     owner, owner_actor = signed_in(client, fresh_url)
     bea = register(client, "بيا@example.com")
     file_uuid = a_file(fresh_url, owner_actor)
@@ -113,7 +111,9 @@ def test_sharing_changing_and_revoking_each_leave_one_row_and_a_refusal_no_succe
     assert rows[2]["details"] == {"share": share} and rows[2]["object_id"] == file_uuid
 
     # Bea may not share the owner's file: 403, no success row; the refusal is on the trail, by her
-    client.post(f"/api/files/{file_uuid}/shares", headers=owner, json={"user_email": "بيا@example.com", "role": "editor"})
+    client.post(
+        f"/api/files/{file_uuid}/shares", headers=owner, json={"user_email": "بيا@example.com", "role": "editor"}
+    )
     refused = client.post(
         f"/api/files/{file_uuid}/shares", headers=bea, json={"user_email": email_of(client, owner), "role": "viewer"}
     )
@@ -195,9 +195,7 @@ def test_public_links_are_recorded_made_revoked_and_once_per_visit(client: Any, 
     assert len(trail(fresh_url, "public_link.use")) == 4
 
 
-def test_exports_and_media_downloads_are_recorded_but_not_each_range_of_the_player(
-    client: Any, fresh_url: str
-) -> None:
+def test_exports_and_media_downloads_are_recorded_but_not_each_range_of_the_player(client: Any, fresh_url: str) -> None:
     owner, actor = signed_in(client, fresh_url)
     file_uuid = stored_file(client, fresh_url, actor)
     second = stored_file(client, fresh_url, actor)
@@ -235,7 +233,9 @@ def test_deleting_files_one_or_in_bulk_is_recorded_per_file(client: Any, fresh_u
     (row,) = trail(fresh_url, "file.delete")
     assert (row["actor_id"], row["object_id"], row["outcome"], row["address"]) == (actor.id, one, "success", ADDRESS)
 
-    client.post(f"/api/files/{three}/shares", headers=owner, json={"user_email": "viewer@example.com", "role": "viewer"})
+    client.post(
+        f"/api/files/{three}/shares", headers=owner, json={"user_email": "viewer@example.com", "role": "viewer"}
+    )
     by_viewer = client.post("/api/files/bulk", headers=viewer, json={"action": "delete", "file_uuids": [three]})
     assert by_viewer.json()["counts"] == {"forbidden": 1}
     bulk = client.post("/api/files/bulk", headers=owner, json={"action": "delete", "file_uuids": [two, three]})
@@ -370,8 +370,9 @@ def test_settings_llm_configurations_prompts_and_group_members_are_recorded(clie
     friend_uuid = client.get("/api/users/me", headers=friend).json()["uuid"]
     added = client.post(f"/api/groups/{group}/members", headers=me, json={"email": "friend@example.com"})
     assert added.status_code == 201, added.text
-    assert client.put(f"/api/groups/{group}/members/{friend_uuid}", headers=me, json={"role": "owner"}).status_code == 200
-    assert client.delete(f"/api/groups/{group}/members/{friend_uuid}", headers=me).status_code == 204
+    member = f"/api/groups/{group}/members/{friend_uuid}"
+    assert client.put(member, headers=me, json={"role": "owner"}).status_code == 200
+    assert client.delete(member, headers=me).status_code == 204
     members = trail(fresh_url, "group.")
     assert [(r["action"], r["object_id"], r["details"]["member"]) for r in members] == [
         ("group.member_add", group, friend_uuid),
