@@ -114,7 +114,10 @@ def _actions(response: Any) -> list[str]:
 
 def test_filters_pages_and_who_it_was(client: Any, fresh_url: str, admin: dict[str, str]) -> None:
     kept = _seed(fresh_url)
-    get = lambda **params: client.get("/api/admin/audit", params=params, headers=admin)  # noqa: E731
+
+    def get(**params: Any) -> Any:
+        return client.get("/api/admin/audit", params=params, headers=admin)
+
     signin_rows = _actions(get(action="signin."))
     # newest first: the seeds in order, then the administrator's own sign-in (written by now: the newest)
     assert signin_rows == ["signin.password", "signin.password", "signin.oidc", "signin.password"]
