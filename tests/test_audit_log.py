@@ -20,7 +20,9 @@ import psycopg
 import pytest
 from psycopg import errors as pg
 
-from repo.audit import AuditLog
+from repo.audit import AuditFilter, AuditLog
+from repo.rows import Actor
+from tests import factories
 from tests.sharing_pages import become, join
 from tests.web import actor_of, make_admin, register
 
@@ -129,6 +131,9 @@ def test_filters_pages_and_who_it_was(client: Any, fresh_url: str, admin: dict[s
     assert mine[0]["actor"]["exists"] is True and mine[0]["address"] == "203.0.113.9"
     assert mine[0]["object_type"] == "file" and mine[0]["object_id"] == "obj-share.create"
     assert mine[0]["details"] == {"note": "share.create — 会議 🎧 اجتماع"}
+    # the administrator's own sign-in, the newest, came from TestClient's address "testclient": stored as unknown
+    assert (everything[0]["action"], everything[0]["actor"]["email"]) == ("signin.password", "admin@example.com")
+    assert everything[0]["address"] is None
     nobody = next(item for item in everything if item["outcome"] == "failure")
     assert nobody["actor"] == {"email": None, "uuid": None, "exists": False}
 
@@ -288,3 +293,22 @@ def test_the_admin_page_filters_pages_on_and_links_its_csv(client: Any, fresh_ur
     # a non-administrator's page is refused like the other admin pages
     join(client, fresh_url, "Pat", "pat@example.com")
     assert client.get("/admin/audit").status_code == 403
+
+
+def test_reading_goes_through_row_level_security(db: Any, fresh_url: str) -> None:
+    """The repository reads under the caller's role: an administrator sees every row, anyone else only their own
+    (the policy audit_log_read), nobody nothing, whatever the query's filters say."""
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        ann, bob = factories.user(conn, email=JAPANESE), factories.user(conn, email=ARABIC)
+        boss = factories.user(conn, admin=True)
+        _insert(conn, actor_id=ann.id, actor_email=JAPANESE, action="share.create")
+        _insert(conn, actor_id=bob.id, actor_email=ARABIC, action="file.delete")
+        _insert(conn, action="signin.password", outcome="failure")
+
+    def seen(actor: Actor | None) -> list[str]:
+        with db.acting(actor), db.transaction() as conn:
+            return [entry.action for entry in AuditLog(conn).search(AuditFilter())]
+
+    assert seen(Actor(boss.id, True)) == ["signin.password", "file.delete", "share.create"]
+    assert seen(ann) == ["share.create"]
+    assert seen(None) == []

@@ -350,6 +350,9 @@ def test_settings_llm_configurations_prompts_and_group_members_are_recorded(clie
         ("llm_config.delete", config),
     ]
     assert rows[1]["details"] == {"fields": [], "api_key_changed": True}
+    # written in the request's transaction: an update of no such configuration (404) rolls its row back
+    missing = client.put(f"/api/llm-configs/{secrets.token_hex(16)}", headers=me, json={"name": "x"})
+    assert missing.status_code == 404 and len(trail(fresh_url, "llm_config.")) == 3
     assert "sk-" not in str(rows)
 
     prompt = client.post(
