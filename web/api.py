@@ -35,7 +35,8 @@ from web import (
 )
 from web.endpoint import Endpoint
 
-ROUTERS = [health.router, auth.router, admin.router, admin_audit.router]
+ROUTERS = [health.router, auth.router, admin.router]
+ROUTERS += [admin_audit.router]
 ROUTERS += [processing.router, url_import.router, file_uploads.router, files.router, transcripts.router]
 ROUTERS += [exports.router, bulk.router, public_links.router]
 ROUTERS += [
