@@ -36,7 +36,6 @@ from web import (
 from web.endpoint import Endpoint
 
 ROUTERS = [health.router, auth.router, admin.router]
-ROUTERS += [admin_audit.router]
 ROUTERS += [processing.router, url_import.router, file_uploads.router, files.router, transcripts.router]
 ROUTERS += [exports.router, bulk.router, public_links.router]
 ROUTERS += [
@@ -53,6 +52,7 @@ ROUTERS += [
 
 ROUTERS += [settings.router, llm_configs.router, prompts.router, summaries.router, notifications.router, tasks.router]
 ROUTERS += [ask.router, questions.router]
+ROUTERS += [admin_audit.router]  # reading the audit trail (administrators)
 
 
 def all_endpoints() -> list[Endpoint]:
