@@ -49,6 +49,7 @@ OWN_SCOPE: dict[Key, str] = {
     ("POST", "/api/auth/register"): "creates an account",
     ("POST", "/api/auth/token"): "signs in",
     ("POST", "/api/auth/logout"): "revokes the token it carries",
+    ("GET", "/api/auth/providers"): "lists the configured sign-in providers, the same for everyone",
     ("GET", "/api/users/me"): "the caller",
     ("PUT", "/api/users/me"): "the caller",
     ("GET", "/api/files/management/stuck"): "the caller's files",
@@ -102,6 +103,7 @@ PUBLIC: set[Key] = {
     ("GET", "/api/health"),
     ("POST", "/api/auth/register"),
     ("POST", "/api/auth/token"),
+    ("GET", "/api/auth/providers"),
     *TOKEN_SCOPED,
 }
 

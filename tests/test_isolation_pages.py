@@ -82,6 +82,8 @@ PAGE_ELSEWHERE: dict[Key, str] = {
     ("POST", "/ask/questions/{uuid}/delete"): "the caller's own questions, never shared: tests/test_ui_ask.py",
     ("POST", "/admin/users/{uuid}"): "administrators only: tests/test_ui_settings.py",
     ("POST", "/admin/users/{uuid}/delete"): "administrators only: tests/test_ui_settings.py",
+    ("GET", "/signin/oidc/{name}"): "a configured sign-in provider, nobody's object: tests/test_oidc.py",
+    ("GET", "/signin/oidc/{name}/callback"): "a provider's return to this browser's sign-in: tests/test_oidc.py",
 }
 # A path parameter's value, by name: `{uuid}` is the object of the path's first segment.
 UUID_OF_FIRST = {"files": "file", "collections": "collection", "speakers": "profile"}

@@ -18,6 +18,7 @@ from web import (
     health,
     llm_configs,
     notifications,
+    oidc_flow,
     processing,
     prompts,
     public_links,
@@ -35,7 +36,7 @@ from web import (
 )
 from web.endpoint import Endpoint
 
-ROUTERS = [health.router, auth.router, admin.router]
+ROUTERS = [health.router, auth.router, oidc_flow.router, admin.router]
 ROUTERS += [processing.router, url_import.router, file_uploads.router, files.router, transcripts.router]
 ROUTERS += [exports.router, bulk.router, public_links.router]
 ROUTERS += [

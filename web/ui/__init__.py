@@ -27,6 +27,7 @@ from web.ui import (
     library,
     media,
     notifications,
+    oidc,
     public,
     search,
     settings,
@@ -65,6 +66,7 @@ def not_found(fallback: ASGIApp) -> ASGIApp:
 
 MODULES = (
     account,
+    oidc,
     library,
     media,
     sharing,
