@@ -57,6 +57,7 @@ class LinkTarget:
     owner_id: int
     expires_at: datetime | None
     live: bool
+    link_uuid: UUID  # the link's public id (the audit trail's object of each use), never its token
 
     @property
     def owner(self) -> Actor:

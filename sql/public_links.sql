@@ -41,12 +41,12 @@ SET use_count = l.use_count + 1, last_used_at = now()
 FROM media_files f
 WHERE l.token_hash = %(token_hash)s AND f.id = l.media_file_id
   AND l.revoked_at IS NULL AND (l.expires_at IS NULL OR l.expires_at > now())
-RETURNING f.uuid AS file_uuid, f.user_id AS owner_id, l.expires_at, true AS live;
+RETURNING f.uuid AS file_uuid, f.user_id AS owner_id, l.expires_at, true AS live, l.uuid AS link_uuid;
 
 -- name: state :one?
 -- The link without counting a use (the media's range requests; telling 404 from 410). No row: unknown.
 SELECT f.uuid AS file_uuid, f.user_id AS owner_id, l.expires_at,
-       (l.revoked_at IS NULL AND (l.expires_at IS NULL OR l.expires_at > now())) AS live
+       (l.revoked_at IS NULL AND (l.expires_at IS NULL OR l.expires_at > now())) AS live, l.uuid AS link_uuid
 FROM public_links l
 JOIN media_files f ON f.id = l.media_file_id
 WHERE l.token_hash = %(token_hash)s;

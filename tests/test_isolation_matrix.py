@@ -620,7 +620,8 @@ A_ROWS: dict[str, str] = {
     "public_links": f"created_by = %(u)s OR {OF_FILES}",
     # Step 19: A's sign-ins from elsewhere, and what the trail says A did (others' actions are written as theirs).
     "user_identities": OWNED_BY,
-    "audit_log": "actor_id = %(u)s",
+    # A's own downloads (the owner's baseline calls in the matrix) are recorded as they happen: not a change by others.
+    "audit_log": "actor_id = %(u)s AND action NOT IN ('export.transcript', 'export.media', 'account.export')",
     "data_exports": OWNED_BY,
 }
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from repo.media_files import MediaFileRepository, OwnedFile
 from repo.users import Stats, User, UserRepository
+from web.audit_trail import audit
 from web.auth import UserOut
 from web.endpoint import Ctx, Router
 from web.fields import Email
@@ -62,20 +63,46 @@ def list_users(ctx: Ctx, query: UserListQuery) -> list[User]:
 @router.post("/api/admin/users", body=NewUserIn, response=UserOut, status=201, admin=True)
 def create_user(ctx: Ctx, body: NewUserIn) -> User:
     """Create a user or another administrator."""
-    return UserRepository(ctx.conn).create(body.email, body.password, body.full_name, body.role)
+    created = UserRepository(ctx.conn).create(body.email, body.password, body.full_name, body.role)
+    audit(
+        ctx,
+        "admin.user_create",
+        object_type="user",
+        object_id=created.uuid,
+        details={"email": created.email, "role": body.role},
+    )
+    return created
 
 
 @router.put("/api/admin/users/{uuid}", body=UserUpdateIn, response=UserOut, admin=True)
 def update_user(ctx: Ctx, body: UserUpdateIn) -> User:
     """Change a user's role, name or password, or (de)activate them; deactivating ends their sessions at once."""
-    return UserRepository(ctx.conn).admin_update(ctx.actor, ctx.uuid("uuid"), **body.model_dump())
+    return change_user(ctx, ctx.uuid("uuid"), body)
 
 
 @router.delete("/api/admin/users/{uuid}", status=204, admin=True)
 def delete_user(ctx: Ctx) -> None:
     """Delete a user and everything they own."""
-    target: UUID = ctx.uuid("uuid")
-    UserRepository(ctx.conn).delete(ctx.actor, target)
+    remove_user(ctx, ctx.uuid("uuid"))
+
+
+def change_user(ctx: Ctx, target: UUID, body: UserUpdateIn) -> User:
+    """An administrator's change to an account (the API's and the admin page's), recorded as `admin.user_update`
+    with what changed: never the new password, only that it was reset."""
+    updated = UserRepository(ctx.conn).admin_update(ctx.actor, target, **body.model_dump())
+    changes: dict[str, object] = {k: v for k, v in body.model_dump(exclude={"password"}).items() if v is not None}
+    if body.password is not None:
+        changes["password_reset"] = True
+    audit(ctx, "admin.user_update", object_type="user", object_id=target, details={"email": updated.email, **changes})
+    return updated
+
+
+def remove_user(ctx: Ctx, target: UUID) -> None:
+    """An administrator deletes an account (API and page), recorded as `admin.user_delete` with the e-mail it had."""
+    users = UserRepository(ctx.conn)
+    email = users.get(ctx.actor, target).email
+    users.delete(ctx.actor, target)
+    audit(ctx, "admin.user_delete", object_type="user", object_id=target, details={"email": email})
 
 
 @router.get("/api/admin/stats", response=StatsOut, admin=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from web import (
     admin,
+    admin_audit,
     analytics,
     ask,
     auth,
@@ -53,6 +54,7 @@ ROUTERS += [
 
 ROUTERS += [settings.router, llm_configs.router, prompts.router, summaries.router, notifications.router, tasks.router]
 ROUTERS += [ask.router, questions.router]
+ROUTERS += [admin_audit.router]  # reading the audit trail (administrators)
 
 
 def all_endpoints() -> list[Endpoint]:

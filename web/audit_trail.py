@@ -47,9 +47,10 @@ def audit(
     details: dict[str, Any] | None = None,
     actor_id: int | None = None,
 ) -> None:
-    """Record in the request's transaction, as the caller (or `actor_id`: someone just signed in)."""
+    """Record with the request's work (Ctx.record: in its transaction), as the caller (or `actor_id`: someone just
+    signed in)."""
     who = actor_id if actor_id is not None else (ctx.user.id if ctx.user is not None else None)
-    AuditLog(ctx.conn).record(
+    ctx.record(
         Event(
             action=action,
             outcome=outcome,

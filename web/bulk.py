@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from jobs import dispatch
 from repo.bulk import MAX_FILES, BulkRepository, FileOutcome
 from repo.errors import Conflict, NotFound
+from web.audit_trail import audit
 from web.endpoint import Ctx, Router
 from web.files import remove_after_commit
 from web.tags import TagName
@@ -74,6 +75,16 @@ def bulk(ctx: Ctx, body: BulkIn) -> BulkOut:
             raise Conflict(exc.detail, exc.field or "collection_uuid") from None
     elif body.action == "delete":
         outcomes, storage_paths = repository.delete(actor, uuids)
+        for o in outcomes:  # each file deleted, and each the caller may not delete, on the audit trail
+            if o.outcome in ("done", "forbidden"):
+                audit(
+                    ctx,
+                    "file.delete",
+                    outcome="success" if o.outcome == "done" else "refused",
+                    object_type="file",
+                    object_id=o.uuid,
+                    details={"bulk": True},
+                )
         remove_after_commit(ctx, storage_paths)
     else:
         ctx.services.require_redis()

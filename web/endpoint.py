@@ -33,6 +33,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from repo.audit import AuditLog, Event
 from repo.database import Connection, act
 from repo.rows import Actor
 from repo.users import User
@@ -48,8 +49,9 @@ from web.errors import (
 )
 from web.services import Services
 
-# Every use of an admin's all-files view (`?view=all`) is written here; the audit log of a later step reads it.
+# Every use of an admin's all-files view (`?view=all`) is written here too, besides the audit trail (`audit_log`).
 audit = logging.getLogger("opentr.audit")
+READS = ("GET", "HEAD")
 VIEW_PARAM = "view"
 VIEW_ALL = "all"
 
@@ -69,7 +71,7 @@ class Ctx:
     user: User | None
     form: dict[str, str] = field(default_factory=dict)
     post_commit: list[Callable[[], None]] = field(default_factory=list)
-    audited: bool = False  # this request's all-files view is on the audit log already
+    audited: bool = False  # this request's all-files view is on the audit trail already
 
     @property
     def conn(self) -> Connection:
@@ -99,9 +101,40 @@ class Ctx:
         if not self.audited:
             self.audited = True
             audit.warning("admin all-files view: %s %s %s", self.user.email, self.request.method, self.request.url.path)
+            client = self.request.client
+            self.record(
+                Event(
+                    action="admin.all_files_view",
+                    actor_id=self.user.id,
+                    object_type="request",
+                    object_id=self.request.url.path,
+                    address=client.host if client else None,
+                    details={"method": self.request.method},
+                )
+            )
             if self.connection is not None:  # and the rest of the transaction's row-level security with it
                 act(self.connection, actor.seeing_all())
         return actor.seeing_all()
+
+    def record(self, event: Event) -> None:
+        """Put `event` on the audit trail (repo/audit.py) with this request's work: in its transaction, so the row
+        exists exactly when the work committed. Where that transaction cannot take a write — a GET served READ ONLY
+        (with read replicas, web/pipeline.py), an endpoint without one (a stream, a public link) — the row is
+        written once the handler has succeeded, in a transaction of its own on the primary."""
+        read_only = self.request.method in READS and self.services.db.replicas is not None
+        if self.connection is not None and not read_only:
+            AuditLog(self.connection).record(event)
+            return
+        db = self.services.db
+
+        def write() -> None:
+            try:
+                with db.apart() as conn:
+                    AuditLog(conn).record(event)
+            except Exception:  # the answer has been computed: a trail that cannot be written must not undo it
+                audit.exception("could not write to the audit log: %s", event.action)
+
+        self.after_commit(write)
 
     def uuid(self, name: str) -> UUID:
         raw = self.request.path_params.get(name, "")

@@ -28,6 +28,7 @@ from repo.rows import Actor
 from repo.segments import SegmentRepository
 from transcript import subtitles
 from transcript.segments import TranscriptSegment
+from web.audit_trail import audit
 from web.content_disposition import download_name, header
 from web.endpoint import Ctx, Router
 
@@ -214,11 +215,20 @@ EXPORT_OPENAPI = {
 def export_file(ctx: Ctx, query: ExportOptions) -> Response:
     """Download a file's transcript as txt, json, csv, srt or vtt, named after its title."""
     transcript = read(ctx.conn, ctx.actor, ctx.uuid("uuid"), query)
+    recorded(ctx, transcript.file.uuid, query)
     return Response(
         render(transcript, query),
         media_type=MEDIA_TYPES[query.format],
         headers={"Content-Disposition": header("attachment", _name(transcript.file, query.format), "transcript")},
     )
+
+
+def recorded(ctx: Ctx, file_uuid: UUID, options: ExportOptions, *, archive: bool = False) -> None:
+    """An export of a transcript on the audit trail (`export.transcript`): which file, in what format."""
+    details: dict[str, object] = {"format": options.format, "comments": options.comments}
+    if archive:
+        details["archive"] = True
+    audit(ctx, "export.transcript", object_type="file", object_id=file_uuid, details=details)
 
 
 class _Sink(io.RawIOBase):
@@ -271,6 +281,8 @@ def export_zip(ctx: Ctx, body: ZipExportIn) -> StreamingResponse:
                 files.get(actor, file_uuid)
             except NotFound:
                 raise Conflict(f"file {file_uuid} not found", "file_uuids") from None
+    for file_uuid in uuids:  # written once the archive is accepted, before it streams (Ctx.record)
+        recorded(ctx, file_uuid, body, archive=True)
 
     def archive() -> Iterator[bytes]:
         sink, taken = _Sink(), set[str]()

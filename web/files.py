@@ -10,6 +10,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from repo import library
@@ -19,6 +20,7 @@ from repo.media_files import FileDetail, FilePage, MediaFileRepository, StoredCo
 from storage import layout
 from storage.backend import LocalStorage
 from web import content_disposition, preconditions
+from web.audit_trail import audit
 from web.choices import ChoicesOut, file_choices
 from web.endpoint import Ctx, Router
 from web.fields import Cursor, QueryDateTime, worded
@@ -305,7 +307,9 @@ def stored_path(storage_dir: Path, storage_path: str) -> Path:
 @router.delete("/api/files/{uuid}", status=204)
 def delete_file(ctx: Ctx) -> None:
     """Delete a file and everything about it; its stored media goes after the commit."""
-    storage_path = MediaFileRepository(ctx.conn).delete(ctx.actor, ctx.uuid("uuid"))
+    file_uuid = ctx.uuid("uuid")
+    storage_path = MediaFileRepository(ctx.conn).delete(ctx.actor, file_uuid)
+    audit(ctx, "file.delete", object_type="file", object_id=file_uuid)
     remove_after_commit(ctx, [storage_path])
 
 
@@ -339,8 +343,23 @@ CONTENT_OPENAPI = {
 
 @router.get("/api/files/{uuid}/content", openapi=CONTENT_OPENAPI)
 def content(ctx: Ctx) -> Response:
-    """The uploaded media; honours HTTP Range requests for seeking."""
-    return media_response(ctx, MediaFileRepository(ctx.conn).storage_path_for(ctx.actor, ctx.uuid("uuid")))
+    """The uploaded media; honours HTTP Range requests for seeking. A download or a playback (a request from the
+    first byte) is recorded as `export.media`; the further ranges a player buffers are not."""
+    file_uuid = ctx.uuid("uuid")
+    stored = MediaFileRepository(ctx.conn).storage_path_for(ctx.actor, file_uuid)
+    if from_the_start(ctx.request):
+        ranged = ctx.request.headers.get("range")
+        audit(ctx, "export.media", object_type="file", object_id=file_uuid, details={"range": ranged} if ranged else {})
+    return media_response(ctx, stored)
+
+
+def from_the_start(request: Request) -> bool:
+    """A GET of the media from its first byte: a download (no Range) or a player starting (`bytes=0-`). The audit
+    trail records these, one per playback or download, and not each range a player buffers after."""
+    if request.method != "GET":
+        return False
+    ranged = request.headers.get("range", "").replace(" ", "").lower()
+    return not ranged or ranged.startswith("bytes=0-")
 
 
 def media_response(ctx: Ctx, stored: StoredContent) -> Response:

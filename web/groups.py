@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from repo.errors import Conflict, Forbidden
 from repo.groups import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH, Group, GroupDetail, GroupRepository, Member
+from web.audit_trail import audit
 from web.endpoint import Ctx, Router
 from web.fields import NOT_BLANK, TRIMMED_NOT_BLANK, Email
 
@@ -111,16 +112,38 @@ def delete_group(ctx: Ctx) -> None:
 def add_member(ctx: Ctx, body: MemberIn) -> Member:
     """Add the account with this address (owners); someone already in gets this role. 409 naming `email` when no
     account has the address, 409 when it would leave the group without an owner."""
-    return GroupRepository(ctx.conn).put_member(ctx.actor, ctx.uuid("uuid"), body.email, body.role)
+    return put_member(ctx, ctx.uuid("uuid"), body.email, body.role)
 
 
 @router.put("/api/groups/{uuid}/members/{user_uuid}", body=RoleIn, response=MemberOut, raises=(Forbidden, Conflict))
 def change_role(ctx: Ctx, body: RoleIn) -> Member:
     """Change a member's role (owners); 409 when the last owner would become a member."""
-    return GroupRepository(ctx.conn).set_role(ctx.actor, ctx.uuid("uuid"), ctx.uuid("user_uuid"), body.role)
+    return set_role(ctx, ctx.uuid("uuid"), ctx.uuid("user_uuid"), body.role)
 
 
 @router.delete("/api/groups/{uuid}/members/{user_uuid}", status=204, raises=(Forbidden, Conflict))
 def remove_member(ctx: Ctx) -> None:
     """Remove a member (owners), or leave the group (your own uuid); 409 for the last owner."""
-    GroupRepository(ctx.conn).remove_member(ctx.actor, ctx.uuid("uuid"), ctx.uuid("user_uuid"))
+    remove_member_of(ctx, ctx.uuid("uuid"), ctx.uuid("user_uuid"))
+
+
+# Membership changes, shared by these routes and the group page (web/ui/groups.py), each on the audit trail with the
+# group as its object and the member in the details.
+def put_member(ctx: Ctx, group_uuid: UUID, email: str, role: str) -> Member:
+    member = GroupRepository(ctx.conn).put_member(ctx.actor, group_uuid, email, role)
+    details = {"member": str(member.user_uuid), "email": member.email, "role": member.role}
+    audit(ctx, "group.member_add", object_type="group", object_id=group_uuid, details=details)
+    return member
+
+
+def set_role(ctx: Ctx, group_uuid: UUID, user_uuid: UUID, role: str) -> Member:
+    member = GroupRepository(ctx.conn).set_role(ctx.actor, group_uuid, user_uuid, role)
+    details = {"member": str(user_uuid), "email": member.email, "role": member.role}
+    audit(ctx, "group.member_update", object_type="group", object_id=group_uuid, details=details)
+    return member
+
+
+def remove_member_of(ctx: Ctx, group_uuid: UUID, user_uuid: UUID) -> None:
+    GroupRepository(ctx.conn).remove_member(ctx.actor, group_uuid, user_uuid)
+    details = {"member": str(user_uuid), "left": ctx.user is not None and ctx.user.uuid == user_uuid}
+    audit(ctx, "group.member_remove", object_type="group", object_id=group_uuid, details=details)

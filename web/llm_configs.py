@@ -18,10 +18,9 @@ from credentials.sealing import DecryptionError
 from llm import clients as llm_clients
 from llm.clients import LlmError, LlmSettings
 from outbound.addresses import BlockedUrl
-from repo.database import Connection
 from repo.errors import Conflict, Invalid, NotFound
 from repo.llm_configs import ConnectionTest, LlmConfig, LlmConfigRepository, Provider
-from repo.rows import Actor
+from web.audit_trail import audit
 from web.endpoint import Ctx, Router
 from web.fields import NOT_BLANK, REAL_CHECK, REAL_GAP, TRIMMED_NOT_BLANK, URL, worded
 from web.services import Services
@@ -152,15 +151,20 @@ def list_configs(ctx: Ctx) -> list[LlmConfig]:
 @router.post("/api/llm-configs", body=LlmConfigIn, response=LlmConfigOut, status=201)
 def create_config(ctx: Ctx, body: LlmConfigIn) -> LlmConfig:
     """Add an LLM configuration (the api key is stored encrypted)."""
-    assert ctx.conn is not None
-    return create(ctx.services, ctx.conn, ctx.actor, body)
+    return create(ctx, body)
 
 
-def create(services: Services, conn: Connection, actor: Actor, body: LlmConfigIn) -> LlmConfig:
-    """Store a new configuration (the JSON route and the settings page): its base_url guarded, its key sealed."""
-    _guard_base_url(services, body.base_url)
-    return LlmConfigRepository(conn, services.master_key).create(
-        actor,
+def _recorded(ctx: Ctx, action: str, config_uuid: UUID, **details: object) -> None:
+    """An LLM configuration's change on the audit trail (never its api key: at most that it changed)."""
+    audit(ctx, f"llm_config.{action}", object_type="llm_config", object_id=config_uuid, details=details)
+
+
+def create(ctx: Ctx, body: LlmConfigIn) -> LlmConfig:
+    """Store a new configuration (the JSON route and the settings page): its base_url guarded, its key sealed;
+    recorded as `llm_config.create`."""
+    _guard_base_url(ctx.services, body.base_url)
+    created = LlmConfigRepository(ctx.conn, ctx.services.master_key).create(
+        ctx.actor,
         body.name,
         body.provider,
         body.model_name,
@@ -169,6 +173,8 @@ def create(services: Services, conn: Connection, actor: Actor, body: LlmConfigIn
         max_tokens=body.max_tokens,
         temperature=body.temperature,
     )
+    _recorded(ctx, "create", created.uuid, name=body.name, provider=body.provider, model_name=body.model_name)
+    return created
 
 
 @router.get("/api/llm-configs/{uuid}", response=LlmConfigDetailOut)
@@ -182,6 +188,8 @@ def get_config(ctx: Ctx) -> LlmConfigDetailOut:
 def update_config(ctx: Ctx, body: LlmConfigUpdateIn) -> LlmConfig:
     """Change a configuration; an api key given replaces the stored one, "" removes it."""
     _guard_base_url(ctx.services, body.base_url)
+    changed = sorted(k for k, v in body.model_dump(exclude={"api_key"}).items() if v is not None)
+    _recorded(ctx, "update", ctx.uuid("uuid"), fields=changed, api_key_changed=body.api_key is not None)
     return _repository(ctx).update(
         ctx.actor,
         ctx.uuid("uuid"),
@@ -198,13 +206,26 @@ def update_config(ctx: Ctx, body: LlmConfigUpdateIn) -> LlmConfig:
 @router.delete("/api/llm-configs/{uuid}", status=204)
 def delete_config(ctx: Ctx) -> None:
     """Delete a configuration (and its test history)."""
-    _repository(ctx).delete(ctx.actor, ctx.uuid("uuid"))
+    delete(ctx, ctx.uuid("uuid"))
 
 
 @router.post("/api/llm-configs/{uuid}/activate", response=LlmConfigOut)
 def activate_config(ctx: Ctx) -> LlmConfig:
     """Use this configuration for your summaries (the others become inactive)."""
-    return _repository(ctx).activate(ctx.actor, ctx.uuid("uuid"))
+    return activate(ctx, ctx.uuid("uuid"))
+
+
+def delete(ctx: Ctx, config_uuid: UUID) -> None:
+    """Delete a configuration (the JSON route and the settings page), recorded as `llm_config.delete`."""
+    _repository(ctx).delete(ctx.actor, config_uuid)
+    _recorded(ctx, "delete", config_uuid)
+
+
+def activate(ctx: Ctx, config_uuid: UUID) -> LlmConfig:
+    """Make a configuration the active one (the JSON route and the settings page): `llm_config.activate`."""
+    activated = _repository(ctx).activate(ctx.actor, config_uuid)
+    _recorded(ctx, "activate", config_uuid, name=activated.name)
+    return activated
 
 
 def _stored(ctx: Ctx, uuid: UUID) -> tuple[LlmConfig, str | None]:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from repo.errors import NotFound
 from repo.prompts import ContentType, Prompt, PromptRepository
+from web.audit_trail import audit
 from web.endpoint import Ctx, Router
 from web.errors import Forbidden
 from web.fields import NOT_BLANK, TRIMMED, TRIMMED_NOT_BLANK
@@ -79,9 +80,29 @@ def list_prompts(ctx: Ctx, query: PromptListQuery) -> list[Prompt]:
 @router.post("/api/prompts", body=PromptIn, response=PromptOut, status=201)
 def create_prompt(ctx: Ctx, body: PromptIn) -> Prompt:
     """Write a prompt of your own."""
-    return PromptRepository(ctx.conn).create(
+    return create(ctx, body)
+
+
+def _recorded(ctx: Ctx, action: str, prompt: Prompt) -> None:
+    """A prompt's change on the audit trail: which one (its name, whether a system prompt), not its text."""
+    details = {"name": prompt.name, "content_type": prompt.content_type, "system": prompt.is_system}
+    audit(ctx, f"prompt.{action}", object_type="prompt", object_id=prompt.uuid, details=details)
+
+
+def create(ctx: Ctx, body: PromptIn) -> Prompt:
+    """A new prompt of the caller's (the JSON route and the settings page), recorded as `prompt.create`."""
+    created = PromptRepository(ctx.conn).create(
         ctx.actor, body.name, body.prompt_text, body.content_type, body.description or None
     )
+    _recorded(ctx, "create", created)
+    return created
+
+
+def activate(ctx: Ctx, prompt_uuid: UUID) -> Prompt:
+    """Use a prompt for the caller's summaries (the JSON route and the settings page): `prompt.activate`."""
+    activated = PromptRepository(ctx.conn).activate(ctx.actor, prompt_uuid)
+    _recorded(ctx, "activate", activated)
+    return activated
 
 
 @router.get("/api/prompts/active", query=ActivePromptQuery, response=PromptOut, raises=(NotFound,))
@@ -101,7 +122,7 @@ def update_prompt(ctx: Ctx, body: PromptUpdateIn) -> Prompt:
     """Change a prompt."""
     repository, uuid = PromptRepository(ctx.conn), ctx.uuid("uuid")
     _writable(ctx, repository, uuid)
-    return repository.update(
+    updated = repository.update(
         ctx.actor,
         uuid,
         name=body.name,
@@ -110,6 +131,8 @@ def update_prompt(ctx: Ctx, body: PromptUpdateIn) -> Prompt:
         description=body.description,
         is_active=body.is_active,
     )
+    _recorded(ctx, "update", updated)
+    return updated
 
 
 @router.delete("/api/prompts/{uuid}", status=204, raises=(Forbidden,))
@@ -117,10 +140,12 @@ def delete_prompt(ctx: Ctx) -> None:
     """Delete a prompt (a system default cannot be deleted)."""
     repository, uuid = PromptRepository(ctx.conn), ctx.uuid("uuid")
     _writable(ctx, repository, uuid)
+    prompt = repository.get(ctx.actor, uuid)
     repository.delete(ctx.actor, uuid)
+    _recorded(ctx, "delete", prompt)
 
 
 @router.post("/api/prompts/{uuid}/activate", response=PromptOut)
 def activate_prompt(ctx: Ctx) -> Prompt:
     """Use this prompt for your summaries."""
-    return PromptRepository(ctx.conn).activate(ctx.actor, ctx.uuid("uuid"))
+    return activate(ctx, ctx.uuid("uuid"))

@@ -30,6 +30,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from repo.audit import AuditLog, Event
 from repo.errors import Conflict, Gone, NotFound
 from repo.errors import Forbidden as NotAllowed
 from repo.media_files import MediaFile, MediaFileRepository
@@ -37,10 +38,11 @@ from repo.public_links import MAX_DAYS, CreatedLink, LinkTarget, PublicLink, Pub
 from repo.segments import SegmentRepository
 from transcript.segments import TranscriptSegment
 from web import exports, rate_limits
+from web.audit_trail import audit, client_address
 from web.content_disposition import download_name, header
 from web.endpoint import Ctx, Endpoint, Renderer, Router
 from web.errors import TooManyRequests
-from web.files import media_response
+from web.files import from_the_start, media_response
 
 router = Router("public-links")
 # A public answer is for the holder of a secret: no search engine indexes it, no Referer carries its address (the
@@ -184,8 +186,27 @@ CREATE_OPENAPI = {
 def create_link(ctx: Ctx, body: LinkCreateIn) -> CreatedLinkOut:
     """Make a public link to your file (read-only: player, transcript, exports); the token is shown this once."""
     expires_at = expiry(days=body.expires_in_days, at=body.expires_at)
-    created = PublicLinkRepository(ctx.conn).create(ctx.actor, ctx.uuid("uuid"), expires_at)
-    return created_out(ctx.request, created)
+    return created_out(ctx.request, create(ctx, ctx.uuid("uuid"), expires_at))
+
+
+def create(ctx: Ctx, file_uuid: UUID, expires_at: datetime | None) -> CreatedLink:
+    """A new link (the API's and the file page's), recorded as `public_link.create` (never with its token)."""
+    created = PublicLinkRepository(ctx.conn).create(ctx.actor, file_uuid, expires_at)
+    expires = None if expires_at is None else expires_at.isoformat()
+    audit(
+        ctx,
+        "public_link.create",
+        object_type="public_link",
+        object_id=created.link.uuid,
+        details={"file": str(file_uuid), "expires_at": expires},
+    )
+    return created
+
+
+def revoke(ctx: Ctx, file_uuid: UUID, link_uuid: UUID) -> None:
+    """Revoke a link (the API's and the file page's), recorded as `public_link.revoke`."""
+    PublicLinkRepository(ctx.conn).revoke(ctx.actor, file_uuid, link_uuid)
+    audit(ctx, "public_link.revoke", object_type="public_link", object_id=link_uuid, details={"file": str(file_uuid)})
 
 
 @router.get("/api/files/{uuid}/links", response=list[LinkOut], raises=(NotAllowed,))
@@ -197,7 +218,7 @@ def list_links(ctx: Ctx) -> list[LinkOut]:
 @router.delete("/api/files/{uuid}/links/{link_uuid}", status=204, raises=(NotAllowed, Conflict))
 def revoke_link(ctx: Ctx) -> None:
     """Revoke a public link: it answers 410 from now on. Revoked already: 409."""
-    PublicLinkRepository(ctx.conn).revoke(ctx.actor, ctx.uuid("uuid"), ctx.uuid("link_uuid"))
+    revoke(ctx, ctx.uuid("uuid"), ctx.uuid("link_uuid"))
 
 
 # --- the holder's side ----------------------------------------------------------------------------------------------
@@ -229,9 +250,11 @@ def token_of(request: Request) -> str:
 # The two kinds of transaction the public side runs; with row-level security (the `rls` branch's Database.acting)
 # these are the only two places to declare who acts: the token's lookup as the system (nobody is known yet; the
 # query is addressed by the token's hash alone), the file's reads as the file's owner (the link's one file only).
-def open_link(ctx: Ctx, *, count: bool) -> LinkTarget:
+def open_link(ctx: Ctx, *, count: bool, use: str | None = None) -> LinkTarget:
     """Rate-limit the request (client address, link), then resolve the token (404 unknown, 410 dead), counting a
-    use when `count`: in a transaction of its own on the primary, committed before anything is read."""
+    use when `count`: in a transaction of its own on the primary, committed before anything is read. A `use`
+    (page, json, export, media) is put on the audit trail as `public_link.use` in that same transaction: by nobody
+    (the holder is anonymous), with the link's uuid, its file and the client's address."""
     token, settings = token_of(ctx.request), ctx.services.settings
     address = ctx.request.client.host if ctx.request.client else "unknown"
     rate_limits.check(
@@ -245,12 +268,28 @@ def open_link(ctx: Ctx, *, count: bool) -> LinkTarget:
     # Resolving runs before anyone is known: the system looks the token's hash up (row-level security would show
     # nobody's link to nobody).
     db = ctx.services.db
+    reading = ctx.request.method == "GET"
     with db.acting_as_system(), db.transaction() as conn:
-        return PublicLinkRepository(conn).resolve(token, count=count and ctx.request.method == "GET")
+        target = PublicLinkRepository(conn).resolve(token, count=count and reading)
+        if use is not None and reading:
+            details: dict[str, Any] = {"use": use, "file": str(target.file_uuid)}
+            agent = ctx.request.headers.get("user-agent")
+            if agent:
+                details["user_agent"] = agent
+            AuditLog(conn).record(
+                Event(
+                    action="public_link.use",
+                    object_type="public_link",
+                    object_id=str(target.link_uuid),
+                    address=client_address(ctx.request),
+                    details=details,
+                )
+            )
+        return target
 
 
-def read_shared(ctx: Ctx, *, count: bool) -> Shared:
-    target = open_link(ctx, count=count)
+def read_shared(ctx: Ctx, *, count: bool, use: str | None = None) -> Shared:
+    target = open_link(ctx, count=count, use=use)
     # From here the link's holder reads as the file's owner (row-level security), this one file by its uuid.
     db = ctx.services.db
     with db.acting(target.owner), db.transaction() as conn:
@@ -260,8 +299,9 @@ def read_shared(ctx: Ctx, *, count: bool) -> Shared:
 
 
 def media(ctx: Ctx) -> Response:
-    """The file's media for the link's player, with HTTP Range; not counted as a use."""
-    target = open_link(ctx, count=False)
+    """The file's media for the link's player, with HTTP Range; not counted as a use. On the audit trail once per
+    playback or download (a request from the media's first byte), not once per range the player buffers."""
+    target = open_link(ctx, count=False, use="media" if from_the_start(ctx.request) else None)
     db = ctx.services.db
     with db.acting(target.owner), db.transaction() as conn:
         stored = MediaFileRepository(conn).storage_path_for(target.owner, target.file_uuid)
@@ -272,7 +312,7 @@ def export(ctx: Ctx, fmt: str) -> Response:
     """The transcript as a download in `fmt` (speakers and times, never comments); counted as a use."""
     if fmt not in exports.MEDIA_TYPES:
         raise NotFound(f"no export as {fmt!r}: one of {', '.join(EXPORT_FORMATS)}")
-    target = open_link(ctx, count=True)
+    target = open_link(ctx, count=True, use=f"export.{fmt}")
     options = exports.ExportOptions(format=fmt, comments=False)  # type: ignore[arg-type]
     db = ctx.services.db
     with db.acting(target.owner), db.transaction() as conn:
@@ -335,4 +375,4 @@ def public_out(shared: Shared) -> PublicFileOut:
 )
 def public_file(ctx: Ctx) -> PublicFileOut:
     """What a public link shows, as JSON: title, duration, segments (no authentication: the token is the key)."""
-    return public_out(read_shared(ctx, count=True))
+    return public_out(read_shared(ctx, count=True, use="json"))

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 from repo.errors import Conflict, Invalid, NotFound
 from repo.prompts import PromptRepository
 from repo.user_settings import SETTINGS, SettingsRepository
+from web.audit_trail import audit
 from web.endpoint import Ctx, Handler, Router
 
 router = Router("settings")
@@ -76,8 +77,23 @@ def get_settings(ctx: Ctx) -> dict[str, Any]:
 @router.put("/api/settings", body=SettingsIn, response=dict[str, Any])
 def put_settings(ctx: Ctx, body: SettingsIn) -> dict[str, Any]:
     """Change several settings at once (all or nothing); answers with every setting."""
-    _check_references(ctx, body.root)
-    return SettingsRepository(ctx.conn).set_many(ctx.actor, body.root)
+    return change(ctx, body.root)
+
+
+def change(ctx: Ctx, values: dict[str, Any]) -> dict[str, Any]:
+    """Change the caller's settings (the JSON routes and the settings page's forms), recorded as `settings.update`
+    with the keys and values given."""
+    _check_references(ctx, values)
+    stored = SettingsRepository(ctx.conn).set_many(ctx.actor, values)
+    _recorded(ctx, values)
+    return stored
+
+
+def _recorded(ctx: Ctx, values: dict[str, Any], *, reset: bool = False) -> None:
+    details: dict[str, Any] = {"keys": sorted(values), "values": values}
+    if reset:
+        details["reset"] = True
+    audit(ctx, "settings.update", object_type="settings", details=details)
 
 
 def _routes_of(key: str) -> None:
@@ -94,11 +110,10 @@ def _routes_of(key: str) -> None:
         return SettingOut(key=key, value=SettingsRepository(ctx.conn).get(ctx.actor, key))
 
     def write(ctx: Ctx, body: BaseModel) -> SettingOut:
-        _check_references(ctx, {key: body.value})  # type: ignore[attr-defined]
-        return SettingOut(key=key, value=SettingsRepository(ctx.conn).set(ctx.actor, key, body.value))  # type: ignore[attr-defined]
+        return change_one(ctx, key, body.value)  # type: ignore[attr-defined]
 
     def reset(ctx: Ctx) -> SettingOut:
-        return SettingOut(key=key, value=SettingsRepository(ctx.conn).reset(ctx.actor, key))
+        return reset_one(ctx, key)
 
     handlers: list[tuple[str, Handler, dict[str, Any]]] = [
         ("GET", read, {}),
@@ -126,13 +141,23 @@ def get_setting(ctx: Ctx) -> SettingOut:
 @router.put("/api/settings/{key}", body=SettingValueIn, response=SettingOut, documented=False)
 def put_setting(ctx: Ctx, body: SettingValueIn) -> SettingOut:
     """Change one setting."""
-    key = _key(ctx)
-    _check_references(ctx, {key: body.value})
-    return SettingOut(key=key, value=SettingsRepository(ctx.conn).set(ctx.actor, key, body.value))
+    return change_one(ctx, _key(ctx), body.value)
 
 
 @router.delete("/api/settings/{key}", response=SettingOut, documented=False)
 def reset_setting(ctx: Ctx) -> SettingOut:
     """Reset one setting to its default; answers with the default."""
-    key = _key(ctx)
-    return SettingOut(key=key, value=SettingsRepository(ctx.conn).reset(ctx.actor, key))
+    return reset_one(ctx, _key(ctx))
+
+
+def change_one(ctx: Ctx, key: str, value: Any) -> SettingOut:
+    _check_references(ctx, {key: value})
+    stored = SettingOut(key=key, value=SettingsRepository(ctx.conn).set(ctx.actor, key, value))
+    _recorded(ctx, {key: stored.value})
+    return stored
+
+
+def reset_one(ctx: Ctx, key: str) -> SettingOut:
+    stored = SettingOut(key=key, value=SettingsRepository(ctx.conn).reset(ctx.actor, key))
+    _recorded(ctx, {key: stored.value}, reset=True)
+    return stored

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from repo.errors import Conflict, Forbidden
 from repo.shares import Granted, ObjectKind, Share, SharedWithMe, ShareRepository
+from web.audit_trail import audit, record_apart
 from web.endpoint import Ctx, Endpoint, Router
 from web.errors import Unprocessable
 from web.fields import Email
@@ -118,12 +119,46 @@ def _out(share: Share) -> ShareOut:
     return ShareOut.model_validate(_fields(share))
 
 
+def grant(
+    ctx: Ctx, kind: ObjectKind, uuid: UUID, role: str, *, user_email: str | None, group_uuid: UUID | None
+) -> Granted:
+    """Share (or change a share's role): the one place the API and the pages (web/ui/sharing.py) both go through,
+    so both leave the same row on the audit trail, `share.create` or `share.update`. Sharing what is not yours to
+    share is recorded apart as refused (the refusal rolls the request's transaction back)."""
+    grantee: dict[str, object] = {"user_email": user_email} if user_email else {"group": str(group_uuid)}
+    try:
+        granted = ShareRepository(ctx.conn).grant(
+            ctx.actor, kind, uuid, role, user_email=user_email, group_uuid=group_uuid
+        )
+    except Forbidden:
+        user_id = ctx.user.id if ctx.user is not None else None
+        record_apart(
+            ctx.services,
+            ctx.request,
+            "share.create",
+            outcome="refused",
+            actor_id=user_id,
+            object_type=kind,
+            object_id=uuid,
+            details={**grantee, "role": role},
+        )
+        raise
+    action = "share.create" if granted.created else "share.update"
+    details = {**grantee, "role": role, "share": str(granted.share.uuid)}
+    audit(ctx, action, object_type=kind, object_id=uuid, details=details)
+    return granted
+
+
+def revoke(ctx: Ctx, kind: ObjectKind, uuid: UUID, share_uuid: UUID) -> None:
+    """Revoke one share (API and pages alike), recorded as `share.delete`."""
+    ShareRepository(ctx.conn).revoke(ctx.actor, kind, uuid, share_uuid)
+    audit(ctx, "share.delete", object_type=kind, object_id=uuid, details={"share": str(share_uuid)})
+
+
 def _grant(ctx: Ctx, kind: ObjectKind, body: ShareIn | ProfileShareIn) -> GrantOut:
     if (body.user_email is None) == (body.group_uuid is None):
         raise Unprocessable("user_email: share with either a person (user_email) or a group (group_uuid)", "user_email")
-    granted: Granted = ShareRepository(ctx.conn).grant(
-        ctx.actor, kind, ctx.uuid("uuid"), body.role, user_email=body.user_email, group_uuid=body.group_uuid
-    )
+    granted = grant(ctx, kind, ctx.uuid("uuid"), body.role, user_email=body.user_email, group_uuid=body.group_uuid)
     return GrantOut.model_validate({**_fields(granted.share), "created": granted.created})
 
 
@@ -136,11 +171,11 @@ def _routes(prefix: str, kind: ObjectKind, body: type[ShareIn] | type[ProfileSha
     def share(ctx: Ctx, body: ShareIn | ProfileShareIn) -> GrantOut:
         return _grant(ctx, kind, body)
 
-    def revoke(ctx: Ctx) -> None:
-        ShareRepository(ctx.conn).revoke(ctx.actor, kind, ctx.uuid("uuid"), ctx.uuid("share_uuid"))
+    def revoke_share(ctx: Ctx) -> None:
+        revoke(ctx, kind, ctx.uuid("uuid"), ctx.uuid("share_uuid"))
 
     # Distinct handler names: the document's operationIds are the tag and the handler's name.
-    for handler, verb in ((list_shares, "list"), (share, "share"), (revoke, "revoke")):
+    for handler, verb in ((list_shares, "list"), (share, "share"), (revoke_share, "revoke")):
         handler.__name__ = handler.__qualname__ = f"{verb}_{kind}_shares" if verb != "share" else f"share_{kind}"
     router.get(
         f"{prefix}/{{uuid}}/shares",
@@ -162,7 +197,7 @@ def _routes(prefix: str, kind: ObjectKind, body: type[ShareIn] | type[ProfileSha
         status=204,
         raises=(Forbidden,),
         summary=f"Revoke one share of a {noun} you own",
-    )(revoke)
+    )(revoke_share)
     return router.endpoints[-3:]
 
 

@@ -1,15 +1,22 @@
-"""Administration: platform counts, the users (edit, delete) and tags no file carries (administrators only).
+"""Administration: platform counts, the users (edit, delete), tags no file carries, and the audit trail
+(administrators only).
 
-The forms call the same repository methods as PUT /api/admin/users/{uuid} and DELETE /api/admin/tags/unused.
+The forms call the same functions as PUT /api/admin/users/{uuid} and DELETE /api/admin/tags/unused; the audit trail's
+page reads the filters of GET /api/admin/audit and links to its CSV with them.
 """
 
 from __future__ import annotations
 
+import json
+from urllib.parse import urlencode
+
 from starlette.responses import Response
 
+from repo.audit import ACTIONS, OUTCOMES
 from repo.tags import TagRepository
 from repo.users import UserRepository
-from web.admin import UserUpdateIn, all_files_page
+from web.admin import UserUpdateIn, all_files_page, change_user, remove_user
+from web.admin_audit import FILTERS, page_query, read_page
 from web.ui.render import View, page
 
 
@@ -35,7 +42,7 @@ def edit_user(view: View) -> Response:
             "password": view.form.get("password") or None,
         }
     )
-    UserRepository(view.conn).admin_update(view.actor, view.uuid("uuid"), **body.model_dump())
+    change_user(view, view.uuid("uuid"), body)
     return view.redirect("/admin#users")
 
 
@@ -49,7 +56,7 @@ def delete_unused_tags(view: View) -> Response:
 def delete_user(view: View) -> Response:
     if view.user is not None and view.uuid("uuid") == view.user.uuid:
         return view.redirect("/admin")  # deleting yourself from here would lock you out mid-page
-    UserRepository(view.conn).delete(view.actor, view.uuid("uuid"))
+    remove_user(view, view.uuid("uuid"))
     return view.redirect("/admin")
 
 
@@ -61,4 +68,21 @@ def all_files(view: View) -> Response:
     return view.render("admin_files.html", files=items, next_after=next_after)
 
 
-ROUTES = [admin, all_files, edit_user, delete_user, delete_unused_tags]
+@page("/admin/audit", admin=True)
+def audit_trail(view: View) -> Response:
+    """The audit trail, newest first, filtered; a page at a time, and a link to the same rows as CSV."""
+    items, next_cursor = read_page(view, page_query(view.request.query_params))
+    filters = {name: view.query(name) for name in FILTERS if view.query(name)}
+    rows = [(e, json.dumps(e.details, ensure_ascii=False, sort_keys=True) if e.details else "") for e in items]
+    return view.render(
+        "admin_audit.html",
+        rows=rows,
+        filters=filters,
+        next_query=urlencode({**filters, "cursor": next_cursor}) if next_cursor else None,
+        csv_query=urlencode(filters),
+        actions=ACTIONS,
+        outcomes=OUTCOMES,
+    )
+
+
+ROUTES = [admin, all_files, audit_trail, edit_user, delete_user, delete_unused_tags]

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from repo.errors import Conflict, Invalid
 from repo.groups import GroupRepository
+from web import groups as web_groups
 from web.ui.render import View, page
 
 ROLES = ("member", "owner")
@@ -65,7 +66,7 @@ def add_member(view: View) -> Response:
     email = view.field("email", label="Email")
     role = view.field("role", label="Role")
     try:
-        GroupRepository(view.conn).put_member(view.actor, view.uuid("uuid"), email, role)
+        web_groups.put_member(view, view.uuid("uuid"), email, role)
     except Conflict as exc:
         if exc.field != "email":
             raise
@@ -76,11 +77,11 @@ def add_member(view: View) -> Response:
 @page("/groups/{uuid}/members/{member}", methods=("POST",))
 def change_member(view: View) -> Response:
     """`action=role` gives the member the chosen role; `action=remove` takes them out of the group."""
-    repo, uuid, member = GroupRepository(view.conn), view.uuid("uuid"), view.uuid("member")
+    uuid, member = view.uuid("uuid"), view.uuid("member")
     if view.form.get("action") == "remove":
-        repo.remove_member(view.actor, uuid, member)
+        web_groups.remove_member_of(view, uuid, member)
     else:
-        repo.set_role(view.actor, uuid, member, view.field("role", label="Role"))
+        web_groups.set_role(view, uuid, member, view.field("role", label="Role"))
     return view.redirect(_group_page(view) + "#members")
 
 
@@ -89,7 +90,7 @@ def leave(view: View) -> Response:
     """Leave the group (its last owner cannot: the repository says to make someone else an owner first)."""
     user = view.user
     assert user is not None  # a page with auth=True
-    GroupRepository(view.conn).remove_member(view.actor, view.uuid("uuid"), user.uuid)
+    web_groups.remove_member_of(view, view.uuid("uuid"), user.uuid)
     return view.redirect("/groups")
 
 

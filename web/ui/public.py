@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from repo.public_links import PublicLinkRepository, expiry
+from repo.public_links import expiry
 from web import public_links
 from web.endpoint import Endpoint
 from web.ui import media
@@ -48,7 +48,7 @@ PUBLIC_HTML = PublicHtmlRenderer()
 @page("/p/{token}", auth=False, in_transaction=False, renderer=PUBLIC_HTML)
 def public_page(view: View) -> Response:
     """A public link's page: player, transcript, exports; one use counted."""
-    shared = public_links.read_shared(view, count=True)
+    shared = public_links.read_shared(view, count=True, use="page")
     names = list(dict.fromkeys(s.speaker_name for s in shared.segments if s.speaker_name))
     return html(
         view.request,
@@ -88,13 +88,13 @@ def _days(raw: str) -> int | None:
 def create_link(view: View) -> Response:
     """Make a public link; the file page comes back with its address, shown this once."""
     expires_at = expiry(days=_days(view.form.get("expires_in_days", "")))
-    created = PublicLinkRepository(view.conn).create(view.actor, view.uuid("uuid"), expires_at)
+    created = public_links.create(view, view.uuid("uuid"), expires_at)
     return media.file_page_with_link(view, public_links.link_url(view.request, created.token))
 
 
 @page("/files/{uuid}/links/{link}/revoke", methods=("POST",))
 def revoke_link(view: View) -> Response:
-    PublicLinkRepository(view.conn).revoke(view.actor, view.uuid("uuid"), view.uuid("link"))
+    public_links.revoke(view, view.uuid("uuid"), view.uuid("link"))
     return view.redirect(f"/files/{view.uuid('uuid')}#links")
 
 

@@ -13,7 +13,8 @@ from repo.notifications import KINDS, NotificationRepository
 from repo.prompts import PromptRepository
 from repo.user_settings import SettingsRepository
 from transcript.choices import MAX_VOCABULARY_CHARS
-from web import llm_configs
+from web import llm_configs, prompts
+from web import settings as web_settings
 from web.auth import MeIn, update_account
 from web.choices import check_model
 from web.llm_configs import LlmConfigIn
@@ -81,7 +82,7 @@ def preferences(view: View) -> Response:
         "ui.theme": view.form.get("ui.theme", "system"),
         "transcription.language": view.form.get("transcription.language", "").strip() or None,
     }
-    SettingsRepository(view.conn).set_many(view.actor, values)
+    web_settings.change(view, values)
     notifications = NotificationRepository(view.conn)
     for kind in KINDS:
         notifications.set_preference(view.actor, kind, view.form.get(f"notify.{kind}") == "on")
@@ -97,7 +98,7 @@ def processing(view: View) -> Response:
         "transcription.vocabulary": view.form.get("transcription.vocabulary", "").strip() or None,
         "diarization.enabled": view.form.get("diarization.enabled") == "on",
     }
-    SettingsRepository(view.conn).set_many(view.actor, values)
+    web_settings.change(view, values)
     return view.redirect("/settings#processing")
 
 
@@ -105,21 +106,21 @@ def processing(view: View) -> Response:
 def add_llm_config(view: View) -> Response:
     fields = {k: v.strip() for k, v in view.form.items() if k in LlmConfigIn.model_fields and v.strip()}
     body = LlmConfigIn.model_validate(fields)
-    created = llm_configs.create(view.services, view.conn, view.actor, body)  # the same rules as the JSON route
+    created = llm_configs.create(view, body)  # the same rules (and audit row) as the JSON route
     if view.form.get("activate") == "on":
-        _configs(view).activate(view.actor, created.uuid)
+        llm_configs.activate(view, created.uuid)
     return view.redirect("/settings#llm")
 
 
 @page("/settings/llm/{uuid}/activate", methods=("POST",))
 def activate_llm_config(view: View) -> Response:
-    _configs(view).activate(view.actor, view.uuid("uuid"))
+    llm_configs.activate(view, view.uuid("uuid"))
     return view.redirect("/settings#llm")
 
 
 @page("/settings/llm/{uuid}/delete", methods=("POST",))
 def delete_llm_config(view: View) -> Response:
-    _configs(view).delete(view.actor, view.uuid("uuid"))
+    llm_configs.delete(view, view.uuid("uuid"))
     return view.redirect("/settings#llm")
 
 
@@ -127,13 +128,13 @@ def delete_llm_config(view: View) -> Response:
 def add_prompt(view: View) -> Response:
     fields = {k: v.strip() for k, v in view.form.items() if k in PromptIn.model_fields and v.strip()}
     body = PromptIn.model_validate(fields)
-    PromptRepository(view.conn).create(view.actor, body.name, body.prompt_text, body.content_type, body.description)
+    prompts.create(view, body)
     return view.redirect("/settings#prompts")
 
 
 @page("/settings/prompts/{uuid}/activate", methods=("POST",))
 def activate_prompt(view: View) -> Response:
-    PromptRepository(view.conn).activate(view.actor, view.uuid("uuid"))
+    prompts.activate(view, view.uuid("uuid"))
     return view.redirect("/settings#prompts")
 
 

@@ -20,6 +20,7 @@ from repo.errors import Conflict, Invalid, NotFound
 from repo.file_access import Access, AccessRepository
 from repo.groups import GroupRepository
 from repo.shares import ROLES, ObjectKind, Share, ShareRepository
+from web import shares
 from web.ui.groups import NO_ACCOUNT
 from web.ui.render import View, page
 
@@ -136,7 +137,7 @@ def _share(view: View, kind: str) -> Response:
     uuid = view.uuid("uuid")
     role = view.field("role", label="Role")
     try:
-        ShareRepository(view.conn).grant(view.actor, KINDS[kind], uuid, role, user_email=email, group_uuid=group)
+        shares.grant(view, KINDS[kind], uuid, role, user_email=email, group_uuid=group)
     except Conflict as exc:  # the API's 409 for a body naming no one: here, a field to correct
         if exc.field == "user_email":
             raise Invalid(NO_ACCOUNT, "email") from exc
@@ -151,13 +152,13 @@ def _change(view: View, kind: str) -> Response:
     with someone changes their role)."""
     repo, uuid, share = ShareRepository(view.conn), view.uuid("uuid"), view.uuid("share")
     if view.form.get("action") == "revoke":
-        repo.revoke(view.actor, KINDS[kind], uuid, share)
+        shares.revoke(view, KINDS[kind], uuid, share)
         return _back(view, kind, uuid)
     role = view.field("role", label="Role")
     found = [s for s in repo.list(view.actor, KINDS[kind], uuid) if s.uuid == share and s.via_collection_uuid is None]
     if not found:
         raise NotFound("share not found")
-    repo.grant(view.actor, KINDS[kind], uuid, role, user_email=found[0].user_email, group_uuid=found[0].group_uuid)
+    shares.grant(view, KINDS[kind], uuid, role, user_email=found[0].user_email, group_uuid=found[0].group_uuid)
     return _back(view, kind, uuid)
 
 
