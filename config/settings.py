@@ -134,6 +134,13 @@ class Settings(BaseSettings):
     opentr_diarization_embedding_model: Path | None = None  # default: <models dir>/diarization/embedding.onnx
     opentr_diarization_threshold: float = Field(default=0.5, gt=0, lt=2)  # cosine distance: one speaker below it
     opentr_diarization_block_seconds: float = Field(default=600.0, ge=1, le=86400)
+    # Retention (README: Retention and legal hold): how often maintenance queues a retention run, how many days
+    # before deletion an owner is told (0: no notice, deleted when due), how many files one transaction deletes, and
+    # how long the audit log keeps its rows (0: forever).
+    opentr_retention_interval_seconds: float = Field(default=3600.0, gt=0, le=7 * 86400)
+    opentr_retention_notice_days: int = Field(default=7, ge=0, le=365)
+    opentr_retention_batch: int = Field(default=200, ge=1, le=10000)
+    opentr_audit_retention_days: int = Field(default=365, ge=0, le=36500)
 
     @field_validator("database_url", "database_direct_url")
     @classmethod

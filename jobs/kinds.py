@@ -5,10 +5,11 @@ from __future__ import annotations
 from jobs.downloads import DOWNLOAD
 from jobs.embeddings import EMBEDDING
 from jobs.registry import JobKind, declared
+from jobs.retention import RETENTION
 from jobs.summaries import SUMMARY
 from jobs.transcription import TRANSCRIPTION
 
-PROJECT_KINDS = (TRANSCRIPTION, SUMMARY, DOWNLOAD, EMBEDDING)
+PROJECT_KINDS = (TRANSCRIPTION, SUMMARY, DOWNLOAD, EMBEDDING, RETENTION)
 
 
 def all_kinds() -> tuple[JobKind, ...]:

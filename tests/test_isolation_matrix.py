@@ -604,6 +604,10 @@ A_ROWS: dict[str, str] = {
     # Step 19: A's sign-ins from elsewhere, and what the trail says A did (others' actions are written as theirs).
     "user_identities": OWNED_BY,
     "audit_log": "actor_id = %(u)s",
+    # Step 19 retention: holds on A's files or collections (administrators place them), notices about A's files.
+    "legal_holds": f"{OF_FILES} OR collection_id IN (SELECT id FROM collections WHERE user_id = %(u)s)",
+    "retention_notices": OF_FILES,
+    "retention_settings": "FALSE",  # the instance's one row, an administrator's
 }
 
 

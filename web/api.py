@@ -21,6 +21,7 @@ from web import (
     prompts,
     public_links,
     questions,
+    retention,
     search,
     settings,
     shares,
@@ -51,6 +52,7 @@ ROUTERS += [
 
 ROUTERS += [settings.router, llm_configs.router, prompts.router, summaries.router, notifications.router, tasks.router]
 ROUTERS += [ask.router, questions.router]
+ROUTERS += [retention.router]
 
 
 def all_endpoints() -> list[Endpoint]:
