@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Final
 from uuid import UUID
 
+from repo import access
 from repo import statements as s
 from repo.database import Connection, as_system
 from repo.errors import Forbidden, Invalid, NotFound
@@ -52,6 +53,11 @@ class Planned:
         if self.collection_uuid is not None:
             policy |= {"collection": str(self.collection_uuid), "collection_name": self.collection_name}
         return policy
+
+    def policy_words(self) -> str:
+        if self.source == "collection":
+            return f"the {self.days}-day policy of the collection “{self.collection_name}”"
+        return f"the instance's {self.days}-day retention period"
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,9 +205,10 @@ class RetentionRepository:
         return _audit_older_than(self.conn, days=days)
 
     def file_schedule(self, actor: Actor, uuid: UUID) -> FileSchedule:
-        """The file's due date and hold, for its owner (NotFound for anyone else)."""
+        """The file's due date and hold, for its owner (Forbidden for whoever else may read it, else NotFound)."""
         found = _file_schedule(self.conn, uuid=uuid, **actor.scope())
         if found is None:
+            access.require(self.conn, actor, access.OWNER, file_uuid=uuid)
             raise NotFound("file not found")
         return found
 

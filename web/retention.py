@@ -211,10 +211,10 @@ def place_hold(ctx: Ctx, body: HoldIn) -> Hold:
     return hold
 
 
-@router.delete("/api/admin/holds/{uuid}", response=HoldOut, admin=True)
+@router.delete("/api/admin/holds/{hold_uuid}", response=HoldOut, admin=True)
 def release_hold(ctx: Ctx) -> Hold:
     """Lift a legal hold (it stays listed as history); its recordings follow their policies again."""
-    hold = RetentionRepository(ctx.conn).release_hold(ctx.actor, ctx.uuid("uuid"))
+    hold = RetentionRepository(ctx.conn).release_hold(ctx.actor, ctx.uuid("hold_uuid"))
     audit(
         ctx,
         "retention.release",

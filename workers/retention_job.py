@@ -77,19 +77,13 @@ def _notify(db: Database, items: list[Planned]) -> int:
                 item.owner_id,
                 "system",
                 "recording due for deletion",
-                f"“{item.title}” will be deleted on {item.due_at:%Y-%m-%d} under {_policy_words(item)}; "
+                f"“{item.title}” will be deleted on {item.due_at:%Y-%m-%d} under {item.policy_words()}; "
                 "ask an administrator for a legal hold if it must be kept",
                 data={"file_uuid": str(item.uuid), "due_at": item.due_at.isoformat()},
                 media_file_id=item.id,
             )
             told += 1
     return told
-
-
-def _policy_words(item: Planned) -> str:
-    if item.source == "collection":
-        return f"the {item.days}-day policy of the collection “{item.collection_name}”"
-    return f"the instance's {item.days}-day retention period"
 
 
 def _delete(db: Database, storage: Storage, items: list[Planned], batch: int) -> list[Planned]:
