@@ -9,6 +9,7 @@ The job runs for real: queued as maintenance queues it and run by `opentr worker
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ from repo.rows import Actor
 from storage.backend import open_storage
 from tests import factories
 from tests.test_row_security import _seed
-from tests.web import actor_of, make_admin, register
+from tests.web import actor_of, make_admin, register, sign_up
 from tests.workers_support import WorkerEnv
 from workers.maintenance import Maintenance
 from workers.retention_job import RetentionReport, run_pass
@@ -503,3 +504,49 @@ def test_bad_holds_are_refused_naming_the_field(client: Any, fresh_url: str) -> 
     assert (
         client.post("/api/admin/holds", headers=owner, json={"file_uuid": file_uuid, "reason": "r"}).status_code == 403
     )
+
+
+# --- the pages ------------------------------------------------------------------------------------------------------
+
+
+def test_the_pages_show_and_set_retention_and_holds(client: Any, fresh_url: str) -> None:
+    email = f"admin-{secrets.token_hex(4)}@example.com"
+    token = sign_up(client, email)
+    [(admin_id,)] = _sql(fresh_url, "UPDATE users SET role = 'admin' WHERE email = %s RETURNING id", email)
+    file_id, file_uuid, _ = _file(fresh_url, Actor(admin_id, True), TITLES[0], 40)
+    [(collection_id, collection)] = _sql(
+        fresh_url, "INSERT INTO collections (user_id, name) VALUES (%s, 'Archiv 📁') RETURNING id, uuid::text", admin_id
+    )
+
+    def post(path: str, **fields: str) -> Any:
+        return client.post(path, data={"csrf": token, **fields}, follow_redirects=False)
+
+    assert post("/admin/retention", default_days="30").status_code == 303
+    for bad in ("-5", "0", "1e308", "abc", "36501"):
+        refused = post("/admin/retention", default_days=bad)
+        assert refused.status_code == 422 and "Retention period: a whole number of days" in refused.text, bad
+    admin_page = client.get("/admin").text
+    assert 'value="30"' in admin_page and f"{TITLES[0]}</a>" in admin_page, "the dry run lists the file by its title"
+    assert "Due for deletion on" in client.get(f"/files/{file_uuid}").text
+
+    assert post("/admin/holds", object_type="file", object_uuid=file_uuid, reason="Prüfung 審査").status_code == 303
+    assert post("/admin/holds", object_type="file", object_uuid="nonsense", reason="r").status_code == 422
+    assert "Under legal hold: Prüfung 審査" in client.get(f"/files/{file_uuid}").text
+    [(hold,)] = _sql(fresh_url, "SELECT uuid::text FROM legal_holds WHERE media_file_id = %s", file_id)
+    assert "Prüfung 審査" in client.get("/admin").text
+    assert post(f"/admin/holds/{hold}/lift").status_code == 303
+    assert "Under legal hold" not in client.get(f"/files/{file_uuid}").text
+
+    assert "No retention policy of its own" in client.get(f"/collections/{collection}").text
+    assert post(f"/collections/{collection}/retention", days="10").status_code == 303
+    assert "deleted 10 days after upload" in client.get(f"/collections/{collection}").text
+    assert post(f"/collections/{collection}/retention", days="zehn").status_code == 422
+    _sql(fresh_url, "INSERT INTO legal_holds (collection_id, reason) VALUES (%s, 'تحقيق')", collection_id)
+    assert "Under legal hold since" in client.get(f"/collections/{collection}").text
+    actions = [a for (a,) in _sql(fresh_url, "SELECT action FROM audit_log WHERE actor_id = %s ORDER BY id", admin_id)]
+    assert [a for a in actions if a.startswith(("settings.", "retention."))] == [
+        "settings.update",
+        "retention.hold",
+        "retention.release",
+        "settings.update",
+    ]

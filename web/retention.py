@@ -158,9 +158,14 @@ def instance_policy(ctx: Ctx) -> InstancePolicyOut:
 @router.put("/api/admin/retention", body=InstancePolicyIn, response=InstancePolicyOut, admin=True)
 def set_instance_policy(ctx: Ctx, body: InstancePolicyIn) -> InstancePolicyOut:
     """Set the instance default ("delete recordings N days after upload"; null: keep them)."""
+    return _instance(ctx, change_instance_policy(ctx, body.default_days))
+
+
+def change_instance_policy(ctx: Ctx, days: int | None) -> InstancePolicy:
+    """Set and audit the instance default (the API and the admin page)."""
     retention = RetentionRepository(ctx.conn)
     before = retention.instance_policy().default_days
-    policy = retention.set_instance_policy(ctx.actor, body.default_days)
+    policy = retention.set_instance_policy(ctx.actor, days)
     audit(
         ctx,
         "settings.update",
@@ -168,12 +173,17 @@ def set_instance_policy(ctx: Ctx, body: InstancePolicyIn) -> InstancePolicyOut:
         object_id="default",
         details={"setting": "retention.default_days", "from": before, "to": policy.default_days},
     )
-    return _instance(ctx, policy)
+    return policy
 
 
 @router.get("/api/admin/retention/preview", response=PreviewOut, admin=True)
 def preview(ctx: Ctx) -> PreviewOut:
     """The dry run: what the next run deletes, what a hold keeps, what is due soon; nothing is deleted."""
+    return read_preview(ctx)
+
+
+def read_preview(ctx: Ctx) -> PreviewOut:
+    """The dry run under this process's settings (the API and the admin page)."""
     settings = ctx.services.settings
     retention = RetentionRepository(ctx.conn)
     plan = retention.read_plan(notice_days=settings.opentr_retention_notice_days, batch=settings.opentr_retention_batch)
@@ -198,6 +208,11 @@ def list_holds(ctx: Ctx, query: HoldsQuery) -> list[Hold]:
 @router.post("/api/admin/holds", body=HoldIn, response=HoldOut, status=201, admin=True)
 def place_hold(ctx: Ctx, body: HoldIn) -> Hold:
     """Place a legal hold on one file or one collection: retention deletes none of its recordings until lifted."""
+    return place(ctx, body)
+
+
+def place(ctx: Ctx, body: HoldIn) -> Hold:
+    """Place and audit a hold (the API and the admin page)."""
     hold, name = RetentionRepository(ctx.conn).place_hold(
         ctx.actor, file_uuid=body.file_uuid, collection_uuid=body.collection_uuid, reason=body.reason
     )
@@ -214,7 +229,12 @@ def place_hold(ctx: Ctx, body: HoldIn) -> Hold:
 @router.delete("/api/admin/holds/{hold_uuid}", response=HoldOut, admin=True)
 def release_hold(ctx: Ctx) -> Hold:
     """Lift a legal hold (it stays listed as history); its recordings follow their policies again."""
-    hold = RetentionRepository(ctx.conn).release_hold(ctx.actor, ctx.uuid("hold_uuid"))
+    return lift(ctx, ctx.uuid("hold_uuid"))
+
+
+def lift(ctx: Ctx, hold_uuid: UUID) -> Hold:
+    """Lift and audit a hold (the API and the admin page)."""
+    hold = RetentionRepository(ctx.conn).release_hold(ctx.actor, hold_uuid)
     audit(
         ctx,
         "retention.release",
@@ -235,11 +255,15 @@ def collection_policy(ctx: Ctx) -> CollectionPolicy:
 def set_collection_policy(ctx: Ctx, body: CollectionPolicyIn) -> CollectionPolicy:
     """Set the collection's policy (its owner, or an administrator): its owner's recordings in it are deleted this
     many days after upload, unless a shorter period applies; null removes the policy."""
+    return change_collection_policy(ctx, ctx.uuid("uuid"), body.days)
+
+
+def change_collection_policy(ctx: Ctx, uuid: UUID, days: int | None) -> CollectionPolicy:
+    """Set and audit a collection's policy (the API and the collection page)."""
     actor = ctx.seeing_all() if ctx.user is not None and ctx.user.actor.is_admin else ctx.actor
     retention = RetentionRepository(ctx.conn)
-    uuid = ctx.uuid("uuid")
     before = retention.collection_policy(actor, uuid).days
-    policy = retention.set_collection_policy(actor, uuid, body.days)
+    policy = retention.set_collection_policy(actor, uuid, days)
     audit(
         ctx,
         "settings.update",
@@ -247,7 +271,7 @@ def set_collection_policy(ctx: Ctx, body: CollectionPolicyIn) -> CollectionPolic
         object_id=uuid,
         details={"setting": "retention.days", "from": before, "to": policy.days},
     )
-    return RetentionRepository(ctx.conn).collection_policy(actor, uuid)
+    return retention.collection_policy(actor, uuid)
 
 
 @router.get("/api/files/{uuid}/retention", response=FileScheduleOut)

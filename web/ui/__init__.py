@@ -28,6 +28,7 @@ from web.ui import (
     media,
     notifications,
     public,
+    retention,
     search,
     settings,
     sharing,
@@ -77,6 +78,7 @@ MODULES = (
     notifications,
     settings,
     admin,
+    retention,
 )
 
 

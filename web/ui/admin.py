@@ -1,4 +1,5 @@
-"""Administration: platform counts, the users (edit, delete) and tags no file carries (administrators only).
+"""Administration: platform counts, the users (edit, delete), tags no file carries, retention and legal holds
+(web/ui/retention.py; administrators only).
 
 The forms call the same repository methods as PUT /api/admin/users/{uuid} and DELETE /api/admin/tags/unused.
 """
@@ -10,6 +11,7 @@ from starlette.responses import Response
 from repo.tags import TagRepository
 from repo.users import UserRepository
 from web.admin import UserUpdateIn, all_files_page
+from web.ui import retention
 from web.ui.render import View, page
 
 
@@ -21,6 +23,7 @@ def admin(view: View) -> Response:
         stats=users.stats(),
         users=users.list_all(view.actor, limit=200),
         unused_tags=TagRepository(view.conn).list_unused(),
+        **retention.admin_section(view),
     )
 
 
