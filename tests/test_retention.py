@@ -278,7 +278,10 @@ def test_only_the_owner_sets_a_collections_policy(client: Any, fresh_url: str) -
     assert refused.status_code == 404
     assert client.get(f"/api/collections/{collection}/retention", headers=owner).json()["days"] is None
     admin = _admin(client, fresh_url)
-    assert client.put(f"/api/collections/{collection}/retention", headers=admin, json={"days": 5}).json()["days"] == 5
+    path = f"/api/collections/{collection}/retention"
+    assert client.put(path, headers=admin, json={"days": 5}).status_code == 404, "not outside the all-files view"
+    in_view = client.put(path, headers=admin, params={"view": "all"}, json={"days": 5})
+    assert in_view.status_code == 200 and in_view.json()["days"] == 5
 
 
 def test_a_hold_on_the_file_or_its_collection_stops_deletion(client: Any, fresh_url: str, no_notice: Settings) -> None:
