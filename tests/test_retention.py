@@ -553,3 +553,19 @@ def test_the_pages_show_and_set_retention_and_holds(client: Any, fresh_url: str)
         "retention.release",
         "settings.update",
     ]
+
+
+def test_only_administrators_write_holds_even_in_sql(db: Database) -> None:
+    """Row-level security: the owner reads the hold on their file but can neither place nor lift one."""
+    with db.acting_as_system(), db.transaction() as conn:
+        owner, admin = factories.user(conn), factories.user(conn, admin=True)
+        file_id, _ = factories.media_file(conn, owner, title="会議")
+        conn.execute("INSERT INTO legal_holds (media_file_id, reason) VALUES (%s, 'Klage')", [file_id])
+    with db.acting(owner), db.transaction() as conn:
+        assert conn.execute("SELECT reason FROM legal_holds").fetchall() == [("Klage",)]
+        lifted = conn.execute("UPDATE legal_holds SET released_at = now() RETURNING id").fetchall()
+        assert lifted == []
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"), conn.transaction():
+            conn.execute("INSERT INTO legal_holds (media_file_id, reason) VALUES (%s, 'mine')", [file_id])
+    with db.acting(admin), db.transaction() as conn:
+        assert conn.execute("UPDATE legal_holds SET released_at = now() RETURNING reason").fetchall() == [("Klage",)]
