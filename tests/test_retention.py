@@ -569,3 +569,20 @@ def test_only_administrators_write_holds_even_in_sql(db: Database) -> None:
             conn.execute("INSERT INTO legal_holds (media_file_id, reason) VALUES (%s, 'mine')", [file_id])
     with db.acting(admin), db.transaction() as conn:
         assert conn.execute("UPDATE legal_holds SET released_at = now() RETURNING reason").fetchall() == [("Klage",)]
+
+
+def test_deletions_commit_in_batches(fresh_url: str, tmp_path: Path, db: Database) -> None:
+    """OPENTR_RETENTION_BATCH files per transaction: a run over many files never holds one huge transaction (each
+    batch's audit rows share the transaction id that wrote them)."""
+    with db.acting_as_system(), db.transaction() as conn:
+        owner = factories.user(conn)
+        conn.execute("UPDATE retention_settings SET default_days = 1")
+    for n in range(5):
+        _file(fresh_url, owner, f"Nr. {n} 😀", 3)
+    report = _run(fresh_url, _settings(tmp_path / "h", opentr_retention_notice_days=0, opentr_retention_batch=2))
+    assert len(report.due) == 5 and _sql(fresh_url, "SELECT count(*) FROM media_files") == [(0,)]
+    per_transaction = _sql(
+        fresh_url,
+        "SELECT count(*) FROM audit_log WHERE action = 'retention.delete' GROUP BY xmin::text::bigint ORDER BY 1",
+    )
+    assert per_transaction == [(1,), (2,), (2,)]
