@@ -14,6 +14,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from repo.database import as_system
+from repo.errors import Forbidden, NotFound
 from repo.retention import (
     MAX_DAYS,
     MAX_REASON,
@@ -205,7 +206,7 @@ def list_holds(ctx: Ctx, query: HoldsQuery) -> list[Hold]:
     return RetentionRepository(ctx.conn).holds(active_only=query.active)
 
 
-@router.post("/api/admin/holds", body=HoldIn, response=HoldOut, status=201, admin=True)
+@router.post("/api/admin/holds", body=HoldIn, response=HoldOut, status=201, admin=True, raises=(NotFound,))
 def place_hold(ctx: Ctx, body: HoldIn) -> Hold:
     """Place a legal hold on one file or one collection: retention deletes none of its recordings until lifted."""
     return place(ctx, body)
@@ -274,7 +275,7 @@ def change_collection_policy(ctx: Ctx, uuid: UUID, days: int | None) -> Collecti
     return retention.collection_policy(actor, uuid)
 
 
-@router.get("/api/files/{uuid}/retention", response=FileScheduleOut)
+@router.get("/api/files/{uuid}/retention", response=FileScheduleOut, raises=(Forbidden,))
 def file_schedule(ctx: Ctx) -> FileSchedule:
     """When the recording is due for deletion and which policy says so, and any legal hold (its owner)."""
     return RetentionRepository(ctx.conn).file_schedule(ctx.actor, ctx.uuid("uuid"))
