@@ -9,6 +9,7 @@ The job runs for real: queued as maintenance queues it and run by `opentr worker
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -533,6 +534,7 @@ def test_the_pages_show_and_set_retention_and_holds(client: Any, fresh_url: str)
         assert refused.status_code == 422 and "Retention period: a whole number of days" in refused.text, bad
     admin_page = client.get("/admin").text
     assert 'value="30"' in admin_page and f"{TITLES[0]}</a>" in admin_page, "the dry run lists the file by its title"
+    assert admin_page.count('id="retention"') == 1 and re.search(r"<title>Admin\b[^<]*</title>", admin_page)
     assert "Due for deletion on" in client.get(f"/files/{file_uuid}").text
 
     assert post("/admin/holds", object_type="file", object_uuid=file_uuid, reason="Prüfung 審査").status_code == 303
