@@ -204,6 +204,14 @@ class Settings(BaseSettings):
     opentr_oidc_providers: list[OidcProvider] = Field(default_factory=list)
     opentr_oidc_timeout_seconds: float = Field(default=10.0, gt=0, le=120)  # each request to a provider
 
+    # Retention (README: Retention and legal hold): how often maintenance queues a retention run, how many days
+    # before deletion an owner is told (0: no notice, deleted when due), how many files one transaction deletes, and
+    # how long the audit log keeps its rows (0: forever).
+    opentr_retention_interval_seconds: float = Field(default=3600.0, gt=0, le=7 * 86400)
+    opentr_retention_notice_days: int = Field(default=7, ge=0, le=365)
+    opentr_retention_batch: int = Field(default=200, ge=1, le=10000)
+    opentr_audit_retention_days: int = Field(default=365, ge=0, le=36500)
+
     @field_validator("database_url", "database_direct_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:

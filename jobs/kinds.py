@@ -6,10 +6,11 @@ from jobs.data_exports import DATA_EXPORT
 from jobs.downloads import DOWNLOAD
 from jobs.embeddings import EMBEDDING
 from jobs.registry import JobKind, declared
+from jobs.retention import RETENTION
 from jobs.summaries import SUMMARY
 from jobs.transcription import TRANSCRIPTION
 
-PROJECT_KINDS = (TRANSCRIPTION, SUMMARY, DOWNLOAD, EMBEDDING, DATA_EXPORT)
+PROJECT_KINDS = (TRANSCRIPTION, SUMMARY, DOWNLOAD, EMBEDDING, DATA_EXPORT, RETENTION)
 
 
 def all_kinds() -> tuple[JobKind, ...]:

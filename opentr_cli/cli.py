@@ -273,6 +273,27 @@ def cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
+    """One retention pass now, in this process (README: Retention and legal hold); --dry-run changes nothing."""
+    from repo.database import Database
+    from storage.backend import open_storage
+    from workers.retention_job import run_pass
+
+    with Database(_database(settings), settings, min_size=0, max_size=1) as db, db.acting_as_system():
+        report = run_pass(db, open_storage(settings), settings, dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    for item in report.due:
+        print(f"{verb}: {item.uuid} “{item.title}” of {item.owner_email}, due {item.due_at:%Y-%m-%d}")
+        print(f"    under {item.policy_words()}")
+    for item in report.held:
+        print(f"held: {item.uuid} “{item.title}” of {item.owner_email}, due {item.due_at:%Y-%m-%d}")
+        print(f"    hold: {item.hold_reason}")
+    for item in report.waiting:
+        print(f"due soon: {item.uuid} “{item.title}” of {item.owner_email}, due {item.due_at:%Y-%m-%d}")
+    print(report.summary())
+    return 0
+
+
 def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     """Re-seal every stored api key: OPENTR_OLD_SECRET_KEY opens them, OPENTR_SECRET_KEY seals them again."""
     import os
@@ -610,6 +631,12 @@ def parser() -> argparse.ArgumentParser:
         help="remove stray files, mark rows with missing media, delete tokens expired over a week ago",
     )
     clean.set_defaults(func=cmd_cleanup)
+    retention = sub.add_parser("retention", help="recordings deleted on schedule").add_subparsers(
+        dest="retention_command", required=True
+    )
+    once = retention.add_parser("run", help="one retention pass now: notices, deletions, the audit log's own purge")
+    once.add_argument("--dry-run", action="store_true", help="list what would be deleted and held; change nothing")
+    once.set_defaults(func=cmd_retention_run)
     meaning = sub.add_parser("embeddings", help="search by meaning: passages and their vectors").add_subparsers(
         dest="embeddings_command", required=True
     )

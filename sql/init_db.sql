@@ -1065,6 +1065,56 @@ ALTER TABLE auth_tokens
     ADD COLUMN user_agent text CHECK (length(user_agent) <= 500),
     ADD COLUMN address inet;
 
+-- migration 0019_retention: retention policies, legal holds, deletion notices (see the migration) -------------
+
+CREATE TABLE retention_settings (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    default_days integer CHECK (default_days BETWEEN 1 AND 36500),
+    updated_by bigint REFERENCES users (id) ON DELETE SET NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO retention_settings (id) VALUES (true);
+
+ALTER TABLE collections ADD COLUMN retention_days integer CHECK (retention_days BETWEEN 1 AND 36500);
+
+CREATE TABLE legal_holds (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    media_file_id bigint REFERENCES media_files (id) ON DELETE CASCADE,
+    collection_id bigint REFERENCES collections (id) ON DELETE CASCADE,
+    reason text NOT NULL CHECK (length(reason) BETWEEN 1 AND 1000),
+    placed_by bigint REFERENCES users (id) ON DELETE SET NULL,
+    placed_at timestamptz NOT NULL DEFAULT now(),
+    released_by bigint REFERENCES users (id) ON DELETE SET NULL,
+    released_at timestamptz,
+    CONSTRAINT legal_holds_one_object_check CHECK ((media_file_id IS NULL) <> (collection_id IS NULL))
+);
+-- One active hold per object; lifted ones are history.
+CREATE UNIQUE INDEX legal_holds_active_file_idx ON legal_holds (media_file_id)
+    WHERE released_at IS NULL AND media_file_id IS NOT NULL;
+CREATE UNIQUE INDEX legal_holds_active_collection_idx ON legal_holds (collection_id)
+    WHERE released_at IS NULL AND collection_id IS NOT NULL;
+CREATE INDEX legal_holds_media_file_id_idx ON legal_holds (media_file_id) WHERE media_file_id IS NOT NULL;
+CREATE INDEX legal_holds_collection_id_idx ON legal_holds (collection_id) WHERE collection_id IS NOT NULL;
+ALTER TABLE legal_holds ENABLE ROW LEVEL SECURITY;
+CREATE POLICY legal_holds_read ON legal_holds FOR SELECT USING (
+    (SELECT rls_is_admin())
+    OR media_file_id IN (SELECT id FROM media_files WHERE user_id = (SELECT rls_actor()))
+    OR collection_id IN (SELECT id FROM collections WHERE user_id = (SELECT rls_actor())));
+CREATE POLICY legal_holds_place ON legal_holds FOR INSERT WITH CHECK ((SELECT rls_is_admin()));
+CREATE POLICY legal_holds_lift ON legal_holds FOR UPDATE USING ((SELECT rls_is_admin()));
+
+CREATE TABLE retention_notices (
+    media_file_id bigint NOT NULL REFERENCES media_files (id) ON DELETE CASCADE,
+    due_on date NOT NULL,
+    notified_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (media_file_id, due_on)
+);
+-- Written by the retention job (as the system); the owner reads their own.
+ALTER TABLE retention_notices ENABLE ROW LEVEL SECURITY;
+CREATE POLICY retention_notices_own ON retention_notices FOR SELECT USING (
+    media_file_id IN (SELECT id FROM media_files WHERE user_id = (SELECT rls_actor())));
+
 -- migration 0020_data_exports: a person's requests to download everything of theirs (see the migration) --------
 
 CREATE TABLE data_exports (

@@ -249,6 +249,24 @@ def _populate(url: str) -> None:
         conn.execute(
             "INSERT INTO data_exports (user_id, status, error) VALUES (%s, 'failed', %s)", [second, AWKWARD[4][:2000]]
         )
+        # Step 19 retention: the instance default (its one row), a collection's policy, holds (one lifted), notices.
+        conn.execute("UPDATE retention_settings SET default_days = 3650, updated_by = %s", [first])
+        conn.execute("UPDATE collections SET retention_days = 30 WHERE user_id = %s", [second])
+        conn.execute(
+            "INSERT INTO legal_holds (media_file_id, reason, placed_by, released_by, released_at) "
+            "SELECT id, %s, %s, %s, now() FROM media_files WHERE user_id = %s",
+            [AWKWARD[3][:1000] or "r", first, first, second],
+        )
+        conn.execute(
+            "INSERT INTO legal_holds (collection_id, reason, placed_by) SELECT id, 'Rechtsstreit 訴訟 ⚖️', %s "
+            "FROM collections WHERE user_id = %s",
+            [first, first],
+        )
+        conn.execute(
+            "INSERT INTO retention_notices (media_file_id, due_on) SELECT id, '2030-01-31' FROM media_files "
+            "WHERE user_id = %s",
+            [second],
+        )
 
 
 def _tables(conn: psycopg.Connection[Any]) -> list[str]:

@@ -34,7 +34,7 @@ from repo.rows import Actor
 from repo.user_settings import SETTINGS
 from tests import factories
 from tests.fuzz_support import private_redis
-from tests.web import a_file, make_admin, register
+from tests.web import a_file, actor_of, make_admin, register
 from tests.workers_support import wav
 from web.api import all_endpoints
 from web.endpoint import Endpoint
@@ -134,6 +134,7 @@ OTHER_PATH_RESOURCE = {
     "user_uuid": "group_member",  # /api/groups/{uuid}/members/{user_uuid}
     "share_uuid": "share",  # a share of the object the path names first: "file_share", "collection_share"...
     "link_uuid": "public_link",
+    "hold_uuid": "hold",  # /api/admin/holds/{hold_uuid}: a legal hold (administrators only)
 }
 # values, not another user's identifiers (a link's token is the key itself: TOKEN_SCOPED routes)
 VALUE_PATH_PARAM = {"name": "tag_name", "key": "setting_key", "token": "link_token"}
@@ -167,6 +168,7 @@ INVITEE = "matrix-invitee@example.com"
 SHARE_ROUTES = [("POST", f"/api/{kind}/{{uuid}}/shares") for kind in ("files", "collections", "speaker-profiles")]
 BODY_VALUES: dict[Key, dict[str, Any]] = {
     ("POST", "/api/groups/{uuid}/members"): {"email": INVITEE},
+    ("POST", "/api/admin/holds"): {"collection_uuid": None},  # a hold names one file or one collection
     **{route: {"user_email": None} for route in SHARE_ROUTES},
 }
 # Optional body fields left out of the generated bodies, and why.
@@ -563,6 +565,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "link_token": public_link["token"],
         "tag_name": tag_name,
         "setting_key": "ui.theme",
+        "hold": str(uuid.uuid4()),  # legal holds are administrators' (admin routes only): one that exists nowhere
     }
     upload_task = _one(conninfo, "SELECT active_task_id FROM media_files WHERE uuid = %s", file_uuid)
     return Owner(headers, actor, ids, [marker, upload_task, *(v for k, v in ids.items() if k != "setting_key")])
@@ -623,6 +626,10 @@ A_ROWS: dict[str, str] = {
     # A's own downloads (the owner's baseline calls in the matrix) are recorded as they happen: not a change by others.
     "audit_log": "actor_id = %(u)s AND action NOT IN ('export.transcript', 'export.media', 'account.export')",
     "data_exports": OWNED_BY,
+    # Step 19 retention: holds on A's files or collections (administrators place them), notices about A's files.
+    "legal_holds": f"{OF_FILES} OR collection_id IN (SELECT id FROM collections WHERE user_id = %(u)s)",
+    "retention_notices": OF_FILES,
+    "retention_settings": "FALSE",  # the instance's one row, an administrator's
 }
 
 
@@ -788,12 +795,21 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
     make_admin(fresh_url, admin_headers, client)
     victim = register(client)
     victim_uuid = client.get("/api/users/me", headers=victim).json()["uuid"]
+    # What the admin routes that name an object act on (legal holds): a third user's file, and a hold on their
+    # collection (not the victim's: the victim is deleted first).
+    holder = register(client)
+    held_file = a_file(fresh_url, actor_of(client, fresh_url, holder), title="held")
+    held_collection = client.post("/api/collections", headers=holder, json={"name": "held"}).json()["uuid"]
+    hold = client.post(
+        "/api/admin/holds", headers=admin_headers, json={"collection_uuid": held_collection, "reason": "matrix"}
+    ).json()["uuid"]
+    victim_ids = {"user": victim_uuid, "file": held_file, "hold": hold}
     for endpoint in endpoints:
         if not endpoint.admin:
             continue
         response = call(build(endpoint, all_of(a), a.ids), b.headers)
         assert response.status_code == 403, f"{key_of(endpoint)} answered a non-admin {response.status_code}"
-        as_admin = call(build(endpoint, lambda _slot: {"user": victim_uuid}, {}), admin_headers)
+        as_admin = call(build(endpoint, lambda _slot: victim_ids, {}), admin_headers)
         assert 200 <= as_admin.status_code < 300, f"{key_of(endpoint)} as admin: {as_admin.text}"
 
     # Controls: the very same requests with B's own identifiers succeed, so each 404 above was about ownership.
@@ -879,6 +895,7 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("DELETE", "/api/files/{uuid}/shares/{share_uuid}"): 4,
     ("POST", "/api/files/{uuid}/links"): 4,  # public links are the owner's (repo/public_links.py)
     ("GET", "/api/files/{uuid}/links"): 4,
+    ("GET", "/api/files/{uuid}/retention"): 4,  # its due date and hold are its owner's (web/retention.py)
     ("DELETE", "/api/files/{uuid}/links/{link_uuid}"): 4,
 }
 FILE_KINDS = {"file", "segment", "speaker", "comment", "summary"}

@@ -59,6 +59,7 @@ PAGE_ROUTE_RANK: dict[Key, tuple[str, int]] = {
     ("POST", "/collections/{uuid}/delete"): ("collection", 4),
     ("POST", "/collections/{uuid}/shares"): ("collection", 4),
     ("POST", "/collections/{uuid}/shares/{share}"): ("collection", 4),
+    ("POST", "/collections/{uuid}/retention"): ("collection", 4),  # its owner sets its retention policy
     ("POST", "/speakers/{uuid}/edit"): ("profile", 4),
     ("POST", "/speakers/{uuid}/merge"): ("profile", 4),
     ("POST", "/speakers/{uuid}/delete"): ("profile", 4),
@@ -84,6 +85,7 @@ PAGE_ELSEWHERE: dict[Key, str] = {
     ("POST", "/admin/users/{uuid}/delete"): "administrators only: tests/test_ui_settings.py",
     ("GET", "/signin/oidc/{name}"): "a configured sign-in provider, nobody's object: tests/test_oidc.py",
     ("GET", "/signin/oidc/{name}/callback"): "a provider's return to this browser's sign-in: tests/test_oidc.py",
+    ("POST", "/admin/holds/{hold_uuid}/lift"): "administrators only: tests/test_retention.py",
 }
 # A path parameter's value, by name: `{uuid}` is the object of the path's first segment.
 UUID_OF_FIRST = {"files": "file", "collections": "collection", "speakers": "profile"}

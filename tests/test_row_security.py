@@ -139,6 +139,12 @@ def _seed(conn: Connection) -> World:
         [a.id],
     )
     conn.execute("INSERT INTO data_exports (user_id, status, error) VALUES (%s, 'failed', 'Speicher voll 💾')", [a.id])
+    admin = factories.user(conn, admin=True)
+    conn.execute(
+        "INSERT INTO legal_holds (media_file_id, reason, placed_by) VALUES (%s, 'نزاع قانوني ⚖️', %s)",
+        [file_a, admin.id],
+    )
+    conn.execute("INSERT INTO retention_notices (media_file_id, due_on) VALUES (%s, '2030-01-31')", [file_a])
     group = one("INSERT INTO groups (name, created_by) VALUES ('فريق', %s) RETURNING id", a.id)
     conn.execute("INSERT INTO group_members (group_id, user_id, role) VALUES (%s, %s, 'owner')", [group, a.id])
     conn.execute("INSERT INTO group_members (group_id, user_id) VALUES (%s, %s)", [group, c.id])

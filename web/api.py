@@ -24,6 +24,7 @@ from web import (
     prompts,
     public_links,
     questions,
+    retention,
     search,
     settings,
     shares,
@@ -55,6 +56,7 @@ ROUTERS += [
 ROUTERS += [settings.router, llm_configs.router, prompts.router, summaries.router, notifications.router, tasks.router]
 ROUTERS += [ask.router, questions.router]
 ROUTERS += [admin_audit.router]  # reading the audit trail (administrators)
+ROUTERS += [retention.router]
 
 
 def all_endpoints() -> list[Endpoint]:

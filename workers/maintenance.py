@@ -1,4 +1,4 @@
-"""Periodic work every worker does: recovery of dead jobs, then the outbox dispatcher.
+"""Periodic work every worker does: recovery of dead jobs, the outbox dispatcher, and queueing the retention run.
 
 It runs in a thread of `opentr worker`'s supervising process, at start and every `OPENTR_MAINTENANCE_SECONDS`,
 independent of any RQ job or scheduler (a job that re-schedules itself is lost with its id or with Redis). Several
@@ -19,10 +19,12 @@ import time
 from typing import Any
 
 import psycopg
+from redis import Redis
 
 from config.settings import Settings
 from jobs.dispatch import dispatch_pending
 from jobs.queues import redis_connection
+from jobs.retention import enqueue_retention, queue_retention
 from repo.database import Database
 from workers.liveness import LEASE_RETAKE_SECONDS, open_lock_session
 from workers.recovery import RecoveryReport, recover
@@ -37,6 +39,10 @@ class Maintenance:
         self._session: psycopg.Connection[Any] | None = None
         self._down: dict[str, str] = {}
         self._recover_after = 0.0  # time.monotonic(); after an outage, live jobs take their locks again first
+        # The first retention run comes one interval after the start: a worker in a restart loop must not start a
+        # deletion pass each time (`opentr retention run` runs one at once). The database then keeps the interval
+        # across all workers (jobs/retention.py).
+        self._retention_after = time.monotonic() + settings.opentr_retention_interval_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.passes = 0
@@ -59,10 +65,20 @@ class Maintenance:
             return None
         try:
             dispatch_pending(self.db, redis)
+            if time.monotonic() >= self._retention_after:
+                self.queue_retention(redis)
             self._available("redis")
         except Exception as exc:
             self._unavailable("redis" if "redis" in type(exc).__module__ else "database", exc)
         return report
+
+    def queue_retention(self, redis: Redis) -> bool:
+        """Queue a retention run when none waits or runs and the last is OPENTR_RETENTION_INTERVAL_SECONDS old
+        (jobs/retention.py); True when one was queued. A Redis refusal leaves it to the dispatcher."""
+        with self.db.acting_as_system(), self.db.transaction() as conn:
+            queued = queue_retention(conn, self.settings.opentr_retention_interval_seconds)
+        enqueue_retention(redis, queued)
+        return queued is not None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="opentr-maintenance", daemon=True)

@@ -30,6 +30,7 @@ from web.ui import (
     notifications,
     oidc,
     public,
+    retention,
     search,
     settings,
     sharing,
@@ -81,6 +82,7 @@ MODULES = (
     settings,
     my_data,
     admin,
+    retention,
 )
 
 

@@ -1,5 +1,5 @@
-"""Administration: platform counts, the users (edit, delete), tags no file carries, and the audit trail
-(administrators only).
+"""Administration: platform counts, the users (edit, delete), tags no file carries, the audit trail, retention
+and legal holds (web/ui/retention.py; administrators only).
 
 The forms call the same functions as PUT /api/admin/users/{uuid} and DELETE /api/admin/tags/unused; the audit trail's
 page reads the filters of GET /api/admin/audit and links to its CSV with them.
@@ -17,6 +17,7 @@ from repo.tags import TagRepository
 from repo.users import UserRepository
 from web.admin import UserUpdateIn, all_files_page, change_user, remove_user
 from web.admin_audit import FILTERS, page_query, read_page
+from web.ui import retention
 from web.ui.render import View, page
 
 
@@ -28,6 +29,7 @@ def admin(view: View) -> Response:
         stats=users.stats(),
         users=users.list_all(view.actor, limit=200),
         unused_tags=TagRepository(view.conn).list_unused(),
+        **retention.admin_section(view),
     )
 
 

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from repo.collections import CollectionRepository
 from repo.file_access import AccessRepository
+from repo.retention import RetentionRepository
 from web.ui.render import View, page
 from web.ui.sharing import collection_panel
 
@@ -26,8 +27,9 @@ def collection(view: View) -> Response:
     """A collection's page: what it holds, and who it is shared with (its files, present and future, with them)."""
     uuid = view.uuid("uuid")
     found = CollectionRepository(view.conn).get(view.actor, uuid)
-    _, share = collection_panel(view, uuid, found.name)
-    return view.render("collection.html", collection=found, share=share)
+    access, share = collection_panel(view, uuid, found.name)
+    retention = RetentionRepository(view.conn).collection_policy(view.actor, uuid)
+    return view.render("collection.html", collection=found, share=share, retention=retention, owned=access.owned)
 
 
 @page("/collections/new", methods=("POST",))

@@ -25,6 +25,7 @@ from repo.file_access import AccessRepository
 from repo.media_files import MediaFileRepository
 from repo.prompts import PromptRepository
 from repo.public_links import PublicLink, PublicLinkRepository
+from repo.retention import RetentionRepository
 from repo.segments import SegmentRepository
 from repo.speaker_profiles import SpeakerProfileRepository
 from repo.speakers import SpeakerRepository
@@ -118,6 +119,8 @@ def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None, ne
         "links": links,
         "link_states": {link.uuid: link_status(link) for link in links or []},
         "new_link": new_link,
+        # when the recording is deleted, or the hold that keeps it: its owner's to see (repo/retention.py)
+        "retention": RetentionRepository(view.conn).file_schedule(actor, uuid) if access.owned else None,
     }
     return view.render("file.html", status, **context)
 
