@@ -369,6 +369,9 @@ GONE: dict[str, str] = {
     "user_identities": "user_id = %(u)s",
     "audit_log": "FALSE",  # append-only: kept (and one `account.delete` row added), README says why
     "data_exports": "user_id = %(u)s",
+    "legal_holds": f"{OF_FILES} OR collection_id IN (SELECT id FROM collections WHERE user_id = %(u)s)",
+    "retention_notices": OF_FILES,
+    "retention_settings": "FALSE",  # the instance's one row; its author nulled
 }
 NULLED = {
     "groups": ["created_by", "updated_at"],
@@ -377,6 +380,8 @@ NULLED = {
     "url_imports": ["media_file_id"],
     "questions": ["collection_id"],
     "speakers": ["profile_id"],
+    "retention_settings": ["updated_by"],
+    "legal_holds": ["placed_by", "released_by"],
 }
 
 
