@@ -13,6 +13,7 @@ from repo.users import Stats, User, UserRepository
 from web.auth import UserOut
 from web.endpoint import Ctx, Router
 from web.fields import Email
+from web.two_factor import require_of
 
 router = Router("admin")
 
@@ -41,6 +42,9 @@ class UserUpdateIn(BaseModel):
     password: str | None = Field(
         default=None, min_length=8, max_length=256, description="a new password; the user's tokens are revoked"
     )
+    two_factor_required: bool | None = Field(
+        default=None, description="require two factors of this user: their next password sign-in sets them up"
+    )
 
 
 class StatsOut(BaseModel):
@@ -67,8 +71,18 @@ def create_user(ctx: Ctx, body: NewUserIn) -> User:
 
 @router.put("/api/admin/users/{uuid}", body=UserUpdateIn, response=UserOut, admin=True)
 def update_user(ctx: Ctx, body: UserUpdateIn) -> User:
-    """Change a user's role, name or password, or (de)activate them; deactivating ends their sessions at once."""
-    return UserRepository(ctx.conn).admin_update(ctx.actor, ctx.uuid("uuid"), **body.model_dump())
+    """Change a user's role, name or password, require two factors of them, or (de)activate them; deactivating ends
+    their sessions at once."""
+    return admin_update_user(ctx, ctx.uuid("uuid"), body)
+
+
+def admin_update_user(ctx: Ctx, uuid: UUID, body: UserUpdateIn) -> User:
+    """The JSON route's and the admin page's update; `two_factor_required` is kept with the second factor."""
+    fields = body.model_dump(exclude={"two_factor_required"})
+    user = UserRepository(ctx.conn).admin_update(ctx.actor, uuid, **fields)
+    if body.two_factor_required is not None:
+        require_of(ctx, user, body.two_factor_required)
+    return user
 
 
 @router.delete("/api/admin/users/{uuid}", status=204, admin=True)

@@ -16,7 +16,9 @@ from web import (
     groups,
     health,
     llm_configs,
+    my_sessions,
     notifications,
+    password_reset,
     processing,
     prompts,
     public_links,
@@ -30,6 +32,7 @@ from web import (
     tags,
     tasks,
     transcripts,
+    two_factor,
     url_import,
 )
 from web.endpoint import Endpoint
@@ -51,6 +54,7 @@ ROUTERS += [
 
 ROUTERS += [settings.router, llm_configs.router, prompts.router, summaries.router, notifications.router, tasks.router]
 ROUTERS += [ask.router, questions.router]
+ROUTERS += [two_factor.router, my_sessions.router, password_reset.router]  # step 19
 
 
 def all_endpoints() -> list[Endpoint]:

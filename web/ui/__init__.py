@@ -26,12 +26,15 @@ from web.ui import (
     groups,
     library,
     media,
+    my_sessions,
     notifications,
+    password_reset,
     public,
     search,
     settings,
     sharing,
     speakers,
+    two_factor,
 )
 from web.ui.render import View, error_page, page
 
@@ -77,6 +80,9 @@ MODULES = (
     notifications,
     settings,
     admin,
+    two_factor,  # step 19: the second step of a sign-in, two factors in the settings
+    my_sessions,
+    password_reset,
 )
 
 

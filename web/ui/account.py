@@ -11,6 +11,7 @@ from web import sessions
 from web.auth import RegisterIn, password_signin
 from web.errors import TooManyRequests, Unauthorized, problem_of
 from web.signin import finish_signin
+from web.ui import two_factor
 from web.ui.render import View, local_next, page, sentence_of
 
 
@@ -34,7 +35,8 @@ def signin(view: View) -> Response:
         if view.user is not None:
             return view.redirect(target)
         expired = view.query("expired") == "1"
-        return _anonymous_form(view, "signin.html", next=target, expired=expired, error=None, email="")
+        notice = "Your new password is set. Sign in with it." if view.query("reset") == "1" else None  # step 19
+        return _anonymous_form(view, "signin.html", next=target, expired=expired, error=None, email="", notice=notice)
     email, password = view.form.get("email", "").strip(), view.form.get("password", "")
     try:
         user = password_signin(view, email, password)
@@ -46,6 +48,10 @@ def signin(view: View) -> Response:
     except Unauthorized:
         error = "That email and password do not match an account. Check them and try again."
         return _anonymous_form(view, "signin.html", 200, next=target, expired=False, error=error, email=email)
+    # step 19: the second factor, when the account has two factors on or must set them up (web/ui/two_factor.py)
+    second = two_factor.second_step(view, user, method="password", target=target)
+    if second is not None:
+        return second
     return _signed_in(view, finish_signin(view, user, method="password", kind="browser"), target)
 
 

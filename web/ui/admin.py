@@ -8,8 +8,10 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from repo.tags import TagRepository
+from repo.two_factor import TwoFactorRepository
 from repo.users import UserRepository
-from web.admin import UserUpdateIn, all_files_page
+from web import two_factor
+from web.admin import UserUpdateIn, admin_update_user, all_files_page
 from web.ui.render import View, page
 
 
@@ -21,6 +23,8 @@ def admin(view: View) -> Response:
         stats=users.stats(),
         users=users.list_all(view.actor, limit=200),
         unused_tags=TagRepository(view.conn).list_unused(),
+        two_factor_required=TwoFactorRepository(view.conn, view.services.master_key).required_user_ids(),
+        instance=two_factor.instance_settings(view),
     )
 
 
@@ -33,10 +37,19 @@ def edit_user(view: View) -> Response:
             "full_name": view.form.get("full_name", "").strip(),
             "is_active": view.form.get("is_active") == "on",
             "password": view.form.get("password") or None,
+            "two_factor_required": view.form.get("two_factor_required") == "on",
         }
     )
-    UserRepository(view.conn).admin_update(view.actor, view.uuid("uuid"), **body.model_dump())
+    admin_update_user(view, view.uuid("uuid"), body)
     return view.redirect("/admin#users")
+
+
+@page("/admin/instance-settings", methods=("POST",), admin=True)
+def edit_instance_settings(view: View) -> Response:
+    """What applies to everyone: two factors required (PUT /api/admin/instance-settings)."""
+    body = two_factor.InstanceSettingsIn(two_factor_required=view.form.get("two_factor_required") == "on")
+    two_factor.update_instance_settings(view, body)
+    return view.redirect("/admin#signin")
 
 
 @page("/admin/tags/unused/delete", methods=("POST",), admin=True)
@@ -61,4 +74,4 @@ def all_files(view: View) -> Response:
     return view.render("admin_files.html", files=items, next_after=next_after)
 
 
-ROUTES = [admin, all_files, edit_user, delete_user, delete_unused_tags]
+ROUTES = [admin, all_files, edit_user, delete_user, delete_unused_tags, edit_instance_settings]
