@@ -126,7 +126,7 @@ def signin_second_step(view: View) -> Response:
 # --- the settings page's "Two factors" -------------------------------------------------------------------------------
 
 
-def _settings_page(view: View, status_code: int = 200, **context: object) -> Response:
+def _settings_page(view: View, status_code: int = 200, error: str | None = None) -> Response:
     user = view.user
     assert user is not None
     enrolment = factors(view).pending_enrolment(user.id, user.email)
@@ -135,7 +135,7 @@ def _settings_page(view: View, status_code: int = 200, **context: object) -> Res
         status_code,
         state=status(view, user),
         enrolment=enrolment_out(enrolment) if enrolment else None,
-        **context,
+        error=error,
     )
 
 
@@ -157,6 +157,7 @@ def two_factor_start(view: View) -> Response:
         "two_factor_settings.html",
         state=status(view, user),
         enrolment=enrolment_out(enrolment),
+        error=None,
     )
 
 
