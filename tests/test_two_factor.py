@@ -14,8 +14,13 @@ from typing import Any
 
 import psycopg
 import pyotp
+import pytest
 from redis import Redis
 
+from credentials.sealing import DecryptionError
+from repo.database import Database
+from repo.two_factor import TwoFactorRepository, rotate_keys
+from tests import factories
 from tests.web import PAGE_PASSWORD, csrf_in, make_admin, register
 
 PASSWORD = "correct horse 1"
@@ -270,3 +275,18 @@ def test_settings_page_sets_two_factors_up(client: Any) -> None:
     done = client.post("/settings/two-factor/confirm", data={"csrf": csrf_in(started.text), "otp": code(secret[1])})
     assert done.status_code == 200 and "Your recovery codes" in done.text
     assert "Two factors are <strong>on</strong>" in client.get("/settings/two-factor").text
+
+
+def test_rotating_the_master_key_reseals_the_secrets(db: Database) -> None:
+    old, new = b"the old master key, long enough", b"the new master key, long enough"
+    with db.acting_as_system(), db.transaction() as conn:
+        person = factories.user(conn, email="rotation-ä@example.org")
+        secret = TwoFactorRepository(conn, old).start(person.id, "rotation-ä@example.org").secret
+        assert TwoFactorRepository(conn, old).confirm(person.id, pyotp.TOTP(secret).at(time.time() - 30))
+    with db.acting_as_system(), db.transaction() as conn:
+        assert rotate_keys(conn, old, new) == 1
+        assert rotate_keys(conn, old, new) == 0, "what is under the new key is left alone"
+    with db.acting_as_system(), db.transaction() as conn:
+        assert TwoFactorRepository(conn, new).check_code(person.id, code(secret)) == "ok"
+        with pytest.raises(DecryptionError):
+            TwoFactorRepository(conn, old).check_code(person.id, code(secret, 1))
