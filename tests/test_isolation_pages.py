@@ -82,6 +82,7 @@ PAGE_ELSEWHERE: dict[Key, str] = {
     ("POST", "/ask/questions/{uuid}/delete"): "the caller's own questions, never shared: tests/test_ui_ask.py",
     ("POST", "/admin/users/{uuid}"): "administrators only: tests/test_ui_settings.py",
     ("POST", "/admin/users/{uuid}/delete"): "administrators only: tests/test_ui_settings.py",
+    ("POST", "/settings/sessions/{uuid}/end"): "the caller's own sessions, by their user id: tests/test_my_sessions.py",
 }
 # A path parameter's value, by name: `{uuid}` is the object of the path's first segment.
 UUID_OF_FIRST = {"files": "file", "collections": "collection", "speakers": "profile"}

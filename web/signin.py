@@ -142,8 +142,9 @@ def verify_second_factor(
         raise SecondFactorRefused(reason, field)
     clear_failures(redis, subject, scope="second_factor")
     details: dict[str, Any] = {"first_factor": method}
-    if kind == "recovery_code":
-        details["recovery_codes_left"] = factors.state(user.id).recovery_left  # type: ignore[union-attr]
+    state = factors.state(user.id) if kind == "recovery_code" else None
+    if state is not None:
+        details["recovery_codes_left"] = state.recovery_left
     audit(ctx, f"signin.{kind}", object_type="user", object_id=user.uuid, details=details, actor_id=user.id)
     return kind
 

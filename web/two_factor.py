@@ -23,7 +23,7 @@ from repo.errors import Conflict
 from repo.instance_settings import TWO_FACTOR_REQUIRED, InstanceSettings
 from repo.two_factor import Enrolment, TwoFactorRepository
 from repo.users import Credentials, User
-from web.audit_trail import audit
+from web.audit_trail import audit, record_apart
 from web.endpoint import Ctx, Router
 from web.errors import TooManyRequests
 from web.lockout import check_not_locked, clear_failures, record_failure
@@ -91,23 +91,43 @@ def enrolment_out(enrolment: Enrolment) -> EnrolmentOut:
     return EnrolmentOut(secret=enrolment.secret, otpauth_uri=enrolment.uri, qr_svg=qr_svg(enrolment.uri))
 
 
-def prove(ctx: Ctx, user: User, proof: ProofIn) -> None:
+def prove(ctx: Ctx, user: User, proof: ProofIn, action: str) -> None:
     """The person is there: a current code (counted like a sign-in's second factor) or the password (counted like a
-    sign-in's). Missing or wrong: 409 naming the field, a rule between fields (as for a new password)."""
+    sign-in's). Missing or wrong: 409 naming the field, a rule between fields (as for a new password); a wrong or
+    locked one is on the audit trail as a refusal of `action`."""
     redis = ctx.services.redis
+
+    def refused(reason: str) -> None:
+        record_apart(
+            ctx.services,
+            ctx.request,
+            action,
+            outcome="refused",
+            actor_id=user.id,
+            object_type="user",
+            object_id=user.uuid,
+            details={"reason": reason},
+        )
+
+    try:
+        if proof.otp:
+            check_not_locked(redis, str(user.uuid), scope="second_factor")
+        elif proof.password:
+            check_not_locked(redis, user.email)
+    except TooManyRequests:
+        refused("locked")
+        raise
     if proof.otp:
-        check_not_locked(redis, str(user.uuid), scope="second_factor")
         if factors(ctx).check_code(user.id, proof.otp) != "ok":
             record_failure(redis, str(user.uuid), scope="second_factor")
-            raise Conflict(
-                "that code is not the current one (or was used already): type the code your app shows", "otp"
-            )
+            refused("wrong code")
+            raise Conflict("that code is not the current one (or was used already): type what your app shows", "otp")
         clear_failures(redis, str(user.uuid), scope="second_factor")
         return
     if proof.password:
-        check_not_locked(redis, user.email)
         if not passwords.verify_password(proof.password, _credentials(ctx.conn, id=user.id).hashed_password):
             record_failure(redis, user.email)
+            refused("wrong password")
             raise Conflict("the password is wrong", "password")
         return
     raise Conflict("give a current code (`otp`) or your password (`password`) to change your two factors", "otp")
@@ -127,7 +147,7 @@ def new_codes(ctx: Ctx, user: User, proof: ProofIn) -> list[str]:
     state = factors(ctx).state(user.id)
     if state is None or not state.enabled:
         raise Conflict("two factors are off for this account: turn them on first", "otp")
-    prove(ctx, user, proof)
+    prove(ctx, user, proof, "two_factor.recovery_codes")
     codes = factors(ctx).new_recovery_codes(user.id)
     audit(ctx, "two_factor.recovery_codes", object_type="user", object_id=user.uuid)
     return codes
@@ -144,7 +164,7 @@ def disable(ctx: Ctx, user: User, proof: ProofIn) -> None:
             + ": they cannot be turned off; set them up again with a new secret instead",
             "otp",
         )
-    prove(ctx, user, proof)
+    prove(ctx, user, proof, "two_factor.disable")
     factors(ctx).disable(user.id)
     audit(ctx, "two_factor.disable", object_type="user", object_id=user.uuid)
 
