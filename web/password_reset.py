@@ -3,8 +3,9 @@
     POST /api/auth/password-reset          {email}: 202, the same answer whether an account has this address or not
     POST /api/auth/password-reset/confirm  {token, password}: the new password; every session of the account ends
 
-The answer to a request never tells whether the address has an account: the same status and text either way, the
-same statements, and the mail is sent after the answer, on a thread of its own, so its time does not show either.
+The answer to a request never tells whether the address has an account: the same status, headers and text either
+way, and the mail (the slow part) is sent after the answer, on a thread of its own, so its time does not show; what
+differs is one small INSERT of the reset's hash, well inside the noise of a request.
 Requests are limited per address they come from and per e-mail address typed (429 for both alike). The token in
 the link is random, kept only as a hash, works once and expires (OPENTR_PASSWORD_RESET_TTL_SECONDS). Without SMTP
 settings and OPENTR_PUBLIC_URL (the links' origin: never the request's Host, which anyone can forge) a request is
