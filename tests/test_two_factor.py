@@ -226,6 +226,10 @@ def test_an_administrator_requires_two_factors_of_everyone(client: Any, fresh_ur
     not_admin = client.put("/api/admin/instance-settings", headers=someone, json={"two_factor_required": False})
     assert not_admin.status_code == 403
     assert token_of(client, email).status_code == 403
+    form = client.get("/register")
+    fields = {"csrf": csrf_in(form.text), "email": _email("新人"), "full_name": "新人 🌱", "password": PAGE_PASSWORD}
+    registered = client.post("/register", data={**fields, "password_again": PAGE_PASSWORD})
+    assert "Set up two factors" in registered.text and "opentr_session" not in client.cookies
     admin_page = client.get("/admin", headers=admin)
     assert admin_page.status_code == 200 and "Two factors required for everyone" in admin_page.text
     off = client.put("/api/admin/instance-settings", headers=admin, json={"two_factor_required": False})

@@ -77,6 +77,10 @@ def register(view: View) -> Response:
     except Conflict:
         error = "An account with this email already exists. Sign in instead."
         return _anonymous_form(view, "register.html", error=error, email=email, full_name=full_name)
+    # step 19: two factors required of everyone are set up before the first session too
+    second = two_factor.second_step(view, user, method="register", target="/")
+    if second is not None:
+        return second
     return _signed_in(view, finish_signin(view, user, method="register", kind="browser"), "/")
 
 
