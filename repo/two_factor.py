@@ -26,7 +26,7 @@ import pyotp
 from credentials import sealing
 from repo import statements as s
 from repo.database import Connection, as_system
-from repo.errors import Conflict, Invalid
+from repo.errors import Conflict
 
 PERIOD = 30  # seconds a code stands for (RFC 6238's default, what every authenticator app uses)
 DIGITS = 6
@@ -202,8 +202,8 @@ class TwoFactorRepository:
     def confirm(self, user_id: int, code: str) -> list[str]:
         """Turn two factors on with a code from the new secret; the ten recovery codes, shown this once."""
         verdict = self.check_code(user_id, code, pending=True)
-        if verdict != "ok":
-            raise Invalid(
+        if verdict != "ok":  # a rule between the stored secret and the code (409), not a malformed value
+            raise Conflict(
                 "that code does not match the new secret: type the 6-digit code your app shows now "
                 "(start again if you scanned another QR code)",
                 "otp",

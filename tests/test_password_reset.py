@@ -91,7 +91,7 @@ def test_the_link_in_the_mail_sets_a_new_password_once_and_ends_every_session(
     again = mailing.post("/api/auth/password-reset/confirm", json={"token": token, "password": "noch ein Passwort"})
     assert again.status_code == 410 and again.json()["field"] == "token" and "used already" in again.json()["detail"]
     forged = mailing.post("/api/auth/password-reset/confirm", json={"token": token[:-2] + "xx", "password": "12345678"})
-    assert forged.status_code == 400 and forged.json()["field"] == "token"
+    assert forged.status_code == 404 and forged.json()["field"] == "token"
 
     requests = audit_rows(fresh_url, "password_reset.request")
     assert [o for o, _ in requests] == ["failure", "success"] and requests[0][1] == {"email": unknown_email}

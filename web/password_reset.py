@@ -20,13 +20,13 @@ import threading
 from pydantic import BaseModel, ConfigDict, Field
 
 from outbound.mail import MailError, MailServer, send_mail
-from repo.errors import Gone
+from repo.errors import Gone, NotFound
 from repo.password_resets import PasswordResetRepository
 from repo.users import UserRepository
 from web import rate_limits
 from web.audit_trail import audit, client_address, record_apart
 from web.endpoint import Ctx, Router
-from web.errors import ApiError, ServiceUnavailable, TooManyRequests
+from web.errors import ServiceUnavailable, TooManyRequests
 from web.fields import Email
 from web.lockout import clear_failures
 
@@ -114,7 +114,7 @@ def request_reset(ctx: Ctx, email: str) -> str:
 
 
 def confirm_reset(ctx: Ctx, token: str, password: str) -> None:
-    """Set the new password; 400 for a token nobody issued, 410 for one used or expired (each on the trail)."""
+    """Set the new password; 404 for a token nobody issued, 410 for one used or expired (each on the trail)."""
     verdict, user_id = PasswordResetRepository(ctx.conn).use(token, password)
     if verdict != "ok":
         record_apart(
@@ -127,7 +127,7 @@ def confirm_reset(ctx: Ctx, token: str, password: str) -> None:
             details={"reason": verdict},
         )
     if verdict == "unknown":
-        raise ApiError("this reset link is not valid: ask for a new one", "token")
+        raise NotFound("this reset link is not valid: ask for a new one", "token")
     if verdict == "used":
         raise Gone("this reset link was used already: each works once; ask for a new one", "token")
     if verdict == "expired":
@@ -156,7 +156,7 @@ def password_reset(ctx: Ctx, body: ResetRequestIn) -> ResetRequestOut:
     body=ResetConfirmIn,
     status=204,
     auth=False,
-    raises=(ApiError, Gone),
+    raises=(Gone,),
 )
 def password_reset_confirm(ctx: Ctx, body: ResetConfirmIn) -> None:
     """Choose a new password with the token of a reset link; every session of the account ends."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from repo.errors import Invalid
+from repo.errors import Conflict
 from repo.users import User, UserRepository
 from web import sessions
 from web.audit_trail import audit
@@ -107,7 +107,7 @@ def signin_second_step(view: View) -> Response:
         locked = _step_page(view, user, 429, sentence_of(problem_of(view.request, exc)))
         locked.headers.update(exc.headers or {})
         return locked
-    except (SecondFactorRefused, Invalid) as exc:
+    except (SecondFactorRefused, Conflict) as exc:
         return _step_page(view, user, 200, sentence_of(problem_of(view.request, exc)))
     token = _complete(view, pending, user)
     if token is None:
@@ -167,7 +167,7 @@ def two_factor_confirm(view: View) -> Response:
     assert user is not None
     try:
         codes = confirm(view, user, view.form.get("otp", ""))
-    except Invalid as exc:
+    except Conflict as exc:
         return _settings_page(view, 200, error=sentence_of(problem_of(view.request, exc)))
     return view.render("recovery_codes.html", codes=codes, next="/settings#two-factor")
 
