@@ -156,7 +156,7 @@ def password_reset(ctx: Ctx, body: ResetRequestIn) -> ResetRequestOut:
     body=ResetConfirmIn,
     status=204,
     auth=False,
-    raises=(Gone,),
+    raises=(Gone, NotFound),
 )
 def password_reset_confirm(ctx: Ctx, body: ResetConfirmIn) -> None:
     """Choose a new password with the token of a reset link; every session of the account ends."""
