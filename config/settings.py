@@ -5,14 +5,17 @@ refused by `load_settings`, and the command exits 2 with that line."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from config.directories import LdapDirectory, unique_names
 from outbound import addresses
 from outbound.mail import MailServer
 
@@ -59,6 +62,47 @@ def _postgres_url(value: str | None) -> str | None:
     if not value.startswith(("postgresql://", "postgres://")):
         raise ValueError("must be a postgresql:// URL")
     return value
+
+
+# --- Single sign-on with OpenID Connect (web/oidc_client.py, web/ui/oidc.py) ---------------------------------------
+class OidcProvider(BaseModel):
+    """One OpenID provider of OPENTR_OIDC_PROVIDERS (a JSON list of these objects)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")  # in addresses (/signin/oidc/<name>) and in `oidc:<name>`
+    label: str = Field(min_length=1, max_length=80)  # the button's text: "Sign in with <label>", any script
+    issuer: str  # exactly as the provider's discovery document and ID tokens say it
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    scopes: str = "openid email profile"
+    groups_claim: str = Field(default="groups", min_length=1)
+    group_map: dict[str, str] = Field(default_factory=dict)  # provider group -> platform group name
+    admin_groups: list[str] = Field(default_factory=list)  # empty: the provider does not decide who is admin
+    create_accounts: bool = True
+    link_by_email: bool = True
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
+            raise ValueError("issuer must be an http:// or https:// URL without query or fragment")
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, value: str) -> str:
+        if "openid" not in value.split():
+            raise ValueError("scopes must include openid")
+        return value
+
+    @field_validator("group_map")
+    @classmethod
+    def _group_map(cls, value: dict[str, str]) -> dict[str, str]:
+        for target in value.values():
+            if not target.strip() or len(target) > 200:
+                raise ValueError("group_map: each platform group name must be 1 to 200 characters")
+        return value
 
 
 class Settings(BaseSettings):
@@ -147,6 +191,31 @@ class Settings(BaseSettings):
     opentr_smtp_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
     opentr_public_url: str | None = None  # e.g. https://transcripts.example.org; unset: the request's own origin
     opentr_password_reset_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    # Directory sign-in (web/directory_signin.py): a JSON list of directories (config/directories.py), tried in
+    # order for a name that is not a local password account; empty: passwords only.
+    opentr_ldap_providers: Annotated[list[LdapDirectory], NoDecode] = Field(default_factory=list)
+
+    @field_validator("opentr_ldap_providers", mode="before")
+    @classmethod
+    def _ldap_json(cls, value: Any) -> Any:
+        """JSON from the environment, read here so a malformed value is a line naming the setting."""
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else []
+            except ValueError as exc:
+                raise ValueError(f"not valid JSON ({exc})") from None
+            if not isinstance(value, list):
+                raise ValueError("expected a JSON list of directories")
+        return value
+
+    @field_validator("opentr_ldap_providers")
+    @classmethod
+    def _ldap_names(cls, value: list[LdapDirectory]) -> list[LdapDirectory]:
+        return unique_names(value)
+
+    # Single sign-on: a JSON list of OpenID providers (OidcProvider above); each gets a button on the sign-in page.
+    opentr_oidc_providers: list[OidcProvider] = Field(default_factory=list)
+    opentr_oidc_timeout_seconds: float = Field(default=10.0, gt=0, le=120)  # each request to a provider
 
     @field_validator("database_url", "database_direct_url")
     @classmethod
@@ -218,6 +287,18 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("opentr_oidc_providers")
+    @classmethod
+    def _oidc_names(cls, value: list[OidcProvider]) -> list[OidcProvider]:
+        names = [provider.name for provider in value]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"the provider name {name!r} is used twice")
+        return value
+
+    def oidc_provider(self, name: str) -> OidcProvider | None:
+        return next((provider for provider in self.opentr_oidc_providers if provider.name == name), None)
 
     @property
     def replica_urls(self) -> list[str]:
@@ -297,15 +378,23 @@ def load_settings() -> Settings:
     """Read the environment; a bad value becomes one ConfigError line naming the variable."""
     try:
         settings = Settings()
+    except SettingsError as exc:  # a JSON setting that is not JSON: pydantic-settings' message names the field
+        field = str(exc).partition('field "')[2].partition('"')[0]
+        raise ConfigError(f"{ENV_NAMES.get(field, field.upper())}: not valid JSON") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
         name = ENV_NAMES.get(field, field.upper())
-        raise ConfigError(f"{name}: {first['msg']}") from None
+        inside = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"][1:])
+        raise ConfigError(f"{name}{inside}: {first['msg']}") from None
     if settings.db_pool_min > settings.db_pool_max:
         raise ConfigError("DB_POOL_MIN: must not exceed DB_POOL_MAX")
     if settings.is_production and not settings.opentr_secret_key:
         raise ConfigError("OPENTR_SECRET_KEY: required when OPENTR_ENV=production")
+    for provider in settings.opentr_oidc_providers:  # an ID token's keys and a client secret never cross in clear
+        loopback = urlsplit(provider.issuer).hostname in ("127.0.0.1", "localhost", "::1")
+        if settings.is_production and provider.issuer.startswith("http://") and not loopback:
+            raise ConfigError(f"OPENTR_OIDC_PROVIDERS: {provider.name}: the issuer must be https:// in production")
     # Settings that only fail together, and only later (every job, every upload), fail the start instead.
     if settings.opentr_asr_engine == "openai" and not settings.opentr_asr_remote_url:
         raise ConfigError("OPENTR_ASR_REMOTE_URL: required when OPENTR_ASR_ENGINE=openai")

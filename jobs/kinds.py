@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from jobs.data_exports import DATA_EXPORT
 from jobs.downloads import DOWNLOAD
 from jobs.embeddings import EMBEDDING
 from jobs.registry import JobKind, declared
 from jobs.summaries import SUMMARY
 from jobs.transcription import TRANSCRIPTION
 
-PROJECT_KINDS = (TRANSCRIPTION, SUMMARY, DOWNLOAD, EMBEDDING)
+PROJECT_KINDS = (TRANSCRIPTION, SUMMARY, DOWNLOAD, EMBEDDING, DATA_EXPORT)
 
 
 def all_kinds() -> tuple[JobKind, ...]:

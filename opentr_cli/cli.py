@@ -267,6 +267,8 @@ def cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
         print(f"abandoned partial upload: {path}")
     for file_id in report.missing_media:
         print(f"media missing for file id {file_id}")
+    for key in report.expired_exports:
+        print(f"expired data export: {key}")
     print(report.summary() + ("" if args.yes else "; run again with --yes to fix"))
     return 0
 

@@ -1117,3 +1117,31 @@ CREATE TABLE instance_settings (
 );
 
 ALTER TABLE auth_tokens ADD COLUMN uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE;
+
+-- migration 0020_data_exports: a person's requests to download everything of theirs (see the migration) --------
+
+CREATE TABLE data_exports (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'processing', 'ready', 'failed', 'expired')),
+    progress real NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 1),
+    storage_key text UNIQUE CHECK (length(storage_key) BETWEEN 1 AND 300),
+    size bigint CHECK (size >= 0),
+    files integer CHECK (files >= 0),
+    error text CHECK (length(error) <= 2000),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    started_at timestamptz,
+    ready_at timestamptz,
+    expires_at timestamptz,
+    CONSTRAINT data_exports_ready_check CHECK (status <> 'ready' OR (
+        storage_key IS NOT NULL AND size IS NOT NULL AND ready_at IS NOT NULL AND expires_at IS NOT NULL))
+);
+CREATE INDEX data_exports_user_id_idx ON data_exports (user_id, created_at DESC, id DESC);
+CREATE INDEX data_exports_expires_at_idx ON data_exports (expires_at) WHERE status = 'ready';
+-- One being built per person at a time (repo/data_exports.py says so first, in words; this holds under races).
+CREATE UNIQUE INDEX data_exports_one_busy_key ON data_exports (user_id) WHERE status IN ('pending', 'processing');
+
+-- Personal, as notifications are: only its owner lists or downloads an export, administrators included.
+ALTER TABLE data_exports ENABLE ROW LEVEL SECURITY;
+CREATE POLICY data_exports_own ON data_exports USING (user_id = (SELECT rls_actor()));

@@ -259,6 +259,15 @@ def _populate(url: str) -> None:
             "INSERT INTO instance_settings (key, value, updated_by) VALUES ('two_factor.required', 'true', %s)",
             [first],
         )
+        # Step 19: a person's data exports, one ready (its archive's key) and one that failed
+        conn.execute(
+            "INSERT INTO data_exports (user_id, status, progress, storage_key, size, files, ready_at, expires_at) "
+            "VALUES (%s, 'ready', 1, %s, 12345, 2, now(), now() + interval '1 day')",
+            [first, f"{first}/exports/{secrets.token_hex(16)}.zip"],
+        )
+        conn.execute(
+            "INSERT INTO data_exports (user_id, status, error) VALUES (%s, 'failed', %s)", [second, AWKWARD[4][:2000]]
+        )
 
 
 def _tables(conn: psycopg.Connection[Any]) -> list[str]:

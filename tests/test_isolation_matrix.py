@@ -49,8 +49,12 @@ OWN_SCOPE: dict[Key, str] = {
     ("POST", "/api/auth/register"): "creates an account",
     ("POST", "/api/auth/token"): "signs in",
     ("POST", "/api/auth/logout"): "revokes the token it carries",
+    ("GET", "/api/auth/providers"): "lists the configured sign-in providers, the same for everyone",
     ("GET", "/api/users/me"): "the caller",
     ("PUT", "/api/users/me"): "the caller",
+    ("DELETE", "/api/users/me"): "the caller's own account",
+    ("POST", "/api/users/me/export"): "creates an export of the caller's",
+    ("GET", "/api/users/me/exports"): "the caller's exports",
     ("GET", "/api/files/management/stuck"): "the caller's files",
     ("POST", "/api/files"): "creates a file of the caller's",
     ("GET", "/api/files"): "the caller's files; ?collection= and ?profile_uuid= filter by one of theirs",
@@ -114,6 +118,7 @@ PUBLIC: set[Key] = {
     ("POST", "/api/auth/token"),
     ("POST", "/api/auth/password-reset"),
     ("POST", "/api/auth/password-reset/confirm"),
+    ("GET", "/api/auth/providers"),
     *TOKEN_SCOPED,
 }
 
@@ -131,7 +136,8 @@ UUID_PATH_RESOURCE = {
     "admin": "user",
     "groups": "group",
     "questions": "question",
-    "users": "session",  # /api/users/me/sessions/{uuid}: a session of the caller's (step 19)
+    "users": "data_export",  # /api/users/me/exports/{uuid}/download
+    "users/me/sessions": "session",  # /api/users/me/sessions/{uuid}: a session of the caller's (step 19)
 }
 OTHER_PATH_RESOURCE = {
     "segment_uuid": "segment",
@@ -370,6 +376,8 @@ def slots_of(endpoint: Endpoint) -> list[Slot]:
             continue
         if name == "uuid":
             first = endpoint.path.split("/")[2]
+            if endpoint.path.startswith("/api/users/me/sessions/"):  # the caller's, under /users like exports
+                first = "users/me/sessions"
             assert first in UUID_PATH_RESOURCE, f"{endpoint.path}: add {first!r} to UUID_PATH_RESOURCE"
             slots.append(Slot("path", name, UUID_PATH_RESOURCE[first]))
         else:
@@ -538,6 +546,16 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         client.post("/api/files/from-url", headers=headers, json={"url": f"http://93.184.216.34/{marker}"}), 202
     )
     public_link = ok(client.post(f"/api/files/{file_uuid}/links", headers=headers, json={"expires_in_days": 7}), 201)
+    with psycopg.connect(conninfo, autocommit=True) as conn:  # an export ready to download (its job is tested apart)
+        archive = f"{user_id}/exports/{secrets.token_hex(16)}.zip"
+        (client.app.state.services.storage_dir / archive).parent.mkdir(parents=True, exist_ok=True)
+        (client.app.state.services.storage_dir / archive).write_bytes(f"{marker} archive".encode())
+        data_export = conn.execute(
+            "INSERT INTO data_exports (user_id, status, progress, storage_key, size, files, ready_at, expires_at) "
+            "VALUES (%s, 'ready', 1, %s, 20, 1, now(), now() + interval '1 day') RETURNING uuid",
+            [user_id, archive],
+        ).fetchone()
+        assert data_export is not None
     ids = {
         "user": str(user_uuid),
         "file": file_uuid,
@@ -561,6 +579,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "group_member": member,
         **object_shares,
         "public_link": public_link["uuid"],
+        "data_export": str(data_export[0]),
         "link_token": public_link["token"],
         "tag_name": tag_name,
         "setting_key": "ui.theme",
@@ -628,6 +647,7 @@ A_ROWS: dict[str, str] = {
     "recovery_codes": OWNED_BY,
     "password_resets": OWNED_BY,
     "instance_settings": "updated_by = %(u)s",
+    "data_exports": OWNED_BY,
 }
 
 

@@ -144,6 +144,7 @@ def _seed(conn: Connection) -> World:
         "INSERT INTO password_resets (user_id, token_hash, expires_at) VALUES (%s, sha256('重置'::bytea), now())",
         [a.id],
     )
+    conn.execute("INSERT INTO data_exports (user_id, status, error) VALUES (%s, 'failed', 'Speicher voll 💾')", [a.id])
     group = one("INSERT INTO groups (name, created_by) VALUES ('فريق', %s) RETURNING id", a.id)
     conn.execute("INSERT INTO group_members (group_id, user_id, role) VALUES (%s, %s, 'owner')", [group, a.id])
     conn.execute("INSERT INTO group_members (group_id, user_id) VALUES (%s, %s)", [group, c.id])

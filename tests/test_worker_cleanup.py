@@ -133,7 +133,7 @@ def test_cli_reports_without_yes_and_fixes_with_it(fresh_url: str, tmp_path: Pat
         *(f"abandoned partial upload: {path}" for path in layout.old_partials),
         f"media missing for file id {layout.missing_id}",
         "found 3 stray file(s), 1 abandoned partial upload(s); 1 row(s) whose media is missing; "
-        "2 sign-in token(s) expired more than a week ago; run again with --yes to fix",
+        "2 sign-in token(s) expired more than a week ago; 0 expired data export(s); run again with --yes to fix",
     ]
     assert files_in(layout.storage) == before_files  # a report changes nothing
     assert statuses(fresh_url) == before_rows
@@ -144,7 +144,7 @@ def test_cli_reports_without_yes_and_fixes_with_it(fresh_url: str, tmp_path: Pat
     assert fixed.returncode == 0, fixed.stderr
     assert fixed.stdout.splitlines()[-1] == (
         "removed 3 stray file(s), 1 abandoned partial upload(s); 1 row(s) whose media is missing (marked orphaned); "
-        "2 sign-in token(s) expired more than a week ago (deleted)"
+        "2 sign-in token(s) expired more than a week ago (deleted); 0 expired data export(s) (removed)"
     )
     assert files_in(layout.storage) == set(layout.kept)
     assert tokens_left(fresh_url, layout) == set(TOKENS_KEPT)
@@ -162,7 +162,7 @@ def test_cli_reports_without_yes_and_fixes_with_it(fresh_url: str, tmp_path: Pat
     again = opentr_cleanup(fresh_url, home, "--yes")  # nothing left to do
     assert again.stdout.splitlines() == [
         "removed 0 stray file(s), 0 abandoned partial upload(s); 0 row(s) whose media is missing (marked orphaned); "
-        "0 sign-in token(s) expired more than a week ago (deleted)"
+        "0 sign-in token(s) expired more than a week ago (deleted); 0 expired data export(s) (removed)"
     ]
     assert tokens_left(fresh_url, layout) == set(TOKENS_KEPT)
     assert files_in(layout.storage) == set(layout.kept)

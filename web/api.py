@@ -16,8 +16,10 @@ from web import (
     groups,
     health,
     llm_configs,
+    my_data,
     my_sessions,
     notifications,
+    oidc_flow,
     password_reset,
     processing,
     prompts,
@@ -37,7 +39,7 @@ from web import (
 )
 from web.endpoint import Endpoint
 
-ROUTERS = [health.router, auth.router, admin.router]
+ROUTERS = [health.router, auth.router, oidc_flow.router, my_data.router, admin.router]
 ROUTERS += [processing.router, url_import.router, file_uploads.router, files.router, transcripts.router]
 ROUTERS += [exports.router, bulk.router, public_links.router]
 ROUTERS += [

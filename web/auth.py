@@ -16,13 +16,17 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 
-from repo.errors import Conflict, Invalid
+from repo.errors import Conflict, Forbidden, Invalid
 from repo.users import User, UserRepository
+from web import directory_signin
 from web.endpoint import Ctx, Router, bearer_token, read_body, refuse_nul, request_token
-from web.errors import ApiError, TooManyRequests, Unauthorized, Unprocessable
+from web.errors import ApiError, ServiceUnavailable, TooManyRequests, Unauthorized, Unprocessable
 from web.fields import Email
-from web.lockout import check_not_locked, clear_failures
-from web.lockout import record_failure as record_failure  # tests and other modules count failures through here
+
+# The lockout (web/lockout.py, shared with second-factor codes), re-exported: other modules count failures here.
+from web.lockout import check_not_locked as check_not_locked
+from web.lockout import clear_failures as clear_failures
+from web.lockout import record_failure as record_failure
 from web.openapi import without_nul
 from web.signin import EnrolmentNeeded, finish_signin, pass_second_factor, signin_refused
 
@@ -111,31 +115,39 @@ TOKEN_OPENAPI = {
     response=TokenOut,
     auth=False,
     openapi=TOKEN_OPENAPI,
-    raises=(Unauthorized, TooManyRequests, EnrolmentNeeded),
+    raises=(Unauthorized, TooManyRequests, ServiceUnavailable, Forbidden, EnrolmentNeeded),  # 503, 403: directory
 )
 def token(ctx: Ctx, body: TokenIn) -> TokenOut:
     """Exchange email and password (and the second factor, when the account has two factors on) for a bearer token."""
-    user = password_signin(ctx, body.username, body.password)
-    pass_second_factor(ctx, user, method="password", otp=body.otp, recovery_code=body.recovery_code)  # step 19
-    return TokenOut(access_token=finish_signin(ctx, user, method="password", kind="api"))
+    user, method = password_signin(ctx, body.username, body.password)
+    pass_second_factor(ctx, user, method=method, otp=body.otp, recovery_code=body.recovery_code)  # step 19
+    return TokenOut(access_token=finish_signin(ctx, user, method=method, kind="api"))
 
 
-def password_signin(ctx: Ctx, username: str, password: str) -> User:
-    """The account these credentials open, for the API and the sign-in page alike; Unauthorized or TooManyRequests
-    otherwise, each on the audit trail (a failure that locks the account says for how long)."""
+def password_signin(ctx: Ctx, username: str, password: str) -> tuple[User, str]:
+    """The account these credentials open and the method that proved it ("password" or "ldap:<name>"), for the API
+    and the sign-in page alike; Unauthorized or TooManyRequests otherwise (ServiceUnavailable when a directory
+    cannot be asked), each on the audit trail (a failure that locks the account says for how long)."""
     redis = ctx.services.redis
+    way = directory_signin.route(ctx, username)  # directory sign-in: the local password alone, or directories first
     try:
         check_not_locked(redis, username)
     except TooManyRequests:
-        signin_refused(ctx, "password", username=username, reason="locked", outcome="refused")
+        signin_refused(ctx, way.method, username=username, reason="locked", outcome="refused")
         raise
+    # -- directory sign-in (web/directory_signin.py): counted before the directory is asked
+    if way.directories:
+        signed_in = directory_signin.directory_signin(ctx, way, username, password, record_failure(redis, username))
+        clear_failures(redis, username)
+        return signed_in
+    # -- end of directory sign-in
     user = UserRepository(ctx.conn).authenticate_password(username, password) if username and password else None
     if user is None:
         locked_for = record_failure(redis, username) if username else 0
         signin_refused(ctx, "password", username=username, reason="wrong email or password", locked_for=locked_for)
         raise Unauthorized("wrong email or password")
     clear_failures(redis, username)
-    return user
+    return user, "password"
 
 
 @router.post("/api/auth/logout", status=204)

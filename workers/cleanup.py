@@ -1,5 +1,6 @@
-"""`cleanup()`: storage files no row points at, rows whose media vanished, abandoned partial uploads, and sign-in
-tokens that expired more than a week ago.
+"""`cleanup()`: storage files no row points at, rows whose media vanished, abandoned partial uploads, sign-in
+tokens that expired more than a week ago, and the archives of data exports whose download link has expired (their
+rows stay, marked `expired`, so an old link answers 410).
 
 Without `apply` it only reports; with it, stray files and those tokens are deleted and rows without media are
 marked orphaned (their transcripts stay: the media may come back from a backup). A file written in the last hour is
@@ -13,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repo.data_exports import DataExportRepository
 from repo.database import Database
 from repo.file_processing import FileProcessingRepository
 from repo.users import UserRepository
@@ -29,6 +31,7 @@ class CleanupReport:
     missing_media: list[int] = field(default_factory=list)
     stale_partials: list[str] = field(default_factory=list)
     expired_tokens: int = 0
+    expired_exports: list[str] = field(default_factory=list)  # their archives' storage keys
     applied: bool = False
 
     def summary(self) -> str:
@@ -37,7 +40,8 @@ class CleanupReport:
             f"{verb} {len(self.stray_files)} stray file(s), {len(self.stale_partials)} abandoned partial "
             f"upload(s); {len(self.missing_media)} row(s) whose media is missing"
             f"{' (marked orphaned)' if self.applied else ''}; {self.expired_tokens} sign-in token(s) expired more "
-            f"than a week ago{' (deleted)' if self.applied else ''}"
+            f"than a week ago{' (deleted)' if self.applied else ''}; {len(self.expired_exports)} expired data "
+            f"export(s){' (removed)' if self.applied else ''}"
         )
 
 
@@ -52,10 +56,15 @@ def cleanup(db: Database, storage: Storage | Path, apply: bool = False, spool: P
     with db.transaction() as conn:
         inventory = FileProcessingRepository(conn).storage_inventory()
         report.expired_tokens = UserRepository(conn).long_expired_tokens()
+        exports = DataExportRepository(conn)
+        expired = exports.expired()
+        archives = exports.stored_keys()
+    report.expired_exports = [e.storage_key for e in expired if e.storage_key is not None]
     if inventory and isinstance(storage, LocalStorage) and not storage.root.is_dir():
         raise FileNotFoundError(f"the storage directory {storage.root} does not exist; check OPENTR_STORAGE_DIR")
     known = {row.storage_path for row in inventory}
     known |= {companion for path in list(known) for companion in layout.companions(path)}
+    known |= archives  # an archive is no stray file while its export's row points at it
     now = time.time()
     if spool is not None and spool.is_dir():
         for path in sorted(p for p in spool.rglob("*") if p.is_file()):
@@ -77,4 +86,10 @@ def cleanup(db: Database, storage: Storage | Path, apply: bool = False, spool: P
             if report.missing_media:
                 FileProcessingRepository(conn).mark_orphaned(report.missing_media)
             report.expired_tokens = UserRepository(conn).purge_long_expired_tokens()  # the count deleted, exactly
+        # The rows first: once committed, no download can start on an archive about to go (one already running
+        # keeps its open file on local storage).
+        with db.transaction() as conn:
+            DataExportRepository(conn).mark_expired([e.id for e in expired])
+        for key in report.expired_exports:
+            storage.delete(layout.object_key(key))
     return report

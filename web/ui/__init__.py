@@ -26,8 +26,10 @@ from web.ui import (
     groups,
     library,
     media,
+    my_data,
     my_sessions,
     notifications,
+    oidc,
     password_reset,
     public,
     search,
@@ -68,6 +70,7 @@ def not_found(fallback: ASGIApp) -> ASGIApp:
 
 MODULES = (
     account,
+    oidc,
     library,
     media,
     sharing,
@@ -79,6 +82,7 @@ MODULES = (
     speakers,
     notifications,
     settings,
+    my_data,
     admin,
     two_factor,  # step 19: the second step of a sign-in, two factors in the settings
     my_sessions,

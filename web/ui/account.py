@@ -6,18 +6,20 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from repo.errors import Conflict
+from repo.errors import Forbidden as NotAllowed
 from repo.users import UserRepository
 from web import sessions
 from web.auth import RegisterIn, password_signin
-from web.errors import TooManyRequests, Unauthorized, problem_of
+from web.errors import ServiceUnavailable, TooManyRequests, Unauthorized, problem_of
 from web.signin import finish_signin
-from web.ui import two_factor
+from web.ui import oidc, two_factor
 from web.ui.render import View, local_next, page, sentence_of
 
 
 def _anonymous_form(view: View, template: str, status: int = 200, **context: object) -> Response:
     nonce = sessions.pre_session_nonce(view.request)
-    response = view.render(template, status, form_csrf=sessions.csrf_token(view.request, nonce), **context)
+    form_csrf = sessions.csrf_token(view.request, nonce)
+    response = view.render(template, status, form_csrf=form_csrf, providers=oidc.buttons(view), **context)
     sessions.keep_pre_session(response, view.request, nonce)
     return response
 
@@ -39,20 +41,23 @@ def signin(view: View) -> Response:
         return _anonymous_form(view, "signin.html", next=target, expired=expired, error=None, email="", notice=notice)
     email, password = view.form.get("email", "").strip(), view.form.get("password", "")
     try:
-        user = password_signin(view, email, password)
-    except TooManyRequests as exc:  # the form again, saying how long to wait
-        error = sentence_of(problem_of(view.request, exc))
-        response = _anonymous_form(view, "signin.html", 429, next=target, expired=False, error=error, email=email)
-        response.headers.update(exc.headers or {})
+        user, method = password_signin(view, email, password)
+    except (TooManyRequests, ServiceUnavailable, NotAllowed) as exc:  # the form again: how long to wait, or why not
+        problem = problem_of(view.request, exc)
+        error = sentence_of(problem)
+        response = _anonymous_form(
+            view, "signin.html", problem.status, next=target, expired=False, error=error, email=email
+        )
+        response.headers.update(problem.headers or {})
         return response
     except Unauthorized:
         error = "That email and password do not match an account. Check them and try again."
         return _anonymous_form(view, "signin.html", 200, next=target, expired=False, error=error, email=email)
     # step 19: the second factor, when the account has two factors on or must set them up (web/ui/two_factor.py)
-    second = two_factor.second_step(view, user, method="password", target=target)
+    second = two_factor.second_step(view, user, method=method, target=target)
     if second is not None:
         return second
-    return _signed_in(view, finish_signin(view, user, method="password", kind="browser"), target)
+    return _signed_in(view, finish_signin(view, user, method=method, kind="browser"), target)
 
 
 @page("/register", methods=("GET", "POST"), auth=False)
@@ -87,9 +92,11 @@ def register(view: View) -> Response:
 @page("/signout", methods=("POST",), auth=False)
 def signout(view: View) -> Response:
     token = sessions.session_token(view.request)
+    provider_signout = None
     if token:
         UserRepository(view.conn).revoke_token(token)
-    response = view.redirect("/signin")
+        provider_signout = oidc.provider_signout_url(view, token)  # a session from a provider ends there too
+    response = view.redirect(provider_signout or "/signin")
     sessions.end(response)
     return response
 

@@ -18,6 +18,7 @@ from web.auth import MeIn, update_account
 from web.choices import check_model
 from web.llm_configs import LlmConfigIn
 from web.prompts import PromptIn
+from web.ui.my_data import exports_of
 from web.ui.render import View, page
 
 THEMES = ("system", "light", "dark")
@@ -54,6 +55,7 @@ def settings(view: View) -> Response:
         max_vocabulary=MAX_VOCABULARY_CHARS,
         two_factor=two_factor.status(view, user),  # step 19: two factors and sessions
         sessions=my_sessions.sessions_of(view),
+        exports=exports_of(view),
     )
 
 

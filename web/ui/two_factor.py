@@ -29,6 +29,7 @@ from web.signin import (
     verify_second_factor,
 )
 from web.two_factor import ProofIn, confirm, disable, enrolment_out, factors, new_codes, start, status
+from web.ui import oidc
 from web.ui.render import View, local_next, page, sentence_of
 
 
@@ -72,7 +73,8 @@ def second_step(view: View, user: User, *, method: str, target: str) -> Response
 
 def _start_over(view: View) -> Response:
     error = "This sign-in took too long or has ended. Sign in again."
-    response = _anonymous(view, "signin.html", 200, next="/", expired=False, error=error, email="")
+    providers = oidc.buttons(view)
+    response = _anonymous(view, "signin.html", 200, next="/", expired=False, error=error, email="", providers=providers)
     response.delete_cookie(PENDING_COOKIE, path="/signin")
     return response
 
