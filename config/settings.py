@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from config.directories import LdapDirectory, unique_names
 from outbound import addresses
+from outbound.mail import MailServer
 
 
 class ConfigError(Exception):
@@ -178,6 +179,18 @@ class Settings(BaseSettings):
     opentr_diarization_embedding_model: Path | None = None  # default: <models dir>/diarization/embedding.onnx
     opentr_diarization_threshold: float = Field(default=0.5, gt=0, lt=2)  # cosine distance: one speaker below it
     opentr_diarization_block_seconds: float = Field(default=600.0, ge=1, le=86400)
+    # Step 19, mail and password resets (outbound/mail.py, web/password_reset.py): the SMTP server mail goes out
+    # through (no host: no mail, and a reset request answers 503), and the address links in mails point at.
+    opentr_smtp_host: str | None = None
+    opentr_smtp_port: int = Field(default=587, ge=1, le=65535)
+    opentr_smtp_username: str | None = None
+    opentr_smtp_password: SecretStr | None = None
+    opentr_smtp_starttls: bool = True  # upgrade a plain connection with STARTTLS (ignored with SSL)
+    opentr_smtp_ssl: bool = False  # TLS from the first byte (port 465)
+    opentr_smtp_from: str = Field(default="opentr@localhost", min_length=3, max_length=320)
+    opentr_smtp_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    opentr_public_url: str | None = None  # e.g. https://transcripts.example.org; unset: the request's own origin
+    opentr_password_reset_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
     # Directory sign-in (web/directory_signin.py): a JSON list of directories (config/directories.py), tried in
     # order for a name that is not a local password account; empty: passwords only.
     opentr_ldap_providers: Annotated[list[LdapDirectory], NoDecode] = Field(default_factory=list)
@@ -334,6 +347,22 @@ class Settings(BaseSettings):
     @property
     def storage_dir(self) -> Path:
         return self.opentr_storage_dir or self.opentr_home / "storage"
+
+    @property
+    def mail_server(self) -> MailServer | None:
+        """Where mail goes out (outbound/mail.py); None: no SMTP host configured, no mail sent."""
+        if not self.opentr_smtp_host:
+            return None
+        return MailServer(
+            host=self.opentr_smtp_host,
+            port=self.opentr_smtp_port,
+            username=self.opentr_smtp_username or None,
+            password=self.opentr_smtp_password.get_secret_value() if self.opentr_smtp_password else None,
+            starttls=self.opentr_smtp_starttls,
+            ssl=self.opentr_smtp_ssl,
+            sender=self.opentr_smtp_from,
+            timeout=self.opentr_smtp_timeout_seconds,
+        )
 
     @property
     def is_production(self) -> bool:

@@ -301,6 +301,7 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     from credentials.sealing import DecryptionError
     from repo.database import Database
     from repo.llm_configs import rotate_keys
+    from repo.two_factor import rotate_keys as rotate_two_factor_secrets
 
     new_key = settings.opentr_secret_key
     old_key = os.environ.get("OPENTR_OLD_SECRET_KEY")
@@ -314,10 +315,13 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
         try:
             with db.transaction() as conn:
                 count = rotate_keys(conn, old_key.encode(), new_key.encode())
+                resealed = rotate_two_factor_secrets(conn, old_key.encode(), new_key.encode())  # step 19
         except DecryptionError as exc:
             print(f"opentr: nothing rotated: {exc}", file=sys.stderr)
             return 1
     print(f"re-sealed {count} api key(s) under the new master key")
+    if resealed:
+        print(f"re-sealed {resealed} two-factor secret(s) under the new master key")
     return 0
 
 

@@ -41,3 +41,17 @@ SELECT count(*) FROM auth_tokens WHERE {{long_expired}};
 -- name: purge_long_expired :rowcount
 -- `opentr cleanup --yes`: without it, every sign-in leaves a row behind for good.
 DELETE FROM auth_tokens WHERE {{long_expired}};
+
+-- name: sessions :many
+-- Step 19: a person's live sessions and API tokens, newest first; `current`: the one this request came with.
+SELECT uuid, kind, method, user_agent, host(address) AS address, created_at, last_used_at, expires_at,
+       token_hash = %(current_hash)s::bytea AS current
+FROM auth_tokens
+WHERE user_id = %(user_id)s AND revoked_at IS NULL AND expires_at > now()
+ORDER BY created_at DESC, id DESC;
+
+-- name: end_session :one?
+-- End one of the person's live sessions by its uuid; what it was (for the audit trail), or nothing.
+UPDATE auth_tokens SET revoked_at = now()
+WHERE uuid = %(uuid)s AND user_id = %(user_id)s AND revoked_at IS NULL AND expires_at > now()
+RETURNING uuid, kind, method;

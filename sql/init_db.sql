@@ -1065,6 +1065,59 @@ ALTER TABLE auth_tokens
     ADD COLUMN user_agent text CHECK (length(user_agent) <= 500),
     ADD COLUMN address inet;
 
+-- migration 0018_two_factor_and_resets: second factors, recovery codes, reset links, instance settings (see the migration)
+
+CREATE TABLE user_two_factor (
+    user_id bigint PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    required boolean NOT NULL DEFAULT false,
+    secret_sealed bytea,
+    secret_version integer,
+    enabled_at timestamptz,
+    last_step bigint,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CHECK ((secret_sealed IS NULL) = (secret_version IS NULL)),
+    CHECK (enabled_at IS NULL OR secret_sealed IS NOT NULL)
+);
+-- Sign-ins read them as the system (nobody is signed in yet); a person sees and changes their own, an administrator
+-- all (to require two factors of someone).
+ALTER TABLE user_two_factor ENABLE ROW LEVEL SECURITY;
+CREATE POLICY user_two_factor_own ON user_two_factor USING (
+    user_id = (SELECT rls_actor()) OR (SELECT rls_is_admin()));
+
+CREATE TABLE recovery_codes (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    code_hash bytea NOT NULL CHECK (length(code_hash) = 32),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    used_at timestamptz,
+    UNIQUE (user_id, code_hash)
+);
+ALTER TABLE recovery_codes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY recovery_codes_own ON recovery_codes USING (user_id = (SELECT rls_actor()));
+
+CREATE TABLE password_resets (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    token_hash bytea NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL,
+    used_at timestamptz,
+    address inet
+);
+CREATE INDEX password_resets_user_id_idx ON password_resets (user_id);
+-- Requested and used by someone not signed in: the repository works on them as the system.
+ALTER TABLE password_resets ENABLE ROW LEVEL SECURITY;
+CREATE POLICY password_resets_own ON password_resets USING (user_id = (SELECT rls_actor()));
+
+CREATE TABLE instance_settings (
+    key text PRIMARY KEY CHECK (key ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$' AND length(key) <= 80),
+    value jsonb NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    updated_by bigint REFERENCES users (id) ON DELETE SET NULL
+);
+
+ALTER TABLE auth_tokens ADD COLUMN uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE;
+
 -- migration 0019_retention: retention policies, legal holds, deletion notices (see the migration) -------------
 
 CREATE TABLE retention_settings (

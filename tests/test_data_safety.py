@@ -240,6 +240,25 @@ def _populate(url: str) -> None:
             "VALUES (%s, 'jürgen@例え.org', 'share.create', 'file', 'x', '2001:db8::1', '{\"with\": \"مريم 😀\"}')",
             [first],
         )
+        # Step 19: a second factor (sealed bytes), a recovery code's and a reset link's hashes, an instance setting
+        conn.execute(
+            "INSERT INTO user_two_factor (user_id, required, secret_sealed, secret_version, enabled_at, last_step) "
+            "VALUES (%s, true, '\\x00ff10', 7, now(), 58000000)",
+            [first],
+        )
+        conn.execute(
+            "INSERT INTO recovery_codes (user_id, code_hash, used_at) VALUES (%s, sha256('ü-😀'::bytea), now())",
+            [first],
+        )
+        conn.execute(
+            "INSERT INTO password_resets (user_id, token_hash, expires_at, address) "
+            "VALUES (%s, sha256('Größe'::bytea), now() + interval '1 hour', '192.0.2.1')",
+            [first],
+        )
+        conn.execute(
+            "INSERT INTO instance_settings (key, value, updated_by) VALUES ('two_factor.required', 'true', %s)",
+            [first],
+        )
         # Step 19: a person's data exports, one ready (its archive's key) and one that failed
         conn.execute(
             "INSERT INTO data_exports (user_id, status, progress, storage_key, size, files, ready_at, expires_at) "

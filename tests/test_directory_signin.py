@@ -428,3 +428,26 @@ def test_a_refused_service_account_or_a_silent_server_is_a_503(
     errors = [d["error"] for _, _, d in audit_rows(fresh_url)]
     assert len(errors) == 2 and "the service account was refused" in errors[0] and errors[1]
     assert user_count(fresh_url) == 0
+
+
+def test_a_directory_password_is_followed_by_the_second_factor(client: Any, fresh_url: str) -> None:
+    """Step 19: two factors on, a directory's password alone does not sign in: the code follows, as for ours."""
+    import pyotp
+
+    from tests.test_two_factor import code
+
+    headers = {"Authorization": f"Bearer {token(client, 'layla', LAYLA.password).json()['access_token']}"}
+    secret = client.post("/api/users/me/two-factor/start", headers=headers).json()["secret"]
+    confirmed = client.post(
+        "/api/users/me/two-factor/confirm", headers=headers, json={"otp": pyotp.TOTP(secret).at(time.time() - 30)}
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    alone = token(client, "layla", LAYLA.password)
+    assert alone.status_code == 401 and alone.json()["field"] == "otp"
+    both = client.post("/api/auth/token", data={"username": "layla", "password": LAYLA.password, "otp": code(secret)})
+    assert both.status_code == 200, both.text
+    with psycopg.connect(fresh_url) as conn:
+        rows = conn.execute(
+            "SELECT outcome, details->>'first_factor' FROM audit_log WHERE action = 'signin.totp' ORDER BY id"
+        ).fetchall()
+    assert rows == [("failure", "ldap:corp"), ("success", "ldap:corp")]

@@ -102,6 +102,16 @@ class Journal:
     users_deleted: int = 0
 
 
+# Mail configured (a password reset answers 202, not 503: no mail server), to a closed port: the mail a reset sends
+# after its answer fails there and is logged.
+MAIL_NOWHERE: dict[str, Any] = {
+    "opentr_smtp_host": "127.0.0.1",
+    "opentr_smtp_port": 9,
+    "opentr_smtp_starttls": False,
+    "opentr_public_url": "http://opentr.invalid",
+}
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -560,7 +570,7 @@ def fuzz_client(app_settings: Settings) -> Iterator[Any]:
     from web.app import create_app
 
     with private_redis() as redis_url:
-        settings = app_settings.model_copy(update={"redis_url": redis_url})
+        settings = app_settings.model_copy(update={"redis_url": redis_url, **MAIL_NOWHERE})
         with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
             yield test_client
 

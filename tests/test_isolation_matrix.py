@@ -96,6 +96,16 @@ OWN_SCOPE: dict[Key, str] = {
     ("POST", "/api/ask"): "the caller's files; another's file_uuid or collection_uuid is 404",
     ("GET", "/api/questions"): "the caller's questions; ?cursor= is a position among them",
     ("DELETE", "/api/questions"): "the caller's questions",
+    # Step 19: the caller's second factor and sessions; password resets address an account only by a mailed token.
+    ("GET", "/api/users/me/two-factor"): "the caller's",
+    ("POST", "/api/users/me/two-factor/start"): "the caller's",
+    ("POST", "/api/users/me/two-factor/confirm"): "the caller's",
+    ("POST", "/api/users/me/two-factor/recovery-codes"): "the caller's",
+    ("POST", "/api/users/me/two-factor/disable"): "the caller's",
+    ("GET", "/api/users/me/sessions"): "the caller's sessions",
+    ("DELETE", "/api/users/me/sessions"): "the caller's other sessions",
+    ("POST", "/api/auth/password-reset"): "mails the account of an address a link; the answer tells nothing",
+    ("POST", "/api/auth/password-reset/confirm"): "the account of the mailed token",
 }
 # Public, token-scoped: no authentication, and nothing addressed but through a link's secret token (its one file, read
 # as that file's owner); no path takes a file's, a user's or any other identifier. Checked below with A's link.
@@ -106,6 +116,8 @@ PUBLIC: set[Key] = {
     ("GET", "/api/health"),
     ("POST", "/api/auth/register"),
     ("POST", "/api/auth/token"),
+    ("POST", "/api/auth/password-reset"),
+    ("POST", "/api/auth/password-reset/confirm"),
     ("GET", "/api/auth/providers"),
     *TOKEN_SCOPED,
 }
@@ -125,6 +137,7 @@ UUID_PATH_RESOURCE = {
     "groups": "group",
     "questions": "question",
     "users": "data_export",  # /api/users/me/exports/{uuid}/download
+    "users/me/sessions": "session",  # /api/users/me/sessions/{uuid}: a session of the caller's (step 19)
 }
 OTHER_PATH_RESOURCE = {
     "segment_uuid": "segment",
@@ -365,6 +378,8 @@ def slots_of(endpoint: Endpoint) -> list[Slot]:
             continue
         if name == "uuid":
             first = endpoint.path.split("/")[2]
+            if endpoint.path.startswith("/api/users/me/sessions/"):  # the caller's, under /users like exports
+                first = "users/me/sessions"
             assert first in UUID_PATH_RESOURCE, f"{endpoint.path}: add {first!r} to UUID_PATH_RESOURCE"
             slots.append(Slot("path", name, UUID_PATH_RESOURCE[first]))
         else:
@@ -508,6 +523,11 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         ).fetchone()
         assert question is not None
     ok(client.put("/api/settings/ui.theme", headers=headers, json={"value": "dark"}))
+    # a second API token of the owner's, whose session a control may end (the one in `headers` stays)
+    ok(client.post("/api/auth/token", data={"username": email, "password": "correct horse 1"}))
+    spare_session = str(
+        _one(conninfo, "SELECT uuid FROM auth_tokens WHERE user_id = %s ORDER BY id DESC LIMIT 1", user_id)
+    )
     team = ok(client.post("/api/groups", headers=headers, json={"name": f"{marker} team"}), 201)["uuid"]
     member_email = f"{marker}-member-{secrets.token_hex(3)}@example.com"
     member = client.get("/api/users/me", headers=register(client, member_email)).json()["uuid"]
@@ -566,6 +586,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "tag_name": tag_name,
         "setting_key": "ui.theme",
         "hold": str(uuid.uuid4()),  # legal holds are administrators' (admin routes only): one that exists nowhere
+        "session": spare_session,
     }
     upload_task = _one(conninfo, "SELECT active_task_id FROM media_files WHERE uuid = %s", file_uuid)
     return Owner(headers, actor, ids, [marker, upload_task, *(v for k, v in ids.items() if k != "setting_key")])
@@ -625,6 +646,11 @@ A_ROWS: dict[str, str] = {
     "user_identities": OWNED_BY,
     # A's own downloads (the owner's baseline calls in the matrix) are recorded as they happen: not a change by others.
     "audit_log": "actor_id = %(u)s AND action NOT IN ('export.transcript', 'export.media', 'account.export')",
+    # Step 19: A's second factor, recovery codes and reset links; the instance's settings A changed.
+    "user_two_factor": OWNED_BY,
+    "recovery_codes": OWNED_BY,
+    "password_resets": OWNED_BY,
+    "instance_settings": "updated_by = %(u)s",
     "data_exports": OWNED_BY,
     # Step 19 retention: holds on A's files or collections (administrators place them), notices about A's files.
     "legal_holds": f"{OF_FILES} OR collection_id IN (SELECT id FROM collections WHERE user_id = %(u)s)",

@@ -372,8 +372,14 @@ GONE: dict[str, str] = {
     "legal_holds": f"{OF_FILES} OR collection_id IN (SELECT id FROM collections WHERE user_id = %(u)s)",
     "retention_notices": OF_FILES,
     "retention_settings": "FALSE",  # the instance's one row; its author nulled
+    # the account's second factor, recovery codes and reset links; the instance's settings stay (author nulled)
+    "user_two_factor": "user_id = %(u)s",
+    "recovery_codes": "user_id = %(u)s",
+    "password_resets": "user_id = %(u)s",
+    "instance_settings": "FALSE",
 }
 NULLED = {
+    "instance_settings": ["updated_by"],
     "groups": ["created_by", "updated_at"],
     "public_links": ["created_by"],
     "notifications": ["media_file_id", "task_id"],
@@ -431,6 +437,7 @@ def two_worlds(db: Database, storage: Path) -> tuple[World, World, dict[str, Pat
         first = _seed(conn)
         conn.execute("UPDATE tags SET name = name || ' 1'")  # tag names are global and unique, and so are
         conn.execute("UPDATE user_identities SET subject = subject || '-1'")  # a provider's subjects
+        conn.execute("UPDATE password_resets SET token_hash = sha256(token_hash)")  # and reset links' hashes
         second = _seed(conn)
         a, b = first.a, second.a
         conn.execute(
@@ -462,6 +469,9 @@ def two_worlds(db: Database, storage: Path) -> tuple[World, World, dict[str, Pat
                 "VALUES (%s, 'ready', 1, %s, 3, 1, now(), now() + interval '1 day')",
                 [owner.id, f"{owner.id}/exports/{secrets.token_hex(16)}.zip"],
             )
+        conn.execute(  # an instance setting A changed last (its author is nulled with A's account)
+            "INSERT INTO instance_settings (key, value, updated_by) VALUES ('two_factor.required', 'false', %s)", [a.id]
+        )
         conn.execute("UPDATE media_files SET thumbnail_path = storage_path || '.thumbnail.jpg'")
         keys = conn.execute(
             "SELECT storage_path FROM media_files UNION SELECT thumbnail_path FROM media_files "

@@ -138,6 +138,12 @@ def _seed(conn: Connection) -> World:
         "INSERT INTO audit_log (actor_id, action, object_type, object_id) VALUES (%s, 'file.delete', 'file', 'x')",
         [a.id],
     )
+    conn.execute("INSERT INTO user_two_factor (user_id) VALUES (%s)", [a.id])
+    conn.execute("INSERT INTO recovery_codes (user_id, code_hash) VALUES (%s, sha256('ä-🔑'::bytea))", [a.id])
+    conn.execute(
+        "INSERT INTO password_resets (user_id, token_hash, expires_at) VALUES (%s, sha256('重置'::bytea), now())",
+        [a.id],
+    )
     conn.execute("INSERT INTO data_exports (user_id, status, error) VALUES (%s, 'failed', 'Speicher voll 💾')", [a.id])
     admin = factories.user(conn, admin=True)
     conn.execute(

@@ -30,7 +30,7 @@ from config.settings import Settings
 from repo.rows import Actor
 from tests import factories
 from tests.fuzz_support import private_redis
-from tests.test_fuzz_api import _closed_port, _user_id, arrange
+from tests.test_fuzz_api import MAIL_NOWHERE, _closed_port, _user_id, arrange
 from tests.web import register
 from web.app import create_app
 
@@ -48,7 +48,7 @@ def live_server(app_settings: Settings) -> Iterator[str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with private_redis() as redis_url:
-        settings = app_settings.model_copy(update={"redis_url": redis_url, "db_pool_max": 8})
+        settings = app_settings.model_copy(update={"redis_url": redis_url, "db_pool_max": 8, **MAIL_NOWHERE})
         server = uvicorn.Server(
             uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
         )

@@ -14,6 +14,7 @@ from web.audit_trail import audit
 from web.auth import UserOut
 from web.endpoint import Ctx, Router
 from web.fields import Email
+from web.two_factor import require_of
 
 router = Router("admin")
 
@@ -41,6 +42,9 @@ class UserUpdateIn(BaseModel):
     full_name: str | None = Field(default=None, max_length=200)
     password: str | None = Field(
         default=None, min_length=8, max_length=256, description="a new password; the user's tokens are revoked"
+    )
+    two_factor_required: bool | None = Field(
+        default=None, description="require two factors of this user: their next password sign-in sets them up"
     )
 
 
@@ -76,8 +80,18 @@ def create_user(ctx: Ctx, body: NewUserIn) -> User:
 
 @router.put("/api/admin/users/{uuid}", body=UserUpdateIn, response=UserOut, admin=True)
 def update_user(ctx: Ctx, body: UserUpdateIn) -> User:
-    """Change a user's role, name or password, or (de)activate them; deactivating ends their sessions at once."""
-    return change_user(ctx, ctx.uuid("uuid"), body)
+    """Change a user's role, name or password, require two factors of them, or (de)activate them; deactivating ends
+    their sessions at once."""
+    return admin_update_user(ctx, ctx.uuid("uuid"), body)
+
+
+def admin_update_user(ctx: Ctx, uuid: UUID, body: UserUpdateIn) -> User:
+    """The JSON route's and the admin page's update (`change_user`, on the trail); `two_factor_required` is kept with
+    the second factor."""
+    user = change_user(ctx, uuid, body)
+    if body.two_factor_required is not None:
+        require_of(ctx, user, body.two_factor_required)
+    return user
 
 
 @router.delete("/api/admin/users/{uuid}", status=204, admin=True)
@@ -89,8 +103,9 @@ def delete_user(ctx: Ctx) -> None:
 def change_user(ctx: Ctx, target: UUID, body: UserUpdateIn) -> User:
     """An administrator's change to an account (the API's and the admin page's), recorded as `admin.user_update`
     with what changed: never the new password, only that it was reset."""
-    updated = UserRepository(ctx.conn).admin_update(ctx.actor, target, **body.model_dump())
-    changes: dict[str, object] = {k: v for k, v in body.model_dump(exclude={"password"}).items() if v is not None}
+    fields = body.model_dump(exclude={"two_factor_required"})  # kept with the second factor (admin_update_user)
+    updated = UserRepository(ctx.conn).admin_update(ctx.actor, target, **fields)
+    changes: dict[str, object] = {k: v for k, v in fields.items() if v is not None and k != "password"}
     if body.password is not None:
         changes["password_reset"] = True
     audit(ctx, "admin.user_update", object_type="user", object_id=target, details={"email": updated.email, **changes})

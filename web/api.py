@@ -18,8 +18,10 @@ from web import (
     health,
     llm_configs,
     my_data,
+    my_sessions,
     notifications,
     oidc_flow,
+    password_reset,
     processing,
     prompts,
     public_links,
@@ -34,6 +36,7 @@ from web import (
     tags,
     tasks,
     transcripts,
+    two_factor,
     url_import,
 )
 from web.endpoint import Endpoint
@@ -57,6 +60,7 @@ ROUTERS += [settings.router, llm_configs.router, prompts.router, summaries.route
 ROUTERS += [ask.router, questions.router]
 ROUTERS += [admin_audit.router]  # reading the audit trail (administrators)
 ROUTERS += [retention.router]
+ROUTERS += [two_factor.router, my_sessions.router, password_reset.router]  # step 19
 
 
 def all_endpoints() -> list[Endpoint]:

@@ -1,13 +1,12 @@
 """Accounts and sessions: register, token (OAuth2 password form or JSON), logout, me.
 
 Failed logins are counted per account in Redis; from the fifth failure on, the account is locked for a doubling
-interval (1 s, 2 s, 4 s ... up to 15 min), so guessing a password is slow no matter how many clients try.
+interval (1 s, 2 s, 4 s ... up to 15 min), so guessing a password is slow no matter how many clients try
+(web/lockout.py, shared with second-factor codes).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -15,8 +14,6 @@ from urllib.parse import parse_qsl
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
-from redis import Redis
-from redis.exceptions import RedisError
 from starlette.requests import Request
 
 from repo.errors import Conflict, Forbidden, Invalid
@@ -25,12 +22,15 @@ from web import directory_signin
 from web.endpoint import Ctx, Router, bearer_token, read_body, refuse_nul, request_token
 from web.errors import ApiError, ServiceUnavailable, TooManyRequests, Unauthorized, Unprocessable
 from web.fields import Email
+
+# The lockout (web/lockout.py, shared with second-factor codes), re-exported: other modules count failures here.
+from web.lockout import check_not_locked as check_not_locked
+from web.lockout import clear_failures as clear_failures
+from web.lockout import record_failure as record_failure
 from web.openapi import without_nul
-from web.signin import finish_signin, signin_refused
+from web.signin import EnrolmentNeeded, finish_signin, pass_second_factor, signin_refused
 
 router = Router("auth")
-FREE_FAILURES = 5
-MAX_LOCK_SECONDS = 900
 
 
 class UserOut(BaseModel):
@@ -54,6 +54,9 @@ class RegisterIn(BaseModel):
 class TokenIn(BaseModel):
     username: str = Field(min_length=1, max_length=320)
     password: str = Field(min_length=1, max_length=256)
+    # Step 19: the second factor of an account that has two factors on (web/signin.py)
+    otp: str | None = Field(default=None, max_length=20, description="the 6-digit code of the authenticator app")
+    recovery_code: str | None = Field(default=None, max_length=40, description="a one-time recovery code instead")
 
 
 class TokenOut(BaseModel):
@@ -69,46 +72,6 @@ class MeIn(BaseModel):
     current_password: str | None = Field(
         default=None, max_length=256, description="required to change the email or the password"
     )
-
-
-def _keys(username: str) -> tuple[str, str]:
-    digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-    return f"opentr:login:failures:{digest}", f"opentr:login:locked:{digest}"
-
-
-def check_not_locked(redis: Redis, username: str) -> None:
-    _, locked = _keys(username)
-    try:
-        ttl = int(redis.pttl(locked))
-    except RedisError as exc:
-        raise ServiceUnavailable("sign-in is unavailable while Redis is down") from exc
-    if ttl > 0:
-        seconds = max(1, (ttl + 999) // 1000)
-        raise TooManyRequests(
-            f"too many failed sign-ins for this account: for the next {seconds} s every password is refused, "
-            "the right one too; wait, then try again",
-            headers={"Retry-After": str(seconds)},
-        )
-
-
-def record_failure(redis: Redis, username: str) -> int:
-    """Count a failed attempt; the seconds the account is now locked for (0: not locked)."""
-    failures_key, locked = _keys(username)
-    try:
-        failures = int(redis.incr(failures_key))
-        redis.expire(failures_key, 24 * 3600)
-        if failures >= FREE_FAILURES:
-            seconds = min(2 ** (failures - FREE_FAILURES), MAX_LOCK_SECONDS)
-            redis.set(locked, "1", ex=seconds)
-            return int(seconds)
-    except RedisError as exc:
-        raise ServiceUnavailable("sign-in is unavailable while Redis is down") from exc
-    return 0
-
-
-def clear_failures(redis: Redis, username: str) -> None:
-    with contextlib.suppress(RedisError):  # the counter expires on its own
-        redis.delete(*_keys(username))
 
 
 @router.post("/api/auth/register", body=RegisterIn, response=UserOut, status=201, auth=False)
@@ -152,11 +115,12 @@ TOKEN_OPENAPI = {
     response=TokenOut,
     auth=False,
     openapi=TOKEN_OPENAPI,
-    raises=(Unauthorized, TooManyRequests, ServiceUnavailable, Forbidden),  # 503, 403: directory sign-in
+    raises=(Unauthorized, TooManyRequests, ServiceUnavailable, Forbidden, EnrolmentNeeded),  # 503, 403: directory
 )
 def token(ctx: Ctx, body: TokenIn) -> TokenOut:
-    """Exchange email and password for a bearer token."""
+    """Exchange email and password (and the second factor, when the account has two factors on) for a bearer token."""
     user, method = password_signin(ctx, body.username, body.password)
+    pass_second_factor(ctx, user, method=method, otp=body.otp, recovery_code=body.recovery_code)  # step 19
     return TokenOut(access_token=finish_signin(ctx, user, method=method, kind="api"))
 
 

@@ -27,14 +27,17 @@ from web.ui import (
     library,
     media,
     my_data,
+    my_sessions,
     notifications,
     oidc,
+    password_reset,
     public,
     retention,
     search,
     settings,
     sharing,
     speakers,
+    two_factor,
 )
 from web.ui.render import View, error_page, page
 
@@ -83,6 +86,9 @@ MODULES = (
     my_data,
     admin,
     retention,
+    two_factor,  # step 19: the second step of a sign-in, two factors in the settings
+    my_sessions,
+    password_reset,
 )
 
 

@@ -12,7 +12,7 @@ from web import sessions
 from web.auth import RegisterIn, password_signin
 from web.errors import ServiceUnavailable, TooManyRequests, Unauthorized, problem_of
 from web.signin import finish_signin
-from web.ui import oidc
+from web.ui import oidc, two_factor
 from web.ui.render import View, local_next, page, sentence_of
 
 
@@ -37,7 +37,8 @@ def signin(view: View) -> Response:
         if view.user is not None:
             return view.redirect(target)
         expired = view.query("expired") == "1"
-        return _anonymous_form(view, "signin.html", next=target, expired=expired, error=None, email="")
+        notice = "Your new password is set. Sign in with it." if view.query("reset") == "1" else None  # step 19
+        return _anonymous_form(view, "signin.html", next=target, expired=expired, error=None, email="", notice=notice)
     email, password = view.form.get("email", "").strip(), view.form.get("password", "")
     try:
         user, method = password_signin(view, email, password)
@@ -52,6 +53,10 @@ def signin(view: View) -> Response:
     except Unauthorized:
         error = "That email and password do not match an account. Check them and try again."
         return _anonymous_form(view, "signin.html", 200, next=target, expired=False, error=error, email=email)
+    # step 19: the second factor, when the account has two factors on or must set them up (web/ui/two_factor.py)
+    second = two_factor.second_step(view, user, method=method, target=target)
+    if second is not None:
+        return second
     return _signed_in(view, finish_signin(view, user, method=method, kind="browser"), target)
 
 
@@ -77,6 +82,10 @@ def register(view: View) -> Response:
     except Conflict:
         error = "An account with this email already exists. Sign in instead."
         return _anonymous_form(view, "register.html", error=error, email=email, full_name=full_name)
+    # step 19: two factors required of everyone are set up before the first session too
+    second = two_factor.second_step(view, user, method="register", target="/")
+    if second is not None:
+        return second
     return _signed_in(view, finish_signin(view, user, method="register", kind="browser"), "/")
 
 

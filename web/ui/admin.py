@@ -14,8 +14,10 @@ from starlette.responses import Response
 
 from repo.audit import ACTIONS, OUTCOMES
 from repo.tags import TagRepository
+from repo.two_factor import TwoFactorRepository
 from repo.users import UserRepository
-from web.admin import UserUpdateIn, all_files_page, change_user, remove_user
+from web import two_factor
+from web.admin import UserUpdateIn, admin_update_user, all_files_page, remove_user
 from web.admin_audit import FILTERS, page_query, read_page
 from web.ui import retention
 from web.ui.render import View, page
@@ -30,6 +32,8 @@ def admin(view: View) -> Response:
         users=users.list_all(view.actor, limit=200),
         unused_tags=TagRepository(view.conn).list_unused(),
         **retention.admin_section(view),
+        two_factor_required=TwoFactorRepository(view.conn, view.services.master_key).required_user_ids(),
+        instance=two_factor.instance_settings(view),
     )
 
 
@@ -42,10 +46,19 @@ def edit_user(view: View) -> Response:
             "full_name": view.form.get("full_name", "").strip(),
             "is_active": view.form.get("is_active") == "on",
             "password": view.form.get("password") or None,
+            "two_factor_required": view.form.get("two_factor_required") == "on",
         }
     )
-    change_user(view, view.uuid("uuid"), body)
+    admin_update_user(view, view.uuid("uuid"), body)
     return view.redirect("/admin#users")
+
+
+@page("/admin/instance-settings", methods=("POST",), admin=True)
+def edit_instance_settings(view: View) -> Response:
+    """What applies to everyone: two factors required (PUT /api/admin/instance-settings)."""
+    body = two_factor.InstanceSettingsIn(two_factor_required=view.form.get("two_factor_required") == "on")
+    two_factor.update_instance_settings(view, body)
+    return view.redirect("/admin#signin")
 
 
 @page("/admin/tags/unused/delete", methods=("POST",), admin=True)
@@ -87,4 +100,4 @@ def audit_trail(view: View) -> Response:
     )
 
 
-ROUTES = [admin, all_files, audit_trail, edit_user, delete_user, delete_unused_tags]
+ROUTES = [admin, all_files, audit_trail, edit_user, delete_user, delete_unused_tags, edit_instance_settings]

@@ -13,7 +13,7 @@ from repo.notifications import KINDS, NotificationRepository
 from repo.prompts import PromptRepository
 from repo.user_settings import SettingsRepository
 from transcript.choices import MAX_VOCABULARY_CHARS
-from web import llm_configs, prompts
+from web import llm_configs, my_sessions, prompts, two_factor
 from web import settings as web_settings
 from web.auth import MeIn, update_account
 from web.choices import check_model
@@ -42,7 +42,8 @@ KIND_WORDS = {
 
 @page("/settings")
 def settings(view: View) -> Response:
-    actor = view.actor
+    actor, user = view.actor, view.user
+    assert user is not None  # a page with auth=True
     return view.render(
         "settings.html",
         values=SettingsRepository(view.conn).get_all(actor),
@@ -53,6 +54,8 @@ def settings(view: View) -> Response:
         prompts=PromptRepository(view.conn).list(actor),
         models=model_choices(view.services.settings),
         max_vocabulary=MAX_VOCABULARY_CHARS,
+        two_factor=two_factor.status(view, user),  # step 19: two factors and sessions
+        sessions=my_sessions.sessions_of(view),
         exports=exports_of(view),
     )
 
