@@ -85,29 +85,23 @@ def update_user(ctx: Ctx, body: UserUpdateIn) -> User:
     return admin_update_user(ctx, ctx.uuid("uuid"), body)
 
 
-def admin_update_user(ctx: Ctx, uuid: UUID, body: UserUpdateIn) -> User:
-    """The JSON route's and the admin page's update (`change_user`, on the trail); `two_factor_required` is kept with
-    the second factor."""
-    user = change_user(ctx, uuid, body)
-    if body.two_factor_required is not None:
-        require_of(ctx, user, body.two_factor_required)
-    return user
-
-
 @router.delete("/api/admin/users/{uuid}", status=204, admin=True)
 def delete_user(ctx: Ctx) -> None:
     """Delete a user and everything they own."""
     remove_user(ctx, ctx.uuid("uuid"))
 
 
-def change_user(ctx: Ctx, target: UUID, body: UserUpdateIn) -> User:
-    """An administrator's change to an account (the API's and the admin page's), recorded as `admin.user_update`
-    with what changed: never the new password, only that it was reset."""
-    fields = body.model_dump(exclude={"two_factor_required"})  # kept with the second factor (admin_update_user)
+def admin_update_user(ctx: Ctx, target: UUID, body: UserUpdateIn) -> User:
+    """An administrator's change to an account (the API's and the admin page's), recorded as one `admin.user_update`
+    row with what changed: never the new password, only that it was reset; `two_factor_required` only when it changed
+    (it is kept with the second factor, web/two_factor.py)."""
+    fields = body.model_dump(exclude={"two_factor_required"})
     updated = UserRepository(ctx.conn).admin_update(ctx.actor, target, **fields)
     changes: dict[str, object] = {k: v for k, v in fields.items() if v is not None and k != "password"}
     if body.password is not None:
         changes["password_reset"] = True
+    if body.two_factor_required is not None and require_of(ctx, updated, body.two_factor_required):
+        changes["two_factor_required"] = body.two_factor_required
     audit(ctx, "admin.user_update", object_type="user", object_id=target, details={"email": updated.email, **changes})
     return updated
 

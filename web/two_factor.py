@@ -222,19 +222,14 @@ class InstanceSettingsIn(BaseModel):
     two_factor_required: bool | None = None
 
 
-def require_of(ctx: Ctx, user: User, required: bool) -> None:
-    """An administrator requires (or no longer requires) two factors of one account; a change is on the trail."""
+def require_of(ctx: Ctx, user: User, required: bool) -> bool:
+    """An administrator requires (or no longer requires) two factors of one account; whether that changed anything
+    (the caller records the change with the rest of the account's update: web/admin.py)."""
     state = factors(ctx).state(user.id)
     if bool(state and state.required) == required:
-        return
+        return False
     factors(ctx).set_required(user.id, required)
-    audit(
-        ctx,
-        "admin.user_update",
-        object_type="user",
-        object_id=user.uuid,
-        details={"two_factor_required": required, "email": user.email},
-    )
+    return True
 
 
 def instance_settings(ctx: Ctx) -> InstanceSettingsOut:
