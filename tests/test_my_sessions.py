@@ -13,11 +13,11 @@ PASSWORD = "correct horse 1"
 
 
 def _token(client: Any, email: str, agent: str) -> dict[str, str]:
-    """Signed in from a program whose User-Agent is `agent`."""
+    """Signed in from a program whose User-Agent is `agent` (sent as UTF-8, as phones name their models)."""
     signed_in = client.post(
         "/api/auth/token",
         data={"username": email, "password": PASSWORD},
-        headers={"User-Agent": agent},
+        headers={"User-Agent": agent.encode()},
     )
     assert signed_in.status_code == 200, signed_in.text
     return {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
@@ -26,14 +26,15 @@ def _token(client: Any, email: str, agent: str) -> dict[str, str]:
 def test_listing_and_ending_sessions(client: Any, fresh_url: str) -> None:
     email = f"amira-{secrets.token_hex(3)}@example.org"
     laptop = register(client, email)
-    phone = _token(client, email, "Mozilla/5.0 (iPhone) Safari")
+    phone = _token(client, email, "Mozilla/5.0 (iPhone; 会議室 🎙) Safari")
     script = _token(client, email, "curl/8.5 (de-DE)")
     listed = client.get("/api/users/me/sessions", headers=laptop)
     assert listed.status_code == 200
     sessions = listed.json()
     assert len(sessions) == 3 and [s["current"] for s in sessions] == [False, False, True]
     assert (
-        sessions[0]["user_agent"] == "curl/8.5 (de-DE)" and sessions[1]["user_agent"] == "Mozilla/5.0 (iPhone) Safari"
+        sessions[0]["user_agent"] == "curl/8.5 (de-DE)"
+        and sessions[1]["user_agent"] == "Mozilla/5.0 (iPhone; 会議室 🎙) Safari"
     )
     assert {(s["kind"], s["method"]) for s in sessions} == {("api", "password")}
     assert all("id" not in s and "token_hash" not in s for s in sessions)

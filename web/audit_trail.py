@@ -33,8 +33,17 @@ def client_address(connection: HTTPConnection) -> str | None:
 
 
 def user_agent(connection: HTTPConnection) -> str | None:
-    agent = connection.headers.get("user-agent")
-    return agent[:500] if agent else None
+    """The User-Agent as the client wrote it: Starlette decodes header bytes as Latin-1, so an agent in UTF-8 (a
+    phone's model name in Japanese) would show garbled in the person's list of sessions; undecodable bytes stay
+    as Latin-1 read them."""
+    raw = next((value for name, value in connection.headers.raw if name == b"user-agent"), None)
+    if not raw:
+        return None
+    try:
+        agent = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        agent = raw.decode("latin-1")
+    return agent.replace("\x00", "")[:500] or None
 
 
 def audit(
