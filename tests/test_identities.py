@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import psycopg
@@ -11,6 +12,7 @@ from repo.database import Database
 from repo.identities import ExternalProfile, IdentityRepository, InactiveAccount, LinkRules, NoAccount
 from repo.users import User
 from tests import factories
+from tests.web import register, sign_up
 
 RULES = LinkRules(group_map={"eng": "Ingeniería ⚙️", "legal": "法務"}, admin_groups=frozenset({"it-admins"}))
 
@@ -113,3 +115,24 @@ def test_one_identity_never_moves_to_another_account(conn: psycopg.Connection[An
         conn.execute(
             "INSERT INTO user_identities (user_id, provider, subject) VALUES (%s, 'ldap:corp', 'uid=a')", [second.id]
         )
+
+
+def test_a_person_sees_the_providers_they_sign_in_through(client: Any, fresh_url: str) -> None:
+    """Listed by the API and on the settings page, the person's own only; an account with none shows no section."""
+    email = f"leïla-{secrets.token_hex(3)}@例え.org"
+    sign_up(client, email)
+    assert client.get("/api/users/me/identities").json() == []
+    assert "Signed in through" not in client.get("/settings").text
+    with psycopg.connect(fresh_url, autocommit=True) as admin:
+        admin.execute(
+            "INSERT INTO user_identities (user_id, provider, subject, email, last_login_at) "
+            "SELECT id, 'ldap:corp', 'uid=leïla,ou=人', %s, now() FROM users WHERE email = %s",
+            [email, email],
+        )
+    (listed,) = client.get("/api/users/me/identities").json()
+    assert (listed["provider"], listed["subject"], listed["email"]) == ("ldap:corp", "uid=leïla,ou=人", email)
+    page = client.get("/settings").text
+    assert "Signed in through" in page and "ldap:corp" in page
+    client.cookies.clear()  # another person, by bearer token
+    other = register(client)
+    assert client.get("/api/users/me/identities", headers=other).json() == []

@@ -103,6 +103,7 @@ OWN_SCOPE: dict[Key, str] = {
     ("POST", "/api/users/me/two-factor/recovery-codes"): "the caller's",
     ("POST", "/api/users/me/two-factor/disable"): "the caller's",
     ("GET", "/api/users/me/sessions"): "the caller's sessions",
+    ("GET", "/api/users/me/identities"): "the providers and directories the caller signs in through",
     ("DELETE", "/api/users/me/sessions"): "the caller's other sessions",
     ("POST", "/api/auth/password-reset"): "mails the account of an address a link; the answer tells nothing",
     ("POST", "/api/auth/password-reset/confirm"): "the account of the mailed token",

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from repo.identities import Identity, IdentityRepository
 from repo.sessions import Session, SessionRepository
 from web.audit_trail import audit
 from web.endpoint import Ctx, Router, request_token
@@ -53,6 +54,26 @@ def end_others(ctx: Ctx) -> int:
     count = SessionRepository(ctx.conn).end_others(ctx.actor, request_token(ctx.request))
     audit(ctx, "session.end", object_type="session", object_id="all-others", details={"ended": count})
     return count
+
+
+class IdentityOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    provider: str = Field(description="`oidc:<name>` or `ldap:<name>`, as configured")
+    subject: str = Field(description="the provider's id of the person: an ID token's `sub`, a directory entry's id")
+    email: str | None
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+def identities_of(ctx: Ctx) -> list[Identity]:
+    assert ctx.user is not None
+    return IdentityRepository(ctx.conn).identities_of(ctx.user.id)
+
+
+@router.get("/api/users/me/identities", response=list[IdentityOut])
+def my_identities(ctx: Ctx) -> list[Identity]:
+    """The identity providers and directories this account signs in through (linked at a sign-in)."""
+    return identities_of(ctx)
 
 
 @router.get("/api/users/me/sessions", response=list[SessionOut])

@@ -56,6 +56,7 @@ def settings(view: View) -> Response:
         max_vocabulary=MAX_VOCABULARY_CHARS,
         two_factor=two_factor.status(view, user),  # step 19: two factors and sessions
         sessions=my_sessions.sessions_of(view),
+        identities=my_sessions.identities_of(view),
         exports=exports_of(view),
     )
 
