@@ -34,8 +34,9 @@ pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL 
 
 # The batched pipeline decodes without timestamp tokens. The fixtures' model (seed 0) then only ever writes
 # timestamp tokens, so there is no word to time; this seed's random decoder writes text in that mode too. Which seed
-# does depends on the libraries' versions (6 did until ctranslate2 4.8.5 / faster-whisper 1.2.1 / tokenizers 0.23,
-# where its text became control characters, blank to str.strip()); a seed that writes none fails these tests loudly.
+# does depends on the libraries' versions (6 stopped, its text now control characters that str.strip() blanks, in a
+# virtualenv of 2026-12: ctranslate2 4.8.5, faster-whisper 1.2.1, tokenizers 0.23.3); a seed that writes none fails
+# these tests loudly.
 TEXT_WITHOUT_TIMESTAMPS_SEED = 7
 
 
