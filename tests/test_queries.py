@@ -169,4 +169,4 @@ def test_the_media_file_column_list_is_written_once() -> None:
     text = (queries.SQL_FILES / "media_files.sql").read_text(encoding="utf-8")
     assert text.count("force_delete_eligible") == 1
     users_of_the_list = [q for q in queries.all_queries().values() if "force_delete_eligible" in q.sql]
-    assert len(users_of_the_list) == 9
+    assert len(users_of_the_list) == 10  # media_files.sql's 9 and my_data.file (the export's files)
