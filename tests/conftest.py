@@ -50,6 +50,17 @@ def _drop_database(admin: str, name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def _without_durability(admin: str) -> None:
+    """A server the tests started for themselves (never one DATABASE_URL names) forgoes durability: every test
+    copies a database from the template and commits often, and waiting for the disk each time (CREATE DATABASE writes
+    the whole template to the WAL) bought nothing here, where a crash loses only the test run. The tests that prove
+    what survives a crash start servers of their own (tests/fault_support.py)."""
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for name, value in (("fsync", "off"), ("synchronous_commit", "off"), ("full_page_writes", "off")):
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+        conn.execute("SELECT pg_reload_conf()")
+
+
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Admin conninfo (database `postgres`) of the server the tests use."""
@@ -60,6 +71,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # Not under pytest's basetemp: a concurrent pytest session may prune old basetemps while we run.
     home = Path(tempfile.mkdtemp(prefix="opentr-test-pg-"))
     url = embedded.start_postgres(home / "data", database="postgres")
+    _without_durability(schema.with_database(url, "postgres"))
     yield schema.with_database(url, "postgres")
     embedded.stop_all()
     shutil.rmtree(home, ignore_errors=True)
@@ -93,7 +105,9 @@ def vector_server_url(server_url: str) -> Iterator[str]:
             yield server_url
             return
     home = Path(tempfile.mkdtemp(prefix="opentr-test-pgvector-"))
-    yield schema.with_database(embedded.start_postgres(home / "data", database="postgres"), "postgres")
+    started = schema.with_database(embedded.start_postgres(home / "data", database="postgres"), "postgres")
+    _without_durability(started)
+    yield started
     embedded.stop_all()
     shutil.rmtree(home, ignore_errors=True)
 
