@@ -17,7 +17,7 @@ from credentials import sealing
 from repo import statements as s
 from repo.database import Connection
 from repo.errors import Conflict, Invalid, NotFound
-from repo.rows import Actor
+from repo.rows import Actor, strip_white
 
 Provider = Literal["openai", "anthropic", "ollama", "vllm", "openrouter", "custom"]
 PROVIDERS: Final = frozenset(get_args(Provider))
@@ -137,9 +137,9 @@ class LlmConfigRepository:
                 self.conn,
                 uuid=config_uuid,
                 actor_id=actor.id,
-                name=name.strip(),
+                name=strip_white(name),
                 provider=provider,
-                model_name=model_name.strip(),
+                model_name=strip_white(model_name),
                 base_url=base_url or None,
                 api_key_encrypted=sealed,
                 api_key_version=sealing.key_version(self.master_key) if sealed else None,
@@ -183,9 +183,9 @@ class LlmConfigRepository:
                 return _update(
                     self.conn,
                     uuid=uuid,
-                    name=name.strip() if name is not None else None,
+                    name=strip_white(name) if name is not None else None,
                     provider=provider,
-                    model_name=model_name.strip() if model_name is not None else None,
+                    model_name=strip_white(model_name) if model_name is not None else None,
                     base_url=base_url,
                     set_api_key=api_key is not None,
                     api_key_encrypted=sealed,

@@ -11,7 +11,7 @@ from uuid import UUID
 from repo import statements as s
 from repo.database import Connection
 from repo.errors import Conflict, Invalid, NotFound
-from repo.rows import Actor
+from repo.rows import Actor, strip_white
 
 ContentType = Literal["general", "meeting", "interview", "podcast", "documentary", "lecture", "speaker_identification"]
 CONTENT_TYPES: Final = frozenset(get_args(ContentType))
@@ -89,7 +89,7 @@ class PromptRepository:
             return _create(
                 self.conn,
                 actor_id=actor.id,
-                name=name.strip(),
+                name=strip_white(name),
                 description=description or None,
                 prompt_text=prompt_text,
                 content_type=content_type,
@@ -114,7 +114,7 @@ class PromptRepository:
             return _update(
                 self.conn,
                 uuid=uuid,
-                name=name.strip() if name is not None else None,
+                name=strip_white(name) if name is not None else None,
                 description=description,
                 prompt_text=prompt_text,
                 content_type=content_type,

@@ -28,9 +28,22 @@ class Actor:
         return Actor(self.id, self.is_admin, sees_all=self.is_admin)
 
 
+# White space, as the API's documents and validators say it (web/fields.py): Python's own str.strip() also strips
+# the separators \x1c-\x1f, which JSON Schema's and Rust's `\s` do not, so a name of one U+001C passed the API's
+# checks and became empty here (a 422 for a value the document accepts).
+WHITE_SPACE_CHARS = "".join(
+    ["\t\n\u000b\u000c\r \u0085\u00a0\u1680", *map(chr, range(0x2000, 0x200B)), "\u2028\u2029\u202f\u205f\u3000"]
+)
+
+
+def strip_white(value: str) -> str:
+    """`value` without the white space at either end (WHITE_SPACE_CHARS)."""
+    return value.strip(WHITE_SPACE_CHARS)
+
+
 def trimmed(value: str, field: str, max_length: int, what: str) -> str:
     """`value` without surrounding white space; Invalid naming `field` unless 1..max_length characters remain."""
-    cleaned = value.strip()
+    cleaned = strip_white(value)
     if not 1 <= len(cleaned) <= max_length:
         raise Invalid(f"{what} has 1 to {max_length} characters", field)
     return cleaned

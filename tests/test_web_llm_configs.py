@@ -83,6 +83,22 @@ def test_create_list_get_update_delete(http: Recorder) -> None:
     assert http("GET", "/api/llm-configs", headers=headers).json() == []
 
 
+def test_a_name_of_a_separator_character_the_document_accepts_is_kept(http: Recorder) -> None:
+    """U+001C is no white space to the API's document (JSON Schema's `\\s`), so a name of it is valid; Python's
+    str.strip() removed it in the repository and the empty name failed the table's CHECK (found by Schemathesis)."""
+    headers = register(http.client)
+    made = http(
+        "POST",
+        "/api/llm-configs",
+        headers=headers,
+        json={"provider": "anthropic", "model_name": "0" * 200, "name": "\u001c"},
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["name"] == "\u001c" and made.json()["model_name"] == "0" * 200
+    renamed = http("PUT", f"/api/llm-configs/{made.json()['uuid']}", headers=headers, json={"name": " \u001f会議 "})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "\u001f会議"
+
+
 def test_the_key_is_stored_encrypted_and_a_new_key_replaces_it(http: Recorder, fresh_url: str) -> None:
     headers = register(http.client)
     uuid = new_config(http, headers)["uuid"]

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from repo.rows import strip_white
+
 ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$")
 QUERY_TRUE, QUERY_FALSE = ("true", "1"), ("false", "0")
 MAX_SECONDS = 7 * 24 * 3600.0  # a week: longer than any recording the platform takes
@@ -68,13 +70,10 @@ Email = Annotated[str, Field(max_length=320, pattern=EMAIL_PATTERN), AfterValida
 WHITE_SPACE = "\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
 # What a stripped text with min_length=1 accepts, for the document: something besides white space (and no NUL).
 NOT_BLANK = Field(json_schema_extra={"pattern": f"^[^\\u0000]*[^\\u0000{WHITE_SPACE}][^\\u0000]*$"})
-_WHITE_CHARS = "".join(
-    ["\t\n\u000b\u000c\r \u0085\u00a0\u1680", *map(chr, range(0x2000, 0x200B)), "\u2028\u2029\u202f\u205f\u3000"]
-)
 
 
 def _trimmed(value: str) -> str:
-    return value.strip(_WHITE_CHARS)
+    return strip_white(value)
 
 
 def _trimmed_not_blank(value: str) -> str:
