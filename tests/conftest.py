@@ -52,9 +52,9 @@ def _drop_database(admin: str, name: str) -> None:
 
 def _without_durability(admin: str) -> None:
     """A server the tests started for themselves (never one DATABASE_URL names) forgoes durability: every test
-    copies a database from the template and commits often, and waiting for the disk each time (CREATE DATABASE writes
-    the whole template to the WAL) bought nothing here, where a crash loses only the test run. The tests that prove
-    what survives a crash start servers of their own (tests/fault_support.py)."""
+    creates and drops a database and commits often, and waiting for the disk each time bought nothing here, where a
+    crash loses only the test run (dropping a database went from 184 to 32 ms; creating one stays ~0.8 s). The tests
+    that prove what survives a crash start servers of their own (tests/fault_support.py)."""
     with psycopg.connect(admin, autocommit=True) as conn:
         for name, value in (("fsync", "off"), ("synchronous_commit", "off"), ("full_page_writes", "off")):
             conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
