@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver import Chrome as WebDriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
@@ -66,9 +66,12 @@ def chromium(extra_flags: tuple[str, ...] | list[str] = ()) -> Iterator[WebDrive
 
 
 def wait(driver: WebDriver, condition: Any, timeout: float = 20, what: str = "") -> Any:
+    """Until `condition` holds. A condition that reads an element of a page being replaced (a page that reloads by
+    itself) meets a stale element or none: both mean "not yet", not a failure."""
     started = time.monotonic()
+    not_yet = (NoSuchElementException, StaleElementReferenceException)
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition, what)
+        return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=not_yet).until(condition, what)
     except TimeoutException:
         waited = time.monotonic() - started
         raise AssertionError(f"waited {waited:.1f} s for {what} on {driver.current_url}") from None
