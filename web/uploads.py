@@ -9,6 +9,7 @@ with the type its content has.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -20,7 +21,7 @@ import anyio
 from python_multipart import MultipartParser
 from python_multipart.exceptions import ParseError
 from python_multipart.multipart import parse_options_header
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from media.sniff import HEAD_BYTES, recognise
 from storage.backend import Storage, full
@@ -184,6 +185,7 @@ async def _receive(request: Request, directory: Path, limits: dict[str, int], re
             raise
         if full(exc):
             log.error("upload refused: no space left in %s (%s)", directory, exc)
+            await _drain(request)
             raise InsufficientStorage(STORAGE_FULL_DETAIL, required) from None
         reason = str(exc) if isinstance(exc, ParseError) else type(exc).__name__  # its messages are sentences
         raise ApiError(f"body: malformed multipart data ({reason})", "body") from None
@@ -192,6 +194,15 @@ async def _receive(request: Request, directory: Path, limits: dict[str, int], re
         receiver.discard()
         raise ApiError(f"{required}: required, and must not be empty", required)
     return receiver
+
+
+async def _drain(request: Request) -> None:
+    """Read what the client is still sending, to nowhere: a server that answers and closes with unread bytes makes
+    the kernel reset the connection, and the client may never see the answer. Starlette says RuntimeError when
+    the body was already read to its end."""
+    with contextlib.suppress(RuntimeError, ClientDisconnect):
+        async for _ in request.stream():
+            pass
 
 
 async def receive_upload(request: Request, directory: Path, max_media_bytes: int) -> ReceivedUpload:
