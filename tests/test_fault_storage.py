@@ -2,9 +2,9 @@
 job fetches its media.
 
 An upload meanwhile is a 503 that says the media storage is unavailable, with Retry-After, and leaves nothing: no
-row, no object, no spool file; the same upload works once the store is back. A job that cannot fetch its media
-waits for the store (the file stays `processing`, nothing fails) and, when it answers again, runs again from the
-start and completes the file with its transcript.
+row, no object, no spool file (a download is a 503 too); the same upload works once the store is back. A job that
+cannot fetch its media waits for the store (the file stays `processing`, nothing fails) and, when it answers again,
+runs again from the start and completes the file with its transcript.
 """
 
 from __future__ import annotations
@@ -72,25 +72,30 @@ def test_an_upload_while_the_object_storage_is_down_is_a_503_and_leaves_nothing(
     with TestClient(create_app(settings)) as client:
         email = f"s3-down-{os.urandom(3).hex()}@example.com"
         headers = register(client, email)
+        earlier = client.post("/api/files", headers=headers, files={"file": ("früher.wav", wav(1.0), "audio/wav")})
+        assert earlier.status_code == 201, earlier.text
+        stored = _objects(settings)
         s3.stop()
         try:
             started = time.monotonic()
             refused = _upload(client, headers)
             seconds = time.monotonic() - started
             spooled = [p for p in settings.storage_dir.rglob("*") if p.is_file()]
+            download = client.get(f"/api/files/{earlier.json()['uuid']}/content", headers=headers)
         finally:
             s3.start()
 
-        assert refused.status_code == 503, refused.text
-        assert refused.json()["detail"] == ("the media storage is unavailable; nothing was stored, try again shortly")
-        assert refused.headers["retry-after"].isdigit()
-        assert _files_of(fresh_url, email) == 0, "a row was stored for the refused upload"
+        for answer in (refused, download):
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["detail"] == "the media storage is unavailable; try again shortly"
+            assert answer.headers["retry-after"].isdigit()
+        assert _files_of(fresh_url, email) == 1, "a row was stored for the refused upload"
         assert spooled == [], f"spool files left behind: {spooled}"
-        assert _objects(settings) == [], "an object was stored for the refused upload"
+        assert _objects(settings) == stored, "an object was stored for the refused upload"
 
         created = _upload(client, headers)
         assert created.status_code == 201, created.text
-        assert _files_of(fresh_url, email) == 1 and len(_objects(settings)) == 2  # the media and its transcript
+        assert _files_of(fresh_url, email) == 2 and len(_objects(settings)) == 3  # its media and transcript file
     print(f"upload with the object storage down: 503 after {seconds:.2f} s")
 
 

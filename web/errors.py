@@ -118,7 +118,7 @@ def validation_detail(error: ValidationError, default_field: str = "body") -> st
 
 CONTENTION_DETAIL = "the data changed concurrently; try again"
 DATABASE_DOWN_DETAIL = "the database is unavailable; try again shortly"
-STORAGE_DOWN_DETAIL = "the media storage is unavailable; nothing was stored, try again shortly"
+STORAGE_DOWN_DETAIL = "the media storage is unavailable; try again shortly"
 STORAGE_FULL_DETAIL = "the media storage is full; nothing was stored (an administrator must free space)"
 INTERNAL_DETAIL = "internal error"
 DATA_STATUS: dict[type[DataError], int] = {
