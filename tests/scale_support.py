@@ -63,14 +63,24 @@ class PgBouncer:
         )
         for path in self.root.iterdir():
             path.chmod(0o666)
+        self.process = self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
         binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-        self.process = subprocess.Popen(
+        process = subprocess.Popen(
             [binary, str(self.root / "pgbouncer.ini")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             user=system_user(),  # pgbouncer refuses to run as root
         )
         wait_port(self.port)
+        return process
+
+    def restart(self) -> None:
+        """What `systemctl restart pgbouncer` does: SIGTERM (every client and server connection dropped at once),
+        then a new pgbouncer on the same port."""
+        self._stop()
+        self.process = self._start()
 
     def url(self, database: str) -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}?sslmode=disable"
@@ -79,13 +89,16 @@ class PgBouncer:
         """Client logins pgbouncer logged for `database`."""
         return sum(1 for line in self.log.read_text().splitlines() if f"login attempt: db={database} " in line)
 
-    def close(self) -> None:
+    def _stop(self) -> None:
         self.process.terminate()
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(10)
+
+    def close(self) -> None:
+        self._stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> PgBouncer:
