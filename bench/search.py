@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+
 import psycopg
 
 from bench import Context, Measure, median, ms, percentile

@@ -33,7 +33,7 @@ MODES: tuple[SearchMode, ...] = ("words", "meaning", "both")
 MAX_FILES = 100
 MAX_HITS_PER_FILE = 50
 RRF_K = 60  # reciprocal rank fusion: a hit's score is the sum over the rankings of 1 / (RRF_K + its place)
-# More matching segments than a page shows (20 files × 5 hits) and a search gives the newest files first: which of
+# More matching segments than a page shows (20 files of 5 hits) and a search gives the newest files first: which of
 # many near-equal matches come first is then decided by recency, not by ranking them all (ranking a common word's
 # 12,000 matches was most of a 44 ms search; bench/README.md, section 5).
 COMMON = 100
