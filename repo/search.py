@@ -1,14 +1,14 @@
 """Search over the transcripts and summaries of the files a user can see: by words, by meaning, or both.
 
 `words` is PostgreSQL full text (sql/search.sql: search), in one of two orders: a query matching at most COMMON of
-the segments searched ranks every match (files best first, as ever); a commoner one (a word in every tenth segment)
-gives the newest files first, each with its best hits, because ranking tens of thousands of near-equal matches costs
-more than it tells (bench/README.md, section 5). Pages follow through an opaque cursor (SearchPage.next_cursor).
-`meaning` is the passages nearest the query's vector
-(repo/meaning.py), grouped by file. `both` fuses the two rankings by reciprocal rank fusion (RRF_K = 60): each word
-hit in a segment is mapped to the passage holding its start time, so the same moment found both ways counts once
-with both ranks; a segment of a file without passages (not embedded yet) and a summary stay hits of their own. All
-modes take the same filters and the same access rule (the actor's readable files; an admin's all-files view).
+the segments searched ranks every match (files best first, as ever); one matching more gives the newest files
+first, each with its first hits in time order, because ranking thousands of near-equal matches costs more than it
+tells (bench/README.md, section 5). Pages follow through an opaque cursor (SearchPage.next_cursor). `meaning` is the
+passages nearest the query's vector (repo/meaning.py), grouped by file. `both` fuses the two rankings by reciprocal
+rank fusion (RRF_K = 60): each word hit in a segment is mapped to the passage holding its start time, so the same
+moment found both ways counts once with both ranks; a segment of a file without passages (not embedded yet) and a
+summary stay hits of their own. All modes take the same filters and the same access rule (the actor's readable
+files; an admin's all-files view).
 """
 
 from __future__ import annotations
@@ -149,7 +149,6 @@ def search_parameters(
     hits_per_file: int = 5,
     filters: LibraryFilter | None = None,
     after: str | None = None,
-    common: int = COMMON,
 ) -> dict[str, Any] | None:
     """Every parameter of `search.search` for this search (None: nothing to search for). Written once, so that
     whoever explains the query (bench/search.py) binds exactly what a search binds. `after` is a page's
@@ -161,7 +160,7 @@ def search_parameters(
         "q": text,
         "limit_files": min(limit_files, MAX_FILES),
         "hits_per_file": min(hits_per_file, MAX_HITS_PER_FILE),
-        "common": common,
+        "common": COMMON,
         "probe_rows": PROBE_ROWS,
         "dense_matches": DENSE_MATCHES,
         **_position(after),
@@ -199,7 +198,6 @@ class SearchRepository:
         filters: LibraryFilter | None = None,
         mode: SearchMode = "words",
         meaning: MeaningQuery | None = None,
-        common: int = COMMON,
     ) -> list[FileHits]:
         """Files whose segments or latest summary match `q` (web-search syntax: "phrase", or, -word), best first.
 
@@ -209,9 +207,7 @@ class SearchRepository:
         """
         if mode not in MODES:
             raise Invalid(f"mode is one of {', '.join(MODES)}", "mode")
-        params = search_parameters(
-            actor, q, limit_files=limit_files, hits_per_file=hits_per_file, filters=filters, common=common
-        )
+        params = search_parameters(actor, q, limit_files=limit_files, hits_per_file=hits_per_file, filters=filters)
         if params is None:
             return []
         if mode == "words":
@@ -239,12 +235,11 @@ class SearchRepository:
         hits_per_file: int = 5,
         filters: LibraryFilter | None = None,
         after: str | None = None,
-        common: int = COMMON,
     ) -> SearchPage:
         """A page of a search by words (as `search` with mode "words"), its order and the cursor of the next page;
         `after` is the previous page's next_cursor. One statement per page."""
         params = search_parameters(
-            actor, q, limit_files=limit_files, hits_per_file=hits_per_file, filters=filters, after=after, common=common
+            actor, q, limit_files=limit_files, hits_per_file=hits_per_file, filters=filters, after=after
         )
         if params is None:
             return SearchPage([], "best", None)
