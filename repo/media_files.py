@@ -21,6 +21,7 @@ from repo.database import Connection
 from repo.errors import Conflict, Invalid, NotFound, Stale
 from repo.library import LibraryFilter, SortKey
 from repo.rows import Actor
+from repo.segment_counts import COUNTS
 
 Json = dict[str, Any] | list[Any]
 FROM: dict[str, tuple[str, ...]] = {
@@ -172,6 +173,54 @@ class FileListRow:
 
 
 @dataclass(frozen=True, slots=True)
+class _PageRow:
+    """A row of `media_files.list_page`: a FileListRow with its transcript version where the count will go (the
+    count itself only for a file without a version)."""
+
+    id: int
+    uuid: UUID
+    user_id: int
+    filename: str
+    title: str | None
+    status: str
+    progress: float
+    duration: float | None
+    file_size: int
+    content_type: str
+    language: str | None
+    is_public: bool
+    upload_time: datetime
+    completed_at: datetime | None
+    summary_status: str | None
+    tags: list[str]
+    speaker_count: int
+    transcript_version: int | None
+    unversioned_segment_count: int | None  # counted by the query: a file without a transcript version
+    owner_name: str
+    my_role: str
+
+    def kept_count(self) -> int | None:
+        """The segment count when it is known without asking: counted by the query, or kept for the version."""
+        if self.transcript_version is None:
+            return self.unversioned_segment_count
+        return COUNTS.get(self.transcript_version)
+
+    def with_count(self, segment_count: int) -> FileListRow:
+        return FileListRow(
+            self.id, self.uuid, self.user_id, self.filename, self.title, self.status, self.progress, self.duration,
+            self.file_size, self.content_type, self.language, self.is_public, self.upload_time, self.completed_at,
+            self.summary_status, self.tags, self.speaker_count, segment_count, self.owner_name, self.my_role,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _SegmentCount:
+    media_file_id: int
+    transcript_version: int | None
+    segment_count: int
+
+
+@dataclass(frozen=True, slots=True)
 class FilePage:
     items: list[FileListRow]
     next_cursor: str | None
@@ -244,7 +293,8 @@ _state = s.one("media_files.state", FileState)
 _waveform = s.one("media_files.waveform", Waveform)
 _storage_path_for = s.one("media_files.storage_path_for", StoredContent)
 _detail = s.one("media_files.detail", FileDetail)
-_list_page = s.many("media_files.list_page", FileListRow)
+_list_page = s.many("media_files.list_page", _PageRow)
+_segment_counts = s.many("media_files.segment_counts", _SegmentCount)
 _update = s.one_or_none("media_files.update", MediaFile)
 _delete = s.one_or_none("media_files.delete", _StoragePath)
 _request_cancel = s.one_or_none("media_files.request_cancel", MediaFile)
@@ -387,7 +437,7 @@ class MediaFileRepository:
             limit=size + 1,
             **actor.scope(),
         )
-        items = rows[:size]
+        items = self._with_segment_counts(actor, rows[:size])
         if len(rows) <= size or not items:
             return FilePage(items, None)
         last = items[-1]
@@ -399,6 +449,17 @@ class MediaFileRepository:
         else:
             key = last.upload_time.isoformat()
         return FilePage(items, keyset.encode_values(kind, [key, last.id]))
+
+    def _with_segment_counts(self, actor: Actor, rows: list[_PageRow]) -> list[FileListRow]:
+        """The page's rows with their segment counts: kept ones (repo/segment_counts.py), the others counted in one
+        query, which also keeps them. A file whose version changed between the two statements gets the newer count."""
+        known = {row.id: row.kept_count() for row in rows}
+        missing = [file_id for file_id, count in known.items() if count is None]
+        if missing:
+            counted = _segment_counts(self.conn, ids=missing, **actor.scope())
+            COUNTS.keep((c.transcript_version, c.segment_count) for c in counted)
+            known.update({c.media_file_id: c.segment_count for c in counted})
+        return [row.with_count(known[row.id] or 0) for row in rows]
 
     def update(
         self,
