@@ -391,8 +391,7 @@ def test_list_rows_carry_tags_and_counts_and_list_and_detail_are_one_statement_e
 
     seen: list[str] = []
     monkeypatch.setattr(statements, "observers", [lambda name, ms: seen.append(name)])
-    monkeypatch.setattr(segment_counts, "COUNTS", segment_counts.SegmentCounts())
-    monkeypatch.setattr(media_files, "COUNTS", segment_counts.COUNTS)
+    monkeypatch.setattr(media_files, "COUNTS", segment_counts.SegmentCounts())  # as in a process just started
     expected = [([f"t-{n}", "t-all"], n % 3 + 1, n + 1, 60.0 + n) for n in reversed(range(5))]
     for statements_sent in (["media_files.list_page", "media_files.segment_counts"], ["media_files.list_page"]):
         seen.clear()
