@@ -9,7 +9,7 @@ repo/file_processing.py, the ones users ask for (cancel, retry, reprocess) here.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -148,34 +148,10 @@ def _collection(x: CollectionRef | dict[str, Any]) -> CollectionRef:
     return x if isinstance(x, CollectionRef) else CollectionRef(UUID(x["uuid"]), x["name"])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FileListRow:
-    id: int
-    uuid: UUID
-    user_id: int
-    filename: str
-    title: str | None
-    status: str
-    progress: float
-    duration: float | None
-    file_size: int
-    content_type: str
-    language: str | None
-    is_public: bool
-    upload_time: datetime
-    completed_at: datetime | None
-    summary_status: str | None
-    tags: list[str]
-    speaker_count: int
-    segment_count: int
-    owner_name: str
-    my_role: str  # owner, editor, commenter or viewer
-
-
-@dataclass(frozen=True, slots=True)
-class _PageRow:
-    """A row of `media_files.list_page`: a FileListRow with its transcript version where the count will go (the
-    count itself only for a file without a version)."""
+    """A row of the library page. `segment_count` is filled in after the query (`transcript_version` names it, or
+    the query counted a file without a version: repo/segment_counts.py); mutable for that only."""
 
     id: int
     uuid: UUID
@@ -195,22 +171,16 @@ class _PageRow:
     tags: list[str]
     speaker_count: int
     transcript_version: int | None
-    unversioned_segment_count: int | None  # counted by the query: a file without a transcript version
+    unversioned_segment_count: int | None
     owner_name: str
-    my_role: str
+    my_role: str  # owner, editor, commenter or viewer
+    segment_count: int = field(init=False, default=0)
 
     def kept_count(self) -> int | None:
         """The segment count when it is known without asking: counted by the query, or kept for the version."""
         if self.transcript_version is None:
             return self.unversioned_segment_count
         return COUNTS.get(self.transcript_version)
-
-    def with_count(self, segment_count: int) -> FileListRow:
-        return FileListRow(
-            self.id, self.uuid, self.user_id, self.filename, self.title, self.status, self.progress, self.duration,
-            self.file_size, self.content_type, self.language, self.is_public, self.upload_time, self.completed_at,
-            self.summary_status, self.tags, self.speaker_count, segment_count, self.owner_name, self.my_role,
-        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +263,7 @@ _state = s.one("media_files.state", FileState)
 _waveform = s.one("media_files.waveform", Waveform)
 _storage_path_for = s.one("media_files.storage_path_for", StoredContent)
 _detail = s.one("media_files.detail", FileDetail)
-_list_page = s.many("media_files.list_page", _PageRow)
+_list_page = s.many("media_files.list_page", FileListRow)
 _segment_counts = s.many("media_files.segment_counts", _SegmentCount)
 _update = s.one_or_none("media_files.update", MediaFile)
 _delete = s.one_or_none("media_files.delete", _StoragePath)
@@ -450,7 +420,7 @@ class MediaFileRepository:
             key = last.upload_time.isoformat()
         return FilePage(items, keyset.encode_values(kind, [key, last.id]))
 
-    def _with_segment_counts(self, actor: Actor, rows: list[_PageRow]) -> list[FileListRow]:
+    def _with_segment_counts(self, actor: Actor, rows: list[FileListRow]) -> list[FileListRow]:
         """The page's rows with their segment counts: kept ones (repo/segment_counts.py), the others counted in one
         query, which also keeps them. A file whose version changed between the two statements gets the newer count."""
         known = {row.id: row.kept_count() for row in rows}
@@ -459,7 +429,9 @@ class MediaFileRepository:
             counted = _segment_counts(self.conn, ids=missing, **actor.scope())
             COUNTS.keep((c.transcript_version, c.segment_count) for c in counted)
             known.update({c.media_file_id: c.segment_count for c in counted})
-        return [row.with_count(known[row.id] or 0) for row in rows]
+        for row in rows:
+            row.segment_count = known[row.id] or 0
+        return rows
 
     def update(
         self,
