@@ -103,7 +103,8 @@ SELECT f.id, f.uuid, f.user_id, f.filename, f.title, f.status, f.progress, f.dur
     -- the repository asks `segment_counts` only for versions it has not counted yet. A file without a version
     -- (no segment written since migration 0005) is counted here.
     (SELECT v.version FROM transcript_versions v WHERE v.media_file_id = f.id) AS transcript_version,
-    CASE WHEN NOT EXISTS (SELECT FROM transcript_versions v WHERE v.media_file_id = f.id)
+    -- (Not `NOT EXISTS`: the planner hashed it, a scan of every version per page.)
+    CASE WHEN (SELECT v.version FROM transcript_versions v WHERE v.media_file_id = f.id) IS NULL
          THEN (SELECT count(*) FROM transcript_segments ts WHERE ts.media_file_id = f.id)
     END AS unversioned_segment_count,
     -- Whose file it is and what the actor may do with it (an admin in the all-files view: what an owner may), by
