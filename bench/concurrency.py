@@ -18,6 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench import Context, Measure, dataset
 from bench.cluster import PgBouncer, ReplicatedPostgres
 from bench.http import load, serve, tool
@@ -63,13 +65,14 @@ def run(ctx: Context) -> Measure:
             for label, extra in configurations.items():
                 with serve(run_ctx, POOL_MAX, home, 1, {**pool, **extra}) as base:
                     for route, cycle in paths.items():
+                        before = _pool_stats(base)
                         found = load(generator, base, cycle, user.token, run_ctx, home, {"Accept-Encoding": "identity"},
                                      connections=CLIENTS, statuses=True)  # fmt: skip
                         statuses: dict[str, int] = found.get("statuses", {})
                         errors = {code: n for code, n in statuses.items() if not code.startswith("2")}
                         server_errors += sum(n for code, n in errors.items() if code.startswith("5"))
                         server_errors += found["errors"]
-                        measure.rows.append(_row(label, route, found, errors))
+                        measure.rows.append(_row(label, route, found, errors, before, _pool_stats(base)))
     finally:
         shutil.rmtree(home, ignore_errors=True)
     measure.target(
@@ -87,7 +90,25 @@ def run(ctx: Context) -> Measure:
     return measure
 
 
-def _row(label: str, route: str, found: dict[str, Any], errors: dict[str, int]) -> dict[str, Any]:
+def _pool_stats(base: str) -> dict[str, int]:
+    """The web process's pool counters (psycopg_pool's, through /api/health)."""
+    pool: dict[str, int] = httpx.get(f"{base}/api/health", timeout=30).json()["pool"]
+    return pool
+
+
+def _row(
+    label: str,
+    route: str,
+    found: dict[str, Any],
+    errors: dict[str, int],
+    before: dict[str, int],
+    after: dict[str, int],
+) -> dict[str, Any]:
+    def grew(key: str) -> int:
+        return after.get(key, 0) - before.get(key, 0)
+
+    checkouts = max(grew("requests_num"), 1)
+    queued = grew("requests_queued")
     return {
         "reads": label,
         "route": route,
@@ -98,4 +119,10 @@ def _row(label: str, route: str, found: dict[str, Any], errors: dict[str, int]) 
         "requests": found["requests"],
         "non_2xx": ", ".join(f"{code}: {n}" for code, n in sorted(errors.items())) or "none",
         "failed": found["errors"],
+        # How close the pool came to DB_POOL_TIMEOUT: the share of checkouts that waited for a connection, their
+        # mean wait, and how long a connection was held per checkout (warm-up included).
+        "pool_queued_pct": round(100 * queued / checkouts, 1),
+        "pool_wait_ms_mean": round(grew("requests_wait_ms") / queued, 1) if queued else 0.0,
+        "pool_hold_ms_mean": round(grew("usage_ms") / checkouts, 1),
+        "pool_timeouts": grew("requests_errors"),
     }
