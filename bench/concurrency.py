@@ -73,6 +73,10 @@ def run(ctx: Context) -> Measure:
                         server_errors += sum(n for code, n in errors.items() if code.startswith("5"))
                         server_errors += found["errors"]
                         measure.rows.append(_row(label, route, found, errors, before, _pool_stats(base)))
+                # How often the router gave up on the replica (repo/replicas.py logs each time it does).
+                log = (home / f"uvicorn-pool-{POOL_MAX}-1.log").read_text(errors="replace")
+                for row in measure.rows[-len(paths) :]:
+                    row["replica_marked_down"] = log.count("is unavailable; reading from the primary")
     finally:
         shutil.rmtree(home, ignore_errors=True)
     measure.target(
