@@ -125,6 +125,7 @@ def _row(
         "failed": found["errors"],
         # How close the pool came to DB_POOL_TIMEOUT: the share of checkouts that waited for a connection, their
         # mean wait, and how long a connection was held per checkout (warm-up included).
+        "pool_checkouts": grew("requests_num"),  # of the primary's pool (a replica's pool is its own)
         "pool_queued_pct": round(100 * queued / checkouts, 1),
         "pool_wait_ms_mean": round(grew("requests_wait_ms") / queued, 1) if queued else 0.0,
         "pool_hold_ms_mean": round(grew("usage_ms") / checkouts, 1),
