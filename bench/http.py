@@ -175,8 +175,6 @@ def serve(
 ) -> Iterator[str]:
     """uvicorn serving the app on the benchmark database with this pool size (and `workers` processes, default
     --http-workers); yields its base URL."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "DATABASE_URL": schema.to_url(ctx.url),
@@ -191,9 +189,19 @@ def serve(
         **(extra_env or {}),
     }
     log_path = home / f"uvicorn-pool-{pool_size}-{workers or ctx.options.http_workers}.log"
+    with uvicorn("web.app:create_app", env, workers or ctx.options.http_workers, log_path) as base:
+        yield base
+
+
+@contextmanager
+def uvicorn(factory: str, env: dict[str, str], workers: int, log_path: Path) -> Iterator[str]:
+    """`uvicorn --factory <factory>` in a subprocess on a free port (its output in `log_path`), once it answers
+    /api/health; yields its base URL and stops it afterwards."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
     command = [
-        sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers or ctx.options.http_workers), "--log-level", "warning", "--no-access-log",
+        sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -16,13 +16,11 @@ import contextlib
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,9 +34,8 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, LargeBinary, create_eng
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship, selectinload
 
 from bench import Context, Measure
-from bench.http import _wait_ready, free_port, load, serve, tool
+from bench.http import load, serve, tool, uvicorn
 from bench.orm import Base, OrmFile, OrmSegment, OrmSpeaker, OrmUser
-from config.settings import PROJECT_ROOT
 from repo import schema
 
 TARGET = 8.0
@@ -161,27 +158,10 @@ def create_app() -> FastAPI:
     return app
 
 
-@contextmanager
-def serve_old(ctx: Context, home: Path) -> Iterator[str]:
+def serve_old(ctx: Context, home: Path) -> AbstractContextManager[str]:
     """The old stack under uvicorn (one process) on the benchmark database; yields its base URL."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "OLDSTACK_DATABASE_URL": schema.to_url(ctx.url)}
-    log_path = home / "uvicorn-oldstack.log"
-    command = [sys.executable, "-m", "uvicorn", "--factory", "bench.oldstack:create_app", "--host", "127.0.0.1",
-               "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"]  # fmt: skip
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_ready(base, process, log_path)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    return uvicorn("bench.oldstack:create_app", env, 1, home / "uvicorn-oldstack.log")
 
 
 def _server_pid(base: str) -> int | None:
