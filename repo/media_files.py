@@ -180,12 +180,13 @@ class FileListRow:
         """The segment count when it is known without asking: counted by the query, or kept for the version."""
         if self.transcript_version is None:
             return self.unversioned_segment_count
-        return COUNTS.get(self.transcript_version)
+        return COUNTS.get(self.uuid, self.transcript_version)
 
 
 @dataclass(frozen=True, slots=True)
 class _SegmentCount:
     media_file_id: int
+    uuid: UUID
     transcript_version: int | None
     segment_count: int
 
@@ -427,7 +428,7 @@ class MediaFileRepository:
         missing = [file_id for file_id, count in known.items() if count is None]
         if missing:
             counted = _segment_counts(self.conn, ids=missing, **actor.scope())
-            COUNTS.keep((c.transcript_version, c.segment_count) for c in counted)
+            COUNTS.keep((c.uuid, c.transcript_version, c.segment_count) for c in counted)
             known.update({c.media_file_id: c.segment_count for c in counted})
         for row in rows:
             row.segment_count = known[row.id] or 0

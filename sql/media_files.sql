@@ -153,7 +153,7 @@ LIMIT %(limit)s;
 -- name: segment_counts :many
 -- The segment count of each readable file in `ids` and the transcript version it belongs to, read in the same
 -- snapshot (NULL for a file without a version: its count is not kept).
-SELECT f.id AS media_file_id, v.version AS transcript_version,
+SELECT f.id AS media_file_id, f.uuid, v.version AS transcript_version,
     (SELECT count(*) FROM transcript_segments ts WHERE ts.media_file_id = f.id) AS segment_count
 FROM media_files f
 LEFT JOIN transcript_versions v ON v.media_file_id = f.id
