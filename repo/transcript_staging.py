@@ -37,7 +37,7 @@ class _Label:
     label: str
 
 
-_stage = s.copy("transcript_staging.stage")
+_stage = s.copy("transcript_staging.stage", ("text", "int4", "float8", "float8", "text", "text", "json"))
 _staged = s.many("transcript_staging.staged", _Staged)
 _staged_labels = s.many("transcript_staging.staged_labels", _Label)
 _publish = s.rowcount("transcript_staging.publish")

@@ -1,7 +1,7 @@
 -- Segments staged by a running job (keyed by its task), published as the file's transcript in one transaction.
 
 -- name: stage :copy
-COPY transcript_staging (task_id, seq, start_time, end_time, text, speaker_label, words) FROM STDIN;
+COPY transcript_staging (task_id, seq, start_time, end_time, text, speaker_label, words) FROM STDIN (FORMAT BINARY);
 
 -- name: staged :many
 SELECT start_time, end_time, text, speaker_label, words
