@@ -7,6 +7,11 @@ COPY transcript_staging (task_id, seq, start_time, end_time, text, speaker_label
 SELECT start_time, end_time, text, speaker_label, words
 FROM transcript_staging WHERE task_id = %(task_id)s ORDER BY seq;
 
+-- name: staged_outline :many
+-- The same without the words: what publishing needs (times, text, speakers), without parsing every word's JSON.
+SELECT start_time, end_time, text, speaker_label
+FROM transcript_staging WHERE task_id = %(task_id)s ORDER BY seq;
+
 -- name: staged_labels :many
 SELECT DISTINCT speaker_label AS label FROM transcript_staging
 WHERE task_id = %(task_id)s AND speaker_label IS NOT NULL ORDER BY speaker_label;

@@ -4,6 +4,7 @@ serves) keeps every value, in any script, including words at a segment's edges a
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -105,6 +106,7 @@ def test_staging_publishing_and_reading_keep_every_value(conn: Conn) -> None:
 
     staging.stage(staging.stage(0, TRANSCRIPT[:2]), TRANSCRIPT[2:])
     assert staging.staged() == TRANSCRIPT  # the staging row is the segment, exactly
+    assert staging.staged_outline() == [replace(s, words=None) for s in TRANSCRIPT]  # the same, its words left out
     staging.publish(file_id)
     shown = "Frau Müller-Lüdenscheidt 👩\u200d💼"
     conn.execute(
