@@ -25,15 +25,18 @@ SELECT id, label FROM inserted
 UNION ALL
 SELECT s.id, s.label FROM speakers s JOIN wanted w ON w.label = s.label WHERE s.media_file_id = %(file_id)s;
 
--- name: reserve_ids :many
--- Ids for a batch of new segments, taken before the COPY so that their words can be copied beside them.
-SELECT nextval(pg_get_serial_sequence('transcript_segments', 'id')) AS id FROM generate_series(1, %(count)s);
-
 -- name: copy_segments :copy
-COPY transcript_segments (id, media_file_id, speaker_id, start_time, end_time, text) FROM STDIN;
+-- Binary. The id comes from the column's sequence, row after row in the order sent (see new_ids); the uuid from
+-- the writer (repo/segments.py new_uuids), in place of gen_random_uuid() per row.
+COPY transcript_segments (media_file_id, speaker_id, start_time, end_time, text, uuid) FROM STDIN (FORMAT BINARY);
+
+-- name: new_ids :many
+-- The ids a replacement's COPY just gave, in the order its rows were sent: the file is locked and its old segments
+-- deleted in the same transaction, so each of its segments is one of them, and one session's nextval only grows.
+SELECT id FROM transcript_segments WHERE media_file_id = %(file_id)s ORDER BY id;
 
 -- name: copy_words :copy
-COPY segment_words (segment_id, words) FROM STDIN;
+COPY segment_words (segment_id, words) FROM STDIN (FORMAT BINARY);
 
 -- name: file_visible :scalar
 SELECT EXISTS (

@@ -1,10 +1,15 @@
 -- Segments staged by a running job (keyed by its task), published as the file's transcript in one transaction.
 
 -- name: stage :copy
-COPY transcript_staging (task_id, seq, start_time, end_time, text, speaker_label, words) FROM STDIN;
+COPY transcript_staging (task_id, seq, start_time, end_time, text, speaker_label, words) FROM STDIN (FORMAT BINARY);
 
 -- name: staged :many
 SELECT start_time, end_time, text, speaker_label, words
+FROM transcript_staging WHERE task_id = %(task_id)s ORDER BY seq;
+
+-- name: staged_outline :many
+-- The same without the words: what publishing needs (times, text, speakers), without parsing every word's JSON.
+SELECT start_time, end_time, text, speaker_label
 FROM transcript_staging WHERE task_id = %(task_id)s ORDER BY seq;
 
 -- name: staged_labels :many

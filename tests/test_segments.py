@@ -330,3 +330,55 @@ def test_two_transactions_editing_from_the_same_version_cannot_both_pass(fresh_u
     assert stale.version == stale.current.version == 2 and stale.current.text == "first 👩‍💻"
     with psycopg.connect(fresh_url) as check:
         assert SegmentRepository(check).transcript(owner, file_uuid)[0].text == "first 👩‍💻"
+
+
+def test_a_replacement_that_fails_midway_leaves_the_old_transcript_whole(
+    conn: Conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner, file_id, file_uuid = _file(conn)
+    repo = SegmentRepository(conn)
+    old = [_seg(i, "SPEAKER_00", f"old {i}") for i in range(50)]
+    repo.replace_transcript(file_id, old)
+    before = repo.transcript(owner, file_uuid)
+
+    def fail_after_the_segments(name: str, elapsed_ms: float) -> None:
+        if name == "segments.copy_segments":  # the new segments are in; their words are not
+            raise ConnectionError("the worker died here")
+
+    monkeypatch.setattr(statements, "observers", [fail_after_the_segments])
+    with pytest.raises(ConnectionError):
+        repo.replace_transcript(file_id, [_seg(i, "SPEAKER_01", f"new {i}") for i in range(80)])
+    monkeypatch.setattr(statements, "observers", [])
+    assert repo.transcript(owner, file_uuid) == before  # texts, words, speakers, uuids and versions
+    labels = conn.execute("SELECT label FROM speakers WHERE media_file_id = %s", (file_id,)).fetchall()
+    assert labels == [("SPEAKER_00",)]
+
+
+def test_binary_copy_keeps_every_script_and_extreme_number_exactly(conn: Conn) -> None:
+    owner, file_id, file_uuid = _file(conn)
+    repo = SegmentRepository(conn)
+    segments = [
+        Segment(0.0, 1.25, "会議を始めます 🎙️", "話者 1", (Word(" 会議を", 0.0, 0.8, 0.97), Word(" 🎙️", 0.8, 1.25))),
+        Segment(1.25, 2.5, "مرحبا بكم في الاجتماع", "متحدث أ", (Word("مرحبا", 1.25, 1.5, 0.5, "متحدث أ"),)),
+        Segment(2.5, 1e308, "Grüße aus Köln, ÄÖÜß", None, (Word("Grüße", 5e-324, 1e308, 1.0),)),
+        Segment(0.1 + 0.2, 0.30000000000000004 + 1, 'tab\tnewline\nbackslash\\ "quoted"', "SPEAKER_00", ()),
+    ]
+    repo.replace_transcript(file_id, segments)
+    read = repo.transcript(owner, file_uuid)
+    assert [(s.start_time, s.end_time, s.text, s.speaker_label, words_from_json(s.words)) for s in read] == [
+        (s.start_time, s.end_time, s.text, s.speaker_label, s.words)
+        for s in sorted(segments, key=lambda s: (s.start_time, s.end_time))  # as read: in time order
+    ]
+    assert len({s.uuid for s in read}) == 4 and {s.uuid.version for s in read} == {7}
+    served = repo.transcript_json(owner, file_uuid).body
+    assert "会議を始めます 🎙️" in served and "مرحبا" in served and '"start":5e-324,"end":1e+308' in served
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_a_segment_time_that_is_not_finite_is_refused_not_stored(conn: Conn, number: float) -> None:
+    # binary COPY would carry NaN and infinity to the server as they are, and NaN >= 0 is true in PostgreSQL
+    owner, file_id, file_uuid = _file(conn)
+    repo = SegmentRepository(conn)
+    with pytest.raises(Invalid, match="segment 1: times must be finite numbers"):
+        repo.replace_transcript(file_id, [_seg(0), Segment(1.0, number, "never", None, None)])
+    assert repo.transcript(owner, file_uuid) == []

@@ -4,6 +4,7 @@ serves) keeps every value, in any script, including words at a segment's edges a
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -53,11 +54,11 @@ def test_the_json_form_holds_the_keys_of_what_is_known_in_whisperx_names() -> No
     assert Word(" 会議を", 0.0, 0.8, 0.0).as_json() == {"word": " 会議を", "start": 0.0, "end": 0.8, "score": 0.0}
     assert Word("بكم").as_json() == {"word": "بكم"}
     assert Word("2024", speaker="متحدث أ").as_json() == {"word": "2024", "speaker": "متحدث أ"}
-    assert words_json(JAPANESE.words or ()) == (
+    assert words_json(JAPANESE.words or ()).decode() == (
         '[{"word":" 会議を","start":0.0,"end":0.8,"score":0.0},{"word":" 始めます","start":0.8,"end":2.0,'
         '"score":0.97},{"word":" 🎙️","start":2.0,"end":2.5,"score":1.0}]'
     )
-    assert (NOBODY.words_json(), EMPTY_WORDS.words_json()) == (None, "[]")  # no words row / a row of none
+    assert (NOBODY.words_json(), EMPTY_WORDS.words_json()) == (None, b"[]")  # no words row / a row of none
 
 
 def test_reading_stored_words_ignores_other_keys_and_names_what_is_wrong() -> None:
@@ -105,6 +106,7 @@ def test_staging_publishing_and_reading_keep_every_value(conn: Conn) -> None:
 
     staging.stage(staging.stage(0, TRANSCRIPT[:2]), TRANSCRIPT[2:])
     assert staging.staged() == TRANSCRIPT  # the staging row is the segment, exactly
+    assert staging.staged_outline() == [replace(s, words=None) for s in TRANSCRIPT]  # the same, its words left out
     staging.publish(file_id)
     shown = "Frau Müller-Lüdenscheidt 👩\u200d💼"
     conn.execute(

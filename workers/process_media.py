@@ -183,7 +183,7 @@ def _publish(context: JobContext, job: FileJob, speakers: Speakers, duration: fl
 
     def publish(conn: Connection) -> None:
         staging = TranscriptStaging(conn, job.task_id)
-        segments.extend(staging.staged())
+        segments.extend(staging.staged_outline())  # warnings and analytics read no words
         staging.publish(job.file_id)
         transcript_warnings.record(conn, job, segments, duration)
         speakers.publish(conn, job)
