@@ -2,7 +2,7 @@
 
 psycopg_pool warns at every failed attempt of every connection it is re-opening, and once per connection it finds
 broken: a 3 s outage of a pool of 10 wrote 83 lines (76 "error connecting", 7 "discarding closed connection"), and
-a failover as many more per second of it. Those lines say nothing the state change does not, so they are filtered
+a longer one about 25 more per second. Those lines say nothing the state change does not, so they are filtered
 out of the `psycopg.pool` logger, and each pool (repo/database.py `_Pool`) reports its state instead: "unreachable"
 at its first failed connect, "reachable again after N s" at its first successful one.
 """
@@ -75,10 +75,6 @@ class Reachability:
         self.pool_name, self.where = pool_name, where(conninfo)
         self._down_since: float | None = None
         self._lock = threading.Lock()
-
-    @property
-    def down(self) -> bool:
-        return self._down_since is not None
 
     def failed(self, exc: BaseException) -> None:
         with self._lock:
