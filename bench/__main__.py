@@ -45,8 +45,12 @@ MEASURES = (
     "embedding",
     "vectors",
     "scale",
+    "oldstack",
+    "concurrency",
 )
-STANDALONE = {"asr", "scale"}  # measures that bring their own servers (scale: a primary with a replica) or none
+# Measures that bring their own servers (scale and concurrency: a primary with a replica; concurrency PgBouncer too)
+# or need none.
+STANDALONE = {"asr", "scale", "concurrency"}
 DEFAULT = tuple(m for m in MEASURES if m != "scale")  # scale starts 6 uvicorns and 2 clusters: only when asked
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -225,6 +229,14 @@ def runner(name: str) -> Callable[[Context], Measure | list[Measure]]:
         from bench import embedding
 
         return embedding.run
+    if name == "oldstack":
+        from bench import oldstack
+
+        return oldstack.run
+    if name == "concurrency":
+        from bench import concurrency
+
+        return concurrency.run
     if name == "vectors":
         from bench import vectors
 

@@ -1,6 +1,7 @@
-"""A PostgreSQL primary with a streaming replica (`pg_basebackup -R`) on 127.0.0.1, in a temporary directory:
-for `python -m bench --only scale` (reads on a replica) and the replica tests. Uses pgserver's bundled binaries,
-as pgserver's unprivileged user when run as root (PostgreSQL refuses to run as root)."""
+"""A PostgreSQL primary with a streaming replica (`pg_basebackup -R`) and Debian's PgBouncer in transaction mode on
+127.0.0.1, in temporary directories: for `python -m bench --only scale,concurrency` and the replica and PgBouncer
+tests. Uses pgserver's bundled binaries, as pgserver's unprivileged user when run as root (PostgreSQL and
+PgBouncer refuse to run as root)."""
 
 from __future__ import annotations
 
@@ -146,6 +147,86 @@ class ReplicatedPostgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> ReplicatedPostgres:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class PgBouncer:
+    """Debian's pgbouncer in transaction mode on 127.0.0.1, in front of the server `upstream` (a conninfo) names;
+    every database name is passed through (`* =`). `url(database)` is the pooled URL of a database."""
+
+    def __init__(self, upstream: str, pool_size: int = 20) -> None:
+        info = psycopg.conninfo.conninfo_to_dict(upstream)
+        self.user = str(info.get("user") or "postgres")
+        self.root = Path(tempfile.mkdtemp(prefix="opentr-pgbouncer-"))
+        self.root.chmod(0o777)
+        self.port = free_port()
+        self.log = self.root / "pgbouncer.log"
+        host, port = info.get("host") or "127.0.0.1", info.get("port") or 5432
+        (self.root / "users.txt").write_text(f'"{self.user}" ""\n')
+        (self.root / "pgbouncer.ini").write_text(
+            "[databases]\n"
+            f"* = host={host} port={port}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {self.root / 'users.txt'}\n"
+            f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmax_client_conn = 500\n"
+            f"logfile = {self.log}\npidfile = {self.root / 'pgbouncer.pid'}\n"
+            "ignore_startup_parameters = extra_float_digits\n"
+        )
+        for path in self.root.iterdir():
+            path.chmod(0o666)
+        self.process = self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        self.process = subprocess.Popen(
+            [binary, str(self.root / "pgbouncer.ini")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            user=system_user(),  # pgbouncer refuses to run as root
+        )
+        self._wait_accepting()
+        return self.process
+
+    def restart(self) -> None:
+        """What `systemctl restart pgbouncer` does: SIGTERM (every client and server connection dropped at once),
+        then a new pgbouncer on the same port."""
+        self._stop()
+        self.process = self._start()
+
+    def _wait_accepting(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"pgbouncer did not accept connections on 127.0.0.1:{self.port}")
+            time.sleep(0.1)
+
+    def url(self, database: str) -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}?sslmode=disable"
+
+    def logins(self, database: str) -> int:
+        """Client logins pgbouncer logged for `database`."""
+        return sum(1 for line in self.log.read_text().splitlines() if f"login attempt: db={database} " in line)
+
+    def _stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+    def close(self) -> None:
+        self._stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> PgBouncer:
         return self
 
     def __exit__(self, *exc: Any) -> None:

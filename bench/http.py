@@ -32,7 +32,7 @@ from config.settings import PROJECT_ROOT
 from repo import schema
 from repo.segments import SegmentRepository
 
-WRK_SCRIPT = """
+WRK_SCRIPT = """%(statuses)s
 local paths = {%(paths)s}
 local counter = 0
 wrk.headers["Authorization"] = "Bearer %(token)s"
@@ -47,8 +47,22 @@ done = function(summary, latency, requests)
     "\\"p50_us\\":%%d,\\"p95_us\\":%%d,\\"p99_us\\":%%d,\\"mean_us\\":%%.1f,\\"max_us\\":%%d}\\n",
     summary.requests, summary.duration, summary.bytes, e.connect + e.read + e.write + e.timeout, e.status,
     latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.mean, latency.max))
+  %(statuses_done)s
 end
 """
+# Counting each status needs wrk's per-response Lua callback (which costs wrk a copy of every body): only when
+# asked. Each wrk thread has a Lua state of its own; `done` collects their counts through setup's thread handles.
+WRK_STATUSES = """
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+init = function(args) statuses = {} end
+response = function(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
+"""
+WRK_STATUSES_DONE = """for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do
+      io.write(string.format("BENCH_STATUS %d %d\\n", status, count))
+    end
+  end"""
 
 
 GZIP = {"Accept-Encoding": "gzip"}
@@ -161,8 +175,6 @@ def serve(
 ) -> Iterator[str]:
     """uvicorn serving the app on the benchmark database with this pool size (and `workers` processes, default
     --http-workers); yields its base URL."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "DATABASE_URL": schema.to_url(ctx.url),
@@ -177,9 +189,19 @@ def serve(
         **(extra_env or {}),
     }
     log_path = home / f"uvicorn-pool-{pool_size}-{workers or ctx.options.http_workers}.log"
+    with uvicorn("web.app:create_app", env, workers or ctx.options.http_workers, log_path) as base:
+        yield base
+
+
+@contextmanager
+def uvicorn(factory: str, env: dict[str, str], workers: int, log_path: Path) -> Iterator[str]:
+    """`uvicorn --factory <factory>` in a subprocess on a free port (its output in `log_path`), once it answers
+    /api/health; yields its base URL and stops it afterwards."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
     command = [
-        sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers or ctx.options.http_workers), "--log-level", "warning", "--no-access-log",
+        sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -210,24 +232,48 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes], log_path: Path, tim
 
 
 def load(
-    generator: str, base: str, paths: list[str], token: str, ctx: Context, home: Path, headers: dict[str, str]
+    generator: str,
+    base: str,
+    paths: list[str],
+    token: str,
+    ctx: Context,
+    home: Path,
+    headers: dict[str, str],
+    *,
+    connections: int | None = None,
+    statuses: bool = False,
 ) -> dict[str, Any]:
+    """Requests/s, errors, non-2xx answers, latency percentiles, and with `statuses` the count of each status, of
+    `connections` (default --http-connections) clients on `paths`."""
     options = ctx.options
+    clients = connections or options.http_connections
     etag = _check(base, paths[0], token)
     headers = {k: etag if v == ETAG_OF_FIRST_PATH else v for k, v in headers.items()}
     if generator == "wrk":
         script = home / "bench.lua"
         listed = ", ".join(f'"{p}"' for p in paths)
         extra = "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items())
-        script.write_text(WRK_SCRIPT % {"paths": listed, "token": token, "headers": extra})
-        threads = str(min(2, options.http_connections))
+        script.write_text(
+            WRK_SCRIPT
+            % {
+                "paths": listed,
+                "token": token,
+                "headers": extra,
+                "statuses": WRK_STATUSES if statuses else "",
+                "statuses_done": WRK_STATUSES_DONE if statuses else "",
+            }
+        )
+        threads = str(min(2, clients))
         for seconds in (options.http_warmup, options.http_duration):
-            command = ["wrk", "-t", threads, "-c", str(options.http_connections), "-d", f"{max(1, round(seconds))}s",
+            command = ["wrk", "-t", threads, "-c", str(clients), "-d", f"{max(1, round(seconds))}s",
                        "--timeout", "30s", "-s", str(script), base]  # fmt: skip
             done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=True)
         line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON "))
         raw = json.loads(line.removeprefix("BENCH_JSON "))
         seconds_run = raw["duration_us"] / 1e6
+        counted: dict[str, int] = {}
+        for status_line in (x.split() for x in done.stdout.splitlines() if x.startswith("BENCH_STATUS ")):
+            counted[status_line[1]] = counted.get(status_line[1], 0) + int(status_line[2])
         return {
             "tool": "wrk",
             "requests": raw["requests"],
@@ -235,6 +281,7 @@ def load(
             "rps": round(raw["requests"] / seconds_run, 1),
             "errors": raw["errors"],
             "non_2xx": raw["non_2xx"],
+            **({"statuses": dict(sorted(counted.items()))} if statuses else {}),
             "bytes_per_response": round(raw["bytes"] / raw["requests"]) if raw["requests"] else 0,
             "p50_ms": round(raw["p50_us"] / 1000, 2),
             "p95_ms": round(raw["p95_us"] / 1000, 2),
@@ -243,7 +290,7 @@ def load(
             "max_ms": round(raw["max_us"] / 1000, 2),
         }
     command = [sys.executable, "-m", "bench.loadgen", "--base", base, "--header", f"Authorization: Bearer {token}",
-               "--connections", str(options.http_connections), "--processes", "2",
+               "--connections", str(clients), "--processes", "2",
                "--duration", str(options.http_duration), "--warmup", str(options.http_warmup)]  # fmt: skip
     for path in paths:
         command += ["--path", path]

@@ -5,7 +5,7 @@
 
 Every connection sends its next request as soon as the previous answer is read (like wrk), cycling through the
 given paths. Requests that start during the warm-up are not counted. Prints one JSON object: requests, seconds,
-requests/s, errors, non-2xx answers and p50/p95/p99/mean/max latency in ms.
+requests/s, errors, non-2xx answers, the count of each status and p50/p95/p99/mean/max latency in ms.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def _worker(plan: Plan, offset: int) -> dict[str, Any]:
 async def _drive(plan: Plan, offset: int) -> dict[str, Any]:
     latencies: list[float] = []
     counts = {"errors": 0, "non_2xx": 0, "bytes": 0}
+    statuses: dict[str, int] = {}
     limits = httpx.Limits(max_connections=plan.connections, max_keepalive_connections=plan.connections)
     async with httpx.AsyncClient(base_url=plan.base, headers=plan.headers, limits=limits, timeout=30.0) as client:
         await asyncio.sleep(max(0.0, plan.start_at - time.time()))
@@ -71,9 +72,11 @@ async def _drive(plan: Plan, offset: int) -> dict[str, Any]:
                     counts["bytes"] += size
                     if not ok:
                         counts["non_2xx"] += 1
+                    code = str(response.status_code)
+                    statuses[code] = statuses.get(code, 0) + 1
 
         await asyncio.gather(*(connection(offset + i) for i in range(plan.connections)))
-    return {"latencies": latencies, **counts}
+    return {"latencies": latencies, "statuses": statuses, **counts}
 
 
 def run(
@@ -94,6 +97,10 @@ def run(
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         parts = pool.starmap(_worker, zip(plans, offsets, strict=True))
     latencies = [x for part in parts for x in part["latencies"]]
+    statuses: dict[str, int] = {}
+    for part in parts:
+        for code, count in part["statuses"].items():
+            statuses[code] = statuses.get(code, 0) + count
     requests = len(latencies)
     return {
         "tool": "bench.loadgen",
@@ -102,6 +109,7 @@ def run(
         "rps": round(requests / duration, 1),
         "errors": sum(p["errors"] for p in parts),
         "non_2xx": sum(p["non_2xx"] for p in parts),
+        "statuses": dict(sorted(statuses.items())),
         "bytes_per_response": round(sum(p["bytes"] for p in parts) / requests) if requests else 0,
         "p50_ms": round(percentile(latencies, 50) * 1000, 2),
         "p95_ms": round(percentile(latencies, 95) * 1000, 2),

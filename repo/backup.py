@@ -1,4 +1,9 @@
-"""`db backup` / `db restore`: pg_dump's custom format, with progress."""
+"""`db backup` / `db restore`: pg_dump's custom format, with progress.
+
+A restore carries the dump's grants (what the application's role `opentr_app` may do to each table: row-level
+security depends on them) but not the role itself, which belongs to the server: on a new server it is created first
+(sql/backup.sql). Owners are not restored: the restoring user owns everything, as the migrating user did.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,10 @@ import psycopg
 from psycopg import sql
 
 from repo import pgtools
+from repo import statements as s
 from repo.schema import database_name, with_database
+
+_ensure_app_role = s.execute("backup.ensure_app_role")
 
 
 def default_path(directory: Path, conninfo: str) -> Path:
@@ -36,7 +44,7 @@ def restore(conninfo: str, path: Path, into: str | None = None, progress: pgtool
     """
     if not path.is_file():
         raise FileNotFoundError(f"no backup file at {path}")
-    args = ["--no-owner", "--no-privileges", "--verbose", "--exit-on-error"]
+    args = ["--no-owner", "--verbose", "--exit-on-error"]
     target = conninfo
     if into:
         with psycopg.connect(with_database(conninfo, "postgres"), autocommit=True) as conn:
@@ -44,5 +52,7 @@ def restore(conninfo: str, path: Path, into: str | None = None, progress: pgtool
         target = with_database(conninfo, into)
     else:
         args += ["--clean", "--if-exists"]
+    with psycopg.connect(target, autocommit=True) as conn:
+        _ensure_app_role(conn)
     pgtools.run("pg_restore", [*args, "-d", target, str(path)], progress)
     return target

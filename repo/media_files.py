@@ -9,7 +9,7 @@ repo/file_processing.py, the ones users ask for (cancel, retry, reprocess) here.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -21,6 +21,7 @@ from repo.database import Connection
 from repo.errors import Conflict, Invalid, NotFound, Stale
 from repo.library import LibraryFilter, SortKey
 from repo.rows import Actor
+from repo.segment_counts import COUNTS
 
 Json = dict[str, Any] | list[Any]
 FROM: dict[str, tuple[str, ...]] = {
@@ -147,8 +148,11 @@ def _collection(x: CollectionRef | dict[str, Any]) -> CollectionRef:
     return x if isinstance(x, CollectionRef) else CollectionRef(UUID(x["uuid"]), x["name"])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FileListRow:
+    """A row of the library page. `segment_count` is filled in after the query (`transcript_version` names it, or
+    the query counted a file without a version: repo/segment_counts.py); mutable for that only."""
+
     id: int
     uuid: UUID
     user_id: int
@@ -166,9 +170,25 @@ class FileListRow:
     summary_status: str | None
     tags: list[str]
     speaker_count: int
-    segment_count: int
+    transcript_version: int | None
+    unversioned_segment_count: int | None
     owner_name: str
     my_role: str  # owner, editor, commenter or viewer
+    segment_count: int = field(init=False, default=0)
+
+    def kept_count(self) -> int | None:
+        """The segment count when it is known without asking: counted by the query, or kept for the version."""
+        if self.transcript_version is None:
+            return self.unversioned_segment_count
+        return COUNTS.get(self.uuid, self.transcript_version)
+
+
+@dataclass(frozen=True, slots=True)
+class _SegmentCount:
+    media_file_id: int
+    uuid: UUID
+    transcript_version: int | None
+    segment_count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +265,7 @@ _waveform = s.one("media_files.waveform", Waveform)
 _storage_path_for = s.one("media_files.storage_path_for", StoredContent)
 _detail = s.one("media_files.detail", FileDetail)
 _list_page = s.many("media_files.list_page", FileListRow)
+_segment_counts = s.many("media_files.segment_counts", _SegmentCount)
 _update = s.one_or_none("media_files.update", MediaFile)
 _delete = s.one_or_none("media_files.delete", _StoragePath)
 _request_cancel = s.one_or_none("media_files.request_cancel", MediaFile)
@@ -387,7 +408,7 @@ class MediaFileRepository:
             limit=size + 1,
             **actor.scope(),
         )
-        items = rows[:size]
+        items = self._with_segment_counts(actor, rows[:size])
         if len(rows) <= size or not items:
             return FilePage(items, None)
         last = items[-1]
@@ -399,6 +420,19 @@ class MediaFileRepository:
         else:
             key = last.upload_time.isoformat()
         return FilePage(items, keyset.encode_values(kind, [key, last.id]))
+
+    def _with_segment_counts(self, actor: Actor, rows: list[FileListRow]) -> list[FileListRow]:
+        """The page's rows with their segment counts: kept ones (repo/segment_counts.py), the others counted in one
+        query, which also keeps them. A file whose version changed between the two statements gets the newer count."""
+        known = {row.id: row.kept_count() for row in rows}
+        missing = [file_id for file_id, count in known.items() if count is None]
+        if missing:
+            counted = _segment_counts(self.conn, ids=missing, **actor.scope())
+            COUNTS.keep((c.uuid, c.transcript_version, c.segment_count) for c in counted)
+            known.update({c.media_file_id: c.segment_count for c in counted})
+        for row in rows:
+            row.segment_count = known[row.id] or 0
+        return rows
 
     def update(
         self,

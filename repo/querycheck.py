@@ -58,7 +58,8 @@ def check_binding(conn: psycopg.Connection[object], bound: statements.Bound) -> 
     if query.marker == ":scalar" and len(columns) != 1:
         return f"{query.name}: :scalar must return one column, returns {columns}"
     if bound.row_type is not None and dataclasses.is_dataclass(bound.row_type):
-        fields = [f.name for f in dataclasses.fields(bound.row_type)]
+        # The fields a row is built from (statements.Rows): a field outside __init__ is filled in afterwards.
+        fields = [f.name for f in dataclasses.fields(bound.row_type) if f.init]
         missing, extra = set(fields) - set(columns), set(columns) - set(fields)
         if missing or extra or len(columns) != len(set(columns)):
             return (

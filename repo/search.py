@@ -1,22 +1,28 @@
 """Search over the transcripts and summaries of the files a user can see: by words, by meaning, or both.
 
-`words` is PostgreSQL full text (sql/search.sql: search). `meaning` is the passages nearest the query's vector
-(repo/meaning.py), grouped by file. `both` fuses the two rankings by reciprocal rank fusion (RRF_K = 60): each word
-hit in a segment is mapped to the passage holding its start time, so the same moment found both ways counts once
-with both ranks; a segment of a file without passages (not embedded yet) and a summary stay hits of their own. All
-modes take the same filters and the same access rule (the actor's readable files; an admin's all-files view).
+`words` is PostgreSQL full text (sql/search.sql: search), in one of two orders: a query matching at most COMMON of
+the segments searched ranks every match (files best first, as ever); one matching more gives the newest files
+first, each with its first hits in time order, because ranking thousands of near-equal matches costs more than it
+tells (bench/README.md, section 5). Pages follow through an opaque cursor (SearchPage.next_cursor). `meaning` is the
+passages nearest the query's vector (repo/meaning.py), grouped by file. `both` fuses the two rankings by reciprocal
+rank fusion (RRF_K = 60): each word hit in a segment is mapped to the passage holding its start time, so the same
+moment found both ways counts once with both ranks; a segment of a file without passages (not embedded yet) and a
+summary stay hits of their own. All modes take the same filters and the same access rule (the actor's readable
+files; an admin's all-files view).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from repo import cursor
 from repo import statements as s
 from repo.database import Connection
-from repo.errors import Invalid
+from repo.errors import Invalid, NotFound
 from repo.library import LibraryFilter
 from repo.meaning import MAX_K, MeaningSearchOff, PassageHit, nearest_passages
 from repo.rows import Actor
@@ -27,6 +33,19 @@ MODES: tuple[SearchMode, ...] = ("words", "meaning", "both")
 MAX_FILES = 100
 MAX_HITS_PER_FILE = 50
 RRF_K = 60  # reciprocal rank fusion: a hit's score is the sum over the rankings of 1 / (RRF_K + its place)
+# More matching segments than a page shows (20 files of 5 hits) and a search gives the newest files first: which of
+# many near-equal matches come first is then decided by recency, not by ranking them all (ranking a common word's
+# 12,000 matches was most of a 44 ms search; bench/README.md, section 5).
+COMMON = 100
+# The query is first counted among this many segments of the newest files (no index read): a word in more than one
+# segment in eighty shows COMMON times there; a rarer one costs these rows (~2 ms) before the index counts.
+PROBE_ROWS = 8000
+# Found in at least this many of those rows (1 %), newest first reads each file's own rows until its first hits;
+# rarer, the index's matches. How a page is read, never what it holds.
+DENSE_MATCHES = PROBE_ROWS // 100
+SearchOrder = Literal["best", "newest"]
+CURSOR_BEST = "search-best"
+CURSOR_NEWEST = "search-newest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +73,21 @@ class FileHits:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of a search by words: `order` is "best" (files by their best hit, every match ranked) or "newest"
+    (a query matching more than COMMON segments: files newest first by upload time, each with its best hits);
+    `next_cursor` continues in the same order (None on the last page)."""
+
+    files: list[FileHits]
+    order: SearchOrder
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class _FileRow:
+    file_id: int
+    upload_time: datetime
+    newest: bool
     file_uuid: UUID
     filename: str
     title: str | None
@@ -115,9 +148,11 @@ def search_parameters(
     limit_files: int = 20,
     hits_per_file: int = 5,
     filters: LibraryFilter | None = None,
+    after: str | None = None,
 ) -> dict[str, Any] | None:
     """Every parameter of `search.search` for this search (None: nothing to search for). Written once, so that
-    whoever explains the query (bench/search.py) binds exactly what a search binds."""
+    whoever explains the query (bench/search.py) binds exactly what a search binds. `after` is a page's
+    next_cursor: the next page keeps its order (NotFound naming `cursor` for one this server did not write)."""
     text = q.replace("\x00", " ").strip()
     if not text or limit_files < 1 or hits_per_file < 1:
         return None
@@ -125,9 +160,28 @@ def search_parameters(
         "q": text,
         "limit_files": min(limit_files, MAX_FILES),
         "hits_per_file": min(hits_per_file, MAX_HITS_PER_FILE),
+        "common": COMMON,
+        "probe_rows": PROBE_ROWS,
+        "dense_matches": DENSE_MATCHES,
+        **_position(after),
         **(filters or LibraryFilter()).params(),
         **actor.scope(),
     }
+
+
+def _position(after: str | None) -> dict[str, Any]:
+    """The order and the start of the page a cursor names; the first page lets the query choose the order."""
+    first: dict[str, Any] = {"order": "auto", "after_rank": None, "after_time": None, "after_id": None}
+    if not after:
+        return first
+    try:
+        position = cursor.decode(CURSOR_NEWEST, after, int)
+    except NotFound:  # not a newest-first cursor: a best-first one, or NotFound again
+        values = cursor.decode_values(CURSOR_BEST, after, (float, int))
+        assert values is not None  # a non-empty cursor decodes or raises
+        return {**first, "order": "best", "after_rank": values[0], "after_id": values[1]}
+    assert position is not None
+    return {**first, "order": "newest", "after_time": position.at, "after_id": position.key}
 
 
 class SearchRepository:
@@ -157,7 +211,7 @@ class SearchRepository:
         if params is None:
             return []
         if mode == "words":
-            return self._words(params)
+            return self._words(params).files
         if meaning is None:
             raise MeaningSearchOff("no query vector (the embedding model is not loaded)")
         near = nearest_passages(
@@ -170,14 +224,44 @@ class SearchRepository:
         )
         if mode == "meaning":
             return self._grouped([(("passage", h.passage_id), h.score) for h in near], _places(near), {}, params)
-        return self._fused(self._words(params), near, meaning.model, params)
+        return self._fused(self._words(params).files, near, meaning.model, params)
 
-    def _words(self, params: dict[str, Any]) -> list[FileHits]:
+    def page(
+        self,
+        actor: Actor,
+        q: str,
+        *,
+        limit_files: int = 20,
+        hits_per_file: int = 5,
+        filters: LibraryFilter | None = None,
+        after: str | None = None,
+    ) -> SearchPage:
+        """A page of a search by words (as `search` with mode "words"), its order and the cursor of the next page;
+        `after` is the previous page's next_cursor. One statement per page."""
+        params = search_parameters(
+            actor, q, limit_files=limit_files, hits_per_file=hits_per_file, filters=filters, after=after
+        )
+        if params is None:
+            return SearchPage([], "best", None)
+        return self._words(params)
+
+    def _words(self, params: dict[str, Any]) -> SearchPage:
         rows = _search(self.conn, **params)
-        return [
+        shown = rows[: params["limit_files"]]
+        newest = rows[0].newest if rows else params["order"] == "newest"
+        next_cursor = None
+        if len(rows) > len(shown):
+            last = shown[-1]
+            next_cursor = (
+                cursor.encode(CURSOR_NEWEST, last.upload_time, last.file_id)
+                if newest
+                else cursor.encode_values(CURSOR_BEST, [float(last.best_rank), last.file_id])
+            )
+        files = [
             FileHits(row.file_uuid, row.filename, row.title, row.best_rank, [_hit(raw) for raw in row.hits])
-            for row in rows
+            for row in shown
         ]
+        return SearchPage(files, "newest" if newest else "best", next_cursor)
 
     def _fused(
         self, words: list[FileHits], near: list[PassageHit], model: str, params: dict[str, Any]

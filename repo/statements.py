@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 import psycopg
+from psycopg import _queries as psycopg_queries
 from psycopg import errors as pg
 from psycopg.rows import RowMaker, no_result, tuple_row
 
@@ -29,6 +30,12 @@ Connection = psycopg.Connection[Any]
 Observer = Callable[[str, float], None]
 
 SLOW_QUERY_MS = 500.0
+# psycopg converts a query's `%(name)s` placeholders to `$n` once and caches the result, but only for texts up to
+# 4 KB: it guards against ORMs' ever-different statements. Ours are a fixed set of named queries, and the longest
+# (the library page with its access and filter fragments, 6 KB) was re-parsed on every call: a tenth of the file
+# page's Python time (bench/README.md, "File page against the old stack"). A private constant: if a psycopg release
+# drops it, this line does nothing and only that time comes back.
+psycopg_queries.MAX_CACHED_STATEMENT_LENGTH = max(psycopg_queries.MAX_CACHED_STATEMENT_LENGTH, 16 * 1024)
 observers: list[Observer] = []
 BOUND: list[Bound] = []
 

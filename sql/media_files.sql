@@ -98,7 +98,15 @@ SELECT f.id, f.uuid, f.user_id, f.filename, f.title, f.status, f.progress, f.dur
         FROM file_tags ft JOIN tags t ON t.id = ft.tag_id
         WHERE ft.media_file_id = f.id), '{}'::text[]) AS tags,
     (SELECT count(*) FROM speakers s WHERE s.media_file_id = f.id) AS speaker_count,
-    (SELECT count(*) FROM transcript_segments ts WHERE ts.media_file_id = f.id) AS segment_count,
+    -- Not the segment count: counting 1,000 segments per file was most of the page's database time. Each
+    -- transcript version has one count (repo/segment_counts.py keeps them), so the page names the version and
+    -- the repository asks `segment_counts` only for versions it has not counted yet. A file without a version
+    -- (no segment written since migration 0005) is counted here.
+    (SELECT v.version FROM transcript_versions v WHERE v.media_file_id = f.id) AS transcript_version,
+    -- (Not `NOT EXISTS`: the planner hashed it, a scan of every version per page.)
+    CASE WHEN (SELECT v.version FROM transcript_versions v WHERE v.media_file_id = f.id) IS NULL
+         THEN (SELECT count(*) FROM transcript_segments ts WHERE ts.media_file_id = f.id)
+    END AS unversioned_segment_count,
     -- Whose file it is and what the actor may do with it (an admin in the all-files view: what an owner may), by
     -- the access fragments themselves. Their shared_files() subqueries are uncorrelated: each is computed once
     -- per query as a hashed set and probed for the page's rows only (a per-row lookup of the actor's shares cost
@@ -141,6 +149,15 @@ ORDER BY
     CASE WHEN %(descending)s::boolean THEN f.id END DESC,
     CASE WHEN NOT %(descending)s::boolean THEN f.id END
 LIMIT %(limit)s;
+
+-- name: segment_counts :many
+-- The segment count of each readable file in `ids` and the transcript version it belongs to, read in the same
+-- snapshot (NULL for a file without a version: its count is not kept).
+SELECT f.id AS media_file_id, f.uuid, v.version AS transcript_version,
+    (SELECT count(*) FROM transcript_segments ts WHERE ts.media_file_id = f.id) AS segment_count
+FROM media_files f
+LEFT JOIN transcript_versions v ON v.media_file_id = f.id
+WHERE f.id = ANY(%(ids)s::bigint[]) AND {{file_readable}};
 
 -- name: update :one?
 -- None leaves a field unchanged; an empty string clears a text field. The version counts these edits only (not

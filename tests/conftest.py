@@ -24,6 +24,7 @@ from config.settings import Settings
 from embedded import servers as embedded
 from repo import schema
 from repo.database import Database
+from tests.database_recycling import DatabaseRecycler
 from tests.tiny_diarization import build_tiny_diarization
 from tests.tiny_embedding import build_tiny_embedding
 from tests.tiny_whisper import build_tiny_whisper
@@ -135,13 +136,21 @@ def without_vector_url(fresh_url: str) -> str:
     return fresh_url
 
 
+@pytest.fixture(scope="session")
+def recycler(server_url: str, template_name: str) -> Iterator[DatabaseRecycler]:
+    recycling = DatabaseRecycler(server_url, schema.with_database(server_url, template_name), template_name)
+    yield recycling
+    recycling.close()
+
+
 @pytest.fixture
-def fresh_url(server_url: str, template_name: str) -> Iterator[str]:
-    """A new database with the whole schema, dropped after the test."""
-    name = f"opentr_test_{secrets.token_hex(4)}"
-    _create_database(server_url, name, template_name)
-    yield schema.with_database(server_url, name)
-    _drop_database(server_url, name)
+def fresh_url(server_url: str, recycler: DatabaseRecycler) -> Iterator[str]:
+    """A database with the whole schema in the template's state: a new copy, or one an earlier test gave back and
+    that was reset to exactly that state (tests/database_recycling.py); dropped when it cannot be."""
+    name = recycler.take(f"opentr_test_{secrets.token_hex(4)}")
+    url = schema.with_database(server_url, name)
+    yield url
+    recycler.give_back(name, url)
 
 
 @pytest.fixture

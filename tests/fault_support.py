@@ -496,6 +496,80 @@ def concurrent_requests(
     return asyncio.run(run())
 
 
+# --- object storage (issue 25: faults) -------------------------------------------------------------------------
+
+
+class StoppableS3:
+    """An S3-compatible server on 127.0.0.1 (moto's server mode, as tests/test_storage_s3.py) that the test stops
+    and starts again on the same port. moto keeps its buckets in this process, so what was stored before an
+    outage is there after it, as with a real store that was unreachable for a while."""
+
+    BUCKET = "opentr-media"
+
+    def __init__(self) -> None:
+        from bench.cluster import free_port
+
+        self.port = free_port()
+        self.server: Any = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+
+        def accepting() -> bool:
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", self.port)) == 0
+
+        wait_until(accepting, 20, f"the S3 server on port {self.port}")
+
+    def stop(self) -> None:
+        """New connections are refused from now on (the listening socket is closed)."""
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def settings(self, base: Settings, prefix: str) -> Settings:
+        """`base` storing its media under s3://opentr-media/<prefix> on this server (the bucket created)."""
+        from pydantic import SecretStr
+
+        settings = base.model_copy(
+            update={
+                "opentr_storage_url": f"s3://{self.BUCKET}/{prefix}",
+                "opentr_s3_endpoint_url": self.endpoint,
+                "opentr_s3_access_key": "opentr",
+                "opentr_s3_secret_key": SecretStr("opentr-secret"),
+            }
+        )
+        from storage.backend import s3_client
+
+        client = s3_client(settings)
+        if self.BUCKET not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+            client.create_bucket(Bucket=self.BUCKET)
+        return settings
+
+    def environment(self, settings: Settings) -> dict[str, str]:
+        """The same storage for a worker process."""
+        return {
+            "OPENTR_STORAGE_URL": str(settings.opentr_storage_url),
+            "OPENTR_S3_ENDPOINT_URL": self.endpoint,
+            "OPENTR_S3_ACCESS_KEY": "opentr",
+            "OPENTR_S3_SECRET_KEY": "opentr-secret",
+        }
+
+    def __enter__(self) -> StoppableS3:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 # --- failover: a primary with a synchronous standby (tests/test_fault_failover.py) ------------------------------
 
 

@@ -1,22 +1,21 @@
 """Servers the scale tests start on loopback: a PostgreSQL primary with a streaming replica (`pg_basebackup -R`),
-PgBouncer in transaction mode, and an S3-compatible server. Each lives in a temporary directory, listens on
-127.0.0.1 on a free port, and is stopped by the test that started it.
+PgBouncer in transaction mode (both in bench/cluster.py, which `python -m bench --only concurrency` starts too),
+and an S3-compatible server. Each lives in a temporary directory, listens on 127.0.0.1 on a free port, and is
+stopped by the test that started it.
 """
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from bench.cluster import free_port, system_user
+from bench.cluster import PgBouncer, free_port, system_user
 from tests.fault_support import wait_until
+
+__all__ = ["PgBouncer", "elapsed_since", "free_port", "serving_server", "system_user", "wait_port"]
 
 
 def serving_server(conn: psycopg.Connection[Any]) -> tuple[bool, int]:
@@ -36,60 +35,3 @@ def wait_port(port: int, timeout: float = 20) -> None:
 
 def elapsed_since(start: float) -> float:
     return time.monotonic() - start
-
-
-class PgBouncer:
-    """Debian's pgbouncer in transaction mode on 127.0.0.1, in front of the server `upstream` (a conninfo) names;
-    every database name is passed through (`* =`). `url(database)` is the pooled URL of a database."""
-
-    def __init__(self, upstream: str, pool_size: int = 20) -> None:
-        info = psycopg.conninfo.conninfo_to_dict(upstream)
-        self.user = str(info.get("user") or "postgres")
-        self.root = Path(tempfile.mkdtemp(prefix="opentr-pgbouncer-"))
-        self.root.chmod(0o777)
-        self.port = free_port()
-        self.log = self.root / "pgbouncer.log"
-        host, port = info.get("host") or "127.0.0.1", info.get("port") or 5432
-        (self.root / "users.txt").write_text(f'"{self.user}" ""\n')
-        (self.root / "pgbouncer.ini").write_text(
-            "[databases]\n"
-            f"* = host={host} port={port}\n"
-            "[pgbouncer]\n"
-            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
-            f"auth_type = trust\nauth_file = {self.root / 'users.txt'}\n"
-            f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmax_client_conn = 500\n"
-            f"logfile = {self.log}\npidfile = {self.root / 'pgbouncer.pid'}\n"
-            "ignore_startup_parameters = extra_float_digits\n"
-        )
-        for path in self.root.iterdir():
-            path.chmod(0o666)
-        binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-        self.process = subprocess.Popen(
-            [binary, str(self.root / "pgbouncer.ini")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            user=system_user(),  # pgbouncer refuses to run as root
-        )
-        wait_port(self.port)
-
-    def url(self, database: str) -> str:
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}?sslmode=disable"
-
-    def logins(self, database: str) -> int:
-        """Client logins pgbouncer logged for `database`."""
-        return sum(1 for line in self.log.read_text().splitlines() if f"login attempt: db={database} " in line)
-
-    def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> PgBouncer:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()

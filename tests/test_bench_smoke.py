@@ -30,6 +30,8 @@ MEASURES = {
     "embedding",
     "embedding_ingest",
     "vectors",
+    "oldstack",
+    "concurrency",
 }
 
 
@@ -51,7 +53,10 @@ def test_smoke_run_writes_every_measure(tmp_path: Path) -> None:
         assert measure["rows"], name
     assert report["dataset"]["transcript_segments"] == report["options"]["segments"]
     targets = {t["target"].split(":")[0] for t in report["targets"]}
-    assert targets == {"layer", "ORM", "search", "ingest", "asr", "speakers", "sharing", "RLS", "vectors"}
+    assert targets == {
+        "layer", "ORM", "search", "ingest", "asr", "speakers", "sharing", "RLS", "vectors",
+        "file page vs the old stack", "200 concurrent clients",
+    }  # fmt: skip
     assert report["measures"]["pool_sizing"]["extra"]["recommended_pool_size"] in report["options"]["pool_sizes"]
     # The slowest search is explained as in a full run: the plan of the very query a search sends.
     slowest = report["measures"]["search"]["extra"]["slowest"]
@@ -66,4 +71,12 @@ def test_smoke_run_writes_every_measure(tmp_path: Path) -> None:
     assert any("passages_embedding_hnsw_384" in line for line in vectors["extra"]["plan_indexed"]), vectors["extra"]
     assert not any("passages_embedding_hnsw_384" in line for line in vectors["extra"]["plan_exact"])
     assert vectors["extra"]["dataset"]["passages"] == report["options"]["segments"] // 5
+    # The old stack answered the same page (bench/oldstack.py checks the fields) and both stacks' CPU was split.
+    assert {row["stack"] for row in report["measures"]["oldstack"]["rows"]} == {"old stack", "ours"}
+    # 200 clients on each of the pool, the replica and PgBouncer, every answer counted by status
+    rows = report["measures"]["concurrency"]["rows"]
+    assert {row["reads"] for row in rows} == {
+        "pool on the primary", "replica (DATABASE_REPLICA_URLS)", "PgBouncer, transaction mode"
+    }  # fmt: skip
+    assert all(row["requests"] > 0 for row in rows), rows
     assert "== targets" in done.stdout and str(written[0]) in done.stdout

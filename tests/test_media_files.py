@@ -11,7 +11,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from repo import cursor, statements
+from repo import cursor, media_files, segment_counts, statements
 from repo.database import Database
 from repo.errors import Conflict, Invalid, NotFound, Stale
 from repo.file_processing import FileProcessingRepository
@@ -378,6 +378,8 @@ def test_list_limits_are_clamped(conn: Conn, files: MediaFileRepository) -> None
 def test_list_rows_carry_tags_and_counts_and_list_and_detail_are_one_statement_each(
     conn: Conn, files: MediaFileRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """One statement once each transcript's segments were counted (repo/segment_counts.py); the first page of a
+    process also counts, in a second one."""
     owner = factories.user(conn)
     for n in range(5):
         file_id, _ = factories.media_file(conn, owner, duration=60.0 + n, upload_time=T0 + timedelta(hours=n))
@@ -389,17 +391,29 @@ def test_list_rows_carry_tags_and_counts_and_list_and_detail_are_one_statement_e
 
     seen: list[str] = []
     monkeypatch.setattr(statements, "observers", [lambda name, ms: seen.append(name)])
-    page = files.list_page(owner, limit=50)
-    assert seen == ["media_files.list_page"]
-    assert [(r.tags, r.speaker_count, r.segment_count, r.duration) for r in page.items[:5]] == [
-        ([f"t-{n}", "t-all"], n % 3 + 1, n + 1, 60.0 + n) for n in reversed(range(5))
-    ]
-    assert (page.items[-1].uuid, page.items[-1].tags, page.items[-1].segment_count) == (last, [], 0)
+    monkeypatch.setattr(media_files, "COUNTS", segment_counts.SegmentCounts())  # as in a process just started
+    expected = [([f"t-{n}", "t-all"], n % 3 + 1, n + 1, 60.0 + n) for n in reversed(range(5))]
+    for statements_sent in (["media_files.list_page", "media_files.segment_counts"], ["media_files.list_page"]):
+        seen.clear()
+        page = files.list_page(owner, limit=50)
+        assert seen == statements_sent
+        assert [(r.tags, r.speaker_count, r.segment_count, r.duration) for r in page.items[:5]] == expected
+        assert (page.items[-1].uuid, page.items[-1].tags, page.items[-1].segment_count) == (last, [], 0)
+
+    # A changed transcript is counted again, and only it.
+    newest = page.items[0]
+    conn.execute("DELETE FROM transcript_segments WHERE id IN (SELECT id FROM transcript_segments"
+                 " WHERE media_file_id = %s LIMIT 2)", [newest.id])  # fmt: skip
+    seen.clear()
+    again = files.list_page(owner, limit=50)
+    assert seen == ["media_files.list_page", "media_files.segment_counts"]
+    counts = [r.segment_count for r in again.items]
+    assert counts == [newest.segment_count - 2, *(r.segment_count for r in page.items[1:])]
 
     seen.clear()
     detail = files.detail(owner, page.items[0].uuid)
     assert seen == ["media_files.detail"]
-    assert len(detail.speakers) == 2 and detail.segment_count == 5
+    assert len(detail.speakers) == 2 and detail.segment_count == 5 - 2  # two deleted above
 
 
 # -- processing state machine ------------------------------------------------------------------------------------

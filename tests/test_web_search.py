@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 import psycopg
@@ -7,7 +9,7 @@ import pytest
 
 from repo.rows import Actor
 from tests import factories
-from tests.web import signed_in
+from tests.web import actor_of, sign_up, signed_in
 
 
 def transcribed(url: str, owner: Actor, texts: list[str], filename: str = "talk.wav") -> str:
@@ -98,3 +100,57 @@ def test_search_takes_the_library_filters_from_the_query_string(client: Any, fre
     assert found(status="completed", tags="board") == []
     refused = client.get("/api/search", headers=alice, params={"q": "budget", "status": "finished"})
     assert (refused.status_code, refused.json()["field"]) == (422, "status")
+
+
+def test_a_common_word_pages_newest_first_through_the_cursor_header(client: Any, fresh_url: str) -> None:
+    alice, alice_actor = signed_in(client, fresh_url)
+    _, bob_actor = signed_in(client, fresh_url)
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        for day in range(3):  # 3 files x 60 mentions: more than a page shows (repo.search.COMMON)
+            file_id, _ = factories.media_file(
+                conn, alice_actor, filename=f"day{day}.wav", status="completed", upload_time=f"2026-01-0{day + 1}"
+            )
+            factories.segments(conn, file_id, ["I think so, ja wirklich"] * 60)
+        bob_file, _ = factories.media_file(conn, bob_actor, filename="bob.wav", status="completed")
+        factories.segments(conn, bob_file, ["bob thinks too"] * 200)
+
+    first = client.get("/api/search", headers=alice, params={"q": "think", "limit": 2})
+    assert first.status_code == 200, first.text
+    assert first.headers["X-Search-Order"] == "newest"
+    assert [f["filename"] for f in first.json()] == ["day2.wav", "day1.wav"]
+    assert [h["start_time"] for h in first.json()[0]["hits"]] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    cursor = first.headers["X-Search-Next-Cursor"]
+
+    rest = client.get("/api/search", headers=alice, params={"q": "think", "limit": 2, "cursor": cursor})
+    assert rest.status_code == 200, rest.text
+    assert (rest.headers["X-Search-Order"], [f["filename"] for f in rest.json()]) == ("newest", ["day0.wav"])
+    assert "X-Search-Next-Cursor" not in rest.headers
+
+    umlaut = client.get("/api/search", headers=alice, params={"q": "wirklich"})
+    assert (umlaut.headers["X-Search-Order"], len(umlaut.json())) == ("newest", 3)
+    rare = client.get("/api/search", headers=alice, params={"q": "nothing-like-this"})
+    assert (rare.headers["X-Search-Order"], rare.json()) == ("best", [])
+    refused = client.get("/api/search", headers=alice, params={"q": "think", "cursor": cursor, "mode": "meaning"})
+    assert (refused.status_code, refused.json()["field"]) == (422, "cursor")
+    unknown = client.get("/api/search", headers=alice, params={"q": "think", "cursor": "bm90LWEtY3Vyc29y"})
+    assert (unknown.status_code, unknown.json()["field"]) == (404, "cursor")
+
+
+def test_the_search_page_says_newest_first_and_links_to_more(client: Any, fresh_url: str) -> None:
+    sign_up(client)
+    owner = actor_of(client, fresh_url, {})
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        for day in range(22):  # a page shows 20 files
+            file_id, _ = factories.media_file(
+                conn, owner, filename=f"day{day:02}.wav", status="completed", upload_time=f"2026-01-{day + 1:02}"
+            )
+            factories.segments(conn, file_id, ["we think about München"] * 5)
+    page = client.get("/search", params={"q": "think"}).text
+    assert 'data-role="newest-first"' in page and "newest files first" in page
+    assert re.findall(r'<a href="/files/[^"]+">([^<]+)</a>', page)[:2] == ["day21.wav", "day20.wav"]
+    (more,) = re.findall(r'data-role="more" href="([^"]+)"', page)
+    rest = client.get(html.unescape(more)).text
+    assert re.findall(r'<a href="/files/[^"]+">([^<]+)</a>', rest) == ["day01.wav", "day00.wav"]
+    assert 'data-role="more"' not in rest
+    ranked = client.get("/search", params={"q": "München"}).text  # 22 x 5 = 110 mentions: common as well
+    assert 'data-role="newest-first"' in ranked

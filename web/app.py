@@ -74,9 +74,13 @@ def create_app(settings: Settings | None = None, extra_routes: list[BaseRoute] |
     settings = settings or get_settings()
     _redact_tokens_in_server_logs()
     endpoints = all_endpoints()
-    document = choices.specialise_document(openapi.document(endpoints), settings)  # present models as an enum
+    document: dict[str, Any] = {}
 
     async def openapi_json(request: Request) -> JSONResponse:
+        # Built on the first request, not as the app starts: generating ~270 schemas takes 0.15-0.4 s of CPU that
+        # every process start (each uvicorn worker, each test's app) paid although few ever ask for the document.
+        if not document:
+            document.update(choices.specialise_document(openapi.document(endpoints), settings))  # models as an enum
         return JSONResponse(document)
 
     @asynccontextmanager

@@ -3,8 +3,8 @@ them; resolved against the owner's defaults (their settings) or the file's store
 anything unknown is a 422 naming the field before anything is stored or queued.
 
 The speech models a user may choose are those on this server (asr/availability.py `model_choices`); the document
-lists them as an enum, filled in when the app starts (`specialise_document`), so a client (and Schemathesis) knows
-exactly which values are taken. Languages are Whisper's codes, or `auto` (detect), as a pattern.
+lists them as an enum, filled in when the document is first asked for (`specialise_document`), so a client (and
+Schemathesis) knows exactly which values are taken. Languages are Whisper's codes, or `auto` (detect), as a pattern.
 """
 
 from __future__ import annotations
@@ -183,9 +183,9 @@ def stored_hints(ctx: Ctx, file_id: int) -> SpeakerHints:
 
 
 def specialise_document(generated: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """The document with every schema marked as a speech model made the enum of the models on this server (as the
-    app starts). A copy: the generated one shares its parts with the endpoints' declarations, which every app of
-    the process (each with its own settings) reads again."""
+    """The document with every schema marked as a speech model made the enum of the models on this server (when the
+    document is first asked for). A copy: the generated one shares its parts with the endpoints' declarations,
+    which every app of the process (each with its own settings) reads again."""
     document = copy.deepcopy(generated)
     present = model_choices(settings)
 

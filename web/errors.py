@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from repo.database import RETRYABLE
 from repo.errors import Conflict, Contention, DataError, Gone, Invalid, NotFound, Stale, Unavailable
 from repo.errors import Forbidden as NotAllowed
+from storage.backend import StorageFull, StorageUnavailable
 from web.fields import PATTERN_WORDS
 
 log = logging.getLogger("opentr.web")
@@ -78,6 +79,12 @@ class ServiceUnavailable(ApiError):
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
+class InsufficientStorage(ApiError):
+    """The disk where uploads are received or stored is full (WebDAV's 507, the status for exactly this)."""
+
+    status = 507
+
+
 def error_response(
     status: int, detail: object, field: str | None = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -111,6 +118,8 @@ def validation_detail(error: ValidationError, default_field: str = "body") -> st
 
 CONTENTION_DETAIL = "the data changed concurrently; try again"
 DATABASE_DOWN_DETAIL = "the database is unavailable; try again shortly"
+STORAGE_DOWN_DETAIL = "the media storage is unavailable; try again shortly"
+STORAGE_FULL_DETAIL = "the media storage is full; nothing was stored (an administrator must free space)"
 INTERNAL_DETAIL = "internal error"
 DATA_STATUS: dict[type[DataError], int] = {
     NotFound: 404,
@@ -162,6 +171,14 @@ def problem_of(request: Request, exc: BaseException) -> Problem:
     if isinstance(exc, psycopg.OperationalError):
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         return Problem(503, DATABASE_DOWN_DETAIL, None, {"Retry-After": "2"})
+    # The store's own words (its address, the reason) go to the log, where the operator looks; the client learns
+    # what happened to its request.
+    if isinstance(exc, StorageUnavailable):
+        log.warning("%s on %s %s", exc, request.method, request.url.path)
+        return Problem(503, STORAGE_DOWN_DETAIL, None, {"Retry-After": "10"})
+    if isinstance(exc, StorageFull):
+        log.error("%s on %s %s", exc, request.method, request.url.path)
+        return Problem(InsufficientStorage.status, STORAGE_FULL_DETAIL)
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return Problem(500, INTERNAL_DETAIL, expected=False)
 
@@ -175,4 +192,7 @@ async def handle_any(request: Request, exc: Exception) -> Response:
     return json_problem(problem_of(request, exc))
 
 
-HANDLERS = {kind: handle_any for kind in (ApiError, DataError, ValidationError, HTTPException, psycopg.Error)}
+HANDLERS = {
+    kind: handle_any
+    for kind in (ApiError, DataError, ValidationError, HTTPException, psycopg.Error, StorageUnavailable, StorageFull)
+}

@@ -10,6 +10,7 @@ queueing as an upload (jobs/dispatch.py): how a file that failed (no speech mode
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Annotated, Any
 
@@ -24,10 +25,11 @@ from repo.media_files import MediaFile, MediaFileRepository
 from repo.notifications import NotificationRepository
 from repo.processing_choices import ProcessingChoicesRepository
 from storage import layout
+from storage.backend import StorageUnavailable
 from transcript.speakers import MAX_SPEAKERS, SpeakerHints
 from web import choices
 from web.endpoint import Ctx, Router, refuse_nul
-from web.errors import Unprocessable, UnsupportedMediaType
+from web.errors import InsufficientStorage, Unprocessable, UnsupportedMediaType
 from web.files import FileOut
 from web.openapi import NO_NUL
 from web.uploads import (
@@ -40,6 +42,7 @@ from web.uploads import (
 )
 
 router = Router("files")
+log = logging.getLogger("opentr.web")
 
 
 # A form field is text: "3" is a count, an empty field is no hint; nothing else (not " 3", "3.0" or "03"), so
@@ -202,7 +205,7 @@ def queue_after_commit(ctx: Ctx, file_id: int, owner_id: int) -> str:
     response=FileOut,
     status=201,
     openapi=UPLOAD_OPENAPI,
-    raises=(UnsupportedMediaType,),
+    raises=(UnsupportedMediaType, InsufficientStorage),
 )
 def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile | Response:
     """Upload a media file (multipart `file`, optional `transcript` file); processing starts after commit.
@@ -250,7 +253,10 @@ def upload(ctx: Ctx, body: ReceivedUpload) -> MediaFile | Response:
     except BaseException:
         body.discard()
         for key in stored:
-            storage.delete(key)
+            try:
+                storage.delete(key)
+            except StorageUnavailable as exc:  # the store went away between the two parts: cleanup finds it
+                log.warning("could not remove %s after a refused upload (%s); `opentr cleanup` will", key, exc)
         raise
     return files.get(actor, created.uuid)
 
@@ -276,6 +282,7 @@ ATTACH_OPENAPI = {
     body_parser=_receive_transcript,
     response=FileOut,
     openapi=ATTACH_OPENAPI,
+    raises=(InsufficientStorage,),
 )
 def attach_transcript(ctx: Ctx, body: ReceivedTranscript) -> MediaFile:
     """Attach a transcript file (multipart `transcript`: WhisperX JSON, SRT or WebVTT) to one of your files and

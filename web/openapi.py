@@ -44,8 +44,9 @@ STATUS_TEXT = {
     422: "a value is invalid: `field` names it",
     429: "too many attempts: wait (Retry-After)",
     502: "a server this depends on (your LLM) answered with an error or with something unreadable",
-    503: "the database or the job queue is unavailable: try again shortly (Retry-After)",
+    503: "the database, the job queue or the media storage is unavailable: try again shortly (Retry-After)",
     504: "a server this depends on (your LLM) did not answer in time",
+    507: "the media storage is full: nothing was stored",
 }
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}}
 # A response field naming another resource by its uuid -> that resource's path (its operations take it as `uuid`).

@@ -1,5 +1,10 @@
 """Search over the transcripts and summaries of the files you can see: by words, by meaning, or both.
 
+By words, a query found in more than repo.search.COMMON (100) segments lists files newest first, each with its first
+hits in time order; a rarer one ranks every match, files best first. The X-Search-Order header says which, and
+X-Search-Next-Cursor (when another page follows) is the `cursor` of the next page, in the same order. The body stays
+the list of files it always was.
+
 Search by meaning needs two things beyond the words: pgvector in the database and the embedding model on this
 machine (README: Search by meaning). Without them `mode=meaning` is a 409 naming `mode` and saying why; `mode=both`
 answers with the word results and says so in the SEARCH_MEANING_OFF header.
@@ -18,16 +23,20 @@ from config.settings import Settings
 from embeddings.encoder import EncoderError
 from embeddings.models import EmbeddingModelMissing, load_encoder, model_directory, model_name
 from repo.database import Connection
+from repo.errors import Invalid
 from repo.meaning import MeaningSearchOff
 from repo.passages import vector_search_available
-from repo.search import MAX_FILES, FileHits, MeaningQuery, SearchMode, SearchRepository
+from repo.search import MAX_FILES, FileHits, MeaningQuery, SearchMode, SearchOrder, SearchRepository
 from web.endpoint import Ctx, Endpoint, Renderer, Router
+from web.fields import Cursor
 from web.files import LibraryQuery
 
 router = Router("search")
 
 MAX_QUERY_LENGTH = 1000
 SEARCH_MEANING_OFF = "X-Search-Meaning-Off"
+SEARCH_ORDER = "X-Search-Order"
+SEARCH_NEXT_CURSOR = "X-Search-Next-Cursor"
 NO_PGVECTOR = "the database has no pgvector extension"
 NO_MODEL = "the embedding model is not on this server (an administrator runs `opentr models pull embedding`)"
 
@@ -41,6 +50,10 @@ class SearchQuery(LibraryQuery):
         default="words",
         description="words: full-text search (as before); meaning: the passages nearest the query's meaning; both: "
         "the two rankings fused (reciprocal rank fusion). meaning and both need pgvector and the embedding model",
+    )
+    cursor: Cursor | None = Field(
+        default=None,
+        description="X-Search-Next-Cursor of the previous page (mode=words): the next files, in the same order",
     )
 
 
@@ -87,16 +100,23 @@ def meaning_query(settings: Settings, q: str) -> MeaningQuery:
 class SearchAnswer:
     files: list[FileHits]
     meaning_off: str | None = None  # mode=both ran by words only, for this reason
+    order: SearchOrder | None = None  # mode=words: best first, or newest first (a common query)
+    next_cursor: str | None = None
 
 
 class SearchRenderer(Renderer):
-    """JSON of the files; the SEARCH_MEANING_OFF header when `both` could search by words only."""
+    """JSON of the files; the SEARCH_MEANING_OFF header when `both` could search by words only; for words, the
+    order and the next page's cursor in headers (the body keeps its shape)."""
 
     def result(self, endpoint: Endpoint, result: Any) -> Response:
         answer: SearchAnswer = result
         response = super().result(endpoint, answer.files)
         if answer.meaning_off:
             response.headers[SEARCH_MEANING_OFF] = answer.meaning_off
+        if answer.order:
+            response.headers[SEARCH_ORDER] = answer.order
+        if answer.next_cursor:
+            response.headers[SEARCH_NEXT_CURSOR] = answer.next_cursor
         return response
 
 
@@ -109,7 +129,17 @@ SEARCH_OPENAPI = {
                     "description": "present when mode=both searched by words only: why search by meaning is off "
                     "(no pgvector in the database, or no embedding model on the server)",
                     "schema": {"type": "string"},
-                }
+                },
+                SEARCH_ORDER: {
+                    "description": "mode=words: `best` (every match ranked, files best first) or `newest` (a query "
+                    "found in more than 100 segments: files newest first by upload time, each with its first hits "
+                    "in time order)",
+                    "schema": {"type": "string", "enum": ["best", "newest"]},
+                },
+                SEARCH_NEXT_CURSOR: {
+                    "description": "mode=words, when more files follow: pass as `cursor` for the next page",
+                    "schema": {"type": "string"},
+                },
             },
         }
     }
@@ -125,14 +155,24 @@ SEARCH_OPENAPI = {
     openapi=SEARCH_OPENAPI,
 )
 def search(ctx: Ctx, query: SearchQuery) -> SearchAnswer:
-    """Files whose transcript or summary match, best first, with snippets and times; the library filters apply.
+    """Files whose transcript or summary match, with snippets and times; the library filters apply.
+
+    By words: best first, or newest first for a query found in more than 100 segments (X-Search-Order says which);
+    X-Search-Next-Cursor, when present, is the `cursor` of the next page.
 
     `mode=meaning` finds passages near the query's meaning (409 naming `mode` when search by meaning is off: no
     pgvector, or no embedding model; README: Search by meaning). `mode=both` fuses words and meaning; when meaning
     is off it answers with the word results and the X-Search-Meaning-Off header saying why."""
     mode: SearchMode = query.mode
+    if query.cursor and mode != "words":
+        raise Invalid("a cursor pages a search by words (mode=words) only", "cursor")
+    if mode == "words":
+        page = SearchRepository(ctx.conn).page(
+            ctx.actor, query.q, limit_files=query.limit, filters=query.library_filter(), after=query.cursor
+        )
+        return SearchAnswer(page.files, order=page.order, next_cursor=page.next_cursor)
     settings = ctx.services.settings
-    off = meaning_off(settings, ctx.conn) if mode != "words" else None
+    off = meaning_off(settings, ctx.conn)
     if off and mode == "meaning":
         raise MeaningSearchOff(off)
     if off:

@@ -9,7 +9,9 @@ with the type its content has.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +21,15 @@ import anyio
 from python_multipart import MultipartParser
 from python_multipart.exceptions import ParseError
 from python_multipart.multipart import parse_options_header
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from media.sniff import HEAD_BYTES, recognise
-from storage.backend import Storage
+from storage.backend import Storage, full
 from storage.names import clean_filename, declares_media
 from web.content_disposition import decode_header, parse_part
-from web.errors import ApiError, PayloadTooLarge, UnsupportedMediaType
+from web.errors import STORAGE_FULL_DETAIL, ApiError, InsufficientStorage, PayloadTooLarge, UnsupportedMediaType
 
+log = logging.getLogger("opentr.web")
 SIDECAR_LIMIT = 64 * 1024 * 1024
 FIELD_LIMIT = 64 * 1024
 # One header line of a part: python-multipart's default (4 KB) is less than a long name in filename= and filename*.
@@ -175,18 +178,31 @@ async def _receive(request: Request, directory: Path, limits: dict[str, int], re
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
+        receiver.close()  # its last buffered bytes may be what fills the disk
     except Exception as exc:
-        receiver.discard()
+        receiver.discard()  # the partial spool file too: it may be what filled the disk
         if isinstance(exc, ApiError):
             raise
+        if full(exc):
+            log.error("upload refused: no space left in %s (%s)", directory, exc)
+            await _drain(request)
+            raise InsufficientStorage(STORAGE_FULL_DETAIL, required) from None
         reason = str(exc) if isinstance(exc, ParseError) else type(exc).__name__  # its messages are sentences
         raise ApiError(f"body: malformed multipart data ({reason})", "body") from None
-    receiver.close()
     part = receiver.parts.get(required)
     if part is None or part.size == 0:
         receiver.discard()
         raise ApiError(f"{required}: required, and must not be empty", required)
     return receiver
+
+
+async def _drain(request: Request) -> None:
+    """Read what the client is still sending, to nowhere: a server that answers and closes with unread bytes makes
+    the kernel reset the connection, and the client may never see the answer. Starlette says RuntimeError when
+    the body was already read to its end."""
+    with contextlib.suppress(RuntimeError, ClientDisconnect):
+        async for _ in request.stream():
+            pass
 
 
 async def receive_upload(request: Request, directory: Path, max_media_bytes: int) -> ReceivedUpload:

@@ -13,6 +13,10 @@
      outage, a failover, contention that outlasted its retries): never a verdict on the subject. The run waits until the
      database answers and its lease is held again, then runs `work` again from its start, spending none of the
      subject's retries. If another session took the lease meanwhile (recovery decided), the run stops;
+   - the media storage unavailable (storage/backend.py's `StorageUnavailable`: the object store unreachable or
+     failing after boto3's retries): not a verdict on the subject either. The run asks the store once every few
+     seconds (`Storage.check`) and runs `work` again from its start when it answers, spending none of the
+     subject's retries;
    - `JobSuperseded`: the subject moved on without this job; nothing more is written;
    - `JobCancelled`: the body's `cancelled` cleans up;
    - `JobFailed`, or an exception type the body lists in `expected` (bad input, a model missing, a provider
@@ -37,6 +41,7 @@ from repo.errors import Conflict, NotFound
 from repo.notifications import NotificationRepository
 from repo.rows import Actor
 from repo.tasks import TaskRepository
+from storage.backend import StorageUnavailable
 from workers.context import JobContext, job_context
 from workers.liveness import JobLease, LeaseTaken
 from workers.steps import JobCancelled, JobSuperseded
@@ -139,6 +144,21 @@ class JobRun:
             log.warning("%s: the database answers again; going on", self.task_id)
             return
 
+    def wait_for_storage(self, cause: StorageUnavailable) -> None:
+        """Return once the media storage answers again (the database and this run's lease are untouched by its
+        outage: the lease's session stays open meanwhile)."""
+        log.warning("%s: %s; waiting for it", self.task_id, _first_line(cause))
+        delay = FIRST_WAIT_SECONDS
+        while True:
+            time.sleep(delay)
+            delay = min(delay * 2, LONGEST_WAIT_SECONDS)
+            try:
+                self.context.storage.check()
+            except StorageUnavailable:
+                continue
+            log.warning("%s: the media storage answers again; going on", self.task_id)
+            return
+
 
 class JobBody(ABC, Generic[J]):
     """One kind's code: `claim`, `work`, `fail` (`started` to announce it, `cancelled` for kinds a user can cancel)."""
@@ -224,6 +244,11 @@ def _run(body: JobBody[J], run: JobRun) -> str:
         except JobCancelled:
             return _after(run, lambda: body.cancelled(run, job), "cancelled")
         except Exception as exc:
+            outage = _storage_outage(exc)
+            if outage is not None:
+                run.wait_for_storage(outage)
+                log.warning("%s: running the %s job again after the storage came back", run.task_id, body.kind.name)
+                continue
             if not database_unavailable(exc):
                 return _failed(body, run, job, exc)
             try:
@@ -267,6 +292,16 @@ def _after(run: JobRun, write: Callable[[], None], outcome: str) -> str:
     except JobSuperseded:
         return "superseded"
     return outcome
+
+
+def _storage_outage(exc: BaseException) -> StorageUnavailable | None:
+    """The StorageUnavailable behind `exc` (itself, or its explicit cause), if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, StorageUnavailable):
+            return seen
+        seen = seen.__cause__
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

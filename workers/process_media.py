@@ -35,7 +35,7 @@ from repo.segments import SegmentRepository
 from repo.tasks import TaskRepository
 from repo.transcript_staging import TranscriptStaging
 from storage import layout
-from storage.backend import Storage
+from storage.backend import Storage, StorageFull
 from transcript.choices import Choices, MediaStage
 from transcript.segments import Segment
 from transcript.sidecars import SidecarError
@@ -53,6 +53,7 @@ EXPECTED_FAILURES: dict[type[Exception], str] = {
     MediaError: "media",
     DataError: "data",
     FileNotFoundError: "storage",
+    StorageFull: "storage",  # a thumbnail on a full disk; an unavailable store is waited for (workers/jobrun.py)
 }
 
 
