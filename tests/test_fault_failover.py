@@ -82,7 +82,13 @@ def test_every_session_goes_to_the_writable_host_whichever_is_named_first(
     standby_first = (
         f"postgresql://postgres@127.0.0.1:{pair.standby.port},127.0.0.1:{pair.primary.port}/{database}?sslmode=disable"
     )
-    settings = Settings(database_url=standby_first, opentr_home=tmp_path / "home", db_pool_min=1, db_pool_max=2)
+    settings = Settings(
+        database_url=standby_first,
+        redis_url=f"unix://{tmp_path / 'no-redis.sock'}",  # no Redis is needed here, and none is reached
+        opentr_home=tmp_path / "home",
+        db_pool_min=1,
+        db_pool_max=2,
+    )
     assert settings.database_url is not None
     with Database(settings.database_url, settings) as db, db.transaction() as conn:
         assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
