@@ -6,12 +6,15 @@ refused by `load_settings`, and the command exits 2 with that line."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
@@ -64,6 +67,38 @@ def _postgres_url(value: str | None) -> str | None:
     return value
 
 
+# Between the URLs of a list, a comma is followed by the next URL's scheme; inside a multi-host URL
+# (postgresql://u@h1:5432,h2:5432/db) it is followed by a host.
+_URL_LIST_COMMA = re.compile(r",(?=\s*[A-Za-z][A-Za-z0-9+.-]*://)")
+READS_FROM_A_STANDBY = frozenset({"any", "read-only", "standby", "prefer-standby"})
+
+
+def split_urls(value: str | None) -> list[str]:
+    return [url.strip().rstrip(",").strip() for url in _URL_LIST_COMMA.split(value or "") if url.strip(" ,")]
+
+
+def _primary_url(value: str | None) -> str | None:
+    """A URL of the primary. Naming several hosts (a failover pair), it must make libpq pick the writable one:
+    `target_session_attrs=read-write` is added when the URL says nothing of it, and a value that may pick a standby
+    is refused. Otherwise writes, LISTEN and the jobs' advisory locks would land on whichever host answered first --
+    after a failover, possibly a standby, where an advisory lock is taken without conflicting with the primary's."""
+    url = _postgres_url(value)
+    if url is None:
+        return None
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise ValueError(f"is not a valid PostgreSQL URL ({str(exc).strip().splitlines()[0]})") from None
+    if "," not in str(params.get("host") or params.get("hostaddr") or ""):
+        return url
+    attrs = params.get("target_session_attrs")
+    if attrs is None:
+        return url + ("&" if "?" in url else "?") + "target_session_attrs=read-write"
+    if attrs in READS_FROM_A_STANDBY:
+        raise ValueError(f"names several hosts with target_session_attrs={attrs}: use read-write (or primary)")
+    return url
+
+
 # --- Single sign-on with OpenID Connect (web/oidc_client.py, web/ui/oidc.py) ---------------------------------------
 class OidcProvider(BaseModel):
     """One OpenID provider of OPENTR_OIDC_PROVIDERS (a JSON list of these objects)."""
@@ -111,7 +146,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # Behind a transaction pooler: session features (advisory locks, LISTEN, migrations) need a real session.
     database_direct_url: str | None = None
-    database_replica_urls: str | None = None  # comma-separated; read-only work goes there (repo/replicas.py)
+    # comma-separated (a multi-host URL among them keeps its own commas); read-only work goes there (repo/replicas.py)
+    database_replica_urls: str | None = None
     db_replica_max_lag: float = Field(default=10.0, gt=0, le=3600)  # seconds behind the primary before skipped
     # auto: off when DATABASE_DIRECT_URL names another server than DATABASE_URL (a pooler such as PgBouncer < 1.21
     # in transaction mode, where a prepared statement may meet another server connection); on: PgBouncer >= 1.21
@@ -228,14 +264,13 @@ class Settings(BaseSettings):
     @field_validator("database_url", "database_direct_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:
-        return _postgres_url(value)
+        return _primary_url(value)
 
     @field_validator("database_replica_urls")
     @classmethod
     def _replica_urls(cls, value: str | None) -> str | None:
-        for url in (value or "").split(","):
-            if url.strip():
-                _postgres_url(url.strip())
+        for url in split_urls(value):
+            _postgres_url(url)
         return value or None
 
     @field_validator("opentr_storage_url")
@@ -310,7 +345,7 @@ class Settings(BaseSettings):
 
     @property
     def replica_urls(self) -> list[str]:
-        return [url.strip() for url in (self.database_replica_urls or "").split(",") if url.strip()]
+        return split_urls(self.database_replica_urls)
 
     @property
     def direct_url(self) -> str | None:

@@ -36,10 +36,12 @@ from psycopg_pool.base import AttemptWithBackoff
 
 from config.settings import Settings
 from repo.errors import Contention, Unavailable
+from repo.reachability import Reachability, quiet_psycopg_pool
 from repo.replicas import Replica, ReplicaSet
 from repo.rows import Actor
 
 log = logging.getLogger("opentr.db")
+quiet_psycopg_pool()  # each pool says its state once per change instead (repo/reachability.py)
 T = TypeVar("T")
 Connection = psycopg.Connection[Any]
 Isolation = Literal["read committed", "repeatable read", "serializable"]
@@ -110,10 +112,27 @@ class _FollowTheServer(AttemptWithBackoff):
 
 
 class _Pool(ConnectionPool[psycopg.Connection[Any]]):
+    """psycopg_pool's pool, reconnecting promptly (`_FollowTheServer`) and saying its database's state once per
+    change (repo/reachability.py) rather than once per failed attempt."""
+
+    def __init__(self, conninfo: str, **kwargs: Any) -> None:
+        super().__init__(conninfo, **kwargs)
+        self.reachability = Reachability(self.name, conninfo)
+
     # Overrides a private method: tests/test_fault_database.py proves the recovery time for 3, 8 and 15 s
     # outages, so a psycopg_pool release that changes it fails there, not in production.
     def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
         super()._add_connection(attempt or _FollowTheServer(timeout=self.reconnect_timeout), growing)
+
+    # Private too: tests/test_fault_failover.py counts the lines an outage writes.
+    def _connect(self, timeout: float | None = None) -> Connection:
+        try:
+            conn = super()._connect(timeout)
+        except Exception as exc:
+            self.reachability.failed(exc)
+            raise
+        self.reachability.answered()
+        return conn
 
 
 class Database:

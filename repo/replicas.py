@@ -23,6 +23,8 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from repo.reachability import where
+
 log = logging.getLogger("opentr.db.replicas")
 PRIMARY_ONLY = "FFFFFFFF/FFFFFFFF"  # as `min_lsn`: no replica qualifies
 PROBE_SECONDS = 0.5
@@ -95,7 +97,7 @@ class ReplicaSet:
     def mark_down(self, replica: Replica) -> None:
         """A request could not use it: skip it until the watcher sees it answer again."""
         if replica.healthy:
-            log.warning("read replica %s is unavailable; reading from the primary", _host(replica.url))
+            log.warning("read replica %s is unavailable; reading from the primary", where(replica.url))
         replica.healthy = False
 
     def refresh(self) -> None:
@@ -111,7 +113,7 @@ class ReplicaSet:
             was = replica.healthy
             replica.replayed, replica.lag, replica.healthy = lsn_value(row[1]), float(row[2]), True
             if not was:
-                log.info("read replica %s is serving (lag %.1f s)", _host(replica.url), replica.lag)
+                log.info("read replica %s is serving (lag %.1f s)", where(replica.url), replica.lag)
         except (psycopg.Error, OSError):
             if replica.probe is not None:
                 replica.probe.close()
@@ -121,12 +123,3 @@ class ReplicaSet:
     def _watch(self) -> None:
         while not self._stop.wait(PROBE_SECONDS):
             self.refresh()
-
-
-def _host(url: str) -> str:
-    """The replica's address for logs, without credentials."""
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "(unparsable url)"
-    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}"

@@ -568,3 +568,77 @@ class StoppableS3:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# --- failover: a primary with a synchronous standby (tests/test_fault_failover.py) ------------------------------
+
+
+class SynchronousPair:
+    """bench/cluster.py's primary and streaming standby on 127.0.0.1, made synchronous: the primary acknowledges a
+    commit only once the standby has flushed it (`synchronous_commit = on`, `synchronous_standby_names = '*'`), so
+    the standby, promoted after the primary crashed, has every write a client was told succeeded."""
+
+    def __init__(self) -> None:
+        from bench.cluster import ReplicatedPostgres
+
+        self.servers = ReplicatedPostgres()
+        self.primary, self.standby = self.servers.primary, self.servers.replica
+        try:
+            # Set after the standby was copied from the primary: a promoted standby that carried it would wait for
+            # a standby of its own and acknowledge no commit at all.
+            with psycopg.connect(self.primary.admin_url, autocommit=True) as conn:
+                conn.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
+                conn.execute("ALTER SYSTEM SET synchronous_commit = 'on'")
+                conn.execute("SELECT pg_reload_conf()")
+            wait_until(self._synchronous, 30, "the standby to become synchronous", interval=0.1)
+        except BaseException:
+            self.close()
+            raise
+
+    def _synchronous(self) -> bool:
+        with psycopg.connect(self.primary.admin_url, autocommit=True) as conn:
+            row = conn.execute("SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'").fetchone()
+        return row == (1,)
+
+    def create_database(self, name: str) -> str:
+        """A new database with the whole schema; returns the conninfo of it on the primary."""
+        primary, _ = self.servers.create_database(name)
+        return primary
+
+    def url(self, database: str) -> str:
+        """One URL naming both servers, primary first, as a deployment's DATABASE_URL would."""
+        hosts = f"127.0.0.1:{self.primary.port},127.0.0.1:{self.standby.port}"
+        return f"postgresql://postgres@{hosts}/{database}?sslmode=disable&target_session_attrs=read-write"
+
+    def crash_primary(self) -> None:
+        """SIGKILL the primary's postmaster and every process of it at once: no shutdown, no checkpoint, nothing
+        more sent to the standby; its clients' connections are reset."""
+        import psutil
+
+        pid_file = self.primary.pgdata / "postmaster.pid"
+        postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+        victims = [postmaster, *postmaster.children(recursive=True)]
+        for process in victims:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        psutil.wait_procs(victims, timeout=10)
+        pid_file.unlink()  # it is dead: nothing for close() to stop
+
+    def promote(self) -> None:
+        """`pg_ctl promote -w`: returns once the standby accepts writes."""
+        self.standby._run("pg_ctl", "promote", "-D", str(self.standby.pgdata), "-w")
+
+    def close(self) -> None:
+        # An immediate stop: a throwaway pair needs no shutdown checkpoint, which took seconds after the test's
+        # writes (fsync is on here, as in production).
+        for cluster in (self.standby, self.primary):
+            with contextlib.suppress(Exception):
+                if cluster.is_running():
+                    cluster._run("pg_ctl", "-D", str(cluster.pgdata), "-w", "-m", "immediate", "stop")
+        self.servers.close()
+
+    def __enter__(self) -> SynchronousPair:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -62,3 +62,38 @@ def test_behind_a_pooler_no_prepared_statements_and_no_options_parameter(tmp_pat
     plain = connection_kwargs(direct, "opentr-web")
     assert "prepare_threshold" not in plain and plain["options"] == "-c statement_timeout=30000"
     assert direct.direct_url == DIRECT
+
+
+FAILOVER_PAIR = "postgresql://opentr@db-a:5432,db-b:5433/opentr"
+
+
+def test_a_multi_host_url_reaches_the_writable_host(tmp_path: Path) -> None:
+    """Several hosts and no target_session_attrs: read-write is added, so the pool, LISTEN and the jobs' advisory
+    locks never land on a standby (tests/test_fault_failover.py shows it on real servers)."""
+    settings = Settings(
+        opentr_home=tmp_path, database_url=FAILOVER_PAIR, database_direct_url=f"{FAILOVER_PAIR}?connect_timeout=3"
+    )
+    assert settings.database_url == f"{FAILOVER_PAIR}?target_session_attrs=read-write"
+    assert settings.database_direct_url == f"{FAILOVER_PAIR}?connect_timeout=3&target_session_attrs=read-write"
+    chosen = f"{FAILOVER_PAIR}?target_session_attrs=primary"
+    assert Settings(opentr_home=tmp_path, database_url=chosen).database_url == chosen
+    assert Settings(opentr_home=tmp_path, database_url=DIRECT).database_url == DIRECT  # one host: as given
+
+
+@pytest.mark.parametrize("attrs", ["any", "standby", "prefer-standby", "read-only"])
+def test_a_multi_host_url_that_may_pick_a_standby_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, attrs: str
+) -> None:
+    monkeypatch.setenv("OPENTR_HOME", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", f"{FAILOVER_PAIR}?target_session_attrs={attrs}")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert str(raised.value).startswith(
+        f"DATABASE_URL: Value error, names several hosts with target_session_attrs={attrs}: use read-write"
+    ), str(raised.value)
+
+
+def test_replica_urls_may_name_several_hosts_each(tmp_path: Path) -> None:
+    standbys = "postgresql://opentr@db-b:5432,db-c:5432/opentr?target_session_attrs=prefer-standby"
+    settings = Settings(opentr_home=tmp_path, database_replica_urls=f"{standbys}, {DIRECT}")
+    assert settings.replica_urls == [standbys, DIRECT]

@@ -25,6 +25,13 @@ def _wait_listening(client: Any) -> None:
         time.sleep(0.05)
 
 
+def _wait_subscribed(client: Any, user_id: int) -> None:
+    deadline = time.monotonic() + 10
+    while not client.app.state.live.subscribers.get(user_id):
+        assert time.monotonic() < deadline, "the socket never subscribed"
+        time.sleep(0.02)
+
+
 def test_unread_on_connect_then_live_and_only_its_own(client: Any, fresh_url: str) -> None:
     alice, bob = register(client), register(client)
     alice_id, bob_id = actor_of(client, fresh_url, alice).id, actor_of(client, fresh_url, bob).id
@@ -51,6 +58,9 @@ def test_progress_comes_live_to_its_owner_only_and_is_not_replayed(client: Any, 
     _wait_listening(client)
     token = alice["Authorization"].split()[1]
     with client.websocket_connect(f"/api/ws/notifications?token={token}") as ws:
+        # Progress is live only: sent before the socket has subscribed (the connect returns at the accept, before
+        # the token is checked), it would be missed and the receive below would wait forever.
+        _wait_subscribed(client, alice_id)
         with psycopg.connect(fresh_url, autocommit=True) as conn:
             NotificationRepository(conn).progress(bob_id, "for bob only", 0.5)
             NotificationRepository(conn).progress(alice_id, "computed the waveform", 0.3, file_id)

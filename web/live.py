@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -33,6 +34,9 @@ log = logging.getLogger("opentr.web.live")
 AUTH_TIMEOUT = 10.0
 CLOSE_UNAUTHORIZED = 4401
 RESYNC = None  # queued after a reconnect: the socket re-reads what is unread, as events may have been missed
+# Reconnect attempts: quick at first, then every RECONNECT_MAX s however long the outage, so live pages resync
+# within about that long of the database answering (a failed connect to a down server costs next to nothing).
+RECONNECT_FIRST, RECONNECT_MAX = 0.1, 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,22 +77,32 @@ class LiveHub:
             self.subscribers.pop(user_id, None)
 
     async def _listen(self) -> None:
-        delay = 0.5
+        delay, lost_at = RECONNECT_FIRST, None
         while True:
+            reason = "the server closed it"
             try:
-                async with await psycopg.AsyncConnection.connect(self.services.db.direct_url, autocommit=True) as conn:
+                # LISTEN is refused on a standby: with a failover pair in the URL, only the writable host will do.
+                async with await psycopg.AsyncConnection.connect(
+                    self.services.db.direct_url, autocommit=True, target_session_attrs="read-write"
+                ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
-                    self.listening, delay = True, 0.5
+                    self.listening, delay = True, RECONNECT_FIRST
+                    if lost_at is not None:
+                        log.warning("notification listener listening again after %.1f s", time.monotonic() - lost_at)
+                        lost_at = None
                     self._broadcast(RESYNC)
                     async for event in conn.notifies():
                         await self._dispatch(event.payload)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database went away: keep retrying, sockets resync afterwards
-                log.warning("notification listener lost its connection (%s); retrying in %.1f s", exc, delay)
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             self.listening = False
+            if lost_at is None:  # one line per outage, not one per attempt
+                lost_at = time.monotonic()
+                log.warning("notification listener lost its connection (%s); reconnecting", reason)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            delay = min(delay * 2, RECONNECT_MAX)
 
     def _broadcast(self, item: Event) -> None:
         for queues in self.subscribers.values():

@@ -46,7 +46,15 @@ def keepalive_kwargs(settings: Settings) -> dict[str, Any]:
 
 
 def open_lock_session(url: str, settings: Settings, application_name: str) -> psycopg.Connection[Any]:
-    conn = psycopg.connect(url, autocommit=True, application_name=application_name, **keepalive_kwargs(settings))
+    # A standby takes advisory locks too, without conflicting with the primary's: with a failover pair in the URL
+    # a lock session there would let recovery run a live job twice. Only the writable host will do.
+    conn = psycopg.connect(
+        url,
+        autocommit=True,
+        application_name=application_name,
+        target_session_attrs="read-write",
+        **keepalive_kwargs(settings),
+    )
     idle = settings.opentr_job_keepalive_seconds
     # The server's side of the same bound: without it a backend whose client vanished keeps its locks for the
     # kernel default (two hours). Ignored on Unix-domain sockets, where a dead peer is noticed at once anyway.

@@ -61,7 +61,6 @@ class Maintenance:
             self._available("database")
         except Exception as exc:
             self._unavailable("database", exc)
-            self._drop_session()
             return None
         try:
             dispatch_pending(self.db, redis)
@@ -107,6 +106,10 @@ class Maintenance:
             self._session = None
 
     def _unavailable(self, what: str, exc: Exception) -> None:
+        if what == "database":
+            # Whichever step noticed it (the dispatcher too), the lock session went with the server: keeping it
+            # would fail the first recovery after the outage and start the wait for live jobs' locks over.
+            self._drop_session()
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if what not in self._down:
             log.warning("maintenance: %s unavailable (%s); retrying every %g s", what, reason, self._interval)
