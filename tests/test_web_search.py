@@ -134,6 +134,8 @@ def test_a_common_word_pages_newest_first_through_the_cursor_header(client: Any,
     assert (refused.status_code, refused.json()["field"]) == (422, "cursor")
     unknown = client.get("/api/search", headers=alice, params={"q": "think", "cursor": "bm90LWEtY3Vyc29y"})
     assert (unknown.status_code, unknown.json()["field"]) == (404, "cursor")
+    documented = client.get("/api/openapi.json").json()["paths"]["/api/search"]["get"]["responses"]
+    assert {"404", "422"} <= documented.keys(), "a client learns from the document that a cursor can be refused"
 
 
 def test_the_search_page_says_newest_first_and_links_to_more(client: Any, fresh_url: str) -> None:

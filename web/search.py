@@ -23,7 +23,7 @@ from config.settings import Settings
 from embeddings.encoder import EncoderError
 from embeddings.models import EmbeddingModelMissing, load_encoder, model_directory, model_name
 from repo.database import Connection
-from repo.errors import Invalid
+from repo.errors import Invalid, NotFound
 from repo.meaning import MeaningSearchOff
 from repo.passages import vector_search_available
 from repo.search import MAX_FILES, FileHits, MeaningQuery, SearchMode, SearchOrder, SearchRepository
@@ -150,7 +150,7 @@ SEARCH_OPENAPI = {
     "/api/search",
     query=SearchQuery,
     response=list[FileHitsOut],
-    raises=(MeaningSearchOff,),
+    raises=(MeaningSearchOff, NotFound),  # NotFound: a cursor this server did not write (repo/cursor.py)
     renderer=SearchRenderer(),
     openapi=SEARCH_OPENAPI,
 )
