@@ -127,36 +127,46 @@ class JobRun:
         """Return once the database answers and this run's lease is held again; JobSuperseded when another
         session took the lease meanwhile."""
         log.warning("%s: the database is unavailable (%s); waiting for it", self.task_id, _first_line(cause))
-        delay = FIRST_WAIT_SECONDS
-        while True:
-            time.sleep(delay)
-            delay = min(delay * 2, LONGEST_WAIT_SECONDS)
+
+        def answers() -> bool:
             try:
                 with self.db.transaction() as conn:
                     conn.execute("SELECT 1")
                 held = self.lease.retake()
             except Exception as exc:
                 if database_unavailable(exc):
-                    continue
+                    return False
                 raise
             if not held:
                 raise JobSuperseded(f"{self.task_id} was taken over while the database was unavailable")
-            log.warning("%s: the database answers again; going on", self.task_id)
-            return
+            return True
+
+        _wait_until(answers)
+        log.warning("%s: the database answers again; going on", self.task_id)
 
     def wait_for_storage(self, cause: StorageUnavailable) -> None:
         """Return once the media storage answers again (the database and this run's lease are untouched by its
         outage: the lease's session stays open meanwhile)."""
         log.warning("%s: %s; waiting for it", self.task_id, _first_line(cause))
-        delay = FIRST_WAIT_SECONDS
-        while True:
-            time.sleep(delay)
-            delay = min(delay * 2, LONGEST_WAIT_SECONDS)
+
+        def answers() -> bool:
             try:
                 self.context.storage.check()
             except StorageUnavailable:
-                continue
-            log.warning("%s: the media storage answers again; going on", self.task_id)
+                return False
+            return True
+
+        _wait_until(answers)
+        log.warning("%s: the media storage answers again; going on", self.task_id)
+
+
+def _wait_until(answers: Callable[[], bool]) -> None:
+    """Ask `answers()` after 0.2 s, then at doubling intervals up to 2 s, until it says yes."""
+    delay = FIRST_WAIT_SECONDS
+    while True:
+        time.sleep(delay)
+        delay = min(delay * 2, LONGEST_WAIT_SECONDS)
+        if answers():
             return
 
 
