@@ -131,11 +131,11 @@ def test_a_common_word_pages_newest_first_through_the_cursor_header(client: Any,
     rare = client.get("/api/search", headers=alice, params={"q": "nothing-like-this"})
     assert (rare.headers["X-Search-Order"], rare.json()) == ("best", [])
     refused = client.get("/api/search", headers=alice, params={"q": "think", "cursor": cursor, "mode": "meaning"})
-    assert (refused.status_code, refused.json()["field"]) == (422, "cursor")
+    assert (refused.status_code, refused.json()["field"]) == (409, "cursor")
     unknown = client.get("/api/search", headers=alice, params={"q": "think", "cursor": "bm90LWEtY3Vyc29y"})
     assert (unknown.status_code, unknown.json()["field"]) == (404, "cursor")
     documented = client.get("/api/openapi.json").json()["paths"]["/api/search"]["get"]["responses"]
-    assert {"404", "422"} <= documented.keys(), "a client learns from the document that a cursor can be refused"
+    assert {"404", "409"} <= documented.keys(), "a client learns from the document that a cursor can be refused"
 
 
 def test_the_search_page_says_newest_first_and_links_to_more(client: Any, fresh_url: str) -> None:

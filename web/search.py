@@ -23,7 +23,7 @@ from config.settings import Settings
 from embeddings.encoder import EncoderError
 from embeddings.models import EmbeddingModelMissing, load_encoder, model_directory, model_name
 from repo.database import Connection
-from repo.errors import Invalid, NotFound
+from repo.errors import Conflict, NotFound
 from repo.meaning import MeaningSearchOff
 from repo.passages import vector_search_available
 from repo.search import MAX_FILES, FileHits, MeaningQuery, SearchMode, SearchOrder, SearchRepository
@@ -165,7 +165,9 @@ def search(ctx: Ctx, query: SearchQuery) -> SearchAnswer:
     is off it answers with the word results and the X-Search-Meaning-Off header saying why."""
     mode: SearchMode = query.mode
     if query.cursor and mode != "words":
-        raise Invalid("a cursor pages a search by words (mode=words) only", "cursor")
+        # 409, as for other rules between two valid fields (web/choices.py): each value alone is one the document
+        # allows, so a 422 would tell a client that follows the document its request was malformed.
+        raise Conflict("a cursor pages a search by words (mode=words) only", "cursor")
     if mode == "words":
         page = SearchRepository(ctx.conn).page(
             ctx.actor, query.q, limit_files=query.limit, filters=query.library_filter(), after=query.cursor
