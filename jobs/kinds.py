@@ -5,12 +5,23 @@ from __future__ import annotations
 from jobs.data_exports import DATA_EXPORT
 from jobs.downloads import DOWNLOAD
 from jobs.embeddings import EMBEDDING
+from jobs.llm_runs import SPEAKER_NAMES, TOPICS, TRANSLATION
 from jobs.registry import JobKind, declared
 from jobs.retention import RETENTION
 from jobs.summaries import SUMMARY
 from jobs.transcription import TRANSCRIPTION
 
-PROJECT_KINDS = (TRANSCRIPTION, SUMMARY, DOWNLOAD, EMBEDDING, DATA_EXPORT, RETENTION)
+PROJECT_KINDS = (
+    TRANSCRIPTION,
+    SUMMARY,
+    DOWNLOAD,
+    EMBEDDING,
+    DATA_EXPORT,
+    RETENTION,
+    TOPICS,
+    SPEAKER_NAMES,
+    TRANSLATION,
+)
 
 
 def all_kinds() -> tuple[JobKind, ...]:

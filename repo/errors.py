@@ -48,6 +48,15 @@ class Invalid(DataError):
     """The values break a constraint: a foreign key, a CHECK, a NOT NULL, a bad literal."""
 
 
+class LimitReached(DataError):
+    """A limit an administrator set leaves no room for this (a day's LLM tokens): answered 429, with when to try
+    again in `retry_after_seconds`."""
+
+    def __init__(self, detail: str, field: str | None, retry_after_seconds: int) -> None:
+        super().__init__(detail, field)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class Unavailable(DataError):
     """The database (or the pool) could not serve the request in time."""
 

@@ -18,7 +18,10 @@ from repo.errors import NotFound
 from repo.rows import Actor
 
 TWO_FACTOR_REQUIRED = "two_factor.required"
-DEFAULTS: dict[str, Any] = {TWO_FACTOR_REQUIRED: False}
+# Tokens (in + out) a person may spend on LLM requests per UTC day unless an administrator set their own (repo/
+# llm_usage.py); None: no limit.
+DAILY_TOKEN_LIMIT = "llm.daily_token_limit"
+DEFAULTS: dict[str, Any] = {TWO_FACTOR_REQUIRED: False, DAILY_TOKEN_LIMIT: None}
 
 
 @dataclass(frozen=True, slots=True)

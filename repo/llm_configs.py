@@ -36,6 +36,7 @@ class LlmConfig:
     has_api_key: bool
     max_tokens: int
     temperature: float
+    context_tokens: int | None  # the model's context window as its owner states it (None: ask the server)
     is_active: bool
     created_at: datetime
     updated_at: datetime
@@ -128,6 +129,7 @@ class LlmConfigRepository:
         api_key: str | None = None,
         max_tokens: int = 4096,
         temperature: float = 0.3,
+        context_tokens: int | None = None,
     ) -> LlmConfig:
         _check_provider(provider)
         config_uuid = uuid4()
@@ -145,6 +147,7 @@ class LlmConfigRepository:
                 api_key_version=sealing.key_version(self.master_key) if sealed else None,
                 max_tokens=max_tokens,
                 temperature=temperature,
+                context_tokens=context_tokens,
             )
         except Conflict as exc:
             raise _name_conflict(exc) from exc
@@ -171,8 +174,9 @@ class LlmConfigRepository:
         api_key: str | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        context_tokens: int | None = None,
     ) -> LlmConfig:
-        """None leaves a field unchanged; "" removes the base url or the api key."""
+        """None leaves a field unchanged; "" removes the base url or the api key, 0 the stated context window."""
         _check_provider(provider)
         with self.conn.transaction():
             sealed: bytes | None = None
@@ -192,6 +196,7 @@ class LlmConfigRepository:
                     api_key_version=sealing.key_version(self.master_key) if sealed else None,
                     max_tokens=max_tokens,
                     temperature=temperature,
+                    context_tokens=context_tokens,
                     actor_id=actor.id,
                 )
             except Conflict as exc:

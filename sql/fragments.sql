@@ -92,3 +92,10 @@ WHERE {{file_readable}}
   AND (%(collection_id)s::bigint IS NULL OR f.id IN (
         SELECT cm.media_file_id FROM collection_members cm JOIN collections c ON c.id = cm.collection_id
         WHERE cm.collection_id = %(collection_id)s::bigint AND {{collection_readable}}))
+
+-- The columns of an LLM run (repo/llm_runs.py's LlmRun), from a row aliased `r`.
+
+-- fragment: llm_run_columns
+r.id, r.uuid, r.kind, r.media_file_id, r.user_id, r.llm_configuration_id, r.provider, r.model_name, r.language,
+r.options, r.status, r.cancel_requested, r.progress, r.transcript_version, r.requests, r.input_tokens,
+r.output_tokens, r.error_message, r.raw_response, r.created_at, r.started_at, r.completed_at

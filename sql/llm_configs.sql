@@ -1,21 +1,21 @@
 -- name: create :one
 INSERT INTO user_llm_configurations (uuid, user_id, name, provider, model_name, base_url, api_key_encrypted,
-                                     api_key_version, max_tokens, temperature)
+                                     api_key_version, max_tokens, temperature, context_tokens)
 VALUES (%(uuid)s, %(actor_id)s, %(name)s, %(provider)s, %(model_name)s, %(base_url)s, %(api_key_encrypted)s,
-        %(api_key_version)s, %(max_tokens)s, %(temperature)s)
+        %(api_key_version)s, %(max_tokens)s, %(temperature)s, %(context_tokens)s)
 RETURNING id, uuid, user_id, name, provider, model_name, base_url, api_key_encrypted IS NOT NULL AS has_api_key,
-          max_tokens, temperature, is_active, created_at, updated_at;
+          max_tokens, temperature, context_tokens, is_active, created_at, updated_at;
 
 -- name: get :one
 SELECT id, uuid, user_id, name, provider, model_name, base_url, api_key_encrypted IS NOT NULL AS has_api_key,
-       max_tokens, temperature, is_active, created_at, updated_at
+       max_tokens, temperature, context_tokens, is_active, created_at, updated_at
 FROM user_llm_configurations
 WHERE uuid = %(uuid)s AND user_id = %(actor_id)s;
 
 -- name: list_for_user :many
 -- The acting user's own configurations (an admin's list is theirs too: configurations are personal).
 SELECT id, uuid, user_id, name, provider, model_name, base_url, api_key_encrypted IS NOT NULL AS has_api_key,
-       max_tokens, temperature, is_active, created_at, updated_at
+       max_tokens, temperature, context_tokens, is_active, created_at, updated_at
 FROM user_llm_configurations
 WHERE user_id = %(actor_id)s
 ORDER BY name, id;
@@ -31,10 +31,13 @@ SET name = coalesce(%(name)s::text, name),
                              ELSE api_key_encrypted END,
     api_key_version = CASE WHEN %(set_api_key)s::boolean THEN %(api_key_version)s::integer ELSE api_key_version END,
     max_tokens = coalesce(%(max_tokens)s::integer, max_tokens),
-    temperature = coalesce(%(temperature)s::real, temperature)
+    temperature = coalesce(%(temperature)s::real, temperature),
+    -- 0: no longer stated (read from the server again)
+    context_tokens = CASE WHEN %(context_tokens)s::integer IS NULL THEN context_tokens
+                          ELSE nullif(%(context_tokens)s::integer, 0) END
 WHERE uuid = %(uuid)s AND user_id = %(actor_id)s
 RETURNING id, uuid, user_id, name, provider, model_name, base_url, api_key_encrypted IS NOT NULL AS has_api_key,
-          max_tokens, temperature, is_active, created_at, updated_at;
+          max_tokens, temperature, context_tokens, is_active, created_at, updated_at;
 
 -- name: delete :rowcount
 DELETE FROM user_llm_configurations
@@ -58,11 +61,11 @@ WHERE user_id = %(user_id)s AND is_active AND uuid <> %(uuid)s;
 UPDATE user_llm_configurations SET is_active = true
 WHERE uuid = %(uuid)s AND user_id = %(user_id)s
 RETURNING id, uuid, user_id, name, provider, model_name, base_url, api_key_encrypted IS NOT NULL AS has_api_key,
-          max_tokens, temperature, is_active, created_at, updated_at;
+          max_tokens, temperature, context_tokens, is_active, created_at, updated_at;
 
 -- name: active :one?
 SELECT id, uuid, user_id, name, provider, model_name, base_url, api_key_encrypted IS NOT NULL AS has_api_key,
-       max_tokens, temperature, is_active, created_at, updated_at
+       max_tokens, temperature, context_tokens, is_active, created_at, updated_at
 FROM user_llm_configurations
 WHERE user_id = %(actor_id)s AND is_active;
 
@@ -103,6 +106,6 @@ LIMIT %(limit)s;
 -- name: get_by_id :one
 -- For the worker: the configuration a summary was queued with.
 SELECT id, uuid, user_id, name, provider, model_name, base_url, api_key_encrypted IS NOT NULL AS has_api_key,
-       max_tokens, temperature, is_active, created_at, updated_at
+       max_tokens, temperature, context_tokens, is_active, created_at, updated_at
 FROM user_llm_configurations
 WHERE id = %(id)s;

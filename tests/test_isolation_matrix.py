@@ -55,6 +55,7 @@ OWN_SCOPE: dict[Key, str] = {
     ("DELETE", "/api/users/me"): "the caller's own account",
     ("POST", "/api/users/me/export"): "creates an export of the caller's",
     ("GET", "/api/users/me/exports"): "the caller's exports",
+    ("GET", "/api/users/me/llm-usage"): "the caller's LLM requests today",
     ("GET", "/api/files/management/stuck"): "the caller's files",
     ("POST", "/api/files"): "creates a file of the caller's",
     ("GET", "/api/files"): "the caller's files; ?collection= and ?profile_uuid= filter by one of theirs",
@@ -137,6 +138,7 @@ UUID_PATH_RESOURCE = {
     "admin": "user",
     "groups": "group",
     "questions": "question",
+    "llm-runs": "llm_run",
     "users": "data_export",  # /api/users/me/exports/{uuid}/download
     "users/me/sessions": "session",  # /api/users/me/sessions/{uuid}: a session of the caller's (step 19)
 }
@@ -523,6 +525,20 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
             [user_id, file_id[0], f"{marker} question", f"{marker} answer [1]", f"{marker}-model"],
         ).fetchone()
         assert question is not None
+    # A run over the transcript, still pending (its jobs are tested apart): a control may cancel it, then delete it.
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        llm_run = conn.execute(
+            "INSERT INTO llm_runs (kind, media_file_id, user_id, llm_configuration_id, provider, model_name) "
+            "SELECT 'topics', %s, %s, c.id, 'custom', c.model_name "
+            "FROM user_llm_configurations c WHERE c.uuid = %s RETURNING uuid",
+            [file_id[0], user_id, config["uuid"]],
+        ).fetchone()
+        assert llm_run is not None
+        conn.execute(
+            "INSERT INTO llm_usage (user_id, purpose, subject, provider, model_name, input_tokens, output_tokens, "
+            "reported, latency_ms) VALUES (%s, 'topics', %s, 'custom', %s, 300, 50, true, 120)",
+            [user_id, llm_run[0], f"{marker}-model"],
+        )
     ok(client.put("/api/settings/ui.theme", headers=headers, json={"value": "dark"}))
     # a second API token of the owner's, whose session a control may end (the one in `headers` stays)
     ok(client.post("/api/auth/token", data={"username": email, "password": "correct horse 1"}))
@@ -575,6 +591,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "prompt": prompt["uuid"],
         "summary": summary["uuid"],
         "question": str(question[0]),
+        "llm_run": str(llm_run[0]),
         "task": summary["task_id"],
         "notification": notification,
         "url_import": url_import["uuid"],
@@ -657,6 +674,10 @@ A_ROWS: dict[str, str] = {
     "legal_holds": f"{OF_FILES} OR collection_id IN (SELECT id FROM collections WHERE user_id = %(u)s)",
     "retention_notices": OF_FILES,
     "retention_settings": "FALSE",  # the instance's one row, an administrator's
+    # Step 21: runs of an LLM over A's files or requested by A, what A's requests cost, the limit set for A.
+    "llm_runs": f"{OWNED_BY} OR {OF_FILES}",
+    "llm_usage": OWNED_BY,
+    "llm_token_limits": "user_id = %(u)s OR set_by = %(u)s",
 }
 
 
@@ -831,7 +852,7 @@ def test_every_route_isolates_users(client: Any, fresh_url: str, app_settings: S
         "/api/admin/holds", headers=admin_headers, json={"collection_uuid": held_collection, "reason": "matrix"}
     ).json()["uuid"]
     victim_ids = {"user": victim_uuid, "file": held_file, "hold": hold}
-    for endpoint in endpoints:
+    for endpoint in sorted(endpoints, key=lambda e: e.method == "DELETE"):  # the victim's deletion comes last
         if not endpoint.admin:
             continue
         response = call(build(endpoint, all_of(a), a.ids), b.headers)
@@ -916,6 +937,10 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("GET", "/api/files/{uuid}/summaries"): 1,
     ("GET", "/api/summaries/{uuid}"): 1,
     ("DELETE", "/api/summaries/{uuid}"): 3,
+    ("GET", "/api/files/{uuid}/llm-runs"): 1,
+    ("GET", "/api/llm-runs/{uuid}"): 1,
+    ("POST", "/api/llm-runs/{uuid}/cancel"): 3,  # its requester too, whatever their rank now
+    ("DELETE", "/api/llm-runs/{uuid}"): 3,
     # sharing is the owner's (web/shares.py)
     ("GET", "/api/files/{uuid}/shares"): 4,
     ("POST", "/api/files/{uuid}/shares"): 4,
@@ -925,7 +950,7 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("GET", "/api/files/{uuid}/retention"): 4,  # its due date and hold are its owner's (web/retention.py)
     ("DELETE", "/api/files/{uuid}/links/{link_uuid}"): 4,
 }
-FILE_KINDS = {"file", "segment", "speaker", "comment", "summary"}
+FILE_KINDS = {"file", "segment", "speaker", "comment", "summary", "llm_run"}
 # Each principal's rank on A's file (None: no credentials); the admin's view=all acts with the owner's rank but is
 # not the author of A's comment.
 PRINCIPAL_RANK: dict[str, int | None] = {

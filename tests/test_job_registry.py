@@ -64,16 +64,16 @@ def test_every_kind_has_a_recovery_action_a_queue_a_subject_and_a_function_that_
 
 def test_a_kind_without_a_recovery_action_cannot_be_declared() -> None:
     declaration: dict[str, Any] = {
-        "name": "translation",
+        "name": "dubbing",
         "queue": MEDIA,
-        "function": "workers.translation.translate",
+        "function": "workers.dubbing.dub",
         "subject": FILE_SUBJECT,
         "progress": "processing",
         "timeout_seconds": 60,
     }
     with pytest.raises(TypeError, match="recover"):
         JobKind(**declaration)
-    with pytest.raises(TypeError, match="job kind 'translation': recover must be a function"):
+    with pytest.raises(TypeError, match="job kind 'dubbing': recover must be a function"):
         JobKind(**declaration, recover=None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown queue 'gpu'"):
         JobKind(**{**declaration, "queue": "gpu"}, recover=TRANSCRIPTION.recover)
@@ -82,7 +82,7 @@ def test_a_kind_without_a_recovery_action_cannot_be_declared() -> None:
     twice = JobKind(**{**declaration, "name": "transcription"}, recover=TRANSCRIPTION.recover)
     with pytest.raises(ValueError, match="'transcription' is declared twice"):
         declare(twice)
-    assert "translation" not in {kind.name for kind in all_kinds()}
+    assert "dubbing" not in {kind.name for kind in all_kinds()}
 
 
 def test_the_schema_names_no_kind_the_registry_is_the_one_list(db: Database) -> None:
@@ -119,7 +119,7 @@ def test_recovery_ends_the_dead_task_of_every_declared_kind_and_leaves_undeclare
     with db.transaction() as conn:
         owner = factories.user(conn).id
     declared = dead_tasks(db, owner, [kind.name for kind in all_kinds()])
-    [newer] = dead_tasks(db, owner, ["translation"])
+    [newer] = dead_tasks(db, owner, ["dubbing"])
     with open_lock_session(fresh_url, settings, "test-recovery") as locks:
         report = recover(db, locks, None)
     assert sorted(report.closed_tasks) == sorted(declared) and report.errors == 0

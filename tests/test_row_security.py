@@ -120,6 +120,20 @@ def _seed(conn: Connection) -> World:
         a.id,
     )
     conn.execute("INSERT INTO llm_connection_tests (configuration_id, ok) VALUES (%s, true)", [config])
+    run = one(
+        "INSERT INTO llm_runs (kind, media_file_id, user_id, llm_configuration_id, provider, model_name, language) "
+        "VALUES ('translation', %s, %s, %s, 'ollama', 'llama', 'ja') RETURNING id",
+        file_a,
+        a.id,
+        config,
+    )
+    conn.execute(
+        "INSERT INTO llm_usage (user_id, purpose, subject, provider, model_name, input_tokens, output_tokens, "
+        "reported, latency_ms) SELECT %s, 'translation', uuid, 'ollama', 'llama', 120, 40, true, 900 "
+        "FROM llm_runs WHERE id = %s",
+        [a.id, run],
+    )
+    conn.execute("INSERT INTO llm_token_limits (user_id, daily_tokens) VALUES (%s, 50000)", [a.id])
     conn.execute(
         "INSERT INTO summary_prompts (user_id, name, prompt_text) VALUES (%s, 'プロンプト', '{transcript}')", [a.id]
     )

@@ -17,6 +17,7 @@ from web import (
     groups,
     health,
     llm_configs,
+    llm_runs,
     my_data,
     my_sessions,
     notifications,
@@ -57,7 +58,7 @@ ROUTERS += [
 ]
 
 ROUTERS += [settings.router, llm_configs.router, prompts.router, summaries.router, notifications.router, tasks.router]
-ROUTERS += [ask.router, questions.router]
+ROUTERS += [ask.router, questions.router, llm_runs.router]
 ROUTERS += [admin_audit.router]  # reading the audit trail (administrators)
 ROUTERS += [retention.router]
 ROUTERS += [two_factor.router, my_sessions.router, password_reset.router]  # step 19

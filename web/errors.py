@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from repo.database import RETRYABLE
-from repo.errors import Conflict, Contention, DataError, Gone, Invalid, NotFound, Stale, Unavailable
+from repo.errors import Conflict, Contention, DataError, Gone, Invalid, LimitReached, NotFound, Stale, Unavailable
 from repo.errors import Forbidden as NotAllowed
 from storage.backend import StorageFull, StorageUnavailable
 from web.fields import PATTERN_WORDS
@@ -128,6 +128,7 @@ DATA_STATUS: dict[type[DataError], int] = {
     Gone: 410,
     Stale: 412,
     Invalid: 422,
+    LimitReached: 429,
     Unavailable: 503,
 }
 
@@ -161,6 +162,8 @@ def problem_of(request: Request, exc: BaseException) -> Problem:
     if isinstance(exc, DataError):
         status = status_of(type(exc))
         headers = {"Retry-After": "2"} if status == 503 or isinstance(exc, Contention) else None
+        if isinstance(exc, LimitReached):
+            headers = {"Retry-After": str(exc.retry_after_seconds)}
         return Problem(status, exc.detail, exc.field, headers)
     if isinstance(exc, ValidationError):
         return Problem(422, validation_detail(exc), field_of(exc))

@@ -41,6 +41,10 @@ API_KEY = worded(r"^[\x21-\x7e]*$", "letters, digits and ASCII punctuation only,
 ApiKey = Annotated[str, StringConstraints(max_length=4000, pattern=API_KEY)]
 MaxTokens = Annotated[int, Field(ge=1, le=1_000_000)]
 Temperature = Annotated[float, Field(ge=0, le=2, allow_inf_nan=False), REAL_GAP, REAL_CHECK]
+ContextTokens = Annotated[int, Field(ge=256, le=100_000_000)]
+CONTEXT_TOKENS_HELP = (
+    "the model's context window in tokens; absent: read from the server where it says, else the provider's default"
+)
 
 
 class LlmConfigIn(BaseModel):
@@ -52,6 +56,7 @@ class LlmConfigIn(BaseModel):
     api_key: ApiKey | None = Field(default=None, description="write-only: stored encrypted, never shown again")
     max_tokens: MaxTokens = 4096
     temperature: Temperature = 0.3
+    context_tokens: ContextTokens | None = Field(default=None, description=CONTEXT_TOKENS_HELP)
 
 
 class LlmConfigUpdateIn(BaseModel):
@@ -65,6 +70,9 @@ class LlmConfigUpdateIn(BaseModel):
     api_key: ApiKey | None = None
     max_tokens: MaxTokens | None = None
     temperature: Temperature | None = None
+    context_tokens: Annotated[int, Field(ge=0, le=0)] | ContextTokens | None = Field(
+        default=None, description=f"{CONTEXT_TOKENS_HELP}; 0: no longer stated"
+    )
 
 
 class LlmConfigOut(BaseModel):
@@ -78,6 +86,7 @@ class LlmConfigOut(BaseModel):
     api_key_mask: str | None
     max_tokens: int
     temperature: float
+    context_tokens: int | None
     is_active: bool
     created_at: datetime
     updated_at: datetime
@@ -172,6 +181,7 @@ def create(ctx: Ctx, body: LlmConfigIn) -> LlmConfig:
         api_key=body.api_key or None,
         max_tokens=body.max_tokens,
         temperature=body.temperature,
+        context_tokens=body.context_tokens,
     )
     _recorded(ctx, "create", created.uuid, name=body.name, provider=body.provider, model_name=body.model_name)
     return created
@@ -200,6 +210,7 @@ def update_config(ctx: Ctx, body: LlmConfigUpdateIn) -> LlmConfig:
         api_key=body.api_key,
         max_tokens=body.max_tokens,
         temperature=body.temperature,
+        context_tokens=body.context_tokens,
     )
 
 
