@@ -1,4 +1,5 @@
-"""The file page's speaker names panel (templates/_speaker_names.html): what it shows, read for the page (web/ui/media.py)."""
+"""The file page's speaker names panel (templates/_speaker_names.html): what it shows, read for the page
+(web/ui/media.py)."""
 
 from __future__ import annotations
 
