@@ -36,6 +36,7 @@ from web import (
     summaries,
     tags,
     tasks,
+    topics,
     transcripts,
     two_factor,
     url_import,
@@ -62,6 +63,7 @@ ROUTERS += [ask.router, questions.router, llm_runs.router]
 ROUTERS += [admin_audit.router]  # reading the audit trail (administrators)
 ROUTERS += [retention.router]
 ROUTERS += [two_factor.router, my_sessions.router, password_reset.router]  # step 19
+ROUTERS += [topics.router]  # step 21: a file's topics, proposed as tags and collections
 
 
 def all_endpoints() -> list[Endpoint]:
