@@ -139,6 +139,7 @@ UUID_PATH_RESOURCE = {
     "groups": "group",
     "questions": "question",
     "llm-runs": "llm_run",
+    "topics": "topic",  # /api/topics/{uuid}/accept-tag: a topic of a file (step 21)
     "users": "data_export",  # /api/users/me/exports/{uuid}/download
     "users/me/sessions": "session",  # /api/users/me/sessions/{uuid}: a session of the caller's (step 19)
 }
@@ -185,6 +186,8 @@ SHARE_ROUTES = [("POST", f"/api/{kind}/{{uuid}}/shares") for kind in ("files", "
 BODY_VALUES: dict[Key, dict[str, Any]] = {
     ("POST", "/api/groups/{uuid}/members"): {"email": INVITEE},
     ("POST", "/api/admin/holds"): {"collection_uuid": None},  # a hold names one file or one collection
+    # no instance-wide token limit: the controls that follow request LLM runs with B's tokens (step 21)
+    ("PUT", "/api/admin/llm-limit"): {"daily_tokens": None},
     **{route: {"user_email": None} for route in SHARE_ROUTES},
 }
 # Optional body fields left out of the generated bodies, and why.
@@ -216,6 +219,7 @@ TOLERATED: dict[tuple[str, str, str], str] = {
             ("POST", "/api/files/{uuid}/summaries", "body.prompt_uuid"),
             ("POST", "/api/files/{uuid}/rerun", "body.summary_prompt"),
             ("POST", "/api/files/{uuid}/summaries", "body.llm_config_uuid"),
+            ("POST", "/api/files/{uuid}/topics", "body.llm_config_uuid"),
             ("POST", "/api/files/{uuid}/speakers/merge", "body.source_uuid"),
             ("POST", "/api/files/{uuid}/speakers/merge", "body.target_uuid"),
             ("POST", "/api/speaker-profiles/{uuid}/merge", "body.source_profile_uuid"),
@@ -534,6 +538,13 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
             [file_id[0], user_id, config["uuid"]],
         ).fetchone()
         assert llm_run is not None
+        topic = conn.execute(  # a topic of that run, with what it proposes (step 21)
+            "INSERT INTO file_topics (run_id, media_file_id, position, label, relevance, proposed_tag, "
+            "proposed_collection) SELECT r.id, r.media_file_id, 0, %s, 0.7, %s, %s FROM llm_runs r WHERE r.uuid = %s "
+            "RETURNING uuid",
+            [f"{marker} topic", f"{marker}-topic-tag", f"{marker} topic collection", llm_run[0]],
+        ).fetchone()
+        assert topic is not None
         conn.execute(
             "INSERT INTO llm_usage (user_id, purpose, subject, provider, model_name, input_tokens, output_tokens, "
             "reported, latency_ms) VALUES (%s, 'topics', %s, 'custom', %s, 300, 50, true, 120)",
@@ -592,6 +603,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "summary": summary["uuid"],
         "question": str(question[0]),
         "llm_run": str(llm_run[0]),
+        "topic": str(topic[0]),
         "task": summary["task_id"],
         "notification": notification,
         "url_import": url_import["uuid"],
@@ -678,6 +690,7 @@ A_ROWS: dict[str, str] = {
     "llm_runs": f"{OWNED_BY} OR {OF_FILES}",
     "llm_usage": OWNED_BY,
     "llm_token_limits": "user_id = %(u)s OR set_by = %(u)s",
+    "file_topics": OF_FILES,  # step 21: the topics of A's files
 }
 
 
@@ -941,6 +954,13 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("GET", "/api/llm-runs/{uuid}"): 1,
     ("POST", "/api/llm-runs/{uuid}/cancel"): 3,  # its requester too, whatever their rank now
     ("DELETE", "/api/llm-runs/{uuid}"): 3,
+    # a file's topics (web/topics.py): read by its readers, asked for and decided on by its editors; a collection
+    # holds its owner's files, so an editor's accept-collection is a 409 naming collection (tests/test_topics.py)
+    ("GET", "/api/files/{uuid}/topics"): 1,
+    ("POST", "/api/files/{uuid}/topics"): 3,
+    ("POST", "/api/topics/{uuid}/accept-tag"): 3,
+    ("POST", "/api/topics/{uuid}/accept-collection"): 3,
+    ("POST", "/api/topics/{uuid}/dismiss"): 3,
     # sharing is the owner's (web/shares.py)
     ("GET", "/api/files/{uuid}/shares"): 4,
     ("POST", "/api/files/{uuid}/shares"): 4,
@@ -950,7 +970,7 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("GET", "/api/files/{uuid}/retention"): 4,  # its due date and hold are its owner's (web/retention.py)
     ("DELETE", "/api/files/{uuid}/links/{link_uuid}"): 4,
 }
-FILE_KINDS = {"file", "segment", "speaker", "comment", "summary", "llm_run"}
+FILE_KINDS = {"file", "segment", "speaker", "comment", "summary", "llm_run", "topic"}
 # Each principal's rank on A's file (None: no credentials); the admin's view=all acts with the owner's rank but is
 # not the author of A's comment.
 PRINCIPAL_RANK: dict[str, int | None] = {
