@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from config.settings import Settings
 from repo.rows import Actor
 from repo.topics import NewTopic
-from tests.browser_support import chromium, wait
+from tests.browser_support import chromium, element_screenshot, wait
 from tests.fault_support import serve_app
 from tests.test_topics import completed_run
 from tests.test_ui_browser import css, page_is_clean, player_state, register
@@ -63,6 +63,7 @@ def test_proposed_tags_are_accepted_in_the_browser(app_settings: Settings, fresh
         assert "0 tokens in" in css(driver, '#topics [data-role="topics-cost"]').text
         assert css(driver, "#tags ul.tags").text == ""  # proposed, not applied
         page_is_clean(driver, "file (topics)")
+        element_screenshot(driver, "#topics", "file-topics")
 
         # a moment seeks the player where it is, without leaving the page
         topic_item(driver, "Begrüßung").find_element(By.CSS_SELECTOR, "a[data-seek]").click()
