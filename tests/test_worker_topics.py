@@ -18,7 +18,7 @@ from redis import Redis
 from jobs import llm_runs as run_jobs
 from repo.collections import CollectionRepository
 from repo.llm_configs import LlmConfig, LlmConfigRepository
-from repo.llm_runs import LlmRun
+from repo.llm_runs import LlmRun, task_id_for
 from repo.rows import Actor
 from repo.tags import TagRepository
 from tests import factories
@@ -152,7 +152,7 @@ def test_topics_are_stored_tidied_and_nothing_is_applied(
     assert [t.name for t in TagRepository(conn).tags_for_file(owner, file_uuid)] == ["weekly"]
     assert [(c.name, c.file_count) for c in CollectionRepository(conn).list(owner)] == [("Produkt 🚀", 0)]
     assert workers.query(
-        "SELECT kind, title, message FROM notifications WHERE task_id = %s", run_jobs.task_id_for("topics", run.uuid)
+        "SELECT kind, title, message FROM notifications WHERE task_id = %s", task_id_for("topics", run.uuid)
     ) == [("summary", "standup.wav: topics ready", "2 topics: Release date, 会議")]
     assert workers.query(
         "SELECT purpose, input_tokens, output_tokens, reported FROM llm_usage WHERE subject = %s", run.uuid
@@ -205,7 +205,7 @@ def test_unusable_twice_fails_the_run_quoting_the_model_and_stores_nothing(
     assert '«{"topics": [{"label": "Budget", "relevance": 7' in message  # the model's last answer, quoted
     assert "no JSON at all, sorry" in row["raw_response"]
     assert stored_topics(workers, file_id) == []
-    task = workers.query("SELECT status FROM tasks WHERE id = %s", run_jobs.task_id_for("topics", run.uuid))
+    task = workers.query("SELECT status FROM tasks WHERE id = %s", task_id_for("topics", run.uuid))
     assert task == [("failed",)]
 
 
