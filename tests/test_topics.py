@@ -15,7 +15,7 @@ from repo.llm_runs import LlmRunRepository
 from repo.rows import Actor
 from repo.topics import NewTopic, TopicRepository
 from tests import factories
-from tests.web import actor_of, register
+from tests.web import actor_of, register, sign_up
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 UNICODE = ["会議", "اجتماع", "🎉", "Größe"]
@@ -270,3 +270,24 @@ def test_requesting_topics_queues_a_run_with_the_language_asked_for(client: Any,
     assert run["task_id"] in Queue("summaries", connection=Redis.from_url(client.app.state.services.redis_url)).job_ids
     shown = client.get(f"/api/files/{file_uuid}/topics", headers=headers).json()
     assert shown["run"]["uuid"] == run["uuid"] and shown["topics"] == []
+
+
+def test_the_library_page_offers_topics_and_filters_by_one(client: Any, fresh_url: str) -> None:
+    sign_up(client)
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        row = conn.execute("SELECT id FROM users ORDER BY id DESC LIMIT 1").fetchone()
+    assert row is not None
+    owner = Actor(row[0])
+    meeting = new_file(fresh_url, owner, title="Teamrunde")
+    new_file(fresh_url, owner, title="Ohne Themen")
+    completed_run(fresh_url, owner, meeting, [topic("Größe"), topic("会議")])
+
+    page = client.get("/")
+    assert page.status_code == 200
+    assert '<option value="Größe" >Größe (1)</option>' in page.text and ">会議 (1)</option>" in page.text
+    filtered = client.get("/", params={"topic": "größe"})
+    assert filtered.status_code == 200
+    assert "Teamrunde" in filtered.text and "Ohne Themen" not in filtered.text
+    assert '<option value="Größe" selected>' in filtered.text  # the filter shown as chosen
+    by_q = client.get("/", params={"q": "会"})
+    assert "Teamrunde" in by_q.text and "Ohne Themen" not in by_q.text
