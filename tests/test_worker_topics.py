@@ -1,12 +1,13 @@
 """Topics found by a real `opentr worker --burst` against a stand-in OpenAI-compatible server on 127.0.0.1 that
 answers deterministically, and sometimes badly: the topics are stored (and nothing applied), an unusable answer is
-repaired once, a second one fails the run quoting the model with nothing stored, and a transcript longer than the
-model's context is asked part by part and merged."""
+repaired once, a second one fails the run quoting the model with nothing stored, a transcript longer than the
+model's context is asked part by part and merged, and a run cancelled mid-request ends with nothing stored."""
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,13 @@ from redis import Redis
 from jobs import llm_runs as run_jobs
 from repo.collections import CollectionRepository
 from repo.llm_configs import LlmConfig, LlmConfigRepository
-from repo.llm_runs import LlmRun, task_id_for
+from repo.llm_runs import LlmRun, LlmRunRepository, task_id_for
 from repo.rows import Actor
 from repo.tags import TagRepository
 from tests import factories
 from tests.llm_servers import LocalServer, Received, Reply, Responder, in_turn, openai_answer, serving
 from tests.test_worker_summaries import CUES, master_key, transcribed_file
-from tests.workers_support import WorkerEnv
+from tests.workers_support import WorkerEnv, kill_group
 from workers.topics_job import SYSTEM_PROMPT
 
 MODEL = "local-chat-1"
@@ -265,3 +266,32 @@ def test_a_transcript_longer_than_the_context_is_asked_in_parts_and_merged(
     assert release[3] == starts  # the moments of every part
     assert len(topics) == min(12, 1 + parts)
     assert [t[0] for t in topics[1:]] == [f"Part {p} only" for p in range(1, len(topics))]
+
+
+def test_cancelling_mid_request_ends_the_run_cancelled_with_nothing_stored(
+    workers: WorkerEnv, conn: psycopg.Connection[Any], serve: Callable[[Responder], LocalServer]
+) -> None:
+    server = serve(in_turn(Reply(body=openai_answer(json.dumps(TOPICS)), sleep=120)))  # held until released
+    owner = factories.user(conn)
+    file_id = transcribed_file(conn, owner, CUES)
+    run = queue(workers, conn, owner, file_id, add_config(workers, conn, owner, server))
+    worker = workers.start()
+    try:
+        until(lambda: len(server.requests) == 1, "the request to be sent")
+        LlmRunRepository(conn).request_cancel(owner, run.uuid)
+        assert worker.wait(timeout=60) == 0
+    finally:
+        if worker.poll() is None:
+            kill_group(worker)
+
+    row = run_row(workers, run)
+    assert (row["status"], row["cancel_requested"], row["requests"]) == ("cancelled", True, 0)
+    assert stored_topics(workers, file_id) == []
+    assert workers.query("SELECT status FROM tasks WHERE id = %s", task_id_for("topics", run.uuid)) == [("cancelled",)]
+
+
+def until(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.05)
