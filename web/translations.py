@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from jobs import llm_runs as run_jobs
+from repo import access
 from repo.errors import Conflict
 from repo.llm_runs import LlmRun, LlmRunRepository
 from repo.media_files import MediaFile, MediaFileRepository
@@ -156,9 +157,15 @@ def export_translation(ctx: Ctx, query: TranslationExportQuery) -> Response:
 def redo_translation(ctx: Ctx, body: RedoIn) -> LlmRunOut:
     """Translate the transcript again into the same language (after it was edited): a new translation is queued;
     the old one stays listed until deleted."""
+    return redo(ctx, ctx.uuid("uuid"), body.llm_config_uuid)
+
+
+def redo(ctx: Ctx, run_uuid: UUID, named: UUID | None) -> LlmRunOut:
+    """A new translation like `run_uuid` (its file, its language), queued for the caller, an editor of the file."""
     ctx.services.require_redis()
-    run = TranslationRepository(ctx.conn).run(ctx.actor, ctx.uuid("uuid"))
-    config_id = redo_config(ctx, run, body.llm_config_uuid)
+    run = TranslationRepository(ctx.conn).run(ctx.actor, run_uuid)
+    access.require(ctx.conn, ctx.actor, access.EDITOR, file_id=run.media_file_id)  # 403 before asking for a config
+    config_id = redo_config(ctx, run, named)
     new, queued = run_jobs.queue_run(
         ctx.conn, ctx.actor, "translation", run.media_file_id, config_id, language=run.language
     )
