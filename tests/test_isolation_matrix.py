@@ -187,6 +187,8 @@ BODY_VALUES: dict[Key, dict[str, Any]] = {
     ("POST", "/api/groups/{uuid}/members"): {"email": INVITEE},
     ("POST", "/api/admin/holds"): {"collection_uuid": None},  # a hold names one file or one collection
     **{route: {"user_email": None} for route in SHARE_ROUTES},
+    # the instance's limit set as "none": a generated 0 would refuse the controls that request LLM work after it
+    ("PUT", "/api/admin/llm-limit"): {"daily_tokens": None},
 }
 # Optional body fields left out of the generated bodies, and why.
 LEFT_OUT = {"expires_at": "a public link expires in `expires_in_days` or at `expires_at`, not both"}
@@ -220,6 +222,8 @@ TOLERATED: dict[tuple[str, str, str], str] = {
             ("POST", "/api/files/{uuid}/speakers/merge", "body.source_uuid"),
             ("POST", "/api/files/{uuid}/speakers/merge", "body.target_uuid"),
             ("POST", "/api/speaker-profiles/{uuid}/merge", "body.source_profile_uuid"),
+            ("POST", "/api/files/{uuid}/translations", "body.llm_config_uuid"),
+            ("POST", "/api/translations/{uuid}/redo", "body.llm_config_uuid"),
         ]
     },
     **{
