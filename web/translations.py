@@ -84,8 +84,7 @@ def get_translation(ctx: Ctx) -> TranslationOut:
     """A translation beside the transcript: each segment's times, speaker, original and translated text."""
     translations = TranslationRepository(ctx.conn)
     run = translations.run(ctx.actor, ctx.uuid("uuid"))
-    detail = llm_run_out(ctx, run, detail=True)
-    assert isinstance(detail, LlmRunDetailOut)
+    detail = LlmRunDetailOut.model_validate(llm_run_out(ctx, run, detail=True).model_dump())
     rows = translations.side_by_side(ctx.actor, run.uuid) if run.status == "completed" else []
     return TranslationOut(run=detail, segments=[TranslatedSegmentOut.model_validate(row) for row in rows])
 
