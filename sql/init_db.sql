@@ -1267,3 +1267,15 @@ CREATE POLICY llm_token_limits_read ON llm_token_limits FOR SELECT USING (
     user_id = (SELECT rls_actor()) OR (SELECT rls_is_admin()));
 CREATE POLICY llm_token_limits_set ON llm_token_limits FOR ALL USING ((SELECT rls_is_admin()))
     WITH CHECK ((SELECT rls_is_admin()));
+
+-- migration 0025_translations: a transcript's segments translated by an LLM run (see the migration) -------------
+
+CREATE TABLE translated_segments (
+    run_id bigint NOT NULL REFERENCES llm_runs (id) ON DELETE CASCADE,
+    segment_id bigint NOT NULL REFERENCES transcript_segments (id) ON DELETE CASCADE,
+    text text NOT NULL,
+    PRIMARY KEY (run_id, segment_id)
+);
+CREATE INDEX translated_segments_segment_id_idx ON translated_segments (segment_id);
+ALTER TABLE translated_segments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY translated_segments_of_run ON translated_segments USING (run_id IN (SELECT id FROM llm_runs));

@@ -134,6 +134,9 @@ def _seed(conn: Connection) -> World:
         [a.id, run],
     )
     conn.execute("INSERT INTO llm_token_limits (user_id, daily_tokens) VALUES (%s, 50000)", [a.id])
+    conn.execute(  # the translation run's text of A's first segment (migration 0025)
+        "INSERT INTO translated_segments (run_id, segment_id, text) VALUES (%s, %s, 'Hello, world 🌍')", [run, segment]
+    )
     conn.execute(
         "INSERT INTO summary_prompts (user_id, name, prompt_text) VALUES (%s, 'プロンプト', '{transcript}')", [a.id]
     )
