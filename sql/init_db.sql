@@ -1295,3 +1295,15 @@ CREATE INDEX file_topics_decided_by_idx ON file_topics (decided_by) WHERE decide
 -- Seen by whoever sees the file, as its runs are.
 ALTER TABLE file_topics ENABLE ROW LEVEL SECURITY;
 CREATE POLICY file_topics_of_file ON file_topics USING (media_file_id IN (SELECT unnest(rls_files())));
+
+-- migration 0025_translations: a transcript's segments translated by an LLM run (see the migration) -------------
+
+CREATE TABLE translated_segments (
+    run_id bigint NOT NULL REFERENCES llm_runs (id) ON DELETE CASCADE,
+    segment_id bigint NOT NULL REFERENCES transcript_segments (id) ON DELETE CASCADE,
+    text text NOT NULL,
+    PRIMARY KEY (run_id, segment_id)
+);
+CREATE INDEX translated_segments_segment_id_idx ON translated_segments (segment_id);
+ALTER TABLE translated_segments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY translated_segments_of_run ON translated_segments USING (run_id IN (SELECT id FROM llm_runs));

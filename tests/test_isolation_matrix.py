@@ -139,6 +139,7 @@ UUID_PATH_RESOURCE = {
     "groups": "group",
     "questions": "question",
     "llm-runs": "llm_run",
+    "translations": "translation",  # /api/translations/{uuid}: a run of kind translation
     "topics": "topic",  # /api/topics/{uuid}/accept-tag: a topic of a file (step 21)
     "users": "data_export",  # /api/users/me/exports/{uuid}/download
     "users/me/sessions": "session",  # /api/users/me/sessions/{uuid}: a session of the caller's (step 19)
@@ -186,9 +187,9 @@ SHARE_ROUTES = [("POST", f"/api/{kind}/{{uuid}}/shares") for kind in ("files", "
 BODY_VALUES: dict[Key, dict[str, Any]] = {
     ("POST", "/api/groups/{uuid}/members"): {"email": INVITEE},
     ("POST", "/api/admin/holds"): {"collection_uuid": None},  # a hold names one file or one collection
-    # no instance-wide token limit: the controls that follow request LLM runs with B's tokens (step 21)
-    ("PUT", "/api/admin/llm-limit"): {"daily_tokens": None},
     **{route: {"user_email": None} for route in SHARE_ROUTES},
+    # the instance's limit set as "none": a generated 0 would refuse the controls that request LLM work after it
+    ("PUT", "/api/admin/llm-limit"): {"daily_tokens": None},
 }
 # Optional body fields left out of the generated bodies, and why.
 LEFT_OUT = {"expires_at": "a public link expires in `expires_in_days` or at `expires_at`, not both"}
@@ -223,6 +224,8 @@ TOLERATED: dict[tuple[str, str, str], str] = {
             ("POST", "/api/files/{uuid}/speakers/merge", "body.source_uuid"),
             ("POST", "/api/files/{uuid}/speakers/merge", "body.target_uuid"),
             ("POST", "/api/speaker-profiles/{uuid}/merge", "body.source_profile_uuid"),
+            ("POST", "/api/files/{uuid}/translations", "body.llm_config_uuid"),
+            ("POST", "/api/translations/{uuid}/redo", "body.llm_config_uuid"),
         ]
     },
     **{
@@ -550,6 +553,20 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
             "reported, latency_ms) VALUES (%s, 'topics', %s, 'custom', %s, 300, 50, true, 120)",
             [user_id, llm_run[0], f"{marker}-model"],
         )
+        # A completed translation of the transcript (migration 0025): read, exported, re-done.
+        translation = conn.execute(
+            "INSERT INTO llm_runs (kind, media_file_id, user_id, llm_configuration_id, provider, model_name, "
+            "language, status, progress, started_at, completed_at) "
+            "SELECT 'translation', %s, %s, c.id, 'custom', c.model_name, 'ja', 'completed', 1, now(), now() "
+            "FROM user_llm_configurations c WHERE c.uuid = %s RETURNING id, uuid",
+            [file_id[0], user_id, config["uuid"]],
+        ).fetchone()
+        assert translation is not None
+        conn.execute(
+            "INSERT INTO translated_segments (run_id, segment_id, text) "
+            "SELECT %s, ts.id, %s || ' 翻訳 ' || ts.text FROM transcript_segments ts WHERE ts.media_file_id = %s",
+            [translation[0], marker, file_id[0]],
+        )
     ok(client.put("/api/settings/ui.theme", headers=headers, json={"value": "dark"}))
     # a second API token of the owner's, whose session a control may end (the one in `headers` stays)
     ok(client.post("/api/auth/token", data={"username": email, "password": "correct horse 1"}))
@@ -603,6 +620,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "summary": summary["uuid"],
         "question": str(question[0]),
         "llm_run": str(llm_run[0]),
+        "translation": str(translation[1]),
         "topic": str(topic[0]),
         "task": summary["task_id"],
         "notification": notification,
@@ -690,6 +708,7 @@ A_ROWS: dict[str, str] = {
     "llm_runs": f"{OWNED_BY} OR {OF_FILES}",
     "llm_usage": OWNED_BY,
     "llm_token_limits": "user_id = %(u)s OR set_by = %(u)s",
+    "translated_segments": f"run_id IN (SELECT id FROM llm_runs WHERE {OWNED_BY} OR {OF_FILES})",
     "file_topics": OF_FILES,  # step 21: the topics of A's files
 }
 
@@ -954,6 +973,11 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("GET", "/api/llm-runs/{uuid}"): 1,
     ("POST", "/api/llm-runs/{uuid}/cancel"): 3,  # its requester too, whatever their rank now
     ("DELETE", "/api/llm-runs/{uuid}"): 3,
+    ("POST", "/api/files/{uuid}/translations"): 3,
+    ("GET", "/api/files/{uuid}/translations"): 1,
+    ("GET", "/api/translations/{uuid}"): 1,
+    ("GET", "/api/translations/{uuid}/export"): 1,
+    ("POST", "/api/translations/{uuid}/redo"): 3,
     # a file's topics (web/topics.py): read by its readers, asked for and decided on by its editors; a collection
     # holds its owner's files, so an editor's accept-collection is a 409 naming collection (tests/test_topics.py)
     ("GET", "/api/files/{uuid}/topics"): 1,
@@ -970,7 +994,7 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("GET", "/api/files/{uuid}/retention"): 4,  # its due date and hold are its owner's (web/retention.py)
     ("DELETE", "/api/files/{uuid}/links/{link_uuid}"): 4,
 }
-FILE_KINDS = {"file", "segment", "speaker", "comment", "summary", "llm_run", "topic"}
+FILE_KINDS = {"file", "segment", "speaker", "comment", "summary", "llm_run", "translation", "topic"}
 # Each principal's rank on A's file (None: no credentials); the admin's view=all acts with the owner's rank but is
 # not the author of A's comment.
 PRINCIPAL_RANK: dict[str, int | None] = {

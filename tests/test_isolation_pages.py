@@ -59,6 +59,10 @@ PAGE_ROUTE_RANK: dict[Key, tuple[str, int]] = {
     ("POST", "/files/{uuid}/shares/{share}"): ("file", 4),
     ("POST", "/files/{uuid}/links"): ("file", 4),
     ("POST", "/files/{uuid}/links/{link}/revoke"): ("file", 4),
+    ("POST", "/files/{uuid}/translations"): ("file", 3),  # step 21: as POST /api/files/{uuid}/translations
+    ("POST", "/files/{uuid}/translations/{run}/redo"): ("file", 3),
+    ("POST", "/files/{uuid}/translations/{run}/cancel"): ("file", 3),
+    ("POST", "/files/{uuid}/translations/{run}/delete"): ("file", 3),
     ("GET", "/collections/{uuid}"): ("collection", 1),
     ("POST", "/collections/{uuid}/edit"): ("collection", 4),
     ("POST", "/collections/{uuid}/delete"): ("collection", 4),
@@ -102,6 +106,7 @@ PATH_VALUE = {
     "profile": "profile",
     "segment": "segment",
     "link": "public_link",
+    "run": "translation",
     "topic": "topic",
 }
 
@@ -124,6 +129,7 @@ def forms(roles: Roles) -> dict[Key, dict[str, str]]:
         ("POST", "/files/{uuid}/shares"): {"email": invitee, "role": "viewer"},
         ("POST", "/files/{uuid}/shares/{share}"): {"role": "viewer"},
         ("POST", "/files/{uuid}/links"): {"expires_in_days": "7"},
+        ("POST", "/files/{uuid}/translations"): {"language": "ja"},
         ("POST", "/collections/{uuid}/edit"): {"name": "Archiv アーカイブ 📚"},
         ("POST", "/collections/{uuid}/shares"): {"email": invitee, "role": "viewer"},
         ("POST", "/collections/{uuid}/shares/{share}"): {"role": "viewer"},

@@ -134,6 +134,9 @@ def _seed(conn: Connection) -> World:
         [a.id, run],
     )
     conn.execute("INSERT INTO llm_token_limits (user_id, daily_tokens) VALUES (%s, 50000)", [a.id])
+    conn.execute(  # the translation run's text of A's first segment (migration 0025)
+        "INSERT INTO translated_segments (run_id, segment_id, text) VALUES (%s, %s, 'Hello, world 🌍')", [run, segment]
+    )
     conn.execute(  # step 21 topics: a topic of A's file, with the tag it proposes
         "INSERT INTO file_topics (run_id, media_file_id, position, label, relevance, proposed_tag) "
         "VALUES (%s, %s, 0, 'Größe 会議 🎉', 0.8, 'اجتماع')",

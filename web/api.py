@@ -38,6 +38,7 @@ from web import (
     tasks,
     topics,
     transcripts,
+    translations,
     two_factor,
     url_import,
 )
@@ -60,6 +61,7 @@ ROUTERS += [
 
 ROUTERS += [settings.router, llm_configs.router, prompts.router, summaries.router, notifications.router, tasks.router]
 ROUTERS += [ask.router, questions.router, llm_runs.router]
+ROUTERS += [translations.router]  # step 21: translations of a transcript
 ROUTERS += [admin_audit.router]  # reading the audit trail (administrators)
 ROUTERS += [retention.router]
 ROUTERS += [two_factor.router, my_sessions.router, password_reset.router]  # step 19

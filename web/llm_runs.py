@@ -17,12 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from asr.languages import CODES, language_name
 from jobs import llm_runs as run_jobs
+from jobs.registry import ignoring_gone
 from repo.errors import Conflict, NotFound
 from repo.instance_settings import DAILY_TOKEN_LIMIT, InstanceSettings
 from repo.llm_configs import LlmConfig, LlmConfigRepository
 from repo.llm_runs import LlmRun, LlmRunRepository, RunKind, task_id_for
 from repo.llm_usage import MAX_LIMIT, LlmUsageRepository, Request, TokenLimitReached
 from repo.media_files import MediaFileRepository
+from repo.tasks import TaskRepository
 from repo.users import UserRepository
 from web.audit_trail import audit
 from web.endpoint import Ctx, Router
@@ -201,7 +203,11 @@ def get_run(ctx: Ctx) -> LlmRunOut:
 def cancel_run(ctx: Ctx) -> LlmRunOut:
     """Stop a run: a pending one at once, a processing one within a second, mid-request too; nothing of it is
     stored. 409 once it has ended."""
-    return run_out(ctx, LlmRunRepository(ctx.conn).request_cancel(ctx.actor, ctx.uuid("uuid")))
+    run = LlmRunRepository(ctx.conn).request_cancel(ctx.actor, ctx.uuid("uuid"))
+    if run.status == "cancelled":  # it had not started: its task ends with it (no job will come to end it)
+        with ignoring_gone():
+            TaskRepository(ctx.conn).cancel(task_id_for(run.kind, run.uuid))
+    return run_out(ctx, run)
 
 
 @router.delete("/api/llm-runs/{uuid}", status=204, raises=(Conflict,))

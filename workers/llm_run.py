@@ -95,21 +95,19 @@ class DatabaseMeter:
 
 
 def open_llm(
-    context: JobContext,
-    conn: Connection,
-    owner: Actor,
-    config_id: int | None,
-    meter: Callable[[str, str], DatabaseMeter],
+    context: JobContext, owner: Actor, config_id: int | None, meter: Callable[[str, str], DatabaseMeter]
 ) -> MeteredLlm:
     """The configuration's LLM, metered by `meter(provider, model_name)`; JobFailed when the configuration is gone.
 
-    With OPENTR_LLM_ALLOW_PRIVATE=0 its address is checked again here: a name may resolve elsewhere than when it
-    was saved."""
+    The configuration is read in a transaction of its own, and the server asked for its context window after it
+    has ended (no transaction waits on another server). With OPENTR_LLM_ALLOW_PRIVATE=0 its address is checked
+    again here: a name may resolve elsewhere than when it was saved."""
     if config_id is None:
         raise JobFailed("the LLM configuration it was requested with was deleted", "configuration")
-    configs = LlmConfigRepository(conn, context.master_key)
-    config = configs.get_by_id(config_id)
-    api_key = configs.api_key(owner, config.uuid)
+    with context.db.transaction() as conn:
+        configs = LlmConfigRepository(conn, context.master_key)
+        config = configs.get_by_id(config_id)
+        api_key = configs.api_key(owner, config.uuid)
     try:
         llm_clients.check_allowed(llm_clients.endpoint_of(config), context.settings.llm_allowance)
     except BlockedUrl as exc:
@@ -170,11 +168,11 @@ class LlmRunBody(JobBody[RunJob], Generic[Source, Result]):
         with run.db.transaction() as conn:
             source = self.work_of_kind.prepare(conn, record)
 
-            def meter(provider: str, model_name: str) -> DatabaseMeter:
-                purpose: Purpose = record.kind  # type: ignore[assignment]  # the run kinds are purposes too
-                return DatabaseMeter(run.db, owner.id, purpose, record.uuid, provider, model_name, record.id)
+        def meter(provider: str, model_name: str) -> DatabaseMeter:
+            purpose: Purpose = record.kind  # type: ignore[assignment]  # the run kinds are purposes too
+            return DatabaseMeter(run.db, owner.id, purpose, record.uuid, provider, model_name, record.id)
 
-            llm = open_llm(run.context, conn, owner, record.llm_configuration_id, meter)
+        llm = open_llm(run.context, owner, record.llm_configuration_id, meter)
 
         def progress(fraction: float, step: str) -> None:
             with run.db.transaction() as conn:

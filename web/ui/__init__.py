@@ -38,6 +38,7 @@ from web.ui import (
     sharing,
     speakers,
     topics,
+    translations,
     two_factor,
 )
 from web.ui.render import View, error_page, page
@@ -90,6 +91,7 @@ MODULES = (
     two_factor,  # step 19: the second step of a sign-in, two factors in the settings
     my_sessions,
     password_reset,
+    translations,  # step 21: the file page's translation forms
     topics,  # step 21: the file page's topics forms
 )
 
