@@ -31,6 +31,7 @@ from web import (
     search,
     settings,
     shares,
+    speaker_names,
     speaker_profiles,
     speakers,
     summaries,
@@ -62,6 +63,7 @@ ROUTERS += [ask.router, questions.router, llm_runs.router]
 ROUTERS += [admin_audit.router]  # reading the audit trail (administrators)
 ROUTERS += [retention.router]
 ROUTERS += [two_factor.router, my_sessions.router, password_reset.router]  # step 19
+ROUTERS += [speaker_names.router]  # step 21: speaker names proposed from the conversation
 
 
 def all_endpoints() -> list[Endpoint]:

@@ -36,6 +36,7 @@ from web.ui import (
     search,
     settings,
     sharing,
+    speaker_names,
     speakers,
     two_factor,
 )
@@ -89,6 +90,7 @@ MODULES = (
     two_factor,  # step 19: the second step of a sign-in, two factors in the settings
     my_sessions,
     password_reset,
+    speaker_names,  # step 21: speaker names proposed from the conversation
 )
 
 
