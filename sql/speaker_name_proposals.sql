@@ -5,7 +5,7 @@
 -- A proposal as repo.speaker_name_proposals.Proposal reads it, from `p` (the proposal), `r` (its run), `sp` (its
 -- speaker), `f` (the file) and `u` (who decided, LEFT JOIN).
 p.id, p.uuid, r.uuid AS run_uuid, f.uuid AS media_file_uuid, sp.uuid AS speaker_uuid, sp.label AS speaker_label,
-       sp.display_name AS speaker_name, p.name, p.confidence::float8 AS confidence, p.evidence, p.status,
+       sp.display_name AS speaker_name, p.name, round(p.confidence::numeric, 4)::float8 AS confidence, p.evidence, p.status,
        u.uuid AS decided_by_uuid, p.decided_at, p.created_at
 
 -- name: create_many :rowcount
