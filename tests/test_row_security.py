@@ -134,6 +134,11 @@ def _seed(conn: Connection) -> World:
         [a.id, run],
     )
     conn.execute("INSERT INTO llm_token_limits (user_id, daily_tokens) VALUES (%s, 50000)", [a.id])
+    conn.execute(  # a speaker name proposed by a run (migration 0024)
+        "INSERT INTO speaker_name_proposals (run_id, speaker_id, name, confidence, evidence) "
+        "VALUES (%s, %s, 'مريم', 0.8, '[{\"quote\": \"Danke, مريم 👋\"}]')",
+        [run, speaker_1],
+    )
     conn.execute(
         "INSERT INTO summary_prompts (user_id, name, prompt_text) VALUES (%s, 'プロンプト', '{transcript}')", [a.id]
     )
