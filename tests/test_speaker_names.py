@@ -52,7 +52,9 @@ def proposed(url: str, owner: Actor, names: dict[str, list[tuple[str, float]]]) 
                 ).fetchone()
                 assert row is not None
                 proposals[(label, name)] = row[0]
-        uuids = dict(conn.execute("SELECT label, uuid::text FROM speakers WHERE media_file_id = %s", [file_id]))
+        uuids: dict[str, str] = dict(
+            conn.execute("SELECT label, uuid::text FROM speakers WHERE media_file_id = %s", [file_id]).fetchall()
+        )
     return Proposed(str(file_uuid), uuids, proposals, run[1])
 
 

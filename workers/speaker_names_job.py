@@ -16,6 +16,7 @@ is not the JSON asked for gets one repair request (llm/structured.py), then the 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 from uuid import UUID
@@ -153,7 +154,7 @@ def _verified(evidence: Any, lines: list[Line]) -> list[Evidence]:
     return kept
 
 
-def validator(transcript: Transcript) -> Any:
+def validator(transcript: Transcript) -> Callable[[Any], list[Found]]:
     """ask_json's `validate`: the answer's proposals that hold up (module docstring); AnswerInvalid when the answer
     is not of the shape asked for."""
 
