@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,13 @@ from redis import Redis
 
 from jobs.llm_runs import queue_run
 from repo.llm_configs import LlmConfig
+from repo.llm_runs import LlmRunRepository
 from repo.rows import Actor
 from repo.segments import SegmentRepository
 from tests import factories
 from tests.llm_servers import LocalServer, Received, Reply, Responder, in_turn, openai_answer, serving
 from tests.test_worker_summaries import add_config
-from tests.workers_support import WorkerEnv
+from tests.workers_support import WorkerEnv, kill_group
 from transcript.segments import Segment
 
 CUES = [
@@ -354,3 +356,32 @@ def test_a_long_transcript_is_asked_in_parts_and_their_proposals_merged(
     assert (label, confidence, status) == ("SPEAKER_01", 0.8, "proposed")
     assert name == "MARIA"  # the spelling of the most confident part
     assert [(e["start_time"], e["quote"]) for e in evidence] == [(3.0, "Maria"), (240.0, "maria")]
+
+
+def test_cancelled_while_the_model_thinks_stores_nothing(
+    workers: WorkerEnv, conn: psycopg.Connection[Any], serve: Callable[[Responder], LocalServer]
+) -> None:
+    server = serve(in_turn(Reply(body=openai_answer(json.dumps(GOOD)), sleep=120)))  # held until released
+    owner = factories.user(conn)
+    config = add_config(workers, conn, owner, server)
+    file_id = recording(conn, owner, CUES)
+    with conn.transaction():
+        run, queued = queue_run(conn, owner, "speaker_names", file_id, config.id)
+    assert queued.enqueue(Redis.from_url(workers.redis_url))
+    worker = workers.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(server.requests) == 1, "the request reached the stand-in"
+        LlmRunRepository(conn).request_cancel(owner, run.uuid)
+        assert worker.wait(timeout=60) == 0
+    finally:
+        server.released.set()
+        if worker.poll() is None:
+            kill_group(worker)
+
+    ended = run_row(workers, run.id)
+    assert (ended["status"], ended["cancel_requested"]) == ("cancelled", True)
+    assert stored(workers, run.id) == []
+    assert names_of(workers, file_id) == [("SPEAKER_00", None), ("SPEAKER_01", None)]
