@@ -1268,6 +1268,30 @@ CREATE POLICY llm_token_limits_read ON llm_token_limits FOR SELECT USING (
 CREATE POLICY llm_token_limits_set ON llm_token_limits FOR ALL USING ((SELECT rls_is_admin()))
     WITH CHECK ((SELECT rls_is_admin()));
 
+-- migration 0024_speaker_name_proposals: speaker names a language model proposed (see the migration) ------------------
+
+CREATE TABLE speaker_name_proposals (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    run_id bigint NOT NULL REFERENCES llm_runs (id) ON DELETE CASCADE,
+    speaker_id bigint NOT NULL REFERENCES speakers (id) ON DELETE CASCADE,
+    name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    confidence real NOT NULL CHECK (confidence BETWEEN 0 AND 1),
+    evidence jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(evidence) = 'array'),
+    status text NOT NULL DEFAULT 'proposed' CHECK (status IN ('proposed', 'accepted', 'rejected')),
+    decided_by bigint REFERENCES users (id) ON DELETE SET NULL,
+    decided_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CHECK ((status = 'proposed') = (decided_at IS NULL))
+);
+CREATE INDEX speaker_name_proposals_run_id_idx ON speaker_name_proposals (run_id, speaker_id);
+CREATE INDEX speaker_name_proposals_speaker_id_idx ON speaker_name_proposals (speaker_id);
+CREATE INDEX speaker_name_proposals_decided_by_idx ON speaker_name_proposals (decided_by)
+    WHERE decided_by IS NOT NULL;
+-- Seen by whoever sees the speaker's file, as voice-matching suggestions are.
+ALTER TABLE speaker_name_proposals ENABLE ROW LEVEL SECURITY;
+CREATE POLICY speaker_name_proposals_of_file ON speaker_name_proposals USING (
+    speaker_id IN (SELECT id FROM speakers));
 -- migration 0025_translations: a transcript's segments translated by an LLM run (see the migration) -------------
 
 CREATE TABLE translated_segments (

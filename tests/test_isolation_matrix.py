@@ -140,6 +140,8 @@ UUID_PATH_RESOURCE = {
     "questions": "question",
     "llm-runs": "llm_run",
     "translations": "translation",  # /api/translations/{uuid}: a run of kind translation
+    "speaker-names": "speaker_name",  # a proposed speaker name (step 21)
+    "speaker-names/reject": "speaker_name2",  # another: a control accepts the first and rejects this one
     "users": "data_export",  # /api/users/me/exports/{uuid}/download
     "users/me/sessions": "session",  # /api/users/me/sessions/{uuid}: a session of the caller's (step 19)
 }
@@ -219,6 +221,7 @@ TOLERATED: dict[tuple[str, str, str], str] = {
             ("POST", "/api/files/{uuid}/summaries", "body.prompt_uuid"),
             ("POST", "/api/files/{uuid}/rerun", "body.summary_prompt"),
             ("POST", "/api/files/{uuid}/summaries", "body.llm_config_uuid"),
+            ("POST", "/api/files/{uuid}/speaker-names", "body.llm_config_uuid"),
             ("POST", "/api/files/{uuid}/speakers/merge", "body.source_uuid"),
             ("POST", "/api/files/{uuid}/speakers/merge", "body.target_uuid"),
             ("POST", "/api/speaker-profiles/{uuid}/merge", "body.source_profile_uuid"),
@@ -388,6 +391,8 @@ def slots_of(endpoint: Endpoint) -> list[Slot]:
             first = endpoint.path.split("/")[2]
             if endpoint.path.startswith("/api/users/me/sessions/"):  # the caller's, under /users like exports
                 first = "users/me/sessions"
+            if endpoint.path == "/api/speaker-names/{uuid}/reject":  # each proposal is decided once
+                first = "speaker-names/reject"
             assert first in UUID_PATH_RESOURCE, f"{endpoint.path}: add {first!r} to UUID_PATH_RESOURCE"
             slots.append(Slot("path", name, UUID_PATH_RESOURCE[first]))
         else:
@@ -558,6 +563,28 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
             "SELECT %s, ts.id, %s || ' 翻訳 ' || ts.text FROM transcript_segments ts WHERE ts.media_file_id = %s",
             [translation[0], marker, file_id[0]],
         )
+    # A completed speaker_names run that proposed a name for each of two speakers, both open.
+    names_run = _one(
+        conninfo,
+        "INSERT INTO llm_runs (kind, media_file_id, user_id, provider, model_name, status, completed_at) "
+        "VALUES ('speaker_names', %s, %s, 'custom', %s, 'completed', now()) RETURNING id",
+        file_id[0],
+        user_id,
+        f"{marker}-model",
+    )
+    name_proposals = [
+        str(
+            _one(
+                conninfo,
+                "INSERT INTO speaker_name_proposals (run_id, speaker_id, name, confidence) "
+                "VALUES (%s, %s, %s, 0.7) RETURNING uuid",
+                names_run,
+                speaker_id,
+                f"{marker} name {n}",
+            )
+        )
+        for n, speaker_id in enumerate((first, second))
+    ]
     ok(client.put("/api/settings/ui.theme", headers=headers, json={"value": "dark"}))
     # a second API token of the owner's, whose session a control may end (the one in `headers` stays)
     ok(client.post("/api/auth/token", data={"username": email, "password": "correct horse 1"}))
@@ -612,6 +639,8 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "question": str(question[0]),
         "llm_run": str(llm_run[0]),
         "translation": str(translation[1]),
+        "speaker_name": name_proposals[0],
+        "speaker_name2": name_proposals[1],
         "task": summary["task_id"],
         "notification": notification,
         "url_import": url_import["uuid"],
@@ -699,6 +728,8 @@ A_ROWS: dict[str, str] = {
     "llm_usage": OWNED_BY,
     "llm_token_limits": "user_id = %(u)s OR set_by = %(u)s",
     "translated_segments": f"run_id IN (SELECT id FROM llm_runs WHERE {OWNED_BY} OR {OF_FILES})",
+    "speaker_name_proposals": "speaker_id IN (SELECT id FROM speakers WHERE user_id = %(u)s) "
+    "OR run_id IN (SELECT id FROM llm_runs WHERE user_id = %(u)s) OR decided_by = %(u)s",
 }
 
 
@@ -967,6 +998,10 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("GET", "/api/translations/{uuid}"): 1,
     ("GET", "/api/translations/{uuid}/export"): 1,
     ("POST", "/api/translations/{uuid}/redo"): 3,
+    ("POST", "/api/files/{uuid}/speaker-names"): 3,
+    ("GET", "/api/files/{uuid}/speaker-names"): 1,
+    ("POST", "/api/speaker-names/{uuid}/accept"): 3,
+    ("POST", "/api/speaker-names/{uuid}/reject"): 3,
     # sharing is the owner's (web/shares.py)
     ("GET", "/api/files/{uuid}/shares"): 4,
     ("POST", "/api/files/{uuid}/shares"): 4,
@@ -976,7 +1011,17 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("GET", "/api/files/{uuid}/retention"): 4,  # its due date and hold are its owner's (web/retention.py)
     ("DELETE", "/api/files/{uuid}/links/{link_uuid}"): 4,
 }
-FILE_KINDS = {"file", "segment", "speaker", "comment", "summary", "llm_run", "translation"}
+FILE_KINDS = {
+    "file",
+    "segment",
+    "speaker",
+    "comment",
+    "summary",
+    "llm_run",
+    "translation",
+    "speaker_name",
+    "speaker_name2",
+}
 # Each principal's rank on A's file (None: no credentials); the admin's view=all acts with the owner's rank but is
 # not the author of A's comment.
 PRINCIPAL_RANK: dict[str, int | None] = {

@@ -58,6 +58,9 @@ PAGE_ROUTE_RANK: dict[Key, tuple[str, int]] = {
     ("POST", "/files/{uuid}/translations/{run}/redo"): ("file", 3),
     ("POST", "/files/{uuid}/translations/{run}/cancel"): ("file", 3),
     ("POST", "/files/{uuid}/translations/{run}/delete"): ("file", 3),
+    ("POST", "/files/{uuid}/speaker-names"): ("file", 3),  # step 21: as POST /api/files/{uuid}/speaker-names
+    ("POST", "/files/{uuid}/speaker-names/runs/{run}/cancel"): ("file", 3),
+    ("POST", "/files/{uuid}/speaker-names/{proposal}"): ("file", 3),
     ("GET", "/collections/{uuid}"): ("collection", 1),
     ("POST", "/collections/{uuid}/edit"): ("collection", 4),
     ("POST", "/collections/{uuid}/delete"): ("collection", 4),
@@ -102,6 +105,7 @@ PATH_VALUE = {
     "segment": "segment",
     "link": "public_link",
     "run": "translation",
+    "proposal": "speaker_name",
 }
 
 
@@ -123,6 +127,7 @@ def forms(roles: Roles) -> dict[Key, dict[str, str]]:
         ("POST", "/files/{uuid}/shares/{share}"): {"role": "viewer"},
         ("POST", "/files/{uuid}/links"): {"expires_in_days": "7"},
         ("POST", "/files/{uuid}/translations"): {"language": "ja"},
+        ("POST", "/files/{uuid}/speaker-names/{proposal}"): {"action": "reject"},
         ("POST", "/collections/{uuid}/edit"): {"name": "Archiv アーカイブ 📚"},
         ("POST", "/collections/{uuid}/shares"): {"email": invitee, "role": "viewer"},
         ("POST", "/collections/{uuid}/shares/{share}"): {"role": "viewer"},

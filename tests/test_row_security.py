@@ -137,6 +137,11 @@ def _seed(conn: Connection) -> World:
     conn.execute(  # the translation run's text of A's first segment (migration 0025)
         "INSERT INTO translated_segments (run_id, segment_id, text) VALUES (%s, %s, 'Hello, world 🌍')", [run, segment]
     )
+    conn.execute(  # a speaker name proposed by a run (migration 0024)
+        "INSERT INTO speaker_name_proposals (run_id, speaker_id, name, confidence, evidence) "
+        "VALUES (%s, %s, 'مريم', 0.8, '[{\"quote\": \"Danke, مريم 👋\"}]')",
+        [run, speaker_1],
+    )
     conn.execute(
         "INSERT INTO summary_prompts (user_id, name, prompt_text) VALUES (%s, 'プロンプト', '{transcript}')", [a.id]
     )

@@ -36,6 +36,7 @@ from web.ui import (
     search,
     settings,
     sharing,
+    speaker_names,
     speakers,
     translations,
     two_factor,
@@ -91,6 +92,7 @@ MODULES = (
     my_sessions,
     password_reset,
     translations,  # step 21: the file page's translation forms
+    speaker_names,  # step 21: speaker names proposed from the conversation
 )
 
 
