@@ -41,7 +41,7 @@ def test_a_line_longer_than_a_part_is_cut_between_words() -> None:
 
 
 def test_japanese_without_spaces_is_cut_at_the_limit_and_kept_whole() -> None:
-    text = "予算は削減されました。出張費が主な対象です。" * 30 + "\nمرحبا بالعالم 🎙️ Größe"
+    text = "予算は削減されました。出張費が主な対象です。" * 30 + "\nمرحبا بالعالم 🎙️ Größe"  # noqa: RUF001
     parts = split_lines(text, 64)
     assert all(len(part) <= 64 for part in parts)
     assert parts[0] == text[:64]  # no space to cut at: cut at the limit

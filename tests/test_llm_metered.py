@@ -69,7 +69,7 @@ def test_an_answered_request_is_recorded_with_what_the_server_reported(
     assert answer.text == "مرحبا" and len(server.requests) == 1
     [(recorded, system_prompt, user_prompt)] = meter.recorded
     assert (recorded.input_tokens, recorded.output_tokens, system_prompt, user_prompt) == (40, 3, "system", "user")
-    assert llm.raw_response() == "--- part 1 ---\nمرحبا"
+    assert llm.raw_response() == "--- part 1 ---\nمرحبا"  # noqa: RUF001
 
 
 def test_stopping_before_a_request_sends_nothing(serve: Callable[[Responder], LocalServer]) -> None:
