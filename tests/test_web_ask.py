@@ -449,7 +449,8 @@ def test_a_client_that_goes_away_mid_answer_leaves_nothing_stored(
 def usage_rows(env: Asking) -> list[tuple[Any, ...]]:
     with psycopg.connect(env.conninfo, autocommit=True) as conn:
         return conn.execute(
-            "SELECT purpose, subject::text, input_tokens, output_tokens, reported, model_name FROM llm_usage ORDER BY id"
+            "SELECT purpose, subject::text, input_tokens, output_tokens, reported, model_name "
+            "FROM llm_usage ORDER BY id"
         ).fetchall()
 
 
@@ -467,7 +468,7 @@ def test_a_streamed_question_costs_what_the_server_reported_in_its_last_chunk(
     headers, owner = user(asking)
     use_llm(asking.client, headers, server)
     recording(asking, owner, A_TEXTS, "Budget meeting")
-    response = asking.client.post("/api/ask", headers=headers, json={"question": "予算は？"})
+    response = asking.client.post("/api/ask", headers=headers, json={"question": "予算は\uff1f"})
     done = events(response.text)[-1]
     assert done[0] == "done", response.text
     assert server.requests[0].json()["stream_options"] == {"include_usage": True}
