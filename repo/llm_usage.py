@@ -9,7 +9,7 @@ A person's limit is what an administrator set for them, else the instance's `llm
 It is counted per UTC day, and checked before each request (`require_room`): a request is refused when what was
 used today and what it would send exceed the limit. Its answer is not known in advance, so the last request of a
 day can go past the limit by at most its own answer; two requests checked at once can both pass. Both are bounded
-by one request and said so in README ("LLM work").
+by one request and said so in README ("Costs and limits").
 """
 
 from __future__ import annotations
