@@ -266,6 +266,11 @@ def test_nothing_is_sent_to_an_llm_its_requester_did_not_configure(client: TestC
         refused = run_on(client, url, headers, file_uuid, **body)
         assert refused.status_code == 409 and refused.json()["field"] == "llm_config_uuid", refused.text
     assert client.get(f"/api/files/{file_uuid}/llm-runs", headers=headers).json() == []
+    # an administrator in the all-files view reaches the file, never its owner's configuration
+    seen_all = client.post(
+        RUN_ROUTE.replace("{uuid}", file_uuid) + "?view=all", headers=admin_headers, json={"llm_config_uuid": mine}
+    )
+    assert seen_all.status_code == 409 and seen_all.json()["field"] == "llm_config_uuid", seen_all.text
     used = run_on(client, url, headers, file_uuid, llm_config_uuid=mine)
     assert used.status_code == 202
     with psycopg.connect(url, autocommit=True) as conn:
