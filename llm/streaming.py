@@ -7,7 +7,8 @@ end. A server that ignores `stream` and answers one JSON object is read as `comp
 
 What the answer cost goes into the caller's `Usage`, if given: OpenAI-compatible servers are asked for it with
 `stream_options: {"include_usage": true}` and say it in a last chunk (`usage`, with no choices); a server that says
-nothing leaves it None (the caller estimates, repo/llm_usage.py).
+nothing leaves it None (the caller estimates, repo/llm_usage.py); one that refuses the option (a 400 naming it)
+is asked again at once without it.
 
 Failures are those of `complete` (llm/clients.py): every one is an `LlmError` whose message never contains the api
 key; a timeout says so (`timed_out`). Failures before the first piece (unreachable, 429, 5xx, a read timeout) are
@@ -85,7 +86,8 @@ def _stream_openai(
     timeout = httpx.Timeout(settings.timeout_seconds, connect=min(CONNECT_TIMEOUT_SECONDS, settings.timeout_seconds))
     attempts = max(1, settings.max_attempts)
     with httpx.Client(timeout=timeout) as client:
-        for attempt in range(1, attempts + 1):
+        attempt = 1
+        while True:
             delivered = False
             try:
                 for piece in _attempt(client, request, settings.timeout_seconds, usage):
@@ -93,6 +95,11 @@ def _stream_openai(
                     yield piece
                 return
             except LlmError as exc:
+                if not delivered and "stream_options" in request.body and _refused_options(exc):
+                    # A server that knows no stream_options (older Azure OpenAI versions refuse what they do not
+                    # know) is asked again at once without it, not counted as an attempt; its cost is estimated.
+                    del request.body["stream_options"]
+                    continue
                 if delivered or not exc.retryable or attempt == attempts:
                     if attempt > 1:
                         message = f"{exc.message} (gave up after {attempt} attempts)"
@@ -107,6 +114,11 @@ def _stream_openai(
                     delay,
                 )
                 time.sleep(delay)
+                attempt += 1
+
+
+def _refused_options(exc: LlmError) -> bool:
+    return exc.message.startswith(("HTTP 400 ", "HTTP 422 ")) and "stream_options" in exc.message
 
 
 def _attempt(client: httpx.Client, request: _Request, timeout_seconds: float, usage: Usage) -> Iterator[str]:
