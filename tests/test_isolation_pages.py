@@ -90,6 +90,7 @@ PAGE_ELSEWHERE: dict[Key, str] = {
     ("POST", "/ask/questions/{uuid}/delete"): "the caller's own questions, never shared: tests/test_ui_ask.py",
     ("POST", "/admin/users/{uuid}"): "administrators only: tests/test_ui_settings.py",
     ("POST", "/admin/users/{uuid}/delete"): "administrators only: tests/test_ui_settings.py",
+    ("POST", "/admin/users/{uuid}/llm-limit"): "administrators only: tests/test_ui_llm_usage.py",
     ("POST", "/settings/sessions/{uuid}/end"): "the caller's own sessions, by their user id: tests/test_my_sessions.py",
     ("GET", "/signin/oidc/{name}"): "a configured sign-in provider, nobody's object: tests/test_oidc.py",
     ("GET", "/signin/oidc/{name}/callback"): "a provider's return to this browser's sign-in: tests/test_oidc.py",

@@ -25,6 +25,7 @@ from web.ui import (
     collections,
     groups,
     library,
+    llm_usage,
     media,
     my_data,
     my_sessions,
@@ -87,6 +88,7 @@ MODULES = (
     settings,
     my_data,
     admin,
+    llm_usage,
     retention,
     two_factor,  # step 19: the second step of a sign-in, two factors in the settings
     my_sessions,

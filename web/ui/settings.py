@@ -19,6 +19,7 @@ from web.auth import MeIn, update_account
 from web.choices import check_model
 from web.llm_configs import LlmConfigIn
 from web.prompts import PromptIn
+from web.ui.llm_usage import usage_today
 from web.ui.my_data import exports_of
 from web.ui.render import View, page
 
@@ -58,6 +59,7 @@ def settings(view: View) -> Response:
         sessions=my_sessions.sessions_of(view),
         identities=my_sessions.identities_of(view),
         exports=exports_of(view),
+        llm_usage=usage_today(view),
     )
 
 
