@@ -7,9 +7,10 @@ been answered already, so it is not re-run behind the user's back.
 
 from __future__ import annotations
 
+import re
+
 from redis import Redis
 
-from asr.languages import CODES
 from jobs.queues import SUMMARIES
 from jobs.registry import DEAD_OWNER, DeadJob, JobKind, Outcome, Recovered, close_task, declare
 from repo.database import Connection
@@ -37,8 +38,8 @@ def queue_summary(
 ) -> tuple[int, str]:
     """Create the pending summary and its task in the caller's transaction; returns (summary_id, task_id).
 
-    The summary takes its prompt's shape, and is written in `language`, else the transcript's (when it is a code
-    the platform knows), else whatever the model chooses."""
+    The summary takes its prompt's shape, and is written in `language`, else the transcript's (when it is a language
+    code), else whatever the model chooses."""
     actor = Actor(user_id)
     configs = LlmConfigRepository(conn, b"")
     config = configs.get_by_id(config_id) if config_id is not None else configs.active(actor)
@@ -47,7 +48,7 @@ def queue_summary(
     prompt = PromptRepository(conn).get_by_id(prompt_id) if prompt_id else PromptRepository(conn).active(actor)
     if language is None:
         spoken = MediaFileRepository(conn).get_by_id(file_id).language
-        language = spoken if spoken in CODES else None
+        language = spoken if spoken and re.fullmatch("[a-z]{2,3}", spoken) else None  # a code, as Whisper says it
     summary = SummaryRepository(conn).create_pending(
         actor, file_id, prompt.id, config.id, config.provider, config.model_name, prompt.output_format, language
     )
