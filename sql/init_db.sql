@@ -1268,6 +1268,34 @@ CREATE POLICY llm_token_limits_read ON llm_token_limits FOR SELECT USING (
 CREATE POLICY llm_token_limits_set ON llm_token_limits FOR ALL USING ((SELECT rls_is_admin()))
     WITH CHECK ((SELECT rls_is_admin()));
 
+-- migration 0022_summary_shapes: summaries in any shape (bluf, json, markdown), their language, cancelling --
+
+ALTER TABLE summary_prompts
+    ADD COLUMN output_format text NOT NULL DEFAULT 'bluf' CHECK (output_format IN ('bluf', 'json', 'markdown')),
+    ADD COLUMN output_schema jsonb CHECK (output_schema IS NULL OR jsonb_typeof(output_schema) = 'object'),
+    ADD CONSTRAINT summary_prompts_schema_with_json CHECK ((output_format = 'json') = (output_schema IS NOT NULL));
+
+ALTER TABLE file_summaries
+    ADD COLUMN output_format text NOT NULL DEFAULT 'bluf' CHECK (output_format IN ('bluf', 'json', 'markdown')),
+    ADD COLUMN language text CHECK (language ~ '^[a-z]{2,3}$'),
+    ADD COLUMN content jsonb CHECK (content IS NULL OR jsonb_typeof(content) = 'object'),
+    ADD COLUMN markdown text,
+    ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false,
+    DROP CONSTRAINT file_summaries_status_check,
+    ADD CONSTRAINT file_summaries_status_check
+        CHECK (status IN ('pending', 'processing', 'completed', 'failed', 'cancelled'));
+ALTER TABLE media_files
+    DROP CONSTRAINT media_files_summary_status_check,
+    ADD CONSTRAINT media_files_summary_status_check
+        CHECK (summary_status IN ('pending', 'processing', 'completed', 'failed', 'cancelled'));
+
+-- A generated column's expression cannot be altered: the vector (and its index) is made anew.
+ALTER TABLE file_summaries DROP COLUMN search_vector;
+ALTER TABLE file_summaries ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
+    to_tsvector('english'::regconfig,
+                coalesce(bluf, '') || ' ' || coalesce(brief_summary, '') || ' ' || coalesce(markdown, ''))
+    || to_tsvector('english'::regconfig, coalesce(content, '{}'::jsonb))) STORED;
+CREATE INDEX file_summaries_search_idx ON file_summaries USING gin (search_vector);
 -- migration 0024_speaker_name_proposals: speaker names a language model proposed (see the migration) ------------------
 
 CREATE TABLE speaker_name_proposals (

@@ -191,6 +191,8 @@ BODY_VALUES: dict[Key, dict[str, Any]] = {
     **{route: {"user_email": None} for route in SHARE_ROUTES},
     # the instance's limit set as "none": a generated 0 would refuse the controls that request LLM work after it
     ("PUT", "/api/admin/llm-limit"): {"daily_tokens": None},
+    # a prompt's schema goes with the json shape only
+    **{route: {"output_format": "json"} for route in (("POST", "/api/prompts"), ("PUT", "/api/prompts/{uuid}"))},
 }
 # Optional body fields left out of the generated bodies, and why.
 LEFT_OUT = {"expires_at": "a public link expires in `expires_in_days` or at `expires_at`, not both"}
@@ -528,6 +530,14 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
             "UPDATE file_summaries SET status = 'completed', bluf = %s, brief_summary = %s WHERE uuid = %s",
             [f"{marker} bottom line", f"{marker} brief", summary["uuid"]],
         )
+    # A newer version still pending (its marker written as if answered), which a control may cancel, then delete;
+    # the completed one above stays searchable.
+    pending = ok(client.post(f"/api/files/{file_uuid}/summaries", headers=headers, json={}), 202)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE file_summaries SET markdown = %s, bluf = %s WHERE uuid = %s",
+            [f"{marker} notes", f"{marker} bottom line", pending["uuid"]],
+        )
     with psycopg.connect(conninfo, autocommit=True) as conn:  # a question asked (asking needs an LLM and pgvector)
         question = conn.execute(
             "INSERT INTO questions (user_id, scope, media_file_id, question, answer, provider, model_name) "
@@ -635,7 +645,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "speaker_collection": group["uuid"],
         "llm_config": config["uuid"],
         "prompt": prompt["uuid"],
-        "summary": summary["uuid"],
+        "summary": pending["uuid"],
         "question": str(question[0]),
         "llm_run": str(llm_run[0]),
         "translation": str(translation[1]),
@@ -989,6 +999,7 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("GET", "/api/files/{uuid}/summaries"): 1,
     ("GET", "/api/summaries/{uuid}"): 1,
     ("DELETE", "/api/summaries/{uuid}"): 3,
+    ("POST", "/api/summaries/{uuid}/cancel"): 3,
     ("GET", "/api/files/{uuid}/llm-runs"): 1,
     ("GET", "/api/llm-runs/{uuid}"): 1,
     ("POST", "/api/llm-runs/{uuid}/cancel"): 3,  # its requester too, whatever their rank now
