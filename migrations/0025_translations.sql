@@ -4,7 +4,7 @@
 -- as subtitles keeps the original timings. A file may have several translations (one run each; the newest
 -- completed per language is the current one); deleting a run deletes its translation, deleting a segment its
 -- translated text.
--- depends: 0021_llm_runs
+-- depends: 0024_speaker_name_proposals
 
 CREATE TABLE translated_segments (
     run_id bigint NOT NULL REFERENCES llm_runs (id) ON DELETE CASCADE,

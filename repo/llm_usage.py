@@ -9,7 +9,7 @@ A person's limit is what an administrator set for them, else the instance's `llm
 It is counted per UTC day, and checked before each request (`require_room`): a request is refused when what was
 used today and what it would send exceed the limit. Its answer is not known in advance, so the last request of a
 day can go past the limit by at most its own answer; two requests checked at once can both pass. Both are bounded
-by one request and said so in README ("LLM work").
+by one request and said so in README ("Costs and limits").
 """
 
 from __future__ import annotations
@@ -68,6 +68,15 @@ class PurposeTotal:
 
 
 @dataclass(frozen=True, slots=True)
+class UserToday:
+    """One person's tokens today and the limit an administrator set for them (None: the instance's applies)."""
+
+    user_id: int
+    used: int
+    own_limit: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Limit:
     user_id: int
     daily_tokens: int
@@ -95,6 +104,7 @@ _set_limit = s.execute("llm_usage.set_limit")
 _clear_limit = s.rowcount("llm_usage.clear_limit")
 _of_subject = s.many("llm_usage.of_subject", Request)
 _by_purpose_today = s.many("llm_usage.by_purpose_today", PurposeTotal)
+_today_by_user = s.many("llm_usage.today_by_user", UserToday)
 
 
 def estimate_tokens(*texts: str) -> int:
@@ -154,6 +164,11 @@ class LlmUsageRepository:
 
     def today_by_purpose(self, user_id: int) -> list[PurposeTotal]:
         return _by_purpose_today(self.conn, user_id=user_id)
+
+    def today_by_user(self, admin: Actor, user_ids: list[int]) -> dict[int, UserToday]:
+        """An administrator's view of the listed people's use today (nothing for anyone else)."""
+        rows = _today_by_user(self.conn, actor_is_admin=admin.is_admin, user_ids=user_ids)
+        return {row.user_id: row for row in rows}
 
     def set_limit(self, admin: Actor, user_id: int, daily_tokens: int | None) -> None:
         """An administrator sets one person's limit (None: back to the instance's default)."""

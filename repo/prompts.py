@@ -1,12 +1,17 @@
-"""Summary prompts: system prompts (no owner, visible to everyone, edited by admins) and each user's own."""
+"""Summary prompts: system prompts (no owner, visible to everyone, edited by admins) and each user's own.
+
+A prompt declares the shape of its answer (`output_format`): "bluf" (the fixed keys), "json" (an object matching its
+`output_schema`, a JSON Schema: required with json, refused otherwise) or "markdown" (free text)."""
 
 from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal, get_args
+from typing import Any, Final, Literal, get_args
 from uuid import UUID
+
+from psycopg.types.json import Jsonb
 
 from repo import statements as s
 from repo.database import Connection
@@ -15,6 +20,8 @@ from repo.rows import Actor, strip_white
 
 ContentType = Literal["general", "meeting", "interview", "podcast", "documentary", "lecture", "speaker_identification"]
 CONTENT_TYPES: Final = frozenset(get_args(ContentType))
+OutputFormat = Literal["bluf", "json", "markdown"]
+OUTPUT_FORMATS: Final = frozenset(get_args(OutputFormat))
 ACTIVE_PROMPT_SETTING: Final = "summary.active_prompt"
 
 
@@ -27,6 +34,8 @@ class Prompt:
     description: str | None
     prompt_text: str
     content_type: str
+    output_format: str
+    output_schema: dict[str, Any] | None
     is_system_default: bool
     is_active: bool
     created_at: datetime
@@ -57,6 +66,16 @@ def _check_content_type(content_type: str | None) -> None:
         raise Invalid(f"content_type must be one of {', '.join(sorted(CONTENT_TYPES))}", "content_type")
 
 
+def _check_shape(output_format: str, output_schema: dict[str, Any] | None) -> None:
+    """The rule between the two fields (each valid alone): a schema with json and only with json."""
+    if output_format not in OUTPUT_FORMATS:
+        raise Invalid(f"output_format must be one of {', '.join(sorted(OUTPUT_FORMATS))}", "output_format")
+    if output_format == "json" and output_schema is None:
+        raise Conflict("a prompt whose output_format is json needs an output_schema (a JSON Schema)", "output_schema")
+    if output_format != "json" and output_schema is not None:
+        raise Conflict(f"output_schema goes with output_format json, not {output_format}", "output_schema")
+
+
 def _name_conflict(exc: Conflict) -> Conflict:
     return Conflict("a prompt with this name already exists", "name") if exc.field == "user_id_name" else exc
 
@@ -83,8 +102,11 @@ class PromptRepository:
         prompt_text: str,
         content_type: str = "general",
         description: str | None = None,
+        output_format: str = "bluf",
+        output_schema: dict[str, Any] | None = None,
     ) -> Prompt:
         _check_content_type(content_type)
+        _check_shape(output_format, output_schema)
         try:
             return _create(
                 self.conn,
@@ -93,6 +115,8 @@ class PromptRepository:
                 description=description or None,
                 prompt_text=prompt_text,
                 content_type=content_type,
+                output_format=output_format,
+                output_schema=Jsonb(output_schema) if output_schema is not None else None,
             )
         except Conflict as exc:
             raise _name_conflict(exc) from exc
@@ -107,9 +131,20 @@ class PromptRepository:
         content_type: str | None = None,
         description: str | None = None,
         is_active: bool | None = None,
+        output_format: str | None = None,
+        output_schema: dict[str, Any] | None = None,
     ) -> Prompt:
-        """None leaves a field unchanged; description "" clears it. System prompts: admins only."""
+        """None leaves a field unchanged; description "" clears it. System prompts: admins only. A format other
+        than json drops the schema; a schema needs the format json (given, or the prompt's)."""
         _check_content_type(content_type)
+        if output_format is not None or output_schema is not None:
+            current = self.get(actor, uuid)
+            _check_shape(
+                output_format or current.output_format,
+                output_schema
+                if output_schema is not None
+                else (current.output_schema if (output_format or current.output_format) == "json" else None),
+            )
         try:
             return _update(
                 self.conn,
@@ -119,6 +154,8 @@ class PromptRepository:
                 prompt_text=prompt_text,
                 content_type=content_type,
                 is_active=is_active,
+                output_format=output_format,
+                output_schema=Jsonb(output_schema) if output_schema is not None else None,
                 actor_id=actor.id,
                 actor_is_admin=actor.is_admin,  # admins edit the system prompts: power not about files
             )

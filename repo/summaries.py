@@ -1,4 +1,5 @@
-"""AI summaries of media files: several versions per file, each moving pending → processing → completed | failed.
+"""AI summaries of media files: several versions per file, each moving pending → processing → completed | failed |
+cancelled, in the shape its prompt declared (`output_format`: the BLUF fields, a JSON `content`, or `markdown`).
 
 Every transition is a guarded UPDATE that also keeps media_files.summary_status in step (when the summary is the
 file's newest version) in the same statement; a transition from the wrong state is a Conflict.
@@ -38,17 +39,22 @@ class Summary:
     model_name: str | None
     version: int
     status: str
+    output_format: str
+    language: str | None
     bluf: str | None
     brief_summary: str | None
     major_topics: list[Any]
     action_items: list[Any]
     key_decisions: list[Any]
     follow_up_items: list[Any]
+    content: dict[str, Any] | None
+    markdown: str | None
     raw_response: str | None
     error_message: str | None
     input_tokens: int | None
     output_tokens: int | None
     processing_ms: int | None
+    cancel_requested: bool
     started_at: datetime | None
     completed_at: datetime | None
     created_at: datetime
@@ -67,6 +73,11 @@ class FileRef:
 
 
 @dataclass(frozen=True, slots=True)
+class _Stop:
+    stop: bool
+
+
+@dataclass(frozen=True, slots=True)
 class _Deleted:
     status: str
     deleted: bool
@@ -77,6 +88,9 @@ _create_pending = s.one_or_none("summaries.create_pending", Summary)
 _start = s.one_or_none("summaries.start", Summary)
 _complete = s.one_or_none("summaries.complete", Summary)
 _fail = s.one_or_none("summaries.fail", Summary)
+_cancelled = s.one_or_none("summaries.cancelled", Summary)
+_request_cancel = s.one_or_none("summaries.request_cancel", Summary)
+_stop_requested = s.one_or_none("summaries.stop_requested", _Stop)
 _file_visible = s.one_or_none("summaries.file_visible", FileRef)
 _list_for_file = s.many("summaries.list_for_file", Summary)
 _get = s.one_or_none("summaries.get", Summary)
@@ -114,6 +128,8 @@ class SummaryRepository:
         llm_configuration_id: int | None,
         provider: str | None,
         model_name: str | None,
+        output_format: str = "bluf",
+        language: str | None = None,
     ) -> Summary:
         """A new pending version (previous max + 1). The file row is locked first, so concurrent requests for
         the same file queue and get consecutive versions instead of colliding on UNIQUE (file, version)."""
@@ -129,6 +145,8 @@ class SummaryRepository:
                 llm_configuration_id=llm_configuration_id,
                 provider=provider,
                 model_name=model_name,
+                output_format=output_format,
+                language=language,
                 actor_id=actor.id,
             )
         if created is None:
@@ -158,7 +176,11 @@ class SummaryRepository:
         input_tokens: int | None = None,
         output_tokens: int | None = None,
         processing_ms: int | None = None,
+        *,
+        content: dict[str, Any] | None = None,
+        markdown: str | None = None,
     ) -> Summary:
+        """Conflict when it is not processing (or was failed by recovery), or its requester asked to stop."""
         changed = _complete(
             self.conn,
             summary_id=summary_id,
@@ -169,6 +191,8 @@ class SummaryRepository:
             action_items=Jsonb(action_items),
             key_decisions=Jsonb(key_decisions),
             follow_up_items=Jsonb(follow_up_items),
+            content=Jsonb(content) if content is not None else None,
+            markdown=markdown,
             raw_response=raw_response,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
@@ -185,6 +209,25 @@ class SummaryRepository:
             raw_response=raw_response,
         )
         return self._transitioned(summary_id, changed, "failed")
+
+    def cancelled(self, summary_id: int) -> Summary:
+        """Its job stopped at its requester's wish; Conflict once it has ended otherwise."""
+        return self._transitioned(summary_id, _cancelled(self.conn, summary_id=summary_id), "cancelled")
+
+    def request_cancel(self, actor: Actor, uuid: UUID) -> Summary:
+        """Stop a summary: a pending one is cancelled now, a processing one at its job's next check (within about a
+        second). Conflict once it has ended; NotFound unseen; Forbidden below the editor role."""
+        changed = _request_cancel(self.conn, uuid=uuid, **actor.scope())
+        if changed is not None:
+            return changed
+        summary = self.get(actor, uuid)  # NotFound when unseen
+        access.require(self.conn, actor, access.EDITOR, file_id=summary.media_file_id)
+        raise Conflict(f"the summary has ended ({summary.status}); there is nothing to cancel", "status")
+
+    def stop_requested(self, summary_id: int) -> bool:
+        """Whether its job should stop: cancelled, or no longer processing (deleted with its file, say)."""
+        found = _stop_requested(self.conn, summary_id=summary_id)
+        return found is None or found.stop
 
     def list_for_file(self, actor: Actor, file_uuid: UUID, *, limit: int = 100) -> list[Summary]:
         """Newest version first; NotFound (not an empty list) when the file is not the actor's."""

@@ -1268,6 +1268,35 @@ CREATE POLICY llm_token_limits_read ON llm_token_limits FOR SELECT USING (
 CREATE POLICY llm_token_limits_set ON llm_token_limits FOR ALL USING ((SELECT rls_is_admin()))
     WITH CHECK ((SELECT rls_is_admin()));
 
+-- migration 0022_summary_shapes: summaries in any shape (bluf, json, markdown), their language, cancelling --
+
+ALTER TABLE summary_prompts
+    ADD COLUMN output_format text NOT NULL DEFAULT 'bluf' CHECK (output_format IN ('bluf', 'json', 'markdown')),
+    ADD COLUMN output_schema jsonb CHECK (output_schema IS NULL OR jsonb_typeof(output_schema) = 'object'),
+    ADD CONSTRAINT summary_prompts_schema_with_json CHECK ((output_format = 'json') = (output_schema IS NOT NULL));
+
+ALTER TABLE file_summaries
+    ADD COLUMN output_format text NOT NULL DEFAULT 'bluf' CHECK (output_format IN ('bluf', 'json', 'markdown')),
+    ADD COLUMN language text CHECK (language ~ '^[a-z]{2,3}$'),
+    ADD COLUMN content jsonb CHECK (content IS NULL OR jsonb_typeof(content) = 'object'),
+    ADD COLUMN markdown text,
+    ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false,
+    DROP CONSTRAINT file_summaries_status_check,
+    ADD CONSTRAINT file_summaries_status_check
+        CHECK (status IN ('pending', 'processing', 'completed', 'failed', 'cancelled'));
+ALTER TABLE media_files
+    DROP CONSTRAINT media_files_summary_status_check,
+    ADD CONSTRAINT media_files_summary_status_check
+        CHECK (summary_status IN ('pending', 'processing', 'completed', 'failed', 'cancelled'));
+
+-- A generated column's expression cannot be altered: the vector (and its index) is made anew.
+ALTER TABLE file_summaries DROP COLUMN search_vector;
+ALTER TABLE file_summaries ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
+    to_tsvector('english'::regconfig,
+                coalesce(bluf, '') || ' ' || coalesce(brief_summary, '') || ' ' || coalesce(markdown, ''))
+    || to_tsvector('english'::regconfig, coalesce(content, '{}'::jsonb))) STORED;
+CREATE INDEX file_summaries_search_idx ON file_summaries USING gin (search_vector);
+
 -- migration 0023_topics: the topics found in a file, proposed as tags and collections (see the migration) ---
 
 CREATE TABLE file_topics (
@@ -1296,6 +1325,30 @@ CREATE INDEX file_topics_decided_by_idx ON file_topics (decided_by) WHERE decide
 ALTER TABLE file_topics ENABLE ROW LEVEL SECURITY;
 CREATE POLICY file_topics_of_file ON file_topics USING (media_file_id IN (SELECT unnest(rls_files())));
 
+-- migration 0024_speaker_name_proposals: speaker names a language model proposed (see the migration) ------------------
+
+CREATE TABLE speaker_name_proposals (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    run_id bigint NOT NULL REFERENCES llm_runs (id) ON DELETE CASCADE,
+    speaker_id bigint NOT NULL REFERENCES speakers (id) ON DELETE CASCADE,
+    name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    confidence real NOT NULL CHECK (confidence BETWEEN 0 AND 1),
+    evidence jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(evidence) = 'array'),
+    status text NOT NULL DEFAULT 'proposed' CHECK (status IN ('proposed', 'accepted', 'rejected')),
+    decided_by bigint REFERENCES users (id) ON DELETE SET NULL,
+    decided_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CHECK ((status = 'proposed') = (decided_at IS NULL))
+);
+CREATE INDEX speaker_name_proposals_run_id_idx ON speaker_name_proposals (run_id, speaker_id);
+CREATE INDEX speaker_name_proposals_speaker_id_idx ON speaker_name_proposals (speaker_id);
+CREATE INDEX speaker_name_proposals_decided_by_idx ON speaker_name_proposals (decided_by)
+    WHERE decided_by IS NOT NULL;
+-- Seen by whoever sees the speaker's file, as voice-matching suggestions are.
+ALTER TABLE speaker_name_proposals ENABLE ROW LEVEL SECURITY;
+CREATE POLICY speaker_name_proposals_of_file ON speaker_name_proposals USING (
+    speaker_id IN (SELECT id FROM speakers));
 -- migration 0025_translations: a transcript's segments translated by an LLM run (see the migration) -------------
 
 CREATE TABLE translated_segments (

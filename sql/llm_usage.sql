@@ -39,3 +39,14 @@ FROM llm_usage
 WHERE user_id = %(user_id)s AND created_at >= date_trunc('day', now(), 'UTC')
 GROUP BY purpose
 ORDER BY purpose;
+
+-- name: today_by_user :many
+-- For the administration page: each listed person's tokens today and own limit (an administrator reads all rows).
+SELECT u.id AS user_id,
+       (SELECT coalesce(sum(x.input_tokens + x.output_tokens), 0) FROM llm_usage x
+        WHERE x.user_id = u.id AND x.created_at >= date_trunc('day', now(), 'UTC'))::bigint AS used,
+       t.daily_tokens AS own_limit
+FROM users u
+LEFT JOIN llm_token_limits t ON t.user_id = u.id
+WHERE %(actor_is_admin)s::boolean AND u.id = ANY(%(user_ids)s::bigint[])
+ORDER BY u.id;

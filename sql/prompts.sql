@@ -1,23 +1,27 @@
+-- The columns of a prompt (repo/prompts.py's Prompt), unqualified: every query reads one table or one CTE.
+
+-- fragment: prompt_columns
+id, uuid, user_id, name, description, prompt_text, content_type, output_format, output_schema, is_system_default,
+is_active, created_at, updated_at
+
 -- name: list_visible :many
 -- System prompts first, then the actor's own; an admin's list is the same (other users' prompts are theirs).
-SELECT id, uuid, user_id, name, description, prompt_text, content_type, is_system_default, is_active,
-       created_at, updated_at
+SELECT {{prompt_columns}}
 FROM summary_prompts
 WHERE (user_id IS NULL OR user_id = %(actor_id)s)
   AND (%(content_type)s::text IS NULL OR content_type = %(content_type)s::text)
 ORDER BY user_id IS NOT NULL, name, id;
 
 -- name: get :one
-SELECT id, uuid, user_id, name, description, prompt_text, content_type, is_system_default, is_active,
-       created_at, updated_at
+SELECT {{prompt_columns}}
 FROM summary_prompts
 WHERE uuid = %(uuid)s AND (user_id IS NULL OR user_id = %(actor_id)s);
 
 -- name: create :one
-INSERT INTO summary_prompts (user_id, name, description, prompt_text, content_type)
-VALUES (%(actor_id)s, %(name)s, %(description)s, %(prompt_text)s, %(content_type)s)
-RETURNING id, uuid, user_id, name, description, prompt_text, content_type, is_system_default, is_active,
-          created_at, updated_at;
+INSERT INTO summary_prompts (user_id, name, description, prompt_text, content_type, output_format, output_schema)
+VALUES (%(actor_id)s, %(name)s, %(description)s, %(prompt_text)s, %(content_type)s, %(output_format)s,
+        %(output_schema)s)
+RETURNING {{prompt_columns}};
 
 -- name: update :one
 -- Users edit their own prompts; admins also the system ones (user_id NULL), never another user's (personal).
@@ -27,10 +31,12 @@ SET name = coalesce(%(name)s::text, name),
                        ELSE nullif(%(description)s::text, '') END,
     prompt_text = coalesce(%(prompt_text)s::text, prompt_text),
     content_type = coalesce(%(content_type)s::text, content_type),
-    is_active = coalesce(%(is_active)s::boolean, is_active)
+    is_active = coalesce(%(is_active)s::boolean, is_active),
+    output_format = coalesce(%(output_format)s::text, output_format),
+    output_schema = CASE WHEN coalesce(%(output_format)s::text, output_format) <> 'json' THEN NULL
+                         ELSE coalesce(%(output_schema)s::jsonb, output_schema) END
 WHERE uuid = %(uuid)s AND (user_id = %(actor_id)s OR (user_id IS NULL AND %(actor_is_admin)s::boolean))
-RETURNING id, uuid, user_id, name, description, prompt_text, content_type, is_system_default, is_active,
-          created_at, updated_at;
+RETURNING {{prompt_columns}};
 
 -- name: delete :one?
 -- The target as the actor may write it (no row: not found), deleted unless it is a system default.
@@ -45,8 +51,7 @@ SELECT is_system_default FROM target;
 -- name: activate :one
 -- Records the choice in user_settings ("summary.active_prompt", a JSON string like the settings repository's).
 WITH chosen AS (
-    SELECT id, uuid, user_id, name, description, prompt_text, content_type, is_system_default, is_active,
-           created_at, updated_at
+    SELECT {{prompt_columns}}
     FROM summary_prompts
     WHERE uuid = %(uuid)s AND (user_id IS NULL OR user_id = %(actor_id)s)
 ), saved AS (
@@ -54,8 +59,7 @@ WITH chosen AS (
     SELECT %(actor_id)s, 'summary.active_prompt', to_jsonb(chosen.uuid::text) FROM chosen
     ON CONFLICT (user_id, key) DO UPDATE SET value = EXCLUDED.value
 )
-SELECT id, uuid, user_id, name, description, prompt_text, content_type, is_system_default, is_active,
-       created_at, updated_at
+SELECT {{prompt_columns}}
 FROM chosen;
 
 -- name: active :one
@@ -66,8 +70,7 @@ WITH chosen AS (
     FROM user_settings
     WHERE user_id = %(actor_id)s AND key = 'summary.active_prompt' AND jsonb_typeof(value) = 'string'
 )
-SELECT p.id, p.uuid, p.user_id, p.name, p.description, p.prompt_text, p.content_type, p.is_system_default,
-       p.is_active, p.created_at, p.updated_at
+SELECT {{prompt_columns}}
 FROM summary_prompts p
 LEFT JOIN chosen c ON c.uuid_text = p.uuid::text
     AND p.is_active
@@ -80,7 +83,6 @@ LIMIT 1;
 
 -- name: get_by_id :one
 -- For the worker, which acts for the summary's owner and re-reads the prompt it was given.
-SELECT id, uuid, user_id, name, description, prompt_text, content_type, is_system_default, is_active,
-       created_at, updated_at
+SELECT {{prompt_columns}}
 FROM summary_prompts
 WHERE id = %(id)s;

@@ -184,7 +184,7 @@ SELECT f.id AS file_id, f.upload_time, (SELECT newest FROM probe) AS newest,
            'snippet', ts_headline(
                'english',
                replace(replace(replace(
-                   coalesce(s.text, concat_ws(' ', fs.bluf, fs.brief_summary)), '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
+                   coalesce(s.text, concat_ws(' ', fs.bluf, fs.brief_summary, fs.markdown)), '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
                query.tsq,
                'StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=10')
        ) ORDER BY c.place) AS hits

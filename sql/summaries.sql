@@ -1,3 +1,11 @@
+-- The columns of a summary (repo/summaries.py's Summary), from a row aliased `s`.
+
+-- fragment: summary_columns
+s.id, s.uuid, s.media_file_id, s.user_id, s.prompt_id, s.llm_configuration_id, s.provider, s.model_name,
+s.version, s.status, s.output_format, s.language, s.bluf, s.brief_summary, s.major_topics, s.action_items,
+s.key_decisions, s.follow_up_items, s.content, s.markdown, s.raw_response, s.error_message, s.input_tokens,
+s.output_tokens, s.processing_ms, s.cancel_requested, s.started_at, s.completed_at, s.created_at, s.updated_at
+
 -- name: lock_file :one?
 -- Serialises summary creation per file: the version is computed only after this lock is held. Summarising is
 -- (re-)running processing: editors and owners.
@@ -10,8 +18,9 @@ FOR NO KEY UPDATE;
 -- their own LLM configuration (personal: an admin's power does not reach them).
 WITH created AS (
     INSERT INTO file_summaries (media_file_id, user_id, prompt_id, llm_configuration_id, provider, model_name,
-                                version)
+                                output_format, language, version)
     SELECT %(file_id)s, %(actor_id)s, %(prompt_id)s, %(llm_configuration_id)s, %(provider)s, %(model_name)s,
+           %(output_format)s, %(language)s,
            coalesce((SELECT max(version) FROM file_summaries WHERE media_file_id = %(file_id)s), 0) + 1
     WHERE (%(prompt_id)s::bigint IS NULL OR EXISTS (
               SELECT 1 FROM summary_prompts p WHERE p.id = %(prompt_id)s::bigint
@@ -23,10 +32,8 @@ WITH created AS (
 ), file AS (
     UPDATE media_files m SET summary_status = 'pending' FROM created WHERE m.id = created.media_file_id
 )
-SELECT id, uuid, media_file_id, user_id, prompt_id, llm_configuration_id, provider, model_name, version, status,
-       bluf, brief_summary, major_topics, action_items, key_decisions, follow_up_items, raw_response, error_message,
-       input_tokens, output_tokens, processing_ms, started_at, completed_at, created_at, updated_at
-FROM created;
+SELECT {{summary_columns}}
+FROM created s;
 
 -- name: start :one?
 -- Guarded: only a pending summary starts. The file's summary_status follows its newest version only.
@@ -39,10 +46,8 @@ WITH changed AS (
     WHERE m.id = changed.media_file_id
       AND changed.version = (SELECT max(version) FROM file_summaries f WHERE f.media_file_id = changed.media_file_id)
 )
-SELECT id, uuid, media_file_id, user_id, prompt_id, llm_configuration_id, provider, model_name, version, status,
-       bluf, brief_summary, major_topics, action_items, key_decisions, follow_up_items, raw_response, error_message,
-       input_tokens, output_tokens, processing_ms, started_at, completed_at, created_at, updated_at
-FROM changed;
+SELECT {{summary_columns}}
+FROM changed s;
 
 -- name: complete :one?
 WITH changed AS (
@@ -50,19 +55,18 @@ WITH changed AS (
     SET status = 'completed', completed_at = now(), error_message = NULL,
         bluf = %(bluf)s, brief_summary = %(brief_summary)s, major_topics = %(major_topics)s,
         action_items = %(action_items)s, key_decisions = %(key_decisions)s, follow_up_items = %(follow_up_items)s,
+        content = %(content)s, markdown = %(markdown)s,
         raw_response = %(raw_response)s, input_tokens = %(input_tokens)s, output_tokens = %(output_tokens)s,
         processing_ms = %(processing_ms)s
-    WHERE id = %(summary_id)s AND status = ANY(%(from_statuses)s::text[])
+    WHERE id = %(summary_id)s AND status = ANY(%(from_statuses)s::text[]) AND NOT cancel_requested
     RETURNING *
 ), file AS (
     UPDATE media_files m SET summary_status = changed.status FROM changed
     WHERE m.id = changed.media_file_id
       AND changed.version = (SELECT max(version) FROM file_summaries f WHERE f.media_file_id = changed.media_file_id)
 )
-SELECT id, uuid, media_file_id, user_id, prompt_id, llm_configuration_id, provider, model_name, version, status,
-       bluf, brief_summary, major_topics, action_items, key_decisions, follow_up_items, raw_response, error_message,
-       input_tokens, output_tokens, processing_ms, started_at, completed_at, created_at, updated_at
-FROM changed;
+SELECT {{summary_columns}}
+FROM changed s;
 
 -- name: fail :one?
 WITH changed AS (
@@ -76,20 +80,57 @@ WITH changed AS (
     WHERE m.id = changed.media_file_id
       AND changed.version = (SELECT max(version) FROM file_summaries f WHERE f.media_file_id = changed.media_file_id)
 )
-SELECT id, uuid, media_file_id, user_id, prompt_id, llm_configuration_id, provider, model_name, version, status,
-       bluf, brief_summary, major_topics, action_items, key_decisions, follow_up_items, raw_response, error_message,
-       input_tokens, output_tokens, processing_ms, started_at, completed_at, created_at, updated_at
-FROM changed;
+SELECT {{summary_columns}}
+FROM changed s;
+
+-- name: cancelled :one?
+-- The job stopped at its requester's wish: nothing of its answer is kept.
+WITH changed AS (
+    UPDATE file_summaries SET status = 'cancelled', completed_at = now()
+    WHERE id = %(summary_id)s AND status IN ('pending', 'processing')
+    RETURNING *
+), file AS (
+    UPDATE media_files m SET summary_status = changed.status FROM changed
+    WHERE m.id = changed.media_file_id
+      AND changed.version = (SELECT max(version) FROM file_summaries f WHERE f.media_file_id = changed.media_file_id)
+)
+SELECT {{summary_columns}}
+FROM changed s;
+
+-- name: request_cancel :one?
+-- A pending summary ends cancelled at once (its job will find nothing to do); a processing one is asked to stop,
+-- which its job does within a second, in the middle of a request too. Editors of the file may cancel.
+WITH target AS (
+    SELECT s.id, s.status FROM file_summaries s
+    JOIN media_files f ON f.id = s.media_file_id
+    WHERE s.uuid = %(uuid)s AND {{file_editable}}
+    FOR UPDATE OF s
+), changed AS (
+    UPDATE file_summaries s
+    SET cancel_requested = true,
+        status = CASE WHEN target.status = 'pending' THEN 'cancelled' ELSE s.status END,
+        completed_at = CASE WHEN target.status = 'pending' THEN now() ELSE s.completed_at END
+    FROM target
+    WHERE s.id = target.id AND target.status IN ('pending', 'processing')
+    RETURNING s.*
+), file AS (
+    UPDATE media_files m SET summary_status = changed.status FROM changed
+    WHERE m.id = changed.media_file_id AND changed.status = 'cancelled'
+      AND changed.version = (SELECT max(version) FROM file_summaries f WHERE f.media_file_id = changed.media_file_id)
+)
+SELECT {{summary_columns}}
+FROM changed s;
+
+-- name: stop_requested :one?
+-- What the job asks between and during its requests: stop when cancelled, or when it no longer runs.
+SELECT cancel_requested OR status <> 'processing' AS stop FROM file_summaries WHERE id = %(summary_id)s;
 
 -- name: file_visible :one?
 SELECT f.id FROM media_files f
 WHERE f.uuid = %(file_uuid)s AND {{file_readable}};
 
 -- name: list_for_file :many
-SELECT s.id, s.uuid, s.media_file_id, s.user_id, s.prompt_id, s.llm_configuration_id, s.provider, s.model_name,
-       s.version, s.status, s.bluf, s.brief_summary, s.major_topics, s.action_items, s.key_decisions,
-       s.follow_up_items, s.raw_response, s.error_message, s.input_tokens, s.output_tokens, s.processing_ms,
-       s.started_at, s.completed_at, s.created_at, s.updated_at
+SELECT {{summary_columns}}
 FROM file_summaries s
 JOIN media_files f ON f.id = s.media_file_id
 WHERE f.uuid = %(file_uuid)s AND {{file_readable}}
@@ -97,20 +138,15 @@ ORDER BY s.version DESC
 LIMIT %(limit)s;
 
 -- name: get :one?
-SELECT s.id, s.uuid, s.media_file_id, s.user_id, s.prompt_id, s.llm_configuration_id, s.provider, s.model_name,
-       s.version, s.status, s.bluf, s.brief_summary, s.major_topics, s.action_items, s.key_decisions,
-       s.follow_up_items, s.raw_response, s.error_message, s.input_tokens, s.output_tokens, s.processing_ms,
-       s.started_at, s.completed_at, s.created_at, s.updated_at
+SELECT {{summary_columns}}
 FROM file_summaries s
 JOIN media_files f ON f.id = s.media_file_id
 WHERE s.uuid = %(uuid)s AND {{file_readable}};
 
 -- name: get_by_id :one?
 -- For the worker, which re-reads by id inside its own transaction.
-SELECT id, uuid, media_file_id, user_id, prompt_id, llm_configuration_id, provider, model_name, version, status,
-       bluf, brief_summary, major_topics, action_items, key_decisions, follow_up_items, raw_response, error_message,
-       input_tokens, output_tokens, processing_ms, started_at, completed_at, created_at, updated_at
-FROM file_summaries WHERE id = %(summary_id)s;
+SELECT {{summary_columns}}
+FROM file_summaries s WHERE s.id = %(summary_id)s;
 
 -- name: delete :one?
 -- A finished version (completed or failed) goes; a pending or processing one stays, its job still writes to it.

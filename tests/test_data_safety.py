@@ -286,6 +286,35 @@ def _populate(url: str) -> None:
             "WHERE user_id = %s",
             [second],
         )
+        # Step 21: a translation run with its segments, a proposed speaker name, the requests' costs, a limit
+        run = conn.execute(
+            "INSERT INTO llm_runs (kind, media_file_id, user_id, provider, model_name, language, options, status, "
+            "progress, transcript_version, requests, input_tokens, output_tokens, raw_response, started_at, "
+            "completed_at) SELECT 'translation', id, user_id, 'custom', 'm', 'ja', %s, 'completed', 1, 7, 2, 900, "
+            "300, %s, now(), now() FROM media_files WHERE user_id = %s ORDER BY id LIMIT 1 RETURNING id, uuid",
+            [Jsonb({"note": AWKWARD[6]}), AWKWARD[2], first],
+        ).fetchone()
+        assert run is not None
+        conn.execute(
+            "INSERT INTO translated_segments (run_id, segment_id, text) SELECT %s, s.id, %s || s.text "
+            "FROM transcript_segments s JOIN llm_runs r ON r.media_file_id = s.media_file_id WHERE r.id = %s",
+            [run[0], AWKWARD[7], run[0]],
+        )
+        conn.execute(
+            "INSERT INTO speaker_name_proposals (run_id, speaker_id, name, confidence, evidence, status, decided_by, "
+            "decided_at) SELECT %s, s.id, 'مريم 😀', 0.75, %s, 'accepted', %s, now() FROM speakers s "
+            "JOIN llm_runs r ON r.media_file_id = s.media_file_id WHERE r.id = %s",
+            [run[0], Jsonb([{"quote": AWKWARD[3][:200], "start_time": 1.5}]), first, run[0]],
+        )
+        conn.execute(
+            "INSERT INTO llm_usage (user_id, purpose, subject, provider, model_name, input_tokens, output_tokens, "
+            "reported, latency_ms) VALUES (%s, 'translation', %s, 'custom', 'm', 450, 150, true, 1234), "
+            "(%s, 'question', NULL, 'ollama', 'llama', 80, 20, false, 99)",
+            [first, run[1], second],
+        )
+        conn.execute(
+            "INSERT INTO llm_token_limits (user_id, daily_tokens, set_by) VALUES (%s, 100000, %s)", [second, first]
+        )
 
 
 def _tables(conn: psycopg.Connection[Any]) -> list[str]:

@@ -140,6 +140,8 @@ UUID_PATH_RESOURCE = {
     "questions": "question",
     "llm-runs": "llm_run",
     "translations": "translation",  # /api/translations/{uuid}: a run of kind translation
+    "speaker-names": "speaker_name",  # a proposed speaker name (step 21)
+    "speaker-names/reject": "speaker_name2",  # another: a control accepts the first and rejects this one
     "topics": "topic",  # /api/topics/{uuid}/accept-tag: a topic of a file (step 21)
     "users": "data_export",  # /api/users/me/exports/{uuid}/download
     "users/me/sessions": "session",  # /api/users/me/sessions/{uuid}: a session of the caller's (step 19)
@@ -190,6 +192,8 @@ BODY_VALUES: dict[Key, dict[str, Any]] = {
     **{route: {"user_email": None} for route in SHARE_ROUTES},
     # the instance's limit set as "none": a generated 0 would refuse the controls that request LLM work after it
     ("PUT", "/api/admin/llm-limit"): {"daily_tokens": None},
+    # a prompt's schema goes with the json shape only
+    **{route: {"output_format": "json"} for route in (("POST", "/api/prompts"), ("PUT", "/api/prompts/{uuid}"))},
 }
 # Optional body fields left out of the generated bodies, and why.
 LEFT_OUT = {"expires_at": "a public link expires in `expires_in_days` or at `expires_at`, not both"}
@@ -220,6 +224,7 @@ TOLERATED: dict[tuple[str, str, str], str] = {
             ("POST", "/api/files/{uuid}/summaries", "body.prompt_uuid"),
             ("POST", "/api/files/{uuid}/rerun", "body.summary_prompt"),
             ("POST", "/api/files/{uuid}/summaries", "body.llm_config_uuid"),
+            ("POST", "/api/files/{uuid}/speaker-names", "body.llm_config_uuid"),
             ("POST", "/api/files/{uuid}/topics", "body.llm_config_uuid"),
             ("POST", "/api/files/{uuid}/speakers/merge", "body.source_uuid"),
             ("POST", "/api/files/{uuid}/speakers/merge", "body.target_uuid"),
@@ -390,6 +395,8 @@ def slots_of(endpoint: Endpoint) -> list[Slot]:
             first = endpoint.path.split("/")[2]
             if endpoint.path.startswith("/api/users/me/sessions/"):  # the caller's, under /users like exports
                 first = "users/me/sessions"
+            if endpoint.path == "/api/speaker-names/{uuid}/reject":  # each proposal is decided once
+                first = "speaker-names/reject"
             assert first in UUID_PATH_RESOURCE, f"{endpoint.path}: add {first!r} to UUID_PATH_RESOURCE"
             slots.append(Slot("path", name, UUID_PATH_RESOURCE[first]))
         else:
@@ -525,6 +532,14 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
             "UPDATE file_summaries SET status = 'completed', bluf = %s, brief_summary = %s WHERE uuid = %s",
             [f"{marker} bottom line", f"{marker} brief", summary["uuid"]],
         )
+    # A newer version still pending (its marker written as if answered), which a control may cancel, then delete;
+    # the completed one above stays searchable.
+    pending = ok(client.post(f"/api/files/{file_uuid}/summaries", headers=headers, json={}), 202)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE file_summaries SET markdown = %s, bluf = %s WHERE uuid = %s",
+            [f"{marker} notes", f"{marker} bottom line", pending["uuid"]],
+        )
     with psycopg.connect(conninfo, autocommit=True) as conn:  # a question asked (asking needs an LLM and pgvector)
         question = conn.execute(
             "INSERT INTO questions (user_id, scope, media_file_id, question, answer, provider, model_name) "
@@ -567,6 +582,28 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
             "SELECT %s, ts.id, %s || ' 翻訳 ' || ts.text FROM transcript_segments ts WHERE ts.media_file_id = %s",
             [translation[0], marker, file_id[0]],
         )
+    # A completed speaker_names run that proposed a name for each of two speakers, both open.
+    names_run = _one(
+        conninfo,
+        "INSERT INTO llm_runs (kind, media_file_id, user_id, provider, model_name, status, completed_at) "
+        "VALUES ('speaker_names', %s, %s, 'custom', %s, 'completed', now()) RETURNING id",
+        file_id[0],
+        user_id,
+        f"{marker}-model",
+    )
+    name_proposals = [
+        str(
+            _one(
+                conninfo,
+                "INSERT INTO speaker_name_proposals (run_id, speaker_id, name, confidence) "
+                "VALUES (%s, %s, %s, 0.7) RETURNING uuid",
+                names_run,
+                speaker_id,
+                f"{marker} name {n}",
+            )
+        )
+        for n, speaker_id in enumerate((first, second))
+    ]
     ok(client.put("/api/settings/ui.theme", headers=headers, json={"value": "dark"}))
     # a second API token of the owner's, whose session a control may end (the one in `headers` stays)
     ok(client.post("/api/auth/token", data={"username": email, "password": "correct horse 1"}))
@@ -617,10 +654,12 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "speaker_collection": group["uuid"],
         "llm_config": config["uuid"],
         "prompt": prompt["uuid"],
-        "summary": summary["uuid"],
+        "summary": pending["uuid"],
         "question": str(question[0]),
         "llm_run": str(llm_run[0]),
         "translation": str(translation[1]),
+        "speaker_name": name_proposals[0],
+        "speaker_name2": name_proposals[1],
         "topic": str(topic[0]),
         "task": summary["task_id"],
         "notification": notification,
@@ -709,6 +748,8 @@ A_ROWS: dict[str, str] = {
     "llm_usage": OWNED_BY,
     "llm_token_limits": "user_id = %(u)s OR set_by = %(u)s",
     "translated_segments": f"run_id IN (SELECT id FROM llm_runs WHERE {OWNED_BY} OR {OF_FILES})",
+    "speaker_name_proposals": "speaker_id IN (SELECT id FROM speakers WHERE user_id = %(u)s) "
+    "OR run_id IN (SELECT id FROM llm_runs WHERE user_id = %(u)s) OR decided_by = %(u)s",
     "file_topics": OF_FILES,  # step 21: the topics of A's files
 }
 
@@ -969,6 +1010,7 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("GET", "/api/files/{uuid}/summaries"): 1,
     ("GET", "/api/summaries/{uuid}"): 1,
     ("DELETE", "/api/summaries/{uuid}"): 3,
+    ("POST", "/api/summaries/{uuid}/cancel"): 3,
     ("GET", "/api/files/{uuid}/llm-runs"): 1,
     ("GET", "/api/llm-runs/{uuid}"): 1,
     ("POST", "/api/llm-runs/{uuid}/cancel"): 3,  # its requester too, whatever their rank now
@@ -978,6 +1020,10 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("GET", "/api/translations/{uuid}"): 1,
     ("GET", "/api/translations/{uuid}/export"): 1,
     ("POST", "/api/translations/{uuid}/redo"): 3,
+    ("POST", "/api/files/{uuid}/speaker-names"): 3,
+    ("GET", "/api/files/{uuid}/speaker-names"): 1,
+    ("POST", "/api/speaker-names/{uuid}/accept"): 3,
+    ("POST", "/api/speaker-names/{uuid}/reject"): 3,
     # a file's topics (web/topics.py): read by its readers, asked for and decided on by its editors; a collection
     # holds its owner's files, so an editor's accept-collection is a 409 naming collection (tests/test_topics.py)
     ("GET", "/api/files/{uuid}/topics"): 1,
@@ -994,7 +1040,18 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("GET", "/api/files/{uuid}/retention"): 4,  # its due date and hold are its owner's (web/retention.py)
     ("DELETE", "/api/files/{uuid}/links/{link_uuid}"): 4,
 }
-FILE_KINDS = {"file", "segment", "speaker", "comment", "summary", "llm_run", "translation", "topic"}
+FILE_KINDS = {
+    "file",
+    "segment",
+    "speaker",
+    "comment",
+    "summary",
+    "llm_run",
+    "translation",
+    "speaker_name",
+    "speaker_name2",
+    "topic",
+}
 # Each principal's rank on A's file (None: no credentials); the admin's view=all acts with the owner's rank but is
 # not the author of A's comment.
 PRINCIPAL_RANK: dict[str, int | None] = {

@@ -63,6 +63,9 @@ PAGE_ROUTE_RANK: dict[Key, tuple[str, int]] = {
     ("POST", "/files/{uuid}/translations/{run}/redo"): ("file", 3),
     ("POST", "/files/{uuid}/translations/{run}/cancel"): ("file", 3),
     ("POST", "/files/{uuid}/translations/{run}/delete"): ("file", 3),
+    ("POST", "/files/{uuid}/speaker-names"): ("file", 3),  # step 21: as POST /api/files/{uuid}/speaker-names
+    ("POST", "/files/{uuid}/speaker-names/runs/{run}/cancel"): ("file", 3),
+    ("POST", "/files/{uuid}/speaker-names/{proposal}"): ("file", 3),
     ("GET", "/collections/{uuid}"): ("collection", 1),
     ("POST", "/collections/{uuid}/edit"): ("collection", 4),
     ("POST", "/collections/{uuid}/delete"): ("collection", 4),
@@ -92,6 +95,7 @@ PAGE_ELSEWHERE: dict[Key, str] = {
     ("POST", "/ask/questions/{uuid}/delete"): "the caller's own questions, never shared: tests/test_ui_ask.py",
     ("POST", "/admin/users/{uuid}"): "administrators only: tests/test_ui_settings.py",
     ("POST", "/admin/users/{uuid}/delete"): "administrators only: tests/test_ui_settings.py",
+    ("POST", "/admin/users/{uuid}/llm-limit"): "administrators only: tests/test_ui_llm_usage.py",
     ("POST", "/settings/sessions/{uuid}/end"): "the caller's own sessions, by their user id: tests/test_my_sessions.py",
     ("GET", "/signin/oidc/{name}"): "a configured sign-in provider, nobody's object: tests/test_oidc.py",
     ("GET", "/signin/oidc/{name}/callback"): "a provider's return to this browser's sign-in: tests/test_oidc.py",
@@ -107,6 +111,7 @@ PATH_VALUE = {
     "segment": "segment",
     "link": "public_link",
     "run": "translation",
+    "proposal": "speaker_name",
     "topic": "topic",
 }
 
@@ -130,6 +135,7 @@ def forms(roles: Roles) -> dict[Key, dict[str, str]]:
         ("POST", "/files/{uuid}/shares/{share}"): {"role": "viewer"},
         ("POST", "/files/{uuid}/links"): {"expires_in_days": "7"},
         ("POST", "/files/{uuid}/translations"): {"language": "ja"},
+        ("POST", "/files/{uuid}/speaker-names/{proposal}"): {"action": "reject"},
         ("POST", "/collections/{uuid}/edit"): {"name": "Archiv アーカイブ 📚"},
         ("POST", "/collections/{uuid}/shares"): {"email": invitee, "role": "viewer"},
         ("POST", "/collections/{uuid}/shares/{share}"): {"role": "viewer"},

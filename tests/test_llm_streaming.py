@@ -127,3 +127,55 @@ def test_garbage_and_errors_are_llm_errors_without_the_key(
     server = serve(in_turn(reply))
     error = failure(server, caplog)
     assert words in error.message and not error.timed_out
+
+
+def usage_chunk(prompt_tokens: int, completion_tokens: int) -> str:
+    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": 0}
+    return json.dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [], "usage": usage})
+
+
+def test_the_cost_is_read_from_the_last_chunk_when_asked_for(serve: Callable[[Responder], LocalServer]) -> None:
+    chunks = openai_stream("Größe ", "予算")
+    server = serve(in_turn(Reply(events=(*chunks[:-1], usage_chunk(88, 4), chunks[-1]))))
+    usage = streaming.Usage()
+    assert "".join(streaming.stream(settings("vllm", f"{server.url}/v1"), "s", "u", usage=usage)) == "Größe 予算"
+    assert server.requests[0].json()["stream_options"] == {"include_usage": True}
+    assert (usage.input_tokens, usage.output_tokens) == (88, 4)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [Reply(events=openai_stream("no usage said")), Reply(body={"choices": [{"message": {"content": "whole"}}]})],
+)
+def test_a_server_that_says_no_cost_leaves_it_unknown(serve: Callable[[Responder], LocalServer], reply: Reply) -> None:
+    server = serve(in_turn(reply))
+    usage = streaming.Usage()
+    assert "".join(streaming.stream(settings("custom", server.url), "s", "u", usage=usage))
+    assert (usage.input_tokens, usage.output_tokens) == (None, None)
+
+
+def test_a_whole_answer_says_its_cost_too(serve: Callable[[Responder], LocalServer]) -> None:
+    server = serve(in_turn(Reply(body=openai_answer("Whole", prompt_tokens=30, completion_tokens=2))))
+    usage = streaming.Usage()
+    assert list(streaming.stream(settings("openai", server.url), "s", "u", usage=usage)) == ["Whole"]
+    assert (usage.input_tokens, usage.output_tokens) == (30, 2)
+
+
+def test_a_server_that_refuses_stream_options_is_asked_again_without_them(
+    serve: Callable[[Responder], LocalServer],
+) -> None:
+    refused = Reply(status=400, body={"error": {"message": "Unrecognized request argument supplied: stream_options"}})
+    server = serve(in_turn(refused, Reply(events=openai_stream("fine"))))
+    usage = streaming.Usage()
+    assert list(streaming.stream(settings("custom", server.url), "s", "u", usage=usage)) == ["fine"]
+    first, second = (request.json() for request in server.requests)
+    assert "stream_options" in first and "stream_options" not in second and second["stream"] is True
+    assert usage.input_tokens is None
+
+
+def test_another_400_is_not_asked_again(
+    serve: Callable[[Responder], LocalServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    server = serve(in_turn(Reply(status=400, body={"error": "model not found"})))
+    assert "HTTP 400" in failure(server, caplog, max_attempts=3).message
+    assert len(server.requests) == 1

@@ -322,6 +322,7 @@ OF_FILES = f"media_file_id IN ({FILES})"
 SPEAKERS = f"SELECT id FROM speakers WHERE {OF_FILES}"
 PROFILES = "SELECT id FROM speaker_profiles WHERE user_id = %(u)s"
 TASKS = f"SELECT id FROM tasks WHERE user_id = %(u)s OR {OF_FILES}"
+RUNS = f"SELECT id FROM llm_runs WHERE user_id = %(u)s OR {OF_FILES}"
 # What deleting account u removes from each table of the public schema: a table missing here fails the test, so a new
 # table is classified when it is added. Everything else (other people's rows) must be unchanged, but for the columns
 # the schema nulls (NULLED).
@@ -377,8 +378,16 @@ GONE: dict[str, str] = {
     "recovery_codes": "user_id = %(u)s",
     "password_resets": "user_id = %(u)s",
     "instance_settings": "FALSE",
+    # Step 21: runs an LLM made over one's files or at one's request, what one's requests cost, the limit set for one
+    "llm_runs": f"user_id = %(u)s OR {OF_FILES}",
+    "llm_usage": "user_id = %(u)s",
+    "llm_token_limits": "user_id = %(u)s",
+    "speaker_name_proposals": f"speaker_id IN ({SPEAKERS}) OR run_id IN ({RUNS})",
+    "translated_segments": f"run_id IN ({RUNS}) OR segment_id IN (SELECT id FROM transcript_segments WHERE {OF_FILES})",
 }
 NULLED = {
+    "llm_token_limits": ["set_by"],
+    "speaker_name_proposals": ["decided_by"],
     "instance_settings": ["updated_by"],
     "groups": ["created_by", "updated_at"],
     "public_links": ["created_by"],

@@ -137,6 +137,11 @@ def _seed(conn: Connection) -> World:
     conn.execute(  # the translation run's text of A's first segment (migration 0025)
         "INSERT INTO translated_segments (run_id, segment_id, text) VALUES (%s, %s, 'Hello, world 🌍')", [run, segment]
     )
+    conn.execute(  # a speaker name proposed by a run (migration 0024)
+        "INSERT INTO speaker_name_proposals (run_id, speaker_id, name, confidence, evidence) "
+        "VALUES (%s, %s, 'مريم', 0.8, '[{\"quote\": \"Danke, مريم 👋\"}]')",
+        [run, speaker_1],
+    )
     conn.execute(  # step 21 topics: a topic of A's file, with the tag it proposes
         "INSERT INTO file_topics (run_id, media_file_id, position, label, relevance, proposed_tag) "
         "VALUES (%s, %s, 0, 'Größe 会議 🎉', 0.8, 'اجتماع')",

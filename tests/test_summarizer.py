@@ -1,4 +1,5 @@
-"""BLUF summaries end to end against a real OpenAI-style server on 127.0.0.1, and the text helpers around them."""
+"""Summaries in each shape end to end against a real OpenAI-style server on 127.0.0.1 (through a MeteredLlm with a
+meter that allows everything), and the text helpers around them."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from typing import Any
 import pytest
 
 from llm import clients as llm_clients
-from llm.clients import LlmError, LlmSettings
+from llm.chunking import TranscriptTooLong
+from llm.clients import LlmAnswer, LlmError, LlmSettings
+from llm.metered import MeteredLlm
+from llm.structured import StructuredAnswerError
 from tests.llm_servers import LocalServer, Received, Reply, Responder, in_turn, openai_answer
 from workers import summarizer
-from workers.summarizer import Bluf, SpeakerStats, SummaryError, SummaryFormatError
+from workers.summarizer import Shape, SpeakerStats, SummaryError
 
 pytestmark = pytest.mark.same_on_every_server  # reaches no server DATABASE_URL / REDIS_URL name (see conftest)
 
@@ -64,6 +68,26 @@ def quick(settings: LlmSettings, system_prompt: str, user_prompt: str) -> llm_cl
     return llm_clients.complete(settings, system_prompt, user_prompt, backoff_seconds=0.01)
 
 
+class Free:
+    """A meter that allows every request and records nothing."""
+
+    def before(self, system_prompt: str, user_prompt: str) -> None:
+        pass
+
+    def after(self, answer: LlmAnswer, system_prompt: str, user_prompt: str) -> None:
+        pass
+
+    def stop_requested(self) -> bool:
+        return False
+
+
+def metered(server: LocalServer, context_tokens: int = 8192, max_tokens: int = 200) -> MeteredLlm:
+    return MeteredLlm(settings_for(server, max_tokens), context_tokens, Free(), complete=quick)
+
+
+BLUF = Shape()
+
+
 def meeting_lines(count: int) -> list[str]:
     segments = [
         (i * 7.5, "Alice" if i % 2 else "Bob", f"Line {i:03d} about the quarterly budget review.") for i in range(count)
@@ -100,68 +124,40 @@ def test_speaker_data_lists_the_most_talkative_first() -> None:
     assert summarizer.format_speaker_data([]) == "(no speaker information)"
 
 
-def test_split_transcript_keeps_every_line_within_the_limit() -> None:
-    lines = meeting_lines(100)
-    chunks = summarizer.split_transcript("\n".join(lines), 1000)
-    assert len(chunks) > 5
-    assert all(len(chunk) <= 1000 for chunk in chunks)
-    assert [line for chunk in chunks for line in chunk.split("\n")] == lines
-
-
-def test_split_transcript_cuts_an_overlong_line_between_words() -> None:
-    words = " ".join(f"word{i}" for i in range(100))
-    chunks = summarizer.split_transcript(f"short line\n{words}", 120)
-    assert all(len(chunk) <= 120 for chunk in chunks)
-    assert " ".join(" ".join(chunks).split()) == f"short line {words}"
-
-
-def test_parse_tolerates_fences_and_prose() -> None:
-    raw = 'Sure! Here is the summary {as asked}:\n```json\n{"bluf": "B", "brief_summary": "S"}\n```\nAnything else?'
-    bluf = summarizer.parse_summary(raw)
-    assert bluf == Bluf(bluf="B", brief_summary="S")
-    assert bluf.major_topics == bluf.action_items == bluf.key_decisions == bluf.follow_up_items == []
-
-
-def test_parse_turns_item_objects_into_text() -> None:
-    raw = json.dumps(
-        {"bluf": "B", "brief_summary": "S", "action_items": [{"task": "Send the report", "owner": "Bob"}, "Call Ann"]}
-    )
-    assert summarizer.parse_summary(raw).action_items == ["Send the report (owner: Bob)", "Call Ann"]
-
-
-def test_parse_explains_what_is_wrong() -> None:
-    with pytest.raises(SummaryFormatError, match="no JSON object: I cannot summarise this") as raised:
-        summarizer.parse_summary("I cannot summarise this.")
-    assert raised.value.raw_response == "I cannot summarise this."
-    with pytest.raises(SummaryFormatError, match="is missing 'bluf'"):
-        summarizer.parse_summary('{"brief_summary": "S"}')
-    with pytest.raises(SummaryFormatError, match="unusable 'major_topics'"):
-        summarizer.parse_summary('{"bluf": "B", "brief_summary": "S", "major_topics": 42}')
-    with pytest.raises(SummaryFormatError, match="cut off at max_tokens"):
-        summarizer.parse_summary('{"bluf": "The team', stop_reason="length")
-
-
-def test_short_transcript_is_one_call(serve: Callable[[Responder], LocalServer]) -> None:
-    server = serve(in_turn(Reply(body=openai_answer("```json\n" + json.dumps(GOOD) + "\n```"))))
+def test_a_bluf_answer_tolerates_fences_and_item_objects(serve: Callable[[Responder], LocalServer]) -> None:
+    answer = {**GOOD, "action_items": [{"task": "Send the report", "owner": "Bob"}, "Call Ann"]}
+    server = serve(in_turn(Reply(body=openai_answer("Sure!\n```json\n" + json.dumps(answer) + "\n```"))))
     lines = meeting_lines(5)
-    result = summarizer.summarize(settings_for(server), TEMPLATE, lines, "- Alice\n- Bob", quick)
-    assert result.bluf == Bluf.model_validate(GOOD)
-    assert result.raw_response.startswith("```json\n{")
-    assert (result.calls, result.input_tokens, result.output_tokens) == (1, 21, 5)
-    assert result.processing_ms >= 0
+    result = summarizer.summarize(metered(server), BLUF, TEMPLATE, lines, "- Alice\n- Bob")
+    assert result.bluf is not None and result.bluf.action_items == ["Send the report (owner: Bob)", "Call Ann"]
+    assert result.raw_response.startswith("Sure!\n```json\n{")
+    assert result.calls == 1 and result.processing_ms >= 0
     [request] = server.requests
     sent = user_prompt(request)
     assert "\n".join(lines) in sent and "- Alice\n- Bob" in sent and '{"bluf": "..."' in sent
     assert request.json()["messages"][0]["content"] == summarizer.SYSTEM_PROMPT
 
 
-def part_then_merge(part_reply: Callable[[int], dict[str, Any]], merge_reply: Callable[[str], str]) -> Responder:
+def test_the_language_and_the_schema_go_into_the_system_prompt() -> None:
+    schema = {"type": "object", "properties": {"owner": {"type": "string"}}, "required": ["owner"]}
+    json_prompt = summarizer.system_prompt(Shape("json", schema), "ja")
+    assert json.dumps(schema) in json_prompt and "Write the summary in Japanese (language code ja)" in json_prompt
+    markdown = summarizer.system_prompt(Shape("markdown"), "ar")
+    assert "Markdown" in markdown and "Write the summary in Arabic (language code ar)." in markdown
+    assert summarizer.system_prompt(BLUF, None) == summarizer.SYSTEM_PROMPT
+
+
+def part_then_merge(part_reply: Callable[[int], Any], merge_reply: Callable[[str], str]) -> Responder:
     """Answers a part with part_reply(its number) and a merge request with merge_reply(its prompt)."""
 
     def respond(request: Received) -> Reply:
         prompt = user_prompt(request)
         part = re.search(r"This is part (\d+) of", prompt)
-        text = json.dumps(part_reply(int(part.group(1)))) if part else merge_reply(prompt)
+        if part:
+            found = part_reply(int(part.group(1)))
+            text = found if isinstance(found, str) else json.dumps(found)
+        else:
+            text = merge_reply(prompt)
         return Reply(body=openai_answer(text))
 
     return respond
@@ -178,12 +174,11 @@ def test_long_transcript_is_mapped_then_reduced(serve: Callable[[Responder], Loc
 
     server = serve(part_then_merge(part, merge))
     lines = meeting_lines(300)
-    result = summarizer.summarize(settings_for(server), TEMPLATE, lines, "- Alice", quick, context_tokens=1500)
+    result = summarizer.summarize(metered(server, 1500), BLUF, TEMPLATE, lines, "- Alice")
     parts = len(server.requests) - 1
     assert parts >= 3 and result.calls == parts + 1
-    assert result.bluf.bluf == f"Merged {parts} parts."
+    assert result.bluf is not None and result.bluf.bluf == f"Merged {parts} parts."
     assert result.bluf.major_topics == sorted(["budget", *(f"topic {n}" for n in range(1, parts + 1))])
-    assert (result.input_tokens, result.output_tokens) == (21 * result.calls, 5 * result.calls)
     sent_lines = [line for r in server.requests[:parts] for line in user_prompt(r).splitlines() if line.startswith("[")]
     assert sent_lines == lines  # every line went to exactly one part, in order
     assert all(len(user_prompt(r)) <= (1500 - 200) * 4 for r in server.requests)
@@ -200,55 +195,79 @@ def test_many_long_partials_are_merged_in_rounds(serve: Callable[[Responder], Lo
         return json.dumps({"bluf": "Merged.", "brief_summary": "Shorter. " * 150, "key_decisions": decisions})
 
     server = serve(part_then_merge(part, merge))
-    result = summarizer.summarize(settings_for(server), TEMPLATE, meeting_lines(300), "", quick, context_tokens=1500)
+    result = summarizer.summarize(metered(server, 1500), BLUF, TEMPLATE, meeting_lines(300), "")
     parts = sum(1 for r in server.requests if "This is part" in user_prompt(r))
-    assert result.calls - parts >= 2  # more than one merge call
+    assert result.calls - parts >= 2  # more than one merge request
+    assert result.bluf is not None
     assert result.bluf.key_decisions == [f"decision {n}" for n in range(1, parts + 1)]
 
 
-def test_unparseable_merge_falls_back_to_merging_lists_here(serve: Callable[[Responder], LocalServer]) -> None:
+def test_a_schema_summary_is_merged_into_one_object_of_the_schema(serve: Callable[[Responder], LocalServer]) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"points": {"type": "array", "items": {"type": "string"}}},
+        "required": ["points"],
+    }
+
+    def merge(prompt: str) -> str:
+        parts = [json.loads(line) for line in prompt.splitlines() if line.startswith('{"points"')]
+        return json.dumps({"points": [p for part in parts for p in part["points"]]})
+
+    server = serve(part_then_merge(lambda n: {"points": [f"point {n} 日本語"]}, merge))
+    result = summarizer.summarize(metered(server, 1500), Shape("json", schema), TEMPLATE, meeting_lines(300), "")
+    parts = sum(1 for r in server.requests if "This is part" in user_prompt(r))
+    assert parts >= 3 and result.content == {"points": [f"point {n} 日本語" for n in range(1, parts + 1)]}
+    assert result.bluf is None and result.markdown is None
+
+
+def test_a_markdown_summary_is_merged_into_one_markdown(serve: Callable[[Responder], LocalServer]) -> None:
+    server = serve(part_then_merge(lambda n: f"## Part {n}\n- مرحبا 👋 {n}", lambda prompt: "# Whole\n" + prompt[-40:]))
+    result = summarizer.summarize(metered(server, 1500), Shape("markdown"), TEMPLATE, meeting_lines(300), "")
+    parts = sum(1 for r in server.requests if "This is part" in user_prompt(r))
+    merge_prompt = user_prompt(server.requests[-1])
+    assert all(f"## Part {n}\n- مرحبا 👋 {n}" in merge_prompt for n in range(1, parts + 1))
+    assert result.markdown is not None and result.markdown.startswith("# Whole\n")
+
+
+def test_a_merge_answered_badly_twice_fails_the_summary(serve: Callable[[Responder], LocalServer]) -> None:
     def part(n: int) -> dict[str, Any]:
-        return {
-            "bluf": f"Part {n}.",
-            "brief_summary": f"Summary {n}.",
-            "action_items": [f"task {n}", "Send minutes"],
-            "follow_up_items": ["Check budget"] if n == 1 else ["check   BUDGET", f"follow {n}"],
-        }
+        return {"bluf": f"Part {n}.", "brief_summary": f"Summary {n}."}
 
     server = serve(part_then_merge(part, lambda _prompt: "Sorry, I got confused."))
-    result = summarizer.summarize(settings_for(server), TEMPLATE, meeting_lines(300), "", quick, context_tokens=1500)
-    parts = len(server.requests) - 1
-    assert result.bluf.bluf == " ".join(f"Part {n}." for n in range(1, parts + 1))
-    assert result.bluf.action_items == ["task 1", "Send minutes", *(f"task {n}" for n in range(2, parts + 1))]
-    assert result.bluf.follow_up_items == ["Check budget", *(f"follow {n}" for n in range(2, parts + 1))]
-    assert "Sorry, I got confused." in result.raw_response
-    assert "merged locally" in result.raw_response
+    with pytest.raises(
+        StructuredAnswerError, match=r"merge 1\.1: the model answered with unusable JSON twice"
+    ) as raised:
+        summarizer.summarize(metered(server, 1500), BLUF, TEMPLATE, meeting_lines(300), "")
+    assert "«Sorry, I got confused.»" in raised.value.message
+    assert "--- merge 1.1 (repair) ---\nSorry, I got confused." in raised.value.raw_response
 
 
-def test_invalid_json_answer_is_a_format_error(serve: Callable[[Responder], LocalServer]) -> None:
-    server = serve(in_turn(Reply(body=openai_answer('{"bluf": "B", "brief_summary": }'))))
-    with pytest.raises(SummaryFormatError, match="no JSON object") as raised:
-        summarizer.summarize(settings_for(server), TEMPLATE, meeting_lines(3), "", quick)
-    assert raised.value.raw_response == '{"bluf": "B", "brief_summary": }'
-
-
-def test_a_bad_part_names_the_part(serve: Callable[[Responder], LocalServer]) -> None:
+def test_a_bad_part_is_repaired_once_and_named_when_it_stays_bad(serve: Callable[[Responder], LocalServer]) -> None:
     def part(n: int) -> dict[str, Any]:
         return {"bluf": f"Part {n}."} if n == 2 else {"bluf": f"Part {n}.", "brief_summary": "S"}
 
     server = serve(part_then_merge(part, lambda _prompt: json.dumps(GOOD)))
-    with pytest.raises(SummaryFormatError, match="part 2: the answer's JSON is missing 'brief_summary'"):
-        summarizer.summarize(settings_for(server), TEMPLATE, meeting_lines(300), "", quick, context_tokens=1500)
+    with pytest.raises(StructuredAnswerError, match=r"part 2: .*is missing 'brief_summary'"):
+        summarizer.summarize(metered(server, 1500), BLUF, TEMPLATE, meeting_lines(300), "")
+    repairs = [r for r in server.requests if "That answer cannot be used" in user_prompt(r)]
+    assert len(repairs) == 1 and "This is part 2 of" in user_prompt(repairs[0])
+
+
+def test_a_context_too_small_for_the_prompt_sends_nothing(serve: Callable[[Responder], LocalServer]) -> None:
+    server = serve(in_turn(Reply(body=openai_answer(json.dumps(GOOD)))))
+    with pytest.raises(TranscriptTooLong, match="leaves no room for the transcript"):
+        summarizer.summarize(metered(server, 256, max_tokens=128), BLUF, TEMPLATE, meeting_lines(30), "")
+    assert server.requests == []
 
 
 def test_empty_transcript_is_refused_before_any_call() -> None:
     never = LlmSettings("custom", "m", "http://127.0.0.1:9", None, 100, 0.0)
     with pytest.raises(SummaryError, match="transcript is empty"):
-        summarizer.summarize(never, TEMPLATE, ["", "   "], "")
+        summarizer.summarize(MeteredLlm(never, 8192, Free()), BLUF, TEMPLATE, ["", "   "], "")
 
 
 def test_llm_errors_pass_through(serve: Callable[[Responder], LocalServer]) -> None:
     server = serve(in_turn(Reply(401, {"error": "invalid key"})))
     with pytest.raises(LlmError, match="HTTP 401") as raised:
-        summarizer.summarize(settings_for(server), TEMPLATE, meeting_lines(3), "", quick)
+        summarizer.summarize(metered(server), BLUF, TEMPLATE, meeting_lines(3), "")
     assert raised.value.retryable is False

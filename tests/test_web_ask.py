@@ -444,3 +444,84 @@ def test_a_client_that_goes_away_mid_answer_leaves_nothing_stored(
     portal.call(call)
     assert b"event: delta" in b"".join(sent) and b"event: done" not in b"".join(sent)
     assert stored(asking) == []
+
+
+def usage_rows(env: Asking) -> list[tuple[Any, ...]]:
+    with psycopg.connect(env.conninfo, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT purpose, subject::text, input_tokens, output_tokens, reported, model_name "
+            "FROM llm_usage ORDER BY id"
+        ).fetchall()
+
+
+def with_usage(chunks: tuple[str, ...], prompt_tokens: int, completion_tokens: int) -> tuple[str, ...]:
+    """A stream whose last chunk before [DONE] says what it cost, as OpenAI's include_usage does."""
+    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+    last = json.dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [], "usage": usage})
+    return (*chunks[:-1], last, chunks[-1])
+
+
+def test_a_streamed_question_costs_what_the_server_reported_in_its_last_chunk(
+    asking: Asking, llm_servers: Callable[[Responder], LocalServer]
+) -> None:
+    server = llm_servers(in_turn(Reply(events=with_usage(openai_stream("予算は", "削減 [1]"), 311, 17))))
+    headers, owner = user(asking)
+    use_llm(asking.client, headers, server)
+    recording(asking, owner, A_TEXTS, "Budget meeting")
+    response = asking.client.post("/api/ask", headers=headers, json={"question": "予算は\uff1f"})
+    done = events(response.text)[-1]
+    assert done[0] == "done", response.text
+    assert server.requests[0].json()["stream_options"] == {"include_usage": True}
+    assert usage_rows(asking) == [("question", done[1]["question"]["uuid"], 311, 17, True, "stand-in")]
+    mine = asking.client.get("/api/users/me/llm-usage", headers=headers).json()
+    assert mine["used_today"] == 328
+    assert mine["by_purpose"] == [{"purpose": "question", "requests": 1, "input_tokens": 311, "output_tokens": 17}]
+
+
+def test_a_question_to_a_server_that_reports_nothing_is_estimated_and_marked_so(
+    asking: Asking, llm_servers: Callable[[Responder], LocalServer]
+) -> None:
+    answer = openai_answer("Travel was cut [1].")
+    del answer["usage"]
+    server = llm_servers(in_turn(Reply(body=answer)))
+    headers, owner = user(asking)
+    use_llm(asking.client, headers, server)
+    recording(asking, owner, A_TEXTS, "Budget meeting")
+    response = asking.client.post("/api/ask", headers=headers, json={"question": "Budget?", "stream": False})
+    assert response.status_code == 200, response.text
+    [(purpose, subject, input_tokens, output_tokens, reported, _)] = usage_rows(asking)
+    sent = server.requests[0].json()["messages"]
+    assert (purpose, subject, reported) == ("question", response.json()["uuid"], False)
+    # about four characters a token, of what was sent and of what came back
+    assert input_tokens == len(sent[0]["content"] + sent[1]["content"]) // 4 + 1
+    assert output_tokens == len("Travel was cut [1].") // 4 + 1
+
+
+def test_an_answer_that_broke_off_is_not_kept_but_its_cost_is(
+    asking: Asking, llm_servers: Callable[[Responder], LocalServer]
+) -> None:
+    server = llm_servers(in_turn(Reply(events=openai_stream("The budget", " was"), stall_after=2, sleep=10)))
+    headers, owner = user(asking)
+    use_llm(asking.client, headers, server)
+    recording(asking, owner, A_TEXTS, "Budget meeting")
+    got = events(asking.client.post("/api/ask", headers=headers, json={"question": "Budget?"}).text)
+    assert got[-1][0] == "error" and stored(asking) == []
+    [(purpose, subject, _, _, reported, _)] = usage_rows(asking)
+    assert (purpose, subject, reported) == ("question", None, False)
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_question_over_the_daily_limit_is_refused_before_the_llm_is_asked(
+    asking: Asking, llm_servers: Callable[[Responder], LocalServer], stream: bool
+) -> None:
+    server = llm_servers(in_turn(Reply(body=openai_answer("never sent"))))
+    headers, owner = user(asking)
+    use_llm(asking.client, headers, server)
+    recording(asking, owner, A_TEXTS, "Budget meeting")
+    with psycopg.connect(asking.conninfo, autocommit=True) as conn:
+        conn.execute("INSERT INTO llm_token_limits (user_id, daily_tokens) VALUES (%s, 50)", [owner.id])
+    response = asking.client.post("/api/ask", headers=headers, json={"question": "Budget?", "stream": stream})
+    assert response.status_code == 429, response.text
+    assert int(response.headers["Retry-After"]) > 0
+    assert "daily LLM token limit" in response.json()["detail"] and "50 tokens" in response.json()["detail"]
+    assert server.requests == [] and stored(asking) == [] and usage_rows(asking) == []

@@ -157,3 +157,48 @@ def test_bad_queries_updates_and_uuids_name_the_field(client: Any) -> None:
 )
 def test_every_route_needs_a_token(client: Any, method: str, path: str) -> None:
     assert client.request(method, path, json={}).status_code == 401
+
+
+SCHEMA = {"type": "object", "properties": {"owner": {"type": "string"}}, "required": ["owner"]}
+
+
+def test_a_prompt_declares_its_output_shape(client: Any) -> None:
+    headers = register(client)
+    assert new_prompt(client, headers)["output_format"] == "bluf"
+    shaped = new_prompt(client, headers, name="Shaped", output_format="json", output_schema=SCHEMA)
+    assert (shaped["output_format"], shaped["output_schema"]) == ("json", SCHEMA)
+    assert client.get(f"/api/prompts/{shaped['uuid']}", headers=headers).json()["output_schema"] == SCHEMA
+    changed = client.put(f"/api/prompts/{shaped['uuid']}", headers=headers, json={"output_format": "markdown"})
+    assert changed.status_code == 200 and (changed.json()["output_format"], changed.json()["output_schema"]) == (
+        "markdown",
+        None,
+    )
+    back = client.put(f"/api/prompts/{shaped['uuid']}", headers=headers, json={"output_format": "json"})
+    assert back.status_code == 409 and back.json()["field"] == "output_schema"
+    again = {"output_format": "json", "output_schema": SCHEMA}
+    assert client.put(f"/api/prompts/{shaped['uuid']}", headers=headers, json=again).json()["output_schema"] == SCHEMA
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field", "detail"),
+    [
+        (
+            {"output_format": "json", "output_schema": {"type": "object", "properties": {"owner": {"type": "nope"}}}},
+            422,
+            "output_schema",
+            "output_schema: /properties/owner/type: 'nope' is not valid",
+        ),
+        ({"output_format": "json", "output_schema": {"type": "array"}}, 422, "output_schema", "output_schema: /type:"),
+        ({"output_format": "json"}, 409, "output_schema", "a prompt whose output_format is json needs"),
+        ({"output_format": "markdown", "output_schema": SCHEMA}, 409, "output_schema", "output_schema goes with"),
+        ({"output_format": "yaml"}, 422, "output_format", "output_format:"),
+    ],
+)
+def test_bad_output_shapes_name_the_field_and_the_path_in_the_schema(
+    client: Any, body: dict[str, Any], status: int, field: str, detail: str
+) -> None:
+    headers = register(client)
+    response = client.post("/api/prompts", headers=headers, json={"name": "x", "prompt_text": "t", **body})
+    assert response.status_code == status, response.text
+    assert response.json()["field"] == field
+    assert response.json()["detail"].startswith(detail)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -12,6 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue
 from rq.job import Job
 
+from repo.llm_usage import LlmUsageRepository
 from tests import factories
 from tests.web import actor_of, register
 
@@ -184,6 +186,8 @@ def test_another_users_file_configuration_prompt_and_summary_are_not_found(clien
         ("/api/files/{file}/summaries", {"llm_config_uuid": 5}, 422, "llm_config_uuid"),
         ("/api/files/{file}/summaries", {"model": "gpt"}, 422, "model"),
         ("/api/files/{file}/summaries", [1], 422, "body"),
+        ("/api/files/{file}/summaries", {"language": "xx"}, 422, "language"),
+        ("/api/files/{file}/summaries", {"language": "日本語"}, 422, "language"),
     ],
 )
 def test_malformed_requests_name_the_field(
@@ -211,6 +215,7 @@ def test_malformed_uuids_on_reads_name_the_field(client: Any) -> None:
         ("POST", f"/api/files/{UNKNOWN}/summaries"),
         ("GET", f"/api/files/{UNKNOWN}/summaries"),
         ("GET", f"/api/summaries/{UNKNOWN}"),
+        ("POST", f"/api/summaries/{UNKNOWN}/cancel"),
     ],
 )
 def test_every_route_needs_a_token(client: Any, method: str, path: str) -> None:
@@ -255,3 +260,44 @@ def test_a_finished_summary_version_can_be_deleted_and_the_file_follows_its_newe
     assert client.delete(f"/api/summaries/{versions[2]}", headers=headers).status_code == 204
     assert summary_status() is None
     assert client.get(f"/api/files/{file_uuid}/summaries", headers=headers).json() == []
+
+
+def test_the_language_defaults_to_the_transcripts_and_a_chosen_one_is_kept(client: Any, fresh_url: str) -> None:
+    headers = register(client)
+    file_uuid = new_file(client, fresh_url, headers)
+    new_config(client, headers)
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute("UPDATE media_files SET language = 'de' WHERE uuid = %s", (file_uuid,))
+    default = client.post(f"/api/files/{file_uuid}/summaries", headers=headers, json={}).json()
+    chosen = client.post(f"/api/files/{file_uuid}/summaries", headers=headers, json={"language": "ar"}).json()
+    assert (default["language"], chosen["language"]) == ("de", "ar")
+    assert default["output_format"] == "bluf" and default["content"] is None and default["markdown"] is None
+    listed = client.get(f"/api/files/{file_uuid}/summaries", headers=headers).json()
+    assert [s["language"] for s in listed] == ["ar", "de"]
+
+
+def test_a_pending_summary_is_cancelled_at_once_then_409_and_its_costs_are_listed(client: Any, fresh_url: str) -> None:
+    headers = register(client)
+    file_uuid = new_file(client, fresh_url, headers)
+    new_config(client, headers)
+    summary = client.post(f"/api/files/{file_uuid}/summaries", headers=headers, json={}).json()
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        LlmUsageRepository(conn).record(
+            actor_of(client, fresh_url, headers).id, "summary", UUID(summary["uuid"]), "ollama", "m", 812, 143, 950
+        )
+
+    cancelled = client.post(f"/api/summaries/{summary['uuid']}/cancel", headers=headers)
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["status"], cancelled.json()["cancel_requested"]) == ("cancelled", True)
+    again = client.post(f"/api/summaries/{summary['uuid']}/cancel", headers=headers)
+    assert again.status_code == 409 and again.json()["field"] == "status"
+    assert "has ended (cancelled)" in again.json()["detail"]
+    assert client.get(f"/api/files/{file_uuid}", headers=headers).json()["summary_status"] == "cancelled"
+
+    detail = client.get(f"/api/summaries/{summary['uuid']}", headers=headers).json()
+    assert detail["status"] == "cancelled"
+    assert [(c["input_tokens"], c["output_tokens"], c["reported"], c["latency_ms"]) for c in detail["costs"]] == [
+        (812, 143, True, 950)
+    ]
+    stranger = register(client, email="stranger@example.com")
+    assert client.post(f"/api/summaries/{summary['uuid']}/cancel", headers=stranger).status_code == 404

@@ -17,9 +17,13 @@ from redis import Redis
 
 from config.settings import Settings
 from jobs import dispatch
+from repo.errors import Conflict
 from repo.llm_configs import LlmConfig, LlmConfigRepository
+from repo.llm_usage import LlmUsageRepository
+from repo.prompts import Prompt, PromptRepository
 from repo.rows import Actor
 from repo.segments import SegmentRepository
+from repo.summaries import SummaryRepository
 from repo.user_settings import SettingsRepository
 from tests import factories
 from tests.llm_servers import LocalServer, Received, Reply, Responder, in_turn, openai_answer, serving
@@ -91,6 +95,7 @@ def add_config(
     activate: bool = True,
     api_key: str = API_KEY,
     base_url: str | None = None,
+    context_tokens: int | None = None,
 ) -> LlmConfig:
     configs = LlmConfigRepository(conn, master_key(workers))
     config = configs.create(
@@ -102,6 +107,7 @@ def add_config(
         api_key=api_key,
         max_tokens=max_tokens,
         temperature=0.2,
+        context_tokens=context_tokens,
     )
     return configs.activate(owner, config.uuid) if activate else config
 
@@ -123,10 +129,24 @@ def transcribed_file(
 
 
 def queue(
-    workers: WorkerEnv, conn: psycopg.Connection[Any], owner: Actor, file_id: int, config: LlmConfig | None = None
+    workers: WorkerEnv,
+    conn: psycopg.Connection[Any],
+    owner: Actor,
+    file_id: int,
+    config: LlmConfig | None = None,
+    *,
+    prompt: Prompt | None = None,
+    language: str | None = None,
 ) -> Queued:
     with conn.transaction():
-        summary_id, task_id = dispatch.queue_summary(conn, owner.id, file_id, config_id=config.id if config else None)
+        summary_id, task_id = dispatch.queue_summary(
+            conn,
+            owner.id,
+            file_id,
+            prompt.id if prompt else None,
+            config.id if config else None,
+            language,
+        )
     assert dispatch.enqueue_summary(Redis.from_url(workers.redis_url), summary_id, task_id)
     return Queued(summary_id, task_id, file_id)
 
@@ -208,15 +228,16 @@ def test_a_summary_is_stored_with_every_bluf_field(
 
 
 GARBAGE: dict[str, tuple[Reply, str, bool]] = {
-    # case: (the server's reply, what error_message says, whether the model's raw answer is kept)
+    # case: (the server's reply, what error_message says, whether the model's answers are kept: asked twice then)
     "prose instead of JSON": (
         Reply(body=openai_answer("Sure! The meeting was about the release, which slipped.")),
-        "the answer contains no JSON object: Sure! The meeting was about the release, which slipped.",
+        "the model answered with unusable JSON twice (the answer contains no JSON object); its last answer: "
+        "«Sure! The meeting was about the release, which slipped.»",
         True,
     ),
     "JSON that is not a BLUF": (
         Reply(body=openai_answer('{"summary": "a meeting", "topics": ["release"]}')),
-        "the answer's JSON is missing 'bluf'; is missing 'brief_summary'",
+        "(the answer's JSON is missing 'bluf'; is missing 'brief_summary')",
         True,
     ),
     "BLUF with an empty bottom line": (
@@ -257,11 +278,14 @@ def test_garbage_answers_fail_the_summary_with_the_reason(
         assert reason in row["error_message"], (case, row["error_message"])
         assert API_KEY not in row["error_message"]
         assert row["bluf"] is None and row["completed_at"] is not None
-        if raw_kept:
-            assert row["raw_response"] == _content(GARBAGE[case][0]), case
+        if raw_kept:  # asked once to repair it, then given up: both answers kept, nothing of them stored as summary
+            said = _content(GARBAGE[case][0])
+            assert row["raw_response"] == f"--- answer ---\n{said}\n\n--- repair ---\n{said}", case
+            assert len(server.requests) == 2, case
+            assert said[:40] in user_prompt(server.requests[1]) and "cannot be used" in user_prompt(server.requests[1])
         else:
             assert row["raw_response"] is None, case
-        assert len(server.requests) == 1, case  # a malformed answer is not retried
+            assert len(server.requests) == 1, case  # a malformed HTTP answer is not retried
         assert workers.query("SELECT summary_status FROM media_files WHERE id = %s", job.file_id) == [("failed",)]
         assert workers.query("SELECT status, error_message FROM tasks WHERE id = %s", job.task_id) == [
             ("failed", row["error_message"])
@@ -297,7 +321,16 @@ def test_a_server_that_never_answers_fails_the_summary_in_bounded_time(
     assert notifications(workers, job.task_id)[-1] == ("error", "summary failed", row["error_message"])
 
 
+SMALL_CONTEXT = 2048  # what the stand-in's /v1/models says of its model (vLLM's max_model_len)
+
+
+def chats(server: LocalServer) -> list[Received]:
+    return [r for r in server.requests if r.path.endswith("/chat/completions")]
+
+
 def _part_or_merge(request: Received) -> Reply:
+    if request.path.endswith("/models"):
+        return Reply(body={"object": "list", "data": [{"id": MODEL, "max_model_len": SMALL_CONTEXT}]})
     prompt = user_prompt(request)
     if "Part summaries:" in prompt:
         merged = {**BLUF, "major_topics": ["the whole meeting"], "action_items": ["merged action"]}
@@ -309,12 +342,12 @@ def _part_or_merge(request: Received) -> Reply:
     return Reply(body=openai_answer(json.dumps(partial), prompt_tokens=1000, completion_tokens=40))
 
 
-def test_a_long_transcript_is_summarised_in_parts_then_merged(
+def test_a_long_transcript_is_summarised_in_parts_that_fit_the_context_the_server_states_then_merged(
     workers: WorkerEnv, conn: psycopg.Connection[Any], serve: Callable[[Responder], LocalServer]
 ) -> None:
     server = serve(_part_or_merge)
     owner = factories.user(conn)
-    # a self-hosted model ("custom": an 8k-token context) answering in at most 256 tokens
+    # a self-hosted model whose server says its context (no context_tokens configured), answering in 256 tokens
     add_config(workers, conn, owner, server, provider="custom", max_tokens=256)
     cues = [
         (
@@ -323,23 +356,25 @@ def test_a_long_transcript_is_summarised_in_parts_then_merged(
             f"SPEAKER_0{i % 2}",
             f"point {i}: we discussed item {i} of the quarterly plan at length",
         )
-        for i in range(1500)
+        for i in range(300)
     ]
     job = queue(workers, conn, owner, transcribed_file(conn, owner, cues))
 
     run(workers)
 
-    parts = [r for r in server.requests if "Part summaries:" not in user_prompt(r)]
-    merges = [r for r in server.requests if "Part summaries:" in user_prompt(r)]
+    assert [r.path for r in server.requests if not r.path.endswith("/chat/completions")] == ["/v1/models"]
+    parts = [r for r in chats(server) if "Part summaries:" not in user_prompt(r)]
+    merges = [r for r in chats(server) if "Part summaries:" in user_prompt(r)]
     notes = [PART_NOTE.search(user_prompt(r)) for r in parts]
     total = len(parts)
-    assert total >= 3 and len(merges) == 1 and len(server.requests) == total + 1
+    assert total >= 3 and len(merges) == 1 and len(chats(server)) == total + 1
     assert [(int(n.group(1)), int(n.group(2))) for n in notes if n] == [(i, total) for i in range(1, total + 1)]
     sent_lines = [line for r in parts for line in LINE.findall(user_prompt(r))]
     assert len(sent_lines) == len(cues)  # every segment sent once, in order, none twice
     assert [int(line.split("point ", 1)[1].split(":")[0]) for line in sent_lines] == list(range(len(cues)))
-    for request in parts:  # each call fits the 8192-token context with room for the answer
-        assert len(SYSTEM_PROMPT) + len(user_prompt(request)) <= (8192 - 256) * 4
+    for request in chats(server):  # each request fits the stated context with room for the answer
+        messages = request.json()["messages"]
+        assert len(messages[0]["content"]) + len(messages[1]["content"]) <= (SMALL_CONTEXT - 256) * 4
         assert request.json()["max_tokens"] == 256
     merge_prompt = user_prompt(merges[0])
     assert all(f"topic of part {i}" in merge_prompt for i in range(1, total + 1))
@@ -352,6 +387,25 @@ def test_a_long_transcript_is_summarised_in_parts_then_merged(
     assert row["raw_response"].startswith("--- part 1 ---\n") and f"--- part {total} ---" in row["raw_response"]
     assert "--- merge 1.1 ---" in row["raw_response"]
     assert workers.query("SELECT status FROM tasks WHERE id = %s", job.task_id) == [("completed",)]
+    assert workers.query("SELECT count(*) FROM llm_usage WHERE subject = %s", row["uuid"]) == [(total + 1,)]
+
+
+def test_a_context_too_small_for_any_part_fails_the_summary_before_anything_is_sent(
+    workers: WorkerEnv, conn: psycopg.Connection[Any], serve: Callable[[Responder], LocalServer]
+) -> None:
+    server = serve(in_turn(Reply(body=openai_answer(json.dumps(BLUF)))))
+    owner = factories.user(conn)
+    add_config(workers, conn, owner, server, provider="custom", context_tokens=256)
+    job = queue(workers, conn, owner, transcribed_file(conn, owner, CUES))
+
+    run(workers)
+
+    row = summary_row(workers, job.summary_id)
+    assert row["status"] == "failed"
+    assert row["error_message"].startswith("the model's context of 256 tokens leaves no room for the transcript")
+    assert row["bluf"] is None and row["content"] is None and row["markdown"] is None
+    assert server.requests == []  # configured: the server was not even asked its context
+    assert notifications(workers, job.task_id)[-1] == ("error", "summary failed", row["error_message"])
 
 
 def test_auto_summary_runs_after_processing_in_the_same_burst(
@@ -494,4 +548,167 @@ def test_a_private_llm_server_is_refused_at_use_when_the_deployment_says_so(
     reason = "base_url: 127.0.0.1: a loopback, private or link-local address, which this server does not fetch"
     row = summary_row(workers, job.summary_id)
     assert (row["status"], row["error_message"]) == ("failed", reason)
+    assert server.requests == []
+
+
+OWNER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "owner": {"type": "string"},
+        "decisions": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["owner", "decisions"],
+    "additionalProperties": False,
+}
+
+
+def schema_prompt(conn: psycopg.Connection[Any], owner: Actor) -> Prompt:
+    return PromptRepository(conn).create(
+        owner,
+        "Decisions and owner",
+        "Who owns the release, and what was decided?\n\n{transcript}",
+        output_format="json",
+        output_schema=OWNER_SCHEMA,
+    )
+
+
+def test_a_schema_answer_that_is_repaired_is_stored_with_both_requests_in_its_costs(
+    workers: WorkerEnv, conn: psycopg.Connection[Any], serve: Callable[[Responder], LocalServer]
+) -> None:
+    repaired = {"owner": "Bob", "decisions": ["ship on the twelfth"]}
+    server = serve(
+        in_turn(
+            Reply(body=openai_answer('{"owner": 42, "decisions": "ship"}', prompt_tokens=500, completion_tokens=20)),
+            Reply(body=openai_answer(json.dumps(repaired), prompt_tokens=600, completion_tokens=25)),
+        )
+    )
+    owner = factories.user(conn)
+    add_config(workers, conn, owner, server)
+    job = queue(workers, conn, owner, transcribed_file(conn, owner, CUES), prompt=schema_prompt(conn, owner))
+
+    run(workers)
+
+    row = summary_row(workers, job.summary_id)
+    assert (row["status"], row["output_format"], row["content"]) == ("completed", "json", repaired)
+    assert row["bluf"] is None and row["markdown"] is None and row["error_message"] is None
+    assert (row["input_tokens"], row["output_tokens"]) == (1100, 45)
+    first, repair = chats(server)
+    stated = first.json()["messages"][0]["content"].split("JSON Schema:\n", 1)[1].splitlines()[0]
+    assert json.loads(stated) == OWNER_SCHEMA  # the schema goes with the request
+    assert "/owner: 42 is not of type 'string'" in user_prompt(repair)
+    costs = workers.query(
+        "SELECT purpose, input_tokens, output_tokens, reported FROM llm_usage WHERE subject = %s ORDER BY id",
+        row["uuid"],
+    )
+    assert costs == [("summary", 500, 20, True), ("summary", 600, 25, True)]
+    assert notifications(workers, job.task_id)[-1][:2] == ("summary", "standup.wav: summary ready")
+
+
+def test_a_schema_answer_invalid_twice_fails_quoting_the_model_and_stores_no_content(
+    workers: WorkerEnv, conn: psycopg.Connection[Any], serve: Callable[[Responder], LocalServer]
+) -> None:
+    server = serve(in_turn(Reply(body=openai_answer('{"owner": "Bob"}'))))
+    owner = factories.user(conn)
+    add_config(workers, conn, owner, server)
+    job = queue(workers, conn, owner, transcribed_file(conn, owner, CUES), prompt=schema_prompt(conn, owner))
+
+    run(workers)
+
+    row = summary_row(workers, job.summary_id)
+    assert row["status"] == "failed" and row["content"] is None
+    assert row["error_message"] == (
+        "the model answered with unusable JSON twice (the answer: 'decisions' is a required property); "
+        'its last answer: «{"owner": "Bob"}»'
+    )
+    assert row["raw_response"] == '--- answer ---\n{"owner": "Bob"}\n\n--- repair ---\n{"owner": "Bob"}'
+    assert len(chats(server)) == 2
+    assert workers.query("SELECT count(*) FROM llm_usage WHERE subject = %s", row["uuid"]) == [(2,)]
+
+
+def test_a_markdown_summary_in_the_chosen_language_round_trips_any_script(
+    workers: WorkerEnv, conn: psycopg.Connection[Any], serve: Callable[[Responder], LocalServer]
+) -> None:
+    text = "# 会議の要約\n\n- リリースは**12日**に延期 🚀\n- مرحبا بالعالم: القرار *نهائي*\n- Größe: Übermäßig ✅"
+    server = serve(in_turn(Reply(body=openai_answer(text))))
+    owner = factories.user(conn)
+    add_config(workers, conn, owner, server)
+    prompt = PromptRepository(conn).create(owner, "Notes", "Notes, please:\n{transcript}", output_format="markdown")
+    job = queue(workers, conn, owner, transcribed_file(conn, owner, CUES), prompt=prompt, language="ja")
+
+    run(workers)
+
+    row = summary_row(workers, job.summary_id)
+    assert (row["status"], row["output_format"], row["language"]) == ("completed", "markdown", "ja")
+    assert row["markdown"] == text and row["content"] is None and row["bluf"] is None
+    [request] = chats(server)
+    assert "Write the summary in Japanese (language code ja)." in request.json()["messages"][0]["content"]
+    assert workers.query(
+        "SELECT count(*) FROM file_summaries WHERE id = %s AND search_vector @@ plainto_tsquery('english', 'Größe')",
+        job.summary_id,
+    ) == [(1,)]
+
+
+def test_the_daily_token_limit_stops_a_summary_with_a_clear_message(
+    workers: WorkerEnv, conn: psycopg.Connection[Any], serve: Callable[[Responder], LocalServer]
+) -> None:
+    server = serve(in_turn(Reply(body=openai_answer(json.dumps(BLUF)))))
+    owner = factories.user(conn)
+    admin = factories.user(conn, admin=True)
+    add_config(workers, conn, owner, server)
+    LlmUsageRepository(conn).set_limit(admin, owner.id, 50)  # less than the transcript and its prompt need
+    job = queue(workers, conn, owner, transcribed_file(conn, owner, CUES))
+
+    run(workers)
+
+    row = summary_row(workers, job.summary_id)
+    assert row["status"] == "failed" and row["bluf"] is None
+    assert row["error_message"].startswith("daily LLM token limit reached: 0 of 50 tokens used today")
+    assert chats(server) == []
+    assert notifications(workers, job.task_id)[-1] == ("error", "summary failed", row["error_message"])
+
+
+def test_a_summary_cancelled_mid_request_ends_cancelled_with_nothing_stored(
+    workers: WorkerEnv, conn: psycopg.Connection[Any], serve: Callable[[Responder], LocalServer]
+) -> None:
+    server = serve(in_turn(Reply(body=openai_answer(json.dumps(BLUF)), sleep=120)))  # held until the test ends
+    owner = factories.user(conn)
+    add_config(workers, conn, owner, server)
+    job = queue(workers, conn, owner, transcribed_file(conn, owner, CUES))
+    [(summary_uuid,)] = workers.query("SELECT uuid FROM file_summaries WHERE id = %s", job.summary_id)
+    worker = workers.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not chats(server):
+            assert time.monotonic() < deadline and worker.poll() is None, "the summary request never arrived"
+            time.sleep(0.05)
+        asked = SummaryRepository(conn).request_cancel(owner, summary_uuid)
+        assert (asked.status, asked.cancel_requested) == ("processing", True)
+        assert worker.wait(timeout=60) == 0  # it gave up the request it was waiting on: the server never answered
+    finally:
+        if worker.poll() is None:
+            kill_group(worker)
+    row = summary_row(workers, job.summary_id)
+    assert row["status"] == "cancelled" and row["completed_at"] is not None
+    assert row["bluf"] is None and row["raw_response"] is None and row["content"] is None
+    assert workers.query("SELECT summary_status FROM media_files WHERE id = %s", job.file_id) == [("cancelled",)]
+    assert workers.query("SELECT status FROM tasks WHERE id = %s", job.task_id) == [("cancelled",)]
+    assert workers.query("SELECT count(*) FROM llm_usage WHERE subject = %s", summary_uuid) == [(0,)]
+    with pytest.raises(Conflict, match="the summary has ended \\(cancelled\\)"):
+        SummaryRepository(conn).request_cancel(owner, summary_uuid)
+
+
+def test_a_pending_summary_is_cancelled_at_once_and_its_job_does_nothing(
+    workers: WorkerEnv, conn: psycopg.Connection[Any], serve: Callable[[Responder], LocalServer]
+) -> None:
+    server = serve(in_turn(Reply(body=openai_answer(json.dumps(BLUF)))))
+    owner = factories.user(conn)
+    add_config(workers, conn, owner, server)
+    job = queue(workers, conn, owner, transcribed_file(conn, owner, CUES))
+    [(summary_uuid,)] = workers.query("SELECT uuid FROM file_summaries WHERE id = %s", job.summary_id)
+
+    assert SummaryRepository(conn).request_cancel(owner, summary_uuid).status == "cancelled"
+    run(workers)
+
+    assert summary_row(workers, job.summary_id)["status"] == "cancelled"
+    assert workers.query("SELECT status FROM tasks WHERE id = %s", job.task_id) == [("cancelled",)]
     assert server.requests == []

@@ -31,6 +31,7 @@ from web import (
     search,
     settings,
     shares,
+    speaker_names,
     speaker_profiles,
     speakers,
     summaries,
@@ -65,6 +66,7 @@ ROUTERS += [translations.router]  # step 21: translations of a transcript
 ROUTERS += [admin_audit.router]  # reading the audit trail (administrators)
 ROUTERS += [retention.router]
 ROUTERS += [two_factor.router, my_sessions.router, password_reset.router]  # step 19
+ROUTERS += [speaker_names.router]  # step 21: speaker names proposed from the conversation
 ROUTERS += [topics.router]  # step 21: a file's topics, proposed as tags and collections
 
 

@@ -7,6 +7,11 @@ No transaction is held while the model answers (`in_transaction=False`): one sho
 and reads the LLM configuration, one retrieves, and one stores the answered question, in a single INSERT, once the
 answer has ended. An LLM that fails, or a client that goes away before the end, leaves nothing stored.
 
+A question spends the asker's LLM tokens like any other request (repo/llm_usage.py): their daily limit is checked
+before the model is asked (429 with Retry-After), and the answer's cost is one ledger row, purpose "question",
+written with the stored question (its uuid the row's subject), as the server reported it or estimated. An answer
+that broke off after it began is recorded too, without a subject: the server spent the tokens all the same.
+
 The stream (`text/event-stream`), one JSON object per event:
   passages  {"passages": [citation…]}           the candidates, numbered as the model sees them
   delta     {"text": "…"}                        the next piece of the answer
@@ -18,8 +23,10 @@ Failures before the first piece of the answer (no model, the LLM unreachable, a 
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -37,6 +44,7 @@ from repo.collections import CollectionRepository
 from repo.database import Connection
 from repo.errors import Conflict, DataError, NotFound
 from repo.llm_configs import LlmConfigRepository
+from repo.llm_usage import LlmUsageRepository, TokenLimitReached, estimate_tokens
 from repo.meaning import PassageHit, nearest_passages
 from repo.media_files import MediaFileRepository
 from repo.passages import vector_search_available
@@ -49,6 +57,7 @@ from web.questions import CitationOut, QuestionOut, question_out
 from web.services import Services
 
 router = Router("ask")
+log = logging.getLogger(__name__)
 PASSAGES = 8  # sent to the model: enough to answer from, few enough to stay well inside a small model's context
 QuestionText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUESTION), NOT_BLANK, TRIMMED_NOT_BLANK]
 
@@ -83,6 +92,16 @@ class Scope:
 class Prepared:
     scope: Scope
     llm: LlmSettings
+
+
+@dataclass
+class Spent:
+    """One request to the asker's LLM: what was sent, when, and what the server said it cost."""
+
+    sent: str
+    started: float = field(default_factory=time.monotonic)
+    usage: streaming.Usage = field(default_factory=streaming.Usage)
+    recorded: bool = False
 
 
 def _event(name: str, data: dict[str, Any]) -> bytes:
@@ -166,11 +185,48 @@ def llm_failure(exc: LlmError) -> BadGateway | GatewayTimeout:
     return BadGateway(f"your LLM did not give a usable answer: {exc.message}")
 
 
+def _require_room(ctx: Ctx, actor: Actor, prompt: str) -> None:
+    """TokenLimitReached (429) when the asker's daily limit leaves no room for this prompt."""
+    with ctx.services.db.acting(actor), ctx.services.db.transaction() as conn:
+        LlmUsageRepository(conn).require_room(actor.id, estimate_tokens(SYSTEM_PROMPT, prompt))
+
+
+def _record(conn: Connection, actor: Actor, llm: LlmSettings, spent: Spent, answer: str, subject: UUID | None) -> None:
+    LlmUsageRepository(conn).record(
+        actor.id,
+        "question",
+        subject,
+        llm.provider,
+        llm.model_name,
+        spent.usage.input_tokens,
+        spent.usage.output_tokens,
+        int((time.monotonic() - spent.started) * 1000),
+        sent_text=SYSTEM_PROMPT + spent.sent,
+        answer_text=answer,
+    )
+
+
+def _record_unanswered(ctx: Ctx, actor: Actor, prepared: Prepared, spent: Spent, answer: str) -> None:
+    """The cost of an answer that was not stored (it broke off, or was empty): spent all the same."""
+    if spent.recorded:
+        return
+    with ctx.services.db.acting(actor), ctx.services.db.transaction() as conn:
+        _record(conn, actor, prepared.llm, spent, answer, None)
+    spent.recorded = True
+
+
 def _store(
-    ctx: Ctx, actor: Actor, body: AskIn, prepared: Prepared, answer: str, candidates: list[Citation]
+    ctx: Ctx,
+    actor: Actor,
+    body: AskIn,
+    prepared: Prepared,
+    answer: str,
+    candidates: list[Citation],
+    spent: Spent,
 ) -> QuestionOut:
-    """The whole answered question in one INSERT. Its citations are the answer's [n] among the candidates, the
-    passages retrieved for this asker: a number the model made up, or read in a transcript, cites nothing."""
+    """The whole answered question in one INSERT, and its cost in the ledger. Its citations are the answer's [n]
+    among the candidates, the passages retrieved for this asker: a number the model made up, or read in a
+    transcript, cites nothing."""
     citations = [candidates[n - 1] for n in cited(answer, len(candidates))]
     scope = prepared.scope
     with ctx.services.db.acting(actor), ctx.services.db.transaction() as conn:
@@ -185,7 +241,9 @@ def _store(
             media_file_id=scope.file_id,
             collection_id=scope.collection_id,
         )
-        return question_out(stored)
+        _record(conn, actor, prepared.llm, spent, answer, stored.uuid)
+    spent.recorded = True  # once committed: a failed commit leaves the cost to _record_unanswered
+    return question_out(stored)
 
 
 ASK_OPENAPI = {
@@ -207,24 +265,29 @@ ASK_OPENAPI = {
     body=AskIn,
     response=QuestionOut,
     in_transaction=False,
-    raises=(NotFound, Conflict, BadGateway, GatewayTimeout),
+    raises=(NotFound, Conflict, TokenLimitReached, BadGateway, GatewayTimeout),
     openapi=ASK_OPENAPI,
 )
 def ask(ctx: Ctx, body: AskIn) -> QuestionOut | StreamingResponse:
     """Ask a question of one file, a collection or all you can see; answered by your LLM from the passages nearest
-    it, citing them, in the question's language, and kept in your history (/api/questions)."""
+    it, citing them, in the question's language, and kept in your history (/api/questions). It counts against
+    your daily LLM token limit (429 with Retry-After when that is used up)."""
     actor = ctx.actor
     prepared = _prepare(ctx, actor, body)
     candidates = [_citation(n, hit) for n, hit in enumerate(_retrieve(ctx, actor, body.question, prepared.scope), 1)]
-    pieces = streaming.stream(prepared.llm, SYSTEM_PROMPT, user_prompt(body.question, candidates))
+    prompt = user_prompt(body.question, candidates)
+    _require_room(ctx, actor, prompt)
+    spent = Spent(prompt)
+    pieces = streaming.stream(prepared.llm, SYSTEM_PROMPT, prompt, usage=spent.usage)
     if not body.stream:
         try:
             answer = "".join(pieces)
         except LlmError as exc:
             raise llm_failure(exc) from None
         if not answer.strip():
+            _record_unanswered(ctx, actor, prepared, spent, answer)
             raise BadGateway("your LLM answered with nothing")
-        return _store(ctx, actor, body, prepared, answer, candidates)
+        return _store(ctx, actor, body, prepared, answer, candidates, spent)
     # The first piece is awaited here, so that an LLM that is down or silent is an HTTP error, as without streaming.
     try:
         first = next((piece for piece in pieces if piece), "")
@@ -232,6 +295,7 @@ def ask(ctx: Ctx, body: AskIn) -> QuestionOut | StreamingResponse:
         raise llm_failure(exc) from None
     if not first:
         pieces.close()
+        _record_unanswered(ctx, actor, prepared, spent, "")
         raise BadGateway("your LLM answered with nothing")
     listed = [CitationOut.model_validate(c, from_attributes=True).model_dump(mode="json") for c in candidates]
 
@@ -243,7 +307,7 @@ def ask(ctx: Ctx, body: AskIn) -> QuestionOut | StreamingResponse:
             for piece in pieces:
                 written.append(piece)
                 yield _event("delta", {"text": piece})
-            stored = _store(ctx, actor, body, prepared, "".join(written), candidates)
+            stored = _store(ctx, actor, body, prepared, "".join(written), candidates, spent)
         except LlmError as exc:
             failure = llm_failure(exc)
             yield _event("error", {"status": failure.status, "detail": failure.detail})
@@ -254,6 +318,10 @@ def ask(ctx: Ctx, body: AskIn) -> QuestionOut | StreamingResponse:
             return
         finally:  # also when the client went away and the server closes this generator: the LLM is let go
             pieces.close()
+            try:
+                _record_unanswered(ctx, actor, prepared, spent, "".join(written))
+            except Exception:  # closing a generator must not fail (the app may be shutting down); logged instead
+                log.warning("the cost of a question that broke off could not be recorded", exc_info=True)
         yield _event("done", {"question": stored.model_dump(mode="json")})
 
     # No caching by a proxy, and no buffering by nginx: the pieces should reach the page as they are written.

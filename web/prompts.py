@@ -1,15 +1,20 @@
-"""Summary prompts: the system prompts everyone sees (admins edit them) and each user's own prompts."""
+"""Summary prompts: the system prompts everyone sees (admins edit them) and each user's own prompts.
+
+A prompt's `output_format` says what shape its summaries take: "bluf" (fixed keys), "json" (an object matching its
+`output_schema`, which must be a JSON Schema: a 422 names the path in it that is wrong) or "markdown"."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from repo.errors import NotFound
-from repo.prompts import ContentType, Prompt, PromptRepository
+from llm.structured import SchemaInvalid, check_schema
+from repo.errors import Conflict, NotFound
+from repo.prompts import ContentType, OutputFormat, Prompt, PromptRepository
 from web.audit_trail import audit
 from web.endpoint import Ctx, Router
 from web.errors import Forbidden
@@ -20,6 +25,23 @@ router = Router("prompts")
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200), NOT_BLANK, TRIMMED_NOT_BLANK]
 PromptText = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
 Description = Annotated[str, StringConstraints(max_length=2000), TRIMMED]
+MAX_SCHEMA_CHARS = 20_000
+
+
+def _a_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema (draft 2020-12) of an object; the error names the path inside it."""
+    try:
+        check_schema(schema)
+    except SchemaInvalid as exc:
+        raise ValueError(str(exc)) from None
+    if len(json.dumps(schema)) > MAX_SCHEMA_CHARS:
+        raise ValueError(f"at most {MAX_SCHEMA_CHARS:,} characters of JSON")
+    return schema
+
+
+OutputSchema = Annotated[dict[str, Any], AfterValidator(_a_json_schema)]
+FORMAT_HELP = "bluf (fixed keys, the default), json (an object matching output_schema) or markdown (free text)"
+SCHEMA_HELP = "a JSON Schema (draft 2020-12) of an object; required with output_format json, refused otherwise"
 
 
 class PromptIn(BaseModel):
@@ -28,6 +50,8 @@ class PromptIn(BaseModel):
     prompt_text: PromptText = Field(description="may use the placeholders {transcript} and {speaker_data}")
     content_type: ContentType = "general"
     description: Description | None = None
+    output_format: OutputFormat = Field(default="bluf", description=FORMAT_HELP)
+    output_schema: OutputSchema | None = Field(default=None, description=SCHEMA_HELP)
 
 
 class PromptUpdateIn(BaseModel):
@@ -39,6 +63,10 @@ class PromptUpdateIn(BaseModel):
     content_type: ContentType | None = None
     description: Description | None = None
     is_active: bool | None = None
+    output_format: OutputFormat | None = Field(
+        default=None, description=FORMAT_HELP + "; another than json drops the schema"
+    )
+    output_schema: OutputSchema | None = Field(default=None, description=SCHEMA_HELP)
 
 
 class PromptListQuery(BaseModel):
@@ -58,6 +86,8 @@ class PromptOut(BaseModel):
     description: str | None
     prompt_text: str
     content_type: str
+    output_format: str
+    output_schema: dict[str, Any] | None
     is_system: bool = Field(description="a system prompt, shared by everyone and edited by administrators")
     is_system_default: bool
     is_active: bool
@@ -77,7 +107,7 @@ def list_prompts(ctx: Ctx, query: PromptListQuery) -> list[Prompt]:
     return PromptRepository(ctx.conn).list(ctx.actor, query.content_type)
 
 
-@router.post("/api/prompts", body=PromptIn, response=PromptOut, status=201)
+@router.post("/api/prompts", body=PromptIn, response=PromptOut, status=201, raises=(Conflict,))
 def create_prompt(ctx: Ctx, body: PromptIn) -> Prompt:
     """Write a prompt of your own."""
     return create(ctx, body)
@@ -85,14 +115,25 @@ def create_prompt(ctx: Ctx, body: PromptIn) -> Prompt:
 
 def _recorded(ctx: Ctx, action: str, prompt: Prompt) -> None:
     """A prompt's change on the audit trail: which one (its name, whether a system prompt), not its text."""
-    details = {"name": prompt.name, "content_type": prompt.content_type, "system": prompt.is_system}
+    details = {
+        "name": prompt.name,
+        "content_type": prompt.content_type,
+        "output_format": prompt.output_format,
+        "system": prompt.is_system,
+    }
     audit(ctx, f"prompt.{action}", object_type="prompt", object_id=prompt.uuid, details=details)
 
 
 def create(ctx: Ctx, body: PromptIn) -> Prompt:
     """A new prompt of the caller's (the JSON route and the settings page), recorded as `prompt.create`."""
     created = PromptRepository(ctx.conn).create(
-        ctx.actor, body.name, body.prompt_text, body.content_type, body.description or None
+        ctx.actor,
+        body.name,
+        body.prompt_text,
+        body.content_type,
+        body.description or None,
+        body.output_format,
+        body.output_schema,
     )
     _recorded(ctx, "create", created)
     return created
@@ -117,7 +158,7 @@ def get_prompt(ctx: Ctx) -> Prompt:
     return PromptRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
 
 
-@router.put("/api/prompts/{uuid}", body=PromptUpdateIn, response=PromptOut, raises=(Forbidden,))
+@router.put("/api/prompts/{uuid}", body=PromptUpdateIn, response=PromptOut, raises=(Forbidden, Conflict))
 def update_prompt(ctx: Ctx, body: PromptUpdateIn) -> Prompt:
     """Change a prompt."""
     repository, uuid = PromptRepository(ctx.conn), ctx.uuid("uuid")
@@ -130,6 +171,8 @@ def update_prompt(ctx: Ctx, body: PromptUpdateIn) -> Prompt:
         content_type=body.content_type,
         description=body.description,
         is_active=body.is_active,
+        output_format=body.output_format,
+        output_schema=body.output_schema,
     )
     _recorded(ctx, "update", updated)
     return updated

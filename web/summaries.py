@@ -1,4 +1,8 @@
-"""AI summaries of a file: request one (queued for a worker), list a file's versions, read one."""
+"""AI summaries of a file: request one (queued for a worker) in a language, list a file's versions, read one with
+what each of its requests cost, cancel one, delete one.
+
+A summary takes the shape its prompt declares (`output_format`): the BLUF fields, a JSON `content` matching the
+prompt's schema, or `markdown`."""
 
 from __future__ import annotations
 
@@ -13,11 +17,13 @@ from jobs import dispatch
 from repo.database import act
 from repo.errors import Conflict, NotFound
 from repo.llm_configs import LlmConfig, LlmConfigRepository
+from repo.llm_usage import LlmUsageRepository
 from repo.media_files import MediaFileRepository
 from repo.prompts import Prompt, PromptRepository
 from repo.rows import Actor
 from repo.summaries import Summary, SummaryRepository, task_id_for
 from web.endpoint import Ctx, Router
+from web.llm_runs import RUN_RAISES, Language, RequestCostOut
 
 router = Router("summaries")
 log = logging.getLogger("opentr.web")
@@ -27,13 +33,19 @@ class SummaryRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prompt_uuid: UUID | None = Field(default=None, description="default: your active prompt")
     llm_config_uuid: UUID | None = Field(default=None, description="default: your active LLM configuration")
+    language: Language | None = Field(
+        default=None, description="the language to write the summary in; default: the transcript's"
+    )
 
 
 class SummaryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     uuid: UUID
     version: int
-    status: str
+    status: str = Field(description="pending, processing, completed, failed or cancelled")
+    cancel_requested: bool
+    output_format: str = Field(description="bluf (the fields bluf … follow_up_items), json (content) or markdown")
+    language: str | None = Field(description="the language it was asked to be written in")
     provider: str | None
     model_name: str | None
     bluf: str | None
@@ -42,6 +54,8 @@ class SummaryOut(BaseModel):
     action_items: list[Any]
     key_decisions: list[Any]
     follow_up_items: list[Any]
+    content: dict[str, Any] | None = Field(description="a json summary: one object matching its prompt's schema")
+    markdown: str | None = Field(description="a markdown summary's text")
     error_message: str | None
     input_tokens: int | None
     output_tokens: int | None
@@ -50,6 +64,10 @@ class SummaryOut(BaseModel):
     completed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+
+class SummaryDetailOut(SummaryOut):
+    costs: list[RequestCostOut] = Field(description="each request the summary sent, oldest first (yours only)")
 
 
 class QueuedSummaryOut(SummaryOut):
@@ -83,7 +101,9 @@ def _prompt(ctx: Ctx, actor: Actor, uuid: UUID | None) -> Prompt | None:
         return None  # no active prompt and no system default: the worker uses its built-in one
 
 
-@router.post("/api/files/{uuid}/summaries", body=SummaryRequestIn, response=QueuedSummaryOut, status=202)
+@router.post(
+    "/api/files/{uuid}/summaries", body=SummaryRequestIn, response=QueuedSummaryOut, status=202, raises=RUN_RAISES
+)
 def request_summary(ctx: Ctx, body: SummaryRequestIn) -> Summary:
     """Summarise a file with an LLM; the summary is written by a worker (follow it with its task_id)."""
     ctx.services.require_redis()
@@ -104,7 +124,7 @@ def request_summary(ctx: Ctx, body: SummaryRequestIn) -> Summary:
     config = _config(ctx, owner, body.llm_config_uuid)
     prompt = _prompt(ctx, owner, body.prompt_uuid)
     summary_id, task_id = dispatch.queue_summary(
-        ctx.conn, file.user_id, file.id, prompt.id if prompt else None, config.id
+        ctx.conn, file.user_id, file.id, prompt.id if prompt else None, config.id, body.language
     )
     act(ctx.conn, ctx.actor)
     redis = ctx.services.redis
@@ -122,10 +142,26 @@ def list_summaries(ctx: Ctx) -> list[Summary]:
     return SummaryRepository(ctx.conn).list_for_file(ctx.actor, ctx.uuid("uuid"))
 
 
-@router.get("/api/summaries/{uuid}", response=SummaryOut)
-def get_summary(ctx: Ctx) -> Summary:
-    """One summary."""
-    return SummaryRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
+@router.get("/api/summaries/{uuid}", response=SummaryDetailOut)
+def get_summary(ctx: Ctx) -> SummaryDetailOut:
+    """One summary, with what each of its requests cost (tokens in and out as the server reported them)."""
+    summary = SummaryRepository(ctx.conn).get(ctx.actor, ctx.uuid("uuid"))
+    costs = LlmUsageRepository(ctx.conn).of_subject(summary.uuid)
+    return SummaryDetailOut.model_validate(
+        {**SummaryOut.model_validate(summary).model_dump(), "costs": [RequestCostOut.model_validate(c) for c in costs]}
+    )
+
+
+@router.post("/api/summaries/{uuid}/cancel", response=SummaryOut, raises=(Conflict,))
+def cancel_summary(ctx: Ctx) -> Summary:
+    """Stop a summary: a pending one at once, a processing one within about a second, mid-request too; nothing of
+    it is stored. 409 once it has ended."""
+    return cancel(ctx, ctx.uuid("uuid"))
+
+
+def cancel(ctx: Ctx, uuid: UUID) -> Summary:
+    """The JSON route's and the file page's cancel (an editor of the file)."""
+    return SummaryRepository(ctx.conn).request_cancel(ctx.actor, uuid)
 
 
 @router.delete("/api/summaries/{uuid}", status=204)

@@ -48,7 +48,7 @@ Progress = Callable[[float, str], None]
 @dataclass
 class DatabaseMeter:
     """llm/metered.py's Meter, written to the ledger: the requester's limit before, the cost after (and the run's
-    totals, for a run), and the run's cancel flag."""
+    totals, for a run), and the run's cancel flag (or, for a summary, `stop`: whether its requester asked to stop)."""
 
     db: Database
     user_id: int
@@ -57,6 +57,7 @@ class DatabaseMeter:
     provider: str
     model_name: str
     run_id: int | None = None
+    stop: Callable[[], bool] | None = None
 
     def before(self, system_prompt: str, user_prompt: str) -> None:
         with self.db.transaction() as conn:
@@ -87,6 +88,8 @@ class DatabaseMeter:
                 LlmRunRepository(conn).count_request(self.run_id, spent_in, spent_out)
 
     def stop_requested(self) -> bool:
+        if self.stop is not None:
+            return self.stop()
         if self.run_id is None:
             return False
         with self.db.transaction() as conn:

@@ -1,9 +1,13 @@
-"""Turning a transcript into the BLUF summary with the user's prompt and LLM.
+"""Turning a transcript into a summary in the shape its prompt declares, with the requester's metered LLM.
 
-A transcript that fits the model's context is summarised in one call. A longer one is split on line boundaries and
-each part summarised ("map"); the partial summaries are then merged by further calls ("reduce"), or merged here
-list by list when a merge answer cannot be parsed. Answers are parsed as JSON, tolerating code fences and prose
-around the object, and validated into `Bluf`.
+Shapes (`output_format`): "bluf" (the fixed keys of `Bluf`), "json" (one object matching the prompt's JSON Schema)
+and "markdown" (free text). The instruction to write in the chosen language goes into the system prompt.
+
+A transcript that fits the model's context (`llm.context_tokens`, measured: configured or read from the server, see
+llm/context.py) is summarised in one request. A longer one is cut between lines into parts that fit (llm/chunking.py)
+and each part summarised in the same shape ("map"); the part summaries are then merged by further requests in rounds
+of groups that fit ("reduce"). JSON answers (BLUF and schema, parts and merges) go through llm/structured.py's
+`ask_json`: one repair request, then StructuredAnswerError quoting the model, and nothing of the summary is stored.
 """
 
 from __future__ import annotations
@@ -12,17 +16,26 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from llm import clients as llm_clients
-from llm.clients import LlmAnswer, LlmSettings
+from asr.languages import language_name
+from llm.chunking import TranscriptTooLong, budget_chars, split_lines
+from llm.metered import MeteredLlm
+from llm.structured import AnswerInvalid, StructuredAnswerError, ask_json, schema_validator
 
 SYSTEM_PROMPT: Final = "You summarise transcripts of recordings. Answer with one JSON object and nothing else."
-MERGE_PROMPT: Final = """Below are JSON summaries of consecutive parts of one recording, in order. Combine them into
+MARKDOWN_SYSTEM_PROMPT: Final = (
+    "You summarise transcripts of recordings. Answer in Markdown (headings, lists, bold and italic, paragraphs) "
+    "and nothing else."
+)
+SCHEMA_NOTE: Final = "\nThe object must match this JSON Schema:\n{schema}"
+LANGUAGE_NOTE: Final = "\nWrite the summary in {name} (language code {code}){keys}."
+MERGE_PROMPTS: Final[dict[str, str]] = {
+    "bluf": """Below are JSON summaries of consecutive parts of one recording, in order. Combine them into
 one JSON summary of the whole recording with the same keys: "bluf" (two or three sentences: the bottom line up front
 for the whole recording), "brief_summary" (one paragraph), "major_topics", "action_items", "key_decisions" and
 "follow_up_items" (lists of strings: keep every distinct item once, in order). Answer with one JSON object and nothing
@@ -33,32 +46,39 @@ Speakers:
 
 Part summaries:
 {partial_summaries}
-"""
-CHARS_PER_TOKEN: Final = 4
-DEFAULT_CONTEXT_TOKENS: Final = 8192
-CONTEXT_TOKENS_BY_PROVIDER: Final[dict[str, int]] = {"openai": 128_000, "anthropic": 200_000, "openrouter": 128_000}
-MIN_CHUNK_CHARS: Final = 1000
+""",
+    "json": """Below are JSON answers for consecutive parts of one recording, in order, one per line. Combine them
+into one JSON object for the whole recording, matching the same JSON Schema: keep every distinct item once, in order.
+Answer with one JSON object and nothing else.
+
+Speakers:
+{speaker_data}
+
+Part summaries:
+{partial_summaries}
+""",
+    "markdown": """Below are Markdown summaries of consecutive parts of one recording, in order. Combine them into one
+Markdown summary of the whole recording in the same structure: keep every distinct point once, in order.
+
+Speakers:
+{speaker_data}
+
+Part summaries:
+{partial_summaries}
+""",
+}
 PART_NOTE_CHARS: Final = 120  # room for the "(This is part i of n ...)" line put before each part
-CUT_OFF_REASONS: Final = frozenset({"length", "max_tokens"})
-ERROR_SNIPPET_CHARS: Final = 200
 
 log = logging.getLogger(__name__)
-
-Complete = Callable[[LlmSettings, str, str], LlmAnswer]
+Progress = Callable[[float, str], None]
 
 
 class SummaryError(Exception):
+    """Nothing to summarise, or an answer that cannot be used (the message says which)."""
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-class SummaryFormatError(SummaryError):
-    """The model answered, but not with a usable BLUF JSON object; `raw_response` is what it said."""
-
-    def __init__(self, message: str, raw_response: str) -> None:
-        super().__init__(message)
-        self.raw_response = raw_response
 
 
 class Bluf(BaseModel):
@@ -93,11 +113,22 @@ class Bluf(BaseModel):
 
 
 @dataclass(frozen=True)
+class Shape:
+    """What a summary's answer is: `output_format`, with `output_schema` for "json"."""
+
+    output_format: str = "bluf"
+    output_schema: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class SummaryResult:
-    bluf: Bluf
+    """One of `bluf`, `content` (json) or `markdown`, by `output_format`."""
+
+    output_format: str
+    bluf: Bluf | None
+    content: dict[str, Any] | None
+    markdown: str | None
     raw_response: str
-    input_tokens: int | None
-    output_tokens: int | None
     calls: int
     processing_ms: int
 
@@ -143,141 +174,154 @@ def format_speaker_data(stats: Iterable[SpeakerStats]) -> str:
     return "\n".join(lines)
 
 
-def split_transcript(text: str, max_chars: int) -> list[str]:
-    """Chunks of at most max_chars, cut between lines; a line longer than that is cut between words."""
-    if max_chars < 1:
-        raise ValueError(f"max_chars must be positive, not {max_chars}")
-    chunks: list[str] = []
-    current: list[str] = []
-    size = 0
-    for raw_line in text.splitlines():
-        for line in _pieces(raw_line.strip(), max_chars):
-            if current and size + 1 + len(line) > max_chars:
-                chunks.append("\n".join(current))
-                current, size = [], 0
-            size += len(line) + (1 if current else 0)
-            current.append(line)
-    if current:
-        chunks.append("\n".join(current))
-    return chunks
-
-
-def transcript_budget_chars(max_tokens: int, context_tokens: int, fixed_chars: int) -> int:
-    """Characters of transcript per call: the context minus the answer's room, at ~4 characters per token."""
-    answer_tokens = min(max(0, max_tokens), context_tokens // 2)
-    return max(MIN_CHUNK_CHARS, (context_tokens - answer_tokens) * CHARS_PER_TOKEN - fixed_chars)
-
-
-def parse_summary(raw: str, stop_reason: str | None = None) -> Bluf:
-    cut_off = " (the answer was cut off at max_tokens; raise max_tokens)" if stop_reason in CUT_OFF_REASONS else ""
-    if not raw.strip():
-        raise SummaryFormatError(f"the answer is empty{cut_off}", raw)
-    found = _first_json_object(raw)
-    if found is None:
-        snippet = " ".join(raw.split())[:ERROR_SNIPPET_CHARS]
-        raise SummaryFormatError(f"the answer contains no JSON object{cut_off}: {snippet}", raw)
-    try:
-        return Bluf.model_validate(found)
-    except ValidationError as exc:
-        raise SummaryFormatError(f"the answer's JSON {_reasons(exc)}{cut_off}", raw) from None
+def system_prompt(shape: Shape, language: str | None) -> str:
+    """The instruction of every request of a summary: its shape, and the language to write in."""
+    if shape.output_format == "markdown":
+        text = MARKDOWN_SYSTEM_PROMPT
+    elif shape.output_format == "json":
+        text = SYSTEM_PROMPT + SCHEMA_NOTE.format(schema=json.dumps(shape.output_schema, ensure_ascii=False))
+    else:
+        text = SYSTEM_PROMPT
+    if language:
+        keys = "; keep the JSON keys as they are" if shape.output_format != "markdown" else ""
+        text += LANGUAGE_NOTE.format(name=language_name(language), code=language, keys=keys)
+    return text
 
 
 def summarize(
-    settings: LlmSettings,
+    llm: MeteredLlm,
+    shape: Shape,
     prompt_template: str,
     transcript_lines: Sequence[str],
     speaker_data: str,
-    complete: Complete = llm_clients.complete,
-    *,
-    context_tokens: int | None = None,
+    language: str | None = None,
+    progress: Progress = lambda fraction, step: None,
 ) -> SummaryResult:
-    """Summarise in one call when the transcript fits `context_tokens` (default by provider), else map and reduce.
+    """Summarise in one request when the transcript fits the model's context, else map and reduce.
 
-    LlmError from the client propagates unchanged (its `retryable` tells the job whether to try again later).
-    """
+    TranscriptTooLong (before anything is sent) when no part of it fits; StructuredAnswerError when an answer is
+    unusable after its repair; LlmError, LlmCancelled and TokenLimitReached from the LLM pass through."""
     started = time.monotonic()
     transcript = "\n".join(line.strip() for line in transcript_lines if line.strip())
     if not transcript:
         raise SummaryError("the transcript is empty: there is nothing to summarise")
-    context = context_tokens or CONTEXT_TOKENS_BY_PROVIDER.get(settings.provider, DEFAULT_CONTEXT_TOKENS)
-    fixed = len(SYSTEM_PROMPT) + len(build_prompt(prompt_template, "", speaker_data)) + PART_NOTE_CHARS
-    budget = transcript_budget_chars(settings.max_tokens, context, fixed)
-    chunks = split_transcript(transcript, budget)
-    ledger = _Ledger(settings, complete)
+    system = system_prompt(shape, language)
+    fixed = len(system) + len(build_prompt(prompt_template, "", speaker_data)) + PART_NOTE_CHARS
+    budget = budget_chars(llm.context_tokens, llm.settings.max_tokens, fixed)
+    chunks = split_lines(transcript, budget)
+    asker = _Asker(llm, shape, system)
+    merge_budget = _merge_budget(asker, speaker_data) if len(chunks) > 1 else 0  # refused before anything is sent
     if len(chunks) == 1:
-        bluf = ledger.ask(build_prompt(prompt_template, transcript, speaker_data), label=None)
+        progress(0.2, "asking the model")
+        answer = asker.ask(build_prompt(prompt_template, transcript, speaker_data), None)
     else:
-        partials = [
-            ledger.ask(build_prompt(prompt_template, _part_note(i, len(chunks)) + chunk, speaker_data), f"part {i}")
-            for i, chunk in enumerate(chunks, start=1)
-        ]
-        bluf = _reduce(ledger, partials, speaker_data, budget)
+        partials = []
+        for number, chunk in enumerate(chunks, start=1):
+            progress(0.1 + 0.7 * (number - 1) / len(chunks), f"part {number} of {len(chunks)}")
+            prompt = build_prompt(prompt_template, _part_note(number, len(chunks)) + chunk, speaker_data)
+            partials.append(asker.ask(prompt, f"part {number}"))
+        progress(0.85, "merging the parts")
+        answer = _reduce(asker, partials, speaker_data, merge_budget)
     return SummaryResult(
-        bluf=bluf,
-        raw_response=ledger.raw_response(),
-        input_tokens=ledger.input_tokens,
-        output_tokens=ledger.output_tokens,
-        calls=len(ledger.answers),
+        output_format=shape.output_format,
+        bluf=answer if isinstance(answer, Bluf) else None,
+        content=answer if isinstance(answer, dict) else None,
+        markdown=answer if isinstance(answer, str) else None,
+        raw_response=llm.raw_response(),
+        calls=sum(1 for label, _ in llm.answers if not (label or "").startswith("merged locally")),
         processing_ms=round((time.monotonic() - started) * 1000),
     )
 
 
+Answer = Bluf | dict[str, Any] | str
+
+
 @dataclass
-class _Ledger:
-    """Sends the calls of one summary and keeps what they cost and said."""
+class _Asker:
+    """Sends one request of a summary in its shape and returns the checked answer."""
 
-    settings: LlmSettings
-    complete: Complete
-    answers: list[tuple[str | None, str]] = field(default_factory=list)
-    input_tokens: int | None = None
-    output_tokens: int | None = None
+    llm: MeteredLlm
+    shape: Shape
+    system: str
 
-    def ask(self, user_prompt: str, label: str | None) -> Bluf:
-        answer = self.complete(self.settings, SYSTEM_PROMPT, user_prompt)
-        self.answers.append((label, answer.text))
-        if answer.input_tokens is not None:
-            self.input_tokens = (self.input_tokens or 0) + answer.input_tokens
-        if answer.output_tokens is not None:
-            self.output_tokens = (self.output_tokens or 0) + answer.output_tokens
-        try:
-            return parse_summary(answer.text, answer.stop_reason)
-        except SummaryFormatError as exc:
-            message = f"{label}: {exc.message}" if label else exc.message
-            raise SummaryFormatError(message, self.raw_response()) from None
+    def ask(self, user_prompt: str, label: str | None) -> Answer:
+        if self.shape.output_format == "markdown":
+            answer = self.llm.ask(self.system, user_prompt, label=label)
+            text = answer.text.strip()
+            if not text:
+                where = f"{label}: " if label else ""
+                raise StructuredAnswerError(f"{where}the model's answer is empty", self.llm.raw_response())
+            return text
+        validate: Callable[[Any], Answer] = (
+            _bluf if self.shape.output_format == "bluf" else _object_of(self.shape.output_schema or {})
+        )
+        return ask_json(self.llm, self.system, user_prompt, validate, label=label)
 
-    def note(self, label: str) -> None:
-        self.answers.append((label, ""))
-
-    def raw_response(self) -> str:
-        if len(self.answers) == 1 and self.answers[0][0] is None:
-            return self.answers[0][1]
-        return "\n\n".join(f"--- {label} ---\n{text}".rstrip() for label, text in self.answers)
+    def serialised(self, answer: Answer) -> str:
+        if isinstance(answer, Bluf):
+            return json.dumps(answer.model_dump(), ensure_ascii=False)
+        if isinstance(answer, dict):
+            return json.dumps(answer, ensure_ascii=False)
+        return answer
 
 
-def _reduce(ledger: _Ledger, partials: list[Bluf], speaker_data: str, budget: int) -> Bluf:
-    """Merge in rounds of groups that fit the budget until one summary is left."""
+def _bluf(value: Any) -> Bluf:
+    if not isinstance(value, dict):
+        raise AnswerInvalid("the answer must be one JSON object, not a list")
+    try:
+        return Bluf.model_validate(value)
+    except ValidationError as exc:
+        raise AnswerInvalid(f"the answer's JSON {_reasons(exc)}") from None
+
+
+def _object_of(schema: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
+    matches = schema_validator(schema)
+
+    def validate(value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise AnswerInvalid("the answer must be one JSON object, not a list")
+        checked: dict[str, Any] = matches(value)
+        return checked
+
+    return validate
+
+
+def _merge_budget(asker: _Asker, speaker_data: str) -> int:
+    """Characters of part summaries one merge request may carry."""
+    template = MERGE_PROMPTS[asker.shape.output_format]
+    fixed = len(asker.system) + len(_fill(template, {"speaker_data": speaker_data, "partial_summaries": ""}))
+    return budget_chars(asker.llm.context_tokens, asker.llm.settings.max_tokens, fixed)
+
+
+def _reduce(asker: _Asker, partials: list[Answer], speaker_data: str, budget: int) -> Answer:
+    """Merge in rounds of groups that fit the context until one answer is left."""
+    template = MERGE_PROMPTS[asker.shape.output_format]
+    llm = asker.llm
     round_number = 0
     while len(partials) > 1:
         round_number += 1
-        groups = _groups_that_fit(partials, budget)
+        groups = _groups_that_fit([asker.serialised(p) for p in partials], budget)
         if all(len(group) == 1 for group in groups):
-            ledger.note("merged locally: the part summaries are too long to merge in one call")
-            return _merge_locally(partials)
-        partials = [
-            group[0] if len(group) == 1 else _merge_group(ledger, group, speaker_data, f"merge {round_number}.{n}")
-            for n, group in enumerate(groups, start=1)
-        ]
+            if asker.shape.output_format == "bluf":  # the fixed keys can be merged here, list by list
+                llm.note("merged locally: the part summaries are too long to merge in one request")
+                return _merge_locally([p for p in partials if isinstance(p, Bluf)])
+            raise TranscriptTooLong(
+                f"the part summaries are too long to merge within the model's context of {llm.context_tokens:,} "
+                "tokens; use a model with a larger context or a lower max_tokens"
+            )
+        merged: list[Answer] = []
+        start = 0
+        for number, group in enumerate(groups, start=1):
+            members = partials[start : start + len(group)]
+            start += len(group)
+            if len(members) == 1:
+                merged.append(members[0])
+                continue
+            separator = "\n\n" if asker.shape.output_format == "markdown" else "\n"
+            prompt = _fill(template, {"speaker_data": speaker_data, "partial_summaries": separator.join(group)})
+            merged.append(asker.ask(prompt, f"merge {round_number}.{number}"))
+        partials = merged
     return partials[0]
-
-
-def _merge_group(ledger: _Ledger, group: list[Bluf], speaker_data: str, label: str) -> Bluf:
-    prompt = _fill(MERGE_PROMPT, {"speaker_data": speaker_data, "partial_summaries": _as_json(group)})
-    try:
-        return ledger.ask(prompt, label)
-    except SummaryFormatError as exc:
-        log.warning("merging part summaries locally: %s", exc.message)
-        ledger.note(f"merged locally: {label} was not usable ({exc.message[:ERROR_SNIPPET_CHARS]})")
-        return _merge_locally(group)
 
 
 def _merge_locally(partials: Sequence[Bluf]) -> Bluf:
@@ -297,45 +341,24 @@ def _merge_locally(partials: Sequence[Bluf]) -> Bluf:
     )
 
 
-def _groups_that_fit(partials: list[Bluf], budget: int) -> list[list[Bluf]]:
-    groups: list[list[Bluf]] = []
+def _groups_that_fit(texts: list[str], budget: int) -> list[list[str]]:
+    groups: list[list[str]] = []
     size = 0
-    for partial in partials:
-        length = len(_as_json([partial]))
+    for text in texts:
+        length = len(text) + 2
         if groups and size + length <= budget:
-            groups[-1].append(partial)
+            groups[-1].append(text)
             size += length
         else:
-            groups.append([partial])
+            groups.append([text])
             size = length
     return groups
-
-
-def _as_json(partials: Sequence[Bluf]) -> str:
-    return "\n".join(json.dumps(p.model_dump(), ensure_ascii=False) for p in partials)
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
     """One pass, so text put in for one placeholder is never scanned for another."""
     pattern = re.compile("|".join(re.escape("{" + name + "}") for name in values))
     return pattern.sub(lambda m: values[m.group(0)[1:-1]], template)
-
-
-def _first_json_object(text: str) -> dict[str, Any] | None:
-    """The first {...} that parses as a JSON object, wherever it starts (after fences or prose)."""
-    decoder = json.JSONDecoder()
-    start = text.find("{")
-    for _ in range(100):  # bounds the work on long answers full of stray braces
-        if start == -1:
-            return None
-        try:
-            found, _end = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
-            found = None
-        if isinstance(found, dict):
-            return found
-        start = text.find("{", start + 1)
-    return None
 
 
 def _reasons(exc: ValidationError) -> str:
@@ -359,17 +382,6 @@ def _item_text(value: Any) -> str:
         main, rest = str(filled[0][1]), "; ".join(f"{k}: {v}" for k, v in filled[1:])
         return f"{main} ({rest})" if rest else main
     return "" if value is None else str(value)
-
-
-def _pieces(line: str, max_chars: int) -> Iterator[str]:
-    while len(line) > max_chars:
-        cut = line.rfind(" ", 0, max_chars + 1)
-        if cut <= 0:
-            cut = max_chars
-        yield line[:cut].rstrip()
-        line = line[cut:].lstrip()
-    if line:
-        yield line
 
 
 def _part_note(number: int, total: int) -> str:

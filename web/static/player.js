@@ -180,9 +180,22 @@ document.addEventListener("click", async (event) => {
       await api("DELETE", `/api/files/${fileUuid}`);
       location.assign("/");
     } else if (action === "summarise") {
+      // The chosen prompt and language; left empty, the API's defaults (the active prompt, the transcript's language).
+      const form = document.getElementById("summary-request");
+      const body = {};
+      for (const name of ["prompt_uuid", "language"]) {
+        const value = form?.elements[name]?.value;
+        if (value) body[name] = value;
+      }
       button.disabled = true;
-      await api("POST", `/api/files/${fileUuid}/summaries`, {});
+      await api("POST", `/api/files/${fileUuid}/summaries`, body);
       say("Summary requested; it appears here when it is ready.");
+      location.reload();
+    } else if (action === "cancel-summary") {
+      button.disabled = true;
+      const summary = await api("POST", `/api/summaries/${button.dataset.summary}/cancel`);
+      say(summary.status === "cancelled" ? "Summary cancelled." : "Stopping the summary…");
+      location.reload();
     }
   } catch (error) {
     button.disabled = false;

@@ -25,6 +25,7 @@ from web.ui import (
     collections,
     groups,
     library,
+    llm_usage,
     media,
     my_data,
     my_sessions,
@@ -36,6 +37,7 @@ from web.ui import (
     search,
     settings,
     sharing,
+    speaker_names,
     speakers,
     topics,
     translations,
@@ -87,11 +89,13 @@ MODULES = (
     settings,
     my_data,
     admin,
+    llm_usage,
     retention,
     two_factor,  # step 19: the second step of a sign-in, two factors in the settings
     my_sessions,
     password_reset,
     translations,  # step 21: the file page's translation forms
+    speaker_names,  # step 21: speaker names proposed from the conversation
     topics,  # step 21: the file page's topics forms
 )
 

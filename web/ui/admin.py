@@ -19,17 +19,19 @@ from repo.users import UserRepository
 from web import two_factor
 from web.admin import UserUpdateIn, admin_update_user, all_files_page, remove_user
 from web.admin_audit import FILTERS, page_query, read_page
-from web.ui import retention
+from web.ui import llm_usage, retention
 from web.ui.render import View, page
 
 
 @page("/admin", admin=True)
 def admin(view: View) -> Response:
     users = UserRepository(view.conn)
+    listed = users.list_all(view.actor, limit=200)
     return view.render(
         "admin.html",
         stats=users.stats(),
-        users=users.list_all(view.actor, limit=200),
+        users=listed,
+        **llm_usage.admin_section(view, listed),
         unused_tags=TagRepository(view.conn).list_unused(),
         **retention.admin_section(view),
         two_factor_required=TwoFactorRepository(view.conn, view.services.master_key).required_user_ids(),

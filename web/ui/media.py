@@ -39,7 +39,7 @@ from web.exports import MEDIA_TYPES
 from web.processing import run_stage
 from web.public_links import link_status
 from web.transcripts import embed_again_after_commit
-from web.ui import speaker_names_panel, topics_panel, translations_panel
+from web.ui import speaker_names_panel, summary_shapes, topics_panel, translations_panel
 from web.ui.render import View, page
 from web.ui.sharing import file_panel
 
@@ -126,6 +126,7 @@ def _file_page(view: View, status: int = 200, stale: StaleEdit | None = None, ne
     # What a language model made of the transcript (step 21): one module per panel, each with its own template.
     for panel in (topics_panel, speaker_names_panel, translations_panel):
         context.update(panel.panel(view, detail))
+    context.update(summary_shapes.panel(view, detail, context["summaries"]))  # summaries in their shapes
     return view.render("file.html", status, **context)
 
 

@@ -3,11 +3,13 @@ preferences, notification kinds, LLM configurations (the api key is write-only),
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.responses import Response
 
 from asr.availability import model_choices
+from repo.errors import Invalid
 from repo.llm_configs import LlmConfigRepository
 from repo.notifications import KINDS, NotificationRepository
 from repo.prompts import PromptRepository
@@ -19,10 +21,13 @@ from web.auth import MeIn, update_account
 from web.choices import check_model
 from web.llm_configs import LlmConfigIn
 from web.prompts import PromptIn
+from web.ui.llm_usage import usage_today
 from web.ui.my_data import exports_of
 from web.ui.render import View, page
 
 THEMES = ("system", "light", "dark")
+# A prompt's answer shape (repo/prompts.py's output_format) in a person's words.
+FORMAT_WORDS = {"bluf": "bottom line up front", "json": "JSON in your schema", "markdown": "Markdown"}
 
 
 def _configs(view: View) -> LlmConfigRepository:
@@ -52,12 +57,14 @@ def settings(view: View) -> Response:
         kind_words=KIND_WORDS,
         configs=_configs(view).list(actor),
         prompts=PromptRepository(view.conn).list(actor),
+        format_words=FORMAT_WORDS,
         models=model_choices(view.services.settings),
         max_vocabulary=MAX_VOCABULARY_CHARS,
         two_factor=two_factor.status(view, user),  # step 19: two factors and sessions
         sessions=my_sessions.sessions_of(view),
         identities=my_sessions.identities_of(view),
         exports=exports_of(view),
+        llm_usage=usage_today(view),
     )
 
 
@@ -130,7 +137,12 @@ def delete_llm_config(view: View) -> Response:
 
 @page("/settings/prompts", methods=("POST",))
 def add_prompt(view: View) -> Response:
-    fields = {k: v.strip() for k, v in view.form.items() if k in PromptIn.model_fields and v.strip()}
+    fields: dict[str, Any] = {k: v.strip() for k, v in view.form.items() if k in PromptIn.model_fields and v.strip()}
+    if "output_schema" in fields:
+        try:
+            fields["output_schema"] = json.loads(fields["output_schema"])
+        except json.JSONDecodeError as exc:
+            raise Invalid(f"output_schema: not JSON ({exc.msg} at line {exc.lineno})", "output_schema") from None
     body = PromptIn.model_validate(fields)
     prompts.create(view, body)
     return view.redirect("/settings#prompts")
