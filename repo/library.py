@@ -2,8 +2,8 @@
 
 A `LibraryFilter` is validated once here and becomes the same SQL parameters in `media_files.list_page` and
 `search.search` (the predicate itself is written in both queries; see sql/media_files.sql). `filter_values`
-reads, in one statement, what a filter UI offers: tags, speakers and profiles with file counts, and the bounds of
-durations and dates.
+reads, in one statement, what a filter UI offers: tags, topics, speakers and profiles with file counts, and the bounds
+of durations and dates.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ class LibraryFilter:
     Ranges: durations are inclusive at both ends, dates include `*_from` and exclude `*_to`. `speaker` is a
     speaker's shown name or a profile's name (case does not matter), `transcript` is web-search syntax matched
     against the transcript's full-text index. Video files are those with a video content type or a picture size.
-    `shared`: "me" keeps the files others shared with the actor, "mine" the actor's own.
+    `shared`: "me" keeps the files others shared with the actor, "mine" the actor's own. `topic`: files with a
+    topic of that label (repo/topics.py; case does not matter).
     """
 
     statuses: Sequence[str] | None = None
@@ -66,6 +67,7 @@ class LibraryFilter:
     media_type: MediaType | None = None
     transcript: str | None = None
     shared: Shared | None = None
+    topic: str | None = None
 
     def params(self) -> dict[str, Any]:
         """The SQL parameters of the shared predicate; Invalid naming the field for a bad value."""
@@ -100,6 +102,7 @@ class LibraryFilter:
             "media_type": self.media_type,
             "transcript": _clean_text(self.transcript, "transcript"),
             "shared": self.shared,
+            "topic": _clean_text(self.topic, "topic"),
         }
 
 
@@ -122,6 +125,7 @@ class FilterValues:
 
     file_count: int
     tags: list[NameCount]
+    topics: list[NameCount]
     speakers: list[NameCount]
     profiles: list[ProfileCount]
     statuses: list[NameCount]
@@ -134,7 +138,7 @@ class FilterValues:
     recorded_last: datetime | None
 
     def __post_init__(self) -> None:
-        for name in ("tags", "speakers", "statuses", "media_types"):
+        for name in ("tags", "topics", "speakers", "statuses", "media_types"):
             raw: list[Any] = getattr(self, name)
             object.__setattr__(self, name, [NameCount(x["name"], x["file_count"]) for x in raw])
         profiles: list[Any] = self.profiles

@@ -76,6 +76,8 @@ AND (%(recorded_to)s::timestamptz IS NULL OR f.creation_date < %(recorded_to)s::
 AND (%(media_type)s::text IS NULL OR %(media_type)s::text = CASE
       WHEN starts_with(f.content_type, 'video/') OR f.resolution_width IS NOT NULL THEN 'video' ELSE 'audio' END)
 AND (%(shared)s::text IS NULL OR (%(shared)s::text = 'mine') = (f.user_id = %(actor_id)s))
+AND (%(topic)s::text IS NULL OR EXISTS (
+      SELECT 1 FROM file_topics tp WHERE tp.media_file_id = f.id AND lower(tp.label) = lower(%(topic)s::text)))
 AND (%(transcript)s::text IS NULL OR EXISTS (
       SELECT 1 FROM transcript_segments ts
       WHERE ts.media_file_id = f.id AND ts.search_vector @@ websearch_to_tsquery('english', %(transcript)s::text)))

@@ -1296,6 +1296,35 @@ ALTER TABLE file_summaries ADD COLUMN search_vector tsvector GENERATED ALWAYS AS
                 coalesce(bluf, '') || ' ' || coalesce(brief_summary, '') || ' ' || coalesce(markdown, ''))
     || to_tsvector('english'::regconfig, coalesce(content, '{}'::jsonb))) STORED;
 CREATE INDEX file_summaries_search_idx ON file_summaries USING gin (search_vector);
+
+-- migration 0023_topics: the topics found in a file, proposed as tags and collections (see the migration) ---
+
+CREATE TABLE file_topics (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uuid uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    run_id bigint NOT NULL REFERENCES llm_runs (id) ON DELETE CASCADE,
+    media_file_id bigint NOT NULL REFERENCES media_files (id) ON DELETE CASCADE,
+    position integer NOT NULL CHECK (position >= 0),
+    label text NOT NULL CHECK (length(label) BETWEEN 1 AND 100),
+    description text CHECK (length(description) <= 2000),
+    relevance real NOT NULL CHECK (relevance BETWEEN 0 AND 1),
+    moments real[] NOT NULL DEFAULT '{}' CHECK (cardinality(moments) <= 50 AND 0 <= ALL (moments)),
+    proposed_tag text CHECK (length(proposed_tag) BETWEEN 1 AND 100),
+    proposed_collection text CHECK (length(proposed_collection) BETWEEN 1 AND 200),
+    tag_decision text CHECK (tag_decision IN ('accepted', 'dismissed')),
+    collection_decision text CHECK (collection_decision IN ('accepted', 'dismissed')),
+    decided_by bigint REFERENCES users (id) ON DELETE SET NULL,
+    decided_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (run_id, position)
+);
+-- The library's topic filter and search look a file's labels up without case.
+CREATE INDEX file_topics_media_file_id_idx ON file_topics (media_file_id, lower(label));
+CREATE INDEX file_topics_decided_by_idx ON file_topics (decided_by) WHERE decided_by IS NOT NULL;
+-- Seen by whoever sees the file, as its runs are.
+ALTER TABLE file_topics ENABLE ROW LEVEL SECURITY;
+CREATE POLICY file_topics_of_file ON file_topics USING (media_file_id IN (SELECT unnest(rls_files())));
+
 -- migration 0024_speaker_name_proposals: speaker names a language model proposed (see the migration) ------------------
 
 CREATE TABLE speaker_name_proposals (

@@ -1,7 +1,8 @@
 -- name: filter_values :one
--- What the library's filter UI offers, over the files the actor can see, in one statement: tags, speakers (by
--- shown name) and speaker profiles with how many files have each, statuses and media types with counts, and the
--- bounds of durations and of upload and recording dates. A media type as in media_files.list_page.
+-- What the library's filter UI offers, over the files the actor can see, in one statement: tags, topics (labels
+-- alike but for case are one, repo/topics.py), speakers (by shown name) and speaker profiles with how many files
+-- have each, statuses and media types with counts, and the bounds of durations and of upload and recording dates.
+-- A media type as in media_files.list_page.
 WITH mine AS MATERIALIZED (
     SELECT f.id, f.status, f.duration, f.upload_time, f.creation_date,
            CASE WHEN starts_with(f.content_type, 'video/') OR f.resolution_width IS NOT NULL
@@ -15,6 +16,11 @@ SELECT (SELECT count(*) FROM mine) AS file_count,
         FROM (SELECT t.name, count(*) AS n
               FROM mine JOIN file_tags ft ON ft.media_file_id = mine.id JOIN tags t ON t.id = ft.tag_id
               GROUP BY t.name) x), '[]'::json) AS tags,
+    coalesce((
+        SELECT json_agg(json_build_object('name', x.name, 'file_count', x.n) ORDER BY x.name)
+        FROM (SELECT min(tp.label) AS name, count(DISTINCT tp.media_file_id) AS n
+              FROM mine JOIN file_topics tp ON tp.media_file_id = mine.id
+              GROUP BY lower(tp.label)) x), '[]'::json) AS topics,
     coalesce((
         SELECT json_agg(json_build_object('name', x.name, 'file_count', x.n) ORDER BY x.name)
         FROM (SELECT coalesce(s.display_name, s.label) AS name, count(DISTINCT s.media_file_id) AS n

@@ -88,7 +88,8 @@ WHERE f.uuid = %(uuid)s AND {{file_readable}};
 
 -- name: list_page :many
 -- One page of the library, keyset-paginated on (sort key, id) in the chosen direction; the caller asks for
--- limit + 1 rows to learn whether another page follows. `pattern` is an already escaped ILIKE pattern.
+-- limit + 1 rows to learn whether another page follows. `pattern` is an already escaped ILIKE pattern, matched
+-- against the filename, title, description and the file's topics (repo/topics.py).
 -- The filter block (from `statuses` to `transcript`) is repo.library.LibraryFilter; search.search repeats it.
 -- Titles sort as shown (the title, else the filename), files without a duration as 0 seconds.
 SELECT f.id, f.uuid, f.user_id, f.filename, f.title, f.status, f.progress, f.duration, f.file_size,
@@ -122,7 +123,8 @@ WHERE {{file_readable}}
   AND (%(pattern)s::text IS NULL
        OR f.filename ILIKE %(pattern)s::text
        OR f.title ILIKE %(pattern)s::text
-       OR f.description ILIKE %(pattern)s::text)
+       OR f.description ILIKE %(pattern)s::text
+       OR EXISTS (SELECT 1 FROM file_topics tp WHERE tp.media_file_id = f.id AND tp.label ILIKE %(pattern)s::text))
   -- filters
   AND {{library_filter}}
   -- the page

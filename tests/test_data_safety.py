@@ -286,7 +286,7 @@ def _populate(url: str) -> None:
             "WHERE user_id = %s",
             [second],
         )
-        # Step 21: a translation run with its segments, a proposed speaker name, the requests' costs, a limit
+        # Step 21: a translation run with its segments, a proposed speaker name, a topic, the requests' costs, a limit
         run = conn.execute(
             "INSERT INTO llm_runs (kind, media_file_id, user_id, provider, model_name, language, options, status, "
             "progress, transcript_version, requests, input_tokens, output_tokens, raw_response, started_at, "
@@ -305,6 +305,13 @@ def _populate(url: str) -> None:
             "decided_at) SELECT %s, s.id, 'مريم 😀', 0.75, %s, 'accepted', %s, now() FROM speakers s "
             "JOIN llm_runs r ON r.media_file_id = s.media_file_id WHERE r.id = %s",
             [run[0], Jsonb([{"quote": AWKWARD[3][:200], "start_time": 1.5}]), first, run[0]],
+        )
+        conn.execute(  # a topic the run found, its tag accepted (migration 0023)
+            "INSERT INTO file_topics (run_id, media_file_id, position, label, description, relevance, moments, "
+            "proposed_tag, proposed_collection, tag_decision, decided_by, decided_at) "
+            "SELECT r.id, r.media_file_id, 0, 'Größe 会議 🎉', %s, 0.875, '{0, 12.5, 3600.25}', 'اجتماع', %s, "
+            "'accepted', %s, now() FROM llm_runs r WHERE r.id = %s",
+            [AWKWARD[4][:2000], AWKWARD[5][:200] or "c", first, run[0]],
         )
         conn.execute(
             "INSERT INTO llm_usage (user_id, purpose, subject, provider, model_name, input_tokens, output_tokens, "

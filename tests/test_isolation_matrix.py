@@ -142,6 +142,7 @@ UUID_PATH_RESOURCE = {
     "translations": "translation",  # /api/translations/{uuid}: a run of kind translation
     "speaker-names": "speaker_name",  # a proposed speaker name (step 21)
     "speaker-names/reject": "speaker_name2",  # another: a control accepts the first and rejects this one
+    "topics": "topic",  # /api/topics/{uuid}/accept-tag: a topic of a file (step 21)
     "users": "data_export",  # /api/users/me/exports/{uuid}/download
     "users/me/sessions": "session",  # /api/users/me/sessions/{uuid}: a session of the caller's (step 19)
 }
@@ -224,6 +225,7 @@ TOLERATED: dict[tuple[str, str, str], str] = {
             ("POST", "/api/files/{uuid}/rerun", "body.summary_prompt"),
             ("POST", "/api/files/{uuid}/summaries", "body.llm_config_uuid"),
             ("POST", "/api/files/{uuid}/speaker-names", "body.llm_config_uuid"),
+            ("POST", "/api/files/{uuid}/topics", "body.llm_config_uuid"),
             ("POST", "/api/files/{uuid}/speakers/merge", "body.source_uuid"),
             ("POST", "/api/files/{uuid}/speakers/merge", "body.target_uuid"),
             ("POST", "/api/speaker-profiles/{uuid}/merge", "body.source_profile_uuid"),
@@ -554,6 +556,13 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
             [file_id[0], user_id, config["uuid"]],
         ).fetchone()
         assert llm_run is not None
+        topic = conn.execute(  # a topic of that run, with what it proposes (step 21)
+            "INSERT INTO file_topics (run_id, media_file_id, position, label, relevance, proposed_tag, "
+            "proposed_collection) SELECT r.id, r.media_file_id, 0, %s, 0.7, %s, %s FROM llm_runs r WHERE r.uuid = %s "
+            "RETURNING uuid",
+            [f"{marker} topic", f"{marker}-topic-tag", f"{marker} topic collection", llm_run[0]],
+        ).fetchone()
+        assert topic is not None
         conn.execute(
             "INSERT INTO llm_usage (user_id, purpose, subject, provider, model_name, input_tokens, output_tokens, "
             "reported, latency_ms) VALUES (%s, 'topics', %s, 'custom', %s, 300, 50, true, 120)",
@@ -651,6 +660,7 @@ def own_everything(client: Any, conninfo: str, marker: str, seconds: float) -> O
         "translation": str(translation[1]),
         "speaker_name": name_proposals[0],
         "speaker_name2": name_proposals[1],
+        "topic": str(topic[0]),
         "task": summary["task_id"],
         "notification": notification,
         "url_import": url_import["uuid"],
@@ -740,6 +750,7 @@ A_ROWS: dict[str, str] = {
     "translated_segments": f"run_id IN (SELECT id FROM llm_runs WHERE {OWNED_BY} OR {OF_FILES})",
     "speaker_name_proposals": "speaker_id IN (SELECT id FROM speakers WHERE user_id = %(u)s) "
     "OR run_id IN (SELECT id FROM llm_runs WHERE user_id = %(u)s) OR decided_by = %(u)s",
+    "file_topics": OF_FILES,  # step 21: the topics of A's files
 }
 
 
@@ -1013,6 +1024,13 @@ FILE_ROUTE_RANK: dict[Key, int | str] = {
     ("GET", "/api/files/{uuid}/speaker-names"): 1,
     ("POST", "/api/speaker-names/{uuid}/accept"): 3,
     ("POST", "/api/speaker-names/{uuid}/reject"): 3,
+    # a file's topics (web/topics.py): read by its readers, asked for and decided on by its editors; a collection
+    # holds its owner's files, so an editor's accept-collection is a 409 naming collection (tests/test_topics.py)
+    ("GET", "/api/files/{uuid}/topics"): 1,
+    ("POST", "/api/files/{uuid}/topics"): 3,
+    ("POST", "/api/topics/{uuid}/accept-tag"): 3,
+    ("POST", "/api/topics/{uuid}/accept-collection"): 3,
+    ("POST", "/api/topics/{uuid}/dismiss"): 3,
     # sharing is the owner's (web/shares.py)
     ("GET", "/api/files/{uuid}/shares"): 4,
     ("POST", "/api/files/{uuid}/shares"): 4,
@@ -1032,6 +1050,7 @@ FILE_KINDS = {
     "translation",
     "speaker_name",
     "speaker_name2",
+    "topic",
 }
 # Each principal's rank on A's file (None: no credentials); the admin's view=all acts with the owner's rank but is
 # not the author of A's comment.

@@ -50,6 +50,11 @@ PAGE_ROUTE_RANK: dict[Key, tuple[str, int]] = {
     # sees it but may not add to it (403)
     ("POST", "/files/{uuid}/collections"): ("collection", 4),
     ("POST", "/files/{uuid}/rerun"): ("file", 3),
+    ("POST", "/files/{uuid}/topics"): ("file", 3),  # step 21: as the API's (web/topics.py)
+    ("POST", "/files/{uuid}/topics/cancel"): ("file", 3),
+    ("POST", "/files/{uuid}/topics/{topic}/accept-tag"): ("file", 3),
+    ("POST", "/files/{uuid}/topics/{topic}/accept-collection"): ("file", 3),
+    ("POST", "/files/{uuid}/topics/{topic}/dismiss"): ("file", 3),
     ("POST", "/files/{uuid}/shares"): ("file", 4),
     ("POST", "/files/{uuid}/shares/{share}"): ("file", 4),
     ("POST", "/files/{uuid}/links"): ("file", 4),
@@ -107,6 +112,7 @@ PATH_VALUE = {
     "link": "public_link",
     "run": "translation",
     "proposal": "speaker_name",
+    "topic": "topic",
 }
 
 
@@ -124,6 +130,7 @@ def forms(roles: Roles) -> dict[Key, dict[str, str]]:
         ("POST", "/files/{uuid}/segments/{segment}"): {"text": "Grüß Gott, مرحبا 🎧"},
         ("POST", "/files/{uuid}/collections"): {"collection": ids["collection"]},
         ("POST", "/files/{uuid}/rerun"): {"stage": STAGES[-1]},
+        ("POST", "/files/{uuid}/topics/cancel"): {"run": ids["llm_run"]},
         ("POST", "/files/{uuid}/shares"): {"email": invitee, "role": "viewer"},
         ("POST", "/files/{uuid}/shares/{share}"): {"role": "viewer"},
         ("POST", "/files/{uuid}/links"): {"expires_in_days": "7"},

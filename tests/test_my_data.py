@@ -384,10 +384,12 @@ GONE: dict[str, str] = {
     "llm_token_limits": "user_id = %(u)s",
     "speaker_name_proposals": f"speaker_id IN ({SPEAKERS}) OR run_id IN ({RUNS})",
     "translated_segments": f"run_id IN ({RUNS}) OR segment_id IN (SELECT id FROM transcript_segments WHERE {OF_FILES})",
+    "file_topics": f"{OF_FILES} OR run_id IN ({RUNS})",
 }
 NULLED = {
     "llm_token_limits": ["set_by"],
     "speaker_name_proposals": ["decided_by"],
+    "file_topics": ["decided_by"],
     "instance_settings": ["updated_by"],
     "groups": ["created_by", "updated_at"],
     "public_links": ["created_by"],

@@ -142,6 +142,11 @@ def _seed(conn: Connection) -> World:
         "VALUES (%s, %s, 'مريم', 0.8, '[{\"quote\": \"Danke, مريم 👋\"}]')",
         [run, speaker_1],
     )
+    conn.execute(  # step 21 topics: a topic of A's file, with the tag it proposes
+        "INSERT INTO file_topics (run_id, media_file_id, position, label, relevance, proposed_tag) "
+        "VALUES (%s, %s, 0, 'Größe 会議 🎉', 0.8, 'اجتماع')",
+        [run, file_a],
+    )
     conn.execute(
         "INSERT INTO summary_prompts (user_id, name, prompt_text) VALUES (%s, 'プロンプト', '{transcript}')", [a.id]
     )

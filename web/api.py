@@ -37,6 +37,7 @@ from web import (
     summaries,
     tags,
     tasks,
+    topics,
     transcripts,
     translations,
     two_factor,
@@ -66,6 +67,7 @@ ROUTERS += [admin_audit.router]  # reading the audit trail (administrators)
 ROUTERS += [retention.router]
 ROUTERS += [two_factor.router, my_sessions.router, password_reset.router]  # step 19
 ROUTERS += [speaker_names.router]  # step 21: speaker names proposed from the conversation
+ROUTERS += [topics.router]  # step 21: a file's topics, proposed as tags and collections
 
 
 def all_endpoints() -> list[Endpoint]:

@@ -177,6 +177,9 @@ class LibraryQuery(BaseModel):
     shared: Literal["me", "mine"] | None = Field(
         default=None, description="me: only files others shared with you; mine: only your own"
     )
+    topic: str | None = Field(
+        default=None, max_length=200, description="files with a topic of this label (case does not matter)"
+    )
 
     def library_filter(self) -> LibraryFilter:
         """The filter; Conflict naming the field for a combination the schema cannot state."""
@@ -201,11 +204,14 @@ class LibraryQuery(BaseModel):
             media_type=self.media_type,
             transcript=self.transcript,
             shared=self.shared,
+            topic=self.topic,
         )
 
 
 class FileListQuery(LibraryQuery):
-    q: str | None = Field(default=None, max_length=500, description="in the filename, title or description")
+    q: str | None = Field(
+        default=None, max_length=500, description="in the filename, title, description or a topic's label"
+    )
     sort: SortKey = "upload_time"
     order: Literal["asc", "desc"] | None = Field(default=None, description="default: titles A→Z, others descending")
     limit: int = Field(default=50, ge=1, le=200)
@@ -226,6 +232,7 @@ class FilterValuesOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     file_count: int
     tags: list[NameCountOut]
+    topics: list[NameCountOut] = Field(description="the labels of the files' topics (alike but for case: one)")
     speakers: list[NameCountOut]
     profiles: list[ProfileCountOut]
     statuses: list[NameCountOut]
@@ -263,7 +270,8 @@ def list_files(ctx: Ctx, query: FileListQuery) -> FilePage:
 
 @router.get("/api/files/filters", response=FilterValuesOut)
 def filter_values(ctx: Ctx) -> FilterValues:
-    """What the library can be filtered by: tags, speakers and profiles with file counts, duration and date bounds."""
+    """What the library can be filtered by: tags, topics, speakers and profiles with file counts, duration and date
+    bounds."""
     return library.filter_values(ctx.conn, ctx.actor)
 
 

@@ -39,6 +39,7 @@ from web.ui import (
     sharing,
     speaker_names,
     speakers,
+    topics,
     translations,
     two_factor,
 )
@@ -95,6 +96,7 @@ MODULES = (
     password_reset,
     translations,  # step 21: the file page's translation forms
     speaker_names,  # step 21: speaker names proposed from the conversation
+    topics,  # step 21: the file page's topics forms
 )
 
 
