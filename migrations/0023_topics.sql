@@ -4,7 +4,7 @@
 -- (tag_decision / collection_decision: NULL while proposed, then 'accepted' or 'dismissed'), never by the run.
 -- A file shows, and is found by, the topics of its newest completed topics run: storing a run's topics replaces
 -- the file's earlier ones (what was accepted from them stays the file's), so a file's rows here are its topics.
--- depends: 0021_llm_runs
+-- depends: 0022_summary_shapes
 
 CREATE TABLE file_topics (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

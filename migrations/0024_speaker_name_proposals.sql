@@ -3,7 +3,7 @@
 -- of the transcript it rests on: [{segment_uuid, start_time, quote}], each quote checked to occur in that segment
 -- before it was stored). A proposal is never applied by itself: a person accepts it (the speaker takes the name)
 -- or rejects it, and who decided and when is kept.
--- depends: 0022_summary_shapes
+-- depends: 0023_topics
 
 CREATE TABLE speaker_name_proposals (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
