@@ -25,6 +25,18 @@ from web.errors import status_of
 
 PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 NO_NUL = "^[^\\u0000]*$"
+# Any JSON value whose strings (keys included) hold no NUL: what a free-form object of a request (a JSON Schema a
+# prompt declares) may contain, since PostgreSQL's jsonb cannot hold NUL either.
+JSON_WITHOUT_NUL = "JsonWithoutNul"
+JSON_WITHOUT_NUL_REF = {"$ref": f"#/components/schemas/{JSON_WITHOUT_NUL}"}
+JSON_WITHOUT_NUL_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": NO_NUL},
+        {"type": ["number", "boolean", "null"]},
+        {"type": "array", "items": JSON_WITHOUT_NUL_REF},
+        {"type": "object", "propertyNames": {"pattern": NO_NUL}, "additionalProperties": JSON_WITHOUT_NUL_REF},
+    ]
+}
 ERROR_SCHEMA = {
     "type": "object",
     "properties": {"detail": {}, "field": {"type": ["string", "null"]}},
@@ -109,11 +121,14 @@ def without_nul(schema: Any) -> Any:
     result = {key: without_nul(value) for key, value in schema.items()}
     if result.get("type") == "string" and not {"pattern", "format", "enum", "const"} & result.keys():
         result["pattern"] = NO_NUL
+    if result.get("type") == "object" and result.get("additionalProperties") is True and "properties" not in result:
+        result["propertyNames"] = {"pattern": NO_NUL}  # a free-form object: its keys and values without NUL too
+        result["additionalProperties"] = JSON_WITHOUT_NUL_REF
     return result
 
 
 def document(endpoints: list[Endpoint], title: str = "opentr", version: str = "0.1.0") -> dict[str, Any]:
-    components: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    components: dict[str, Any] = {"Error": ERROR_SCHEMA, JSON_WITHOUT_NUL: JSON_WITHOUT_NUL_SCHEMA}
 
     def schema_of(kind: Any, mode: str) -> dict[str, Any]:
         schema = TypeAdapter(kind).json_schema(ref_template="#/components/schemas/{model}", mode=mode)  # type: ignore[arg-type]
