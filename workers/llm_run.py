@@ -120,6 +120,15 @@ def open_llm(
     return MeteredLlm(settings, window.tokens, meter(config.provider, config.model_name))
 
 
+def told_of(failure: Failure) -> tuple[str, str | None]:
+    """What a failed LLM job tells its requester (an error's own sentence where it has one: a model quoted, a
+    transcript too long), and the model's raw answers to keep with the failure (None: nothing was answered)."""
+    error = failure.error
+    said = getattr(error, "message", None)
+    raw = error.raw_response if isinstance(error, StructuredAnswerError) else None
+    return (said if isinstance(said, str) and said else failure.message), raw
+
+
 class LlmWork(ABC, Generic[Source, Result]):
     """One kind's part of a run (module docstring)."""
 
@@ -207,9 +216,7 @@ class LlmRunBody(JobBody[RunJob], Generic[Source, Result]):
             )
 
     def fail(self, run: JobRun, job: RunJob, failure: Failure) -> None:
-        error = failure.error
-        message = error.message if isinstance(error, StructuredAnswerError | TranscriptTooLong) else failure.message
-        raw = error.raw_response if isinstance(error, StructuredAnswerError) else None
+        message, raw = told_of(failure)
         with run.db.transaction() as conn:
             try:
                 LlmRunRepository(conn).fail(run.subject_id, message[:4000], raw)

@@ -32,7 +32,7 @@ from repo.summaries import Summary, SummaryRepository
 from repo.tasks import TaskRepository
 from workers import analytics
 from workers.jobrun import Failure, JobBody, JobFailed, JobRun, job_function
-from workers.llm_run import DatabaseMeter, open_llm
+from workers.llm_run import DatabaseMeter, open_llm, told_of
 from workers.steps import JobCancelled
 from workers.summarizer import (
     Shape,
@@ -151,10 +151,7 @@ class GenerateSummary(JobBody[SummaryJob]):
             run.notify(conn, job.owner, f"{job.filename}: summary ready", _headline(result), media_file_id=job.file_id)
 
     def fail(self, run: JobRun, job: SummaryJob, failure: Failure) -> None:
-        error = failure.error
-        message = error.message if isinstance(error, SummaryError | StructuredAnswerError | TranscriptTooLong) else None
-        message = message or failure.message
-        raw = error.raw_response if isinstance(error, StructuredAnswerError) else None
+        message, raw = told_of(failure)
         with run.db.transaction() as conn:
             try:
                 SummaryRepository(conn).fail(run.subject_id, message[:4000], raw)
