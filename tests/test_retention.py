@@ -185,6 +185,11 @@ def test_a_file_past_the_default_goes_with_every_row_and_object(
         "shares": -1,
         "legal_holds": -1,  # the lifted hold, history of a file that is gone
         "retention_notices": -1,
+        # Step 21: what a language model made of the file (a translation run, its segments, a proposed name, topics)
+        "llm_runs": -1,
+        "translated_segments": -1,
+        "speaker_name_proposals": -1,
+        "file_topics": -1,
         "audit_log": +1,  # retention.delete
     }, changed
     assert not any(p.exists() for p in objects_a), "the media, its thumbnail and its sidecar are gone"

@@ -11,6 +11,7 @@ its result, or failed / cancelled with none of it: nothing is half-stored.
 from __future__ import annotations
 
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from uuid import UUID
 
 from credentials.sealing import DecryptionError
 from jobs.llm_runs import TITLES
+from jobs.outages import database_unavailable
 from jobs.registry import JobKind, ignoring_gone
 from llm import clients as llm_clients
 from llm.chunking import TranscriptTooLong
@@ -36,7 +38,7 @@ from repo.media_files import MediaFileRepository
 from repo.rows import Actor
 from repo.tasks import TaskRepository
 from workers.context import JobContext
-from workers.jobrun import Failure, JobBody, JobFailed, JobRun
+from workers.jobrun import FIRST_WAIT_SECONDS, LONGEST_WAIT_SECONDS, Failure, JobBody, JobFailed, JobRun
 from workers.steps import JobCancelled
 
 log = logging.getLogger("opentr.jobs.llm")
@@ -60,34 +62,49 @@ class DatabaseMeter:
     stop: Callable[[], bool] | None = None
 
     def before(self, system_prompt: str, user_prompt: str) -> None:
-        with self.db.transaction() as conn:
-            LlmUsageRepository(conn).require_room(self.user_id, estimate_tokens(system_prompt, user_prompt))
+        wanted = estimate_tokens(system_prompt, user_prompt)
+
+        def check() -> None:
+            with self.db.transaction() as conn:
+                LlmUsageRepository(conn).require_room(self.user_id, wanted)
+
+        self._through_outages(check, "check the daily token limit")
 
     def after(self, answer: LlmAnswer, system_prompt: str, user_prompt: str) -> None:
-        with self.db.transaction() as conn:
-            usage = LlmUsageRepository(conn)
-            usage.record(
-                self.user_id,
-                self.purpose,
-                self.subject,
-                self.provider,
-                self.model_name,
-                answer.input_tokens,
-                answer.output_tokens,
-                answer.latency_ms,
-                sent_text=system_prompt + user_prompt,
-                answer_text=answer.text,
-            )
-            if self.run_id is not None:
-                spent_in = (
-                    answer.input_tokens
-                    if answer.input_tokens is not None
-                    else estimate_tokens(system_prompt, user_prompt)
+        def record() -> None:
+            with self.db.transaction() as conn:
+                LlmUsageRepository(conn).record(
+                    self.user_id,
+                    self.purpose,
+                    self.subject,
+                    self.provider,
+                    self.model_name,
+                    answer.input_tokens,
+                    answer.output_tokens,
+                    answer.latency_ms,
+                    sent_text=system_prompt + user_prompt,
+                    answer_text=answer.text,
                 )
-                spent_out = answer.output_tokens if answer.output_tokens is not None else estimate_tokens(answer.text)
-                LlmRunRepository(conn).count_request(self.run_id, spent_in, spent_out)
+                if self.run_id is not None:
+                    sent = estimate_tokens(system_prompt, user_prompt)
+                    spent_in = answer.input_tokens if answer.input_tokens is not None else sent
+                    spent_out = (
+                        answer.output_tokens if answer.output_tokens is not None else estimate_tokens(answer.text)
+                    )
+                    LlmRunRepository(conn).count_request(self.run_id, spent_in, spent_out)
+
+        self._through_outages(record, "record what the answer cost")
 
     def stop_requested(self) -> bool:
+        """Whether the requester asked to stop; False while the database cannot tell (asked again shortly)."""
+        try:
+            return self._asked_to_stop()
+        except Exception as exc:
+            if database_unavailable(exc):
+                return False
+            raise
+
+    def _asked_to_stop(self) -> bool:
         if self.stop is not None:
             return self.stop()
         if self.run_id is None:
@@ -95,6 +112,22 @@ class DatabaseMeter:
         with self.db.transaction() as conn:
             run = LlmRunRepository(conn).get_by_id(self.run_id)
         return run.cancel_requested or run.status != "processing"
+
+    def _through_outages(self, write: Callable[[], None], what: str) -> None:
+        """`write()`, again after waiting as long as the database is unavailable. Not the run skeleton's way (run
+        the job again from its start): the requests already answered were paid for, and would be asked again."""
+        delay, told = FIRST_WAIT_SECONDS, False
+        while True:
+            try:
+                return write()
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                if not told:
+                    log.warning("%s %s: the database is unavailable; waiting to %s", self.purpose, self.subject, what)
+                    told = True
+            time.sleep(delay)
+            delay = min(delay * 2, LONGEST_WAIT_SECONDS)
 
 
 def open_llm(
